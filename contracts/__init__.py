@@ -1,0 +1,38 @@
+"""MAPnet's shared contracts: envelope, errors, subjects, and every service's messages."""
+
+from . import events, health, matching, notify, registry
+from .envelope import (
+    ERROR_TYPE,
+    Envelope,
+    ErrorBody,
+    ErrorCode,
+    ErrorReply,
+    FieldError,
+    Payload,
+    new_id,
+    utcnow,
+)
+from .operations import CATALOGUE, Operation, operations_of
+from .subjects import SERVICES, subject
+
+__all__ = [
+    "CATALOGUE",
+    "ERROR_TYPE",
+    "SERVICES",
+    "Envelope",
+    "ErrorBody",
+    "ErrorCode",
+    "ErrorReply",
+    "FieldError",
+    "Operation",
+    "Payload",
+    "events",
+    "health",
+    "matching",
+    "new_id",
+    "notify",
+    "operations_of",
+    "registry",
+    "subject",
+    "utcnow",
+]

@@ -1,0 +1,42 @@
+"""Value types shared by several services' payloads."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated, Literal
+
+from pydantic import Field, StringConstraints
+
+from .envelope import Payload
+
+CountryCode = Annotated[
+    str, StringConstraints(pattern=r"^[A-Z]{2}$"), Field(description="ISO 3166-1 alpha-2")
+]
+# A NACE Rev. 2 code at any level: section letter, division 62, group 62.0, class 62.01.
+NaceCode = Annotated[str, StringConstraints(pattern=r"^([A-U]|\d{2}(\.\d{1,2})?)$")]
+LanguageCode = Annotated[
+    str, StringConstraints(pattern=r"^[a-z]{2}$"), Field(description="ISO 639-1")
+]
+Keyword = Annotated[str, StringConstraints(min_length=1, max_length=60)]
+Euro = Annotated[Decimal, Field(ge=0, max_digits=15, decimal_places=2, description="EUR")]
+Cursor = Annotated[str, StringConstraints(max_length=500)]
+Visibility = Literal["private", "network", "public"]
+
+
+class SmeRef(Payload):
+    """An SME anywhere in the network: its home region and its id there."""
+
+    region: str = Field(pattern=r"^[a-z]+$")
+    sme_id: str = Field(min_length=1)
+
+
+class Page(Payload):
+    limit: int = Field(default=20, ge=1, le=200)
+    cursor: Cursor | None = None
+
+
+class Accepted(Payload):
+    """A command that changes one record answers with its id and new version."""
+
+    id: str
+    version: int

@@ -1,0 +1,81 @@
+"""CloudEvents 1.0 structured envelope and the typed error reply every MAPnet message uses."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Annotated, Any, Generic, Literal, TypeVar
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+
+REGION_PATTERN = r"^[a-z]+$"
+RegionId = Annotated[str, StringConstraints(pattern=REGION_PATTERN, min_length=2, max_length=40)]
+
+DataT = TypeVar("DataT")
+
+SPEC_VERSION: Literal["1.0"] = "1.0"
+ERROR_TYPE = "eu.mapnet.error.v1"
+
+
+class Payload(BaseModel):
+    """Base of every `data` model: unknown fields are refused so a typo never passes silently."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class Envelope(BaseModel, Generic[DataT]):
+    """A CloudEvents 1.0 structured-mode JSON document with MAPnet's two extension attributes."""
+
+    # Other CloudEvents extension attributes (traceparent, …) are kept, not refused.
+    model_config = ConfigDict(extra="allow")
+
+    specversion: Literal["1.0"] = SPEC_VERSION
+    id: str = Field(min_length=1, max_length=200, description="Unique per source; idempotency key")
+    source: str = Field(min_length=1, description="mapnet/<region>/<service> or a partner's URI")
+    type: str = Field(min_length=1, description="eu.mapnet.<service>.<name>.v1")
+    time: AwareDatetime
+    subject: str | None = None
+    datacontenttype: Literal["application/json"] = "application/json"
+    correlationid: str = Field(min_length=1, max_length=200)
+    region: RegionId
+    data: DataT
+
+
+ErrorCode = Literal[
+    "invalid_json",
+    "unknown_type",
+    "validation_failed",
+    "not_found",
+    "conflict",
+    "duplicate",
+    "forbidden",
+    "not_implemented",
+    "region_unavailable",
+    "internal",
+]
+
+
+class FieldError(BaseModel):
+    field: str = Field(description="Dotted path of the offending field, e.g. data.legal_name")
+    message: str
+    type: str
+
+
+class ErrorBody(BaseModel):
+    code: ErrorCode
+    message: str
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class ErrorReply(BaseModel):
+    """`data` of a reply that refuses a command or query."""
+
+    error: ErrorBody
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)

@@ -1,0 +1,201 @@
+"""Events service: joint marketing calendar, brokerage events, training courses, registrations."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Literal
+
+from pydantic import AwareDatetime, EmailStr, Field, HttpUrl
+
+from .common import CountryCode, Keyword, LanguageCode, Page, SmeRef
+from .envelope import Payload
+from .operations import command, event, query
+
+EventKind = Literal[
+    "conference",
+    "trade_fair",
+    "exhibition",
+    "brokerage_event",
+    "training_course",
+    "cluster_workshop",
+    "road_show",
+    "webinar",
+]
+EventStatus = Literal["planned", "published", "cancelled"]
+RegistrationStatus = Literal["confirmed", "waitlisted", "cancelled"]
+ParticipationType = Literal["on_site", "remote"]
+
+
+class BrokerageSetup(Payload):
+    days: list[date] = Field(min_length=1)
+    day_start: str = Field(pattern=r"^\d{2}:\d{2}$", description="Local time of the first slot")
+    slots_per_day: int = Field(ge=1, le=96)
+    slot_minutes: int = Field(ge=5, le=120)
+    breaks_after_slot: list[int] = Field(default_factory=list)
+    tables: int = Field(ge=1, le=2000)
+    registration_deadline: AwareDatetime
+    participation_types: list[ParticipationType] = Field(default=["on_site"], min_length=1)
+    max_meetings_per_participant: int | None = Field(default=None, ge=1)
+    max_requests_per_participant: int | None = Field(default=None, ge=1)
+
+
+class CourseSetup(Payload):
+    capacity: int = Field(ge=1)
+    sessions: list[AwareDatetime] = Field(min_length=1)
+    completion_min_sessions: int = Field(ge=1)
+
+
+class CalendarEntryInput(Payload):
+    partner_id: str = Field(min_length=1, description="Who publishes: a MAP or a partner system")
+    external_id: str = Field(min_length=1, description="The publisher's own id; same id updates")
+    kind: EventKind
+    title: str = Field(min_length=3, max_length=300)
+    description: str = Field(default="", max_length=20000)
+    starts_at: datetime = Field(description="Local wall time at the venue")
+    ends_at: datetime
+    timezone: str = Field(description="IANA time zone, e.g. Europe/Tallinn")
+    venue: str = ""
+    city: str = ""
+    country: CountryCode
+    online_url: HttpUrl | None = None
+    clusters: list[Keyword] = Field(default_factory=list)
+    topics: list[Keyword] = Field(default_factory=list)
+    organiser: str = ""
+    language: LanguageCode = "en"
+    url: HttpUrl | None = None
+    visibility: Literal["region", "network"] = "network"
+    status: EventStatus = "published"
+    brokerage: BrokerageSetup | None = None
+    course: CourseSetup | None = None
+    capacity: int | None = Field(default=None, ge=1)
+
+
+class CalendarEntry(CalendarEntryInput):
+    event_id: str
+    region: str
+    version: int
+    starts_at_utc: AwareDatetime
+    ends_at_utc: AwareDatetime
+
+
+class PublishEvent(CalendarEntryInput):
+    pass
+
+
+class CancelEvent(Payload):
+    event_id: str
+    reason: str = Field(min_length=1)
+
+
+class RegisterParticipant(Payload):
+    event_id: str
+    person_name: str = Field(min_length=1)
+    email: EmailStr
+    sme: SmeRef | None = None
+    participation: ParticipationType = "on_site"
+
+
+class CancelRegistration(Payload):
+    registration_id: str
+
+
+class RecordAttendance(Payload):
+    registration_id: str
+    session: int = Field(default=0, ge=0)
+
+
+class Registration(Payload):
+    registration_id: str
+    event_id: str
+    person_name: str
+    sme: SmeRef | None
+    status: RegistrationStatus
+    position: int | None = Field(default=None, description="Place on the waitlist")
+    attended_sessions: list[int] = Field(default_factory=list)
+
+
+class GetEvent(Payload):
+    event_id: str
+
+
+class ListCalendar(Page):
+    starts_from: AwareDatetime | None = None
+    starts_to: AwareDatetime | None = None
+    region: str | None = None
+    country: CountryCode | None = None
+    kind: EventKind | None = None
+    cluster: str | None = None
+    topic: str | None = None
+    text: str | None = None
+
+
+class CalendarPage(Payload):
+    items: list[CalendarEntry]
+    next_cursor: str | None = None
+
+
+class GetIcal(ListCalendar):
+    email: EmailStr | None = Field(default=None, description="One person's registrations instead")
+
+
+class IcalDocument(Payload):
+    ical: str = Field(description="RFC 5545 text/calendar")
+
+
+class ListRegistrations(Page):
+    event_id: str
+
+
+class RegistrationPage(Payload):
+    items: list[Registration]
+    next_cursor: str | None = None
+
+
+class EventPublished(CalendarEntry):
+    pass
+
+
+class EventCancelled(Payload):
+    event_id: str
+    region: str
+    reason: str
+
+
+class RegistrationChanged(Payload):
+    registration: Registration
+    region: str
+
+
+class TrainingCompleted(Payload):
+    event_id: str
+    region: str
+    registration_id: str
+    sme: SmeRef | None
+
+
+S = "events"
+PUBLISH_EVENT = command(S, "publish_event", PublishEvent, CalendarEntry, "Add or update an entry")
+CANCEL_EVENT = command(S, "cancel_event", CancelEvent, CalendarEntry, "Cancel an entry")
+REGISTER_PARTICIPANT = command(
+    S, "register_participant", RegisterParticipant, Registration, "Register a person"
+)
+CANCEL_REGISTRATION = command(
+    S, "cancel_registration", CancelRegistration, Registration, "Cancel a registration"
+)
+RECORD_ATTENDANCE = command(
+    S, "record_attendance", RecordAttendance, Registration, "Record check-in"
+)
+GET_EVENT = query(S, "get_event", GetEvent, CalendarEntry, "One calendar entry")
+LIST_CALENDAR = query(S, "list_calendar", ListCalendar, CalendarPage, "The joint calendar")
+GET_ICAL = query(S, "get_ical", GetIcal, IcalDocument, "The calendar as RFC 5545 iCalendar")
+LIST_REGISTRATIONS = query(
+    S, "list_registrations", ListRegistrations, RegistrationPage, "Registrations of an event"
+)
+
+EVENT_PUBLISHED = event(S, "event_published", EventPublished, "An entry was published or updated")
+EVENT_CANCELLED = event(S, "event_cancelled", EventCancelled, "An entry was cancelled")
+REGISTRATION_CONFIRMED = event(S, "registration_confirmed", RegistrationChanged, "Seat confirmed")
+REGISTRATION_WAITLISTED = event(S, "registration_waitlisted", RegistrationChanged, "Waitlisted")
+REGISTRATION_CANCELLED = event(S, "registration_cancelled", RegistrationChanged, "Cancelled")
+ATTENDANCE_RECORDED = event(S, "attendance_recorded", RegistrationChanged, "Checked in")
+TRAINING_COMPLETED = event(S, "training_completed", TrainingCompleted, "A course was completed")

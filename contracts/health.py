@@ -1,0 +1,36 @@
+"""The health query every service answers."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field
+
+from .envelope import Payload
+from .operations import Operation, query
+from .subjects import SERVICES
+
+
+class HealthCheck(Payload):
+    """Asks a service how it is; carries nothing."""
+
+
+class Dependency(Payload):
+    ok: bool
+    detail: str = ""
+
+
+class HealthStatus(Payload):
+    service: str
+    version: str
+    region: str
+    status: Literal["ok", "degraded"]
+    nats: Dependency
+    mongo: Dependency
+    instance: str = Field(description="Which process answered: host and pid")
+
+
+HEALTH: dict[str, Operation[HealthCheck, HealthStatus]] = {
+    service: query(service, "health", HealthCheck, HealthStatus, f"Health of the {service} service")
+    for service in SERVICES
+}

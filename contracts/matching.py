@@ -1,0 +1,148 @@
+"""Matching service: partner search and the bilateral meetings of brokerage events."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import Field
+
+from .common import CountryCode, NaceCode, Page, SmeRef
+from .envelope import Payload
+from .operations import command, event, query
+from .registry import ProfileType, SizeClass
+
+MeetingStatus = Literal["requested", "accepted", "declined", "cancelled"]
+Outcome = Literal[
+    "did_not_take_place",
+    "insufficient_interest",
+    "informative_no_cooperation",
+    "cooperation_possible",
+]
+
+
+class FindPartners(Page):
+    seeker: SmeRef
+    profile_id: str | None = Field(default=None, description="Search for one profile")
+    country: CountryCode | None = None
+    region: str | None = None
+    profile_type: ProfileType | None = None
+    nace: NaceCode | None = None
+    cluster: str | None = None
+    size_class: SizeClass | None = None
+
+
+class PartnerMatch(Payload):
+    sme: SmeRef
+    legal_name: str
+    profile_id: str
+    profile_type: ProfileType
+    title: str
+    score: float
+    reasons: list[str] = Field(description="The terms and criteria that counted")
+
+
+class PartnerPage(Payload):
+    items: list[PartnerMatch]
+    next_cursor: str | None = None
+
+
+class RequestMeeting(Payload):
+    event_id: str
+    requester: SmeRef
+    receiver: SmeRef
+    message: str = Field(default="", max_length=2000)
+    priority: int = Field(default=2, ge=1, le=3, description="1 low, 3 high")
+    remote: bool = False
+
+
+class RespondMeeting(Payload):
+    meeting_id: str
+    accept: bool
+    responder: SmeRef
+
+
+class CancelMeeting(Payload):
+    meeting_id: str
+    by: SmeRef
+    reason: str = ""
+
+
+class ScheduleEvent(Payload):
+    event_id: str
+    time_limit_s: float = Field(default=30, gt=0, le=600)
+
+
+class RecordMeetingOutcome(Payload):
+    meeting_id: str
+    outcome: Outcome
+    note: str = ""
+
+
+class Meeting(Payload):
+    meeting_id: str
+    event_id: str
+    requester: SmeRef
+    receiver: SmeRef
+    status: MeetingStatus
+    priority: int
+    remote: bool
+    slot: int | None = None
+    table: int | None = None
+    locked: bool = False
+    outcome: Outcome | None = None
+
+
+class GetSchedule(Payload):
+    event_id: str
+    participant: SmeRef | None = None
+    table: int | None = None
+    format: Literal["json", "ical"] = "json"
+
+
+class ScheduledMeeting(Payload):
+    meeting_id: str
+    slot: int
+    starts_at: datetime
+    ends_at: datetime
+    table: int | None
+    participants: list[SmeRef]
+
+
+class Schedule(Payload):
+    event_id: str
+    region: str
+    version: int
+    meetings: list[ScheduledMeeting]
+    unscheduled: list[str] = Field(default_factory=list)
+    ical: str | None = None
+
+
+class MeetingChanged(Payload):
+    meeting: Meeting
+    region: str
+
+
+class SchedulePublished(Schedule):
+    pass
+
+
+S = "matching"
+REQUEST_MEETING = command(S, "request_meeting", RequestMeeting, Meeting, "Ask for a meeting")
+RESPOND_MEETING = command(S, "respond_meeting", RespondMeeting, Meeting, "Accept or decline")
+CANCEL_MEETING = command(S, "cancel_meeting", CancelMeeting, Meeting, "Cancel a meeting")
+SCHEDULE_EVENT = command(S, "schedule_event", ScheduleEvent, Schedule, "Build the schedule")
+RECORD_MEETING_OUTCOME = command(
+    S, "record_meeting_outcome", RecordMeetingOutcome, Meeting, "What a meeting led to"
+)
+FIND_PARTNERS = query(S, "find_partners", FindPartners, PartnerPage, "Ranked partners")
+GET_SCHEDULE = query(S, "get_schedule", GetSchedule, Schedule, "A brokerage event's schedule")
+
+MEETING_REQUESTED = event(S, "meeting_requested", MeetingChanged, "A meeting was requested")
+MEETING_ACCEPTED = event(S, "meeting_accepted", MeetingChanged, "A meeting was accepted")
+MEETING_DECLINED = event(S, "meeting_declined", MeetingChanged, "A meeting was declined")
+MEETING_CANCELLED = event(S, "meeting_cancelled", MeetingChanged, "A meeting was cancelled")
+SCHEDULE_PUBLISHED = event(S, "schedule_published", SchedulePublished, "A schedule was published")
+MEETING_OUTCOME_RECORDED = event(
+    S, "meeting_outcome_recorded", MeetingChanged, "A meeting's outcome was recorded"
+)

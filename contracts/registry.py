@@ -1,0 +1,345 @@
+"""Registry service: SMEs, contacts, cooperation profiles, the coaching journey, success stories."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Literal
+
+from pydantic import EmailStr, Field, HttpUrl
+
+from .common import (
+    Accepted,
+    CountryCode,
+    Euro,
+    Keyword,
+    LanguageCode,
+    NaceCode,
+    Page,
+    SmeRef,
+    Visibility,
+)
+from .envelope import Payload
+from .operations import command, event, query
+
+SizeClass = Literal["micro", "small", "medium", "not_sme", "unknown"]
+GrowthClass = Literal["gazelle", "high_growth", "neither", "unknown"]
+Stage = Literal["identified", "selected", "trained", "coached", "internationalised"]
+ProfileType = Literal[
+    "business_offer", "business_request", "technology_offer", "technology_request", "rd_request"
+]
+ProfileStatus = Literal["draft", "published", "expired", "withdrawn"]
+PartnershipType = Literal[
+    "commercial_agreement",
+    "distribution",
+    "licence",
+    "joint_venture",
+    "research_cooperation",
+    "subcontracting",
+    "technical_cooperation",
+    "financial_agreement",
+    "outsourcing",
+]
+
+
+class YearlyFigures(Payload):
+    year: int = Field(ge=1900, le=2100)
+    staff_headcount: Decimal = Field(ge=0, description="Annual work units")
+    turnover_eur: Euro | None = None
+    balance_sheet_eur: Euro | None = None
+    export_share: Decimal | None = Field(default=None, ge=0, le=1)
+
+
+class ContactInput(Payload):
+    name: str = Field(min_length=1, max_length=200)
+    role: str = Field(default="", max_length=100)
+    email: EmailStr
+    language: LanguageCode = "en"
+    consent_contact: bool = False
+    consent_share_network: bool = False
+
+
+class Contact(ContactInput):
+    id: str
+    consent_contact_at: datetime | None = None
+    consent_share_network_at: datetime | None = None
+
+
+class SmeFields(Payload):
+    legal_name: str = Field(min_length=1, max_length=300)
+    registration_number: str = Field(min_length=1, max_length=40)
+    vat_id: str | None = Field(default=None, max_length=20)
+    country: CountryCode
+    address: str = Field(default="", max_length=500)
+    website: HttpUrl | None = None
+    founded_on: date | None = None
+    nace_codes: list[NaceCode] = Field(default_factory=list, max_length=20)
+    clusters: list[Keyword] = Field(default_factory=list, max_length=20)
+    description: str = Field(default="", max_length=4000)
+    keywords: list[Keyword] = Field(default_factory=list, max_length=50)
+    figures: list[YearlyFigures] = Field(default_factory=list, max_length=50)
+    share_with_network: bool = Field(
+        default=False,
+        description="The company consents to its profile being shown to other regions",
+    )
+
+
+class RegisterSme(SmeFields):
+    contacts: list[ContactInput] = Field(default_factory=list, max_length=50)
+
+
+class SmeChanges(Payload):
+    """Only the fields given are changed."""
+
+    legal_name: str | None = Field(default=None, min_length=1, max_length=300)
+    vat_id: str | None = None
+    address: str | None = None
+    website: HttpUrl | None = None
+    founded_on: date | None = None
+    nace_codes: list[NaceCode] | None = None
+    clusters: list[Keyword] | None = None
+    description: str | None = None
+    keywords: list[Keyword] | None = None
+    figures: list[YearlyFigures] | None = None
+    share_with_network: bool | None = None
+    contacts: list[ContactInput] | None = None
+
+
+class UpdateSme(Payload):
+    sme_id: str
+    expected_version: int = Field(ge=1)
+    changes: SmeChanges
+
+
+class Classification(Payload):
+    value: str
+    reasons: list[str]
+
+
+class StageChange(Payload):
+    from_stage: Stage | None
+    to_stage: Stage
+    actor: str
+    reason: str
+    at: datetime
+
+
+class ProfileInput(Payload):
+    profile_id: str | None = Field(default=None, description="Given to update an existing profile")
+    type: ProfileType
+    title: str = Field(min_length=3, max_length=200)
+    summary: str = Field(min_length=1, max_length=1000)
+    description: str = Field(default="", max_length=10000)
+    keywords: list[Keyword] = Field(default_factory=list, max_length=30)
+    nace_codes: list[NaceCode] = Field(default_factory=list, max_length=20)
+    target_countries: list[CountryCode] = Field(default_factory=list)
+    partnership_types: list[PartnershipType] = Field(min_length=1)
+    visibility: Visibility = "network"
+    expires_on: date
+
+
+class Profile(ProfileInput):
+    profile_id: str
+    status: ProfileStatus
+    published_at: datetime | None = None
+
+
+class SmeView(SmeFields):
+    sme_id: str
+    region: str
+    version: int
+    stage: Stage
+    stage_history: list[StageChange]
+    size_class: Classification
+    growth_class: Classification
+    contacts: list[Contact]
+    profiles: list[Profile]
+    near_duplicates: list[str] = Field(default_factory=list, description="Ids of similar names")
+    created_at: datetime
+    updated_at: datetime
+
+
+class ChangeStage(Payload):
+    sme_id: str
+    to_stage: Stage
+    actor: str = Field(min_length=1)
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class PublishProfile(Payload):
+    sme_id: str
+    expected_version: int | None = Field(default=None, ge=1)
+    profile: ProfileInput
+
+
+class WithdrawProfile(Payload):
+    sme_id: str
+    profile_id: str
+    reason: str = ""
+
+
+class PublishSuccessStory(Payload):
+    title: str = Field(min_length=3, max_length=200)
+    text: str = Field(min_length=1, max_length=20000)
+    smes: list[SmeRef] = Field(min_length=1)
+    agreement_type: PartnershipType
+    happened_on: date
+    clusters: list[Keyword] = Field(default_factory=list)
+    publication_consent: bool
+
+
+class EraseSme(Payload):
+    sme_id: str
+    reason: str = Field(min_length=1)
+
+
+class GetSme(Payload):
+    sme_id: str
+
+
+class SearchSmes(Page):
+    text: str | None = None
+    country: CountryCode | None = None
+    region: str | None = None
+    nace: NaceCode | None = None
+    cluster: str | None = None
+    size_class: SizeClass | None = None
+    growth_class: GrowthClass | None = None
+    stage: Stage | None = None
+    keywords: list[Keyword] = Field(default_factory=list)
+    sort: Literal["legal_name", "-legal_name", "updated_at", "-updated_at"] = "legal_name"
+
+
+class SmeSummary(Payload):
+    sme_id: str
+    region: str
+    legal_name: str
+    country: str
+    nace_codes: list[str]
+    clusters: list[str]
+    size_class: str
+    growth_class: str
+    stage: Stage
+
+
+class SmePage(Payload):
+    items: list[SmeSummary]
+    next_cursor: str | None = None
+
+
+class GetKpis(Payload):
+    period_from: date
+    period_to: date
+
+
+class KpiCounts(Payload):
+    identified: int = 0
+    selected: int = 0
+    trained: int = 0
+    coached: int = 0
+    internationalised: int = 0
+    success_stories: int = 0
+
+
+class Kpis(Payload):
+    region: str
+    period_from: date
+    period_to: date
+    total: KpiCounts
+    by_cluster: dict[str, KpiCounts]
+
+
+class StoryAccepted(Payload):
+    story_id: str
+
+
+# --- events -------------------------------------------------------------------------------------
+
+
+class SmePublic(Payload):
+    """What other services and regions may know of an SME: no personal data."""
+
+    sme_id: str
+    region: str
+    version: int
+    legal_name: str
+    country: str
+    nace_codes: list[str]
+    clusters: list[str]
+    keywords: list[str]
+    description: str
+    size_class: str
+    growth_class: str
+    stage: Stage
+    share_with_network: bool
+
+
+class SmeRegistered(SmePublic):
+    pass
+
+
+class SmeUpdated(SmePublic):
+    pass
+
+
+class SmeStageChanged(Payload):
+    sme_id: str
+    region: str
+    change: StageChange
+    clusters: list[str]
+
+
+class ProfilePublished(Payload):
+    sme: SmePublic
+    profile: Profile
+
+
+class ProfileWithdrawn(Payload):
+    sme_id: str
+    region: str
+    profile_id: str
+    reason: str
+
+
+class SuccessStoryPublished(Payload):
+    story_id: str
+    region: str
+    title: str
+    text: str
+    smes: list[SmeRef]
+    agreement_type: PartnershipType
+    happened_on: date
+    clusters: list[str]
+
+
+class SmeErased(Payload):
+    """Tombstone: every copy of this SME, wherever it is held, must be removed."""
+
+    sme_id: str
+    region: str
+    erased_at: datetime
+
+
+S = "registry"
+REGISTER_SME = command(S, "register_sme", RegisterSme, SmeView, "Register an SME with its home MAP")
+UPDATE_SME = command(S, "update_sme", UpdateSme, SmeView, "Change an SME at the version read")
+CHANGE_STAGE = command(S, "change_stage", ChangeStage, SmeView, "Move an SME along its journey")
+PUBLISH_PROFILE = command(S, "publish_profile", PublishProfile, SmeView, "Publish a profile")
+WITHDRAW_PROFILE = command(S, "withdraw_profile", WithdrawProfile, SmeView, "Withdraw a profile")
+PUBLISH_SUCCESS_STORY = command(
+    S, "publish_success_story", PublishSuccessStory, StoryAccepted, "Tell a success story"
+)
+ERASE_SME = command(S, "erase_sme", EraseSme, Accepted, "Erase an SME and its personal data")
+GET_SME = query(S, "get_sme", GetSme, SmeView, "One SME as its MAP sees it")
+SEARCH_SMES = query(S, "search_smes", SearchSmes, SmePage, "Find SMEs by filters and text")
+GET_KPIS = query(S, "get_kpis", GetKpis, Kpis, "The seed's indicators for a period")
+
+SME_REGISTERED = event(S, "sme_registered", SmeRegistered, "An SME was registered")
+SME_UPDATED = event(S, "sme_updated", SmeUpdated, "An SME's data changed")
+SME_STAGE_CHANGED = event(S, "sme_stage_changed", SmeStageChanged, "An SME moved stage")
+PROFILE_PUBLISHED = event(S, "profile_published", ProfilePublished, "A profile was published")
+PROFILE_WITHDRAWN = event(S, "profile_withdrawn", ProfileWithdrawn, "A profile was withdrawn")
+SUCCESS_STORY_PUBLISHED = event(
+    S, "success_story_published", SuccessStoryPublished, "A success story was published"
+)
+SME_ERASED = event(S, "sme_erased", SmeErased, "An SME was erased")

@@ -1,0 +1,57 @@
+"""Subject grammar: mapnet.<region>.<service>.<kind>.<name>, and the JetStream names built on it."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+SERVICES: tuple[str, ...] = ("registry", "events", "matching", "notify")
+Kind = Literal["cmd", "query", "event"]
+KINDS: tuple[str, ...] = ("cmd", "query", "event")
+DLQ_KIND = "dlq"
+
+_NAME = re.compile(r"^[a-z][a-z0-9]*(_[a-z0-9]+)*$")
+_REGION = re.compile(r"^[a-z]+$")
+
+
+def subject(region: str, service: str, kind: str, name: str) -> str:
+    if not _REGION.match(region):
+        raise ValueError(f"region id must match [a-z]+: {region!r}")
+    if not _NAME.match(name):
+        raise ValueError(f"name must be one snake_case token: {name!r}")
+    return f"mapnet.{region}.{service}.{kind}.{name}"
+
+
+def service_events(region: str, service: str) -> str:
+    """Wildcard of all events one service of one region publishes."""
+    return f"mapnet.{region}.{service}.event.>"
+
+
+def stream_name(region: str, service: str) -> str:
+    """One JetStream stream per region and service; the region is in the name so that a region
+    can hold sourced copies of other regions' streams beside its own."""
+    return f"{region}_{service}".upper()
+
+
+def dlq_stream(region: str) -> str:
+    return f"{region}_DLQ".upper()
+
+
+def dlq_subject(region: str, service: str, consumer: str) -> str:
+    return f"mapnet.{region}.{service}.{DLQ_KIND}.{consumer}"
+
+
+@dataclass(frozen=True)
+class ParsedSubject:
+    region: str
+    service: str
+    kind: str
+    name: str
+
+
+def parse(subj: str) -> ParsedSubject | None:
+    parts = subj.split(".")
+    if len(parts) != 5 or parts[0] != "mapnet":
+        return None
+    return ParsedSubject(*parts[1:])

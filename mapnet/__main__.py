@@ -1,0 +1,3 @@
+from mapnet.cli import app
+
+app()

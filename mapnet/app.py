@@ -1,0 +1,125 @@
+"""Composes service routers into one FastStream app: one service per process (production) or a
+whole region, or several, in one process (the embedded default)."""
+
+from __future__ import annotations
+
+import importlib
+import json
+import logging
+from typing import Any
+
+from faststream import Context, FastStream
+from faststream.middlewares import ExceptionMiddleware
+from faststream.nats import NatsBroker
+from pydantic import ValidationError
+
+from contracts.subjects import SERVICES, parse
+
+from . import logs, mongo
+from .bus import ensure_streams
+from .codec import error_envelope, explain_invalid, source
+from .service import SPEC_REGION, Runtime
+from .settings import Settings
+
+
+def _service_module(service: str) -> Any:
+    return importlib.import_module(f"services.{service}.entrypoints.bus")
+
+
+def invalid_request_middleware() -> ExceptionMiddleware:
+    """A request whose body fails validation is answered with a typed error naming each field."""
+    middleware = ExceptionMiddleware()
+
+    @middleware.add_handler(ValidationError, publish=True)
+    async def refuse(exc: ValidationError, message: Any = Context("message")) -> bytes:
+        raw_subject = message.raw_message.subject
+        parsed = parse(raw_subject)
+        region = parsed.region if parsed else "unknown"
+        service = parsed.service if parsed else "unknown"
+        body = explain_invalid(message.body, exc, skip_loc=1)
+        logs.get(region=region, service=service).info(
+            "request_invalid", subject=raw_subject, code=body.code, reason=body.message
+        )
+        correlationid = None
+        try:
+            doc = json.loads(message.body)
+            correlationid = doc.get("correlationid") if isinstance(doc, dict) else None
+        except ValueError:
+            pass
+        return error_envelope(
+            body,
+            region=region,
+            source=source(region, service),
+            correlationid=correlationid if isinstance(correlationid, str) else None,
+        )
+
+    return middleware
+
+
+def build_runtimes(
+    settings: Settings, services: list[str], regions: list[str], mongo_url: str
+) -> list[Runtime]:
+    client = mongo.client(mongo_url)
+    runtimes = []
+    for region in regions:
+        for service in services:
+            rt = Runtime(region=region, service=service, settings=settings, mongo=client)
+            _service_module(service).build(rt)
+            runtimes.append(rt)
+    return runtimes
+
+
+def build_broker(settings: Settings, runtimes: list[Runtime], url: str | None = None) -> NatsBroker:
+    broker = NatsBroker(
+        url or settings.nats_url or f"nats://127.0.0.1:{settings.nats_port}",
+        name="mapnet-" + ",".join(sorted({rt.service for rt in runtimes})),
+        middlewares=[invalid_request_middleware()],
+        graceful_timeout=settings.graceful_timeout_s,
+        logger=logs.get(
+            component="faststream", region=",".join(sorted({rt.region for rt in runtimes}))
+        ),
+        log_level=logging.DEBUG,  # FastStream's per-message lines
+        max_reconnect_attempts=-1,
+        reconnect_time_wait=1,
+    )
+    for rt in runtimes:
+        broker.include_router(rt.router)
+    return broker
+
+
+def build_app(settings: Settings, services: list[str], regions: list[str]) -> FastStream:
+    mongo_url = settings.mongo_url or f"mongodb://127.0.0.1:{settings.mongo_port}"
+    runtimes = build_runtimes(settings, services, regions, mongo_url)
+    broker = build_broker(settings, runtimes)
+    app = FastStream(
+        broker,
+        logger=logs.get(component="app", region=",".join(regions), service=",".join(services)),
+    )
+
+    @app.on_startup
+    async def prepare() -> None:
+        await broker.connect()
+        js = broker.connection.jetstream()
+        for region in regions:
+            await ensure_streams(js, region)
+        for rt in runtimes:
+            await rt.start(broker.connection)
+
+    @app.after_startup
+    async def ready() -> None:
+        for rt in runtimes:
+            rt.log.info("service_ready", subjects=f"mapnet.{rt.region}.{rt.service}.>")
+
+    @app.on_shutdown
+    async def drain() -> None:
+        for rt in runtimes:
+            await rt.stop()
+
+    return app
+
+
+def spec_broker() -> NatsBroker:
+    """All four services, with the region as a parameter: the source of asyncapi.json."""
+    settings = Settings()
+    runtimes = build_runtimes(settings, list(SERVICES), [SPEC_REGION], "mongodb://127.0.0.1:1")
+    return build_broker(settings, runtimes)

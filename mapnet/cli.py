@@ -1,0 +1,137 @@
+"""The `mapnet` command: run a region, serve one service, show status, export the contracts."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from contracts.subjects import SERVICES
+
+from . import logs
+from .settings import Settings
+
+app = typer.Typer(
+    help="MAPnet: Market Access Points for innovative SMEs of the Baltic Sea Region",
+    no_args_is_help=True,
+)
+contracts_app = typer.Typer(help="The shared message contracts", no_args_is_help=True)
+app.add_typer(contracts_app, name="contracts")
+console = Console(stderr=True)
+
+SERVICE_CHOICES = [*SERVICES, "all"]
+
+
+def _settings(regions: str | None = None) -> Settings:
+    if regions:
+        return Settings.model_validate({"MAPNET_REGIONS": regions})
+    return Settings()
+
+
+@app.command()
+def up(
+    regions: Annotated[str | None, typer.Option(help="Comma-separated region ids")] = None,
+) -> None:
+    """Start the servers (unless NATS_URL / MONGO_URL are set) and all services of each region."""
+    from .servers import ServerError
+    from .supervisor import Supervisor
+
+    settings = _settings(regions)
+    supervisor = Supervisor(settings, settings.regions, echo=console.print)
+    try:
+        supervisor.start()
+        console.print("waiting for the services to answer their health query …")
+        reports = supervisor.wait_healthy()
+    except (ServerError, KeyboardInterrupt) as exc:
+        supervisor.stop()
+        console.print(f"[red]mapnet up failed:[/red] {exc}")
+        raise typer.Exit(1) from exc
+    _print_status(reports)
+    console.print("MAPnet is running. Ctrl-C stops everything it started.")
+    raise typer.Exit(supervisor.watch())
+
+
+@app.command()
+def serve(
+    service: Annotated[str, typer.Argument(help="registry, events, matching, notify or all")],
+    region: Annotated[list[str] | None, typer.Option(help="Region id; repeat for several")] = None,
+) -> None:
+    """Run one service (or all) for a region in this process, until SIGINT or SIGTERM."""
+    from .app import build_app
+
+    if service not in SERVICE_CHOICES:
+        console.print(f"[red]unknown service {service!r}[/red]; choose one of {SERVICE_CHOICES}")
+        raise typer.Exit(2)
+    settings = _settings(",".join(region) if region else None)
+    logs.configure(settings.log_level)
+    services = list(SERVICES) if service == "all" else [service]
+    asyncio.run(build_app(settings, services, settings.regions).run())
+
+
+def _state_regions(settings: Settings) -> list[tuple[str, str]]:
+    from .supervisor import state_file
+
+    path = state_file(settings)
+    if path.exists() and not settings.nats_url:
+        doc = json.loads(path.read_text())
+        return [(r["id"], r["nats_url"]) for r in doc["regions"]]
+    url = settings.nats_url or f"nats://127.0.0.1:{settings.nats_port}"
+    return [(region, url) for region in settings.regions]
+
+
+@app.command()
+def status(
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output")] = False,
+    regions: Annotated[str | None, typer.Option(help="Comma-separated region ids")] = None,
+) -> None:
+    """Each region with its NATS URL and the health of each service."""
+    from .status import region_health
+
+    settings = _settings(regions)
+
+    async def gather() -> list[dict[str, Any]]:
+        return list(
+            await asyncio.gather(*(region_health(r, url) for r, url in _state_regions(settings)))
+        )
+
+    reports = asyncio.run(gather())
+    if as_json:
+        typer.echo(json.dumps({"regions": reports}, indent=2))
+    else:
+        _print_status(reports)
+    if not all(r["healthy"] for r in reports):
+        raise typer.Exit(1)
+
+
+def _print_status(reports: list[dict[str, Any]]) -> None:
+    table = Table(title="MAPnet")
+    for column in ("region", "nats", "service", "status", "version", "mongo"):
+        table.add_column(column)
+    for report in reports:
+        for name, svc in report["services"].items():
+            colour = "green" if svc.get("status") == "ok" else "red"
+            table.add_row(
+                report["id"],
+                report["nats_url"],
+                name,
+                f"[{colour}]{svc.get('status')}[/{colour}]",
+                str(svc.get("version") or ""),
+                str(svc.get("mongo") if "mongo" in svc else ""),
+            )
+    Console().print(table)
+
+
+@contracts_app.command("export")
+def contracts_export(
+    out: Annotated[Path | None, typer.Option(help="Folder to write to")] = None,
+) -> None:
+    """Write contracts/asyncapi.json and contracts/schemas/*.json."""
+    from .spec import CONTRACTS_DIR, export
+
+    written = export(out or CONTRACTS_DIR)
+    console.print(f"wrote {len(written)} files under {out or CONTRACTS_DIR}")

@@ -1,0 +1,128 @@
+"""Envelope codec: build, encode and decode CloudEvents envelopes and typed error replies."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from contracts.envelope import (
+    ERROR_TYPE,
+    Envelope,
+    ErrorBody,
+    ErrorCode,
+    ErrorReply,
+    new_id,
+    utcnow,
+)
+from contracts.operations import Operation
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def source(region: str, service: str) -> str:
+    return f"mapnet/{region}/{service}"
+
+
+def make_envelope(
+    op: Operation[M, Any],
+    data: M,
+    *,
+    region: str,
+    source: str,
+    correlationid: str | None = None,
+    subject: str | None = None,
+    id: str | None = None,
+    **extensions: Any,
+) -> Envelope[M]:
+    ident = id or new_id()
+    return op.envelope(
+        id=ident,
+        source=source,
+        type=op.type,
+        time=utcnow(),
+        subject=subject,
+        correlationid=correlationid or ident,
+        region=region,
+        data=data,
+        **extensions,
+    )
+
+
+def reply_envelope(
+    op: Operation[Any, Any], data: BaseModel, *, region: str, source: str, correlationid: str
+) -> bytes:
+    assert op.reply_envelope is not None, f"{op.name} has no reply"
+    env = op.reply_envelope(
+        id=new_id(),
+        source=source,
+        type=op.reply_type,
+        time=utcnow(),
+        correlationid=correlationid,
+        region=region,
+        data=data,
+    )
+    return encode(env)
+
+
+def error_envelope(
+    body: ErrorBody, *, region: str, source: str, correlationid: str | None = None
+) -> bytes:
+    ident = new_id()
+    env: Envelope[ErrorReply] = Envelope[ErrorReply](
+        id=ident,
+        source=source,
+        type=ERROR_TYPE,
+        time=utcnow(),
+        correlationid=correlationid or ident,
+        region=region,
+        data=ErrorReply(error=body),
+    )
+    return encode(env)
+
+
+def encode(model: BaseModel) -> bytes:
+    return model.model_dump_json(exclude_none=False).encode()
+
+
+def _field_path(loc: tuple[Any, ...]) -> str:
+    return ".".join(str(part) for part in loc) or "(body)"
+
+
+def explain_invalid(raw: bytes, exc: ValidationError, skip_loc: int = 0) -> ErrorBody:
+    """Turn a validation failure of a request body into the typed error a client can act on.
+
+    ``skip_loc`` drops leading parts of the error location that name the handler's parameter
+    rather than the document.
+    """
+    try:
+        json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as bad_json:
+        return ErrorBody(
+            code="invalid_json",
+            message=f"the body is not JSON: {bad_json}",
+            details={"fields": [{"field": "(body)", "message": str(bad_json), "type": "json"}]},
+        )
+    fields = [
+        {
+            "field": _field_path(tuple(err["loc"][skip_loc:])),
+            "message": err["msg"],
+            "type": err["type"],
+        }
+        for err in exc.errors(include_url=False, include_input=False)
+    ]
+    code: ErrorCode = "validation_failed"
+    if any(f["field"] == "type" for f in fields):
+        code = "unknown_type"
+    names = ", ".join(sorted({f["field"] for f in fields}))
+    return ErrorBody(code=code, message=f"invalid fields: {names}", details={"fields": fields})
+
+
+def decode(op: Operation[M, Any], raw: bytes) -> Envelope[M]:
+    """Decode and validate one message of an operation; raises ValidationError."""
+    return op.envelope.model_validate_json(raw)
+
+
+def is_error(reply: dict[str, Any]) -> bool:
+    return reply.get("type") == ERROR_TYPE or "error" in (reply.get("data") or {})

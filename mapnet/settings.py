@@ -1,0 +1,57 @@
+"""Settings from the environment (and a .env file), one object for every process."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from contracts.envelope import REGION_PATTERN
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    regions: Annotated[list[str], NoDecode] = Field(
+        default=["tallinn"], validation_alias="MAPNET_REGIONS"
+    )
+    nats_url: str | None = Field(default=None, validation_alias="NATS_URL")
+    mongo_url: str | None = Field(default=None, validation_alias="MONGO_URL")
+    nats_port: int = Field(default=4222, validation_alias="MAPNET_NATS_PORT")
+    mongo_port: int = Field(default=27017, validation_alias="MAPNET_MONGO_PORT")
+    home: Path = Field(default=Path(".mapnet"), validation_alias="MAPNET_HOME")
+    log_level: str = Field(default="INFO", validation_alias="MAPNET_LOG_LEVEL")
+    max_deliveries: int = Field(default=5, ge=1, validation_alias="MAPNET_MAX_DELIVERIES")
+    relay_enabled: bool = Field(default=True, validation_alias="MAPNET_RELAY_ENABLED")
+    request_timeout_s: float = Field(default=5.0, gt=0, validation_alias="MAPNET_REQUEST_TIMEOUT")
+    graceful_timeout_s: float = Field(
+        default=15.0, gt=0, validation_alias="MAPNET_GRACEFUL_TIMEOUT"
+    )
+
+    @field_validator("regions", mode="before")
+    @classmethod
+    def _split(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("regions")
+    @classmethod
+    def _region_ids(cls, value: list[str]) -> list[str]:
+        import re
+
+        bad = [r for r in value if not re.match(REGION_PATTERN, r)]
+        if bad or not value:
+            raise ValueError(f"region ids must match [a-z]+, got {bad or value}")
+        return value
+
+    @cached_property
+    def region(self) -> str:
+        """The first region: the one a single-region process serves."""
+        return self.regions[0]
+
+    def region_home(self, region: str) -> Path:
+        return self.home / region

@@ -1,0 +1,54 @@
+"""Health of the services of a region, as a partner's plain NATS client would see it."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any
+
+import nats
+from nats.errors import NoRespondersError
+from nats.errors import TimeoutError as NatsTimeout
+
+from contracts.subjects import SERVICES, subject
+
+
+async def _quiet(exc: Exception) -> None:
+    """The failure is reported in the answer; nats-py would otherwise print every retry."""
+
+
+async def region_health(region: str, nats_url: str, timeout_s: float = 1.5) -> dict[str, Any]:
+    report: dict[str, Any] = {"id": region, "nats_url": nats_url, "services": {}, "healthy": False}
+    try:
+        nc = await nats.connect(
+            nats_url, connect_timeout=2, max_reconnect_attempts=0, allow_reconnect=False
+        )
+    except Exception as exc:
+        report["error"] = f"NATS unreachable: {type(exc).__name__}: {exc}"
+        for service in SERVICES:
+            report["services"][service] = {"status": "unreachable"}
+        return report
+    try:
+        answers = await asyncio.gather(
+            *(_health(nc, region, service, timeout_s) for service in SERVICES)
+        )
+    finally:
+        await nc.close()
+    report["services"] = dict(zip(SERVICES, answers, strict=True))
+    report["healthy"] = all(a.get("status") == "ok" for a in answers)
+    return report
+
+
+async def _health(nc: Any, region: str, service: str, timeout_s: float) -> dict[str, Any]:
+    try:
+        msg = await nc.request(subject(region, service, "query", "health"), b"", timeout=timeout_s)
+    except (NoRespondersError, NatsTimeout):
+        return {"status": "down"}
+    data: dict[str, Any] = json.loads(msg.data).get("data", {})
+    return {
+        "status": data.get("status", "unknown"),
+        "version": data.get("version"),
+        "nats": data.get("nats", {}).get("ok"),
+        "mongo": data.get("mongo", {}).get("ok"),
+        "instance": data.get("instance"),
+    }

@@ -1,0 +1,145 @@
+"""`mapnet up`: start the servers a region needs and its services, watch them, stop them all."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .servers import Managed, ServerError, mongo_server, nats_server, start_and_wait
+from .settings import Settings
+from .status import region_health
+
+
+@dataclass
+class RegionProcesses:
+    id: str
+    nats_url: str
+    mongo_url: str
+    servers: list[Managed] = field(default_factory=list)
+    services: Managed | None = None
+
+    def all(self) -> list[Managed]:
+        return [*self.servers, *([self.services] if self.services else [])]
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+def state_file(settings: Settings) -> Path:
+    return settings.home / "up.json"
+
+
+class Supervisor:
+    def __init__(self, settings: Settings, regions: list[str], *, echo: Any = print) -> None:
+        self.settings = settings
+        self.regions = regions
+        self.echo = echo
+        self.started: list[RegionProcesses] = []
+        self._stopping = False
+
+    def start(self) -> None:
+        signal.signal(signal.SIGTERM, _interrupt)
+        home = self.settings.home
+        home.mkdir(parents=True, exist_ok=True)
+        for index, region in enumerate(self.regions):
+            rp = RegionProcesses(
+                region, self.settings.nats_url or "", self.settings.mongo_url or ""
+            )
+            self.started.append(rp)
+            if not self.settings.nats_url:
+                port = self.settings.nats_port + index
+                server = nats_server(region, port, home)
+                rp.servers.append(server)
+                start_and_wait(server, port)
+                rp.nats_url = f"nats://127.0.0.1:{port}"
+                self.echo(f"started NATS for {region} on {rp.nats_url} (data in {home / region})")
+            if not self.settings.mongo_url:
+                port = self.settings.mongo_port + index
+                server = mongo_server(region, port, home)
+                rp.servers.append(server)
+                start_and_wait(server, port)
+                rp.mongo_url = f"mongodb://127.0.0.1:{port}"
+                self.echo(f"started nx-27017 for {region} on {rp.mongo_url}")
+            env = {
+                **os.environ,
+                "NATS_URL": rp.nats_url,
+                "MONGO_URL": rp.mongo_url,
+                "MAPNET_REGIONS": region,
+            }
+            rp.services = Managed(
+                f"services[{region}]",
+                [sys.executable, "-m", "mapnet", "serve", "all", "--region", region],
+                home / region / "services.log",
+                env=env,
+            )
+            rp.services.start()
+        self._write_state()
+
+    def _write_state(self) -> None:
+        doc = {
+            "pid": os.getpid(),
+            "regions": [
+                {
+                    "id": rp.id,
+                    "nats_url": rp.nats_url,
+                    "mongo_url": rp.mongo_url,
+                    "pids": {m.name: m.pid for m in rp.all()},
+                }
+                for rp in self.started
+            ],
+        }
+        state_file(self.settings).write_text(json.dumps(doc, indent=2))
+
+    def wait_healthy(self, timeout_s: float = 60.0) -> list[dict[str, Any]]:
+        deadline = time.monotonic() + timeout_s
+        while True:
+            reports = asyncio.run(self._health())
+            if all(r["healthy"] for r in reports) or time.monotonic() > deadline:
+                return reports
+            for rp in self.started:
+                if rp.services and not rp.services.alive():
+                    raise ServerError(f"{rp.services.name} exited:\n{rp.services.tail()}")
+            time.sleep(0.5)
+
+    async def _health(self) -> list[dict[str, Any]]:
+        return list(
+            await asyncio.gather(*(region_health(rp.id, rp.nats_url) for rp in self.started))
+        )
+
+    def watch(self) -> int:
+        """Block until a signal or a child dies; then stop everything. Returns the exit code."""
+        code = 0
+        try:
+            while True:
+                for rp in self.started:
+                    for proc in rp.all():
+                        if not proc.alive():
+                            self.echo(f"{proc.name} stopped unexpectedly:\n{proc.tail()}")
+                            return 1
+                time.sleep(0.5)
+        except KeyboardInterrupt:
+            self.echo("stopping …")
+        finally:
+            self.stop()
+        return code
+
+    def stop(self) -> None:
+        if self._stopping:
+            return
+        self._stopping = True
+        # Services first, so they finish in-flight messages while NATS and Mongo are still up.
+        for rp in self.started:
+            if rp.services:
+                rp.services.stop(self.settings.graceful_timeout_s + 5)
+        for rp in self.started:
+            for server in reversed(rp.servers):
+                server.stop()
+        state_file(self.settings).unlink(missing_ok=True)
