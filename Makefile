@@ -23,7 +23,7 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 
 typecheck: $(STAMP)
-	$(BIN)/mypy contracts mapnet services bench
+	$(BIN)/mypy contracts mapnet services bench tests
 
 pytest: $(STAMP)
 	$(BIN)/pytest -q
@@ -34,7 +34,7 @@ contracts: $(STAMP)
 	$(BIN)/mapnet contracts export
 
 bench: $(STAMP)
-	$(BIN)/python bench/bus.py
+	$(BIN)/python -m bench.bus
 
 clean:
 	rm -rf $(VENV) .mapnet .pytest_cache .mypy_cache .ruff_cache

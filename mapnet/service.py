@@ -4,29 +4,30 @@ decorators that turn plain handlers into FastStream subscribers with MAPnet's ru
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from faststream import Context
 from faststream.middlewares import AckPolicy
-from faststream.nats import JStream, NatsMessage, NatsRouter, PullSub
+from faststream.nats import JStream, NatsRouter, PullSub
 from motor.motor_asyncio import AsyncIOMotorClient, AsyncIOMotorDatabase
 from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
 from nats.js.api import ConsumerConfig, DeliverPolicy
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel
 
 from contracts.envelope import Envelope, ErrorBody, utcnow
 from contracts.errors import Refused
 from contracts.health import HEALTH, Dependency, HealthStatus
 from contracts.operations import Operation
-from contracts.subjects import dlq_subject, stream_name
+from contracts.subjects import stream_name
 
 from . import __version__, logs
-from .codec import decode, error_envelope, explain_invalid, make_envelope, reply_envelope, source
+from .codec import error_envelope, make_envelope, reply_envelope, source
+from .consumer import EventConsumer, EventHandler
 from .mongo import database, ping
 from .outbox import OutboxRelay
 from .settings import Settings
@@ -34,7 +35,6 @@ from .settings import Settings
 In = TypeVar("In", bound=BaseModel)
 Out = TypeVar("Out", bound=BaseModel)
 RequestHandler = Callable[[Envelope[In]], Awaitable[Out]]
-EventHandler = Callable[[Envelope[In]], Awaitable[None]]
 
 # Region placeholder used when the routers are built only to export the AsyncAPI document.
 SPEC_REGION = "{region}"
@@ -164,15 +164,26 @@ class Runtime:
         durable = f"{self.service}__{op.service}_{op.name}"
 
         def register(handler: EventHandler[In]) -> EventHandler[In]:
-            async def subscriber(message: NatsMessage) -> None:
-                await self._deliver(op, durable, handler, message)
+            consumer = EventConsumer(
+                op=op,
+                durable=durable,
+                handler=handler,
+                processed=self.db[PROCESSED],
+                region=self.region,
+                service=self.service,
+                max_deliveries=self.settings.max_deliveries,
+                js=lambda: self.js,
+            )
+
+            async def subscriber(body: Any, message: Any = Context("message")) -> None:
+                await consumer.deliver(message.raw_message)
 
             subscriber.__name__ = f"on_{op.name}"
             self.router.subscriber(
                 _address(op, self.region),
                 stream=JStream(stream_name(self.region, op.service), declare=False),
                 durable=durable,
-                pull_sub=PullSub(batch_size=32, timeout=1.0),
+                pull_sub=PullSub(batch_size=64, timeout=0.2, batch=True),
                 config=ConsumerConfig(
                     ack_wait=30, max_deliver=-1, deliver_policy=DeliverPolicy.ALL
                 ),
@@ -183,64 +194,6 @@ class Runtime:
             return handler
 
         return register
-
-    async def _deliver(
-        self, op: Operation[In, Any], durable: str, handler: EventHandler[In], message: NatsMessage
-    ) -> None:
-        raw: bytes = message.body
-        deliveries = message.raw_message.metadata.num_delivered
-        try:
-            env = decode(op, raw)
-        except ValidationError as exc:
-            why = explain_invalid(raw, exc)
-            await self._dead_letter(durable, message, f"{why.code}: {why.message}", why.details)
-            return
-        processed = self.db[PROCESSED]
-        key = f"{durable}:{env.id}"
-        with logs.bound(
-            region=self.region,
-            service=self.service,
-            correlation_id=env.correlationid,
-            consumer=durable,
-            event_id=env.id,
-        ):
-            if await processed.find_one({"_id": key}):
-                await message.ack()
-                return
-            try:
-                await handler(env)
-            except Exception as exc:
-                reason = f"{type(exc).__name__}: {exc}"
-                if deliveries >= self.settings.max_deliveries:
-                    self.log.error("event_dead_lettered", deliveries=deliveries, reason=reason)
-                    await self._dead_letter(durable, message, reason, {"deliveries": deliveries})
-                    return
-                self.log.warning("event_failed", deliveries=deliveries, reason=reason)
-                await message.nack(delay=min(0.2 * 2**deliveries, 10.0))
-                return
-            await processed.update_one(
-                {"_id": key}, {"$setOnInsert": {"at": utcnow()}}, upsert=True
-            )
-            await message.ack()
-
-    async def _dead_letter(
-        self, durable: str, message: NatsMessage, reason: str, details: dict[str, Any]
-    ) -> None:
-        assert self.js is not None
-        meta = message.raw_message.metadata
-        headers = {
-            "Mapnet-Dlq-Reason": reason[:1000],
-            "Mapnet-Dlq-Consumer": durable,
-            "Mapnet-Dlq-Subject": message.raw_message.subject,
-            "Mapnet-Dlq-Stream-Seq": str(meta.sequence.stream),
-            "Mapnet-Dlq-Deliveries": str(meta.num_delivered),
-            "Mapnet-Dlq-Details": json.dumps(details)[:2000],
-            "Nats-Msg-Id": f"dlq:{durable}:{meta.sequence.stream}",
-        }
-        await self.js.publish(
-            dlq_subject(self.region, self.service, durable), message.body, headers=headers
-        )
-        await message.ack()
 
     # --- events this service publishes (documented in AsyncAPI; sent by the outbox relay) -----
 

@@ -14,7 +14,9 @@ from mapnet.codec import decode, encode, error_envelope, explain_invalid, make_e
 
 
 def sme() -> RegisterSme:
-    return RegisterSme(legal_name="Photonic Baltic OÜ", registration_number="12345678", country="EE")
+    return RegisterSme(
+        legal_name="Photonic Baltic OÜ", registration_number="12345678", country="EE"
+    )
 
 
 def test_envelope_round_trip_keeps_cloudevents_attributes() -> None:

@@ -74,12 +74,16 @@ async def test_missing_and_wrong_fields_are_named(client: BusClient, region: str
 
 
 @pytest.mark.parametrize("body", [b"", b"[]", b'"text"', b"null", b"{}"])
-async def test_any_non_envelope_gets_a_typed_error(client: BusClient, region: str, body: bytes) -> None:
+async def test_any_non_envelope_gets_a_typed_error(
+    client: BusClient, region: str, body: bytes
+) -> None:
     doc = await raw_request(client, REGISTER_SME.subject(region), body)
     assert doc["data"]["error"]["code"] in {"invalid_json", "validation_failed"}
 
 
-async def test_every_catalogued_route_answers(client: BusClient, region: str, region_app: Assembly) -> None:
+async def test_every_catalogued_route_answers(
+    client: BusClient, region: str, region_app: Assembly
+) -> None:
     """No command or query subject is left unanswered: each replies with a result or an error."""
     for op in CATALOGUE.values():
         if op.kind == "event":

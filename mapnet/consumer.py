@@ -1,0 +1,125 @@
+"""Durable, idempotent JetStream consumers that dead-letter what keeps failing.
+
+Messages are pulled in batches so that the idempotency log costs two database round trips per
+batch rather than per message; within a batch they are handled one by one, in stream order.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any, Generic, TypeVar
+
+from motor.motor_asyncio import AsyncIOMotorCollection
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from pydantic import BaseModel, ValidationError
+from pymongo.errors import BulkWriteError
+
+from contracts.envelope import Envelope, utcnow
+from contracts.operations import Operation
+from contracts.subjects import dlq_subject
+
+from . import logs
+from .codec import decode, explain_invalid
+
+In = TypeVar("In", bound=BaseModel)
+EventHandler = Callable[[Envelope[In]], Awaitable[None]]
+
+
+class EventConsumer(Generic[In]):
+    def __init__(
+        self,
+        *,
+        op: Operation[In, Any],
+        durable: str,
+        handler: EventHandler[In],
+        processed: AsyncIOMotorCollection[Any],
+        region: str,
+        service: str,
+        max_deliveries: int,
+        js: Callable[[], JetStreamContext | None],
+    ) -> None:
+        self.op = op
+        self.durable = durable
+        self.handler = handler
+        self.processed = processed
+        self.region = region
+        self.service = service
+        self.max_deliveries = max_deliveries
+        self._js = js
+        self.log = logs.get(region=region, service=service, consumer=durable)
+
+    async def deliver(self, batch: list[Msg]) -> None:
+        decoded: list[tuple[Msg, Envelope[In]]] = []
+        for msg in batch:
+            try:
+                decoded.append((msg, decode(self.op, msg.data)))
+            except ValidationError as exc:
+                why = explain_invalid(msg.data, exc)
+                await self.dead_letter(msg, f"{why.code}: {why.message}", why.details)
+        keys = [self._key(env) for _, env in decoded]
+        done = {doc["_id"] async for doc in self.processed.find({"_id": {"$in": keys}})}
+        handled: list[Msg] = []
+        for msg, env in decoded:
+            if self._key(env) in done:
+                await msg.ack()
+            elif await self._handle(msg, env):
+                handled.append(msg)
+                done.add(self._key(env))
+        if handled:
+            await self._remember([self._key(env) for msg, env in decoded if msg in handled])
+            for msg in handled:
+                await msg.ack()
+
+    def _key(self, env: Envelope[In]) -> str:
+        return f"{self.durable}:{env.id}"
+
+    async def _handle(self, msg: Msg, env: Envelope[In]) -> bool:
+        deliveries = msg.metadata.num_delivered
+        with logs.bound(
+            region=self.region,
+            service=self.service,
+            correlation_id=env.correlationid,
+            consumer=self.durable,
+            event_id=env.id,
+        ):
+            try:
+                await self.handler(env)
+            except Exception as exc:
+                reason = f"{type(exc).__name__}: {exc}"
+                if deliveries >= self.max_deliveries:
+                    self.log.error("event_dead_lettered", deliveries=deliveries, reason=reason)
+                    await self.dead_letter(msg, reason, {"deliveries": deliveries})
+                else:
+                    self.log.warning("event_failed", deliveries=deliveries, reason=reason)
+                    await msg.nak(delay=min(0.2 * 2**deliveries, 10.0))
+                return False
+        return True
+
+    async def _remember(self, keys: list[str]) -> None:
+        now = utcnow()
+        try:
+            await self.processed.insert_many([{"_id": k, "at": now} for k in keys], ordered=False)
+        except BulkWriteError as exc:
+            # Another copy of this consumer handled some of them too: already remembered.
+            if any(err.get("code") != 11000 for err in exc.details.get("writeErrors", [])):
+                raise
+
+    async def dead_letter(self, msg: Msg, reason: str, details: dict[str, Any]) -> None:
+        js = self._js()
+        assert js is not None, "dead letters need the JetStream connection"
+        meta = msg.metadata
+        headers = {
+            "Mapnet-Dlq-Reason": reason[:1000],
+            "Mapnet-Dlq-Consumer": self.durable,
+            "Mapnet-Dlq-Subject": msg.subject,
+            "Mapnet-Dlq-Stream-Seq": str(meta.sequence.stream),
+            "Mapnet-Dlq-Deliveries": str(meta.num_delivered),
+            "Mapnet-Dlq-Details": json.dumps(details, default=str)[:2000],
+            "Nats-Msg-Id": f"dlq:{self.durable}:{meta.sequence.stream}",
+        }
+        await js.publish(
+            dlq_subject(self.region, self.service, self.durable), msg.data, headers=headers
+        )
+        await msg.ack()

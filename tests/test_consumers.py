@@ -1,0 +1,126 @@
+"""Event consumers over real JetStream: idempotent, and dead letters instead of endless retries."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import nats
+import pytest
+from nats.js.errors import NotFoundError
+
+from contracts.envelope import Envelope
+from contracts.registry import SME_REGISTERED, SmeRegistered
+from contracts.subjects import dlq_stream
+from mapnet import mongo
+from mapnet.app import Assembly
+from mapnet.codec import encode, make_envelope
+from mapnet.service import Runtime
+from mapnet.settings import Settings
+from tests.conftest import Servers
+from tests.helpers import eventually
+
+
+def registered(region: str, sme_id: str = "s1") -> Envelope[SmeRegistered]:
+    data = SmeRegistered(
+        sme_id=sme_id,
+        region=region,
+        version=1,
+        legal_name="Baltic Bio AB",
+        country="SE",
+        nace_codes=["72.11"],
+        clusters=["life-sciences"],
+        keywords=[],
+        description="",
+        size_class="small",
+        growth_class="neither",
+        stage="identified",
+        share_with_network=True,
+    )
+    return make_envelope(SME_REGISTERED, data, region=region, source="test")
+
+
+async def dlq_messages(js: Any, region: str) -> int:
+    try:
+        info = await js.stream_info(dlq_stream(region))
+    except NotFoundError:
+        return 0
+    return int(info.state.messages)
+
+
+@pytest.fixture
+async def js(servers: Servers) -> Any:
+    nc = await nats.connect(servers.nats_url)
+    yield nc.jetstream()
+    await nc.close()
+
+
+async def test_event_delivered_twice_is_handled_once(
+    settings: Settings, region: str, js: Any
+) -> None:
+    seen: list[str] = []
+    rt = Runtime(region, "matching", settings, mongo.client(settings.mongo_url or ""))
+
+    @rt.consumes(SME_REGISTERED)
+    async def on_registered(env: Envelope[SmeRegistered]) -> None:
+        seen.append(env.data.sme_id)
+
+    async with Assembly(settings, [], [region], runtimes=[rt]):
+        env = registered(region)
+        # Two copies that JetStream cannot deduplicate (different Nats-Msg-Id, same event).
+        await js.publish(SME_REGISTERED.subject(region), encode(env), headers={"Nats-Msg-Id": "a"})
+        await js.publish(SME_REGISTERED.subject(region), encode(env), headers={"Nats-Msg-Id": "b"})
+        other = registered(region, "s2")
+        await js.publish(SME_REGISTERED.subject(region), encode(other))
+        await eventually(lambda: _value(seen), until=lambda s: len(s) >= 2)
+        info = await eventually(
+            lambda: js.consumer_info(
+                f"{region.upper()}_REGISTRY", "matching__registry_sme_registered"
+            ),
+            until=lambda i: i.num_ack_pending == 0 and i.num_pending == 0,
+        )
+        assert info.delivered.stream_seq == 3
+    assert sorted(seen) == ["s1", "s2"]
+
+
+async def test_failing_handler_dead_letters_after_bounded_deliveries(
+    settings: Settings, region: str, js: Any
+) -> None:
+    attempts: list[int] = []
+    rt = Runtime(region, "notify", settings, mongo.client(settings.mongo_url or ""))
+
+    @rt.consumes(SME_REGISTERED)
+    async def always_fails(env: Envelope[SmeRegistered]) -> None:
+        attempts.append(1)
+        raise RuntimeError("smtp exploded")
+
+    async with Assembly(settings, [], [region], runtimes=[rt]):
+        await js.publish(SME_REGISTERED.subject(region), encode(registered(region)))
+        await eventually(lambda: dlq_messages(js, region), until=lambda n: n == 1)
+        msg = await js.get_last_msg(dlq_stream(region), f"mapnet.{region}.notify.dlq.>")
+        assert msg.headers["Mapnet-Dlq-Reason"] == "RuntimeError: smtp exploded"
+        assert msg.headers["Mapnet-Dlq-Deliveries"] == str(settings.max_deliveries)
+        assert msg.headers["Mapnet-Dlq-Subject"] == SME_REGISTERED.subject(region)
+    assert len(attempts) == settings.max_deliveries
+
+
+async def test_undecodable_event_goes_straight_to_dead_letters(
+    settings: Settings, region: str, js: Any
+) -> None:
+    handled: list[Any] = []
+    rt = Runtime(region, "matching", settings, mongo.client(settings.mongo_url or ""))
+
+    @rt.consumes(SME_REGISTERED)
+    async def on_registered(env: Envelope[SmeRegistered]) -> None:
+        handled.append(env)
+
+    async with Assembly(settings, [], [region], runtimes=[rt]):
+        await js.publish(SME_REGISTERED.subject(region), b'{"not": "an envelope"}')
+        await eventually(lambda: dlq_messages(js, region), until=lambda n: n == 1)
+        msg = await js.get_last_msg(dlq_stream(region), f"mapnet.{region}.matching.dlq.>")
+        assert msg.headers["Mapnet-Dlq-Reason"].startswith("validation_failed")
+        assert msg.data == b'{"not": "an envelope"}'
+    assert handled == []
+
+
+async def _value(x: Any) -> Any:
+    return x

@@ -1,0 +1,120 @@
+"""`mapnet up` as a user runs it: servers and services start, answer, stop on Ctrl-C leaving no
+process behind, and a second start finds the data of the first."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import nats
+import pytest
+
+from mapnet import mongo
+from mapnet.servers import free_port
+from mapnet.status import region_health
+
+
+def start_up(home: Path, nats_port: int, mongo_port: int) -> subprocess.Popen[bytes]:
+    env = {
+        k: v for k, v in os.environ.items() if k not in {"NATS_URL", "MONGO_URL", "MAPNET_REGIONS"}
+    }
+    env.update(
+        MAPNET_HOME=str(home), MAPNET_NATS_PORT=str(nats_port), MAPNET_MONGO_PORT=str(mongo_port)
+    )
+    return subprocess.Popen(
+        [sys.executable, "-m", "mapnet", "up"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+
+
+async def wait_healthy(
+    url: str, proc: subprocess.Popen[bytes], timeout_s: float = 60
+) -> dict[str, Any]:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, (proc.stdout.read() if proc.stdout else b"").decode()
+        report = await region_health("tallinn", url)
+        if report["healthy"]:
+            return report
+        await asyncio.sleep(0.3)
+    raise AssertionError(f"region did not become healthy: {report}")
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # A zombie that its parent has not reaped yet no longer runs.
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+    except OSError:
+        return False
+
+
+def interrupt(proc: subprocess.Popen[bytes]) -> None:
+    proc.send_signal(signal.SIGINT)
+    proc.wait(60)
+
+
+@pytest.mark.timeout(240)
+async def test_up_serves_stops_cleanly_and_keeps_data(tmp_path: Path) -> None:
+    nats_port, mongo_port = free_port(), free_port()
+    url = f"nats://127.0.0.1:{nats_port}"
+    proc = start_up(tmp_path, nats_port, mongo_port)
+    try:
+        report = await wait_healthy(url, proc)
+        assert set(report["services"]) == {"registry", "events", "matching", "notify"}
+        state = json.loads((tmp_path / "up.json").read_text())
+        pids = [pid for region in state["regions"] for pid in region["pids"].values()]
+        assert len(pids) == 3
+
+        # Leave data in both servers: a JetStream event and a document.
+        nc = await nats.connect(url)
+        await nc.jetstream().publish("mapnet.tallinn.registry.event.sme_registered", b"{}")
+        await nc.close()
+        db = mongo.database(
+            mongo.client(f"mongodb://127.0.0.1:{mongo_port}"), "tallinn", "registry"
+        )
+        await db.probe.insert_one({"_id": "kept", "value": 42})
+    finally:
+        interrupt(proc)
+    assert proc.returncode == 0
+    assert not [pid for pid in pids if pid_alive(pid)], "processes left behind"
+    assert not (tmp_path / "up.json").exists()
+
+    proc = start_up(tmp_path, nats_port, mongo_port)
+    try:
+        await wait_healthy(url, proc)
+        nc = await nats.connect(url)
+        info = await nc.jetstream().stream_info("TALLINN_REGISTRY")
+        await nc.close()
+        assert info.state.messages == 1
+        db = mongo.database(
+            mongo.client(f"mongodb://127.0.0.1:{mongo_port}"), "tallinn", "registry"
+        )
+        assert await db.probe.find_one({"_id": "kept"}) == {"_id": "kept", "value": 42}
+    finally:
+        interrupt(proc)
+
+
+def test_up_refuses_a_port_in_use(tmp_path: Path) -> None:
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        port = busy.getsockname()[1]
+        proc = start_up(tmp_path, port, free_port())
+        out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 1
+    assert b"already in use" in out

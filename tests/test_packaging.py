@@ -1,0 +1,57 @@
+"""What cannot run here without Docker is at least checked for structure: the compose file, the
+committed AsyncAPI document and schemas, and the CLI commands the containers call."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+from typer.testing import CliRunner
+
+from contracts import CATALOGUE
+from mapnet.cli import app
+from mapnet.spec import CONTRACTS_DIR, rendered
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_committed_contracts_are_up_to_date() -> None:
+    stale = [
+        str(path.relative_to(ROOT))
+        for path, text in rendered(CONTRACTS_DIR).items()
+        if not path.exists() or path.read_text() != text
+    ]
+    extra = {p for p in (CONTRACTS_DIR / "schemas").glob("*.json")} - set(rendered(CONTRACTS_DIR))
+    assert not stale and not extra, f"run `make contracts`: stale {stale}, extra {sorted(extra)}"
+
+
+def test_asyncapi_lists_every_operation_with_its_payload() -> None:
+    import json
+
+    doc = json.loads((CONTRACTS_DIR / "asyncapi.json").read_text())
+    addresses = {channel["address"] for channel in doc["channels"].values()}
+    for op in CATALOGUE.values():
+        assert f"mapnet.{{region}}.{op.service}.{op.kind}.{op.name}" in addresses, op.name
+    for message in doc["components"]["messages"].values():
+        assert message["payload"].get("$ref"), message
+
+
+def test_compose_runs_one_region_with_official_images_and_each_service() -> None:
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    services = compose["services"]
+    assert services["nats"]["image"].startswith("nats:")
+    assert services["mongo"]["image"].startswith("mongo:")
+    conf = services["nats"]["volumes"][0].split(":")[0]
+    assert (ROOT / conf).exists()
+    assert "jetstream" in (ROOT / conf).read_text()
+    runner = CliRunner()
+    for name in ("registry", "events", "matching", "notify"):
+        svc = services[name]
+        assert svc["command"] == ["serve", name]
+        assert svc["healthcheck"]["test"]
+        assert svc["environment"]["NATS_URL"].startswith("nats://")
+        result = runner.invoke(app, [*svc["command"], "--help"])
+        assert result.exit_code == 0, result.output
+    for name, svc in services.items():
+        assert "healthcheck" in svc, name
+    assert (ROOT / "Dockerfile").exists()
