@@ -1,0 +1,256 @@
+"""The SME aggregate: its data, the classes derived from it, its contacts, cooperation profiles
+and coaching journey. It enforces its rules and records the events its changes cause; no I/O."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+import uuid
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from pydantic import BaseModel
+
+from contracts import registry as c
+from contracts.errors import Refused, conflict
+from contracts.operations import Operation
+
+from .classification import growth_class, size_class
+from .journey import check_transition
+
+Recorded = tuple[Operation[Any, Any], BaseModel]
+_LEGAL_FORMS = re.compile(
+    r"\b(oü|as|ab|oy|oyj|aps|a/s|gmbh|ag|sia|uab|sp\.? z o\.?o\.?|ltd|llc|ooo|asa|se)\b\.?"
+)
+
+
+def name_key(legal_name: str) -> str:
+    """A legal name without case, accents, punctuation or legal form: for near duplicates."""
+    plain = unicodedata.normalize("NFKD", legal_name).encode("ascii", "ignore").decode().lower()
+    plain = _LEGAL_FORMS.sub(" ", plain)
+    return " ".join(re.sub(r"[^a-z0-9]+", " ", plain).split())
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+@dataclass
+class Sme:
+    sme_id: str
+    region: str
+    version: int
+    data: c.SmeFields
+    contacts: list[c.Contact]
+    profiles: list[c.Profile]
+    stage: c.Stage
+    stage_history: list[c.StageChange]
+    created_at: datetime
+    updated_at: datetime
+    near_duplicates: list[str] = field(default_factory=list)
+    events: list[Recorded] = field(default_factory=list)
+
+    # --- creation ----------------------------------------------------------------------------
+
+    @classmethod
+    def register(
+        cls, sme_id: str, region: str, cmd: c.RegisterSme, actor: str, now: datetime
+    ) -> Sme:
+        fields = c.SmeFields.model_validate(cmd.model_dump(exclude={"contacts"}))
+        first = c.StageChange(
+            from_stage=None, to_stage="identified", actor=actor, reason="registered", at=now
+        )
+        sme = cls(
+            sme_id=sme_id,
+            region=region,
+            version=1,
+            data=fields,
+            contacts=[_contact(ci, None, now) for ci in cmd.contacts],
+            profiles=[],
+            stage="identified",
+            stage_history=[first],
+            created_at=now,
+            updated_at=now,
+        )
+        sme._record(c.SME_REGISTERED, c.SmeRegistered(**sme.public().model_dump()))
+        return sme
+
+    # --- changes -----------------------------------------------------------------------------
+
+    def update(self, changes: c.SmeChanges, now: datetime) -> None:
+        given = changes.model_dump(exclude_unset=True)
+        contacts = given.pop("contacts", None)
+        if not given and contacts is None:
+            raise Refused("validation_failed", "no change given", fields=[])
+        self.data = c.SmeFields.model_validate({**self.data.model_dump(), **given})
+        if contacts is not None:
+            previous = {ct.email: ct for ct in self.contacts}
+            self.contacts = [
+                _contact(ci, previous.get(ci.email), now) for ci in (changes.contacts or [])
+            ]
+        self._touch(now)
+        self._record(c.SME_UPDATED, c.SmeUpdated(**self.public().model_dump()))
+
+    def change_stage(self, to_stage: c.Stage, actor: str, reason: str, now: datetime) -> None:
+        check_transition(self.stage, to_stage)
+        change = c.StageChange(
+            from_stage=self.stage, to_stage=to_stage, actor=actor, reason=reason, at=now
+        )
+        self.stage = to_stage
+        self.stage_history.append(change)
+        self._touch(now)
+        self._record(
+            c.SME_STAGE_CHANGED,
+            c.SmeStageChanged(
+                sme_id=self.sme_id,
+                region=self.region,
+                change=change,
+                clusters=list(self.data.clusters),
+            ),
+        )
+
+    def publish_profile(
+        self, given: c.ProfileInput, new_profile_id: str, now: datetime
+    ) -> c.Profile:
+        if given.expires_on < now.date():
+            raise Refused(
+                "validation_failed",
+                "a profile cannot be published already expired",
+                fields=[
+                    {
+                        "field": "data.profile.expires_on",
+                        "message": "in the past",
+                        "type": "date_past",
+                    }
+                ],
+            )
+        profile_id = given.profile_id or new_profile_id
+        existing = self._profile(profile_id) if given.profile_id else None
+        if existing and existing.status == "withdrawn":
+            raise conflict(f"profile {profile_id} was withdrawn", profile_id=profile_id)
+        profile = c.Profile(
+            **{**given.model_dump(), "profile_id": profile_id}, status="published", published_at=now
+        )
+        self.profiles = [p for p in self.profiles if p.profile_id != profile_id] + [profile]
+        self._touch(now)
+        self._record(c.PROFILE_PUBLISHED, c.ProfilePublished(sme=self.public(), profile=profile))
+        return profile
+
+    def withdraw_profile(self, profile_id: str, reason: str, now: datetime) -> None:
+        profile = self._profile(profile_id)
+        if profile is None:
+            raise Refused("not_found", f"profile {profile_id} does not exist", id=profile_id)
+        if profile.status == "withdrawn":
+            raise conflict(f"profile {profile_id} is already withdrawn", profile_id=profile_id)
+        profile.status = "withdrawn"
+        self._touch(now)
+        self._record(
+            c.PROFILE_WITHDRAWN,
+            c.ProfileWithdrawn(
+                sme_id=self.sme_id, region=self.region, profile_id=profile_id, reason=reason
+            ),
+        )
+
+    def erase(self, now: datetime) -> None:
+        self._record(
+            c.SME_ERASED, c.SmeErased(sme_id=self.sme_id, region=self.region, erased_at=now)
+        )
+
+    # --- reading -----------------------------------------------------------------------------
+
+    def profiles_on(self, today: date) -> list[c.Profile]:
+        """Profiles as they stand today: a published profile past its expiry date is expired,
+        without anyone having to touch it."""
+        return [
+            p.model_copy(update={"status": "expired"})
+            if p.status == "published" and p.expires_on < today
+            else p
+            for p in self.profiles
+        ]
+
+    def view(self, today: date) -> c.SmeView:
+        size = size_class(self.data.figures)
+        growth = growth_class(self.data.figures, self.data.founded_on)
+        return c.SmeView(
+            **self.data.model_dump(),
+            sme_id=self.sme_id,
+            region=self.region,
+            version=self.version,
+            stage=self.stage,
+            stage_history=self.stage_history,
+            size_class=c.Classification(value=size.value, reasons=size.reasons),
+            growth_class=c.Classification(value=growth.value, reasons=growth.reasons),
+            contacts=self.contacts,
+            profiles=self.profiles_on(today),
+            near_duplicates=self.near_duplicates,
+            created_at=self.created_at,
+            updated_at=self.updated_at,
+        )
+
+    def public(self) -> c.SmePublic:
+        return c.SmePublic(
+            sme_id=self.sme_id,
+            region=self.region,
+            version=self.version,
+            legal_name=self.data.legal_name,
+            country=self.data.country,
+            nace_codes=list(self.data.nace_codes),
+            clusters=list(self.data.clusters),
+            keywords=list(self.data.keywords),
+            description=self.data.description,
+            size_class=size_class(self.data.figures).value,
+            growth_class=growth_class(self.data.figures, self.data.founded_on).value,
+            stage=self.stage,
+            share_with_network=self.data.share_with_network,
+        )
+
+    @classmethod
+    def from_view(cls, view: c.SmeView) -> Sme:
+        data = c.SmeFields.model_validate(view.model_dump(include=set(c.SmeFields.model_fields)))
+        return cls(
+            sme_id=view.sme_id,
+            region=view.region,
+            version=view.version,
+            data=data,
+            contacts=list(view.contacts),
+            profiles=list(view.profiles),
+            stage=view.stage,
+            stage_history=list(view.stage_history),
+            created_at=view.created_at,
+            updated_at=view.updated_at,
+            near_duplicates=list(view.near_duplicates),
+        )
+
+    # --- internals ---------------------------------------------------------------------------
+
+    def _profile(self, profile_id: str) -> c.Profile | None:
+        return next((p for p in self.profiles if p.profile_id == profile_id), None)
+
+    def _touch(self, now: datetime) -> None:
+        self.version += 1
+        self.updated_at = now
+
+    def _record(self, op: Operation[Any, Any], data: BaseModel) -> None:
+        self.events.append((op, data))
+
+
+def _contact(given: c.ContactInput, before: c.Contact | None, now: datetime) -> c.Contact:
+    """Each consent keeps the time it was first given; withdrawing it clears the time."""
+
+    def since(flag: bool, previous_at: datetime | None) -> datetime | None:
+        if not flag:
+            return None
+        return previous_at or now
+
+    return c.Contact(
+        **given.model_dump(),
+        id=before.id if before else new_id(),
+        consent_contact_at=since(
+            given.consent_contact, before.consent_contact_at if before else None
+        ),
+        consent_share_network_at=since(
+            given.consent_share_network,
+            before.consent_share_network_at if before else None,
+        ),
+    )
