@@ -16,7 +16,7 @@ from mapnet.app import Assembly
 from mapnet.codec import encode, make_envelope
 from mapnet.service import Runtime
 from mapnet.settings import Settings
-from tests.conftest import Servers
+from tests.fixtures import Servers
 from tests.helpers import eventually
 
 

@@ -16,7 +16,7 @@ from mapnet import mongo
 from mapnet.app import Assembly
 from mapnet.service import Runtime
 from mapnet.settings import Settings
-from tests.conftest import Servers
+from tests.fixtures import Servers
 from tests.helpers import eventually
 
 

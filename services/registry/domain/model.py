@@ -20,16 +20,17 @@ from .classification import growth_class, size_class
 from .journey import check_transition
 
 Recorded = tuple[Operation[Any, Any], BaseModel]
+# Legal forms as they read once accents and punctuation are gone.
 _LEGAL_FORMS = re.compile(
-    r"\b(oü|as|ab|oy|oyj|aps|a/s|gmbh|ag|sia|uab|sp\.? z o\.?o\.?|ltd|llc|ooo|asa|se)\b\.?"
+    r"\b(ou|as|ab|oy|oyj|aps|a s|gmbh|ag|sia|uab|sp z o o|ltd|llc|ooo|asa|se|inc)\b"
 )
 
 
 def name_key(legal_name: str) -> str:
     """A legal name without case, accents, punctuation or legal form: for near duplicates."""
     plain = unicodedata.normalize("NFKD", legal_name).encode("ascii", "ignore").decode().lower()
-    plain = _LEGAL_FORMS.sub(" ", plain)
-    return " ".join(re.sub(r"[^a-z0-9]+", " ", plain).split())
+    plain = " ".join(re.sub(r"[^a-z0-9]+", " ", plain).split())
+    return " ".join(_LEGAL_FORMS.sub(" ", plain).split())
 
 
 def new_id() -> str:
@@ -79,7 +80,8 @@ class Sme:
     # --- changes -----------------------------------------------------------------------------
 
     def update(self, changes: c.SmeChanges, now: datetime) -> None:
-        given = changes.model_dump(exclude_unset=True)
+        # A field left out (or null) is not changed.
+        given = changes.model_dump(exclude_none=True)
         contacts = given.pop("contacts", None)
         if not given and contacts is None:
             raise Refused("validation_failed", "no change given", fields=[])

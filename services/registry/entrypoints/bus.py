@@ -1,30 +1,53 @@
-"""registry service on the bus: the routes of every operation it offers."""
+"""Registry service on the bus: the routes of every operation it offers."""
 
 from __future__ import annotations
 
+from typing import Any
+
+from contracts import events as events_contract
 from contracts import registry as c
+from contracts.envelope import Envelope
 from mapnet.service import Runtime
+
+from ..adapters import search
+from ..adapters.repository import COLLECTION, SmeRepository
+from ..service_layer.handlers import Registry
 
 
 def build(rt: Runtime) -> None:
-    rt.not_yet(
-        c.CHANGE_STAGE,
-        c.ERASE_SME,
-        c.GET_KPIS,
-        c.GET_SME,
-        c.PUBLISH_PROFILE,
-        c.PUBLISH_SUCCESS_STORY,
-        c.REGISTER_SME,
-        c.SEARCH_SMES,
-        c.UPDATE_SME,
-        c.WITHDRAW_PROFILE,
-    )
+    repo = SmeRepository(rt.db)
+    registry = Registry(repo, rt.region, rt.envelope, rt.written)
+    rt.outbox_collections.append(COLLECTION)
+    rt.startup.append(repo.create_indexes)
+
+    rt.handles(c.REGISTER_SME)(registry.register_sme)
+    rt.handles(c.UPDATE_SME)(registry.update_sme)
+    rt.handles(c.CHANGE_STAGE)(registry.change_stage)
+    rt.handles(c.PUBLISH_PROFILE)(registry.publish_profile)
+    rt.handles(c.WITHDRAW_PROFILE)(registry.withdraw_profile)
+    rt.handles(c.ERASE_SME)(registry.erase_sme)
+    rt.handles(c.GET_SME)(registry.get_sme)
+
+    @rt.handles(c.SEARCH_SMES)
+    async def search_smes(query: Envelope[c.SearchSmes]) -> c.SmePage:
+        return await search.search(repo.smes, query.data)
+
+    @rt.consumes(events_contract.TRAINING_COMPLETED)
+    async def on_training_completed(event: Envelope[events_contract.TrainingCompleted]) -> None:
+        sme = event.data.sme
+        if sme is not None and sme.region == rt.region:
+            await registry.training_completed(sme.sme_id, event)
+
+    rt.not_yet(c.PUBLISH_SUCCESS_STORY, c.GET_KPIS)
     rt.publishes(
+        c.SME_REGISTERED,
+        c.SME_UPDATED,
+        c.SME_STAGE_CHANGED,
         c.PROFILE_PUBLISHED,
         c.PROFILE_WITHDRAWN,
-        c.SME_ERASED,
-        c.SME_REGISTERED,
-        c.SME_STAGE_CHANGED,
-        c.SME_UPDATED,
         c.SUCCESS_STORY_PUBLISHED,
+        c.SME_ERASED,
     )
+
+
+__all__: list[Any] = ["build"]

@@ -1,0 +1,3 @@
+"""Shared fixtures (real servers, a fresh region per test) for tests/ and services/*/tests."""
+
+pytest_plugins = ["tests.fixtures"]

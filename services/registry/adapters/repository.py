@@ -1,0 +1,126 @@
+"""MongoDB repository of SMEs: one document per SME holding its state and its outbox, written
+with optimistic concurrency on the version."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from motor.motor_asyncio import AsyncIOMotorDatabase
+from pymongo import ASCENDING
+from pymongo.errors import DuplicateKeyError
+
+from contracts import registry as c
+from contracts.envelope import Envelope
+from contracts.errors import Refused, conflict
+from mapnet import outbox
+from mapnet.mongo import storable
+
+from ..domain.model import Sme, name_key
+from ..domain.nace import ancestors
+
+COLLECTION = "smes"
+
+
+def _keys(sme: Sme) -> dict[str, Any]:
+    country = sme.data.country
+    vat = sme.data.vat_id
+    return {
+        "reg_key": f"{country}:{sme.data.registration_number.upper().replace(' ', '')}",
+        # None is left out of the unique index (partial filter), so many SMEs may lack a VAT id.
+        "vat_key": f"{country}:{vat.upper().replace(' ', '')}" if vat else None,
+        "name_key": f"{country}:{name_key(sme.data.legal_name)}",
+        "nace_levels": sorted({level for code in sme.data.nace_codes for level in ancestors(code)}),
+    }
+
+
+_KEYS = ("reg_key", "vat_key", "name_key", "nace_levels")
+
+
+def _state(sme: Sme) -> dict[str, Any]:
+    view = sme.view(sme.updated_at.date()).model_dump(mode="json", exclude={"profiles"})
+    view["profiles"] = [p.model_dump(mode="json") for p in sme.profiles]
+    return storable({**view, **_keys(sme)})
+
+
+class SmeRepository:
+    def __init__(self, db: AsyncIOMotorDatabase[Any]) -> None:
+        self.smes = db[COLLECTION]
+
+    async def create_indexes(self) -> None:
+        await self.smes.create_index([("reg_key", ASCENDING)], unique=True, name="reg_key")
+        await self.smes.create_index(
+            [("vat_key", ASCENDING)],
+            unique=True,
+            name="vat_key",
+            partialFilterExpression={"vat_key": {"$type": "string"}},
+        )
+        await self.smes.create_index([("name_key", ASCENDING)], name="name_key")
+        await self.smes.create_index([("outbox_pending", ASCENDING)], name="outbox_pending")
+
+    async def get(self, sme_id: str) -> Sme | None:
+        doc = await self.smes.find_one({"_id": sme_id, "erased": {"$ne": True}})
+        if doc is None:
+            return None
+        return Sme.from_view(c.SmeView.model_validate(_strip(doc)))
+
+    async def require(self, sme_id: str) -> Sme:
+        sme = await self.get(sme_id)
+        if sme is None:
+            raise Refused("not_found", f"SME {sme_id} does not exist", id=sme_id)
+        return sme
+
+    async def similar_names(self, sme: Sme) -> list[str]:
+        key = _keys(sme)["name_key"]
+        return [d["_id"] async for d in self.smes.find({"name_key": key}) if d["_id"] != sme.sme_id]
+
+    async def add(self, sme: Sme, events: Sequence[Envelope[Any]]) -> None:
+        record = outbox.new_record({"_id": sme.sme_id, **_state(sme)}, events)
+        try:
+            await self.smes.insert_one(record)
+        except DuplicateKeyError as exc:
+            raise await self._duplicate(sme) from exc
+
+    async def save(self, sme: Sme, expected_version: int, events: Sequence[Envelope[Any]]) -> None:
+        update = outbox.change(_state(sme), events, seq=sme.version * 100)
+        try:
+            result = await self.smes.update_one(
+                {"_id": sme.sme_id, "version": expected_version}, update
+            )
+        except DuplicateKeyError as exc:
+            raise await self._duplicate(sme) from exc
+        if result.matched_count == 0:
+            current = await self.smes.find_one({"_id": sme.sme_id})
+            raise conflict(
+                f"SME {sme.sme_id} changed since version {expected_version}",
+                expected_version=expected_version,
+                current_version=current["version"] if current else None,
+            )
+
+    async def erase(self, sme_id: str, events: Sequence[Envelope[Any]]) -> None:
+        """Personal and company data go for good; only a tombstone and its event remain."""
+        record = outbox.new_record({"_id": sme_id, "erased": True, "version": -1}, events)
+        await self.smes.replace_one({"_id": sme_id}, record)
+
+    async def _duplicate(self, sme: Sme) -> Refused:
+        keys = _keys(sme)
+        for field, index in (("registration_number", "reg_key"), ("vat_id", "vat_key")):
+            if keys[index] is None:
+                continue
+            existing = await self.smes.find_one({index: keys[index]})
+            if existing and existing["_id"] != sme.sme_id:
+                return Refused(
+                    "duplicate",
+                    f"an SME with this {field.replace('_', ' ')} is already registered",
+                    field=f"data.{field}",
+                    existing_sme_id=existing["_id"],
+                )
+        return Refused("duplicate", "an SME with these identifiers is already registered")
+
+
+def _strip(doc: dict[str, Any]) -> dict[str, Any]:
+    return {
+        k: v
+        for k, v in doc.items()
+        if k not in {"_id", "outbox", "outbox_pending", "erased", *_KEYS}
+    }

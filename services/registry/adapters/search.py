@@ -1,0 +1,83 @@
+"""`search_smes` over the SME collection: filters, free text, sort and cursor pagination."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from motor.motor_asyncio import AsyncIOMotorCollection
+
+from contracts import registry as c
+from contracts.errors import Refused
+
+from ..service_layer.handlers import decode_cursor, encode_cursor
+
+
+def _filter(q: c.SearchSmes) -> dict[str, Any]:
+    clauses: list[dict[str, Any]] = [{"erased": {"$ne": True}}]
+    simple = {
+        "country": q.country,
+        "region": q.region,
+        "nace_levels": q.nace,
+        "clusters": q.cluster,
+        "size_class.value": q.size_class,
+        "growth_class.value": q.growth_class,
+        "stage": q.stage,
+    }
+    clauses += [{field: value} for field, value in simple.items() if value is not None]
+    clauses += [{"keywords": keyword} for keyword in q.keywords]
+    if q.text:
+        pattern = re.escape(q.text.strip())
+        clauses.append(
+            {
+                "$or": [
+                    {"legal_name": {"$regex": pattern, "$options": "i"}},
+                    {"description": {"$regex": pattern, "$options": "i"}},
+                ]
+            }
+        )
+    return {"$and": clauses}
+
+
+async def search(smes: AsyncIOMotorCollection[Any], q: c.SearchSmes) -> c.SmePage:
+    field = q.sort.lstrip("-")
+    direction = -1 if q.sort.startswith("-") else 1
+    query = _filter(q)
+    if q.cursor:
+        last_value, last_id = decode_cursor(q.cursor)
+        op = "$lt" if direction < 0 else "$gt"
+        query["$and"].append(
+            {
+                "$or": [
+                    {field: {op: last_value}},
+                    {field: last_value, "_id": {op: last_id}},
+                ]
+            }
+        )
+    docs = (
+        await smes.find(query)
+        .sort([(field, direction), ("_id", direction)])
+        .limit(q.limit + 1)
+        .to_list(q.limit + 1)
+    )
+    more = len(docs) > q.limit
+    docs = docs[: q.limit]
+    try:
+        items = [
+            c.SmeSummary(
+                sme_id=d["_id"],
+                region=d["region"],
+                legal_name=d["legal_name"],
+                country=d["country"],
+                nace_codes=d.get("nace_codes", []),
+                clusters=d.get("clusters", []),
+                size_class=d["size_class"]["value"],
+                growth_class=d["growth_class"]["value"],
+                stage=d["stage"],
+            )
+            for d in docs
+        ]
+    except KeyError as exc:  # a record written by a newer version: say so rather than crash
+        raise Refused("internal", f"stored SME lacks {exc}") from exc
+    cursor = encode_cursor([docs[-1][field], docs[-1]["_id"]]) if more and docs else None
+    return c.SmePage(items=items, next_cursor=cursor)

@@ -1,0 +1,151 @@
+"""Registry use cases: one command in, one unit of work, events out."""
+
+from __future__ import annotations
+
+import base64
+import json
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from contracts import registry as c
+from contracts.envelope import Envelope
+from contracts.errors import Refused
+
+from ..adapters.repository import SmeRepository
+from ..domain.model import Sme, new_id
+
+# SME ids are derived from the command id, so that a command retried after a crash between the
+# write and the reply finds the SME it already created instead of creating a second one.
+_SME_NAMESPACE = uuid.UUID("7b0c7d0e-2d6c-4f3b-9a55-6f1f0e5b2a10")
+
+
+class Registry:
+    def __init__(self, repo: SmeRepository, region: str, envelope: Any, wake: Any) -> None:
+        self.repo = repo
+        self.region = region
+        self._envelope = envelope
+        self._wake = wake
+
+    def _events(self, sme: Sme, cmd: Envelope[Any]) -> list[Envelope[Any]]:
+        events = [
+            self._envelope(op, data, correlationid=cmd.correlationid, subject=sme.sme_id)
+            for op, data in sme.events
+        ]
+        sme.events.clear()
+        return events
+
+    @staticmethod
+    def now() -> datetime:
+        return datetime.now(UTC)
+
+    async def register_sme(self, cmd: Envelope[c.RegisterSme]) -> c.SmeView:
+        sme_id = str(uuid.uuid5(_SME_NAMESPACE, f"{self.region}:{cmd.id}"))
+        if existing := await self.repo.get(sme_id):
+            return existing.view(self.now().date())
+        sme = Sme.register(sme_id, self.region, cmd.data, actor=cmd.source, now=self.now())
+        sme.near_duplicates = await self.repo.similar_names(sme)
+        await self.repo.add(sme, self._events(sme, cmd))
+        self._wake()
+        return sme.view(self.now().date())
+
+    async def _change(
+        self, sme_id: str, expected: int | None, cmd: Envelope[Any], change: Any
+    ) -> c.SmeView:
+        sme = await self.repo.require(sme_id)
+        read_version = sme.version
+        if expected is not None and expected != read_version:
+            raise Refused(
+                "conflict",
+                f"SME {sme_id} is at version {read_version}, not {expected}",
+                expected_version=expected,
+                current_version=read_version,
+            )
+        change(sme)
+        await self.repo.save(sme, read_version, self._events(sme, cmd))
+        self._wake()
+        return sme.view(self.now().date())
+
+    async def update_sme(self, cmd: Envelope[c.UpdateSme]) -> c.SmeView:
+        d = cmd.data
+        return await self._change(
+            d.sme_id, d.expected_version, cmd, lambda sme: sme.update(d.changes, self.now())
+        )
+
+    async def change_stage(self, cmd: Envelope[c.ChangeStage]) -> c.SmeView:
+        d = cmd.data
+        return await self._change(
+            d.sme_id,
+            None,
+            cmd,
+            lambda sme: sme.change_stage(d.to_stage, d.actor, d.reason, self.now()),
+        )
+
+    async def publish_profile(self, cmd: Envelope[c.PublishProfile]) -> c.SmeView:
+        d = cmd.data
+        profile_id = str(uuid.uuid5(_SME_NAMESPACE, f"profile:{cmd.id}"))
+        return await self._change(
+            d.sme_id,
+            d.expected_version,
+            cmd,
+            lambda sme: sme.publish_profile(d.profile, profile_id, self.now()),
+        )
+
+    async def withdraw_profile(self, cmd: Envelope[c.WithdrawProfile]) -> c.SmeView:
+        d = cmd.data
+        return await self._change(
+            d.sme_id,
+            None,
+            cmd,
+            lambda sme: sme.withdraw_profile(d.profile_id, d.reason, self.now()),
+        )
+
+    async def training_completed(self, sme_id: str, cmd: Envelope[Any]) -> None:
+        """A completed course moves a selected SME to trained; anything else is left as it is."""
+        sme = await self.repo.get(sme_id)
+        if sme is None or sme.stage != "selected":
+            return
+        await self._change(
+            sme_id,
+            None,
+            cmd,
+            lambda s: s.change_stage(
+                "trained", cmd.source, f"completed training {cmd.subject or ''}".strip(), self.now()
+            ),
+        )
+
+    async def erase_sme(self, cmd: Envelope[c.EraseSme]) -> c.Accepted:
+        sme = await self.repo.require(cmd.data.sme_id)
+        sme.erase(self.now())
+        await self.repo.erase(sme.sme_id, self._events(sme, cmd))
+        self._wake()
+        return c.Accepted(id=sme.sme_id, version=-1)
+
+    async def get_sme(self, query: Envelope[c.GetSme]) -> c.SmeView:
+        sme = await self.repo.require(query.data.sme_id)
+        return sme.view(self.now().date())
+
+
+def encode_cursor(values: list[Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(values).encode()).decode()
+
+
+def decode_cursor(cursor: str) -> list[Any]:
+    try:
+        values = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+    except ValueError as exc:
+        raise Refused(
+            "validation_failed",
+            "the cursor is not one this service gave out",
+            fields=[{"field": "data.cursor", "message": str(exc), "type": "cursor"}],
+        ) from exc
+    if not isinstance(values, list) or len(values) != 2:
+        raise Refused(
+            "validation_failed",
+            "the cursor is not one this service gave out",
+            fields=[{"field": "data.cursor", "message": "bad shape", "type": "cursor"}],
+        )
+    return values
+
+
+__all__ = ["Registry", "decode_cursor", "encode_cursor", "new_id"]
