@@ -99,7 +99,7 @@ def test_journey_allows_only_the_next_step() -> None:
         sme.change_stage("trained", "staff", "skipping", NOW)
     assert refused.value.code == "conflict" and refused.value.details["allowed"] == ["selected"]
     for stage in ("selected", "trained", "coached", "internationalised"):
-        sme.change_stage(stage, "staff", "earned", NOW)  # type: ignore[arg-type]
+        sme.change_stage(stage, "staff", "earned", NOW)
     assert [h.to_stage for h in sme.stage_history][-1] == "internationalised"
     with pytest.raises(Refused):
         sme.change_stage("identified", "staff", "no way back from the end", NOW)
