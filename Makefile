@@ -16,7 +16,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 run: $(STAMP)
-	$(BIN)/mapnet up
+	$(BIN)/mapnet up --demo
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

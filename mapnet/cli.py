@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from contracts.subjects import SERVICES
+from services.registry.entrypoints import cli as registry_cli
 
 from . import logs
 from .settings import Settings
@@ -22,6 +23,7 @@ app = typer.Typer(
 )
 contracts_app = typer.Typer(help="The shared message contracts", no_args_is_help=True)
 app.add_typer(contracts_app, name="contracts")
+app.add_typer(registry_cli.app, name="registry")
 console = Console(stderr=True)
 
 SERVICE_CHOICES = [*SERVICES, "all"]
@@ -36,6 +38,7 @@ def _settings(regions: str | None = None) -> Settings:
 @app.command()
 def up(
     regions: Annotated[str | None, typer.Option(help="Comma-separated region ids")] = None,
+    with_demo: Annotated[bool, typer.Option("--demo", help="Load the demo data set")] = False,
 ) -> None:
     """Start the servers (unless NATS_URL / MONGO_URL are set) and all services of each region."""
     from .servers import ServerError
@@ -52,6 +55,11 @@ def up(
         console.print(f"[red]mapnet up failed:[/red] {exc}")
         raise typer.Exit(1) from exc
     _print_status(reports)
+    if with_demo:
+        from services.registry.entrypoints.cli import load_demo
+
+        for started in supervisor.started:
+            load_demo(started.nats_url, started.id)
     console.print("MAPnet is running. Ctrl-C stops everything it started.")
     raise typer.Exit(supervisor.watch())
 
@@ -71,6 +79,25 @@ def serve(
     logs.configure(settings.log_level)
     services = list(SERVICES) if service == "all" else [service]
     asyncio.run(build_app(settings, services, settings.regions).run())
+
+
+def nats_url_for(region: str | None) -> tuple[str, str]:
+    """The NATS URL of a region this machine runs (from `mapnet up`), and the region id."""
+    settings = _settings()
+    wanted = region or settings.region
+    for rid, url in _state_regions(settings):
+        if rid == wanted:
+            return url, rid
+    return settings.nats_url or f"nats://127.0.0.1:{settings.nats_port}", wanted
+
+
+@app.command()
+def demo(region: Annotated[str | None, typer.Option(help="Region to fill")] = None) -> None:
+    """Load the demo data set: a few dozen invented SMEs across the seed's clusters."""
+    from services.registry.entrypoints.cli import load_demo
+
+    url, rid = nats_url_for(region)
+    load_demo(url, rid)
 
 
 def _state_regions(settings: Settings) -> list[tuple[str, str]]:

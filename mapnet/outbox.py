@@ -58,26 +58,33 @@ def _subject(env: Envelope[Any]) -> str:
 
 
 class OutboxRelay:
-    """Publishes what the watched collections have pending; woken after each write, and also
-    polling, so events left behind by a crashed process go out after restart."""
+    """Publishes pending events. A writer names the record it just changed and the relay sends
+    that record's outbox at once; a periodic scan of the watched collections (and one at start)
+    sends whatever a crashed process left behind."""
 
     def __init__(
         self,
         js: JetStreamContext,
         collections: Iterable[AsyncIOMotorCollection[Any]],
         *,
-        poll_s: float = 1.0,
+        scan_every_s: float = 5.0,
         log: Any = None,
     ) -> None:
         self._js = js
-        self._collections = list(collections)
-        self._poll_s = poll_s
+        self._collections = {coll.name: coll for coll in collections}
+        self._scan_every_s = scan_every_s
+        # Records just written, with the events the writer queued (None: read them back).
+        self._dirty: dict[tuple[str, Any], Sequence[Envelope[Any]] | None] = {}
         self._wake = asyncio.Event()
         self._log = log or logs.get(component="outbox")
         self._task: asyncio.Task[None] | None = None
         self.published = 0
 
-    def wake(self) -> None:
+    def wake(
+        self, collection: str, record_id: Any, events: Sequence[Envelope[Any]] | None = None
+    ) -> None:
+        key = (collection, record_id)
+        self._dirty[key] = None if key in self._dirty else events
         self._wake.set()
 
     def start(self) -> None:
@@ -95,20 +102,42 @@ class OutboxRelay:
             self._log.warning("outbox_flush_on_stop_failed", error=str(exc))
 
     async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        next_scan = loop.time()
         while True:
             try:
-                await self.flush()
+                if loop.time() >= next_scan:
+                    await self.flush()
+                    next_scan = loop.time() + self._scan_every_s
+                await self._send_dirty()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # NATS or Mongo away: keep the events, try again later
                 self._log.warning("outbox_relay_failed", error=f"{type(exc).__name__}: {exc}")
+                await asyncio.sleep(0.5)
+            timeout = max(0.0, next_scan - loop.time())
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self._poll_s)
+                await asyncio.wait_for(self._wake.wait(), timeout)
             self._wake.clear()
 
+    async def _send_dirty(self) -> None:
+        while self._dirty:
+            key = next(iter(self._dirty))
+            events = self._dirty.pop(key)
+            coll = self._collections[key[0]]
+            if events is not None:
+                # The writer's own events: no need to read the record back.
+                for env in events:
+                    await self._send(coll, key[1], env.id, _subject(env), encode(env))
+                continue
+            record = await coll.find_one({"_id": key[1]})
+            if record:
+                await self._publish_record(coll, record)
+
     async def flush(self) -> int:
+        """Send everything pending in every watched collection."""
         sent = 0
-        for coll in self._collections:
+        for coll in self._collections.values():
             async for record in coll.find(PENDING_OUTBOX):
                 sent += await self._publish_record(coll, record)
         return sent
@@ -118,12 +147,22 @@ class OutboxRelay:
     ) -> int:
         entries = sorted((record.get("outbox") or {}).items(), key=lambda kv: kv[1]["seq"])
         for event_id, entry in entries:
-            await self._js.publish(
-                entry["subject"], entry["payload"].encode(), headers={"Nats-Msg-Id": event_id}
+            await self._send(
+                coll, record["_id"], event_id, entry["subject"], entry["payload"].encode()
             )
-            await self.mark_sent(coll, record["_id"], event_id)
-            self.published += 1
         return len(entries)
+
+    async def _send(
+        self,
+        coll: AsyncIOMotorCollection[Any],
+        record_id: Any,
+        event_id: str,
+        subject: str,
+        payload: bytes,
+    ) -> None:
+        await self._js.publish(subject, payload, headers={"Nats-Msg-Id": event_id})
+        await self.mark_sent(coll, record_id, event_id)
+        self.published += 1
 
     @staticmethod
     async def mark_sent(coll: AsyncIOMotorCollection[Any], record_id: Any, event_id: str) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -269,7 +269,9 @@ class Runtime:
         if self.relay:
             await self.relay.stop()
 
-    def written(self) -> None:
-        """Tell the relay that something was just queued in an outbox."""
+    def written(
+        self, collection: str, record_id: Any, events: Sequence[Envelope[Any]] | None = None
+    ) -> None:
+        """Tell the relay that a record's outbox just received these events."""
         if self.relay:
-            self.relay.wake()
+            self.relay.wake(collection, record_id, events)

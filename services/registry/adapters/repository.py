@@ -103,6 +103,13 @@ class SmeRepository:
         await self.smes.replace_one({"_id": sme_id}, record)
 
     async def _duplicate(self, sme: Sme) -> Refused:
+        if await self.smes.find_one({"_id": sme.sme_id}):
+            return Refused(
+                "duplicate",
+                "this SME is already registered",
+                field="data",
+                existing_sme_id=sme.sme_id,
+            )
         keys = _keys(sme)
         for field, index in (("registration_number", "reg_key"), ("vat_id", "vat_key")):
             if keys[index] is None:

@@ -16,7 +16,9 @@ from ..service_layer.handlers import Registry
 
 def build(rt: Runtime) -> None:
     repo = SmeRepository(rt.db)
-    registry = Registry(repo, rt.region, rt.envelope, rt.written)
+    registry = Registry(
+        repo, rt.region, rt.envelope, lambda sme_id, events: rt.written(COLLECTION, sme_id, events)
+    )
     rt.outbox_collections.append(COLLECTION)
     rt.startup.append(repo.create_indexes)
 

@@ -41,12 +41,19 @@ class Registry:
 
     async def register_sme(self, cmd: Envelope[c.RegisterSme]) -> c.SmeView:
         sme_id = str(uuid.uuid5(_SME_NAMESPACE, f"{self.region}:{cmd.id}"))
-        if existing := await self.repo.get(sme_id):
-            return existing.view(self.now().date())
         sme = Sme.register(sme_id, self.region, cmd.data, actor=cmd.source, now=self.now())
         sme.near_duplicates = await self.repo.similar_names(sme)
-        await self.repo.add(sme, self._events(sme, cmd))
-        self._wake()
+        events = self._events(sme, cmd)
+        try:
+            await self.repo.add(sme, events)
+        except Refused as refused:
+            # The same command again after a crash before its reply was cached.
+            if refused.details.get("existing_sme_id") == sme_id and (
+                existing := await self.repo.get(sme_id)
+            ):
+                return existing.view(self.now().date())
+            raise
+        self._wake(sme.sme_id, events)
         return sme.view(self.now().date())
 
     async def _change(
@@ -62,8 +69,9 @@ class Registry:
                 current_version=read_version,
             )
         change(sme)
-        await self.repo.save(sme, read_version, self._events(sme, cmd))
-        self._wake()
+        events = self._events(sme, cmd)
+        await self.repo.save(sme, read_version, events)
+        self._wake(sme.sme_id, events)
         return sme.view(self.now().date())
 
     async def update_sme(self, cmd: Envelope[c.UpdateSme]) -> c.SmeView:
@@ -117,8 +125,9 @@ class Registry:
     async def erase_sme(self, cmd: Envelope[c.EraseSme]) -> c.Accepted:
         sme = await self.repo.require(cmd.data.sme_id)
         sme.erase(self.now())
-        await self.repo.erase(sme.sme_id, self._events(sme, cmd))
-        self._wake()
+        events = self._events(sme, cmd)
+        await self.repo.erase(sme.sme_id, events)
+        self._wake(sme.sme_id, events)
         return c.Accepted(id=sme.sme_id, version=-1)
 
     async def get_sme(self, query: Envelope[c.GetSme]) -> c.SmeView:

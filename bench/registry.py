@@ -1,0 +1,127 @@
+"""Register N SMEs through the bus with concurrent clients, then insert the same documents with
+plain motor insert_one, on the same nx-27017/NATS servers in the same run.
+
+Last line: smes=… registered_per_s=… raw_insert_per_s=… lost=…
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.common import embedded_servers, figures
+from contracts import registry as c
+from mapnet import mongo
+from mapnet.bus import BusClient
+from mapnet.servers import Managed
+from mapnet.status import region_health
+
+REGION = "bench"
+
+
+def sme(i: int) -> c.RegisterSme:
+    return c.RegisterSme.model_validate(
+        {
+            "legal_name": f"Bench Company {i} OÜ",
+            "registration_number": f"{10_000_000 + i}",
+            "country": "EE",
+            "nace_codes": ["62.01"],
+            "clusters": ["ict"],
+            "keywords": ["saas"],
+            "description": "A company registered by the benchmark",
+            "founded_on": "2020-01-01",
+            "figures": [{"year": 2025, "staff_headcount": 12, "turnover_eur": "1500000"}],
+        }
+    )
+
+
+async def through_bus(nats_url: str, count: int, concurrency: int) -> float:
+    client = await BusClient.connect(nats_url, source="mapnet/bench", timeout_s=30)
+    queue: asyncio.Queue[int] = asyncio.Queue()
+    for i in range(count):
+        queue.put_nowait(i)
+
+    async def worker() -> None:
+        while not queue.empty():
+            i = queue.get_nowait()
+            await client.call(c.REGISTER_SME, sme(i), REGION)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    elapsed = time.perf_counter() - started
+    await client.close()
+    return count / elapsed
+
+
+async def raw_inserts(mongo_url: str, count: int, concurrency: int) -> float:
+    coll = mongo.client(mongo_url)["bench_raw"]["smes"]
+    docs = [{"_id": f"raw-{i}", **sme(i).model_dump(mode="json")} for i in range(count)]
+    queue = iter(docs)
+
+    async def worker() -> None:
+        for doc in queue:
+            await coll.insert_one(doc)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return count / (time.perf_counter() - started)
+
+
+async def wait_until_up(nats_url: str) -> None:
+    for _ in range(300):
+        health = await region_health(REGION, nats_url)
+        if health["services"]["registry"].get("status") == "ok":
+            return
+        await asyncio.sleep(0.2)
+    raise RuntimeError("the registry service did not start")
+
+
+async def main(count: int, concurrency: int) -> None:
+    with embedded_servers() as (nats_url, mongo_url), tempfile.TemporaryDirectory() as tmp:
+        env = {
+            **os.environ,
+            "NATS_URL": nats_url,
+            "MONGO_URL": mongo_url,
+            "MAPNET_REGIONS": REGION,
+            "MAPNET_LOG_LEVEL": "WARNING",
+        }
+        service = Managed(
+            "registry",
+            [sys.executable, "-m", "mapnet", "serve", "registry"],
+            Path(tmp) / "registry.log",
+            env=env,
+        )
+        service.start()
+        try:
+            await wait_until_up(nats_url)
+            registered = await through_bus(nats_url, count, concurrency)
+            print(f"through the bus: {registered:,.0f} SMEs/s", flush=True)
+            raw = await raw_inserts(mongo_url, count, concurrency)
+            print(f"plain motor insert_one: {raw:,.0f} docs/s", flush=True)
+            stored = await mongo.database(
+                mongo.client(mongo_url), REGION, "registry"
+            ).smes.count_documents({})
+        finally:
+            service.stop()
+    print(
+        figures(
+            smes=count,
+            registered_per_s=round(registered),
+            raw_insert_per_s=round(raw),
+            lost=count - stored,
+        )
+    )
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--smes", type=int, default=10_000)
+    parser.add_argument("--concurrency", type=int, default=32)
+    args: Any = parser.parse_args()
+    asyncio.run(main(args.smes, args.concurrency))

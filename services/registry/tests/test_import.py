@@ -1,0 +1,69 @@
+"""`mapnet registry import` and the demo data against real servers."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from contracts import registry as c
+from mapnet.bus import BusClient
+from services.registry.entrypoints.demo import demo_smes
+from services.registry.entrypoints.loader import load, read_rows
+
+pytestmark = pytest.mark.usefixtures("region_app")
+
+CSV = """legal_name,registration_number,vat_id,country,nace_codes,clusters,keywords,founded_on,\
+figure_year,staff_headcount,turnover_eur
+Valgus Optics OÜ,12000001,,EE,26.70,photonics,lasers;optics,2020-01-01,2025,12,1500000
+Broken Date AS,12000002,,EE,62.01,ict,,not-a-date,2025,3,100000
+Pilve Tech OÜ,12000003,,EE,62.01;63.11,ict,saas,2019-06-01,2025,40,6000000
+No Country AS,12000004,,,62.01,ict,,,,,
+"""
+
+
+async def test_csv_import_reports_bad_rows_and_reimport_changes_nothing(
+    tmp_path: Path, client: BusClient, region: str
+) -> None:
+    path = tmp_path / "smes.csv"
+    path.write_text(CSV)
+    first = await load(client, region, read_rows(path))
+    assert [line for line, _ in first.loaded] == [2, 4]
+    rejected = dict(first.rejected)
+    assert set(rejected) == {3, 5}
+    assert "founded_on" in rejected[3]
+    assert "country" in rejected[5]
+
+    again = await load(client, region, read_rows(path))
+    assert again.loaded == first.loaded  # the same SMEs, by the same ids
+    page = await client.call(c.SEARCH_SMES, c.SearchSmes(), region)
+    assert sorted(i.legal_name for i in page.items) == ["Pilve Tech OÜ", "Valgus Optics OÜ"]
+    valgus = next(i for i in page.items if i.legal_name.startswith("Valgus"))
+    assert valgus.size_class == "small"
+
+
+async def test_json_import_and_unreadable_file(
+    tmp_path: Path, client: BusClient, region: str
+) -> None:
+    good = tmp_path / "smes.json"
+    good.write_text(json.dumps([demo_smes()[0], "not an object"]))
+    report = await load(client, region, read_rows(good))
+    assert len(report.loaded) == 1 and report.rejected == [(2, "item 2 is not an object")]
+    bad = tmp_path / "bad.json"
+    bad.write_text("{oops")
+    report = await load(client, region, read_rows(bad))
+    assert report.loaded == [] and report.rejected[0][1].startswith("not JSON")
+
+
+async def test_demo_data_spans_the_clusters(client: BusClient, region: str) -> None:
+    smes = demo_smes()
+    report = await load(client, region, enumerate(smes, start=1))
+    assert report.rejected == [] and len(report.loaded) == len(smes) >= 30
+    for cluster in ("photonics", "ict", "life-sciences"):
+        page = await client.call(c.SEARCH_SMES, c.SearchSmes(cluster=cluster, limit=100), region)
+        assert len(page.items) == 12
+    gazelles = await client.call(
+        c.SEARCH_SMES, c.SearchSmes(growth_class="gazelle", limit=100), region
+    )
+    assert gazelles.items, "the demo should show some gazelles"
