@@ -11,6 +11,8 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -196,3 +198,18 @@ def start_and_wait(server: Managed, port: int, timeout_s: float = 30.0) -> None:
         )
     server.start()
     wait_for_port(server, port, timeout_s)
+
+
+@contextmanager
+def embedded_pair(name: str, home: Path) -> Iterator[tuple[str, str]]:
+    """A NATS and an nx-27017 server on free ports under ``home``: (nats_url, mongo_url)."""
+    nats_port, mongo_port = free_port(), free_port()
+    nats = nats_server(name, nats_port, home)
+    mongo = mongo_server(name, mongo_port, home)
+    try:
+        start_and_wait(nats, nats_port)
+        start_and_wait(mongo, mongo_port)
+        yield f"nats://127.0.0.1:{nats_port}", f"mongodb://127.0.0.1:{mongo_port}"
+    finally:
+        nats.stop()
+        mongo.stop()

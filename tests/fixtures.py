@@ -11,14 +11,13 @@ import random
 import string
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
 from mapnet import logs
 from mapnet.app import Assembly
 from mapnet.bus import BusClient
-from mapnet.servers import free_port, mongo_server, nats_server, start_and_wait
+from mapnet.servers import embedded_pair
 from mapnet.settings import Settings
 
 
@@ -44,17 +43,8 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
     if os.environ.get("MAPNET_TEST_BACKEND") == "containers":
         yield from _containers()
         return
-    home: Path = tmp_path_factory.mktemp("servers")
-    nats_port, mongo_port = free_port(), free_port()
-    nats = nats_server("test", nats_port, home)
-    mongo = mongo_server("test", mongo_port, home)
-    start_and_wait(nats, nats_port)
-    start_and_wait(mongo, mongo_port)
-    try:
-        yield Servers(f"nats://127.0.0.1:{nats_port}", f"mongodb://127.0.0.1:{mongo_port}")
-    finally:
-        nats.stop()
-        mongo.stop()
+    with embedded_pair("test", tmp_path_factory.mktemp("servers")) as (nats_url, mongo_url):
+        yield Servers(nats_url, mongo_url)
 
 
 def unique_region() -> str:

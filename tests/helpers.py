@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 
@@ -22,3 +22,26 @@ async def eventually(
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout_s} s; last value: {value!r}")
         await asyncio.sleep(0.1)
+
+
+def sme_registered(region: str, sme_id: str = "s1") -> Any:
+    """An sme_registered event as the registry would publish it."""
+    from contracts.registry import SME_REGISTERED, SmeRegistered
+    from mapnet.codec import make_envelope
+
+    data = SmeRegistered(
+        sme_id=sme_id,
+        region=region,
+        version=1,
+        legal_name="Baltic Bio AB",
+        country="SE",
+        nace_codes=["72.11"],
+        clusters=["life-sciences"],
+        keywords=[],
+        description="",
+        size_class="small",
+        growth_class="neither",
+        stage="identified",
+        share_with_network=True,
+    )
+    return make_envelope(SME_REGISTERED, data, region=region, source=f"mapnet/{region}/registry")

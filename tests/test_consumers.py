@@ -13,30 +13,16 @@ from contracts.registry import SME_REGISTERED, SmeRegistered
 from contracts.subjects import dlq_stream
 from mapnet import mongo
 from mapnet.app import Assembly
-from mapnet.codec import encode, make_envelope
+from mapnet.codec import encode
 from mapnet.service import Runtime
 from mapnet.settings import Settings
 from tests.fixtures import Servers
-from tests.helpers import eventually
+from tests.helpers import eventually, sme_registered
 
 
 def registered(region: str, sme_id: str = "s1") -> Envelope[SmeRegistered]:
-    data = SmeRegistered(
-        sme_id=sme_id,
-        region=region,
-        version=1,
-        legal_name="Baltic Bio AB",
-        country="SE",
-        nace_codes=["72.11"],
-        clusters=["life-sciences"],
-        keywords=[],
-        description="",
-        size_class="small",
-        growth_class="neither",
-        stage="identified",
-        share_with_network=True,
-    )
-    return make_envelope(SME_REGISTERED, data, region=region, source="test")
+    env: Envelope[SmeRegistered] = sme_registered(region, sme_id)
+    return env
 
 
 async def dlq_messages(js: Any, region: str) -> int:
