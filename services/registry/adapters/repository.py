@@ -64,6 +64,12 @@ class SmeRepository:
             return None
         return Sme.from_view(c.SmeView.model_validate(_strip(doc)))
 
+    async def all(self) -> list[Sme]:
+        return [
+            Sme.from_view(c.SmeView.model_validate(_strip(doc)))
+            async for doc in self.smes.find({"erased": {"$ne": True}})
+        ]
+
     async def require(self, sme_id: str) -> Sme:
         sme = await self.get(sme_id)
         if sme is None:

@@ -11,15 +11,22 @@ from mapnet.service import Runtime
 
 from ..adapters import search
 from ..adapters.repository import COLLECTION, SmeRepository
+from ..adapters.stories import COLLECTION as STORIES
+from ..adapters.stories import StoryRepository
 from ..service_layer.handlers import Registry
 
 
 def build(rt: Runtime) -> None:
     repo = SmeRepository(rt.db)
+    stories = StoryRepository(rt.db)
     registry = Registry(
-        repo, rt.region, rt.envelope, lambda sme_id, events: rt.written(COLLECTION, sme_id, events)
+        repo,
+        rt.region,
+        rt.envelope,
+        lambda sme_id, events: rt.written(COLLECTION, sme_id, events),
+        lambda story_id, events: rt.written(STORIES, story_id, events),
     )
-    rt.outbox_collections.append(COLLECTION)
+    rt.outbox_collections += [COLLECTION, STORIES]
     rt.startup.append(repo.create_indexes)
 
     rt.handles(c.REGISTER_SME)(registry.register_sme)
@@ -40,7 +47,14 @@ def build(rt: Runtime) -> None:
         if sme is not None and sme.region == rt.region:
             await registry.training_completed(sme.sme_id, event)
 
-    rt.not_yet(c.PUBLISH_SUCCESS_STORY, c.GET_KPIS)
+    @rt.handles(c.PUBLISH_SUCCESS_STORY)
+    async def publish_success_story(cmd: Envelope[c.PublishSuccessStory]) -> c.StoryAccepted:
+        return await registry.publish_success_story(cmd, stories)
+
+    @rt.handles(c.GET_KPIS)
+    async def get_kpis(query: Envelope[c.GetKpis]) -> c.Kpis:
+        return await registry.get_kpis(query, stories)
+
     rt.publishes(
         c.SME_REGISTERED,
         c.SME_UPDATED,

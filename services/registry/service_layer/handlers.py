@@ -13,6 +13,8 @@ from contracts.envelope import Envelope
 from contracts.errors import Refused
 
 from ..adapters.repository import SmeRepository
+from ..adapters.stories import StoryRepository
+from ..domain.kpis import kpis
 from ..domain.model import Sme, new_id
 
 # SME ids are derived from the command id, so that a command retried after a crash between the
@@ -21,8 +23,11 @@ _SME_NAMESPACE = uuid.UUID("7b0c7d0e-2d6c-4f3b-9a55-6f1f0e5b2a10")
 
 
 class Registry:
-    def __init__(self, repo: SmeRepository, region: str, envelope: Any, wake: Any) -> None:
+    def __init__(
+        self, repo: SmeRepository, region: str, envelope: Any, wake: Any, wake_story: Any = None
+    ) -> None:
         self.repo = repo
+        self._wake_story = wake_story or (lambda *_: None)
         self.region = region
         self._envelope = envelope
         self._wake = wake
@@ -129,6 +134,52 @@ class Registry:
         await self.repo.erase(sme.sme_id, events)
         self._wake(sme.sme_id, events)
         return c.Accepted(id=sme.sme_id, version=-1)
+
+    async def publish_success_story(
+        self, cmd: Envelope[c.PublishSuccessStory], stories: StoryRepository
+    ) -> c.StoryAccepted:
+        """Stored either way, so it counts in the KPIs; published only with consent."""
+        story_id = str(uuid.uuid5(_SME_NAMESPACE, f"story:{cmd.id}"))
+        d = cmd.data
+        events = []
+        if d.publication_consent:
+            published = c.SuccessStoryPublished(
+                story_id=story_id,
+                region=self.region,
+                title=d.title,
+                text=d.text,
+                smes=d.smes,
+                agreement_type=d.agreement_type,
+                happened_on=d.happened_on,
+                clusters=d.clusters,
+            )
+            events.append(
+                self._envelope(
+                    c.SUCCESS_STORY_PUBLISHED,
+                    published,
+                    correlationid=cmd.correlationid,
+                    subject=story_id,
+                )
+            )
+        if await stories.add(story_id, d.model_dump(mode="json"), events):
+            self._wake_story(story_id, events)
+        return c.StoryAccepted(story_id=story_id)
+
+    async def get_kpis(self, query: Envelope[c.GetKpis], stories: StoryRepository) -> c.Kpis:
+        d = query.data
+        if d.period_to < d.period_from:
+            raise Refused(
+                "validation_failed",
+                "the period ends before it starts",
+                fields=[
+                    {"field": "data.period_to", "message": "before period_from", "type": "period"}
+                ],
+            )
+        today = self.now().date()
+        smes = [sme.view(today) for sme in await self.repo.all()]
+        return kpis(
+            self.region, d.period_from, d.period_to, smes, await stories.dates_and_clusters()
+        )
 
     async def get_sme(self, query: Envelope[c.GetSme]) -> c.SmeView:
         sme = await self.repo.require(query.data.sme_id)

@@ -1,0 +1,37 @@
+"""Success stories: stored with their outbox like SMEs."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from typing import Any
+
+from motor.motor_asyncio import AsyncIOMotorDatabase
+
+from contracts.envelope import Envelope
+from mapnet import outbox
+from mapnet.mongo import storable
+
+COLLECTION = "stories"
+
+
+class StoryRepository:
+    def __init__(self, db: AsyncIOMotorDatabase[Any]) -> None:
+        self.stories = db[COLLECTION]
+
+    async def add(
+        self, story_id: str, story: dict[str, Any], events: Sequence[Envelope[Any]]
+    ) -> bool:
+        """False when this story (same id) is already stored."""
+        if await self.stories.find_one({"_id": story_id}):
+            return False
+        await self.stories.insert_one(
+            outbox.new_record({"_id": story_id, **storable(story)}, events)
+        )
+        return True
+
+    async def dates_and_clusters(self) -> list[tuple[date, list[str]]]:
+        return [
+            (date.fromisoformat(doc["happened_on"]), list(doc.get("clusters", [])))
+            async for doc in self.stories.find({})
+        ]
