@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from contracts import events as events_contract
 from contracts import registry as c
 from contracts.envelope import Envelope
@@ -64,6 +62,3 @@ def build(rt: Runtime) -> None:
         c.SUCCESS_STORY_PUBLISHED,
         c.SME_ERASED,
     )
-
-
-__all__: list[Any] = ["build"]

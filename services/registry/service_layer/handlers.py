@@ -15,7 +15,7 @@ from contracts.errors import Refused
 from ..adapters.repository import SmeRepository
 from ..adapters.stories import StoryRepository
 from ..domain.kpis import kpis
-from ..domain.model import Sme, new_id
+from ..domain.model import Sme
 
 # SME ids are derived from the command id, so that a command retried after a crash between the
 # write and the reply finds the SME it already created instead of creating a second one.
@@ -206,6 +206,3 @@ def decode_cursor(cursor: str) -> list[Any]:
             fields=[{"field": "data.cursor", "message": "bad shape", "type": "cursor"}],
         )
     return values
-
-
-__all__ = ["Registry", "decode_cursor", "encode_cursor", "new_id"]
