@@ -60,16 +60,16 @@ class EventConsumer(Generic[In]):
                 await self.dead_letter(msg, f"{why.code}: {why.message}", why.details)
         keys = [self._key(env) for _, env in decoded]
         done = {doc["_id"] async for doc in self.processed.find({"_id": {"$in": keys}})}
-        handled: list[Msg] = []
+        handled: dict[str, Msg] = {}
         for msg, env in decoded:
-            if self._key(env) in done:
+            key = self._key(env)
+            if key in done or key in handled:
                 await msg.ack()
             elif await self._handle(msg, env):
-                handled.append(msg)
-                done.add(self._key(env))
+                handled[key] = msg
         if handled:
-            await self._remember([self._key(env) for msg, env in decoded if msg in handled])
-            for msg in handled:
+            await self._remember(list(handled))
+            for msg in handled.values():
                 await msg.ack()
 
     def _key(self, env: Envelope[In]) -> str:

@@ -8,6 +8,7 @@ import unicodedata
 import uuid
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from functools import cached_property
 from typing import Any
 
 from pydantic import BaseModel
@@ -16,7 +17,7 @@ from contracts import registry as c
 from contracts.errors import Refused, conflict
 from contracts.operations import Operation
 
-from .classification import growth_class, size_class
+from .classification import Derived, growth_class, size_class
 from .journey import check_transition
 
 Recorded = tuple[Operation[Any, Any], BaseModel]
@@ -86,6 +87,7 @@ class Sme:
         if not given and contacts is None:
             raise Refused("validation_failed", "no change given", fields=[])
         self.data = c.SmeFields.model_validate({**self.data.model_dump(), **given})
+        self.__dict__.pop("classes", None)
         if contacts is not None:
             previous = {ct.email: ct for ct in self.contacts}
             self.contacts = [
@@ -171,9 +173,13 @@ class Sme:
             for p in self.profiles
         ]
 
+    @cached_property
+    def classes(self) -> tuple[Derived, Derived]:
+        """Size and growth class, derived once per state of the data (update() forgets them)."""
+        return size_class(self.data.figures), growth_class(self.data.figures, self.data.founded_on)
+
     def view(self, today: date) -> c.SmeView:
-        size = size_class(self.data.figures)
-        growth = growth_class(self.data.figures, self.data.founded_on)
+        size, growth = self.classes
         return c.SmeView(
             **self.data.model_dump(),
             sme_id=self.sme_id,
@@ -201,8 +207,8 @@ class Sme:
             clusters=list(self.data.clusters),
             keywords=list(self.data.keywords),
             description=self.data.description,
-            size_class=size_class(self.data.figures).value,
-            growth_class=growth_class(self.data.figures, self.data.founded_on).value,
+            size_class=self.classes[0].value,
+            growth_class=self.classes[1].value,
             stage=self.stage,
             share_with_network=self.data.share_with_network,
         )

@@ -131,3 +131,11 @@ def test_names_and_nace_levels() -> None:
     assert name_key("Nano-Optics OÜ") == name_key("nano optics")
     assert ancestors("62.01") == ["J", "62", "62.0", "62.01"]
     assert ancestors("26") == ["C", "26"]
+
+
+def test_changed_figures_change_the_derived_classes() -> None:
+    sme = registered()
+    assert sme.view(NOW.date()).size_class.value == "unknown"
+    sme.update(c.SmeChanges(figures=[fig(2025, 300, 90 * M, 90 * M)]), NOW)
+    assert sme.view(NOW.date()).size_class.value == "not_sme"
+    assert sme.public().size_class == "not_sme"
