@@ -15,6 +15,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from stdnum.ee.registrikood import calc_check_digit
+
 from bench.common import embedded_servers, figures
 from contracts import registry as c
 from mapnet import mongo
@@ -29,7 +31,7 @@ def sme(i: int) -> c.RegisterSme:
     return c.RegisterSme.model_validate(
         {
             "legal_name": f"Bench Company {i} OÜ",
-            "registration_number": f"{10_000_000 + i}",
+            "registration_number": f"1{i:06d}" + calc_check_digit(f"1{i:06d}0"),
             "country": "EE",
             "nace_codes": ["62.01"],
             "clusters": ["ict"],

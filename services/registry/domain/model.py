@@ -19,6 +19,7 @@ from contracts.operations import Operation
 
 from .classification import Derived, growth_class, size_class
 from .journey import check_transition
+from .validation import profile_problems, require, sme_problems
 
 Recorded = tuple[Operation[Any, Any], BaseModel]
 # Legal forms as they read once accents and punctuation are gone.
@@ -59,6 +60,7 @@ class Sme:
     def register(
         cls, sme_id: str, region: str, cmd: c.RegisterSme, actor: str, now: datetime
     ) -> Sme:
+        require(lambda: sme_problems(cmd.model_dump(mode="json"), "data", cmd.country))
         fields = c.SmeFields.model_validate(cmd.model_dump(exclude={"contacts"}))
         first = c.StageChange(
             from_stage=None, to_stage="identified", actor=actor, reason="registered", at=now
@@ -86,6 +88,7 @@ class Sme:
         contacts = given.pop("contacts", None)
         if not given and contacts is None:
             raise Refused("validation_failed", "no change given", fields=[])
+        require(lambda: sme_problems(given, "data.changes", self.data.country))
         self.data = c.SmeFields.model_validate({**self.data.model_dump(), **given})
         self.__dict__.pop("classes", None)
         if contacts is not None:
@@ -129,6 +132,7 @@ class Sme:
                     }
                 ],
             )
+        require(lambda: profile_problems(given.model_dump(mode="json"), "data.profile"))
         profile_id = given.profile_id or new_profile_id
         existing = self._profile(profile_id) if given.profile_id else None
         if existing and existing.status == "withdrawn":

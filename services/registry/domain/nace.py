@@ -1,47 +1,87 @@
-"""NACE Rev. 2 hierarchy: section letter > division (2 digits) > group (62.0) > class (62.01)."""
+"""NACE Rev. 2, the statistical classification of economic activities in the EU: 21 sections,
+88 divisions, 272 groups and 615 classes (section letter > division 62 > group 62.0 > class 62.01).
+
+Below, each section letter is followed by its groups, each group with the last two digits of
+its classes."""
 
 from __future__ import annotations
 
-# Divisions of each section, from the classification.
-SECTIONS: dict[str, range] = {
-    "A": range(1, 4),
-    "B": range(5, 10),
-    "C": range(10, 34),
-    "D": range(35, 36),
-    "E": range(36, 40),
-    "F": range(41, 44),
-    "G": range(45, 48),
-    "H": range(49, 54),
-    "I": range(55, 57),
-    "J": range(58, 64),
-    "K": range(64, 67),
-    "L": range(68, 69),
-    "M": range(69, 76),
-    "N": range(77, 83),
-    "O": range(84, 85),
-    "P": range(85, 86),
-    "Q": range(86, 89),
-    "R": range(90, 94),
-    "S": range(94, 97),
-    "T": range(97, 99),
-    "U": range(99, 100),
-}
+from functools import cache
+
+_CLASSIFICATION = """
+A 01.1:11,12,13,14,15,16,19 01.2:21-29 01.3:30 01.4:41-47,49 01.5:50 01.6:61-64 01.7:70 02.1:10
+02.2:20 02.3:30 02.4:40 03.1:11,12 03.2:21,22 B 05.1:10 05.2:20 06.1:10 06.2:20 07.1:10
+07.2:21,29 08.1:11,12 08.9:91-93,99 09.1:10 09.9:90 C 10.1:11-13 10.2:20 10.3:31,32,39
+10.4:41,42 10.5:51,52 10.6:61,62 10.7:71-73 10.8:81-86,89 10.9:91,92 11.0:01-07 12.0:00 13.1:10
+13.2:20 13.3:30 13.9:91-96,99 14.1:11-14,19 14.2:20 14.3:31,39 15.1:11,12 15.2:20 16.1:10
+16.2:21-24,29 17.1:11,12 17.2:21-24,29 18.1:11-14 18.2:20 19.1:10 19.2:20 20.1:11-17 20.2:20
+20.3:30 20.4:41,42 20.5:51-53,59 20.6:60 21.1:10 21.2:20 22.1:11,19 22.2:21-23,29 23.1:11-14,19
+23.2:20 23.3:31,32 23.4:41-44,49 23.5:51,52 23.6:61-65,69 23.7:70 23.9:91,99 24.1:10 24.2:20
+24.3:31-34 24.4:41-46 24.5:51-54 25.1:11,12 25.2:21,29 25.3:30 25.4:40 25.5:50 25.6:61,62
+25.7:71-73 25.9:91-94,99 26.1:11,12 26.2:20 26.3:30 26.4:40 26.5:51,52 26.6:60 26.7:70 26.8:80
+27.1:11,12 27.2:20 27.3:31-33 27.4:40 27.5:51,52 27.9:90 28.1:11-15 28.2:21-25,29 28.3:30
+28.4:41,49 28.9:91-96,99 29.1:10 29.2:20 29.3:31,32 30.1:11,12 30.2:20 30.3:30 30.4:40
+30.9:91,92,99 31.0:01-03,09 32.1:11-13 32.2:20 32.3:30 32.4:40 32.5:50 32.9:91,99 33.1:11-17,19
+33.2:20 D 35.1:11-14 35.2:21-23 35.3:30 E 36.0:00 37.0:00 38.1:11,12 38.2:21,22 38.3:31,32
+39.0:00 F 41.1:10 41.2:20 42.1:11-13 42.2:21,22 42.9:91,99 43.1:11-13 43.2:21,22,29
+43.3:31-34,39 43.9:91,99 G 45.1:11,19 45.2:20 45.3:31,32 45.4:40 46.1:11-19 46.2:21-24
+46.3:31-39 46.4:41-49 46.5:51,52 46.6:61-66,69 46.7:71-77 46.9:90 47.1:11,19 47.2:21-26,29
+47.3:30 47.4:41-43 47.5:51-54,59 47.6:61-65 47.7:71-79 47.8:81,82,89 47.9:91,99 H 49.1:10
+49.2:20 49.3:31,32,39 49.4:41,42 49.5:50 50.1:10 50.2:20 50.3:30 50.4:40 51.1:10 51.2:21,22
+52.1:10 52.2:21-24,29 53.1:10 53.2:20 I 55.1:10 55.2:20 55.3:30 55.9:90 56.1:10 56.2:21,29
+56.3:30 J 58.1:11-14,19 58.2:21,29 59.1:11-14 59.2:20 60.1:10 60.2:20 61.1:10 61.2:20 61.3:30
+61.9:90 62.0:01-03,09 63.1:11,12 63.9:91,99 K 64.1:11,19 64.2:20 64.3:30 64.9:91,92,99
+65.1:11,12 65.2:20 65.3:30 66.1:11,12,19 66.2:21,22,29 66.3:30 L 68.1:10 68.2:20 68.3:31,32 M
+69.1:10 69.2:20 70.1:10 70.2:21,22 71.1:11,12 71.2:20 72.1:11,19 72.2:20 73.1:11,12 73.2:20
+74.1:10 74.2:20 74.3:30 74.9:90 75.0:00 N 77.1:11,12 77.2:21,22,29 77.3:31-35,39 77.4:40 78.1:10
+78.2:20 78.3:30 79.1:11,12 79.9:90 80.1:10 80.2:20 80.3:30 81.1:10 81.2:21,22,29 81.3:30
+82.1:11,19 82.2:20 82.3:30 82.9:91,92,99 O 84.1:11-13 84.2:21-25 84.3:30 P 85.1:10 85.2:20
+85.3:31,32 85.4:41,42 85.5:51-53,59 85.6:60 Q 86.1:10 86.2:21-23 86.9:90 87.1:10 87.2:20 87.3:30
+87.9:90 88.1:10 88.9:91,99 R 90.0:01-04 91.0:01-04 92.0:00 93.1:11-13,19 93.2:21,29 S 94.1:11,12
+94.2:20 94.9:91,92,99 95.1:11,12 95.2:21-25,29 96.0:01-04,09 T 97.0:00 98.1:10 98.2:20 U 99.0:00
+"""
 
 
-def section_of(division: int) -> str | None:
-    return next((s for s, divisions in SECTIONS.items() if division in divisions), None)
+@cache
+def _parsed() -> tuple[dict[str, str], frozenset[str]]:
+    section_of_division: dict[str, str] = {}
+    codes: set[str] = set()
+    section = ""
+    for token in _CLASSIFICATION.split():
+        if token.isalpha():
+            section = token
+            codes.add(section)
+            continue
+        group, classes = token.split(":")
+        section_of_division[group[:2]] = section
+        codes.update((group[:2], group))
+        for part in classes.split(","):
+            first, _, last = part.partition("-")
+            for number in range(int(first), int(last or first) + 1):
+                codes.add(f"{group[:2]}.{number:02d}")
+    return section_of_division, frozenset(codes)
+
+
+def exists(code: str) -> bool:
+    return code in _parsed()[1]
+
+
+def all_codes() -> frozenset[str]:
+    return _parsed()[1]
+
+
+def section_of(division: str) -> str | None:
+    return _parsed()[0].get(division)
 
 
 def ancestors(code: str) -> list[str]:
     """The code and every level above it, so that a search for 62 finds 62.01."""
     if code.isalpha():
         return [code]
-    division = code[:2]
-    levels = [division]
+    levels = [code[:2]]
     if "." in code:
-        group = code[:4]
-        levels.append(group)
+        levels.append(code[:4])
         if len(code) > 4:
             levels.append(code)
-    section = section_of(int(division))
+    section = section_of(code[:2])
     return ([section] if section else []) + levels

@@ -6,6 +6,8 @@ import random
 from datetime import date
 from typing import Any
 
+from stdnum.ee.registrikood import calc_check_digit
+
 CLUSTERS: dict[str, dict[str, Any]] = {
     "photonics": {
         "nace": ["26.70", "26.11", "27.90", "72.19"],
@@ -68,6 +70,12 @@ FIRST = ["Mari", "Jaan", "Kadri", "Tõnu", "Liis", "Andres"]
 LAST = ["Tamm", "Saar", "Kask", "Mets", "Ilves", "Rebane"]
 
 
+def registrikood(rng: random.Random) -> str:
+    """An Estonian registry code with its check digit, as the registry requires."""
+    base = f"1{rng.randint(100_000, 999_999)}"
+    return base + calc_check_digit(base + "0")
+
+
 def demo_smes(seed: int = 2009) -> list[dict[str, Any]]:
     rng = random.Random(seed)
     smes: list[dict[str, Any]] = []
@@ -93,7 +101,7 @@ def demo_smes(seed: int = 2009) -> list[dict[str, Any]]:
             smes.append(
                 {
                     "legal_name": name,
-                    "registration_number": f"1{rng.randint(1_000_000, 9_999_999)}",
+                    "registration_number": registrikood(rng),
                     "country": "EE",
                     "address": f"{rng.choice(STREETS)} {rng.randint(1, 40)}, Tallinn",
                     "website": f"https://{stem.lower().replace('ü', 'u')}{index}.example.ee",

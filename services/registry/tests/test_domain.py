@@ -79,7 +79,7 @@ def test_growth_needs_ten_staff_at_the_start_and_three_years() -> None:
 def registered() -> Sme:
     cmd = c.RegisterSme(
         legal_name="Nano Optics OÜ",
-        registration_number="14000000",
+        registration_number="14000009",
         country="EE",
         founded_on=date(2022, 3, 1),
         clusters=["photonics"],

@@ -16,10 +16,10 @@ pytestmark = pytest.mark.usefixtures("region_app")
 
 CSV = """legal_name,registration_number,vat_id,country,nace_codes,clusters,keywords,founded_on,\
 figure_year,staff_headcount,turnover_eur
-Valgus Optics OÜ,12000001,,EE,26.70,photonics,lasers;optics,2020-01-01,2025,12,1500000
-Broken Date AS,12000002,,EE,62.01,ict,,not-a-date,2025,3,100000
-Pilve Tech OÜ,12000003,,EE,62.01;63.11,ict,saas,2019-06-01,2025,40,6000000
-No Country AS,12000004,,,62.01,ict,,,,,
+Valgus Optics OÜ,12000005,,EE,26.70,photonics,lasers;optics,2020-01-01,2025,12,1500000
+Broken Date AS,12000011,,EE,62.01,ict,,not-a-date,2025,3,100000
+Pilve Tech OÜ,12000028,,EE,62.01;63.11,ict,saas,2019-06-01,2025,40,6000000
+No Country AS,12000034,,,62.01,ict,,,,,
 """
 
 
@@ -29,7 +29,7 @@ async def test_csv_import_reports_bad_rows_and_reimport_changes_nothing(
     path = tmp_path / "smes.csv"
     path.write_text(CSV)
     first = await load(client, region, read_rows(path))
-    assert [line for line, _ in first.loaded] == [2, 4]
+    assert [line for line, _ in first.loaded] == [2, 4], first.rejected
     rejected = dict(first.rejected)
     assert set(rejected) == {3, 5}
     assert "founded_on" in rejected[3]

@@ -39,7 +39,7 @@ async def test_kpis_count_stages_and_stories_by_cluster(
     photon = await client.call(c.REGISTER_SME, new_sme(), region)
     code = await client.call(
         c.REGISTER_SME,
-        new_sme(reg="2", name="Baltic Code OÜ", nace_codes=["62.01"], clusters=["ict"]),
+        new_sme(reg="14000015", name="Baltic Code OÜ", nace_codes=["62.01"], clusters=["ict"]),
         region,
     )
     for stage in ("selected", "trained"):

@@ -23,7 +23,7 @@ from tests.helpers import eventually
 pytestmark = pytest.mark.usefixtures("region_app")
 
 
-def new_sme(reg: str = "14000001", name: str = "Photon Forge OÜ", **extra: Any) -> c.RegisterSme:
+def new_sme(reg: str = "14000009", name: str = "Photon Forge OÜ", **extra: Any) -> c.RegisterSme:
     base: dict[str, Any] = {
         "legal_name": name,
         "registration_number": reg,
@@ -64,7 +64,7 @@ async def test_repeated_command_gets_the_same_answer(client: BusClient, region: 
 async def test_duplicates_are_refused_and_near_duplicates_flagged(
     client: BusClient, region: str
 ) -> None:
-    first = await client.call(c.REGISTER_SME, new_sme(vat_id="EE100000001"), region)
+    first = await client.call(c.REGISTER_SME, new_sme(vat_id="EE100931558"), region)
     with pytest.raises(Refused) as dup:
         await client.call(c.REGISTER_SME, new_sme(name="Other AS"), region)
     assert dup.value.code == "duplicate"
@@ -73,9 +73,11 @@ async def test_duplicates_are_refused_and_near_duplicates_flagged(
         "existing_sme_id": first.sme_id,
     }
     with pytest.raises(Refused) as dup_vat:
-        await client.call(c.REGISTER_SME, new_sme(reg="99", vat_id="EE100000001"), region)
+        await client.call(c.REGISTER_SME, new_sme(reg="14000021", vat_id="EE100931558"), region)
     assert dup_vat.value.details["field"] == "data.vat_id"
-    near = await client.call(c.REGISTER_SME, new_sme(reg="777", name="PHOTON-FORGE AS"), region)
+    near = await client.call(
+        c.REGISTER_SME, new_sme(reg="14000038", name="PHOTON-FORGE AS"), region
+    )
     assert near.near_duplicates == [first.sme_id]
 
 
@@ -106,7 +108,7 @@ async def test_journey_profiles_and_search(client: BusClient, region: str) -> No
     await client.call(
         c.REGISTER_SME,
         new_sme(
-            reg="2",
+            reg="14000015",
             name="Baltic Code OÜ",
             nace_codes=["62.01"],
             clusters=["ict"],
@@ -251,3 +253,15 @@ async def test_bad_input_changes_nothing(client: BusClient, region: str) -> None
     assert error["details"]["fields"][0]["field"] == "data.changes.nace_codes.0"
     stored = await client.call(c.GET_SME, c.GetSme(sme_id=sme.sme_id), region)
     assert stored.version == 1 and stored.description == sme.description
+
+
+async def test_national_rules_and_nace_refuse_over_the_bus(client: BusClient, region: str) -> None:
+    with pytest.raises(Refused) as refused:
+        await client.call(
+            c.REGISTER_SME, new_sme(reg="14000001", nace_codes=["26.70", "29.70"]), region
+        )
+    assert refused.value.code == "validation_failed"
+    fields = {f["field"] for f in refused.value.details["fields"]}
+    assert fields == {"data.registration_number", "data.nace_codes.1"}
+    page = await client.call(c.SEARCH_SMES, c.SearchSmes(), region)
+    assert page.items == []
