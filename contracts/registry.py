@@ -193,6 +193,12 @@ class EraseSme(Payload):
     reason: str = Field(min_length=1)
 
 
+class EraseContact(Payload):
+    sme_id: str
+    contact_id: str
+    reason: str = Field(min_length=1)
+
+
 class GetSme(Payload):
     sme_id: str
 
@@ -312,6 +318,15 @@ class SuccessStoryPublished(Payload):
     clusters: list[str]
 
 
+class ContactErased(Payload):
+    """Tombstone: this person's data must be removed from every copy."""
+
+    sme_id: str
+    region: str
+    contact_id: str
+    erased_at: datetime
+
+
 class SmeErased(Payload):
     """Tombstone: every copy of this SME, wherever it is held, must be removed."""
 
@@ -330,6 +345,7 @@ PUBLISH_SUCCESS_STORY = command(
     S, "publish_success_story", PublishSuccessStory, StoryAccepted, "Tell a success story"
 )
 ERASE_SME = command(S, "erase_sme", EraseSme, Accepted, "Erase an SME and its personal data")
+ERASE_CONTACT = command(S, "erase_contact", EraseContact, SmeView, "Erase one contact person")
 GET_SME = query(S, "get_sme", GetSme, SmeView, "One SME as its MAP sees it")
 SEARCH_SMES = query(S, "search_smes", SearchSmes, SmePage, "Find SMEs by filters and text")
 GET_KPIS = query(S, "get_kpis", GetKpis, Kpis, "The seed's indicators for a period")
@@ -343,3 +359,4 @@ SUCCESS_STORY_PUBLISHED = event(
     S, "success_story_published", SuccessStoryPublished, "A success story was published"
 )
 SME_ERASED = event(S, "sme_erased", SmeErased, "An SME was erased")
+CONTACT_ERASED = event(S, "contact_erased", ContactErased, "A contact person was erased")

@@ -42,6 +42,14 @@ REPLY_CACHE = "command_replies"
 PROCESSED = "processed_events"
 
 
+def _record_id(model: Any) -> str | None:
+    """The record a command or its answer is about, so that cached answers can be forgotten."""
+    for name in ("sme_id", "event_id", "meeting_id", "registration_id", "subscription_id"):
+        if isinstance(value := getattr(model, name, None), str):
+            return value
+    return None
+
+
 def _address(op: Operation[Any, Any], region: str) -> str:
     if region == SPEC_REGION:
         return f"mapnet.{region}.{op.service}.{op.kind}.{op.name}"
@@ -112,6 +120,7 @@ class Runtime:
         if cache is not None and (hit := await cache.find_one({"_id": msg.id})):
             self.log.info("command_repeated", answered_from_cache=True)
             return str(hit["reply"]).encode()
+        refers_to = _record_id(msg.data)
         try:
             result = await handler(msg)
         except Refused as refusal:
@@ -135,16 +144,18 @@ class Runtime:
                 correlationid=msg.correlationid,
             )
         else:
+            refers_to = refers_to or _record_id(result)
             reply = reply_envelope(
                 op, result, region=self.region, source=self.source, correlationid=msg.correlationid
             )
         if cache is not None:
-            await cache.update_one(
-                {"_id": msg.id},
-                {"$setOnInsert": {"reply": reply.decode(), "at": utcnow(), "op": op.name}},
-                upsert=True,
-            )
+            record = {"reply": reply.decode(), "at": utcnow(), "op": op.name, "ref": refers_to}
+            await cache.update_one({"_id": msg.id}, {"$setOnInsert": record}, upsert=True)
         return reply
+
+    async def forget_replies(self, ref: str) -> None:
+        """Drop cached answers about one record, e.g. when the personal data in them is erased."""
+        await self.db[REPLY_CACHE].delete_many({"ref": ref})
 
     def not_yet(self, *ops: Operation[Any, Any]) -> None:
         """Routes that exist and are documented but whose behaviour is still to be built: they

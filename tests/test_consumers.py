@@ -81,7 +81,14 @@ async def test_failing_handler_dead_letters_after_bounded_deliveries(
 
     async with Assembly(settings, [], [region], runtimes=[rt]):
         await js.publish(SME_REGISTERED.subject(region), encode(registered(region)))
-        await eventually(lambda: dlq_messages(js, region), until=lambda n: n == 1)
+        try:
+            await eventually(lambda: dlq_messages(js, region), until=lambda n: n == 1)
+        except AssertionError as late:
+            # Seen once on a loaded machine; say where the message was, to find out why.
+            info = await js.consumer_info(
+                f"{region.upper()}_REGISTRY", "notify__registry_sme_registered"
+            )
+            raise AssertionError(f"{late}; attempts={len(attempts)}; consumer={info}") from late
         msg = await js.get_last_msg(dlq_stream(region), f"mapnet.{region}.notify.dlq.>")
         assert msg.headers["Mapnet-Dlq-Reason"] == "RuntimeError: smtp exploded"
         assert msg.headers["Mapnet-Dlq-Deliveries"] == str(settings.max_deliveries)

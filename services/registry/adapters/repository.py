@@ -48,7 +48,13 @@ class SmeRepository:
         self.smes = db[COLLECTION]
 
     async def create_indexes(self) -> None:
-        await self.smes.create_index([("reg_key", ASCENDING)], unique=True, name="reg_key")
+        # Partial: tombstones of erased SMEs carry no keys and must not collide with each other.
+        await self.smes.create_index(
+            [("reg_key", ASCENDING)],
+            unique=True,
+            name="reg_key",
+            partialFilterExpression={"reg_key": {"$type": "string"}},
+        )
         await self.smes.create_index(
             [("vat_key", ASCENDING)],
             unique=True,

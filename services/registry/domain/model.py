@@ -160,6 +160,18 @@ class Sme:
             ),
         )
 
+    def erase_contact(self, contact_id: str, now: datetime) -> None:
+        if not any(ct.id == contact_id for ct in self.contacts):
+            raise Refused("not_found", f"contact {contact_id} does not exist", id=contact_id)
+        self.contacts = [ct for ct in self.contacts if ct.id != contact_id]
+        self._touch(now)
+        self._record(
+            c.CONTACT_ERASED,
+            c.ContactErased(
+                sme_id=self.sme_id, region=self.region, contact_id=contact_id, erased_at=now
+            ),
+        )
+
     def erase(self, now: datetime) -> None:
         self._record(
             c.SME_ERASED, c.SmeErased(sme_id=self.sme_id, region=self.region, erased_at=now)

@@ -23,6 +23,7 @@ def build(rt: Runtime) -> None:
         rt.envelope,
         lambda sme_id, events: rt.written(COLLECTION, sme_id, events),
         lambda story_id, events: rt.written(STORIES, story_id, events),
+        rt.forget_replies,
     )
     rt.outbox_collections += [COLLECTION, STORIES]
     rt.startup.append(repo.create_indexes)
@@ -33,6 +34,7 @@ def build(rt: Runtime) -> None:
     rt.handles(c.PUBLISH_PROFILE)(registry.publish_profile)
     rt.handles(c.WITHDRAW_PROFILE)(registry.withdraw_profile)
     rt.handles(c.ERASE_SME)(registry.erase_sme)
+    rt.handles(c.ERASE_CONTACT)(registry.erase_contact)
     rt.handles(c.GET_SME)(registry.get_sme)
 
     @rt.handles(c.SEARCH_SMES)
@@ -61,4 +63,5 @@ def build(rt: Runtime) -> None:
         c.PROFILE_WITHDRAWN,
         c.SUCCESS_STORY_PUBLISHED,
         c.SME_ERASED,
+        c.CONTACT_ERASED,
     )

@@ -24,9 +24,16 @@ _SME_NAMESPACE = uuid.UUID("7b0c7d0e-2d6c-4f3b-9a55-6f1f0e5b2a10")
 
 class Registry:
     def __init__(
-        self, repo: SmeRepository, region: str, envelope: Any, wake: Any, wake_story: Any = None
+        self,
+        repo: SmeRepository,
+        region: str,
+        envelope: Any,
+        wake: Any,
+        wake_story: Any = None,
+        forget_replies: Any = None,
     ) -> None:
         self.repo = repo
+        self._forget_replies = forget_replies
         self._wake_story = wake_story or (lambda *_: None)
         self.region = region
         self._envelope = envelope
@@ -133,7 +140,21 @@ class Registry:
         events = self._events(sme, cmd)
         await self.repo.erase(sme.sme_id, events)
         self._wake(sme.sme_id, events)
+        await self._forget(sme.sme_id)
         return c.Accepted(id=sme.sme_id, version=-1)
+
+    async def erase_contact(self, cmd: Envelope[c.EraseContact]) -> c.SmeView:
+        d = cmd.data
+        view = await self._change(
+            d.sme_id, None, cmd, lambda sme: sme.erase_contact(d.contact_id, self.now())
+        )
+        await self._forget(d.sme_id)
+        return view
+
+    async def _forget(self, sme_id: str) -> None:
+        """Earlier answers may quote the erased person; they go too."""
+        if self._forget_replies:
+            await self._forget_replies(sme_id)
 
     async def publish_success_story(
         self, cmd: Envelope[c.PublishSuccessStory], stories: StoryRepository

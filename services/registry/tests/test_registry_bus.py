@@ -265,3 +265,46 @@ async def test_national_rules_and_nace_refuse_over_the_bus(client: BusClient, re
     assert fields == {"data.registration_number", "data.nace_codes.1"}
     page = await client.call(c.SEARCH_SMES, c.SearchSmes(), region)
     assert page.items == []
+
+
+async def test_erasing_a_contact_and_smes_leaves_no_personal_data(
+    servers: Servers, client: BusClient, region: str
+) -> None:
+    from mapnet import mongo
+
+    sme = await client.call(c.REGISTER_SME, new_sme(), region, id="register-photon")
+    other = await client.call(
+        c.REGISTER_SME, new_sme(reg="14000015", name="Other OÜ", contacts=[]), region
+    )
+    contact_id = sme.contacts[0].id
+    after = await client.call(
+        c.ERASE_CONTACT,
+        c.EraseContact(sme_id=sme.sme_id, contact_id=contact_id, reason="asked"),
+        region,
+    )
+    assert after.contacts == []
+    with pytest.raises(Refused) as gone:
+        await client.call(
+            c.ERASE_CONTACT,
+            c.EraseContact(sme_id=sme.sme_id, contact_id=contact_id, reason="again"),
+            region,
+        )
+    assert gone.value.code == "not_found"
+    db = mongo.database(mongo.client(servers.mongo_url), region, "registry")
+    everything = [doc async for doc in db.command_replies.find({})]
+    everything += [doc async for doc in db.smes.find({})]
+    assert "mari@photonforge.ee" not in json.dumps(everything, default=str)
+    # The register command, sent again, is now answered afresh, not from the forgotten cache.
+    again = await client.call(c.REGISTER_SME, new_sme(), region, id="register-photon")
+    assert again.contacts == [] and again.sme_id == sme.sme_id
+
+    for sme_id in (sme.sme_id, other.sme_id):  # two tombstones side by side
+        await client.call(c.ERASE_SME, c.EraseSme(sme_id=sme_id, reason="closed"), region)
+    nc = await nats.connect(servers.nats_url)
+    js = nc.jetstream()
+    msg = await eventually(
+        lambda: js.get_last_msg(stream_name(region, "registry"), c.CONTACT_ERASED.subject(region)),
+        until=lambda m: m is not None,
+    )
+    assert json.loads(msg.data or b"{}")["data"]["contact_id"] == contact_id
+    await nc.close()
