@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from typing import Any
 
 from motor.motor_asyncio import AsyncIOMotorCollection
 from nats.js import JetStreamContext
+from pymongo import UpdateOne
 
 from contracts.envelope import Envelope
 
@@ -122,52 +124,59 @@ class OutboxRelay:
 
     async def _send_dirty(self) -> None:
         while self._dirty:
-            key = next(iter(self._dirty))
-            events = self._dirty.pop(key)
-            coll = self._collections[key[0]]
-            if events is not None:
-                # The writer's own events: no need to read the record back.
-                for env in events:
-                    await self._send(coll, key[1], env.id, _subject(env), encode(env))
-                continue
-            record = await coll.find_one({"_id": key[1]})
-            if record:
-                await self._publish_record(coll, record)
+            batch, self._dirty = self._dirty, {}
+            marks: dict[str, list[UpdateOne]] = defaultdict(list)
+            for (name, record_id), events in batch.items():
+                if events is None:
+                    record = await self._collections[name].find_one({"_id": record_id})
+                    entries = _entries(record) if record else []
+                else:
+                    # The writer's own events: no need to read the record back.
+                    entries = [(env.id, _subject(env), encode(env)) for env in events]
+                marks[name] += await self._publish(record_id, entries)
+            for name, updates in marks.items():
+                await self._mark_sent(self._collections[name], updates)
 
     async def flush(self) -> int:
         """Send everything pending in every watched collection."""
         sent = 0
         for coll in self._collections.values():
+            marks: list[UpdateOne] = []
             async for record in coll.find(PENDING_OUTBOX):
-                sent += await self._publish_record(coll, record)
+                marks += await self._publish(record["_id"], _entries(record))
+                if len(marks) >= _MARKS_PER_WRITE:
+                    sent += await self._mark_sent(coll, marks)
+                    marks = []
+            sent += await self._mark_sent(coll, marks)
         return sent
 
-    async def _publish_record(
-        self, coll: AsyncIOMotorCollection[Any], record: dict[str, Any]
-    ) -> int:
-        entries = sorted((record.get("outbox") or {}).items(), key=lambda kv: kv[1]["seq"])
-        for event_id, entry in entries:
-            await self._send(
-                coll, record["_id"], event_id, entry["subject"], entry["payload"].encode()
+    async def _publish(self, record_id: Any, entries: list[Entry]) -> list[UpdateOne]:
+        """Publish in order; answer the updates that mark them sent (written in bulk later: a
+        crash before that only re-publishes, and JetStream drops the duplicates)."""
+        marks = []
+        for event_id, subject, payload in entries:
+            await self._js.publish(subject, payload, headers={"Nats-Msg-Id": event_id})
+            # The $exists guard keeps the counter right when two relays race on one event.
+            marks.append(
+                UpdateOne(
+                    {"_id": record_id, f"outbox.{event_id}": {"$exists": True}},
+                    {"$unset": {f"outbox.{event_id}": ""}, "$inc": {"outbox_pending": -1}},
+                )
             )
-        return len(entries)
+        return marks
 
-    async def _send(
-        self,
-        coll: AsyncIOMotorCollection[Any],
-        record_id: Any,
-        event_id: str,
-        subject: str,
-        payload: bytes,
-    ) -> None:
-        await self._js.publish(subject, payload, headers={"Nats-Msg-Id": event_id})
-        await self.mark_sent(coll, record_id, event_id)
-        self.published += 1
+    async def _mark_sent(self, coll: AsyncIOMotorCollection[Any], marks: list[UpdateOne]) -> int:
+        if not marks:
+            return 0
+        await coll.bulk_write(marks, ordered=False)
+        self.published += len(marks)
+        return len(marks)
 
-    @staticmethod
-    async def mark_sent(coll: AsyncIOMotorCollection[Any], record_id: Any, event_id: str) -> None:
-        # The $exists guard keeps the counter right when two relays race on one event.
-        await coll.update_one(
-            {"_id": record_id, f"outbox.{event_id}": {"$exists": True}},
-            {"$unset": {f"outbox.{event_id}": ""}, "$inc": {"outbox_pending": -1}},
-        )
+
+Entry = tuple[str, str, bytes]
+_MARKS_PER_WRITE = 500
+
+
+def _entries(record: dict[str, Any]) -> list[Entry]:
+    pending = sorted((record.get("outbox") or {}).items(), key=lambda kv: kv[1]["seq"])
+    return [(eid, entry["subject"], entry["payload"].encode()) for eid, entry in pending]

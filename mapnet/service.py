@@ -85,10 +85,13 @@ class Runtime:
     # --- commands and queries ----------------------------------------------------------------
 
     def handles(
-        self, op: Operation[In, Out]
+        self, op: Operation[In, Out], *, remember_replies: bool = True
     ) -> Callable[[RequestHandler[In, Out]], RequestHandler[In, Out]]:
         """Register a command or query handler: it gets the validated envelope and returns the
-        result, or raises Refused. Commands are answered from the reply cache when repeated."""
+        result, or raises Refused. Commands are answered from the reply cache when repeated,
+        unless the handler gives the same answer to a repeated command by itself
+        (``remember_replies=False``), which saves two database round trips."""
+        cached = op.kind == "cmd" and remember_replies
 
         def register(handler: RequestHandler[In, Out]) -> RequestHandler[In, Out]:
             async def subscriber(msg: Any) -> bytes:
@@ -99,13 +102,15 @@ class Runtime:
                     operation=op.name,
                     message_id=msg.id,
                 ):
-                    return await self._answer(op, handler, msg)
+                    return await self._answer(op, handler, msg, cached)
 
             subscriber.__name__ = op.name
             subscriber.__annotations__ = {"msg": op.envelope, "return": bytes}
             self.router.subscriber(
                 _address(op, self.region),
                 queue=self.queue,
+                # Requests are handled side by side: each waits mostly on the database.
+                max_workers=self.settings.request_concurrency,
                 title=f"{op.service}.{op.kind}.{op.name}",
                 description=op.summary,
             )(subscriber)
@@ -114,9 +119,13 @@ class Runtime:
         return register
 
     async def _answer(
-        self, op: Operation[In, Out], handler: RequestHandler[In, Out], msg: Envelope[In]
+        self,
+        op: Operation[In, Out],
+        handler: RequestHandler[In, Out],
+        msg: Envelope[In],
+        cached: bool,
     ) -> bytes:
-        cache = self.db[REPLY_CACHE] if op.kind == "cmd" else None
+        cache = self.db[REPLY_CACHE] if cached else None
         if cache is not None and (hit := await cache.find_one({"_id": msg.id})):
             self.log.info("command_repeated", answered_from_cache=True)
             return str(hit["reply"]).encode()

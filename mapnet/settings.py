@@ -26,6 +26,9 @@ class Settings(BaseSettings):
     log_level: str = Field(default="INFO", validation_alias="MAPNET_LOG_LEVEL")
     max_deliveries: int = Field(default=5, ge=1, validation_alias="MAPNET_MAX_DELIVERIES")
     relay_enabled: bool = Field(default=True, validation_alias="MAPNET_RELAY_ENABLED")
+    request_concurrency: int = Field(
+        default=16, ge=1, le=1000, validation_alias="MAPNET_REQUEST_CONCURRENCY"
+    )
     request_timeout_s: float = Field(default=5.0, gt=0, validation_alias="MAPNET_REQUEST_TIMEOUT")
     graceful_timeout_s: float = Field(
         default=15.0, gt=0, validation_alias="MAPNET_GRACEFUL_TIMEOUT"

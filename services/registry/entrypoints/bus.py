@@ -28,7 +28,9 @@ def build(rt: Runtime) -> None:
     rt.outbox_collections += [COLLECTION, STORIES]
     rt.startup.append(repo.create_indexes)
 
-    rt.handles(c.REGISTER_SME)(registry.register_sme)
+    # The SME id derives from the command id: a repeated register_sme finds its SME and
+    # answers with it, so its replies need no cache.
+    rt.handles(c.REGISTER_SME, remember_replies=False)(registry.register_sme)
     rt.handles(c.UPDATE_SME)(registry.update_sme)
     rt.handles(c.CHANGE_STAGE)(registry.change_stage)
     rt.handles(c.PUBLISH_PROFILE)(registry.publish_profile)

@@ -56,9 +56,22 @@ async def test_register_and_get_with_derived_classes(client: BusClient, region: 
 async def test_repeated_command_gets_the_same_answer(client: BusClient, region: str) -> None:
     first = await client.raw(c.REGISTER_SME, new_sme(), region, id="cmd-1")
     second = await client.raw(c.REGISTER_SME, new_sme(), region, id="cmd-1")
-    assert first == second
+    # The same result and correlation; each reply is a message of its own (id, time).
+    assert first["data"] == second["data"] and first["type"] == second["type"]
+    assert first["correlationid"] == second["correlationid"] == "cmd-1"
     page = await client.call(c.SEARCH_SMES, c.SearchSmes(), region)
     assert len(page.items) == 1
+
+
+async def test_repeated_command_answered_from_the_reply_cache(
+    client: BusClient, region: str
+) -> None:
+    sme = await client.call(c.REGISTER_SME, new_sme(), region)
+    stage = c.ChangeStage(sme_id=sme.sme_id, to_stage="selected", actor="anna", reason="pitch")
+    first = await client.raw(c.CHANGE_STAGE, stage, region, id="move-1")
+    second = await client.raw(c.CHANGE_STAGE, stage, region, id="move-1")
+    assert first == second  # the very same reply, not a second transition refused
+    assert first["data"]["stage"] == "selected"
 
 
 async def test_duplicates_are_refused_and_near_duplicates_flagged(
