@@ -339,6 +339,7 @@ S = "registry"
 REGISTER_SME = command(S, "register_sme", RegisterSme, SmeView, "Register an SME with its home MAP")
 UPDATE_SME = command(S, "update_sme", UpdateSme, SmeView, "Change an SME at the version read")
 CHANGE_STAGE = command(S, "change_stage", ChangeStage, SmeView, "Move an SME along its journey")
+DRAFT_PROFILE = command(S, "draft_profile", PublishProfile, SmeView, "Save a profile as a draft")
 PUBLISH_PROFILE = command(S, "publish_profile", PublishProfile, SmeView, "Publish a profile")
 WITHDRAW_PROFILE = command(S, "withdraw_profile", WithdrawProfile, SmeView, "Withdraw a profile")
 PUBLISH_SUCCESS_STORY = command(

@@ -117,13 +117,22 @@ class Sme:
             ),
         )
 
+    def draft_profile(self, given: c.ProfileInput, new_profile_id: str, now: datetime) -> c.Profile:
+        """Keep a profile being written: nobody outside the MAP sees it, no event is sent."""
+        return self._put_profile(given, new_profile_id, now, publish=False)
+
     def publish_profile(
         self, given: c.ProfileInput, new_profile_id: str, now: datetime
+    ) -> c.Profile:
+        return self._put_profile(given, new_profile_id, now, publish=True)
+
+    def _put_profile(
+        self, given: c.ProfileInput, new_profile_id: str, now: datetime, *, publish: bool
     ) -> c.Profile:
         if given.expires_on < now.date():
             raise Refused(
                 "validation_failed",
-                "a profile cannot be published already expired",
+                "a profile cannot expire before it is written",
                 fields=[
                     {
                         "field": "data.profile.expires_on",
@@ -135,14 +144,25 @@ class Sme:
         require(lambda: profile_problems(given.model_dump(mode="json"), "data.profile"))
         profile_id = given.profile_id or new_profile_id
         existing = self._profile(profile_id) if given.profile_id else None
+        if given.profile_id and existing is None:
+            raise Refused("not_found", f"profile {profile_id} does not exist", id=profile_id)
         if existing and existing.status == "withdrawn":
             raise conflict(f"profile {profile_id} was withdrawn", profile_id=profile_id)
+        if existing and existing.status == "published" and not publish:
+            raise conflict(
+                f"profile {profile_id} is published; withdraw it instead", profile_id=profile_id
+            )
         profile = c.Profile(
-            **{**given.model_dump(), "profile_id": profile_id}, status="published", published_at=now
+            **{**given.model_dump(), "profile_id": profile_id},
+            status="published" if publish else "draft",
+            published_at=now if publish else None,
         )
         self.profiles = [p for p in self.profiles if p.profile_id != profile_id] + [profile]
         self._touch(now)
-        self._record(c.PROFILE_PUBLISHED, c.ProfilePublished(sme=self.public(), profile=profile))
+        if publish:
+            self._record(
+                c.PROFILE_PUBLISHED, c.ProfilePublished(sme=self.public(), profile=profile)
+            )
         return profile
 
     def withdraw_profile(self, profile_id: str, reason: str, now: datetime) -> None:

@@ -33,6 +33,7 @@ def build(rt: Runtime) -> None:
     rt.handles(c.REGISTER_SME, remember_replies=False)(registry.register_sme)
     rt.handles(c.UPDATE_SME)(registry.update_sme)
     rt.handles(c.CHANGE_STAGE)(registry.change_stage)
+    rt.handles(c.DRAFT_PROFILE)(registry.draft_profile)
     rt.handles(c.PUBLISH_PROFILE)(registry.publish_profile)
     rt.handles(c.WITHDRAW_PROFILE)(registry.withdraw_profile)
     rt.handles(c.ERASE_SME)(registry.erase_sme)

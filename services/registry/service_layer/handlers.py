@@ -102,13 +102,20 @@ class Registry:
         )
 
     async def publish_profile(self, cmd: Envelope[c.PublishProfile]) -> c.SmeView:
+        return await self._put_profile(cmd, publish=True)
+
+    async def draft_profile(self, cmd: Envelope[c.PublishProfile]) -> c.SmeView:
+        return await self._put_profile(cmd, publish=False)
+
+    async def _put_profile(self, cmd: Envelope[c.PublishProfile], *, publish: bool) -> c.SmeView:
         d = cmd.data
         profile_id = str(uuid.uuid5(_SME_NAMESPACE, f"profile:{cmd.id}"))
+        put = Sme.publish_profile if publish else Sme.draft_profile
         return await self._change(
             d.sme_id,
             d.expected_version,
             cmd,
-            lambda sme: sme.publish_profile(d.profile, profile_id, self.now()),
+            lambda sme: put(sme, d.profile, profile_id, self.now()),
         )
 
     async def withdraw_profile(self, cmd: Envelope[c.WithdrawProfile]) -> c.SmeView:

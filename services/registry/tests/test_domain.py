@@ -139,3 +139,22 @@ def test_changed_figures_change_the_derived_classes() -> None:
     sme.update(c.SmeChanges(figures=[fig(2025, 300, 90 * M, 90 * M)]), NOW)
     assert sme.view(NOW.date()).size_class.value == "not_sme"
     assert sme.public().size_class == "not_sme"
+
+
+def test_a_draft_is_published_later_and_sends_its_event_then() -> None:
+    sme = registered()
+    sme.events.clear()
+    draft = sme.draft_profile(profile(date(2027, 6, 30)), "p1", NOW)
+    assert draft.status == "draft" and sme.events == []
+    given = profile(date(2027, 6, 30)).model_copy(update={"profile_id": "p1"})
+    published = sme.publish_profile(given, "ignored", NOW)
+    assert published.status == "published" and [op.name for op, _ in sme.events] == [
+        "profile_published"
+    ]
+    with pytest.raises(Refused) as refused:
+        sme.draft_profile(given, "ignored", NOW)
+    assert refused.value.code == "conflict"
+    unknown = profile(date(2027, 6, 30)).model_copy(update={"profile_id": "nope"})
+    with pytest.raises(Refused) as missing:
+        sme.publish_profile(unknown, "ignored", NOW)
+    assert missing.value.code == "not_found"

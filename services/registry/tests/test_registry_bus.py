@@ -321,3 +321,27 @@ async def test_erasing_a_contact_and_smes_leaves_no_personal_data(
     )
     assert json.loads(msg.data or b"{}")["data"]["contact_id"] == contact_id
     await nc.close()
+
+
+async def test_draft_then_publish_a_profile(client: BusClient, region: str) -> None:
+    sme = await client.call(c.REGISTER_SME, new_sme(), region)
+    given = c.ProfileInput(
+        type="rd_request",
+        title="Partners for a Horizon photonics call",
+        summary="Looking for two research partners",
+        partnership_types=["research_cooperation"],
+        expires_on=date(2030, 6, 30),
+        target_countries=["FI", "DE"],
+    )
+    drafted = await client.call(
+        c.DRAFT_PROFILE, c.PublishProfile(sme_id=sme.sme_id, profile=given), region
+    )
+    assert [p.status for p in drafted.profiles] == ["draft"]
+    profile_id = drafted.profiles[0].profile_id
+    final = given.model_copy(update={"profile_id": profile_id})
+    published = await client.call(
+        c.PUBLISH_PROFILE,
+        c.PublishProfile(sme_id=sme.sme_id, expected_version=drafted.version, profile=final),
+        region,
+    )
+    assert [(p.profile_id, p.status) for p in published.profiles] == [(profile_id, "published")]
