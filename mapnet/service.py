@@ -277,6 +277,8 @@ class Runtime:
     async def start(self, nc: NATS) -> None:
         self.nc = nc
         self.js = nc.jetstream()
+        # forget_replies() finds a record's cached answers by their ref.
+        await self.db[REPLY_CACHE].create_index("ref", name="ref")
         for hook in self.startup:
             await hook()
         if self.outbox_collections and self.settings.relay_enabled:
