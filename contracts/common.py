@@ -5,12 +5,23 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import Field, StringConstraints
+import pycountry
+from pydantic import AfterValidator, Field, StringConstraints
 
 from .envelope import Payload
 
+
+def _existing_country(code: str) -> str:
+    if pycountry.countries.get(alpha_2=code) is None:
+        raise ValueError(f"{code} is not an ISO 3166-1 country code")
+    return code
+
+
 CountryCode = Annotated[
-    str, StringConstraints(pattern=r"^[A-Z]{2}$"), Field(description="ISO 3166-1 alpha-2")
+    str,
+    StringConstraints(pattern=r"^[A-Z]{2}$"),
+    AfterValidator(_existing_country),
+    Field(description="ISO 3166-1 alpha-2"),
 ]
 # A NACE Rev. 2 code at any level: section letter, division 62, group 62.0, class 62.01.
 NaceCode = Annotated[str, StringConstraints(pattern=r"^([A-U]|\d{2}(\.\d{1,2})?)$")]

@@ -67,7 +67,9 @@ class CalendarEntryInput(Payload):
     status: EventStatus = "published"
     brokerage: BrokerageSetup | None = None
     course: CourseSetup | None = None
-    capacity: int | None = Field(default=None, ge=1)
+    capacity: int | None = Field(
+        default=None, ge=1, description="Seats; a course's capacity is in course. None: no limit"
+    )
 
 
 class CalendarEntry(CalendarEntryInput):
@@ -76,6 +78,7 @@ class CalendarEntry(CalendarEntryInput):
     version: int
     starts_at_utc: AwareDatetime
     ends_at_utc: AwareDatetime
+    updated_at: AwareDatetime
 
 
 class PublishEvent(CalendarEntryInput):
@@ -93,6 +96,7 @@ class RegisterParticipant(Payload):
     email: EmailStr
     sme: SmeRef | None = None
     participation: ParticipationType = "on_site"
+    language: LanguageCode = Field(default="en", description="For the mails the person gets")
 
 
 class CancelRegistration(Payload):
@@ -101,17 +105,24 @@ class CancelRegistration(Payload):
 
 class RecordAttendance(Payload):
     registration_id: str
-    session: int = Field(default=0, ge=0)
+    session: int = Field(
+        default=0, ge=0, description="Index of the course session or brokerage day attended"
+    )
 
 
 class Registration(Payload):
     registration_id: str
     event_id: str
     person_name: str
+    email: EmailStr
+    language: LanguageCode = "en"
     sme: SmeRef | None
+    participation: ParticipationType = "on_site"
     status: RegistrationStatus
-    position: int | None = Field(default=None, description="Place on the waitlist")
+    position: int | None = Field(default=None, description="Place on the waitlist, from 1")
     attended_sessions: list[int] = Field(default_factory=list)
+    completed: bool = Field(default=False, description="A course's completion criteria were met")
+    registered_at: AwareDatetime
 
 
 class GetEvent(Payload):
@@ -119,8 +130,12 @@ class GetEvent(Payload):
 
 
 class ListCalendar(Page):
-    starts_from: AwareDatetime | None = None
-    starts_to: AwareDatetime | None = None
+    period_from: AwareDatetime | None = Field(
+        default=None, description="Entries still on at or after this instant"
+    )
+    period_to: AwareDatetime | None = Field(
+        default=None, description="Entries starting before this instant"
+    )
     region: str | None = None
     country: CountryCode | None = None
     kind: EventKind | None = None
@@ -144,6 +159,7 @@ class IcalDocument(Payload):
 
 class ListRegistrations(Page):
     event_id: str
+    status: RegistrationStatus | None = None
 
 
 class RegistrationPage(Payload):

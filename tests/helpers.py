@@ -45,3 +45,32 @@ def sme_registered(region: str, sme_id: str = "s1") -> Any:
         share_with_network=True,
     )
     return make_envelope(SME_REGISTERED, data, region=region, source=f"mapnet/{region}/registry")
+
+
+async def published(nats_url: str, op: Any, region: str, at_least: int = 1) -> list[Any]:
+    """The data of every event of one kind in the region's stream, oldest first, waiting (up to
+    15 s) until there are at least ``at_least`` of them."""
+    import json
+
+    import nats
+    from nats.errors import TimeoutError as NatsTimeout
+
+    nc = await nats.connect(nats_url)
+    try:
+        js = nc.jetstream()
+        deadline = time.monotonic() + 15
+        while True:
+            sub = await js.subscribe(op.subject(region), ordered_consumer=True)
+            found = []
+            try:
+                while True:
+                    msg = await sub.next_msg(timeout=0.3)
+                    found.append(json.loads(msg.data)["data"])
+            except NatsTimeout:
+                pass
+            await sub.unsubscribe()
+            if len(found) >= at_least or time.monotonic() > deadline:
+                return found
+            await asyncio.sleep(0.2)
+    finally:
+        await nc.close()

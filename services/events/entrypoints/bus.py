@@ -1,23 +1,67 @@
-"""events service on the bus: the routes of every operation it offers."""
+"""Events service on the bus: the routes of every operation it offers."""
 
 from __future__ import annotations
 
 from contracts import events as c
+from contracts.envelope import Envelope
 from mapnet.service import Runtime
+
+from ..adapters import ical, views
+from ..adapters.repository import (
+    ENTRIES,
+    REGISTRATIONS,
+    EntryRepository,
+    RegistrationRepository,
+)
+from ..adapters.seats import SeatBook
+from ..service_layer.handlers import Calendar
 
 
 def build(rt: Runtime) -> None:
-    rt.not_yet(
-        c.CANCEL_EVENT,
-        c.CANCEL_REGISTRATION,
-        c.GET_EVENT,
-        c.GET_ICAL,
-        c.LIST_CALENDAR,
-        c.LIST_REGISTRATIONS,
-        c.PUBLISH_EVENT,
-        c.RECORD_ATTENDANCE,
-        c.REGISTER_PARTICIPANT,
+    entries = EntryRepository(rt.db)
+    registrations = RegistrationRepository(rt.db)
+    seats = SeatBook(rt.db)
+    calendar = Calendar(
+        rt.region,
+        entries,
+        registrations,
+        seats,
+        rt.envelope,
+        lambda event_id, events: rt.written(ENTRIES, event_id, events),
+        lambda rid, events: rt.written(REGISTRATIONS, rid, events),
     )
+    rt.outbox_collections += [ENTRIES, REGISTRATIONS]
+    rt.startup += [entries.create_indexes, registrations.create_indexes, calendar.reconcile]
+
+    # publish_event answers a repeat by itself (same external id, same content: no change).
+    rt.handles(c.PUBLISH_EVENT, remember_replies=False)(calendar.publish_event)
+    rt.handles(c.CANCEL_EVENT)(calendar.cancel_event)
+    # A registration's id derives from the command id: a repeat resumes or returns it.
+    rt.handles(c.REGISTER_PARTICIPANT, remember_replies=False)(calendar.register_participant)
+    rt.handles(c.CANCEL_REGISTRATION)(calendar.cancel_registration)
+    rt.handles(c.RECORD_ATTENDANCE)(calendar.record_attendance)
+    rt.handles(c.GET_EVENT)(calendar.get_event)
+
+    @rt.handles(c.LIST_CALENDAR)
+    async def list_calendar(query: Envelope[c.ListCalendar]) -> c.CalendarPage:
+        return await views.list_calendar(entries.entries, query.data)
+
+    @rt.handles(c.LIST_REGISTRATIONS)
+    async def list_registrations(query: Envelope[c.ListRegistrations]) -> c.RegistrationPage:
+        await entries.require(query.data.event_id)
+        return await views.list_registrations(registrations.registrations, seats, query.data)
+
+    @rt.handles(c.GET_ICAL)
+    async def get_ical(query: Envelope[c.GetIcal]) -> c.IcalDocument:
+        q = query.data
+        if q.email is None:
+            found = await views.calendar_entries(entries.entries, q)
+            return c.IcalDocument(ical=ical.to_ical(found, f"MAPnet {rt.region} calendar"))
+        mine = await views.registrations_of(registrations.registrations, str(q.email))
+        found = [e.view() for event_id in mine if (e := await entries.get(event_id))]
+        withdrawn = {event_id for event_id, status in mine.items() if status == "cancelled"}
+        return c.IcalDocument(ical=ical.to_ical(found, f"MAPnet: {q.email}", withdrawn))
+
     rt.publishes(
         c.ATTENDANCE_RECORDED,
         c.EVENT_CANCELLED,

@@ -9,11 +9,10 @@ from motor.motor_asyncio import AsyncIOMotorCollection
 
 from contracts import registry as c
 from contracts.errors import Refused
+from mapnet.paging import keyset_page
 
-from ..service_layer.handlers import decode_cursor, encode_cursor
 
-
-def _filter(q: c.SearchSmes) -> dict[str, Any]:
+def _filter(q: c.SearchSmes) -> list[dict[str, Any]]:
     clauses: list[dict[str, Any]] = [{"erased": {"$ne": True}}]
     simple = {
         "country": q.country,
@@ -36,32 +35,11 @@ def _filter(q: c.SearchSmes) -> dict[str, Any]:
                 ]
             }
         )
-    return {"$and": clauses}
+    return clauses
 
 
 async def search(smes: AsyncIOMotorCollection[Any], q: c.SearchSmes) -> c.SmePage:
-    field = q.sort.lstrip("-")
-    direction = -1 if q.sort.startswith("-") else 1
-    query = _filter(q)
-    if q.cursor:
-        last_value, last_id = decode_cursor(q.cursor)
-        op = "$lt" if direction < 0 else "$gt"
-        query["$and"].append(
-            {
-                "$or": [
-                    {field: {op: last_value}},
-                    {field: last_value, "_id": {op: last_id}},
-                ]
-            }
-        )
-    docs = (
-        await smes.find(query)
-        .sort([(field, direction), ("_id", direction)])
-        .limit(q.limit + 1)
-        .to_list(q.limit + 1)
-    )
-    more = len(docs) > q.limit
-    docs = docs[: q.limit]
+    docs, cursor = await keyset_page(smes, _filter(q), q.sort, q.limit, q.cursor)
     try:
         items = [
             c.SmeSummary(
@@ -79,5 +57,4 @@ async def search(smes: AsyncIOMotorCollection[Any], q: c.SearchSmes) -> c.SmePag
         ]
     except KeyError as exc:  # a record written by a newer version: say so rather than crash
         raise Refused("internal", f"stored SME lacks {exc}") from exc
-    cursor = encode_cursor([docs[-1][field], docs[-1]["_id"]]) if more and docs else None
     return c.SmePage(items=items, next_cursor=cursor)

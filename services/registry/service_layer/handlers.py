@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import json
 import uuid
 from datetime import UTC, datetime
 from typing import Any
@@ -212,25 +210,3 @@ class Registry:
     async def get_sme(self, query: Envelope[c.GetSme]) -> c.SmeView:
         sme = await self.repo.require(query.data.sme_id)
         return sme.view(self.now().date())
-
-
-def encode_cursor(values: list[Any]) -> str:
-    return base64.urlsafe_b64encode(json.dumps(values).encode()).decode()
-
-
-def decode_cursor(cursor: str) -> list[Any]:
-    try:
-        values = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-    except ValueError as exc:
-        raise Refused(
-            "validation_failed",
-            "the cursor is not one this service gave out",
-            fields=[{"field": "data.cursor", "message": str(exc), "type": "cursor"}],
-        ) from exc
-    if not isinstance(values, list) or len(values) != 2:
-        raise Refused(
-            "validation_failed",
-            "the cursor is not one this service gave out",
-            fields=[{"field": "data.cursor", "message": "bad shape", "type": "cursor"}],
-        )
-    return values

@@ -1,0 +1,66 @@
+"""Keyset pagination shared by the services' list queries: a page is sorted by one field and the
+record id, and its cursor holds the last (value, id) so the next page starts right after it,
+whatever was added or removed in between."""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+from motor.motor_asyncio import AsyncIOMotorCollection
+
+from contracts.errors import Refused
+
+
+def encode_cursor(values: list[Any]) -> str:
+    return base64.urlsafe_b64encode(json.dumps(values).encode()).decode()
+
+
+def decode_cursor(cursor: str) -> list[Any]:
+    try:
+        values = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+    except ValueError as exc:
+        raise _bad_cursor(str(exc)) from exc
+    if not isinstance(values, list) or len(values) != 2:
+        raise _bad_cursor("bad shape")
+    return values
+
+
+def _bad_cursor(reason: str) -> Refused:
+    return Refused(
+        "validation_failed",
+        "the cursor is not one this service gave out",
+        fields=[{"field": "data.cursor", "message": reason, "type": "cursor"}],
+    )
+
+
+async def keyset_page(
+    collection: AsyncIOMotorCollection[Any],
+    clauses: list[dict[str, Any]],
+    sort: str,
+    limit: int,
+    cursor: str | None,
+) -> tuple[list[dict[str, Any]], str | None]:
+    """One page of the documents matching all clauses, sorted by ``sort`` (``-field`` for
+    descending) then id, and the cursor of the next page if there is one."""
+    field = sort.lstrip("-")
+    direction = -1 if sort.startswith("-") else 1
+    clauses = list(clauses)
+    if cursor:
+        last_value, last_id = decode_cursor(cursor)
+        op = "$lt" if direction < 0 else "$gt"
+        clauses.append(
+            {"$or": [{field: {op: last_value}}, {field: last_value, "_id": {op: last_id}}]}
+        )
+    query = {"$and": clauses} if clauses else {}
+    docs = (
+        await collection.find(query)
+        .sort([(field, direction), ("_id", direction)])
+        .limit(limit + 1)
+        .to_list(limit + 1)
+    )
+    more = len(docs) > limit
+    docs = docs[:limit]
+    next_cursor = encode_cursor([docs[-1][field], docs[-1]["_id"]]) if more and docs else None
+    return docs, next_cursor

@@ -1,0 +1,199 @@
+"""MongoDB repositories of calendar entries and registrations: one document per record holding
+its state and its outbox, written with optimistic concurrency on the version."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from motor.motor_asyncio import AsyncIOMotorDatabase
+from pymongo import ASCENDING
+from pymongo.errors import DuplicateKeyError
+
+from contracts import events as c
+from contracts.envelope import Envelope
+from contracts.errors import Refused, conflict, not_found
+from mapnet import outbox
+from mapnet.mongo import storable
+
+from ..domain.calendar import Entry
+from ..domain.registration import PENDING, Registration
+
+ENTRIES = "entries"
+REGISTRATIONS = "registrations"
+
+
+def utc_key(moment: datetime) -> str:
+    """Instants as fixed-width UTC text, so that they compare and sort as they should on any
+    MongoDB-compatible server."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _entry_state(entry: Entry) -> dict[str, Any]:
+    d = view = entry.view()
+    text = " ".join(
+        [d.title, d.description, d.venue, d.city, d.organiser, *d.clusters, *d.topics]
+    ).lower()
+    return storable(
+        {
+            **view.model_dump(mode="json"),
+            "starts_key": utc_key(entry.starts_at_utc),
+            "ends_key": utc_key(entry.ends_at_utc),
+            "search_text": text,
+        }
+    )
+
+
+_ENTRY_KEYS = {"_id", "outbox", "outbox_pending", "starts_key", "ends_key", "search_text"}
+
+
+def entry_from_doc(doc: dict[str, Any]) -> Entry:
+    return Entry.from_view(
+        c.CalendarEntry.model_validate({k: v for k, v in doc.items() if k not in _ENTRY_KEYS})
+    )
+
+
+class EntryRepository:
+    def __init__(self, db: AsyncIOMotorDatabase[Any]) -> None:
+        self.entries = db[ENTRIES]
+
+    async def create_indexes(self) -> None:
+        await self.entries.create_index([("starts_key", ASCENDING)], name="starts_key")
+        await self.entries.create_index([("outbox_pending", ASCENDING)], name="outbox_pending")
+
+    async def get(self, event_id: str) -> Entry | None:
+        doc = await self.entries.find_one({"_id": event_id})
+        return entry_from_doc(doc) if doc else None
+
+    async def require(self, event_id: str) -> Entry:
+        entry = await self.get(event_id)
+        if entry is None:
+            raise not_found("event", event_id)
+        return entry
+
+    async def save(
+        self, entry: Entry, expected_version: int | None, events: Sequence[Envelope[Any]]
+    ) -> None:
+        """Insert a new entry (expected_version None) or replace the version read."""
+        state = _entry_state(entry)
+        if expected_version is None:
+            try:
+                await self.entries.insert_one(
+                    outbox.new_record({"_id": entry.event_id, **state}, events)
+                )
+            except DuplicateKeyError as exc:
+                raise conflict(f"event {entry.event_id} was published meanwhile") from exc
+            return
+        result = await self.entries.update_one(
+            {"_id": entry.event_id, "version": expected_version},
+            outbox.change(state, events, seq=entry.version * 100),
+        )
+        if result.matched_count == 0:
+            raise conflict(
+                f"event {entry.event_id} changed since version {expected_version}",
+                expected_version=expected_version,
+            )
+
+
+def _registration_state(reg: Registration, version: int) -> dict[str, Any]:
+    active = reg.status != "cancelled"
+    return storable(
+        {
+            "event_id": reg.event_id,
+            "region": reg.region,
+            "data": reg.data.model_dump(mode="json"),
+            "status": reg.status,
+            "position": reg.position,
+            "attended_sessions": reg.attended_sessions,
+            "completed": reg.completed,
+            "registered_at": utc_key(reg.registered_at),
+            "email_key": str(reg.data.email).lower(),
+            # One active registration per person and event; cancelled ones leave the index.
+            "seat_key": f"{reg.event_id}:{str(reg.data.email).lower()}" if active else None,
+            "version": version,
+        }
+    )
+
+
+def registration_from_doc(doc: dict[str, Any]) -> tuple[Registration, int]:
+    reg = Registration(
+        registration_id=doc["_id"],
+        event_id=doc["event_id"],
+        region=doc["region"],
+        data=c.RegisterParticipant.model_validate(doc["data"]),
+        registered_at=datetime.fromisoformat(doc["registered_at"]),
+        status=doc["status"],
+        position=doc.get("position"),
+        attended_sessions=list(doc.get("attended_sessions", [])),
+        completed=bool(doc.get("completed")),
+    )
+    return reg, int(doc["version"])
+
+
+class RegistrationRepository:
+    def __init__(self, db: AsyncIOMotorDatabase[Any]) -> None:
+        self.registrations = db[REGISTRATIONS]
+
+    async def create_indexes(self) -> None:
+        await self.registrations.create_index(
+            [("seat_key", ASCENDING)],
+            unique=True,
+            name="seat_key",
+            partialFilterExpression={"seat_key": {"$type": "string"}},
+        )
+        await self.registrations.create_index([("event_id", ASCENDING)], name="event_id")
+        await self.registrations.create_index([("email_key", ASCENDING)], name="email_key")
+        await self.registrations.create_index([("status", ASCENDING)], name="status")
+        await self.registrations.create_index(
+            [("outbox_pending", ASCENDING)], name="outbox_pending"
+        )
+
+    async def get(self, registration_id: str) -> tuple[Registration, int] | None:
+        doc = await self.registrations.find_one({"_id": registration_id})
+        return registration_from_doc(doc) if doc else None
+
+    async def require(self, registration_id: str) -> tuple[Registration, int]:
+        found = await self.get(registration_id)
+        if found is None:
+            raise not_found("registration", registration_id)
+        return found
+
+    async def add_pending(self, reg: Registration) -> None:
+        """The registration before its seat is claimed, so that a crash in between can be
+        resumed, and a second registration of the same person is refused up front."""
+        try:
+            await self.registrations.insert_one(
+                {"_id": reg.registration_id, **_registration_state(reg, 1)}
+            )
+        except DuplicateKeyError as exc:
+            existing = await self.registrations.find_one(
+                {"seat_key": _registration_state(reg, 1)["seat_key"]}
+            )
+            if existing and existing["_id"] != reg.registration_id:
+                raise Refused(
+                    "duplicate",
+                    f"{reg.data.email} is already registered for this event",
+                    field="data.email",
+                    existing_registration_id=existing["_id"],
+                ) from exc
+            # The same registration again: a retried command resumes it.
+
+    async def save(
+        self, reg: Registration, expected_version: int, events: Sequence[Envelope[Any]]
+    ) -> bool:
+        """False when someone else changed the registration since it was read."""
+        result = await self.registrations.update_one(
+            {"_id": reg.registration_id, "version": expected_version},
+            outbox.change(
+                _registration_state(reg, expected_version + 1), events, seq=expected_version * 100
+            ),
+        )
+        return result.matched_count == 1
+
+    async def pending(self) -> list[str]:
+        return [d["_id"] async for d in self.registrations.find({"status": PENDING}, {"_id": 1})]
+
+    async def statuses(self, ids: list[str]) -> dict[str, str]:
+        cursor = self.registrations.find({"_id": {"$in": ids}}, {"status": 1})
+        return {d["_id"]: d["status"] async for d in cursor}

@@ -1,0 +1,74 @@
+"""The read side: the joint calendar and an event's registrations, paginated."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from motor.motor_asyncio import AsyncIOMotorCollection
+
+from contracts import events as c
+from mapnet.paging import keyset_page
+
+from .repository import entry_from_doc, registration_from_doc, utc_key
+from .seats import SeatBook, position
+
+
+def calendar_filter(q: c.ListCalendar) -> list[dict[str, Any]]:
+    clauses: list[dict[str, Any]] = []
+    if q.period_from:
+        clauses.append({"ends_key": {"$gt": utc_key(q.period_from)}})
+    if q.period_to:
+        clauses.append({"starts_key": {"$lt": utc_key(q.period_to)}})
+    simple = {
+        "region": q.region,
+        "country": q.country,
+        "kind": q.kind,
+        "clusters": q.cluster,
+        "topics": q.topic,
+    }
+    clauses += [{name: value} for name, value in simple.items() if value is not None]
+    if q.text:
+        for word in q.text.lower().split():
+            clauses.append({"search_text": {"$regex": re.escape(word)}})
+    return clauses
+
+
+async def list_calendar(entries: AsyncIOMotorCollection[Any], q: c.ListCalendar) -> c.CalendarPage:
+    docs, cursor = await keyset_page(entries, calendar_filter(q), "starts_key", q.limit, q.cursor)
+    return c.CalendarPage(items=[entry_from_doc(d).view() for d in docs], next_cursor=cursor)
+
+
+async def calendar_entries(
+    entries: AsyncIOMotorCollection[Any], q: c.ListCalendar, at_most: int = 5000
+) -> list[c.CalendarEntry]:
+    query = {"$and": clauses} if (clauses := calendar_filter(q)) else {}
+    docs = await entries.find(query).sort("starts_key", 1).to_list(at_most)
+    return [entry_from_doc(d).view() for d in docs]
+
+
+async def list_registrations(
+    registrations: AsyncIOMotorCollection[Any], seats: SeatBook, q: c.ListRegistrations
+) -> c.RegistrationPage:
+    clauses: list[dict[str, Any]] = [{"event_id": q.event_id}]
+    clauses.append({"status": q.status} if q.status else {"status": {"$ne": "pending"}})
+    docs, cursor = await keyset_page(registrations, clauses, "registered_at", q.limit, q.cursor)
+    book = await seats.book(q.event_id)
+    items = []
+    for doc in docs:
+        reg, _ = registration_from_doc(doc)
+        if reg.status == "waitlisted":
+            reg.position = position(book, reg.registration_id)  # the place now, not at sign-up
+        items.append(reg.view())
+    return c.RegistrationPage(items=items, next_cursor=cursor)
+
+
+async def registrations_of(
+    registrations: AsyncIOMotorCollection[Any], email: str
+) -> dict[str, str]:
+    """event id → status of one person's registrations; an active one wins over a cancelled."""
+    found: dict[str, str] = {}
+    async for doc in registrations.find({"email_key": email.lower()}):
+        if doc["status"] != "pending" and found.get(doc["event_id"]) in (None, "cancelled"):
+            found[doc["event_id"]] = doc["status"]
+    return found

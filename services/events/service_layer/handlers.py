@@ -1,0 +1,185 @@
+"""Events use cases: one command in, one unit of work, events out."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from contracts import events as c
+from contracts.envelope import Envelope
+from contracts.errors import Refused
+
+from ..adapters.repository import EntryRepository, RegistrationRepository
+from ..adapters.seats import CONFIRMED, SeatBook
+from ..domain.calendar import Entry
+from ..domain.registration import PENDING, Registration
+
+# Entry ids derive from the publisher and its own id, so the same external id updates the same
+# entry; registration ids from the command id, so a retried command resumes its registration.
+_NAMESPACE = uuid.UUID("3a8c2f9e-6d41-4b7a-8e0c-5f2d9b6a1c47")
+_MAX_RETRIES = 20
+
+
+def entry_id(region: str, partner_id: str, external_id: str) -> str:
+    return str(uuid.uuid5(_NAMESPACE, f"{region}:{partner_id}:{external_id}"))
+
+
+class Calendar:
+    def __init__(
+        self,
+        region: str,
+        entries: EntryRepository,
+        registrations: RegistrationRepository,
+        seats: SeatBook,
+        envelope: Callable[..., Envelope[Any]],
+        wake_entry: Callable[[str, list[Envelope[Any]]], None],
+        wake_registration: Callable[[str, list[Envelope[Any]]], None],
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.region = region
+        self.entries = entries
+        self.registrations = registrations
+        self.seats = seats
+        self._envelope = envelope
+        self._wake_entry = wake_entry
+        self._wake_registration = wake_registration
+        self.now = now
+
+    def _events(self, record: Any, subject: str, correlationid: str) -> list[Envelope[Any]]:
+        events = [
+            self._envelope(op, data, correlationid=correlationid, subject=subject)
+            for op, data in record.events
+        ]
+        record.events.clear()
+        return events
+
+    # --- calendar entries ----------------------------------------------------------------------
+
+    async def publish_event(self, cmd: Envelope[c.PublishEvent]) -> c.CalendarEntry:
+        d = cmd.data
+        event_id = entry_id(self.region, d.partner_id, d.external_id)
+        for _ in range(_MAX_RETRIES):
+            previous = await self.entries.get(event_id)
+            entry = Entry.publish(event_id, self.region, d, previous, self.now())
+            if entry is previous:
+                return entry.view()
+            events = self._events(entry, event_id, cmd.correlationid)
+            try:
+                await self.entries.save(entry, previous.version if previous else None, events)
+            except Refused as refused:
+                if refused.code == "conflict":
+                    continue  # the publisher sent two versions at once: apply the later one again
+                raise
+            self._wake_entry(event_id, events)
+            await self.seats.open(event_id, entry.capacity)
+            await self.seats.promote(event_id, self._promoted(cmd.correlationid))
+            return entry.view()
+        raise Refused("conflict", f"event {event_id} keeps changing; try again")
+
+    async def cancel_event(self, cmd: Envelope[c.CancelEvent]) -> c.CalendarEntry:
+        entry = await self.entries.require(cmd.data.event_id)
+        read_version = entry.version
+        entry.cancel(cmd.data.reason, self.now())
+        if entry.version != read_version:
+            events = self._events(entry, entry.event_id, cmd.correlationid)
+            await self.entries.save(entry, read_version, events)
+            self._wake_entry(entry.event_id, events)
+        return entry.view()
+
+    async def get_event(self, query: Envelope[c.GetEvent]) -> c.CalendarEntry:
+        return (await self.entries.require(query.data.event_id)).view()
+
+    # --- registrations -------------------------------------------------------------------------
+
+    async def register_participant(self, cmd: Envelope[c.RegisterParticipant]) -> c.Registration:
+        rid = str(uuid.uuid5(_NAMESPACE, f"registration:{self.region}:{cmd.id}"))
+        if await self.registrations.get(rid) is None:
+            entry = await self.entries.require(cmd.data.event_id)
+            entry.check_open_for_registration(cmd.data.participation, self.now())
+            reg = Registration(rid, entry.event_id, self.region, cmd.data, self.now())
+            await self.registrations.add_pending(reg)
+        return await self._settle(rid, cmd.correlationid)
+
+    async def _settle(self, rid: str, correlationid: str) -> c.Registration:
+        """Claim a seat or a waitlist place for a pending registration and store the outcome;
+        resumable at any point."""
+        reg, version = await self.registrations.require(rid)
+        if reg.status != PENDING:
+            return reg.view()
+        claim = await self.seats.claim(reg.event_id, rid)
+        for _ in range(_MAX_RETRIES):
+            if reg.status == PENDING:
+                if claim.status == CONFIRMED:
+                    reg.confirm()
+                else:
+                    reg.waitlist(claim.position or 0)
+            if await self._store(reg, version, correlationid):
+                return reg.view()
+            # Promoted or cancelled meanwhile: what is stored now is the answer.
+            reg, version = await self.registrations.require(rid)
+            if reg.status == "cancelled":
+                await self._give_back(reg.event_id, rid, correlationid)
+            if reg.status != PENDING:
+                return reg.view()
+        raise Refused("conflict", f"registration {rid} keeps changing; try again")
+
+    async def _store(self, reg: Registration, version: int, correlationid: str) -> bool:
+        events = self._events(reg, reg.registration_id, correlationid)
+        if not await self.registrations.save(reg, version, events):
+            return False
+        self._wake_registration(reg.registration_id, events)
+        return True
+
+    def _promoted(self, correlationid: str) -> Callable[[str], Any]:
+        async def confirm(rid: str) -> None:
+            for _ in range(_MAX_RETRIES):
+                found = await self.registrations.get(rid)
+                if found is None:
+                    return
+                reg, version = found
+                if reg.status not in (PENDING, "waitlisted"):
+                    return
+                reg.confirm()
+                if await self._store(reg, version, correlationid):
+                    return
+
+        return confirm
+
+    async def cancel_registration(self, cmd: Envelope[c.CancelRegistration]) -> c.Registration:
+        rid = cmd.data.registration_id
+        for _ in range(_MAX_RETRIES):
+            reg, version = await self.registrations.require(rid)
+            if reg.status == "cancelled":
+                break
+            reg.cancel()
+            if await self._store(reg, version, cmd.correlationid):
+                break
+        else:
+            raise Refused("conflict", f"registration {rid} keeps changing; try again")
+        await self._give_back(reg.event_id, rid, cmd.correlationid)
+        return reg.view()
+
+    async def _give_back(self, event_id: str, rid: str, correlationid: str) -> None:
+        await self.seats.release(event_id, rid)
+        await self.seats.promote(event_id, self._promoted(correlationid))
+
+    async def record_attendance(self, cmd: Envelope[c.RecordAttendance]) -> c.Registration:
+        reg, version = await self.registrations.require(cmd.data.registration_id)
+        entry = await self.entries.require(reg.event_id)
+        reg.attend(cmd.data.session, entry)
+        if reg.events and not await self._store(reg, version, cmd.correlationid):
+            raise Refused("conflict", "the registration changed meanwhile; check in again")
+        return reg.view()
+
+    async def reconcile(self) -> None:
+        """After a crash: finish registrations left pending, and give back seats that cancelled
+        registrations still hold."""
+        for rid in await self.registrations.pending():
+            await self._settle(rid, correlationid=f"reconcile-{rid}")
+        for event_id, holder_ids in await self.seats.holders():
+            statuses = await self.registrations.statuses(holder_ids)
+            for rid in holder_ids:
+                if statuses.get(rid, "cancelled") == "cancelled":
+                    await self._give_back(event_id, rid, f"reconcile-{event_id}")
