@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from contracts.subjects import SERVICES
+from services.events.entrypoints import cli as events_cli
 from services.registry.entrypoints import cli as registry_cli
 
 from . import logs
@@ -24,6 +25,7 @@ app = typer.Typer(
 contracts_app = typer.Typer(help="The shared message contracts", no_args_is_help=True)
 app.add_typer(contracts_app, name="contracts")
 app.add_typer(registry_cli.app, name="registry")
+app.add_typer(events_cli.app, name="events")
 console = Console(stderr=True)
 
 SERVICE_CHOICES = [*SERVICES, "all"]
@@ -56,8 +58,6 @@ def up(
         raise typer.Exit(1) from exc
     _print_status(reports)
     if with_demo:
-        from services.registry.entrypoints.cli import load_demo
-
         for started in supervisor.started:
             load_demo(started.nats_url, started.id)
     console.print("MAPnet is running. Ctrl-C stops everything it started.")
@@ -93,11 +93,15 @@ def nats_url_for(region: str | None) -> tuple[str, str]:
 
 @app.command()
 def demo(region: Annotated[str | None, typer.Option(help="Region to fill")] = None) -> None:
-    """Load the demo data set: a few dozen invented SMEs across the seed's clusters."""
-    from services.registry.entrypoints.cli import load_demo
-
+    """Load the demo data set: a few dozen invented SMEs across the seed's clusters and a
+    calendar for the coming months."""
     url, rid = nats_url_for(region)
     load_demo(url, rid)
+
+
+def load_demo(nats_url: str, region: str) -> None:
+    registry_cli.load_demo(nats_url, region)
+    events_cli.load_demo(nats_url, region)
 
 
 def _state_regions(settings: Settings) -> list[tuple[str, str]]:

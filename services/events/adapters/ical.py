@@ -6,6 +6,7 @@ with STATUS:CANCELLED so clients remove or strike it."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Collection
 from datetime import datetime
 from typing import Any
@@ -30,7 +31,9 @@ def _location(e: c.CalendarEntry) -> str:
 
 def to_ical(entries: list[c.CalendarEntry], name: str, cancelled: Collection[str] = ()) -> str:
     """``cancelled``: entries to show as cancelled for this reader (registrations withdrawn)."""
-    cal = icalendar.Calendar.new(prodid=PRODID, name=name, method="PUBLISH")
+    # A stable calendar UID too, so a client that re-subscribes recognises the same calendar.
+    cal_uid = uuid.uuid5(uuid.NAMESPACE_URL, f"https://{UID_DOMAIN}/calendars/{name}")
+    cal = icalendar.Calendar.new(prodid=PRODID, name=name, method="PUBLISH", uid=cal_uid)
     for e in entries:
         tz = ZoneInfo(e.timezone)
         status = "cancelled" if e.event_id in cancelled else e.status

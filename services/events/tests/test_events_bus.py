@@ -85,7 +85,7 @@ async def test_an_invalid_update_names_each_field_and_changes_nothing(
         "ends_at": entry().starts_at.replace(hour=8).isoformat(),
         "kind": "brokerage_event",
     }
-    reply = await client.raw(c.PUBLISH_EVENT, bad, region)
+    reply = await client.raw(c.PUBLISH_EVENT, c.PublishEvent.model_validate(bad), region)
     assert reply["type"] == "eu.mapnet.error.v1"
     fields = {f["field"] for f in reply["data"]["error"]["details"]["fields"]}
     assert fields == {"data.ends_at", "data.brokerage"}

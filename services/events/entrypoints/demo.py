@@ -1,0 +1,205 @@
+"""An invented but realistic joint calendar for the coming months: technology events across the
+Baltic Sea capitals that a region's MAP promotes, one brokerage event and one training course."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+CITIES = {
+    "Tallinn": ("EE", "Europe/Tallinn"),
+    "Helsinki": ("FI", "Europe/Helsinki"),
+    "Stockholm": ("SE", "Europe/Stockholm"),
+    "Berlin": ("DE", "Europe/Berlin"),
+    "Riga": ("LV", "Europe/Riga"),
+    "Vilnius": ("LT", "Europe/Vilnius"),
+    "Warsaw": ("PL", "Europe/Warsaw"),
+    "Copenhagen": ("DK", "Europe/Copenhagen"),
+    "Oslo": ("NO", "Europe/Oslo"),
+}
+
+# (days from today, length in days, kind, title, city, clusters, topics)
+PROGRAMME: list[tuple[int, int, str, str, str, list[str], list[str]]] = [
+    (9, 2, "conference", "Baltic Photonics Days", "Tallinn", ["photonics"], ["lasers", "optics"]),
+    (
+        16,
+        1,
+        "cluster_workshop",
+        "Life Science Matchmaking Workshop",
+        "Riga",
+        ["life-sciences"],
+        ["diagnostics", "biotech"],
+    ),
+    (
+        23,
+        1,
+        "webinar",
+        "Selling SaaS to Nordic Public Buyers",
+        "Stockholm",
+        ["ict"],
+        ["public procurement", "saas"],
+    ),
+    (
+        30,
+        3,
+        "trade_fair",
+        "Nordic Cleantech Fair",
+        "Copenhagen",
+        ["cleantech"],
+        ["energy", "water"],
+    ),
+    (
+        37,
+        2,
+        "conference",
+        "Digital Health Summit",
+        "Helsinki",
+        ["life-sciences", "ict"],
+        ["e-health", "data platforms"],
+    ),
+    (
+        44,
+        1,
+        "road_show",
+        "Gazelles on Tour: Berlin",
+        "Berlin",
+        ["ict", "photonics"],
+        ["internationalisation"],
+    ),
+    (
+        51,
+        2,
+        "exhibition",
+        "Smart City Expo Baltics",
+        "Vilnius",
+        ["ict", "cleantech"],
+        ["smart city", "iot"],
+    ),
+    (
+        65,
+        3,
+        "trade_fair",
+        "Laser & Optics Trade Fair",
+        "Berlin",
+        ["photonics"],
+        ["lasers", "sensors"],
+    ),
+    (
+        79,
+        1,
+        "cluster_workshop",
+        "Cyber Security Cluster Meet-up",
+        "Warsaw",
+        ["ict"],
+        ["cyber security"],
+    ),
+    (93, 2, "conference", "Ocean Tech Forum", "Oslo", ["cleantech"], ["maritime", "energy"]),
+    (107, 1, "webinar", "Protecting IP Before You Export", "Tallinn", [], ["ipr", "export"]),
+]
+
+
+def _local(day: date, hour: int) -> str:
+    return datetime.combine(day, time(hour)).isoformat()
+
+
+def _entry(
+    region: str,
+    n: int,
+    day: date,
+    days: int,
+    kind: str,
+    title: str,
+    city: str,
+    clusters: list[str],
+    topics: list[str],
+) -> dict[str, Any]:
+    country, tz = CITIES[city]
+    return {
+        "partner_id": f"{region}-map",
+        "external_id": f"demo-{n}",
+        "kind": kind,
+        "title": title,
+        "description": f"{title}: meet companies, clusters and investors from around the "
+        "Baltic Sea. Promoted by the Market Access Point network.",
+        "starts_at": _local(day, 9),
+        "ends_at": _local(day + timedelta(days=days - 1), 17),
+        "timezone": tz,
+        "venue": f"{city} Congress Centre" if kind != "webinar" else "",
+        "city": city if kind != "webinar" else "",
+        "country": country,
+        "online_url": "https://meet.example.org/mapnet" if kind == "webinar" else None,
+        "clusters": clusters,
+        "topics": topics,
+        "organiser": f"{city} Science Park",
+        "language": "en",
+        "visibility": "network",
+    }
+
+
+def demo_calendar(region: str, today: date | None = None) -> list[dict[str, Any]]:
+    today = today or datetime.now(UTC).date()
+    entries = [
+        _entry(region, n, today + timedelta(days=offset), days, kind, title, city, clusters, topics)
+        for n, (offset, days, kind, title, city, clusters, topics) in enumerate(PROGRAMME, start=1)
+    ]
+    brokerage_day = today + timedelta(days=58)
+    helsinki = ZoneInfo("Europe/Helsinki")
+    deadline = datetime.combine(brokerage_day - timedelta(days=7), time(23, 59), helsinki)
+    entries.append(
+        _entry(
+            region,
+            100,
+            brokerage_day,
+            2,
+            "brokerage_event",
+            "Baltic Sea Brokerage Days",
+            "Helsinki",
+            ["ict", "life-sciences", "cleantech", "photonics"],
+            ["partnering"],
+        )
+        | {
+            "capacity": 500,
+            "brokerage": {
+                "days": [
+                    brokerage_day.isoformat(),
+                    (brokerage_day + timedelta(days=1)).isoformat(),
+                ],
+                "day_start": "09:00",
+                "slots_per_day": 16,
+                "slot_minutes": 20,
+                "breaks_after_slot": [6],
+                "tables": 100,
+                "registration_deadline": deadline.isoformat(),
+                "participation_types": ["on_site", "remote"],
+                "max_meetings_per_participant": 12,
+                "max_requests_per_participant": 20,
+            },
+        }
+    )
+    course_day = today + timedelta(days=21)
+    tallinn = ZoneInfo("Europe/Tallinn")
+    entries.append(
+        _entry(
+            region,
+            200,
+            course_day,
+            8,
+            "training_course",
+            "Gazelle Internationalisation Bootcamp",
+            "Tallinn",
+            [],
+            ["internationalisation", "export", "investor readiness"],
+        )
+        | {
+            "course": {
+                "capacity": 24,
+                "sessions": [
+                    datetime.combine(course_day + timedelta(days=d), time(9), tallinn).isoformat()
+                    for d in (0, 2, 5, 7)
+                ],
+                "completion_min_sessions": 3,
+            },
+        }
+    )
+    return entries
