@@ -10,7 +10,7 @@ import json
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import ValidationError
 from rich.console import Console
@@ -93,7 +93,14 @@ async def load(
     return report
 
 
-Loader = Callable[[BusClient, str, list[RowOrProblem], Callable[[], Any]], Awaitable[Report]]
+class Loader(Protocol):
+    def __call__(
+        self,
+        client: BusClient,
+        region: str,
+        rows: Iterable[RowOrProblem],
+        progress: Callable[[], Any] | None = None,
+    ) -> Awaitable[Report]: ...
 
 
 def run(nats_url: str, region: str, noun: str, rows: list[RowOrProblem], loader: Loader) -> Report:
