@@ -68,6 +68,27 @@ class CancelMeeting(Payload):
     reason: str = ""
 
 
+class SetAvailability(Payload):
+    event_id: str
+    participant: SmeRef
+    slots: list[int] = Field(description="Slot numbers (0 = the first slot of the first day)")
+
+
+class Availability(Payload):
+    event_id: str
+    participant: SmeRef
+    slots: list[int]
+
+
+class LockMeeting(Payload):
+    meeting_id: str
+    locked: bool = True
+    slot: int | None = Field(
+        default=None, ge=0, description="Where to fix it; default: where it is"
+    )
+    table: int | None = Field(default=None, ge=0)
+
+
 class ScheduleEvent(Payload):
     event_id: str
     time_limit_s: float = Field(default=30, gt=0, le=600)
@@ -87,10 +108,13 @@ class Meeting(Payload):
     status: MeetingStatus
     priority: int
     remote: bool
+    mutual: bool = Field(default=False, description="Both sides asked for this meeting")
+    message: str = ""
     slot: int | None = None
     table: int | None = None
     locked: bool = False
     outcome: Outcome | None = None
+    version: int = 1
 
 
 class GetSchedule(Payload):
@@ -118,6 +142,23 @@ class Schedule(Payload):
     ical: str | None = None
 
 
+class GetMeetingKpis(Payload):
+    event_id: str | None = Field(default=None, description="One event, or all of the region")
+
+
+class MeetingCounts(Payload):
+    contacts_brokered: int = Field(description="Accepted meeting requests")
+    meetings_held: int = Field(description="Meetings whose outcome says they took place")
+    cooperation_possible: int
+
+
+class MeetingKpis(Payload):
+    region: str
+    total: MeetingCounts
+    by_region: dict[str, MeetingCounts]
+    by_cluster: dict[str, MeetingCounts]
+
+
 class MeetingChanged(Payload):
     meeting: Meeting
     region: str
@@ -134,6 +175,13 @@ CANCEL_MEETING = command(S, "cancel_meeting", CancelMeeting, Meeting, "Cancel a 
 SCHEDULE_EVENT = command(S, "schedule_event", ScheduleEvent, Schedule, "Build the schedule")
 RECORD_MEETING_OUTCOME = command(
     S, "record_meeting_outcome", RecordMeetingOutcome, Meeting, "What a meeting led to"
+)
+SET_AVAILABILITY = command(
+    S, "set_availability", SetAvailability, Availability, "Slots a participant can meet in"
+)
+LOCK_MEETING = command(S, "lock_meeting", LockMeeting, Meeting, "Fix a meeting's slot and table")
+GET_MEETING_KPIS = query(
+    S, "get_meeting_kpis", GetMeetingKpis, MeetingKpis, "Contacts, meetings, cooperation"
 )
 FIND_PARTNERS = query(S, "find_partners", FindPartners, PartnerPage, "Ranked partners")
 GET_SCHEDULE = query(S, "get_schedule", GetSchedule, Schedule, "A brokerage event's schedule")

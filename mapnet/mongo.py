@@ -12,6 +12,8 @@ on SQLite) support. Measured differences with nx-27017 0.8.1, and how MAPnet avo
   equality, ``$in``, ``$elemMatch`` with equality, and counters.
 - ``Decimal128`` cannot be stored: money and other decimals are stored as strings.
 - Datetimes come back naive unless the client asks for ``tz_aware=True`` (as MongoDB does).
+- ``replace_one(filter, doc, upsert=True)`` inserts with a new ObjectId instead of the filter's
+  ``_id``: replacement documents always carry their ``_id`` (harmless on MongoDB).
 """
 
 from __future__ import annotations

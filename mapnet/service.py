@@ -25,12 +25,14 @@ from contracts.health import HEALTH, Dependency, HealthStatus
 from contracts.operations import Operation
 from contracts.subjects import stream_name
 
-from . import __version__, logs
+from . import __version__, compat, logs
 from .codec import error_envelope, make_envelope, reply_envelope, source
 from .consumer import EventConsumer, EventHandler
 from .mongo import database, ping
 from .outbox import OutboxRelay
 from .settings import Settings
+
+compat.apply()
 
 In = TypeVar("In", bound=BaseModel)
 Out = TypeVar("Out", bound=BaseModel)

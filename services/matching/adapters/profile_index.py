@@ -1,0 +1,124 @@
+"""The partner-search index: every visible cooperation profile held in memory with a BM25 index
+(bm25s) over titles, summaries, keywords and descriptions, rebuilt whenever the read model's
+change counter moves, so that every matching instance answers from the same data."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+import bm25s
+import numpy as np
+
+from ..domain.ranking import Seeker, score, visible, words
+from .read_model import ReadModel
+
+TEXT_CANDIDATES = 500
+
+
+@dataclass
+class Filters:
+    country: str | None = None
+    region: str | None = None
+    profile_type: str | None = None
+    nace: str | None = None
+    cluster: str | None = None
+    size_class: str | None = None
+
+
+def profile_text(doc: dict[str, Any]) -> str:
+    p = doc["profile"]
+    return " ".join(
+        [p["title"], p["title"], p["summary"], " ".join(p.get("keywords", [])) * 2,
+         p.get("description", "")]
+    )  # fmt: skip
+
+
+class ProfileIndex:
+    def __init__(self, read_model: ReadModel) -> None:
+        self.read_model = read_model
+        self.version = -1
+        self.docs: list[dict[str, Any]] = []
+        self._lock = asyncio.Lock()
+
+    async def refresh(self) -> None:
+        version = await self.read_model.version()
+        if version == self.version:
+            return
+        async with self._lock:
+            if version == self.version:
+                return
+            docs = await self.read_model.all_profiles()
+            await asyncio.to_thread(self._build, docs)
+            self.version = version
+
+    def _build(self, docs: list[dict[str, Any]]) -> None:
+        tokens = [words(profile_text(d)) for d in docs]
+        retriever = bm25s.BM25()
+        if docs:
+            retriever.index(tokens, show_progress=False)
+        self.retriever = retriever
+        self.terms = [set(t) for t in tokens]
+        self.country = np.array([d["sme"]["country"] for d in docs])
+        self.region = np.array([d["sme"]["region"] for d in docs])
+        self.type = np.array([d["profile"]["type"] for d in docs])
+        self.size = np.array([d["sme"].get("size_class", "unknown") for d in docs])
+        self.nace_levels = [
+            {code[:n] for code in d["profile"].get("nace_codes") or d["sme"].get("nace_codes", [])
+             for n in (2, 4, 5)}
+            for d in docs
+        ]  # fmt: skip
+        self.clusters = [set(d["sme"].get("clusters", [])) for d in docs]
+        self.docs = docs
+
+    def _mask(self, f: Filters) -> np.ndarray:
+        mask = np.ones(len(self.docs), dtype=bool)
+        for values, wanted in (
+            (self.country, f.country),
+            (self.region, f.region),
+            (self.type, f.profile_type),
+            (self.size, f.size_class),
+        ):
+            if wanted is not None:
+                mask &= values == wanted
+        if f.nace is not None:
+            mask &= np.array([f.nace in levels for levels in self.nace_levels], dtype=bool)
+        if f.cluster is not None:
+            mask &= np.array([f.cluster in cl for cl in self.clusters], dtype=bool)
+        return mask
+
+    def search(
+        self, seeker: Seeker, filters: Filters, today: date, limit: int
+    ) -> list[tuple[dict[str, Any], float, list[str]]]:
+        if not self.docs:
+            return []
+        query = words(seeker.text)
+        mask = self._mask(filters)
+        text = np.asarray(self.retriever.get_scores(query), dtype=float) if query else None
+        if text is None:
+            text = np.zeros(len(self.docs))
+        top = text.max() if text.size else 0.0
+        normalised = text / top if top > 0 else text
+        masked = np.where(mask, normalised, -1.0)
+        # Candidates: the best by text, and whatever shares a NACE division or a cluster.
+        count = min(TEXT_CANDIDATES, len(self.docs))
+        by_text = np.argpartition(-masked, count - 1)[:count]
+        divisions = {code[:2] for code in seeker.nace_codes}
+        clusters = set(seeker.clusters)
+        near = [
+            i
+            for i in np.flatnonzero(mask)
+            if (divisions & {lvl[:2] for lvl in self.nace_levels[i]}) or clusters & self.clusters[i]
+        ] if (divisions or clusters) and len(self.docs) <= 20000 else []  # fmt: skip
+        query_terms = set(query)
+        ranked = []
+        for i in {*by_text.tolist(), *near}:
+            if not mask[i] or not visible(self.docs[i], seeker, today):
+                continue
+            matched = sorted(query_terms & self.terms[i])
+            total, reasons = score(self.docs[i], seeker, float(normalised[i]), matched)
+            ranked.append((self.docs[i], total, reasons))
+        ranked.sort(key=lambda r: (-r[1], r[0]["_id"]))
+        return ranked[:limit]

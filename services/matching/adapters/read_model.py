@@ -1,0 +1,138 @@
+"""Matching's own copy of what it needs from the registry and the events service, built from
+their event streams (never their databases): brokerage events, their participants, SMEs and
+cooperation profiles. Every write is idempotent, so a redelivered event changes nothing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from motor.motor_asyncio import AsyncIOMotorDatabase
+from pymongo import ASCENDING
+
+from contracts.common import SmeRef
+
+from ..domain.meetings import Brokerage, key
+
+BROKERAGE = "brokerage_events"
+PARTICIPANTS = "participants"
+SMES = "smes"
+PROFILES = "profiles"
+META = "read_model_meta"
+
+
+class ReadModel:
+    def __init__(self, db: AsyncIOMotorDatabase[Any]) -> None:
+        self.brokerage = db[BROKERAGE]
+        self.participants = db[PARTICIPANTS]
+        self.smes = db[SMES]
+        self.profiles = db[PROFILES]
+        self.meta = db[META]
+
+    async def create_indexes(self) -> None:
+        await self.participants.create_index([("event_id", ASCENDING)], name="event_id")
+        await self.profiles.create_index([("sme_key", ASCENDING)], name="sme_key")
+
+    # --- brokerage events and participants ---------------------------------------------------
+
+    async def put_event(self, entry: dict[str, Any]) -> None:
+        if entry.get("kind") != "brokerage_event" or not entry.get("brokerage"):
+            return
+        current = await self.brokerage.find_one({"_id": entry["event_id"]}, {"entry.version": 1})
+        if current and current["entry"]["version"] > entry["version"]:
+            return  # an older version arriving late
+        await self.brokerage.update_one(
+            {"_id": entry["event_id"]},
+            {"$set": {"entry": entry, "cancelled": entry.get("status") == "cancelled"}},
+            upsert=True,
+        )
+
+    async def cancel_event(self, event_id: str) -> None:
+        await self.brokerage.update_one({"_id": event_id}, {"$set": {"cancelled": True}})
+
+    async def event(self, event_id: str) -> Brokerage | None:
+        doc = await self.brokerage.find_one({"_id": event_id})
+        if doc is None:
+            return None
+        entry = doc["entry"]
+        return Brokerage(
+            event_id=event_id,
+            region=entry["region"],
+            setup=entry["brokerage"],
+            timezone=entry["timezone"],
+            cancelled=bool(doc.get("cancelled")),
+        )
+
+    async def join(self, event_id: str, sme: SmeRef, remote: bool, registration_id: str) -> None:
+        await self.participants.update_one(
+            {"_id": f"{event_id}|{key(sme)}"},
+            {
+                "$set": {
+                    "event_id": event_id,
+                    "sme": sme.model_dump(),
+                    "remote": remote,
+                    "registration_id": registration_id,
+                }
+            },
+            upsert=True,
+        )
+
+    async def leave(self, event_id: str, sme: SmeRef, registration_id: str) -> None:
+        await self.participants.delete_one(
+            {"_id": f"{event_id}|{key(sme)}", "registration_id": registration_id}
+        )
+
+    async def participant(self, event_id: str, sme: SmeRef) -> dict[str, Any] | None:
+        return await self.participants.find_one({"_id": f"{event_id}|{key(sme)}"})
+
+    async def set_availability(self, event_id: str, sme: SmeRef, slots: list[int]) -> bool:
+        result = await self.participants.update_one(
+            {"_id": f"{event_id}|{key(sme)}"}, {"$set": {"available": sorted(set(slots))}}
+        )
+        return result.matched_count == 1
+
+    async def participants_of(self, event_id: str) -> list[dict[str, Any]]:
+        return await self.participants.find({"event_id": event_id}).to_list(None)
+
+    # --- SMEs and their profiles -----------------------------------------------------------
+
+    async def put_sme(self, sme: dict[str, Any]) -> None:
+        sme_key = f"{sme['region']}:{sme['sme_id']}"
+        current = await self.smes.find_one({"_id": sme_key}, {"version": 1})
+        if current and current.get("version", 0) > sme["version"]:
+            return  # an older copy arriving late
+        # The id goes into the replacement too: nx-27017 does not take it from the filter.
+        await self.smes.replace_one({"_id": sme_key}, {**sme, "_id": sme_key}, upsert=True)
+        await self.profiles.update_many({"sme_key": sme_key}, {"$set": {"sme": sme}})
+        await self._changed()
+
+    async def sme(self, ref: SmeRef) -> dict[str, Any] | None:
+        return await self.smes.find_one({"_id": key(ref)})
+
+    async def put_profile(self, sme: dict[str, Any], profile: dict[str, Any]) -> None:
+        sme_key = f"{sme['region']}:{sme['sme_id']}"
+        await self.profiles.replace_one(
+            {"_id": profile["profile_id"]},
+            {"_id": profile["profile_id"], "sme_key": sme_key, "sme": sme, "profile": profile},
+            upsert=True,
+        )
+        await self.put_sme(sme)
+
+    async def withdraw_profile(self, profile_id: str) -> None:
+        await self.profiles.delete_one({"_id": profile_id})
+        await self._changed()
+
+    async def erase_sme(self, ref: SmeRef) -> None:
+        await self.profiles.delete_many({"sme_key": key(ref)})
+        await self.smes.delete_one({"_id": key(ref)})
+        await self._changed()
+
+    async def all_profiles(self) -> list[dict[str, Any]]:
+        return await self.profiles.find({}).to_list(None)
+
+    async def _changed(self) -> None:
+        """A counter every instance compares with the one its search index was built at."""
+        await self.meta.update_one({"_id": "profiles"}, {"$inc": {"version": 1}}, upsert=True)
+
+    async def version(self) -> int:
+        doc = await self.meta.find_one({"_id": "profiles"})
+        return int(doc["version"]) if doc else 0

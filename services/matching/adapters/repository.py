@@ -1,0 +1,157 @@
+"""MongoDB repositories of meetings and schedules: state and outbox in one document each."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from motor.motor_asyncio import AsyncIOMotorDatabase
+from pymongo import ASCENDING
+from pymongo.errors import DuplicateKeyError
+
+from contracts.common import SmeRef
+from contracts.envelope import Envelope
+from contracts.errors import Refused, conflict, not_found
+from mapnet import outbox
+
+from ..domain.meetings import ACTIVE, Meeting, key, pair_key
+
+MEETINGS = "meetings"
+SCHEDULES = "schedules"
+
+
+def _state(m: Meeting) -> dict[str, Any]:
+    return {
+        "event_id": m.event_id,
+        "region": m.region,
+        "requester": m.requester.model_dump(),
+        "receiver": m.receiver.model_dump(),
+        "requester_key": key(m.requester),
+        "priority": m.priority,
+        "remote": m.remote,
+        "message": m.message,
+        "status": m.status,
+        "mutual": m.mutual,
+        "locked": m.locked,
+        "lock_slot": m.lock_slot,
+        "lock_table": m.lock_table,
+        "outcome": m.outcome,
+        "version": m.version,
+        # One active meeting per pair and event; declined and cancelled ones leave the index.
+        "pair_key": pair_key(m.event_id, m.requester, m.receiver) if m.status in ACTIVE else None,
+    }
+
+
+def meeting_from_doc(doc: dict[str, Any]) -> Meeting:
+    return Meeting(
+        meeting_id=doc["_id"],
+        event_id=doc["event_id"],
+        region=doc["region"],
+        requester=SmeRef.model_validate(doc["requester"]),
+        receiver=SmeRef.model_validate(doc["receiver"]),
+        priority=doc["priority"],
+        remote=doc["remote"],
+        message=doc.get("message", ""),
+        status=doc["status"],
+        mutual=doc.get("mutual", False),
+        locked=doc.get("locked", False),
+        lock_slot=doc.get("lock_slot"),
+        lock_table=doc.get("lock_table"),
+        outcome=doc.get("outcome"),
+        version=doc["version"],
+    )
+
+
+class MeetingRepository:
+    def __init__(self, db: AsyncIOMotorDatabase[Any]) -> None:
+        self.meetings = db[MEETINGS]
+        self.schedules = db[SCHEDULES]
+
+    async def create_indexes(self) -> None:
+        await self.meetings.create_index(
+            [("pair_key", ASCENDING)],
+            unique=True,
+            name="pair_key",
+            partialFilterExpression={"pair_key": {"$type": "string"}},
+        )
+        await self.meetings.create_index([("event_id", ASCENDING)], name="event_id")
+        await self.meetings.create_index([("outbox_pending", ASCENDING)], name="outbox_pending")
+        await self.schedules.create_index([("outbox_pending", ASCENDING)], name="outbox_pending")
+
+    async def get(self, meeting_id: str) -> Meeting | None:
+        doc = await self.meetings.find_one({"_id": meeting_id})
+        return meeting_from_doc(doc) if doc else None
+
+    async def require(self, meeting_id: str) -> Meeting:
+        meeting = await self.get(meeting_id)
+        if meeting is None:
+            raise not_found("meeting", meeting_id)
+        return meeting
+
+    async def between(self, event_id: str, a: SmeRef, b: SmeRef) -> Meeting | None:
+        doc = await self.meetings.find_one({"pair_key": pair_key(event_id, a, b)})
+        return meeting_from_doc(doc) if doc else None
+
+    async def sent_by(self, event_id: str, requester: SmeRef) -> int:
+        return await self.meetings.count_documents(
+            {
+                "event_id": event_id,
+                "requester_key": key(requester),
+                "status": {"$in": list(ACTIVE)},
+            }
+        )
+
+    async def of_event(self, event_id: str, status: str | None = None) -> list[Meeting]:
+        query: dict[str, Any] = {"event_id": event_id}
+        if status:
+            query["status"] = status
+        return [meeting_from_doc(d) async for d in self.meetings.find(query)]
+
+    async def all(self) -> list[Meeting]:
+        return [meeting_from_doc(d) async for d in self.meetings.find({})]
+
+    async def add(self, m: Meeting, events: Sequence[Envelope[Any]]) -> None:
+        try:
+            await self.meetings.insert_one(
+                outbox.new_record({"_id": m.meeting_id, **_state(m)}, events)
+            )
+        except DuplicateKeyError as exc:
+            existing = await self.between(m.event_id, m.requester, m.receiver)
+            if existing and existing.meeting_id == m.meeting_id:
+                return  # the same command again
+            raise Refused(
+                "duplicate",
+                "a meeting between these participants already exists",
+                existing_meeting_id=existing.meeting_id if existing else None,
+            ) from exc
+
+    async def save(self, m: Meeting, expected: int, events: Sequence[Envelope[Any]]) -> None:
+        result = await self.meetings.update_one(
+            {"_id": m.meeting_id, "version": expected},
+            outbox.change(_state(m), events, seq=m.version * 100),
+        )
+        if result.matched_count == 0:
+            raise conflict(f"meeting {m.meeting_id} changed meanwhile; try again")
+
+    # --- schedules ---------------------------------------------------------------------------
+
+    async def schedule(self, event_id: str) -> dict[str, Any] | None:
+        return await self.schedules.find_one({"_id": event_id})
+
+    async def save_schedule(
+        self, event_id: str, state: dict[str, Any], expected: int, events: Sequence[Envelope[Any]]
+    ) -> None:
+        if expected == 0:
+            try:
+                await self.schedules.insert_one(
+                    outbox.new_record({"_id": event_id, **state}, events)
+                )
+            except DuplicateKeyError as exc:
+                raise conflict("the schedule was built meanwhile; run it again") from exc
+            return
+        result = await self.schedules.update_one(
+            {"_id": event_id, "version": expected},
+            outbox.change(state, events, seq=state["version"] * 100),
+        )
+        if result.matched_count == 0:
+            raise conflict("the schedule was built meanwhile; run it again")

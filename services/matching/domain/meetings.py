@@ -1,0 +1,186 @@
+"""A bilateral meeting between two participants of a brokerage event: requested, accepted or
+declined by the receiver, cancelled by either side, locked in place by the organiser, and after
+the event given an outcome. No I/O: the rules and the events they cause."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from contracts import matching as c
+from contracts.common import SmeRef
+from contracts.errors import Refused
+
+ACTIVE = ("requested", "accepted")
+
+
+def key(ref: SmeRef) -> str:
+    return f"{ref.region}:{ref.sme_id}"
+
+
+def pair_key(event_id: str, a: SmeRef, b: SmeRef) -> str:
+    """The same for A→B and B→A: one meeting per pair and event."""
+    first, second = sorted((key(a), key(b)))
+    return f"{event_id}|{first}|{second}"
+
+
+def _field(name: str, message: str) -> Refused:
+    return Refused(
+        "validation_failed",
+        f"data.{name}: {message}",
+        fields=[{"field": f"data.{name}", "message": message, "type": "value_error"}],
+    )
+
+
+@dataclass
+class Brokerage:
+    """What matching knows of a brokerage event, from the events service."""
+
+    event_id: str
+    region: str
+    setup: dict[str, Any]
+    timezone: str
+    cancelled: bool = False
+
+    @property
+    def deadline(self) -> datetime:
+        return datetime.fromisoformat(self.setup["registration_deadline"])
+
+    @property
+    def slots(self) -> int:
+        return int(self.setup["slots_per_day"]) * len(self.setup["days"])
+
+    def check_open(self, now: datetime) -> None:
+        if self.cancelled:
+            raise Refused("conflict", f"event {self.event_id} is cancelled")
+        if now >= self.deadline:
+            raise Refused(
+                "conflict",
+                f"meeting requests closed at {self.deadline.isoformat()}",
+                deadline=self.deadline.isoformat(),
+            )
+
+
+@dataclass
+class Meeting:
+    meeting_id: str
+    event_id: str
+    region: str
+    requester: SmeRef
+    receiver: SmeRef
+    priority: int
+    remote: bool
+    message: str = ""
+    status: str = "requested"
+    mutual: bool = False
+    locked: bool = False
+    lock_slot: int | None = None
+    lock_table: int | None = None
+    outcome: str | None = None
+    version: int = 1
+    events: list[tuple[Any, Any]] = field(default_factory=list)
+
+    @classmethod
+    def request(
+        cls,
+        meeting_id: str,
+        event: Brokerage,
+        data: c.RequestMeeting,
+        remote_participant: bool,
+        sent_so_far: int,
+        now: datetime,
+    ) -> Meeting:
+        if key(data.requester) == key(data.receiver):
+            raise _field("receiver", "a participant cannot meet themselves")
+        event.check_open(now)
+        cap = event.setup.get("max_requests_per_participant")
+        if cap is not None and sent_so_far >= cap:
+            raise Refused(
+                "conflict",
+                f"{key(data.requester)} has sent the {cap} requests this event allows",
+                cap=cap,
+            )
+        meeting = cls(
+            meeting_id=meeting_id,
+            event_id=event.event_id,
+            region=event.region,
+            requester=data.requester,
+            receiver=data.receiver,
+            priority=data.priority,
+            remote=data.remote or remote_participant,
+            message=data.message,
+        )
+        meeting._record(c.MEETING_REQUESTED)
+        return meeting
+
+    def _record(self, op: Any) -> None:
+        self.events.append((op, c.MeetingChanged(meeting=self.view(), region=self.region)))
+
+    def _change(self, op: Any) -> None:
+        self.version += 1
+        self._record(op)
+
+    def asked_back(self, by: SmeRef, priority: int) -> None:
+        """The receiver asked for the same meeting: both want it, so it is accepted."""
+        if self.status != "requested" or key(by) != key(self.receiver):
+            raise Refused(
+                "duplicate",
+                "a meeting between these participants already exists",
+                existing_meeting_id=self.meeting_id,
+            )
+        self.status, self.mutual = "accepted", True
+        self.priority = max(self.priority, priority)
+        self._change(c.MEETING_ACCEPTED)
+
+    def respond(self, responder: SmeRef, accept: bool) -> None:
+        if key(responder) != key(self.receiver):
+            raise Refused("forbidden", "only the receiver answers a meeting request")
+        if self.status != "requested":
+            raise Refused("conflict", f"meeting {self.meeting_id} is {self.status}")
+        self.status = "accepted" if accept else "declined"
+        self._change(c.MEETING_ACCEPTED if accept else c.MEETING_DECLINED)
+
+    def cancel(self, by: SmeRef, organiser: bool = False) -> None:
+        if not organiser and key(by) not in (key(self.requester), key(self.receiver)):
+            raise Refused("forbidden", "only the two participants cancel a meeting")
+        if self.status not in ACTIVE:
+            raise Refused("conflict", f"meeting {self.meeting_id} is {self.status}")
+        self.status, self.locked = "cancelled", False
+        self._change(c.MEETING_CANCELLED)
+
+    def lock(self, locked: bool, slot: int | None, table: int | None, slots: int) -> None:
+        if self.status != "accepted":
+            raise Refused("conflict", f"only accepted meetings are locked; this is {self.status}")
+        if locked and slot is None:
+            raise _field("slot", "where should the meeting be fixed?")
+        if slot is not None and slot >= slots:
+            raise _field("slot", f"the event has slots 0 to {slots - 1}")
+        self.locked, self.lock_slot, self.lock_table = locked, slot, None if self.remote else table
+        self.version += 1
+
+    def record_outcome(self, outcome: str) -> None:
+        if self.status != "accepted":
+            raise Refused("conflict", f"meeting {self.meeting_id} was {self.status}, not held")
+        if self.outcome == outcome:
+            return
+        self.outcome = outcome
+        self._change(c.MEETING_OUTCOME_RECORDED)
+
+    def view(self, slot: int | None = None, table: int | None = None) -> c.Meeting:
+        return c.Meeting(
+            meeting_id=self.meeting_id,
+            event_id=self.event_id,
+            requester=self.requester,
+            receiver=self.receiver,
+            status=self.status,
+            priority=self.priority,
+            remote=self.remote,
+            mutual=self.mutual,
+            message=self.message,
+            slot=slot,
+            table=table,
+            locked=self.locked,
+            outcome=self.outcome,
+            version=self.version,
+        )

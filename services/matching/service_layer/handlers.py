@@ -1,0 +1,360 @@
+"""Matching use cases: meetings at brokerage events, the schedule, outcomes and partner search."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import uuid
+from collections.abc import Callable
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from contracts import matching as c
+from contracts.common import SmeRef
+from contracts.envelope import Envelope
+from contracts.errors import Refused, not_found
+
+from ..adapters.profile_index import Filters, ProfileIndex
+from ..adapters.read_model import ReadModel
+from ..adapters.repository import MeetingRepository
+from ..domain import kpis
+from ..domain.meetings import Brokerage, Meeting, key
+from ..domain.ranking import COMPLEMENTS, Seeker
+from ..domain.schedule_problem import MeetingSpec, Problem
+from ..domain.scheduler import solve, spec_weight
+
+_NAMESPACE = uuid.UUID("5d0b8f3c-2a71-4e6b-b1c9-8e4f6a2d9c13")
+
+
+def slot_times(event: Brokerage, slot: int) -> tuple[datetime, datetime]:
+    """A slot's start and end in UTC; a break after slot k is one slot long."""
+    setup = event.setup
+    per_day, minutes = int(setup["slots_per_day"]), int(setup["slot_minutes"])
+    day, k = divmod(slot, per_day)
+    breaks = sum(1 for b in setup.get("breaks_after_slot", []) if b <= k)
+    start_of_day = datetime.combine(
+        date.fromisoformat(setup["days"][day]),
+        time.fromisoformat(setup["day_start"]),
+        ZoneInfo(event.timezone),
+    )
+    start = start_of_day + timedelta(minutes=(k + breaks) * minutes)
+    return start.astimezone(UTC), (start + timedelta(minutes=minutes)).astimezone(UTC)
+
+
+class Matching:
+    def __init__(
+        self,
+        region: str,
+        meetings: MeetingRepository,
+        read_model: ReadModel,
+        index: ProfileIndex,
+        envelope: Callable[..., Envelope[Any]],
+        wake_meeting: Callable[[str, list[Envelope[Any]]], None],
+        wake_schedule: Callable[[str, list[Envelope[Any]]], None],
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.region = region
+        self.meetings = meetings
+        self.read_model = read_model
+        self.index = index
+        self._envelope = envelope
+        self._wake_meeting = wake_meeting
+        self._wake_schedule = wake_schedule
+        self.now = now
+
+    def _events(self, record: Any, subject: str, correlationid: str) -> list[Envelope[Any]]:
+        events = [
+            self._envelope(op, data, correlationid=correlationid, subject=subject)
+            for op, data in record.events
+        ]
+        record.events.clear()
+        return events
+
+    async def _event(self, event_id: str) -> Brokerage:
+        event = await self.read_model.event(event_id)
+        if event is None:
+            raise not_found("brokerage event", event_id)
+        return event
+
+    async def _participant(self, event_id: str, sme: SmeRef, field: str) -> dict[str, Any]:
+        found = await self.read_model.participant(event_id, sme)
+        if found is None:
+            raise Refused(
+                "not_found",
+                f"{key(sme)} is not a confirmed participant of event {event_id}",
+                fields=[{"field": f"data.{field}", "message": "not a participant", "type": "ref"}],
+            )
+        return found
+
+    async def _placement(self, event_id: str) -> dict[str, list[Any]]:
+        schedule = await self.meetings.schedule(event_id)
+        return schedule["placement"] if schedule else {}
+
+    async def _view(self, m: Meeting) -> c.Meeting:
+        slot, table = (await self._placement(m.event_id)).get(m.meeting_id, (None, None))
+        return m.view(slot, table)
+
+    async def _store(self, m: Meeting, expected: int, correlationid: str) -> c.Meeting:
+        events = self._events(m, m.meeting_id, correlationid)
+        await self.meetings.save(m, expected, events)
+        self._wake_meeting(m.meeting_id, events)
+        return await self._view(m)
+
+    # --- meetings ----------------------------------------------------------------------------
+
+    async def request_meeting(self, cmd: Envelope[c.RequestMeeting]) -> c.Meeting:
+        d = cmd.data
+        meeting_id = str(uuid.uuid5(_NAMESPACE, f"{self.region}:{cmd.id}"))
+        if existing := await self.meetings.get(meeting_id):
+            return await self._view(existing)  # the same command again
+        event = await self._event(d.event_id)
+        requester = await self._participant(d.event_id, d.requester, "requester")
+        receiver = await self._participant(d.event_id, d.receiver, "receiver")
+        if key(d.requester) != key(d.receiver) and (
+            back := await self.meetings.between(d.event_id, d.requester, d.receiver)
+        ):
+            expected = back.version
+            back.asked_back(d.requester, d.priority)
+            return await self._store(back, expected, cmd.correlationid)
+        meeting = Meeting.request(
+            meeting_id,
+            event,
+            d,
+            bool(requester.get("remote") or receiver.get("remote")),
+            await self.meetings.sent_by(d.event_id, d.requester),
+            self.now(),
+        )
+        events = self._events(meeting, meeting_id, cmd.correlationid)
+        await self.meetings.add(meeting, events)
+        self._wake_meeting(meeting_id, events)
+        return meeting.view()
+
+    async def _change(self, meeting_id: str, cmd: Envelope[Any], change: Any) -> c.Meeting:
+        m = await self.meetings.require(meeting_id)
+        expected = m.version
+        change(m)
+        return await self._store(m, expected, cmd.correlationid)
+
+    async def respond_meeting(self, cmd: Envelope[c.RespondMeeting]) -> c.Meeting:
+        d = cmd.data
+        return await self._change(d.meeting_id, cmd, lambda m: m.respond(d.responder, d.accept))
+
+    async def cancel_meeting(self, cmd: Envelope[c.CancelMeeting]) -> c.Meeting:
+        d = cmd.data
+        return await self._change(d.meeting_id, cmd, lambda m: m.cancel(d.by))
+
+    async def record_meeting_outcome(self, cmd: Envelope[c.RecordMeetingOutcome]) -> c.Meeting:
+        d = cmd.data
+        return await self._change(d.meeting_id, cmd, lambda m: m.record_outcome(d.outcome))
+
+    async def lock_meeting(self, cmd: Envelope[c.LockMeeting]) -> c.Meeting:
+        d = cmd.data
+        m = await self.meetings.require(d.meeting_id)
+        event = await self._event(m.event_id)
+        slot, table = d.slot, d.table
+        if d.locked and slot is None:  # fix it where the schedule has it
+            slot, table = (await self._placement(m.event_id)).get(m.meeting_id, (None, None))
+        if d.locked and table is None and not m.remote:
+            raise Refused(
+                "validation_failed",
+                "data.table: an on-site meeting is fixed at a table",
+                fields=[{"field": "data.table", "message": "needed", "type": "missing"}],
+            )
+        if table is not None and table >= int(event.setup["tables"]):
+            raise Refused("validation_failed", f"data.table: the event has {event.setup['tables']}")
+        return await self._change(
+            d.meeting_id, cmd, lambda m: m.lock(d.locked, slot, table, event.slots)
+        )
+
+    async def set_availability(self, cmd: Envelope[c.SetAvailability]) -> c.Availability:
+        d = cmd.data
+        event = await self._event(d.event_id)
+        await self._participant(d.event_id, d.participant, "participant")
+        if bad := [s for s in d.slots if not 0 <= s < event.slots]:
+            raise Refused(
+                "validation_failed",
+                f"data.slots: the event has slots 0 to {event.slots - 1}",
+                fields=[{"field": "data.slots", "message": f"no slots {bad}", "type": "range"}],
+            )
+        await self.read_model.set_availability(d.event_id, d.participant, d.slots)
+        return c.Availability(event_id=d.event_id, participant=d.participant, slots=d.slots)
+
+    # --- the schedule ------------------------------------------------------------------------
+
+    async def schedule_event(self, cmd: Envelope[c.ScheduleEvent]) -> c.Schedule:
+        event = await self._event(cmd.data.event_id)
+        accepted = await self.meetings.of_event(event.event_id, "accepted")
+        participants = await self.read_model.participants_of(event.event_id)
+        previous = await self.meetings.schedule(event.event_id)
+        placed = previous["placement"] if previous else {}
+        problem = Problem(
+            slots=event.slots,
+            tables=int(event.setup["tables"]),
+            slots_per_day=int(event.setup["slots_per_day"]),
+            meetings=[
+                MeetingSpec(
+                    meeting_id=m.meeting_id,
+                    a=key(m.requester),
+                    b=key(m.receiver),
+                    weight=spec_weight(m.priority, m.mutual),
+                    remote=m.remote,
+                    locked=(m.lock_slot, m.lock_table)
+                    if m.locked and m.lock_slot is not None
+                    else None,
+                    previous=tuple(placed[m.meeting_id]) if m.meeting_id in placed else None,
+                )
+                for m in accepted
+            ],
+            available={
+                key(SmeRef.model_validate(p["sme"])): frozenset(p["available"])
+                for p in participants
+                if p.get("available") is not None
+            },
+            max_meetings_per_participant=event.setup.get("max_meetings_per_participant"),
+        )
+        result = await asyncio.to_thread(solve, problem, cmd.data.time_limit_s)
+        version = (previous["version"] if previous else 0) + 1
+        by_id = {m.meeting_id: m for m in accepted}
+        schedule = c.Schedule(
+            event_id=event.event_id,
+            region=self.region,
+            version=version,
+            meetings=[
+                self._scheduled(event, by_id[mid], slot, table)
+                for mid, (slot, table) in sorted(result.placement.items(), key=lambda i: i[1][0])
+            ],
+            unscheduled=sorted(set(by_id) - set(result.placement)),
+        )
+        published = self._envelope(
+            c.SCHEDULE_PUBLISHED,
+            c.SchedulePublished(**schedule.model_dump()),
+            correlationid=cmd.correlationid,
+            subject=event.event_id,
+        )
+        state = {
+            "version": version,
+            "placement": {mid: list(pos) for mid, pos in result.placement.items()},
+            "schedule": schedule.model_dump(mode="json"),
+            "solver": {"status": result.status, "seconds": result.seconds, "moved": result.moved},
+        }
+        await self.meetings.save_schedule(
+            event.event_id, state, previous["version"] if previous else 0, [published]
+        )
+        self._wake_schedule(event.event_id, [published])
+        return schedule
+
+    @staticmethod
+    def _scheduled(
+        event: Brokerage, m: Meeting, slot: int, table: int | None
+    ) -> c.ScheduledMeeting:
+        starts, ends = slot_times(event, slot)
+        return c.ScheduledMeeting(
+            meeting_id=m.meeting_id,
+            slot=slot,
+            starts_at=starts,
+            ends_at=ends,
+            table=table,
+            participants=[m.requester, m.receiver],
+        )
+
+    async def get_schedule(self, query: Envelope[c.GetSchedule]) -> c.Schedule:
+        q = query.data
+        stored = await self.meetings.schedule(q.event_id)
+        if stored is None:
+            await self._event(q.event_id)
+            raise not_found("schedule of event", q.event_id)
+        schedule = c.Schedule.model_validate(stored["schedule"])
+        items = schedule.meetings
+        if q.participant is not None:
+            items = [s for s in items if key(q.participant) in {key(p) for p in s.participants}]
+        if q.table is not None:
+            items = [s for s in items if s.table == q.table]
+        schedule = schedule.model_copy(update={"meetings": items})
+        if q.format == "ical":
+            from ..adapters.ical import schedule_ical
+
+            schedule = schedule.model_copy(update={"ical": schedule_ical(schedule, q.participant)})
+        return schedule
+
+    async def get_meeting_kpis(self, query: Envelope[c.GetMeetingKpis]) -> c.MeetingKpis:
+        if query.data.event_id:
+            meetings = await self.meetings.of_event(query.data.event_id)
+        else:
+            meetings = await self.meetings.all()
+        clusters = {}
+        for m in meetings:
+            for ref in (m.requester, m.receiver):
+                if key(ref) not in clusters:
+                    sme = await self.read_model.sme(ref)
+                    clusters[key(ref)] = sme.get("clusters", []) if sme else []
+        return kpis.meeting_kpis(self.region, meetings, clusters)
+
+    # --- partner search ----------------------------------------------------------------------
+
+    async def find_partners(self, query: Envelope[c.FindPartners]) -> c.PartnerPage:
+        q = query.data
+        sme = await self.read_model.sme(q.seeker)
+        if sme is None:
+            raise not_found("SME", key(q.seeker))
+        own = [
+            p["profile"]
+            for p in await self.read_model.profiles.find({"sme_key": key(q.seeker)}).to_list(None)
+        ]
+        if q.profile_id is not None:
+            own = [p for p in own if p["profile_id"] == q.profile_id]
+            if not own:
+                raise not_found("profile", q.profile_id)
+        seeker = Seeker(
+            sme_key=key(q.seeker),
+            region=sme["region"],
+            country=sme["country"],
+            nace_codes=sorted({c for p in own for c in p.get("nace_codes", [])})
+            or sme.get("nace_codes", []),
+            clusters=sme.get("clusters", []),
+            wanted_types={t for p in own for t in COMPLEMENTS[p["type"]]},
+            target_countries=sorted({t for p in own for t in p.get("target_countries", [])}),
+            text=" ".join(
+                [
+                    p["title"] + " " + p["summary"] + " " + " ".join(p.get("keywords", []))
+                    for p in own
+                ]
+                or [" ".join(sme.get("keywords", [])), sme.get("description", "")]
+            ),
+        )
+        offset = _offset(q.cursor)
+        await self.index.refresh()
+        filters = Filters(q.country, q.region, q.profile_type, q.nace, q.cluster, q.size_class)
+        ranked = self.index.search(seeker, filters, self.now().date(), offset + q.limit + 1)
+        page = ranked[offset : offset + q.limit]
+        more = len(ranked) > offset + q.limit
+        return c.PartnerPage(
+            items=[
+                c.PartnerMatch(
+                    sme=SmeRef(sme_id=doc["sme"]["sme_id"], region=doc["sme"]["region"]),
+                    legal_name=doc["sme"]["legal_name"],
+                    profile_id=doc["profile"]["profile_id"],
+                    profile_type=doc["profile"]["type"],
+                    title=doc["profile"]["title"],
+                    score=total,
+                    reasons=reasons,
+                )
+                for doc, total, reasons in page
+            ],
+            next_cursor=base64.urlsafe_b64encode(str(offset + q.limit).encode()).decode()
+            if more
+            else None,
+        )
+
+
+def _offset(cursor: str | None) -> int:
+    if not cursor:
+        return 0
+    try:
+        return int(base64.urlsafe_b64decode(cursor.encode()))
+    except ValueError as exc:
+        raise Refused(
+            "validation_failed",
+            "the cursor is not one this service gave out",
+            fields=[{"field": "data.cursor", "message": str(exc), "type": "cursor"}],
+        ) from exc
