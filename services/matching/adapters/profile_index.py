@@ -12,10 +12,10 @@ from typing import Any
 import bm25s
 import numpy as np
 
-from ..domain.ranking import Seeker, score, visible, words
+from ..domain.ranking import WEIGHTS, Seeker, score, visible, words
 from .read_model import ReadModel
 
-TEXT_CANDIDATES = 500
+ROUGH_CANDIDATES = 300
 
 
 @dataclass
@@ -71,7 +71,16 @@ class ProfileIndex:
             for d in docs
         ]  # fmt: skip
         self.clusters = [set(d["sme"].get("clusters", [])) for d in docs]
+        self.by_division = _inverted([{lvl[:2] for lvl in levels} for levels in self.nace_levels])
+        self.by_cluster = _inverted(self.clusters)
         self.docs = docs
+
+    def _any_of(self, inverted: dict[str, np.ndarray], keys: set[str]) -> np.ndarray:
+        hit = np.zeros(len(self.docs), dtype=bool)
+        for k in keys:
+            if k in inverted:
+                hit[inverted[k]] = True
+        return hit
 
     def _mask(self, f: Filters) -> np.ndarray:
         mask = np.ones(len(self.docs), dtype=bool)
@@ -101,20 +110,26 @@ class ProfileIndex:
             text = np.zeros(len(self.docs))
         top = text.max() if text.size else 0.0
         normalised = text / top if top > 0 else text
-        masked = np.where(mask, normalised, -1.0)
-        # Candidates: the best by text, and whatever shares a NACE division or a cluster.
-        count = min(TEXT_CANDIDATES, len(self.docs))
-        by_text = np.argpartition(-masked, count - 1)[:count]
-        divisions = {code[:2] for code in seeker.nace_codes}
-        clusters = set(seeker.clusters)
-        near = [
-            i
-            for i in np.flatnonzero(mask)
-            if (divisions & {lvl[:2] for lvl in self.nace_levels[i]}) or clusters & self.clusters[i]
-        ] if (divisions or clusters) and len(self.docs) <= 20000 else []  # fmt: skip
+        # A vectorised first pass over every profile with all criteria but the fine NACE levels
+        # and target countries (worth at most 0.175 together); only the best few are scored
+        # exactly and explained.
+        rough = WEIGHTS["text"] * normalised + WEIGHTS["region"] * (self.region != seeker.region)
+        if seeker.wanted_types:
+            rough += WEIGHTS["type"] * np.isin(self.type, list(seeker.wanted_types))
+        else:
+            rough += WEIGHTS["type"]
+        rough += (
+            WEIGHTS["nace"]
+            * 0.5
+            * self._any_of(self.by_division, {c[:2] for c in seeker.nace_codes})
+        )
+        rough += WEIGHTS["cluster"] * self._any_of(self.by_cluster, set(seeker.clusters))
+        rough = np.where(mask, rough, -1.0)
+        count = min(ROUGH_CANDIDATES, len(self.docs))
+        candidates = np.argpartition(-rough, count - 1)[:count]
         query_terms = set(query)
         ranked = []
-        for i in {*by_text.tolist(), *near}:
+        for i in candidates.tolist():
             if not mask[i] or not visible(self.docs[i], seeker, today):
                 continue
             matched = sorted(query_terms & self.terms[i])
@@ -122,3 +137,11 @@ class ProfileIndex:
             ranked.append((self.docs[i], total, reasons))
         ranked.sort(key=lambda r: (-r[1], r[0]["_id"]))
         return ranked[:limit]
+
+
+def _inverted(sets: list[set[str]]) -> dict[str, np.ndarray]:
+    index: dict[str, list[int]] = {}
+    for i, keys in enumerate(sets):
+        for k in keys:
+            index.setdefault(k, []).append(i)
+    return {k: np.array(v, dtype=np.int64) for k, v in index.items()}

@@ -95,15 +95,16 @@ class ReadModel:
 
     # --- SMEs and their profiles -----------------------------------------------------------
 
-    async def put_sme(self, sme: dict[str, Any]) -> None:
+    async def put_sme(self, sme: dict[str, Any], *, with_profiles: bool = True) -> None:
         sme_key = f"{sme['region']}:{sme['sme_id']}"
         current = await self.smes.find_one({"_id": sme_key}, {"version": 1})
         if current and current.get("version", 0) > sme["version"]:
             return  # an older copy arriving late
         # The id goes into the replacement too: nx-27017 does not take it from the filter.
         await self.smes.replace_one({"_id": sme_key}, {**sme, "_id": sme_key}, upsert=True)
-        await self.profiles.update_many({"sme_key": sme_key}, {"$set": {"sme": sme}})
-        await self._changed()
+        if with_profiles:
+            await self.profiles.update_many({"sme_key": sme_key}, {"$set": {"sme": sme}})
+            await self._changed()
 
     async def sme(self, ref: SmeRef) -> dict[str, Any] | None:
         return await self.smes.find_one({"_id": key(ref)})
@@ -115,7 +116,8 @@ class ReadModel:
             {"_id": profile["profile_id"], "sme_key": sme_key, "sme": sme, "profile": profile},
             upsert=True,
         )
-        await self.put_sme(sme)
+        await self.put_sme(sme, with_profiles=False)
+        await self._changed()
 
     async def withdraw_profile(self, profile_id: str) -> None:
         await self.profiles.delete_one({"_id": profile_id})

@@ -131,3 +131,21 @@ def score(
         total += WEIGHTS["region"]
         reasons.append(f"another region: {sme['region']}")
     return round(total, 4), reasons
+
+
+def seeker_from(sme: dict[str, Any], own: list[dict[str, Any]]) -> Seeker:
+    """A seeker described by its own profiles (all of them, or the one it searches for); an SME
+    without profiles is described by its keywords and description, and takes any type."""
+    text = [f"{p['title']} {p['summary']} {' '.join(p.get('keywords', []))}" for p in own]
+    return Seeker(
+        sme_key=f"{sme['region']}:{sme['sme_id']}",
+        region=sme["region"],
+        country=sme["country"],
+        nace_codes=sorted({code for p in own for code in p.get("nace_codes", [])})
+        or sme.get("nace_codes", []),
+        clusters=sme.get("clusters", []),
+        wanted_types={t for p in own for t in COMPLEMENTS[p["type"]]},
+        target_countries=sorted({t for p in own for t in p.get("target_countries", [])}),
+        text=" ".join(text or [" ".join(sme.get("keywords", [])), sme.get("description", "")]),
+        share_with_network=bool(sme.get("share_with_network", True)),
+    )

@@ -27,15 +27,20 @@ class Result:
 
 
 def greedy(problem: Problem) -> dict[str, int]:
-    """First fit: locked meetings, then the rest by weight, each into its earliest free slot."""
+    """First fit: locked meetings, then those of the previous schedule (in their old slot if it
+    is still free), then the rest by weight, each into its earliest free slot."""
     busy: set[tuple[str, int]] = set()
     on_site: defaultdict[int, int] = defaultdict(int)
     count: defaultdict[str, int] = defaultdict(int)
     cap = problem.max_meetings_per_participant
     chosen: dict[str, int] = {}
-    order = sorted(problem.meetings, key=lambda m: (m.locked is None, -m.weight))
+    order = sorted(
+        problem.meetings, key=lambda m: (m.locked is None, m.previous is None, -m.weight)
+    )
     for m in order:
         candidates = [m.locked[0]] if m.locked else problem.feasible_slots(m)
+        if m.previous is not None and m.previous[0] in candidates and not m.locked:
+            candidates = [m.previous[0], *candidates]
         if cap is not None and (count[m.a] >= cap or count[m.b] >= cap) and not m.locked:
             continue
         for s in candidates:

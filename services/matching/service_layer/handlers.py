@@ -20,7 +20,7 @@ from ..adapters.read_model import ReadModel
 from ..adapters.repository import MeetingRepository
 from ..domain import kpis
 from ..domain.meetings import Brokerage, Meeting, key
-from ..domain.ranking import COMPLEMENTS, Seeker
+from ..domain.ranking import seeker_from
 from ..domain.schedule_problem import MeetingSpec, Problem
 from ..domain.scheduler import solve, spec_weight
 
@@ -305,23 +305,7 @@ class Matching:
             own = [p for p in own if p["profile_id"] == q.profile_id]
             if not own:
                 raise not_found("profile", q.profile_id)
-        seeker = Seeker(
-            sme_key=key(q.seeker),
-            region=sme["region"],
-            country=sme["country"],
-            nace_codes=sorted({c for p in own for c in p.get("nace_codes", [])})
-            or sme.get("nace_codes", []),
-            clusters=sme.get("clusters", []),
-            wanted_types={t for p in own for t in COMPLEMENTS[p["type"]]},
-            target_countries=sorted({t for p in own for t in p.get("target_countries", [])}),
-            text=" ".join(
-                [
-                    p["title"] + " " + p["summary"] + " " + " ".join(p.get("keywords", []))
-                    for p in own
-                ]
-                or [" ".join(sme.get("keywords", [])), sme.get("description", "")]
-            ),
-        )
+        seeker = seeker_from(sme, own)
         offset = _offset(q.cursor)
         await self.index.refresh()
         filters = Filters(q.country, q.region, q.profile_type, q.nace, q.cluster, q.size_class)

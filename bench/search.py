@@ -1,0 +1,172 @@
+"""Partner search over 10,000 generated cooperation profiles: the profiles reach the matching
+service (in its own process) as the registry's profile_published events, then 1,000
+find_partners queries for the top 20 go through the bus one after another.
+
+    python -m bench.search [--profiles 10000] [--queries 1000]
+
+Last line: profiles=… p95_ms=…; the line before gives p50_ms and the precision at 1 on the
+hand-labelled set."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+from bench.common import embedded_servers, figures
+from contracts import matching as c
+from contracts import registry as reg
+from contracts.common import SmeRef
+from mapnet import mongo
+from mapnet.bus import BusClient
+from mapnet.codec import encode, make_envelope
+from mapnet.servers import Managed
+from mapnet.status import region_health
+from services.matching.adapters.profile_index import Filters, ProfileIndex
+from services.matching.domain.ranking import seeker_from
+from services.matching.domain.relevance_set import RELEVANT, profile_docs
+
+REGION = "bench"
+REGIONS = ["berlin", "copenhagen", "helsinki", "oslo", "riga", "stockholm", "tallinn", "vilnius"]
+COUNTRIES = {"berlin": "DE", "copenhagen": "DK", "helsinki": "FI", "oslo": "NO", "riga": "LV",
+             "stockholm": "SE", "tallinn": "EE", "vilnius": "LT"}  # fmt: skip
+TOPICS = {
+    "photonics": (["26.70", "26.51", "27.90"], "laser optics lidar sensor fibre photonic "
+                  "spectrometer imaging micro-machining glass coating"),
+    "ict": (["62.01", "62.02", "63.11"], "cloud saas payments fintech cyber security data "
+            "platform iot analytics e-government marketplace"),
+    "life-sciences": (["21.20", "72.11", "32.50"], "diagnostics sepsis biomarker vaccine "
+                      "clinical trial medical device e-health genomics"),
+    "cleantech": (["27.20", "35.11", "37.00"], "battery storage water membrane solar wind "
+                  "hydrogen recycling circular energy"),
+}  # fmt: skip
+TYPES = ["technology_offer", "technology_request", "business_offer", "business_request",
+         "rd_request"]  # fmt: skip
+
+
+def profile_event(i: int, rng: random.Random) -> bytes:
+    cluster = rng.choice(list(TOPICS))
+    nace, vocabulary = TOPICS[cluster]
+    words = vocabulary.split()
+    region = REGIONS[i % len(REGIONS)] if i % 3 else REGION
+    sme = reg.SmePublic(
+        sme_id=f"sme-{i}", region=region, version=1, legal_name=f"Company {i}",
+        country=COUNTRIES.get(region, "EE"), nace_codes=[rng.choice(nace)], clusters=[cluster],
+        keywords=rng.sample(words, 2), description="", size_class="small",
+        growth_class="neither", stage="identified", share_with_network=True,
+    )  # fmt: skip
+    profile = reg.Profile(
+        profile_id=f"p-{i}", type=rng.choice(TYPES), title=" ".join(rng.sample(words, 4)),
+        summary=" ".join(rng.sample(words, 8)), keywords=rng.sample(words, 3),
+        nace_codes=[rng.choice(nace)], partnership_types=["technical_cooperation"],
+        expires_on=date.today() + timedelta(days=365), status="published",
+        published_at=datetime.now(UTC),
+    )  # fmt: skip
+    event = make_envelope(
+        reg.PROFILE_PUBLISHED,
+        reg.ProfilePublished(sme=sme, profile=profile),
+        region=REGION,
+        source=f"mapnet/{REGION}/registry",
+    )
+    return encode(event)
+
+
+async def load_profiles(nats_url: str, mongo_url: str, count: int) -> None:
+    rng = random.Random(2026)
+    client = await BusClient.connect(nats_url, source="mapnet/bench")
+    js = client.nc.jetstream()
+    subject = reg.PROFILE_PUBLISHED.subject(REGION)
+    for start in range(0, count, 500):
+        await asyncio.gather(
+            *(
+                js.publish(subject, profile_event(i, rng))
+                for i in range(start, min(start + 500, count))
+            )
+        )
+    await client.close()
+    profiles = mongo.database(mongo.client(mongo_url), REGION, "matching").profiles
+    deadline = time.monotonic() + 300
+    while await profiles.count_documents({}) < count:
+        if time.monotonic() > deadline:
+            raise RuntimeError("the matching service did not take in every profile")
+        await asyncio.sleep(0.5)
+
+
+async def queries(nats_url: str, count: int, profiles: int) -> list[float]:
+    client = await BusClient.connect(nats_url, source="mapnet/bench", timeout_s=30)
+    rng = random.Random(7)
+    seekers = [rng.randrange(profiles) for _ in range(count)]
+    # The first query builds the index; it is timed apart.
+    first = time.perf_counter()
+    region = lambda i: REGIONS[i % len(REGIONS)] if i % 3 else REGION  # noqa: E731
+    await client.call(
+        c.FIND_PARTNERS, c.FindPartners(seeker=SmeRef(sme_id="sme-0", region=region(0))), REGION
+    )
+    print(f"first query (builds the index): {(time.perf_counter() - first) * 1000:.0f} ms")
+    latencies = []
+    for i in seekers:
+        query = c.FindPartners(seeker=SmeRef(sme_id=f"sme-{i}", region=region(i)), limit=20)
+        started = time.perf_counter()
+        page = await client.call(c.FIND_PARTNERS, query, REGION)
+        latencies.append((time.perf_counter() - started) * 1000)
+        assert page.items, "a query found nothing"
+    await client.close()
+    return latencies
+
+
+def precision_at_1() -> float:
+    docs = profile_docs()
+    by_id = {d["_id"]: d for d in docs}
+    index = ProfileIndex(read_model=None)  # type: ignore[arg-type]
+    index._build(docs)
+    hits = 0
+    for seeker_id, relevant in RELEVANT.items():
+        seeker = seeker_from(by_id[seeker_id]["sme"], [by_id[seeker_id]["profile"]])
+        top = index.search(seeker, Filters(), date.today(), 1)
+        hits += bool(top and top[0][0]["_id"] in relevant)
+    return hits / len(RELEVANT)
+
+
+async def main(profiles: int, count: int) -> None:
+    with embedded_servers() as (nats_url, mongo_url), tempfile.TemporaryDirectory() as tmp:
+        env = {**os.environ, "NATS_URL": nats_url, "MONGO_URL": mongo_url,
+               "MAPNET_REGIONS": REGION, "MAPNET_LOG_LEVEL": "WARNING"}  # fmt: skip
+        service = Managed(
+            "matching", [sys.executable, "-m", "mapnet", "serve", "matching"],
+            Path(tmp) / "matching.log", env=env,
+        )  # fmt: skip
+        service.start()
+        try:
+            for _ in range(300):
+                health = await region_health(REGION, nats_url)
+                if health["services"]["matching"].get("status") == "ok":
+                    break
+                await asyncio.sleep(0.2)
+            started = time.perf_counter()
+            await load_profiles(nats_url, mongo_url, profiles)
+            print(
+                f"{profiles} profiles in the read model after {time.perf_counter() - started:.1f} s"
+            )
+            latencies = await queries(nats_url, count, profiles)
+        finally:
+            service.stop()
+    cuts = statistics.quantiles(latencies, n=100)
+    print(
+        figures(queries=count, p50_ms=f"{cuts[49]:.1f}", precision_at_1=f"{precision_at_1():.2f}")
+    )
+    print(figures(profiles=profiles, p95_ms=f"{cuts[94]:.1f}"))
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--profiles", type=int, default=10_000)
+    parser.add_argument("--queries", type=int, default=1_000)
+    args = parser.parse_args()
+    asyncio.run(main(args.profiles, args.queries))

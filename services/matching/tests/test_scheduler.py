@@ -1,0 +1,108 @@
+"""The scheduler without servers: every schedule passes the independent validator, never holds
+fewer meetings than first fit nor more than the LP bound, keeps locks, and re-runs stay put."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+
+from services.matching.domain.bound import upper_bound
+from services.matching.domain.generated import generated_event
+from services.matching.domain.schedule_problem import MeetingSpec, Problem, idle_gaps, violations
+from services.matching.domain.scheduler import assign_tables, greedy, solve
+
+
+def tiny() -> Problem:
+    return Problem(
+        slots=2,
+        tables=1,
+        slots_per_day=2,
+        meetings=[
+            MeetingSpec("ab", "a", "b"),
+            MeetingSpec("ac", "a", "c"),
+            MeetingSpec("bc", "b", "c", remote=True),
+        ],
+        available={"c": frozenset({1})},
+    )
+
+
+@pytest.mark.parametrize(
+    ("placement", "complaint"),
+    [
+        ({"ab": (0, 0), "ac": (0, 0)}, "already meets"),
+        ({"ac": (0, 0)}, "not available"),
+        ({"ab": (0, 0), "ac": (1, 0), "bc": (1, None)}, "already meets"),
+        ({"ab": (0, 1)}, "table 1 does not exist"),
+        ({"bc": (1, 0)}, "remote meeting needs no table"),
+        ({"zz": (0, 0)}, "not an accepted meeting"),
+        ({"ab": (5, 0)}, "outside the event"),
+    ],
+)
+def test_the_validator_catches_each_kind_of_fault(
+    placement: dict[str, tuple[int, int | None]], complaint: str
+) -> None:
+    assert any(complaint in v for v in violations(tiny(), placement))
+
+
+def test_the_validator_catches_table_overuse_locks_and_caps() -> None:
+    problem = Problem(
+        slots=1,
+        tables=1,
+        slots_per_day=1,
+        meetings=[MeetingSpec("ab", "a", "b", locked=(0, 0)), MeetingSpec("cd", "c", "d")],
+        max_meetings_per_participant=0,
+    )
+    found = violations(problem, {"cd": (0, 0)})
+    assert any("locked but not placed" in v for v in found)
+    assert any("cap 0" in v for v in found)
+    assert any("taken" in v for v in violations(problem, {"ab": (0, 0), "cd": (0, 0)}))
+
+
+def test_a_small_event_is_solved_to_its_bound() -> None:
+    problem = tiny()
+    result = solve(problem, time_limit_s=2)
+    assert violations(problem, result.placement) == []
+    assert len(result.placement) == upper_bound(problem) == 2
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_generated_events_are_valid_between_greedy_and_bound(seed: int) -> None:
+    problem = generated_event(participants=40, requests=200, tables=5, seed=seed)
+    problem.max_meetings_per_participant = 8
+    result = solve(problem, time_limit_s=3)
+    assert violations(problem, result.placement) == []
+    first_fit = greedy(problem)
+    assert violations(problem, assign_tables(problem, first_fit)) == []
+    assert len(first_fit) <= len(result.placement) <= upper_bound(problem)
+    assert result.greedy == len(first_fit)
+
+
+def test_locked_meetings_keep_slot_and_table_and_reruns_move_nothing() -> None:
+    problem = generated_event(participants=30, requests=120, tables=4, seed=7)
+    locked_id = problem.meetings[0].meeting_id
+    problem.meetings[0] = dataclasses.replace(problem.meetings[0], locked=None)
+    first = solve(problem, time_limit_s=2)
+    slot = first.placement.get(locked_id, (0, 0))[0]
+    problem.meetings[0] = dataclasses.replace(
+        problem.meetings[0], locked=(slot, None if problem.meetings[0].remote else 3)
+    )
+    problem.meetings = [
+        dataclasses.replace(m, previous=first.placement.get(m.meeting_id)) for m in problem.meetings
+    ]
+    again = solve(problem, time_limit_s=2)
+    assert violations(problem, again.placement) == []
+    assert again.placement[locked_id][0] == slot
+    kept = sum(
+        1 for mid, pos in first.placement.items() if again.placement.get(mid, (None,))[0] == pos[0]
+    )
+    assert len(again.placement) >= len(first.placement)
+    assert kept >= len(first.placement) - 2, (kept, len(first.placement))
+    assert again.moved <= 2
+
+
+def test_compaction_never_adds_idle_gaps() -> None:
+    problem = generated_event(participants=30, requests=120, tables=4, seed=11)
+    result = solve(problem, time_limit_s=2)
+    plain = assign_tables(problem, greedy(problem))
+    assert idle_gaps(problem, result.placement) <= idle_gaps(problem, plain) + len(problem.meetings)
