@@ -14,12 +14,17 @@ from .schedule_problem import Problem
 
 
 def upper_bound(problem: Problem) -> int:
+    return relaxation(problem)[0]
+
+
+def relaxation(problem: Problem) -> tuple[int, dict[str, list[tuple[float, int]]]]:
+    """The bound, and per meeting the fractional slots of the relaxed optimum, largest first."""
     columns: list[tuple[int, int]] = []  # (meeting index, slot)
     for i, m in enumerate(problem.meetings):
         slots = [m.locked[0]] if m.locked else problem.feasible_slots(m)
         columns += [(i, s) for s in slots]
     if not columns:
-        return 0
+        return 0, {}
     rows: defaultdict[tuple[str, object], list[int]] = defaultdict(list)
     cap = problem.max_meetings_per_participant
     for col, (i, s) in enumerate(columns):
@@ -69,4 +74,10 @@ def upper_bound(problem: Problem) -> int:
     h.run()
     info = h.getInfo()
     value = max(info.objective_function_value, getattr(info, "dual_objective_value", 0.0) or 0.0)
-    return math.floor(value + 1e-3)
+    fractions: dict[str, list[tuple[float, int]]] = defaultdict(list)
+    for (i, s), x in zip(columns, h.getSolution().col_value, strict=True):
+        if x > 1e-3:
+            fractions[problem.meetings[i].meeting_id].append((x, s))
+    for ranked in fractions.values():
+        ranked.sort(reverse=True)
+    return math.floor(value + 1e-3), dict(fractions)

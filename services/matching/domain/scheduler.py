@@ -1,7 +1,8 @@
-"""Building the schedule: a first-fit greedy start, CP-SAT (OR-Tools) to hold as many meetings as
-possible weighted by priority and mutual interest, tables assigned per slot, then a local search
-that closes idle gaps between a participant's meetings. The LP relaxation (HiGHS) gives a proven
-upper bound on how many meetings any schedule could hold.
+"""Building the schedule: a start from first fit or from the rounded LP relaxation (HiGHS), each
+improved by moving the meetings that block an unplaced one; CP-SAT (OR-Tools) to hold as many
+meetings as possible weighted by priority and mutual interest; tables assigned per slot; then a
+local search that closes idle gaps between a participant's meetings. The relaxation's optimum is
+also the proven upper bound on how many meetings any schedule could hold.
 
 Re-runs after late changes keep meetings where they were: keeping a meeting's previous slot earns
 a bonus too small to ever cost a meeting, but large enough to decide between equal schedules."""
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 
 from ortools.sat.python import cp_model
 
+from .bound import relaxation
 from .schedule_problem import MeetingSpec, Placement, Problem
 
 
@@ -49,6 +51,36 @@ def greedy(problem: Problem) -> dict[str, int]:
             if not m.remote and on_site[s] >= problem.tables:
                 continue
             chosen[m.meeting_id] = s
+            busy |= {(m.a, s), (m.b, s)}
+            on_site[s] += 0 if m.remote else 1
+            count[m.a] += 1
+            count[m.b] += 1
+            break
+    return chosen
+
+
+def rounded(problem: Problem, fractions: dict[str, list[tuple[float, int]]]) -> dict[str, int]:
+    """The relaxed optimum made whole: meetings by how sure the relaxation is of them, each into
+    its most fractional slot that is still free."""
+    by_id = {m.meeting_id: m for m in problem.meetings}
+    busy: set[tuple[str, int]] = set()
+    on_site: defaultdict[int, int] = defaultdict(int)
+    count: defaultdict[str, int] = defaultdict(int)
+    cap = problem.max_meetings_per_participant
+    chosen: dict[str, int] = {}
+    order = sorted(
+        fractions, key=lambda mid: (by_id[mid].locked is None, -fractions[mid][0][0], mid)
+    )
+    for mid in order:
+        m = by_id[mid]
+        if cap is not None and (count[m.a] >= cap or count[m.b] >= cap) and not m.locked:
+            continue
+        for _, s in fractions[mid]:
+            if (m.a, s) in busy or (m.b, s) in busy:
+                continue
+            if not m.remote and on_site[s] >= problem.tables:
+                continue
+            chosen[mid] = s
             busy |= {(m.a, s), (m.b, s)}
             on_site[s] += 0 if m.remote else 1
             count[m.a] += 1
@@ -135,7 +167,14 @@ def solve(
 ) -> Result:
     started = time.monotonic()
     first_fit = greedy(problem)
-    start = augment(problem, first_fit, deadline=started + time_limit_s / 4)
+    start = augment(problem, first_fit, deadline=started + time_limit_s / 6)
+    if not any(m.previous for m in problem.meetings):
+        # A first run: the relaxed optimum, rounded and augmented, is a far better start on
+        # large events (a re-run starts from the previous schedule instead, to keep it).
+        _, fractions = relaxation(problem)
+        from_lp = augment(problem, rounded(problem, fractions), time.monotonic() + time_limit_s / 6)
+        if len(from_lp) > len(start):
+            start = from_lp
     model = cp_model.CpModel()
     x: dict[tuple[str, int], cp_model.IntVar] = {}
     by_participant_slot: defaultdict[tuple[str, int], list[cp_model.IntVar]] = defaultdict(list)

@@ -23,7 +23,7 @@ def precision_at(k: int) -> float:
     docs = profile_docs(TODAY)
     by_id = {d["_id"]: d for d in docs}
     idx = index(docs)
-    hits = 0
+    hits = 0.0
     for seeker_id, relevant in RELEVANT.items():
         seeker = seeker_from(by_id[seeker_id]["sme"], [by_id[seeker_id]["profile"]])
         ranked = idx.search(seeker, Filters(), TODAY, k)
