@@ -42,7 +42,8 @@ def relaxation(problem: Problem) -> tuple[int, dict[str, list[tuple[float, int]]
     h = highspy.Highs()
     h.setOptionValue("output_flag", False)
     # Interior point without crossover: the simplex takes minutes on an event of 5,000 requests.
-    # Its dual objective bounds the optimum from above (weak duality) up to tolerance 1e-7.
+    # The bound is then computed from the row duals by weak duality (see _dual_bound), so it
+    # holds however inexact the solver's answer is.
     h.setOptionValue("solver", "ipm")
     h.setOptionValue("run_crossover", "off")
     n = len(columns)
@@ -72,12 +73,35 @@ def relaxation(problem: Problem) -> tuple[int, dict[str, list[tuple[float, int]]
     )
     h.changeObjectiveSense(highspy.ObjSense.kMaximize)
     h.run()
-    info = h.getInfo()
-    value = max(info.objective_function_value, getattr(info, "dual_objective_value", 0.0) or 0.0)
+    solution = h.getSolution()
+    limits_of_rows = np.array([float(limits[kind]) for kind, _ in kept])
+    row_of_entry = np.repeat(np.arange(len(kept)), [len(cols) for _, cols in kept])
+    value = _dual_bound(
+        np.asarray(solution.row_dual), limits_of_rows, row_of_entry, np.array(index), lower
+    )
     fractions: dict[str, list[tuple[float, int]]] = defaultdict(list)
-    for (i, s), x in zip(columns, h.getSolution().col_value, strict=True):
+    for (i, s), x in zip(columns, solution.col_value, strict=True):
         if x > 1e-3:
             fractions[problem.meetings[i].meeting_id].append((x, s))
     for ranked in fractions.values():
         ranked.sort(reverse=True)
     return math.floor(value + 1e-3), dict(fractions)
+
+
+def _dual_bound(
+    row_dual: np.ndarray,
+    b: np.ndarray,
+    row_of_entry: np.ndarray,
+    column_of_entry: np.ndarray,
+    lower: np.ndarray,
+) -> float:
+    """max 1·x s.t. Ax <= b, lower <= x <= 1 is at most b·y + Σ max over x_j of (1 - Aᵀy)_j x_j
+    for any y >= 0. The solver's duals give a y that makes this tight; whatever their sign
+    convention or error, the smaller of the two readings is a valid bound."""
+    bounds = []
+    for y in (np.maximum(row_dual, 0.0), np.maximum(-row_dual, 0.0)):
+        reduced = np.ones(len(lower))
+        np.subtract.at(reduced, column_of_entry, y[row_of_entry])
+        best_x = np.where(reduced > 0, 1.0, lower)
+        bounds.append(float(b @ y + reduced @ best_x))
+    return min(bounds)
