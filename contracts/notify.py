@@ -7,12 +7,23 @@ from typing import Literal
 
 from pydantic import EmailStr, Field, HttpUrl
 
-from .common import Page
+from .common import Accepted, LanguageCode, Page
 from .envelope import Payload
 from .operations import command, event, query
 
 Channel = Literal["email", "webhook"]
 Frequency = Literal["immediately", "digest", "never"]
+MailKind = Literal[
+    "registration_confirmed",
+    "registration_waitlisted",
+    "event_cancelled",
+    "meeting_requested",
+    "meeting_accepted",
+    "meeting_declined",
+    "schedule_published",
+    "profile_expiring",
+    "weekly_digest",
+]
 
 
 class SubscribeWebhook(Payload):
@@ -39,8 +50,32 @@ class UnsubscribeWebhook(Payload):
 
 class SetPreferences(Payload):
     email: EmailStr
-    language: str = "en"
-    kinds: dict[str, Frequency] = Field(default_factory=dict)
+    language: LanguageCode = "en"
+    kinds: dict[MailKind, Frequency] = Field(
+        default_factory=dict,
+        description="Per kind of mail; unlisted kinds are sent at once, the weekly digest only "
+        "when asked for",
+    )
+    consent: bool = Field(default=True, description="False stops every mail at once")
+
+
+class Unsubscribe(Payload):
+    email: EmailStr
+    token: str = Field(description="From the unsubscribe link of any mail")
+
+
+class ForgetPerson(Payload):
+    email: EmailStr
+    reason: str = Field(min_length=1)
+
+
+class SendDigest(Payload):
+    period: str | None = Field(default=None, description="e.g. 2026-W48; default: this week")
+
+
+class DigestSent(Payload):
+    period: str
+    recipients: int
 
 
 class Preferences(SetPreferences):
@@ -57,6 +92,7 @@ class Delivery(Payload):
     delivery_id: str
     event_id: str
     channel: Channel
+    kind: str
     recipient: str
     status: Literal["sent", "failed", "pending"]
     attempts: int
@@ -82,6 +118,9 @@ UNSUBSCRIBE_WEBHOOK = command(
     S, "unsubscribe_webhook", UnsubscribeWebhook, WebhookSubscription, "Stop a subscription"
 )
 SET_PREFERENCES = command(S, "set_preferences", SetPreferences, Preferences, "Mail preferences")
+UNSUBSCRIBE = command(S, "unsubscribe", Unsubscribe, Preferences, "Stop all mail (link token)")
+FORGET_PERSON = command(S, "forget_person", ForgetPerson, Accepted, "Erase a person, stop all")
+SEND_DIGEST = command(S, "send_digest", SendDigest, DigestSent, "Send this week's digest now")
 LIST_DELIVERIES = query(S, "list_deliveries", ListDeliveries, DeliveryPage, "What was sent")
 
 NOTIFICATION_SENT = event(S, "notification_sent", NotificationOutcome, "A notification was sent")

@@ -52,7 +52,11 @@ def up(
         supervisor.start()
         console.print("waiting for the services to answer their health query …")
         reports = supervisor.wait_healthy()
-    except (ServerError, KeyboardInterrupt) as exc:
+    except KeyboardInterrupt as exc:  # Ctrl-C while starting: a normal stop
+        supervisor.stop()
+        console.print("stopped")
+        raise typer.Exit(0) from exc
+    except ServerError as exc:
         supervisor.stop()
         console.print(f"[red]mapnet up failed:[/red] {exc}")
         raise typer.Exit(1) from exc

@@ -67,6 +67,7 @@ class Runtime:
     router: NatsRouter = field(default_factory=NatsRouter)
     outbox_collections: list[str] = field(default_factory=list)
     startup: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    shutdown: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     relay: OutboxRelay | None = None
     nc: NATS | None = None
     js: JetStreamContext | None = None
@@ -290,6 +291,8 @@ class Runtime:
             self.relay.start()
 
     async def stop(self) -> None:
+        for hook in self.shutdown:
+            await hook()
         if self.relay:
             await self.relay.stop()
 

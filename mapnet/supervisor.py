@@ -68,10 +68,25 @@ class Supervisor:
                 start_and_wait(server, port)
                 rp.mongo_url = f"mongodb://127.0.0.1:{port}"
                 self.echo(f"started nx-27017 for {region} on {rp.mongo_url}")
+            smtp_url = self.settings.smtp_url
+            if not smtp_url:
+                port = self.settings.smtp_port + index
+                mail_dir = home / region / "mail"
+                server = Managed(
+                    f"mailbox[{region}]",
+                    [sys.executable, "-m", "mapnet.mailbox", "--port", str(port), "--dir",
+                     str(mail_dir)],
+                    home / region / "mailbox.log",
+                )  # fmt: skip
+                rp.servers.append(server)
+                start_and_wait(server, port)
+                smtp_url = f"smtp://127.0.0.1:{port}"
+                self.echo(f"started the mailbox for {region} on {smtp_url} (mail in {mail_dir})")
             env = {
                 **os.environ,
                 "NATS_URL": rp.nats_url,
                 "MONGO_URL": rp.mongo_url,
+                "SMTP_URL": smtp_url,
                 "MAPNET_REGIONS": region,
             }
             rp.services = Managed(

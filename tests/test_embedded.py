@@ -23,10 +23,15 @@ from mapnet.status import region_health
 
 def start_up(home: Path, nats_port: int, mongo_port: int) -> subprocess.Popen[bytes]:
     env = {
-        k: v for k, v in os.environ.items() if k not in {"NATS_URL", "MONGO_URL", "MAPNET_REGIONS"}
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"NATS_URL", "MONGO_URL", "SMTP_URL", "MAPNET_REGIONS"}
     }
     env.update(
-        MAPNET_HOME=str(home), MAPNET_NATS_PORT=str(nats_port), MAPNET_MONGO_PORT=str(mongo_port)
+        MAPNET_HOME=str(home),
+        MAPNET_NATS_PORT=str(nats_port),
+        MAPNET_MONGO_PORT=str(mongo_port),
+        MAPNET_SMTP_PORT=str(free_port()),
     )
     return subprocess.Popen(
         [sys.executable, "-m", "mapnet", "up"],
@@ -63,7 +68,9 @@ def pid_alive(pid: int) -> bool:
 
 def interrupt(proc: subprocess.Popen[bytes]) -> None:
     proc.send_signal(signal.SIGINT)
-    proc.wait(60)
+    out = proc.communicate(timeout=60)[0].decode(errors="replace")
+    if proc.returncode:
+        print("\n".join(line for line in out.splitlines() if not line.startswith("{")))
 
 
 @pytest.mark.timeout(240)
@@ -76,7 +83,7 @@ async def test_up_serves_stops_cleanly_and_keeps_data(tmp_path: Path) -> None:
         assert set(report["services"]) == {"registry", "events", "matching", "notify"}
         state = json.loads((tmp_path / "up.json").read_text())
         pids = [pid for region in state["regions"] for pid in region["pids"].values()]
-        assert len(pids) == 3
+        assert len(pids) == 4  # NATS, nx-27017, the mailbox, the services
 
         # Leave data in both servers: a JetStream event and a document.
         nc = await nats.connect(url)

@@ -1,0 +1,122 @@
+"""Mail out: jinja2 templates (a plain-text and an HTML part, in the person's language where a
+template exists, else English) made into a MIME message with an unsubscribe link and header,
+and aiosmtplib connections to the SMTP server of ``SMTP_URL``."""
+
+from __future__ import annotations
+
+import asyncio
+from email.message import EmailMessage
+from email.utils import formatdate
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlencode, urlsplit
+
+import aiosmtplib
+from jinja2 import (
+    Environment,
+    FileSystemLoader,
+    StrictUndefined,
+    TemplateNotFound,
+    select_autoescape,
+)
+
+from ..domain.rules import Mail, unsubscribe_token
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+_env = Environment(
+    loader=FileSystemLoader(TEMPLATES),
+    autoescape=select_autoescape(enabled_extensions=(), default_for_string=False),
+    undefined=StrictUndefined,
+    trim_blocks=False,
+)
+_html_env = _env.overlay(autoescape=True)
+
+
+def _render(env: Environment, kind: str, language: str, block: str, context: dict[str, Any]) -> str:
+    try:
+        template = env.get_template(f"{kind}.{language}.j2")
+    except TemplateNotFound:
+        template = env.get_template(f"{kind}.en.j2")
+    return "".join(template.blocks[block](template.new_context(context))).strip()
+
+
+def compose(
+    mail: Mail, delivery_id: str, *, sender: str, public_url: str, secret: str
+) -> EmailMessage:
+    token = unsubscribe_token(secret, mail.person.email)
+    link = f"{public_url.rstrip('/')}/unsubscribe?" + urlencode(
+        {"email": mail.person.email, "token": token}
+    )
+    context = {**mail.context, "person": mail.person, "unsubscribe_url": link}
+    language = mail.person.language
+    message = EmailMessage()
+    message["From"] = sender
+    message["To"] = mail.person.email
+    message["Subject"] = _render(_env, mail.kind, language, "subject", context)
+    message["Date"] = formatdate(localtime=False)
+    # The same delivery always has the same Message-ID, so a resend after a crash is
+    # recognisable as the same message.
+    message["Message-ID"] = f"<{delivery_id}@mapnet.eu>"
+    message["List-Unsubscribe"] = f"<{link}>"
+    message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    message["X-Mapnet-Kind"] = mail.kind
+    message.set_content(_render(_env, mail.kind, language, "text", context) + "\n")
+    message.add_alternative(
+        _render(_html_env, mail.kind, language, "html", context), subtype="html"
+    )
+    for a in mail.attachments:
+        maintype, subtype = a.content_type.split("/", 1)
+        params = {"method": "PUBLISH"} if subtype == "calendar" else {}
+        message.add_attachment(
+            a.data, maintype=maintype, subtype=subtype, filename=a.filename, params=params
+        )
+    return message
+
+
+class SmtpPool:
+    """A few open SMTP connections, used one sender at a time each, reopened when they fail."""
+
+    def __init__(self, url: str, size: int) -> None:
+        parts = urlsplit(url)
+        self._options: dict[str, Any] = {
+            "hostname": parts.hostname or "127.0.0.1",
+            "port": parts.port or (465 if parts.scheme == "smtps" else 25),
+            "use_tls": parts.scheme == "smtps",
+            "start_tls": None if parts.scheme == "smtps" else False,
+            "username": parts.username,
+            "password": parts.password,
+            "timeout": 30,
+        }
+        self._idle: asyncio.Queue[aiosmtplib.SMTP | None] = asyncio.Queue()
+        for _ in range(size):
+            self._idle.put_nowait(None)
+
+    async def send(self, message: str, sender: str, recipients: list[str]) -> None:
+        client = await self._idle.get()
+        try:
+            if client is None or not client.is_connected:
+                client = aiosmtplib.SMTP(**self._options)
+                await client.connect()
+            await client.sendmail(sender, recipients, message.encode())
+        except Exception:
+            if client is not None and client.is_connected:
+                client.close()
+            client = None
+            raise
+        finally:
+            self._idle.put_nowait(client)
+
+    async def close(self) -> None:
+        while not self._idle.empty():
+            client = self._idle.get_nowait()
+            if client is not None and client.is_connected:
+                try:
+                    await client.quit()
+                except aiosmtplib.SMTPException:
+                    client.close()
+
+
+def permanent(exc: Exception) -> bool:
+    """A 5xx answer will not change on a retry."""
+    code = getattr(exc, "code", None)
+    return isinstance(code, int) and 500 <= code < 600

@@ -1,0 +1,89 @@
+"""Who hears about what, and how: preferences and consent, unsubscribe tokens, webhook filters
+and signatures, retry timing. No I/O."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import random
+from dataclasses import dataclass, field
+from typing import Any
+
+# Everything but the digest goes out at once unless the person chose otherwise.
+DEFAULT_FREQUENCY = {"weekly_digest": "never"}
+
+
+@dataclass(frozen=True)
+class Person:
+    email: str
+    name: str = ""
+    language: str = "en"
+
+
+@dataclass(frozen=True)
+class Attachment:
+    filename: str
+    content_type: str  # e.g. "text/calendar"
+    data: bytes
+
+
+@dataclass
+class Mail:
+    kind: str
+    person: Person
+    context: dict[str, Any]
+    attachments: list[Attachment] = field(default_factory=list)
+
+
+def frequency(kind: str, preferences: dict[str, Any] | None) -> str:
+    """immediately, digest or never, for one kind of mail to one person."""
+    if preferences is not None and not preferences.get("consent", True):
+        return "never"
+    chosen = (preferences or {}).get("kinds", {}).get(kind)
+    return chosen or DEFAULT_FREQUENCY.get(kind, "immediately")
+
+
+def unsubscribe_token(secret: str, email: str) -> str:
+    return hmac.new(secret.encode(), email.lower().encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def delivery_id(event_id: str, channel: str, recipient: str) -> str:
+    """The same event, channel and recipient always give the same delivery: sent once."""
+    return hashlib.sha256(f"{event_id}|{channel}|{recipient.lower()}".encode()).hexdigest()[:32]
+
+
+def subscription_matches(
+    subscription: dict[str, Any], event_name: str, region: str, clusters: list[str]
+) -> bool:
+    types, regions, wanted = (
+        subscription.get("event_types") or [],
+        subscription.get("regions") or [],
+        subscription.get("clusters") or [],
+    )
+    return (
+        (not types or event_name in types)
+        and (not regions or region in regions)
+        and (not wanted or bool(set(wanted) & set(clusters)))
+    )
+
+
+def signature(secret: str, timestamp: int, body: bytes) -> str:
+    """HMAC-SHA256 over "<timestamp>.<body>", as in the Mapnet-Signature header."""
+    signed = f"{timestamp}.".encode() + body
+    return "v1=" + hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
+
+
+def retry_delay(attempts: int, base_s: float, cap_s: float = 600.0) -> float:
+    """Exponential back-off with full jitter: spreads retries of many deliveries apart."""
+    return random.uniform(0, min(cap_s, base_s * 2 ** max(0, attempts - 1)))
+
+
+def clusters_of(data: dict[str, Any]) -> list[str]:
+    """Clusters an event is about, wherever its payload keeps them."""
+    for path in (("clusters",), ("sme", "clusters")):
+        value: Any = data
+        for step in path:
+            value = value.get(step) if isinstance(value, dict) else None
+        if isinstance(value, list):
+            return [str(v) for v in value]
+    return []
