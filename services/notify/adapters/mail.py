@@ -33,11 +33,15 @@ _html_env = _env.overlay(autoescape=True)
 
 
 def _render(env: Environment, kind: str, language: str, block: str, context: dict[str, Any]) -> str:
+    """One block (subject, text or html) of a kind's template; the footer macros are handed in
+    because rendering a single block skips the template's own imports."""
     try:
         template = env.get_template(f"{kind}.{language}.j2")
     except TemplateNotFound:
         template = env.get_template(f"{kind}.en.j2")
-    return "".join(template.blocks[block](template.new_context(context))).strip()
+    footer = env.get_template("_footer.j2").module
+    macros = {"text_footer": footer.text_footer, "html_footer": footer.html_footer}  # type: ignore[attr-defined]
+    return "".join(template.blocks[block](template.new_context({**context, **macros}))).strip()
 
 
 def compose(

@@ -51,6 +51,18 @@ def build(rt: Runtime) -> None:
         written=rt.written,
         log=rt.log,
     )
+
+    async def lookup_event(event_id: str) -> dict[str, Any] | None:
+        if rt.nc is None:
+            return None
+        try:
+            entry = await BusClient(rt.nc, source=rt.source).call(
+                ev.GET_EVENT, ev.GetEvent(event_id=event_id), rt.region
+            )
+        except Refused:
+            return None
+        return entry.model_dump(mode="json") | {"received_at": utc_key(datetime.now(UTC))}
+
     notifier = Notifier(
         rt.region,
         store,
@@ -58,6 +70,7 @@ def build(rt: Runtime) -> None:
         public_url=s.public_url,
         secret=s.notify_secret,
         wake=dispatcher.wake,
+        lookup_event=lookup_event,
     )
     rt.outbox_collections.append(DELIVERIES)
     ticker: list[asyncio.Task[None]] = []

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import hmac
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
@@ -57,7 +57,9 @@ class Notifier:
         public_url: str,
         secret: str,
         wake: Callable[[], None],
+        lookup_event: Callable[[str], Awaitable[dict[str, Any] | None]] | None = None,
     ) -> None:
+        self._lookup_event = lookup_event
         self.region = region
         self.store = store
         self.sender = sender
@@ -75,6 +77,8 @@ class Notifier:
         if preferences and preferences.get("language") and mail.kind != "weekly_digest":
             mail.person = Person(email, mail.person.name, preferences["language"])
         how = frequency(mail.kind, preferences)
+        if mail.kind == "weekly_digest" and how == "digest":
+            how = "immediately"  # the digest itself is what was asked for
         if how == "never":
             return
         if how == "digest":
@@ -119,7 +123,12 @@ class Notifier:
 
     async def _entry(self, event_id: str) -> dict[str, Any]:
         entry = await self.store.calendar.find_one({"_id": event_id})
-        if entry is None:  # published before notify ran: say what we can
+        if entry is None and self._lookup_event:
+            # Its event_published may still be on its way (another stream): ask the owner.
+            entry = await self._lookup_event(event_id)
+            if entry is not None:
+                await self.on_event_published(entry)
+        if entry is None:
             return {"title": "your event", "when": "", "where": "", "timezone": "UTC"}
         return {**entry, "when": _when(entry), "where": _where(entry)}
 
@@ -247,7 +256,6 @@ class Notifier:
                        "profiles": profiles if wants_digest else [],
                        "items": [i["text"] for i in held]}  # fmt: skip
             mail = Mail("weekly_digest", person, context)
-            # Sent as its own kind, bypassing the digest preference that asked for it.
             await self.queue_mail(mail, _Synthetic(f"digest:{period}"))
             await self.store.digest_items.delete_many({"_id": {"$in": [i["_id"] for i in held]}})
             recipients += 1
