@@ -50,6 +50,7 @@ def build(rt: Runtime) -> None:
         envelope=rt.envelope,
         written=rt.written,
         log=rt.log,
+        attempt_timeout_s=s.webhook_timeout_s,
     )
 
     async def lookup_event(event_id: str) -> dict[str, Any] | None:

@@ -22,7 +22,9 @@ from ..adapters.repository import DELIVERIES, NotifyStore, delivery_view
 from ..adapters.webhooks import WebhookFailed, WebhookPoster
 from ..domain.rules import retry_delay
 
-LEASE_S = 60.0
+# A sender that crashed leaves its deliveries leased: another takes them once the lease runs
+# out. Short enough to resume soon, long enough for the slowest attempt (a webhook timeout).
+MIN_LEASE_S = 10.0
 
 
 class Dispatcher:
@@ -40,7 +42,9 @@ class Dispatcher:
         envelope: Callable[..., Envelope[Any]],
         written: Callable[[str, str, list[Envelope[Any]]], None],
         log: Any,
+        attempt_timeout_s: float = 5.0,
     ) -> None:
+        self.lease_s = max(MIN_LEASE_S, 3 * attempt_timeout_s)
         self.store = store
         self.smtp = smtp
         self.webhooks = webhooks
@@ -74,7 +78,7 @@ class Dispatcher:
     async def _work(self, n: int) -> None:
         while True:
             try:
-                doc = await self.store.claim(self.owner, LEASE_S)
+                doc = await self.store.claim(self.owner, self.lease_s)
             except Exception as exc:  # the database is away: wait, do not spin
                 self.log.warning("delivery_claim_failed", error=str(exc))
                 await asyncio.sleep(1)

@@ -52,7 +52,7 @@ class Endpoint:
         body = await request.read()
         self.received.append((dict(request.headers), body))
         if self.hang:
-            await asyncio.sleep(30)
+            await asyncio.sleep(3)
         return web.Response(status=self.plan.pop(0) if self.plan else 200)
 
     def events(self) -> list[dict[str, Any]]:

@@ -30,7 +30,7 @@ DEADLINE = (datetime.now(UTC) + timedelta(days=5)).isoformat()
 def mails(store: MailStore, kind: str | None = None, to: str | None = None) -> list[EmailMessage]:
     found = [message_from_bytes(raw, policy=policy.default) for raw in list(store.received)]
     return [
-        m  # type: ignore[misc]
+        m
         for m in found
         if (kind is None or m["X-Mapnet-Kind"] == kind) and (to is None or m["To"] == to)
     ]

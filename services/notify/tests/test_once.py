@@ -1,0 +1,119 @@
+"""Each notification is sent once: with two notify instances in one queue group, and when an
+instance is killed in the middle of sending and started again."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from collections import Counter
+from email import message_from_bytes
+from pathlib import Path
+
+import nats
+import pytest
+
+from contracts import events as ev
+from mapnet.app import Assembly
+from mapnet.codec import encode, make_envelope
+from mapnet.mailbox import MailStore
+from mapnet.servers import Managed
+from mapnet.settings import Settings
+from mapnet.status import region_health
+from tests.fixtures import Servers
+from tests.helpers import eventually
+
+
+def confirmed(region: str, n: int) -> bytes:
+    registration = ev.Registration.model_validate(
+        {"registration_id": f"r{n}", "event_id": "e1", "person_name": f"Person {n}",
+         "email": f"person{n}@example.pl", "sme": None, "status": "confirmed",
+         "registered_at": "2026-11-25T10:00:00Z"}
+    )  # fmt: skip
+    event = make_envelope(
+        ev.REGISTRATION_CONFIRMED,
+        ev.RegistrationChanged(registration=registration, region=region),
+        region=region,
+        source=f"mapnet/{region}/events",
+    )
+    return encode(event)
+
+
+async def publish(nats_url: str, region: str, count: int) -> None:
+    nc = await nats.connect(nats_url)
+    js = nc.jetstream()
+    subject = ev.REGISTRATION_CONFIRMED.subject(region)
+    for start in range(0, count, 100):
+        await asyncio.gather(
+            *(
+                js.publish(subject, confirmed(region, n))
+                for n in range(start, min(count, start + 100))
+            )
+        )
+    await nc.close()
+
+
+def message_ids(store: MailStore) -> Counter[str]:
+    return Counter(str(message_from_bytes(raw)["Message-ID"]) for raw in list(store.received))
+
+
+async def _count(store: MailStore) -> int:
+    return len(store.received)
+
+
+async def test_two_instances_in_one_queue_group_send_each_mail_once(
+    settings: Settings, region: str, mailbox: tuple[MailStore, int]
+) -> None:
+    store, _ = mailbox
+    async with (
+        Assembly(settings, ["notify"], [region]),
+        Assembly(settings, ["notify"], [region]),
+    ):
+        await publish(settings.nats_url or "", region, 200)
+        await eventually(lambda: _count(store), until=lambda n: n >= 200, timeout_s=60)
+        await asyncio.sleep(1)  # anything sent twice would arrive now
+    ids = message_ids(store)
+    assert len(ids) == 200 and max(ids.values()) == 1
+
+
+@pytest.mark.timeout(180)
+async def test_a_kill_while_sending_causes_no_double_send_after_restart(
+    servers: Servers, region: str, mailbox: tuple[MailStore, int], tmp_path: Path
+) -> None:
+    store, port = mailbox
+    env = {**os.environ, "NATS_URL": servers.nats_url, "MONGO_URL": servers.mongo_url,
+           "SMTP_URL": f"smtp://127.0.0.1:{port}", "MAPNET_REGIONS": region,
+           "MAPNET_LOG_LEVEL": "WARNING"}  # fmt: skip
+
+    def notify() -> Managed:
+        proc = Managed("notify", [sys.executable, "-m", "mapnet", "serve", "notify"],
+                       tmp_path / "notify.log", env=env)  # fmt: skip
+        proc.start()
+        return proc
+
+    async def healthy() -> bool:
+        report = await region_health(region, servers.nats_url)
+        return report["services"]["notify"].get("status") == "ok"
+
+    first = notify()
+    try:
+        await eventually(healthy, until=bool, timeout_s=60)
+        await publish(servers.nats_url, region, 400)
+        await eventually(lambda: _count(store), until=lambda n: n >= 50, timeout_s=60)
+        assert first.proc is not None
+        os.kill(first.proc.pid, signal.SIGKILL)  # in the middle of sending
+        first.proc.wait(10)
+        sent_before = len(store.received)
+        assert sent_before < 400, "everything was sent before the kill; the test proves nothing"
+        second = notify()
+        try:
+            await eventually(lambda: _count(store), until=lambda n: n >= 400, timeout_s=120)
+            await asyncio.sleep(2)
+        finally:
+            second.stop()
+    finally:
+        first.kill()
+    ids = message_ids(store)
+    assert len(ids) == 400
+    assert [mid for mid, n in ids.items() if n > 1] == []

@@ -1,0 +1,122 @@
+"""Partner webhooks against a real local HTTP endpoint: signed, retried, given up, isolated."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from contracts import events as ev
+from contracts import notify as c
+from mapnet.bus import BusClient
+from services.notify.domain.rules import signature
+from tests.fixtures import Servers
+from tests.helpers import eventually, published
+
+pytestmark = pytest.mark.usefixtures("region_app")
+SECRET = "a-partner-secret-of-some-length"
+
+
+def entry(**extra: Any) -> ev.PublishEvent:
+    day = (datetime.now(UTC) + timedelta(days=20)).date()
+    base: dict[str, Any] = {
+        "partner_id": "park",
+        "external_id": str(uuid.uuid4()),
+        "kind": "conference",
+        "title": "Cleantech Forum",
+        "starts_at": f"{day}T09:00:00",
+        "ends_at": f"{day}T17:00:00",
+        "timezone": "Europe/Oslo",
+        "country": "NO",
+        "clusters": ["cleantech"],
+    }
+    return ev.PublishEvent.model_validate(base | extra)
+
+
+async def subscribe(client: BusClient, region: str, url: str, **extra: Any) -> str:
+    sub = await client.call(
+        c.SUBSCRIBE_WEBHOOK,
+        c.SubscribeWebhook(partner_id="park", url=url, secret=SECRET, **extra),
+        region,
+    )
+    return sub.subscription_id
+
+
+async def test_deliveries_are_signed_and_filtered(
+    client: BusClient, region: str, endpoint: Any
+) -> None:
+    hook = await endpoint()
+    await subscribe(
+        client, region, hook.url, event_types=["event_published"], clusters=["cleantech"]
+    )
+    published_entry = await client.call(ev.PUBLISH_EVENT, entry(), region)
+    await client.call(ev.PUBLISH_EVENT, entry(clusters=["ict"], title="ICT Day"), region)
+    await client.call(
+        ev.CANCEL_EVENT, ev.CancelEvent(event_id=published_entry.event_id, reason="x"), region
+    )
+    await eventually(lambda: _value(len(hook.received)), until=lambda n: n >= 1)
+    await asyncio.sleep(0.5)  # what else might come
+    assert len(hook.received) == 1  # not the ICT entry, not the cancellation
+    headers, body = hook.received[0]
+    timestamp = int(headers["Mapnet-Timestamp"])
+    assert headers["Mapnet-Signature"] == signature(SECRET, timestamp, body)
+    assert abs(time.time() - timestamp) < 60
+    event = hook.events()[0]
+    assert headers["Idempotency-Key"] == event["id"]
+    assert event["data"]["event_id"] == published_entry.event_id
+    assert headers["Content-Type"] == "application/cloudevents+json"
+
+
+async def _value(value: Any) -> Any:
+    return value
+
+
+async def test_retries_then_success_and_giving_up_is_recorded(
+    servers: Servers, client: BusClient, region: str, endpoint: Any
+) -> None:
+    flaky, dead = await endpoint("/flaky"), await endpoint("/dead")
+    flaky.plan = [500, 503]  # then 200
+    dead.plan = [500] * 100
+    await subscribe(client, region, flaky.url)
+    dead_id = await subscribe(client, region, dead.url)
+    await client.call(ev.PUBLISH_EVENT, entry(), region)
+
+    await eventually(lambda: _value(len(flaky.received)), until=lambda n: n >= 3)
+    failed = await published(servers.nats_url, c.NOTIFICATION_FAILED, region)
+    assert failed[0]["delivery"]["recipient"] == dead_id
+    assert failed[0]["delivery"]["attempts"] >= 2 and "500" in failed[0]["delivery"]["last_error"]
+    assert len(dead.received) >= 2
+    page = await client.call(c.LIST_DELIVERIES, c.ListDeliveries(status="failed"), region)
+    assert [d.recipient for d in page.items] == [dead_id]
+    page = await client.call(
+        c.LIST_DELIVERIES, c.ListDeliveries(status="sent", channel="webhook"), region
+    )
+    assert len(page.items) == 1 and page.items[0].attempts == 3
+
+
+async def test_a_hanging_endpoint_holds_up_nobody_else(
+    client: BusClient, region: str, endpoint: Any
+) -> None:
+    slow, fast = await endpoint("/slow"), await endpoint("/fast")
+    slow.hang = True
+    await subscribe(client, region, slow.url)
+    await subscribe(client, region, fast.url)
+    started = time.monotonic()
+    for n in range(10):
+        await client.call(ev.PUBLISH_EVENT, entry(title=f"Forum {n}"), region)
+    await eventually(lambda: _value(len(fast.received)), until=lambda n: n >= 10)
+    assert time.monotonic() - started < 10
+
+
+async def test_bad_subscriptions_are_refused_with_the_field(client: BusClient, region: str) -> None:
+    reply = await client.raw(
+        c.SUBSCRIBE_WEBHOOK,
+        c.SubscribeWebhook.model_construct(partner_id="p", url="not a url", secret="short"),
+        region,
+    )
+    fields = {f["field"] for f in reply["data"]["error"]["details"]["fields"]}
+    assert {"data.url", "data.secret"} <= fields
