@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -13,6 +14,7 @@ import pytest
 from contracts import events as ev
 from contracts import notify as c
 from mapnet.bus import BusClient
+from mapnet.codec import encode, make_envelope
 from services.notify.domain.rules import signature
 from tests.fixtures import Servers
 from tests.helpers import eventually, published
@@ -113,10 +115,10 @@ async def test_a_hanging_endpoint_holds_up_nobody_else(
 
 
 async def test_bad_subscriptions_are_refused_with_the_field(client: BusClient, region: str) -> None:
-    reply = await client.raw(
-        c.SUBSCRIBE_WEBHOOK,
-        c.SubscribeWebhook.model_construct(partner_id="p", url="not a url", secret="short"),
-        region,
-    )
+    valid = c.SubscribeWebhook(partner_id="p", url="https://partner.example/hook", secret=SECRET)
+    doc = json.loads(encode(make_envelope(c.SUBSCRIBE_WEBHOOK, valid, region=region, source="p")))
+    doc["data"] |= {"url": "not a url", "secret": "short"}
+    msg = await client.nc.request(c.SUBSCRIBE_WEBHOOK.subject(region), json.dumps(doc).encode())
+    reply = json.loads(msg.data)
     fields = {f["field"] for f in reply["data"]["error"]["details"]["fields"]}
     assert {"data.url", "data.secret"} <= fields
