@@ -1,7 +1,9 @@
 """Durable, idempotent JetStream consumers that dead-letter what keeps failing.
 
 Messages are pulled in batches so that the idempotency log costs two database round trips per
-batch rather than per message; within a batch they are handled one by one, in stream order.
+batch rather than per message; within a batch they are handled one by one, in stream order, or
+all at once by a batch handler. A batch that fails is handled again one message at a time, so
+that only a message that fails by itself is retried and, in the end, dead-lettered.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from .codec import decode, explain_invalid
 
 In = TypeVar("In", bound=BaseModel)
 EventHandler = Callable[[Envelope[In]], Awaitable[None]]
+BatchHandler = Callable[[list[Envelope[In]]], Awaitable[None]]
 
 
 class EventConsumer(Generic[In]):
@@ -39,7 +42,9 @@ class EventConsumer(Generic[In]):
         service: str,
         max_deliveries: int,
         js: Callable[[], JetStreamContext | None],
+        batch_handler: BatchHandler[In] | None = None,
     ) -> None:
+        self.batch_handler = batch_handler
         self.op = op
         self.durable = durable
         self.handler = handler
@@ -61,16 +66,32 @@ class EventConsumer(Generic[In]):
         keys = [self._key(env) for _, env in decoded]
         done = {doc["_id"] async for doc in self.processed.find({"_id": {"$in": keys}})}
         handled: dict[str, Msg] = {}
+        todo: list[tuple[Msg, Envelope[In]]] = []
         for msg, env in decoded:
             key = self._key(env)
-            if key in done or key in handled:
+            if key in done or key in {self._key(e) for _, e in todo}:
                 await msg.ack()
-            elif await self._handle(msg, env):
-                handled[key] = msg
+            else:
+                todo.append((msg, env))
+        if todo and self.batch_handler is not None and await self._handle_batch(todo):
+            handled = {self._key(env): msg for msg, env in todo}
+            todo = []
+        for msg, env in todo:
+            if await self._handle(msg, env):
+                handled[self._key(env)] = msg
         if handled:
             await self._remember(list(handled))
             for msg in handled.values():
                 await msg.ack()
+
+    async def _handle_batch(self, todo: list[tuple[Msg, Envelope[In]]]) -> bool:
+        assert self.batch_handler is not None
+        try:
+            await self.batch_handler([env for _, env in todo])
+        except Exception as exc:
+            self.log.warning("batch_failed", size=len(todo), reason=f"{type(exc).__name__}: {exc}")
+            return False
+        return True
 
     def _key(self, env: Envelope[In]) -> str:
         return f"{self.durable}:{env.id}"

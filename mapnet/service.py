@@ -27,7 +27,7 @@ from contracts.subjects import stream_name
 
 from . import __version__, compat, logs
 from .codec import error_envelope, make_envelope, reply_envelope, source
-from .consumer import EventConsumer, EventHandler
+from .consumer import BatchHandler, EventConsumer, EventHandler
 from .mongo import database, ping
 from .outbox import OutboxRelay
 from .settings import Settings
@@ -184,10 +184,31 @@ class Runtime:
     def consumes(self, op: Operation[In, Any]) -> Callable[[EventHandler[In]], EventHandler[In]]:
         """Register an idempotent, durable consumer of an event of this region. A message that
         cannot be decoded, or whose handler keeps failing, goes to the region's dead letters."""
+        return self._consumer(op, None)
+
+    def consumes_batches(
+        self, op: Operation[In, Any]
+    ) -> Callable[[BatchHandler[In]], BatchHandler[In]]:
+        """As ``consumes``, for a handler that takes a whole pulled batch at once (to write its
+        outcome in a few bulk operations instead of a few per message)."""
+
+        def register(batch_handler: BatchHandler[In]) -> BatchHandler[In]:
+            async def one(event: Envelope[In]) -> None:
+                await batch_handler([event])
+
+            self._consumer(op, batch_handler)(one)
+            return batch_handler
+
+        return register
+
+    def _consumer(
+        self, op: Operation[In, Any], batch_handler: BatchHandler[In] | None
+    ) -> Callable[[EventHandler[In]], EventHandler[In]]:
         durable = f"{self.service}__{op.service}_{op.name}"
 
         def register(handler: EventHandler[In]) -> EventHandler[In]:
             consumer = EventConsumer(
+                batch_handler=batch_handler,
                 op=op,
                 durable=durable,
                 handler=handler,

@@ -49,7 +49,7 @@ class Settings(BaseSettings):
         validation_alias="MAPNET_NOTIFY_SECRET",
         description="Signs unsubscribe tokens; set your own in production",
     )
-    notify_senders: int = Field(default=8, ge=1, le=100, validation_alias="MAPNET_NOTIFY_SENDERS")
+    notify_senders: int = Field(default=48, ge=1, le=200, validation_alias="MAPNET_NOTIFY_SENDERS")
     webhook_give_up_s: float = Field(
         default=3600, gt=0, validation_alias="MAPNET_WEBHOOK_GIVE_UP_S"
     )

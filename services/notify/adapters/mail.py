@@ -5,7 +5,12 @@ and aiosmtplib connections to the SMTP server of ``SMTP_URL``."""
 from __future__ import annotations
 
 import asyncio
-from email.message import EmailMessage
+from email import encoders
+from email.header import Header
+from email.message import Message
+from email.mime.base import MIMEBase
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
 from email.utils import formatdate
 from pathlib import Path
 from typing import Any
@@ -44,19 +49,38 @@ def _render(env: Environment, kind: str, language: str, block: str, context: dic
     return "".join(template.blocks[block](template.new_context({**context, **macros}))).strip()
 
 
-def compose(
-    mail: Mail, delivery_id: str, *, sender: str, public_url: str, secret: str
-) -> EmailMessage:
+def compose(mail: Mail, delivery_id: str, *, sender: str, public_url: str, secret: str) -> Message:
+    """The MIME message: text and HTML alternatives, attachments, unsubscribe headers. Built
+    with the email package's classic classes, which are several times faster than EmailMessage
+    and produce the same wire format."""
     token = unsubscribe_token(secret, mail.person.email)
     link = f"{public_url.rstrip('/')}/unsubscribe?" + urlencode(
         {"email": mail.person.email, "token": token}
     )
     context = {**mail.context, "person": mail.person, "unsubscribe_url": link}
     language = mail.person.language
-    message = EmailMessage()
+    body = MIMEMultipart("alternative")
+    body.attach(
+        MIMEText(_render(_env, mail.kind, language, "text", context) + "\n", "plain", "utf-8")
+    )
+    body.attach(MIMEText(_render(_html_env, mail.kind, language, "html", context), "html", "utf-8"))
+    message: Message = body
+    if mail.attachments:
+        message = MIMEMultipart("mixed")
+        message.attach(body)
+        for a in mail.attachments:
+            maintype, subtype = a.content_type.split("/", 1)
+            part = MIMEBase(maintype, subtype)
+            if subtype == "calendar":
+                part.set_param("method", "PUBLISH")
+            part.set_payload(a.data)
+            encoders.encode_base64(part)
+            part.add_header("Content-Disposition", "attachment", filename=a.filename)
+            message.attach(part)
     message["From"] = sender
     message["To"] = mail.person.email
-    message["Subject"] = _render(_env, mail.kind, language, "subject", context)
+    subject = _render(_env, mail.kind, language, "subject", context)
+    message["Subject"] = Header(subject, "utf-8").encode()
     message["Date"] = formatdate(localtime=False)
     # The same delivery always has the same Message-ID, so a resend after a crash is
     # recognisable as the same message.
@@ -64,16 +88,6 @@ def compose(
     message["List-Unsubscribe"] = f"<{link}>"
     message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     message["X-Mapnet-Kind"] = mail.kind
-    message.set_content(_render(_env, mail.kind, language, "text", context) + "\n")
-    message.add_alternative(
-        _render(_html_env, mail.kind, language, "html", context), subtype="html"
-    )
-    for a in mail.attachments:
-        maintype, subtype = a.content_type.split("/", 1)
-        params = {"method": "PUBLISH"} if subtype == "calendar" else {}
-        message.add_attachment(
-            a.data, maintype=maintype, subtype=subtype, filename=a.filename, params=params
-        )
     return message
 
 

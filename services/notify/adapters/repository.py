@@ -5,15 +5,15 @@ from the other services' events), digest items, and the hashes of forgotten peop
 from __future__ import annotations
 
 import hashlib
+import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from motor.motor_asyncio import AsyncIOMotorDatabase
-from pymongo import ASCENDING, ReturnDocument
-from pymongo.errors import DuplicateKeyError
+from pymongo import ASCENDING, ReturnDocument, UpdateOne
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from contracts import notify as c
-from contracts.envelope import Envelope
 from mapnet import outbox
 
 DELIVERIES = "deliveries"
@@ -74,6 +74,38 @@ class NotifyStore:
             return False
         return True
 
+    async def enqueue_many(self, docs: list[dict[str, Any]]) -> list[str]:
+        """Queue deliveries in one write; answers the ids that were new (the rest were queued
+        before, by an earlier delivery of the same events)."""
+        if not docs:
+            return []
+        now = utc_key(datetime.now(UTC))
+        fresh = [
+            {**doc, "status": "pending", "attempts": 0, "next_at": now, "created_at": now,
+             "updated_at": now}
+            for doc in docs
+        ]  # fmt: skip
+        try:
+            await self.deliveries.insert_many(fresh, ordered=False)
+        except BulkWriteError as exc:
+            errors = exc.details.get("writeErrors", [])
+            if any(err.get("code") != 11000 for err in errors):
+                raise
+            known = {fresh[err["index"]]["_id"] for err in errors}
+            return [doc["_id"] for doc in fresh if doc["_id"] not in known]
+        return [doc["_id"] for doc in fresh]
+
+    async def claim_many(self, ids: list[str], owner: str, lease_s: float) -> list[dict[str, Any]]:
+        """Deliveries just queued, except those another sender took first."""
+        now = datetime.now(UTC)
+        batch = uuid.uuid4().hex
+        await self.deliveries.update_many(
+            {"_id": {"$in": ids}, "status": "pending"},
+            {"$set": {"status": "sending", "owner": owner, "batch": batch,
+                      "lease_until": utc_key(now + timedelta(seconds=lease_s))}},
+        )  # fmt: skip
+        return await self.deliveries.find({"batch": batch}).to_list(None)
+
     async def claim(self, owner: str, lease_s: float) -> dict[str, Any] | None:
         """The next due delivery, leased to one sender; a lease left by a crashed sender expires
         and the delivery is taken again."""
@@ -96,34 +128,21 @@ class NotifyStore:
             return_document=ReturnDocument.AFTER,
         )
 
-    async def finish(
-        self,
-        doc: dict[str, Any],
-        status: str,
-        error: str,
-        event: Envelope[Any] | None,
-        next_at: datetime | None = None,
-    ) -> bool:
-        """Record the outcome of an attempt (and its event, in the same write) if this sender
-        still holds the lease."""
-        now = utc_key(datetime.now(UTC))
-        attempts = doc.get("attempts", 0) + 1
-        fields: dict[str, Any] = {
-            "status": status,
-            "attempts": attempts,
-            "last_error": error,
-            "updated_at": now,
-        }
-        if next_at is not None:
-            fields["next_at"] = utc_key(next_at)
-        if status in ("sent", "failed"):
-            # What was sent is not kept longer than needed to send it.
-            fields["message"] = None
-        result = await self.deliveries.update_one(
-            {"_id": doc["_id"], "status": "sending", "owner": doc["owner"]},
-            outbox.change(fields, [event] if event else [], seq=attempts * 10),
-        )
-        return result.matched_count == 1
+    async def finish_many(self, outcomes: list[tuple[dict[str, Any], dict[str, Any], Any]]) -> None:
+        """Record many attempts in one bulk write: (delivery, fields to set, event or None)."""
+        if outcomes:
+            await self.deliveries.bulk_write(
+                [
+                    UpdateOne(
+                        {"_id": doc["_id"], "status": "sending", "owner": doc["owner"]},
+                        outbox.change(
+                            fields, [event] if event else [], seq=fields["attempts"] * 10
+                        ),
+                    )
+                    for doc, fields, event in outcomes
+                ],
+                ordered=False,
+            )
 
     async def pending_count(self) -> int:
         return await self.deliveries.count_documents({"status": {"$in": ["pending", "sending"]}})

@@ -70,7 +70,7 @@ def build(rt: Runtime) -> None:
         sender=s.mail_from,
         public_url=s.public_url,
         secret=s.notify_secret,
-        wake=dispatcher.wake,
+        submit=dispatcher.submit,
         lookup_event=lookup_event,
     )
     rt.outbox_collections.append(DELIVERIES)
@@ -122,15 +122,15 @@ def build(rt: Runtime) -> None:
     rt.handles(c.LIST_DELIVERIES)(notifier.list_deliveries)
 
     # Mail to people.
-    def registration(kind: str | None) -> Any:
-        async def handle(event: Envelope[ev.RegistrationChanged]) -> None:
-            await notifier.on_registration(kind, event)
+    def registrations(kind: str | None) -> Any:
+        async def handle(events: list[Envelope[ev.RegistrationChanged]]) -> None:
+            await notifier.on_registrations(kind, events)
 
         return handle
 
-    rt.consumes(ev.REGISTRATION_CONFIRMED)(registration("registration_confirmed"))
-    rt.consumes(ev.REGISTRATION_WAITLISTED)(registration("registration_waitlisted"))
-    rt.consumes(ev.REGISTRATION_CANCELLED)(registration(None))
+    rt.consumes_batches(ev.REGISTRATION_CONFIRMED)(registrations("registration_confirmed"))
+    rt.consumes_batches(ev.REGISTRATION_WAITLISTED)(registrations("registration_waitlisted"))
+    rt.consumes_batches(ev.REGISTRATION_CANCELLED)(registrations(None))
 
     def meeting(kind: str) -> Any:
         async def handle(event: Envelope[mt.MeetingChanged]) -> None:

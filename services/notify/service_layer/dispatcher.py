@@ -1,8 +1,16 @@
-"""Senders: a few workers per notify instance take due deliveries from the log (each under a
-lease, so two instances never send the same one), send them, and record the outcome with its
-notification_sent / notification_failed event. A failed attempt is retried with exponential
-back-off and jitter until the delivery's give-up time; a slow endpoint occupies one worker for at
-most its timeout and never the others."""
+"""Senders. Deliveries a notify instance queues go straight into its pipeline: a claimer takes
+them from the log in batches (each under a lease, so two instances never send the same one) and
+a few senders send them side by side, each recording its outcome with the notification_sent /
+notification_failed event as soon as the server answers; outcomes that arrive together share
+one write (group commit). A delivery recorded as sent is never sent again. The one thing plain
+SMTP cannot make exact: a crash after the server took a mail and before its record is durable
+sends that mail again after the restart, with the same Message-ID, so a mailbox that
+deduplicates shows it once (see test_once.py for how many that can be). When idle,
+the claimer scans the log for retries that fell due, leases that ran out (a crashed sender) and
+other instances' leftovers.
+
+A failed attempt is retried with exponential back-off and jitter until the give-up time; a slow
+endpoint occupies one sender for at most its timeout and never the others."""
 
 from __future__ import annotations
 
@@ -18,13 +26,15 @@ from contracts import notify as c
 from contracts.envelope import Envelope
 
 from ..adapters.mail import SmtpPool, permanent
-from ..adapters.repository import DELIVERIES, NotifyStore, delivery_view
+from ..adapters.repository import DELIVERIES, NotifyStore, delivery_view, utc_key
 from ..adapters.webhooks import WebhookFailed, WebhookPoster
 from ..domain.rules import retry_delay
 
 # A sender that crashed leaves its deliveries leased: another takes them once the lease runs
 # out. Short enough to resume soon, long enough for the slowest attempt (a webhook timeout).
 MIN_LEASE_S = 10.0
+
+Outcome = tuple[dict[str, Any], dict[str, Any], Envelope[Any] | None]
 
 
 class Dispatcher:
@@ -57,14 +67,22 @@ class Dispatcher:
         self._written = written
         self.log = log
         self.owner = f"{socket.gethostname()}/{os.getpid()}/{id(self)}"
-        self._wake = asyncio.Event()
+        self._queued: asyncio.Queue[str] = asyncio.Queue()
+        # Few claimed ahead: what a crash strands waits only for its lease to run out.
+        self._claimed: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=workers)
         self._tasks: list[asyncio.Task[None]] = []
+        self._pending: list[tuple[Outcome, asyncio.Future[None]]] = []
+        self._flushing = False
+        self._flusher: asyncio.Task[None] | None = None
 
     def start(self) -> None:
-        self._tasks = [asyncio.create_task(self._work(n)) for n in range(self.workers)]
+        self._tasks = [
+            asyncio.create_task(self._claim()),
+            *(asyncio.create_task(self._send()) for _ in range(self.workers)),
+        ]
 
-    def wake(self) -> None:
-        self._wake.set()
+    def submit(self, ident: str) -> None:
+        self._queued.put_nowait(ident)
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -75,62 +93,124 @@ class Dispatcher:
         await self.smtp.close()
         await self.webhooks.close()
 
-    async def _work(self, n: int) -> None:
+    # --- the pipeline ------------------------------------------------------------------------
+
+    async def _claim(self) -> None:
         while True:
             try:
-                doc = await self.store.claim(self.owner, self.lease_s)
+                ids = await _take(self._queued, self.workers, wait_s=1.0)
+                if ids:
+                    docs = await self.store.claim_many(ids, self.owner, self.lease_s)
+                else:
+                    doc = await self.store.claim(self.owner, self.lease_s)
+                    docs = [doc] if doc else []
+                    if doc:
+                        self._queued.put_nowait("")  # there may be more: look again at once
             except Exception as exc:  # the database is away: wait, do not spin
                 self.log.warning("delivery_claim_failed", error=str(exc))
                 await asyncio.sleep(1)
                 continue
-            if doc is None:
-                self._wake.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), timeout=0.5)
-                continue
-            await self._attempt(doc)
+            for doc in docs:
+                await self._claimed.put(doc)
+
+    async def _send(self) -> None:
+        while True:
+            doc = await self._claimed.get()
+            try:
+                await self._attempt(doc)
+            except Exception as exc:  # not recorded: its lease runs out and it is tried again
+                self.log.warning("delivery_record_failed", delivery=doc["_id"], error=str(exc))
+
+    async def _store(self, outcome: Outcome) -> None:
+        """Group commit: outcomes that arrive while a write is under way go together in the
+        next one, so many senders cost few writes, and each returns once its own is durable."""
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._pending.append((outcome, done))
+        if not self._flushing:
+            self._flushing = True
+            self._flusher = asyncio.create_task(self._flush())
+        await done
+
+    async def _flush(self) -> None:
+        try:
+            while self._pending:
+                batch, self._pending = self._pending, []
+                try:
+                    await self.store.finish_many([outcome for outcome, _ in batch])
+                except Exception as exc:
+                    for _, done in batch:
+                        done.set_exception(exc)
+                    continue
+                for (doc, _, event), done in batch:
+                    if event is not None:
+                        self._written(DELIVERIES, doc["_id"], [event])
+                    done.set_result(None)
+        finally:
+            self._flushing = False
+
+    # --- one attempt ---------------------------------------------------------------------------
 
     async def _attempt(self, doc: dict[str, Any]) -> None:
         try:
             if doc["channel"] == "email":
                 await self.smtp.send(doc["message"], self.sender, [doc["recipient"]])
-            else:
-                subscription = await self.store.subscriptions.find_one(
-                    {"_id": doc["recipient"], "active": True}
-                )
-                if subscription is None:
-                    raise WebhookFailed("the subscription was cancelled", permanent=True)
-                await self.webhooks.post(
-                    subscription["url"], doc["body"].encode(), subscription["secret"],
-                    doc["event_id"],
-                )  # fmt: skip
+                await self._store(self._outcome(doc, "sent", "", c.NOTIFICATION_SENT))
+                return
+            subscription = await self.store.subscriptions.find_one(
+                {"_id": doc["recipient"], "active": True}
+            )
+            if subscription is None:
+                raise WebhookFailed("the subscription was cancelled", permanent=True)
+            await self.webhooks.post(
+                subscription["url"], doc["body"].encode(), subscription["secret"], doc["event_id"]
+            )
         except Exception as exc:
-            await self._failed(doc, exc)
+            await self._store(self._failed(doc, exc))
             return
-        await self._record(doc, "sent", "", c.NOTIFICATION_SENT)
+        await self._store(self._outcome(doc, "sent", "", c.NOTIFICATION_SENT))
 
-    async def _failed(self, doc: dict[str, Any], exc: Exception) -> None:
+    def _failed(self, doc: dict[str, Any], exc: Exception) -> Outcome:
         error = f"{type(exc).__name__}: {exc}"[:500]
         age = datetime.now(UTC) - datetime.fromisoformat(doc["created_at"])
         final = getattr(exc, "permanent", False) or permanent(exc)
         delay = retry_delay(doc.get("attempts", 0) + 1, self.retry_base_s)
         if final or age + timedelta(seconds=delay) > timedelta(seconds=self.give_up_s):
             self.log.warning("delivery_failed", delivery=doc["_id"], error=error)
-            await self._record(doc, "failed", error, c.NOTIFICATION_FAILED)
-            return
+            return self._outcome(doc, "failed", error, c.NOTIFICATION_FAILED)
         self.log.info("delivery_retry", delivery=doc["_id"], error=error, in_s=round(delay, 2))
-        next_at = datetime.now(UTC) + timedelta(seconds=delay)
-        await self.store.finish(doc, "pending", error, None, next_at=next_at)
+        doc, fields, _ = self._outcome(doc, "pending", error, None)
+        fields["next_at"] = utc_key(datetime.now(UTC) + timedelta(seconds=delay))
+        return doc, fields, None
 
-    async def _record(self, doc: dict[str, Any], status: str, error: str, op: Any) -> None:
-        now = datetime.now(UTC).isoformat()
-        outcome = {**doc, "status": status, "last_error": error, "updated_at": now,
-                   "attempts": doc.get("attempts", 0) + 1}  # fmt: skip
-        event = self._envelope(
-            op,
-            c.NotificationOutcome(delivery=delivery_view(outcome), region=self.region),
-            correlationid=doc.get("correlationid") or doc["event_id"],
-            subject=doc["_id"],
-        )
-        if await self.store.finish(doc, status, error, event):
-            self._written(DELIVERIES, doc["_id"], [event])
+    def _outcome(self, doc: dict[str, Any], status: str, error: str, op: Any) -> Outcome:
+        now = datetime.now(UTC)
+        fields: dict[str, Any] = {
+            "status": status,
+            "attempts": doc.get("attempts", 0) + 1,
+            "last_error": error,
+            "updated_at": utc_key(now),
+        }
+        if status in ("sent", "failed"):
+            fields["message"] = None  # what was sent is not kept longer than needed to send it
+        event = None
+        if op is not None:
+            view = delivery_view({**doc, **fields})
+            event = self._envelope(
+                op,
+                c.NotificationOutcome(delivery=view, region=self.region),
+                correlationid=doc.get("correlationid") or doc["event_id"],
+                subject=doc["_id"],
+            )
+        return doc, fields, event
+
+
+async def _take(queue: asyncio.Queue[Any], most: int, wait_s: float | None) -> list[Any]:
+    """At least one item (or none after ``wait_s``), then whatever else is already there."""
+    try:
+        first = await asyncio.wait_for(queue.get(), timeout=wait_s)
+    except TimeoutError:
+        return []
+    items = [first]
+    while len(items) < most and not queue.empty():
+        items.append(queue.get_nowait())
+    return [item for item in items if item != ""] or ([] if first == "" else items)

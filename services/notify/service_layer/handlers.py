@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import hmac
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 import icalendar
+from pymongo import ReplaceOne, UpdateOne
 
 from contracts import notify as c
 from contracts.common import Accepted
@@ -19,7 +20,7 @@ from contracts.errors import Refused, not_found
 from mapnet.codec import encode
 
 from ..adapters.mail import compose
-from ..adapters.repository import NotifyStore, utc_key
+from ..adapters.repository import NotifyStore, email_hash, utc_key
 from ..domain.rules import (
     Attachment,
     Mail,
@@ -56,7 +57,7 @@ class Notifier:
         sender: str,
         public_url: str,
         secret: str,
-        wake: Callable[[], None],
+        submit: Callable[[str], None],
         lookup_event: Callable[[str], Awaitable[dict[str, Any] | None]] | None = None,
     ) -> None:
         self._lookup_event = lookup_event
@@ -65,54 +66,75 @@ class Notifier:
         self.sender = sender
         self.public_url = public_url
         self.secret = secret
-        self._wake = wake
+        self._submit = submit
 
     # --- queueing ------------------------------------------------------------------------------
 
     async def queue_mail(self, mail: Mail, event: Cause) -> None:
-        email = mail.person.email.lower()
-        if await self.store.is_forgotten(email):
-            return
-        preferences = await self.store.preferences.find_one({"_id": email})
-        if preferences and preferences.get("language") and mail.kind != "weekly_digest":
-            mail.person = Person(email, mail.person.name, preferences["language"])
-        how = frequency(mail.kind, preferences)
-        if mail.kind == "weekly_digest" and how == "digest":
-            how = "immediately"  # the digest itself is what was asked for
-        if how == "never":
-            return
-        if how == "digest":
-            summary = mail.context.get("summary") or mail.kind.replace("_", " ")
-            await self.store.digest_items.update_one(
-                {"_id": delivery_id(event.id, "digest", email)},
-                {"$set": {"email": email, "text": summary, "at": utc_key(datetime.now(UTC))}},
-                upsert=True,
+        await self.queue_mails([(mail, event)])
+
+    async def queue_mails(self, items: Sequence[tuple[Mail, Cause]]) -> None:
+        """Queue mails in a few bulk operations, whatever their number: who was forgotten, who
+        chose what, then one insert of every new delivery."""
+        emails = sorted({mail.person.email.lower() for mail, _ in items})
+        forgotten = {
+            d["_id"]
+            async for d in self.store.forgotten.find(
+                {"_id": {"$in": [email_hash(e) for e in emails]}}
             )
-            return
-        ident = delivery_id(event.id, "email", email)
-        message = compose(
-            mail, ident, sender=self.sender, public_url=self.public_url, secret=self.secret
-        )
-        queued = await self.store.enqueue(
-            {"_id": ident, "event_id": event.id, "channel": "email", "kind": mail.kind,
-             "recipient": email, "message": message.as_string(),
-             "correlationid": event.correlationid}
-        )  # fmt: skip
-        if queued:
-            self._wake()
+        }
+        chosen = {d["_id"]: d async for d in self.store.preferences.find({"_id": {"$in": emails}})}
+        deliveries, held = [], []
+        for mail, event in items:
+            email = mail.person.email.lower()
+            if email_hash(email) in forgotten:
+                continue
+            preferences = chosen.get(email)
+            if preferences and preferences.get("language") and mail.kind != "weekly_digest":
+                mail.person = Person(email, mail.person.name, preferences["language"])
+            how = frequency(mail.kind, preferences)
+            if mail.kind == "weekly_digest" and how == "digest":
+                how = "immediately"  # the digest itself is what was asked for
+            if how == "never":
+                continue
+            if how == "digest":
+                summary = mail.context.get("summary") or mail.kind.replace("_", " ")
+                held.append(
+                    UpdateOne(
+                        {"_id": delivery_id(event.id, "digest", email)},
+                        {"$set": {"email": email, "text": summary,
+                                  "at": utc_key(datetime.now(UTC))}},
+                        upsert=True,
+                    )
+                )  # fmt: skip
+                continue
+            ident = delivery_id(event.id, "email", email)
+            message = compose(
+                mail, ident, sender=self.sender, public_url=self.public_url, secret=self.secret
+            )
+            deliveries.append(
+                {"_id": ident, "event_id": event.id, "channel": "email", "kind": mail.kind,
+                 "recipient": email, "message": message.as_string(),
+                 "correlationid": event.correlationid}
+            )  # fmt: skip
+        if held:
+            await self.store.digest_items.bulk_write(held, ordered=False)
+        for ident in await self.store.enqueue_many(deliveries):
+            self._submit(ident)
 
     async def queue_webhooks(self, event: Envelope[Any], name: str, data: dict[str, Any]) -> None:
         region = str(data.get("region") or event.region)
         async for sub in self.store.subscriptions.find({"active": True}):
             if not subscription_matches(sub, name, region, clusters_of(data)):
                 continue
+            ident = delivery_id(event.id, "webhook", sub["_id"])
             queued = await self.store.enqueue(
-                {"_id": delivery_id(event.id, "webhook", sub["_id"]), "event_id": event.id,
+                {"_id": ident, "event_id": event.id,
                  "channel": "webhook", "kind": name, "recipient": sub["_id"],
                  "body": encode(event).decode(), "correlationid": event.correlationid}
             )  # fmt: skip
             if queued:
-                self._wake()
+                self._submit(ident)
 
     # --- what the other services tell -----------------------------------------------------------
 
@@ -132,23 +154,36 @@ class Notifier:
             return {"title": "your event", "when": "", "where": "", "timezone": "UTC"}
         return {**entry, "when": _when(entry), "where": _where(entry)}
 
-    async def on_registration(self, kind: str | None, event: Envelope[Any]) -> None:
-        r = event.data.registration.model_dump(mode="json")
-        email = r["email"].lower()
-        await self.store.registrations.replace_one(
-            {"_id": r["registration_id"]},
-            {"_id": r["registration_id"], "event_id": r["event_id"], "email": email,
-             "name": r["person_name"], "language": r["language"], "status": r["status"],
-             "sme_key": sme_key(r["sme"]) if r.get("sme") else None},
-            upsert=True,
+    async def on_registrations(self, kind: str | None, events: list[Envelope[Any]]) -> None:
+        """A batch of registration events: the people read model in one write, then the mails."""
+        rows = [(event, event.data.registration.model_dump(mode="json")) for event in events]
+        await self.store.registrations.bulk_write(
+            [
+                ReplaceOne(
+                    {"_id": r["registration_id"]},
+                    {"_id": r["registration_id"], "event_id": r["event_id"],
+                     "email": r["email"].lower(), "name": r["person_name"],
+                     "language": r["language"], "status": r["status"],
+                     "sme_key": sme_key(r["sme"]) if r.get("sme") else None},
+                    upsert=True,
+                )
+                for _, r in rows
+            ],
+            ordered=False,
         )  # fmt: skip
         if kind is None:
             return
-        entry = await self._entry(r["event_id"])
-        person = Person(email, r["person_name"], r["language"])
-        context = {"event": entry, "position": r.get("position"),
-                   "summary": f"{kind.replace('_', ' ')}: {entry['title']}"}  # fmt: skip
-        await self.queue_mail(Mail(kind, person, context), event)
+        entries = {
+            event_id: await self._entry(event_id) for event_id in {r["event_id"] for _, r in rows}
+        }
+        mails = []
+        for event, r in rows:
+            entry = entries[r["event_id"]]
+            person = Person(r["email"].lower(), r["person_name"], r["language"])
+            context = {"event": entry, "position": r.get("position"),
+                       "summary": f"{kind.replace('_', ' ')}: {entry['title']}"}  # fmt: skip
+            mails.append((Mail(kind, person, context), event))
+        await self.queue_mails(mails)
 
     async def on_event_cancelled(self, event: Envelope[Any]) -> None:
         d = event.data

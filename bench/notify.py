@@ -1,0 +1,151 @@
+"""Notifications through the notify service (its own process) to the local SMTP server, against
+the same mails sent by a plain aiosmtplib loop to the same kind of server, in one run.
+
+    python -m bench.notify [--notifications 10000]
+
+Last line: notifications=… sent_per_s=… raw_smtp_per_s=… duplicated=…"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+import tempfile
+import time
+from collections import Counter
+from email import message_from_bytes
+from pathlib import Path
+
+import aiosmtplib
+import nats
+
+from bench.common import embedded_servers, figures
+from contracts import events as ev
+from mapnet.codec import encode, make_envelope
+from mapnet.servers import Managed, free_port, start_and_wait
+from mapnet.status import region_health
+from services.notify.adapters.mail import compose
+from services.notify.domain.rules import Mail, Person, delivery_id
+
+REGION = "bench"
+
+
+def registration(n: int) -> ev.Registration:
+    return ev.Registration.model_validate(
+        {"registration_id": f"r{n}", "event_id": "e1", "person_name": f"Person {n}",
+         "email": f"person{n}@example.ee", "sme": None, "status": "confirmed",
+         "registered_at": "2026-11-25T10:00:00Z"}
+    )  # fmt: skip
+
+
+def mailbox(directory: Path) -> tuple[Managed, int]:
+    port = free_port()
+    server = Managed(
+        "mailbox", [sys.executable, "-m", "mapnet.mailbox", "--port", str(port), "--dir",
+                    str(directory)], directory.parent / f"{directory.name}.log",
+    )  # fmt: skip
+    start_and_wait(server, port)
+    return server, port
+
+
+def received(directory: Path) -> int:
+    return sum(1 for _ in directory.glob("*.eml"))
+
+
+async def through_service(nats_url: str, mail_dir: Path, count: int) -> float:
+    nc = await nats.connect(nats_url)
+    js = nc.jetstream()
+    subject = ev.REGISTRATION_CONFIRMED.subject(REGION)
+    started = time.perf_counter()
+    for start in range(0, count, 500):
+        batch = []
+        for n in range(start, min(count, start + 500)):
+            event = make_envelope(
+                ev.REGISTRATION_CONFIRMED,
+                ev.RegistrationChanged(registration=registration(n), region=REGION),
+                region=REGION,
+                source=f"mapnet/{REGION}/events",
+            )
+            batch.append(js.publish(subject, encode(event)))
+        await asyncio.gather(*batch)
+    await nc.close()
+    while received(mail_dir) < count:
+        if time.perf_counter() - started > 900:
+            raise RuntimeError(f"only {received(mail_dir)} of {count} mails arrived")
+        await asyncio.sleep(0.2)
+    return count / (time.perf_counter() - started)
+
+
+async def plain_loop(port: int, count: int) -> float:
+    messages = [
+        compose(
+            Mail("registration_confirmed", Person(f"person{n}@example.ee", f"Person {n}"),
+                 {"event": {"title": "your event", "when": "", "where": ""}, "position": None}),
+            delivery_id(f"raw-{n}", "email", f"person{n}@example.ee"),
+            sender="MAPnet <noreply@mapnet.eu>", public_url="http://localhost", secret="s",
+        ).as_bytes()
+        for n in range(count)
+    ]  # fmt: skip
+    client = aiosmtplib.SMTP(hostname="127.0.0.1", port=port, start_tls=False)
+    await client.connect()
+    started = time.perf_counter()
+    for n, message in enumerate(messages):
+        await client.sendmail("noreply@mapnet.eu", [f"person{n}@example.ee"], message)
+    elapsed = time.perf_counter() - started
+    await client.quit()
+    return count / elapsed
+
+
+def duplicated(directory: Path) -> int:
+    ids = Counter(
+        str(message_from_bytes(path.read_bytes())["Message-ID"]) for path in directory.glob("*.eml")
+    )
+    return sum(n - 1 for n in ids.values())
+
+
+async def main(count: int) -> None:
+    with embedded_servers() as (nats_url, mongo_url), tempfile.TemporaryDirectory() as tmp:
+        home = Path(tmp)
+        service_box, service_port = mailbox(home / "service-mail")
+        raw_box, raw_port = mailbox(home / "raw-mail")
+        env = {**os.environ, "NATS_URL": nats_url, "MONGO_URL": mongo_url,
+               "SMTP_URL": f"smtp://127.0.0.1:{service_port}", "MAPNET_REGIONS": REGION,
+               "MAPNET_LOG_LEVEL": "WARNING"}  # fmt: skip
+        service = Managed(
+            "notify", [sys.executable, "-m", "mapnet", "serve", "notify"],
+            home / "notify.log", env=env,
+        )  # fmt: skip
+        service.start()
+        try:
+            for _ in range(300):
+                health = await region_health(REGION, nats_url)
+                if health["services"]["notify"].get("status") == "ok":
+                    break
+                await asyncio.sleep(0.2)
+            sent = await through_service(nats_url, home / "service-mail", count)
+            print(f"through notify: {sent:,.0f} mails/s", flush=True)
+            raw = await plain_loop(raw_port, count)
+            print(f"plain aiosmtplib loop: {raw:,.0f} mails/s", flush=True)
+            await asyncio.sleep(1)
+            dupes = duplicated(home / "service-mail")
+        finally:
+            service.stop()
+            service_box.stop()
+            raw_box.stop()
+    print(f"ratio={sent / raw:.2f}")
+    print(
+        figures(
+            notifications=count,
+            sent_per_s=round(sent),
+            raw_smtp_per_s=round(raw),
+            duplicated=dupes,
+        )
+    )
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--notifications", type=int, default=10_000)
+    args = parser.parse_args()
+    asyncio.run(main(args.notifications))
