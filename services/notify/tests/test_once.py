@@ -79,7 +79,7 @@ async def test_two_instances_in_one_queue_group_send_each_mail_once(
 
 
 @pytest.mark.timeout(180)
-async def test_a_kill_while_sending_causes_no_double_send_after_restart(
+async def test_a_kill_while_sending_loses_nothing_and_resends_only_mails_in_hand(
     servers: Servers, region: str, mailbox: tuple[MailStore, int], tmp_path: Path
 ) -> None:
     store, port = mailbox
