@@ -33,6 +33,7 @@ _env = Environment(
     autoescape=select_autoescape(enabled_extensions=(), default_for_string=False),
     undefined=StrictUndefined,
     trim_blocks=False,
+    auto_reload=False,  # templates ship with the code: no stat() per mail
 )
 _html_env = _env.overlay(autoescape=True)
 
@@ -80,7 +81,7 @@ def compose(mail: Mail, delivery_id: str, *, sender: str, public_url: str, secre
     message["From"] = sender
     message["To"] = mail.person.email
     subject = _render(_env, mail.kind, language, "subject", context)
-    message["Subject"] = Header(subject, "utf-8").encode()
+    message["Subject"] = subject if subject.isascii() else Header(subject, "utf-8").encode()
     message["Date"] = formatdate(localtime=False)
     # The same delivery always has the same Message-ID, so a resend after a crash is
     # recognisable as the same message.
