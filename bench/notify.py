@@ -20,11 +20,10 @@ from pathlib import Path
 import aiosmtplib
 import nats
 
-from bench.common import embedded_servers, figures
+from bench.common import embedded_servers, figures, wait_until_up
 from contracts import events as ev
 from mapnet.codec import encode, make_envelope
 from mapnet.servers import Managed, free_port, start_and_wait
-from mapnet.status import region_health
 from services.notify.adapters.mail import compose
 from services.notify.domain.rules import Mail, Person, delivery_id
 
@@ -118,11 +117,7 @@ async def main(count: int) -> None:
         )  # fmt: skip
         service.start()
         try:
-            for _ in range(300):
-                health = await region_health(REGION, nats_url)
-                if health["services"]["notify"].get("status") == "ok":
-                    break
-                await asyncio.sleep(0.2)
+            await wait_until_up(REGION, "notify", nats_url)
             sent = await through_service(nats_url, home / "service-mail", count)
             print(f"through notify: {sent:,.0f} mails/s", flush=True)
             raw = await plain_loop(raw_port, count)

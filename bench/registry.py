@@ -17,12 +17,11 @@ from typing import Any
 
 from stdnum.ee.registrikood import calc_check_digit
 
-from bench.common import embedded_servers, figures
+from bench.common import embedded_servers, figures, wait_until_up
 from contracts import registry as c
 from mapnet import mongo
 from mapnet.bus import BusClient
 from mapnet.servers import Managed
-from mapnet.status import region_health
 
 REGION = "bench"
 
@@ -75,15 +74,6 @@ async def raw_inserts(mongo_url: str, count: int, concurrency: int) -> float:
     return count / (time.perf_counter() - started)
 
 
-async def wait_until_up(nats_url: str) -> None:
-    for _ in range(300):
-        health = await region_health(REGION, nats_url)
-        if health["services"]["registry"].get("status") == "ok":
-            return
-        await asyncio.sleep(0.2)
-    raise RuntimeError("the registry service did not start")
-
-
 async def main(count: int, concurrency: int) -> None:
     with embedded_servers() as (nats_url, mongo_url), tempfile.TemporaryDirectory() as tmp:
         env = {
@@ -101,7 +91,7 @@ async def main(count: int, concurrency: int) -> None:
         )
         service.start()
         try:
-            await wait_until_up(nats_url)
+            await wait_until_up(REGION, "registry", nats_url)
             registered = await through_bus(nats_url, count, concurrency)
             print(f"through the bus: {registered:,.0f} SMEs/s", flush=True)
             raw = await raw_inserts(mongo_url, count, concurrency)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from motor.motor_asyncio import AsyncIOMotorCollection
@@ -31,6 +31,19 @@ def outbox_fields(envelopes: Sequence[Envelope[Any]], first_seq: int) -> dict[st
         }
         for i, env in enumerate(envelopes)
     }
+
+
+def take_events(
+    record: Any, envelope: Callable[..., Envelope[Any]], *, subject: str, correlationid: str
+) -> list[Envelope[Any]]:
+    """The events a domain record recorded (``record.events``: operation, payload), as
+    envelopes for its outbox; the record's list is emptied so none is queued twice."""
+    events = [
+        envelope(op, data, correlationid=correlationid, subject=subject)
+        for op, data in record.events
+    ]
+    record.events.clear()
+    return events
 
 
 def new_record(state: dict[str, Any], envelopes: Sequence[Envelope[Any]]) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from typing import Any
 from contracts import events as c
 from contracts.envelope import Envelope
 from contracts.errors import Refused
+from mapnet import outbox
 
 from ..adapters.repository import EntryRepository, RegistrationRepository
 from ..adapters.seats import CONFIRMED, SeatBook
@@ -48,12 +49,9 @@ class Calendar:
         self.now = now
 
     def _events(self, record: Any, subject: str, correlationid: str) -> list[Envelope[Any]]:
-        events = [
-            self._envelope(op, data, correlationid=correlationid, subject=subject)
-            for op, data in record.events
-        ]
-        record.events.clear()
-        return events
+        return outbox.take_events(
+            record, self._envelope, subject=subject, correlationid=correlationid
+        )
 
     # --- calendar entries ----------------------------------------------------------------------
 

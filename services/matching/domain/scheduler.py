@@ -31,18 +31,37 @@ class Result:
 def greedy(problem: Problem) -> dict[str, int]:
     """First fit: locked meetings, then those of the previous schedule (in their old slot if it
     is still free), then the rest by weight, each into its earliest free slot."""
+    order = sorted(
+        problem.meetings, key=lambda m: (m.locked is None, m.previous is None, -m.weight)
+    )
+    plan = []
+    for m in order:
+        candidates = [m.locked[0]] if m.locked else problem.feasible_slots(m)
+        if m.previous is not None and m.previous[0] in candidates and not m.locked:
+            candidates = [m.previous[0], *candidates]
+        plan.append((m, candidates))
+    return _first_fit(problem, plan)
+
+
+def rounded(problem: Problem, fractions: dict[str, list[tuple[float, int]]]) -> dict[str, int]:
+    """The relaxed optimum made whole: meetings by how sure the relaxation is of them, each into
+    its most fractional slot that is still free."""
+    by_id = {m.meeting_id: m for m in problem.meetings}
+    order = sorted(
+        fractions, key=lambda mid: (by_id[mid].locked is None, -fractions[mid][0][0], mid)
+    )
+    return _first_fit(problem, [(by_id[mid], [s for _, s in fractions[mid]]) for mid in order])
+
+
+def _first_fit(problem: Problem, plan: list[tuple[MeetingSpec, list[int]]]) -> dict[str, int]:
+    """Each meeting in turn into the first of its candidate slots where both participants are
+    free, a table is free (unless remote) and neither is at the cap (unless it is locked)."""
     busy: set[tuple[str, int]] = set()
     on_site: defaultdict[int, int] = defaultdict(int)
     count: defaultdict[str, int] = defaultdict(int)
     cap = problem.max_meetings_per_participant
     chosen: dict[str, int] = {}
-    order = sorted(
-        problem.meetings, key=lambda m: (m.locked is None, m.previous is None, -m.weight)
-    )
-    for m in order:
-        candidates = [m.locked[0]] if m.locked else problem.feasible_slots(m)
-        if m.previous is not None and m.previous[0] in candidates and not m.locked:
-            candidates = [m.previous[0], *candidates]
+    for m, candidates in plan:
         if cap is not None and (count[m.a] >= cap or count[m.b] >= cap) and not m.locked:
             continue
         for s in candidates:
@@ -51,36 +70,6 @@ def greedy(problem: Problem) -> dict[str, int]:
             if not m.remote and on_site[s] >= problem.tables:
                 continue
             chosen[m.meeting_id] = s
-            busy |= {(m.a, s), (m.b, s)}
-            on_site[s] += 0 if m.remote else 1
-            count[m.a] += 1
-            count[m.b] += 1
-            break
-    return chosen
-
-
-def rounded(problem: Problem, fractions: dict[str, list[tuple[float, int]]]) -> dict[str, int]:
-    """The relaxed optimum made whole: meetings by how sure the relaxation is of them, each into
-    its most fractional slot that is still free."""
-    by_id = {m.meeting_id: m for m in problem.meetings}
-    busy: set[tuple[str, int]] = set()
-    on_site: defaultdict[int, int] = defaultdict(int)
-    count: defaultdict[str, int] = defaultdict(int)
-    cap = problem.max_meetings_per_participant
-    chosen: dict[str, int] = {}
-    order = sorted(
-        fractions, key=lambda mid: (by_id[mid].locked is None, -fractions[mid][0][0], mid)
-    )
-    for mid in order:
-        m = by_id[mid]
-        if cap is not None and (count[m.a] >= cap or count[m.b] >= cap) and not m.locked:
-            continue
-        for _, s in fractions[mid]:
-            if (m.a, s) in busy or (m.b, s) in busy:
-                continue
-            if not m.remote and on_site[s] >= problem.tables:
-                continue
-            chosen[mid] = s
             busy |= {(m.a, s), (m.b, s)}
             on_site[s] += 0 if m.remote else 1
             count[m.a] += 1
@@ -327,6 +316,3 @@ def assign_tables(problem: Problem, slots_of: dict[str, int]) -> Placement:
 def spec_weight(priority: int, mutual: bool) -> int:
     """Holding a meeting counts most; priority (1-3) and mutual interest decide between them."""
     return 20 + 2 * priority + (3 if mutual else 0)
-
-
-__all__ = ["MeetingSpec", "Problem", "Result", "assign_tables", "greedy", "solve", "spec_weight"]

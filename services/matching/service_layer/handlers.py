@@ -14,6 +14,7 @@ from contracts import matching as c
 from contracts.common import SmeRef
 from contracts.envelope import Envelope
 from contracts.errors import Refused, not_found
+from mapnet import outbox
 
 from ..adapters.profile_index import Filters, ProfileIndex
 from ..adapters.read_model import ReadModel
@@ -64,12 +65,9 @@ class Matching:
         self.now = now
 
     def _events(self, record: Any, subject: str, correlationid: str) -> list[Envelope[Any]]:
-        events = [
-            self._envelope(op, data, correlationid=correlationid, subject=subject)
-            for op, data in record.events
-        ]
-        record.events.clear()
-        return events
+        return outbox.take_events(
+            record, self._envelope, subject=subject, correlationid=correlationid
+        )
 
     async def _event(self, event_id: str) -> Brokerage:
         event = await self.read_model.event(event_id)
@@ -282,12 +280,11 @@ class Matching:
             meetings = await self.meetings.of_event(query.data.event_id)
         else:
             meetings = await self.meetings.all()
-        clusters = {}
-        for m in meetings:
-            for ref in (m.requester, m.receiver):
-                if key(ref) not in clusters:
-                    sme = await self.read_model.sme(ref)
-                    clusters[key(ref)] = sme.get("clusters", []) if sme else []
+        keys = sorted({key(ref) for m in meetings for ref in (m.requester, m.receiver)})
+        clusters = {
+            sme["_id"]: sme.get("clusters", [])
+            async for sme in self.read_model.smes.find({"_id": {"$in": keys}}, {"clusters": 1})
+        }
         return kpis.meeting_kpis(self.region, meetings, clusters)
 
     # --- partner search ----------------------------------------------------------------------

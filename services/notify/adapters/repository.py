@@ -144,9 +144,6 @@ class NotifyStore:
                 ordered=False,
             )
 
-    async def pending_count(self) -> int:
-        return await self.deliveries.count_documents({"status": {"$in": ["pending", "sending"]}})
-
     # --- people ------------------------------------------------------------------------------
 
     async def is_forgotten(self, email: str) -> bool:

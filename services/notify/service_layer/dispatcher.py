@@ -204,8 +204,9 @@ class Dispatcher:
         return doc, fields, event
 
 
-async def _take(queue: asyncio.Queue[Any], most: int, wait_s: float | None) -> list[Any]:
-    """At least one item (or none after ``wait_s``), then whatever else is already there."""
+async def _take(queue: asyncio.Queue[str], most: int, wait_s: float) -> list[str]:
+    """Delivery ids: the first to come within ``wait_s``, then whatever else is already there.
+    None means: scan the log (nothing came, or only the nudge "")."""
     try:
         first = await asyncio.wait_for(queue.get(), timeout=wait_s)
     except TimeoutError:
@@ -213,4 +214,4 @@ async def _take(queue: asyncio.Queue[Any], most: int, wait_s: float | None) -> l
     items = [first]
     while len(items) < most and not queue.empty():
         items.append(queue.get_nowait())
-    return [item for item in items if item != ""] or ([] if first == "" else items)
+    return [item for item in items if item != ""]  # "": only a nudge to scan the log

@@ -18,9 +18,10 @@ from contracts.common import Accepted
 from contracts.envelope import Envelope
 from contracts.errors import Refused, not_found
 from mapnet.codec import encode
+from mapnet.paging import keyset_page
 
 from ..adapters.mail import compose
-from ..adapters.repository import NotifyStore, email_hash, utc_key
+from ..adapters.repository import NotifyStore, delivery_view, email_hash, utc_key
 from ..domain.rules import (
     Attachment,
     Mail,
@@ -358,10 +359,6 @@ class Notifier:
         return Accepted(id="person", version=-1)
 
     async def list_deliveries(self, query: Envelope[c.ListDeliveries]) -> c.DeliveryPage:
-        from mapnet.paging import keyset_page
-
-        from ..adapters.repository import delivery_view
-
         q = query.data
         clauses: list[dict[str, Any]] = []
         if q.channel:

@@ -9,6 +9,7 @@ from typing import Any
 from contracts import registry as c
 from contracts.envelope import Envelope
 from contracts.errors import Refused
+from mapnet import outbox
 
 from ..adapters.repository import SmeRepository
 from ..adapters.stories import StoryRepository
@@ -38,12 +39,9 @@ class Registry:
         self._wake = wake
 
     def _events(self, sme: Sme, cmd: Envelope[Any]) -> list[Envelope[Any]]:
-        events = [
-            self._envelope(op, data, correlationid=cmd.correlationid, subject=sme.sme_id)
-            for op, data in sme.events
-        ]
-        sme.events.clear()
-        return events
+        return outbox.take_events(
+            sme, self._envelope, subject=sme.sme_id, correlationid=cmd.correlationid
+        )
 
     @staticmethod
     def now() -> datetime:
