@@ -51,6 +51,7 @@ ErrorCode = Literal[
     "forbidden",
     "not_implemented",
     "region_unavailable",
+    "not_home",
     "internal",
 ]
 

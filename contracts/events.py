@@ -171,6 +171,14 @@ class EventPublished(CalendarEntry):
     pass
 
 
+class EntryUnshared(Payload):
+    """The entry is no longer for the network (made region-only): other regions drop it."""
+
+    event_id: str
+    region: str
+    version: int
+
+
 class EventCancelled(Payload):
     event_id: str
     region: str
@@ -193,23 +201,38 @@ S = "events"
 PUBLISH_EVENT = command(S, "publish_event", PublishEvent, CalendarEntry, "Add or update an entry")
 CANCEL_EVENT = command(S, "cancel_event", CancelEvent, CalendarEntry, "Cancel an entry")
 REGISTER_PARTICIPANT = command(
-    S, "register_participant", RegisterParticipant, Registration, "Register a person"
+    S, "register_participant", RegisterParticipant, Registration, "Register a person", network=True
 )
 CANCEL_REGISTRATION = command(
-    S, "cancel_registration", CancelRegistration, Registration, "Cancel a registration"
+    S,
+    "cancel_registration",
+    CancelRegistration,
+    Registration,
+    "Cancel a registration",
+    network=True,
 )
 RECORD_ATTENDANCE = command(
     S, "record_attendance", RecordAttendance, Registration, "Record check-in"
 )
-GET_EVENT = query(S, "get_event", GetEvent, CalendarEntry, "One calendar entry")
-LIST_CALENDAR = query(S, "list_calendar", ListCalendar, CalendarPage, "The joint calendar")
-GET_ICAL = query(S, "get_ical", GetIcal, IcalDocument, "The calendar as RFC 5545 iCalendar")
+GET_EVENT = query(S, "get_event", GetEvent, CalendarEntry, "One calendar entry", network=True)
+LIST_CALENDAR = query(
+    S, "list_calendar", ListCalendar, CalendarPage, "The joint calendar", network=True
+)
+GET_ICAL = query(
+    S, "get_ical", GetIcal, IcalDocument, "The calendar as RFC 5545 iCalendar", network=True
+)
 LIST_REGISTRATIONS = query(
     S, "list_registrations", ListRegistrations, RegistrationPage, "Registrations of an event"
 )
 
 EVENT_PUBLISHED = event(S, "event_published", EventPublished, "An entry was published or updated")
 EVENT_CANCELLED = event(S, "event_cancelled", EventCancelled, "An entry was cancelled")
+ENTRY_SHARED = event(
+    S, "entry_shared", CalendarEntry, "A network entry as it now stands", shared=True
+)
+ENTRY_UNSHARED = event(
+    S, "entry_unshared", EntryUnshared, "An entry was made region-only", shared=True
+)
 REGISTRATION_CONFIRMED = event(S, "registration_confirmed", RegistrationChanged, "Seat confirmed")
 REGISTRATION_WAITLISTED = event(S, "registration_waitlisted", RegistrationChanged, "Waitlisted")
 REGISTRATION_CANCELLED = event(S, "registration_cancelled", RegistrationChanged, "Cancelled")

@@ -31,6 +31,13 @@ class HealthStatus(Payload):
 
 
 HEALTH: dict[str, Operation[HealthCheck, HealthStatus]] = {
-    service: query(service, "health", HealthCheck, HealthStatus, f"Health of the {service} service")
+    service: query(
+        service,
+        "health",
+        HealthCheck,
+        HealthStatus,
+        f"Health of the {service} service",
+        network=True,
+    )
     for service in SERVICES
 }

@@ -169,28 +169,45 @@ class SchedulePublished(Schedule):
 
 
 S = "matching"
-REQUEST_MEETING = command(S, "request_meeting", RequestMeeting, Meeting, "Ask for a meeting")
-RESPOND_MEETING = command(S, "respond_meeting", RespondMeeting, Meeting, "Accept or decline")
-CANCEL_MEETING = command(S, "cancel_meeting", CancelMeeting, Meeting, "Cancel a meeting")
+REQUEST_MEETING = command(
+    S, "request_meeting", RequestMeeting, Meeting, "Ask for a meeting", network=True
+)
+RESPOND_MEETING = command(
+    S, "respond_meeting", RespondMeeting, Meeting, "Accept or decline", network=True
+)
+CANCEL_MEETING = command(
+    S, "cancel_meeting", CancelMeeting, Meeting, "Cancel a meeting", network=True
+)
 SCHEDULE_EVENT = command(S, "schedule_event", ScheduleEvent, Schedule, "Build the schedule")
 RECORD_MEETING_OUTCOME = command(
     S, "record_meeting_outcome", RecordMeetingOutcome, Meeting, "What a meeting led to"
 )
 SET_AVAILABILITY = command(
-    S, "set_availability", SetAvailability, Availability, "Slots a participant can meet in"
+    S,
+    "set_availability",
+    SetAvailability,
+    Availability,
+    "Slots a participant can meet in",
+    network=True,
 )
 LOCK_MEETING = command(S, "lock_meeting", LockMeeting, Meeting, "Fix a meeting's slot and table")
 GET_MEETING_KPIS = query(
     S, "get_meeting_kpis", GetMeetingKpis, MeetingKpis, "Contacts, meetings, cooperation"
 )
-FIND_PARTNERS = query(S, "find_partners", FindPartners, PartnerPage, "Ranked partners")
-GET_SCHEDULE = query(S, "get_schedule", GetSchedule, Schedule, "A brokerage event's schedule")
+FIND_PARTNERS = query(
+    S, "find_partners", FindPartners, PartnerPage, "Ranked partners", network=True
+)
+GET_SCHEDULE = query(
+    S, "get_schedule", GetSchedule, Schedule, "A brokerage event's schedule", network=True
+)
 
 MEETING_REQUESTED = event(S, "meeting_requested", MeetingChanged, "A meeting was requested")
 MEETING_ACCEPTED = event(S, "meeting_accepted", MeetingChanged, "A meeting was accepted")
 MEETING_DECLINED = event(S, "meeting_declined", MeetingChanged, "A meeting was declined")
 MEETING_CANCELLED = event(S, "meeting_cancelled", MeetingChanged, "A meeting was cancelled")
-SCHEDULE_PUBLISHED = event(S, "schedule_published", SchedulePublished, "A schedule was published")
+SCHEDULE_PUBLISHED = event(
+    S, "schedule_published", SchedulePublished, "A schedule was published", shared=True
+)
 MEETING_OUTCOME_RECORDED = event(
     S, "meeting_outcome_recorded", MeetingChanged, "A meeting's outcome was recorded"
 )

@@ -46,6 +46,9 @@ class Operation(Generic[In, Out]):
     data: type[In]
     reply: type[Out] | None = None
     summary: str = ""
+    # A command or query other regions may send here, or an event shared with (sourced into)
+    # the other regions. Nothing else crosses the hub: deploy/ derives its permissions from this.
+    network: bool = False
     envelope: type[Envelope[In]] = field(init=False, repr=False)
     reply_envelope: type[Envelope[Out | ErrorReply]] | None = field(init=False, repr=False)
 
@@ -80,19 +83,43 @@ class Operation(Generic[In, Out]):
 
 
 def command(
-    service: str, name: str, data: type[In], reply: type[Out], summary: str
+    service: str,
+    name: str,
+    data: type[In],
+    reply: type[Out],
+    summary: str,
+    *,
+    network: bool = False,
 ) -> Operation[In, Out]:
-    return Operation(service, "cmd", name, data, reply, summary)
+    return Operation(service, "cmd", name, data, reply, summary, network)
 
 
 def query(
-    service: str, name: str, data: type[In], reply: type[Out], summary: str
+    service: str,
+    name: str,
+    data: type[In],
+    reply: type[Out],
+    summary: str,
+    *,
+    network: bool = False,
 ) -> Operation[In, Out]:
-    return Operation(service, "query", name, data, reply, summary)
+    return Operation(service, "query", name, data, reply, summary, network)
 
 
-def event(service: str, name: str, data: type[In], summary: str) -> Operation[In, BaseModel]:
-    return Operation(service, "event", name, data, None, summary)
+def event(
+    service: str, name: str, data: type[In], summary: str, *, shared: bool = False
+) -> Operation[In, BaseModel]:
+    return Operation(service, "event", name, data, None, summary, shared)
+
+
+def network_requests() -> list[Operation[Any, Any]]:
+    """Commands and queries a region may send to another region."""
+    return [op for op in CATALOGUE.values() if op.kind != "event" and op.network]
+
+
+def shared_events() -> list[Operation[Any, Any]]:
+    """Events a region shares: sourced into every other region's network stream."""
+    return [op for op in CATALOGUE.values() if op.kind == "event" and op.network]
 
 
 def operations_of(service: str) -> list[Operation[Any, Any]]:

@@ -327,6 +327,22 @@ class ContactErased(Payload):
     erased_at: datetime
 
 
+class SmeShared(Payload):
+    """What the network may see of an SME that consents to sharing: its public data and every
+    published profile that is not private, as they stand now (each one replaces the last)."""
+
+    sme: SmePublic
+    profiles: list[Profile]
+
+
+class SmeUnshared(Payload):
+    """The SME no longer shares with the network: every other region drops its copy."""
+
+    sme_id: str
+    region: str
+    version: int
+
+
 class SmeErased(Payload):
     """Tombstone: every copy of this SME, wherever it is held, must be removed."""
 
@@ -359,5 +375,11 @@ PROFILE_WITHDRAWN = event(S, "profile_withdrawn", ProfileWithdrawn, "A profile w
 SUCCESS_STORY_PUBLISHED = event(
     S, "success_story_published", SuccessStoryPublished, "A success story was published"
 )
-SME_ERASED = event(S, "sme_erased", SmeErased, "An SME was erased")
+SME_SHARED = event(
+    S, "sme_shared", SmeShared, "What the network sees of an SME changed", shared=True
+)
+SME_UNSHARED = event(
+    S, "sme_unshared", SmeUnshared, "An SME stopped sharing with the network", shared=True
+)
+SME_ERASED = event(S, "sme_erased", SmeErased, "An SME was erased", shared=True)
 CONTACT_ERASED = event(S, "contact_erased", ContactErased, "A contact person was erased")

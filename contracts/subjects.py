@@ -55,3 +55,14 @@ def parse(subj: str) -> ParsedSubject | None:
     if len(parts) != 5 or parts[0] != "mapnet":
         return None
     return ParsedSubject(*parts[1:])
+
+
+def shared_stream(region: str) -> str:
+    """What a region shares with the network: its services' shared events, sourced from their
+    streams in the region's own domain. Other regions source this stream, and only this."""
+    return f"{region}_SHARED".upper()
+
+
+def network_stream(region: str) -> str:
+    """A region's copy of what every other region shares, sourced across JetStream domains."""
+    return f"{region}_NETWORK".upper()

@@ -18,6 +18,7 @@ from contracts.subjects import SERVICES, parse
 from . import logs, mongo
 from .bus import ensure_streams
 from .codec import error_envelope, explain_invalid, source
+from .federation import LinkKeeper
 from .service import SPEC_REGION, Runtime
 from .settings import Settings
 
@@ -105,12 +106,23 @@ class Assembly:
             else build_runtimes(settings, services, regions, mongo_url)
         )
         self.broker = build_broker(settings, self.runtimes)
+        self.settings = settings
+        self.keepers: list[LinkKeeper] = []
 
     async def prepare(self) -> None:
         await self.broker.connect()
         js = self.broker.connection.jetstream()
         for region in self.regions:
             await ensure_streams(js, region)
+            if len(self.settings.network) > 1:
+                keeper = LinkKeeper(
+                    self.broker.connection,
+                    region,
+                    self.settings.network,
+                    logs.get(region=region, service="network"),
+                )
+                keeper.start()
+                self.keepers.append(keeper)
         for rt in self.runtimes:
             await rt.start(self.broker.connection)
 
@@ -119,6 +131,8 @@ class Assembly:
             rt.log.info("service_ready", subjects=f"mapnet.{rt.region}.{rt.service}.>")
 
     async def drain(self) -> None:
+        for keeper in self.keepers:
+            await keeper.stop()
         for rt in self.runtimes:
             await rt.stop()
 

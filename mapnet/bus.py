@@ -10,14 +10,21 @@ from nats.aio.client import Client as NATS
 from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeout
 from nats.js import JetStreamContext
-from nats.js.api import StorageType, StreamConfig
-from nats.js.errors import BadRequestError
+from nats.js.api import StorageType, StreamConfig, StreamSource, SubjectTransform
+from nats.js.errors import BadRequestError, NotFoundError
 from pydantic import BaseModel
 
 from contracts.envelope import ErrorReply, new_id
 from contracts.errors import Refused
-from contracts.operations import Operation
-from contracts.subjects import SERVICES, dlq_stream, service_events, stream_name
+from contracts.operations import Operation, shared_events
+from contracts.subjects import (
+    SERVICES,
+    dlq_stream,
+    network_stream,
+    service_events,
+    shared_stream,
+    stream_name,
+)
 
 from .codec import encode, make_envelope
 
@@ -45,15 +52,54 @@ def region_streams(region: str) -> list[StreamConfig]:
             description=f"Dead letters of region {region}: messages that kept failing",
         )
     )
+    configs.append(shared_stream_config(region))
     return configs
 
 
+def shared_stream_config(region: str) -> StreamConfig:
+    """The region's shared events, copied from its services' streams in its own domain."""
+    sources = []
+    for service in SERVICES:
+        subjects = [op.subject(region) for op in shared_events() if op.service == service]
+        if subjects:
+            transforms = [SubjectTransform(src=s, dest=s) for s in subjects]
+            sources.append(
+                StreamSource(name=stream_name(region, service), subject_transforms=transforms)
+            )
+    return StreamConfig(
+        name=shared_stream(region),
+        subjects=[],
+        sources=sources,
+        storage=StorageType.FILE,
+        duplicate_window=DUPLICATE_WINDOW_S,
+        description=f"What region {region} shares with the network",
+    )
+
+
+def network_stream_config(region: str, sources: list[StreamSource] | None = None) -> StreamConfig:
+    return StreamConfig(
+        name=network_stream(region),
+        subjects=[],
+        sources=sources or [],
+        storage=StorageType.FILE,
+        duplicate_window=DUPLICATE_WINDOW_S,
+        description=f"Region {region}'s copy of what the other regions share",
+    )
+
+
 async def ensure_streams(js: JetStreamContext, region: str) -> None:
+    # In this order: a sourcing stream created before its origin exists waits out NATS's
+    # retry back-off (tens of seconds) before it copies anything.
     for config in region_streams(region):
         try:
             await js.add_stream(config)
         except BadRequestError:
             await js.update_stream(config)
+    # Its sources are the link keeper's to add, when the other regions answer.
+    try:
+        await js.stream_info(network_stream(region))
+    except NotFoundError:
+        await js.add_stream(network_stream_config(region))
 
 
 class BusClient:

@@ -24,6 +24,8 @@ app = typer.Typer(
 )
 contracts_app = typer.Typer(help="The shared message contracts", no_args_is_help=True)
 app.add_typer(contracts_app, name="contracts")
+network_app = typer.Typer(help="The network of regions and its hub", no_args_is_help=True)
+app.add_typer(network_app, name="network")
 app.add_typer(registry_cli.app, name="registry")
 app.add_typer(events_cli.app, name="events")
 console = Console(stderr=True)
@@ -47,6 +49,7 @@ def up(
     from .supervisor import Supervisor
 
     settings = _settings(regions)
+    _check_known(settings.regions)
     supervisor = Supervisor(settings, settings.regions, echo=console.print)
     try:
         supervisor.start()
@@ -108,12 +111,32 @@ def load_demo(nats_url: str, region: str) -> None:
     events_cli.load_demo(nats_url, region)
 
 
-def _state_regions(settings: Settings) -> list[tuple[str, str]]:
+def _check_known(regions: list[str]) -> None:
+    from .network import REGIONS_FILE, load_regions
+
+    known = {r.id for r in load_regions()}
+    unknown = [r for r in regions if r not in known]
+    if len(regions) > 1 and unknown:
+        console.print(
+            f"[red]unknown region(s) {', '.join(unknown)}[/red]: a region joins the network by "
+            f"a line in {REGIONS_FILE}"
+        )
+        raise typer.Exit(2)
+
+
+def _state(settings: Settings) -> dict[str, Any]:
     from .supervisor import state_file
 
     path = state_file(settings)
     if path.exists() and not settings.nats_url:
-        doc = json.loads(path.read_text())
+        doc: dict[str, Any] = json.loads(path.read_text())
+        return doc
+    return {}
+
+
+def _state_regions(settings: Settings) -> list[tuple[str, str]]:
+    doc = _state(settings)
+    if doc:
         return [(r["id"], r["nats_url"]) for r in doc["regions"]]
     url = settings.nats_url or f"nats://127.0.0.1:{settings.nats_port}"
     return [(region, url) for region in settings.regions]
@@ -124,23 +147,56 @@ def status(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output")] = False,
     regions: Annotated[str | None, typer.Option(help="Comma-separated region ids")] = None,
 ) -> None:
-    """Each region with its NATS URL and the health of each service."""
-    from .status import region_health
+    """Each region with its NATS URL, the health of each service and, in a network, its links
+    to the other regions and how far its copy of what they share is behind."""
+    from .status import hub_links, region_health
 
     settings = _settings(regions)
+    found = _state_regions(settings)
+    hub = _state(settings).get("hub")
+    network = [r for r, _ in found] if hub else settings.network
 
     async def gather() -> list[dict[str, Any]]:
-        return list(
-            await asyncio.gather(*(region_health(r, url) for r, url in _state_regions(settings)))
-        )
+        return list(await asyncio.gather(*(region_health(r, url, network) for r, url in found)))
 
     reports = asyncio.run(gather())
+    doc: dict[str, Any] = {"regions": reports}
+    if hub:
+        linked = hub_links(hub["monitor_url"])
+        doc["hub"] = {**hub, "leaf_links": {r: r in linked for r, _ in found}}
     if as_json:
-        typer.echo(json.dumps({"regions": reports}, indent=2))
+        typer.echo(json.dumps(doc, indent=2))
     else:
         _print_status(reports)
+        _print_network(reports)
     if not all(r["healthy"] for r in reports):
         raise typer.Exit(1)
+
+
+def _print_network(reports: list[dict[str, Any]]) -> None:
+    if not any(r.get("links") for r in reports):
+        return
+    table = Table(title="Network: each region's copy of what the others share")
+    for column in ("region", "from", "link", "copy", "behind (msgs)", "last active"):
+        table.add_column(column)
+    for report in reports:
+        for other, link in (report.get("links") or {}).items():
+            rep = (report.get("replication") or {}).get(other, {"state": "waiting"})
+            active = rep.get("active_ms")
+            state = rep["state"]
+            if state == "waiting":
+                state = "waiting (added once the region answers)"
+            elif state == "stalled":
+                state = "stalled (NATS retries every 10-20 s)"
+            table.add_row(
+                report["id"],
+                other,
+                link,
+                state,
+                "" if rep.get("lag") is None else str(rep["lag"]),
+                "" if active is None else f"{active} ms ago",
+            )
+    Console().print(table)
 
 
 def _print_status(reports: list[dict[str, Any]]) -> None:
@@ -159,6 +215,17 @@ def _print_status(reports: list[dict[str, Any]]) -> None:
                 str(svc.get("mongo") if "mongo" in svc else ""),
             )
     Console().print(table)
+
+
+@network_app.command("config")
+def network_config(
+    out: Annotated[Path | None, typer.Option(help="Folder to write to")] = None,
+) -> None:
+    """Write the hub's and every region's NATS configuration from deploy/regions.toml."""
+    from .network import DEPLOY, write_deploy
+
+    written = write_deploy(out or DEPLOY / "nats")
+    console.print(f"wrote {len(written)} files under {out or DEPLOY / 'nats'}")
 
 
 @contracts_app.command("export")

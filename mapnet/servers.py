@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from .network import HUB_LEAF_URL_VAR, hub_config, password_var, region_config
+
 
 class ServerError(RuntimeError):
     pass
@@ -131,42 +133,61 @@ def wait_for_port(server: Managed, port: int, timeout_s: float = 30.0) -> None:
     raise ServerError(f"{server.name} did not open port {port} in {timeout_s:.0f} s")
 
 
-def nats_config(
-    *, region: str, port: int, store_dir: Path, monitor_port: int | None = None, extra: str = ""
-) -> str:
-    monitor = f"http_port: {monitor_port}\n" if monitor_port else ""
-    # sync_interval always: an event JetStream acknowledged survives a crash of the machine.
-    return (
-        f"server_name: mapnet_{region}\n"
-        f"listen: 127.0.0.1:{port}\n"
-        f"{monitor}"
-        "max_payload: 8MB\n"
-        "jetstream {\n"
-        f'  store_dir: "{store_dir}"\n'
-        f"  domain: {region}\n"
-        "  sync_interval: always\n"
-        "}\n"
-        f"{extra}"
-    )
-
-
 def nats_server(
-    region: str, port: int, home: Path, *, monitor_port: int | None = None, extra: str = ""
+    region: str,
+    port: int,
+    home: Path,
+    *,
+    monitor_port: int | None = None,
+    extra: str = "",
+    hub_leaf_url: str | None = None,
 ) -> Managed:
+    """A region's NATS server; with ``hub_leaf_url``, a leaf node of the network's hub."""
     region_home = home / region
     region_home.mkdir(parents=True, exist_ok=True)
     conf = region_home / "nats.conf"
     conf.write_text(
-        nats_config(
-            region=region,
-            port=port,
-            store_dir=(region_home / "jetstream").resolve(),
-            monitor_port=monitor_port,
+        region_config(
+            region,
+            listen=f"127.0.0.1:{port}",
+            store_dir=str((region_home / "jetstream").resolve()),
+            http_port=monitor_port,
+            linked=hub_leaf_url is not None,
             extra=extra,
         )
     )
+    env = {**os.environ, HUB_LEAF_URL_VAR: hub_leaf_url} if hub_leaf_url else None
     return Managed(
-        f"nats[{region}]", [executable("nats-server"), "-c", str(conf)], region_home / "nats.log"
+        f"nats[{region}]",
+        [executable("nats-server"), "-c", str(conf)],
+        region_home / "nats.log",
+        env=env,
+    )
+
+
+def hub_server(
+    regions: list[str],
+    passwords: dict[str, str],
+    home: Path,
+    *,
+    port: int,
+    leaf_port: int,
+    monitor_port: int | None = None,
+) -> Managed:
+    hub_home = home / "hub"
+    hub_home.mkdir(parents=True, exist_ok=True)
+    conf = hub_home / "nats.conf"
+    conf.write_text(
+        hub_config(
+            regions,
+            listen=f"127.0.0.1:{port}",
+            leaf_listen=f"127.0.0.1:{leaf_port}",
+            http_port=monitor_port,
+        )
+    )
+    env = {**os.environ, **{password_var(r): passwords[r] for r in regions}}
+    return Managed(
+        "nats[hub]", [executable("nats-server"), "-c", str(conf)], hub_home / "nats.log", env=env
     )
 
 

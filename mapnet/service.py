@@ -23,7 +23,7 @@ from contracts.envelope import Envelope, ErrorBody, utcnow
 from contracts.errors import Refused
 from contracts.health import HEALTH, Dependency, HealthStatus
 from contracts.operations import Operation
-from contracts.subjects import stream_name
+from contracts.subjects import network_stream, stream_name
 
 from . import __version__, compat, logs
 from .codec import error_envelope, make_envelope, reply_envelope, source
@@ -186,6 +186,13 @@ class Runtime:
         cannot be decoded, or whose handler keeps failing, goes to the region's dead letters."""
         return self._consumer(op, None)
 
+    def consumes_network(
+        self, op: Operation[In, Any]
+    ) -> Callable[[EventHandler[In]], EventHandler[In]]:
+        """As ``consumes``, for a shared event of the other regions, read from this region's copy
+        of what they share (its network stream), so it works while the hub is out of reach."""
+        return self._consumer(op, None, network=True)
+
     def consumes_batches(
         self, op: Operation[In, Any]
     ) -> Callable[[BatchHandler[In]], BatchHandler[In]]:
@@ -202,9 +209,18 @@ class Runtime:
         return register
 
     def _consumer(
-        self, op: Operation[In, Any], batch_handler: BatchHandler[In] | None
+        self,
+        op: Operation[In, Any],
+        batch_handler: BatchHandler[In] | None,
+        *,
+        network: bool = False,
     ) -> Callable[[EventHandler[In]], EventHandler[In]]:
-        durable = f"{self.service}__{op.service}_{op.name}"
+        durable = f"{self.service}__{'net_' if network else ''}{op.service}_{op.name}"
+        if network:
+            address = f"mapnet.*.{op.service}.{op.kind}.{op.name}"
+            stream = network_stream(self.region)
+        else:
+            address, stream = _address(op, self.region), stream_name(self.region, op.service)
 
         def register(handler: EventHandler[In]) -> EventHandler[In]:
             consumer = EventConsumer(
@@ -222,10 +238,10 @@ class Runtime:
             async def subscriber(body: Any, message: Any = Context("message")) -> None:
                 await consumer.deliver(message.raw_message)
 
-            subscriber.__name__ = f"on_{op.name}"
+            subscriber.__name__ = f"on_{'network_' if network else ''}{op.name}"
             self.router.subscriber(
-                _address(op, self.region),
-                stream=JStream(stream_name(self.region, op.service), declare=False),
+                address,
+                stream=JStream(stream, declare=False),
                 durable=durable,
                 pull_sub=PullSub(batch_size=64, timeout=0.2, batch=True),
                 config=ConsumerConfig(

@@ -6,7 +6,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import Field, field_validator
+from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from contracts.envelope import REGION_PATTERN
@@ -17,6 +17,11 @@ class Settings(BaseSettings):
 
     regions: Annotated[list[str], NoDecode] = Field(
         default=["tallinn"], validation_alias="MAPNET_REGIONS"
+    )
+    network: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        validation_alias="MAPNET_NETWORK",
+        description="The regions this one is linked with (itself included); empty: on its own",
     )
     nats_url: str | None = Field(default=None, validation_alias="NATS_URL")
     mongo_url: str | None = Field(default=None, validation_alias="MONGO_URL")
@@ -58,20 +63,23 @@ class Settings(BaseSettings):
     notify_tick_s: float = Field(default=3600, gt=0, validation_alias="MAPNET_NOTIFY_TICK_S")
     expiry_notice_days: int = Field(default=14, ge=1, validation_alias="MAPNET_EXPIRY_NOTICE_DAYS")
 
-    @field_validator("regions", mode="before")
+    hub_port: int = Field(default=4220, validation_alias="MAPNET_HUB_PORT")
+    hub_leaf_port: int = Field(default=7422, validation_alias="MAPNET_HUB_LEAF_PORT")
+
+    @field_validator("regions", "network", mode="before")
     @classmethod
     def _split(cls, value: object) -> object:
         if isinstance(value, str):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
-    @field_validator("regions")
+    @field_validator("regions", "network")
     @classmethod
-    def _region_ids(cls, value: list[str]) -> list[str]:
+    def _region_ids(cls, value: list[str], info: ValidationInfo) -> list[str]:
         import re
 
         bad = [r for r in value if not re.match(REGION_PATTERN, r)]
-        if bad or not value:
+        if bad or (not value and info.field_name == "regions"):
             raise ValueError(f"region ids must match [a-z]+, got {bad or value}")
         return value
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import urllib.request
 from typing import Any
 
 import nats
@@ -12,13 +13,30 @@ from nats.errors import TimeoutError as NatsTimeout
 
 from contracts.subjects import SERVICES, subject
 
+from .federation import origin_answers, replication
+
 
 async def _quiet(exc: Exception) -> None:
     """The failure is reported in the answer; nats-py would otherwise print every retry."""
 
 
-async def region_health(region: str, nats_url: str, timeout_s: float = 1.5) -> dict[str, Any]:
+def hub_links(monitor_url: str) -> set[str]:
+    """The regions whose leaf connection the hub holds now."""
+    try:
+        with urllib.request.urlopen(f"{monitor_url}/leafz", timeout=1) as answer:
+            doc = json.load(answer)
+    except OSError:
+        return set()
+    return {leaf.get("name", "").removeprefix("mapnet_") for leaf in doc.get("leafs") or []}
+
+
+async def region_health(
+    region: str, nats_url: str, network: list[str] | None = None, timeout_s: float = 1.5
+) -> dict[str, Any]:
+    """Services' health; in a network also, per other region, whether its shared stream answers
+    from here across the hub (links) and how this region's copy of it is doing (replication)."""
     report: dict[str, Any] = {"id": region, "nats_url": nats_url, "services": {}, "healthy": False}
+    others = [r for r in network or [] if r != region]
     try:
         nc = await nats.connect(
             nats_url,
@@ -36,6 +54,12 @@ async def region_health(region: str, nats_url: str, timeout_s: float = 1.5) -> d
         answers = await asyncio.gather(
             *(_health(nc, region, service, timeout_s) for service in SERVICES)
         )
+        if others:
+            reachable = await asyncio.gather(*(origin_answers(nc, other) for other in others))
+            report["links"] = {
+                other: "up" if up else "down" for other, up in zip(others, reachable, strict=True)
+            }
+            report["replication"] = await replication(nc, region)
     finally:
         await nc.close()
     report["services"] = dict(zip(SERVICES, answers, strict=True))

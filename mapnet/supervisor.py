@@ -12,9 +12,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .servers import Managed, ServerError, mongo_server, nats_server, start_and_wait
+from .network import new_password
+from .servers import (
+    Managed,
+    ServerError,
+    hub_server,
+    mongo_server,
+    nats_server,
+    start_and_wait,
+)
 from .settings import Settings
-from .status import region_health
+from .status import hub_links, region_health
 
 
 @dataclass
@@ -43,12 +51,61 @@ class Supervisor:
         self.regions = regions
         self.echo = echo
         self.started: list[RegionProcesses] = []
+        self.hub: Managed | None = None
+        self.hub_monitor_url: str | None = None
         self._stopping = False
+
+    @property
+    def federated(self) -> bool:
+        return len(self.regions) > 1 and not self.settings.nats_url
+
+    def _passwords(self) -> dict[str, str]:
+        """Each region's leaf password, made once and kept (owner-readable) under the hub's home."""
+        path = self.settings.home / "hub" / "passwords.json"
+        known: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
+        for region in self.regions:
+            known.setdefault(region, new_password())
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch(mode=0o600)
+        path.write_text(json.dumps(known, indent=2))
+        return known
+
+    def _start_hub(self) -> dict[str, str]:
+        passwords = self._passwords()
+        port, leaf_port = self.settings.hub_port, self.settings.hub_leaf_port
+        monitor = leaf_port + 1
+        self.hub = hub_server(
+            self.regions,
+            passwords,
+            self.settings.home,
+            port=port,
+            leaf_port=leaf_port,
+            monitor_port=monitor,
+        )
+        start_and_wait(self.hub, leaf_port)
+        self.hub_monitor_url = f"http://127.0.0.1:{monitor}"
+        self.echo(f"started the hub on nats://127.0.0.1:{port} (leaf nodes on port {leaf_port})")
+        return {r: f"nats-leaf://{r}:{passwords[r]}@127.0.0.1:{leaf_port}" for r in self.regions}
+
+    def _wait_for_links(self, timeout_s: float = 30.0) -> None:
+        assert self.hub_monitor_url is not None
+        self.echo(f"waiting for {len(self.regions)} leaf links to the hub …")
+        deadline = time.monotonic() + timeout_s
+        while True:
+            linked = hub_links(self.hub_monitor_url)
+            missing = [r for r in self.regions if r not in linked]
+            if not missing:
+                self.echo("all regions linked to the hub")
+                return
+            if time.monotonic() > deadline:
+                raise ServerError(f"no leaf link from {missing} after {timeout_s:.0f} s")
+            time.sleep(0.2)
 
     def start(self) -> None:
         signal.signal(signal.SIGTERM, _interrupt)
         home = self.settings.home
         home.mkdir(parents=True, exist_ok=True)
+        leaf_urls = self._start_hub() if self.federated else {}
         for index, region in enumerate(self.regions):
             rp = RegionProcesses(
                 region, self.settings.nats_url or "", self.settings.mongo_url or ""
@@ -56,7 +113,7 @@ class Supervisor:
             self.started.append(rp)
             if not self.settings.nats_url:
                 port = self.settings.nats_port + index
-                server = nats_server(region, port, home)
+                server = nats_server(region, port, home, hub_leaf_url=leaf_urls.get(region))
                 rp.servers.append(server)
                 start_and_wait(server, port)
                 rp.nats_url = f"nats://127.0.0.1:{port}"
@@ -88,6 +145,7 @@ class Supervisor:
                 "MONGO_URL": rp.mongo_url,
                 "SMTP_URL": smtp_url,
                 "MAPNET_REGIONS": region,
+                "MAPNET_NETWORK": ",".join(self.regions) if self.federated else "",
             }
             rp.services = Managed(
                 f"services[{region}]",
@@ -95,12 +153,18 @@ class Supervisor:
                 home / region / "services.log",
                 env=env,
             )
+        if self.federated:
+            # Services start once the links are up, so that sourcing starts at once.
+            self._wait_for_links()
+        for rp in self.started:
+            assert rp.services is not None
             rp.services.start()
         self._write_state()
 
     def _write_state(self) -> None:
-        doc = {
+        doc: dict[str, Any] = {
             "pid": os.getpid(),
+            "hub": {"monitor_url": self.hub_monitor_url, "pid": self.hub.pid} if self.hub else None,
             "regions": [
                 {
                     "id": rp.id,
@@ -125,8 +189,11 @@ class Supervisor:
             time.sleep(0.5)
 
     async def _health(self) -> list[dict[str, Any]]:
+        network = self.regions if self.federated else []
         return list(
-            await asyncio.gather(*(region_health(rp.id, rp.nats_url) for rp in self.started))
+            await asyncio.gather(
+                *(region_health(rp.id, rp.nats_url, network) for rp in self.started)
+            )
         )
 
     def watch(self) -> int:
@@ -134,6 +201,10 @@ class Supervisor:
         code = 0
         try:
             while True:
+                for proc in [*([self.hub] if self.hub else [])]:
+                    if not proc.alive():
+                        self.echo(f"{proc.name} stopped unexpectedly:\n{proc.tail()}")
+                        return 1
                 for rp in self.started:
                     for proc in rp.all():
                         if not proc.alive():
@@ -157,4 +228,6 @@ class Supervisor:
         for rp in self.started:
             for server in reversed(rp.servers):
                 server.stop()
+        if self.hub:
+            self.hub.stop()
         state_file(self.settings).unlink(missing_ok=True)

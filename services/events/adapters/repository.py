@@ -3,6 +3,7 @@ its state and its outbox, written with optimistic concurrency on the version."""
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -21,6 +22,7 @@ from ..domain.calendar import Entry
 from ..domain.registration import PENDING, Registration
 
 ENTRIES = "entries"
+GONE_ENTRIES = "gone_entries"
 REGISTRATIONS = "registrations"
 
 
@@ -55,22 +57,67 @@ def entry_from_doc(doc: dict[str, Any]) -> Entry:
 
 
 class EntryRepository:
-    def __init__(self, db: AsyncIOMotorDatabase[Any]) -> None:
+    """The region's own entries, and beside them (same collection, so that the joint calendar
+    is one query) read copies of the other regions' network entries. Only own entries change
+    here; a command about a copy is refused as not_home, naming the region that owns it."""
+
+    def __init__(self, db: AsyncIOMotorDatabase[Any], region: str) -> None:
         self.entries = db[ENTRIES]
+        self.gone = db[GONE_ENTRIES]
+        self.region = region
 
     async def create_indexes(self) -> None:
         await self.entries.create_index([("starts_key", ASCENDING)], name="starts_key")
         await self.entries.create_index([("outbox_pending", ASCENDING)], name="outbox_pending")
 
     async def get(self, event_id: str) -> Entry | None:
-        doc = await self.entries.find_one({"_id": event_id})
+        doc = await self.entries.find_one({"_id": event_id, "region": self.region})
         return entry_from_doc(doc) if doc else None
 
-    async def require(self, event_id: str) -> Entry:
-        entry = await self.get(event_id)
-        if entry is None:
+    async def require(self, event_id: str, *, copy_will_do: bool = False) -> Entry:
+        doc = await self.entries.find_one({"_id": event_id})
+        if doc is None:
             raise not_found("event", event_id)
-        return entry
+        home = doc["region"]
+        if home != self.region and not copy_will_do:
+            raise Refused(
+                "not_home",
+                f"event {event_id} belongs to region {home}: send this to mapnet.{home}.events",
+                region=home,
+                id=event_id,
+            )
+        return entry_from_doc(doc)
+
+    async def put_copy(self, entry: c.CalendarEntry) -> None:
+        """Another region's network entry, unless this copy is as new or newer already."""
+        gone = await self.gone.find_one({"_id": entry.event_id})
+        if gone and gone["version"] >= entry.version:
+            return
+        state = _entry_state(Entry.from_view(entry))
+        newer = await self.entries.update_one(
+            {"_id": entry.event_id, "region": entry.region, "version": {"$lt": entry.version}},
+            {"$set": state},
+        )
+        if newer.matched_count == 0:
+            # A duplicate key: the copy is this version or a later one already.
+            with contextlib.suppress(DuplicateKeyError):
+                await self.entries.insert_one({"_id": entry.event_id, **state})
+
+    async def drop_copy(self, unshared: c.EntryUnshared) -> None:
+        if unshared.region == self.region:
+            return
+        await self.gone.replace_one(
+            {"_id": unshared.event_id},
+            {"_id": unshared.event_id, "version": unshared.version},
+            upsert=True,
+        )
+        await self.entries.delete_one(
+            {
+                "_id": unshared.event_id,
+                "region": unshared.region,
+                "version": {"$lte": unshared.version},
+            }
+        )
 
     async def save(
         self, entry: Entry, expected_version: int | None, events: Sequence[Envelope[Any]]

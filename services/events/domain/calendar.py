@@ -130,6 +130,7 @@ class Entry:
             entry.events.append((c.EVENT_CANCELLED, cancelled))
         else:
             entry.events.append((c.EVENT_PUBLISHED, c.EventPublished(**entry.view().model_dump())))
+        entry._share(was_shared=previous is not None and previous.data.visibility == "network")
         return entry
 
     def cancel(self, reason: str, now: datetime) -> None:
@@ -144,6 +145,18 @@ class Entry:
                 c.EventCancelled(event_id=self.event_id, region=self.region, reason=reason),
             )
         )
+        self._share(was_shared=self.data.visibility == "network")
+
+    def _share(self, was_shared: bool) -> None:
+        """Network entries go to every region's calendar as they stand (cancelled ones too, so
+        that copies show the cancellation); an entry made region-only is withdrawn from them."""
+        if self.data.visibility == "network":
+            self.events.append((c.ENTRY_SHARED, self.view()))
+        elif was_shared:
+            unshared = c.EntryUnshared(
+                event_id=self.event_id, region=self.region, version=self.version
+            )
+            self.events.append((c.ENTRY_UNSHARED, unshared))
 
     # --- what registrations need to know ------------------------------------------------------
 

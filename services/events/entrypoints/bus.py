@@ -18,7 +18,7 @@ from ..service_layer.handlers import Calendar
 
 
 def build(rt: Runtime) -> None:
-    entries = EntryRepository(rt.db)
+    entries = EntryRepository(rt.db, rt.region)
     registrations = RegistrationRepository(rt.db)
     seats = SeatBook(rt.db)
     calendar = Calendar(
@@ -62,6 +62,14 @@ def build(rt: Runtime) -> None:
         withdrawn = {event_id for event_id, status in mine.items() if status == "cancelled"}
         return c.IcalDocument(ical=ical.to_ical(found, f"MAPnet: {q.email}", withdrawn))
 
+    @rt.consumes_network(c.ENTRY_SHARED)
+    async def on_network_entry(event: Envelope[c.CalendarEntry]) -> None:
+        await entries.put_copy(event.data)
+
+    @rt.consumes_network(c.ENTRY_UNSHARED)
+    async def on_network_entry_unshared(event: Envelope[c.EntryUnshared]) -> None:
+        await entries.drop_copy(event.data)
+
     rt.publishes(
         c.ATTENDANCE_RECORDED,
         c.EVENT_CANCELLED,
@@ -70,4 +78,6 @@ def build(rt: Runtime) -> None:
         c.REGISTRATION_CONFIRMED,
         c.REGISTRATION_WAITLISTED,
         c.TRAINING_COMPLETED,
+        c.ENTRY_SHARED,
+        c.ENTRY_UNSHARED,
     )

@@ -87,7 +87,7 @@ class Calendar:
         return entry.view()
 
     async def get_event(self, query: Envelope[c.GetEvent]) -> c.CalendarEntry:
-        return (await self.entries.require(query.data.event_id)).view()
+        return (await self.entries.require(query.data.event_id, copy_will_do=True)).view()
 
     # --- registrations -------------------------------------------------------------------------
 

@@ -87,7 +87,7 @@ def test_cancel_records_once() -> None:
     entry.events.clear()
     entry.cancel("venue flooded", NOW)
     entry.cancel("again", NOW)
-    assert [op for op, _ in entry.events] == [c.EVENT_CANCELLED]
+    assert [op for op, _ in entry.events] == [c.EVENT_CANCELLED, c.ENTRY_SHARED]
     assert entry.data.status == "cancelled" and entry.version == 2
 
 

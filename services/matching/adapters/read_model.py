@@ -18,6 +18,7 @@ PARTICIPANTS = "participants"
 SMES = "smes"
 PROFILES = "profiles"
 META = "read_model_meta"
+GONE = "gone_smes"
 
 
 class ReadModel:
@@ -27,6 +28,9 @@ class ReadModel:
         self.smes = db[SMES]
         self.profiles = db[PROFILES]
         self.meta = db[META]
+        # Tombstones (ids and versions only): an erased or unshared SME stays gone whatever
+        # older copy of it arrives later.
+        self.gone = db[GONE]
 
     async def create_indexes(self) -> None:
         await self.participants.create_index([("event_id", ASCENDING)], name="event_id")
@@ -95,11 +99,17 @@ class ReadModel:
 
     # --- SMEs and their profiles -----------------------------------------------------------
 
+    async def _stale(self, sme_key: str, version: int) -> bool:
+        gone = await self.gone.find_one({"_id": sme_key})
+        if gone and (gone.get("erased") or gone["version"] >= version):
+            return True
+        current = await self.smes.find_one({"_id": sme_key}, {"version": 1})
+        return bool(current and current.get("version", 0) > version)
+
     async def put_sme(self, sme: dict[str, Any], *, with_profiles: bool = True) -> None:
         sme_key = f"{sme['region']}:{sme['sme_id']}"
-        current = await self.smes.find_one({"_id": sme_key}, {"version": 1})
-        if current and current.get("version", 0) > sme["version"]:
-            return  # an older copy arriving late
+        if await self._stale(sme_key, sme["version"]):
+            return  # an older copy arriving late, or one of an SME since erased
         # The id goes into the replacement too: nx-27017 does not take it from the filter.
         await self.smes.replace_one({"_id": sme_key}, {**sme, "_id": sme_key}, upsert=True)
         if with_profiles:
@@ -123,7 +133,32 @@ class ReadModel:
         await self.profiles.delete_one({"_id": profile_id})
         await self._changed()
 
+    async def put_shared(self, sme: dict[str, Any], profiles: list[dict[str, Any]]) -> None:
+        """Another region's SME as it now shares itself: its data and exactly these profiles."""
+        sme_key = f"{sme['region']}:{sme['sme_id']}"
+        if await self._stale(sme_key, sme["version"]):
+            return
+        ids = [p["profile_id"] for p in profiles]
+        await self.profiles.delete_many({"sme_key": sme_key, "_id": {"$nin": ids}})
+        for profile in profiles:
+            await self.profiles.replace_one(
+                {"_id": profile["profile_id"]},
+                {"_id": profile["profile_id"], "sme_key": sme_key, "sme": sme, "profile": profile},
+                upsert=True,
+            )
+        await self.put_sme(sme, with_profiles=False)
+        await self._changed()
+
+    async def unshare_sme(self, ref: SmeRef, version: int) -> None:
+        if await self._stale(key(ref), version):
+            return
+        await self._bury(ref, {"version": version})
+
     async def erase_sme(self, ref: SmeRef) -> None:
+        await self._bury(ref, {"version": 2**62, "erased": True})
+
+    async def _bury(self, ref: SmeRef, tombstone: dict[str, Any]) -> None:
+        await self.gone.replace_one({"_id": key(ref)}, {"_id": key(ref), **tombstone}, upsert=True)
         await self.profiles.delete_many({"sme_key": key(ref)})
         await self.smes.delete_one({"_id": key(ref)})
         await self._changed()

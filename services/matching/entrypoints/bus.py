@@ -85,6 +85,20 @@ def build(rt: Runtime) -> None:
     async def on_sme_erased(event: Envelope[reg.SmeErased]) -> None:
         await read_model.erase_sme(SmeRef(sme_id=event.data.sme_id, region=event.data.region))
 
+    # --- what the other regions share -------------------------------------------------------
+
+    @rt.consumes_network(reg.SME_SHARED)
+    async def on_network_sme_shared(event: Envelope[reg.SmeShared]) -> None:
+        d = event.data.model_dump(mode="json")
+        await read_model.put_shared(d["sme"], d["profiles"])
+
+    @rt.consumes_network(reg.SME_UNSHARED)
+    async def on_network_sme_unshared(event: Envelope[reg.SmeUnshared]) -> None:
+        ref = SmeRef(sme_id=event.data.sme_id, region=event.data.region)
+        await read_model.unshare_sme(ref, event.data.version)
+
+    rt.consumes_network(reg.SME_ERASED)(on_sme_erased)
+
     rt.publishes(
         c.MEETING_REQUESTED,
         c.MEETING_ACCEPTED,

@@ -78,6 +78,7 @@ class Sme:
             updated_at=now,
         )
         sme._record(c.SME_REGISTERED, c.SmeRegistered(**sme.public().model_dump()))
+        sme._share(was_shared=False)
         return sme
 
     # --- changes -----------------------------------------------------------------------------
@@ -85,6 +86,7 @@ class Sme:
     def update(self, changes: c.SmeChanges, now: datetime) -> None:
         # A field left out (or null) is not changed.
         given = changes.model_dump(exclude_none=True)
+        was_shared = self.data.share_with_network
         contacts = given.pop("contacts", None)
         if not given and contacts is None:
             raise Refused("validation_failed", "no change given", fields=[])
@@ -98,6 +100,7 @@ class Sme:
             ]
         self._touch(now)
         self._record(c.SME_UPDATED, c.SmeUpdated(**self.public().model_dump()))
+        self._share(was_shared)
 
     def change_stage(self, to_stage: c.Stage, actor: str, reason: str, now: datetime) -> None:
         check_transition(self.stage, to_stage)
@@ -116,6 +119,7 @@ class Sme:
                 clusters=list(self.data.clusters),
             ),
         )
+        self._share(self.data.share_with_network)
 
     def draft_profile(self, given: c.ProfileInput, new_profile_id: str, now: datetime) -> c.Profile:
         """Keep a profile being written: nobody outside the MAP sees it, no event is sent."""
@@ -163,6 +167,7 @@ class Sme:
             self._record(
                 c.PROFILE_PUBLISHED, c.ProfilePublished(sme=self.public(), profile=profile)
             )
+            self._share(self.data.share_with_network)
         return profile
 
     def withdraw_profile(self, profile_id: str, reason: str, now: datetime) -> None:
@@ -179,6 +184,7 @@ class Sme:
                 sme_id=self.sme_id, region=self.region, profile_id=profile_id, reason=reason
             ),
         )
+        self._share(self.data.share_with_network)
 
     def erase_contact(self, contact_id: str, now: datetime) -> None:
         if not any(ct.id == contact_id for ct in self.contacts):
@@ -277,6 +283,21 @@ class Sme:
 
     def _record(self, op: Operation[Any, Any], data: BaseModel) -> None:
         self.events.append((op, data))
+
+    def _share(self, was_shared: bool) -> None:
+        """Tell the network what it may now see of this SME: everything shareable as it stands,
+        or, once consent is withdrawn, that it sees nothing. Private profiles and contacts never
+        leave the region."""
+        if self.data.share_with_network:
+            shown = [
+                p for p in self.profiles if p.status == "published" and p.visibility != "private"
+            ]
+            self._record(c.SME_SHARED, c.SmeShared(sme=self.public(), profiles=shown))
+        elif was_shared:
+            self._record(
+                c.SME_UNSHARED,
+                c.SmeUnshared(sme_id=self.sme_id, region=self.region, version=self.version),
+            )
 
 
 def _contact(given: c.ContactInput, before: c.Contact | None, now: datetime) -> c.Contact:

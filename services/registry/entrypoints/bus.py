@@ -67,4 +67,6 @@ def build(rt: Runtime) -> None:
         c.SUCCESS_STORY_PUBLISHED,
         c.SME_ERASED,
         c.CONTACT_ERASED,
+        c.SME_SHARED,
+        c.SME_UNSHARED,
     )

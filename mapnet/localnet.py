@@ -1,0 +1,201 @@
+"""A whole network on one machine, for the federation tests and benchmark: a real hub, and per
+region a real NATS server (a leaf node of the hub, its own JetStream domain), its own nx-27017
+and its services in this process. Each region's leaf link runs through a TCP relay that can cut
+it, as a network partition would, without stopping either side."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .app import Assembly
+from .bus import BusClient
+from .network import new_password
+from .servers import Managed, free_port, hub_server, mongo_server, nats_server, start_and_wait
+from .settings import Settings
+from .status import hub_links
+
+
+class LinkRelay:
+    """Forwards TCP from a local port to the hub's leaf port until cut."""
+
+    def __init__(self, target_port: int) -> None:
+        self.target_port = target_port
+        self.port = free_port()
+        self._server: asyncio.Server | None = None
+        self._pipes: set[asyncio.StreamWriter] = set()
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._accept, "127.0.0.1", self.port)
+
+    async def cut(self) -> None:
+        if self._server:
+            self._server.close()
+            await self._server.wait_closed()
+            self._server = None
+        for writer in list(self._pipes):
+            writer.close()
+        self._pipes.clear()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if task := asyncio.current_task():
+            self._tasks.add(task)
+        try:
+            up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.target_port)
+        except OSError:
+            writer.close()
+            return
+        self._pipes |= {writer, up_writer}
+        with contextlib.suppress(asyncio.CancelledError):  # cut
+            await asyncio.gather(self._pipe(reader, up_writer), self._pipe(up_reader, writer))
+
+    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(OSError, asyncio.IncompleteReadError):
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+        writer.close()
+        self._pipes.discard(writer)
+
+
+@dataclass
+class LocalRegion:
+    id: str
+    nats: Managed
+    nats_port: int
+    mongo: Managed
+    mongo_url: str
+    relay: LinkRelay
+    assembly: Assembly | None = None
+    clients: list[BusClient] = field(default_factory=list)
+
+    @property
+    def nats_url(self) -> str:
+        return f"nats://127.0.0.1:{self.nats_port}"
+
+
+class LocalNetwork:
+    def __init__(
+        self,
+        home: Path,
+        regions: list[str],
+        services: tuple[str, ...] = ("registry", "events", "matching"),
+        log_level: str = "WARNING",
+    ) -> None:
+        self.home = home
+        self.ids = regions
+        self.services = list(services)
+        self.log_level = log_level
+        self.passwords = {r: new_password() for r in regions}
+        self.hub_port, self.leaf_port, self.monitor_port = free_port(), free_port(), free_port()
+        self.hub = hub_server(
+            regions,
+            self.passwords,
+            home,
+            port=self.hub_port,
+            leaf_port=self.leaf_port,
+            monitor_port=self.monitor_port,
+        )
+        self.regions: dict[str, LocalRegion] = {}
+
+    @property
+    def hub_url(self) -> str:
+        return f"nats://127.0.0.1:{self.hub_port}"
+
+    def settings(self, region: str) -> Settings:
+        r = self.regions[region]
+        return Settings.model_validate(
+            {
+                "MAPNET_REGIONS": region,
+                "MAPNET_NETWORK": ",".join(self.ids),
+                "NATS_URL": r.nats_url,
+                "MONGO_URL": r.mongo_url,
+                "MAPNET_LOG_LEVEL": self.log_level,
+            }
+        )
+
+    async def __aenter__(self) -> LocalNetwork:
+        start_and_wait(self.hub, self.leaf_port)
+        for region in self.ids:
+            relay = LinkRelay(self.leaf_port)
+            await relay.start()
+            nats_port, mongo_port = free_port(), free_port()
+            leaf_url = f"nats-leaf://{region}:{self.passwords[region]}@127.0.0.1:{relay.port}"
+            nats = nats_server(region, nats_port, self.home, hub_leaf_url=leaf_url)
+            mongo = mongo_server(region, mongo_port, self.home)
+            start_and_wait(nats, nats_port)
+            start_and_wait(mongo, mongo_port)
+            self.regions[region] = LocalRegion(
+                region, nats, nats_port, mongo, f"mongodb://127.0.0.1:{mongo_port}", relay
+            )
+        await self.wait_linked(self.ids)
+        for region in self.ids:
+            await self.start_services(region)
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        for r in self.regions.values():
+            for client in r.clients:
+                with contextlib.suppress(Exception):
+                    await client.close()
+            await self.stop_services(r.id)
+            await r.relay.cut()
+            r.nats.stop()
+            r.mongo.stop()
+        self.hub.stop()
+
+    async def start_services(self, region: str) -> None:
+        r = self.regions[region]
+        r.assembly = Assembly(self.settings(region), self.services, [region])
+        await r.assembly.__aenter__()
+
+    async def stop_services(self, region: str) -> None:
+        r = self.regions[region]
+        if r.assembly:
+            await r.assembly.__aexit__(None, None, None)
+            r.assembly = None
+
+    async def client(self, region: str, timeout_s: float = 5.0) -> BusClient:
+        """A client connected to the region's own NATS server, as its staff's tools are."""
+        bus = await BusClient.connect(
+            self.regions[region].nats_url, source=f"mapnet/{region}/tests", timeout_s=timeout_s
+        )
+        self.regions[region].clients.append(bus)
+        return bus
+
+    async def wait_linked(self, regions: list[str], timeout_s: float = 30.0) -> None:
+        deadline = time.monotonic() + timeout_s
+        url = f"http://127.0.0.1:{self.monitor_port}"
+        while not set(regions) <= await asyncio.to_thread(hub_links, url):
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"leaf links of {regions} not up in {timeout_s} s")
+            await asyncio.sleep(0.1)
+
+    # --- faults ---------------------------------------------------------------------------------
+
+    async def cut(self, region: str) -> None:
+        await self.regions[region].relay.cut()
+
+    async def heal(self, region: str) -> None:
+        await self.regions[region].relay.start()
+
+    def kill_nats(self, region: str) -> None:
+        self.regions[region].nats.kill()
+
+    def restart_nats(self, region: str) -> None:
+        r = self.regions[region]
+        start_and_wait(r.nats, r.nats_port)
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            r.id: {"nats_url": r.nats_url, "mongo_url": r.mongo_url} for r in self.regions.values()
+        }
