@@ -359,3 +359,72 @@ async def test_status_shows_links_and_replication(net: LocalNetwork) -> None:
     assert set(report["replication"]) == {H, B}
     assert all(r["state"] in {"copying", "stalled"} for r in report["replication"].values())
     print(json.dumps(report, indent=2))
+
+
+async def test_tallinn_meets_berlin_at_a_brokerage_event_in_helsinki(net: LocalNetwork) -> None:
+    """The product's point, end to end: search across regions, register and request across the
+    hub, and the schedule Helsinki publishes is answered from Berlin's own copy."""
+    from services.matching.tests.test_matching_bus import brokerage
+
+    tallinn, helsinki, berlin = await net.client(T), await net.client(H), await net.client(B)
+    laser = await registered(
+        berlin, B, "Berlin Ultrafast GmbH", a_profile("Ultrafast lasers", "Femtosecond sources")
+    )
+    glass = await registered(
+        tallinn, T, "Tallinn Smart Glass OÜ",
+        a_profile("Ultrafast laser wanted", "femtosecond laser", type="technology_request"),
+    )  # fmt: skip
+    await eventually(
+        lambda: partner_names(tallinn, T, glass),
+        until=lambda names: "Berlin Ultrafast GmbH" in names,
+    )
+    event = await helsinki.call(ev.PUBLISH_EVENT, brokerage(), H)
+    seeker, partner = SmeRef(sme_id=glass, region=T), SmeRef(sme_id=laser, region=B)
+    for client, sme, email in ((tallinn, seeker, "kati@glass.ee"), (berlin, partner, "jan@uf.de")):
+        await client.call(
+            ev.REGISTER_PARTICIPANT,
+            ev.RegisterParticipant(
+                event_id=event.event_id, person_name=email, email=email, sme=sme
+            ),
+            H,
+        )
+
+    async def joined() -> bool:
+        try:
+            await tallinn.call(
+                m.SET_AVAILABILITY,
+                m.SetAvailability(event_id=event.event_id, participant=seeker, slots=[0, 1, 2]),
+                H,
+            )
+        except Refused:
+            return False
+        return True
+
+    await eventually(joined, until=bool)
+    meeting = await tallinn.call(
+        m.REQUEST_MEETING,
+        m.RequestMeeting(event_id=event.event_id, requester=seeker, receiver=partner),
+        H,
+    )
+    accepted = await berlin.call(
+        m.RESPOND_MEETING,
+        m.RespondMeeting(meeting_id=meeting.meeting_id, accept=True, responder=partner),
+        H,
+    )
+    assert accepted.status == "accepted"
+    published = await helsinki.call(
+        m.SCHEDULE_EVENT, m.ScheduleEvent(event_id=event.event_id, time_limit_s=2), H
+    )
+    assert len(published.meetings) == 1
+
+    async def berlins_copy() -> m.Schedule | None:
+        try:
+            return await berlin.call(
+                m.GET_SCHEDULE, m.GetSchedule(event_id=event.event_id, participant=partner), B
+            )
+        except Refused:
+            return None
+
+    copy = await eventually(berlins_copy, until=lambda found: found is not None)
+    assert copy is not None and copy.region == H
+    assert [{p.region for p in s.participants} for s in copy.meetings] == [{T, B}]

@@ -4,10 +4,12 @@ cooperation profiles. Every write is idempotent, so a redelivered event changes 
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from motor.motor_asyncio import AsyncIOMotorDatabase
 from pymongo import ASCENDING
+from pymongo.errors import DuplicateKeyError
 
 from contracts.common import SmeRef
 
@@ -19,6 +21,7 @@ SMES = "smes"
 PROFILES = "profiles"
 META = "read_model_meta"
 GONE = "gone_smes"
+SCHEDULE_COPIES = "schedule_copies"
 
 
 class ReadModel:
@@ -31,6 +34,7 @@ class ReadModel:
         # Tombstones (ids and versions only): an erased or unshared SME stays gone whatever
         # older copy of it arrives later.
         self.gone = db[GONE]
+        self.schedule_copies = db[SCHEDULE_COPIES]
 
     async def create_indexes(self) -> None:
         await self.participants.create_index([("event_id", ASCENDING)], name="event_id")
@@ -162,6 +166,23 @@ class ReadModel:
         await self.profiles.delete_many({"sme_key": key(ref)})
         await self.smes.delete_one({"_id": key(ref)})
         await self._changed()
+
+    # --- other regions' schedules ----------------------------------------------------------
+
+    async def put_schedule_copy(self, schedule: dict[str, Any]) -> None:
+        """Another region's published schedule, unless this copy is as new already."""
+        newer = await self.schedule_copies.update_one(
+            {"_id": schedule["event_id"], "schedule.version": {"$lt": schedule["version"]}},
+            {"$set": {"schedule": schedule}},
+        )
+        if newer.matched_count == 0:
+            with contextlib.suppress(DuplicateKeyError):
+                await self.schedule_copies.insert_one(
+                    {"_id": schedule["event_id"], "schedule": schedule}
+                )
+
+    async def schedule_copy(self, event_id: str) -> dict[str, Any] | None:
+        return await self.schedule_copies.find_one({"_id": event_id})
 
     async def all_profiles(self) -> list[dict[str, Any]]:
         return await self.profiles.find({}).to_list(None)

@@ -99,6 +99,10 @@ def build(rt: Runtime) -> None:
 
     rt.consumes_network(reg.SME_ERASED)(on_sme_erased)
 
+    @rt.consumes_network(c.SCHEDULE_PUBLISHED)
+    async def on_network_schedule(event: Envelope[c.SchedulePublished]) -> None:
+        await read_model.put_schedule_copy(event.data.model_dump(mode="json"))
+
     rt.publishes(
         c.MEETING_REQUESTED,
         c.MEETING_ACCEPTED,

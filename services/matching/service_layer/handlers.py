@@ -258,7 +258,10 @@ class Matching:
 
     async def get_schedule(self, query: Envelope[c.GetSchedule]) -> c.Schedule:
         q = query.data
-        stored = await self.meetings.schedule(q.event_id)
+        # Another region's schedule answers from the copy it shared with this one.
+        stored = await self.meetings.schedule(q.event_id) or await self.read_model.schedule_copy(
+            q.event_id
+        )
         if stored is None:
             await self._event(q.event_id)
             raise not_found("schedule of event", q.event_id)
