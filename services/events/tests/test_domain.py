@@ -133,3 +133,19 @@ def test_only_confirmed_registrations_check_in() -> None:
         reg.attend(0, course())
     assert refused.value.code == "conflict"
     assert reg.cancel() == "waitlisted" and reg.cancel() == "cancelled"
+
+
+def test_network_entries_are_shared_as_they_stand_and_region_entries_not_at_all() -> None:
+    shared = publish()
+    assert [op for op, _ in shared.events] == [c.EVENT_PUBLISHED, c.ENTRY_SHARED]
+    local = publish(visibility="region")
+    assert [op for op, _ in local.events] == [c.EVENT_PUBLISHED]
+
+
+def test_an_entry_made_region_only_is_withdrawn_from_the_network() -> None:
+    before = publish()
+    after = Entry.publish("e1", "tallinn", entry_input(visibility="region"), before, NOW)
+    assert after.events[-1] == (
+        c.ENTRY_UNSHARED,
+        c.EntryUnshared(event_id="e1", region="tallinn", version=2),
+    )

@@ -158,3 +158,44 @@ def test_a_draft_is_published_later_and_sends_its_event_then() -> None:
     with pytest.raises(Refused) as missing:
         sme.publish_profile(unknown, "ignored", NOW)
     assert missing.value.code == "not_found"
+
+
+def _profile(profile_id: str | None = None, **extra: object) -> c.ProfileInput:
+    return c.ProfileInput.model_validate(
+        {"profile_id": profile_id, "type": "technology_offer", "title": "Nano optics",
+         "summary": "Metasurfaces", "partnership_types": ["licence"],
+         "expires_on": "2027-06-01"} | extra
+    )  # fmt: skip
+
+
+def _shared(sme: Sme) -> list[c.SmeShared | c.SmeUnshared]:
+    return [d for op, d in sme.events if op in (c.SME_SHARED, c.SME_UNSHARED)]  # type: ignore[misc]
+
+
+def test_an_sme_without_consent_shares_nothing() -> None:
+    sme = registered()
+    sme.publish_profile(_profile(), "p1", NOW)
+    assert _shared(sme) == []
+
+
+def test_the_network_sees_only_consented_smes_and_their_non_private_published_profiles() -> None:
+    sme = registered()
+    sme.update(c.SmeChanges(share_with_network=True), NOW)
+    sme.publish_profile(_profile(), "p1", NOW)
+    sme.publish_profile(_profile(visibility="private", title="Secret"), "p2", NOW)
+    last = _shared(sme)[-1]
+    assert isinstance(last, c.SmeShared) and last.sme.version == sme.version
+    sme.draft_profile(_profile(title="Draft"), "p3", NOW)
+    assert _shared(sme)[-1] is last  # a draft is nobody's business outside the MAP
+    assert [p.profile_id for p in last.profiles] == ["p1"]
+    sme.withdraw_profile("p1", "done", NOW)
+    last = _shared(sme)[-1]
+    assert isinstance(last, c.SmeShared) and last.profiles == []
+
+
+def test_withdrawing_consent_tells_the_network_to_drop_the_copy() -> None:
+    sme = registered()
+    sme.update(c.SmeChanges(share_with_network=True), NOW)
+    sme.events.clear()
+    sme.update(c.SmeChanges(share_with_network=False), NOW)
+    assert _shared(sme) == [c.SmeUnshared(sme_id="s1", region="tallinn", version=sme.version)]
