@@ -55,6 +55,8 @@ def up(
         supervisor.start()
         console.print("waiting for the services to answer their health query …")
         reports = supervisor.wait_healthy()
+        if supervisor.federated:
+            reports = supervisor.wait_network()
     except KeyboardInterrupt as exc:  # Ctrl-C while starting: a normal stop
         supervisor.stop()
         console.print("stopped")
@@ -64,6 +66,7 @@ def up(
         console.print(f"[red]mapnet up failed:[/red] {exc}")
         raise typer.Exit(1) from exc
     _print_status(reports)
+    _print_network(reports)
     if with_demo:
         for started in supervisor.started:
             load_demo(started.nats_url, started.id)

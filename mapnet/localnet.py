@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +19,7 @@ from .bus import BusClient
 from .network import new_password
 from .servers import Managed, free_port, hub_server, mongo_server, nats_server, start_and_wait
 from .settings import Settings
-from .status import hub_links
+from .status import hub_links, region_health
 
 
 class LinkRelay:
@@ -76,6 +78,7 @@ class LocalRegion:
     mongo_url: str
     relay: LinkRelay
     assembly: Assembly | None = None
+    process: Managed | None = None
     clients: list[BusClient] = field(default_factory=list)
 
     @property
@@ -90,7 +93,11 @@ class LocalNetwork:
         regions: list[str],
         services: tuple[str, ...] = ("registry", "events", "matching"),
         log_level: str = "WARNING",
+        in_process: bool = True,
     ) -> None:
+        """``in_process``: the services run in this process (tests); otherwise each region's
+        in a process of its own, as `mapnet up` runs them (benchmarks)."""
+        self.in_process = in_process
         self.home = home
         self.ids = regions
         self.services = list(services)
@@ -155,11 +162,38 @@ class LocalNetwork:
 
     async def start_services(self, region: str) -> None:
         r = self.regions[region]
-        r.assembly = Assembly(self.settings(region), self.services, [region])
-        await r.assembly.__aenter__()
+        if self.in_process:
+            r.assembly = Assembly(self.settings(region), self.services, [region])
+            await r.assembly.__aenter__()
+            return
+        env = {
+            **os.environ,
+            "NATS_URL": r.nats_url,
+            "MONGO_URL": r.mongo_url,
+            "MAPNET_REGIONS": region,
+            "MAPNET_NETWORK": ",".join(self.ids),
+            "MAPNET_LOG_LEVEL": self.log_level,
+        }
+        service = self.services[0] if len(self.services) == 1 else "all"
+        r.process = Managed(
+            f"services[{region}]",
+            [sys.executable, "-m", "mapnet", "serve", service, "--region", region],
+            self.home / region / "services.log",
+            env=env,
+        )
+        r.process.start()
+        for _ in range(600):
+            health = await region_health(region, r.nats_url)
+            if all(health["services"][s].get("status") == "ok" for s in self.services):
+                return
+            await asyncio.sleep(0.1)
+        raise TimeoutError(f"services of {region} did not start:\n{r.process.tail()}")
 
     async def stop_services(self, region: str) -> None:
         r = self.regions[region]
+        if r.process:
+            r.process.stop()
+            r.process = None
         if r.assembly:
             await r.assembly.__aexit__(None, None, None)
             r.assembly = None

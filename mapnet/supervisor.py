@@ -188,6 +188,31 @@ class Supervisor:
                     raise ServerError(f"{rp.services.name} exited:\n{rp.services.tail()}")
             time.sleep(0.5)
 
+    def wait_network(self, timeout_s: float = 90.0) -> list[dict[str, Any]]:
+        """Until every region copies what every other region shares, telling what it waits for."""
+        deadline = time.monotonic() + timeout_s
+        told = ""
+        while True:
+            reports = asyncio.run(self._health())
+            waiting = [
+                f"{r['id']} ← {other} ({rep['state']})"
+                for r in reports
+                for other, rep in (r.get("replication") or {}).items()
+                if rep["state"] != "copying"
+            ]
+            waiting += [
+                f"{r['id']} ← {other} (not added yet)"
+                for r in reports
+                for other in r.get("links") or {}
+                if other not in (r.get("replication") or {})
+            ]
+            if not waiting or time.monotonic() > deadline:
+                return reports
+            if (now := ", ".join(waiting)) != told:
+                self.echo(f"waiting for the network copies: {now}")
+                told = now
+            time.sleep(0.5)
+
     async def _health(self) -> list[dict[str, Any]]:
         network = self.regions if self.federated else []
         return list(

@@ -125,3 +125,56 @@ def test_up_refuses_a_port_in_use(tmp_path: Path) -> None:
         out, _ = proc.communicate(timeout=60)
     assert proc.returncode == 1
     assert b"already in use" in out
+
+
+@pytest.mark.timeout(240)
+def test_up_runs_a_hub_and_three_linked_regions(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k not in {"NATS_URL", "MONGO_URL", "SMTP_URL"}}
+    env.update(
+        MAPNET_HOME=str(tmp_path),
+        MAPNET_NATS_PORT=str(free_port()),
+        MAPNET_MONGO_PORT=str(free_port()),
+        MAPNET_SMTP_PORT=str(free_port()),
+        MAPNET_HUB_PORT=str(free_port()),
+        MAPNET_HUB_LEAF_PORT=str(free_port()),
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mapnet", "up", "--regions", "tallinn,helsinki,berlin"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            if "MAPnet is running" in line:
+                break
+        else:
+            raise AssertionError("mapnet up stopped before it ran")
+        status = subprocess.run(
+            [sys.executable, "-m", "mapnet", "status", "--json"],
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+        assert status.returncode == 0, status.stdout + status.stderr
+        doc = json.loads(status.stdout)
+        assert doc["hub"]["leaf_links"] == {"tallinn": True, "helsinki": True, "berlin": True}
+        for region in doc["regions"]:
+            others = {"tallinn", "helsinki", "berlin"} - {region["id"]}
+            assert region["nats_url"].startswith("nats://")
+            assert region["links"] == dict.fromkeys(others, "up")
+            assert {o: r["state"] for o, r in region["replication"].items()} == dict.fromkeys(
+                others, "copying"
+            )
+        state = json.loads((tmp_path / "up.json").read_text())
+        pids = [state["hub"]["pid"]] + [
+            pid for region in state["regions"] for pid in region["pids"].values()
+        ]
+        assert len(pids) == 1 + 3 * 4
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=60)
+    assert proc.returncode == 0
+    assert not [pid for pid in pids if pid_alive(pid)], "processes left behind"

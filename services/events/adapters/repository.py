@@ -47,7 +47,15 @@ def _entry_state(entry: Entry) -> dict[str, Any]:
     )
 
 
-_ENTRY_KEYS = {"_id", "outbox", "outbox_pending", "starts_key", "ends_key", "search_text"}
+_ENTRY_KEYS = {
+    "_id",
+    "outbox",
+    "outbox_pending",
+    "starts_key",
+    "ends_key",
+    "search_text",
+    "copied_at",
+}
 
 
 def entry_from_doc(doc: dict[str, Any]) -> Entry:
@@ -93,7 +101,8 @@ class EntryRepository:
         gone = await self.gone.find_one({"_id": entry.event_id})
         if gone and gone["version"] >= entry.version:
             return
-        state = _entry_state(Entry.from_view(entry))
+        # When the copy arrived: the replication lag an operator (or bench/federation.py) reads.
+        state = _entry_state(Entry.from_view(entry)) | {"copied_at": datetime.now(UTC)}
         newer = await self.entries.update_one(
             {"_id": entry.event_id, "region": entry.region, "version": {"$lt": entry.version}},
             {"$set": state},
