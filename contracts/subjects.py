@@ -66,3 +66,10 @@ def shared_stream(region: str) -> str:
 def network_stream(region: str) -> str:
     """A region's copy of what every other region shares, sourced across JetStream domains."""
     return f"{region}_NETWORK".upper()
+
+
+def inbox_prefix(region: str) -> str:
+    """Reply subjects of clients connected in a region. The hub passes a region only the replies
+    under its own prefix, so no region receives the answers meant for another's clients; a
+    client that sends requests to other regions must use it (nats-py: ``inbox_prefix``)."""
+    return f"_INBOX.{region}"

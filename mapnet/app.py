@@ -13,7 +13,7 @@ from faststream.middlewares import ExceptionMiddleware
 from faststream.nats import NatsBroker
 from pydantic import ValidationError
 
-from contracts.subjects import SERVICES, parse
+from contracts.subjects import SERVICES, inbox_prefix, parse
 
 from . import logs, mongo
 from .bus import ensure_streams
@@ -82,6 +82,7 @@ def build_broker(settings: Settings, runtimes: list[Runtime], url: str | None = 
         log_level=logging.DEBUG,  # FastStream's per-message lines
         max_reconnect_attempts=-1,
         reconnect_time_wait=1,
+        inbox_prefix=inbox_prefix(settings.region),
     )
     for rt in runtimes:
         broker.include_router(rt.router)

@@ -20,6 +20,7 @@ from contracts.operations import Operation, shared_events
 from contracts.subjects import (
     SERVICES,
     dlq_stream,
+    inbox_prefix,
     network_stream,
     service_events,
     shared_stream,
@@ -111,9 +112,15 @@ class BusClient:
         self.timeout_s = timeout_s
 
     @classmethod
-    async def connect(cls, url: str, **kwargs: Any) -> BusClient:
+    async def connect(cls, url: str, *, region: str | None = None, **kwargs: Any) -> BusClient:
+        """``region``: the region whose server ``url`` is, so that answers from other regions
+        find their way back (see ``contracts.subjects.inbox_prefix``)."""
         nc = await nats.connect(
-            url, name="mapnet-client", connect_timeout=2, max_reconnect_attempts=3
+            url,
+            name="mapnet-client",
+            connect_timeout=2,
+            max_reconnect_attempts=3,
+            inbox_prefix=inbox_prefix(region) if region else "_INBOX",
         )
         return cls(nc, **kwargs)
 

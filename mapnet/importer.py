@@ -108,7 +108,7 @@ def run(nats_url: str, region: str, noun: str, rows: list[RowOrProblem], loader:
     console = Console(stderr=True)
 
     async def go() -> Report:
-        client = await BusClient.connect(nats_url, source=f"mapnet/{region}/import")
+        client = await BusClient.connect(nats_url, region=region, source=f"mapnet/{region}/import")
         try:
             with Progress(console=console, transient=True) as progress:
                 task = progress.add_task(f"loading {noun}", total=len(rows))

@@ -201,7 +201,10 @@ class LocalNetwork:
     async def client(self, region: str, timeout_s: float = 5.0) -> BusClient:
         """A client connected to the region's own NATS server, as its staff's tools are."""
         bus = await BusClient.connect(
-            self.regions[region].nats_url, source=f"mapnet/{region}/tests", timeout_s=timeout_s
+            self.regions[region].nats_url,
+            region=region,
+            source=f"mapnet/{region}/tests",
+            timeout_s=timeout_s,
         )
         self.regions[region].clients.append(bus)
         return bus

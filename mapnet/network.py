@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from contracts.operations import network_requests
-from contracts.subjects import shared_stream
+from contracts.subjects import inbox_prefix, shared_stream
 
 DEPLOY = Path(__file__).resolve().parents[1] / "deploy"
 REGIONS_FILE = DEPLOY / "regions.toml"
@@ -75,7 +75,7 @@ def subscribe_allowed(region: str) -> list[str]:
     """What the hub passes on to region: requests addressed to it, replies, sourcing traffic."""
     return [
         f"mapnet.{region}.>",
-        "_INBOX.>",
+        f"{inbox_prefix(region)}.>",  # answers to its own clients only
         f"$JS.{region}.API.>",
         "$JSC.R.>",
         "$JS.S.>",

@@ -11,7 +11,7 @@ import nats
 from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeout
 
-from contracts.subjects import SERVICES, subject
+from contracts.subjects import SERVICES, inbox_prefix, subject
 
 from .federation import origin_answers, replication
 
@@ -44,6 +44,7 @@ async def region_health(
             max_reconnect_attempts=1,
             allow_reconnect=False,
             error_cb=_quiet,
+            inbox_prefix=inbox_prefix(region),
         )
     except Exception as exc:
         report["error"] = f"NATS unreachable: {type(exc).__name__}: {exc}"

@@ -428,3 +428,24 @@ async def test_tallinn_meets_berlin_at_a_brokerage_event_in_helsinki(net: LocalN
     copy = await eventually(berlins_copy, until=lambda found: found is not None)
     assert copy is not None and copy.region == H
     assert [{p.region for p in s.participants} for s in copy.meetings] == [{T, B}]
+
+
+async def test_a_region_does_not_receive_the_answers_meant_for_anothers_clients(
+    net: LocalNetwork,
+) -> None:
+    snooper = await nats.connect(net.regions[T].nats_url)
+    overheard: list[str] = []
+
+    async def overhear(msg: Any) -> None:
+        overheard.append(msg.subject)
+
+    try:
+        await snooper.subscribe("_INBOX.>", cb=overhear)
+        await snooper.flush()
+        await asyncio.sleep(0.3)  # its interest would have reached the hub by now
+        helsinki = await net.client(H)
+        await helsinki.call(ev.LIST_CALENDAR, ev.ListCalendar(), B)
+        await asyncio.sleep(0.3)
+    finally:
+        await snooper.close()
+    assert not [s for s in overheard if s.startswith(f"_INBOX.{H}.")]
