@@ -95,15 +95,10 @@ def command(
 
 
 def query(
-    service: str,
-    name: str,
-    data: type[In],
-    reply: type[Out],
-    summary: str,
-    *,
-    network: bool = False,
+    service: str, name: str, data: type[In], reply: type[Out], summary: str, **flags: bool
 ) -> Operation[In, Out]:
-    return Operation(service, "query", name, data, reply, summary, network)
+    """As ``command``, for a read."""
+    return Operation(service, "query", name, data, reply, summary, **flags)
 
 
 def event(

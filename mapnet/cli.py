@@ -186,17 +186,17 @@ def _print_network(reports: list[dict[str, Any]]) -> None:
         for other, link in (report.get("links") or {}).items():
             rep = (report.get("replication") or {}).get(other, {"state": "waiting"})
             active = rep.get("active_ms")
-            state = rep["state"]
-            if state == "waiting":
-                state = "waiting (added once the region answers)"
-            elif state == "stalled":
-                state = "stalled (NATS retries every 10-20 s)"
+            state = {
+                "waiting": "waiting (added once the region answers)",
+                "behind": "catching up",
+                "unreachable": "origin unreachable: answering from the copy",
+            }.get(rep["state"], rep["state"])
             table.add_row(
                 report["id"],
                 other,
                 link,
                 state,
-                "" if rep.get("lag") is None else str(rep["lag"]),
+                "" if rep.get("behind") is None else str(rep["behind"]),
                 "" if active is None else f"{active} ms ago",
             )
     Console().print(table)

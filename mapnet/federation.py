@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
+from dataclasses import dataclass
 from typing import Any
 
 from nats.aio.client import Client as NATS
@@ -23,6 +25,10 @@ from contracts.subjects import network_stream, shared_stream
 from .bus import network_stream_config
 
 PROBE_TIMEOUT_S = 1.0
+# A source that has not moved for this long while its origin holds more is restarted.
+STALL_S = 3.0
+# ...and not more often than this, in case the counts can never agree.
+RESTART_EVERY_S = 30.0
 
 
 def source_of(origin: str) -> StreamSource:
@@ -31,19 +37,45 @@ def source_of(origin: str) -> StreamSource:
     )
 
 
-async def origin_answers(nc: NATS, origin: str, timeout_s: float = PROBE_TIMEOUT_S) -> bool:
-    """Whether the origin region's shared stream can be reached from here across the hub."""
+def origin_of(source_name: str) -> str:
+    return source_name.removesuffix("_SHARED").lower()
+
+
+async def origin_messages(nc: NATS, origin: str, timeout_s: float = PROBE_TIMEOUT_S) -> int | None:
+    """How many messages the origin region's shared stream holds, asked across the hub; None
+    when it does not answer."""
     try:
         js = nc.jetstream(domain=origin, timeout=timeout_s)
-        await js.stream_info(shared_stream(origin))
+        info = await js.stream_info(shared_stream(origin))
     except Exception:
-        return False
-    return True
+        return None
+    return info.state.messages
+
+
+async def origin_answers(nc: NATS, origin: str) -> bool:
+    return await origin_messages(nc, origin) is not None
+
+
+async def copied_from(nc: NATS, region: str, origin: str) -> int:
+    """How many of the origin's messages this region's network stream holds."""
+    info = await nc.jetstream().stream_info(
+        network_stream(region), subjects_filter=f"mapnet.{origin}.>"
+    )
+    return sum((info.state.subjects or {}).values())
+
+
+@dataclass
+class _Progress:
+    copied: int = -1
+    since: float = 0.0
+    restarted: float = -RESTART_EVERY_S
 
 
 class LinkKeeper:
     """Adds each other region's shared stream to this region's network stream as soon as it
-    answers. Several keepers of one region (one per service process) agree: each only adds."""
+    answers, and restarts a source that stopped while its origin has more (after the origin's
+    server restarted, NATS itself took ~38 s to resume it here). Several keepers of one region
+    (one per service process) agree: each only adds, and a restart resumes where the copy is."""
 
     def __init__(
         self, nc: NATS, region: str, network: list[str], log: Any, interval_s: float = 1.0
@@ -53,6 +85,7 @@ class LinkKeeper:
         self.others = [r for r in network if r != region]
         self.log = log
         self.interval_s = interval_s
+        self._progress = {r: _Progress() for r in self.others}
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
@@ -68,21 +101,23 @@ class LinkKeeper:
     async def _run(self) -> None:
         while True:
             try:
-                missing = await self.add_answering_sources()
+                await self.add_answering_sources()
+                await self.restart_stalled_sources()
             except Exception as exc:  # the local server restarting: try again
                 self.log.warning("link_keeper_failed", error=f"{type(exc).__name__}: {exc}")
-                missing = self.others
-            # All linked: look again now and then, in case the stream was recreated.
-            await asyncio.sleep(self.interval_s if missing else 10 * self.interval_s)
+            await asyncio.sleep(self.interval_s)
+
+    async def _network(self) -> Any:
+        js = self.nc.jetstream()
+        try:
+            return await js.stream_info(network_stream(self.region))
+        except NotFoundError:
+            await js.add_stream(network_stream_config(self.region))
+            return await js.stream_info(network_stream(self.region))
 
     async def add_answering_sources(self) -> list[str]:
         """Add the sources that answer now; answer the regions still missing."""
-        js = self.nc.jetstream()
-        try:
-            info = await js.stream_info(network_stream(self.region))
-        except NotFoundError:
-            await js.add_stream(network_stream_config(self.region))
-            info = await js.stream_info(network_stream(self.region))
+        info = await self._network()
         sources = list(info.config.sources or [])
         have = {s.name for s in sources}
         missing = [r for r in self.others if shared_stream(r) not in have]
@@ -90,14 +125,45 @@ class LinkKeeper:
         if answering:
             config = info.config
             config.sources = sources + [source_of(r) for r in answering]
-            await js.update_stream(config)
+            await self.nc.jetstream().update_stream(config)
             self.log.info("network_sources_added", regions=answering)
         return [r for r in missing if r not in answering]
 
+    async def restart_stalled_sources(self) -> list[str]:
+        info = await self._network()
+        now = time.monotonic()
+        stalled = []
+        for source in info.config.sources or []:
+            origin = origin_of(source.name)
+            progress = self._progress.get(origin)
+            if progress is None:
+                continue
+            copied = await copied_from(self.nc, self.region, origin)
+            if copied != progress.copied:
+                progress.copied, progress.since = copied, now
+                continue
+            if now - progress.since < STALL_S or now - progress.restarted < RESTART_EVERY_S:
+                continue
+            held = await origin_messages(self.nc, origin)
+            if held is not None and held > copied:
+                stalled.append(origin)
+                progress.restarted = now
+        if stalled:
+            # Taking a source out and back in makes NATS create its consumer on the origin
+            # again at once, from the last message this stream holds of it.
+            config = info.config
+            kept = [s for s in config.sources or [] if origin_of(s.name) not in stalled]
+            config.sources = kept
+            await self.nc.jetstream().update_stream(config)
+            config.sources = kept + [source_of(r) for r in stalled]
+            await self.nc.jetstream().update_stream(config)
+            self.log.info("network_sources_restarted", regions=stalled)
+        return stalled
+
 
 async def replication(nc: NATS, region: str) -> dict[str, dict[str, Any]]:
-    """Per other region: how far this region's copy is behind (messages) and when the source
-    was last active; a region not yet linked shows as waiting."""
+    """Per other region: how many of the messages it shares this region's copy still lacks,
+    and when NATS last saw its source active; a region not yet added shows as waiting."""
     js = nc.jetstream()
     try:
         info = await js.stream_info(network_stream(region))
@@ -106,17 +172,17 @@ async def replication(nc: NATS, region: str) -> dict[str, dict[str, Any]]:
     linked = {s.name: s for s in info.sources or []}
     report: dict[str, dict[str, Any]] = {}
     for source in info.config.sources or []:
-        origin = source.name.removesuffix("_SHARED").lower()
+        origin = origin_of(source.name)
         state = linked.get(source.name)
         if state is None:
-            report[origin] = {"state": "waiting", "lag": None, "active_ms": None}
+            report[origin] = {"state": "waiting", "behind": None, "active_ms": None}
             continue
-        active_ms = round(state.active / 1e6) if state.active is not None else None
-        flowing = active_ms is not None and active_ms < 5000 and state.error is None
+        held = await origin_messages(nc, origin)
+        behind = None if held is None else max(0, held - await copied_from(nc, region, origin))
         report[origin] = {
-            "state": "copying" if flowing else "stalled",
-            "lag": state.lag,
-            "active_ms": active_ms,
+            "state": "unreachable" if held is None else "copying" if behind == 0 else "behind",
+            "behind": behind,
+            "active_ms": round(state.active / 1e6) if state.active is not None else None,
             "error": (state.error or {}).get("description"),
         }
     return report

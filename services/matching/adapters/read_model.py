@@ -124,14 +124,17 @@ class ReadModel:
         return await self.smes.find_one({"_id": key(ref)})
 
     async def put_profile(self, sme: dict[str, Any], profile: dict[str, Any]) -> None:
+        await self._store_profile(sme, profile)
+        await self.put_sme(sme, with_profiles=False)
+        await self._changed()
+
+    async def _store_profile(self, sme: dict[str, Any], profile: dict[str, Any]) -> None:
         sme_key = f"{sme['region']}:{sme['sme_id']}"
         await self.profiles.replace_one(
             {"_id": profile["profile_id"]},
             {"_id": profile["profile_id"], "sme_key": sme_key, "sme": sme, "profile": profile},
             upsert=True,
         )
-        await self.put_sme(sme, with_profiles=False)
-        await self._changed()
 
     async def withdraw_profile(self, profile_id: str) -> None:
         await self.profiles.delete_one({"_id": profile_id})
@@ -145,11 +148,7 @@ class ReadModel:
         ids = [p["profile_id"] for p in profiles]
         await self.profiles.delete_many({"sme_key": sme_key, "_id": {"$nin": ids}})
         for profile in profiles:
-            await self.profiles.replace_one(
-                {"_id": profile["profile_id"]},
-                {"_id": profile["profile_id"], "sme_key": sme_key, "sme": sme, "profile": profile},
-                upsert=True,
-            )
+            await self._store_profile(sme, profile)
         await self.put_sme(sme, with_profiles=False)
         await self._changed()
 
