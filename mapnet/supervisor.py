@@ -226,15 +226,11 @@ class Supervisor:
         code = 0
         try:
             while True:
-                for proc in [*([self.hub] if self.hub else [])]:
+                hub = [self.hub] if self.hub else []
+                for proc in hub + [p for rp in self.started for p in rp.all()]:
                     if not proc.alive():
                         self.echo(f"{proc.name} stopped unexpectedly:\n{proc.tail()}")
                         return 1
-                for rp in self.started:
-                    for proc in rp.all():
-                        if not proc.alive():
-                            self.echo(f"{proc.name} stopped unexpectedly:\n{proc.tail()}")
-                            return 1
                 time.sleep(0.5)
         except KeyboardInterrupt:
             self.echo("stopping …")

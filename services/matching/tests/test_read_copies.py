@@ -1,0 +1,54 @@
+"""Matching's read copies of other regions' SMEs against a real MongoDB-compatible server: newer
+versions win, and an erased or unshared SME stays gone whatever older copy arrives later."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from contracts.common import SmeRef
+from mapnet import mongo
+from services.matching.adapters.read_model import ReadModel
+from tests.fixtures import Servers, unique_region
+
+REF = SmeRef(sme_id="s1", region="berlin")
+
+
+def shared(version: int, *profiles: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    sme = {"sme_id": "s1", "region": "berlin", "version": version, "legal_name": f"v{version}",
+           "share_with_network": True}  # fmt: skip
+    return sme, [{"profile_id": p, "title": p} for p in profiles]
+
+
+async def held(model: ReadModel) -> tuple[str | None, list[str]]:
+    sme = await model.sme(REF)
+    profiles = sorted(p["_id"] for p in await model.all_profiles())
+    return (sme["legal_name"] if sme else None), profiles
+
+
+async def test_a_snapshot_replaces_the_profiles_and_an_older_one_changes_nothing(
+    servers: Servers,
+) -> None:
+    model = ReadModel(mongo.database(mongo.client(servers.mongo_url), unique_region(), "matching"))
+    await model.put_shared(*shared(2, "a", "b"))
+    await model.put_shared(*shared(3, "b"))
+    assert await held(model) == ("v3", ["b"])
+    await model.put_shared(*shared(2, "a", "b"))  # late, older
+    assert await held(model) == ("v3", ["b"])
+
+
+async def test_erasure_wins_over_every_stale_copy(servers: Servers) -> None:
+    model = ReadModel(mongo.database(mongo.client(servers.mongo_url), unique_region(), "matching"))
+    await model.put_shared(*shared(2, "a"))
+    await model.erase_sme(REF)
+    await model.put_shared(*shared(3, "a"))  # arrives after the tombstone
+    assert await held(model) == (None, [])
+
+
+async def test_unsharing_holds_until_a_newer_version_is_shared_again(servers: Servers) -> None:
+    model = ReadModel(mongo.database(mongo.client(servers.mongo_url), unique_region(), "matching"))
+    await model.put_shared(*shared(2, "a"))
+    await model.unshare_sme(REF, 5)
+    await model.put_shared(*shared(4, "a"))
+    assert await held(model) == (None, [])
+    await model.put_shared(*shared(6, "a"))  # consent given again later
+    assert await held(model) == ("v6", ["a"])
