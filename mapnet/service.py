@@ -58,6 +58,14 @@ def _address(op: Operation[Any, Any], region: str) -> str:
     return op.subject(region)
 
 
+def _described(op: Operation[Any, Any]) -> str:
+    if not op.network:
+        return op.summary
+    if op.kind == "event":
+        return f"{op.summary}. Shared: copied into every other region of the network."
+    return f"{op.summary}. Other regions may send this across the hub."
+
+
 @dataclass
 class Runtime:
     region: str
@@ -115,7 +123,7 @@ class Runtime:
                 # Requests are handled side by side: each waits mostly on the database.
                 max_workers=self.settings.request_concurrency,
                 title=f"{op.service}.{op.kind}.{op.name}",
-                description=op.summary,
+                description=_described(op),
             )(subscriber)
             return handler
 
@@ -263,7 +271,7 @@ class Runtime:
                 _address(op, self.region),
                 schema=op.envelope,
                 title=f"{op.service}.{op.kind}.{op.name}",
-                description=op.summary,
+                description=_described(op),
             )
 
     def envelope(
@@ -311,7 +319,7 @@ class Runtime:
             decoder=empty_is_none,
             queue=self.queue,
             title=f"{op.service}.query.health",
-            description=op.summary,
+            description=_described(op),
         )(health)
 
     async def start(self, nc: NATS) -> None:
