@@ -116,6 +116,9 @@ def hub_config(
         "}\n"
         "leafnodes {\n"
         f"  listen: {leaf_listen}\n"
+        "  # Leaves reconnect to the address they were given, never to others the hub would\n"
+        "  # advertise (a single hub's internal addresses are often unreachable from a region).\n"
+        "  no_advertise: true\n"
         "}\n"
     )
 

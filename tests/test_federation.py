@@ -313,6 +313,10 @@ async def test_a_cut_link_heals_with_both_read_models_equal_to_the_origin(
         for i in range(5):
             await registered(tallinn, T, f"Cut Tallinn {i} OÜ", a_profile(f"Offer T{i}", "x"))
             await registered(berlin, B, f"Cut Berlin {i} GmbH", a_profile(f"Offer B{i}", "x"))
+        # Really apart: nothing Berlin wrote since reached Tallinn, and the other way round.
+        await asyncio.sleep(1)
+        assert not [n for n in await shared_names(net, T, B) if n.startswith("Cut Berlin")]
+        assert not [n for n in await shared_names(net, B, T) if n.startswith("Cut Tallinn")]
         # Tallinn still answers from what it holds; Berlin's services are out of reach.
         assert "Helsinki before the cut" in await calendar_titles(tallinn, T, H)
         with pytest.raises(Refused) as refused:
@@ -373,8 +377,24 @@ async def test_status_shows_links_and_replication(net: LocalNetwork) -> None:
     report = await region_health(T, net.regions[T].nats_url, net.ids)
     assert report["links"] == {H: "up", B: "up"}
     assert set(report["replication"]) == {H, B}
-    assert {r["state"] for r in report["replication"].values()} == {"copying"}
+    # Berlin writes: Tallinn's copy is behind until it has caught up, then says so.
+    berlin = await net.client(B)
+    for i in range(20):
+        await registered(berlin, B, f"Status Berlin {i} GmbH", None)
+    report = await eventually(
+        lambda: region_health(T, net.regions[T].nats_url, net.ids),
+        until=lambda r: {s["state"] for s in r["replication"].values()} == {"copying"},
+    )
     assert {r["behind"] for r in report["replication"].values()} == {0}
+    await net.cut(T)
+    try:
+        report = await eventually(
+            lambda: region_health(T, net.regions[T].nats_url, net.ids),
+            until=lambda r: r["links"] == {H: "down", B: "down"},
+        )
+    finally:
+        await net.heal(T)
+    assert {r["state"] for r in report["replication"].values()} == {"unreachable"}
     print(json.dumps(report, indent=2))
 
 
@@ -407,12 +427,14 @@ async def test_tallinn_meets_berlin_at_a_brokerage_event_in_helsinki(net: LocalN
         )
 
     async def joined() -> bool:
+        """Both registrations have reached Helsinki's matching service."""
         try:
-            await tallinn.call(
-                m.SET_AVAILABILITY,
-                m.SetAvailability(event_id=event.event_id, participant=seeker, slots=[0, 1, 2]),
-                H,
-            )
+            for client, sme in ((tallinn, seeker), (berlin, partner)):
+                await client.call(
+                    m.SET_AVAILABILITY,
+                    m.SetAvailability(event_id=event.event_id, participant=sme, slots=[0, 1, 2]),
+                    H,
+                )
         except Refused:
             return False
         return True
