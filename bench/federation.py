@@ -120,6 +120,9 @@ async def main(events: int, rate: float, cut_s: float) -> None:
             left = cut_s - (len(during) / (rate / 4))
             if left > 0:
                 await asyncio.sleep(left)
+            held = {d["title"] for d in await copies(net, REGIONS[0])}
+            crossed = len(held & set(during))
+            print(f"entries of other regions that reached {REGIONS[0]} while cut: {crossed}")
             await net.heal(REGIONS[0])
             healed = time.perf_counter()
             await wait_complete(net, titles | set(during), timeout_s=300)
