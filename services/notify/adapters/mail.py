@@ -11,6 +11,7 @@ from email.message import Message
 from email.mime.base import MIMEBase
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
+from email.policy import Compat32
 from email.utils import formatdate
 from pathlib import Path
 from typing import Any
@@ -90,6 +91,32 @@ def compose(mail: Mail, delivery_id: str, *, sender: str, public_url: str, secre
     message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     message["X-Mapnet-Kind"] = mail.kind
     return message
+
+
+class _UnfoldedAscii(Compat32):
+    """Writes a plain ASCII header as it is when it fits a line (RFC 5322 allows 998
+    characters; wrapping at 78 is a recommendation), instead of running every header through
+    the email package's folding algorithm: that was a tenth of notify's time per mail. Anything
+    else is folded as before."""
+
+    def fold(self, name: str, value: Any) -> str:
+        if (
+            isinstance(value, str)
+            and value.isascii()
+            and len(name) + len(value) < 990
+            and "\n" not in value
+            and "\r" not in value
+        ):
+            return f"{name}: {value}{self.linesep}"
+        return super().fold(name, value)
+
+
+_WIRE = _UnfoldedAscii()
+
+
+def wire_text(message: Message) -> str:
+    """The message as it goes to the SMTP server."""
+    return message.as_string(policy=_WIRE)
 
 
 class SmtpPool:

@@ -20,7 +20,7 @@ from contracts.errors import Refused, not_found
 from mapnet.codec import encode
 from mapnet.paging import keyset_page
 
-from ..adapters.mail import compose
+from ..adapters.mail import compose, wire_text
 from ..adapters.repository import NotifyStore, delivery_view, email_hash, utc_key
 from ..domain.rules import (
     Attachment,
@@ -115,7 +115,7 @@ class Notifier:
             )
             deliveries.append(
                 {"_id": ident, "event_id": event.id, "channel": "email", "kind": mail.kind,
-                 "recipient": email, "message": message.as_string(),
+                 "recipient": email, "message": wire_text(message),
                  "correlationid": event.correlationid}
             )  # fmt: skip
         if held:
