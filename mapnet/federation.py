@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import time
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from nats.aio.client import Client as NATS
@@ -41,19 +42,27 @@ def origin_of(source_name: str) -> str:
     return source_name.removesuffix("_SHARED").lower()
 
 
-async def origin_messages(nc: NATS, origin: str, timeout_s: float = PROBE_TIMEOUT_S) -> int | None:
-    """How many messages the origin region's shared stream holds, asked across the hub; None
-    when it does not answer."""
+@dataclass(frozen=True)
+class OriginState:
+    messages: int
+    created: datetime | None
+
+
+async def origin_state(
+    nc: NATS, origin: str, timeout_s: float = PROBE_TIMEOUT_S
+) -> OriginState | None:
+    """The origin region's shared stream as seen across the hub: how many messages it holds and
+    when it was created (a new time: the stream was recreated); None when it does not answer."""
     try:
         js = nc.jetstream(domain=origin, timeout=timeout_s)
         info = await js.stream_info(shared_stream(origin))
     except Exception:
         return None
-    return info.state.messages
+    return OriginState(info.state.messages, info.created)
 
 
 async def origin_answers(nc: NATS, origin: str) -> bool:
-    return await origin_messages(nc, origin) is not None
+    return await origin_state(nc, origin) is not None
 
 
 async def copied_from(nc: NATS, region: str, origin: str) -> int:
@@ -69,6 +78,7 @@ class _Progress:
     copied: int = -1
     since: float = 0.0
     restarted: float = -RESTART_EVERY_S
+    created: datetime | None = None
 
 
 class LinkKeeper:
@@ -130,35 +140,46 @@ class LinkKeeper:
         return [r for r in missing if r not in answering]
 
     async def restart_stalled_sources(self) -> list[str]:
+        """Restart each source that stands still while its origin holds more, and copy anew
+        from the start each origin whose shared stream was recreated (NATS would go on asking
+        it for sequence numbers after the last one of the old stream, missing the new ones)."""
         info = await self._network()
         now = time.monotonic()
-        stalled = []
+        stalled, recreated = [], []
         for source in info.config.sources or []:
             origin = origin_of(source.name)
             progress = self._progress.get(origin)
-            if progress is None:
+            state = await origin_state(self.nc, origin)
+            if progress is None or state is None:
                 continue
+            if progress.created not in (None, state.created):
+                recreated.append(origin)
+            progress.created = state.created
             copied = await copied_from(self.nc, self.region, origin)
             if copied != progress.copied:
                 progress.copied, progress.since = copied, now
                 continue
             if now - progress.since < STALL_S or now - progress.restarted < RESTART_EVERY_S:
                 continue
-            held = await origin_messages(self.nc, origin)
-            if held is not None and held > copied:
+            if state.messages > copied:
                 stalled.append(origin)
                 progress.restarted = now
-        if stalled:
-            # Taking a source out and back in makes NATS create its consumer on the origin
-            # again at once, from the last message this stream holds of it.
-            config = info.config
-            kept = [s for s in config.sources or [] if origin_of(s.name) not in stalled]
-            config.sources = kept
-            await self.nc.jetstream().update_stream(config)
-            config.sources = kept + [source_of(r) for r in stalled]
-            await self.nc.jetstream().update_stream(config)
-            self.log.info("network_sources_restarted", regions=stalled)
-        return stalled
+        if stalled or recreated:
+            await self._readd(info.config, stalled + recreated, purge=recreated)
+            self.log.info("network_sources_restarted", stalled=stalled, recreated=recreated)
+        return stalled + recreated
+
+    async def _readd(self, config: Any, origins: list[str], purge: list[str]) -> None:
+        """Taking a source out and back in makes NATS create its consumer on the origin again at
+        once, from the last message this stream holds of it: none, for an origin purged here."""
+        js = self.nc.jetstream()
+        kept = [s for s in config.sources or [] if origin_of(s.name) not in origins]
+        config.sources = kept
+        await js.update_stream(config)
+        for origin in purge:
+            await js.purge_stream(network_stream(self.region), subject=f"mapnet.{origin}.>")
+        config.sources = kept + [source_of(r) for r in origins]
+        await js.update_stream(config)
 
 
 async def replication(nc: NATS, region: str) -> dict[str, dict[str, Any]]:
@@ -177,7 +198,8 @@ async def replication(nc: NATS, region: str) -> dict[str, dict[str, Any]]:
         if state is None:
             report[origin] = {"state": "waiting", "behind": None, "active_ms": None}
             continue
-        held = await origin_messages(nc, origin)
+        origin_now = await origin_state(nc, origin)
+        held = None if origin_now is None else origin_now.messages
         behind = None if held is None else max(0, held - await copied_from(nc, region, origin))
         report[origin] = {
             "state": "unreachable" if held is None else "copying" if behind == 0 else "behind",
