@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -122,7 +123,7 @@ def _check_known(regions: list[str]) -> None:
     if len(regions) > 1 and unknown:
         console.print(
             f"[red]unknown region(s) {', '.join(unknown)}[/red]: a region joins the network by "
-            f"a line in {REGIONS_FILE}"
+            f"a line in {os.environ.get('MAPNET_REGIONS_FILE') or REGIONS_FILE}"
         )
         raise typer.Exit(2)
 

@@ -10,6 +10,7 @@ receive only what is addressed to it. A region's own leaf configuration cannot w
 
 from __future__ import annotations
 
+import os
 import re
 import secrets
 import tomllib
@@ -31,7 +32,9 @@ class RegionSpec:
     country: str
 
 
-def load_regions(path: Path = REGIONS_FILE) -> list[RegionSpec]:
+def load_regions(path: Path | None = None) -> list[RegionSpec]:
+    """The network's regions: deploy/regions.toml, or the file MAPNET_REGIONS_FILE names."""
+    path = path or Path(os.environ.get("MAPNET_REGIONS_FILE") or REGIONS_FILE)
     doc = tomllib.loads(path.read_text())
     regions = []
     for region_id, fields in sorted(doc.get("regions", {}).items()):
@@ -156,7 +159,7 @@ def region_config(
     )
 
 
-def write_deploy(target: Path = DEPLOY / "nats", regions_file: Path = REGIONS_FILE) -> list[Path]:
+def write_deploy(target: Path = DEPLOY / "nats", regions_file: Path | None = None) -> list[Path]:
     """The production configuration: one file for the hub, one per region."""
     ids = [r.id for r in load_regions(regions_file)]
     target.mkdir(parents=True, exist_ok=True)

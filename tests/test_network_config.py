@@ -60,3 +60,19 @@ def test_a_region_may_send_only_network_commands_to_others() -> None:
     assert "mapnet.*.events.cmd.register_participant" in allowed
     assert not any("registry.cmd" in subject for subject in allowed)
     assert not any("BERLIN_REGISTRY" in subject for subject in allowed)
+
+
+def test_up_refuses_a_region_the_network_does_not_list(tmp_path: Path) -> None:
+    import sys
+
+    env = {**os.environ, "MAPNET_HOME": str(tmp_path)}
+    refused = subprocess.run(
+        [sys.executable, "-m", "mapnet", "up", "--regions", "tallinn,gdansk"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert refused.returncode == 2
+    assert "gdansk" in refused.stderr and "regions.toml" in refused.stderr
+    assert not (tmp_path / "hub").exists()  # nothing was started
