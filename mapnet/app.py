@@ -115,7 +115,8 @@ class Assembly:
         js = self.broker.connection.jetstream()
         for region in self.regions:
             await ensure_streams(js, region)
-            if len(self.settings.network) > 1:
+            reads = any(rt.reads_network for rt in self.runtimes if rt.region == region)
+            if len(self.settings.network) > 1 and reads:
                 keeper = LinkKeeper(
                     self.broker.connection,
                     region,

@@ -74,6 +74,8 @@ class Runtime:
     mongo: AsyncIOMotorClient[Any]
     router: NatsRouter = field(default_factory=NatsRouter)
     outbox_collections: list[str] = field(default_factory=list)
+    # Shared events of other regions this service reads: its process keeps the network linked.
+    reads_network: bool = False
     startup: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     shutdown: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     relay: OutboxRelay | None = None
@@ -199,6 +201,7 @@ class Runtime:
     ) -> Callable[[EventHandler[In]], EventHandler[In]]:
         """As ``consumes``, for a shared event of the other regions, read from this region's copy
         of what they share (its network stream), so it works while the hub is out of reach."""
+        self.reads_network = True
         return self._consumer(op, None, network=True)
 
     def consumes_batches(
