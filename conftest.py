@@ -1,3 +1,3 @@
 """Shared fixtures (real servers, a fresh region per test) for tests/ and services/*/tests."""
 
-pytest_plugins = ["tests.fixtures"]
+pytest_plugins = ["tests.fixtures", "tests.three_regions"]

@@ -1,16 +1,11 @@
-"""Three real regions and a real hub on this machine: each region its own NATS server (a leaf node
-of the hub, its own JetStream domain), its own nx-27017 and its services; the leaf links run
-through relays the tests cut and heal."""
+"""The network of regions at work: commands go home across the hub, shared data reaches the
+other regions and nothing else does, and the hub holds each region to its own subjects."""
 
 from __future__ import annotations
 
 import asyncio
-import json
 import uuid
-from collections.abc import AsyncIterator
-from datetime import date, datetime, timedelta
 from functools import partial
-from pathlib import Path
 from typing import Any
 
 import nats
@@ -23,99 +18,22 @@ from contracts import registry as reg
 from contracts.common import SmeRef
 from contracts.errors import Refused
 from contracts.subjects import network_stream, stream_name
-from mapnet import logs, mongo
-from mapnet.bus import BusClient
 from mapnet.localnet import LocalNetwork
 
 from .helpers import eventually
-
-T, H, B = "tallinn", "helsinki", "berlin"
-COUNTRY = {T: "EE", H: "FI", B: "DE"}
-NUMBERS = iter(range(14000000, 14999999, 7))
+from .three_regions import (
+    B,
+    H,
+    T,
+    a_profile,
+    an_entry,
+    calendar_titles,
+    partner_names,
+    read_model_smes,
+    registered,
+)
 
 pytestmark = pytest.mark.timeout(240)
-
-
-@pytest.fixture(scope="module")
-async def net(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[LocalNetwork]:
-    logs.configure("WARNING")
-    async with LocalNetwork(Path(tmp_path_factory.mktemp("network")), [T, H, B]) as network:
-        yield network
-
-
-def _registration_number() -> str:
-    # Estonian registry codes have a check digit; search for the next valid one.
-    from stdnum.ee import registrikood
-
-    while True:
-        number = str(next(NUMBERS))
-        if registrikood.is_valid(number):
-            return number
-
-
-def an_sme(name: str, *, shared: bool = True, **extra: Any) -> reg.RegisterSme:
-    return reg.RegisterSme.model_validate(
-        {"legal_name": name, "registration_number": _registration_number(), "country": "EE",
-         "share_with_network": shared} | extra
-    )  # fmt: skip
-
-
-def a_profile(title: str, summary: str, **extra: Any) -> reg.ProfileInput:
-    return reg.ProfileInput.model_validate(
-        {"type": "technology_offer", "title": title, "summary": summary,
-         "partnership_types": ["licence"],
-         "expires_on": (date.today() + timedelta(days=200)).isoformat()} | extra
-    )  # fmt: skip
-
-
-async def registered(
-    client: BusClient, region: str, name: str, profile: reg.ProfileInput | None, **extra: Any
-) -> str:
-    view = await client.call(reg.REGISTER_SME, an_sme(name, **extra), region)
-    if profile is not None:
-        await client.call(
-            reg.PUBLISH_PROFILE, reg.PublishProfile(sme_id=view.sme_id, profile=profile), region
-        )
-    return view.sme_id
-
-
-async def partner_names(client: BusClient, region: str, seeker: str, **query: Any) -> set[str]:
-    try:
-        page = await client.call(
-            m.FIND_PARTNERS,
-            m.FindPartners(seeker=SmeRef(sme_id=seeker, region=region), limit=50, **query),
-            region,
-        )
-    except Refused:  # the seeker has not reached matching's read model yet
-        return set()
-    return {p.legal_name for p in page.items}
-
-
-async def read_model_smes(net: LocalNetwork, region: str, of_region: str) -> list[dict[str, Any]]:
-    """What matching in ``region`` holds of ``of_region``'s SMEs, straight from its database."""
-    db = mongo.database(mongo.client(net.regions[region].mongo_url), region, "matching")
-    return await db["smes"].find({"region": of_region}).to_list(None)
-
-
-async def shared_names(net: LocalNetwork, region: str, of_region: str) -> list[str]:
-    """Names of ``of_region``'s SMEs that share with the network, as ``region`` holds them."""
-    docs = await read_model_smes(net, region, of_region)
-    return sorted(d["legal_name"] for d in docs if d["share_with_network"])
-
-
-def an_entry(title: str, **extra: Any) -> ev.PublishEvent:
-    starts = datetime.now().replace(microsecond=0) + timedelta(days=30)
-    return ev.PublishEvent.model_validate(
-        {"partner_id": "tests", "external_id": title, "kind": "conference",
-         "title": title, "starts_at": starts.isoformat(),
-         "ends_at": (starts + timedelta(hours=3)).isoformat(), "timezone": "Europe/Helsinki",
-         "country": "FI", "city": "Helsinki"} | extra
-    )  # fmt: skip
-
-
-async def calendar_titles(client: BusClient, region: str, of_region: str) -> set[str]:
-    page = await client.call(ev.LIST_CALENDAR, ev.ListCalendar(region=of_region, limit=200), region)
-    return {e.title for e in page.items}
 
 
 # --- commands go home ---------------------------------------------------------------------------
@@ -298,107 +216,6 @@ async def test_a_regions_credentials_cannot_publish_as_another_region(net: Local
 # --- partitions and restarts ------------------------------------------------------------------
 
 
-async def test_a_cut_link_heals_with_both_read_models_equal_to_the_origin(
-    net: LocalNetwork,
-) -> None:
-    tallinn, berlin = await net.client(T, timeout_s=2), await net.client(B, timeout_s=2)
-    helsinki = await net.client(H)
-    await helsinki.call(ev.PUBLISH_EVENT, an_entry("Helsinki before the cut"), H)
-    await eventually(
-        lambda: calendar_titles(tallinn, T, H),
-        until=lambda found: "Helsinki before the cut" in found,
-    )
-    await net.cut(T)
-    try:
-        # Both sides keep writing their own records while cut.
-        for i in range(5):
-            await registered(tallinn, T, f"Cut Tallinn {i} OÜ", a_profile(f"Offer T{i}", "x"))
-            await registered(berlin, B, f"Cut Berlin {i} GmbH", a_profile(f"Offer B{i}", "x"))
-        # Really apart: nothing Berlin wrote since reached Tallinn, and the other way round.
-        await asyncio.sleep(1)
-        assert not [n for n in await shared_names(net, T, B) if n.startswith("Cut Berlin")]
-        assert not [n for n in await shared_names(net, B, T) if n.startswith("Cut Tallinn")]
-        # Tallinn still answers from what it holds; Berlin's services are out of reach.
-        assert "Helsinki before the cut" in await calendar_titles(tallinn, T, H)
-        with pytest.raises(Refused) as refused:
-            await tallinn.call(ev.LIST_CALENDAR, ev.ListCalendar(), B)
-        assert refused.value.code == "region_unavailable"
-    finally:
-        await net.heal(T)
-
-    for region, of in ((T, B), (B, T)):
-        written = "Cut Tallinn" if of == T else "Cut Berlin"
-        origin = await eventually(
-            partial(shared_names, net, of, of),
-            until=partial(lambda w, held: sum(n.startswith(w) for n in held) == 5, written),
-        )
-        await eventually(partial(shared_names, net, region, of), until=origin.__eq__, timeout_s=60)
-        copy = await shared_names(net, region, of)
-        assert len(copy) == len(set(copy))  # no duplicates
-
-
-async def test_a_region_restarting_while_others_publish_catches_up(net: LocalNetwork) -> None:
-    """Helsinki's server is killed (SIGKILL) and its services stopped while Berlin publishes;
-    both come back on the same data, and Helsinki's copy takes up where it stopped."""
-    berlin = await net.client(B)
-    await net.stop_services(H)
-    net.kill_nats(H)
-    try:
-        for i in range(5):
-            await registered(
-                berlin, B, f"While Helsinki down {i} GmbH", a_profile(f"Offer D{i}", "x")
-            )
-        with pytest.raises(Refused) as refused:
-            await berlin.call(ev.LIST_CALENDAR, ev.ListCalendar(), H)
-        assert refused.value.code == "region_unavailable"
-    finally:
-        net.restart_nats(H)
-        await net.start_services(H)
-    expected = await eventually(
-        lambda: shared_names(net, B, B),
-        until=lambda held: sum(n.startswith("While Helsinki down") for n in held) == 5,
-    )
-    await eventually(
-        lambda: shared_names(net, H, B), until=lambda copy: copy == expected, timeout_s=90
-    )
-    # And the other way: what the restarted region shares reaches the others again (NATS alone
-    # resumed a source from a restarted origin only after ~38 s; the link keeper restarts it).
-    helsinki = await net.client(H)
-    await helsinki.call(ev.PUBLISH_EVENT, an_entry("Helsinki after its restart"), H)
-    await eventually(
-        lambda: calendar_titles(berlin, B, H),
-        until=lambda found: "Helsinki after its restart" in found,
-        timeout_s=20,
-    )
-
-
-async def test_status_shows_links_and_replication(net: LocalNetwork) -> None:
-    from mapnet.status import region_health
-
-    report = await region_health(T, net.regions[T].nats_url, net.ids)
-    assert report["links"] == {H: "up", B: "up"}
-    assert set(report["replication"]) == {H, B}
-    # Berlin writes: Tallinn's copy is behind until it has caught up, then says so.
-    berlin = await net.client(B)
-    for i in range(20):
-        await registered(berlin, B, f"Status Berlin {i} GmbH", None)
-    report = await eventually(
-        lambda: region_health(T, net.regions[T].nats_url, net.ids),
-        until=lambda r: {s["state"] for s in r["replication"].values()} == {"copying"},
-    )
-    assert {r["behind"] for r in report["replication"].values()} == {0}
-    await net.cut(T)
-    try:
-        report = await eventually(
-            lambda: region_health(T, net.regions[T].nats_url, net.ids),
-            until=lambda r: r["links"] == {H: "down", B: "down"},
-        )
-    finally:
-        await net.heal(T)
-    assert {r["state"] for r in report["replication"].values()} == {"unreachable"}
-    print(json.dumps(report, indent=2))
-
-
 async def test_tallinn_meets_berlin_at_a_brokerage_event_in_helsinki(net: LocalNetwork) -> None:
     """The product's point, end to end: search across regions, register and request across the
     hub, and the schedule Helsinki publishes is answered from Berlin's own copy."""
@@ -492,32 +309,3 @@ async def test_a_region_does_not_receive_the_answers_meant_for_anothers_clients(
         await snooper.close()
     # (Tallinn does see the answers it gives itself, e.g. to Helsinki's JetStream questions.)
     assert not [data for data in overheard if marker.encode() in data]
-
-
-async def test_an_origin_starting_over_is_copied_anew(net: LocalNetwork) -> None:
-    """Berlin's JetStream is wiped (its shared stream and the events stream behind it recreated,
-    numbering from 1 again) while Tallinn sources it: what Berlin publishes afterwards still
-    reaches Tallinn, although its sequence numbers are ones Tallinn has already copied."""
-    from mapnet.bus import ensure_streams
-
-    tallinn, berlin = await net.client(T), await net.client(B)
-    for i in range(3):
-        await berlin.call(ev.PUBLISH_EVENT, an_entry(f"Berlin before the wipe {i}"), B)
-    await eventually(
-        lambda: calendar_titles(tallinn, T, B),
-        until=lambda found: {f"Berlin before the wipe {i}" for i in range(3)} <= found,
-    )
-    nc = await nats.connect(net.regions[B].nats_url)
-    try:
-        js = nc.jetstream()
-        for stream in ("BERLIN_SHARED", stream_name(B, "events")):
-            await js.delete_stream(stream)
-        await ensure_streams(js, B)
-    finally:
-        await nc.close()
-    await berlin.call(ev.PUBLISH_EVENT, an_entry("Berlin after the wipe"), B)
-    await eventually(
-        lambda: calendar_titles(tallinn, T, B),
-        until=lambda found: "Berlin after the wipe" in found,
-        timeout_s=12,  # NATS alone got there after ~25 s
-    )
