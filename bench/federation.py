@@ -151,7 +151,7 @@ async def main(events: int, rate: float, cut_s: float) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--events", type=int, default=5000)
-    parser.add_argument("--rate", type=float, default=100.0, help="entries per second in total")
+    parser.add_argument("--rate", type=float, default=60.0, help="entries per second in total")
     parser.add_argument("--cut-s", type=float, default=60.0)
     args = parser.parse_args()
     asyncio.run(main(args.events, args.rate, args.cut_s))
