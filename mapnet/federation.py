@@ -131,7 +131,8 @@ class LinkKeeper:
         sources = list(info.config.sources or [])
         have = {s.name for s in sources}
         missing = [r for r in self.others if shared_stream(r) not in have]
-        answering = [r for r in missing if await origin_answers(self.nc, r)]
+        answers = await asyncio.gather(*(origin_answers(self.nc, r) for r in missing))
+        answering = [r for r, answers_now in zip(missing, answers, strict=True) if answers_now]
         if answering:
             config = info.config
             config.sources = sources + [source_of(r) for r in answering]
@@ -191,20 +192,22 @@ async def replication(nc: NATS, region: str) -> dict[str, dict[str, Any]]:
     except NotFoundError:
         return {}
     linked = {s.name: s for s in info.sources or []}
-    report: dict[str, dict[str, Any]] = {}
-    for source in info.config.sources or []:
-        origin = origin_of(source.name)
-        state = linked.get(source.name)
+
+    async def one(origin: str, state: Any) -> dict[str, Any]:
         if state is None:
-            report[origin] = {"state": "waiting", "behind": None, "active_ms": None}
-            continue
+            return {"state": "waiting", "behind": None, "active_ms": None}
         origin_now = await origin_state(nc, origin)
         held = None if origin_now is None else origin_now.messages
         behind = None if held is None else max(0, held - await copied_from(nc, region, origin))
-        report[origin] = {
+        return {
             "state": "unreachable" if held is None else "copying" if behind == 0 else "behind",
             "behind": behind,
             "active_ms": round(state.active / 1e6) if state.active is not None else None,
             "error": (state.error or {}).get("description"),
         }
-    return report
+
+    # Side by side: an origin that does not answer costs its timeout once, not once per origin.
+    origins = [origin_of(s.name) for s in info.config.sources or []]
+    states = [linked.get(s.name) for s in info.config.sources or []]
+    reports = await asyncio.gather(*(one(o, st) for o, st in zip(origins, states, strict=True)))
+    return dict(zip(origins, reports, strict=True))
