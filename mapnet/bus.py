@@ -77,11 +77,11 @@ def shared_stream_config(region: str) -> StreamConfig:
     )
 
 
-def network_stream_config(region: str, sources: list[StreamSource] | None = None) -> StreamConfig:
+def network_stream_config(region: str) -> StreamConfig:
     return StreamConfig(
         name=network_stream(region),
         subjects=[],
-        sources=sources or [],
+        sources=[],
         storage=StorageType.FILE,
         duplicate_window=DUPLICATE_WINDOW_S,
         description=f"Region {region}'s copy of what the other regions share",
