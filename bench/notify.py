@@ -20,10 +20,11 @@ from pathlib import Path
 import aiosmtplib
 import nats
 
-from bench.common import embedded_servers, figures, wait_until_up
+from bench.common import embedded_servers, figures
 from contracts import events as ev
 from mapnet.codec import encode, make_envelope
 from mapnet.servers import Managed, free_port, start_and_wait
+from mapnet.status import wait_until_up
 from services.notify.adapters.mail import compose
 from services.notify.domain.rules import Mail, Person, delivery_id
 
@@ -117,7 +118,7 @@ async def main(count: int) -> None:
         )  # fmt: skip
         service.start()
         try:
-            await wait_until_up(REGION, "notify", nats_url)
+            await wait_until_up(REGION, nats_url, ["notify"])
             sent = await through_service(nats_url, home / "service-mail", count)
             print(f"through notify: {sent:,.0f} mails/s", flush=True)
             raw = await plain_loop(raw_port, count)

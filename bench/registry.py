@@ -17,11 +17,12 @@ from typing import Any
 
 from stdnum.ee.registrikood import calc_check_digit
 
-from bench.common import embedded_servers, figures, wait_until_up
+from bench.common import embedded_servers, figures
 from contracts import registry as c
 from mapnet import mongo
 from mapnet.bus import BusClient
 from mapnet.servers import Managed
+from mapnet.status import wait_until_up
 
 REGION = "bench"
 
@@ -91,7 +92,7 @@ async def main(count: int, concurrency: int) -> None:
         )
         service.start()
         try:
-            await wait_until_up(REGION, "registry", nats_url)
+            await wait_until_up(REGION, nats_url, ["registry"])
             registered = await through_bus(nats_url, count, concurrency)
             print(f"through the bus: {registered:,.0f} SMEs/s", flush=True)
             raw = await raw_inserts(mongo_url, count, concurrency)

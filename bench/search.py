@@ -20,7 +20,7 @@ import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from bench.common import embedded_servers, figures, wait_until_up
+from bench.common import embedded_servers, figures
 from contracts import matching as c
 from contracts import registry as reg
 from contracts.common import SmeRef
@@ -28,6 +28,7 @@ from mapnet import mongo
 from mapnet.bus import BusClient
 from mapnet.codec import encode, make_envelope
 from mapnet.servers import Managed
+from mapnet.status import wait_until_up
 from services.matching.adapters.profile_index import Filters, ProfileIndex
 from services.matching.domain.ranking import seeker_from
 from services.matching.domain.relevance_set import RELEVANT, profile_docs
@@ -143,7 +144,7 @@ async def main(profiles: int, count: int) -> None:
         )  # fmt: skip
         service.start()
         try:
-            await wait_until_up(REGION, "matching", nats_url)
+            await wait_until_up(REGION, nats_url, ["matching"])
             started = time.perf_counter()
             await load_profiles(nats_url, mongo_url, profiles)
             print(

@@ -9,7 +9,6 @@ import asyncio
 import contextlib
 import os
 import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,7 @@ from .bus import BusClient
 from .network import new_password
 from .servers import Managed, free_port, hub_server, mongo_server, nats_server, start_and_wait
 from .settings import Settings
-from .status import hub_links, region_health
+from .status import wait_for_links, wait_until_up
 
 
 class LinkRelay:
@@ -182,12 +181,10 @@ class LocalNetwork:
             env=env,
         )
         r.process.start()
-        for _ in range(600):
-            health = await region_health(region, r.nats_url)
-            if all(health["services"][s].get("status") == "ok" for s in self.services):
-                return
-            await asyncio.sleep(0.1)
-        raise TimeoutError(f"services of {region} did not start:\n{r.process.tail()}")
+        try:
+            await wait_until_up(region, r.nats_url, self.services)
+        except TimeoutError as exc:
+            raise TimeoutError(f"{exc}:\n{r.process.tail()}") from exc
 
     async def stop_services(self, region: str) -> None:
         r = self.regions[region]
@@ -209,13 +206,9 @@ class LocalNetwork:
         self.regions[region].clients.append(bus)
         return bus
 
-    async def wait_linked(self, regions: list[str], timeout_s: float = 30.0) -> None:
-        deadline = time.monotonic() + timeout_s
+    async def wait_linked(self, regions: list[str]) -> None:
         url = f"http://127.0.0.1:{self.monitor_port}"
-        while not set(regions) <= await asyncio.to_thread(hub_links, url):
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"leaf links of {regions} not up in {timeout_s} s")
-            await asyncio.sleep(0.1)
+        await asyncio.to_thread(wait_for_links, url, regions)
 
     # --- faults ---------------------------------------------------------------------------------
 

@@ -18,10 +18,12 @@ on SQLite) support. Measured differences with nx-27017 0.8.1, and how MAPnet avo
 
 from __future__ import annotations
 
+import contextlib
 from decimal import Decimal
 from typing import Any
 
-from motor.motor_asyncio import AsyncIOMotorClient, AsyncIOMotorDatabase
+from motor.motor_asyncio import AsyncIOMotorClient, AsyncIOMotorCollection, AsyncIOMotorDatabase
+from pymongo.errors import DuplicateKeyError
 
 PENDING_OUTBOX: dict[str, Any] = {"outbox_pending": {"$gt": 0}}
 
@@ -37,6 +39,26 @@ def database(
 ) -> AsyncIOMotorDatabase[Any]:
     """Each service of each region owns its own database."""
     return mongo[f"mapnet_{region}_{service}"]
+
+
+async def put_if_newer(
+    coll: AsyncIOMotorCollection[Any],
+    record_id: str,
+    fields: dict[str, Any],
+    *,
+    version_field: str,
+    version: int,
+    guard: dict[str, Any] | None = None,
+) -> None:
+    """Store a read copy unless the stored one has this version or a later one: an update
+    conditional on an older version, else an insert that a duplicate key makes a no-op. Safe
+    with concurrent writers, without a conditional upsert."""
+    newer = await coll.update_one(
+        {"_id": record_id, **(guard or {}), version_field: {"$lt": version}}, {"$set": fields}
+    )
+    if newer.matched_count == 0:
+        with contextlib.suppress(DuplicateKeyError):
+            await coll.insert_one({"_id": record_id, **fields})
 
 
 def storable(value: Any) -> Any:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 import urllib.request
 from typing import Any
 
@@ -28,6 +29,30 @@ def hub_links(monitor_url: str) -> set[str]:
     except OSError:
         return set()
     return {leaf.get("name", "").removeprefix("mapnet_") for leaf in doc.get("leafs") or []}
+
+
+def wait_for_links(monitor_url: str, regions: list[str], timeout_s: float = 30.0) -> None:
+    """Until the hub holds a leaf link from each of the regions; TimeoutError naming the
+    missing ones otherwise."""
+    deadline = time.monotonic() + timeout_s
+    while missing := sorted(set(regions) - hub_links(monitor_url)):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"no leaf link from {missing} after {timeout_s:.0f} s")
+        time.sleep(0.1)
+
+
+async def wait_until_up(
+    region: str, nats_url: str, services: list[str], timeout_s: float = 60.0
+) -> None:
+    """Until each of the region's services answers its health query as ok."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        health = await region_health(region, nats_url)
+        if all(health["services"][s].get("status") == "ok" for s in services):
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{services} of {region} did not start in {timeout_s:.0f} s")
+        await asyncio.sleep(0.1)
 
 
 async def region_health(

@@ -22,7 +22,7 @@ from .servers import (
     start_and_wait,
 )
 from .settings import Settings
-from .status import hub_links, region_health
+from .status import region_health, wait_for_links
 
 
 @dataclass
@@ -90,16 +90,11 @@ class Supervisor:
     def _wait_for_links(self, timeout_s: float = 30.0) -> None:
         assert self.hub_monitor_url is not None
         self.echo(f"waiting for {len(self.regions)} leaf links to the hub …")
-        deadline = time.monotonic() + timeout_s
-        while True:
-            linked = hub_links(self.hub_monitor_url)
-            missing = [r for r in self.regions if r not in linked]
-            if not missing:
-                self.echo("all regions linked to the hub")
-                return
-            if time.monotonic() > deadline:
-                raise ServerError(f"no leaf link from {missing} after {timeout_s:.0f} s")
-            time.sleep(0.2)
+        try:
+            wait_for_links(self.hub_monitor_url, self.regions, timeout_s)
+        except TimeoutError as exc:
+            raise ServerError(str(exc)) from exc
+        self.echo("all regions linked to the hub")
 
     def start(self) -> None:
         signal.signal(signal.SIGTERM, _interrupt)

@@ -3,7 +3,6 @@ its state and its outbox, written with optimistic concurrency on the version."""
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -16,7 +15,7 @@ from contracts import events as c
 from contracts.envelope import Envelope
 from contracts.errors import Refused, conflict, not_found
 from mapnet import outbox
-from mapnet.mongo import storable
+from mapnet.mongo import put_if_newer, storable
 
 from ..domain.calendar import Entry
 from ..domain.registration import PENDING, Registration
@@ -103,14 +102,14 @@ class EntryRepository:
             return
         # When the copy arrived: the replication lag an operator (or bench/federation.py) reads.
         state = _entry_state(Entry.from_view(entry)) | {"copied_at": datetime.now(UTC)}
-        newer = await self.entries.update_one(
-            {"_id": entry.event_id, "region": entry.region, "version": {"$lt": entry.version}},
-            {"$set": state},
+        await put_if_newer(
+            self.entries,
+            entry.event_id,
+            state,
+            version_field="version",
+            version=entry.version,
+            guard={"region": entry.region},
         )
-        if newer.matched_count == 0:
-            # A duplicate key: the copy is this version or a later one already.
-            with contextlib.suppress(DuplicateKeyError):
-                await self.entries.insert_one({"_id": entry.event_id, **state})
 
     async def drop_copy(self, unshared: c.EntryUnshared) -> None:
         if unshared.region == self.region:

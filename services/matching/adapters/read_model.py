@@ -4,14 +4,13 @@ cooperation profiles. Every write is idempotent, so a redelivered event changes 
 
 from __future__ import annotations
 
-import contextlib
 from typing import Any
 
 from motor.motor_asyncio import AsyncIOMotorDatabase
 from pymongo import ASCENDING
-from pymongo.errors import DuplicateKeyError
 
 from contracts.common import SmeRef
+from mapnet.mongo import put_if_newer
 
 from ..domain.meetings import Brokerage, key
 
@@ -170,15 +169,13 @@ class ReadModel:
 
     async def put_schedule_copy(self, schedule: dict[str, Any]) -> None:
         """Another region's published schedule, unless this copy is as new already."""
-        newer = await self.schedule_copies.update_one(
-            {"_id": schedule["event_id"], "schedule.version": {"$lt": schedule["version"]}},
-            {"$set": {"schedule": schedule}},
+        await put_if_newer(
+            self.schedule_copies,
+            schedule["event_id"],
+            {"schedule": schedule},
+            version_field="schedule.version",
+            version=schedule["version"],
         )
-        if newer.matched_count == 0:
-            with contextlib.suppress(DuplicateKeyError):
-                await self.schedule_copies.insert_one(
-                    {"_id": schedule["event_id"], "schedule": schedule}
-                )
 
     async def schedule_copy(self, event_id: str) -> dict[str, Any] | None:
         return await self.schedule_copies.find_one({"_id": event_id})
