@@ -41,6 +41,10 @@ class Settings(BaseSettings):
     # --- notify ---
     smtp_url: str | None = Field(default=None, validation_alias="SMTP_URL")
     smtp_port: int = Field(default=2525, validation_alias="MAPNET_SMTP_PORT")
+    smtp_timeout_s: float = Field(
+        default=10, gt=0, validation_alias="MAPNET_SMTP_TIMEOUT",
+        description="Longest one mail may take to hand over, whole SMTP transaction",
+    )  # fmt: skip
     mail_from: str = Field(
         default="MAPnet <noreply@mapnet.eu>", validation_alias="MAPNET_MAIL_FROM"
     )

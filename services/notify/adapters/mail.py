@@ -122,7 +122,7 @@ def wire_text(message: Message) -> str:
 class SmtpPool:
     """A few open SMTP connections, used one sender at a time each, reopened when they fail."""
 
-    def __init__(self, url: str, size: int) -> None:
+    def __init__(self, url: str, size: int, timeout_s: float = 10.0) -> None:
         parts = urlsplit(url)
         self._options: dict[str, Any] = {
             "hostname": parts.hostname or "127.0.0.1",
@@ -131,7 +131,7 @@ class SmtpPool:
             "start_tls": None if parts.scheme == "smtps" else False,
             "username": parts.username,
             "password": parts.password,
-            "timeout": 30,
+            "timeout": timeout_s,
         }
         self._idle: asyncio.Queue[aiosmtplib.SMTP | None] = asyncio.Queue()
         for _ in range(size):
@@ -144,7 +144,7 @@ class SmtpPool:
                 client = aiosmtplib.SMTP(**self._options)
                 await client.connect()
             await client.sendmail(sender, recipients, message.encode())
-        except Exception:
+        except BaseException:  # cancelled too: a connection left mid-transaction is no use
             if client is not None and client.is_connected:
                 client.close()
             client = None

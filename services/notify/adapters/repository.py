@@ -5,13 +5,12 @@ from the other services' events), digest items, and the hashes of forgotten peop
 from __future__ import annotations
 
 import hashlib
-import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from motor.motor_asyncio import AsyncIOMotorDatabase
 from pymongo import ASCENDING, ReturnDocument, UpdateOne
-from pymongo.errors import BulkWriteError, DuplicateKeyError
+from pymongo.errors import BulkWriteError
 
 from contracts import notify as c
 from mapnet import outbox
@@ -62,27 +61,20 @@ class NotifyStore:
 
     # --- the delivery log --------------------------------------------------------------------
 
-    async def enqueue(self, doc: dict[str, Any]) -> bool:
-        """False if this delivery was queued before (a redelivered event)."""
-        now = utc_key(datetime.now(UTC))
-        try:
-            await self.deliveries.insert_one(
-                {**doc, "status": "pending", "attempts": 0, "next_at": now, "created_at": now,
-                 "updated_at": now}
-            )  # fmt: skip
-        except DuplicateKeyError:
-            return False
-        return True
-
-    async def enqueue_many(self, docs: list[dict[str, Any]]) -> list[str]:
-        """Queue deliveries in one write; answers the ids that were new (the rest were queued
-        before, by an earlier delivery of the same events)."""
+    async def enqueue_many(
+        self, docs: list[dict[str, Any]], owner: str, lease_s: float
+    ) -> list[dict[str, Any]]:
+        """Queue deliveries in one write, leased to the sender that queues them (it sends them
+        next, with no claim of its own); answers the new ones. The rest were queued before, by
+        an earlier delivery of the same events, and are left to whoever holds them."""
         if not docs:
             return []
-        now = utc_key(datetime.now(UTC))
+        now = datetime.now(UTC)
+        stamp = utc_key(now)
         fresh = [
-            {**doc, "status": "pending", "attempts": 0, "next_at": now, "created_at": now,
-             "updated_at": now}
+            {**doc, "status": "sending", "owner": owner,
+             "lease_until": utc_key(now + timedelta(seconds=lease_s)), "attempts": 0,
+             "next_at": stamp, "created_at": stamp, "updated_at": stamp}
             for doc in docs
         ]  # fmt: skip
         try:
@@ -92,19 +84,20 @@ class NotifyStore:
             if any(err.get("code") != 11000 for err in errors):
                 raise
             known = {fresh[err["index"]]["_id"] for err in errors}
-            return [doc["_id"] for doc in fresh if doc["_id"] not in known]
-        return [doc["_id"] for doc in fresh]
+            return [doc for doc in fresh if doc["_id"] not in known]
+        return fresh
 
-    async def claim_many(self, ids: list[str], owner: str, lease_s: float) -> list[dict[str, Any]]:
-        """Deliveries just queued, except those another sender took first."""
-        now = datetime.now(UTC)
-        batch = uuid.uuid4().hex
-        await self.deliveries.update_many(
-            {"_id": {"$in": ids}, "status": "pending"},
-            {"$set": {"status": "sending", "owner": owner, "batch": batch,
-                      "lease_until": utc_key(now + timedelta(seconds=lease_s))}},
-        )  # fmt: skip
-        return await self.deliveries.find({"batch": batch}).to_list(None)
+    async def renew(self, doc: dict[str, Any], lease_s: float) -> bool:
+        """Extend a lease its owner still holds; False if it ran out and another sender took
+        the delivery (or finished it)."""
+        lease_until = utc_key(datetime.now(UTC) + timedelta(seconds=lease_s))
+        result = await self.deliveries.update_one(
+            {"_id": doc["_id"], "status": "sending", "owner": doc["owner"]},
+            {"$set": {"lease_until": lease_until}},
+        )
+        if result.matched_count:
+            doc["lease_until"] = lease_until
+        return bool(result.matched_count)
 
     async def claim(self, owner: str, lease_s: float) -> dict[str, Any] | None:
         """The next due delivery, leased to one sender; a lease left by a crashed sender expires

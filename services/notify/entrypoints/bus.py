@@ -40,7 +40,9 @@ def build(rt: Runtime) -> None:
     store = NotifyStore(rt.db)
     dispatcher = Dispatcher(
         store,
-        SmtpPool(s.smtp_url or f"smtp://127.0.0.1:{s.smtp_port}", s.notify_senders),
+        SmtpPool(
+            s.smtp_url or f"smtp://127.0.0.1:{s.smtp_port}", s.notify_senders, s.smtp_timeout_s
+        ),
         WebhookPoster(s.webhook_timeout_s),
         region=rt.region,
         sender=s.mail_from,
@@ -50,7 +52,7 @@ def build(rt: Runtime) -> None:
         envelope=rt.envelope,
         written=rt.written,
         log=rt.log,
-        attempt_timeout_s=s.webhook_timeout_s,
+        attempt_timeout_s=max(s.smtp_timeout_s, s.webhook_timeout_s),
     )
 
     async def lookup_event(event_id: str) -> dict[str, Any] | None:
@@ -70,7 +72,7 @@ def build(rt: Runtime) -> None:
         sender=s.mail_from,
         public_url=s.public_url,
         secret=s.notify_secret,
-        submit=dispatcher.submit,
+        admit=dispatcher.admit,
         lookup_event=lookup_event,
     )
     rt.outbox_collections.append(DELIVERIES)

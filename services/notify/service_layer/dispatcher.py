@@ -1,16 +1,18 @@
-"""Senders. Deliveries a notify instance queues go straight into its pipeline: a claimer takes
-them from the log in batches (each under a lease, so two instances never send the same one) and
-a few senders send them side by side, each recording its outcome with the notification_sent /
-notification_failed event as soon as the server answers; outcomes that arrive together share
-one write (group commit). A delivery recorded as sent is never sent again. The one thing plain
-SMTP cannot make exact: a crash after the server took a mail and before its record is durable
-sends that mail again after the restart, with the same Message-ID, so a mailbox that
-deduplicates shows it once (see test_once.py for how many that can be). When idle,
-the claimer scans the log for retries that fell due, leases that ran out (a crashed sender) and
+"""Senders. Deliveries are queued leased to the notify instance whose handler queued them, and
+go straight to its senders, which send them side by side, each recording its outcome with the
+notification_sent / notification_failed event as soon as the server answers; outcomes that
+arrive together share one write (group commit). The lease is what keeps two instances from
+sending the same delivery: a sender sends only under a lease with time enough left for one
+attempt, and renews it first if not. A delivery recorded as sent is never sent again.
+
+The one thing plain SMTP cannot make exact: a crash after the server took a mail and before its
+record is durable hands that mail over again after the restart, with the same Message-ID, which
+the receiving mailbox keeps once (see test_once.py). When the senders have little to do, a
+scanner takes from the log retries that fell due, leases that ran out (a crashed sender) and
 other instances' leftovers.
 
 A failed attempt is retried with exponential back-off and jitter until the give-up time; a slow
-endpoint occupies one sender for at most its timeout and never the others."""
+endpoint occupies one sender for at most the attempt time limit and never the others."""
 
 from __future__ import annotations
 
@@ -30,8 +32,10 @@ from ..adapters.repository import DELIVERIES, NotifyStore, delivery_view, utc_ke
 from ..adapters.webhooks import WebhookFailed, WebhookPoster
 from ..domain.rules import retry_delay
 
+# Slack after an attempt for its outcome to be written while the lease still holds.
+RECORD_SLACK_S = 2.0
 # A sender that crashed leaves its deliveries leased: another takes them once the lease runs
-# out. Short enough to resume soon, long enough for the slowest attempt (a webhook timeout).
+# out. Short enough to resume soon, long enough that a queued delivery is rarely renewed.
 MIN_LEASE_S = 10.0
 
 Outcome = tuple[dict[str, Any], dict[str, Any], Envelope[Any] | None]
@@ -54,7 +58,8 @@ class Dispatcher:
         log: Any,
         attempt_timeout_s: float = 5.0,
     ) -> None:
-        self.lease_s = max(MIN_LEASE_S, 3 * attempt_timeout_s)
+        self.attempt_timeout_s = attempt_timeout_s
+        self.lease_s = max(MIN_LEASE_S, 2 * (attempt_timeout_s + RECORD_SLACK_S))
         self.store = store
         self.smtp = smtp
         self.webhooks = webhooks
@@ -67,9 +72,13 @@ class Dispatcher:
         self._written = written
         self.log = log
         self.owner = f"{socket.gethostname()}/{os.getpid()}/{id(self)}"
-        self._queued: asyncio.Queue[str] = asyncio.Queue()
-        # Few claimed ahead: what a crash strands waits only for its lease to run out.
-        self._claimed: asyncio.Queue[dict[str, Any]] = asyncio.Queue(maxsize=workers)
+        self._ready: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self._in_hand: set[str] = set()  # ids queued or being sent here, so none goes twice
+        # Handlers queue more only while the backlog is short: what they queue is then sent
+        # well within its lease, and events wait in their stream rather than in memory.
+        self._backlog = 4 * workers
+        self._room = asyncio.Event()
+        self._room.set()
         self._tasks: list[asyncio.Task[None]] = []
         self._pending: list[tuple[Outcome, asyncio.Future[None]]] = []
         self._flushing = False
@@ -77,12 +86,20 @@ class Dispatcher:
 
     def start(self) -> None:
         self._tasks = [
-            asyncio.create_task(self._claim()),
+            asyncio.create_task(self._scan()),
             *(asyncio.create_task(self._send()) for _ in range(self.workers)),
         ]
 
-    def submit(self, ident: str) -> None:
-        self._queued.put_nowait(ident)
+    async def admit(self, docs: list[dict[str, Any]]) -> None:
+        """Queue new deliveries in the log, leased to this instance, and hand them to its
+        senders; deliveries queued before (a redelivered event) are left to their holder."""
+        if not docs:
+            return
+        while self._ready.qsize() >= self._backlog:
+            self._room.clear()
+            await self._room.wait()
+        for doc in await self.store.enqueue_many(docs, self.owner, self.lease_s):
+            self._hand(doc)
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -95,31 +112,47 @@ class Dispatcher:
 
     # --- the pipeline ------------------------------------------------------------------------
 
-    async def _claim(self) -> None:
+    def _hand(self, doc: dict[str, Any]) -> None:
+        if doc["_id"] not in self._in_hand:
+            self._in_hand.add(doc["_id"])
+            self._ready.put_nowait(doc)
+
+    async def _scan(self) -> None:
         while True:
+            if self._ready.qsize() >= self.workers:  # the senders have enough to do
+                await asyncio.sleep(0.5)
+                continue
             try:
-                ids = await _take(self._queued, self.workers, wait_s=1.0)
-                if ids:
-                    docs = await self.store.claim_many(ids, self.owner, self.lease_s)
-                else:
-                    doc = await self.store.claim(self.owner, self.lease_s)
-                    docs = [doc] if doc else []
-                    if doc:
-                        self._queued.put_nowait("")  # there may be more: look again at once
+                doc = await self.store.claim(self.owner, self.lease_s)
             except Exception as exc:  # the database is away: wait, do not spin
                 self.log.warning("delivery_claim_failed", error=str(exc))
                 await asyncio.sleep(1)
                 continue
-            for doc in docs:
-                await self._claimed.put(doc)
+            if doc is None:
+                await asyncio.sleep(1)
+            else:
+                self._hand(doc)  # and look again at once: there may be more
 
     async def _send(self) -> None:
         while True:
-            doc = await self._claimed.get()
+            doc = await self._ready.get()
+            if self._ready.qsize() < self._backlog:
+                self._room.set()
             try:
-                await self._attempt(doc)
+                if await self._leased(doc):
+                    await self._attempt(doc)
             except Exception as exc:  # not recorded: its lease runs out and it is tried again
                 self.log.warning("delivery_record_failed", delivery=doc["_id"], error=str(exc))
+            finally:
+                self._in_hand.discard(doc["_id"])
+
+    async def _leased(self, doc: dict[str, Any]) -> bool:
+        """Whether this sender may make an attempt now: its lease leaves time for one, or it
+        could be renewed (it cannot if it ran out and another sender took the delivery)."""
+        left = datetime.fromisoformat(doc["lease_until"]) - datetime.now(UTC)
+        if left > timedelta(seconds=self.attempt_timeout_s + RECORD_SLACK_S):
+            return True
+        return await self.store.renew(doc, self.lease_s)
 
     async def _store(self, outcome: Outcome) -> None:
         """Group commit: outcomes that arrive while a write is under way go together in the
@@ -152,22 +185,25 @@ class Dispatcher:
 
     async def _attempt(self, doc: dict[str, Any]) -> None:
         try:
-            if doc["channel"] == "email":
-                await self.smtp.send(doc["message"], self.sender, [doc["recipient"]])
-                await self._store(self._outcome(doc, "sent", "", c.NOTIFICATION_SENT))
-                return
-            subscription = await self.store.subscriptions.find_one(
-                {"_id": doc["recipient"], "active": True}
-            )
-            if subscription is None:
-                raise WebhookFailed("the subscription was cancelled", permanent=True)
-            await self.webhooks.post(
-                subscription["url"], doc["body"].encode(), subscription["secret"], doc["event_id"]
-            )
+            async with asyncio.timeout(self.attempt_timeout_s):
+                await self._deliver(doc)
         except Exception as exc:
             await self._store(self._failed(doc, exc))
             return
         await self._store(self._outcome(doc, "sent", "", c.NOTIFICATION_SENT))
+
+    async def _deliver(self, doc: dict[str, Any]) -> None:
+        if doc["channel"] == "email":
+            await self.smtp.send(doc["message"], self.sender, [doc["recipient"]])
+            return
+        subscription = await self.store.subscriptions.find_one(
+            {"_id": doc["recipient"], "active": True}
+        )
+        if subscription is None:
+            raise WebhookFailed("the subscription was cancelled", permanent=True)
+        await self.webhooks.post(
+            subscription["url"], doc["body"].encode(), subscription["secret"], doc["event_id"]
+        )
 
     def _failed(self, doc: dict[str, Any], exc: Exception) -> Outcome:
         error = f"{type(exc).__name__}: {exc}"[:500]
@@ -202,16 +238,3 @@ class Dispatcher:
                 subject=doc["_id"],
             )
         return doc, fields, event
-
-
-async def _take(queue: asyncio.Queue[str], most: int, wait_s: float) -> list[str]:
-    """Delivery ids: the first to come within ``wait_s``, then whatever else is already there.
-    None means: scan the log (nothing came, or only the nudge "")."""
-    try:
-        first = await asyncio.wait_for(queue.get(), timeout=wait_s)
-    except TimeoutError:
-        return []
-    items = [first]
-    while len(items) < most and not queue.empty():
-        items.append(queue.get_nowait())
-    return [item for item in items if item != ""]  # "": only a nudge to scan the log

@@ -58,7 +58,7 @@ class Notifier:
         sender: str,
         public_url: str,
         secret: str,
-        submit: Callable[[str], None],
+        admit: Callable[[list[dict[str, Any]]], Awaitable[None]],
         lookup_event: Callable[[str], Awaitable[dict[str, Any] | None]] | None = None,
     ) -> None:
         self._lookup_event = lookup_event
@@ -67,7 +67,7 @@ class Notifier:
         self.sender = sender
         self.public_url = public_url
         self.secret = secret
-        self._submit = submit
+        self._admit = admit
 
     # --- queueing ------------------------------------------------------------------------------
 
@@ -120,22 +120,19 @@ class Notifier:
             )  # fmt: skip
         if held:
             await self.store.digest_items.bulk_write(held, ordered=False)
-        for ident in await self.store.enqueue_many(deliveries):
-            self._submit(ident)
+        await self._admit(deliveries)
 
     async def queue_webhooks(self, event: Envelope[Any], name: str, data: dict[str, Any]) -> None:
         region = str(data.get("region") or event.region)
-        async for sub in self.store.subscriptions.find({"active": True}):
-            if not subscription_matches(sub, name, region, clusters_of(data)):
-                continue
-            ident = delivery_id(event.id, "webhook", sub["_id"])
-            queued = await self.store.enqueue(
-                {"_id": ident, "event_id": event.id,
+        await self._admit(
+            [
+                {"_id": delivery_id(event.id, "webhook", sub["_id"]), "event_id": event.id,
                  "channel": "webhook", "kind": name, "recipient": sub["_id"],
                  "body": encode(event).decode(), "correlationid": event.correlationid}
-            )  # fmt: skip
-            if queued:
-                self._submit(ident)
+                async for sub in self.store.subscriptions.find({"active": True})
+                if subscription_matches(sub, name, region, clusters_of(data))
+            ]
+        )  # fmt: skip
 
     # --- what the other services tell -----------------------------------------------------------
 
