@@ -138,7 +138,7 @@ class OutboxRelay:
     async def _send_dirty(self) -> None:
         while self._dirty:
             batch, self._dirty = self._dirty, {}
-            marks: dict[str, list[UpdateOne]] = defaultdict(list)
+            jobs: dict[str, list[tuple[Any, list[Entry]]]] = defaultdict(list)
             for (name, record_id), events in batch.items():
                 if events is None:
                     record = await self._collections[name].find_one({"_id": record_id})
@@ -146,22 +146,41 @@ class OutboxRelay:
                 else:
                     # The writer's own events: no need to read the record back.
                     entries = [(env.id, _subject(env), encode(env)) for env in events]
-                marks[name] += await self._publish(record_id, entries)
-            for name, updates in marks.items():
-                await self._mark_sent(self._collections[name], updates)
+                jobs[name].append((record_id, entries))
+            for name, records in jobs.items():
+                await self._mark_sent(self._collections[name], await self._publish_all(records))
 
     async def flush(self) -> int:
         """Send everything pending in every watched collection."""
         sent = 0
         for coll in self._collections.values():
-            marks: list[UpdateOne] = []
+            records: list[tuple[Any, list[Entry]]] = []
             async for record in coll.find(PENDING_OUTBOX):
-                marks += await self._publish(record["_id"], _entries(record))
-                if len(marks) >= _MARKS_PER_WRITE:
-                    sent += await self._mark_sent(coll, marks)
-                    marks = []
-            sent += await self._mark_sent(coll, marks)
+                records.append((record["_id"], _entries(record)))
+                if len(records) >= _RECORDS_PER_WRITE:
+                    sent += await self._mark_sent(coll, await self._publish_all(records))
+                    records = []
+            sent += await self._mark_sent(coll, await self._publish_all(records))
         return sent
+
+    async def _publish_all(self, records: list[tuple[Any, list[Entry]]]) -> list[UpdateOne]:
+        """Records side by side, each record's events in order. One at a time, every publish
+        waited for its own disk write on the server (sync_interval always); side by side the
+        server writes them together, at half the cost per event."""
+        marks: list[UpdateOne] = []
+        for start in range(0, len(records), _RECORDS_AT_ONCE):
+            chunk = records[start : start + _RECORDS_AT_ONCE]
+            results = await asyncio.gather(
+                *(self._publish(record_id, entries) for record_id, entries in chunk),
+                return_exceptions=True,
+            )
+            for result in results:
+                if isinstance(result, BaseException):
+                    # Left pending: the next scan sends it again, and what already went
+                    # out with it is dropped by JetStream as a duplicate.
+                    raise result
+                marks += result
+        return marks
 
     async def _publish(self, record_id: Any, entries: list[Entry]) -> list[UpdateOne]:
         """Publish in order; answer the updates that mark them sent (written in bulk later: a
@@ -187,7 +206,8 @@ class OutboxRelay:
 
 
 Entry = tuple[str, str, bytes]
-_MARKS_PER_WRITE = 500
+_RECORDS_PER_WRITE = 500
+_RECORDS_AT_ONCE = 256
 
 
 def _entries(record: dict[str, Any]) -> list[Entry]:
