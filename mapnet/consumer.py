@@ -67,11 +67,11 @@ class EventConsumer(Generic[In]):
         done = {doc["_id"] async for doc in self.processed.find({"_id": {"$in": keys}})}
         handled: dict[str, Msg] = {}
         todo: list[tuple[Msg, Envelope[In]]] = []
-        for msg, env in decoded:
-            key = self._key(env)
-            if key in done or key in {self._key(e) for _, e in todo}:
+        for (msg, env), key in zip(decoded, keys, strict=True):
+            if key in done:
                 await msg.ack()
             else:
+                done.add(key)  # a second copy within this batch is acknowledged, not handled
                 todo.append((msg, env))
         if todo and self.batch_handler is not None and await self._handle_batch(todo):
             handled = {self._key(env): msg for msg, env in todo}

@@ -254,7 +254,11 @@ class Runtime:
                 address,
                 stream=JStream(stream, declare=False),
                 durable=durable,
-                pull_sub=PullSub(batch_size=64, timeout=0.2, batch=True),
+                # A batch handler writes a whole batch in a few bulk operations: the bigger
+                # the batch, the fewer round trips per event.
+                pull_sub=PullSub(
+                    batch_size=64 if batch_handler is None else 256, timeout=0.2, batch=True
+                ),
                 config=ConsumerConfig(
                     ack_wait=30, max_deliver=-1, deliver_policy=DeliverPolicy.ALL
                 ),
