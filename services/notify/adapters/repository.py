@@ -70,11 +70,10 @@ class NotifyStore:
         if not docs:
             return []
         now = datetime.now(UTC)
-        stamp = utc_key(now)
+        stamp, lease_until = utc_key(now), utc_key(now + timedelta(seconds=lease_s))
         fresh = [
-            {**doc, "status": "sending", "owner": owner,
-             "lease_until": utc_key(now + timedelta(seconds=lease_s)), "attempts": 0,
-             "next_at": stamp, "created_at": stamp, "updated_at": stamp}
+            {**doc, "status": "sending", "owner": owner, "lease_until": lease_until,
+             "attempts": 0, "next_at": stamp, "created_at": stamp, "updated_at": stamp}
             for doc in docs
         ]  # fmt: skip
         try:
