@@ -1,0 +1,97 @@
+"""Leases in the delivery log, against the real database and SMTP server: a sender renews a
+lease too short for an attempt, and skips a delivery whose lease ran out and another sender
+took."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from motor.motor_asyncio import AsyncIOMotorClient, AsyncIOMotorDatabase
+
+from mapnet.codec import make_envelope
+from mapnet.mailbox import MailStore
+from services.notify.adapters.mail import SmtpPool
+from services.notify.adapters.repository import NotifyStore
+from services.notify.adapters.webhooks import WebhookPoster
+from services.notify.service_layer.dispatcher import Dispatcher
+from tests.fixtures import Servers
+from tests.helpers import eventually
+
+# nx-27017 compares ISO timestamps to the second, so a lease has surely run out only once the
+# second it ran out in is over (MongoDB compares the strings exactly).
+RUN_OUT_S = 1.2
+
+
+@pytest.fixture
+async def db(servers: Servers) -> AsyncIterator[AsyncIOMotorDatabase[Any]]:
+    client: AsyncIOMotorClient[Any] = AsyncIOMotorClient(servers.mongo_url)
+    name = f"leases_{uuid.uuid4().hex[:8]}"
+    yield client[name]
+    await client.drop_database(name)
+    client.close()
+
+
+def mail(n: int) -> dict[str, Any]:
+    message = f"Message-ID: <lease-{n}@mapnet.eu>\r\nSubject: lease {n}\r\n\r\nHello {n}\r\n"
+    return {"_id": f"d{n}", "event_id": f"e{n}", "channel": "email", "kind": "test",
+            "recipient": f"p{n}@example.ee", "message": message,
+            "correlationid": f"e{n}"}  # fmt: skip
+
+
+async def test_a_lease_that_ran_out_belongs_to_whoever_took_it(
+    db: AsyncIOMotorDatabase[Any],
+) -> None:
+    store = NotifyStore(db)
+    [doc] = await store.enqueue_many([mail(1)], "first", lease_s=0.1)
+    await asyncio.sleep(RUN_OUT_S)
+    taken = await store.claim("second", lease_s=30)
+    assert taken is not None and taken["_id"] == "d1"
+    assert not await store.renew(doc, lease_s=30)  # the first sender must not send it
+    assert await store.renew(taken, lease_s=60)
+
+
+async def test_a_sender_renews_a_short_lease_and_skips_a_taken_delivery(
+    db: AsyncIOMotorDatabase[Any], mailbox: tuple[MailStore, int]
+) -> None:
+    received, port = mailbox
+    store = NotifyStore(db)
+    written: list[str] = []
+    dispatcher = Dispatcher(
+        store, SmtpPool(f"smtp://127.0.0.1:{port}", 2), WebhookPoster(1.0),
+        region="leases", sender="noreply@mapnet.eu", workers=2, give_up_s=60,
+        retry_base_s=0.1, attempt_timeout_s=1.0, log=_Log(),
+        envelope=lambda op, data, **kw: make_envelope(op, data, region="leases",
+                                                      source="mapnet/leases/notify", **kw),
+        written=lambda coll, ident, events: written.append(ident),
+    )  # fmt: skip
+    short = await store.enqueue_many([mail(1), mail(2)], dispatcher.owner, lease_s=0.5)
+    [lost] = await store.enqueue_many([mail(3)], dispatcher.owner, lease_s=0.1)
+    await asyncio.sleep(RUN_OUT_S)
+    assert await store.claim("another instance", lease_s=60) is not None  # takes d3
+    dispatcher.start()
+    try:
+        for doc in [*short, lost]:
+            dispatcher._hand(doc)
+        await eventually(lambda: _count(received), until=lambda n: n >= 2)
+        await asyncio.sleep(0.5)  # d3 would arrive now if the sender had sent it
+    finally:
+        await dispatcher.stop()
+    ids = sorted(m.decode().split("Subject: ")[1].split("\r\n")[0] for m in received.received)
+    assert ids == ["lease 1", "lease 2"]
+    assert sorted(written) == ["d1", "d2"]
+    states = {d["_id"]: (d["status"], d["owner"]) async for d in store.deliveries.find({})}
+    assert states == {"d1": ("sent", dispatcher.owner), "d2": ("sent", dispatcher.owner),
+                      "d3": ("sending", "another instance")}  # fmt: skip
+
+
+async def _count(store: MailStore) -> int:
+    return len(store.received)
+
+
+class _Log:
+    def __getattr__(self, name: str) -> Any:
+        return lambda *args, **kwargs: None
