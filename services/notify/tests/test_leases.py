@@ -68,10 +68,13 @@ async def test_a_sender_renews_a_short_lease_and_skips_a_taken_delivery(
                                                       source="mapnet/leases/notify", **kw),
         written=lambda coll, ident, events: written.append(ident),
     )  # fmt: skip
-    short = await store.enqueue_many([mail(1), mail(2)], dispatcher.owner, lease_s=0.5)
     [lost] = await store.enqueue_many([mail(3)], dispatcher.owner, lease_s=0.1)
     await asyncio.sleep(RUN_OUT_S)
-    assert await store.claim("another instance", lease_s=60) is not None  # takes d3
+    taken = await store.claim("another instance", lease_s=60)
+    assert taken is not None and taken["_id"] == "d3"
+    # Too short for an attempt (1 s and the slack for the record): renewed before sending.
+    short = await store.enqueue_many([mail(1), mail(2)], dispatcher.owner, lease_s=0.5)
+    short_until = {doc["_id"]: doc["lease_until"] for doc in short}
     dispatcher.start()
     try:
         for doc in [*short, lost]:
@@ -83,7 +86,9 @@ async def test_a_sender_renews_a_short_lease_and_skips_a_taken_delivery(
     ids = sorted(m.decode().split("Subject: ")[1].split("\r\n")[0] for m in received.received)
     assert ids == ["lease 1", "lease 2"]
     assert sorted(written) == ["d1", "d2"]
-    states = {d["_id"]: (d["status"], d["owner"]) async for d in store.deliveries.find({})}
+    stored = {d["_id"]: d async for d in store.deliveries.find({})}
+    assert all(stored[i]["lease_until"] > until for i, until in short_until.items())  # renewed
+    states = {i: (d["status"], d["owner"]) for i, d in stored.items()}
     assert states == {"d1": ("sent", dispatcher.owner), "d2": ("sent", dispatcher.owner),
                       "d3": ("sending", "another instance")}  # fmt: skip
 
