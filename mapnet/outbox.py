@@ -136,6 +136,7 @@ class OutboxRelay:
             self._wake.clear()
 
     async def _send_dirty(self) -> None:
+        unmarked: dict[str, list[UpdateOne]] = defaultdict(list)
         while self._dirty:
             batch, self._dirty = self._dirty, {}
             jobs: dict[str, list[tuple[Any, list[Entry]]]] = defaultdict(list)
@@ -148,7 +149,13 @@ class OutboxRelay:
                     entries = [(env.id, _subject(env), encode(env)) for env in events]
                 jobs[name].append((record_id, entries))
             for name, records in jobs.items():
-                await self._mark_sent(self._collections[name], await self._publish_all(records))
+                unmarked[name] += await self._publish_all(records)
+                if len(unmarked[name]) >= _MARKS_PER_WRITE:
+                    await self._mark_sent(self._collections[name], unmarked.pop(name))
+        # Marks wait for a full write while more keeps coming: every write costs the database
+        # a round of its own, and a mark that waits only means a re-publish after a crash.
+        for name, marks in unmarked.items():
+            await self._mark_sent(self._collections[name], marks)
 
     async def flush(self) -> int:
         """Send everything pending in every watched collection."""
@@ -208,6 +215,7 @@ class OutboxRelay:
 Entry = tuple[str, str, bytes]
 _RECORDS_PER_WRITE = 500
 _RECORDS_AT_ONCE = 256
+_MARKS_PER_WRITE = 200
 
 
 def _entries(record: dict[str, Any]) -> list[Entry]:
