@@ -98,27 +98,33 @@ class NotifyStore:
             doc["lease_until"] = lease_until
         return bool(result.matched_count)
 
-    async def claim(self, owner: str, lease_s: float) -> dict[str, Any] | None:
-        """The next due delivery, leased to one sender; a lease left by a crashed sender expires
-        and the delivery is taken again."""
-        now = datetime.now(UTC)
-        return await self.deliveries.find_one_and_update(
-            {
-                "$or": [
-                    {"status": "pending", "next_at": {"$lte": utc_key(now)}},
-                    {"status": "sending", "lease_until": {"$lt": utc_key(now)}},
-                ]
-            },
-            {
-                "$set": {
-                    "status": "sending",
-                    "owner": owner,
-                    "lease_until": utc_key(now + timedelta(seconds=lease_s)),
-                }
-            },
-            sort=[("next_at", ASCENDING)],
-            return_document=ReturnDocument.AFTER,
-        )
+    async def claim(self, owner: str, lease_s: float, most: int) -> list[dict[str, Any]]:
+        """Up to ``most`` due deliveries, each leased to this owner: retries whose time came,
+        and deliveries whose lease ran out (their sender crashed). The candidates are read by
+        status alone, the one query nx-27017 answers from an index (see mapnet/mongo.py); each
+        is then taken only if it is still as it was read, so two instances never take one."""
+        now = utc_key(datetime.now(UTC))
+        due: list[tuple[str, dict[str, Any]]] = []
+        fields = {"_id": 1, "next_at": 1, "lease_until": 1}
+        async for d in self.deliveries.find({"status": "pending"}, fields):
+            if d.get("next_at", "") <= now:
+                due.append((d["next_at"], {"_id": d["_id"], "status": "pending",
+                                           "next_at": {"$lte": now}}))  # fmt: skip
+        async for d in self.deliveries.find({"status": "sending"}, fields):
+            if d.get("lease_until", "") < now:
+                due.append((d["lease_until"], {"_id": d["_id"], "status": "sending",
+                                               "lease_until": {"$lt": now}}))  # fmt: skip
+        lease_until = utc_key(datetime.now(UTC) + timedelta(seconds=lease_s))
+        taken = []
+        for _, condition in sorted(due, key=lambda item: item[0])[:most]:
+            doc = await self.deliveries.find_one_and_update(
+                condition,
+                {"$set": {"status": "sending", "owner": owner, "lease_until": lease_until}},
+                return_document=ReturnDocument.AFTER,
+            )
+            if doc is not None:
+                taken.append(doc)
+        return taken
 
     async def finish_many(self, outcomes: list[tuple[dict[str, Any], dict[str, Any], Any]]) -> None:
         """Record many attempts in one bulk write: (delivery, fields to set, event or None)."""

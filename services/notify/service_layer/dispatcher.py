@@ -118,20 +118,18 @@ class Dispatcher:
             self._ready.put_nowait(doc)
 
     async def _scan(self) -> None:
+        """Takes due deliveries from the log whenever the senders run out of work: once a
+        second, or at once after a full take (a backlog of retries after an outage)."""
         while True:
-            if self._ready.qsize() >= self.workers:  # the senders have enough to do
-                await asyncio.sleep(0.5)
-                continue
-            try:
-                doc = await self.store.claim(self.owner, self.lease_s)
-            except Exception as exc:  # the database is away: wait, do not spin
-                self.log.warning("delivery_claim_failed", error=str(exc))
-                await asyncio.sleep(1)
-                continue
-            if doc is None:
-                await asyncio.sleep(1)
-            else:
-                self._hand(doc)  # and look again at once: there may be more
+            docs: list[dict[str, Any]] = []
+            if self._ready.empty():
+                try:
+                    docs = await self.store.claim(self.owner, self.lease_s, most=self.workers)
+                except Exception as exc:  # the database is away: wait, do not spin
+                    self.log.warning("delivery_claim_failed", error=str(exc))
+                for doc in docs:
+                    self._hand(doc)
+            await asyncio.sleep(0.05 if len(docs) == self.workers else 1.0)
 
     async def _send(self) -> None:
         while True:
