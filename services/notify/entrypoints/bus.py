@@ -73,6 +73,7 @@ def build(rt: Runtime) -> None:
         public_url=s.public_url,
         secret=s.notify_secret,
         admit=dispatcher.admit,
+        withdraw=dispatcher.withdraw,
         lookup_event=lookup_event,
     )
     rt.outbox_collections.append(DELIVERIES)

@@ -77,6 +77,9 @@ class Dispatcher:
         self.owner = f"{socket.gethostname()}/{os.getpid()}/{id(self)}"
         self._ready: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self._in_hand: set[str] = set()  # ids queued or being sent here, so none goes twice
+        # People who withdrew consent or were forgotten, and when: mail to them queued here
+        # before that is dropped, though its lease would let it go.
+        self._withdrawn: dict[str, str] = {}
         # Handlers queue more only while the backlog is short: what they queue is then sent
         # well within its lease, and events wait in their stream rather than in memory.
         self._backlog = 4 * workers
@@ -103,6 +106,14 @@ class Dispatcher:
             await self._room.wait()
         for doc in await self.store.enqueue_many(docs, self.owner, self.lease_s):
             self._hand(doc)
+
+    def withdraw(self, recipient: str) -> None:
+        now = datetime.now(UTC)
+        # Older entries are not needed: what was queued before them was sent or renewed by now,
+        # and a renewal sees the record the withdrawal changed.
+        horizon = utc_key(now - timedelta(seconds=2 * self.lease_s))
+        self._withdrawn = {r: at for r, at in self._withdrawn.items() if at > horizon}
+        self._withdrawn[recipient] = utc_key(now)
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -140,6 +151,9 @@ class Dispatcher:
             if self._ready.qsize() < self._backlog:
                 self._room.set()
             try:
+                withdrawn = self._withdrawn.get(doc["recipient"])
+                if withdrawn and doc["created_at"] <= withdrawn:
+                    continue  # its record already says why it was not sent
                 if await self._leased(doc):
                     await self._attempt(doc)
             except Exception as exc:  # not recorded: its lease runs out and it is tried again

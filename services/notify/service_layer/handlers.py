@@ -59,6 +59,7 @@ class Notifier:
         public_url: str,
         secret: str,
         admit: Callable[[list[dict[str, Any]]], Awaitable[None]],
+        withdraw: Callable[[str], None] = lambda email: None,
         lookup_event: Callable[[str], Awaitable[dict[str, Any] | None]] | None = None,
     ) -> None:
         self._lookup_event = lookup_event
@@ -68,6 +69,7 @@ class Notifier:
         self.public_url = public_url
         self.secret = secret
         self._admit = admit
+        self._withdraw = withdraw
 
     # --- queueing ------------------------------------------------------------------------------
 
@@ -345,13 +347,15 @@ class Notifier:
         )
 
     async def _stop_pending(self, email: str) -> None:
+        self._withdraw(email)
         await self.store.deliveries.update_many(
-            {"recipient": email, "status": "pending"},
+            {"recipient": email, "status": {"$in": ["pending", "sending"]}},
             {"$set": {"status": "failed", "last_error": "consent withdrawn", "message": None}},
         )
         await self.store.digest_items.delete_many({"email": email})
 
     async def forget_person(self, cmd: Envelope[c.ForgetPerson]) -> Accepted:
+        self._withdraw(str(cmd.data.email).lower())
         await self.store.forget(str(cmd.data.email))
         return Accepted(id="person", version=-1)
 

@@ -1,6 +1,6 @@
 """Leases in the delivery log, against the real database and SMTP server: a sender renews a
-lease too short for an attempt, and skips a delivery whose lease ran out and another sender
-took."""
+lease too short for an attempt, skips a delivery whose lease ran out and another sender took,
+and drops mail queued before its recipient withdrew consent."""
 
 from __future__ import annotations
 
@@ -60,14 +60,7 @@ async def test_a_sender_renews_a_short_lease_and_skips_a_taken_delivery(
     received, port = mailbox
     store = NotifyStore(db)
     written: list[str] = []
-    dispatcher = Dispatcher(
-        store, SmtpPool(f"smtp://127.0.0.1:{port}", 2), WebhookPoster(1.0),
-        region="leases", sender="noreply@mapnet.eu", workers=2, give_up_s=60,
-        retry_base_s=0.1, attempt_timeout_s=1.0, log=_Log(),
-        envelope=lambda op, data, **kw: make_envelope(op, data, region="leases",
-                                                      source="mapnet/leases/notify", **kw),
-        written=lambda coll, ident, events: written.append(ident),
-    )  # fmt: skip
+    dispatcher = make_dispatcher(store, port, written)
     [lost] = await store.enqueue_many([mail(3)], dispatcher.owner, lease_s=0.1)
     await asyncio.sleep(RUN_OUT_S)
     [taken] = await store.claim("another instance", lease_s=60, most=5)
@@ -91,6 +84,37 @@ async def test_a_sender_renews_a_short_lease_and_skips_a_taken_delivery(
     states = {i: (d["status"], d["owner"]) for i, d in stored.items()}
     assert states == {"d1": ("sent", dispatcher.owner), "d2": ("sent", dispatcher.owner),
                       "d3": ("sending", "another instance")}  # fmt: skip
+
+
+async def test_mail_queued_before_a_withdrawal_is_not_sent(
+    db: AsyncIOMotorDatabase[Any], mailbox: tuple[MailStore, int]
+) -> None:
+    received, port = mailbox
+    store = NotifyStore(db)
+    dispatcher = make_dispatcher(store, port, [])
+    queued = await store.enqueue_many([mail(1), mail(2)], dispatcher.owner, lease_s=60)
+    for doc in queued:
+        dispatcher._hand(doc)  # in the senders' queue, not yet sent
+    await asyncio.sleep(0.01)  # a withdrawal comes later than the queueing
+    dispatcher.withdraw("p1@example.ee")
+    dispatcher.start()
+    try:
+        await eventually(lambda: _count(received), until=lambda n: n >= 1)
+        await asyncio.sleep(0.5)  # the mail to p1 would arrive now
+    finally:
+        await dispatcher.stop()
+    assert [m.split(b"Subject: ")[1][:7] for m in received.received] == [b"lease 2"]
+
+
+def make_dispatcher(store: NotifyStore, port: int, written: list[str]) -> Dispatcher:
+    return Dispatcher(
+        store, SmtpPool(f"smtp://127.0.0.1:{port}", 2), WebhookPoster(1.0),
+        region="leases", sender="noreply@mapnet.eu", workers=2, give_up_s=60,
+        retry_base_s=0.1, attempt_timeout_s=1.0, log=_Log(),
+        envelope=lambda op, data, **kw: make_envelope(op, data, region="leases",
+                                                      source="mapnet/leases/notify", **kw),
+        written=lambda coll, ident, events: written.append(ident),
+    )  # fmt: skip
 
 
 async def _count(store: MailStore) -> int:
