@@ -4,8 +4,8 @@ so that a user of `mapnet up` can open what MAPnet would have sent. Tests run it
 It keeps a message once per Message-ID (an idempotent receiver). Plain SMTP leaves notify one
 window it cannot close from its side: a mail the server took in the instant before notify's
 "sent" record was durable goes again after a crash, with the same Message-ID. Here that repeat
-is answered 250 and counted, not stored twice; a production relay is told the same way (see
-the README's operations section).
+is answered 250 and counted, not stored twice (the README's "Once only" says what that asks
+of a production relay).
 
     python -m mapnet.mailbox --port 2525 --dir .mapnet/tallinn/mail"""
 
@@ -17,6 +17,7 @@ import re
 import signal
 import threading
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -59,7 +60,7 @@ class MailStore:
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         content: bytes = envelope.original_content or envelope.content
         ident = message_id(content)
-        key = _key(ident) if ident else _key(f"{time.time_ns()}{len(self.received)}")
+        key = _key(ident) if ident else uuid.uuid4().hex[:16]  # no Message-ID: always kept
         with self._lock:
             if self.directory is None:
                 self.received.append(content)
