@@ -31,6 +31,7 @@ from .three_regions import (
     partner_names,
     read_model_smes,
     registered,
+    seeker_finding,
 )
 
 pytestmark = pytest.mark.timeout(240)
@@ -92,14 +93,10 @@ async def test_a_profile_published_in_berlin_is_found_from_tallinn(net: LocalNet
     await registered(
         berlin, B, "Berlin Private GmbH", a_profile("Private laser", "laser", visibility="private")
     )
-    seeker = await registered(
-        tallinn, T, "Tallinn Glass OÜ",
-        a_profile("Laser glass cutting wanted", "We need laser cutting", type="technology_request"),
+    _, found = await seeker_finding(
+        tallinn, T, "Tallinn Glass OÜ", "Laser glass cutting wanted", "We need laser cutting",
+        partner="Berlin Photonics GmbH",
     )  # fmt: skip
-    found = await eventually(
-        lambda: partner_names(tallinn, T, seeker),
-        until=lambda names: "Berlin Photonics GmbH" in names,
-    )
     # Nothing unconsented or private crossed: neither in the search nor in Tallinn's copy.
     assert "Berlin Quiet GmbH" not in found and "Berlin Private GmbH" not in found
     copied = {d["legal_name"] for d in await read_model_smes(net, T, B)}
@@ -154,14 +151,10 @@ async def test_an_erasure_in_berlin_removes_every_copy(net: LocalNetwork) -> Non
     tallinn, berlin = await net.client(T), await net.client(B)
     offer = a_profile("Biobank software", "LIMS for biobanks")
     gone = await registered(berlin, B, "Berlin Erased GmbH", offer)
-    seeker = await registered(
-        tallinn, T, "Tallinn Biobank OÜ",
-        a_profile("LIMS wanted", "biobank LIMS software", type="technology_request"),
+    seeker, _ = await seeker_finding(
+        tallinn, T, "Tallinn Biobank OÜ", "LIMS wanted", "biobank LIMS software",
+        partner="Berlin Erased GmbH",
     )  # fmt: skip
-    await eventually(
-        lambda: partner_names(tallinn, T, seeker),
-        until=lambda names: "Berlin Erased GmbH" in names,
-    )
     await berlin.call(reg.ERASE_SME, reg.EraseSme(sme_id=gone, reason="asked"), B)
     await eventually(
         lambda: partner_names(tallinn, T, seeker),
@@ -225,14 +218,10 @@ async def test_tallinn_meets_berlin_at_a_brokerage_event_in_helsinki(net: LocalN
     laser = await registered(
         berlin, B, "Berlin Ultrafast GmbH", a_profile("Ultrafast lasers", "Femtosecond sources")
     )
-    glass = await registered(
-        tallinn, T, "Tallinn Smart Glass OÜ",
-        a_profile("Ultrafast laser wanted", "femtosecond laser", type="technology_request"),
+    glass, _ = await seeker_finding(
+        tallinn, T, "Tallinn Smart Glass OÜ", "Ultrafast laser wanted", "femtosecond laser",
+        partner="Berlin Ultrafast GmbH",
     )  # fmt: skip
-    await eventually(
-        lambda: partner_names(tallinn, T, glass),
-        until=lambda names: "Berlin Ultrafast GmbH" in names,
-    )
     event = await helsinki.call(ev.PUBLISH_EVENT, brokerage(), H)
     seeker, partner = SmeRef(sme_id=glass, region=T), SmeRef(sme_id=laser, region=B)
     for client, sme, email in ((tallinn, seeker, "kati@glass.ee"), (berlin, partner, "jan@uf.de")):

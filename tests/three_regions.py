@@ -21,6 +21,8 @@ from mapnet import logs, mongo
 from mapnet.bus import BusClient
 from mapnet.localnet import LocalNetwork
 
+from .helpers import eventually
+
 T, H, B = "tallinn", "helsinki", "berlin"
 NUMBERS = iter(range(14000000, 14999999, 7))
 
@@ -66,6 +68,20 @@ async def registered(
             reg.PUBLISH_PROFILE, reg.PublishProfile(sme_id=view.sme_id, profile=profile), region
         )
     return view.sme_id
+
+
+async def seeker_finding(
+    client: BusClient, region: str, name: str, title: str, text: str, partner: str
+) -> tuple[str, set[str]]:
+    """An SME registered with a technology request, once its partner search finds ``partner``:
+    its id and the names that search found."""
+    seeker = await registered(
+        client, region, name, a_profile(title, text, type="technology_request")
+    )
+    found = await eventually(
+        lambda: partner_names(client, region, seeker), until=lambda names: partner in names
+    )
+    return seeker, found
 
 
 async def partner_names(client: BusClient, region: str, seeker: str, **query: Any) -> set[str]:
