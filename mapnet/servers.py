@@ -144,25 +144,16 @@ def nats_server(
 ) -> Managed:
     """A region's NATS server; with ``hub_leaf_url``, a leaf node of the network's hub."""
     region_home = home / region
-    region_home.mkdir(parents=True, exist_ok=True)
-    conf = region_home / "nats.conf"
-    conf.write_text(
-        region_config(
-            region,
-            listen=f"127.0.0.1:{port}",
-            store_dir=str((region_home / "jetstream").resolve()),
-            http_port=monitor_port,
-            linked=hub_leaf_url is not None,
-            extra=extra,
-        )
+    config = region_config(
+        region,
+        listen=f"127.0.0.1:{port}",
+        store_dir=str((region_home / "jetstream").resolve()),
+        http_port=monitor_port,
+        linked=hub_leaf_url is not None,
+        extra=extra,
     )
     env = {**os.environ, HUB_LEAF_URL_VAR: hub_leaf_url} if hub_leaf_url else None
-    return Managed(
-        f"nats[{region}]",
-        [executable("nats-server"), "-c", str(conf)],
-        region_home / "nats.log",
-        env=env,
-    )
+    return _nats_on(f"nats[{region}]", region_home, config, env)
 
 
 def hub_server(
@@ -174,20 +165,23 @@ def hub_server(
     leaf_port: int,
     monitor_port: int | None = None,
 ) -> Managed:
-    hub_home = home / "hub"
-    hub_home.mkdir(parents=True, exist_ok=True)
-    conf = hub_home / "nats.conf"
-    conf.write_text(
-        hub_config(
-            regions,
-            listen=f"127.0.0.1:{port}",
-            leaf_listen=f"127.0.0.1:{leaf_port}",
-            http_port=monitor_port,
-        )
+    config = hub_config(
+        regions,
+        listen=f"127.0.0.1:{port}",
+        leaf_listen=f"127.0.0.1:{leaf_port}",
+        http_port=monitor_port,
     )
     env = {**os.environ, **{password_var(r): passwords[r] for r in regions}}
+    return _nats_on("nats[hub]", home / "hub", config, env)
+
+
+def _nats_on(name: str, directory: Path, config: str, env: dict[str, str] | None) -> Managed:
+    """A NATS server run on ``config``, kept with its log in ``directory``."""
+    directory.mkdir(parents=True, exist_ok=True)
+    conf = directory / "nats.conf"
+    conf.write_text(config)
     return Managed(
-        "nats[hub]", [executable("nats-server"), "-c", str(conf)], hub_home / "nats.log", env=env
+        name, [executable("nats-server"), "-c", str(conf)], directory / "nats.log", env=env
     )
 
 
