@@ -144,8 +144,13 @@ class NotifyStore:
 
     # --- people ------------------------------------------------------------------------------
 
-    async def is_forgotten(self, email: str) -> bool:
-        return await self.forgotten.find_one({"_id": email_hash(email)}) is not None
+    async def stop_queued(self, email: str, why: str) -> None:
+        """Mail to the person not yet sent is not sent: recorded as failed, and why."""
+        await self.deliveries.update_many(
+            {"recipient": email, "status": {"$in": ["pending", "sending"]}},
+            {"$set": {"status": "failed", "last_error": why, "message": None}},
+        )
+        await self.digest_items.delete_many({"email": email})
 
     async def forget(self, email: str) -> None:
         """Everything about the person goes; only a hash stays, so that later events about them
@@ -156,11 +161,7 @@ class NotifyStore:
         )
         await self.preferences.delete_one({"_id": key})
         await self.registrations.delete_many({"email": key})
-        await self.digest_items.delete_many({"email": key})
-        await self.deliveries.update_many(
-            {"recipient": key, "status": {"$in": ["pending", "sending"]}},
-            {"$set": {"status": "failed", "last_error": "person forgotten", "message": None}},
-        )
+        await self.stop_queued(key, "person forgotten")
         await self.deliveries.update_many(
             {"recipient": key}, {"$set": {"recipient": email_hash(key)}}
         )

@@ -348,11 +348,7 @@ class Notifier:
 
     async def _stop_pending(self, email: str) -> None:
         self._withdraw(email)
-        await self.store.deliveries.update_many(
-            {"recipient": email, "status": {"$in": ["pending", "sending"]}},
-            {"$set": {"status": "failed", "last_error": "consent withdrawn", "message": None}},
-        )
-        await self.store.digest_items.delete_many({"email": email})
+        await self.store.stop_queued(email, "consent withdrawn")
 
     async def forget_person(self, cmd: Envelope[c.ForgetPerson]) -> Accepted:
         self._withdraw(str(cmd.data.email).lower())
