@@ -10,7 +10,7 @@ from nats.aio.client import Client as NATS
 from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeout
 from nats.js import JetStreamContext
-from nats.js.api import StorageType, StreamConfig, StreamSource, SubjectTransform
+from nats.js.api import StorageType, StreamConfig, StreamInfo, StreamSource, SubjectTransform
 from nats.js.errors import BadRequestError, NotFoundError
 from pydantic import BaseModel
 
@@ -96,11 +96,16 @@ async def ensure_streams(js: JetStreamContext, region: str) -> None:
             await js.add_stream(config)
         except BadRequestError:
             await js.update_stream(config)
-    # Its sources are the link keeper's to add, when the other regions answer.
+    await ensure_network_stream(js, region)
+
+
+async def ensure_network_stream(js: JetStreamContext, region: str) -> StreamInfo:
+    """The region's network stream, created without sources if it is not there; never updated
+    from here, since its sources are the link keeper's to add, when the other regions answer."""
     try:
-        await js.stream_info(network_stream(region))
+        return await js.stream_info(network_stream(region))
     except NotFoundError:
-        await js.add_stream(network_stream_config(region))
+        return await js.add_stream(network_stream_config(region))
 
 
 class BusClient:
