@@ -15,7 +15,7 @@ from typing import Any
 
 from .app import Assembly
 from .bus import BusClient
-from .network import new_password
+from .network import leaf_url, new_password
 from .servers import Managed, free_port, hub_server, mongo_server, nats_server, start_and_wait
 from .settings import Settings
 from .status import wait_for_links, wait_until_up
@@ -117,17 +117,19 @@ class LocalNetwork:
     def hub_url(self) -> str:
         return f"nats://127.0.0.1:{self.hub_port}"
 
-    def settings(self, region: str) -> Settings:
+    def environment(self, region: str) -> dict[str, str]:
+        """The region's settings, as the environment variables a service process reads."""
         r = self.regions[region]
-        return Settings.model_validate(
-            {
-                "MAPNET_REGIONS": region,
-                "MAPNET_NETWORK": ",".join(self.ids),
-                "NATS_URL": r.nats_url,
-                "MONGO_URL": r.mongo_url,
-                "MAPNET_LOG_LEVEL": self.log_level,
-            }
-        )
+        return {
+            "MAPNET_REGIONS": region,
+            "MAPNET_NETWORK": ",".join(self.ids),
+            "NATS_URL": r.nats_url,
+            "MONGO_URL": r.mongo_url,
+            "MAPNET_LOG_LEVEL": self.log_level,
+        }
+
+    def settings(self, region: str) -> Settings:
+        return Settings.model_validate(self.environment(region))
 
     async def __aenter__(self) -> LocalNetwork:
         start_and_wait(self.hub, self.leaf_port)
@@ -135,8 +137,8 @@ class LocalNetwork:
             relay = LinkRelay(self.leaf_port)
             await relay.start()
             nats_port, mongo_port = free_port(), free_port()
-            leaf_url = f"nats-leaf://{region}:{self.passwords[region]}@127.0.0.1:{relay.port}"
-            nats = nats_server(region, nats_port, self.home, hub_leaf_url=leaf_url)
+            hub_leaf_url = leaf_url(region, self.passwords[region], "127.0.0.1", relay.port)
+            nats = nats_server(region, nats_port, self.home, hub_leaf_url=hub_leaf_url)
             mongo = mongo_server(region, mongo_port, self.home)
             start_and_wait(nats, nats_port)
             start_and_wait(mongo, mongo_port)
@@ -165,14 +167,7 @@ class LocalNetwork:
             r.assembly = Assembly(self.settings(region), self.services, [region])
             await r.assembly.__aenter__()
             return
-        env = {
-            **os.environ,
-            "NATS_URL": r.nats_url,
-            "MONGO_URL": r.mongo_url,
-            "MAPNET_REGIONS": region,
-            "MAPNET_NETWORK": ",".join(self.ids),
-            "MAPNET_LOG_LEVEL": self.log_level,
-        }
+        env = {**os.environ, **self.environment(region)}
         service = self.services[0] if len(self.services) == 1 else "all"
         r.process = Managed(
             f"services[{region}]",

@@ -50,6 +50,11 @@ def new_password() -> str:
     return "pw" + secrets.token_hex(20)
 
 
+def leaf_url(region: str, password: str, host: str, port: int) -> str:
+    """What a region's server dials to link to the hub, logged in as the region."""
+    return f"nats-leaf://{region}:{password}@{host}:{port}"
+
+
 def password_var(region: str) -> str:
     return f"MAPNET_LEAF_PASSWORD_{region.upper()}"
 

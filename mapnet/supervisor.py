@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .network import new_password
+from .network import leaf_url, new_password
 from .servers import (
     Managed,
     ServerError,
@@ -85,7 +85,7 @@ class Supervisor:
         start_and_wait(self.hub, leaf_port)
         self.hub_monitor_url = f"http://127.0.0.1:{monitor}"
         self.echo(f"started the hub on nats://127.0.0.1:{port} (leaf nodes on port {leaf_port})")
-        return {r: f"nats-leaf://{r}:{passwords[r]}@127.0.0.1:{leaf_port}" for r in self.regions}
+        return {r: leaf_url(r, passwords[r], "127.0.0.1", leaf_port) for r in self.regions}
 
     def _wait_for_links(self, timeout_s: float = 30.0) -> None:
         assert self.hub_monitor_url is not None
