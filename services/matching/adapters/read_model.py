@@ -110,7 +110,7 @@ class ReadModel:
         return bool(current and current.get("version", 0) > version)
 
     async def put_sme(self, sme: dict[str, Any], *, with_profiles: bool = True) -> None:
-        sme_key = f"{sme['region']}:{sme['sme_id']}"
+        sme_key = _key_of(sme)
         if await self._stale(sme_key, sme["version"]):
             return  # an older copy arriving late, or one of an SME since erased
         # The id goes into the replacement too: nx-27017 does not take it from the filter.
@@ -128,7 +128,7 @@ class ReadModel:
         await self._changed()
 
     async def _store_profile(self, sme: dict[str, Any], profile: dict[str, Any]) -> None:
-        sme_key = f"{sme['region']}:{sme['sme_id']}"
+        sme_key = _key_of(sme)
         await self.profiles.replace_one(
             {"_id": profile["profile_id"]},
             {"_id": profile["profile_id"], "sme_key": sme_key, "sme": sme, "profile": profile},
@@ -141,7 +141,7 @@ class ReadModel:
 
     async def put_shared(self, sme: dict[str, Any], profiles: list[dict[str, Any]]) -> None:
         """Another region's SME as it now shares itself: its data and exactly these profiles."""
-        sme_key = f"{sme['region']}:{sme['sme_id']}"
+        sme_key = _key_of(sme)
         if await self._stale(sme_key, sme["version"]):
             return
         ids = [p["profile_id"] for p in profiles]
@@ -190,3 +190,8 @@ class ReadModel:
     async def version(self) -> int:
         doc = await self.meta.find_one({"_id": "profiles"})
         return int(doc["version"]) if doc else 0
+
+
+def _key_of(sme: dict[str, Any]) -> str:
+    """``key`` of an SME as events carry it (a dict with its region and id)."""
+    return f"{sme['region']}:{sme['sme_id']}"
