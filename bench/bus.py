@@ -17,11 +17,11 @@ from nats.js.api import StreamConfig
 from bench.common import embedded_servers, figures
 from contracts.envelope import Envelope
 from contracts.registry import SME_REGISTERED, SmeRegistered
-from mapnet import logs, mongo
-from mapnet.app import Assembly
-from mapnet.codec import encode, make_envelope
-from mapnet.service import Runtime
-from mapnet.settings import Settings
+from mapnet.runner import Assembly
+from mapnet.runtime import logs, mongo
+from mapnet.runtime.codec import encode, make_envelope
+from mapnet.runtime.service import Runtime
+from mapnet.runtime.settings import Settings
 
 REGION = "bench"
 

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from mapnet.servers import embedded_pair
+from mapnet.ops.servers import embedded_pair
 
 
 @contextmanager

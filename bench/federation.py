@@ -23,9 +23,9 @@ from typing import Any
 
 from bench.common import figures
 from contracts import events as ev
-from mapnet import logs, mongo
-from mapnet.bus import BusClient
-from mapnet.localnet import LocalNetwork
+from mapnet.dev.localnet import LocalNetwork
+from mapnet.runtime import logs, mongo
+from mapnet.runtime.bus import BusClient
 
 REGIONS = ["tallinn", "helsinki", "berlin"]
 STARTS = (datetime.now() + timedelta(days=60)).replace(hour=10, minute=0, second=0, microsecond=0)

@@ -21,10 +21,10 @@ import nats
 
 from bench.common import embedded_servers, figures
 from contracts import events as ev
-from mapnet.codec import encode, make_envelope
-from mapnet.mailbox import message_id
-from mapnet.servers import Managed, free_port, start_and_wait
-from mapnet.status import wait_until_up
+from mapnet.dev.mailbox import message_id
+from mapnet.ops.servers import Managed, free_port, start_and_wait
+from mapnet.ops.status import wait_until_up
+from mapnet.runtime.codec import encode, make_envelope
 from services.notify.adapters.mail import compose
 from services.notify.domain.rules import Mail, Person, delivery_id
 
@@ -50,7 +50,7 @@ def in_memory() -> str | None:
 def mailbox(directory: Path) -> tuple[Managed, int]:
     port = free_port()
     server = Managed(
-        "mailbox", [sys.executable, "-m", "mapnet.mailbox", "--port", str(port), "--dir",
+        "mailbox", [sys.executable, "-m", "mapnet.dev.mailbox", "--port", str(port), "--dir",
                     str(directory)], directory.parent / f"{directory.name}.log",
     )  # fmt: skip
     start_and_wait(server, port)

@@ -19,10 +19,10 @@ from stdnum.ee.registrikood import calc_check_digit
 
 from bench.common import embedded_servers, figures
 from contracts import registry as c
-from mapnet import mongo
-from mapnet.bus import BusClient
-from mapnet.servers import Managed
-from mapnet.status import wait_until_up
+from mapnet.ops.servers import Managed
+from mapnet.ops.status import wait_until_up
+from mapnet.runtime import mongo
+from mapnet.runtime.bus import BusClient
 
 REGION = "bench"
 

@@ -24,11 +24,11 @@ from bench.common import embedded_servers, figures
 from contracts import matching as c
 from contracts import registry as reg
 from contracts.common import SmeRef
-from mapnet import mongo
-from mapnet.bus import BusClient
-from mapnet.codec import encode, make_envelope
-from mapnet.servers import Managed
-from mapnet.status import wait_until_up
+from mapnet.ops.servers import Managed
+from mapnet.ops.status import wait_until_up
+from mapnet.runtime import mongo
+from mapnet.runtime.bus import BusClient
+from mapnet.runtime.codec import encode, make_envelope
 from services.matching.adapters.profile_index import Filters, ProfileIndex
 from services.matching.domain.ranking import seeker_from
 from services.matching.domain.relevance_set import RELEVANT, profile_docs

@@ -1,3 +1,3 @@
-from mapnet.cli import app
+from mapnet.ops.cli import app
 
 app()

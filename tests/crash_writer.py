@@ -8,7 +8,7 @@ import os
 import signal
 import sys
 
-from mapnet import mongo, outbox
+from mapnet.runtime import mongo, outbox
 from tests.helpers import sme_registered
 
 

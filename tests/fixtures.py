@@ -14,11 +14,11 @@ from dataclasses import dataclass
 
 import pytest
 
-from mapnet import logs
-from mapnet.app import Assembly
-from mapnet.bus import BusClient
-from mapnet.servers import embedded_pair
-from mapnet.settings import Settings
+from mapnet.ops.servers import embedded_pair
+from mapnet.runner import Assembly
+from mapnet.runtime import logs
+from mapnet.runtime.bus import BusClient
+from mapnet.runtime.settings import Settings
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ async def eventually(
 def sme_registered(region: str, sme_id: str = "s1") -> Any:
     """An sme_registered event as the registry would publish it."""
     from contracts.registry import SME_REGISTERED, SmeRegistered
-    from mapnet.codec import make_envelope
+    from mapnet.runtime.codec import make_envelope
 
     data = SmeRegistered(
         sme_id=sme_id,

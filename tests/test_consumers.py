@@ -11,11 +11,11 @@ from nats.js.errors import NotFoundError
 from contracts.envelope import Envelope
 from contracts.registry import SME_REGISTERED, SmeRegistered
 from contracts.subjects import dlq_stream
-from mapnet import mongo
-from mapnet.app import Assembly
-from mapnet.codec import encode
-from mapnet.service import Runtime
-from mapnet.settings import Settings
+from mapnet.runner import Assembly
+from mapnet.runtime import mongo
+from mapnet.runtime.codec import encode
+from mapnet.runtime.service import Runtime
+from mapnet.runtime.settings import Settings
 from tests.fixtures import Servers
 from tests.helpers import eventually, sme_registered
 

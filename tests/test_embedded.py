@@ -16,9 +16,9 @@ from typing import Any
 import nats
 import pytest
 
-from mapnet import mongo
-from mapnet.servers import free_port
-from mapnet.status import region_health
+from mapnet.ops.servers import free_port
+from mapnet.ops.status import region_health
+from mapnet.runtime import mongo
 
 
 def start_up(home: Path, nats_port: int, mongo_port: int) -> subprocess.Popen[bytes]:

@@ -10,7 +10,7 @@ from pydantic import ValidationError
 from contracts import CATALOGUE, ERROR_TYPE
 from contracts.registry import REGISTER_SME, SME_REGISTERED, GetSme, RegisterSme
 from contracts.subjects import parse, subject
-from mapnet.codec import decode, encode, error_envelope, explain_invalid, make_envelope
+from mapnet.runtime.codec import decode, encode, error_envelope, explain_invalid, make_envelope
 
 
 def sme() -> RegisterSme:

@@ -18,7 +18,7 @@ from contracts import registry as reg
 from contracts.common import SmeRef
 from contracts.errors import Refused
 from contracts.subjects import network_stream, stream_name
-from mapnet.localnet import LocalNetwork
+from mapnet.dev.localnet import LocalNetwork
 
 from .helpers import eventually
 from .three_regions import (

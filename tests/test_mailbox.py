@@ -8,8 +8,8 @@ from pathlib import Path
 
 import aiosmtplib
 
-from mapnet.mailbox import message_id, serve
-from mapnet.servers import free_port
+from mapnet.dev.mailbox import message_id, serve
+from mapnet.ops.servers import free_port
 
 
 def mail(ident: str | None, to: str = "ann@example.ee") -> bytes:

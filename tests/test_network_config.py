@@ -6,7 +6,7 @@ import os
 import subprocess
 from pathlib import Path
 
-from mapnet.network import (
+from mapnet.federation.config import (
     DEPLOY,
     HUB_LEAF_URL_VAR,
     load_regions,
@@ -15,7 +15,7 @@ from mapnet.network import (
     publish_allowed,
     write_deploy,
 )
-from mapnet.servers import executable
+from mapnet.ops.servers import executable
 
 
 def test_committed_network_config_is_up_to_date(tmp_path: Path) -> None:

@@ -12,10 +12,10 @@ from nats.js.api import ConsumerConfig
 
 from contracts.registry import SME_REGISTERED
 from contracts.subjects import stream_name
-from mapnet import mongo
-from mapnet.app import Assembly
-from mapnet.service import Runtime
-from mapnet.settings import Settings
+from mapnet.runner import Assembly
+from mapnet.runtime import mongo
+from mapnet.runtime.service import Runtime
+from mapnet.runtime.settings import Settings
 from tests.fixtures import Servers
 from tests.helpers import eventually
 

@@ -9,8 +9,8 @@ import yaml
 from typer.testing import CliRunner
 
 from contracts import CATALOGUE
-from mapnet.cli import app
-from mapnet.spec import CONTRACTS_DIR, rendered
+from mapnet.ops.cli import app
+from mapnet.ops.spec import CONTRACTS_DIR, rendered
 
 ROOT = Path(__file__).resolve().parent.parent
 

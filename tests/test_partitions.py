@@ -13,7 +13,7 @@ import pytest
 from contracts import events as ev
 from contracts.errors import Refused
 from contracts.subjects import stream_name
-from mapnet.localnet import LocalNetwork
+from mapnet.dev.localnet import LocalNetwork
 
 from .helpers import eventually
 from .three_regions import (
@@ -105,7 +105,7 @@ async def test_a_region_restarting_while_others_publish_catches_up(net: LocalNet
 
 
 async def test_status_shows_links_and_replication(net: LocalNetwork) -> None:
-    from mapnet.status import region_health
+    from mapnet.ops.status import region_health
 
     report = await region_health(T, net.regions[T].nats_url, net.ids)
     assert report["links"] == {H: "up", B: "up"}
@@ -135,7 +135,7 @@ async def test_an_origin_starting_over_is_copied_anew(net: LocalNetwork) -> None
     """Berlin's JetStream is wiped (its shared stream and the events stream behind it recreated,
     numbering from 1 again) while Tallinn sources it: what Berlin publishes afterwards still
     reaches Tallinn, although its sequence numbers are ones Tallinn has already copied."""
-    from mapnet.bus import ensure_streams
+    from mapnet.runtime.bus import ensure_streams
 
     tallinn, berlin = await net.client(T), await net.client(B)
     for i in range(3):

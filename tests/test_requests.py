@@ -10,9 +10,9 @@ import pytest
 from contracts import CATALOGUE
 from contracts.health import HEALTH, HealthCheck
 from contracts.registry import REGISTER_SME, RegisterSme
-from mapnet.app import Assembly
-from mapnet.bus import BusClient
-from mapnet.codec import encode, make_envelope
+from mapnet.runner import Assembly
+from mapnet.runtime.bus import BusClient
+from mapnet.runtime.codec import encode, make_envelope
 
 pytestmark = pytest.mark.usefixtures("region_app")
 

@@ -17,9 +17,9 @@ from contracts import matching as m
 from contracts import registry as reg
 from contracts.common import SmeRef
 from contracts.errors import Refused
-from mapnet import logs, mongo
-from mapnet.bus import BusClient
-from mapnet.localnet import LocalNetwork
+from mapnet.dev.localnet import LocalNetwork
+from mapnet.runtime import logs, mongo
+from mapnet.runtime.bus import BusClient
 
 from .helpers import eventually
 

@@ -14,8 +14,8 @@ from pymongo.errors import DuplicateKeyError
 from contracts import events as c
 from contracts.envelope import Envelope
 from contracts.errors import Refused, conflict, not_found
-from mapnet import outbox
-from mapnet.mongo import put_if_newer, storable
+from mapnet.runtime import outbox
+from mapnet.runtime.mongo import put_if_newer, storable
 
 from ..domain.calendar import Entry
 from ..domain.registration import PENDING, Registration

@@ -8,7 +8,7 @@ from typing import Any
 from motor.motor_asyncio import AsyncIOMotorCollection
 
 from contracts import events as c
-from mapnet.paging import keyset_page
+from mapnet.runtime.paging import keyset_page
 
 from .repository import entry_from_doc, registration_from_doc, utc_key
 from .seats import SeatBook, position

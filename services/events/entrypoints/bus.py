@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from contracts import events as c
 from contracts.envelope import Envelope
-from mapnet.service import Runtime
+from mapnet.runtime.service import Runtime
 
 from ..adapters import ical, views
 from ..adapters.repository import (

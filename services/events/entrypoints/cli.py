@@ -7,8 +7,8 @@ from typing import Annotated
 
 import typer
 
-from mapnet import importer
-from mapnet.importer import Report, RowOrProblem
+from mapnet.runtime import importer
+from mapnet.runtime.importer import Report, RowOrProblem
 
 from .demo import demo_calendar
 from .loader import Defaults, loader, read_rows
@@ -31,7 +31,7 @@ def import_file(
 ) -> None:
     """Load calendar entries; bad records are reported with line (or VEVENT number) and the
     field at fault. Importing again updates the same entries, never adds copies."""
-    from mapnet.cli import nats_url_for
+    from mapnet.ops.cli import nats_url_for
 
     url, home = nats_url_for(region)
     defaults = Defaults(partner, kind, country, timezone)

@@ -11,9 +11,9 @@ from pathlib import Path
 from typing import Any
 
 from contracts import events as c
-from mapnet import importer
-from mapnet.bus import BusClient
-from mapnet.importer import Report, Row, RowOrProblem
+from mapnet.runtime import importer
+from mapnet.runtime.bus import BusClient
+from mapnet.runtime.importer import Report, Row, RowOrProblem
 
 from ..adapters.ical import read_ics
 

@@ -10,7 +10,7 @@ from typing import Any
 from contracts import events as c
 from contracts.envelope import Envelope
 from contracts.errors import Refused
-from mapnet import outbox
+from mapnet.runtime import outbox
 
 from ..adapters.repository import EntryRepository, RegistrationRepository
 from ..adapters.seats import CONFIRMED, SeatBook

@@ -13,8 +13,8 @@ import pytest
 from contracts import events as c
 from contracts.common import SmeRef
 from contracts.errors import Refused
-from mapnet.bus import BusClient
-from mapnet.codec import encode, make_envelope
+from mapnet.runtime.bus import BusClient
+from mapnet.runtime.codec import encode, make_envelope
 from tests.fixtures import Servers
 from tests.helpers import published
 

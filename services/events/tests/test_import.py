@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from contracts import events as c
-from mapnet.bus import BusClient
+from mapnet.runtime.bus import BusClient
 from services.events.entrypoints.demo import demo_calendar
 from services.events.entrypoints.loader import Defaults, loader, read_rows
 

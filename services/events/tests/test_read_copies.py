@@ -8,7 +8,7 @@ import pytest
 
 from contracts import events as c
 from contracts.errors import Refused
-from mapnet import mongo
+from mapnet.runtime import mongo
 from services.events.adapters.repository import EntryRepository
 from services.events.domain.calendar import Entry
 from tests.fixtures import Servers, unique_region

@@ -10,7 +10,7 @@ from motor.motor_asyncio import AsyncIOMotorDatabase
 from pymongo import ASCENDING
 
 from contracts.common import SmeRef
-from mapnet.mongo import put_if_newer
+from mapnet.runtime.mongo import put_if_newer
 
 from ..domain.meetings import Brokerage, key
 

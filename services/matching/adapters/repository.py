@@ -12,7 +12,7 @@ from pymongo.errors import DuplicateKeyError
 from contracts.common import SmeRef
 from contracts.envelope import Envelope
 from contracts.errors import Refused, conflict, not_found
-from mapnet import outbox
+from mapnet.runtime import outbox
 
 from ..domain.meetings import ACTIVE, Meeting, key, pair_key
 

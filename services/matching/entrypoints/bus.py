@@ -8,7 +8,7 @@ from contracts import matching as c
 from contracts import registry as registry_contract
 from contracts.common import SmeRef
 from contracts.envelope import Envelope
-from mapnet.service import Runtime
+from mapnet.runtime.service import Runtime
 
 from ..adapters.profile_index import ProfileIndex
 from ..adapters.read_model import ReadModel

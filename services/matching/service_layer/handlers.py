@@ -14,7 +14,7 @@ from contracts import matching as c
 from contracts.common import SmeRef
 from contracts.envelope import Envelope
 from contracts.errors import Refused, not_found
-from mapnet import outbox
+from mapnet.runtime import outbox
 
 from ..adapters.profile_index import Filters, ProfileIndex
 from ..adapters.read_model import ReadModel

@@ -16,7 +16,7 @@ from contracts import matching as c
 from contracts import registry as reg
 from contracts.common import SmeRef
 from contracts.errors import Refused
-from mapnet.bus import BusClient
+from mapnet.runtime.bus import BusClient
 from services.matching.domain.schedule_problem import MeetingSpec, Problem, violations
 from tests.helpers import eventually
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from contracts.common import SmeRef
-from mapnet import mongo
+from mapnet.runtime import mongo
 from services.matching.adapters.read_model import ReadModel
 from tests.fixtures import Servers, unique_region
 

@@ -13,7 +13,7 @@ from pymongo import ASCENDING, ReturnDocument, UpdateOne
 from pymongo.errors import BulkWriteError
 
 from contracts import notify as c
-from mapnet import outbox
+from mapnet.runtime import outbox
 
 DELIVERIES = "deliveries"
 
@@ -101,7 +101,7 @@ class NotifyStore:
     async def claim(self, owner: str, lease_s: float, most: int) -> list[dict[str, Any]]:
         """Up to ``most`` due deliveries, each leased to this owner: retries whose time came,
         and deliveries whose lease ran out (their sender crashed). The candidates are read by
-        status alone, the one query nx-27017 answers from an index (see mapnet/mongo.py); each
+        status alone, the one query nx-27017 answers from an index (see mapnet/runtime/mongo.py); each
         is then taken only if it is still as it was read, so two instances never take one."""
         now = utc_key(datetime.now(UTC))
         due: list[tuple[str, dict[str, Any]]] = []

@@ -14,8 +14,8 @@ from contracts import notify as c
 from contracts import registry as rg
 from contracts.envelope import Envelope
 from contracts.errors import Refused
-from mapnet.bus import BusClient
-from mapnet.service import Runtime
+from mapnet.runtime.bus import BusClient
+from mapnet.runtime.service import Runtime
 
 from ..adapters.mail import SmtpPool
 from ..adapters.repository import DELIVERIES, NotifyStore, utc_key

@@ -17,8 +17,8 @@ from contracts import notify as c
 from contracts.common import Accepted
 from contracts.envelope import Envelope
 from contracts.errors import Refused, not_found
-from mapnet.codec import encode
-from mapnet.paging import keyset_page
+from mapnet.runtime.codec import encode
+from mapnet.runtime.paging import keyset_page
 
 from ..adapters.mail import compose, wire_text
 from ..adapters.repository import NotifyStore, delivery_view, email_hash, utc_key

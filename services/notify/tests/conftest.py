@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from mapnet.mailbox import MailStore, serve
-from mapnet.servers import free_port
-from mapnet.settings import Settings
+from mapnet.dev.mailbox import MailStore, serve
+from mapnet.ops.servers import free_port
+from mapnet.runtime.settings import Settings
 
 
 @pytest.fixture

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from motor.motor_asyncio import AsyncIOMotorClient, AsyncIOMotorDatabase
 
-from mapnet.codec import make_envelope
-from mapnet.mailbox import MailStore
+from mapnet.dev.mailbox import MailStore
+from mapnet.runtime.codec import make_envelope
 from services.notify.adapters.mail import SmtpPool
 from services.notify.adapters.repository import NotifyStore
 from services.notify.adapters.webhooks import WebhookPoster

@@ -17,8 +17,8 @@ from contracts import notify as c
 from contracts import registry as rg
 from contracts.common import SmeRef
 from contracts.errors import Refused
-from mapnet.bus import BusClient
-from mapnet.mailbox import MailStore
+from mapnet.dev.mailbox import MailStore
+from mapnet.runtime.bus import BusClient
 from tests.helpers import eventually
 
 pytestmark = pytest.mark.usefixtures("region_app")

@@ -17,12 +17,12 @@ import nats
 import pytest
 
 from contracts import events as ev
-from mapnet.app import Assembly
-from mapnet.codec import encode, make_envelope
-from mapnet.mailbox import MailStore
-from mapnet.servers import Managed
-from mapnet.settings import Settings
-from mapnet.status import region_health
+from mapnet.dev.mailbox import MailStore
+from mapnet.ops.servers import Managed
+from mapnet.ops.status import region_health
+from mapnet.runner import Assembly
+from mapnet.runtime.codec import encode, make_envelope
+from mapnet.runtime.settings import Settings
 from tests.fixtures import Servers
 from tests.helpers import eventually
 

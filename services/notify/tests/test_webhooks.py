@@ -13,8 +13,8 @@ import pytest
 
 from contracts import events as ev
 from contracts import notify as c
-from mapnet.bus import BusClient
-from mapnet.codec import encode, make_envelope
+from mapnet.runtime.bus import BusClient
+from mapnet.runtime.codec import encode, make_envelope
 from services.notify.domain.rules import signature
 from tests.fixtures import Servers
 from tests.helpers import eventually, published

@@ -13,8 +13,8 @@ from pymongo.errors import DuplicateKeyError
 from contracts import registry as c
 from contracts.envelope import Envelope
 from contracts.errors import Refused, conflict
-from mapnet import outbox
-from mapnet.mongo import storable
+from mapnet.runtime import outbox
+from mapnet.runtime.mongo import storable
 
 from ..domain.model import Sme, name_key
 from ..domain.nace import ancestors

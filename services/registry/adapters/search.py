@@ -9,7 +9,7 @@ from motor.motor_asyncio import AsyncIOMotorCollection
 
 from contracts import registry as c
 from contracts.errors import Refused
-from mapnet.paging import keyset_page
+from mapnet.runtime.paging import keyset_page
 
 
 def _filter(q: c.SearchSmes) -> list[dict[str, Any]]:

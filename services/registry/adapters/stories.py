@@ -9,8 +9,8 @@ from typing import Any
 from motor.motor_asyncio import AsyncIOMotorDatabase
 
 from contracts.envelope import Envelope
-from mapnet import outbox
-from mapnet.mongo import storable
+from mapnet.runtime import outbox
+from mapnet.runtime.mongo import storable
 
 COLLECTION = "stories"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from contracts import events as events_contract
 from contracts import registry as c
 from contracts.envelope import Envelope
-from mapnet.service import Runtime
+from mapnet.runtime.service import Runtime
 
 from ..adapters import search
 from ..adapters.repository import COLLECTION, SmeRepository

@@ -7,8 +7,8 @@ from typing import Annotated
 
 import typer
 
-from mapnet import importer
-from mapnet.importer import Report
+from mapnet.runtime import importer
+from mapnet.runtime.importer import Report
 
 from .demo import demo_smes
 from .loader import load, read_rows
@@ -23,7 +23,7 @@ def import_file(
 ) -> None:
     """Load SMEs from CSV or JSON; bad rows are reported with line and reason. Importing the same
     file again neither loses nor doubles anything."""
-    from mapnet.cli import nats_url_for
+    from mapnet.ops.cli import nats_url_for
 
     url, home = nats_url_for(region)
     report = importer.run(url, home, "SMEs", list(read_rows(file)), load)

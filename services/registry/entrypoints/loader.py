@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from contracts import registry as c
-from mapnet import importer
-from mapnet.bus import BusClient
-from mapnet.importer import Report, Row, RowOrProblem
+from mapnet.runtime import importer
+from mapnet.runtime.bus import BusClient
+from mapnet.runtime.importer import Report, Row, RowOrProblem
 
 _IMPORT_NAMESPACE = uuid.UUID("0f4a4c8e-5a0e-4c55-8f0e-2b7d9a1c6e33")
 LIST_COLUMNS = ("nace_codes", "clusters", "keywords")

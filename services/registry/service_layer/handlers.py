@@ -9,7 +9,7 @@ from typing import Any
 from contracts import registry as c
 from contracts.envelope import Envelope
 from contracts.errors import Refused
-from mapnet import outbox
+from mapnet.runtime import outbox
 
 from ..adapters.repository import SmeRepository
 from ..adapters.stories import StoryRepository

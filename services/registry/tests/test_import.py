@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from contracts import registry as c
-from mapnet.bus import BusClient
+from mapnet.runtime.bus import BusClient
 from services.registry.entrypoints.demo import demo_smes
 from services.registry.entrypoints.loader import load, read_rows
 

@@ -13,7 +13,7 @@ from contracts import registry as c
 from contracts.common import SmeRef
 from contracts.errors import Refused
 from contracts.subjects import stream_name
-from mapnet.bus import BusClient
+from mapnet.runtime.bus import BusClient
 from services.registry.tests.test_registry_bus import new_sme
 from tests.fixtures import Servers
 from tests.helpers import eventually

@@ -15,8 +15,8 @@ from contracts import registry as c
 from contracts.common import SmeRef
 from contracts.errors import Refused
 from contracts.subjects import stream_name
-from mapnet.bus import BusClient
-from mapnet.codec import encode, make_envelope
+from mapnet.runtime.bus import BusClient
+from mapnet.runtime.codec import encode, make_envelope
 from tests.fixtures import Servers
 from tests.helpers import eventually
 
@@ -283,7 +283,7 @@ async def test_national_rules_and_nace_refuse_over_the_bus(client: BusClient, re
 async def test_erasing_a_contact_and_smes_leaves_no_personal_data(
     servers: Servers, client: BusClient, region: str
 ) -> None:
-    from mapnet import mongo
+    from mapnet.runtime import mongo
 
     sme = await client.call(c.REGISTER_SME, new_sme(), region, id="register-photon")
     other = await client.call(

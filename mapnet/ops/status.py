@@ -13,8 +13,7 @@ from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeout
 
 from contracts.subjects import SERVICES, inbox_prefix, subject
-
-from .federation import origin_answers, replication
+from mapnet.federation.links import origin_answers, replication
 
 
 async def _quiet(exc: Exception) -> None:

@@ -26,8 +26,7 @@ from contracts.subjects import (
     shared_stream,
     stream_name,
 )
-
-from .codec import encode, make_envelope
+from mapnet.runtime.codec import encode, make_envelope
 
 Out = TypeVar("Out", bound=BaseModel)
 

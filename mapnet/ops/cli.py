@@ -13,11 +13,10 @@ from rich.console import Console
 from rich.table import Table
 
 from contracts.subjects import SERVICES
+from mapnet.runtime import logs
+from mapnet.runtime.settings import Settings
 from services.events.entrypoints import cli as events_cli
 from services.registry.entrypoints import cli as registry_cli
-
-from . import logs
-from .settings import Settings
 
 app = typer.Typer(
     help="MAPnet: Market Access Points for innovative SMEs of the Baltic Sea Region",
@@ -46,8 +45,8 @@ def up(
     with_demo: Annotated[bool, typer.Option("--demo", help="Load the demo data set")] = False,
 ) -> None:
     """Start the servers (unless NATS_URL / MONGO_URL are set) and all services of each region."""
-    from .servers import ServerError
-    from .supervisor import Supervisor
+    from mapnet.ops.servers import ServerError
+    from mapnet.ops.supervisor import Supervisor
 
     settings = _settings(regions)
     _check_known(settings.regions)
@@ -81,7 +80,7 @@ def serve(
     region: Annotated[list[str] | None, typer.Option(help="Region id; repeat for several")] = None,
 ) -> None:
     """Run one service (or all) for a region in this process, until SIGINT or SIGTERM."""
-    from .app import build_app
+    from mapnet.runner import build_app
 
     if service not in SERVICE_CHOICES:
         console.print(f"[red]unknown service {service!r}[/red]; choose one of {SERVICE_CHOICES}")
@@ -116,7 +115,7 @@ def load_demo(nats_url: str, region: str) -> None:
 
 
 def _check_known(regions: list[str]) -> None:
-    from .network import REGIONS_FILE, load_regions
+    from mapnet.federation.config import REGIONS_FILE, load_regions
 
     known = {r.id for r in load_regions()}
     unknown = [r for r in regions if r not in known]
@@ -129,7 +128,7 @@ def _check_known(regions: list[str]) -> None:
 
 
 def _state(settings: Settings) -> dict[str, Any]:
-    from .supervisor import state_file
+    from mapnet.ops.supervisor import state_file
 
     path = state_file(settings)
     if path.exists() and not settings.nats_url:
@@ -153,7 +152,7 @@ def status(
 ) -> None:
     """Each region with its NATS URL, the health of each service and, in a network, its links
     to the other regions and how far its copy of what they share is behind."""
-    from .status import hub_links, region_health
+    from mapnet.ops.status import hub_links, region_health
 
     settings = _settings(regions)
     found = _state_regions(settings)
@@ -226,7 +225,7 @@ def network_config(
     out: Annotated[Path | None, typer.Option(help="Folder to write to")] = None,
 ) -> None:
     """Write the hub's and every region's NATS configuration from deploy/regions.toml."""
-    from .network import DEPLOY, write_deploy
+    from mapnet.federation.config import DEPLOY, write_deploy
 
     written = write_deploy(out or DEPLOY / "nats")
     console.print(f"wrote {len(written)} files under {out or DEPLOY / 'nats'}")
@@ -237,7 +236,7 @@ def contracts_export(
     out: Annotated[Path | None, typer.Option(help="Folder to write to")] = None,
 ) -> None:
     """Write contracts/asyncapi.json and contracts/schemas/*.json."""
-    from .spec import CONTRACTS_DIR, export
+    from mapnet.ops.spec import CONTRACTS_DIR, export
 
     written = export(out or CONTRACTS_DIR)
     console.print(f"wrote {len(written)} files under {out or CONTRACTS_DIR}")

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .network import leaf_url, new_password
-from .servers import (
+from mapnet.federation.config import leaf_url, new_password
+from mapnet.ops.servers import (
     Managed,
     ServerError,
     hub_server,
@@ -21,8 +21,8 @@ from .servers import (
     nats_server,
     start_and_wait,
 )
-from .settings import Settings
-from .status import region_health, wait_for_links
+from mapnet.ops.status import region_health, wait_for_links
+from mapnet.runtime.settings import Settings
 
 
 @dataclass
@@ -126,7 +126,7 @@ class Supervisor:
                 mail_dir = home / region / "mail"
                 server = Managed(
                     f"mailbox[{region}]",
-                    [sys.executable, "-m", "mapnet.mailbox", "--port", str(port), "--dir",
+                    [sys.executable, "-m", "mapnet.dev.mailbox", "--port", str(port), "--dir",
                      str(mail_dir)],
                     home / region / "mailbox.log",
                 )  # fmt: skip

@@ -15,10 +15,9 @@ from nats.js import JetStreamContext
 from pymongo import UpdateOne
 
 from contracts.envelope import Envelope
-
-from . import logs
-from .codec import encode
-from .mongo import PENDING_OUTBOX
+from mapnet.runtime import logs
+from mapnet.runtime.codec import encode
+from mapnet.runtime.mongo import PENDING_OUTBOX
 
 
 def outbox_fields(envelopes: Sequence[Envelope[Any]], first_seq: int) -> dict[str, Any]:

@@ -17,8 +17,7 @@ from rich.console import Console
 from rich.progress import Progress
 
 from contracts.errors import Refused
-
-from .bus import BusClient
+from mapnet.runtime.bus import BusClient
 
 Row = dict[str, Any]
 RowOrProblem = tuple[int, Row | str]

@@ -22,8 +22,7 @@ from nats.js.api import ExternalStream, StreamSource
 from nats.js.errors import NotFoundError
 
 from contracts.subjects import network_stream, shared_stream
-
-from .bus import ensure_network_stream
+from mapnet.runtime.bus import ensure_network_stream
 
 PROBE_TIMEOUT_S = 1.0
 # A source that has not moved for this long while its origin holds more is restarted.

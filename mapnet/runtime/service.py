@@ -24,13 +24,13 @@ from contracts.errors import Refused
 from contracts.health import HEALTH, Dependency, HealthStatus
 from contracts.operations import Operation
 from contracts.subjects import network_stream, stream_name
-
-from . import __version__, compat, logs
-from .codec import error_envelope, make_envelope, reply_envelope, source
-from .consumer import BatchHandler, EventConsumer, EventHandler
-from .mongo import database, ping
-from .outbox import OutboxRelay
-from .settings import Settings
+from mapnet import __version__
+from mapnet.runtime import compat, logs
+from mapnet.runtime.codec import error_envelope, make_envelope, reply_envelope, source
+from mapnet.runtime.consumer import BatchHandler, EventConsumer, EventHandler
+from mapnet.runtime.mongo import database, ping
+from mapnet.runtime.outbox import OutboxRelay
+from mapnet.runtime.settings import Settings
 
 compat.apply()
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .network import HUB_LEAF_URL_VAR, hub_config, password_var, region_config
+from mapnet.federation.config import HUB_LEAF_URL_VAR, hub_config, password_var, region_config
 
 
 class ServerError(RuntimeError):

@@ -7,7 +7,7 @@ window it cannot close from its side: a mail the server took in the instant befo
 is answered 250 and counted, not stored twice (the README's "Once only" says what that asks
 of a production relay).
 
-    python -m mapnet.mailbox --port 2525 --dir .mapnet/tallinn/mail"""
+    python -m mapnet.dev.mailbox --port 2525 --dir .mapnet/tallinn/mail"""
 
 from __future__ import annotations
 

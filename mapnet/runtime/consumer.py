@@ -21,9 +21,8 @@ from pymongo.errors import BulkWriteError
 from contracts.envelope import Envelope, utcnow
 from contracts.operations import Operation
 from contracts.subjects import dlq_subject
-
-from . import logs
-from .codec import decode, explain_invalid
+from mapnet.runtime import logs
+from mapnet.runtime.codec import decode, explain_invalid
 
 In = TypeVar("In", bound=BaseModel)
 EventHandler = Callable[[Envelope[In]], Awaitable[None]]

@@ -13,12 +13,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .app import Assembly
-from .bus import BusClient
-from .network import leaf_url, new_password
-from .servers import Managed, free_port, hub_server, mongo_server, nats_server, start_and_wait
-from .settings import Settings
-from .status import wait_for_links, wait_until_up
+from mapnet.federation.config import leaf_url, new_password
+from mapnet.ops.servers import (
+    Managed,
+    free_port,
+    hub_server,
+    mongo_server,
+    nats_server,
+    start_and_wait,
+)
+from mapnet.ops.status import wait_for_links, wait_until_up
+from mapnet.runner import Assembly
+from mapnet.runtime.bus import BusClient
+from mapnet.runtime.settings import Settings
 
 
 class LinkRelay:

@@ -10,8 +10,7 @@ from typing import Any
 
 from contracts.envelope import Envelope, ErrorReply
 from contracts.operations import CATALOGUE
-
-from . import __version__
+from mapnet import __version__
 
 CONTRACTS_DIR = Path(__file__).resolve().parent.parent / "contracts"
 
@@ -29,7 +28,7 @@ DESCRIPTION = (
 def asyncapi_document() -> dict[str, Any]:
     from faststream.specification import AsyncAPI
 
-    from .app import spec_broker
+    from mapnet.runner import spec_broker
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

@@ -14,13 +14,12 @@ from faststream.nats import NatsBroker
 from pydantic import ValidationError
 
 from contracts.subjects import SERVICES, inbox_prefix, parse
-
-from . import logs, mongo
-from .bus import ensure_streams
-from .codec import error_envelope, explain_invalid, source
-from .federation import LinkKeeper
-from .service import SPEC_REGION, Runtime
-from .settings import Settings
+from mapnet.federation.links import LinkKeeper
+from mapnet.runtime import logs, mongo
+from mapnet.runtime.bus import ensure_streams
+from mapnet.runtime.codec import error_envelope, explain_invalid, source
+from mapnet.runtime.service import SPEC_REGION, Runtime
+from mapnet.runtime.settings import Settings
 
 
 def _service_module(service: str) -> Any:
