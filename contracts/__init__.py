@@ -13,12 +13,11 @@ from .envelope import (
     utcnow,
 )
 from .operations import CATALOGUE, Operation, operations_of
-from .subjects import SERVICES, subject
+from .subjects import subject
 
 __all__ = [
     "CATALOGUE",
     "ERROR_TYPE",
-    "SERVICES",
     "Envelope",
     "ErrorBody",
     "ErrorCode",

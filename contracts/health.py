@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Literal
 
 from pydantic import Field
 
 from .envelope import Payload
 from .operations import Operation, query
-from .subjects import SERVICES
 
 
 class HealthCheck(Payload):
@@ -30,8 +30,10 @@ class HealthStatus(Payload):
     instance: str = Field(description="Which process answered: host and pid")
 
 
-HEALTH: dict[str, Operation[HealthCheck, HealthStatus]] = {
-    service: query(
+@cache
+def health_query(service: str) -> Operation[HealthCheck, HealthStatus]:
+    """The health query of one service (declared once, whatever asks for it first)."""
+    return query(
         service,
         "health",
         HealthCheck,
@@ -39,5 +41,3 @@ HEALTH: dict[str, Operation[HealthCheck, HealthStatus]] = {
         f"Health of the {service} service",
         network=True,
     )
-    for service in SERVICES
-}

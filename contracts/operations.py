@@ -54,6 +54,9 @@ class Operation(Generic[In, Out]):
 
     def __post_init__(self) -> None:
         base = _camel(self.name)
+        if self.name == "health":
+            # Every service answers "health": each its own message, named for its service.
+            base = _camel(self.service) + base
         env = _envelope_class(base + _SUFFIX[self.kind], self.data, (self.type,), self.summary)
         object.__setattr__(self, "envelope", env)
         reply_env = None

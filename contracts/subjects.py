@@ -6,7 +6,6 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-SERVICES: tuple[str, ...] = ("registry", "events", "matching", "notify")
 Kind = Literal["cmd", "query", "event"]
 KINDS: tuple[str, ...] = ("cmd", "query", "event")
 DLQ_KIND = "dlq"

@@ -3,27 +3,25 @@ whole region, or several, in one process (the embedded default)."""
 
 from __future__ import annotations
 
-import importlib
 import json
 import logging
+from collections.abc import Mapping
 from typing import Any
 
 from faststream import Context, FastStream
 from faststream.middlewares import ExceptionMiddleware
 from faststream.nats import NatsBroker
 from pydantic import ValidationError
+from pydantic_settings import BaseSettings
 
-from contracts.subjects import SERVICES, inbox_prefix, parse
+from contracts.subjects import inbox_prefix, parse
 from mapnet.federation.links import LinkKeeper
 from mapnet.runtime import logs, mongo
 from mapnet.runtime.bus import ensure_streams
 from mapnet.runtime.codec import error_envelope, explain_invalid, source
+from mapnet.runtime.declaration import declaration, service_names
 from mapnet.runtime.service import SPEC_REGION, Runtime
 from mapnet.runtime.settings import Settings
-
-
-def _service_module(service: str) -> Any:
-    return importlib.import_module(f"services.{service}.entrypoints.bus")
 
 
 def invalid_request_middleware() -> ExceptionMiddleware:
@@ -57,14 +55,32 @@ def invalid_request_middleware() -> ExceptionMiddleware:
 
 
 def build_runtimes(
-    settings: Settings, services: list[str], regions: list[str], mongo_url: str
+    settings: Settings,
+    services: list[str],
+    regions: list[str],
+    mongo_url: str,
+    configs: Mapping[str, BaseSettings] | None = None,
 ) -> list[Runtime]:
+    """A runtime per service and region, built by the service's declaration. ``configs``: a
+    service's own settings to use instead of those its settings class reads from the
+    environment (tests)."""
     client = mongo.client(mongo_url)
     runtimes = []
     for region in regions:
         for service in services:
-            rt = Runtime(region=region, service=service, settings=settings, mongo=client)
-            _service_module(service).build(rt)
+            declared = declaration(service)
+            config = (configs or {}).get(service)
+            if config is None and declared.settings is not None:
+                config = declared.settings()
+            rt = Runtime(
+                region=region,
+                service=service,
+                settings=settings,
+                mongo=client,
+                config=config,
+                record_fields=declared.record_fields,
+            )
+            declared.build(rt)
             runtimes.append(rt)
     return runtimes
 
@@ -97,13 +113,14 @@ class Assembly:
         services: list[str],
         regions: list[str],
         runtimes: list[Runtime] | None = None,
+        configs: Mapping[str, BaseSettings] | None = None,
     ) -> None:
         mongo_url = settings.mongo_url or f"mongodb://127.0.0.1:{settings.mongo_port}"
         self.regions = regions
         self.runtimes = (
             runtimes
             if runtimes is not None
-            else build_runtimes(settings, services, regions, mongo_url)
+            else build_runtimes(settings, services, regions, mongo_url, configs)
         )
         self.broker = build_broker(settings, self.runtimes)
         self.settings = settings
@@ -113,7 +130,7 @@ class Assembly:
         await self.broker.connect()
         js = self.broker.connection.jetstream()
         for region in self.regions:
-            await ensure_streams(js, region)
+            await ensure_streams(js, region, service_names())
             reads = any(rt.reads_network for rt in self.runtimes if rt.region == region)
             if len(self.settings.network) > 1 and reads:
                 keeper = LinkKeeper(
@@ -161,7 +178,7 @@ def build_app(settings: Settings, services: list[str], regions: list[str]) -> Fa
 
 
 def spec_broker() -> NatsBroker:
-    """All four services, with the region as a parameter: the source of asyncapi.json."""
+    """Every installed service, with the region as a parameter: the source of asyncapi.json."""
     settings = Settings()
-    runtimes = build_runtimes(settings, list(SERVICES), [SPEC_REGION], "mongodb://127.0.0.1:1")
+    runtimes = build_runtimes(settings, service_names(), [SPEC_REGION], "mongodb://127.0.0.1:1")
     return build_broker(settings, runtimes)

@@ -13,11 +13,13 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 
 import pytest
+from pydantic_settings import BaseSettings
 
 from mapnet.ops.servers import embedded_pair
 from mapnet.runner import Assembly
 from mapnet.runtime import logs
 from mapnet.runtime.bus import BusClient
+from mapnet.runtime.declaration import service_names
 from mapnet.runtime.settings import Settings
 
 
@@ -77,7 +79,15 @@ async def client(servers: Servers) -> AsyncIterator[BusClient]:
 
 
 @pytest.fixture
-async def region_app(settings: Settings, region: str) -> AsyncIterator[Assembly]:
-    """All four services of a fresh region, in this process, on the real servers."""
-    async with Assembly(settings, ["registry", "events", "matching", "notify"], [region]) as app:
+def service_configs() -> dict[str, BaseSettings]:
+    """Services' own settings for this test, by service (the others read the environment)."""
+    return {}
+
+
+@pytest.fixture
+async def region_app(
+    settings: Settings, region: str, service_configs: dict[str, BaseSettings]
+) -> AsyncIterator[Assembly]:
+    """Every installed service of a fresh region, in this process, on the real servers."""
+    async with Assembly(settings, service_names(), [region], configs=service_configs) as app:
         yield app

@@ -136,6 +136,7 @@ async def test_an_origin_starting_over_is_copied_anew(net: LocalNetwork) -> None
     numbering from 1 again) while Tallinn sources it: what Berlin publishes afterwards still
     reaches Tallinn, although its sequence numbers are ones Tallinn has already copied."""
     from mapnet.runtime.bus import ensure_streams
+    from mapnet.runtime.declaration import service_names
 
     tallinn, berlin = await net.client(T), await net.client(B)
     for i in range(3):
@@ -149,7 +150,7 @@ async def test_an_origin_starting_over_is_copied_anew(net: LocalNetwork) -> None
         js = nc.jetstream()
         for stream in ("BERLIN_SHARED", stream_name(B, "events")):
             await js.delete_stream(stream)
-        await ensure_streams(js, B)
+        await ensure_streams(js, B, service_names())
     finally:
         await nc.close()
     await berlin.call(ev.PUBLISH_EVENT, an_entry("Berlin after the wipe"), B)

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from contracts import CATALOGUE
-from contracts.health import HEALTH, HealthCheck
+from contracts.health import HealthCheck, health_query
 from contracts.registry import REGISTER_SME, RegisterSme
 from mapnet.runner import Assembly
 from mapnet.runtime.bus import BusClient
@@ -34,7 +34,7 @@ async def test_health_answers_a_plain_client(client: BusClient, region: str, ser
 
 
 async def test_health_with_an_envelope(client: BusClient, region: str) -> None:
-    status = await client.call(HEALTH["events"], HealthCheck(), region)
+    status = await client.call(health_query("events"), HealthCheck(), region)
     assert status.service == "events"
 
 

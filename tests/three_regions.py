@@ -30,7 +30,9 @@ NUMBERS = iter(range(14000000, 14999999, 7))
 @pytest.fixture(scope="module")
 async def net(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[LocalNetwork]:
     logs.configure("WARNING")
-    async with LocalNetwork(Path(tmp_path_factory.mktemp("network")), [T, H, B]) as network:
+    async with LocalNetwork(
+        Path(tmp_path_factory.mktemp("network")), [T, H, B], ("registry", "events", "matching")
+    ) as network:
         yield network
 
 

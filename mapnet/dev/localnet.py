@@ -9,10 +9,14 @@ import asyncio
 import contextlib
 import os
 import sys
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from aiosmtpd.controller import Controller
+
+from mapnet.dev.mailbox import serve as mailbox_server
 from mapnet.federation.config import leaf_url, new_password
 from mapnet.ops.servers import (
     Managed,
@@ -25,6 +29,8 @@ from mapnet.ops.servers import (
 from mapnet.ops.status import wait_for_links, wait_until_up
 from mapnet.runner import Assembly
 from mapnet.runtime.bus import BusClient
+from mapnet.runtime.declaration import declared as declared_services
+from mapnet.runtime.declaration import service_names
 from mapnet.runtime.settings import Settings
 
 
@@ -83,6 +89,7 @@ class LocalRegion:
     mongo: Managed
     mongo_url: str
     relay: LinkRelay
+    mailbox: Controller
     assembly: Assembly | None = None
     process: Managed | None = None
     clients: list[BusClient] = field(default_factory=list)
@@ -97,16 +104,17 @@ class LocalNetwork:
         self,
         home: Path,
         regions: list[str],
-        services: tuple[str, ...] = ("registry", "events", "matching"),
+        services: Sequence[str] | None = None,
         log_level: str = "WARNING",
         in_process: bool = True,
     ) -> None:
-        """``in_process``: the services run in this process (tests); otherwise each region's
-        in a process of its own, as `mapnet up` runs them (benchmarks)."""
+        """``services``: which of the installed services each region runs (all by default).
+        ``in_process``: they run in this process (tests); otherwise each region's in a process
+        of its own, as `mapnet up` runs them (benchmarks)."""
         self.in_process = in_process
         self.home = home
         self.ids = regions
-        self.services = list(services)
+        self.services = list(services) if services is not None else service_names()
         self.log_level = log_level
         self.passwords = {r: new_password() for r in regions}
         self.hub_port, self.leaf_port, self.monitor_port = free_port(), free_port(), free_port()
@@ -132,6 +140,7 @@ class LocalNetwork:
             "MAPNET_NETWORK": ",".join(self.ids),
             "NATS_URL": r.nats_url,
             "MONGO_URL": r.mongo_url,
+            "SMTP_URL": f"smtp://127.0.0.1:{r.mailbox.port}",
             "MAPNET_LOG_LEVEL": self.log_level,
         }
 
@@ -149,8 +158,9 @@ class LocalNetwork:
             mongo = mongo_server(region, mongo_port, self.home)
             start_and_wait(nats, nats_port)
             start_and_wait(mongo, mongo_port)
+            mailbox = mailbox_server(free_port(), None)
             self.regions[region] = LocalRegion(
-                region, nats, nats_port, mongo, f"mongodb://127.0.0.1:{mongo_port}", relay
+                region, nats, nats_port, mongo, f"mongodb://127.0.0.1:{mongo_port}", relay, mailbox
             )
         await self.wait_linked(self.ids)
         for region in self.ids:
@@ -166,12 +176,19 @@ class LocalNetwork:
             await r.relay.cut()
             r.nats.stop()
             r.mongo.stop()
+            r.mailbox.stop()
         self.hub.stop()
 
     async def start_services(self, region: str) -> None:
         r = self.regions[region]
         if self.in_process:
-            r.assembly = Assembly(self.settings(region), self.services, [region])
+            env = self.environment(region)
+            configs = {  # each service's own settings, from the same variables
+                name: declared.settings.model_validate(env)
+                for name, declared in declared_services().items()
+                if declared.settings is not None and name in self.services
+            }
+            r.assembly = Assembly(self.settings(region), self.services, [region], configs=configs)
             await r.assembly.__aenter__()
             return
         env = {**os.environ, **self.environment(region)}

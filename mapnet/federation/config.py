@@ -19,8 +19,9 @@ from pathlib import Path
 
 from contracts.operations import network_requests
 from contracts.subjects import inbox_prefix, shared_stream
+from mapnet.runtime.declaration import declared
 
-DEPLOY = Path(__file__).resolve().parents[1] / "deploy"
+DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 REGIONS_FILE = DEPLOY / "regions.toml"
 HUB_LEAF_URL_VAR = "MAPNET_HUB_LEAF_URL"
 
@@ -63,7 +64,14 @@ def publish_allowed(region: str, regions: list[str]) -> list[str]:
     """What region's leaf connection may send into the hub."""
     others = [o for o in regions if o != region]
     allowed = [f"mapnet.{region}.>"]
-    allowed += sorted({f"mapnet.*.{op.service}.{op.kind}.{op.name}" for op in network_requests()})
+    services = declared()  # the installed services; their operations marked network=True
+    allowed += sorted(
+        {
+            f"mapnet.*.{op.service}.{op.kind}.{op.name}"
+            for op in network_requests()
+            if op.service in services
+        }
+    )
     allowed.append("_INBOX.>")
     # Sourcing: create (and, on restart, replace) a consumer on another region's shared
     # stream, and nothing else of its JetStream; the origin then answers and delivers.

@@ -12,11 +12,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from contracts.subjects import SERVICES
 from mapnet.runtime import logs
+from mapnet.runtime.declaration import declared
 from mapnet.runtime.settings import Settings
-from services.events.entrypoints import cli as events_cli
-from services.registry.entrypoints import cli as registry_cli
 
 app = typer.Typer(
     help="MAPnet: Market Access Points for innovative SMEs of the Baltic Sea Region",
@@ -26,11 +24,12 @@ contracts_app = typer.Typer(help="The shared message contracts", no_args_is_help
 app.add_typer(contracts_app, name="contracts")
 network_app = typer.Typer(help="The network of regions and its hub", no_args_is_help=True)
 app.add_typer(network_app, name="network")
-app.add_typer(registry_cli.app, name="registry")
-app.add_typer(events_cli.app, name="events")
+for _service in declared().values():
+    if _service.cli is not None:
+        app.add_typer(_service.cli(), name=_service.name, help=_service.summary)
 console = Console(stderr=True)
 
-SERVICE_CHOICES = [*SERVICES, "all"]
+SERVICE_CHOICES = [*declared(), "all"]
 
 
 def _settings(regions: str | None = None) -> Settings:
@@ -76,7 +75,7 @@ def up(
 
 @app.command()
 def serve(
-    service: Annotated[str, typer.Argument(help="registry, events, matching, notify or all")],
+    service: Annotated[str, typer.Argument(help=f"One of {', '.join(SERVICE_CHOICES)}")],
     region: Annotated[list[str] | None, typer.Option(help="Region id; repeat for several")] = None,
 ) -> None:
     """Run one service (or all) for a region in this process, until SIGINT or SIGTERM."""
@@ -87,31 +86,22 @@ def serve(
         raise typer.Exit(2)
     settings = _settings(",".join(region) if region else None)
     logs.configure(settings.log_level)
-    services = list(SERVICES) if service == "all" else [service]
+    services = list(declared()) if service == "all" else [service]
     asyncio.run(build_app(settings, services, settings.regions).run())
-
-
-def nats_url_for(region: str | None) -> tuple[str, str]:
-    """The NATS URL of a region this machine runs (from `mapnet up`), and the region id."""
-    settings = _settings()
-    wanted = region or settings.region
-    for rid, url in _state_regions(settings):
-        if rid == wanted:
-            return url, rid
-    return settings.nats_url or f"nats://127.0.0.1:{settings.nats_port}", wanted
 
 
 @app.command()
 def demo(region: Annotated[str | None, typer.Option(help="Region to fill")] = None) -> None:
     """Load the demo data set: a few dozen invented SMEs across the seed's clusters and a
     calendar for the coming months."""
-    url, rid = nats_url_for(region)
+    url, rid = _settings().nats_url_for(region)
     load_demo(url, rid)
 
 
 def load_demo(nats_url: str, region: str) -> None:
-    registry_cli.load_demo(nats_url, region)
-    events_cli.load_demo(nats_url, region)
+    for service in declared().values():
+        if service.demo is not None:
+            service.demo(nats_url, region)
 
 
 def _check_known(regions: list[str]) -> None:
@@ -127,24 +117,6 @@ def _check_known(regions: list[str]) -> None:
         raise typer.Exit(2)
 
 
-def _state(settings: Settings) -> dict[str, Any]:
-    from mapnet.ops.supervisor import state_file
-
-    path = state_file(settings)
-    if path.exists() and not settings.nats_url:
-        doc: dict[str, Any] = json.loads(path.read_text())
-        return doc
-    return {}
-
-
-def _state_regions(settings: Settings) -> list[tuple[str, str]]:
-    doc = _state(settings)
-    if doc:
-        return [(r["id"], r["nats_url"]) for r in doc["regions"]]
-    url = settings.nats_url or f"nats://127.0.0.1:{settings.nats_port}"
-    return [(region, url) for region in settings.regions]
-
-
 @app.command()
 def status(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output")] = False,
@@ -155,8 +127,8 @@ def status(
     from mapnet.ops.status import hub_links, region_health
 
     settings = _settings(regions)
-    found = _state_regions(settings)
-    hub = _state(settings).get("hub")
+    found = settings.region_urls()
+    hub = settings.running().get("hub")
     network = [r for r, _ in found] if hub else settings.network
 
     async def gather() -> list[dict[str, Any]]:

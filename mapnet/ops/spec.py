@@ -12,7 +12,7 @@ from contracts.envelope import Envelope, ErrorReply
 from contracts.operations import CATALOGUE
 from mapnet import __version__
 
-CONTRACTS_DIR = Path(__file__).resolve().parent.parent / "contracts"
+CONTRACTS_DIR = Path(__file__).resolve().parents[2] / "contracts"
 
 DESCRIPTION = (
     "MAPnet: the federated Market Access Points of the Baltic Sea Region. Every message is a "

@@ -12,8 +12,9 @@ import nats
 from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeout
 
-from contracts.subjects import SERVICES, inbox_prefix, subject
+from contracts.subjects import inbox_prefix, subject
 from mapnet.federation.links import origin_answers, replication
+from mapnet.runtime.declaration import service_names
 
 
 async def _quiet(exc: Exception) -> None:
@@ -59,6 +60,7 @@ async def region_health(
 ) -> dict[str, Any]:
     """Services' health; in a network also, per other region, whether its shared stream answers
     from here across the hub (links) and how this region's copy of it is doing (replication)."""
+    services = service_names()
     report: dict[str, Any] = {"id": region, "nats_url": nats_url, "services": {}, "healthy": False}
     others = [r for r in network or [] if r != region]
     try:
@@ -72,12 +74,12 @@ async def region_health(
         )
     except Exception as exc:
         report["error"] = f"NATS unreachable: {type(exc).__name__}: {exc}"
-        for service in SERVICES:
+        for service in services:
             report["services"][service] = {"status": "unreachable"}
         return report
     try:
         answers = await asyncio.gather(
-            *(_health(nc, region, service, timeout_s) for service in SERVICES)
+            *(_health(nc, region, service, timeout_s) for service in services)
         )
         if others:
             reachable = await asyncio.gather(*(origin_answers(nc, other) for other in others))
@@ -87,7 +89,7 @@ async def region_health(
             report["replication"] = await replication(nc, region)
     finally:
         await nc.close()
-    report["services"] = dict(zip(SERVICES, answers, strict=True))
+    report["services"] = dict(zip(services, answers, strict=True))
     report["healthy"] = all(a.get("status") == "ok" for a in answers)
     return report
 

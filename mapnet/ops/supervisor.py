@@ -9,7 +9,6 @@ import signal
 import sys
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from mapnet.federation.config import leaf_url, new_password
@@ -39,10 +38,6 @@ class RegionProcesses:
 
 def _interrupt(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
-
-
-def state_file(settings: Settings) -> Path:
-    return settings.home / "up.json"
 
 
 class Supervisor:
@@ -170,7 +165,7 @@ class Supervisor:
                 for rp in self.started
             ],
         }
-        state_file(self.settings).write_text(json.dumps(doc, indent=2))
+        self.settings.state_file.write_text(json.dumps(doc, indent=2))
 
     def wait_healthy(self, timeout_s: float = 60.0) -> list[dict[str, Any]]:
         deadline = time.monotonic() + timeout_s
@@ -246,4 +241,4 @@ class Supervisor:
                 server.stop()
         if self.hub:
             self.hub.stop()
-        state_file(self.settings).unlink(missing_ok=True)
+        self.settings.state_file.unlink(missing_ok=True)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import Any, TypeVar
 
 import nats
@@ -18,7 +19,6 @@ from contracts.envelope import ErrorReply, new_id
 from contracts.errors import Refused
 from contracts.operations import Operation, shared_events
 from contracts.subjects import (
-    SERVICES,
     dlq_stream,
     inbox_prefix,
     network_stream,
@@ -33,7 +33,8 @@ Out = TypeVar("Out", bound=BaseModel)
 DUPLICATE_WINDOW_S = 120.0
 
 
-def region_streams(region: str) -> list[StreamConfig]:
+def region_streams(region: str, services: Sequence[str]) -> list[StreamConfig]:
+    """A stream per service of the region, its dead letters and what it shares."""
     configs = [
         StreamConfig(
             name=stream_name(region, service),
@@ -42,7 +43,7 @@ def region_streams(region: str) -> list[StreamConfig]:
             duplicate_window=DUPLICATE_WINDOW_S,
             description=f"Events of the {service} service of region {region}",
         )
-        for service in SERVICES
+        for service in services
     ]
     configs.append(
         StreamConfig(
@@ -52,14 +53,14 @@ def region_streams(region: str) -> list[StreamConfig]:
             description=f"Dead letters of region {region}: messages that kept failing",
         )
     )
-    configs.append(shared_stream_config(region))
+    configs.append(shared_stream_config(region, services))
     return configs
 
 
-def shared_stream_config(region: str) -> StreamConfig:
+def shared_stream_config(region: str, services: Sequence[str]) -> StreamConfig:
     """The region's shared events, copied from its services' streams in its own domain."""
     sources = []
-    for service in SERVICES:
+    for service in services:
         subjects = [op.subject(region) for op in shared_events() if op.service == service]
         if subjects:
             transforms = [SubjectTransform(src=s, dest=s) for s in subjects]
@@ -87,10 +88,10 @@ def network_stream_config(region: str) -> StreamConfig:
     )
 
 
-async def ensure_streams(js: JetStreamContext, region: str) -> None:
+async def ensure_streams(js: JetStreamContext, region: str, services: Sequence[str]) -> None:
     # In this order: a sourcing stream created before its origin exists waits out NATS's
     # retry back-off (tens of seconds) before it copies anything.
-    for config in region_streams(region):
+    for config in region_streams(region, services):
         try:
             await js.add_stream(config)
         except BadRequestError:

@@ -12,7 +12,6 @@ import json
 from collections.abc import Awaitable, Callable
 from typing import Any, Generic, TypeVar
 
-from motor.motor_asyncio import AsyncIOMotorCollection
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from pydantic import BaseModel, ValidationError
@@ -23,6 +22,7 @@ from contracts.operations import Operation
 from contracts.subjects import dlq_subject
 from mapnet.runtime import logs
 from mapnet.runtime.codec import decode, explain_invalid
+from mapnet.runtime.mongo import Collection
 
 In = TypeVar("In", bound=BaseModel)
 EventHandler = Callable[[Envelope[In]], Awaitable[None]]
@@ -36,7 +36,7 @@ class EventConsumer(Generic[In]):
         op: Operation[In, Any],
         durable: str,
         handler: EventHandler[In],
-        processed: AsyncIOMotorCollection[Any],
+        processed: Collection,
         region: str,
         service: str,
         max_deliveries: int,

@@ -1,5 +1,11 @@
 """MongoDB access, and the one place where MAPnet works around what nx-27017 does differently.
 
+This is also the one module that names the driver. MAPnet uses motor, whose maintainers have
+deprecated it in favour of PyMongo's own async client (``pymongo.AsyncMongoClient``); everything
+else, the runtime and the services' adapters, imports the ``Client``, ``Database`` and
+``Collection`` types from here, so the move later changes this file (import-linter checks that
+no other module imports motor).
+
 MAPnet stays within what both MongoDB and nx-27017 (the embedded MongoDB wire-protocol server
 on SQLite) support. Measured differences with nx-27017 0.8.1, and how MAPnet avoids them:
 
@@ -27,29 +33,32 @@ from __future__ import annotations
 
 import contextlib
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeAlias
 
 from motor.motor_asyncio import AsyncIOMotorClient, AsyncIOMotorCollection, AsyncIOMotorDatabase
 from pymongo.errors import DuplicateKeyError
 
+# The driver's types, for every other module to use.
+Client: TypeAlias = AsyncIOMotorClient[Any]
+Database: TypeAlias = AsyncIOMotorDatabase[Any]
+Collection: TypeAlias = AsyncIOMotorCollection[Any]
+
 PENDING_OUTBOX: dict[str, Any] = {"outbox_pending": {"$gt": 0}}
 
 
-def client(url: str) -> AsyncIOMotorClient[Any]:
+def client(url: str) -> Client:
     return AsyncIOMotorClient(
         url, tz_aware=True, serverSelectionTimeoutMS=5000, connectTimeoutMS=3000
     )
 
 
-def database(
-    mongo: AsyncIOMotorClient[Any], region: str, service: str
-) -> AsyncIOMotorDatabase[Any]:
+def database(mongo: Client, region: str, service: str) -> Database:
     """Each service of each region owns its own database."""
     return mongo[f"mapnet_{region}_{service}"]
 
 
 async def put_if_newer(
-    coll: AsyncIOMotorCollection[Any],
+    coll: Collection,
     record_id: str,
     fields: dict[str, Any],
     *,
@@ -79,7 +88,7 @@ def storable(value: Any) -> Any:
     return value
 
 
-async def ping(db: AsyncIOMotorDatabase[Any], timeout_s: float = 1.0) -> tuple[bool, str]:
+async def ping(db: Database, timeout_s: float = 1.0) -> tuple[bool, str]:
     try:
         await db.command("ping", maxTimeMS=int(timeout_s * 1000))
     except Exception as exc:  # any failure means "not reachable" for a health answer

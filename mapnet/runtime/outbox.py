@@ -10,14 +10,13 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
-from motor.motor_asyncio import AsyncIOMotorCollection
 from nats.js import JetStreamContext
 from pymongo import UpdateOne
 
 from contracts.envelope import Envelope
 from mapnet.runtime import logs
 from mapnet.runtime.codec import encode
-from mapnet.runtime.mongo import PENDING_OUTBOX
+from mapnet.runtime.mongo import PENDING_OUTBOX, Collection
 
 
 def outbox_fields(envelopes: Sequence[Envelope[Any]], first_seq: int) -> dict[str, Any]:
@@ -79,7 +78,7 @@ class OutboxRelay:
     def __init__(
         self,
         js: JetStreamContext,
-        collections: Iterable[AsyncIOMotorCollection[Any]],
+        collections: Iterable[Collection],
         *,
         scan_every_s: float = 5.0,
         log: Any = None,
@@ -203,7 +202,7 @@ class OutboxRelay:
             )
         return marks
 
-    async def _mark_sent(self, coll: AsyncIOMotorCollection[Any], marks: list[UpdateOne]) -> int:
+    async def _mark_sent(self, coll: Collection, marks: list[UpdateOne]) -> int:
         if not marks:
             return 0
         await coll.bulk_write(marks, ordered=False)

@@ -8,9 +8,8 @@ import base64
 import json
 from typing import Any
 
-from motor.motor_asyncio import AsyncIOMotorCollection
-
 from contracts.errors import Refused
+from mapnet.runtime.mongo import Collection
 
 
 def encode_cursor(values: list[Any]) -> str:
@@ -36,7 +35,7 @@ def _bad_cursor(reason: str) -> Refused:
 
 
 async def keyset_page(
-    collection: AsyncIOMotorCollection[Any],
+    collection: Collection,
     clauses: list[dict[str, Any]],
     sort: str,
     limit: int,

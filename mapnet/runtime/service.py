@@ -13,27 +13,28 @@ from typing import Any, TypeVar
 from faststream import Context
 from faststream.middlewares import AckPolicy
 from faststream.nats import JStream, NatsRouter, PullSub
-from motor.motor_asyncio import AsyncIOMotorClient, AsyncIOMotorDatabase
 from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
 from nats.js.api import ConsumerConfig, DeliverPolicy
 from pydantic import BaseModel
+from pydantic_settings import BaseSettings
 
 from contracts.envelope import Envelope, ErrorBody, utcnow
 from contracts.errors import Refused
-from contracts.health import HEALTH, Dependency, HealthStatus
+from contracts.health import Dependency, HealthStatus, health_query
 from contracts.operations import Operation
 from contracts.subjects import network_stream, stream_name
 from mapnet import __version__
 from mapnet.runtime import compat, logs
 from mapnet.runtime.codec import error_envelope, make_envelope, reply_envelope, source
 from mapnet.runtime.consumer import BatchHandler, EventConsumer, EventHandler
-from mapnet.runtime.mongo import database, ping
+from mapnet.runtime.mongo import Client, Database, database, ping
 from mapnet.runtime.outbox import OutboxRelay
 from mapnet.runtime.settings import Settings
 
 compat.apply()
 
+Config = TypeVar("Config", bound=BaseSettings)
 In = TypeVar("In", bound=BaseModel)
 Out = TypeVar("Out", bound=BaseModel)
 RequestHandler = Callable[[Envelope[In]], Awaitable[Out]]
@@ -42,14 +43,6 @@ RequestHandler = Callable[[Envelope[In]], Awaitable[Out]]
 SPEC_REGION = "{region}"
 REPLY_CACHE = "command_replies"
 PROCESSED = "processed_events"
-
-
-def _record_id(model: Any) -> str | None:
-    """The record a command or its answer is about, so that cached answers can be forgotten."""
-    for name in ("sme_id", "event_id", "meeting_id", "registration_id", "subscription_id"):
-        if isinstance(value := getattr(model, name, None), str):
-            return value
-    return None
 
 
 def _address(op: Operation[Any, Any], region: str) -> str:
@@ -71,8 +64,12 @@ class Runtime:
     region: str
     service: str
     settings: Settings
-    mongo: AsyncIOMotorClient[Any]
+    mongo: Client
     router: NatsRouter = field(default_factory=NatsRouter)
+    # The service's own settings (its declaration's settings class), if it has any.
+    config: BaseSettings | None = None
+    # Fields naming the record a command or answer is about (from the declaration).
+    record_fields: tuple[str, ...] = ()
     outbox_collections: list[str] = field(default_factory=list)
     # Shared events of other regions this service reads: its process keeps the network linked.
     reads_network: bool = False
@@ -88,8 +85,21 @@ class Runtime:
         self._health()
 
     @property
-    def db(self) -> AsyncIOMotorDatabase[Any]:
+    def db(self) -> Database:
         return database(self.mongo, self.region, self.service)
+
+    def config_as(self, kind: type[Config]) -> Config:
+        """The service's settings, as the class it declared."""
+        if not isinstance(self.config, kind):
+            raise TypeError(f"{self.service} runs with {self.config!r}, not {kind.__name__}")
+        return self.config
+
+    def _record_id(self, model: Any) -> str | None:
+        """The record a command or its answer is about, so that cached answers can be forgotten."""
+        for name in self.record_fields:
+            if isinstance(value := getattr(model, name, None), str):
+                return value
+        return None
 
     @property
     def queue(self) -> str:
@@ -142,7 +152,7 @@ class Runtime:
         if cache is not None and (hit := await cache.find_one({"_id": msg.id})):
             self.log.info("command_repeated", answered_from_cache=True)
             return str(hit["reply"]).encode()
-        refers_to = _record_id(msg.data)
+        refers_to = self._record_id(msg.data)
         try:
             result = await handler(msg)
         except Refused as refusal:
@@ -166,7 +176,7 @@ class Runtime:
                 correlationid=msg.correlationid,
             )
         else:
-            refers_to = refers_to or _record_id(result)
+            refers_to = refers_to or self._record_id(result)
             reply = reply_envelope(
                 op, result, region=self.region, source=self.source, correlationid=msg.correlationid
             )
@@ -296,7 +306,7 @@ class Runtime:
     # --- lifecycle ---------------------------------------------------------------------------
 
     def _health(self) -> None:
-        op = HEALTH[self.service]
+        op = health_query(self.service)
         instance = f"{socket.gethostname()}/{os.getpid()}"
 
         async def health(msg: Any = None) -> bytes:

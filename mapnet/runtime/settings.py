@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -38,34 +39,9 @@ class Settings(BaseSettings):
     graceful_timeout_s: float = Field(
         default=15.0, gt=0, validation_alias="MAPNET_GRACEFUL_TIMEOUT"
     )
-    # --- notify ---
+    # The embedded mailbox `mapnet up` starts for a region unless SMTP_URL names a relay.
     smtp_url: str | None = Field(default=None, validation_alias="SMTP_URL")
     smtp_port: int = Field(default=2525, validation_alias="MAPNET_SMTP_PORT")
-    smtp_timeout_s: float = Field(
-        default=10, gt=0, validation_alias="MAPNET_SMTP_TIMEOUT",
-        description="Longest one mail may take to hand over, whole SMTP transaction",
-    )  # fmt: skip
-    mail_from: str = Field(
-        default="MAPnet <noreply@mapnet.eu>", validation_alias="MAPNET_MAIL_FROM"
-    )
-    public_url: str = Field(
-        default="http://localhost:8080",
-        validation_alias="MAPNET_PUBLIC_URL",
-        description="Where unsubscribe links point",
-    )
-    notify_secret: str = Field(
-        default="mapnet-development-secret",
-        validation_alias="MAPNET_NOTIFY_SECRET",
-        description="Signs unsubscribe tokens; set your own in production",
-    )
-    notify_senders: int = Field(default=48, ge=1, le=200, validation_alias="MAPNET_NOTIFY_SENDERS")
-    webhook_give_up_s: float = Field(
-        default=3600, gt=0, validation_alias="MAPNET_WEBHOOK_GIVE_UP_S"
-    )
-    webhook_timeout_s: float = Field(default=5, gt=0, validation_alias="MAPNET_WEBHOOK_TIMEOUT")
-    retry_base_s: float = Field(default=2, gt=0, validation_alias="MAPNET_RETRY_BASE_S")
-    notify_tick_s: float = Field(default=3600, gt=0, validation_alias="MAPNET_NOTIFY_TICK_S")
-    expiry_notice_days: int = Field(default=14, ge=1, validation_alias="MAPNET_EXPIRY_NOTICE_DAYS")
 
     hub_port: int = Field(default=4220, validation_alias="MAPNET_HUB_PORT")
     hub_leaf_port: int = Field(default=7422, validation_alias="MAPNET_HUB_LEAF_PORT")
@@ -94,3 +70,31 @@ class Settings(BaseSettings):
 
     def region_home(self, region: str) -> Path:
         return self.home / region
+
+    @property
+    def state_file(self) -> Path:
+        """What `mapnet up` runs on this machine: regions, their URLs, process ids."""
+        return self.home / "up.json"
+
+    def running(self) -> dict[str, Any]:
+        """The state `mapnet up` wrote, unless NATS_URL points elsewhere; empty if none."""
+        if self.state_file.exists() and not self.nats_url:
+            doc: dict[str, Any] = json.loads(self.state_file.read_text())
+            return doc
+        return {}
+
+    def region_urls(self) -> list[tuple[str, str]]:
+        """Each region this machine runs (or the configured ones) with its NATS URL."""
+        if doc := self.running():
+            return [(r["id"], r["nats_url"]) for r in doc["regions"]]
+        url = self.nats_url or f"nats://127.0.0.1:{self.nats_port}"
+        return [(region, url) for region in self.regions]
+
+    def nats_url_for(self, region: str | None) -> tuple[str, str]:
+        """The NATS URL of a region (the first one if none is named), and the region id: what
+        a command-line tool connects to."""
+        wanted = region or self.region
+        for rid, url in self.region_urls():
+            if rid == wanted:
+                return url, rid
+        return self.nats_url or f"nats://127.0.0.1:{self.nats_port}", wanted

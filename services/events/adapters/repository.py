@@ -7,7 +7,6 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from motor.motor_asyncio import AsyncIOMotorDatabase
 from pymongo import ASCENDING
 from pymongo.errors import DuplicateKeyError
 
@@ -15,7 +14,7 @@ from contracts import events as c
 from contracts.envelope import Envelope
 from contracts.errors import Refused, conflict, not_found
 from mapnet.runtime import outbox
-from mapnet.runtime.mongo import put_if_newer, storable
+from mapnet.runtime.mongo import Database, put_if_newer, storable
 
 from ..domain.calendar import Entry
 from ..domain.registration import PENDING, Registration
@@ -68,7 +67,7 @@ class EntryRepository:
     is one query) read copies of the other regions' network entries. Only own entries change
     here; a command about a copy is refused as not_home, naming the region that owns it."""
 
-    def __init__(self, db: AsyncIOMotorDatabase[Any], region: str) -> None:
+    def __init__(self, db: Database, region: str) -> None:
         self.entries = db[ENTRIES]
         self.gone = db[GONE_ENTRIES]
         self.region = region
@@ -187,7 +186,7 @@ def registration_from_doc(doc: dict[str, Any]) -> tuple[Registration, int]:
 
 
 class RegistrationRepository:
-    def __init__(self, db: AsyncIOMotorDatabase[Any]) -> None:
+    def __init__(self, db: Database) -> None:
         self.registrations = db[REGISTRATIONS]
 
     async def create_indexes(self) -> None:

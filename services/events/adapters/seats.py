@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from motor.motor_asyncio import AsyncIOMotorDatabase
+from mapnet.runtime.mongo import Database
 
 SEATS = "seats"
 CONFIRMED = "confirmed"
@@ -43,7 +43,7 @@ def _has_free_seat(book: dict[str, Any]) -> bool:
 
 
 class SeatBook:
-    def __init__(self, db: AsyncIOMotorDatabase[Any]) -> None:
+    def __init__(self, db: Database) -> None:
         self.books = db[SEATS]
 
     async def open(self, event_id: str, capacity: int | None) -> None:

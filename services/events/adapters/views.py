@@ -5,9 +5,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from motor.motor_asyncio import AsyncIOMotorCollection
-
 from contracts import events as c
+from mapnet.runtime.mongo import Collection
 from mapnet.runtime.paging import keyset_page
 
 from .repository import entry_from_doc, registration_from_doc, utc_key
@@ -34,13 +33,13 @@ def calendar_filter(q: c.ListCalendar) -> list[dict[str, Any]]:
     return clauses
 
 
-async def list_calendar(entries: AsyncIOMotorCollection[Any], q: c.ListCalendar) -> c.CalendarPage:
+async def list_calendar(entries: Collection, q: c.ListCalendar) -> c.CalendarPage:
     docs, cursor = await keyset_page(entries, calendar_filter(q), "starts_key", q.limit, q.cursor)
     return c.CalendarPage(items=[entry_from_doc(d).view() for d in docs], next_cursor=cursor)
 
 
 async def calendar_entries(
-    entries: AsyncIOMotorCollection[Any], q: c.ListCalendar, at_most: int = 5000
+    entries: Collection, q: c.ListCalendar, at_most: int = 5000
 ) -> list[c.CalendarEntry]:
     query = {"$and": clauses} if (clauses := calendar_filter(q)) else {}
     docs = await entries.find(query).sort("starts_key", 1).to_list(at_most)
@@ -48,7 +47,7 @@ async def calendar_entries(
 
 
 async def list_registrations(
-    registrations: AsyncIOMotorCollection[Any], seats: SeatBook, q: c.ListRegistrations
+    registrations: Collection, seats: SeatBook, q: c.ListRegistrations
 ) -> c.RegistrationPage:
     clauses: list[dict[str, Any]] = [{"event_id": q.event_id}]
     clauses.append({"status": q.status} if q.status else {"status": {"$ne": "pending"}})
@@ -63,9 +62,7 @@ async def list_registrations(
     return c.RegistrationPage(items=items, next_cursor=cursor)
 
 
-async def registrations_of(
-    registrations: AsyncIOMotorCollection[Any], email: str
-) -> dict[str, str]:
+async def registrations_of(registrations: Collection, email: str) -> dict[str, str]:
     """event id → status of one person's registrations; an active one wins over a cancelled."""
     found: dict[str, str] = {}
     async for doc in registrations.find({"email_key": email.lower()}):

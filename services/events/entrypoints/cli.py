@@ -9,6 +9,7 @@ import typer
 
 from mapnet.runtime import importer
 from mapnet.runtime.importer import Report, RowOrProblem
+from mapnet.runtime.settings import Settings
 
 from .demo import demo_calendar
 from .loader import Defaults, loader, read_rows
@@ -31,9 +32,7 @@ def import_file(
 ) -> None:
     """Load calendar entries; bad records are reported with line (or VEVENT number) and the
     field at fault. Importing again updates the same entries, never adds copies."""
-    from mapnet.ops.cli import nats_url_for
-
-    url, home = nats_url_for(region)
+    url, home = Settings().nats_url_for(region)
     defaults = Defaults(partner, kind, country, timezone)
     report = importer.run(url, home, "calendar entries", read_rows(file), loader(defaults))
     if report.rejected:

@@ -6,11 +6,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from motor.motor_asyncio import AsyncIOMotorDatabase
 from pymongo import ASCENDING
 
 from contracts.common import SmeRef
-from mapnet.runtime.mongo import put_if_newer
+from mapnet.runtime.mongo import Database, put_if_newer
 
 from ..domain.meetings import Brokerage, key
 
@@ -24,7 +23,7 @@ SCHEDULE_COPIES = "schedule_copies"
 
 
 class ReadModel:
-    def __init__(self, db: AsyncIOMotorDatabase[Any]) -> None:
+    def __init__(self, db: Database) -> None:
         self.brokerage = db[BROKERAGE]
         self.participants = db[PARTICIPANTS]
         self.smes = db[SMES]

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from motor.motor_asyncio import AsyncIOMotorDatabase
 from pymongo import ASCENDING
 from pymongo.errors import DuplicateKeyError
 
@@ -13,6 +12,7 @@ from contracts.common import SmeRef
 from contracts.envelope import Envelope
 from contracts.errors import Refused, conflict, not_found
 from mapnet.runtime import outbox
+from mapnet.runtime.mongo import Database
 
 from ..domain.meetings import ACTIVE, Meeting, key, pair_key
 
@@ -63,7 +63,7 @@ def meeting_from_doc(doc: dict[str, Any]) -> Meeting:
 
 
 class MeetingRepository:
-    def __init__(self, db: AsyncIOMotorDatabase[Any]) -> None:
+    def __init__(self, db: Database) -> None:
         self.meetings = db[MEETINGS]
         self.schedules = db[SCHEDULES]
 

@@ -8,12 +8,12 @@ import hashlib
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from motor.motor_asyncio import AsyncIOMotorDatabase
 from pymongo import ASCENDING, ReturnDocument, UpdateOne
 from pymongo.errors import BulkWriteError
 
 from contracts import notify as c
 from mapnet.runtime import outbox
+from mapnet.runtime.mongo import Database
 
 DELIVERIES = "deliveries"
 
@@ -41,7 +41,7 @@ def delivery_view(doc: dict[str, Any]) -> c.Delivery:
 
 
 class NotifyStore:
-    def __init__(self, db: AsyncIOMotorDatabase[Any]) -> None:
+    def __init__(self, db: Database) -> None:
         self.deliveries = db[DELIVERIES]
         self.subscriptions = db["webhook_subscriptions"]
         self.preferences = db["preferences"]
@@ -101,8 +101,8 @@ class NotifyStore:
     async def claim(self, owner: str, lease_s: float, most: int) -> list[dict[str, Any]]:
         """Up to ``most`` due deliveries, each leased to this owner: retries whose time came,
         and deliveries whose lease ran out (their sender crashed). The candidates are read by
-        status alone, the one query nx-27017 answers from an index (see mapnet/runtime/mongo.py); each
-        is then taken only if it is still as it was read, so two instances never take one."""
+        status alone, the one query nx-27017 answers from an index (mapnet/runtime/mongo.py);
+        each is then taken only if it is still as it was read, so two instances never take one."""
         now = utc_key(datetime.now(UTC))
         due: list[tuple[str, dict[str, Any]]] = []
         fields = {"_id": 1, "next_at": 1, "lease_until": 1}

@@ -23,6 +23,7 @@ from ..adapters.webhooks import WebhookPoster
 from ..domain.rules import Person
 from ..service_layer.dispatcher import Dispatcher
 from ..service_layer.handlers import Notifier
+from ..settings import NotifySettings
 
 # What partner systems may subscribe to: public facts, no personal data.
 WEBHOOK_EVENTS = [
@@ -36,13 +37,11 @@ WEBHOOK_EVENTS = [
 
 
 def build(rt: Runtime) -> None:
-    s = rt.settings
+    s = rt.config_as(NotifySettings)
     store = NotifyStore(rt.db)
     dispatcher = Dispatcher(
         store,
-        SmtpPool(
-            s.smtp_url or f"smtp://127.0.0.1:{s.smtp_port}", s.notify_senders, s.smtp_timeout_s
-        ),
+        SmtpPool(s.smtp, s.notify_senders, s.smtp_timeout_s),
         WebhookPoster(s.webhook_timeout_s),
         region=rt.region,
         sender=s.mail_from,

@@ -10,10 +10,11 @@ from typing import Any
 
 import pytest
 from aiohttp import web
+from pydantic_settings import BaseSettings
 
 from mapnet.dev.mailbox import MailStore, serve
 from mapnet.ops.servers import free_port
-from mapnet.runtime.settings import Settings
+from services.notify.settings import NotifySettings
 
 
 @pytest.fixture
@@ -27,16 +28,21 @@ def mailbox() -> Iterator[tuple[MailStore, int]]:
 
 
 @pytest.fixture
-def settings(settings: Settings, mailbox: tuple[MailStore, int]) -> Settings:
-    return settings.model_copy(
-        update={
-            "smtp_url": f"smtp://127.0.0.1:{mailbox[1]}",
-            "webhook_give_up_s": 3.0,
-            "webhook_timeout_s": 1.0,
-            "retry_base_s": 0.2,
-            "notify_tick_s": 0.5,
+def notify_settings(mailbox: tuple[MailStore, int]) -> NotifySettings:
+    return NotifySettings.model_validate(
+        {
+            "SMTP_URL": f"smtp://127.0.0.1:{mailbox[1]}",
+            "MAPNET_WEBHOOK_GIVE_UP_S": 3.0,
+            "MAPNET_WEBHOOK_TIMEOUT": 1.0,
+            "MAPNET_RETRY_BASE_S": 0.2,
+            "MAPNET_NOTIFY_TICK_S": 0.5,
         }
     )
+
+
+@pytest.fixture
+def service_configs(notify_settings: NotifySettings) -> dict[str, BaseSettings]:
+    return {"notify": notify_settings}
 
 
 @dataclass

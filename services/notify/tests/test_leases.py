@@ -10,10 +10,10 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from motor.motor_asyncio import AsyncIOMotorClient, AsyncIOMotorDatabase
 
 from mapnet.dev.mailbox import MailStore
 from mapnet.runtime.codec import make_envelope
+from mapnet.runtime.mongo import Client, Database
 from services.notify.adapters.mail import SmtpPool
 from services.notify.adapters.repository import NotifyStore
 from services.notify.adapters.webhooks import WebhookPoster
@@ -27,8 +27,8 @@ RUN_OUT_S = 1.2
 
 
 @pytest.fixture
-async def db(servers: Servers) -> AsyncIterator[AsyncIOMotorDatabase[Any]]:
-    client: AsyncIOMotorClient[Any] = AsyncIOMotorClient(servers.mongo_url)
+async def db(servers: Servers) -> AsyncIterator[Database]:
+    client: Client = Client(servers.mongo_url)
     name = f"leases_{uuid.uuid4().hex[:8]}"
     yield client[name]
     await client.drop_database(name)
@@ -43,7 +43,7 @@ def mail(n: int) -> dict[str, Any]:
 
 
 async def test_a_lease_that_ran_out_belongs_to_whoever_took_it(
-    db: AsyncIOMotorDatabase[Any],
+    db: Database,
 ) -> None:
     store = NotifyStore(db)
     [doc] = await store.enqueue_many([mail(1)], "first", lease_s=0.1)
@@ -55,7 +55,7 @@ async def test_a_lease_that_ran_out_belongs_to_whoever_took_it(
 
 
 async def test_a_sender_renews_a_short_lease_and_skips_a_taken_delivery(
-    db: AsyncIOMotorDatabase[Any], mailbox: tuple[MailStore, int]
+    db: Database, mailbox: tuple[MailStore, int]
 ) -> None:
     received, port = mailbox
     store = NotifyStore(db)
@@ -87,7 +87,7 @@ async def test_a_sender_renews_a_short_lease_and_skips_a_taken_delivery(
 
 
 async def test_mail_queued_before_a_withdrawal_is_not_sent(
-    db: AsyncIOMotorDatabase[Any], mailbox: tuple[MailStore, int]
+    db: Database, mailbox: tuple[MailStore, int]
 ) -> None:
     received, port = mailbox
     store = NotifyStore(db)

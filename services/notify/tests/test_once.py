@@ -15,6 +15,7 @@ from pathlib import Path
 
 import nats
 import pytest
+from pydantic_settings import BaseSettings
 
 from contracts import events as ev
 from mapnet.dev.mailbox import MailStore
@@ -65,12 +66,15 @@ async def _count(store: MailStore) -> int:
 
 
 async def test_two_instances_in_one_queue_group_send_each_mail_once(
-    settings: Settings, region: str, mailbox: tuple[MailStore, int]
+    settings: Settings,
+    region: str,
+    mailbox: tuple[MailStore, int],
+    service_configs: dict[str, BaseSettings],
 ) -> None:
     store, _ = mailbox
     async with (
-        Assembly(settings, ["notify"], [region]),
-        Assembly(settings, ["notify"], [region]),
+        Assembly(settings, ["notify"], [region], configs=service_configs),
+        Assembly(settings, ["notify"], [region], configs=service_configs),
     ):
         await publish(settings.nats_url or "", region, 200)
         await eventually(lambda: _count(store), until=lambda n: n >= 200, timeout_s=60)

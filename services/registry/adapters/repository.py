@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from motor.motor_asyncio import AsyncIOMotorDatabase
 from pymongo import ASCENDING
 from pymongo.errors import DuplicateKeyError
 
@@ -14,7 +13,7 @@ from contracts import registry as c
 from contracts.envelope import Envelope
 from contracts.errors import Refused, conflict
 from mapnet.runtime import outbox
-from mapnet.runtime.mongo import storable
+from mapnet.runtime.mongo import Database, storable
 
 from ..domain.model import Sme, name_key
 from ..domain.nace import ancestors
@@ -44,7 +43,7 @@ def _state(sme: Sme) -> dict[str, Any]:
 
 
 class SmeRepository:
-    def __init__(self, db: AsyncIOMotorDatabase[Any]) -> None:
+    def __init__(self, db: Database) -> None:
         self.smes = db[COLLECTION]
 
     async def create_indexes(self) -> None:

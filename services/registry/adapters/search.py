@@ -5,10 +5,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from motor.motor_asyncio import AsyncIOMotorCollection
-
 from contracts import registry as c
 from contracts.errors import Refused
+from mapnet.runtime.mongo import Collection
 from mapnet.runtime.paging import keyset_page
 
 
@@ -38,7 +37,7 @@ def _filter(q: c.SearchSmes) -> list[dict[str, Any]]:
     return clauses
 
 
-async def search(smes: AsyncIOMotorCollection[Any], q: c.SearchSmes) -> c.SmePage:
+async def search(smes: Collection, q: c.SearchSmes) -> c.SmePage:
     docs, cursor = await keyset_page(smes, _filter(q), q.sort, q.limit, q.cursor)
     try:
         items = [

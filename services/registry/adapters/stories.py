@@ -6,17 +6,15 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
-from motor.motor_asyncio import AsyncIOMotorDatabase
-
 from contracts.envelope import Envelope
 from mapnet.runtime import outbox
-from mapnet.runtime.mongo import storable
+from mapnet.runtime.mongo import Database, storable
 
 COLLECTION = "stories"
 
 
 class StoryRepository:
-    def __init__(self, db: AsyncIOMotorDatabase[Any]) -> None:
+    def __init__(self, db: Database) -> None:
         self.stories = db[COLLECTION]
 
     async def add(

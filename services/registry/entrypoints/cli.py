@@ -9,6 +9,7 @@ import typer
 
 from mapnet.runtime import importer
 from mapnet.runtime.importer import Report
+from mapnet.runtime.settings import Settings
 
 from .demo import demo_smes
 from .loader import load, read_rows
@@ -23,9 +24,7 @@ def import_file(
 ) -> None:
     """Load SMEs from CSV or JSON; bad rows are reported with line and reason. Importing the same
     file again neither loses nor doubles anything."""
-    from mapnet.ops.cli import nats_url_for
-
-    url, home = nats_url_for(region)
+    url, home = Settings().nats_url_for(region)
     report = importer.run(url, home, "SMEs", list(read_rows(file)), load)
     if report.rejected:
         raise typer.Exit(1)

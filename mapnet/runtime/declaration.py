@@ -1,0 +1,78 @@
+"""How a service makes itself known to the runtime, the CLI, the supervisor, `mapnet status`, the
+local test network and the hub's permissions: one ``ServiceDeclaration`` per service package,
+registered as a Python entry point in the ``mapnet.services`` group of its distribution::
+
+    [project.entry-points."mapnet.services"]
+    registry = "services.registry.declaration:SERVICE"
+
+The runtime imports no service by name; it reads this table. A fifth service is a new package
+and one such line."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cache
+from importlib.metadata import entry_points
+from typing import TYPE_CHECKING, Any
+
+from pydantic_settings import BaseSettings
+
+from contracts.health import health_query
+
+if TYPE_CHECKING:
+    import typer
+
+    from .service import Runtime
+
+ENTRY_POINT_GROUP = "mapnet.services"
+
+
+class DeclarationError(RuntimeError):
+    """An entry point of the ``mapnet.services`` group that does not declare a service."""
+
+
+@dataclass(frozen=True)
+class ServiceDeclaration:
+    name: str
+    summary: str
+    # Registers the service's routes, consumers, publishers and start/stop hooks on its runtime.
+    build: Callable[[Runtime], None]
+    # The service's own settings (read from the environment), if it has any.
+    settings: type[BaseSettings] | None = None
+    # `mapnet <name> …` sub-commands; a function, so that `mapnet status` imports no CLI code.
+    cli: Callable[[], typer.Typer] | None = None
+    # Loads the service's part of the demo data set into a running region (NATS URL, region).
+    demo: Callable[[str, str], Any] | None = None
+    # Fields of its commands and answers that name the record they are about: cached answers
+    # about a record are found (and forgotten, on erasure) by it.
+    record_fields: tuple[str, ...] = ()
+
+
+@cache
+def declared() -> dict[str, ServiceDeclaration]:
+    """Every installed service, by name, in name order."""
+    found: dict[str, ServiceDeclaration] = {}
+    for point in entry_points(group=ENTRY_POINT_GROUP):
+        declaration = point.load()
+        if not isinstance(declaration, ServiceDeclaration) or declaration.name != point.name:
+            raise DeclarationError(
+                f"entry point {point.name} = {point.value} is not the ServiceDeclaration "
+                f"of a service named {point.name!r}"
+            )
+        found[point.name] = declaration
+        health_query(point.name)  # every service answers its health query
+    return dict(sorted(found.items()))
+
+
+def service_names() -> list[str]:
+    return list(declared())
+
+
+def declaration(name: str) -> ServiceDeclaration:
+    try:
+        return declared()[name]
+    except KeyError:
+        raise DeclarationError(
+            f"no service {name!r} is installed; installed: {', '.join(declared())}"
+        ) from None
