@@ -3,7 +3,6 @@ whole region, or several, in one process (the embedded default)."""
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Mapping
 from typing import Any
@@ -14,44 +13,54 @@ from faststream.nats import NatsBroker
 from pydantic import ValidationError
 from pydantic_settings import BaseSettings
 
+from contracts.envelope import ErrorBody
 from contracts.subjects import inbox_prefix, parse
 from mapnet.federation.links import LinkKeeper
 from mapnet.runtime import logs, mongo
 from mapnet.runtime.bus import ensure_streams
-from mapnet.runtime.codec import error_envelope, explain_invalid, source
+from mapnet.runtime.codec import (
+    correlation_id_of,
+    error_envelope,
+    explain_invalid,
+    source,
+    too_deep,
+)
 from mapnet.runtime.declaration import declaration, service_names
 from mapnet.runtime.service import SPEC_REGION, Runtime
 from mapnet.runtime.settings import Settings
 
 
 def invalid_request_middleware() -> ExceptionMiddleware:
-    """A request whose body fails validation is answered with a typed error naming each field."""
+    """A request whose body fails validation is answered with a typed error naming each field;
+    one nested too deep to parse (FastStream's decoder raises RecursionError before any handler
+    runs) with the same ``invalid_json`` error as any other body that is not JSON."""
     middleware = ExceptionMiddleware()
 
     @middleware.add_handler(ValidationError, publish=True)
     async def refuse(exc: ValidationError, message: Any = Context("message")) -> bytes:
-        raw_subject = message.raw_message.subject
-        parsed = parse(raw_subject)
-        region = parsed.region if parsed else "unknown"
-        service = parsed.service if parsed else "unknown"
-        body = explain_invalid(message.body, exc, skip_loc=1)
-        logs.get(region=region, service=service).info(
-            "request_invalid", subject=raw_subject, code=body.code, reason=body.message
-        )
-        correlationid = None
-        try:
-            doc = json.loads(message.body)
-            correlationid = doc.get("correlationid") if isinstance(doc, dict) else None
-        except ValueError:
-            pass
-        return error_envelope(
-            body,
-            region=region,
-            source=source(region, service),
-            correlationid=correlationid if isinstance(correlationid, str) else None,
-        )
+        return _refusal(message, explain_invalid(message.body, exc, skip_loc=1))
+
+    @middleware.add_handler(RecursionError, publish=True)
+    async def refuse_deep(exc: RecursionError, message: Any = Context("message")) -> bytes:
+        return _refusal(message, too_deep())
 
     return middleware
+
+
+def _refusal(message: Any, body: ErrorBody) -> bytes:
+    raw_subject = message.raw_message.subject
+    parsed = parse(raw_subject)
+    region = parsed.region if parsed else "unknown"
+    service = parsed.service if parsed else "unknown"
+    logs.get(region=region, service=service).info(
+        "request_invalid", subject=raw_subject, code=body.code, reason=body.message
+    )
+    return error_envelope(
+        body,
+        region=region,
+        source=source(region, service),
+        correlationid=correlation_id_of(message.body),
+    )
 
 
 def build_runtimes(

@@ -96,8 +96,11 @@ async def test_failing_handler_dead_letters_after_bounded_deliveries(
     assert len(attempts) == settings.max_deliveries
 
 
+@pytest.mark.parametrize(
+    "body", [b'{"not": "an envelope"}', b'{"data": ' + b"[" * 5000 + b"]" * 5000 + b"}"]
+)
 async def test_undecodable_event_goes_straight_to_dead_letters(
-    settings: Settings, region: str, js: Any
+    settings: Settings, region: str, js: Any, body: bytes
 ) -> None:
     handled: list[Any] = []
     rt = Runtime(region, "matching", settings, mongo.client(settings.mongo_url or ""))
@@ -107,11 +110,11 @@ async def test_undecodable_event_goes_straight_to_dead_letters(
         handled.append(env)
 
     async with Assembly(settings, [], [region], runtimes=[rt]):
-        await js.publish(SME_REGISTERED.subject(region), b'{"not": "an envelope"}')
+        await js.publish(SME_REGISTERED.subject(region), body)
         await eventually(lambda: dlq_messages(js, region), until=lambda n: n == 1)
         msg = await js.get_last_msg(dlq_stream(region), f"mapnet.{region}.matching.dlq.>")
-        assert msg.headers["Mapnet-Dlq-Reason"].startswith("validation_failed")
-        assert msg.data == b'{"not": "an envelope"}'
+        assert msg.headers["Mapnet-Dlq-Reason"].startswith(("validation_failed", "invalid_json"))
+        assert msg.data == body
     assert handled == []
 
 

@@ -90,3 +90,19 @@ async def test_every_catalogued_route_answers(
             continue
         doc = await raw_request(client, op.subject(region), b"{}")
         assert doc["type"] in {op.reply_type, "eu.mapnet.error.v1"}, op.name
+
+
+async def test_json_nested_thousands_deep_gets_a_typed_error_on_every_subject(
+    client: BusClient, region: str
+) -> None:
+    """A body nested deeper than any parser should follow is malformed input like any other:
+    every command and query of every service answers it, and stays up."""
+    deep = b'{"data": ' + b"[" * 5000 + b"]" * 5000 + b"}"
+    requests = [op for op in CATALOGUE.values() if op.kind != "event"]
+    assert len(requests) > 30
+    for op in requests:
+        doc = await raw_request(client, op.subject(region), deep)
+        assert doc["type"] == "eu.mapnet.error.v1", op.name
+        assert doc["data"]["error"]["code"] in {"invalid_json", "validation_failed"}, op.name
+    status = await client.call(health_query("registry"), HealthCheck(), region)
+    assert status.status == "ok"

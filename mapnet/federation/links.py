@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+import nats.errors
 from nats.aio.client import Client as NATS
 from nats.js.api import ExternalStream, StreamSource
 from nats.js.errors import NotFoundError
@@ -55,7 +56,9 @@ async def origin_state(
     try:
         js = nc.jetstream(domain=origin, timeout=timeout_s)
         info = await js.stream_info(shared_stream(origin))
-    except Exception:
+    except (TimeoutError, nats.errors.Error):
+        # No answer across the hub (timeout, no responders, the link or connection down) or
+        # an answer that the stream is not there (yet): the origin does not answer now.
         return None
     return OriginState(info.state.messages, info.created)
 
@@ -112,8 +115,13 @@ class LinkKeeper:
             try:
                 await self.add_answering_sources()
                 await self.restart_stalled_sources()
-            except Exception as exc:  # the local server restarting: try again
+            except (TimeoutError, nats.errors.Error) as exc:
+                # The local server restarting, or the hub away: try again.
                 self.log.warning("link_keeper_failed", error=f"{type(exc).__name__}: {exc}")
+            except Exception:
+                # A fault of ours: shown with its traceback, and the keeper goes on, since a
+                # task that died here would stop the copies without a word.
+                self.log.exception("link_keeper_fault")
             await asyncio.sleep(self.interval_s)
 
     async def _network(self) -> Any:

@@ -98,6 +98,8 @@ def explain_invalid(raw: bytes, exc: ValidationError, skip_loc: int = 0) -> Erro
     """
     try:
         json.loads(raw)
+    except RecursionError:
+        return too_deep()
     except (ValueError, UnicodeDecodeError) as bad_json:
         return ErrorBody(
             code="invalid_json",
@@ -117,6 +119,26 @@ def explain_invalid(raw: bytes, exc: ValidationError, skip_loc: int = 0) -> Erro
         code = "unknown_type"
     names = ", ".join(sorted({f["field"] for f in fields}))
     return ErrorBody(code=code, message=f"invalid fields: {names}", details={"fields": fields})
+
+
+def too_deep() -> ErrorBody:
+    """The answer to a body nested deeper than Python's parser goes: not JSON we read."""
+    reason = "the body nests arrays or objects too deeply to be read"
+    return ErrorBody(
+        code="invalid_json",
+        message=f"the body is not JSON: {reason}",
+        details={"fields": [{"field": "(body)", "message": reason, "type": "json"}]},
+    )
+
+
+def correlation_id_of(raw: bytes) -> str | None:
+    """The correlation id of a request that could not be decoded, if it can be read at all."""
+    try:
+        doc = json.loads(raw)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        return None
+    value = doc.get("correlationid") if isinstance(doc, dict) else None
+    return value if isinstance(value, str) else None
 
 
 def decode(op: Operation[M, Any], raw: bytes) -> Envelope[M]:

@@ -259,11 +259,17 @@ class Runtime:
             async def subscriber(body: Any, message: Any = Context("message")) -> None:
                 await consumer.deliver(message.raw_message)
 
+            # The consumer decodes and validates each message itself, sending what it cannot
+            # read to the dead letters; FastStream's own JSON decoding would raise first.
+            async def undecoded(message: Any) -> None:
+                return None
+
             subscriber.__name__ = f"on_{'network_' if network else ''}{op.name}"
             self.router.subscriber(
                 address,
                 stream=JStream(stream, declare=False),
                 durable=durable,
+                decoder=undecoded,
                 # A batch handler writes a whole batch in a few bulk operations: the bigger
                 # the batch, the fewer round trips per event.
                 pull_sub=PullSub(
