@@ -31,6 +31,7 @@ from mapnet.runtime.consumer import BatchHandler, EventConsumer, EventHandler
 from mapnet.runtime.mongo import Client, Database, database, ping
 from mapnet.runtime.outbox import OutboxRelay
 from mapnet.runtime.settings import Settings
+from mapnet.runtime.unit_of_work import UnitOfWork
 
 compat.apply()
 
@@ -363,6 +364,11 @@ class Runtime:
             await hook()
         if self.relay:
             await self.relay.stop()
+
+    def unit_of_work(self) -> UnitOfWork:
+        """What this service's handlers change records through: events of this region, and
+        the relay woken after each write."""
+        return UnitOfWork(self.region, self.envelope, self.written)
 
     def written(
         self, collection: str, record_id: Any, events: Sequence[Envelope[Any]] | None = None

@@ -21,7 +21,7 @@ from ..domain.nace import ancestors
 COLLECTION = "smes"
 
 
-def _keys(sme: Sme) -> dict[str, Any]:
+def identity_keys(sme: Sme) -> dict[str, Any]:
     country = sme.data.country
     vat = sme.data.vat_id
     return {
@@ -39,10 +39,12 @@ _KEYS = ("reg_key", "vat_key", "name_key", "nace_levels")
 def _state(sme: Sme) -> dict[str, Any]:
     view = sme.view(sme.updated_at.date()).model_dump(mode="json", exclude={"profiles"})
     view["profiles"] = [p.model_dump(mode="json") for p in sme.profiles]
-    return storable({**view, **_keys(sme)})
+    return storable({**view, **identity_keys(sme)})
 
 
 class SmeRepository:
+    name = COLLECTION
+
     def __init__(self, db: Database) -> None:
         self.smes = db[COLLECTION]
 
@@ -82,7 +84,7 @@ class SmeRepository:
         return sme
 
     async def similar_names(self, sme: Sme) -> list[str]:
-        key = _keys(sme)["name_key"]
+        key = identity_keys(sme)["name_key"]
         return [d["_id"] async for d in self.smes.find({"name_key": key}) if d["_id"] != sme.sme_id]
 
     async def add(self, sme: Sme, events: Sequence[Envelope[Any]]) -> None:
@@ -121,7 +123,7 @@ class SmeRepository:
                 field="data",
                 existing_sme_id=sme.sme_id,
             )
-        keys = _keys(sme)
+        keys = identity_keys(sme)
         for field, index in (("registration_number", "reg_key"), ("vat_id", "vat_key")):
             if keys[index] is None:
                 continue

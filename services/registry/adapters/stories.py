@@ -14,6 +14,8 @@ COLLECTION = "stories"
 
 
 class StoryRepository:
+    name = COLLECTION
+
     def __init__(self, db: Database) -> None:
         self.stories = db[COLLECTION]
 

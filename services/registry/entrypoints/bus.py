@@ -8,7 +8,7 @@ from contracts.envelope import Envelope
 from mapnet.runtime.service import Runtime
 
 from ..adapters import search
-from ..adapters.repository import COLLECTION, SmeRepository
+from ..adapters.repository import SmeRepository
 from ..adapters.stories import COLLECTION as STORIES
 from ..adapters.stories import StoryRepository
 from ..service_layer.handlers import Registry
@@ -16,16 +16,8 @@ from ..service_layer.handlers import Registry
 
 def build(rt: Runtime) -> None:
     repo = SmeRepository(rt.db)
-    stories = StoryRepository(rt.db)
-    registry = Registry(
-        repo,
-        rt.region,
-        rt.envelope,
-        lambda sme_id, events: rt.written(COLLECTION, sme_id, events),
-        lambda story_id, events: rt.written(STORIES, story_id, events),
-        rt.forget_replies,
-    )
-    rt.outbox_collections += [COLLECTION, STORIES]
+    registry = Registry(rt.unit_of_work(), repo, StoryRepository(rt.db), rt.forget_replies)
+    rt.outbox_collections += [repo.name, STORIES]
     rt.startup.append(repo.create_indexes)
 
     # The SME id derives from the command id: a repeated register_sme finds its SME and
@@ -50,13 +42,8 @@ def build(rt: Runtime) -> None:
         if sme is not None and sme.region == rt.region:
             await registry.training_completed(sme.sme_id, event)
 
-    @rt.handles(c.PUBLISH_SUCCESS_STORY)
-    async def publish_success_story(cmd: Envelope[c.PublishSuccessStory]) -> c.StoryAccepted:
-        return await registry.publish_success_story(cmd, stories)
-
-    @rt.handles(c.GET_KPIS)
-    async def get_kpis(query: Envelope[c.GetKpis]) -> c.Kpis:
-        return await registry.get_kpis(query, stories)
+    rt.handles(c.PUBLISH_SUCCESS_STORY)(registry.publish_success_story)
+    rt.handles(c.GET_KPIS)(registry.get_kpis)
 
     rt.publishes(
         c.SME_REGISTERED,

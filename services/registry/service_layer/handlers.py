@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Any
 
 from contracts import registry as c
 from contracts.envelope import Envelope
 from contracts.errors import Refused
-from mapnet.runtime import outbox
+from mapnet.runtime.unit_of_work import UnitOfWork
 
-from ..adapters.repository import SmeRepository
-from ..adapters.stories import StoryRepository
 from ..domain.kpis import kpis
 from ..domain.model import Sme
+from .ports import SmeStore, StoryStore
 
 # SME ids are derived from the command id, so that a command retried after a crash between the
 # write and the reply finds the SME it already created instead of creating a second one.
@@ -24,36 +24,30 @@ _SME_NAMESPACE = uuid.UUID("7b0c7d0e-2d6c-4f3b-9a55-6f1f0e5b2a10")
 class Registry:
     def __init__(
         self,
-        repo: SmeRepository,
-        region: str,
-        envelope: Any,
-        wake: Any,
-        wake_story: Any = None,
-        forget_replies: Any = None,
+        uow: UnitOfWork,
+        smes: SmeStore,
+        stories: StoryStore,
+        forget_replies: Callable[[str], Awaitable[None]] | None = None,
     ) -> None:
-        self.repo = repo
-        self._forget_replies = forget_replies
-        self._wake_story = wake_story or (lambda *_: None)
-        self.region = region
-        self._envelope = envelope
-        self._wake = wake
+        """``forget_replies``: drops the runtime's cached answers about a record (erasure)."""
+        self.uow = uow
+        self.forget_replies = forget_replies
+        self.repo = smes
+        self.stories = stories
+        self.region = uow.region
 
-    def _events(self, sme: Sme, cmd: Envelope[Any]) -> list[Envelope[Any]]:
-        return outbox.take_events(
-            sme, self._envelope, subject=sme.sme_id, correlationid=cmd.correlationid
-        )
-
-    @staticmethod
-    def now() -> datetime:
-        return datetime.now(UTC)
+    def now(self) -> datetime:
+        return self.uow.now()
 
     async def register_sme(self, cmd: Envelope[c.RegisterSme]) -> c.SmeView:
         sme_id = str(uuid.uuid5(_SME_NAMESPACE, f"{self.region}:{cmd.id}"))
         sme = Sme.register(sme_id, self.region, cmd.data, actor=cmd.source, now=self.now())
         sme.near_duplicates = await self.repo.similar_names(sme)
-        events = self._events(sme, cmd)
         try:
-            await self.repo.add(sme, events)
+            await self.uow.save(
+                sme, cmd, collection=self.repo.name, key=sme_id,
+                write=lambda events: self.repo.add(sme, events),
+            )  # fmt: skip
         except Refused as refused:
             # The same command again after a crash before its reply was cached.
             if refused.details.get("existing_sme_id") == sme_id and (
@@ -61,7 +55,6 @@ class Registry:
             ):
                 return existing.view(self.now().date())
             raise
-        self._wake(sme.sme_id, events)
         return sme.view(self.now().date())
 
     async def _change(
@@ -77,9 +70,10 @@ class Registry:
                 current_version=read_version,
             )
         change(sme)
-        events = self._events(sme, cmd)
-        await self.repo.save(sme, read_version, events)
-        self._wake(sme.sme_id, events)
+        await self.uow.save(
+            sme, cmd, collection=self.repo.name, key=sme_id,
+            write=lambda events: self.repo.save(sme, read_version, events),
+        )  # fmt: skip
         return sme.view(self.now().date())
 
     async def update_sme(self, cmd: Envelope[c.UpdateSme]) -> c.SmeView:
@@ -140,9 +134,10 @@ class Registry:
     async def erase_sme(self, cmd: Envelope[c.EraseSme]) -> c.Accepted:
         sme = await self.repo.require(cmd.data.sme_id)
         sme.erase(self.now())
-        events = self._events(sme, cmd)
-        await self.repo.erase(sme.sme_id, events)
-        self._wake(sme.sme_id, events)
+        await self.uow.save(
+            sme, cmd, collection=self.repo.name, key=sme.sme_id,
+            write=lambda events: self.repo.erase(sme.sme_id, events),
+        )  # fmt: skip
         await self._forget(sme.sme_id)
         return c.Accepted(id=sme.sme_id, version=-1)
 
@@ -156,12 +151,10 @@ class Registry:
 
     async def _forget(self, sme_id: str) -> None:
         """Earlier answers may quote the erased person; they go too."""
-        if self._forget_replies:
-            await self._forget_replies(sme_id)
+        if self.forget_replies is not None:
+            await self.forget_replies(sme_id)
 
-    async def publish_success_story(
-        self, cmd: Envelope[c.PublishSuccessStory], stories: StoryRepository
-    ) -> c.StoryAccepted:
+    async def publish_success_story(self, cmd: Envelope[c.PublishSuccessStory]) -> c.StoryAccepted:
         """Stored either way, so it counts in the KPIs; published only with consent."""
         story_id = str(uuid.uuid5(_SME_NAMESPACE, f"story:{cmd.id}"))
         d = cmd.data
@@ -178,18 +171,14 @@ class Registry:
                 clusters=d.clusters,
             )
             events.append(
-                self._envelope(
-                    c.SUCCESS_STORY_PUBLISHED,
-                    published,
-                    correlationid=cmd.correlationid,
-                    subject=story_id,
-                )
+                self.uow.event(c.SUCCESS_STORY_PUBLISHED, published, cmd, subject=story_id)
             )
-        if await stories.add(story_id, d.model_dump(mode="json"), events):
-            self._wake_story(story_id, events)
+        story = d.model_dump(mode="json")
+        if await self.stories.add(story_id, story, events):  # not for a story stored before
+            self.uow.written(self.stories.name, story_id, events)
         return c.StoryAccepted(story_id=story_id)
 
-    async def get_kpis(self, query: Envelope[c.GetKpis], stories: StoryRepository) -> c.Kpis:
+    async def get_kpis(self, query: Envelope[c.GetKpis]) -> c.Kpis:
         d = query.data
         if d.period_to < d.period_from:
             raise Refused(
@@ -202,7 +191,7 @@ class Registry:
         today = self.now().date()
         smes = [sme.view(today) for sme in await self.repo.all()]
         return kpis(
-            self.region, d.period_from, d.period_to, smes, await stories.dates_and_clusters()
+            self.region, d.period_from, d.period_to, smes, await self.stories.dates_and_clusters()
         )
 
     async def get_sme(self, query: Envelope[c.GetSme]) -> c.SmeView:

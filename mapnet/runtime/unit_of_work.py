@@ -1,0 +1,105 @@
+"""The unit of work every service's handlers share: a command changes records, each record is
+saved together with the events its change caused (the outbox inside the record, one document
+write), and once that write is done the relay is woken to publish them.
+
+A handler gets one ``UnitOfWork`` and its repositories; it never builds envelopes or wakes the
+relay by hand. With ``wake`` left out (the default) nothing is relayed: the fast tests of the
+service layer run on in-memory repositories without a bus."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol, TypeVar
+
+from contracts.envelope import Envelope
+from contracts.operations import Operation
+
+from .outbox import take_events
+
+T = TypeVar("T")
+
+
+class Cause(Protocol):
+    """What a change answers to: a command or event envelope, or a stand-in for a date."""
+
+    @property
+    def correlationid(self) -> str: ...
+
+
+class EnvelopeFactory(Protocol):
+    def __call__(
+        self,
+        op: Operation[Any, Any],
+        data: Any,
+        *,
+        correlationid: str,
+        subject: str | None = None,
+    ) -> Envelope[Any]: ...
+
+
+Wake = Callable[[str, Any, Sequence[Envelope[Any]] | None], None]
+
+
+def _no_relay(collection: str, record_id: Any, events: Sequence[Envelope[Any]] | None) -> None:
+    """Nothing to wake: events stay in the outbox of the record (tests of the service layer)."""
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class UnitOfWork:
+    region: str
+    envelope: EnvelopeFactory
+    wake: Wake = _no_relay
+    clock: Callable[[], datetime] = field(default=_utc_now)
+
+    def now(self) -> datetime:
+        return self.clock()
+
+    def events_of(self, record: Any, cause: Cause, *, subject: str) -> list[Envelope[Any]]:
+        """The events a domain record recorded, as envelopes of this region carrying the
+        cause's correlation id; the record's list is emptied so none is queued twice."""
+        return take_events(
+            record, self.envelope, subject=subject, correlationid=cause.correlationid
+        )
+
+    def event(
+        self, op: Operation[Any, Any], data: Any, cause: Cause, *, subject: str
+    ) -> Envelope[Any]:
+        """One event a handler states itself (no domain record recorded it)."""
+        return self.envelope(op, data, correlationid=cause.correlationid, subject=subject)
+
+    def written(self, collection: str, key: Any, events: Sequence[Envelope[Any]]) -> None:
+        """After a write that stored these events in a record's outbox: relay them now."""
+        self.wake(collection, key, events)
+
+    async def commit(
+        self,
+        collection: str,
+        key: Any,
+        events: Sequence[Envelope[Any]],
+        write: Awaitable[T],
+    ) -> T:
+        """Run the write that stores a record with these events in its outbox, then wake the
+        relay for that record. If the write fails nothing is woken: the events were not
+        stored, and the caller's refusal says why."""
+        result = await write
+        self.written(collection, key, events)
+        return result
+
+    async def save(
+        self,
+        record: Any,
+        cause: Cause,
+        *,
+        collection: str,
+        key: str,
+        write: Callable[[list[Envelope[Any]]], Awaitable[T]],
+    ) -> T:
+        """The common case: take the record's events and commit them with its write."""
+        events = self.events_of(record, cause, subject=key)
+        return await self.commit(collection, key, events, write(events))

@@ -1,0 +1,43 @@
+"""What the registry's handlers need of storage: the MongoDB repositories in ``adapters/`` and
+the in-memory ones of the fast tests both provide it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from typing import Any, Protocol
+
+from contracts.envelope import Envelope
+
+from ..domain.model import Sme
+
+
+class SmeStore(Protocol):
+    name: str
+
+    async def get(self, sme_id: str) -> Sme | None: ...
+
+    async def require(self, sme_id: str) -> Sme: ...
+
+    async def all(self) -> list[Sme]: ...
+
+    async def similar_names(self, sme: Sme) -> list[str]: ...
+
+    async def add(self, sme: Sme, events: Sequence[Envelope[Any]]) -> None:
+        """Refused ``duplicate`` (with ``existing_sme_id``) if its id or identifiers exist."""
+
+    async def save(self, sme: Sme, expected_version: int, events: Sequence[Envelope[Any]]) -> None:
+        """Refused ``conflict`` if the stored SME is no longer at ``expected_version``."""
+
+    async def erase(self, sme_id: str, events: Sequence[Envelope[Any]]) -> None: ...
+
+
+class StoryStore(Protocol):
+    name: str
+
+    async def add(
+        self, story_id: str, story: dict[str, Any], events: Sequence[Envelope[Any]]
+    ) -> bool:
+        """False when this story (same id) is already stored."""
+
+    async def dates_and_clusters(self) -> list[tuple[date, list[str]]]: ...
