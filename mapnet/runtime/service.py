@@ -4,6 +4,8 @@ decorators that turn plain handlers into FastStream subscribers with MAPnet's ru
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import socket
 from collections.abc import Awaitable, Callable, Sequence
@@ -364,6 +366,32 @@ class Runtime:
             await hook()
         if self.relay:
             await self.relay.stop()
+
+    def every(self, interval_s: float, job: Callable[[], Awaitable[Any]], name: str) -> None:
+        """Run ``job`` now and then every ``interval_s`` while the service runs. A failing run
+        is logged with its traceback and the next one comes as planned: one bad run must not
+        end the periodic work."""
+        tasks: list[asyncio.Task[None]] = []
+
+        async def loop() -> None:
+            while True:
+                try:
+                    await job()
+                except Exception as exc:
+                    self.log.exception(f"{name}_failed", error=str(exc))
+                await asyncio.sleep(interval_s)
+
+        async def start() -> None:
+            tasks.append(asyncio.create_task(loop(), name=f"{self.service}-{name}"))
+
+        async def stop() -> None:
+            for task in tasks:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+        self.startup.append(start)
+        self.shutdown.insert(0, stop)
 
     def unit_of_work(self) -> UnitOfWork:
         """What this service's handlers change records through: events of this region, and

@@ -8,12 +8,13 @@ import hashlib
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pymongo import ASCENDING, ReturnDocument, UpdateOne
+from pymongo import ASCENDING, ReplaceOne, ReturnDocument, UpdateOne
 from pymongo.errors import BulkWriteError
 
 from contracts import notify as c
 from mapnet.runtime import outbox
 from mapnet.runtime.mongo import Database
+from mapnet.runtime.paging import keyset_page
 
 DELIVERIES = "deliveries"
 
@@ -142,7 +143,132 @@ class NotifyStore:
                 ordered=False,
             )
 
+    async def deliveries_page(
+        self, channel: str | None, status: str | None, recipient: str | None,
+        limit: int, cursor: str | None,
+    ) -> tuple[list[dict[str, Any]], str | None]:  # fmt: skip
+        clauses: list[dict[str, Any]] = []
+        if channel:
+            clauses.append({"channel": channel})
+        if status == "pending":  # as the caller sees it: not sent yet, whether or not leased
+            clauses.append({"status": {"$in": ["pending", "sending"]}})
+        elif status:
+            clauses.append({"status": status})
+        if recipient:
+            clauses.append({"recipient": recipient.lower()})
+        return await keyset_page(self.deliveries, clauses, "updated_at", limit, cursor)
+
+    # --- webhook subscriptions ---------------------------------------------------------------
+
+    async def save_subscription(self, doc: dict[str, Any]) -> None:
+        await self.subscriptions.replace_one({"_id": doc["_id"]}, doc, upsert=True)
+
+    async def subscription(self, subscription_id: str) -> dict[str, Any] | None:
+        doc: dict[str, Any] | None = await self.subscriptions.find_one({"_id": subscription_id})
+        return doc
+
+    async def active_subscription(self, subscription_id: str) -> dict[str, Any] | None:
+        doc = await self.subscription(subscription_id)
+        return doc if doc and doc.get("active") else None
+
+    async def deactivate_subscription(self, subscription_id: str) -> None:
+        await self.subscriptions.update_one({"_id": subscription_id}, {"$set": {"active": False}})
+
+    async def active_subscriptions(self) -> list[dict[str, Any]]:
+        return [doc async for doc in self.subscriptions.find({"active": True})]
+
+    # --- what the other services tell: events, registrations, profiles ------------------------
+
+    async def put_calendar_entry(self, entry: dict[str, Any]) -> None:
+        await self.calendar.replace_one(
+            {"_id": entry["event_id"]}, {**entry, "_id": entry["event_id"]}, upsert=True
+        )
+
+    async def calendar_entry(self, event_id: str) -> dict[str, Any] | None:
+        doc: dict[str, Any] | None = await self.calendar.find_one({"_id": event_id})
+        return doc
+
+    async def mark_cancelled(self, event_id: str) -> None:
+        await self.calendar.update_one({"_id": event_id}, {"$set": {"status": "cancelled"}})
+
+    async def calendar_since(self, since: str) -> list[dict[str, Any]]:
+        return [e async for e in self.calendar.find({"received_at": {"$gte": since}})]
+
+    async def put_registrations(self, rows: list[dict[str, Any]]) -> None:
+        """The people registered to events, as the events service last told (one write)."""
+        if rows:
+            await self.registrations.bulk_write(
+                [ReplaceOne({"_id": r["_id"]}, r, upsert=True) for r in rows], ordered=False
+            )
+
+    async def open_registrations(self, event_id: str) -> list[dict[str, Any]]:
+        found = self.registrations.find(
+            {"event_id": event_id, "status": {"$in": ["confirmed", "waitlisted"]}}
+        )
+        return [r async for r in found]
+
+    async def confirmed_people(self, event_id: str, sme_key: str) -> list[dict[str, Any]]:
+        found = self.registrations.find(
+            {"event_id": event_id, "sme_key": sme_key, "status": "confirmed"}
+        )
+        return [r async for r in found]
+
+    async def put_profile(self, profile: dict[str, Any]) -> None:
+        await self.profiles.replace_one({"_id": profile["_id"]}, profile, upsert=True)
+
+    async def drop_profile(self, profile_id: str) -> None:
+        await self.profiles.delete_one({"_id": profile_id})
+
+    async def drop_profiles_of(self, sme_id: str) -> None:
+        await self.profiles.delete_many({"sme.sme_id": sme_id})
+
+    async def profiles_expiring(self, first: str, last: str) -> list[dict[str, Any]]:
+        found = self.profiles.find({"expires_on": {"$lte": last, "$gte": first}})
+        return [p async for p in found]
+
+    async def profiles_since(self, since: str) -> list[dict[str, Any]]:
+        return [p async for p in self.profiles.find({"received_at": {"$gte": since}})]
+
     # --- people ------------------------------------------------------------------------------
+
+    async def forgotten_among(self, hashes: list[str]) -> set[str]:
+        return {d["_id"] async for d in self.forgotten.find({"_id": {"$in": hashes}})}
+
+    async def preferences_of(self, emails: list[str]) -> dict[str, dict[str, Any]]:
+        return {d["_id"]: d async for d in self.preferences.find({"_id": {"$in": emails}})}
+
+    async def preferences_for(self, email: str) -> dict[str, Any] | None:
+        doc: dict[str, Any] | None = await self.preferences.find_one({"_id": email})
+        return doc
+
+    async def save_preferences(self, doc: dict[str, Any]) -> None:
+        await self.preferences.replace_one({"_id": doc["_id"]}, doc, upsert=True)
+
+    async def everyone_with_preferences(self) -> list[dict[str, Any]]:
+        return [p async for p in self.preferences.find({})]
+
+    async def hold_for_digest(self, items: list[tuple[str, str, str]]) -> None:
+        """Lines for people's next digest (id, email, text): each held once."""
+        if items:
+            stamp = utc_key(datetime.now(UTC))
+            await self.digest_items.bulk_write(
+                [
+                    UpdateOne(
+                        {"_id": ident},
+                        {"$set": {"email": email, "text": text, "at": stamp}},
+                        upsert=True,
+                    )
+                    for ident, email, text in items
+                ],
+                ordered=False,
+            )
+
+    async def held_for(self, email: str) -> list[dict[str, Any]]:
+        return [i async for i in self.digest_items.find({"email": email})]
+
+    async def drop_held(self, ids: list[str]) -> None:
+        if ids:
+            await self.digest_items.delete_many({"_id": {"$in": ids}})
 
     async def stop_queued(self, email: str, why: str) -> None:
         """Mail to the person not yet sent is not sent: recorded as failed, and why."""

@@ -78,6 +78,18 @@ def retry_delay(attempts: int, base_s: float, cap_s: float = 600.0) -> float:
     return random.uniform(0, min(cap_s, base_s * 2 ** max(0, attempts - 1)))
 
 
+def next_attempt_in(
+    attempts: int, age_s: float, *, permanent: bool, base_s: float, give_up_s: float
+) -> float | None:
+    """After a failed attempt (the ``attempts``-th), seconds until the next one; None to give
+    up: the failure is permanent (a refused address, a cancelled subscription) or the next try
+    would come after the give-up time, counted from when the delivery was queued."""
+    if permanent:
+        return None
+    delay = retry_delay(attempts, base_s)
+    return None if age_s + delay > give_up_s else delay
+
+
 def clusters_of(data: dict[str, Any]) -> list[str]:
     """Clusters an event is about, wherever its payload keeps them."""
     for path in (("clusters",), ("sme", "clusters")):

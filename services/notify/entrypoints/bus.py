@@ -1,10 +1,9 @@
 """Notify service on the bus: its commands, the events of the other services it turns into mail
-and webhook calls, its senders and its periodic work (profile expiry notices)."""
+and webhook calls, and its periodic work (profile expiry notices)."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -13,33 +12,75 @@ from contracts import matching as mt
 from contracts import notify as c
 from contracts import registry as rg
 from contracts.envelope import Envelope
-from contracts.errors import Refused
-from mapnet.runtime.bus import BusClient
 from mapnet.runtime.service import Runtime
 
+from ..adapters.directory import Directory
 from ..adapters.mail import SmtpPool
-from ..adapters.repository import DELIVERIES, NotifyStore, utc_key
+from ..adapters.repository import DELIVERIES, NotifyStore
 from ..adapters.webhooks import WebhookPoster
-from ..domain.rules import Person
 from ..service_layer.dispatcher import Dispatcher
 from ..service_layer.handlers import Notifier
 from ..settings import NotifySettings
 
-# What partner systems may subscribe to: public facts, no personal data.
-WEBHOOK_EVENTS = [
-    ev.EVENT_PUBLISHED,
-    ev.EVENT_CANCELLED,
-    rg.PROFILE_PUBLISHED,
-    rg.PROFILE_WITHDRAWN,
-    rg.SUCCESS_STORY_PUBLISHED,
-    mt.SCHEDULE_PUBLISHED,
-]
+Handler = Callable[[Envelope[Any]], Awaitable[None]]
 
 
 def build(rt: Runtime) -> None:
     s = rt.config_as(NotifySettings)
     store = NotifyStore(rt.db)
-    dispatcher = Dispatcher(
+    dispatcher = _dispatcher(rt, s, store)
+    directory = Directory(lambda: rt.nc, rt.region, rt.source)
+    notifier = Notifier(
+        rt.region, store, sender=s.mail_from, public_url=s.public_url, secret=s.notify_secret,
+        admit=dispatcher.admit, withdraw=dispatcher.withdraw, lookup_event=directory.event,
+    )  # fmt: skip
+    rt.outbox_collections.append(DELIVERIES)
+    rt.startup += [store.create_indexes, dispatcher.started]
+    rt.shutdown.append(dispatcher.stop)
+
+    async def expiry_notices() -> None:
+        today = datetime.now(UTC).date()
+        await notifier.expiring_profiles(s.expiry_notice_days, directory.contacts, today)
+
+    rt.every(s.notify_tick_s, expiry_notices, "expiry_notices")
+
+    rt.handles(c.SUBSCRIBE_WEBHOOK, remember_replies=False)(notifier.subscribe_webhook)
+    rt.handles(c.UNSUBSCRIBE_WEBHOOK)(notifier.unsubscribe_webhook)
+    rt.handles(c.SET_PREFERENCES)(notifier.set_preferences)
+    rt.handles(c.UNSUBSCRIBE)(notifier.unsubscribe)
+    rt.handles(c.FORGET_PERSON)(notifier.forget_person)
+    rt.handles(c.SEND_DIGEST)(notifier.send_digest)
+    rt.handles(c.LIST_DELIVERIES)(notifier.list_deliveries)
+
+    # Mail to people.
+    for registered, kind in ((ev.REGISTRATION_CONFIRMED, "registration_confirmed"),
+                             (ev.REGISTRATION_WAITLISTED, "registration_waitlisted"),
+                             (ev.REGISTRATION_CANCELLED, None)):  # fmt: skip
+        rt.consumes_batches(registered)(_registrations(notifier, kind))
+    for meeting in (mt.MEETING_REQUESTED, mt.MEETING_ACCEPTED, mt.MEETING_DECLINED):
+        rt.consumes(meeting)(_meeting(notifier, meeting.name))
+
+    # Facts partner systems hear about too: each is also fanned out to the webhooks.
+    tell: dict[Any, Handler] = {
+        ev.EVENT_PUBLISHED: _data(notifier.on_event_published),
+        ev.EVENT_CANCELLED: notifier.on_event_cancelled,
+        mt.SCHEDULE_PUBLISHED: notifier.on_schedule_published,
+        rg.PROFILE_PUBLISHED: _data(notifier.on_profile_published),
+        rg.PROFILE_WITHDRAWN: lambda e: notifier.on_profile_withdrawn(e.data.profile_id),
+        rg.SUCCESS_STORY_PUBLISHED: _nothing,
+    }  # fmt: skip
+    for op, handle in tell.items():
+        rt.consumes(op)(_and_webhooks(notifier, handle))
+
+    @rt.consumes(rg.SME_ERASED)
+    async def on_sme_erased(event: Envelope[rg.SmeErased]) -> None:
+        await notifier.on_sme_erased(event.data.sme_id)
+
+    rt.publishes(c.NOTIFICATION_SENT, c.NOTIFICATION_FAILED)
+
+
+def _dispatcher(rt: Runtime, s: NotifySettings, store: NotifyStore) -> Dispatcher:
+    return Dispatcher(
         store,
         SmtpPool(s.smtp, s.notify_senders, s.smtp_timeout_s),
         WebhookPoster(s.webhook_timeout_s),
@@ -54,141 +95,35 @@ def build(rt: Runtime) -> None:
         attempt_timeout_s=max(s.smtp_timeout_s, s.webhook_timeout_s),
     )
 
-    async def lookup_event(event_id: str) -> dict[str, Any] | None:
-        if rt.nc is None:
-            return None
-        try:
-            entry = await BusClient(rt.nc, source=rt.source).call(
-                ev.GET_EVENT, ev.GetEvent(event_id=event_id), rt.region
-            )
-        except Refused:
-            return None
-        return entry.model_dump(mode="json") | {"received_at": utc_key(datetime.now(UTC))}
 
-    notifier = Notifier(
-        rt.region,
-        store,
-        sender=s.mail_from,
-        public_url=s.public_url,
-        secret=s.notify_secret,
-        admit=dispatcher.admit,
-        withdraw=dispatcher.withdraw,
-        lookup_event=lookup_event,
-    )
-    rt.outbox_collections.append(DELIVERIES)
-    ticker: list[asyncio.Task[None]] = []
+def _registrations(notifier: Notifier, kind: str | None) -> Any:
+    async def handle(events: list[Envelope[ev.RegistrationChanged]]) -> None:
+        await notifier.on_registrations(kind, list(events))
 
-    async def contacts(sme: dict[str, Any]) -> list[Person]:
-        if sme.get("region") != rt.region or rt.nc is None:
-            return []
-        try:
-            view = await BusClient(rt.nc, source=rt.source).call(
-                rg.GET_SME, rg.GetSme(sme_id=sme["sme_id"]), rt.region
-            )
-        except Refused:
-            return []
-        return [
-            Person(str(p.email), p.name, p.language) for p in view.contacts if p.consent_contact
-        ]
+    return handle
 
-    async def tick() -> None:
-        while True:
-            try:
-                today = datetime.now(UTC).date()
-                await notifier.expiring_profiles(s.expiry_notice_days, contacts, today)
-            except Exception as exc:  # a bad tick must not end the periodic work
-                rt.log.exception("notify_tick_failed", error=str(exc))
-            await asyncio.sleep(s.notify_tick_s)
 
-    async def start() -> None:
-        await store.create_indexes()
-        dispatcher.start()
-        ticker.append(asyncio.create_task(tick()))
+def _meeting(notifier: Notifier, kind: str) -> Handler:
+    async def handle(event: Envelope[Any]) -> None:
+        await notifier.on_meeting(kind, event)
 
-    async def stop() -> None:
-        for task in ticker:
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        await dispatcher.stop()
+    return handle
 
-    rt.startup.append(start)
-    rt.shutdown.append(stop)
 
-    rt.handles(c.SUBSCRIBE_WEBHOOK, remember_replies=False)(notifier.subscribe_webhook)
-    rt.handles(c.UNSUBSCRIBE_WEBHOOK)(notifier.unsubscribe_webhook)
-    rt.handles(c.SET_PREFERENCES)(notifier.set_preferences)
-    rt.handles(c.UNSUBSCRIBE)(notifier.unsubscribe)
-    rt.handles(c.FORGET_PERSON)(notifier.forget_person)
-    rt.handles(c.SEND_DIGEST)(notifier.send_digest)
-    rt.handles(c.LIST_DELIVERIES)(notifier.list_deliveries)
+def _data(handle: Callable[[dict[str, Any]], Awaitable[None]]) -> Handler:
+    async def with_data(event: Envelope[Any]) -> None:
+        await handle(event.data.model_dump(mode="json"))
 
-    # Mail to people.
-    def registrations(kind: str | None) -> Any:
-        async def handle(events: list[Envelope[ev.RegistrationChanged]]) -> None:
-            await notifier.on_registrations(kind, events)
+    return with_data
 
-        return handle
 
-    rt.consumes_batches(ev.REGISTRATION_CONFIRMED)(registrations("registration_confirmed"))
-    rt.consumes_batches(ev.REGISTRATION_WAITLISTED)(registrations("registration_waitlisted"))
-    rt.consumes_batches(ev.REGISTRATION_CANCELLED)(registrations(None))
+def _and_webhooks(notifier: Notifier, handle: Handler) -> Handler:
+    async def both(event: Envelope[Any]) -> None:
+        await handle(event)
+        await notifier.queue_webhooks(event)
 
-    def meeting(kind: str) -> Any:
-        async def handle(event: Envelope[mt.MeetingChanged]) -> None:
-            await notifier.on_meeting(kind, event)
+    return both
 
-        return handle
 
-    for op in (mt.MEETING_REQUESTED, mt.MEETING_ACCEPTED, mt.MEETING_DECLINED):
-        rt.consumes(op)(meeting(op.name))
-
-    # Facts both mail and partner systems hear about; each handler also fans out to webhooks.
-    async def webhooks(event: Envelope[Any]) -> None:
-        name = event.type.split(".")[3]
-        await notifier.queue_webhooks(event, name, event.data.model_dump(mode="json"))
-
-    @rt.consumes(ev.EVENT_PUBLISHED)
-    async def on_event_published(event: Envelope[ev.EventPublished]) -> None:
-        data = event.data.model_dump(mode="json") | {"received_at": utc_key(datetime.now(UTC))}
-        await notifier.on_event_published(data)
-        await webhooks(event)
-
-    @rt.consumes(ev.EVENT_CANCELLED)
-    async def on_event_cancelled(event: Envelope[ev.EventCancelled]) -> None:
-        await notifier.on_event_cancelled(event)
-        await webhooks(event)
-
-    @rt.consumes(mt.SCHEDULE_PUBLISHED)
-    async def on_schedule_published(event: Envelope[mt.SchedulePublished]) -> None:
-        await notifier.on_schedule_published(event)
-        await webhooks(event)
-
-    @rt.consumes(rg.PROFILE_PUBLISHED)
-    async def on_profile_published(event: Envelope[rg.ProfilePublished]) -> None:
-        d = event.data.model_dump(mode="json")
-        p = d["profile"]
-        if p["visibility"] != "private":
-            await store.profiles.replace_one(
-                {"_id": p["profile_id"]},
-                {"_id": p["profile_id"], "title": p["title"], "type": p["type"],
-                 "expires_on": p["expires_on"], "sme": d["sme"],
-                 "received_at": utc_key(datetime.now(UTC))},
-                upsert=True,
-            )  # fmt: skip
-        await webhooks(event)
-
-    @rt.consumes(rg.PROFILE_WITHDRAWN)
-    async def on_profile_withdrawn(event: Envelope[rg.ProfileWithdrawn]) -> None:
-        await store.profiles.delete_one({"_id": event.data.profile_id})
-        await webhooks(event)
-
-    @rt.consumes(rg.SUCCESS_STORY_PUBLISHED)
-    async def on_story(event: Envelope[rg.SuccessStoryPublished]) -> None:
-        await webhooks(event)
-
-    @rt.consumes(rg.SME_ERASED)
-    async def on_sme_erased(event: Envelope[rg.SmeErased]) -> None:
-        await store.profiles.delete_many({"sme.sme_id": event.data.sme_id})
-
-    rt.publishes(c.NOTIFICATION_SENT, c.NOTIFICATION_FAILED)
+async def _nothing(event: Envelope[Any]) -> None:
+    """Heard only to be passed on to the partner systems."""

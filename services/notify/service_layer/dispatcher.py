@@ -31,7 +31,7 @@ from contracts.envelope import Envelope
 from ..adapters.mail import SmtpPool, permanent
 from ..adapters.repository import DELIVERIES, NotifyStore, delivery_view, utc_key
 from ..adapters.webhooks import WebhookFailed, WebhookPoster
-from ..domain.rules import retry_delay
+from ..domain.rules import next_attempt_in
 
 # Slack after an attempt for its outcome to be written while the lease still holds.
 RECORD_SLACK_S = 2.0
@@ -89,6 +89,10 @@ class Dispatcher:
         self._pending: list[tuple[Outcome, asyncio.Future[None]]] = []
         self._flushing = False
         self._flusher: asyncio.Task[None] | None = None
+
+    async def started(self) -> None:
+        """As a start hook of the runtime."""
+        self.start()
 
     def start(self) -> None:
         self._tasks = [
@@ -211,9 +215,7 @@ class Dispatcher:
         if doc["channel"] == "email":
             await self.smtp.send(doc["message"], self.sender, [doc["recipient"]])
             return
-        subscription = await self.store.subscriptions.find_one(
-            {"_id": doc["recipient"], "active": True}
-        )
+        subscription = await self.store.active_subscription(doc["recipient"])
         if subscription is None:
             raise WebhookFailed("the subscription was cancelled", permanent=True)
         await self.webhooks.post(
@@ -223,9 +225,14 @@ class Dispatcher:
     def _failed(self, doc: dict[str, Any], exc: Exception) -> Outcome:
         error = f"{type(exc).__name__}: {exc}"[:500]
         age = datetime.now(UTC) - datetime.fromisoformat(doc["created_at"])
-        final = getattr(exc, "permanent", False) or permanent(exc)
-        delay = retry_delay(doc.get("attempts", 0) + 1, self.retry_base_s)
-        if final or age + timedelta(seconds=delay) > timedelta(seconds=self.give_up_s):
+        delay = next_attempt_in(
+            doc.get("attempts", 0) + 1,
+            age.total_seconds(),
+            permanent=getattr(exc, "permanent", False) or permanent(exc),
+            base_s=self.retry_base_s,
+            give_up_s=self.give_up_s,
+        )
+        if delay is None:
             self.log.warning("delivery_failed", delivery=doc["_id"], error=error)
             return self._outcome(doc, "failed", error, c.NOTIFICATION_FAILED)
         self.log.info("delivery_retry", delivery=doc["_id"], error=error, in_s=round(delay, 2))

@@ -1,0 +1,51 @@
+"""What notify asks the other services of its region over the bus: an event it has not heard
+of yet (its event_published may still be on its way), and an SME's consenting contacts."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from nats.aio.client import Client as NATS
+
+from contracts import events as ev
+from contracts import registry as rg
+from contracts.errors import Refused
+from mapnet.runtime.bus import BusClient
+
+from ..domain.rules import Person
+
+
+class Directory:
+    def __init__(self, connection: Callable[[], NATS | None], region: str, source: str) -> None:
+        """``connection``: the service's NATS connection once it is started."""
+        self._connection = connection
+        self.region = region
+        self.source = source
+
+    def _bus(self) -> BusClient | None:
+        nc = self._connection()
+        return BusClient(nc, source=self.source) if nc is not None else None
+
+    async def event(self, event_id: str) -> dict[str, Any] | None:
+        """The calendar entry as its owner answers it; None if unknown or not reachable."""
+        if (bus := self._bus()) is None:
+            return None
+        try:
+            entry = await bus.call(ev.GET_EVENT, ev.GetEvent(event_id=event_id), self.region)
+        except Refused:
+            return None
+        found: dict[str, Any] = entry.model_dump(mode="json")
+        return found
+
+    async def contacts(self, sme: dict[str, Any]) -> list[Person]:
+        """The contacts of an SME of this region who consented to be contacted."""
+        if sme.get("region") != self.region or (bus := self._bus()) is None:
+            return []
+        try:
+            view = await bus.call(rg.GET_SME, rg.GetSme(sme_id=sme["sme_id"]), self.region)
+        except Refused:
+            return []
+        return [
+            Person(str(p.email), p.name, p.language) for p in view.contacts if p.consent_contact
+        ]

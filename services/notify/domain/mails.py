@@ -1,0 +1,226 @@
+"""Who gets which mail, when and about what: the decisions notify makes for each fact it hears
+(registrations, meetings, schedules, cancellations, expiring profiles, the weekly digest), as
+pure functions of what it knows. No I/O: the service layer reads, these decide, it writes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any, Literal
+from zoneinfo import ZoneInfo
+
+import icalendar
+
+from .rules import Attachment, Mail, Person, delivery_id, frequency
+
+# What notify writes when it knows nothing of an event (its facts are still on their way).
+UNKNOWN_EVENT: dict[str, Any] = {"title": "your event", "when": "", "where": "", "timezone": "UTC"}
+
+
+@dataclass(frozen=True)
+class DateCause:
+    """Stands in for an event where the cause of a mail is a date (profile expiry, the weekly
+    digest): its id makes the mail once-only like an event's."""
+
+    id: str
+
+    @property
+    def correlationid(self) -> str:
+        return self.id
+
+
+@dataclass
+class MailPlan:
+    """What to do with a batch of mails: send these now, hold these lines for the digest."""
+
+    send: list[tuple[Mail, Any]] = field(default_factory=list)
+    hold: list[tuple[str, str, str]] = field(default_factory=list)  # (id, email, text)
+
+
+def plan(
+    items: Iterable[tuple[Mail, Any]],
+    forgotten: set[str],
+    preferences: Mapping[str, dict[str, Any]],
+    hashed: Mapping[str, str],
+) -> MailPlan:
+    """Each mail to a person who was forgotten (by ``hashed`` email) goes nowhere; otherwise as
+    the person chose: now, in the digest, or never, in the language they chose."""
+    decided = MailPlan()
+    for mail, cause in items:
+        email = mail.person.email.lower()
+        if hashed[email] in forgotten:
+            continue
+        chosen = preferences.get(email)
+        if chosen and chosen.get("language") and mail.kind != "weekly_digest":
+            mail.person = Person(email, mail.person.name, chosen["language"])
+        how = frequency(mail.kind, chosen)
+        if mail.kind == "weekly_digest" and how == "digest":
+            how = "immediately"  # the digest itself is what was asked for
+        if how == "digest":
+            summary = mail.context.get("summary") or mail.kind.replace("_", " ")
+            decided.hold.append((delivery_id(cause.id, "digest", email), email, summary))
+        elif how == "immediately":
+            decided.send.append((mail, cause))
+    return decided
+
+
+# --- what a mail says about an event --------------------------------------------------------
+
+
+def when(entry: dict[str, Any]) -> str:
+    start = datetime.fromisoformat(entry["starts_at"])
+    return f"{start:%d %b %Y %H:%M} ({entry['timezone']})"
+
+
+def where(entry: dict[str, Any]) -> str:
+    return ", ".join(p for p in (entry.get("venue"), entry.get("city"), entry.get("country")) if p)
+
+
+def described(entry: dict[str, Any] | None) -> dict[str, Any]:
+    """An event as the templates show it (a stand-in when it is not known yet)."""
+    if entry is None:
+        return dict(UNKNOWN_EVENT)
+    return {**entry, "when": when(entry), "where": where(entry)}
+
+
+def sme_key(ref: Mapping[str, Any]) -> str:
+    return f"{ref['region']}:{ref['sme_id']}"
+
+
+def registration_mail(kind: str, registration: dict[str, Any], entry: dict[str, Any]) -> Mail:
+    person = Person(registration["email"].lower(), registration["person_name"],
+                    registration["language"])  # fmt: skip
+    context = {"event": entry, "position": registration.get("position"),
+               "summary": f"{kind.replace('_', ' ')}: {entry['title']}"}  # fmt: skip
+    return Mail(kind, person, context)
+
+
+def cancellation_mail(person: Person, entry: dict[str, Any], reason: str) -> Mail:
+    context = {"event": entry, "reason": reason, "summary": f"cancelled: {entry['title']}"}
+    return Mail("event_cancelled", person, context)
+
+
+MeetingKind = Literal["meeting_requested", "meeting_accepted", "meeting_declined"]
+
+
+def meeting_parties(kind: str, meeting: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(who is told, who it is about): a request goes to its receiver, an answer back to the
+    requester."""
+    if kind == "meeting_requested":
+        return meeting["receiver"], meeting["requester"]
+    return meeting["requester"], meeting["receiver"]
+
+
+def meeting_mail(
+    kind: str, person: Person, entry: dict[str, Any], other_name: str, message: str
+) -> Mail:
+    context = {"event": entry, "other": other_name, "message": message,
+               "summary": f"{kind.replace('_', ' ')}: {other_name}"}  # fmt: skip
+    return Mail(kind, person, context)
+
+
+# --- a published schedule -------------------------------------------------------------------
+
+
+def schedule_participants(schedule: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {sme_key(p): p for m in schedule["meetings"] for p in m["participants"]}
+
+
+def meetings_of(schedule: dict[str, Any], key: str) -> list[dict[str, Any]]:
+    return [m for m in schedule["meetings"] if key in {sme_key(p) for p in m["participants"]}]
+
+
+def other_party(meeting: dict[str, Any], key: str) -> dict[str, Any]:
+    return next(p for p in meeting["participants"] if sme_key(p) != key)
+
+
+def agenda_row(meeting: dict[str, Any], entry: dict[str, Any], with_name: str) -> dict[str, str]:
+    tz = ZoneInfo(entry.get("timezone") or "UTC")
+    start = datetime.fromisoformat(meeting["starts_at"]).astimezone(tz)
+    place = f"table {meeting['table'] + 1}" if meeting["table"] is not None else "online"
+    return {"time": f"{start:%d %b %H:%M}", "place": place, "with": with_name}
+
+
+def schedule_mail(
+    person: Person,
+    entry: dict[str, Any],
+    rows: list[dict[str, str]],
+    meetings: list[dict[str, Any]],
+    version: int,
+) -> Mail:
+    attachment = Attachment("meetings.ics", "text/calendar", schedule_ics(entry, meetings, version))
+    context = {"event": entry, "meetings": rows,
+               "summary": f"your {len(rows)} meetings at {entry['title']}"}  # fmt: skip
+    return Mail("schedule_published", person, context, [attachment])
+
+
+def schedule_ics(entry: dict[str, Any], meetings: Sequence[dict[str, Any]], version: int) -> bytes:
+    cal = icalendar.Calendar.new(
+        prodid="-//MAPnet//Brokerage schedule//EN", name=entry["title"], method="PUBLISH"
+    )
+    for m in meetings:
+        cal.add_component(
+            icalendar.Event.new(
+                uid=f"{m['meeting_id']}@mapnet.eu",
+                sequence=version,
+                start=datetime.fromisoformat(m["starts_at"]),
+                end=datetime.fromisoformat(m["ends_at"]),
+                summary=f"Meeting at {entry['title']}",
+                location=f"table {m['table'] + 1}" if m["table"] is not None else "online",
+            )
+        )
+    return cal.to_ical()
+
+
+# --- dates: expiring profiles, the weekly digest --------------------------------------------
+
+
+def expiry_window(today: date, within_days: int) -> tuple[str, str]:
+    """Profiles expiring from today to ``within_days`` ahead (ISO dates, inclusive)."""
+    return today.isoformat(), (today + timedelta(days=within_days)).isoformat()
+
+
+def expiry_notice(profile: dict[str, Any], person: Person) -> tuple[Mail, DateCause]:
+    """Once per profile and expiry date: a profile renewed to a later date is noticed again."""
+    cause = DateCause(f"expiry:{profile['_id']}:{profile['expires_on']}")
+    context = {
+        "title": profile["title"],
+        "expires_on": profile["expires_on"],
+        "company": profile["sme"].get("legal_name", ""),
+        "summary": f"profile {profile['title']} expires {profile['expires_on']}",
+    }
+    return Mail("profile_expiring", person, context), cause
+
+
+def digest_period(today: date) -> str:
+    year, week, _ = today.isocalendar()
+    return f"{year}-W{week:02d}"
+
+
+def digest_mail(
+    preferences: dict[str, Any],
+    held: list[str],
+    period: str,
+    events: list[dict[str, Any]],
+    profiles: list[dict[str, Any]],
+) -> Mail | None:
+    """The week's digest for one person: the news if they asked for it, and the lines held
+    for them; nothing for a person who withdrew consent or has nothing to read."""
+    wants_news = frequency("weekly_digest", preferences) != "never"
+    if not preferences.get("consent", True) or not (wants_news or held):
+        return None
+    person = Person(preferences["_id"], preferences.get("name", ""),
+                    preferences.get("language", "en"))  # fmt: skip
+    context = {"period": period, "events": events if wants_news else [],
+               "profiles": profiles if wants_news else [], "items": held}  # fmt: skip
+    return Mail("weekly_digest", person, context)
+
+
+def digest_event(entry: dict[str, Any]) -> dict[str, str]:
+    return {"title": entry["title"], "when": when(entry), "where": where(entry)}
+
+
+def digest_profile(profile: dict[str, Any]) -> dict[str, str]:
+    return {"title": profile["title"], "type": profile["type"],
+            "country": profile["sme"].get("country", "")}  # fmt: skip
