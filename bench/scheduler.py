@@ -10,9 +10,9 @@ from __future__ import annotations
 import argparse
 
 from services.matching.domain.bound import upper_bound
-from services.matching.domain.generated import generated_event
 from services.matching.domain.schedule_problem import idle_gaps, violations
 from services.matching.domain.scheduler import solve
+from services.matching.testdata.generated import generated_event
 
 from .common import figures
 

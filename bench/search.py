@@ -31,7 +31,7 @@ from mapnet.runtime.bus import BusClient
 from mapnet.runtime.codec import encode, make_envelope
 from services.matching.adapters.profile_index import Filters, ProfileIndex
 from services.matching.domain.ranking import seeker_from
-from services.matching.domain.relevance_set import RELEVANT, profile_docs
+from services.matching.testdata.relevance_set import RELEVANT, profile_docs
 
 REGION = "bench"
 REGIONS = ["berlin", "copenhagen", "helsinki", "oslo", "riga", "stockholm", "tallinn", "vilnius"]

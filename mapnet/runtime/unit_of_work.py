@@ -42,6 +42,10 @@ class EnvelopeFactory(Protocol):
 Wake = Callable[[str, Any, Sequence[Envelope[Any]] | None], None]
 
 
+def _id(cause: Cause | str) -> str:
+    return cause if isinstance(cause, str) else cause.correlationid
+
+
 def _no_relay(collection: str, record_id: Any, events: Sequence[Envelope[Any]] | None) -> None:
     """Nothing to wake: events stay in the outbox of the record (tests of the service layer)."""
 
@@ -60,18 +64,17 @@ class UnitOfWork:
     def now(self) -> datetime:
         return self.clock()
 
-    def events_of(self, record: Any, cause: Cause, *, subject: str) -> list[Envelope[Any]]:
+    def events_of(self, record: Any, cause: Cause | str, *, subject: str) -> list[Envelope[Any]]:
         """The events a domain record recorded, as envelopes of this region carrying the
-        cause's correlation id; the record's list is emptied so none is queued twice."""
-        return take_events(
-            record, self.envelope, subject=subject, correlationid=cause.correlationid
-        )
+        cause's correlation id (or this one); the record's list is emptied so none is queued
+        twice."""
+        return take_events(record, self.envelope, subject=subject, correlationid=_id(cause))
 
     def event(
-        self, op: Operation[Any, Any], data: Any, cause: Cause, *, subject: str
+        self, op: Operation[Any, Any], data: Any, cause: Cause | str, *, subject: str
     ) -> Envelope[Any]:
         """One event a handler states itself (no domain record recorded it)."""
-        return self.envelope(op, data, correlationid=cause.correlationid, subject=subject)
+        return self.envelope(op, data, correlationid=_id(cause), subject=subject)
 
     def written(self, collection: str, key: Any, events: Sequence[Envelope[Any]]) -> None:
         """After a write that stored these events in a record's outbox: relay them now."""
@@ -94,7 +97,7 @@ class UnitOfWork:
     async def save(
         self,
         record: Any,
-        cause: Cause,
+        cause: Cause | str,
         *,
         collection: str,
         key: str,

@@ -6,7 +6,6 @@ from contracts import events as c
 from contracts.envelope import Envelope
 from mapnet.runtime.service import Runtime
 
-from ..adapters import ical, views
 from ..adapters.repository import (
     ENTRIES,
     REGISTRATIONS,
@@ -21,15 +20,7 @@ def build(rt: Runtime) -> None:
     entries = EntryRepository(rt.db, rt.region)
     registrations = RegistrationRepository(rt.db)
     seats = SeatBook(rt.db)
-    calendar = Calendar(
-        rt.region,
-        entries,
-        registrations,
-        seats,
-        rt.envelope,
-        lambda event_id, events: rt.written(ENTRIES, event_id, events),
-        lambda rid, events: rt.written(REGISTRATIONS, rid, events),
-    )
+    calendar = Calendar(rt.unit_of_work(), entries, registrations, seats)
     rt.outbox_collections += [ENTRIES, REGISTRATIONS]
     rt.startup += [entries.create_indexes, registrations.create_indexes, calendar.reconcile]
 
@@ -42,25 +33,9 @@ def build(rt: Runtime) -> None:
     rt.handles(c.RECORD_ATTENDANCE)(calendar.record_attendance)
     rt.handles(c.GET_EVENT)(calendar.get_event)
 
-    @rt.handles(c.LIST_CALENDAR)
-    async def list_calendar(query: Envelope[c.ListCalendar]) -> c.CalendarPage:
-        return await views.list_calendar(entries.entries, query.data)
-
-    @rt.handles(c.LIST_REGISTRATIONS)
-    async def list_registrations(query: Envelope[c.ListRegistrations]) -> c.RegistrationPage:
-        await entries.require(query.data.event_id)
-        return await views.list_registrations(registrations.registrations, seats, query.data)
-
-    @rt.handles(c.GET_ICAL)
-    async def get_ical(query: Envelope[c.GetIcal]) -> c.IcalDocument:
-        q = query.data
-        if q.email is None:
-            found = await views.calendar_entries(entries.entries, q)
-            return c.IcalDocument(ical=ical.to_ical(found, f"MAPnet {rt.region} calendar"))
-        mine = await views.registrations_of(registrations.registrations, str(q.email))
-        found = [e.view() for event_id in mine if (e := await entries.get(event_id))]
-        withdrawn = {event_id for event_id, status in mine.items() if status == "cancelled"}
-        return c.IcalDocument(ical=ical.to_ical(found, f"MAPnet: {q.email}", withdrawn))
+    rt.handles(c.LIST_CALENDAR)(calendar.list_calendar)
+    rt.handles(c.LIST_REGISTRATIONS)(calendar.list_registrations)
+    rt.handles(c.GET_ICAL)(calendar.get_ical)
 
     @rt.consumes_network(c.ENTRY_SHARED)
     async def on_network_entry(event: Envelope[c.CalendarEntry]) -> None:

@@ -143,63 +143,43 @@ def demo_calendar(region: str, today: date | None = None) -> list[dict[str, Any]
         _entry(region, n, today + timedelta(days=offset), days, kind, title, city, clusters, topics)
         for n, (offset, days, kind, title, city, clusters, topics) in enumerate(PROGRAMME, start=1)
     ]
-    brokerage_day = today + timedelta(days=58)
-    helsinki = ZoneInfo("Europe/Helsinki")
-    deadline = datetime.combine(brokerage_day - timedelta(days=7), time(23, 59), helsinki)
-    entries.append(
-        _entry(
-            region,
-            100,
-            brokerage_day,
-            2,
-            "brokerage_event",
-            "Baltic Sea Brokerage Days",
-            "Helsinki",
-            ["ict", "life-sciences", "cleantech", "photonics"],
-            ["partnering"],
-        )
-        | {
-            "capacity": 500,
-            "brokerage": {
-                "days": [
-                    brokerage_day.isoformat(),
-                    (brokerage_day + timedelta(days=1)).isoformat(),
-                ],
-                "day_start": "09:00",
-                "slots_per_day": 16,
-                "slot_minutes": 20,
-                "breaks_after_slot": [6],
-                "tables": 100,
-                "registration_deadline": deadline.isoformat(),
-                "participation_types": ["on_site", "remote"],
-                "max_meetings_per_participant": 12,
-                "max_requests_per_participant": 20,
-            },
-        }
-    )
-    course_day = today + timedelta(days=21)
+    return [*entries, _brokerage_event(region, today), _training_course(region, today)]
+
+
+def _brokerage_event(region: str, today: date) -> dict[str, Any]:
+    day = today + timedelta(days=58)
+    deadline = datetime.combine(day - timedelta(days=7), time(23, 59), ZoneInfo("Europe/Helsinki"))
+    clusters = ["ict", "life-sciences", "cleantech", "photonics"]
+    entry = _entry(region, 100, day, 2, "brokerage_event", "Baltic Sea Brokerage Days",
+                   "Helsinki", clusters, ["partnering"])  # fmt: skip
+    return entry | {
+        "capacity": 500,
+        "brokerage": {
+            "days": [day.isoformat(), (day + timedelta(days=1)).isoformat()],
+            "day_start": "09:00",
+            "slots_per_day": 16,
+            "slot_minutes": 20,
+            "breaks_after_slot": [6],
+            "tables": 100,
+            "registration_deadline": deadline.isoformat(),
+            "participation_types": ["on_site", "remote"],
+            "max_meetings_per_participant": 12,
+            "max_requests_per_participant": 20,
+        },
+    }
+
+
+def _training_course(region: str, today: date) -> dict[str, Any]:
+    day = today + timedelta(days=21)
     tallinn = ZoneInfo("Europe/Tallinn")
-    entries.append(
-        _entry(
-            region,
-            200,
-            course_day,
-            8,
-            "training_course",
-            "Gazelle Internationalisation Bootcamp",
-            "Tallinn",
-            [],
-            ["internationalisation", "export", "investor readiness"],
-        )
-        | {
-            "course": {
-                "capacity": 24,
-                "sessions": [
-                    datetime.combine(course_day + timedelta(days=d), time(9), tallinn).isoformat()
-                    for d in (0, 2, 5, 7)
-                ],
-                "completion_min_sessions": 3,
-            },
-        }
-    )
-    return entries
+    topics = ["internationalisation", "export", "investor readiness"]
+    entry = _entry(region, 200, day, 8, "training_course",
+                   "Gazelle Internationalisation Bootcamp", "Tallinn", [], topics)  # fmt: skip
+    sessions = [datetime.combine(day + timedelta(days=d), time(9), tallinn) for d in (0, 2, 5, 7)]
+    return entry | {
+        "course": {
+            "capacity": 24,
+            "sessions": [s.isoformat() for s in sessions],
+            "completion_min_sessions": 3,
+        },
+    }

@@ -4,15 +4,22 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
+from functools import partial
 from typing import Any
 
 from contracts import events as c
 from contracts.envelope import Envelope
 from contracts.errors import Refused
-from mapnet.runtime import outbox
+from mapnet.runtime.unit_of_work import UnitOfWork
 
-from ..adapters.repository import EntryRepository, RegistrationRepository
+from ..adapters import ical, views
+from ..adapters.repository import (
+    ENTRIES,
+    REGISTRATIONS,
+    EntryRepository,
+    RegistrationRepository,
+)
 from ..adapters.seats import CONFIRMED, SeatBook
 from ..domain.calendar import Entry
 from ..domain.registration import PENDING, Registration
@@ -30,28 +37,19 @@ def entry_id(region: str, partner_id: str, external_id: str) -> str:
 class Calendar:
     def __init__(
         self,
-        region: str,
+        uow: UnitOfWork,
         entries: EntryRepository,
         registrations: RegistrationRepository,
         seats: SeatBook,
-        envelope: Callable[..., Envelope[Any]],
-        wake_entry: Callable[[str, list[Envelope[Any]]], None],
-        wake_registration: Callable[[str, list[Envelope[Any]]], None],
-        now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
-        self.region = region
+        self.uow = uow
+        self.region = uow.region
         self.entries = entries
         self.registrations = registrations
         self.seats = seats
-        self._envelope = envelope
-        self._wake_entry = wake_entry
-        self._wake_registration = wake_registration
-        self.now = now
 
-    def _events(self, record: Any, subject: str, correlationid: str) -> list[Envelope[Any]]:
-        return outbox.take_events(
-            record, self._envelope, subject=subject, correlationid=correlationid
-        )
+    def now(self) -> datetime:
+        return self.uow.now()
 
     # --- calendar entries ----------------------------------------------------------------------
 
@@ -63,14 +61,16 @@ class Calendar:
             entry = Entry.publish(event_id, self.region, d, previous, self.now())
             if entry is previous:
                 return entry.view()
-            events = self._events(entry, event_id, cmd.correlationid)
+            expected = previous.version if previous else None
             try:
-                await self.entries.save(entry, previous.version if previous else None, events)
+                await self.uow.save(
+                    entry, cmd, collection=ENTRIES, key=event_id,
+                    write=partial(self.entries.save, entry, expected),
+                )  # fmt: skip
             except Refused as refused:
                 if refused.code == "conflict":
                     continue  # the publisher sent two versions at once: apply the later one again
                 raise
-            self._wake_entry(event_id, events)
             await self.seats.open(event_id, entry.capacity)
             await self.seats.promote(event_id, self._promoted(cmd.correlationid))
             return entry.view()
@@ -81,9 +81,10 @@ class Calendar:
         read_version = entry.version
         entry.cancel(cmd.data.reason, self.now())
         if entry.version != read_version:
-            events = self._events(entry, entry.event_id, cmd.correlationid)
-            await self.entries.save(entry, read_version, events)
-            self._wake_entry(entry.event_id, events)
+            await self.uow.save(
+                entry, cmd, collection=ENTRIES, key=entry.event_id,
+                write=lambda events: self.entries.save(entry, read_version, events),
+            )  # fmt: skip
         return entry.view()
 
     async def get_event(self, query: Envelope[c.GetEvent]) -> c.CalendarEntry:
@@ -124,10 +125,10 @@ class Calendar:
         raise Refused("conflict", f"registration {rid} keeps changing; try again")
 
     async def _store(self, reg: Registration, version: int, correlationid: str) -> bool:
-        events = self._events(reg, reg.registration_id, correlationid)
+        events = self.uow.events_of(reg, correlationid, subject=reg.registration_id)
         if not await self.registrations.save(reg, version, events):
             return False
-        self._wake_registration(reg.registration_id, events)
+        self.uow.written(REGISTRATIONS, reg.registration_id, events)
         return True
 
     def _promoted(self, correlationid: str) -> Callable[[str], Any]:
@@ -181,3 +182,26 @@ class Calendar:
             for rid in holder_ids:
                 if statuses.get(rid, "cancelled") == "cancelled":
                     await self._give_back(event_id, rid, f"reconcile-{event_id}")
+
+    # --- reads -------------------------------------------------------------------------------
+
+    async def list_calendar(self, query: Envelope[c.ListCalendar]) -> c.CalendarPage:
+        return await views.list_calendar(self.entries.entries, query.data)
+
+    async def list_registrations(self, query: Envelope[c.ListRegistrations]) -> c.RegistrationPage:
+        await self.entries.require(query.data.event_id)
+        return await views.list_registrations(
+            self.registrations.registrations, self.seats, query.data
+        )
+
+    async def get_ical(self, query: Envelope[c.GetIcal]) -> c.IcalDocument:
+        """The calendar as iCal; with an email, that person's events, those they left marked
+        cancelled so that a subscribed calendar drops them."""
+        q = query.data
+        if q.email is None:
+            found = await views.calendar_entries(self.entries.entries, q)
+            return c.IcalDocument(ical=ical.to_ical(found, f"MAPnet {self.region} calendar"))
+        mine = await views.registrations_of(self.registrations.registrations, str(q.email))
+        found = [e.view() for event_id in mine if (e := await self.entries.get(event_id))]
+        withdrawn = {event_id for event_id, status in mine.items() if status == "cancelled"}
+        return c.IcalDocument(ical=ical.to_ical(found, f"MAPnet: {q.email}", withdrawn))

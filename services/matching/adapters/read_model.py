@@ -179,6 +179,15 @@ class ReadModel:
     async def schedule_copy(self, event_id: str) -> dict[str, Any] | None:
         return await self.schedule_copies.find_one({"_id": event_id})
 
+    async def clusters_of(self, keys: list[str]) -> dict[str, list[str]]:
+        """The clusters of each of these SMEs (keys ``region:sme_id``), in one query."""
+        found = self.smes.find({"_id": {"$in": keys}}, {"clusters": 1})
+        return {sme["_id"]: sme.get("clusters", []) async for sme in found}
+
+    async def profiles_of(self, ref: SmeRef) -> list[dict[str, Any]]:
+        """The published profiles of one SME."""
+        return [p["profile"] async for p in self.profiles.find({"sme_key": key(ref)})]
+
     async def all_profiles(self) -> list[dict[str, Any]]:
         return await self.profiles.find({}).to_list(None)
 

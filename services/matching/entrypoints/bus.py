@@ -3,9 +3,12 @@ it builds its read model from."""
 
 from __future__ import annotations
 
-from contracts import events as events_contract
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from contracts import events as ev
 from contracts import matching as c
-from contracts import registry as registry_contract
+from contracts import registry as reg
 from contracts.common import SmeRef
 from contracts.envelope import Envelope
 from mapnet.runtime.service import Runtime
@@ -15,19 +18,13 @@ from ..adapters.read_model import ReadModel
 from ..adapters.repository import MEETINGS, SCHEDULES, MeetingRepository
 from ..service_layer.handlers import Matching
 
+Handler = Callable[[Envelope[Any]], Awaitable[None]]
+
 
 def build(rt: Runtime) -> None:
     meetings = MeetingRepository(rt.db)
     read_model = ReadModel(rt.db)
-    matching = Matching(
-        rt.region,
-        meetings,
-        read_model,
-        ProfileIndex(read_model),
-        rt.envelope,
-        lambda mid, events: rt.written(MEETINGS, mid, events),
-        lambda event_id, events: rt.written(SCHEDULES, event_id, events),
-    )
+    matching = Matching(rt.unit_of_work(), meetings, read_model, ProfileIndex(read_model))
     rt.outbox_collections += [MEETINGS, SCHEDULES]
     rt.startup += [meetings.create_indexes, read_model.create_indexes]
 
@@ -43,65 +40,12 @@ def build(rt: Runtime) -> None:
     rt.handles(c.GET_MEETING_KPIS)(matching.get_meeting_kpis)
     rt.handles(c.FIND_PARTNERS)(matching.find_partners)
 
-    ev, reg = events_contract, registry_contract
-
-    @rt.consumes(ev.EVENT_PUBLISHED)
-    async def on_event_published(event: Envelope[ev.EventPublished]) -> None:
-        await read_model.put_event(event.data.model_dump(mode="json"))
-
-    @rt.consumes(ev.EVENT_CANCELLED)
-    async def on_event_cancelled(event: Envelope[ev.EventCancelled]) -> None:
-        await read_model.cancel_event(event.data.event_id)
-
-    @rt.consumes(ev.REGISTRATION_CONFIRMED)
-    async def on_registration_confirmed(event: Envelope[ev.RegistrationChanged]) -> None:
-        r = event.data.registration
-        if r.sme is not None:
-            remote = r.participation == "remote"
-            await read_model.join(r.event_id, r.sme, remote, r.registration_id)
-
-    @rt.consumes(ev.REGISTRATION_CANCELLED)
-    async def on_registration_cancelled(event: Envelope[ev.RegistrationChanged]) -> None:
-        r = event.data.registration
-        if r.sme is not None:
-            await read_model.leave(r.event_id, r.sme, r.registration_id)
-
-    async def put_sme(event: Envelope[reg.SmeRegistered] | Envelope[reg.SmeUpdated]) -> None:
-        await read_model.put_sme(event.data.model_dump(mode="json"))
-
-    rt.consumes(reg.SME_REGISTERED)(put_sme)
-    rt.consumes(reg.SME_UPDATED)(put_sme)
-
-    @rt.consumes(reg.PROFILE_PUBLISHED)
-    async def on_profile_published(event: Envelope[reg.ProfilePublished]) -> None:
-        d = event.data.model_dump(mode="json")
-        await read_model.put_profile(d["sme"], d["profile"])
-
-    @rt.consumes(reg.PROFILE_WITHDRAWN)
-    async def on_profile_withdrawn(event: Envelope[reg.ProfileWithdrawn]) -> None:
-        await read_model.withdraw_profile(event.data.profile_id)
-
-    @rt.consumes(reg.SME_ERASED)
-    async def on_sme_erased(event: Envelope[reg.SmeErased]) -> None:
-        await read_model.erase_sme(SmeRef(sme_id=event.data.sme_id, region=event.data.region))
-
-    # --- what the other regions share -------------------------------------------------------
-
-    @rt.consumes_network(reg.SME_SHARED)
-    async def on_network_sme_shared(event: Envelope[reg.SmeShared]) -> None:
-        d = event.data.model_dump(mode="json")
-        await read_model.put_shared(d["sme"], d["profiles"])
-
-    @rt.consumes_network(reg.SME_UNSHARED)
-    async def on_network_sme_unshared(event: Envelope[reg.SmeUnshared]) -> None:
-        ref = SmeRef(sme_id=event.data.sme_id, region=event.data.region)
-        await read_model.unshare_sme(ref, event.data.version)
-
-    rt.consumes_network(reg.SME_ERASED)(on_sme_erased)
-
-    @rt.consumes_network(c.SCHEDULE_PUBLISHED)
-    async def on_network_schedule(event: Envelope[c.SchedulePublished]) -> None:
-        await read_model.put_schedule_copy(event.data.model_dump(mode="json"))
+    # The read model: this region's brokerage events, registrations, SMEs and profiles ...
+    for op, handle in _read_model_routes(read_model).items():
+        rt.consumes(op)(handle)
+    # ... and what the other regions share.
+    for op, handle in _network_routes(read_model).items():
+        rt.consumes_network(op)(handle)
 
     rt.publishes(
         c.MEETING_REQUESTED,
@@ -111,3 +55,71 @@ def build(rt: Runtime) -> None:
         c.SCHEDULE_PUBLISHED,
         c.MEETING_OUTCOME_RECORDED,
     )
+
+
+def _read_model_routes(read_model: ReadModel) -> dict[Any, Handler]:
+    async def on_event_published(event: Envelope[ev.EventPublished]) -> None:
+        await read_model.put_event(event.data.model_dump(mode="json"))
+
+    async def on_event_cancelled(event: Envelope[ev.EventCancelled]) -> None:
+        await read_model.cancel_event(event.data.event_id)
+
+    async def on_registration_confirmed(event: Envelope[ev.RegistrationChanged]) -> None:
+        r = event.data.registration
+        if r.sme is not None:
+            remote = r.participation == "remote"
+            await read_model.join(r.event_id, r.sme, remote, r.registration_id)
+
+    async def on_registration_cancelled(event: Envelope[ev.RegistrationChanged]) -> None:
+        r = event.data.registration
+        if r.sme is not None:
+            await read_model.leave(r.event_id, r.sme, r.registration_id)
+
+    async def put_sme(event: Envelope[Any]) -> None:
+        await read_model.put_sme(event.data.model_dump(mode="json"))
+
+    async def on_profile_published(event: Envelope[reg.ProfilePublished]) -> None:
+        d = event.data.model_dump(mode="json")
+        await read_model.put_profile(d["sme"], d["profile"])
+
+    async def on_profile_withdrawn(event: Envelope[reg.ProfileWithdrawn]) -> None:
+        await read_model.withdraw_profile(event.data.profile_id)
+
+    return {
+        ev.EVENT_PUBLISHED: on_event_published,
+        ev.EVENT_CANCELLED: on_event_cancelled,
+        ev.REGISTRATION_CONFIRMED: on_registration_confirmed,
+        ev.REGISTRATION_CANCELLED: on_registration_cancelled,
+        reg.SME_REGISTERED: put_sme,
+        reg.SME_UPDATED: put_sme,
+        reg.PROFILE_PUBLISHED: on_profile_published,
+        reg.PROFILE_WITHDRAWN: on_profile_withdrawn,
+        reg.SME_ERASED: _erased(read_model),
+    }
+
+
+def _network_routes(read_model: ReadModel) -> dict[Any, Handler]:
+    async def on_sme_shared(event: Envelope[reg.SmeShared]) -> None:
+        d = event.data.model_dump(mode="json")
+        await read_model.put_shared(d["sme"], d["profiles"])
+
+    async def on_sme_unshared(event: Envelope[reg.SmeUnshared]) -> None:
+        ref = SmeRef(sme_id=event.data.sme_id, region=event.data.region)
+        await read_model.unshare_sme(ref, event.data.version)
+
+    async def on_schedule(event: Envelope[c.SchedulePublished]) -> None:
+        await read_model.put_schedule_copy(event.data.model_dump(mode="json"))
+
+    return {
+        reg.SME_SHARED: on_sme_shared,
+        reg.SME_UNSHARED: on_sme_unshared,
+        reg.SME_ERASED: _erased(read_model),
+        c.SCHEDULE_PUBLISHED: on_schedule,
+    }
+
+
+def _erased(read_model: ReadModel) -> Handler:
+    async def on_sme_erased(event: Envelope[reg.SmeErased]) -> None:
+        await read_model.erase_sme(SmeRef(sme_id=event.data.sme_id, region=event.data.region))
+
+    return on_sme_erased

@@ -5,22 +5,20 @@ from __future__ import annotations
 import asyncio
 import base64
 import uuid
-from collections.abc import Callable
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from contracts import matching as c
 from contracts.common import SmeRef
 from contracts.envelope import Envelope
 from contracts.errors import Refused, not_found
-from mapnet.runtime import outbox
+from mapnet.runtime.unit_of_work import UnitOfWork
 
 from ..adapters.profile_index import Filters, ProfileIndex
 from ..adapters.read_model import ReadModel
-from ..adapters.repository import MeetingRepository
+from ..adapters.repository import MEETINGS, SCHEDULES, MeetingRepository
 from ..domain import kpis
-from ..domain.meetings import Brokerage, Meeting, key
+from ..domain.meetings import Brokerage, Meeting, key, slot_times
 from ..domain.ranking import seeker_from
 from ..domain.schedule_problem import MeetingSpec, Problem
 from ..domain.scheduler import solve, spec_weight
@@ -28,46 +26,19 @@ from ..domain.scheduler import solve, spec_weight
 _NAMESPACE = uuid.UUID("5d0b8f3c-2a71-4e6b-b1c9-8e4f6a2d9c13")
 
 
-def slot_times(event: Brokerage, slot: int) -> tuple[datetime, datetime]:
-    """A slot's start and end in UTC; a break after slot k is one slot long."""
-    setup = event.setup
-    per_day, minutes = int(setup["slots_per_day"]), int(setup["slot_minutes"])
-    day, k = divmod(slot, per_day)
-    breaks = sum(1 for b in setup.get("breaks_after_slot", []) if b <= k)
-    start_of_day = datetime.combine(
-        date.fromisoformat(setup["days"][day]),
-        time.fromisoformat(setup["day_start"]),
-        ZoneInfo(event.timezone),
-    )
-    start = start_of_day + timedelta(minutes=(k + breaks) * minutes)
-    return start.astimezone(UTC), (start + timedelta(minutes=minutes)).astimezone(UTC)
-
-
 class Matching:
     def __init__(
-        self,
-        region: str,
-        meetings: MeetingRepository,
-        read_model: ReadModel,
+        self, uow: UnitOfWork, meetings: MeetingRepository, read_model: ReadModel,
         index: ProfileIndex,
-        envelope: Callable[..., Envelope[Any]],
-        wake_meeting: Callable[[str, list[Envelope[Any]]], None],
-        wake_schedule: Callable[[str, list[Envelope[Any]]], None],
-        now: Callable[[], datetime] = lambda: datetime.now(UTC),
-    ) -> None:
-        self.region = region
+    ) -> None:  # fmt: skip
+        self.uow = uow
+        self.region = uow.region
         self.meetings = meetings
         self.read_model = read_model
         self.index = index
-        self._envelope = envelope
-        self._wake_meeting = wake_meeting
-        self._wake_schedule = wake_schedule
-        self.now = now
 
-    def _events(self, record: Any, subject: str, correlationid: str) -> list[Envelope[Any]]:
-        return outbox.take_events(
-            record, self._envelope, subject=subject, correlationid=correlationid
-        )
+    def now(self) -> datetime:
+        return self.uow.now()
 
     async def _event(self, event_id: str) -> Brokerage:
         event = await self.read_model.event(event_id)
@@ -93,10 +64,11 @@ class Matching:
         slot, table = (await self._placement(m.event_id)).get(m.meeting_id, (None, None))
         return m.view(slot, table)
 
-    async def _store(self, m: Meeting, expected: int, correlationid: str) -> c.Meeting:
-        events = self._events(m, m.meeting_id, correlationid)
-        await self.meetings.save(m, expected, events)
-        self._wake_meeting(m.meeting_id, events)
+    async def _store(self, m: Meeting, expected: int, cause: Envelope[Any]) -> c.Meeting:
+        await self.uow.save(
+            m, cause, collection=MEETINGS, key=m.meeting_id,
+            write=lambda events: self.meetings.save(m, expected, events),
+        )  # fmt: skip
         return await self._view(m)
 
     # --- meetings ----------------------------------------------------------------------------
@@ -114,7 +86,7 @@ class Matching:
         ):
             expected = back.version
             back.asked_back(d.requester, d.priority)
-            return await self._store(back, expected, cmd.correlationid)
+            return await self._store(back, expected, cmd)
         meeting = Meeting.request(
             meeting_id,
             event,
@@ -123,16 +95,17 @@ class Matching:
             await self.meetings.sent_by(d.event_id, d.requester),
             self.now(),
         )
-        events = self._events(meeting, meeting_id, cmd.correlationid)
-        await self.meetings.add(meeting, events)
-        self._wake_meeting(meeting_id, events)
+        await self.uow.save(
+            meeting, cmd, collection=MEETINGS, key=meeting_id,
+            write=lambda events: self.meetings.add(meeting, events),
+        )  # fmt: skip
         return meeting.view()
 
     async def _change(self, meeting_id: str, cmd: Envelope[Any], change: Any) -> c.Meeting:
         m = await self.meetings.require(meeting_id)
         expected = m.version
         change(m)
-        return await self._store(m, expected, cmd.correlationid)
+        return await self._store(m, expected, cmd)
 
     async def respond_meeting(self, cmd: Envelope[c.RespondMeeting]) -> c.Meeting:
         d = cmd.data
@@ -224,10 +197,10 @@ class Matching:
             ],
             unscheduled=sorted(set(by_id) - set(result.placement)),
         )
-        published = self._envelope(
+        published = self.uow.event(
             c.SCHEDULE_PUBLISHED,
             c.SchedulePublished(**schedule.model_dump()),
-            correlationid=cmd.correlationid,
+            cmd,
             subject=event.event_id,
         )
         state = {
@@ -236,10 +209,11 @@ class Matching:
             "schedule": schedule.model_dump(mode="json"),
             "solver": {"status": result.status, "seconds": result.seconds, "moved": result.moved},
         }
-        await self.meetings.save_schedule(
-            event.event_id, state, previous["version"] if previous else 0, [published]
-        )
-        self._wake_schedule(event.event_id, [published])
+        expected = previous["version"] if previous else 0
+        await self.uow.commit(
+            SCHEDULES, event.event_id, [published],
+            self.meetings.save_schedule(event.event_id, state, expected, [published]),
+        )  # fmt: skip
         return schedule
 
     @staticmethod
@@ -284,10 +258,7 @@ class Matching:
         else:
             meetings = await self.meetings.all()
         keys = sorted({key(ref) for m in meetings for ref in (m.requester, m.receiver)})
-        clusters = {
-            sme["_id"]: sme.get("clusters", [])
-            async for sme in self.read_model.smes.find({"_id": {"$in": keys}}, {"clusters": 1})
-        }
+        clusters = await self.read_model.clusters_of(keys)
         return kpis.meeting_kpis(self.region, meetings, clusters)
 
     # --- partner search ----------------------------------------------------------------------
@@ -297,10 +268,7 @@ class Matching:
         sme = await self.read_model.sme(q.seeker)
         if sme is None:
             raise not_found("SME", key(q.seeker))
-        own = [
-            p["profile"]
-            for p in await self.read_model.profiles.find({"sme_key": key(q.seeker)}).to_list(None)
-        ]
+        own = await self.read_model.profiles_of(q.seeker)
         if q.profile_id is not None:
             own = [p for p in own if p["profile_id"] == q.profile_id]
             if not own:

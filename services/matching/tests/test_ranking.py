@@ -8,7 +8,7 @@ from typing import Any
 
 from services.matching.adapters.profile_index import Filters, ProfileIndex
 from services.matching.domain.ranking import nace_proximity, seeker_from, visible
-from services.matching.domain.relevance_set import RELEVANT, profile_docs
+from services.matching.testdata.relevance_set import RELEVANT, profile_docs
 
 TODAY = date(2026, 11, 25)
 

@@ -8,9 +8,9 @@ import dataclasses
 import pytest
 
 from services.matching.domain.bound import upper_bound
-from services.matching.domain.generated import generated_event
 from services.matching.domain.schedule_problem import MeetingSpec, Problem, idle_gaps, violations
 from services.matching.domain.scheduler import assign_tables, greedy, solve
+from services.matching.testdata.generated import generated_event
 
 
 def tiny() -> Problem:

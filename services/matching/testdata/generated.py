@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import random
 
-from .schedule_problem import MeetingSpec, Problem
-from .scheduler import spec_weight
+from ..domain.schedule_problem import MeetingSpec, Problem
+from ..domain.scheduler import spec_weight
 
 
 def generated_event(
