@@ -89,7 +89,7 @@ def build_runtimes(
                 config=config,
                 record_fields=declared.record_fields,
             )
-            declared.build(rt)
+            declared.build_routes(rt)
             runtimes.append(rt)
     return runtimes
 

@@ -47,7 +47,7 @@ def _through_a_repository(func: ast.Attribute) -> bool:
 )
 def test_entrypoint_functions_are_short(path: Path) -> None:
     long = [
-        f"{node.name} ({node.end_lineno - node.lineno + 1} lines)"
+        f"{node.name} ({(node.end_lineno or 0) - node.lineno + 1} lines)"
         for node in ast.walk(ast.parse(path.read_text()))
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
         and (node.end_lineno or 0) - node.lineno + 1 > LONGEST_ENTRYPOINT_FUNCTION

@@ -25,8 +25,8 @@ app.add_typer(contracts_app, name="contracts")
 network_app = typer.Typer(help="The network of regions and its hub", no_args_is_help=True)
 app.add_typer(network_app, name="network")
 for _service in declared().values():
-    if _service.cli is not None:
-        app.add_typer(_service.cli(), name=_service.name, help=_service.summary)
+    if (_commands := _service.commands()) is not None:
+        app.add_typer(_commands, name=_service.name, help=_service.summary)
 console = Console(stderr=True)
 
 SERVICE_CHOICES = [*declared(), "all"]
@@ -100,8 +100,7 @@ def demo(region: Annotated[str | None, typer.Option(help="Region to fill")] = No
 
 def load_demo(nats_url: str, region: str) -> None:
     for service in declared().values():
-        if service.demo is not None:
-            service.demo(nats_url, region)
+        service.load_demo(nats_url, region)
 
 
 def _check_known(regions: list[str]) -> None:

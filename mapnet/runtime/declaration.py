@@ -10,6 +10,7 @@ and one such line."""
 
 from __future__ import annotations
 
+import pkgutil
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
@@ -34,19 +35,36 @@ class DeclarationError(RuntimeError):
 
 @dataclass(frozen=True)
 class ServiceDeclaration:
+    """Where a callable is asked for, a ``"package.module:name"`` string names it instead, and
+    is imported only when used: `mapnet status` imports no service's routes or CLI code."""
+
     name: str
     summary: str
     # Registers the service's routes, consumers, publishers and start/stop hooks on its runtime.
-    build: Callable[[Runtime], None]
+    build: Callable[[Runtime], None] | str
     # The service's own settings (read from the environment), if it has any.
     settings: type[BaseSettings] | None = None
-    # `mapnet <name> …` sub-commands; a function, so that `mapnet status` imports no CLI code.
-    cli: Callable[[], typer.Typer] | None = None
+    # `mapnet <name> …` sub-commands: a typer app.
+    cli: typer.Typer | str | None = None
     # Loads the service's part of the demo data set into a running region (NATS URL, region).
-    demo: Callable[[str, str], Any] | None = None
+    demo: Callable[[str, str], Any] | str | None = None
     # Fields of its commands and answers that name the record they are about: cached answers
     # about a record are found (and forgotten, on erasure) by it.
     record_fields: tuple[str, ...] = ()
+
+    def build_routes(self, rt: Runtime) -> None:
+        _resolved(self.build)(rt)
+
+    def commands(self) -> typer.Typer | None:
+        return None if self.cli is None else _resolved(self.cli)
+
+    def load_demo(self, nats_url: str, region: str) -> None:
+        if self.demo is not None:
+            _resolved(self.demo)(nats_url, region)
+
+
+def _resolved(target: Any) -> Any:
+    return pkgutil.resolve_name(target) if isinstance(target, str) else target
 
 
 @cache
