@@ -80,7 +80,7 @@ def profile_event(i: int, rng: random.Random) -> bytes:
 
 async def load_profiles(nats_url: str, mongo_url: str, count: int) -> None:
     rng = random.Random(2026)
-    client = await BusClient.connect(nats_url, source="mapnet/bench")
+    client = await BusClient.connect(nats_url, source="mapnet/bench", role="map_staff")
     js = client.nc.jetstream()
     subject = reg.PROFILE_PUBLISHED.subject(REGION)
     for start in range(0, count, 500):
@@ -100,7 +100,7 @@ async def load_profiles(nats_url: str, mongo_url: str, count: int) -> None:
 
 
 async def queries(nats_url: str, count: int, profiles: int) -> list[float]:
-    client = await BusClient.connect(nats_url, source="mapnet/bench", timeout_s=30)
+    client = await BusClient.connect(nats_url, source="mapnet/bench", timeout_s=30, role="map_staff")
     rng = random.Random(7)
     seekers = [rng.randrange(profiles) for _ in range(count)]
     # The first query builds the index; it is timed apart.

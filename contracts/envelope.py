@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
-from typing import Annotated, Any, Generic, Literal, TypeVar
+from typing import Any, Generic, Literal, TypeVar
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
-REGION_PATTERN = r"^[a-z]+$"
-RegionId = Annotated[str, StringConstraints(pattern=REGION_PATTERN, min_length=2, max_length=40)]
+from .access import Actor
+from .ids import REGION_PATTERN, RegionId
+
+__all__ = ["REGION_PATTERN", "Actor", "RegionId"]
 
 DataT = TypeVar("DataT")
 
@@ -38,6 +40,10 @@ class Envelope(BaseModel, Generic[DataT]):
     datacontenttype: Literal["application/json"] = "application/json"
     correlationid: str = Field(min_length=1, max_length=200)
     region: RegionId
+    actor: Actor | None = Field(
+        default=None,
+        description="Who a command or query acts for (extension attribute); see contracts/access",
+    )
     data: DataT
 
 

@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import AwareDatetime, EmailStr, Field, HttpUrl
 
+from .access import EVERYONE, STAFF
 from .common import CountryCode, Keyword, LanguageCode, Page, SmeRef
 from .envelope import Payload
 from .operations import command, event, query
@@ -198,10 +199,30 @@ class TrainingCompleted(Payload):
 
 
 S = "events"
-PUBLISH_EVENT = command(S, "publish_event", PublishEvent, CalendarEntry, "Add or update an entry")
-CANCEL_EVENT = command(S, "cancel_event", CancelEvent, CalendarEntry, "Cancel an entry")
+PUBLISH_EVENT = command(
+    S,
+    "publish_event",
+    PublishEvent,
+    CalendarEntry,
+    "Add or update an entry",
+    roles=(*STAFF, "organiser", "partner", "operator"),
+)
+CANCEL_EVENT = command(
+    S,
+    "cancel_event",
+    CancelEvent,
+    CalendarEntry,
+    "Cancel an entry",
+    roles=(*STAFF, "organiser", "partner"),
+)
 REGISTER_PARTICIPANT = command(
-    S, "register_participant", RegisterParticipant, Registration, "Register a person", network=True
+    S,
+    "register_participant",
+    RegisterParticipant,
+    Registration,
+    "Register a person",
+    network=True,
+    roles=(*STAFF, "organiser", "sme"),
 )
 CANCEL_REGISTRATION = command(
     S,
@@ -210,19 +231,44 @@ CANCEL_REGISTRATION = command(
     Registration,
     "Cancel a registration",
     network=True,
+    roles=(*STAFF, "organiser", "sme"),
 )
 RECORD_ATTENDANCE = command(
-    S, "record_attendance", RecordAttendance, Registration, "Record check-in"
+    S,
+    "record_attendance",
+    RecordAttendance,
+    Registration,
+    "Record check-in",
+    roles=(*STAFF, "organiser"),
 )
-GET_EVENT = query(S, "get_event", GetEvent, CalendarEntry, "One calendar entry", network=True)
+GET_EVENT = query(
+    S, "get_event", GetEvent, CalendarEntry, "One calendar entry", network=True, roles=EVERYONE
+)
 LIST_CALENDAR = query(
-    S, "list_calendar", ListCalendar, CalendarPage, "The joint calendar", network=True
+    S,
+    "list_calendar",
+    ListCalendar,
+    CalendarPage,
+    "The joint calendar",
+    network=True,
+    roles=EVERYONE,
 )
 GET_ICAL = query(
-    S, "get_ical", GetIcal, IcalDocument, "The calendar as RFC 5545 iCalendar", network=True
+    S,
+    "get_ical",
+    GetIcal,
+    IcalDocument,
+    "The calendar as RFC 5545 iCalendar",
+    network=True,
+    roles=EVERYONE,
 )
 LIST_REGISTRATIONS = query(
-    S, "list_registrations", ListRegistrations, RegistrationPage, "Registrations of an event"
+    S,
+    "list_registrations",
+    ListRegistrations,
+    RegistrationPage,
+    "Registrations of an event",
+    roles=(*STAFF, "organiser"),
 )
 
 EVENT_PUBLISHED = event(S, "event_published", EventPublished, "An entry was published or updated")

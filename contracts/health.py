@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import Field
 
+from .access import EVERYONE
 from .envelope import Payload
 from .operations import Operation, query
 
@@ -39,5 +40,6 @@ def health_query(service: str) -> Operation[HealthCheck, HealthStatus]:
         HealthCheck,
         HealthStatus,
         f"Health of the {service} service",
+        roles=EVERYONE,
         network=True,
     )

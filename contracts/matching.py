@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import Field
 
+from .access import STAFF
 from .common import CountryCode, NaceCode, Page, SmeRef
 from .envelope import Payload
 from .operations import command, event, query
@@ -170,17 +171,42 @@ class SchedulePublished(Schedule):
 
 S = "matching"
 REQUEST_MEETING = command(
-    S, "request_meeting", RequestMeeting, Meeting, "Ask for a meeting", network=True
+    S,
+    "request_meeting",
+    RequestMeeting,
+    Meeting,
+    "Ask for a meeting",
+    network=True,
+    roles=(*STAFF, "organiser", "sme"),
 )
 RESPOND_MEETING = command(
-    S, "respond_meeting", RespondMeeting, Meeting, "Accept or decline", network=True
+    S,
+    "respond_meeting",
+    RespondMeeting,
+    Meeting,
+    "Accept or decline",
+    network=True,
+    roles=(*STAFF, "organiser", "sme"),
 )
 CANCEL_MEETING = command(
-    S, "cancel_meeting", CancelMeeting, Meeting, "Cancel a meeting", network=True
+    S,
+    "cancel_meeting",
+    CancelMeeting,
+    Meeting,
+    "Cancel a meeting",
+    network=True,
+    roles=(*STAFF, "organiser", "sme"),
 )
-SCHEDULE_EVENT = command(S, "schedule_event", ScheduleEvent, Schedule, "Build the schedule")
+SCHEDULE_EVENT = command(
+    S, "schedule_event", ScheduleEvent, Schedule, "Build the schedule", roles=(*STAFF, "organiser")
+)
 RECORD_MEETING_OUTCOME = command(
-    S, "record_meeting_outcome", RecordMeetingOutcome, Meeting, "What a meeting led to"
+    S,
+    "record_meeting_outcome",
+    RecordMeetingOutcome,
+    Meeting,
+    "What a meeting led to",
+    roles=(*STAFF, "organiser"),
 )
 SET_AVAILABILITY = command(
     S,
@@ -189,16 +215,41 @@ SET_AVAILABILITY = command(
     Availability,
     "Slots a participant can meet in",
     network=True,
+    roles=(*STAFF, "organiser", "sme"),
 )
-LOCK_MEETING = command(S, "lock_meeting", LockMeeting, Meeting, "Fix a meeting's slot and table")
+LOCK_MEETING = command(
+    S,
+    "lock_meeting",
+    LockMeeting,
+    Meeting,
+    "Fix a meeting's slot and table",
+    roles=(*STAFF, "organiser"),
+)
 GET_MEETING_KPIS = query(
-    S, "get_meeting_kpis", GetMeetingKpis, MeetingKpis, "Contacts, meetings, cooperation"
+    S,
+    "get_meeting_kpis",
+    GetMeetingKpis,
+    MeetingKpis,
+    "Contacts, meetings, cooperation",
+    roles=(*STAFF, "organiser", "steering"),
 )
 FIND_PARTNERS = query(
-    S, "find_partners", FindPartners, PartnerPage, "Ranked partners", network=True
+    S,
+    "find_partners",
+    FindPartners,
+    PartnerPage,
+    "Ranked partners",
+    network=True,
+    roles=(*STAFF, "sme"),
 )
 GET_SCHEDULE = query(
-    S, "get_schedule", GetSchedule, Schedule, "A brokerage event's schedule", network=True
+    S,
+    "get_schedule",
+    GetSchedule,
+    Schedule,
+    "A brokerage event's schedule",
+    network=True,
+    roles=(*STAFF, "organiser", "sme"),
 )
 
 MEETING_REQUESTED = event(S, "meeting_requested", MeetingChanged, "A meeting was requested")

@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import EmailStr, Field, HttpUrl
 
+from .access import EVERYONE, PEOPLE, STAFF
 from .common import Accepted, LanguageCode, Page
 from .envelope import Payload
 from .operations import command, event, query
@@ -112,16 +113,46 @@ class NotificationOutcome(Payload):
 
 S = "notify"
 SUBSCRIBE_WEBHOOK = command(
-    S, "subscribe_webhook", SubscribeWebhook, WebhookSubscription, "Subscribe a partner URL"
+    S,
+    "subscribe_webhook",
+    SubscribeWebhook,
+    WebhookSubscription,
+    "Subscribe a partner URL",
+    roles=("map_admin", "partner"),
 )
 UNSUBSCRIBE_WEBHOOK = command(
-    S, "unsubscribe_webhook", UnsubscribeWebhook, WebhookSubscription, "Stop a subscription"
+    S,
+    "unsubscribe_webhook",
+    UnsubscribeWebhook,
+    WebhookSubscription,
+    "Stop a subscription",
+    roles=("map_admin", "partner"),
 )
-SET_PREFERENCES = command(S, "set_preferences", SetPreferences, Preferences, "Mail preferences")
-UNSUBSCRIBE = command(S, "unsubscribe", Unsubscribe, Preferences, "Stop all mail (link token)")
-FORGET_PERSON = command(S, "forget_person", ForgetPerson, Accepted, "Erase a person, stop all")
-SEND_DIGEST = command(S, "send_digest", SendDigest, DigestSent, "Send this week's digest now")
-LIST_DELIVERIES = query(S, "list_deliveries", ListDeliveries, DeliveryPage, "What was sent")
+SET_PREFERENCES = command(
+    S, "set_preferences", SetPreferences, Preferences, "Mail preferences", roles=PEOPLE
+)
+UNSUBSCRIBE = command(
+    S, "unsubscribe", Unsubscribe, Preferences, "Stop all mail (link token)", roles=EVERYONE
+)
+FORGET_PERSON = command(
+    S,
+    "forget_person",
+    ForgetPerson,
+    Accepted,
+    "Erase a person, stop all",
+    roles=("map_admin", "service"),
+)
+SEND_DIGEST = command(
+    S,
+    "send_digest",
+    SendDigest,
+    DigestSent,
+    "Send this week's digest now",
+    roles=("map_admin", "operator", "service"),
+)
+LIST_DELIVERIES = query(
+    S, "list_deliveries", ListDeliveries, DeliveryPage, "What was sent", roles=STAFF
+)
 
 NOTIFICATION_SENT = event(S, "notification_sent", NotificationOutcome, "A notification was sent")
 NOTIFICATION_FAILED = event(S, "notification_failed", NotificationOutcome, "A delivery gave up")

@@ -6,11 +6,13 @@ whose ``type`` is a literal, so an unknown type is refused by validation with th
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, Literal, TypeVar, cast
 
 from pydantic import BaseModel, create_model
 
+from .access import Role
 from .envelope import ERROR_TYPE, Envelope, ErrorReply
 from .subjects import Kind, subject
 
@@ -49,6 +51,8 @@ class Operation(Generic[In, Out]):
     # A command or query other regions may send here, or an event shared with (sourced into)
     # the other regions. Nothing else crosses the hub: deploy/ derives its permissions from this.
     network: bool = False
+    # Who may send a command or query (contracts/access.py); the runtime enforces it.
+    roles: tuple[Role, ...] = ()
     envelope: type[Envelope[In]] = field(init=False, repr=False)
     reply_envelope: type[Envelope[Out | ErrorReply]] | None = field(init=False, repr=False)
 
@@ -92,16 +96,24 @@ def command(
     reply: type[Out],
     summary: str,
     *,
+    roles: Sequence[Role],
     network: bool = False,
 ) -> Operation[In, Out]:
-    return Operation(service, "cmd", name, data, reply, summary, network)
+    return Operation(service, "cmd", name, data, reply, summary, network, tuple(roles))
 
 
 def query(
-    service: str, name: str, data: type[In], reply: type[Out], summary: str, **flags: bool
+    service: str,
+    name: str,
+    data: type[In],
+    reply: type[Out],
+    summary: str,
+    *,
+    roles: Sequence[Role],
+    network: bool = False,
 ) -> Operation[In, Out]:
     """As ``command``, for a read."""
-    return Operation(service, "query", name, data, reply, summary, **flags)
+    return Operation(service, "query", name, data, reply, summary, network, tuple(roles))
 
 
 def event(

@@ -8,6 +8,7 @@ from typing import Literal
 
 from pydantic import EmailStr, Field, HttpUrl
 
+from .access import ADMIN, STAFF
 from .common import (
     Accepted,
     CountryCode,
@@ -352,20 +353,57 @@ class SmeErased(Payload):
 
 
 S = "registry"
-REGISTER_SME = command(S, "register_sme", RegisterSme, SmeView, "Register an SME with its home MAP")
-UPDATE_SME = command(S, "update_sme", UpdateSme, SmeView, "Change an SME at the version read")
-CHANGE_STAGE = command(S, "change_stage", ChangeStage, SmeView, "Move an SME along its journey")
-DRAFT_PROFILE = command(S, "draft_profile", PublishProfile, SmeView, "Save a profile as a draft")
-PUBLISH_PROFILE = command(S, "publish_profile", PublishProfile, SmeView, "Publish a profile")
-WITHDRAW_PROFILE = command(S, "withdraw_profile", WithdrawProfile, SmeView, "Withdraw a profile")
-PUBLISH_SUCCESS_STORY = command(
-    S, "publish_success_story", PublishSuccessStory, StoryAccepted, "Tell a success story"
+REGISTER_SME = command(
+    S,
+    "register_sme",
+    RegisterSme,
+    SmeView,
+    "Register an SME with its home MAP",
+    roles=(*STAFF, "operator"),
 )
-ERASE_SME = command(S, "erase_sme", EraseSme, Accepted, "Erase an SME and its personal data")
-ERASE_CONTACT = command(S, "erase_contact", EraseContact, SmeView, "Erase one contact person")
-GET_SME = query(S, "get_sme", GetSme, SmeView, "One SME as its MAP sees it")
-SEARCH_SMES = query(S, "search_smes", SearchSmes, SmePage, "Find SMEs by filters and text")
-GET_KPIS = query(S, "get_kpis", GetKpis, Kpis, "The seed's indicators for a period")
+UPDATE_SME = command(
+    S,
+    "update_sme",
+    UpdateSme,
+    SmeView,
+    "Change an SME at the version read",
+    roles=(*STAFF, "sme", "operator"),
+)
+CHANGE_STAGE = command(
+    S, "change_stage", ChangeStage, SmeView, "Move an SME along its journey", roles=STAFF
+)
+DRAFT_PROFILE = command(
+    S, "draft_profile", PublishProfile, SmeView, "Save a profile as a draft", roles=(*STAFF, "sme")
+)
+PUBLISH_PROFILE = command(
+    S, "publish_profile", PublishProfile, SmeView, "Publish a profile", roles=(*STAFF, "sme")
+)
+WITHDRAW_PROFILE = command(
+    S, "withdraw_profile", WithdrawProfile, SmeView, "Withdraw a profile", roles=(*STAFF, "sme")
+)
+PUBLISH_SUCCESS_STORY = command(
+    S,
+    "publish_success_story",
+    PublishSuccessStory,
+    StoryAccepted,
+    "Tell a success story",
+    roles=STAFF,
+)
+ERASE_SME = command(
+    S, "erase_sme", EraseSme, Accepted, "Erase an SME and its personal data", roles=ADMIN
+)
+ERASE_CONTACT = command(
+    S, "erase_contact", EraseContact, SmeView, "Erase one contact person", roles=ADMIN
+)
+GET_SME = query(
+    S, "get_sme", GetSme, SmeView, "One SME as its MAP sees it", roles=(*STAFF, "sme", "service")
+)
+SEARCH_SMES = query(
+    S, "search_smes", SearchSmes, SmePage, "Find SMEs by filters and text", roles=(*STAFF, "sme")
+)
+GET_KPIS = query(
+    S, "get_kpis", GetKpis, Kpis, "The seed's indicators for a period", roles=(*STAFF, "steering")
+)
 
 SME_REGISTERED = event(S, "sme_registered", SmeRegistered, "An SME was registered")
 SME_UPDATED = event(S, "sme_updated", SmeUpdated, "An SME's data changed")

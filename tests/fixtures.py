@@ -11,6 +11,7 @@ import random
 import string
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from pydantic_settings import BaseSettings
@@ -27,6 +28,8 @@ from mapnet.runtime.settings import Settings
 class Servers:
     nats_url: str
     mongo_url: str
+    # Where the embedded NATS server keeps its configuration (partners.conf) and pid file.
+    nats_home: Path | None = None
 
 
 def _containers() -> Iterator[Servers]:
@@ -45,8 +48,9 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
     if os.environ.get("MAPNET_TEST_BACKEND") == "containers":
         yield from _containers()
         return
-    with embedded_pair("test", tmp_path_factory.mktemp("servers")) as (nats_url, mongo_url):
-        yield Servers(nats_url, mongo_url)
+    home = tmp_path_factory.mktemp("servers")
+    with embedded_pair("test", home) as (nats_url, mongo_url):
+        yield Servers(nats_url, mongo_url, home / "test")
 
 
 def unique_region() -> str:
@@ -73,7 +77,9 @@ def settings(servers: Servers, region: str) -> Settings:
 
 @pytest.fixture
 async def client(servers: Servers) -> AsyncIterator[BusClient]:
-    bus = await BusClient.connect(servers.nats_url, source="mapnet/tests", timeout_s=5)
+    bus = await BusClient.connect(
+        servers.nats_url, source="mapnet/tests", timeout_s=5, role="map_admin"
+    )
     yield bus
     await bus.close()
 

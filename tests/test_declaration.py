@@ -39,7 +39,7 @@ class Greeting(Payload):
     text: str
 
 
-GREET = query("tiny", "greet", Greet, Greeting, "Greets whoever asks")
+GREET = query("tiny", "greet", Greet, Greeting, "Greets whoever asks", roles=("map_staff",))
 
 
 class TinySettings(BaseSettings):
@@ -117,6 +117,7 @@ async def test_a_fifth_service_is_a_package_and_one_entry_point(
             "time": "2026-11-30T12:00:00Z",
             "region": region,
             "correlationid": "c-1",
+            "actor": {"id": "mari@example.ee", "role": "map_staff", "region": region},
             "data": {"name": "Mari"},
         }
         nc = await nats.connect(servers.nats_url)

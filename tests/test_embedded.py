@@ -14,9 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import nats
+import nats.errors
 import pytest
 
-from mapnet.ops.servers import free_port
+from mapnet.ops.servers import free_port, logged_in_url
 from mapnet.ops.status import region_health
 from mapnet.runtime import mongo
 
@@ -76,10 +77,14 @@ def interrupt(proc: subprocess.Popen[bytes]) -> None:
 @pytest.mark.timeout(240)
 async def test_up_serves_stops_cleanly_and_keeps_data(tmp_path: Path) -> None:
     nats_port, mongo_port = free_port(), free_port()
-    url = f"nats://127.0.0.1:{nats_port}"
     proc = start_up(tmp_path, nats_port, mongo_port)
+    url = logged_in_url("tallinn", nats_port, tmp_path)  # the login `mapnet up` made
     try:
         report = await wait_healthy(url, proc)
+        with pytest.raises(nats.errors.Error, match="Authorization Violation"):
+            await nats.connect(
+                f"nats://127.0.0.1:{nats_port}", allow_reconnect=False, max_reconnect_attempts=0
+            )
         assert set(report["services"]) == {"registry", "events", "matching", "notify"}
         state = json.loads((tmp_path / "up.json").read_text())
         pids = [pid for region in state["regions"] for pid in region["pids"].values()]
@@ -164,6 +169,7 @@ def test_up_runs_a_hub_and_three_linked_regions(tmp_path: Path) -> None:
         for region in doc["regions"]:
             others = {"tallinn", "helsinki", "berlin"} - {region["id"]}
             assert region["nats_url"].startswith("nats://")
+            assert "@" not in region["nats_url"]  # no password in what status shows
             assert region["links"] == dict.fromkeys(others, "up")
             assert {o: r["state"] for o, r in region["replication"].items()} == dict.fromkeys(
                 others, "copying"

@@ -6,6 +6,7 @@ import os
 import subprocess
 from pathlib import Path
 
+from mapnet.federation.accounts import SERVICE_PASSWORD_VAR
 from mapnet.federation.config import (
     DEPLOY,
     HUB_LEAF_URL_VAR,
@@ -29,6 +30,7 @@ def test_nats_server_accepts_the_hub_and_every_region(tmp_path: Path) -> None:
     assert len(regions) == 10
     env = {**os.environ, **{password_var(r): new_password() for r in regions}}
     env[HUB_LEAF_URL_VAR] = "nats-leaf://tallinn:pw@127.0.0.1:7422"
+    env[SERVICE_PASSWORD_VAR] = new_password()
     for name in ["hub", *regions]:
         checked = subprocess.run(
             [executable("nats-server"), "-t", "-c", str(DEPLOY / "nats" / f"{name}.conf")],

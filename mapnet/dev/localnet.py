@@ -22,6 +22,7 @@ from mapnet.ops.servers import (
     Managed,
     free_port,
     hub_server,
+    logged_in_url,
     mongo_server,
     nats_server,
     start_and_wait,
@@ -90,13 +91,15 @@ class LocalRegion:
     mongo_url: str
     relay: LinkRelay
     mailbox: Controller
+    home: Path
     assembly: Assembly | None = None
     process: Managed | None = None
     clients: list[BusClient] = field(default_factory=list)
 
     @property
     def nats_url(self) -> str:
-        return f"nats://127.0.0.1:{self.nats_port}"
+        """With the region's service login."""
+        return logged_in_url(self.id, self.nats_port, self.home)
 
 
 class LocalNetwork:
@@ -160,8 +163,9 @@ class LocalNetwork:
             start_and_wait(mongo, mongo_port)
             mailbox = mailbox_server(free_port(), None)
             self.regions[region] = LocalRegion(
-                region, nats, nats_port, mongo, f"mongodb://127.0.0.1:{mongo_port}", relay, mailbox
-            )
+                region, nats, nats_port, mongo, f"mongodb://127.0.0.1:{mongo_port}", relay,
+                mailbox, self.home,
+            )  # fmt: skip
         await self.wait_linked(self.ids)
         for region in self.ids:
             await self.start_services(region)
@@ -221,6 +225,7 @@ class LocalNetwork:
             region=region,
             source=f"mapnet/{region}/tests",
             timeout_s=timeout_s,
+            role="map_admin",
         )
         self.regions[region].clients.append(bus)
         return bus

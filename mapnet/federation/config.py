@@ -19,7 +19,10 @@ from pathlib import Path
 
 from contracts.operations import network_requests
 from contracts.subjects import inbox_prefix, shared_stream
+from mapnet.runtime.access import SERVICES_ACCOUNT
 from mapnet.runtime.declaration import declared
+
+from .accounts import PARTNERS_FILE, accounts_block, partners_conf
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 REGIONS_FILE = DEPLOY / "regions.toml"
@@ -147,12 +150,16 @@ def region_config(
     http_port: int | None = None,
     linked: bool = False,
     extra: str = "",
+    any_region: bool = False,
 ) -> str:
+    """``any_region``: partners may reach every region's subjects on this server (one server
+    that tests share between regions of their own)."""
     monitor = f"http_port: {http_port}\n" if http_port else ""
     # The hub's address and this region's password come from the environment, as one URL
     # (nats-leaf://<region>:<password>@<hub>:7422). Reconnect quickly after a cut.
     leaf = (
-        f'leafnodes {{\n  reconnect: "1s"\n  remotes: [ {{ url: ${HUB_LEAF_URL_VAR} }} ]\n}}\n'
+        f'leafnodes {{\n  reconnect: "1s"\n'
+        f"  remotes: [ {{ url: ${HUB_LEAF_URL_VAR}, account: {SERVICES_ACCOUNT} }} ]\n}}\n"
         if linked
         else ""
     )
@@ -167,6 +174,7 @@ def region_config(
         f"  domain: {region}\n"
         "  sync_interval: always\n"
         "}\n"
+        f"{accounts_block(None if any_region else region)}"
         f"{leaf}"
         f"{extra}"
     )
@@ -193,6 +201,10 @@ def write_deploy(target: Path = DEPLOY / "nats", regions_file: Path | None = Non
                 linked=True,
             )
         )
+    # Partner systems are added by the operator (mapnet partner add writes this file).
+    partners = target / PARTNERS_FILE
+    if not partners.exists():
+        written[partners] = partners_conf({})
     for path, text in written.items():
         path.write_text(text)
     return list(written)

@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from mapnet.runtime import logs
+from mapnet.runtime.credentials import without_login
 from mapnet.runtime.declaration import declared
 from mapnet.runtime.settings import Settings
 
@@ -24,6 +25,10 @@ contracts_app = typer.Typer(help="The shared message contracts", no_args_is_help
 app.add_typer(contracts_app, name="contracts")
 network_app = typer.Typer(help="The network of regions and its hub", no_args_is_help=True)
 app.add_typer(network_app, name="network")
+partner_app = typer.Typer(
+    help="Partner systems of a region (users of its PARTNERS account)", no_args_is_help=True
+)
+app.add_typer(partner_app, name="partner")
 for _service in declared().values():
     if (_commands := _service.commands()) is not None:
         app.add_typer(_commands, name=_service.name, help=_service.summary)
@@ -68,7 +73,7 @@ def up(
     _print_network(reports)
     if with_demo:
         for started in supervisor.started:
-            load_demo(started.nats_url, started.id)
+            load_demo(settings.logged_in(started.nats_url, started.id), started.id)
     console.print("MAPnet is running. Ctrl-C stops everything it started.")
     raise typer.Exit(supervisor.watch())
 
@@ -126,7 +131,7 @@ def status(
     from mapnet.ops.status import hub_links, region_health
 
     settings = _settings(regions)
-    found = settings.region_urls()
+    found = [(r, settings.logged_in(url, r)) for r, url in settings.region_urls()]
     hub = settings.running().get("hub")
     network = [r for r, _ in found] if hub else settings.network
 
@@ -211,3 +216,71 @@ def contracts_export(
 
     written = export(out or CONTRACTS_DIR)
     console.print(f"wrote {len(written)} files under {out or CONTRACTS_DIR}")
+
+
+@partner_app.command("add")
+def partner_add(
+    name: Annotated[str, typer.Argument(help="The partner's user name, e.g. acme")],
+    region: Annotated[str | None, typer.Option(help="Region the partner belongs to")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON line")] = False,
+) -> None:
+    """Create the partner's user, reload the region's NATS server, print how to connect (the
+    password is shown this once)."""
+    from mapnet.ops.partners import PartnerBook, PartnerError
+
+    settings = _settings()
+    url, rid = settings.nats_url_for(region)
+    book = PartnerBook(settings.region_home(rid))
+    try:
+        added = book.add(name)
+    except PartnerError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from exc
+    reloaded = book.reload_server()
+    details = {"nats_url": without_login(url), "user": added.user, "password": added.password}
+    if as_json:
+        typer.echo(json.dumps(details))
+    else:
+        for key, value in details.items():
+            typer.echo(f"{key}: {value}")
+    if not reloaded:
+        console.print(f"no NATS server of {rid} runs here: reload it to let {name} in")
+
+
+@partner_app.command("list")
+def partner_list(
+    region: Annotated[str | None, typer.Option(help="Region")] = None,
+) -> None:
+    """The region's partner systems and when each was added."""
+    from mapnet.ops.partners import PartnerBook
+
+    settings = _settings()
+    _, rid = settings.nats_url_for(region)
+    table = Table(title=f"Partners of {rid}")
+    table.add_column("partner")
+    table.add_column("added")
+    for name, entry in sorted(PartnerBook(settings.region_home(rid)).list().items()):
+        table.add_row(name, entry["added"])
+    Console().print(table)
+
+
+@partner_app.command("remove")
+def partner_remove(
+    name: Annotated[str, typer.Argument(help="The partner's user name")],
+    region: Annotated[str | None, typer.Option(help="Region")] = None,
+) -> None:
+    """Remove the partner's user; the server closes its connections when it reloads."""
+    from mapnet.ops.partners import PartnerBook, PartnerError
+
+    settings = _settings()
+    _, rid = settings.nats_url_for(region)
+    book = PartnerBook(settings.region_home(rid))
+    try:
+        book.remove(name)
+    except PartnerError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from exc
+    if book.reload_server():
+        console.print(f"removed {name}; its connections are closed")
+    else:
+        console.print(f"removed {name}; no NATS server of {rid} runs here: reload it")

@@ -17,7 +17,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from mapnet.federation.accounts import PARTNERS_FILE, SERVICE_PASSWORD_VAR, partners_conf
 from mapnet.federation.config import HUB_LEAF_URL_VAR, hub_config, password_var, region_config
+from mapnet.runtime.credentials import SERVICE_USER, service_password, with_login
 
 
 class ServerError(RuntimeError):
@@ -141,8 +143,11 @@ def nats_server(
     monitor_port: int | None = None,
     extra: str = "",
     hub_leaf_url: str | None = None,
+    any_region: bool = False,
 ) -> Managed:
-    """A region's NATS server; with ``hub_leaf_url``, a leaf node of the network's hub."""
+    """A region's NATS server; with ``hub_leaf_url``, a leaf node of the network's hub. Its
+    service password is made once and kept under the region's home; its partners are read
+    from ``partners.conf`` there (none at first)."""
     region_home = home / region
     config = region_config(
         region,
@@ -150,10 +155,22 @@ def nats_server(
         store_dir=str((region_home / "jetstream").resolve()),
         http_port=monitor_port,
         linked=hub_leaf_url is not None,
-        extra=extra,
+        extra=f'pid_file: "{(region_home / "nats.pid").resolve()}"\n{extra}',
+        any_region=any_region,
     )
-    env = {**os.environ, HUB_LEAF_URL_VAR: hub_leaf_url} if hub_leaf_url else None
+    region_home.mkdir(parents=True, exist_ok=True)
+    if not (region_home / PARTNERS_FILE).exists():
+        (region_home / PARTNERS_FILE).write_text(partners_conf({}))
+    env = {**os.environ, SERVICE_PASSWORD_VAR: str(service_password(region_home, create=True))}
+    if hub_leaf_url:
+        env[HUB_LEAF_URL_VAR] = hub_leaf_url
     return _nats_on(f"nats[{region}]", region_home, config, env)
+
+
+def logged_in_url(region: str, port: int, home: Path) -> str:
+    """The URL the region's services and tools connect to its server with."""
+    password = str(service_password(home / region, create=True))
+    return with_login(f"nats://127.0.0.1:{port}", SERVICE_USER, password)
 
 
 def hub_server(
@@ -217,14 +234,15 @@ def start_and_wait(server: Managed, port: int, timeout_s: float = 30.0) -> None:
 
 @contextmanager
 def embedded_pair(name: str, home: Path) -> Iterator[tuple[str, str]]:
-    """A NATS and an nx-27017 server on free ports under ``home``: (nats_url, mongo_url)."""
+    """A NATS and an nx-27017 server on free ports under ``home``: (nats_url, mongo_url), the
+    NATS URL with the service login. Partners of any region may be added to its server."""
     nats_port, mongo_port = free_port(), free_port()
-    nats = nats_server(name, nats_port, home)
+    nats = nats_server(name, nats_port, home, any_region=True)
     mongo = mongo_server(name, mongo_port, home)
     try:
         start_and_wait(nats, nats_port)
         start_and_wait(mongo, mongo_port)
-        yield f"nats://127.0.0.1:{nats_port}", f"mongodb://127.0.0.1:{mongo_port}"
+        yield logged_in_url(name, nats_port, home), f"mongodb://127.0.0.1:{mongo_port}"
     finally:
         nats.stop()
         mongo.stop()

@@ -14,6 +14,7 @@ from nats.errors import TimeoutError as NatsTimeout
 
 from contracts.subjects import inbox_prefix, subject
 from mapnet.federation.links import origin_answers, replication
+from mapnet.runtime.credentials import without_login
 from mapnet.runtime.declaration import service_names
 
 
@@ -61,7 +62,12 @@ async def region_health(
     """Services' health; in a network also, per other region, whether its shared stream answers
     from here across the hub (links) and how this region's copy of it is doing (replication)."""
     services = service_names()
-    report: dict[str, Any] = {"id": region, "nats_url": nats_url, "services": {}, "healthy": False}
+    report: dict[str, Any] = {
+        "id": region,
+        "nats_url": without_login(nats_url),  # never the password
+        "services": {},
+        "healthy": False,
+    }
     others = [r for r in network or [] if r != region]
     try:
         nc = await nats.connect(

@@ -107,7 +107,10 @@ class Supervisor:
                 rp.servers.append(server)
                 start_and_wait(server, port)
                 rp.nats_url = f"nats://127.0.0.1:{port}"
-                self.echo(f"started NATS for {region} on {rp.nats_url} (data in {home / region})")
+                self.echo(
+                    f"started NATS for {region} on {rp.nats_url} (data in {home / region}; "
+                    "no anonymous connections)"
+                )
             if not self.settings.mongo_url:
                 port = self.settings.mongo_port + index
                 server = mongo_server(region, port, home)
@@ -131,7 +134,7 @@ class Supervisor:
                 self.echo(f"started the mailbox for {region} on {smtp_url} (mail in {mail_dir})")
             env = {
                 **os.environ,
-                "NATS_URL": rp.nats_url,
+                "NATS_URL": self.settings.logged_in(rp.nats_url, region),
                 "MONGO_URL": rp.mongo_url,
                 "SMTP_URL": smtp_url,
                 "MAPNET_REGIONS": region,
@@ -207,7 +210,10 @@ class Supervisor:
         network = self.regions if self.federated else []
         return list(
             await asyncio.gather(
-                *(region_health(rp.id, rp.nats_url, network) for rp in self.started)
+                *(
+                    region_health(rp.id, self.settings.logged_in(rp.nats_url, rp.id), network)
+                    for rp in self.started
+                )
             )
         )
 

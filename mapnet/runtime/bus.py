@@ -15,6 +15,7 @@ from nats.js.api import StorageType, StreamConfig, StreamInfo, StreamSource, Sub
 from nats.js.errors import BadRequestError, NotFoundError
 from pydantic import BaseModel
 
+from contracts.access import Actor, Role
 from contracts.envelope import ErrorReply, new_id
 from contracts.errors import Refused
 from contracts.operations import Operation, shared_events
@@ -111,10 +112,26 @@ async def ensure_network_stream(js: JetStreamContext, region: str) -> StreamInfo
 class BusClient:
     """What a partner system, the CLI, tests and benchmarks use to talk to MAPnet services."""
 
-    def __init__(self, nc: NATS, *, source: str = "mapnet/cli", timeout_s: float = 5.0) -> None:
+    def __init__(
+        self,
+        nc: NATS,
+        *,
+        source: str = "mapnet/cli",
+        timeout_s: float = 5.0,
+        role: Role = "operator",
+        actor: Actor | None = None,
+    ) -> None:
+        """Requests act for ``actor``, or else for this client itself (its source as id) in
+        ``role`` and the region each request goes to. A partner system's actor is replaced by
+        the server's stamp of its user name, whatever it says."""
         self.nc = nc
         self.source = source
         self.timeout_s = timeout_s
+        self.role: Role = role
+        self.actor = actor
+
+    def acting(self, region: str) -> Actor:
+        return self.actor or Actor(id=self.source, role=self.role, region=region)
 
     @classmethod
     async def connect(cls, url: str, *, region: str | None = None, **kwargs: Any) -> BusClient:
@@ -141,6 +158,7 @@ class BusClient:
         id: str | None = None,
         correlationid: str | None = None,
         timeout_s: float | None = None,
+        actor: Actor | None = None,
     ) -> dict[str, Any]:
         """Send one command or query; answer the reply document, error replies included."""
         env = make_envelope(
@@ -150,6 +168,7 @@ class BusClient:
             source=self.source,
             id=id or new_id(),
             correlationid=correlationid,
+            actor=actor or self.acting(region),
         )
         subj = op.subject(region)
         try:

@@ -28,6 +28,7 @@ from contracts.operations import Operation
 from contracts.subjects import network_stream, stream_name
 from mapnet import __version__
 from mapnet.runtime import compat, logs
+from mapnet.runtime.access import acting
 from mapnet.runtime.codec import error_envelope, make_envelope, reply_envelope, source
 from mapnet.runtime.consumer import BatchHandler, EventConsumer, EventHandler
 from mapnet.runtime.mongo import Client, Database, database, ping
@@ -55,11 +56,14 @@ def _address(op: Operation[Any, Any], region: str) -> str:
 
 
 def _described(op: Operation[Any, Any]) -> str:
-    if not op.network:
-        return op.summary
     if op.kind == "event":
-        return f"{op.summary}. Shared: copied into every other region of the network."
-    return f"{op.summary}. Other regions may send this across the hub."
+        if op.network:
+            return f"{op.summary}. Shared: copied into every other region of the network."
+        return op.summary
+    described = op.summary
+    if op.network:
+        described += ". Other regions may send this across the hub"
+    return f"{described}. Roles that may send it: {', '.join(op.roles)}."
 
 
 @dataclass
@@ -120,7 +124,7 @@ class Runtime:
         cached = op.kind == "cmd" and remember_replies
 
         def register(handler: RequestHandler[In, Out]) -> RequestHandler[In, Out]:
-            async def subscriber(msg: Any) -> bytes:
+            async def subscriber(msg: Any, message: Any = Context("message")) -> bytes:
                 with logs.bound(
                     region=self.region,
                     service=self.service,
@@ -128,10 +132,10 @@ class Runtime:
                     operation=op.name,
                     message_id=msg.id,
                 ):
-                    return await self._answer(op, handler, msg, cached)
+                    return await self._answer(op, handler, msg, cached, message.headers)
 
             subscriber.__name__ = op.name
-            subscriber.__annotations__ = {"msg": op.envelope, "return": bytes}
+            subscriber.__annotations__ = {"msg": op.envelope, "message": Any, "return": bytes}
             self.router.subscriber(
                 _address(op, self.region),
                 queue=self.queue,
@@ -150,7 +154,18 @@ class Runtime:
         handler: RequestHandler[In, Out],
         msg: Envelope[In],
         cached: bool,
+        headers: dict[str, str] | None = None,
     ) -> bytes:
+        try:
+            msg = acting(op, msg, headers, self.region)
+        except Refused as refusal:
+            self.log.info("request_refused", code=refusal.code, reason=refusal.message)
+            return error_envelope(
+                refusal.body(),
+                region=self.region,
+                source=self.source,
+                correlationid=msg.correlationid,
+            )
         cache = self.db[REPLY_CACHE] if cached else None
         if cache is not None and (hit := await cache.find_one({"_id": msg.id})):
             self.log.info("command_repeated", answered_from_cache=True)

@@ -11,6 +11,7 @@ from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from contracts.envelope import REGION_PATTERN
+from mapnet.runtime.credentials import SERVICE_USER, service_password, with_login
 
 
 class Settings(BaseSettings):
@@ -91,10 +92,18 @@ class Settings(BaseSettings):
         return [(region, url) for region in self.regions]
 
     def nats_url_for(self, region: str | None) -> tuple[str, str]:
-        """The NATS URL of a region (the first one if none is named), and the region id: what
-        a command-line tool connects to."""
+        """The NATS URL of a region (the first one if none is named), with the credentials
+        `mapnet up` keeps for it, and the region id: what a command-line tool connects to."""
         wanted = region or self.region
         for rid, url in self.region_urls():
             if rid == wanted:
-                return url, rid
-        return self.nats_url or f"nats://127.0.0.1:{self.nats_port}", wanted
+                return self.logged_in(url, rid), rid
+        return self.logged_in(self.nats_url or f"nats://127.0.0.1:{self.nats_port}", wanted), wanted
+
+    def logged_in(self, url: str, region: str) -> str:
+        """The URL as given if it carries a login (NATS_URL), else with the region's service
+        login kept on this machine."""
+        if "@" in url:
+            return url
+        password = service_password(self.region_home(region))
+        return with_login(url, SERVICE_USER, password) if password else url

@@ -21,6 +21,7 @@ from ..adapters.repository import (
     RegistrationRepository,
 )
 from ..adapters.seats import CONFIRMED, SeatBook
+from ..domain.access import check_organiser, check_publisher
 from ..domain.calendar import Entry
 from ..domain.registration import PENDING, Registration
 
@@ -55,6 +56,7 @@ class Calendar:
 
     async def publish_event(self, cmd: Envelope[c.PublishEvent]) -> c.CalendarEntry:
         d = cmd.data
+        check_publisher(cmd.actor, d.partner_id)
         event_id = entry_id(self.region, d.partner_id, d.external_id)
         for _ in range(_MAX_RETRIES):
             previous = await self.entries.get(event_id)
@@ -78,6 +80,8 @@ class Calendar:
 
     async def cancel_event(self, cmd: Envelope[c.CancelEvent]) -> c.CalendarEntry:
         entry = await self.entries.require(cmd.data.event_id)
+        check_publisher(cmd.actor, entry.data.partner_id)
+        check_organiser(cmd.actor, entry.event_id)
         read_version = entry.version
         entry.cancel(cmd.data.reason, self.now())
         if entry.version != read_version:

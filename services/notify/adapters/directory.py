@@ -25,7 +25,7 @@ class Directory:
 
     def _bus(self) -> BusClient | None:
         nc = self._connection()
-        return BusClient(nc, source=self.source) if nc is not None else None
+        return BusClient(nc, source=self.source, role="service") if nc is not None else None
 
     async def event(self, event_id: str) -> dict[str, Any] | None:
         """The calendar entry as its owner answers it; None if unknown or not reachable."""

@@ -12,6 +12,7 @@ from contracts.envelope import Envelope
 from contracts.errors import Refused
 from mapnet.runtime.unit_of_work import UnitOfWork
 
+from ..domain.access import as_seen_by, check_may_change
 from ..domain.kpis import kpis
 from ..domain.model import Sme
 from .ports import SmeStore, StoryStore
@@ -60,6 +61,7 @@ class Registry:
     async def _change(
         self, sme_id: str, expected: int | None, cmd: Envelope[Any], change: Any
     ) -> c.SmeView:
+        check_may_change(getattr(cmd, "actor", None), sme_id, self.region)
         sme = await self.repo.require(sme_id)
         read_version = sme.version
         if expected is not None and expected != read_version:
@@ -132,6 +134,7 @@ class Registry:
         )
 
     async def erase_sme(self, cmd: Envelope[c.EraseSme]) -> c.Accepted:
+        check_may_change(cmd.actor, cmd.data.sme_id, self.region)
         sme = await self.repo.require(cmd.data.sme_id)
         sme.erase(self.now())
         await self.uow.save(
@@ -196,4 +199,4 @@ class Registry:
 
     async def get_sme(self, query: Envelope[c.GetSme]) -> c.SmeView:
         sme = await self.repo.require(query.data.sme_id)
-        return sme.view(self.now().date())
+        return as_seen_by(query.actor, sme.view(self.now().date()))

@@ -1,0 +1,87 @@
+"""Partner systems of a region: each a user of the region's PARTNERS account (see
+mapnet/federation/accounts.py). Adding or removing one rewrites ``partners.conf`` beside the
+region's NATS configuration and has the running server read it again (SIGHUP), without a
+restart; a removed partner's connections are closed by the server on that reload.
+
+The register ``partners.json`` keeps each name with the bcrypt hash of its password, which is
+shown once, when the partner is added."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import signal
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import bcrypt
+
+from mapnet.federation.accounts import PARTNERS_FILE, partners_conf
+
+NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+REGISTER = "partners.json"
+
+
+class PartnerError(ValueError):
+    """A partner name that is malformed, taken, or unknown."""
+
+
+@dataclass(frozen=True)
+class NewPartner:
+    user: str
+    password: str
+
+
+class PartnerBook:
+    def __init__(self, region_home: Path) -> None:
+        self.home = region_home
+
+    def list(self) -> dict[str, dict[str, Any]]:
+        path = self.home / REGISTER
+        known: dict[str, dict[str, Any]] = json.loads(path.read_text()) if path.exists() else {}
+        return known
+
+    def add(self, name: str) -> NewPartner:
+        if not NAME.match(name):
+            raise PartnerError(
+                f"partner name {name!r}: lower-case letters, digits, '-' and '_', 1 to 63 long"
+            )
+        known = self.list()
+        if name in known:
+            raise PartnerError(f"partner {name!r} exists already; remove it first to renew")
+        password = secrets.token_urlsafe(24)
+        hashed = bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=11)).decode()
+        known[name] = {"password_bcrypt": hashed, "added": datetime.now(UTC).isoformat()}
+        self._write(known)
+        return NewPartner(name, password)
+
+    def remove(self, name: str) -> None:
+        known = self.list()
+        if name not in known:
+            raise PartnerError(f"no partner {name!r} in this region")
+        del known[name]
+        self._write(known)
+
+    def _write(self, known: dict[str, dict[str, Any]]) -> None:
+        self.home.mkdir(parents=True, exist_ok=True)
+        register = self.home / REGISTER
+        register.touch(mode=0o600)
+        register.write_text(json.dumps(known, indent=2))
+        users = {name: entry["password_bcrypt"] for name, entry in known.items()}
+        (self.home / PARTNERS_FILE).write_text(partners_conf(users))
+
+    def reload_server(self) -> bool:
+        """Have the region's NATS server on this machine read its configuration again; False
+        if none runs here (then reload it yourself: nats-server --signal reload)."""
+        pid_file = self.home / "nats.pid"
+        if not pid_file.exists():
+            return False
+        try:
+            os.kill(int(pid_file.read_text().strip()), signal.SIGHUP)
+        except (ProcessLookupError, ValueError):
+            return False
+        return True
