@@ -100,7 +100,9 @@ async def load_profiles(nats_url: str, mongo_url: str, count: int) -> None:
 
 
 async def queries(nats_url: str, count: int, profiles: int) -> list[float]:
-    client = await BusClient.connect(nats_url, source="mapnet/bench", timeout_s=30, role="map_staff")
+    client = await BusClient.connect(
+        nats_url, source="mapnet/bench", timeout_s=30, role="map_staff"
+    )
     rng = random.Random(7)
     seekers = [rng.randrange(profiles) for _ in range(count)]
     # The first query builds the index; it is timed apart.
