@@ -1,0 +1,209 @@
+"""Who may do what, against the real NATS server and services: nobody connects anonymously,
+partners are known by the server's stamp and reach only what they were given, roles are
+checked before any handler, record rules after, and bad actors are typed errors."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import secrets
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import nats
+import nats.errors
+import pytest
+
+from contracts import events as ev
+from contracts import registry as rg
+from contracts.access import Actor
+from contracts.errors import Refused
+from contracts.operations import Operation
+from mapnet.ops.partners import PartnerBook
+from mapnet.runtime.bus import BusClient
+from mapnet.runtime.codec import encode, make_envelope
+from mapnet.runtime.credentials import with_login, without_login
+from services.registry.tests.test_registry_bus import new_sme
+from tests.fixtures import Servers
+from tests.three_regions import an_entry
+
+pytestmark = pytest.mark.usefixtures("region_app")
+
+Connect = Callable[[], Awaitable[tuple[str, BusClient]]]
+
+
+@pytest.fixture
+def book(servers: Servers) -> PartnerBook:
+    assert servers.nats_home is not None
+    return PartnerBook(servers.nats_home)
+
+
+@pytest.fixture
+async def partner(servers: Servers, book: PartnerBook) -> AsyncIterator[Connect]:
+    """Adds a partner system to the running server (as `mapnet partner add` does) and
+    connects with its own credentials, as a plain nats-py client."""
+    made: list[tuple[str, BusClient]] = []
+
+    async def connect() -> tuple[str, BusClient]:
+        added = book.add("acme" + secrets.token_hex(3))
+        assert book.reload_server()
+        url = with_login(without_login(servers.nats_url), added.user, added.password)
+        nc = await _connect_when_known(url)
+        bus = BusClient(nc, source=f"https://{added.user}.example", role="map_admin")
+        made.append((added.user, bus))
+        return added.user, bus
+
+    yield connect
+    for name, bus in made:
+        await bus.nc.close()
+        if name in book.list():
+            book.remove(name)
+    book.reload_server()
+
+
+async def _connect_when_known(url: str) -> Any:
+    """The server reads its configuration again on SIGHUP, a moment after the signal."""
+    for _ in range(50):
+        try:
+            return await nats.connect(url, allow_reconnect=False, max_reconnect_attempts=0)
+        except nats.errors.Error:
+            await asyncio.sleep(0.1)
+    raise AssertionError("the server never let the new partner in")
+
+
+async def test_an_anonymous_connection_is_refused(servers: Servers) -> None:
+    with pytest.raises(nats.errors.Error, match="Authorization Violation"):
+        await nats.connect(
+            without_login(servers.nats_url), allow_reconnect=False, max_reconnect_attempts=0
+        )
+
+
+async def test_a_partner_publishes_as_itself_and_never_as_another(
+    partner: Connect, client: BusClient, region: str
+) -> None:
+    name, bus = await partner()
+    mine = await bus.call(ev.PUBLISH_EVENT, an_entry("Acme Days", partner_id=name), region)
+    assert mine.partner_id == name
+    with pytest.raises(Refused) as refused:
+        await bus.call(ev.PUBLISH_EVENT, an_entry("Not ours", partner_id="other"), region)
+    assert refused.value.code == "forbidden"
+    page = await client.call(ev.LIST_CALENDAR, ev.ListCalendar(region=region), region)
+    assert [e.title for e in page.items] == ["Acme Days"]  # nothing stored for "other"
+
+
+async def test_a_forged_request_info_header_is_not_believed(partner: Connect, region: str) -> None:
+    name, bus = await partner()
+    env = make_envelope(
+        ev.PUBLISH_EVENT, an_entry("Forged", partner_id="other"), region=region, source="x",
+        actor=Actor(id="admin@tallinn.example", role="map_admin", region=region),
+    )  # fmt: skip
+    forged = json.dumps({"acc": "MAPNET", "user": "mapnet", "kind": "Client"})
+    msg = await bus.nc.request(
+        ev.PUBLISH_EVENT.subject(region), encode(env), timeout=5,
+        headers={"Nats-Request-Info": forged},
+    )  # fmt: skip
+    error = json.loads(msg.data)["data"]["error"]
+    assert error["code"] == "forbidden" and name in error["message"]
+
+
+async def test_a_partner_reaches_only_what_it_was_given(
+    partner: Connect, client: BusClient, region: str
+) -> None:
+    sme = await client.call(rg.REGISTER_SME, new_sme(), region)
+    _, bus = await partner()
+    attempts: list[tuple[Operation[Any, Any], Any]] = [
+        (rg.ERASE_SME, rg.EraseSme(sme_id=sme.sme_id, reason="hostile")),
+        (rg.GET_SME, rg.GetSme(sme_id=sme.sme_id)),
+        (rg.SEARCH_SMES, rg.SearchSmes()),
+    ]
+    for op, data in attempts:
+        with pytest.raises(Refused) as refused:
+            await bus.raw(op, data, region, timeout_s=2)
+        assert refused.value.code == "region_unavailable", op.name  # no such subject for it
+    still = await client.call(rg.GET_SME, rg.GetSme(sme_id=sme.sme_id), region)
+    assert still.contacts  # not erased
+
+
+async def test_removing_a_partner_closes_its_connection(
+    partner: Connect, book: PartnerBook
+) -> None:
+    name, bus = await partner()
+    book.remove(name)
+    assert book.reload_server()
+    for _ in range(50):
+        if not bus.nc.is_connected:
+            break
+        await asyncio.sleep(0.1)
+    assert not bus.nc.is_connected
+
+
+async def test_a_contact_sees_other_smes_without_contacts_and_changes_only_its_own(
+    client: BusClient, region: str
+) -> None:
+    own = await client.call(rg.REGISTER_SME, new_sme(), region)
+    other = await client.call(rg.REGISTER_SME, new_sme(reg="14000015", name="Other OÜ"), region)
+    contact = Actor(id="mari@photonforge.ee", role="sme", region=region, sme_id=own.sme_id)
+    seen = await client.call(rg.GET_SME, rg.GetSme(sme_id=other.sme_id), region, actor=contact)
+    assert seen.contacts == [] and seen.legal_name == "Other OÜ"
+    mine = await client.call(rg.GET_SME, rg.GetSme(sme_id=own.sme_id), region, actor=contact)
+    assert mine.contacts
+    change = rg.UpdateSme(sme_id=other.sme_id, expected_version=1, changes={"description": "x"})
+    with pytest.raises(Refused) as refused:
+        await client.call(rg.UPDATE_SME, change, region, actor=contact)
+    assert refused.value.code == "forbidden"
+    after = await client.call(rg.GET_SME, rg.GetSme(sme_id=other.sme_id), region)
+    assert after.version == 1
+
+
+async def test_staff_of_another_region_cannot_change_this_regions_sme(
+    client: BusClient, region: str
+) -> None:
+    sme = await client.call(rg.REGISTER_SME, new_sme(), region)
+    elsewhere = Actor(id="staff@riga.example", role="map_staff", region="riga")
+    change = rg.UpdateSme(sme_id=sme.sme_id, expected_version=1, changes={"description": "x"})
+    with pytest.raises(Refused) as refused:
+        await client.call(rg.UPDATE_SME, change, region, actor=elsewhere)
+    assert refused.value.code == "forbidden"
+    stage = rg.ChangeStage(sme_id=sme.sme_id, to_stage="selected", actor="x", reason="y")
+    with pytest.raises(Refused):
+        await client.call(rg.CHANGE_STAGE, stage, region, actor=elsewhere)
+
+
+async def test_a_role_not_declared_for_an_operation_is_forbidden_before_the_handler(
+    client: BusClient, region: str
+) -> None:
+    steering = Actor(id="official@tallinn.example", role="steering", region=region)
+    with pytest.raises(Refused) as refused:
+        await client.call(rg.REGISTER_SME, new_sme(), region, actor=steering)
+    assert refused.value.code == "forbidden"
+    assert refused.value.details["allowed"] == ["map_admin", "map_staff", "operator"]
+    staff = Actor(id="staff@tallinn.example", role="map_staff", region=region)
+    with pytest.raises(Refused) as only_admin:
+        await client.call(rg.ERASE_SME, rg.EraseSme(sme_id="any", reason="x"), region, actor=staff)
+    assert only_admin.value.code == "forbidden"
+    page = await client.call(rg.SEARCH_SMES, rg.SearchSmes(), region)
+    assert page.items == []
+
+
+@pytest.mark.parametrize(
+    ("actor", "field"),
+    [
+        (None, "actor"),
+        ({"id": "x", "role": "emperor", "region": "tallinn"}, "actor.role"),
+        ({"id": "x", "role": "map_admin", "region": "tallinn", "badge": 1}, "actor.badge"),
+        ({"role": "map_admin", "region": "tallinn"}, "actor.id"),
+    ],
+)
+async def test_a_missing_or_malformed_actor_is_a_typed_error_and_nothing_is_stored(
+    client: BusClient, region: str, actor: dict[str, Any] | None, field: str
+) -> None:
+    env = json.loads(encode(make_envelope(rg.REGISTER_SME, new_sme(), region=region, source="x")))
+    env.pop("actor", None)
+    if actor is not None:
+        env["actor"] = actor
+    msg = await client.nc.request(rg.REGISTER_SME.subject(region), json.dumps(env).encode())
+    error = json.loads(msg.data)["data"]["error"]
+    assert error["code"] == "validation_failed"
+    assert field in {f["field"] for f in error["details"]["fields"]}
+    page = await client.call(rg.SEARCH_SMES, rg.SearchSmes(), region)
+    assert page.items == []
