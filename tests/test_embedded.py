@@ -17,12 +17,15 @@ import nats
 import nats.errors
 import pytest
 
+from contracts import events as ev
 from mapnet.ops.servers import free_port, logged_in_url
 from mapnet.ops.status import region_health
 from mapnet.runtime import mongo
+from mapnet.runtime.codec import encode, make_envelope
+from tests.three_regions import an_entry
 
 
-def start_up(home: Path, nats_port: int, mongo_port: int) -> subprocess.Popen[bytes]:
+def up_env(home: Path, nats_port: int, mongo_port: int) -> dict[str, str]:
     env = {
         k: v
         for k, v in os.environ.items()
@@ -34,9 +37,13 @@ def start_up(home: Path, nats_port: int, mongo_port: int) -> subprocess.Popen[by
         MAPNET_MONGO_PORT=str(mongo_port),
         MAPNET_SMTP_PORT=str(free_port()),
     )
+    return env
+
+
+def start_up(home: Path, nats_port: int, mongo_port: int) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [sys.executable, "-m", "mapnet", "up"],
-        env=env,
+        env=up_env(home, nats_port, mongo_port),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )
@@ -85,6 +92,7 @@ async def test_up_serves_stops_cleanly_and_keeps_data(tmp_path: Path) -> None:
             await nats.connect(
                 f"nats://127.0.0.1:{nats_port}", allow_reconnect=False, max_reconnect_attempts=0
             )
+        await a_partner_added_by_the_cli_publishes_as_itself(tmp_path, nats_port, mongo_port)
         assert set(report["services"]) == {"registry", "events", "matching", "notify"}
         state = json.loads((tmp_path / "up.json").read_text())
         pids = [pid for region in state["regions"] for pid in region["pids"].values()]
@@ -117,6 +125,41 @@ async def test_up_serves_stops_cleanly_and_keeps_data(tmp_path: Path) -> None:
         assert await db.probe.find_one({"_id": "kept"}) == {"_id": "kept", "value": 42}
     finally:
         interrupt(proc)
+
+
+async def a_partner_added_by_the_cli_publishes_as_itself(
+    home: Path, nats_port: int, mongo_port: int
+) -> None:
+    """As the README's partner example: `mapnet partner add acme --json`, then a plain nats-py
+    client with those credentials publishes as acme and is refused as anyone else."""
+    added = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "mapnet", "partner", "add", "acme", "--region", "tallinn", "--json"],
+        env=up_env(home, nats_port, mongo_port),
+        capture_output=True,
+        text=True,
+    )
+    assert added.returncode == 0, added.stderr
+    creds = json.loads(added.stdout)
+    assert set(creds) == {"nats_url", "user", "password"} and creds["user"] == "acme"
+    for _ in range(50):
+        try:
+            nc = await nats.connect(creds["nats_url"], user=creds["user"],
+                                    password=creds["password"], allow_reconnect=False)  # fmt: skip
+            break
+        except nats.errors.Error:
+            await asyncio.sleep(0.1)
+    try:
+        for partner_id, expected in (("acme", "eu.mapnet.events.publish_event.reply.v1"),
+                                     ("other", "eu.mapnet.error.v1")):  # fmt: skip
+            entry = an_entry(f"Entry of {partner_id}", partner_id=partner_id)
+            env = make_envelope(ev.PUBLISH_EVENT, entry, region="tallinn", source="acme")
+            msg = await nc.request(ev.PUBLISH_EVENT.subject("tallinn"), encode(env), timeout=5)
+            reply = json.loads(msg.data)
+            assert reply["type"] == expected, reply
+        assert reply["data"]["error"]["code"] == "forbidden"
+    finally:
+        await nc.close()
 
 
 def test_up_refuses_a_port_in_use(tmp_path: Path) -> None:

@@ -31,7 +31,7 @@ def test_nats_server_accepts_the_hub_and_every_region(tmp_path: Path) -> None:
     env = {**os.environ, **{password_var(r): new_password() for r in regions}}
     env[HUB_LEAF_URL_VAR] = "nats-leaf://tallinn:pw@127.0.0.1:7422"
     env[SERVICE_PASSWORD_VAR] = new_password()
-    for name in ["hub", *regions]:
+    for name in ["hub", "region", *regions]:
         checked = subprocess.run(
             [executable("nats-server"), "-t", "-c", str(DEPLOY / "nats" / f"{name}.conf")],
             env=env,

@@ -44,12 +44,15 @@ def test_compose_runs_one_region_with_official_images_and_each_service() -> None
     conf = services["nats"]["volumes"][0].split(":")[0]
     assert (ROOT / conf).exists()
     assert "jetstream" in (ROOT / conf).read_text()
+    assert "$MAPNET_SERVICE_PASSWORD" in (ROOT / conf).read_text()
+    assert "MAPNET_SERVICE_PASSWORD" in services["nats"]["environment"]
     runner = CliRunner()
     for name in ("registry", "events", "matching", "notify"):
         svc = services[name]
         assert svc["command"] == ["serve", name]
         assert svc["healthcheck"]["test"]
-        assert svc["environment"]["NATS_URL"].startswith("nats://")
+        # No anonymous connection: the services log in with the region's service password.
+        assert svc["environment"]["NATS_URL"].startswith("nats://mapnet:${MAPNET_SERVICE_PASSWORD")
         result = runner.invoke(app, [*svc["command"], "--help"])
         assert result.exit_code == 0, result.output
     for name, svc in services.items():
