@@ -284,3 +284,43 @@ def partner_remove(
         console.print(f"removed {name}; its connections are closed")
     else:
         console.print(f"removed {name}; no NATS server of {rid} runs here: reload it")
+
+
+@app.command()
+def audit(
+    region: Annotated[str | None, typer.Option(help="Region")] = None,
+    record: Annotated[str | None, typer.Option(help="Only entries about this record id")] = None,
+    actor: Annotated[str | None, typer.Option(help="Only entries sent by this actor id")] = None,
+    limit: Annotated[int, typer.Option(help="Entries per service", min=1, max=200)] = 50,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output")] = False,
+) -> None:
+    """What every service of the region accepted and refused, and who asked, newest first."""
+    from contracts.audit import ListAudit, audit_query
+    from mapnet.runtime.bus import BusClient
+
+    url, rid = _settings().nats_url_for(region)
+
+    async def gather() -> list[dict[str, Any]]:
+        client = await BusClient.connect(url, region=rid, source=f"mapnet/{rid}/cli")
+        query = ListAudit(record_id=record, actor_id=actor, limit=limit)
+        try:
+            pages = await asyncio.gather(
+                *(client.call(audit_query(s), query, rid) for s in declared())
+            )
+        finally:
+            await client.close()
+        entries = [e.model_dump(mode="json") for page in pages for e in page.items]
+        return sorted(entries, key=lambda e: e["at"], reverse=True)
+
+    entries = asyncio.run(gather())
+    if as_json:
+        typer.echo(json.dumps(entries, indent=2))
+        return
+    table = Table(title=f"Audit trail of {rid}")
+    for column in ("at", "service", "operation", "actor", "record", "outcome"):
+        table.add_column(column)
+    for e in entries:
+        who = f"{e['actor']['id']} ({e['actor']['role']})" if e["actor"] else ""
+        table.add_row(e["at"], e["service"], e["operation"], who, e["record_id"] or "",
+                      e["outcome"])  # fmt: skip
+    Console().print(table)

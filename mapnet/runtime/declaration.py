@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic_settings import BaseSettings
 
+from contracts.audit import audit_query
 from contracts.health import health_query
 
 if TYPE_CHECKING:
@@ -79,7 +80,8 @@ def declared() -> dict[str, ServiceDeclaration]:
                 f"of a service named {point.name!r}"
             )
         found[point.name] = declaration
-        health_query(point.name)  # every service answers its health query
+        health_query(point.name)  # every service answers its health query …
+        audit_query(point.name)  # … and keeps an audit trail
     return dict(sorted(found.items()))
 
 

@@ -21,6 +21,7 @@ from nats.js.api import ConsumerConfig, DeliverPolicy
 from pydantic import BaseModel
 from pydantic_settings import BaseSettings
 
+from contracts.audit import AuditPage, ListAudit, audit_query
 from contracts.envelope import Envelope, ErrorBody, utcnow
 from contracts.errors import Refused
 from contracts.health import Dependency, HealthStatus, health_query
@@ -29,6 +30,7 @@ from contracts.subjects import network_stream, stream_name
 from mapnet import __version__
 from mapnet.runtime import compat, logs
 from mapnet.runtime.access import acting
+from mapnet.runtime.audit import AuditLog
 from mapnet.runtime.codec import error_envelope, make_envelope, reply_envelope, source
 from mapnet.runtime.consumer import BatchHandler, EventConsumer, EventHandler
 from mapnet.runtime.mongo import Client, Database, database, ping
@@ -46,6 +48,7 @@ RequestHandler = Callable[[Envelope[In]], Awaitable[Out]]
 # Region placeholder used when the routers are built only to export the AsyncAPI document.
 SPEC_REGION = "{region}"
 REPLY_CACHE = "command_replies"
+AUDIT = "audit"
 PROCESSED = "processed_events"
 
 
@@ -89,7 +92,9 @@ class Runtime:
     def __post_init__(self) -> None:
         self.source = source(self.region, self.service)
         self.log = logs.get(region=self.region, service=self.service)
+        self.audit = AuditLog(self.db[AUDIT], self.service, self.log)
         self._health()
+        self._audit_trail()
 
     @property
     def db(self) -> Database:
@@ -160,6 +165,7 @@ class Runtime:
             msg = acting(op, msg, headers, self.region)
         except Refused as refusal:
             self.log.info("request_refused", code=refusal.code, reason=refusal.message)
+            await self._audited(op, msg, self._record_id(msg.data), refusal)
             return error_envelope(
                 refusal.body(),
                 region=self.region,
@@ -175,6 +181,7 @@ class Runtime:
             result = await handler(msg)
         except Refused as refusal:
             self.log.info("request_refused", code=refusal.code, reason=refusal.message)
+            await self._audited(op, msg, refers_to, refusal)
             reply = error_envelope(
                 refusal.body(),
                 region=self.region,
@@ -195,6 +202,7 @@ class Runtime:
             )
         else:
             refers_to = refers_to or self._record_id(result)
+            await self._audited(op, msg, refers_to, None)
             reply = reply_envelope(
                 op, result, region=self.region, source=self.source, correlationid=msg.correlationid
             )
@@ -203,9 +211,24 @@ class Runtime:
             await cache.update_one({"_id": msg.id}, {"$setOnInsert": record}, upsert=True)
         return reply
 
+    async def _audited(
+        self, op: Operation[Any, Any], msg: Envelope[Any], record: str | None, refusal: Any
+    ) -> None:
+        """Commands accepted and requests refused go in the audit trail; bad input does not
+        (it changed nothing and says nothing of who may do what)."""
+        if refusal is None:
+            if op.kind == "cmd":
+                await self.audit.record(op.name, msg, record, "accepted", "")
+        elif refusal.code != "validation_failed" and (
+            op.kind == "cmd" or refusal.code == "forbidden"
+        ):
+            await self.audit.record(op.name, msg, record, refusal.code, refusal.message)
+
     async def forget_replies(self, ref: str) -> None:
-        """Drop cached answers about one record, e.g. when the personal data in them is erased."""
+        """Drop what this service keeps of the people of an erased record: cached answers that
+        may quote them, and who acted for it in the audit trail (the erasure itself stays)."""
         await self.db[REPLY_CACHE].delete_many({"ref": ref})
+        await self.audit.forget_contacts_of(ref)
 
     def not_yet(self, *ops: Operation[Any, Any]) -> None:
         """Routes that exist and are documented but whose behaviour is still to be built: they
@@ -362,6 +385,15 @@ class Runtime:
             title=f"{op.service}.query.health",
             description=_described(op),
         )(health)
+
+    def _audit_trail(self) -> None:
+        op = audit_query(self.service)
+
+        async def list_audit(query: Envelope[ListAudit]) -> AuditPage:
+            return await self.audit.page(query.data)
+
+        self.handles(op)(list_audit)
+        self.startup.append(self.audit.create_indexes)
 
     async def start(self, nc: NATS) -> None:
         self.nc = nc
