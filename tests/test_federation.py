@@ -9,6 +9,7 @@ from functools import partial
 from typing import Any
 
 import nats
+import nats.errors
 import pytest
 from nats.errors import TimeoutError as NatsTimeout
 
@@ -17,8 +18,11 @@ from contracts import matching as m
 from contracts import registry as reg
 from contracts.common import SmeRef
 from contracts.errors import Refused
-from contracts.subjects import network_stream, stream_name
+from contracts.subjects import inbox_prefix, network_stream, stream_name
 from mapnet.dev.localnet import LocalNetwork
+from mapnet.ops.partners import PartnerBook
+from mapnet.runtime.bus import BusClient
+from mapnet.runtime.credentials import with_login, without_login
 
 from .helpers import eventually
 from .three_regions import (
@@ -298,3 +302,42 @@ async def test_a_region_does_not_receive_the_answers_meant_for_anothers_clients(
         await snooper.close()
     # (Tallinn does see the answers it gives itself, e.g. to Helsinki's JetStream questions.)
     assert not [data for data in overheard if marker.encode() in data]
+
+
+async def test_a_partner_reads_the_network_from_its_region_and_reaches_no_other(
+    net: LocalNetwork,
+) -> None:
+    """A partner system of Tallinn reads Helsinki's calendar from Tallinn's copy, publishes
+    into Tallinn's, and cannot send anything to Helsinki across the hub: not a shared query,
+    not a command, not one a partner was never given."""
+    helsinki = await net.client(H)
+    await helsinki.call(ev.PUBLISH_EVENT, an_entry("Helsinki Partner Fair"), H)
+    book = PartnerBook(net.home / T)
+    added = book.add("crosser")
+    assert book.reload_server()
+    url = with_login(without_login(net.regions[T].nats_url), added.user, added.password)
+    for _ in range(50):
+        try:
+            nc = await nats.connect(url, allow_reconnect=False, inbox_prefix=inbox_prefix(T))
+            break
+        except nats.errors.Error:
+            await asyncio.sleep(0.1)
+    bus = BusClient(nc, source="https://crosser.example", timeout_s=3)
+    try:
+        await eventually(
+            partial(calendar_titles, bus, T, H),
+            until=lambda titles: "Helsinki Partner Fair" in titles,
+        )
+        own = await bus.call(ev.PUBLISH_EVENT, an_entry("Crosser Days", partner_id="crosser"), T)
+        assert own.region == T
+        attempts: list[tuple[Any, Any]] = [
+            (ev.LIST_CALENDAR, ev.ListCalendar(region=H)),
+            (ev.PUBLISH_EVENT, an_entry("Into Helsinki", partner_id="crosser")),
+            (reg.ERASE_SME, reg.EraseSme(sme_id="any", reason="x")),
+        ]
+        for op, data in attempts:
+            with pytest.raises(Refused) as refused:
+                await bus.raw(op, data, H)
+            assert refused.value.code == "region_unavailable", op.name
+    finally:
+        await nc.close()

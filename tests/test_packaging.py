@@ -36,6 +36,19 @@ def test_asyncapi_lists_every_operation_with_its_payload() -> None:
         assert message["payload"].get("$ref"), message
 
 
+def test_asyncapi_lists_the_roles_of_every_command_and_query() -> None:
+    import json
+
+    doc = json.loads((CONTRACTS_DIR / "asyncapi.json").read_text())
+    described = {ch["address"]: ch.get("description", "") for ch in doc["channels"].values()}
+    for op in CATALOGUE.values():
+        if op.kind == "event":
+            continue
+        address = f"mapnet.{{region}}.{op.service}.{op.kind}.{op.name}"
+        assert op.roles, op.name
+        assert f"Roles that may send it: {', '.join(op.roles)}." in described[address], op.name
+
+
 def test_compose_runs_one_region_with_official_images_and_each_service() -> None:
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
     services = compose["services"]
