@@ -26,7 +26,8 @@ from mapnet.runtime.codec import (
     too_deep,
 )
 from mapnet.runtime.declaration import declaration, service_names
-from mapnet.runtime.service import SPEC_REGION, Runtime
+from mapnet.runtime.routing import SPEC_REGION
+from mapnet.runtime.service import Runtime
 from mapnet.runtime.settings import Settings
 
 

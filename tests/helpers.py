@@ -74,3 +74,19 @@ async def published(nats_url: str, op: Any, region: str, at_least: int = 1) -> l
             await asyncio.sleep(0.2)
     finally:
         await nc.close()
+
+
+async def connect_when_let_in(url: str, **options: Any) -> Any:
+    """A partner's first connection: the server reads its configuration again on SIGHUP a
+    moment after the signal, and may drop a connection that arrives meanwhile."""
+    import nats
+    import nats.errors
+
+    for _ in range(100):
+        try:
+            return await nats.connect(
+                url, allow_reconnect=False, max_reconnect_attempts=0, **options
+            )
+        except (nats.errors.Error, OSError):
+            await asyncio.sleep(0.1)
+    raise AssertionError("the server never let the new partner in")

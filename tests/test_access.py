@@ -25,6 +25,7 @@ from mapnet.runtime.codec import encode, make_envelope
 from mapnet.runtime.credentials import with_login, without_login
 from services.registry.tests.test_registry_bus import new_sme
 from tests.fixtures import Servers
+from tests.helpers import connect_when_let_in
 from tests.three_regions import an_entry
 
 pytestmark = pytest.mark.usefixtures("region_app")
@@ -48,7 +49,7 @@ async def partner(servers: Servers, book: PartnerBook) -> AsyncIterator[Connect]
         added = book.add("acme" + secrets.token_hex(3))
         assert book.reload_server()
         url = with_login(without_login(servers.nats_url), added.user, added.password)
-        nc = await _connect_when_known(url)
+        nc = await connect_when_let_in(url)
         bus = BusClient(nc, source=f"https://{added.user}.example", role="map_admin")
         made.append((added.user, bus))
         return added.user, bus
@@ -59,16 +60,6 @@ async def partner(servers: Servers, book: PartnerBook) -> AsyncIterator[Connect]
         if name in book.list():
             book.remove(name)
     book.reload_server()
-
-
-async def _connect_when_known(url: str) -> Any:
-    """The server reads its configuration again on SIGHUP, a moment after the signal."""
-    for _ in range(50):
-        try:
-            return await nats.connect(url, allow_reconnect=False, max_reconnect_attempts=0)
-        except nats.errors.Error:
-            await asyncio.sleep(0.1)
-    raise AssertionError("the server never let the new partner in")
 
 
 async def test_an_anonymous_connection_is_refused(servers: Servers) -> None:

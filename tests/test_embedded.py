@@ -22,6 +22,7 @@ from mapnet.ops.servers import free_port, logged_in_url
 from mapnet.ops.status import region_health
 from mapnet.runtime import mongo
 from mapnet.runtime.codec import encode, make_envelope
+from tests.helpers import connect_when_let_in
 from tests.three_regions import an_entry
 
 
@@ -142,13 +143,9 @@ async def a_partner_added_by_the_cli_publishes_as_itself(
     assert added.returncode == 0, added.stderr
     creds = json.loads(added.stdout)
     assert set(creds) == {"nats_url", "user", "password"} and creds["user"] == "acme"
-    for _ in range(50):
-        try:
-            nc = await nats.connect(creds["nats_url"], user=creds["user"],
-                                    password=creds["password"], allow_reconnect=False)  # fmt: skip
-            break
-        except nats.errors.Error:
-            await asyncio.sleep(0.1)
+    nc = await connect_when_let_in(
+        creds["nats_url"], user=creds["user"], password=creds["password"]
+    )
     try:
         for partner_id, expected in (("acme", "eu.mapnet.events.publish_event.reply.v1"),
                                      ("other", "eu.mapnet.error.v1")):  # fmt: skip

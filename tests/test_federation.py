@@ -24,7 +24,7 @@ from mapnet.ops.partners import PartnerBook
 from mapnet.runtime.bus import BusClient
 from mapnet.runtime.credentials import with_login, without_login
 
-from .helpers import eventually
+from .helpers import connect_when_let_in, eventually
 from .three_regions import (
     B,
     H,
@@ -316,12 +316,7 @@ async def test_a_partner_reads_the_network_from_its_region_and_reaches_no_other(
     added = book.add("crosser")
     assert book.reload_server()
     url = with_login(without_login(net.regions[T].nats_url), added.user, added.password)
-    for _ in range(50):
-        try:
-            nc = await nats.connect(url, allow_reconnect=False, inbox_prefix=inbox_prefix(T))
-            break
-        except nats.errors.Error:
-            await asyncio.sleep(0.1)
+    nc = await connect_when_let_in(url, inbox_prefix=inbox_prefix(T))
     bus = BusClient(nc, source="https://crosser.example", timeout_s=3)
     try:
         await eventually(

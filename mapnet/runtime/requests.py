@@ -1,0 +1,156 @@
+"""Commands and queries on the bus: who may send them (mapnet/runtime/access.py), idempotent
+commands (a repeat is answered from the reply cache), typed errors for every refusal and fault,
+and the audit trail of what was accepted and refused."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from faststream import Context
+from pydantic import BaseModel
+
+from contracts.envelope import Envelope, ErrorBody, utcnow
+from contracts.errors import Refused
+from contracts.operations import Operation
+
+from . import logs
+from .access import acting
+from .codec import error_envelope, reply_envelope
+from .routing import Routes, address, described
+
+In = TypeVar("In", bound=BaseModel)
+Out = TypeVar("Out", bound=BaseModel)
+RequestHandler = Callable[[Envelope[In]], Awaitable[Out]]
+
+REPLY_CACHE = "command_replies"
+
+
+class RequestRoutes(Routes):
+    def handles(
+        self, op: Operation[In, Out], *, remember_replies: bool = True
+    ) -> Callable[[RequestHandler[In, Out]], RequestHandler[In, Out]]:
+        """Register a command or query handler: it gets the validated envelope and returns the
+        result, or raises Refused. Commands are answered from the reply cache when repeated,
+        unless the handler gives the same answer to a repeated command by itself
+        (``remember_replies=False``), which saves two database round trips."""
+        cached = op.kind == "cmd" and remember_replies
+
+        def register(handler: RequestHandler[In, Out]) -> RequestHandler[In, Out]:
+            async def subscriber(msg: Any, message: Any = Context("message")) -> bytes:
+                with logs.bound(
+                    region=self.region,
+                    service=self.service,
+                    correlation_id=msg.correlationid,
+                    operation=op.name,
+                    message_id=msg.id,
+                ):
+                    return await self._answer(op, handler, msg, cached, message.headers)
+
+            subscriber.__name__ = op.name
+            subscriber.__annotations__ = {"msg": op.envelope, "message": Any, "return": bytes}
+            self.router.subscriber(
+                address(op, self.region),
+                queue=self.queue,
+                # Requests are handled side by side: each waits mostly on the database.
+                max_workers=self.settings.request_concurrency,
+                title=f"{op.service}.{op.kind}.{op.name}",
+                description=described(op),
+            )(subscriber)
+            return handler
+
+        return register
+
+    async def _answer(
+        self,
+        op: Operation[In, Out],
+        handler: RequestHandler[In, Out],
+        msg: Envelope[In],
+        cached: bool,
+        headers: dict[str, str] | None = None,
+    ) -> bytes:
+        try:
+            msg = acting(op, msg, headers, self.region)
+        except Refused as refusal:
+            self.log.info("request_refused", code=refusal.code, reason=refusal.message)
+            await self._audited(op, msg, self._record_id(msg.data), refusal)
+            return error_envelope(
+                refusal.body(),
+                region=self.region,
+                source=self.source,
+                correlationid=msg.correlationid,
+            )
+        cache = self.db[REPLY_CACHE] if cached else None
+        if cache is not None and (hit := await cache.find_one({"_id": msg.id})):
+            self.log.info("command_repeated", answered_from_cache=True)
+            return str(hit["reply"]).encode()
+        refers_to = self._record_id(msg.data)
+        try:
+            result = await handler(msg)
+        except Refused as refusal:
+            self.log.info("request_refused", code=refusal.code, reason=refusal.message)
+            await self._audited(op, msg, refers_to, refusal)
+            reply = error_envelope(
+                refusal.body(),
+                region=self.region,
+                source=self.source,
+                correlationid=msg.correlationid,
+            )
+        except Exception as exc:
+            # An internal fault is answered, never left to time out, and not cached: a retry
+            # may succeed.
+            self.log.exception("request_failed", error=str(exc))
+            return error_envelope(
+                ErrorBody(
+                    code="internal", message=f"{type(exc).__name__} while handling {op.name}"
+                ),
+                region=self.region,
+                source=self.source,
+                correlationid=msg.correlationid,
+            )
+        else:
+            refers_to = refers_to or self._record_id(result)
+            await self._audited(op, msg, refers_to, None)
+            reply = reply_envelope(
+                op, result, region=self.region, source=self.source, correlationid=msg.correlationid
+            )
+        if cache is not None:
+            record = {"reply": reply.decode(), "at": utcnow(), "op": op.name, "ref": refers_to}
+            await cache.update_one({"_id": msg.id}, {"$setOnInsert": record}, upsert=True)
+        return reply
+
+    async def _audited(
+        self, op: Operation[Any, Any], msg: Envelope[Any], record: str | None, refusal: Any
+    ) -> None:
+        """Commands accepted and requests refused go in the audit trail; bad input does not
+        (it changed nothing and says nothing of who may do what)."""
+        if refusal is None:
+            if op.kind == "cmd":
+                await self.audit.record(op.name, msg, record, "accepted", "")
+        elif refusal.code != "validation_failed" and (
+            op.kind == "cmd" or refusal.code == "forbidden"
+        ):
+            await self.audit.record(op.name, msg, record, refusal.code, refusal.message)
+
+    async def forget_replies(self, ref: str) -> None:
+        """Drop what this service keeps of the people of an erased record: cached answers that
+        may quote them, and who acted for it in the audit trail (the erasure itself stays)."""
+        await self.db[REPLY_CACHE].delete_many({"ref": ref})
+        await self.audit.forget_contacts_of(ref)
+
+    def not_yet(self, *ops: Operation[Any, Any]) -> None:
+        """Routes that exist and are documented but whose behaviour is still to be built: they
+        answer with a typed ``not_implemented`` error instead of leaving the caller to time out."""
+        for op in ops:
+
+            async def refuse(msg: Envelope[Any], name: str = op.name) -> BaseModel:
+                raise Refused("not_implemented", f"{name} is not available yet in this version")
+
+            self.handles(op)(refuse)
+
+    def _record_id(self, model: Any) -> str | None:
+        """The record a command or its answer is about, so that cached answers can be forgotten."""
+        for name in self.record_fields:
+            if isinstance(value := getattr(model, name, None), str):
+                return value
+        return None

@@ -1,0 +1,136 @@
+"""Events on the bus: durable, idempotent consumers of this region's events and of what the
+other regions share (dead letters for what cannot be read or keeps failing), and the events a
+service publishes (sent by its outbox relay, documented in AsyncAPI)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from faststream import Context
+from faststream.middlewares import AckPolicy
+from faststream.nats import JStream, PullSub
+from nats.js.api import ConsumerConfig, DeliverPolicy
+from pydantic import BaseModel
+
+from contracts.envelope import Envelope
+from contracts.operations import Operation
+from contracts.subjects import network_stream, stream_name
+
+from .codec import make_envelope
+from .consumer import BatchHandler, EventConsumer, EventHandler
+from .routing import Routes, address, described
+
+In = TypeVar("In", bound=BaseModel)
+
+PROCESSED = "processed_events"
+
+
+class EventRoutes(Routes):
+    def consumes(self, op: Operation[In, Any]) -> Callable[[EventHandler[In]], EventHandler[In]]:
+        """Register an idempotent, durable consumer of an event of this region. A message that
+        cannot be decoded, or whose handler keeps failing, goes to the region's dead letters."""
+        return self._consumer(op, None)
+
+    def consumes_network(
+        self, op: Operation[In, Any]
+    ) -> Callable[[EventHandler[In]], EventHandler[In]]:
+        """As ``consumes``, for a shared event of the other regions, read from this region's copy
+        of what they share (its network stream), so it works while the hub is out of reach."""
+        self.reads_network = True
+        return self._consumer(op, None, network=True)
+
+    def consumes_batches(
+        self, op: Operation[In, Any]
+    ) -> Callable[[BatchHandler[In]], BatchHandler[In]]:
+        """As ``consumes``, for a handler that takes a whole pulled batch at once (to write its
+        outcome in a few bulk operations instead of a few per message)."""
+
+        def register(batch_handler: BatchHandler[In]) -> BatchHandler[In]:
+            async def one(event: Envelope[In]) -> None:
+                await batch_handler([event])
+
+            self._consumer(op, batch_handler)(one)
+            return batch_handler
+
+        return register
+
+    def _consumer(
+        self,
+        op: Operation[In, Any],
+        batch_handler: BatchHandler[In] | None,
+        *,
+        network: bool = False,
+    ) -> Callable[[EventHandler[In]], EventHandler[In]]:
+        durable = f"{self.service}__{'net_' if network else ''}{op.service}_{op.name}"
+        if network:
+            subject = f"mapnet.*.{op.service}.{op.kind}.{op.name}"
+            stream = network_stream(self.region)
+        else:
+            subject, stream = address(op, self.region), stream_name(self.region, op.service)
+
+        def register(handler: EventHandler[In]) -> EventHandler[In]:
+            consumer = EventConsumer(
+                batch_handler=batch_handler,
+                op=op,
+                durable=durable,
+                handler=handler,
+                processed=self.db[PROCESSED],
+                region=self.region,
+                service=self.service,
+                max_deliveries=self.settings.max_deliveries,
+                js=lambda: self.js,
+            )
+
+            async def subscriber(body: Any, message: Any = Context("message")) -> None:
+                await consumer.deliver(message.raw_message)
+
+            # The consumer decodes and validates each message itself, sending what it cannot
+            # read to the dead letters; FastStream's own JSON decoding would raise first.
+            async def undecoded(message: Any) -> None:
+                return None
+
+            subscriber.__name__ = f"on_{'network_' if network else ''}{op.name}"
+            self.router.subscriber(
+                subject,
+                stream=JStream(stream, declare=False),
+                durable=durable,
+                decoder=undecoded,
+                # A batch handler writes a whole batch in a few bulk operations: the bigger
+                # the batch, the fewer round trips per event.
+                pull_sub=PullSub(
+                    batch_size=64 if batch_handler is None else 256, timeout=0.2, batch=True
+                ),
+                config=ConsumerConfig(
+                    ack_wait=30, max_deliver=-1, deliver_policy=DeliverPolicy.ALL
+                ),
+                ack_policy=AckPolicy.MANUAL,
+                title=f"{self.service} consumes {op.name}",
+                include_in_schema=False,
+            )(subscriber)
+            return handler
+
+        return register
+
+    # --- events this service publishes (documented in AsyncAPI; sent by the outbox relay) -----
+
+    def publishes(self, *ops: Operation[Any, Any]) -> None:
+        for op in ops:
+            self.router.publisher(
+                address(op, self.region),
+                schema=op.envelope,
+                title=f"{op.service}.{op.kind}.{op.name}",
+                description=described(op),
+            )
+
+    def envelope(
+        self, op: Operation[In, Any], data: In, *, correlationid: str, subject: str | None = None
+    ) -> Envelope[In]:
+        return make_envelope(
+            op,
+            data,
+            region=self.region,
+            source=self.source,
+            correlationid=correlationid,
+            subject=subject,
+        )
