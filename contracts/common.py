@@ -31,6 +31,10 @@ LanguageCode = Annotated[
 Keyword = Annotated[str, StringConstraints(min_length=1, max_length=60)]
 Euro = Annotated[Decimal, Field(ge=0, max_digits=15, decimal_places=2, description="EUR")]
 Cursor = Annotated[str, StringConstraints(max_length=500)]
+
+# A value shown on one line (a title, a name, a place): no line break or other control
+# character, which could rewrite a mail header or an iCal line built from it.
+SINGLE_LINE = r"^[^\x00-\x1f\x7f]*$"
 Visibility = Literal["private", "network", "public"]
 
 

@@ -51,6 +51,7 @@ ErrorCode = Literal[
     "invalid_json",
     "unknown_type",
     "validation_failed",
+    "invalid_cursor",
     "not_found",
     "conflict",
     "duplicate",

@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import AwareDatetime, EmailStr, Field, HttpUrl
 
 from .access import EVERYONE, STAFF
-from .common import CountryCode, Keyword, LanguageCode, Page, SmeRef
+from .common import SINGLE_LINE, CountryCode, Keyword, LanguageCode, Page, SmeRef
 from .envelope import Payload
 from .operations import command, event, query
 
@@ -50,18 +50,18 @@ class CalendarEntryInput(Payload):
     partner_id: str = Field(min_length=1, description="Who publishes: a MAP or a partner system")
     external_id: str = Field(min_length=1, description="The publisher's own id; same id updates")
     kind: EventKind
-    title: str = Field(min_length=3, max_length=300)
+    title: str = Field(min_length=3, max_length=300, pattern=SINGLE_LINE)
     description: str = Field(default="", max_length=20000)
     starts_at: datetime = Field(description="Local wall time at the venue")
     ends_at: datetime
     timezone: str = Field(description="IANA time zone, e.g. Europe/Tallinn")
-    venue: str = ""
-    city: str = ""
+    venue: str = Field(default="", max_length=300, pattern=SINGLE_LINE)
+    city: str = Field(default="", max_length=200, pattern=SINGLE_LINE)
     country: CountryCode
     online_url: HttpUrl | None = None
     clusters: list[Keyword] = Field(default_factory=list)
     topics: list[Keyword] = Field(default_factory=list)
-    organiser: str = ""
+    organiser: str = Field(default="", max_length=300, pattern=SINGLE_LINE)
     language: LanguageCode = "en"
     url: HttpUrl | None = None
     visibility: Literal["region", "network"] = "network"
@@ -93,7 +93,7 @@ class CancelEvent(Payload):
 
 class RegisterParticipant(Payload):
     event_id: str
-    person_name: str = Field(min_length=1)
+    person_name: str = Field(min_length=1, max_length=200, pattern=SINGLE_LINE)
     email: EmailStr
     sme: SmeRef | None = None
     participation: ParticipationType = "on_site"

@@ -10,6 +10,7 @@ from pydantic import EmailStr, Field, HttpUrl
 
 from .access import ADMIN, STAFF
 from .common import (
+    SINGLE_LINE,
     Accepted,
     CountryCode,
     Euro,
@@ -52,7 +53,7 @@ class YearlyFigures(Payload):
 
 
 class ContactInput(Payload):
-    name: str = Field(min_length=1, max_length=200)
+    name: str = Field(min_length=1, max_length=200, pattern=SINGLE_LINE)
     role: str = Field(default="", max_length=100)
     email: EmailStr
     language: LanguageCode = "en"
@@ -67,7 +68,7 @@ class Contact(ContactInput):
 
 
 class SmeFields(Payload):
-    legal_name: str = Field(min_length=1, max_length=300)
+    legal_name: str = Field(min_length=1, max_length=300, pattern=SINGLE_LINE)
     registration_number: str = Field(min_length=1, max_length=40)
     vat_id: str | None = Field(default=None, max_length=20)
     country: CountryCode
@@ -92,7 +93,7 @@ class RegisterSme(SmeFields):
 class SmeChanges(Payload):
     """Only the fields given are changed."""
 
-    legal_name: str | None = Field(default=None, min_length=1, max_length=300)
+    legal_name: str | None = Field(default=None, min_length=1, max_length=300, pattern=SINGLE_LINE)
     vat_id: str | None = None
     address: str | None = None
     website: HttpUrl | None = None
@@ -128,7 +129,7 @@ class StageChange(Payload):
 class ProfileInput(Payload):
     profile_id: str | None = Field(default=None, description="Given to update an existing profile")
     type: ProfileType
-    title: str = Field(min_length=3, max_length=200)
+    title: str = Field(min_length=3, max_length=200, pattern=SINGLE_LINE)
     summary: str = Field(min_length=1, max_length=1000)
     description: str = Field(default="", max_length=10000)
     keywords: list[Keyword] = Field(default_factory=list, max_length=30)
@@ -180,7 +181,7 @@ class WithdrawProfile(Payload):
 
 
 class PublishSuccessStory(Payload):
-    title: str = Field(min_length=3, max_length=200)
+    title: str = Field(min_length=3, max_length=200, pattern=SINGLE_LINE)
     text: str = Field(min_length=1, max_length=20000)
     smes: list[SmeRef] = Field(min_length=1)
     agreement_type: PartnershipType

@@ -17,18 +17,26 @@ def encode_cursor(values: list[Any]) -> str:
 
 
 def decode_cursor(cursor: str) -> list[Any]:
+    """The (value, id) a cursor holds. Its value goes into a query: only a plain value of a
+    sort field comes out, never an object (``{"$ne": null}`` would be run as an operator,
+    ``{"$regex": …}`` as a pattern the database may spend seconds on)."""
     try:
         values = json.loads(base64.urlsafe_b64decode(cursor.encode()))
-    except ValueError as exc:
-        raise _bad_cursor(str(exc)) from exc
+    except (ValueError, RecursionError) as exc:
+        raise _bad_cursor("not a cursor of this service") from exc
     if not isinstance(values, list) or len(values) != 2:
-        raise _bad_cursor("bad shape")
+        raise _bad_cursor("not a (value, id) pair")
+    value, ident = values
+    if isinstance(value, bool) or not isinstance(value, str | int | float | None):
+        raise _bad_cursor("its value is not a plain value of a sort field")
+    if not isinstance(ident, str):
+        raise _bad_cursor("its id is not a record id")
     return values
 
 
 def _bad_cursor(reason: str) -> Refused:
     return Refused(
-        "validation_failed",
+        "invalid_cursor",
         "the cursor is not one this service gave out",
         fields=[{"field": "data.cursor", "message": reason, "type": "cursor"}],
     )

@@ -23,10 +23,10 @@ class NotifySettings(BaseSettings):
         validation_alias="MAPNET_PUBLIC_URL",
         description="Where unsubscribe links point",
     )
-    notify_secret: str = Field(
-        default="mapnet-development-secret",
+    notify_secret: str | None = Field(
+        default=None,
         validation_alias="MAPNET_NOTIFY_SECRET",
-        description="Signs unsubscribe tokens; set your own in production",
+        description="Signs unsubscribe links; unset, one is made per installation on first start",
     )
     notify_senders: int = Field(default=48, ge=1, le=200, validation_alias="MAPNET_NOTIFY_SENDERS")
     webhook_give_up_s: float = Field(

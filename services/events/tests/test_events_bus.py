@@ -77,6 +77,20 @@ async def test_partner_publishing_is_idempotent_per_external_id(
     assert [e["version"] for e in events if e["event_id"] == first.event_id] == [1, 2]
 
 
+async def test_a_title_or_name_with_a_line_break_is_refused(client: BusClient, region: str) -> None:
+    """Single-line fields refuse control characters: a title that rewrote a mail header once
+    held up the mail of everybody registered to its event."""
+    doc = json.loads(encode(make_envelope(c.PUBLISH_EVENT, entry(), region=region, source="p",
+                                          actor=client.acting(region))))  # fmt: skip
+    doc["data"] |= {"title": "Days\r\nBcc: victim@example.org", "venue": "Hall\x07"}
+    msg = await client.nc.request(c.PUBLISH_EVENT.subject(region), json.dumps(doc).encode())
+    error = json.loads(msg.data)["data"]["error"]
+    assert error["code"] == "validation_failed"
+    assert {"data.title", "data.venue"} <= {f["field"] for f in error["details"]["fields"]}
+    page = await client.call(c.LIST_CALENDAR, c.ListCalendar(region=region), region)
+    assert page.items == []
+
+
 async def test_an_invalid_update_names_each_field_and_changes_nothing(
     client: BusClient, region: str
 ) -> None:

@@ -265,6 +265,7 @@ class Matching:
 
     async def find_partners(self, query: Envelope[c.FindPartners]) -> c.PartnerPage:
         q = query.data
+        offset = _offset(q.cursor)
         sme = await self.read_model.sme(q.seeker)
         if sme is None:
             raise not_found("SME", key(q.seeker))
@@ -274,7 +275,6 @@ class Matching:
             if not own:
                 raise not_found("profile", q.profile_id)
         seeker = seeker_from(sme, own)
-        offset = _offset(q.cursor)
         await self.index.refresh()
         filters = Filters(q.country, q.region, q.profile_type, q.nace, q.cluster, q.size_class)
         ranked = self.index.search(seeker, filters, self.now().date(), offset + q.limit + 1)
@@ -303,10 +303,13 @@ def _offset(cursor: str | None) -> int:
     if not cursor:
         return 0
     try:
-        return int(base64.urlsafe_b64decode(cursor.encode()))
-    except ValueError as exc:
+        offset = int(base64.urlsafe_b64decode(cursor.encode()))
+    except ValueError:
+        offset = -1
+    if not 0 <= offset <= 10_000:
         raise Refused(
-            "validation_failed",
+            "invalid_cursor",
             "the cursor is not one this service gave out",
-            fields=[{"field": "data.cursor", "message": str(exc), "type": "cursor"}],
-        ) from exc
+            fields=[{"field": "data.cursor", "message": "not a cursor", "type": "cursor"}],
+        )
+    return offset

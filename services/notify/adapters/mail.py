@@ -26,6 +26,7 @@ from jinja2 import (
     select_autoescape,
 )
 
+from ..domain.mails import one_line
 from ..domain.rules import Mail, unsubscribe_token
 
 TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
@@ -81,7 +82,9 @@ def compose(mail: Mail, delivery_id: str, *, sender: str, public_url: str, secre
             message.attach(part)
     message["From"] = sender
     message["To"] = mail.person.email
-    subject = _render(_env, mail.kind, language, "subject", context)
+    # One line whatever the stored text holds: a line break in a title must not end the
+    # header (the contracts refuse it now; what was stored before must still be mailable).
+    subject = one_line(_render(_env, mail.kind, language, "subject", context))
     message["Subject"] = subject if subject.isascii() else Header(subject, "utf-8").encode()
     message["Date"] = formatdate(localtime=False)
     # The same delivery always has the same Message-ID, so a resend after a crash is

@@ -4,12 +4,14 @@ from the other services' events), digest items, and the hashes of forgotten peop
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import secrets
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pymongo import ASCENDING, ReplaceOne, ReturnDocument, UpdateOne
-from pymongo.errors import BulkWriteError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from contracts import notify as c
 from mapnet.runtime import outbox
@@ -51,6 +53,18 @@ class NotifyStore:
         self.profiles = db["profiles"]
         self.digest_items = db["digest_items"]
         self.forgotten = db["forgotten"]
+        self.secrets = db["secrets"]
+
+    async def installation_secret(self) -> str:
+        """The secret that signs this region's unsubscribe links, made once on first start and
+        kept in notify's database, so that every notify instance of the region (and each start)
+        signs alike and no two installations share one."""
+        made = secrets.token_urlsafe(32)
+        with contextlib.suppress(DuplicateKeyError):
+            await self.secrets.insert_one({"_id": "unsubscribe", "value": made})
+        doc = await self.secrets.find_one({"_id": "unsubscribe"})
+        assert doc is not None
+        return str(doc["value"])
 
     async def create_indexes(self) -> None:
         await self.deliveries.create_index([("status", ASCENDING)], name="status")

@@ -155,9 +155,16 @@ def schedule_mail(
     return Mail("schedule_published", person, context, [attachment])
 
 
+def one_line(text: str) -> str:
+    """Stored text as one line: a line break would end a mail header or an iCal line (the
+    contracts refuse them in titles and names; what was stored before must still be sent)."""
+    return " ".join(text.split())
+
+
 def schedule_ics(entry: dict[str, Any], meetings: Sequence[dict[str, Any]], version: int) -> bytes:
+    title = one_line(entry["title"])
     cal = icalendar.Calendar.new(
-        prodid="-//MAPnet//Brokerage schedule//EN", name=entry["title"], method="PUBLISH"
+        prodid="-//MAPnet//Brokerage schedule//EN", name=title, method="PUBLISH"
     )
     for m in meetings:
         cal.add_component(
@@ -166,7 +173,7 @@ def schedule_ics(entry: dict[str, Any], meetings: Sequence[dict[str, Any]], vers
                 sequence=version,
                 start=datetime.fromisoformat(m["starts_at"]),
                 end=datetime.fromisoformat(m["ends_at"]),
-                summary=f"Meeting at {entry['title']}",
+                summary=f"Meeting at {title}",
                 location=f"table {m['table'] + 1}" if m["table"] is not None else "online",
             )
         )

@@ -44,7 +44,10 @@ def frequency(kind: str, preferences: dict[str, Any] | None) -> str:
 
 
 def unsubscribe_token(secret: str, email: str) -> str:
-    return hmac.new(secret.encode(), email.lower().encode(), hashlib.sha256).hexdigest()[:32]
+    """Good for one purpose (stopping mail to this address) and for as long as the secret: a
+    new secret makes every earlier link stale."""
+    signed = f"unsubscribe:{email.lower()}".encode()
+    return hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()[:32]
 
 
 def delivery_id(event_id: str, channel: str, recipient: str) -> str:

@@ -31,11 +31,15 @@ def build(rt: Runtime) -> None:
     dispatcher = _dispatcher(rt, s, store)
     directory = Directory(lambda: rt.nc, rt.region, rt.source)
     notifier = Notifier(
-        rt.region, store, sender=s.mail_from, public_url=s.public_url, secret=s.notify_secret,
+        rt.region, store, sender=s.mail_from, public_url=s.public_url, secret=s.notify_secret or "",
         admit=dispatcher.admit, withdraw=dispatcher.withdraw, lookup_event=directory.event,
     )  # fmt: skip
     rt.outbox_collections.append(DELIVERIES)
-    rt.startup += [store.create_indexes, dispatcher.started]
+
+    async def sign_with_the_installations_secret() -> None:
+        notifier.secret = s.notify_secret or await store.installation_secret()
+
+    rt.startup += [store.create_indexes, sign_with_the_installations_secret, dispatcher.started]
     rt.shutdown.append(dispatcher.stop)
 
     async def expiry_notices() -> None:
