@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from typing import Annotated
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class NotifySettings(BaseSettings):
@@ -32,6 +34,19 @@ class NotifySettings(BaseSettings):
     webhook_give_up_s: float = Field(
         default=3600, gt=0, validation_alias="MAPNET_WEBHOOK_GIVE_UP_S"
     )
+    webhook_allow_hosts: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        validation_alias="MAPNET_WEBHOOK_ALLOW_HOSTS",
+        description="Hosts webhooks may reach although not public (local testing), comma-separated",
+    )
+
+    @field_validator("webhook_allow_hosts", mode="before")
+    @classmethod
+    def _split_hosts(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip().lower() for part in value.split(",") if part.strip()]
+        return value
+
     webhook_timeout_s: float = Field(default=5, gt=0, validation_alias="MAPNET_WEBHOOK_TIMEOUT")
     retry_base_s: float = Field(default=2, gt=0, validation_alias="MAPNET_RETRY_BASE_S")
     notify_tick_s: float = Field(default=3600, gt=0, validation_alias="MAPNET_NOTIFY_TICK_S")

@@ -28,11 +28,13 @@ Handler = Callable[[Envelope[Any]], Awaitable[None]]
 def build(rt: Runtime) -> None:
     s = rt.config_as(NotifySettings)
     store = NotifyStore(rt.db)
-    dispatcher = _dispatcher(rt, s, store)
+    poster = WebhookPoster(s.webhook_timeout_s, s.webhook_allow_hosts)
+    dispatcher = _dispatcher(rt, s, store, poster)
     directory = Directory(lambda: rt.nc, rt.region, rt.source)
     notifier = Notifier(
         rt.region, store, sender=s.mail_from, public_url=s.public_url, secret=s.notify_secret or "",
         admit=dispatcher.admit, withdraw=dispatcher.withdraw, lookup_event=directory.event,
+        check_target=poster.check,
     )  # fmt: skip
     rt.outbox_collections.append(DELIVERIES)
 
@@ -83,11 +85,13 @@ def build(rt: Runtime) -> None:
     rt.publishes(c.NOTIFICATION_SENT, c.NOTIFICATION_FAILED)
 
 
-def _dispatcher(rt: Runtime, s: NotifySettings, store: NotifyStore) -> Dispatcher:
+def _dispatcher(
+    rt: Runtime, s: NotifySettings, store: NotifyStore, poster: WebhookPoster
+) -> Dispatcher:
     return Dispatcher(
         store,
         SmtpPool(s.smtp, s.notify_senders, s.smtp_timeout_s),
-        WebhookPoster(s.webhook_timeout_s),
+        poster,
         region=rt.region,
         sender=s.mail_from,
         workers=s.notify_senders,

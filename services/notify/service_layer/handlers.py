@@ -22,6 +22,7 @@ from ..domain import mails
 from ..domain.mails import DateCause
 from ..domain.rules import Mail, Person, clusters_of, delivery_id, subscription_matches
 from ..domain.rules import unsubscribe_token as token_for
+from ..domain.targets import TargetRefused
 
 _NAMESPACE = uuid.UUID("9e2c4b1a-7f3d-4c6e-8a5b-1d0f2e3c4b5a")
 
@@ -41,6 +42,7 @@ class Notifier:
         admit: Callable[[list[dict[str, Any]]], Awaitable[None]],
         withdraw: Callable[[str], None] = lambda email: None,
         lookup_event: Lookup | None = None,
+        check_target: Callable[[str], Awaitable[None]] | None = None,
     ) -> None:
         """``admit`` queues deliveries with the senders, ``withdraw`` drops what they hold for
         a person; ``lookup_event`` asks the events service for an event not heard of yet."""
@@ -52,6 +54,7 @@ class Notifier:
         self.secret = secret
         self._admit = admit
         self._withdraw = withdraw
+        self._check_target = check_target
 
     # --- queueing ------------------------------------------------------------------------------
 
@@ -239,6 +242,15 @@ class Notifier:
     async def subscribe_webhook(self, cmd: Envelope[c.SubscribeWebhook]) -> c.WebhookSubscription:
         # The id derives from the command id: the same command again answers the same.
         ident = str(uuid.uuid5(_NAMESPACE, f"{self.region}:{cmd.id}"))
+        if self._check_target is not None:
+            try:
+                await self._check_target(str(cmd.data.url))
+            except TargetRefused as refused:
+                raise Refused(
+                    "validation_failed",
+                    f"this webhook URL is not accepted: {refused}",
+                    fields=[{"field": "data.url", "message": str(refused), "type": "url"}],
+                ) from None
         doc = {"_id": ident, **cmd.data.model_dump(mode="json"), "active": True}
         await self.store.save_subscription(doc)
         return _subscription(doc)

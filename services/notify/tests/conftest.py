@@ -36,6 +36,8 @@ def notify_settings(mailbox: tuple[MailStore, int]) -> NotifySettings:
             "MAPNET_WEBHOOK_TIMEOUT": 1.0,
             "MAPNET_RETRY_BASE_S": 0.2,
             "MAPNET_NOTIFY_TICK_S": 0.5,
+            # The partner endpoints of these tests listen on this machine.
+            "MAPNET_WEBHOOK_ALLOW_HOSTS": "127.0.0.1",
         }
     )
 
