@@ -16,11 +16,15 @@ from typing import Any
 import nats
 import nats.errors
 import pytest
+from stdnum.ee.registrikood import calc_check_digit
 
 from contracts import events as ev
+from contracts import registry as rg
+from contracts.errors import Refused
 from mapnet.ops.servers import free_port, logged_in_url
 from mapnet.ops.status import region_health
 from mapnet.runtime import mongo
+from mapnet.runtime.bus import BusClient
 from mapnet.runtime.codec import encode, make_envelope
 from tests.helpers import connect_when_let_in
 from tests.three_regions import an_entry
@@ -224,3 +228,61 @@ def test_up_runs_a_hub_and_three_linked_regions(tmp_path: Path) -> None:
         proc.communicate(timeout=60)
     assert proc.returncode == 0
     assert not [pid for pid in pids if pid_alive(pid)], "processes left behind"
+
+
+@pytest.mark.timeout(240)
+async def test_a_crashed_service_is_restarted_and_nothing_is_lost(tmp_path: Path) -> None:
+    """kill -9 of the services under load: `mapnet up` starts them again after a back-off,
+    keeps NATS, the database and the mailbox running, says so in `mapnet status`; every
+    registration a client was told of is there, none twice."""
+    nats_port, mongo_port = free_port(), free_port()
+    proc = start_up(tmp_path, nats_port, mongo_port)
+    url = logged_in_url("tallinn", nats_port, tmp_path)
+    try:
+        await wait_healthy(url, proc)
+        state = json.loads((tmp_path / "up.json").read_text())
+        pids = state["regions"][0]["pids"]
+        client = await BusClient.connect(url, region="tallinn", timeout_s=2, role="map_admin")
+        registered: list[str] = []
+        under_way = asyncio.Event()
+
+        async def register(i: int) -> None:
+            number = f"1{i:06d}" + calc_check_digit(f"1{i:06d}0")
+            sme = rg.RegisterSme(legal_name=f"Crash Test {i} OÜ", registration_number=number,
+                                 country="EE")  # fmt: skip
+            for _ in range(60):  # the same command again until the services answer
+                try:
+                    view = await client.call(rg.REGISTER_SME, sme, "tallinn", id=f"crash-{i}")
+                except Refused as refused:
+                    assert refused.code == "region_unavailable", refused
+                    await asyncio.sleep(0.5)
+                    continue
+                registered.append(view.sme_id)
+                if len(registered) == 30:
+                    under_way.set()
+                return
+            raise AssertionError(f"registration {i} never answered")
+
+        async def load() -> None:
+            for i in range(120):
+                await register(i)
+
+        running = asyncio.create_task(load())
+        await under_way.wait()
+        os.kill(pids["services[tallinn]"], signal.SIGKILL)
+        await running
+        assert proc.poll() is None  # mapnet up still runs
+        assert pid_alive(pids["nats[tallinn]"]) and pid_alive(pids["nx-27017[tallinn]"])
+        assert len(set(registered)) == 120
+        page = await client.call(rg.SEARCH_SMES, rg.SearchSmes(limit=200), "tallinn")
+        assert {s.sme_id for s in page.items} == set(registered)
+        await client.close()
+        status = await asyncio.to_thread(
+            subprocess.run, [sys.executable, "-m", "mapnet", "status", "--json"],
+            env=up_env(tmp_path, nats_port, mongo_port), capture_output=True, text=True,
+        )  # fmt: skip
+        region = json.loads(status.stdout)["regions"][0]
+        assert region["restarts"] == 1 and region["healthy"]
+    finally:
+        interrupt(proc)
+    assert proc.returncode == 0

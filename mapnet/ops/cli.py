@@ -139,6 +139,12 @@ def status(
         return list(await asyncio.gather(*(region_health(r, url, network) for r, url in found)))
 
     reports = asyncio.run(gather())
+    # What `mapnet up` knows of its processes: how often it restarted a region's services.
+    supervised = {r["id"]: r for r in settings.running().get("regions", [])}
+    for report in reports:
+        if report["id"] in supervised:
+            report["restarts"] = supervised[report["id"]].get("restarts", 0)
+            report["last_restart"] = supervised[report["id"]].get("last_restart")
     doc: dict[str, Any] = {"regions": reports}
     if hub:
         linked = hub_links(hub["monitor_url"])
@@ -180,9 +186,12 @@ def _print_network(reports: list[dict[str, Any]]) -> None:
 
 def _print_status(reports: list[dict[str, Any]]) -> None:
     table = Table(title="MAPnet")
-    for column in ("region", "nats", "service", "status", "version", "mongo"):
+    for column in ("region", "nats", "service", "status", "version", "mongo", "restarts"):
         table.add_column(column)
     for report in reports:
+        restarts = str(report.get("restarts", ""))
+        if report.get("last_restart"):
+            restarts += f" (last {report['last_restart']})"
         for name, svc in report["services"].items():
             colour = "green" if svc.get("status") == "ok" else "red"
             table.add_row(
@@ -192,6 +201,7 @@ def _print_status(reports: list[dict[str, Any]]) -> None:
                 f"[{colour}]{svc.get('status')}[/{colour}]",
                 str(svc.get("version") or ""),
                 str(svc.get("mongo") if "mongo" in svc else ""),
+                restarts,
             )
     Console().print(table)
 

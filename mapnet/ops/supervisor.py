@@ -9,6 +9,7 @@ import signal
 import sys
 import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from mapnet.federation.config import leaf_url, new_password
@@ -31,9 +32,21 @@ class RegionProcesses:
     mongo_url: str
     servers: list[Managed] = field(default_factory=list)
     services: Managed | None = None
+    # Crash times of the services in the last minute, when they start again, how often they did.
+    crashes: list[float] = field(default_factory=list)
+    restart_at: float | None = None
+    restarts: int = 0
+    last_restart: str | None = None
 
     def all(self) -> list[Managed]:
         return [*self.servers, *([self.services] if self.services else [])]
+
+
+# A region's services that crash are started again after 0.5 s, 1 s, 2 s … (at most 30 s); the
+# sixth crash within a minute stops everything (something is wrong that restarting won't mend).
+BACKOFF_FIRST_S = 0.5
+BACKOFF_MAX_S = 30.0
+RESTARTS_PER_MINUTE = 5
 
 
 def _interrupt(signum: int, frame: Any) -> None:
@@ -164,6 +177,8 @@ class Supervisor:
                     "nats_url": rp.nats_url,
                     "mongo_url": rp.mongo_url,
                     "pids": {m.name: m.pid for m in rp.all()},
+                    "restarts": rp.restarts,
+                    "last_restart": rp.last_restart,
                 }
                 for rp in self.started
             ],
@@ -218,14 +233,20 @@ class Supervisor:
         )
 
     def watch(self) -> int:
-        """Block until a signal or a child dies; then stop everything. Returns the exit code."""
+        """Block until a signal; restart a region's services when they crash (after a back-off
+        that doubles with each crash of the last minute), keeping the servers and the other
+        regions running. Everything stops on a signal, when a server dies, or when services
+        keep crashing (RESTARTS_PER_MINUTE). Returns the exit code."""
         code = 0
         try:
             while True:
                 hub = [self.hub] if self.hub else []
-                for proc in hub + [p for rp in self.started for p in rp.all()]:
+                for proc in hub + [p for rp in self.started for p in rp.servers]:
                     if not proc.alive():
                         self.echo(f"{proc.name} stopped unexpectedly:\n{proc.tail()}")
+                        return 1
+                for rp in self.started:
+                    if rp.services and not rp.services.alive() and not self._restart(rp):
                         return 1
                 time.sleep(0.5)
         except KeyboardInterrupt:
@@ -233,6 +254,37 @@ class Supervisor:
         finally:
             self.stop()
         return code
+
+    def _restart(self, rp: RegionProcesses) -> bool:
+        """Start a region's crashed services again, once the back-off has passed; False when
+        they crashed too often in the last minute to go on."""
+        assert rp.services is not None
+        now = time.monotonic()
+        rp.crashes = [t for t in rp.crashes if now - t < 60.0]
+        if rp.restart_at is None:
+            if len(rp.crashes) >= RESTARTS_PER_MINUTE:
+                self.echo(
+                    f"{rp.services.name} crashed {len(rp.crashes) + 1} times in a minute; "
+                    f"stopping everything:\n{rp.services.tail()}"
+                )
+                return False
+            rp.crashes.append(now)
+            delay = min(BACKOFF_MAX_S, BACKOFF_FIRST_S * 2 ** (len(rp.crashes) - 1))
+            rp.restart_at = now + delay
+            code = rp.services.proc.returncode if rp.services.proc else None
+            self.echo(
+                f"{rp.services.name} stopped unexpectedly (exit {code}); restarting in "
+                f"{delay:.1f} s; NATS, the database and the mailbox keep running:\n"
+                f"{rp.services.tail(8)}"
+            )
+        if now >= rp.restart_at:
+            rp.restart_at = None
+            rp.restarts += 1
+            rp.last_restart = datetime.now(UTC).isoformat(timespec="seconds")
+            rp.services.start()
+            self.echo(f"{rp.services.name} restarted ({rp.restarts} so far)")
+            self._write_state()
+        return True
 
     def stop(self) -> None:
         if self._stopping:

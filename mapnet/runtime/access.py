@@ -60,7 +60,7 @@ def acting(
     if actor.role not in op.roles:
         raise Refused(
             "forbidden",
-            f"a {actor.role} may not {op.name.replace('_', ' ')}",
+            f"the role {actor.role} may not {op.name.replace('_', ' ')}",
             role=actor.role,
             allowed=list(op.roles),
         )
