@@ -55,6 +55,7 @@ ErrorCode = Literal[
     "not_found",
     "conflict",
     "duplicate",
+    "id_reused",
     "forbidden",
     "not_implemented",
     "region_unavailable",

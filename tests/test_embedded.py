@@ -196,11 +196,13 @@ def test_up_runs_a_hub_and_three_linked_regions(tmp_path: Path) -> None:
     )
     try:
         assert proc.stdout is not None
+        said = []
         for line in proc.stdout:
+            said.append(line)
             if "MAPnet is running" in line:
                 break
         else:
-            raise AssertionError("mapnet up stopped before it ran")
+            raise AssertionError("mapnet up stopped before it ran:\n" + "".join(said[-30:]))
         status = subprocess.run(
             [sys.executable, "-m", "mapnet", "status", "--json"],
             env=env,

@@ -10,6 +10,7 @@ that stamp, never what the request says."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Mapping
 from typing import Any
@@ -65,3 +66,25 @@ def acting(
             allowed=list(op.roles),
         )
     return msg
+
+
+def command_key(msg: Envelope[Any]) -> str:
+    """What makes a command the same command again: who sent it and its id. A record id derived
+    from it cannot be taken by someone else sending the same id first."""
+    actor = msg.actor
+    caller = f"{actor.role}:{actor.id}" if actor else msg.source
+    return f"{caller}|{msg.id}"
+
+
+def payload_digest(msg: Envelope[Any]) -> str:
+    """The command's content: the same id with other content is not a repeat."""
+    return hashlib.sha256(msg.data.model_dump_json().encode()).hexdigest()
+
+
+def id_reused(msg: Envelope[Any]) -> Refused:
+    return Refused(
+        "id_reused",
+        f"command id {msg.id} was used before for other content; a repeat must be the same "
+        "command, a new command needs a new id",
+        id=msg.id,
+    )

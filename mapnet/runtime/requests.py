@@ -15,7 +15,7 @@ from contracts.errors import Refused
 from contracts.operations import Operation
 
 from . import logs
-from .access import acting
+from .access import acting, command_key, id_reused, payload_digest
 from .codec import error_envelope, reply_envelope
 from .routing import Routes, address, described
 
@@ -81,7 +81,15 @@ class RequestRoutes(Routes):
                 correlationid=msg.correlationid,
             )
         cache = self.db[REPLY_CACHE] if cached else None
-        if cache is not None and (hit := await cache.find_one({"_id": msg.id})):
+        # A repeat is the same operation from the same caller with the same id and content;
+        # the same id with other content gets id_reused, never the first command's answer.
+        key, digest = f"{op.name}|{command_key(msg)}", payload_digest(msg)
+        if cache is not None and (hit := await cache.find_one({"_id": key})):
+            if hit.get("digest") != digest:
+                reused = id_reused(msg)
+                await self._audited(op, msg, self._record_id(msg.data), reused)
+                return error_envelope(reused.body(), region=self.region, source=self.source,
+                                      correlationid=msg.correlationid)  # fmt: skip
             self.log.info("command_repeated", answered_from_cache=True)
             return str(hit["reply"]).encode()
         refers_to = self._record_id(msg.data)
@@ -115,8 +123,9 @@ class RequestRoutes(Routes):
                 op, result, region=self.region, source=self.source, correlationid=msg.correlationid
             )
         if cache is not None:
-            record = {"reply": reply.decode(), "at": utcnow(), "op": op.name, "ref": refers_to}
-            await cache.update_one({"_id": msg.id}, {"$setOnInsert": record}, upsert=True)
+            record = {"reply": reply.decode(), "at": utcnow(), "op": op.name, "ref": refers_to,
+                      "digest": digest}  # fmt: skip
+            await cache.update_one({"_id": key}, {"$setOnInsert": record}, upsert=True)
         return reply
 
     async def _audited(

@@ -11,6 +11,7 @@ from typing import Any
 from contracts import events as c
 from contracts.envelope import Envelope
 from contracts.errors import Refused
+from mapnet.runtime.access import command_key
 from mapnet.runtime.unit_of_work import UnitOfWork
 
 from ..adapters import ical, views
@@ -97,7 +98,7 @@ class Calendar:
     # --- registrations -------------------------------------------------------------------------
 
     async def register_participant(self, cmd: Envelope[c.RegisterParticipant]) -> c.Registration:
-        rid = str(uuid.uuid5(_NAMESPACE, f"registration:{self.region}:{cmd.id}"))
+        rid = str(uuid.uuid5(_NAMESPACE, f"registration:{self.region}:{command_key(cmd)}"))
         if await self.registrations.get(rid) is None:
             entry = await self.entries.require(cmd.data.event_id)
             entry.check_open_for_registration(cmd.data.participation, self.now())

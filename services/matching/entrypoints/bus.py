@@ -28,8 +28,8 @@ def build(rt: Runtime) -> None:
     rt.outbox_collections += [MEETINGS, SCHEDULES]
     rt.startup += [meetings.create_indexes, read_model.create_indexes]
 
-    # A meeting's id derives from the command id: a repeat finds it.
-    rt.handles(c.REQUEST_MEETING, remember_replies=False)(matching.request_meeting)
+    # A meeting's id derives from the caller and command id: a repeat after a crash finds it.
+    rt.handles(c.REQUEST_MEETING)(matching.request_meeting)
     rt.handles(c.RESPOND_MEETING)(matching.respond_meeting)
     rt.handles(c.CANCEL_MEETING)(matching.cancel_meeting)
     rt.handles(c.LOCK_MEETING)(matching.lock_meeting)

@@ -12,6 +12,7 @@ from contracts import matching as c
 from contracts.common import SmeRef
 from contracts.envelope import Envelope
 from contracts.errors import Refused, not_found
+from mapnet.runtime.access import command_key
 from mapnet.runtime.unit_of_work import UnitOfWork
 
 from ..adapters.profile_index import Filters, ProfileIndex
@@ -75,7 +76,7 @@ class Matching:
 
     async def request_meeting(self, cmd: Envelope[c.RequestMeeting]) -> c.Meeting:
         d = cmd.data
-        meeting_id = str(uuid.uuid5(_NAMESPACE, f"{self.region}:{cmd.id}"))
+        meeting_id = str(uuid.uuid5(_NAMESPACE, f"{self.region}:{command_key(cmd)}"))
         if existing := await self.meetings.get(meeting_id):
             return await self._view(existing)  # the same command again
         event = await self._event(d.event_id)

@@ -50,7 +50,7 @@ def build(rt: Runtime) -> None:
 
     rt.every(s.notify_tick_s, expiry_notices, "expiry_notices")
 
-    rt.handles(c.SUBSCRIBE_WEBHOOK, remember_replies=False)(notifier.subscribe_webhook)
+    rt.handles(c.SUBSCRIBE_WEBHOOK)(notifier.subscribe_webhook)
     rt.handles(c.UNSUBSCRIBE_WEBHOOK)(notifier.unsubscribe_webhook)
     rt.handles(c.SET_PREFERENCES)(notifier.set_preferences)
     rt.handles(c.UNSUBSCRIBE)(notifier.unsubscribe)

@@ -14,6 +14,7 @@ from contracts import notify as c
 from contracts.common import Accepted
 from contracts.envelope import Envelope
 from contracts.errors import Refused, not_found
+from mapnet.runtime.access import command_key
 from mapnet.runtime.codec import encode
 
 from ..adapters.mail import compose, wire_text
@@ -241,7 +242,7 @@ class Notifier:
 
     async def subscribe_webhook(self, cmd: Envelope[c.SubscribeWebhook]) -> c.WebhookSubscription:
         # The id derives from the command id: the same command again answers the same.
-        ident = str(uuid.uuid5(_NAMESPACE, f"{self.region}:{cmd.id}"))
+        ident = str(uuid.uuid5(_NAMESPACE, f"{self.region}:{command_key(cmd)}"))
         if self._check_target is not None:
             try:
                 await self._check_target(str(cmd.data.url))

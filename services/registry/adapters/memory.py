@@ -25,6 +25,7 @@ class InMemorySmes:
         self.records: dict[str, Sme] = {}
         self.erased: set[str] = set()
         self.outbox: dict[str, list[Envelope[Any]]] = {}
+        self.digests: dict[str, str] = {}
 
     async def get(self, sme_id: str) -> Sme | None:
         found = self.records.get(sme_id)
@@ -46,11 +47,17 @@ class InMemorySmes:
             if identity_keys(other)["name_key"] == key and other.sme_id != sme.sme_id
         ]
 
-    async def add(self, sme: Sme, events: Sequence[Envelope[Any]]) -> None:
+    async def add(
+        self, sme: Sme, events: Sequence[Envelope[Any]], command_digest: str = ""
+    ) -> None:
         if sme.sme_id in self.records or sme.sme_id in self.erased:
             raise Refused("duplicate", "this SME is already registered", existing_sme_id=sme.sme_id)
         self._unique(sme)
         self._store(sme, events)
+        self.digests[sme.sme_id] = command_digest
+
+    async def command_digest(self, sme_id: str) -> str | None:
+        return self.digests.get(sme_id)
 
     async def save(self, sme: Sme, expected_version: int, events: Sequence[Envelope[Any]]) -> None:
         current = self.records.get(sme.sme_id)

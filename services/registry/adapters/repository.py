@@ -87,8 +87,11 @@ class SmeRepository:
         key = identity_keys(sme)["name_key"]
         return [d["_id"] async for d in self.smes.find({"name_key": key}) if d["_id"] != sme.sme_id]
 
-    async def add(self, sme: Sme, events: Sequence[Envelope[Any]]) -> None:
-        record = outbox.new_record({"_id": sme.sme_id, **_state(sme)}, events)
+    async def add(
+        self, sme: Sme, events: Sequence[Envelope[Any]], command_digest: str = ""
+    ) -> None:
+        state = {"_id": sme.sme_id, **_state(sme), "command_digest": command_digest}
+        record = outbox.new_record(state, events)
         try:
             await self.smes.insert_one(record)
         except DuplicateKeyError as exc:
@@ -109,6 +112,11 @@ class SmeRepository:
                 expected_version=expected_version,
                 current_version=current["version"] if current else None,
             )
+
+    async def command_digest(self, sme_id: str) -> str | None:
+        """The content digest of the command that registered the SME."""
+        doc = await self.smes.find_one({"_id": sme_id}, {"command_digest": 1})
+        return None if doc is None else str(doc.get("command_digest", ""))
 
     async def erase(self, sme_id: str, events: Sequence[Envelope[Any]]) -> None:
         """Personal and company data go for good; only a tombstone and its event remain."""
@@ -142,5 +150,5 @@ def _strip(doc: dict[str, Any]) -> dict[str, Any]:
     return {
         k: v
         for k, v in doc.items()
-        if k not in {"_id", "outbox", "outbox_pending", "erased", *_KEYS}
+        if k not in {"_id", "outbox", "outbox_pending", "erased", "command_digest", *_KEYS}
     }

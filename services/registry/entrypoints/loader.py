@@ -6,6 +6,7 @@ registry answers a repeated command with its first answer."""
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -22,8 +23,11 @@ FIGURE_COLUMNS = ("staff_headcount", "turnover_eur", "balance_sheet_eur", "expor
 
 
 def command_id(row: c.RegisterSme) -> str:
-    key = f"{row.country}:{row.registration_number.upper().replace(' ', '')}"
-    return str(uuid.uuid5(_IMPORT_NAMESPACE, key))
+    """The same row imported again is the same command; its content is part of the id, so an id
+    guessed from the public registration number alone cannot be taken first with other data."""
+    number = row.registration_number.upper().replace(" ", "")
+    content = hashlib.sha256(row.model_dump_json().encode()).hexdigest()
+    return str(uuid.uuid5(_IMPORT_NAMESPACE, f"{row.country}:{number}:{content}"))
 
 
 def _csv_row(row: Row) -> Row:

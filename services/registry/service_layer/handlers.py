@@ -10,6 +10,7 @@ from typing import Any
 from contracts import registry as c
 from contracts.envelope import Envelope
 from contracts.errors import Refused
+from mapnet.runtime.access import command_key, id_reused, payload_digest
 from mapnet.runtime.unit_of_work import UnitOfWork
 
 from ..domain.access import as_seen_by, check_may_change
@@ -41,19 +42,22 @@ class Registry:
         return self.uow.now()
 
     async def register_sme(self, cmd: Envelope[c.RegisterSme]) -> c.SmeView:
-        sme_id = str(uuid.uuid5(_SME_NAMESPACE, f"{self.region}:{cmd.id}"))
+        sme_id = str(uuid.uuid5(_SME_NAMESPACE, f"{self.region}:{command_key(cmd)}"))
         sme = Sme.register(sme_id, self.region, cmd.data, actor=cmd.source, now=self.now())
         sme.near_duplicates = await self.repo.similar_names(sme)
         try:
             await self.uow.save(
                 sme, cmd, collection=self.repo.name, key=sme_id,
-                write=lambda events: self.repo.add(sme, events),
+                write=lambda events: self.repo.add(sme, events, payload_digest(cmd)),
             )  # fmt: skip
         except Refused as refused:
-            # The same command again after a crash before its reply was cached.
+            # The same command again (its reply is not cached: the SME is its answer), unless
+            # the id comes back with other content.
             if refused.details.get("existing_sme_id") == sme_id and (
                 existing := await self.repo.get(sme_id)
             ):
+                if await self.repo.command_digest(sme_id) != payload_digest(cmd):
+                    raise id_reused(cmd) from None
                 return existing.view(self.now().date())
             raise
         return sme.view(self.now().date())
@@ -101,7 +105,7 @@ class Registry:
 
     async def _put_profile(self, cmd: Envelope[c.PublishProfile], *, publish: bool) -> c.SmeView:
         d = cmd.data
-        profile_id = str(uuid.uuid5(_SME_NAMESPACE, f"profile:{cmd.id}"))
+        profile_id = str(uuid.uuid5(_SME_NAMESPACE, f"profile:{command_key(cmd)}"))
         put = Sme.publish_profile if publish else Sme.draft_profile
         return await self._change(
             d.sme_id,
@@ -159,7 +163,7 @@ class Registry:
 
     async def publish_success_story(self, cmd: Envelope[c.PublishSuccessStory]) -> c.StoryAccepted:
         """Stored either way, so it counts in the KPIs; published only with consent."""
-        story_id = str(uuid.uuid5(_SME_NAMESPACE, f"story:{cmd.id}"))
+        story_id = str(uuid.uuid5(_SME_NAMESPACE, f"story:{command_key(cmd)}"))
         d = cmd.data
         events = []
         if d.publication_consent:

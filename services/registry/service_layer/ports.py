@@ -23,8 +23,13 @@ class SmeStore(Protocol):
 
     async def similar_names(self, sme: Sme) -> list[str]: ...
 
-    async def add(self, sme: Sme, events: Sequence[Envelope[Any]]) -> None:
+    async def add(
+        self, sme: Sme, events: Sequence[Envelope[Any]], command_digest: str = ""
+    ) -> None:
         """Refused ``duplicate`` (with ``existing_sme_id``) if its id or identifiers exist."""
+
+    async def command_digest(self, sme_id: str) -> str | None:
+        """The content digest of the command that registered the SME."""
 
     async def save(self, sme: Sme, expected_version: int, events: Sequence[Envelope[Any]]) -> None:
         """Refused ``conflict`` if the stored SME is no longer at ``expected_version``."""
