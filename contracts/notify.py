@@ -31,7 +31,14 @@ class SubscribeWebhook(Payload):
     partner_id: str = Field(min_length=1)
     url: HttpUrl
     secret: str = Field(min_length=16, description="Shared secret for the HMAC-SHA256 signature")
-    event_types: list[str] = Field(default_factory=list, description="Empty: all")
+    event_types: list[str] = Field(
+        default_factory=list,
+        max_length=20,
+        description="Events to deliver, by short name (event_published) or CloudEvents type "
+        "(eu.mapnet.events.event_published.v1): event_published, event_cancelled, "
+        "profile_published, profile_withdrawn, success_story_published, schedule_published. "
+        "Empty: all of them",
+    )
     regions: list[str] = Field(default_factory=list)
     clusters: list[str] = Field(default_factory=list)
 

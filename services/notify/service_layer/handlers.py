@@ -23,6 +23,7 @@ from ..domain import mails
 from ..domain.mails import DateCause
 from ..domain.rules import Mail, Person, clusters_of, delivery_id, subscription_matches
 from ..domain.rules import unsubscribe_token as token_for
+from ..domain.subscriptions import event_names
 from ..domain.targets import TargetRefused
 
 _NAMESPACE = uuid.UUID("9e2c4b1a-7f3d-4c6e-8a5b-1d0f2e3c4b5a")
@@ -253,6 +254,7 @@ class Notifier:
                     fields=[{"field": "data.url", "message": str(refused), "type": "url"}],
                 ) from None
         doc = {"_id": ident, **cmd.data.model_dump(mode="json"), "active": True}
+        doc["event_types"] = event_names(cmd.data.event_types)
         await self.store.save_subscription(doc)
         return _subscription(doc)
 

@@ -13,6 +13,7 @@ import pytest
 
 from contracts import events as ev
 from contracts import notify as c
+from contracts.errors import Refused
 from mapnet.runtime.bus import BusClient
 from mapnet.runtime.codec import encode, make_envelope
 from services.notify.domain.rules import signature
@@ -122,3 +123,23 @@ async def test_bad_subscriptions_are_refused_with_the_field(client: BusClient, r
     reply = json.loads(msg.data)
     fields = {f["field"] for f in reply["data"]["error"]["details"]["fields"]}
     assert {"data.url", "data.secret"} <= fields
+
+
+async def test_a_filter_by_cloudevents_type_delivers_and_an_unknown_type_is_refused(
+    client: BusClient, region: str, endpoint: Any
+) -> None:
+    hook = await endpoint()
+    await subscribe(client, region, hook.url, event_types=[ev.EVENT_PUBLISHED.type])
+    await client.call(ev.PUBLISH_EVENT, entry(), region)
+    await eventually(lambda: _count(hook), until=lambda n: n >= 1)
+    assert hook.events()[0]["type"] == ev.EVENT_PUBLISHED.type
+    with pytest.raises(Refused) as refused:
+        await subscribe(
+            client, region, hook.url, event_types=["eu.mapnet.events.event_publised.v1"]
+        )
+    assert refused.value.code == "validation_failed"
+    assert refused.value.details["fields"][0]["field"] == "data.event_types.0"
+
+
+async def _count(hook: Any) -> int:
+    return len(hook.received)
