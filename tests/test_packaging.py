@@ -36,6 +36,14 @@ def test_asyncapi_lists_every_operation_with_its_payload() -> None:
         assert message["payload"].get("$ref"), message
 
 
+def test_asyncapi_says_the_correlation_id_is_in_the_envelope() -> None:
+    import json
+
+    doc = json.loads((CONTRACTS_DIR / "asyncapi.json").read_text())
+    for name, message in doc["components"]["messages"].items():
+        assert message["correlationId"]["location"] == "$message.payload#/correlationid", name
+
+
 def test_asyncapi_lists_the_roles_of_every_command_and_query() -> None:
     import json
 

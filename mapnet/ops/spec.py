@@ -37,6 +37,13 @@ def asyncapi_document() -> dict[str, Any]:
         ).to_specification()
     document: dict[str, Any] = spec.to_jsonable()
     document.pop("servers", None)
+    for message in document.get("components", {}).get("messages", {}).values():
+        # The correlation id travels in the envelope (a CloudEvents extension attribute), not
+        # in a header as FastStream assumes.
+        message["correlationId"] = {
+            "description": "The envelope's correlationid: the same for every message of one flow",
+            "location": "$message.payload#/correlationid",
+        }
     for channel in document.get("channels", {}).values():
         channel.pop("servers", None)
     return document
