@@ -111,9 +111,15 @@ class Meeting(Payload):
     remote: bool
     mutual: bool = Field(default=False, description="Both sides asked for this meeting")
     message: str = ""
-    slot: int | None = None
-    table: int | None = None
+    slot: int | None = Field(default=None, description="Where the published schedule has it")
+    table: int | None = Field(default=None, description="Table of the published schedule")
     locked: bool = False
+    locked_slot: int | None = Field(
+        default=None, description="With locked: the slot the organiser fixed it at"
+    )
+    locked_table: int | None = Field(
+        default=None, description="With locked: the table it is fixed at (none when remote)"
+    )
     outcome: Outcome | None = None
     version: int = 1
 

@@ -182,6 +182,8 @@ class Meeting:
             slot=slot,
             table=table,
             locked=self.locked,
+            locked_slot=self.lock_slot if self.locked else None,
+            locked_table=self.lock_table if self.locked else None,
             outcome=self.outcome,
             version=self.version,
         )

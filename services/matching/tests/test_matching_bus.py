@@ -175,9 +175,10 @@ async def test_locked_meetings_keep_their_place_and_reruns_move_little(
             c.RespondMeeting(meeting_id=m.meeting_id, accept=True, responder=m.receiver),
             region,
         )
-    await client.call(
+    locked = await client.call(
         c.LOCK_MEETING, c.LockMeeting(meeting_id=meetings[0].meeting_id, slot=3, table=1), region
     )
+    assert (locked.locked, locked.locked_slot, locked.locked_table) == (True, 3, 1)
     first = await client.call(
         c.SCHEDULE_EVENT, c.ScheduleEvent(event_id=event_id, time_limit_s=3), region
     )
