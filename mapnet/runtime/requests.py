@@ -117,7 +117,8 @@ class RequestRoutes(Routes):
                 correlationid=msg.correlationid,
             )
         else:
-            refers_to = refers_to or self._record_id(result)
+            # What the answer is about (a registration, rather than its event) comes first.
+            refers_to = self._record_id(result) or refers_to
             await self._audited(op, msg, refers_to, None)
             reply = reply_envelope(
                 op, result, region=self.region, source=self.source, correlationid=msg.correlationid

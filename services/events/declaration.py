@@ -8,5 +8,5 @@ SERVICE = ServiceDeclaration(
     build="services.events.entrypoints.bus:build",
     cli="services.events.entrypoints.cli:app",
     demo="services.events.entrypoints.cli:load_demo",
-    record_fields=("event_id", "registration_id"),
+    record_fields=("registration_id", "event_id"),
 )

@@ -7,5 +7,5 @@ SERVICE = ServiceDeclaration(
     name="matching",
     summary="Partner search, meeting requests and the schedules of brokerage events",
     build="services.matching.entrypoints.bus:build",
-    record_fields=("sme_id", "event_id", "meeting_id"),
+    record_fields=("meeting_id", "sme_id", "event_id"),
 )

@@ -11,6 +11,7 @@ from pymongo import ASCENDING
 from pymongo.errors import DuplicateKeyError
 
 from contracts import events as c
+from contracts.common import SmeRef
 from contracts.envelope import Envelope
 from contracts.errors import Refused, conflict, not_found
 from mapnet.runtime import outbox
@@ -244,6 +245,25 @@ class RegistrationRepository:
             ),
         )
         return result.matched_count == 1
+
+    async def erase_people_of(self, sme: SmeRef) -> list[str]:
+        """The people registered for an erased SME lose their name and address; the
+        registrations stay, as counts and seats (so the waitlist and the KPIs hold). Answers
+        the registrations it changed."""
+        found = self.registrations.find(
+            {"data.sme.sme_id": sme.sme_id, "data.sme.region": sme.region},
+            {"_id": 1, "event_id": 1, "seat_key": 1},
+        )
+        docs = [doc async for doc in found]
+        for doc in docs:
+            email = f"erased-{doc['_id'][:12]}@erased.mapnet.eu"
+            seat = f"{doc['event_id']}:{email}" if doc.get("seat_key") else None
+            await self.registrations.update_one(
+                {"_id": doc["_id"]},
+                {"$set": {"data.person_name": "(erased)", "data.email": email,
+                          "email_key": email, "seat_key": seat, "erased": True}},
+            )  # fmt: skip
+        return [doc["_id"] for doc in docs]
 
     async def pending(self) -> list[str]:
         return [d["_id"] async for d in self.registrations.find({"status": PENDING}, {"_id": 1})]

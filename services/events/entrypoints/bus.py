@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from contracts import events as c
+from contracts import registry as rg
+from contracts.common import SmeRef
 from contracts.envelope import Envelope
 from mapnet.runtime.service import Runtime
 
@@ -20,7 +22,7 @@ def build(rt: Runtime) -> None:
     entries = EntryRepository(rt.db, rt.region)
     registrations = RegistrationRepository(rt.db)
     seats = SeatBook(rt.db)
-    calendar = Calendar(rt.unit_of_work(), entries, registrations, seats)
+    calendar = Calendar(rt.unit_of_work(), entries, registrations, seats, rt.forget_replies)
     rt.outbox_collections += [ENTRIES, REGISTRATIONS]
     rt.startup += [entries.create_indexes, registrations.create_indexes, calendar.reconcile]
 
@@ -37,6 +39,14 @@ def build(rt: Runtime) -> None:
     rt.handles(c.LIST_CALENDAR)(calendar.list_calendar)
     rt.handles(c.LIST_REGISTRATIONS)(calendar.list_registrations)
     rt.handles(c.GET_ICAL)(calendar.get_ical)
+
+    # An erased SME's people leave every registration: its own region's and, from the network,
+    # those at this region's events.
+    async def on_sme_erased(event: Envelope[rg.SmeErased]) -> None:
+        await calendar.forget_sme(SmeRef(sme_id=event.data.sme_id, region=event.data.region))
+
+    rt.consumes(rg.SME_ERASED)(on_sme_erased)
+    rt.consumes_network(rg.SME_ERASED)(on_sme_erased)
 
     @rt.consumes_network(c.ENTRY_SHARED)
     async def on_network_entry(event: Envelope[c.CalendarEntry]) -> None:

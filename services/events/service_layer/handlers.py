@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from functools import partial
 from typing import Any
 
 from contracts import events as c
+from contracts.common import SmeRef
 from contracts.envelope import Envelope
 from contracts.errors import Refused
 from mapnet.runtime.access import command_key
@@ -43,7 +44,10 @@ class Calendar:
         entries: EntryRepository,
         registrations: RegistrationRepository,
         seats: SeatBook,
+        forget_replies: Callable[[str], Awaitable[None]] | None = None,
     ) -> None:
+        """``forget_replies``: drops the runtime's cached answers about a record (erasure)."""
+        self.forget_replies = forget_replies
         self.uow = uow
         self.region = uow.region
         self.entries = entries
@@ -176,6 +180,15 @@ class Calendar:
         if reg.events and not await self._store(reg, version, cmd.correlationid):
             raise Refused("conflict", "the registration changed meanwhile; check in again")
         return reg.view()
+
+    async def forget_sme(self, sme: SmeRef) -> None:
+        """An SME was erased (here or in its home region): the people registered for it go from
+        every registration, and from the answers cached about those registrations."""
+        for rid in await self.registrations.erase_people_of(sme):
+            if self.forget_replies is not None:
+                await self.forget_replies(rid)
+        if self.forget_replies is not None:
+            await self.forget_replies(sme.sme_id)  # who acted for it, in the audit trail
 
     async def reconcile(self) -> None:
         """After a crash: finish registrations left pending, and give back seats that cancelled

@@ -236,6 +236,11 @@ class NotifyStore:
     async def drop_profiles_of(self, sme_id: str) -> None:
         await self.profiles.delete_many({"sme.sme_id": sme_id})
 
+    async def registered_for(self, sme_key: str) -> list[str]:
+        """The addresses of the people registered for an SME, as notify knows them."""
+        found = self.registrations.find({"sme_key": sme_key}, {"email": 1})
+        return sorted({doc["email"] async for doc in found})
+
     async def profiles_expiring(self, first: str, last: str) -> list[dict[str, Any]]:
         found = self.profiles.find({"expires_on": {"$lte": last, "$gte": first}})
         return [p async for p in found]

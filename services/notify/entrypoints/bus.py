@@ -78,9 +78,9 @@ def build(rt: Runtime) -> None:
     for op, handle in tell.items():
         rt.consumes(op)(_and_webhooks(notifier, handle))
 
-    @rt.consumes(rg.SME_ERASED)
-    async def on_sme_erased(event: Envelope[rg.SmeErased]) -> None:
-        await notifier.on_sme_erased(event.data.sme_id)
+    # Its own region's SMEs, and from the network those registered at this region's events.
+    rt.consumes(rg.SME_ERASED)(_data(notifier.on_sme_erased))
+    rt.consumes_network(rg.SME_ERASED)(_data(notifier.on_sme_erased))
 
     rt.publishes(c.NOTIFICATION_SENT, c.NOTIFICATION_FAILED)
 

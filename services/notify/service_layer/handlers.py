@@ -164,8 +164,13 @@ class Notifier:
     async def on_profile_withdrawn(self, profile_id: str) -> None:
         await self.store.drop_profile(profile_id)
 
-    async def on_sme_erased(self, sme_id: str) -> None:
-        await self.store.drop_profiles_of(sme_id)
+    async def on_sme_erased(self, sme: dict[str, Any]) -> None:
+        """An erased SME's profiles go, and the people registered for it are forgotten as by
+        forget_person: their preferences, their mail not yet sent, their address in the log."""
+        await self.store.drop_profiles_of(sme["sme_id"])
+        for email in await self.store.registered_for(mails.sme_key(sme)):
+            self._withdraw(email)
+            await self.store.forget(email)
 
     async def _people(self, event_id: str, sme: dict[str, Any]) -> list[Person]:
         found = await self.store.confirmed_people(event_id, mails.sme_key(sme))

@@ -1,0 +1,62 @@
+"""An erasure reaches every service that holds the person: after erase_sme, no collection of
+any service of the region holds the contact's name or address (the registry's tombstone, the
+registrations at events, notify's people, the cached answers, the audit trail)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from contracts import events as ev
+from contracts import registry as rg
+from contracts.common import SmeRef
+from mapnet.runtime import mongo
+from mapnet.runtime.bus import BusClient
+from services.events.tests.test_events_bus import entry
+from services.registry.tests.test_registry_bus import new_sme
+from tests.fixtures import Servers
+from tests.helpers import eventually
+
+pytestmark = pytest.mark.usefixtures("region_app")
+NAME, EMAIL = "Mari Maasikas", "mari@photonforge.ee"
+
+
+async def holding(servers: Servers, region: str, *needles: str) -> list[str]:
+    """Every document of every service of the region that still holds one of the needles."""
+    client = mongo.client(servers.mongo_url)
+    found = []
+    for service in ("registry", "events", "matching", "notify"):
+        db = mongo.database(client, region, service)
+        for name in await db.list_collection_names():
+            async for doc in db[name].find({}):
+                text = json.dumps(doc, default=str)
+                if any(needle in text for needle in needles):
+                    found.append(f"{service}.{name}: {doc['_id']}")
+    return found
+
+
+async def test_an_erased_smes_contact_is_in_no_collection_of_any_service(
+    servers: Servers, client: BusClient, region: str
+) -> None:
+    sme = await client.call(rg.REGISTER_SME, new_sme(), region)
+    event = await client.call(ev.PUBLISH_EVENT, entry(), region)
+    person = ev.RegisterParticipant(event_id=event.event_id, person_name=NAME, email=EMAIL,
+                                    sme=SmeRef(region=region, sme_id=sme.sme_id))  # fmt: skip
+    registration = await client.call(ev.REGISTER_PARTICIPANT, person, region)
+    await eventually(
+        lambda: holding(servers, region, EMAIL),
+        until=lambda where: any(w.startswith("notify.registrations") for w in where),
+    )
+
+    await client.call(rg.ERASE_SME, rg.EraseSme(sme_id=sme.sme_id, reason="asked"), region)
+
+    async def left() -> list[str]:
+        return await holding(servers, region, EMAIL, NAME)
+
+    assert await eventually(left, until=lambda where: where == []) == []
+    page = await client.call(ev.LIST_REGISTRATIONS, ev.ListRegistrations(event_id=event.event_id),
+                             region)  # fmt: skip
+    [kept] = page.items  # the seat is still counted
+    assert kept.registration_id == registration.registration_id
+    assert kept.person_name == "(erased)"
