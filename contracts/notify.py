@@ -26,6 +26,15 @@ MailKind = Literal[
     "weekly_digest",
 ]
 
+WebhookKind = Literal[
+    "event_published",
+    "event_cancelled",
+    "profile_published",
+    "profile_withdrawn",
+    "success_story_published",
+    "schedule_published",
+]
+
 
 class SubscribeWebhook(Payload):
     partner_id: str = Field(min_length=1)
@@ -100,7 +109,7 @@ class Delivery(Payload):
     delivery_id: str
     event_id: str
     channel: Channel
-    kind: str
+    kind: MailKind | WebhookKind = Field(description="The mail, or the event a webhook told")
     recipient: str
     status: Literal["sent", "failed", "pending"]
     attempts: int

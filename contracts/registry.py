@@ -113,8 +113,17 @@ class UpdateSme(Payload):
     changes: SmeChanges
 
 
-class Classification(Payload):
-    value: str
+class SizeClassification(Payload):
+    """The EU SME size class with the inputs that decided it."""
+
+    value: SizeClass
+    reasons: list[str]
+
+
+class GrowthClassification(Payload):
+    """High growth (Eurostat-OECD) or gazelle, with the yearly figures that decided it."""
+
+    value: GrowthClass
     reasons: list[str]
 
 
@@ -152,8 +161,8 @@ class SmeView(SmeFields):
     version: int
     stage: Stage
     stage_history: list[StageChange]
-    size_class: Classification
-    growth_class: Classification
+    size_class: SizeClassification
+    growth_class: GrowthClassification
     contacts: list[Contact]
     profiles: list[Profile]
     near_duplicates: list[str] = Field(default_factory=list, description="Ids of similar names")
@@ -225,8 +234,8 @@ class SmeSummary(Payload):
     country: str
     nace_codes: list[str]
     clusters: list[str]
-    size_class: str
-    growth_class: str
+    size_class: SizeClass
+    growth_class: GrowthClass
     stage: Stage
 
 
@@ -276,8 +285,8 @@ class SmePublic(Payload):
     clusters: list[str]
     keywords: list[str]
     description: str
-    size_class: str
-    growth_class: str
+    size_class: SizeClass
+    growth_class: GrowthClass
     stage: Stage
     share_with_network: bool
 

@@ -37,7 +37,7 @@ async def db(servers: Servers) -> AsyncIterator[Database]:
 
 def mail(n: int) -> dict[str, Any]:
     message = f"Message-ID: <lease-{n}@mapnet.eu>\r\nSubject: lease {n}\r\n\r\nHello {n}\r\n"
-    return {"_id": f"d{n}", "event_id": f"e{n}", "channel": "email", "kind": "test",
+    return {"_id": f"d{n}", "event_id": f"e{n}", "channel": "email", "kind": "weekly_digest",
             "recipient": f"p{n}@example.ee", "message": message,
             "correlationid": f"e{n}"}  # fmt: skip
 
