@@ -72,38 +72,22 @@ class RequestRoutes(Routes):
         try:
             msg = acting(op, msg, headers, self.region)
         except Refused as refusal:
-            self.log.info("request_refused", code=refusal.code, reason=refusal.message)
-            await self._audited(op, msg, self._record_id(msg.data), refusal)
-            return error_envelope(
-                refusal.body(),
-                region=self.region,
-                source=self.source,
-                correlationid=msg.correlationid,
-            )
+            return await self._refused(op, msg, self._record_id(msg.data), refusal)
         cache = self.db[REPLY_CACHE] if cached else None
-        # A repeat is the same operation from the same caller with the same id and content;
-        # the same id with other content gets id_reused, never the first command's answer.
-        key, digest = f"{op.name}|{command_key(msg)}", payload_digest(msg)
-        if cache is not None and (hit := await cache.find_one({"_id": key})):
-            if hit.get("digest") != digest:
-                reused = id_reused(msg)
-                await self._audited(op, msg, self._record_id(msg.data), reused)
-                return error_envelope(reused.body(), region=self.region, source=self.source,
-                                      correlationid=msg.correlationid)  # fmt: skip
-            self.log.info("command_repeated", answered_from_cache=True)
-            return str(hit["reply"]).encode()
+        if cache is not None:
+            # A repeat is the same operation from the same caller with the same id and content;
+            # the same id with other content gets id_reused, never the first command's answer.
+            key, digest = f"{op.name}|{command_key(msg)}", payload_digest(msg)
+            if hit := await cache.find_one({"_id": key}):
+                if hit.get("digest") != digest:
+                    return await self._refused(op, msg, self._record_id(msg.data), id_reused(msg))
+                self.log.info("command_repeated", answered_from_cache=True)
+                return str(hit["reply"]).encode()
         refers_to = self._record_id(msg.data)
         try:
             result = await handler(msg)
         except Refused as refusal:
-            self.log.info("request_refused", code=refusal.code, reason=refusal.message)
-            await self._audited(op, msg, refers_to, refusal)
-            reply = error_envelope(
-                refusal.body(),
-                region=self.region,
-                source=self.source,
-                correlationid=msg.correlationid,
-            )
+            reply = await self._refused(op, msg, refers_to, refusal)
         except Exception as exc:
             # An internal fault is answered, never left to time out, and not cached: a retry
             # may succeed.
@@ -129,6 +113,16 @@ class RequestRoutes(Routes):
             await cache.update_one({"_id": key}, {"$setOnInsert": record}, upsert=True)
         return reply
 
+    async def _refused(
+        self, op: Operation[Any, Any], msg: Envelope[Any], record: str | None, refusal: Refused
+    ) -> bytes:
+        """A refusal, logged, audited and answered as a typed error."""
+        self.log.info("request_refused", code=refusal.code, reason=refusal.message)
+        await self._audited(op, msg, record, refusal)
+        return error_envelope(
+            refusal.body(), region=self.region, source=self.source, correlationid=msg.correlationid
+        )
+
     async def _audited(
         self, op: Operation[Any, Any], msg: Envelope[Any], record: str | None, refusal: Any
     ) -> None:
@@ -143,10 +137,14 @@ class RequestRoutes(Routes):
             await self.audit.record(op.name, msg, record, refusal.code, refusal.message)
 
     async def forget_replies(self, ref: str) -> None:
-        """Drop what this service keeps of the people of an erased record: cached answers that
-        may quote them, and who acted for it in the audit trail (the erasure itself stays)."""
+        """Drop the answers cached about one record: they may quote people who were erased."""
         await self.db[REPLY_CACHE].delete_many({"ref": ref})
-        await self.audit.forget_contacts_of(ref)
+
+    async def forget_sme(self, sme_id: str) -> None:
+        """Drop what this service keeps of an erased SME's people: the answers cached about it,
+        and who acted for it in the audit trail (the erasure itself stays there)."""
+        await self.forget_replies(sme_id)
+        await self.audit.forget_contacts_of(sme_id)
 
     def not_yet(self, *ops: Operation[Any, Any]) -> None:
         """Routes that exist and are documented but whose behaviour is still to be built: they

@@ -15,7 +15,6 @@ from typing import Any, TypeVar
 from faststream.nats import NatsRouter
 from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
-from pydantic import BaseModel
 from pydantic_settings import BaseSettings
 
 from contracts.audit import AuditPage, ListAudit, audit_query
@@ -23,6 +22,7 @@ from contracts.envelope import Envelope
 from contracts.health import Dependency, HealthStatus, health_query
 from mapnet import __version__
 from mapnet.runtime import compat, logs
+from mapnet.runtime.audit import COLLECTION as AUDIT
 from mapnet.runtime.audit import AuditLog
 from mapnet.runtime.codec import reply_envelope, source
 from mapnet.runtime.mongo import Client, Database, database, ping
@@ -36,11 +36,6 @@ from mapnet.runtime.unit_of_work import UnitOfWork
 compat.apply()
 
 Config = TypeVar("Config", bound=BaseSettings)
-In = TypeVar("In", bound=BaseModel)
-Out = TypeVar("Out", bound=BaseModel)
-RequestHandler = Callable[[Envelope[In]], Awaitable[Out]]
-
-AUDIT = "audit"
 
 
 @dataclass

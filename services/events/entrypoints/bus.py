@@ -22,7 +22,9 @@ def build(rt: Runtime) -> None:
     entries = EntryRepository(rt.db, rt.region)
     registrations = RegistrationRepository(rt.db)
     seats = SeatBook(rt.db)
-    calendar = Calendar(rt.unit_of_work(), entries, registrations, seats, rt.forget_replies)
+    calendar = Calendar(
+        rt.unit_of_work(), entries, registrations, seats, rt.forget_replies, rt.forget_sme
+    )
     rt.outbox_collections += [ENTRIES, REGISTRATIONS]
     rt.startup += [entries.create_indexes, registrations.create_indexes, calendar.reconcile]
 

@@ -45,9 +45,12 @@ class Calendar:
         registrations: RegistrationRepository,
         seats: SeatBook,
         forget_replies: Callable[[str], Awaitable[None]] | None = None,
+        forget_sme: Callable[[str], Awaitable[None]] | None = None,
     ) -> None:
-        """``forget_replies``: drops the runtime's cached answers about a record (erasure)."""
-        self.forget_replies = forget_replies
+        """``forget_replies``, ``forget_sme``: drop what the runtime keeps of erased people (the
+        answers cached about a record; those about an SME and who acted for it)."""
+        self._forget_replies = forget_replies
+        self._forget_sme = forget_sme
         self.uow = uow
         self.region = uow.region
         self.entries = entries
@@ -185,10 +188,10 @@ class Calendar:
         """An SME was erased (here or in its home region): the people registered for it go from
         every registration, and from the answers cached about those registrations."""
         for rid in await self.registrations.erase_people_of(sme):
-            if self.forget_replies is not None:
-                await self.forget_replies(rid)
-        if self.forget_replies is not None:
-            await self.forget_replies(sme.sme_id)  # who acted for it, in the audit trail
+            if self._forget_replies is not None:
+                await self._forget_replies(rid)
+        if self._forget_sme is not None:
+            await self._forget_sme(sme.sme_id)
 
     async def reconcile(self) -> None:
         """After a crash: finish registrations left pending, and give back seats that cancelled

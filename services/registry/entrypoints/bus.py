@@ -16,7 +16,7 @@ from ..service_layer.handlers import Registry
 
 def build(rt: Runtime) -> None:
     repo = SmeRepository(rt.db)
-    registry = Registry(rt.unit_of_work(), repo, StoryRepository(rt.db), rt.forget_replies)
+    registry = Registry(rt.unit_of_work(), repo, StoryRepository(rt.db), rt.forget_sme)
     rt.outbox_collections += [repo.name, STORIES]
     rt.startup.append(repo.create_indexes)
 

@@ -29,11 +29,12 @@ class Registry:
         uow: UnitOfWork,
         smes: SmeStore,
         stories: StoryStore,
-        forget_replies: Callable[[str], Awaitable[None]] | None = None,
+        forget_sme: Callable[[str], Awaitable[None]] | None = None,
     ) -> None:
-        """``forget_replies``: drops the runtime's cached answers about a record (erasure)."""
+        """``forget_sme``: drops what the runtime keeps of an erased SME's people (the answers
+        cached about it, who acted for it in the audit trail)."""
         self.uow = uow
-        self.forget_replies = forget_replies
+        self.forget_sme = forget_sme
         self.repo = smes
         self.stories = stories
         self.region = uow.region
@@ -158,8 +159,8 @@ class Registry:
 
     async def _forget(self, sme_id: str) -> None:
         """Earlier answers may quote the erased person; they go too."""
-        if self.forget_replies is not None:
-            await self.forget_replies(sme_id)
+        if self.forget_sme is not None:
+            await self.forget_sme(sme_id)
 
     async def publish_success_story(self, cmd: Envelope[c.PublishSuccessStory]) -> c.StoryAccepted:
         """Stored either way, so it counts in the KPIs; published only with consent."""
