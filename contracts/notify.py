@@ -5,7 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import EmailStr, Field, HttpUrl
+import base64
+import binascii
+
+from pydantic import EmailStr, Field, HttpUrl, field_validator
 
 from .access import EVERYONE, PEOPLE, STAFF
 from .common import Accepted, LanguageCode, Page
@@ -39,7 +42,14 @@ WebhookKind = Literal[
 class SubscribeWebhook(Payload):
     partner_id: str = Field(min_length=1)
     url: HttpUrl
-    secret: str = Field(min_length=16, description="Shared secret for the HMAC-SHA256 signature")
+    secret: str = Field(
+        min_length=16,
+        max_length=200,
+        pattern=r"^[^\x00-\x1f\x7f]+$",
+        description="Shared secret of the signatures. `whsec_<base64>` (as Standard Webhooks "
+        "libraries generate) is used as that specification says; any other secret's UTF-8 "
+        "bytes are the HMAC key",
+    )
     event_types: list[str] = Field(
         default_factory=list,
         max_length=20,
@@ -50,6 +60,18 @@ class SubscribeWebhook(Payload):
     )
     regions: list[str] = Field(default_factory=list)
     clusters: list[str] = Field(default_factory=list)
+
+    @field_validator("secret")
+    @classmethod
+    def _standard_secret_is_base64(cls, secret: str) -> str:
+        if secret.startswith("whsec_"):
+            try:
+                key = base64.b64decode(secret[len("whsec_") :], validate=True)
+            except binascii.Error:
+                raise ValueError("a whsec_ secret must be base64") from None
+            if len(key) < 16:
+                raise ValueError("a whsec_ secret must hold at least 16 bytes")
+        return secret
 
 
 class WebhookSubscription(Payload):

@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 import aiohttp
 from aiohttp.resolver import ThreadedResolver
 
-from ..domain.rules import signature
+from ..domain.rules import signature, standard_signature
 from ..domain.targets import TargetRefused, check_address, check_url
 
 
@@ -72,6 +72,11 @@ class WebhookPoster:
             "Mapnet-Timestamp": str(timestamp),
             "Mapnet-Signature": signature(secret, timestamp, body),
             "Idempotency-Key": event_id,
+            # Standard Webhooks, which partners' libraries verify; the Mapnet-* pair above is
+            # kept for partners integrated before it.
+            "webhook-id": event_id,
+            "webhook-timestamp": str(timestamp),
+            "webhook-signature": standard_signature(secret, event_id, timestamp, body),
         }
         try:
             async with self._session.post(url, data=body, headers=headers) as response:

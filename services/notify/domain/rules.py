@@ -3,6 +3,8 @@ and signatures, retry timing. No I/O."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import hmac
 import random
@@ -74,6 +76,28 @@ def signature(secret: str, timestamp: int, body: bytes) -> str:
     """HMAC-SHA256 over "<timestamp>.<body>", as in the Mapnet-Signature header."""
     signed = f"{timestamp}.".encode() + body
     return "v1=" + hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
+
+
+STANDARD_SECRET_PREFIX = "whsec_"
+
+
+def signing_key(secret: str) -> bytes:
+    """The HMAC key of a subscription's secret under Standard Webhooks: a ``whsec_<base64>``
+    secret is the base64 bytes it names (what the partner's library decodes); any other secret
+    is its UTF-8 bytes, so ``Webhook(secret.encode())`` verifies it."""
+    if secret.startswith(STANDARD_SECRET_PREFIX):
+        try:
+            return base64.b64decode(secret[len(STANDARD_SECRET_PREFIX) :] + "==", validate=False)
+        except binascii.Error:
+            pass  # refused at subscription; an older stored one falls back to its bytes
+    return secret.encode()
+
+
+def standard_signature(secret: str, message_id: str, timestamp: int, body: bytes) -> str:
+    """The ``webhook-signature`` header of the Standard Webhooks specification."""
+    signed = f"{message_id}.{timestamp}.".encode() + body
+    digest = hmac.new(signing_key(secret), signed, hashlib.sha256).digest()
+    return "v1," + base64.b64encode(digest).decode()
 
 
 def retry_delay(attempts: int, base_s: float, cap_s: float = 600.0) -> float:

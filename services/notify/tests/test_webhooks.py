@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from standardwebhooks import Webhook
 
 from contracts import events as ev
 from contracts import notify as c
@@ -72,6 +73,32 @@ async def test_deliveries_are_signed_and_filtered(
     assert headers["Idempotency-Key"] == event["id"]
     assert event["data"]["event_id"] == published_entry.event_id
     assert headers["Content-Type"] == "application/cloudevents+json"
+    # The Standard Webhooks headers, checked by that specification's own library.
+    assert Webhook(SECRET.encode()).verify(body, headers)["id"] == event["id"]
+    assert headers["webhook-id"] == event["id"]
+
+
+async def test_a_standard_webhooks_secret_verifies_with_the_library(
+    client: BusClient, region: str, endpoint: Any
+) -> None:
+    import base64
+    import os
+
+    standard_secret = "whsec_" + base64.b64encode(os.urandom(24)).decode()
+    hook = await endpoint()
+    await client.call(
+        c.SUBSCRIBE_WEBHOOK,
+        c.SubscribeWebhook(partner_id="park", url=hook.url, secret=standard_secret),
+        region,
+    )
+    await client.call(ev.PUBLISH_EVENT, entry(), region)
+    await eventually(lambda: _value(len(hook.received)), until=lambda n: n >= 1)
+    headers, body = hook.received[0]
+    assert Webhook(standard_secret).verify(body, headers)["type"].startswith("eu.mapnet.")
+    with pytest.raises(Exception, match="signature"):
+        Webhook("whsec_" + base64.b64encode(b"another secret, not the one").decode()).verify(
+            body, headers
+        )
 
 
 async def _value(value: Any) -> Any:
