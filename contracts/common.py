@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 
 import pycountry
-from pydantic import AfterValidator, Field, StringConstraints
+from pydantic import AfterValidator, Field, StringConstraints, WithJsonSchema
 
 from .envelope import Payload
 
@@ -30,6 +31,21 @@ LanguageCode = Annotated[
 ]
 Keyword = Annotated[str, StringConstraints(min_length=1, max_length=60)]
 Euro = Annotated[Decimal, Field(ge=0, max_digits=15, decimal_places=2, description="EUR")]
+# Wall-clock time at a venue, read with the entry's `timezone`: not an instant, so not the
+# offset-bearing `date-time` format. An offset, if a client sends one, is converted to wall time.
+LocalDateTime = Annotated[
+    datetime,
+    WithJsonSchema(
+        {
+            "type": "string",
+            "format": "local-date-time",
+            "pattern": r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:\d{2})?$",
+            "description": "Local wall time at the venue, without offset (RFC 3339 "
+            "date-time minus the offset, e.g. 2026-05-04T09:00:00), in the entry's time zone",
+            "examples": ["2026-05-04T09:00:00"],
+        }
+    ),
+]
 Cursor = Annotated[str, StringConstraints(max_length=500)]
 
 # A value shown on one line (a title, a name, a place): no line break or other control

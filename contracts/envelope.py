@@ -39,7 +39,12 @@ class Envelope(BaseModel, Generic[DataT]):
     subject: str | None = None
     datacontenttype: Literal["application/json"] = "application/json"
     correlationid: str = Field(min_length=1, max_length=200)
-    region: RegionId
+    region: RegionId = Field(
+        description="Where the message belongs: for an event, the region it happened in; for a "
+        "command or query, the region it is addressed to (the subject's region, also on a "
+        "request sent to another region; the sender is in source and actor.region); for a "
+        "reply, the region that answers"
+    )
     actor: Actor | None = Field(
         default=None,
         description="Who a command or query acts for (extension attribute); see contracts/access",

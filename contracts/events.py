@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta
 from typing import Literal
 
 from pydantic import AwareDatetime, EmailStr, Field, HttpUrl
 
 from .access import EVERYONE, STAFF
-from .common import SINGLE_LINE, CountryCode, Keyword, LanguageCode, Page, SmeRef
+from .common import (
+    SINGLE_LINE,
+    CountryCode,
+    Keyword,
+    LanguageCode,
+    LocalDateTime,
+    Page,
+    SmeRef,
+)
 from .envelope import Payload
 from .operations import command, event, query
 
@@ -28,16 +36,51 @@ ParticipationType = Literal["on_site", "remote"]
 
 
 class BrokerageSetup(Payload):
-    days: list[date] = Field(min_length=1)
+    """Meeting slots are numbered from 0 across the days: slot ``d * slots_per_day + k`` is the
+    k-th slot (from 0) of day d. ``get_event`` lists every slot with its times."""
+
+    days: list[date] = Field(min_length=1, max_length=14)
     day_start: str = Field(pattern=r"^\d{2}:\d{2}$", description="Local time of the first slot")
     slots_per_day: int = Field(ge=1, le=96)
     slot_minutes: int = Field(ge=5, le=120)
-    breaks_after_slot: list[int] = Field(default_factory=list)
+    breaks_after_slot: list[int] = Field(
+        default_factory=list,
+        max_length=95,
+        description="A break follows slot k of each day (k numbered from 0 within the day, "
+        "so [3] is a break after the fourth slot) and lasts break_minutes",
+    )
+    break_minutes: int | None = Field(
+        default=None, ge=5, le=240, description="Length of each break; none given: one slot"
+    )
     tables: int = Field(ge=1, le=2000)
     registration_deadline: AwareDatetime
     participation_types: list[ParticipationType] = Field(default=["on_site"], min_length=1)
     max_meetings_per_participant: int | None = Field(default=None, ge=1)
     max_requests_per_participant: int | None = Field(default=None, ge=1)
+
+    def slot_time(self, slot: int) -> tuple[datetime, datetime]:
+        """Start and end of a slot, as wall time at the venue."""
+        day, k = divmod(slot, self.slots_per_day)
+        pause = self.slot_minutes if self.break_minutes is None else self.break_minutes
+        breaks_before = sum(1 for b in set(self.breaks_after_slot) if b < k)
+        start = datetime.combine(self.days[day], time.fromisoformat(self.day_start))
+        start += timedelta(minutes=k * self.slot_minutes + breaks_before * pause)
+        return start, start + timedelta(minutes=self.slot_minutes)
+
+    def slots(self) -> list[SlotTime]:
+        count = len(self.days) * self.slots_per_day
+        return [
+            SlotTime(slot=n, day=self.days[n // self.slots_per_day], starts_at=a, ends_at=b)
+            for n in range(count)
+            for a, b in [self.slot_time(n)]
+        ]
+
+
+class SlotTime(Payload):
+    slot: int
+    day: date
+    starts_at: LocalDateTime
+    ends_at: LocalDateTime
 
 
 class CourseSetup(Payload):
@@ -52,8 +95,8 @@ class CalendarEntryInput(Payload):
     kind: EventKind
     title: str = Field(min_length=3, max_length=300, pattern=SINGLE_LINE)
     description: str = Field(default="", max_length=20000)
-    starts_at: datetime = Field(description="Local wall time at the venue")
-    ends_at: datetime
+    starts_at: LocalDateTime
+    ends_at: LocalDateTime
     timezone: str = Field(description="IANA time zone, e.g. Europe/Tallinn")
     venue: str = Field(default="", max_length=300, pattern=SINGLE_LINE)
     city: str = Field(default="", max_length=200, pattern=SINGLE_LINE)
@@ -80,6 +123,14 @@ class CalendarEntry(CalendarEntryInput):
     starts_at_utc: AwareDatetime
     ends_at_utc: AwareDatetime
     updated_at: AwareDatetime
+
+
+class EventDetails(CalendarEntry):
+    """One entry as ``get_event`` answers it: a brokerage event with its meeting slots."""
+
+    slots: list[SlotTime] = Field(
+        default_factory=list, description="A brokerage event's slots, with their wall times"
+    )
 
 
 class PublishEvent(CalendarEntryInput):
@@ -242,7 +293,13 @@ RECORD_ATTENDANCE = command(
     roles=(*STAFF, "organiser"),
 )
 GET_EVENT = query(
-    S, "get_event", GetEvent, CalendarEntry, "One calendar entry", network=True, roles=EVERYONE
+    S,
+    "get_event",
+    GetEvent,
+    EventDetails,
+    "One calendar entry; a brokerage event with its slots",
+    network=True,
+    roles=EVERYONE,
 )
 LIST_CALENDAR = query(
     S,

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Literal
 
-from pydantic import Field
+from pydantic import AwareDatetime, Field
 
 from .access import STAFF
 from .common import CountryCode, NaceCode, Page, SmeRef
@@ -134,8 +133,8 @@ class GetSchedule(Payload):
 class ScheduledMeeting(Payload):
     meeting_id: str
     slot: int
-    starts_at: datetime
-    ends_at: datetime
+    starts_at: AwareDatetime = Field(description="The instant the slot starts (UTC)")
+    ends_at: AwareDatetime
     table: int | None
     participants: list[SmeRef]
 

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Literal
-
 import base64
 import binascii
+from datetime import datetime
+from typing import Literal
 
 from pydantic import EmailStr, Field, HttpUrl, field_validator
 

@@ -71,8 +71,14 @@ def _check_rules(data: c.CalendarEntryInput, starts: datetime, ends: datetime) -
             errors.append(field_error("capacity", "a course's capacity is course.capacity"))
     if data.brokerage is not None:
         b = data.brokerage
-        if any(not 1 <= n < b.slots_per_day for n in b.breaks_after_slot):
-            errors.append(field_error("brokerage.breaks_after_slot", "not a slot of the day"))
+        for i, n in enumerate(b.breaks_after_slot):
+            if not 0 <= n < b.slots_per_day - 1:
+                errors.append(
+                    field_error(
+                        f"brokerage.breaks_after_slot.{i}",
+                        f"a break follows a slot 0 to {b.slots_per_day - 2} of the day",
+                    )
+                )
         try:
             time.fromisoformat(b.day_start)
         except ValueError:
@@ -203,6 +209,10 @@ class Entry:
             ends_at_utc=self.ends_at_utc,
             updated_at=self.updated_at,
         )
+
+    def details(self) -> c.EventDetails:
+        slots = self.data.brokerage.slots() if self.data.brokerage is not None else []
+        return c.EventDetails(**self.view().model_dump(), slots=slots)
 
     @classmethod
     def from_view(cls, view: c.CalendarEntry) -> Entry:

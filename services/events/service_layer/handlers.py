@@ -99,8 +99,8 @@ class Calendar:
             )  # fmt: skip
         return entry.view()
 
-    async def get_event(self, query: Envelope[c.GetEvent]) -> c.CalendarEntry:
-        return (await self.entries.require(query.data.event_id, copy_will_do=True)).view()
+    async def get_event(self, query: Envelope[c.GetEvent]) -> c.EventDetails:
+        return (await self.entries.require(query.data.event_id, copy_will_do=True)).details()
 
     # --- registrations -------------------------------------------------------------------------
 

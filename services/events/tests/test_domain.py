@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
@@ -149,3 +149,21 @@ def test_an_entry_made_region_only_is_withdrawn_from_the_network() -> None:
         c.ENTRY_UNSHARED,
         c.EntryUnshared(event_id="e1", region="tallinn", version=2),
     )
+
+
+def test_a_break_follows_the_slot_it_names_and_lasts_break_minutes() -> None:
+    setup = c.BrokerageSetup(
+        days=[date(2026, 5, 4), date(2026, 5, 5)],
+        day_start="09:00",
+        slots_per_day=6,
+        slot_minutes=30,
+        breaks_after_slot=[3],
+        tables=5,
+        registration_deadline=datetime(2026, 5, 1, tzinfo=UTC),
+    )
+    starts = [t.starts_at.strftime("%d %H:%M") for t in setup.slots()]
+    # Slots 0-3 without a pause; a one-slot break after slot 3; day two starts again at 09:00.
+    assert starts[:6] == ["04 09:00", "04 09:30", "04 10:00", "04 10:30", "04 11:30", "04 12:00"]
+    assert starts[6] == "05 09:00" and len(starts) == 12
+    longer = setup.model_copy(update={"break_minutes": 60})
+    assert longer.slot_time(4)[0].strftime("%H:%M") == "12:00"

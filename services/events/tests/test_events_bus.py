@@ -111,7 +111,7 @@ async def test_an_invalid_update_names_each_field_and_changes_nothing(
     fields = {f["field"] for f in reply["data"]["error"]["details"]["fields"]}
     assert {"data.country", "data.title"} <= fields
     got = await client.call(c.GET_EVENT, c.GetEvent(event_id=stored.event_id), region)
-    assert got == stored
+    assert got.model_dump(exclude={"slots"}) == stored.model_dump() and got.slots == []
 
 
 async def test_unknown_event_is_not_found(client: BusClient, region: str) -> None:

@@ -5,13 +5,14 @@ the event given an outcome. No I/O: the rules and the events they cause."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from contracts import matching as c
 from contracts.common import SmeRef
 from contracts.errors import Refused
+from contracts.events import BrokerageSetup
 
 ACTIVE = ("requested", "accepted")
 
@@ -190,15 +191,7 @@ class Meeting:
 
 
 def slot_times(event: Brokerage, slot: int) -> tuple[datetime, datetime]:
-    """A slot's start and end in UTC; a break after slot k is one slot long."""
-    setup = event.setup
-    per_day, minutes = int(setup["slots_per_day"]), int(setup["slot_minutes"])
-    day, k = divmod(slot, per_day)
-    breaks = sum(1 for b in setup.get("breaks_after_slot", []) if b <= k)
-    start_of_day = datetime.combine(
-        date.fromisoformat(setup["days"][day]),
-        time.fromisoformat(setup["day_start"]),
-        ZoneInfo(event.timezone),
-    )
-    start = start_of_day + timedelta(minutes=(k + breaks) * minutes)
-    return start.astimezone(UTC), (start + timedelta(minutes=minutes)).astimezone(UTC)
+    """A slot's start and end in UTC, as the contract's set-up defines them."""
+    zone = ZoneInfo(event.timezone)
+    starts, ends = BrokerageSetup.model_validate(event.setup).slot_time(slot)
+    return starts.replace(tzinfo=zone).astimezone(UTC), ends.replace(tzinfo=zone).astimezone(UTC)

@@ -150,9 +150,16 @@ async def test_requests_through_acceptance_to_a_valid_published_schedule(
     assert violations(problem, placement) == []
     remote = [s for s in schedule.meetings if s.meeting_id == meetings[5].meeting_id]
     assert remote and remote[0].table is None  # person 4 takes part remotely
-    # Slot 3 comes after the break: 09:00 + 3 slots + one break slot of 30 minutes, Helsinki.
+    # Slot 3 comes after the break that follows slot 2: 09:00 + 3 slots + a 30-minute break.
     helsinki_11 = datetime.combine(SOON, time(11, 0), ZoneInfo("Europe/Helsinki"))
     assert all(s.starts_at == helsinki_11 for s in schedule.meetings if s.slot == 3)
+    # get_event lists the same times, as wall time at the venue.
+    details = await client.call(ev.GET_EVENT, ev.GetEvent(event_id=event_id), region)
+    slot_starts = {t.slot: t.starts_at for t in details.slots}
+    assert len(slot_starts) == 4 and slot_starts[3] == datetime.combine(SOON, time(11, 0))
+    for s in schedule.meetings:
+        helsinki = s.starts_at.astimezone(ZoneInfo("Europe/Helsinki"))
+        assert slot_starts[s.slot] == helsinki.replace(tzinfo=None)
 
     mine = await client.call(
         c.GET_SCHEDULE, c.GetSchedule(event_id=event_id, participant=p[0], format="ical"), region
