@@ -4,7 +4,10 @@ cooperation profiles. Every write is idempotent, so a redelivered event changes 
 
 from __future__ import annotations
 
-from typing import Any
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
 from pymongo import ASCENDING
 
@@ -21,9 +24,18 @@ META = "read_model_meta"
 GONE = "gone_smes"
 SCHEDULE_COPIES = "schedule_copies"
 
+Found = TypeVar("Found")
+# How long a command waits for this copy to hear of an event or participant it names. The
+# events service confirms a registration, or promotes one from the waitlist, a moment before
+# its event reaches here (a second or so from another region): a person just confirmed must
+# not be told they are not a participant.
+CATCH_UP_S = 3.0
+_POLL_S = 0.05
+
 
 class ReadModel:
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, catch_up_s: float = CATCH_UP_S) -> None:
+        self.catch_up_s = catch_up_s
         self.brokerage = db[BROKERAGE]
         self.participants = db[PARTICIPANTS]
         self.smes = db[SMES]
@@ -55,7 +67,16 @@ class ReadModel:
     async def cancel_event(self, event_id: str) -> None:
         await self.brokerage.update_one({"_id": event_id}, {"$set": {"cancelled": True}})
 
-    async def event(self, event_id: str) -> Brokerage | None:
+    async def _once_there(self, look: Callable[[], Awaitable[Found | None]]) -> Found | None:
+        deadline = time.monotonic() + self.catch_up_s
+        while (found := await look()) is None and time.monotonic() < deadline:
+            await asyncio.sleep(_POLL_S)
+        return found
+
+    async def event(self, event_id: str, *, wait: bool = False) -> Brokerage | None:
+        """The brokerage event; with ``wait``, given a moment to arrive if not yet here."""
+        if wait:
+            return await self._once_there(lambda: self.event(event_id))
         doc = await self.brokerage.find_one({"_id": event_id})
         if doc is None:
             return None
@@ -87,7 +108,12 @@ class ReadModel:
             {"_id": f"{event_id}|{key(sme)}", "registration_id": registration_id}
         )
 
-    async def participant(self, event_id: str, sme: SmeRef) -> dict[str, Any] | None:
+    async def participant(
+        self, event_id: str, sme: SmeRef, *, wait: bool = False
+    ) -> dict[str, Any] | None:
+        """A confirmed participant; with ``wait``, given a moment to arrive if not yet here."""
+        if wait:
+            return await self._once_there(lambda: self.participant(event_id, sme))
         return await self.participants.find_one({"_id": f"{event_id}|{key(sme)}"})
 
     async def set_availability(self, event_id: str, sme: SmeRef, slots: list[int]) -> bool:

@@ -42,13 +42,13 @@ class Matching:
         return self.uow.now()
 
     async def _event(self, event_id: str) -> Brokerage:
-        event = await self.read_model.event(event_id)
+        event = await self.read_model.event(event_id, wait=True)
         if event is None:
             raise not_found("brokerage event", event_id)
         return event
 
     async def _participant(self, event_id: str, sme: SmeRef, field: str) -> dict[str, Any]:
-        found = await self.read_model.participant(event_id, sme)
+        found = await self.read_model.participant(event_id, sme, wait=True)
         if found is None:
             raise Refused(
                 "not_found",

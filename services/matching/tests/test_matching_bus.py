@@ -206,6 +206,36 @@ async def test_locked_meetings_keep_their_place_and_reruns_move_little(
     assert all(again[mid] == pos for mid, pos in placed.items())
 
 
+async def test_a_person_just_confirmed_is_a_participant_at_once(
+    client: BusClient, region: str
+) -> None:
+    """No waiting in the test: the command is sent the moment the events service answers."""
+    entry = brokerage().model_copy(update={"capacity": 2})
+    event = await client.call(ev.PUBLISH_EVENT, entry, region)
+    people = [SmeRef(sme_id=f"sme-{i}", region=region) for i in range(3)]
+    registrations = [
+        await client.call(
+            ev.REGISTER_PARTICIPANT,
+            ev.RegisterParticipant(
+                event_id=event.event_id, person_name=f"P {i}", email=f"p{i}@x.fi", sme=sme
+            ),
+            region,
+        )
+        for i, sme in enumerate(people)
+    ]
+    # Published and registered a moment ago: a request between the two confirmed goes through.
+    await request(client, region, event.event_id, people[0], people[1])
+    assert [r.status for r in registrations] == ["confirmed", "confirmed", "waitlisted"]
+    await client.call(
+        ev.CANCEL_REGISTRATION,
+        ev.CancelRegistration(registration_id=registrations[0].registration_id),
+        region,
+    )
+    # The third person moved up from the waitlist just now.
+    met = await request(client, region, event.event_id, people[2], people[1])
+    assert met.status == "requested"
+
+
 async def test_refusals_are_typed(client: BusClient, region: str) -> None:
     event_id, p = await event_with_participants(client, region, 3)
     with pytest.raises(Refused) as refused:
