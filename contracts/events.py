@@ -257,6 +257,17 @@ PUBLISH_EVENT = command(
     CalendarEntry,
     "Add or update an entry",
     roles=(*STAFF, "organiser", "partner", "operator"),
+    refusals={
+        "forbidden": (
+            "a partner publishes only under its own partner_id; an organiser changes only their "
+            "own events"
+        ),
+        "conflict": "the entry changed meanwhile, or is cancelled; read it and send again",
+        "validation_failed": (
+            "also an unknown time zone, a wall time the clocks skip there, an end before the "
+            "start, a set-up that does not fit the kind"
+        ),
+    },
 )
 CANCEL_EVENT = command(
     S,
@@ -265,6 +276,12 @@ CANCEL_EVENT = command(
     CalendarEntry,
     "Cancel an entry",
     roles=(*STAFF, "organiser", "partner"),
+    refusals={
+        "not_found": "no event with this id",
+        "not_home": "the event is another region's read copy; send the command to details.region",
+        "forbidden": "a partner cancels only its own entries; an organiser only their events",
+        "conflict": "the event is over",
+    },
 )
 REGISTER_PARTICIPANT = command(
     S,
@@ -274,6 +291,16 @@ REGISTER_PARTICIPANT = command(
     "Register a person",
     network=True,
     roles=(*STAFF, "organiser", "sme"),
+    refusals={
+        "not_found": "no event with this id",
+        "not_home": "the event is another region's; send the command to details.region",
+        "conflict": "the event is cancelled or over",
+        "duplicate": "this person is registered for the event already (details.registration_id)",
+        "validation_failed": (
+            "also: registration closed at the deadline, or a participation type the event does not"
+            " take"
+        ),
+    },
 )
 CANCEL_REGISTRATION = command(
     S,
@@ -283,6 +310,11 @@ CANCEL_REGISTRATION = command(
     "Cancel a registration",
     network=True,
     roles=(*STAFF, "organiser", "sme"),
+    refusals={
+        "not_found": "no registration with this id",
+        "not_home": "the registration is another region's; send the command to details.region",
+        "conflict": "the registration is cancelled already",
+    },
 )
 RECORD_ATTENDANCE = command(
     S,
@@ -291,6 +323,12 @@ RECORD_ATTENDANCE = command(
     Registration,
     "Record check-in",
     roles=(*STAFF, "organiser"),
+    refusals={
+        "not_found": "no registration with this id",
+        "conflict": "the registration is not confirmed",
+        "forbidden": "an organiser checks in only at their own events",
+        "validation_failed": "also: no such session or brokerage day",
+    },
 )
 GET_EVENT = query(
     S,
@@ -300,6 +338,7 @@ GET_EVENT = query(
     "One calendar entry; a brokerage event with its slots",
     network=True,
     roles=EVERYONE,
+    refusals={"not_found": "no event with this id here (nor a read copy of one)"},
 )
 LIST_CALENDAR = query(
     S,
@@ -326,6 +365,10 @@ LIST_REGISTRATIONS = query(
     RegistrationPage,
     "Registrations of an event",
     roles=(*STAFF, "organiser"),
+    refusals={
+        "not_found": "no event with this id",
+        "forbidden": "an organiser lists only their own events",
+    },
 )
 
 EVENT_PUBLISHED = event(S, "event_published", EventPublished, "An entry was published or updated")

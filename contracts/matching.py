@@ -183,6 +183,18 @@ REQUEST_MEETING = command(
     "Ask for a meeting",
     network=True,
     roles=(*STAFF, "organiser", "sme"),
+    refusals={
+        "not_found": (
+            "no such brokerage event, or a side is not its confirmed participant (after up to 3 s "
+            "for this region's copy to catch up)"
+        ),
+        "conflict": (
+            "the event is cancelled, requests closed at the deadline, or the requester sent the "
+            "requests the event allows"
+        ),
+        "duplicate": "a meeting between the two exists (details.existing_meeting_id)",
+        "validation_failed": "also: a meeting with oneself",
+    },
 )
 RESPOND_MEETING = command(
     S,
@@ -192,6 +204,11 @@ RESPOND_MEETING = command(
     "Accept or decline",
     network=True,
     roles=(*STAFF, "organiser", "sme"),
+    refusals={
+        "not_found": "no meeting with this id",
+        "forbidden": "only the receiver answers a request",
+        "conflict": "the meeting is no longer a request",
+    },
 )
 CANCEL_MEETING = command(
     S,
@@ -201,9 +218,23 @@ CANCEL_MEETING = command(
     "Cancel a meeting",
     network=True,
     roles=(*STAFF, "organiser", "sme"),
+    refusals={
+        "not_found": "no meeting with this id",
+        "forbidden": "only the two participants cancel a meeting",
+        "conflict": "the meeting is cancelled or declined already",
+    },
 )
 SCHEDULE_EVENT = command(
-    S, "schedule_event", ScheduleEvent, Schedule, "Build the schedule", roles=(*STAFF, "organiser")
+    S,
+    "schedule_event",
+    ScheduleEvent,
+    Schedule,
+    "Build the schedule",
+    roles=(*STAFF, "organiser"),
+    refusals={
+        "not_found": "no such brokerage event",
+        "conflict": "another run built the schedule meanwhile; run it again",
+    },
 )
 RECORD_MEETING_OUTCOME = command(
     S,
@@ -212,6 +243,10 @@ RECORD_MEETING_OUTCOME = command(
     Meeting,
     "What a meeting led to",
     roles=(*STAFF, "organiser"),
+    refusals={
+        "not_found": "no meeting with this id",
+        "conflict": "the meeting was not held (not accepted)",
+    },
 )
 SET_AVAILABILITY = command(
     S,
@@ -221,6 +256,13 @@ SET_AVAILABILITY = command(
     "Slots a participant can meet in",
     network=True,
     roles=(*STAFF, "organiser", "sme"),
+    refusals={
+        "not_found": (
+            "no such brokerage event, or not its confirmed participant (after up to 3 s for this "
+            "region's copy to catch up)"
+        ),
+        "validation_failed": "also: slots the event does not have",
+    },
 )
 LOCK_MEETING = command(
     S,
@@ -229,6 +271,13 @@ LOCK_MEETING = command(
     Meeting,
     "Fix a meeting's slot and table",
     roles=(*STAFF, "organiser"),
+    refusals={
+        "not_found": "no meeting with this id, or its event",
+        "conflict": "only accepted meetings are locked",
+        "validation_failed": (
+            "also: a slot or table the event does not have, or no table for an on-site meeting"
+        ),
+    },
 )
 GET_MEETING_KPIS = query(
     S,
@@ -246,6 +295,7 @@ FIND_PARTNERS = query(
     "Ranked partners",
     network=True,
     roles=(*STAFF, "sme"),
+    refusals={"not_found": "the seeking SME or profile is not known here"},
 )
 GET_SCHEDULE = query(
     S,
@@ -255,6 +305,7 @@ GET_SCHEDULE = query(
     "A brokerage event's schedule",
     network=True,
     roles=(*STAFF, "organiser", "sme"),
+    refusals={"not_found": "no such brokerage event, or no schedule built yet"},
 )
 
 MEETING_REQUESTED = event(S, "meeting_requested", MeetingChanged, "A meeting was requested")

@@ -156,6 +156,12 @@ SUBSCRIBE_WEBHOOK = command(
     WebhookSubscription,
     "Subscribe a partner URL",
     roles=("map_admin", "partner"),
+    refusals={
+        "validation_failed": (
+            "also: a URL that is not a public address or carries credentials (data.url), an "
+            "unknown event type (data.event_types.<n>)"
+        ),
+    },
 )
 UNSUBSCRIBE_WEBHOOK = command(
     S,
@@ -164,12 +170,22 @@ UNSUBSCRIBE_WEBHOOK = command(
     WebhookSubscription,
     "Stop a subscription",
     roles=("map_admin", "partner"),
+    refusals={
+        "not_found": "no subscription with this id",
+        "forbidden": "a partner removes only its own subscriptions",
+    },
 )
 SET_PREFERENCES = command(
     S, "set_preferences", SetPreferences, Preferences, "Mail preferences", roles=PEOPLE
 )
 UNSUBSCRIBE = command(
-    S, "unsubscribe", Unsubscribe, Preferences, "Stop all mail (link token)", roles=EVERYONE
+    S,
+    "unsubscribe",
+    Unsubscribe,
+    Preferences,
+    "Stop all mail (link token)",
+    roles=EVERYONE,
+    refusals={"forbidden": "the token is not this address's, or not for this purpose"},
 )
 FORGET_PERSON = command(
     S,

@@ -6,20 +6,45 @@ whose ``type`` is a literal, so an unknown type is refused by validation with th
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, Literal, TypeVar, cast
 
 from pydantic import BaseModel, create_model
 
 from .access import Role
-from .envelope import ERROR_TYPE, Envelope, ErrorReply
+from .envelope import ERROR_TYPE, Envelope, ErrorCode, ErrorReply
 from .subjects import Kind, subject
 
 In = TypeVar("In", bound=BaseModel)
 Out = TypeVar("Out", bound=BaseModel)
 
 _SUFFIX = {"cmd": "Command", "query": "Query", "event": "Event"}
+
+# Operations every service offers under the same name.
+_EVERY_SERVICE = frozenset({"health", "list_audit"})
+
+# What an operation's own refusals mean there; the codes every request may meet are below.
+Refusals = Mapping[ErrorCode, str]
+_ANY_REQUEST: dict[ErrorCode, str] = {
+    "invalid_json": "the body is not a JSON envelope (or is nested too deep to read)",
+    "unknown_type": "the envelope's type is not this operation's",
+    "validation_failed": "a field breaks the schema or a rule; details.fields names every "
+    "bad field at once (field, message, type)",
+    "forbidden": "the caller's role may not send this operation",
+    "internal": "the service failed while handling it; the same envelope may be sent again",
+}
+_COMMAND: dict[ErrorCode, str] = {
+    "id_reused": "this caller sent this envelope id before with other content; a repeat "
+    "must be the same envelope",
+}
+_PAGED: dict[ErrorCode, str] = {
+    "invalid_cursor": "the cursor is not one this service gave out",
+}
+_NETWORK: dict[ErrorCode, str] = {
+    "region_unavailable": "answered by MAPnet's client when the region gives no answer in "
+    "time (NATS itself answers 'no responders'); try again later",
+}
 CATALOGUE: dict[str, Operation[Any, Any]] = {}
 
 
@@ -53,13 +78,15 @@ class Operation(Generic[In, Out]):
     network: bool = False
     # Who may send a command or query (contracts/access.py); the runtime enforces it.
     roles: tuple[Role, ...] = ()
+    # Error codes of this operation's own rules, with what each means here.
+    refusals: tuple[tuple[ErrorCode, str], ...] = ()
     envelope: type[Envelope[In]] = field(init=False, repr=False)
     reply_envelope: type[Envelope[Out | ErrorReply]] | None = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         base = _camel(self.name)
-        if self.name == "health":
-            # Every service answers "health": each its own message, named for its service.
+        if self.name in _EVERY_SERVICE:
+            # Every service answers these: each its own message, named for its service.
             base = _camel(self.service) + base
         env = _envelope_class(base + _SUFFIX[self.kind], self.data, (self.type,), self.summary)
         object.__setattr__(self, "envelope", env)
@@ -88,6 +115,21 @@ class Operation(Generic[In, Out]):
     def subject(self, region: str) -> str:
         return subject(region, self.service, self.kind, self.name)
 
+    def error_codes(self) -> dict[ErrorCode, str]:
+        """Every error code a command or query can answer, with what it means here."""
+        if self.kind == "event":
+            return {}
+        codes = dict(_ANY_REQUEST)
+        if self.kind == "cmd":
+            codes |= _COMMAND
+        if "cursor" in self.data.model_fields:
+            codes |= _PAGED
+        if self.network:
+            codes |= _NETWORK
+        for code, meaning in self.refusals:
+            codes[code] = f"{codes[code]}; {meaning}" if code in codes else meaning
+        return codes
+
 
 def command(
     service: str,
@@ -98,8 +140,11 @@ def command(
     *,
     roles: Sequence[Role],
     network: bool = False,
+    refusals: Refusals | None = None,
 ) -> Operation[In, Out]:
-    return Operation(service, "cmd", name, data, reply, summary, network, tuple(roles))
+    return Operation(
+        service, "cmd", name, data, reply, summary, network, tuple(roles), _pairs(refusals)
+    )
 
 
 def query(
@@ -111,9 +156,16 @@ def query(
     *,
     roles: Sequence[Role],
     network: bool = False,
+    refusals: Refusals | None = None,
 ) -> Operation[In, Out]:
     """As ``command``, for a read."""
-    return Operation(service, "query", name, data, reply, summary, network, tuple(roles))
+    return Operation(
+        service, "query", name, data, reply, summary, network, tuple(roles), _pairs(refusals)
+    )
+
+
+def _pairs(refusals: Refusals | None) -> tuple[tuple[ErrorCode, str], ...]:
+    return tuple((refusals or {}).items())
 
 
 def event(

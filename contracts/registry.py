@@ -370,6 +370,12 @@ REGISTER_SME = command(
     SmeView,
     "Register an SME with its home MAP",
     roles=(*STAFF, "operator"),
+    refusals={
+        "duplicate": (
+            "an SME with the same registry code or VAT number is registered here "
+            "(details.existing_sme_id)"
+        ),
+    },
 )
 UPDATE_SME = command(
     S,
@@ -378,18 +384,64 @@ UPDATE_SME = command(
     SmeView,
     "Change an SME at the version read",
     roles=(*STAFF, "sme", "operator"),
+    refusals={
+        "not_found": "no SME with this id in this region",
+        "conflict": "expected_version is not the stored version; read the SME again",
+        "duplicate": "the new registry code or VAT number is another SME's",
+        "forbidden": "a contact changes only their own SME; staff only their region's",
+    },
 )
 CHANGE_STAGE = command(
-    S, "change_stage", ChangeStage, SmeView, "Move an SME along its journey", roles=STAFF
+    S,
+    "change_stage",
+    ChangeStage,
+    SmeView,
+    "Move an SME along its journey",
+    roles=STAFF,
+    refusals={
+        "not_found": "no SME with this id in this region",
+        "conflict": "the journey does not lead from the SME's stage to this one (details.current)",
+        "forbidden": "staff change only their own region's SMEs",
+    },
 )
 DRAFT_PROFILE = command(
-    S, "draft_profile", PublishProfile, SmeView, "Save a profile as a draft", roles=(*STAFF, "sme")
+    S,
+    "draft_profile",
+    PublishProfile,
+    SmeView,
+    "Save a profile as a draft",
+    roles=(*STAFF, "sme"),
+    refusals={
+        "not_found": "no SME with this id, or no such profile to change",
+        "conflict": "the profile was withdrawn",
+        "forbidden": "a contact drafts only for their own SME",
+    },
 )
 PUBLISH_PROFILE = command(
-    S, "publish_profile", PublishProfile, SmeView, "Publish a profile", roles=(*STAFF, "sme")
+    S,
+    "publish_profile",
+    PublishProfile,
+    SmeView,
+    "Publish a profile",
+    roles=(*STAFF, "sme"),
+    refusals={
+        "not_found": "no SME with this id, or no such profile to change",
+        "conflict": "the profile was withdrawn",
+        "forbidden": "a contact publishes only for their own SME",
+    },
 )
 WITHDRAW_PROFILE = command(
-    S, "withdraw_profile", WithdrawProfile, SmeView, "Withdraw a profile", roles=(*STAFF, "sme")
+    S,
+    "withdraw_profile",
+    WithdrawProfile,
+    SmeView,
+    "Withdraw a profile",
+    roles=(*STAFF, "sme"),
+    refusals={
+        "not_found": "no SME with this id, or no such profile",
+        "conflict": "the profile is withdrawn already",
+        "forbidden": "a contact withdraws only their own SME's profiles",
+    },
 )
 PUBLISH_SUCCESS_STORY = command(
     S,
@@ -398,15 +450,37 @@ PUBLISH_SUCCESS_STORY = command(
     StoryAccepted,
     "Tell a success story",
     roles=STAFF,
+    refusals={"not_found": "no SME with this id in this region"},
 )
 ERASE_SME = command(
-    S, "erase_sme", EraseSme, Accepted, "Erase an SME and its personal data", roles=ADMIN
+    S,
+    "erase_sme",
+    EraseSme,
+    Accepted,
+    "Erase an SME and its personal data",
+    roles=ADMIN,
+    refusals={"not_found": "no SME with this id in this region"},
 )
 ERASE_CONTACT = command(
-    S, "erase_contact", EraseContact, SmeView, "Erase one contact person", roles=ADMIN
+    S,
+    "erase_contact",
+    EraseContact,
+    SmeView,
+    "Erase one contact person",
+    roles=ADMIN,
+    refusals={"not_found": "no SME with this id, or no such contact of it"},
 )
 GET_SME = query(
-    S, "get_sme", GetSme, SmeView, "One SME as its MAP sees it", roles=(*STAFF, "sme", "service")
+    S,
+    "get_sme",
+    GetSme,
+    SmeView,
+    "One SME as its MAP sees it",
+    roles=(*STAFF, "sme", "service"),
+    refusals={
+        "not_found": "no SME with this id in this region",
+        "forbidden": "a contact reads only their own SME",
+    },
 )
 SEARCH_SMES = query(
     S, "search_smes", SearchSmes, SmePage, "Find SMEs by filters and text", roles=(*STAFF, "sme")

@@ -3,7 +3,9 @@ committed AsyncAPI document and schemas, and the CLI commands the containers cal
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+from typing import Any
 
 import yaml
 from typer.testing import CliRunner
@@ -55,6 +57,48 @@ def test_asyncapi_lists_the_roles_of_every_command_and_query() -> None:
         address = f"mapnet.{{region}}.{op.service}.{op.kind}.{op.name}"
         assert op.roles, op.name
         assert f"Roles that may send it: {', '.join(op.roles)}." in described[address], op.name
+
+
+def test_every_command_and_query_declares_its_reply_and_error_codes() -> None:
+    import json
+    from typing import get_args
+
+    from contracts.envelope import ERROR_TYPE, ErrorCode
+
+    doc = json.loads((CONTRACTS_DIR / "asyncapi.json").read_text())
+    requests = [op for op in CATALOGUE.values() if op.kind != "event"]
+    assert len(requests) > 40
+    for op in requests:
+        key = f"{op.service}.{op.kind}.{op.name}"
+        operation = doc["operations"][key]
+        (reply_ref,) = operation["reply"]["messages"]
+        channel_name, _, message_name = reply_ref["$ref"].removeprefix("#/channels/").partition(
+            "/messages/"
+        )
+        channel = doc["channels"][channel_name]
+        assert channel["address"] is None  # the requester's inbox
+        message_ref = channel["messages"][message_name]["$ref"]
+        message = doc["components"]["messages"][message_ref.removeprefix("#/components/messages/")]
+        schema_name = message["payload"]["$ref"].removeprefix("#/components/schemas/")
+        schema = doc["components"]["schemas"][schema_name]
+        assert set(schema["properties"]["type"]["enum"]) == {op.reply_type, ERROR_TYPE}, key
+        codes = operation["x-error-codes"]
+        assert {"invalid_json", "validation_failed", "forbidden", "internal"} <= set(codes), key
+        assert set(codes) <= set(get_args(ErrorCode)), key
+        assert all(meaning for meaning in codes.values()), key
+        if op.kind == "cmd":
+            assert "id_reused" in codes, key
+        if "cursor" in op.data.model_fields:
+            assert "invalid_cursor" in codes, key
+        for code in codes:
+            assert f"`{code}`" in operation["description"], key
+    assert "not_found" in doc["operations"]["registry.cmd.update_sme"]["x-error-codes"]
+    # Every $ref in the document points at something that is there.
+    text = json.dumps(doc)
+    for ref in set(re.findall(r'"\$ref": "#/([^"]+)"', text)):
+        node: Any = doc
+        for part in ref.split("/"):
+            node = node[part]
 
 
 def test_compose_runs_one_region_with_official_images_and_each_service() -> None:

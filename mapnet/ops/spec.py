@@ -46,7 +46,50 @@ def asyncapi_document() -> dict[str, Any]:
         }
     for channel in document.get("channels", {}).values():
         channel.pop("servers", None)
+    _add_replies(document)
     return document
+
+
+def _add_replies(document: dict[str, Any]) -> None:
+    """Each command and query operation with its reply (AsyncAPI 3 ``reply``: the result or
+    the typed error) and the error codes it can answer, with what each means there."""
+    components = document.setdefault("components", {})
+    schemas, messages = components.setdefault("schemas", {}), components.setdefault("messages", {})
+    for key, operation in document.get("operations", {}).items():
+        op = CATALOGUE.get(key)
+        if op is None or op.reply_envelope is None:
+            continue
+        name = op.reply_envelope.__name__
+        schema = op.reply_envelope.model_json_schema(ref_template="#/components/schemas/{model}")
+        for def_name, definition in schema.pop("$defs", {}).items():
+            schemas.setdefault(def_name, definition)
+        schemas[name] = schema
+        messages[f"{key}:Reply"] = {
+            "title": f"{key}:Reply",
+            "name": name,
+            "summary": f"The answer to {op.name}: a {op.reply_type} envelope with the result, "
+            "or an eu.mapnet.error.v1 envelope with one of the error codes below",
+            "payload": {"$ref": f"#/components/schemas/{name}"},
+            "correlationId": {
+                "description": "The request's correlationid, echoed",
+                "location": "$message.payload#/correlationid",
+            },
+        }
+        # The reply subject is the requester's inbox, known only at run time: a channel
+        # without an address, as AsyncAPI 3 has it for dynamic replies.
+        document["channels"][f"{key}.reply"] = {
+            "address": None,
+            "description": f"The requester's inbox, where the answer to {op.name} goes",
+            "messages": {"Reply": {"$ref": f"#/components/messages/{key}:Reply"}},
+        }
+        codes = op.error_codes()
+        operation["reply"] = {
+            "channel": {"$ref": f"#/channels/{key}.reply"},
+            "messages": [{"$ref": f"#/channels/{key}.reply/messages/Reply"}],
+        }
+        operation["x-error-codes"] = codes
+        listed = "; ".join(f"`{code}`: {meaning}" for code, meaning in codes.items())
+        operation["description"] = f"{op.summary}. Error codes: {listed}."
 
 
 def message_schemas() -> dict[str, dict[str, Any]]:
