@@ -72,8 +72,8 @@ def test_every_command_and_query_declares_its_reply_and_error_codes() -> None:
         key = f"{op.service}.{op.kind}.{op.name}"
         operation = doc["operations"][key]
         (reply_ref,) = operation["reply"]["messages"]
-        channel_name, _, message_name = reply_ref["$ref"].removeprefix("#/channels/").partition(
-            "/messages/"
+        channel_name, _, message_name = (
+            reply_ref["$ref"].removeprefix("#/channels/").partition("/messages/")
         )
         channel = doc["channels"][channel_name]
         assert channel["address"] is None  # the requester's inbox

@@ -69,8 +69,11 @@ class ReadModel:
 
     async def _once_there(self, look: Callable[[], Awaitable[Found | None]]) -> Found | None:
         deadline = time.monotonic() + self.catch_up_s
-        while (found := await look()) is None and time.monotonic() < deadline:
+        found = await look()
+        while found is None and time.monotonic() < deadline:
+            # Polling: the copy is written by this service's consumers, maybe in another process.
             await asyncio.sleep(_POLL_S)
+            found = await look()
         return found
 
     async def event(self, event_id: str, *, wait: bool = False) -> Brokerage | None:
