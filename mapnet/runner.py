@@ -24,22 +24,30 @@ from mapnet.runtime.codec import (
     explain_invalid,
     source,
     too_deep,
+    with_rule_problems,
 )
 from mapnet.runtime.declaration import declaration, service_names
+from mapnet.runtime.requests import Rules
 from mapnet.runtime.routing import SPEC_REGION
 from mapnet.runtime.service import Runtime
 from mapnet.runtime.settings import Settings
 
 
-def invalid_request_middleware() -> ExceptionMiddleware:
-    """A request whose body fails validation is answered with a typed error naming each field;
+def invalid_request_middleware(rules: Mapping[str, Rules] | None = None) -> ExceptionMiddleware:
+    """A request whose body fails validation is answered with a typed error naming each field,
+    those the service's own ``rules`` (by subject) find included;
     one nested too deep to parse (FastStream's decoder raises RecursionError before any handler
     runs) with the same ``invalid_json`` error as any other body that is not JSON."""
     middleware = ExceptionMiddleware()
+    rules = rules or {}
 
     @middleware.add_handler(ValidationError, publish=True)
     async def refuse(exc: ValidationError, message: Any = Context("message")) -> bytes:
-        return _refusal(message, explain_invalid(message.body, exc, skip_loc=1))
+        body = explain_invalid(message.body, exc, skip_loc=1)
+        service_rules = rules.get(message.raw_message.subject)
+        if body.code == "validation_failed" and service_rules is not None:
+            body = with_rule_problems(body, message.body, service_rules)
+        return _refusal(message, body)
 
     @middleware.add_handler(RecursionError, publish=True)
     async def refuse_deep(exc: RecursionError, message: Any = Context("message")) -> bytes:
@@ -99,7 +107,9 @@ def build_broker(settings: Settings, runtimes: list[Runtime], url: str | None = 
     broker = NatsBroker(
         url or settings.nats_url or f"nats://127.0.0.1:{settings.nats_port}",
         name="mapnet-" + ",".join(sorted({rt.service for rt in runtimes})),
-        middlewares=[invalid_request_middleware()],
+        middlewares=[
+            invalid_request_middleware({s: f for rt in runtimes for s, f in rt.rules.items()})
+        ],
         graceful_timeout=settings.graceful_timeout_s,
         logger=logs.get(
             component="faststream", region=",".join(sorted({rt.region for rt in runtimes}))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
@@ -119,6 +120,22 @@ def explain_invalid(raw: bytes, exc: ValidationError, skip_loc: int = 0) -> Erro
         code = "unknown_type"
     names = ", ".join(sorted({f["field"] for f in fields}))
     return ErrorBody(code=code, message=f"invalid fields: {names}", details={"fields": fields})
+
+
+def with_rule_problems(
+    body: ErrorBody, raw: bytes, rules: Callable[[Any], list[dict[str, str]]]
+) -> ErrorBody:
+    """The schema's refusal with the problems a service's own rules find in the same body."""
+    try:
+        data = json.loads(raw).get("data")
+        found = rules(data) if isinstance(data, dict) else []
+    except Exception:
+        return body
+    fields = list(body.details.get("fields", []))
+    named = {f["field"] for f in fields}
+    fields += [f for f in found if f["field"] not in named]
+    names = ", ".join(sorted({f["field"] for f in fields}))
+    return ErrorBody(code=body.code, message=f"invalid fields: {names}", details={"fields": fields})
 
 
 def too_deep() -> ErrorBody:

@@ -22,19 +22,31 @@ from .routing import Routes, address, described
 In = TypeVar("In", bound=BaseModel)
 Out = TypeVar("Out", bound=BaseModel)
 RequestHandler = Callable[[Envelope[In]], Awaitable[Out]]
+# A service's rules beyond the schema (check digits, code lists, time zones), run on a request's
+# raw ``data`` when the schema refuses it as well, so that one answer names every bad field.
+# They get whatever the client sent: a value of the wrong type is the schema's to name.
+FieldProblem = dict[str, str]
+Rules = Callable[[Any], list[FieldProblem]]
 
 REPLY_CACHE = "command_replies"
 
 
 class RequestRoutes(Routes):
     def handles(
-        self, op: Operation[In, Out], *, remember_replies: bool = True
+        self,
+        op: Operation[In, Out],
+        *,
+        remember_replies: bool = True,
+        rules: Rules | None = None,
     ) -> Callable[[RequestHandler[In, Out]], RequestHandler[In, Out]]:
         """Register a command or query handler: it gets the validated envelope and returns the
         result, or raises Refused. Commands are answered from the reply cache when repeated,
         unless the handler gives the same answer to a repeated command by itself
-        (``remember_replies=False``), which saves two database round trips."""
+        (``remember_replies=False``), which saves two database round trips. ``rules``: the
+        checks beyond the schema the handler also makes, to name with the schema's problems."""
         cached = op.kind == "cmd" and remember_replies
+        if rules is not None:
+            self.rules[op.subject(self.region)] = rules
 
         def register(handler: RequestHandler[In, Out]) -> RequestHandler[In, Out]:
             async def subscriber(msg: Any, message: Any = Context("message")) -> bytes:

@@ -49,6 +49,7 @@ class Routes:
     js: JetStreamContext | None
     reads_network: bool
     record_fields: tuple[str, ...]
+    rules: dict[str, Any]
 
     @property
     def db(self) -> Database:

@@ -27,7 +27,7 @@ from mapnet.runtime.audit import AuditLog
 from mapnet.runtime.codec import reply_envelope, source
 from mapnet.runtime.mongo import Client, Database, database, ping
 from mapnet.runtime.outbox import OutboxRelay
-from mapnet.runtime.requests import REPLY_CACHE, RequestRoutes
+from mapnet.runtime.requests import REPLY_CACHE, RequestRoutes, Rules
 from mapnet.runtime.routing import address, described
 from mapnet.runtime.settings import Settings
 from mapnet.runtime.subscriptions import EventRoutes
@@ -52,6 +52,8 @@ class Runtime(RequestRoutes, EventRoutes):
     outbox_collections: list[str] = field(default_factory=list)
     # Shared events of other regions this service reads: its process keeps the network linked.
     reads_network: bool = False
+    # Rules beyond the schema, by request subject: run on a body the schema refuses too.
+    rules: dict[str, Rules] = field(default_factory=dict)
     startup: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     shutdown: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     relay: OutboxRelay | None = None

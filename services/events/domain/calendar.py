@@ -35,6 +35,19 @@ def zone(name: str) -> ZoneInfo:
         raise invalid(field_error("timezone", f"{name!r} is not an IANA time zone")) from exc
 
 
+def entry_rules(data: Any) -> list[dict[str, str]]:
+    """The time-zone rule on a raw publish_event body, for an answer that names every bad
+    field when the schema refuses others."""
+    name = data.get("timezone") if isinstance(data, dict) else None
+    if not isinstance(name, str):
+        return []
+    try:
+        zone(name)
+    except Refused as refused:
+        return list(refused.details["fields"])
+    return []
+
+
 def local_to_utc(wall: datetime, tz: ZoneInfo, field_name: str) -> datetime:
     """The UTC instant of a wall-clock time at the venue. A time that the clocks skip when
     daylight saving starts does not exist and is refused; a time that occurs twice when it ends

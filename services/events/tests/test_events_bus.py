@@ -359,3 +359,11 @@ async def test_personal_ical_lists_a_persons_registrations(client: BusClient, re
         "Event A": "CONFIRMED",
         "Event B": "CANCELLED",
     }
+
+
+async def test_a_zone_and_a_country_are_named_in_one_answer(client: BusClient, region: str) -> None:
+    doc = json.loads(encode(make_envelope(c.PUBLISH_EVENT, entry(), region=region, source="p")))
+    doc["data"] |= {"timezone": "Europe/Tallin", "country": "EST"}
+    msg = await client.nc.request(c.PUBLISH_EVENT.subject(region), json.dumps(doc).encode())
+    fields = {f["field"] for f in json.loads(msg.data)["data"]["error"]["details"]["fields"]}
+    assert fields == {"data.timezone", "data.country"}

@@ -114,3 +114,30 @@ def require(check: Callable[[], list[FieldProblem]]) -> None:
     if problems := check():
         names = ", ".join(sorted({p["field"] for p in problems}))
         raise Refused("validation_failed", f"invalid fields: {names}", fields=problems)
+
+
+def _strings(values: Any, names: Iterable[str]) -> dict[str, Any]:
+    """The named values of a raw body that are of the type the rules read; the schema names
+    the others."""
+    if not isinstance(values, Mapping):
+        return {}
+    found: dict[str, Any] = {n: values[n] for n in names if isinstance(values.get(n), str)}
+    for listed in ("nace_codes", "target_countries"):
+        items = values.get(listed)
+        if isinstance(items, list):
+            found[listed] = [item for item in items if isinstance(item, str)]
+    return found
+
+
+def register_rules(data: Any) -> list[FieldProblem]:
+    """``sme_problems`` of a raw register_sme body, for an answer that names every bad field."""
+    values = _strings(data, ("country", "registration_number", "vat_id"))
+    values.pop("country", None)  # the schema checks the country code itself
+    country = data.get("country") if isinstance(data, Mapping) else None
+    return sme_problems(values, "data", country if isinstance(country, str) else "")
+
+
+def profile_rules(data: Any) -> list[FieldProblem]:
+    """``profile_problems`` of a raw draft_profile or publish_profile body."""
+    profile = data.get("profile") if isinstance(data, Mapping) else None
+    return profile_problems(_strings(profile, ()), "data.profile")

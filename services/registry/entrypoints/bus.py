@@ -11,6 +11,7 @@ from ..adapters import search
 from ..adapters.repository import SmeRepository
 from ..adapters.stories import COLLECTION as STORIES
 from ..adapters.stories import StoryRepository
+from ..domain.validation import profile_rules, register_rules
 from ..service_layer.handlers import Registry
 
 
@@ -22,11 +23,11 @@ def build(rt: Runtime) -> None:
 
     # The SME id derives from the command id: a repeated register_sme finds its SME and
     # answers with it, so its replies need no cache.
-    rt.handles(c.REGISTER_SME, remember_replies=False)(registry.register_sme)
+    rt.handles(c.REGISTER_SME, remember_replies=False, rules=register_rules)(registry.register_sme)
     rt.handles(c.UPDATE_SME)(registry.update_sme)
     rt.handles(c.CHANGE_STAGE)(registry.change_stage)
-    rt.handles(c.DRAFT_PROFILE)(registry.draft_profile)
-    rt.handles(c.PUBLISH_PROFILE)(registry.publish_profile)
+    rt.handles(c.DRAFT_PROFILE, rules=profile_rules)(registry.draft_profile)
+    rt.handles(c.PUBLISH_PROFILE, rules=profile_rules)(registry.publish_profile)
     rt.handles(c.WITHDRAW_PROFILE)(registry.withdraw_profile)
     rt.handles(c.ERASE_SME)(registry.erase_sme)
     rt.handles(c.ERASE_CONTACT)(registry.erase_contact)

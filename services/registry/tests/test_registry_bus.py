@@ -345,3 +345,27 @@ async def test_draft_then_publish_a_profile(client: BusClient, region: str) -> N
         region,
     )
     assert [(p.profile_id, p.status) for p in published.profiles] == [(profile_id, "published")]
+
+
+async def test_schema_and_national_rules_are_named_in_one_answer(
+    client: BusClient, region: str
+) -> None:
+    """The partner's story: five mistakes in one register_sme, five fields in one answer."""
+    doc = json.loads(encode(make_envelope(c.REGISTER_SME, new_sme(), region=region, source="p")))
+    doc["data"] |= {
+        "registration_number": "14000001",  # wrong check digit
+        "vat_id": "EE100000001",  # wrong check digit
+        "nace_codes": ["26.79"],  # not in NACE Rev. 2
+        "figures": [{"year": 2025, "staff_headcount": -1}],
+        "contacts": [{"name": "Mari Vale", "email": "mari.vale@@valeandmed.ee"}],
+    }
+    msg = await client.nc.request(c.REGISTER_SME.subject(region), json.dumps(doc).encode())
+    error = json.loads(msg.data)["data"]["error"]
+    assert error["code"] == "validation_failed"
+    assert {f["field"] for f in error["details"]["fields"]} == {
+        "data.registration_number",
+        "data.vat_id",
+        "data.nace_codes.0",
+        "data.figures.0.staff_headcount",
+        "data.contacts.0.email",
+    }

@@ -97,3 +97,15 @@ def test_any_registration_number_is_accepted_or_refused_never_crashes(number: st
         register(registration_number=number)
     except Refused as refused:
         assert refused.code == "validation_failed"
+
+
+def test_rules_on_a_raw_body_take_any_shape() -> None:
+    from services.registry.domain.validation import profile_rules, register_rules
+
+    assert register_rules({"country": 5, "vat_id": ["x"], "nace_codes": "62.01"}) == []
+    assert register_rules([1, 2]) == [] and profile_rules({"profile": "x"}) == []
+    fields = {p["field"] for p in register_rules({"country": "EE", "vat_id": "EE1", "x": {}})}
+    assert fields == {"data.vat_id"}
+    assert profile_rules({"profile": {"nace_codes": ["26.79", 3]}})[0]["field"] == (
+        "data.profile.nace_codes.0"
+    )
