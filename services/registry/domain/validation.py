@@ -80,7 +80,7 @@ def nace_problems(field: str, codes: Iterable[str]) -> list[FieldProblem]:
     return [
         _problem(f"{field}.{i}", f"{code} is not a NACE Rev. 2 code", "nace")
         for i, code in enumerate(codes)
-        if not nace.exists(code)
+        if isinstance(code, str) and not nace.exists(code)
     ]
 
 
@@ -105,6 +105,8 @@ def sme_problems(values: Mapping[str, Any], prefix: str, country: str) -> list[F
 def profile_problems(values: Mapping[str, Any], prefix: str) -> list[FieldProblem]:
     problems = nace_problems(f"{prefix}.nace_codes", values.get("nace_codes") or [])
     for i, code in enumerate(values.get("target_countries") or []):
+        if not isinstance(code, str):
+            continue
         if problem := country_problem(f"{prefix}.target_countries.{i}", code):
             problems.append(problem)
     return problems
@@ -125,7 +127,7 @@ def _strings(values: Any, names: Iterable[str]) -> dict[str, Any]:
     for listed in ("nace_codes", "target_countries"):
         items = values.get(listed)
         if isinstance(items, list):
-            found[listed] = [item for item in items if isinstance(item, str)]
+            found[listed] = items  # each rule passes over items of another type
     return found
 
 

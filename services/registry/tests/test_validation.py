@@ -106,6 +106,6 @@ def test_rules_on_a_raw_body_take_any_shape() -> None:
     assert register_rules([1, 2]) == [] and profile_rules({"profile": "x"}) == []
     fields = {p["field"] for p in register_rules({"country": "EE", "vat_id": "EE1", "x": {}})}
     assert fields == {"data.vat_id"}
-    assert profile_rules({"profile": {"nace_codes": ["26.79", 3]}})[0]["field"] == (
-        "data.profile.nace_codes.0"
+    assert profile_rules({"profile": {"nace_codes": [3, "26.79"]}})[0]["field"] == (
+        "data.profile.nace_codes.1"
     )
