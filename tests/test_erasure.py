@@ -13,6 +13,7 @@ from contracts import registry as rg
 from contracts.common import SmeRef
 from mapnet.runtime import mongo
 from mapnet.runtime.bus import BusClient
+from mapnet.runtime.codec import encode, make_envelope
 from services.events.tests.test_events_bus import entry
 from services.registry.tests.test_registry_bus import new_sme
 from tests.fixtures import Servers
@@ -60,3 +61,21 @@ async def test_an_erased_smes_contact_is_in_no_collection_of_any_service(
     [kept] = page.items  # the seat is still counted
     assert kept.registration_id == registration.registration_id
     assert kept.person_name == "(erased)"
+
+
+async def test_an_erased_contact_leaves_the_registrys_records_and_answers(
+    servers: Servers, client: BusClient, region: str
+) -> None:
+    """The first answer to register_sme, kept for repeats, quoted the contact: it goes too."""
+    register = make_envelope(rg.REGISTER_SME, new_sme(), region=region, source="test",
+                             actor=client.acting(region))  # fmt: skip
+    first = await client.nc.request(rg.REGISTER_SME.subject(region), encode(register), timeout=5)
+    sme = json.loads(first.data)["data"]
+    erase = rg.EraseContact(
+        sme_id=sme["sme_id"], contact_id=sme["contacts"][0]["id"], reason="asked"
+    )
+    await client.call(rg.ERASE_CONTACT, erase, region)
+    assert [w for w in await holding(servers, region, EMAIL) if w.startswith("registry.")] == []
+    repeat = await client.nc.request(rg.REGISTER_SME.subject(region), encode(register), timeout=5)
+    answer = json.loads(repeat.data)
+    assert answer["data"]["sme_id"] == sme["sme_id"] and answer["data"]["contacts"] == []

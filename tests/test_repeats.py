@@ -4,12 +4,21 @@ same id from another caller, or for another operation, is a command of its own."
 
 from __future__ import annotations
 
+import json
+from typing import Any
+
 import pytest
 
+from contracts import events as ev
+from contracts import matching as mt
+from contracts import notify as nt
 from contracts import registry as rg
 from contracts.access import Actor
+from contracts.common import SmeRef
 from contracts.errors import Refused
 from mapnet.runtime.bus import BusClient
+from mapnet.runtime.codec import encode, make_envelope
+from services.matching.tests.test_matching_bus import brokerage
 from services.registry.entrypoints.loader import command_id
 from services.registry.tests.test_registry_bus import new_sme
 
@@ -58,3 +67,80 @@ async def test_an_import_id_taken_first_by_another_caller_does_not_hide_the_real
     assert imported.legal_name == "Photon Forge OÜ"
     page = await client.call(rg.SEARCH_SMES, rg.SearchSmes(), region)
     assert {s.legal_name for s in page.items} == {"Photon Forge OÜ", "Decoy OÜ"}
+
+
+class Resender:
+    """Sends one envelope, byte for byte, as often as asked: what a client that timed out does."""
+
+    def __init__(self, client: BusClient, region: str) -> None:
+        self.client, self.region = client, region
+
+    def envelope(self, op: Any, data: Any) -> bytes:
+        env = make_envelope(
+            op, data, region=self.region, source="test", actor=self.client.acting(self.region)
+        )
+        return encode(env)
+
+    async def send(self, op: Any, raw: bytes) -> bytes:
+        msg = await self.client.nc.request(op.subject(self.region), raw, timeout=5)
+        assert json.loads(msg.data)["type"] == op.reply_type, msg.data
+        return bytes(msg.data)
+
+
+async def test_every_kind_of_command_repeated_gets_its_first_answer_byte_for_byte(
+    client: BusClient, region: str
+) -> None:
+    """The README: a client that timed out "sends the same envelope again and gets the same
+    answer", even when the record has changed in between."""
+    again = Resender(client, region)
+    # register_sme, then the SME moves on
+    register = again.envelope(rg.REGISTER_SME, new_sme())
+    first = await again.send(rg.REGISTER_SME, register)
+    sme_id = json.loads(first)["data"]["sme_id"]
+    stage = rg.ChangeStage(sme_id=sme_id, to_stage="selected", actor="x", reason="y")
+    await client.call(rg.CHANGE_STAGE, stage, region)
+    assert await again.send(rg.REGISTER_SME, register) == first
+    # publish_event, then the publisher sends a new version
+    publish = again.envelope(ev.PUBLISH_EVENT, brokerage())
+    first = await again.send(ev.PUBLISH_EVENT, publish)
+    event_id = json.loads(first)["data"]["event_id"]
+    newer = brokerage().model_copy(update={"title": "Baltic Sea Brokerage Day, new venue"})
+    await client.call(ev.PUBLISH_EVENT, newer, region)
+    assert await again.send(ev.PUBLISH_EVENT, publish) == first
+    # register_participant, then the registration is cancelled
+    people = [SmeRef(region=region, sme_id=f"sme-{i}") for i in range(3)]
+    registrations = []
+    for i, sme in enumerate(people):
+        data = ev.RegisterParticipant(
+            event_id=event_id, person_name=f"P {i}", email=f"p{i}@x.fi", sme=sme
+        )
+        raw = again.envelope(ev.REGISTER_PARTICIPANT, data)
+        registrations.append((raw, await again.send(ev.REGISTER_PARTICIPANT, raw)))
+    raw, first = registrations[2]
+    cancel = ev.CancelRegistration(registration_id=json.loads(first)["data"]["registration_id"])
+    await client.call(ev.CANCEL_REGISTRATION, cancel, region)
+    assert await again.send(ev.REGISTER_PARTICIPANT, raw) == first
+    # request_meeting, then the receiver accepts
+    ask = again.envelope(
+        mt.REQUEST_MEETING,
+        mt.RequestMeeting(event_id=event_id, requester=people[0], receiver=people[1]),
+    )
+    first = await again.send(mt.REQUEST_MEETING, ask)
+    answer = mt.RespondMeeting(
+        meeting_id=json.loads(first)["data"]["meeting_id"], accept=True, responder=people[1]
+    )
+    await client.call(mt.RESPOND_MEETING, answer, region)
+    assert await again.send(mt.REQUEST_MEETING, ask) == first
+    # subscribe_webhook, then the partner subscribes another hook
+    # A public address (none is reached: no story is told here).
+    hook = nt.SubscribeWebhook(
+        partner_id="park",
+        url="https://8.8.8.8/a",
+        secret="s" * 20,
+        event_types=["success_story_published"],
+    )
+    subscribe = again.envelope(nt.SUBSCRIBE_WEBHOOK, hook)
+    first = await again.send(nt.SUBSCRIBE_WEBHOOK, subscribe)
+    other = nt.SubscribeWebhook.model_validate(hook.model_dump() | {"url": "https://8.8.8.8/b"})
+    await client.call(nt.SUBSCRIBE_WEBHOOK, other, region)
+    assert await again.send(nt.SUBSCRIBE_WEBHOOK, subscribe) == first

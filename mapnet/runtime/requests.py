@@ -18,10 +18,11 @@ from . import logs
 from .access import acting, command_key, id_reused, payload_digest
 from .codec import error_envelope, reply_envelope
 from .routing import Routes, address, described
+from .unit_of_work import Replied
 
 In = TypeVar("In", bound=BaseModel)
 Out = TypeVar("Out", bound=BaseModel)
-RequestHandler = Callable[[Envelope[In]], Awaitable[Out]]
+RequestHandler = Callable[[Envelope[In]], Awaitable[Out | Replied]]
 # A service's rules beyond the schema (check digits, code lists, time zones), run on a request's
 # raw ``data`` when the schema refuses it as well, so that one answer names every bad field.
 # They get whatever the client sent: a value of the wrong type is the schema's to name.
@@ -113,12 +114,17 @@ class RequestRoutes(Routes):
                 correlationid=msg.correlationid,
             )
         else:
-            # What the answer is about (a registration, rather than its event) comes first.
-            refers_to = self._record_id(result) or refers_to
+            if isinstance(result, Replied):
+                refers_to = result.refers_to or refers_to
+                reply = result.envelope
+            else:
+                # What the answer is about (a registration, rather than its event) comes first.
+                refers_to = self._record_id(result) or refers_to
+                reply = reply_envelope(
+                    op, result, region=self.region, source=self.source,
+                    correlationid=msg.correlationid,
+                )  # fmt: skip
             await self._audited(op, msg, refers_to, None)
-            reply = reply_envelope(
-                op, result, region=self.region, source=self.source, correlationid=msg.correlationid
-            )
         if cache is not None:
             record = {"reply": reply.decode(), "at": utcnow(), "op": op.name, "ref": refers_to,
                       "digest": digest}  # fmt: skip

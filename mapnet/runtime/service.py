@@ -170,7 +170,7 @@ class Runtime(RequestRoutes, EventRoutes):
     def unit_of_work(self) -> UnitOfWork:
         """What this service's handlers change records through: events of this region, and
         the relay woken after each write."""
-        return UnitOfWork(self.region, self.envelope, self.written)
+        return UnitOfWork(self.region, self.envelope, self.written, source=self.source)
 
     def written(
         self, collection: str, record_id: Any, events: Sequence[Envelope[Any]] | None = None

@@ -16,6 +16,7 @@ from typing import Any, Protocol, TypeVar
 from contracts.envelope import Envelope
 from contracts.operations import Operation
 
+from .codec import reply_envelope
 from .outbox import take_events
 
 T = TypeVar("T")
@@ -54,15 +55,35 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+@dataclass(frozen=True)
+class Replied:
+    """A command's answer given in full by its handler: the envelope of the first answer,
+    kept inside the record the command created (same write, no reply cache), so that a repeat
+    gets these very bytes."""
+
+    envelope: bytes
+    refers_to: str | None = None
+
+
 @dataclass
 class UnitOfWork:
     region: str
     envelope: EnvelopeFactory
     wake: Wake = _no_relay
     clock: Callable[[], datetime] = field(default=_utc_now)
+    source: str = "mapnet/test/service"
 
     def now(self) -> datetime:
         return self.clock()
+
+    def answer(
+        self, op: Operation[Any, Any], command: Envelope[Any], result: Any, refers_to: str
+    ) -> Replied:
+        """The reply envelope to ``command``, made now so it can be stored with the record."""
+        reply = reply_envelope(
+            op, result, region=self.region, source=self.source, correlationid=command.correlationid
+        )
+        return Replied(reply, refers_to)
 
     def events_of(self, record: Any, cause: Cause | str, *, subject: str) -> list[Envelope[Any]]:
         """The events a domain record recorded, as envelopes of this region carrying the

@@ -30,7 +30,7 @@ def build(rt: Runtime) -> None:
     rt.startup += [entries.create_indexes, registrations.create_indexes, calendar.reconcile]
 
     # publish_event answers a repeat by itself (same external id, same content: no change).
-    rt.handles(c.PUBLISH_EVENT, remember_replies=False, rules=entry_rules)(calendar.publish_event)
+    rt.handles(c.PUBLISH_EVENT, rules=entry_rules)(calendar.publish_event)
     rt.handles(c.CANCEL_EVENT)(calendar.cancel_event)
     # A registration's id derives from the caller and command id: a repeat after a crash
     # resumes it; the reply cache answers repeats and refuses an id reused for other content.

@@ -13,6 +13,7 @@ from contracts.envelope import Envelope
 from contracts.errors import Refused, conflict
 
 from ..domain.model import Sme
+from ..service_layer.ports import FirstAnswer
 from .repository import identity_keys
 
 UNIQUE = (("registration_number", "reg_key"), ("vat_id", "vat_key"))
@@ -25,7 +26,7 @@ class InMemorySmes:
         self.records: dict[str, Sme] = {}
         self.erased: set[str] = set()
         self.outbox: dict[str, list[Envelope[Any]]] = {}
-        self.digests: dict[str, str] = {}
+        self.first: dict[str, FirstAnswer] = {}
 
     async def get(self, sme_id: str) -> Sme | None:
         found = self.records.get(sme_id)
@@ -47,17 +48,19 @@ class InMemorySmes:
             if identity_keys(other)["name_key"] == key and other.sme_id != sme.sme_id
         ]
 
-    async def add(
-        self, sme: Sme, events: Sequence[Envelope[Any]], command_digest: str = ""
-    ) -> None:
+    async def add(self, sme: Sme, events: Sequence[Envelope[Any]], first: FirstAnswer) -> None:
         if sme.sme_id in self.records or sme.sme_id in self.erased:
             raise Refused("duplicate", "this SME is already registered", existing_sme_id=sme.sme_id)
         self._unique(sme)
         self._store(sme, events)
-        self.digests[sme.sme_id] = command_digest
+        self.first[sme.sme_id] = first
 
-    async def command_digest(self, sme_id: str) -> str | None:
-        return self.digests.get(sme_id)
+    async def first_answer(self, sme_id: str) -> FirstAnswer | None:
+        return self.first.get(sme_id)
+
+    async def forget_first_answer(self, sme_id: str) -> None:
+        if sme_id in self.first:
+            self.first[sme_id] = self.first[sme_id]._replace(reply=b"")
 
     async def save(self, sme: Sme, expected_version: int, events: Sequence[Envelope[Any]]) -> None:
         current = self.records.get(sme.sme_id)

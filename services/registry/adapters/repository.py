@@ -17,6 +17,7 @@ from mapnet.runtime.mongo import Database, storable
 
 from ..domain.model import Sme, name_key
 from ..domain.nace import ancestors
+from ..service_layer.ports import FirstAnswer
 
 COLLECTION = "smes"
 
@@ -87,10 +88,13 @@ class SmeRepository:
         key = identity_keys(sme)["name_key"]
         return [d["_id"] async for d in self.smes.find({"name_key": key}) if d["_id"] != sme.sme_id]
 
-    async def add(
-        self, sme: Sme, events: Sequence[Envelope[Any]], command_digest: str = ""
-    ) -> None:
-        state = {"_id": sme.sme_id, **_state(sme), "command_digest": command_digest}
+    async def add(self, sme: Sme, events: Sequence[Envelope[Any]], first: FirstAnswer) -> None:
+        state = {
+            "_id": sme.sme_id,
+            **_state(sme),
+            "command_digest": first.digest,
+            "first_reply": first.reply.decode(),
+        }
         record = outbox.new_record(state, events)
         try:
             await self.smes.insert_one(record)
@@ -113,10 +117,14 @@ class SmeRepository:
                 current_version=current["version"] if current else None,
             )
 
-    async def command_digest(self, sme_id: str) -> str | None:
-        """The content digest of the command that registered the SME."""
-        doc = await self.smes.find_one({"_id": sme_id}, {"command_digest": 1})
-        return None if doc is None else str(doc.get("command_digest", ""))
+    async def first_answer(self, sme_id: str) -> FirstAnswer | None:
+        doc = await self.smes.find_one({"_id": sme_id}, {"command_digest": 1, "first_reply": 1})
+        if doc is None:
+            return None
+        return FirstAnswer(str(doc.get("command_digest", "")), doc.get("first_reply", "").encode())
+
+    async def forget_first_answer(self, sme_id: str) -> None:
+        await self.smes.update_one({"_id": sme_id}, {"$unset": {"first_reply": ""}})
 
     async def erase(self, sme_id: str, events: Sequence[Envelope[Any]]) -> None:
         """Personal and company data go for good; only a tombstone and its event remain."""
@@ -150,5 +158,14 @@ def _strip(doc: dict[str, Any]) -> dict[str, Any]:
     return {
         k: v
         for k, v in doc.items()
-        if k not in {"_id", "outbox", "outbox_pending", "erased", "command_digest", *_KEYS}
+        if k
+        not in {
+            "_id",
+            "outbox",
+            "outbox_pending",
+            "erased",
+            "command_digest",
+            "first_reply",
+            *_KEYS,
+        }
     }

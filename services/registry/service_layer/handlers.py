@@ -11,12 +11,12 @@ from contracts import registry as c
 from contracts.envelope import Envelope
 from contracts.errors import Refused
 from mapnet.runtime.access import command_key, id_reused, payload_digest
-from mapnet.runtime.unit_of_work import UnitOfWork
+from mapnet.runtime.unit_of_work import Replied, UnitOfWork
 
 from ..domain.access import as_seen_by, check_may_change
 from ..domain.kpis import kpis
 from ..domain.model import Sme
-from .ports import SmeStore, StoryStore
+from .ports import FirstAnswer, SmeStore, StoryStore
 
 # SME ids are derived from the command id, so that a command retried after a crash between the
 # write and the reply finds the SME it already created instead of creating a second one.
@@ -42,26 +42,35 @@ class Registry:
     def now(self) -> datetime:
         return self.uow.now()
 
-    async def register_sme(self, cmd: Envelope[c.RegisterSme]) -> c.SmeView:
+    async def register_sme(self, cmd: Envelope[c.RegisterSme]) -> Replied:
+        """Its first answer is stored in the SME's record, in the write that creates it: a
+        repeated command gets that answer byte for byte, however the SME changed since."""
         sme_id = str(uuid.uuid5(_SME_NAMESPACE, f"{self.region}:{command_key(cmd)}"))
         sme = Sme.register(sme_id, self.region, cmd.data, actor=cmd.source, now=self.now())
         sme.near_duplicates = await self.repo.similar_names(sme)
+        answer = self.uow.answer(c.REGISTER_SME, cmd, sme.view(self.now().date()), sme_id)
+        digest = payload_digest(cmd)
+        sent_and_got = FirstAnswer(digest, answer.envelope)
         try:
             await self.uow.save(
                 sme, cmd, collection=self.repo.name, key=sme_id,
-                write=lambda events: self.repo.add(sme, events, payload_digest(cmd)),
+                write=lambda events: self.repo.add(sme, events, sent_and_got),
             )  # fmt: skip
         except Refused as refused:
-            # The same command again (its reply is not cached: the SME is its answer), unless
-            # the id comes back with other content.
-            if refused.details.get("existing_sme_id") == sme_id and (
-                existing := await self.repo.get(sme_id)
-            ):
-                if await self.repo.command_digest(sme_id) != payload_digest(cmd):
+            # The same command again, unless the id comes back with other content.
+            if refused.details.get("existing_sme_id") == sme_id:
+                first = await self.repo.first_answer(sme_id)
+                if first is not None and first.digest != digest:
                     raise id_reused(cmd) from None
-                return existing.view(self.now().date())
+                if first is not None and first.reply:
+                    return Replied(first.reply, sme_id)
+                if existing := await self.repo.get(sme_id):
+                    # Its contact was erased since: the answer now is the SME as it is.
+                    return self.uow.answer(
+                        c.REGISTER_SME, cmd, existing.view(self.now().date()), sme_id
+                    )
             raise
-        return sme.view(self.now().date())
+        return answer
 
     async def _change(
         self, sme_id: str, expected: int | None, cmd: Envelope[Any], change: Any
@@ -154,6 +163,7 @@ class Registry:
         view = await self._change(
             d.sme_id, None, cmd, lambda sme: sme.erase_contact(d.contact_id, self.now())
         )
+        await self.repo.forget_first_answer(d.sme_id)
         await self._forget(d.sme_id)
         return view
 

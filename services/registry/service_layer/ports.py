@@ -5,11 +5,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from contracts.envelope import Envelope
 
 from ..domain.model import Sme
+
+
+class FirstAnswer(NamedTuple):
+    """The command that registered an SME: its content digest and the reply it got."""
+
+    digest: str
+    reply: bytes
 
 
 class SmeStore(Protocol):
@@ -23,13 +30,14 @@ class SmeStore(Protocol):
 
     async def similar_names(self, sme: Sme) -> list[str]: ...
 
-    async def add(
-        self, sme: Sme, events: Sequence[Envelope[Any]], command_digest: str = ""
-    ) -> None:
+    async def add(self, sme: Sme, events: Sequence[Envelope[Any]], first: FirstAnswer) -> None:
         """Refused ``duplicate`` (with ``existing_sme_id``) if its id or identifiers exist."""
 
-    async def command_digest(self, sme_id: str) -> str | None:
-        """The content digest of the command that registered the SME."""
+    async def first_answer(self, sme_id: str) -> FirstAnswer | None:
+        """What the command that registered the SME sent and got; the reply is empty once a
+        contact it named was erased."""
+
+    async def forget_first_answer(self, sme_id: str) -> None: ...
 
     async def save(self, sme: Sme, expected_version: int, events: Sequence[Envelope[Any]]) -> None:
         """Refused ``conflict`` if the stored SME is no longer at ``expected_version``."""
