@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import pycountry
 from pydantic import AfterValidator, Field, StringConstraints, WithJsonSchema
@@ -30,7 +30,36 @@ LanguageCode = Annotated[
     str, StringConstraints(pattern=r"^[a-z]{2}$"), Field(description="ISO 639-1")
 ]
 Keyword = Annotated[str, StringConstraints(min_length=1, max_length=60)]
-Euro = Annotated[Decimal, Field(ge=0, max_digits=15, decimal_places=2, description="EUR")]
+
+
+def _amount_schema(max_digits: int, decimal_places: int, maximum: int | None = None) -> Any:
+    """A decimal's JSON Schema as it is validated: a number, or its text of bounded length."""
+    number: dict[str, Any] = {"type": "number", "minimum": 0}
+    if maximum is not None:
+        number["maximum"] = maximum
+    whole = max_digits - decimal_places
+    text = {
+        "type": "string",
+        "maxLength": max_digits + 1,
+        "pattern": rf"^\d{{1,{whole}}}(\.\d{{1,{decimal_places}}})?$",
+    }
+    return WithJsonSchema({"anyOf": [number, text]})
+
+
+Euro = Annotated[
+    Decimal,
+    Field(ge=0, max_digits=15, decimal_places=2, description="EUR"),
+    _amount_schema(15, 2),
+]
+# Annual work units, as the SME definition counts staff.
+WorkUnits = Annotated[
+    Decimal,
+    Field(ge=0, max_digits=9, decimal_places=2, description="Annual work units"),
+    _amount_schema(9, 2),
+]
+Share = Annotated[
+    Decimal, Field(ge=0, le=1, max_digits=5, decimal_places=4), _amount_schema(5, 4, maximum=1)
+]
 # Wall-clock time at a venue, read with the entry's `timezone`: not an instant, so not the
 # offset-bearing `date-time` format. An offset, if a client sends one, is converted to wall time.
 LocalDateTime = Annotated[
@@ -48,6 +77,21 @@ LocalDateTime = Annotated[
 ]
 Cursor = Annotated[str, StringConstraints(max_length=500)]
 
+def _few_words(text: str) -> str:
+    if len(text.split()) > MAX_SEARCH_WORDS:
+        raise ValueError(f"at most {MAX_SEARCH_WORDS} words")
+    return text
+
+
+MAX_SEARCH_WORDS = 12
+# What a person types into a search box: each word becomes one clause of the search.
+SearchText = Annotated[
+    str,
+    StringConstraints(max_length=200),
+    AfterValidator(_few_words),
+    Field(description=f"Free text: up to 200 characters and {MAX_SEARCH_WORDS} words"),
+]
+
 # A value shown on one line (a title, a name, a place): no line break or other control
 # character, which could rewrite a mail header or an iCal line built from it.
 SINGLE_LINE = r"^[^\x00-\x1f\x7f]*$"
@@ -57,12 +101,12 @@ Visibility = Literal["private", "network", "public"]
 class SmeRef(Payload):
     """An SME anywhere in the network: its home region and its id there."""
 
-    region: str = Field(pattern=r"^[a-z]+$")
-    sme_id: str = Field(min_length=1)
+    region: str = Field(pattern=r"^[a-z]+$", max_length=40)
+    sme_id: str = Field(min_length=1, max_length=200)
 
 
 class Page(Payload):
-    limit: int = Field(default=20, ge=1, le=200)
+    limit: int = Field(default=20, ge=1, le=100)
     cursor: Cursor | None = None
 
 

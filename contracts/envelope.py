@@ -19,10 +19,16 @@ SPEC_VERSION: Literal["1.0"] = "1.0"
 ERROR_TYPE = "eu.mapnet.error.v1"
 
 
-class Payload(BaseModel):
-    """Base of every `data` model: unknown fields are refused so a typo never passes silently."""
+# The longest text a field takes unless it says otherwise (ids, names, reasons): a request
+# costs what its bounds allow, never what a sender chooses to send.
+MAX_TEXT = 1000
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+class Payload(BaseModel):
+    """Base of every `data` model: unknown fields are refused so a typo never passes silently,
+    and no text is longer than its field allows (``MAX_TEXT`` unless the field says)."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, str_max_length=MAX_TEXT)
 
 
 class Envelope(BaseModel, Generic[DataT]):

@@ -15,6 +15,7 @@ from .common import (
     LanguageCode,
     LocalDateTime,
     Page,
+    SearchText,
     SmeRef,
 )
 from .envelope import Payload
@@ -54,7 +55,9 @@ class BrokerageSetup(Payload):
     )
     tables: int = Field(ge=1, le=2000)
     registration_deadline: AwareDatetime
-    participation_types: list[ParticipationType] = Field(default=["on_site"], min_length=1)
+    participation_types: list[ParticipationType] = Field(
+        default=["on_site"], min_length=1, max_length=2
+    )
     max_meetings_per_participant: int | None = Field(default=None, ge=1)
     max_requests_per_participant: int | None = Field(default=None, ge=1)
 
@@ -85,7 +88,7 @@ class SlotTime(Payload):
 
 class CourseSetup(Payload):
     capacity: int = Field(ge=1)
-    sessions: list[AwareDatetime] = Field(min_length=1)
+    sessions: list[AwareDatetime] = Field(min_length=1, max_length=200)
     completion_min_sessions: int = Field(ge=1)
 
 
@@ -102,8 +105,8 @@ class CalendarEntryInput(Payload):
     city: str = Field(default="", max_length=200, pattern=SINGLE_LINE)
     country: CountryCode
     online_url: HttpUrl | None = None
-    clusters: list[Keyword] = Field(default_factory=list)
-    topics: list[Keyword] = Field(default_factory=list)
+    clusters: list[Keyword] = Field(default_factory=list, max_length=20)
+    topics: list[Keyword] = Field(default_factory=list, max_length=20)
     organiser: str = Field(default="", max_length=300, pattern=SINGLE_LINE)
     language: LanguageCode = "en"
     url: HttpUrl | None = None
@@ -188,12 +191,12 @@ class ListCalendar(Page):
     period_to: AwareDatetime | None = Field(
         default=None, description="Entries starting before this instant"
     )
-    region: str | None = None
+    region: str | None = Field(default=None, max_length=40)
     country: CountryCode | None = None
     kind: EventKind | None = None
-    cluster: str | None = None
-    topic: str | None = None
-    text: str | None = None
+    cluster: Keyword | None = None
+    topic: Keyword | None = None
+    text: SearchText | None = None
 
 
 class CalendarPage(Payload):
@@ -206,7 +209,8 @@ class GetIcal(ListCalendar):
 
 
 class IcalDocument(Payload):
-    ical: str = Field(description="RFC 5545 text/calendar")
+    # An answer, not an input: as long as the calendar is (the message size bounds it).
+    ical: str = Field(max_length=2**31, description="RFC 5545 text/calendar")
 
 
 class ListRegistrations(Page):

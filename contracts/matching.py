@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import AwareDatetime, Field
 
 from .access import STAFF
-from .common import CountryCode, NaceCode, Page, SmeRef
+from .common import CountryCode, Keyword, NaceCode, Page, SmeRef
 from .envelope import Payload
 from .operations import command, event, query
 from .registry import ProfileType, SizeClass
@@ -25,10 +25,10 @@ class FindPartners(Page):
     seeker: SmeRef
     profile_id: str | None = Field(default=None, description="Search for one profile")
     country: CountryCode | None = None
-    region: str | None = None
+    region: str | None = Field(default=None, max_length=40)
     profile_type: ProfileType | None = None
     nace: NaceCode | None = None
-    cluster: str | None = None
+    cluster: Keyword | None = None
     size_class: SizeClass | None = None
 
 
@@ -71,7 +71,9 @@ class CancelMeeting(Payload):
 class SetAvailability(Payload):
     event_id: str
     participant: SmeRef
-    slots: list[int] = Field(description="Slot numbers (0 = the first slot of the first day)")
+    slots: list[int] = Field(
+        max_length=14 * 96, description="Slot numbers (0 = the first slot of the first day)"
+    )
 
 
 class Availability(Payload):
@@ -145,7 +147,7 @@ class Schedule(Payload):
     version: int
     meetings: list[ScheduledMeeting]
     unscheduled: list[str] = Field(default_factory=list)
-    ical: str | None = None
+    ical: str | None = Field(default=None, max_length=2**31, description="RFC 5545")
 
 
 class GetMeetingKpis(Payload):

@@ -10,7 +10,7 @@ from typing import Literal
 from pydantic import EmailStr, Field, HttpUrl, field_validator
 
 from .access import EVERYONE, PEOPLE, STAFF
-from .common import Accepted, LanguageCode, Page
+from .common import Accepted, Keyword, LanguageCode, Page
 from .envelope import Payload
 from .operations import command, event, query
 
@@ -57,8 +57,8 @@ class SubscribeWebhook(Payload):
         "profile_published, profile_withdrawn, success_story_published, schedule_published. "
         "Empty: all of them",
     )
-    regions: list[str] = Field(default_factory=list)
-    clusters: list[str] = Field(default_factory=list)
+    regions: list[str] = Field(default_factory=list, max_length=20)
+    clusters: list[Keyword] = Field(default_factory=list, max_length=20)
 
     @field_validator("secret")
     @classmethod

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from decimal import Decimal
 from typing import Literal
 
 from pydantic import EmailStr, Field, HttpUrl
@@ -18,8 +17,11 @@ from .common import (
     LanguageCode,
     NaceCode,
     Page,
+    SearchText,
+    Share,
     SmeRef,
     Visibility,
+    WorkUnits,
 )
 from .envelope import Payload
 from .operations import command, event, query
@@ -46,10 +48,10 @@ PartnershipType = Literal[
 
 class YearlyFigures(Payload):
     year: int = Field(ge=1900, le=2100)
-    staff_headcount: Decimal = Field(ge=0, description="Annual work units")
+    staff_headcount: WorkUnits
     turnover_eur: Euro | None = None
     balance_sheet_eur: Euro | None = None
-    export_share: Decimal | None = Field(default=None, ge=0, le=1)
+    export_share: Share | None = None
 
 
 class ContactInput(Payload):
@@ -94,17 +96,17 @@ class SmeChanges(Payload):
     """Only the fields given are changed."""
 
     legal_name: str | None = Field(default=None, min_length=1, max_length=300, pattern=SINGLE_LINE)
-    vat_id: str | None = None
-    address: str | None = None
+    vat_id: str | None = Field(default=None, max_length=20)
+    address: str | None = Field(default=None, max_length=500)
     website: HttpUrl | None = None
     founded_on: date | None = None
-    nace_codes: list[NaceCode] | None = None
-    clusters: list[Keyword] | None = None
-    description: str | None = None
-    keywords: list[Keyword] | None = None
-    figures: list[YearlyFigures] | None = None
+    nace_codes: list[NaceCode] | None = Field(default=None, max_length=20)
+    clusters: list[Keyword] | None = Field(default=None, max_length=20)
+    description: str | None = Field(default=None, max_length=4000)
+    keywords: list[Keyword] | None = Field(default=None, max_length=50)
+    figures: list[YearlyFigures] | None = Field(default=None, max_length=50)
     share_with_network: bool | None = None
-    contacts: list[ContactInput] | None = None
+    contacts: list[ContactInput] | None = Field(default=None, max_length=50)
 
 
 class UpdateSme(Payload):
@@ -143,8 +145,8 @@ class ProfileInput(Payload):
     description: str = Field(default="", max_length=10000)
     keywords: list[Keyword] = Field(default_factory=list, max_length=30)
     nace_codes: list[NaceCode] = Field(default_factory=list, max_length=20)
-    target_countries: list[CountryCode] = Field(default_factory=list)
-    partnership_types: list[PartnershipType] = Field(min_length=1)
+    target_countries: list[CountryCode] = Field(default_factory=list, max_length=60)
+    partnership_types: list[PartnershipType] = Field(min_length=1, max_length=10)
     visibility: Visibility = "network"
     expires_on: date
 
@@ -192,10 +194,10 @@ class WithdrawProfile(Payload):
 class PublishSuccessStory(Payload):
     title: str = Field(min_length=3, max_length=200, pattern=SINGLE_LINE)
     text: str = Field(min_length=1, max_length=20000)
-    smes: list[SmeRef] = Field(min_length=1)
+    smes: list[SmeRef] = Field(min_length=1, max_length=20)
     agreement_type: PartnershipType
     happened_on: date
-    clusters: list[Keyword] = Field(default_factory=list)
+    clusters: list[Keyword] = Field(default_factory=list, max_length=20)
     publication_consent: bool
 
 
@@ -215,15 +217,15 @@ class GetSme(Payload):
 
 
 class SearchSmes(Page):
-    text: str | None = None
+    text: SearchText | None = None
     country: CountryCode | None = None
-    region: str | None = None
+    region: str | None = Field(default=None, max_length=40)
     nace: NaceCode | None = None
-    cluster: str | None = None
+    cluster: Keyword | None = None
     size_class: SizeClass | None = None
     growth_class: GrowthClass | None = None
     stage: Stage | None = None
-    keywords: list[Keyword] = Field(default_factory=list)
+    keywords: list[Keyword] = Field(default_factory=list, max_length=10)
     sort: Literal["legal_name", "-legal_name", "updated_at", "-updated_at"] = "legal_name"
 
 

@@ -39,7 +39,7 @@ async def test_health_with_an_envelope(client: BusClient, region: str) -> None:
 
 
 def valid_register(region: str) -> dict[str, Any]:
-    data = RegisterSme(legal_name="Nordic Nano AS", registration_number="1", country="EE")
+    data = RegisterSme(legal_name="Nordic Nano AS", registration_number="14000009", country="EE")
     env = make_envelope(REGISTER_SME, data, region=region, source="test")
     doc: dict[str, Any] = json.loads(encode(env))
     return doc

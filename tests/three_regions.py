@@ -121,5 +121,5 @@ def an_entry(title: str, **extra: Any) -> ev.PublishEvent:
 
 
 async def calendar_titles(client: BusClient, region: str, of_region: str) -> set[str]:
-    page = await client.call(ev.LIST_CALENDAR, ev.ListCalendar(region=of_region, limit=200), region)
+    page = await client.call(ev.LIST_CALENDAR, ev.ListCalendar(region=of_region, limit=100), region)
     return {e.title for e in page.items}

@@ -27,6 +27,9 @@ on SQLite) support. Measured differences with nx-27017 0.8.1, and how MAPnet avo
   a field, a range next to the equality, and ``find_one_and_update`` with anything but ``_id``
   read every document (20 to 40 ms per 10,000 documents). Queries that run often read
   candidates by ``_id`` or by equality and take them one by one by ``_id`` (notify's claim).
+- ``{"flag": {"$ne": True}}`` beside a range on an indexed field drops the documents that lack
+  ``flag`` (alone it matches them, as on MongoDB). The registry's incremental read of changed
+  SMEs for its indicators therefore filters on ``updated_at`` alone (tombstones have none).
 """
 
 from __future__ import annotations

@@ -47,7 +47,7 @@ class RequestRoutes(Routes):
         checks beyond the schema the handler also makes, to name with the schema's problems."""
         cached = op.kind == "cmd" and remember_replies
         if rules is not None:
-            self.rules[op.subject(self.region)] = rules
+            self.rules[address(op, self.region)] = rules
 
         def register(handler: RequestHandler[In, Out]) -> RequestHandler[In, Out]:
             async def subscriber(msg: Any, message: Any = Context("message")) -> bytes:

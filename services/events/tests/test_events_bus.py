@@ -278,7 +278,7 @@ async def test_200_simultaneous_registrations_for_50_seats(client: BusClient, re
     while True:
         page = await client.call(
             c.LIST_REGISTRATIONS,
-            c.ListRegistrations(event_id=event.event_id, limit=200, cursor=cursor),
+            c.ListRegistrations(event_id=event.event_id, limit=100, cursor=cursor),
             region,
         )
         stored += page.items

@@ -103,7 +103,7 @@ async def test_demo_calendar_loads_completely(client: BusClient, region: str) ->
     rows = list(enumerate(demo_calendar(region), start=1))
     report = await loader(Defaults())(client, region, rows)
     assert not report.rejected
-    page = await client.call(c.LIST_CALENDAR, c.ListCalendar(limit=200), region)
+    page = await client.call(c.LIST_CALENDAR, c.ListCalendar(limit=100), region)
     kinds = {e.kind for e in page.items}
     assert {"brokerage_event", "training_course", "conference"} <= kinds
     assert len({e.country for e in page.items}) >= 5

@@ -12,6 +12,7 @@ from typing import Any
 from contracts.envelope import Envelope
 from contracts.errors import Refused, conflict
 
+from ..domain.kpis import Journey
 from ..domain.model import Sme
 from ..service_layer.ports import FirstAnswer
 from .repository import identity_keys
@@ -54,6 +55,9 @@ class InMemorySmes:
         self._unique(sme)
         self._store(sme, events)
         self.first[sme.sme_id] = first
+
+    async def journeys(self) -> list[Journey]:
+        return [Journey.of(sme.view(date.today())) for sme in await self.all()]
 
     async def first_answer(self, sme_id: str) -> FirstAnswer | None:
         return self.first.get(sme_id)

@@ -4,6 +4,7 @@ with optimistic concurrency on the version."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pymongo import ASCENDING
@@ -15,6 +16,7 @@ from contracts.errors import Refused, conflict
 from mapnet.runtime import outbox
 from mapnet.runtime.mongo import Database, storable
 
+from ..domain.kpis import Journey
 from ..domain.model import Sme, name_key
 from ..domain.nace import ancestors
 from ..service_layer.ports import FirstAnswer
@@ -35,6 +37,7 @@ def identity_keys(sme: Sme) -> dict[str, Any]:
 
 
 _KEYS = ("reg_key", "vat_key", "name_key", "nace_levels")
+_LATE_WRITE_MARGIN = timedelta(seconds=10)
 
 
 def _state(sme: Sme) -> dict[str, Any]:
@@ -48,6 +51,10 @@ class SmeRepository:
 
     def __init__(self, db: Database) -> None:
         self.smes = db[COLLECTION]
+        # The indicators' view of every SME, kept up to date from the SMEs changed since the
+        # last look, so that get_kpis reads what changed, not the whole registry, each time.
+        self._journeys: dict[str, Journey] = {}
+        self._looked_at: datetime | None = None
 
     async def create_indexes(self) -> None:
         # Partial: tombstones of erased SMEs carry no keys and must not collide with each other.
@@ -65,6 +72,7 @@ class SmeRepository:
         )
         await self.smes.create_index([("name_key", ASCENDING)], name="name_key")
         await self.smes.create_index([("outbox_pending", ASCENDING)], name="outbox_pending")
+        await self.smes.create_index([("updated_at", ASCENDING)], name="updated_at")
 
     async def get(self, sme_id: str) -> Sme | None:
         doc = await self.smes.find_one({"_id": sme_id, "erased": {"$ne": True}})
@@ -77,6 +85,24 @@ class SmeRepository:
             Sme.from_view(c.SmeView.model_validate(_strip(doc)))
             async for doc in self.smes.find({"erased": {"$ne": True}})
         ]
+
+    async def journeys(self) -> list[Journey]:
+        # Tombstones carry no updated_at. (Not {"erased": {"$ne": True}} beside the range:
+        # nx-27017 then drops documents that lack the field; see mapnet/runtime/mongo.py.)
+        changed: dict[str, Any] = {"updated_at": {"$exists": True}}
+        if self._looked_at is not None:
+            # A handler stamps updated_at before its write lands: a margin keeps one that
+            # lands after this look, stamped before it, from being missed.
+            since = self._looked_at - _LATE_WRITE_MARGIN
+            changed = {"updated_at": {"$gte": since.isoformat().replace("+00:00", "Z")}}
+        looked_at = datetime.now(UTC)
+        async for doc in self.smes.find(changed, {"clusters": 1, "stage_history": 1}):
+            reached = [(step["to_stage"], _aware(step["at"])) for step in doc["stage_history"]]
+            self._journeys[doc["_id"]] = Journey(list(doc.get("clusters") or []), reached)
+        async for gone in self.smes.find({"erased": True}, {"_id": 1}):
+            self._journeys.pop(gone["_id"], None)
+        self._looked_at = looked_at
+        return list(self._journeys.values())
 
     async def require(self, sme_id: str) -> Sme:
         sme = await self.get(sme_id)
@@ -152,6 +178,11 @@ class SmeRepository:
                     existing_sme_id=existing["_id"],
                 )
         return Refused("duplicate", "an SME with these identifiers is already registered")
+
+
+def _aware(at: datetime | str) -> datetime:
+    moment = datetime.fromisoformat(at) if isinstance(at, str) else at
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _strip(doc: dict[str, Any]) -> dict[str, Any]:

@@ -3,18 +3,30 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date
+from datetime import date, datetime
+from typing import NamedTuple
 
 from contracts import registry as c
 
 STAGE_FIELDS = ("identified", "selected", "trained", "coached", "internationalised")
 
 
+class Journey(NamedTuple):
+    """What the indicators need of an SME: its clusters and when it reached which stage."""
+
+    clusters: list[str]
+    reached: list[tuple[str, datetime]]
+
+    @classmethod
+    def of(cls, sme: c.SmeView) -> Journey:
+        return cls(sme.clusters, [(change.to_stage, change.at) for change in sme.stage_history])
+
+
 def kpis(
     region: str,
     period_from: date,
     period_to: date,
-    smes: Iterable[c.SmeView],
+    journeys: Iterable[Journey],
     stories: Iterable[tuple[date, list[str]]],
 ) -> c.Kpis:
     total = c.KpiCounts()
@@ -24,15 +36,11 @@ def kpis(
         for counts in [total, *(by_cluster.setdefault(k, c.KpiCounts()) for k in clusters)]:
             setattr(counts, field, getattr(counts, field) + 1)
 
-    for sme in smes:
-        reached = {
-            change.to_stage
-            for change in sme.stage_history
-            if period_from <= change.at.date() <= period_to
-        }
+    for journey in journeys:
+        reached = {stage for stage, at in journey.reached if period_from <= at.date() <= period_to}
         for stage in STAGE_FIELDS:
             if stage in reached:
-                bump(sme.clusters, stage)
+                bump(journey.clusters, stage)
     for happened_on, clusters in stories:
         if period_from <= happened_on <= period_to:
             bump(clusters, "success_stories")

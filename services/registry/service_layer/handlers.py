@@ -206,11 +206,9 @@ class Registry:
                     {"field": "data.period_to", "message": "before period_from", "type": "period"}
                 ],
             )
-        today = self.now().date()
-        smes = [sme.view(today) for sme in await self.repo.all()]
-        return kpis(
-            self.region, d.period_from, d.period_to, smes, await self.stories.dates_and_clusters()
-        )
+        journeys = await self.repo.journeys()
+        stories = await self.stories.dates_and_clusters()
+        return kpis(self.region, d.period_from, d.period_to, journeys, stories)
 
     async def get_sme(self, query: Envelope[c.GetSme]) -> c.SmeView:
         sme = await self.repo.require(query.data.sme_id)

@@ -9,6 +9,7 @@ from typing import Any, NamedTuple, Protocol
 
 from contracts.envelope import Envelope
 
+from ..domain.kpis import Journey
 from ..domain.model import Sme
 
 
@@ -27,6 +28,9 @@ class SmeStore(Protocol):
     async def require(self, sme_id: str) -> Sme: ...
 
     async def all(self) -> list[Sme]: ...
+
+    async def journeys(self) -> list[Journey]:
+        """Every SME's clusters and stage changes: what the indicators count, nothing more."""
 
     async def similar_names(self, sme: Sme) -> list[str]: ...
 

@@ -75,6 +75,20 @@ async def test_kpis_count_stages_and_stories_by_cluster(
         c.GET_KPIS, c.GetKpis(period_from=date(2020, 1, 1), period_to=date(2020, 12, 31)), region
     )
     assert last_year.total == c.KpiCounts()
+    # Asked again after more changes (read incrementally): the new ones count, the erased not.
+    await client.call(
+        c.CHANGE_STAGE,
+        c.ChangeStage(sme_id=code.sme_id, to_stage="trained", actor="anna", reason="r"),
+        region,
+    )
+    await client.call(c.ERASE_SME, c.EraseSme(sme_id=photon.sme_id, reason="asked"), region)
+    again = await client.call(
+        c.GET_KPIS,
+        c.GetKpis(period_from=today - timedelta(days=1), period_to=today + timedelta(days=1)),
+        region,
+    )
+    assert (again.total.identified, again.total.selected, again.total.trained) == (1, 1, 1)
+    assert again.by_cluster["ict"].trained == 1
 
     # Only the story with publication consent leaves the registry as an event.
     nc = await nats.connect(servers.nats_url)
