@@ -77,6 +77,7 @@ LocalDateTime = Annotated[
 ]
 Cursor = Annotated[str, StringConstraints(max_length=500)]
 
+
 def _few_words(text: str) -> str:
     if len(text.split()) > MAX_SEARCH_WORDS:
         raise ValueError(f"at most {MAX_SEARCH_WORDS} words")

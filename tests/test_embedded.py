@@ -287,8 +287,15 @@ async def test_a_crashed_service_is_restarted_and_nothing_is_lost(tmp_path: Path
         assert proc.poll() is None  # mapnet up still runs
         assert pid_alive(pids["nats[tallinn]"]) and pid_alive(pids["nx-27017[tallinn]"])
         assert len(set(registered)) == 120
-        page = await client.call(rg.SEARCH_SMES, rg.SearchSmes(limit=100), "tallinn")
-        assert {s.sme_id for s in page.items} == set(registered)
+        stored: set[str] = set()
+        cursor = None
+        while True:
+            query = rg.SearchSmes(limit=100, cursor=cursor)
+            page = await client.call(rg.SEARCH_SMES, query, "tallinn")
+            stored |= {s.sme_id for s in page.items}
+            if not (cursor := page.next_cursor):
+                break
+        assert stored == set(registered)
         await client.close()
         status = await asyncio.to_thread(
             subprocess.run, [sys.executable, "-m", "mapnet", "status", "--json"],

@@ -8,6 +8,7 @@ import asyncio
 import contextlib
 import os
 import socket
+import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -36,6 +37,10 @@ from mapnet.runtime.unit_of_work import UnitOfWork
 compat.apply()
 
 Config = TypeVar("Config", bound=BaseSettings)
+
+
+_PING_EVERY_S = 1.0
+_PING_STALE_S = 5.0
 
 
 @dataclass
@@ -82,10 +87,24 @@ class Runtime(RequestRoutes, EventRoutes):
     def _health(self) -> None:
         op = health_query(self.service)
         instance = f"{socket.gethostname()}/{os.getpid()}"
+        # The database is pinged in the background: a health query answers at once from the
+        # last ping, never queued behind a long read of the (one-at-a-time) embedded database.
+        last_ping: dict[str, Any] = {"ok": False, "detail": "", "at": 0.0}
+
+        async def check_database() -> None:
+            ok, detail = await ping(self.db)
+            last_ping.update(ok=ok, detail=detail, at=time.monotonic())
+
+        self.every(_PING_EVERY_S, check_database, "database_ping")
 
         async def health(msg: Any = None) -> bytes:
             nats_ok = bool(self.nc and self.nc.is_connected)
-            mongo_ok, mongo_detail = await ping(self.db)
+            if not last_ping["at"]:
+                await check_database()  # asked before the first background ping
+            mongo_ok, mongo_detail = bool(last_ping["ok"]), str(last_ping["detail"])
+            silent_s = time.monotonic() - float(last_ping["at"])
+            if last_ping["at"] and silent_s > _PING_STALE_S:
+                mongo_ok, mongo_detail = False, f"no answer to a ping for {silent_s:.0f} s"
             status = HealthStatus(
                 service=self.service,
                 version=__version__,

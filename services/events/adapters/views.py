@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 from typing import Any
 
@@ -43,7 +44,7 @@ async def calendar_entries(
 ) -> list[c.CalendarEntry]:
     query = {"$and": clauses} if (clauses := calendar_filter(q)) else {}
     docs = await entries.find(query).sort("starts_key", 1).to_list(at_most)
-    return [entry_from_doc(d).view() for d in docs]
+    return await asyncio.to_thread(lambda: [entry_from_doc(d).view() for d in docs])
 
 
 async def list_registrations(

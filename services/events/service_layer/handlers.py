@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import datetime
@@ -221,8 +222,11 @@ class Calendar:
         q = query.data
         if q.email is None:
             found = await views.calendar_entries(self.entries.entries, q)
-            return c.IcalDocument(ical=ical.to_ical(found, f"MAPnet {self.region} calendar"))
+            # Rendered beside the event loop: a long calendar must not hold up other requests.
+            text = await asyncio.to_thread(ical.to_ical, found, f"MAPnet {self.region} calendar")
+            return c.IcalDocument(ical=text)
         mine = await views.registrations_of(self.registrations.registrations, str(q.email))
         found = [e.view() for event_id in mine if (e := await self.entries.get(event_id))]
         withdrawn = {event_id for event_id, status in mine.items() if status == "cancelled"}
-        return c.IcalDocument(ical=ical.to_ical(found, f"MAPnet: {q.email}", withdrawn))
+        text = await asyncio.to_thread(ical.to_ical, found, f"MAPnet: {q.email}", withdrawn)
+        return c.IcalDocument(ical=text)

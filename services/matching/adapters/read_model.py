@@ -4,14 +4,12 @@ cooperation profiles. Every write is idempotent, so a redelivered event changes 
 
 from __future__ import annotations
 
-import asyncio
-import time
-from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any
 
 from pymongo import ASCENDING
 
 from contracts.common import SmeRef
+from mapnet.runtime.catch_up import CATCH_UP_S, once_there
 from mapnet.runtime.mongo import Database, put_if_newer
 
 from ..domain.meetings import Brokerage, key
@@ -23,14 +21,6 @@ PROFILES = "profiles"
 META = "read_model_meta"
 GONE = "gone_smes"
 SCHEDULE_COPIES = "schedule_copies"
-
-Found = TypeVar("Found")
-# How long a command waits for this copy to hear of an event or participant it names. The
-# events service confirms a registration, or promotes one from the waitlist, a moment before
-# its event reaches here (a second or so from another region): a person just confirmed must
-# not be told they are not a participant.
-CATCH_UP_S = 3.0
-_POLL_S = 0.05
 
 
 class ReadModel:
@@ -67,19 +57,10 @@ class ReadModel:
     async def cancel_event(self, event_id: str) -> None:
         await self.brokerage.update_one({"_id": event_id}, {"$set": {"cancelled": True}})
 
-    async def _once_there(self, look: Callable[[], Awaitable[Found | None]]) -> Found | None:
-        deadline = time.monotonic() + self.catch_up_s
-        found = await look()
-        while found is None and time.monotonic() < deadline:
-            # Polling: the copy is written by this service's consumers, maybe in another process.
-            await asyncio.sleep(_POLL_S)
-            found = await look()
-        return found
-
     async def event(self, event_id: str, *, wait: bool = False) -> Brokerage | None:
         """The brokerage event; with ``wait``, given a moment to arrive if not yet here."""
         if wait:
-            return await self._once_there(lambda: self.event(event_id))
+            return await once_there(lambda: self.event(event_id), self.catch_up_s)
         doc = await self.brokerage.find_one({"_id": event_id})
         if doc is None:
             return None
@@ -116,7 +97,7 @@ class ReadModel:
     ) -> dict[str, Any] | None:
         """A confirmed participant; with ``wait``, given a moment to arrive if not yet here."""
         if wait:
-            return await self._once_there(lambda: self.participant(event_id, sme))
+            return await once_there(lambda: self.participant(event_id, sme), self.catch_up_s)
         return await self.participants.find_one({"_id": f"{event_id}|{key(sme)}"})
 
     async def set_availability(self, event_id: str, sme: SmeRef, slots: list[int]) -> bool:

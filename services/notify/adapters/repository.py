@@ -15,6 +15,7 @@ from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from contracts import notify as c
 from mapnet.runtime import outbox
+from mapnet.runtime.catch_up import once_there
 from mapnet.runtime.mongo import Database
 from mapnet.runtime.paging import keyset_page
 
@@ -221,11 +222,16 @@ class NotifyStore:
         )
         return [r async for r in found]
 
-    async def confirmed_people(self, event_id: str, sme_key: str) -> list[dict[str, Any]]:
-        found = self.registrations.find(
-            {"event_id": event_id, "sme_key": sme_key, "status": "confirmed"}
-        )
-        return [r async for r in found]
+    async def confirmed_people(
+        self, event_id: str, sme_key: str, *, wait: bool = False
+    ) -> list[dict[str, Any]]:
+        """The SME's confirmed people at the event; with ``wait``, given a moment to arrive
+        (a meeting can be requested the moment a registration is confirmed)."""
+        if wait:
+            found = await once_there(lambda: self.confirmed_people(event_id, sme_key))
+            return found or []
+        query = {"event_id": event_id, "sme_key": sme_key, "status": "confirmed"}
+        return [r async for r in self.registrations.find(query)]
 
     async def put_profile(self, profile: dict[str, Any]) -> None:
         await self.profiles.replace_one({"_id": profile["_id"]}, profile, upsert=True)

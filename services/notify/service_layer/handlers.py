@@ -173,7 +173,7 @@ class Notifier:
             await self.store.forget(email)
 
     async def _people(self, event_id: str, sme: dict[str, Any]) -> list[Person]:
-        found = await self.store.confirmed_people(event_id, mails.sme_key(sme))
+        found = await self.store.confirmed_people(event_id, mails.sme_key(sme), wait=True)
         return [Person(r["email"], r["name"], r["language"]) for r in found]
 
     async def _name(self, event_id: str, sme: dict[str, Any]) -> str:
