@@ -59,10 +59,11 @@ async def test_a_search_of_more_words_or_text_than_a_person_types_is_refused(
     client: BusClient, region: str, region_app: Any
 ) -> None:
     words = " ".join(f"w{i}" for i in range(13))
-    for op, query in (
+    cases: list[tuple[Any, Any]] = [
         (rg.SEARCH_SMES, rg.SearchSmes.model_construct(text=words)),
         (ev.LIST_CALENDAR, ev.ListCalendar.model_construct(text="x" * 7_000_000)),
-    ):
+    ]
+    for op, query in cases:
         with pytest.raises(Refused) as refused:
             await client.call(op, query, region, timeout_s=20)
         assert refused.value.code == "validation_failed"

@@ -1,16 +1,21 @@
-"""Bulk loading through the bus, shared by `mapnet registry import` and `mapnet events import`:
-rows are read from CSV or JSON with their line numbers, each becomes one command, and every row
-that cannot be loaded is reported with its line and the reason, never skipped silently."""
+"""Bulk loading through the bus, shared by `mapnet registry import` and `mapnet events import`.
+
+Rows are streamed from CSV, JSON (a list of records) or JSON Lines with their line numbers, so a
+file of any size is read in bounded memory. Each row becomes one command; a few are in flight
+at once. Every row that cannot be loaded is reported the moment it is met, with its line, the
+field at fault and the reason, never skipped silently; a row that cannot even be read (a cell
+too long, an item nested too deep) is such a report too, not a traceback."""
 
 from __future__ import annotations
 
 import asyncio
+import codecs
 import csv
 import json
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Protocol
+from typing import IO, Any, Protocol
 
 from pydantic import ValidationError
 from rich.console import Console
@@ -22,11 +27,19 @@ from mapnet.runtime.bus import BusClient
 Row = dict[str, Any]
 RowOrProblem = tuple[int, Row | str]
 
+# Commands in flight at once: enough to keep the region busy, few enough that a failing
+# region is noticed within a handful of rows.
+IN_FLIGHT = 16
+# The longest JSON record taken; a longer one is reported, not read into memory.
+MAX_RECORD_CHARS = 1_000_000
+_CHUNK = 1 << 16
+
 
 @dataclass
 class Report:
     loaded: list[tuple[int, str]] = field(default_factory=list)
     rejected: list[tuple[int, str]] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
 
 
 def split_lists(row: Row, columns: Iterable[str]) -> Row:
@@ -37,26 +50,143 @@ def split_lists(row: Row, columns: Iterable[str]) -> Row:
     return row
 
 
-def read_rows(
-    path: Path, shape_csv_row: Callable[[Row], Row] = lambda r: r
-) -> Iterator[RowOrProblem]:
-    """(line, row) for each record; a row that cannot even be read is a message instead."""
-    if path.suffix.lower() == ".json":
+def detect_encoding(path: Path) -> tuple[str, str | None]:
+    """The file's encoding, and a note when it is not the UTF-8 MAPnet expects: a byte-order
+    mark names UTF-8 or UTF-16/32; text that is not valid UTF-8 is read as Windows-1252 (which
+    covers Latin-1), the usual export of older spreadsheets."""
+    with path.open("rb") as handle:
+        head = handle.read(4)
+        for mark, name in ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
+                           (codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF16_LE, "utf-16"),
+                           (codecs.BOM_UTF16_BE, "utf-16")):  # fmt: skip
+            if head.startswith(mark):
+                return name, None if name == "utf-8-sig" else f"read as {name.upper()}"
+        handle.seek(0)
+        decoder = codecs.getincrementaldecoder("utf-8")()
         try:
-            records = json.loads(path.read_text())
-        except ValueError as exc:
-            yield 0, f"not JSON: {exc}"
-            return
-        if not isinstance(records, list):
-            yield 0, "a JSON import is a list of records"
-            return
-        for index, record in enumerate(records, start=1):
-            yield index, record if isinstance(record, dict) else f"item {index} is not an object"
+            while chunk := handle.read(_CHUNK):
+                decoder.decode(chunk)
+            decoder.decode(b"", final=True)
+        except UnicodeDecodeError:
+            return "cp1252", "not UTF-8: read as Windows-1252 (Latin-1); save as UTF-8 to be sure"
+    return "utf-8", None
+
+
+def read_rows(
+    path: Path, shape_csv_row: Callable[[Row], Row] = lambda r: r, notes: list[str] | None = None
+) -> Iterator[RowOrProblem]:
+    """(line, row) for each record, read as it is needed; a record that cannot be read is
+    (line, message) instead. What was assumed about the file goes to ``notes``."""
+    encoding, note = detect_encoding(path)
+    if note and notes is not None:
+        notes.append(note)
+    suffix = path.suffix.lower()
+    with path.open(newline="", encoding=encoding, errors="replace") as handle:
+        if suffix == ".json":
+            yield from _json_records(handle)
+        elif suffix in (".jsonl", ".ndjson"):
+            yield from _json_lines(handle)
+        else:
+            yield from _csv_records(handle, shape_csv_row)
+
+
+def _csv_records(handle: IO[str], shape: Callable[[Row], Row]) -> Iterator[RowOrProblem]:
+    reader = csv.reader(handle)
+    try:
+        header = next(reader)
+    except StopIteration:
         return
-    with path.open(newline="", encoding="utf-8-sig") as handle:
-        for line, raw in enumerate(csv.DictReader(handle), start=2):
-            row = {k: v for k, v in raw.items() if k and v not in (None, "")}
-            yield line, shape_csv_row(row)
+    except csv.Error as exc:
+        yield 1, f"the header cannot be read: {exc}"
+        return
+    while True:
+        first_line = reader.line_num + 1
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:  # e.g. a cell longer than the csv module's 128 KB limit
+            yield first_line, f"the row cannot be read: {exc}"
+            continue
+        if len(cells) > len(header):
+            yield first_line, f"{len(cells)} cells, but the header names {len(header)} columns"
+            continue
+        row = {name: value for name, value in zip(header, cells, strict=False) if name and value}
+        yield first_line, shape(row)
+
+
+def _record(line: int, value: Any, noun: str) -> RowOrProblem:
+    return line, value if isinstance(value, dict) else f"{noun} {line} is not an object"
+
+
+def _json_lines(handle: IO[str]) -> Iterator[RowOrProblem]:
+    for line, text in enumerate(handle, start=1):
+        if not text.strip():
+            continue
+        if len(text) > MAX_RECORD_CHARS:
+            yield line, f"longer than {MAX_RECORD_CHARS} characters"
+            continue
+        try:
+            yield _record(line, json.loads(text), "line")
+        except RecursionError:
+            yield line, "nested too deeply to be read"
+        except ValueError as exc:
+            yield line, f"not JSON: {exc}"
+
+
+def _json_records(handle: IO[str]) -> Iterator[RowOrProblem]:
+    """The items of a JSON list one by one (numbered from 1), without reading the whole list."""
+    decoder = json.JSONDecoder()
+    text, at, index, at_end = "", 0, 0, False
+
+    def more() -> bool:
+        nonlocal text, at, at_end
+        chunk = handle.read(_CHUNK)
+        text, at, at_end = text[at:] + chunk, 0, not chunk
+        return bool(chunk)
+
+    def skip_space() -> str:
+        nonlocal at
+        while True:
+            while at < len(text) and text[at].isspace():
+                at += 1
+            if at < len(text) or not more():
+                return text[at] if at < len(text) else ""
+
+    if skip_space() != "[":
+        yield 1, "not a JSON list of records: a JSON import is [ {…}, {…} ]"
+        return
+    at += 1
+    while True:
+        mark = skip_space()
+        if mark == "]":
+            return
+        if index and mark != ",":
+            yield (
+                index,
+                f"after record {index}: expected ',' or ']'" if mark else "the list ends early",
+            )
+            return
+        if index:
+            at += 1
+            skip_space()
+        index += 1
+        while True:
+            try:
+                value, end = decoder.raw_decode(text, at)
+                break
+            except RecursionError:
+                yield index, "nested too deeply to be read"
+                return
+            except ValueError as exc:
+                if len(text) - at > MAX_RECORD_CHARS:
+                    yield index, f"longer than {MAX_RECORD_CHARS} characters"
+                    return
+                if at_end or not more():
+                    yield index, f"not JSON: {exc.args[0]}"
+                    return
+        at = end
+        yield _record(index, value, "item")
 
 
 def describe(exc: ValidationError) -> str:
@@ -65,30 +195,52 @@ def describe(exc: ValidationError) -> str:
     )
 
 
+def _refusal(refusal: Refused) -> str:
+    detail = ", ".join(f"{k}={v}" for k, v in refusal.details.items() if k != "fields")
+    fields = "; ".join(f"{f['field']}: {f['message']}" for f in refusal.details.get("fields", []))
+    return f"{refusal.code}: {refusal.message} {fields or detail}".strip()
+
+
 async def load(
     rows: Iterable[RowOrProblem],
     send: Callable[[Row], Awaitable[str]],
     progress: Callable[[], Any] | None = None,
+    rejected: Callable[[int, str], Any] | None = None,
+    in_flight: int = IN_FLIGHT,
 ) -> Report:
-    """``send`` validates one row, sends its command and returns the id of what it loaded."""
+    """``send`` validates one row, sends its command and returns the id of what it loaded.
+    Rows go out ``in_flight`` at a time; ``rejected`` hears of each bad row as it is met."""
     report = Report()
-    for line, row in rows:
-        if isinstance(row, str):
-            report.rejected.append((line, row))
-            continue
+    free = asyncio.Semaphore(in_flight)
+
+    def reject(line: int, reason: str) -> None:
+        report.rejected.append((line, reason))
+        if rejected:
+            rejected(line, reason)
+
+    async def one(line: int, row: Row) -> None:
         try:
             report.loaded.append((line, await send(row)))
         except ValidationError as exc:
-            report.rejected.append((line, describe(exc)))
+            reject(line, describe(exc))
         except Refused as refusal:
-            detail = ", ".join(f"{k}={v}" for k, v in refusal.details.items() if k != "fields")
-            fields = "; ".join(
-                f"{f['field']}: {f['message']}" for f in refusal.details.get("fields", [])
-            )
-            reason = f"{refusal.code}: {refusal.message} {fields or detail}".strip()
-            report.rejected.append((line, reason))
-        if progress:
-            progress()
+            reject(line, _refusal(refusal))
+        finally:
+            free.release()
+            if progress:
+                progress()
+
+    async with asyncio.TaskGroup() as group:
+        for line, row in rows:
+            if isinstance(row, str):
+                reject(line, row)
+                if progress:
+                    progress()
+                continue
+            await free.acquire()
+            group.create_task(one(line, row))
+    report.loaded.sort()
+    report.rejected.sort()
     return report
 
 
@@ -99,24 +251,46 @@ class Loader(Protocol):
         region: str,
         rows: Iterable[RowOrProblem],
         progress: Callable[[], Any] | None = None,
+        rejected: Callable[[int, str], Any] | None = None,
     ) -> Awaitable[Report]: ...
 
 
-def run(nats_url: str, region: str, noun: str, rows: list[RowOrProblem], loader: Loader) -> Report:
-    """Run a loader with a progress bar on stderr, then list every rejected row."""
+def count_lines(path: Path) -> int | None:
+    """About how many records a CSV or JSON Lines file holds (for the progress bar)."""
+    if path.suffix.lower() == ".json":
+        return None
+    with path.open("rb") as handle:
+        return sum(chunk.count(b"\n") for chunk in iter(lambda: handle.read(_CHUNK), b""))
+
+
+def run(
+    nats_url: str,
+    region: str,
+    noun: str,
+    rows: Iterable[RowOrProblem],
+    loader: Loader,
+    total: int | None = None,
+    notes: list[str] | None = None,
+) -> Report:
+    """Run a loader with a progress bar on stderr; each rejected row is printed as it is met."""
     console = Console(stderr=True)
+
+    def print_rejected(line: int, reason: str) -> None:
+        console.print(f"[red]line {line}[/red]: {reason}", highlight=False)
 
     async def go() -> Report:
         client = await BusClient.connect(nats_url, region=region, source=f"mapnet/{region}/import")
         try:
             with Progress(console=console, transient=True) as progress:
-                task = progress.add_task(f"loading {noun}", total=len(rows))
-                return await loader(client, region, rows, lambda: progress.advance(task))
+                task = progress.add_task(f"loading {noun}", total=total)
+                return await loader(
+                    client, region, rows, lambda: progress.advance(task), print_rejected
+                )
         finally:
             await client.close()
 
     report = asyncio.run(go())
-    for line, reason in report.rejected:
-        console.print(f"[red]line {line}[/red]: {reason}", highlight=False)
+    for note in notes or []:
+        console.print(f"[yellow]note[/yellow]: {note}", highlight=False)
     console.print(f"{len(report.loaded)} {noun} loaded, {len(report.rejected)} rows rejected")
     return report

@@ -34,11 +34,14 @@ def import_file(
     field at fault. Importing again updates the same entries, never adds copies."""
     url, home = Settings().nats_url_for(region)
     defaults = Defaults(partner, kind, country, timezone)
-    report = importer.run(url, home, "calendar entries", read_rows(file), loader(defaults))
+    notes: list[str] = []
+    rows = read_rows(file, notes)
+    total = None if file.suffix.lower() in (".ics", ".ical", ".ifb") else importer.count_lines(file)
+    report = importer.run(url, home, "calendar entries", rows, loader(defaults), total, notes)
     if report.rejected:
         raise typer.Exit(1)
 
 
 def load_demo(nats_url: str, region: str) -> Report:
     rows: list[RowOrProblem] = list(enumerate(demo_calendar(region), start=1))
-    return importer.run(nats_url, region, "calendar entries", rows, loader(Defaults()))
+    return importer.run(nats_url, region, "calendar entries", rows, loader(Defaults()), len(rows))

@@ -37,15 +37,19 @@ class Defaults:
         return row
 
 
-def read_rows(path: Path) -> list[RowOrProblem]:
+def read_rows(path: Path, notes: list[str] | None = None) -> Iterable[RowOrProblem]:
     if path.suffix.lower() in (".ics", ".ical", ".ifb"):
         return read_ics(path.read_bytes())
-    return list(importer.read_rows(path, lambda row: importer.split_lists(row, LIST_COLUMNS)))
+    return importer.read_rows(path, lambda row: importer.split_lists(row, LIST_COLUMNS), notes)
 
 
 def loader(defaults: Defaults) -> importer.Loader:
     async def load(
-        client: BusClient, region: str, rows: Iterable[RowOrProblem], progress: Any = None
+        client: BusClient,
+        region: str,
+        rows: Iterable[RowOrProblem],
+        progress: Any = None,
+        rejected: Any = None,
     ) -> Report:
         async def publish(row: Row) -> str:
             entry = c.PublishEvent.model_validate(defaults.apply(row))
@@ -54,6 +58,6 @@ def loader(defaults: Defaults) -> importer.Loader:
             published = await client.call(c.PUBLISH_EVENT, entry, region, id=command_id)
             return published.event_id
 
-        return await importer.load(rows, publish, progress)
+        return await importer.load(rows, publish, progress, rejected)
 
     return load

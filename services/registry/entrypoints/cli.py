@@ -25,10 +25,14 @@ def import_file(
     """Load SMEs from CSV or JSON; bad rows are reported with line and reason. Importing the same
     file again neither loses nor doubles anything."""
     url, home = Settings().nats_url_for(region)
-    report = importer.run(url, home, "SMEs", list(read_rows(file)), load)
+    notes: list[str] = []
+    rows = read_rows(file, notes)
+    total = importer.count_lines(file)
+    report = importer.run(url, home, "SMEs", rows, load, total, notes)
     if report.rejected:
         raise typer.Exit(1)
 
 
 def load_demo(nats_url: str, region: str) -> Report:
-    return importer.run(nats_url, region, "SMEs", list(enumerate(demo_smes(), start=1)), load)
+    smes = list(enumerate(demo_smes(), start=1))
+    return importer.run(nats_url, region, "SMEs", smes, load, len(smes))

@@ -45,16 +45,20 @@ def _csv_row(row: Row) -> Row:
     return row
 
 
-def read_rows(path: Path) -> Iterator[RowOrProblem]:
-    return importer.read_rows(path, _csv_row)
+def read_rows(path: Path, notes: list[str] | None = None) -> Iterator[RowOrProblem]:
+    return importer.read_rows(path, _csv_row, notes)
 
 
 async def load(
-    client: BusClient, region: str, rows: Iterable[RowOrProblem], progress: Any = None
+    client: BusClient,
+    region: str,
+    rows: Iterable[RowOrProblem],
+    progress: Any = None,
+    rejected: Any = None,
 ) -> Report:
     async def register(row: Row) -> str:
         sme = c.RegisterSme.model_validate(row)
         view = await client.call(c.REGISTER_SME, sme, region, id=command_id(sme))
         return view.sme_id
 
-    return await importer.load(rows, register, progress)
+    return await importer.load(rows, register, progress, rejected)

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -11,6 +15,7 @@ from contracts import registry as c
 from mapnet.runtime.bus import BusClient
 from services.registry.entrypoints.demo import demo_smes
 from services.registry.entrypoints.loader import load, read_rows
+from tests.fixtures import Servers
 
 pytestmark = pytest.mark.usefixtures("region_app")
 
@@ -53,7 +58,7 @@ async def test_json_import_and_unreadable_file(
     bad = tmp_path / "bad.json"
     bad.write_text("{oops")
     report = await load(client, region, read_rows(bad))
-    assert report.loaded == [] and report.rejected[0][1].startswith("not JSON")
+    assert report.loaded == [] and report.rejected[0][1].startswith("not a JSON list")
 
 
 async def test_demo_data_spans_the_clusters(client: BusClient, region: str) -> None:
@@ -67,3 +72,22 @@ async def test_demo_data_spans_the_clusters(client: BusClient, region: str) -> N
         c.SEARCH_SMES, c.SearchSmes(growth_class="gazelle", limit=100), region
     )
     assert gazelles.items, "the demo should show some gazelles"
+
+
+async def test_the_command_line_reads_latin1_and_names_each_bad_row(
+    tmp_path: Path, servers: Servers, region: str
+) -> None:
+    path = tmp_path / "export.csv"
+    text = CSV.replace("Valgus Optics OÜ", "Põhja Optika OÜ")
+    path.write_bytes(text.encode("cp1252"))
+    env = {**os.environ, "NATS_URL": servers.nats_url, "MAPNET_REGIONS": region}
+    done = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "mapnet", "registry", "import", str(path), "--region", region],
+        env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 1, done.stderr  # some rows were rejected
+    assert "Traceback" not in done.stderr
+    assert "line 3" in done.stderr and "founded_on" in done.stderr
+    assert "line 5" in done.stderr and "Windows-1252" in done.stderr
+    assert "2 SMEs loaded, 2 rows rejected" in done.stderr
