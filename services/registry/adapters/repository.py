@@ -112,7 +112,8 @@ class SmeRepository:
 
     async def similar_names(self, sme: Sme) -> list[str]:
         key = identity_keys(sme)["name_key"]
-        return [d["_id"] async for d in self.smes.find({"name_key": key}) if d["_id"] != sme.sme_id]
+        found = self.smes.find({"name_key": key}, {"_id": 1})
+        return [d["_id"] async for d in found if d["_id"] != sme.sme_id]
 
     async def add(self, sme: Sme, events: Sequence[Envelope[Any]], first: FirstAnswer) -> None:
         state = {
