@@ -6,7 +6,9 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import random
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -186,16 +188,39 @@ def test_up_refuses_a_port_in_use(tmp_path: Path) -> None:
     assert b"already in use" in out
 
 
+def port_blocks(count: int, width: int) -> list[int]:
+    """Bases of ``count`` disjoint blocks of ``width`` free ports: each region takes base + its
+    index, so single free ports side by side (as the kernel often hands them out) collide."""
+    bases: list[int] = []
+    while len(bases) < count:
+        base = random.randrange(20_000, 60_000, 10)
+        if any(abs(base - other) < width for other in bases):
+            continue
+        if all(_free(port) for port in range(base, base + width)):
+            bases.append(base)
+    return bases
+
+
+def _free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
 @pytest.mark.timeout(240)
 def test_up_runs_a_hub_and_three_linked_regions(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if k not in {"NATS_URL", "MONGO_URL", "SMTP_URL"}}
+    nats_base, mongo_base, smtp_base, hub, leaf = port_blocks(5, 3)
     env.update(
         MAPNET_HOME=str(tmp_path),
-        MAPNET_NATS_PORT=str(free_port()),
-        MAPNET_MONGO_PORT=str(free_port()),
-        MAPNET_SMTP_PORT=str(free_port()),
-        MAPNET_HUB_PORT=str(free_port()),
-        MAPNET_HUB_LEAF_PORT=str(free_port()),
+        MAPNET_NATS_PORT=str(nats_base),
+        MAPNET_MONGO_PORT=str(mongo_base),
+        MAPNET_SMTP_PORT=str(smtp_base),
+        MAPNET_HUB_PORT=str(hub),
+        MAPNET_HUB_LEAF_PORT=str(leaf),
     )
     proc = subprocess.Popen(
         [sys.executable, "-m", "mapnet", "up", "--regions", "tallinn,helsinki,berlin"],
