@@ -23,6 +23,10 @@ from mapnet.runtime.bus import BusClient
 from mapnet.runtime.declaration import service_names
 from mapnet.runtime.settings import Settings
 
+# Each test region's portal listens on a free port (`rt.http_url` says which), never on the
+# 8080 a developer's `make run` may hold.
+os.environ.setdefault("MAPNET_HTTP_PORT", "0")
+
 
 @dataclass(frozen=True)
 class Servers:

@@ -31,7 +31,7 @@ partner_app = typer.Typer(
 app.add_typer(partner_app, name="partner")
 for _service in declared().values():
     if (_commands := _service.commands()) is not None:
-        app.add_typer(_commands, name=_service.name, help=_service.summary)
+        app.add_typer(_commands, name=_service.cli_name or _service.name, help=_service.summary)
 console = Console(stderr=True)
 
 SERVICE_CHOICES = [*declared(), "all"]

@@ -45,8 +45,9 @@ class ServiceDeclaration:
     build: Callable[[Runtime], None] | str
     # The service's own settings (read from the environment), if it has any.
     settings: type[BaseSettings] | None = None
-    # `mapnet <name> …` sub-commands: a typer app.
+    # `mapnet <name> …` sub-commands (or `mapnet <cli_name> …`): a typer app.
     cli: typer.Typer | str | None = None
+    cli_name: str | None = None
     # Loads the service's part of the demo data set into a running region (NATS URL, region).
     demo: Callable[[str, str], Any] | str | None = None
     # Fields of its commands and answers that name the record they are about: cached answers

@@ -64,6 +64,8 @@ class Runtime(RequestRoutes, EventRoutes):
     relay: OutboxRelay | None = None
     nc: NATS | None = None
     js: JetStreamContext | None = None
+    # Where a service that also serves HTTP (the portal) listens, once it does.
+    http_url: str | None = None
 
     def __post_init__(self) -> None:
         self.source = source(self.region, self.service)

@@ -100,6 +100,14 @@ class Settings(BaseSettings):
                 return self.logged_in(url, rid), rid
         return self.logged_in(self.nats_url or f"nats://127.0.0.1:{self.nats_port}", wanted), wanted
 
+    def mongo_url_for(self, region: str | None) -> tuple[str, str]:
+        """The database URL of a region (the first one if none is named) and the region id."""
+        wanted = region or self.region
+        for found in self.running().get("regions", []):
+            if found["id"] == wanted and found.get("mongo_url"):
+                return str(found["mongo_url"]), wanted
+        return self.mongo_url or f"mongodb://127.0.0.1:{self.mongo_port}", wanted
+
     def logged_in(self, url: str, region: str) -> str:
         """The URL as given if it carries a login (NATS_URL), else with the region's service
         login kept on this machine."""

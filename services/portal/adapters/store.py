@@ -1,0 +1,60 @@
+"""The portal's own data in its own database: people, sessions, failed sign-ins."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from mapnet.runtime.mongo import Database
+
+from ..domain.users import NewSession, User
+
+USERS, SESSIONS, FAILURES = "users", "sessions", "failed_sign_ins"
+
+
+def _user(doc: dict[str, Any]) -> User:
+    return User(doc["_id"], doc["role"], doc["region"], doc["password_hash"],
+                doc.get("sme_id"), list(doc.get("event_ids") or []))  # fmt: skip
+
+
+class PortalStore:
+    def __init__(self, db: Database) -> None:
+        self.users = db[USERS]
+        self.sessions = db[SESSIONS]
+        self.failures = db[FAILURES]
+
+    async def user(self, email: str) -> User | None:
+        doc = await self.users.find_one({"_id": email.strip().lower()})
+        return _user(doc) if doc else None
+
+    async def put_user(self, user: User) -> None:
+        doc = {"_id": user.email, "role": user.role, "region": user.region,
+               "password_hash": user.password_hash, "sme_id": user.sme_id,
+               "event_ids": user.event_ids}  # fmt: skip
+        await self.users.replace_one({"_id": user.email}, doc, upsert=True)
+
+    async def add_session(self, session: NewSession, email: str) -> None:
+        await self.sessions.insert_one({"_id": session.digest, "email": email,
+                                        "csrf": session.csrf,
+                                        "expires_at": session.expires_at.isoformat()})  # fmt: skip
+
+    async def session(self, digest: str) -> dict[str, Any] | None:
+        found: dict[str, Any] | None = await self.sessions.find_one({"_id": digest})
+        return found
+
+    async def end_session(self, digest: str) -> None:
+        await self.sessions.delete_one({"_id": digest})
+
+    async def failures_since(self, key: str, since: datetime) -> int:
+        doc = await self.failures.find_one({"_id": key})
+        return sum(1 for at in (doc or {}).get("at", []) if at >= since.isoformat())
+
+    async def failed(self, key: str, now: datetime, since: datetime) -> None:
+        doc = await self.failures.find_one({"_id": key}) or {}
+        recent = [at for at in doc.get("at", []) if at >= since.isoformat()][-50:]
+        await self.failures.replace_one(
+            {"_id": key}, {"_id": key, "at": [*recent, now.isoformat()]}, upsert=True
+        )
+
+    async def clear_failures(self, key: str) -> None:
+        await self.failures.delete_one({"_id": key})

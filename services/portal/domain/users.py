@@ -1,0 +1,90 @@
+"""People who sign in to the portal, their sessions and the limits on guessing passwords.
+No I/O: the store keeps these, the service layer decides with them."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from contracts.access import ROLES, Actor, Role
+from contracts.errors import Refused
+
+# Failed sign-ins allowed in a window, per account and per address, before a pause.
+ATTEMPTS_PER_ACCOUNT = 5
+ATTEMPTS_PER_ADDRESS = 20
+ATTEMPT_WINDOW = timedelta(minutes=15)
+MIN_PASSWORD = 10
+# Roles a person signs in with; partners and operators use their own credentials.
+PERSON_ROLES: tuple[Role, ...] = ("map_admin", "map_staff", "organiser", "sme", "steering")
+
+
+@dataclass
+class User:
+    email: str
+    role: Role
+    region: str
+    password_hash: str
+    sme_id: str | None = None
+    event_ids: list[str] = field(default_factory=list)
+
+    @classmethod
+    def new(
+        cls,
+        email: str,
+        role: str,
+        region: str,
+        password_hash: str,
+        sme_id: str | None = None,
+        event_ids: list[str] | None = None,
+    ) -> User:
+        if role not in PERSON_ROLES:
+            raise _invalid("role", f"a person signs in as one of {', '.join(PERSON_ROLES)}")
+        if role == "sme" and not sme_id:
+            raise _invalid("sme", "an SME's contact names the SME they act for")
+        known = next(r for r in ROLES if r == role)
+        return cls(email.strip().lower(), known, region, password_hash, sme_id, event_ids or [])
+
+    def actor(self) -> Actor:
+        """Whom the portal's requests act for: this person, in their role and region."""
+        return Actor(
+            id=self.email, role=self.role, region=self.region, sme_id=self.sme_id,
+            event_ids=self.event_ids or None,
+        )  # fmt: skip
+
+
+def check_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD:
+        raise _invalid("password", f"a password has at least {MIN_PASSWORD} characters")
+
+
+def _invalid(field_name: str, message: str) -> Refused:
+    problem = {"field": field_name, "message": message, "type": "value_error"}
+    return Refused("validation_failed", message, fields=[problem])
+
+
+@dataclass(frozen=True)
+class NewSession:
+    """A session as the browser holds it (the token) and as the store keeps it (its digest)."""
+
+    token: str
+    digest: str
+    csrf: str
+    expires_at: datetime
+
+
+def new_session(now: datetime, lasts: timedelta) -> NewSession:
+    token = secrets.token_urlsafe(32)
+    return NewSession(token, token_digest(token), secrets.token_urlsafe(24), now + lasts)
+
+
+def token_digest(token: str) -> str:
+    """Sessions are stored by digest: a copy of the store signs nobody in."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def too_many(failures_of_account: int, failures_of_address: int) -> bool:
+    return failures_of_account >= ATTEMPTS_PER_ACCOUNT or (
+        failures_of_address >= ATTEMPTS_PER_ADDRESS
+    )

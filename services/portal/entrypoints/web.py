@@ -1,0 +1,163 @@
+"""The portal's HTTP side: a FastAPI app of server-rendered pages, served by uvicorn inside the
+service's process (so `mapnet serve portal` and a whole region in one process both serve it).
+Every business read goes to the other services on the bus, acting for the signed-in person;
+what the portal keeps itself is people and sessions."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+
+from contracts.access import Actor
+from contracts.errors import Refused
+from mapnet.runtime.bus import BusClient
+from mapnet.runtime.service import Runtime
+
+from ..adapters import passwords
+from ..adapters.store import PortalStore
+from ..domain.users import User
+from ..service_layer.accounts import Accounts
+from ..settings import PortalSettings
+from . import pages
+from .forms import CSRF, SESSION, csrf_ok
+
+HERE = Path(__file__).resolve().parent.parent
+_STATUS = {"forbidden": 403, "not_found": 404, "validation_failed": 422, "invalid_cursor": 422}
+
+
+class Portal:
+    """What every page needs: the region, the accounts, the bus, the templates."""
+
+    def __init__(self, region: str, accounts: Accounts, settings: PortalSettings) -> None:
+        self.region, self.accounts, self.settings = region, accounts, settings
+        self.bus: BusClient | None = None
+        self.templates = Jinja2Templates(directory=HERE / "templates")
+
+    def public(self) -> Actor:
+        """Whom a public page's reads act for: the portal itself."""
+        return Actor(id=f"portal/{self.region}", role="service", region=self.region)
+
+    async def call(self, op: Any, data: Any, actor: Actor) -> Any:
+        assert self.bus is not None, "the portal is not connected to the bus yet"
+        return await self.bus.call(op, data, self.region, actor=actor)
+
+    async def person(self, request: Request) -> tuple[User, str] | None:
+        token = request.cookies.get(SESSION)
+        return await self.accounts.signed_in(token) if token else None
+
+    def page(self, request: Request, name: str, status: int = 200, **context: Any) -> Response:
+        token = request.cookies.get(CSRF) or secrets.token_urlsafe(24)
+        response = self.templates.TemplateResponse(
+            request, name, {"csrf": token, "region": self.region, **context}, status_code=status
+        )
+        if CSRF not in request.cookies:
+            response.set_cookie(CSRF, token, httponly=True, samesite="strict",
+                                secure=self.settings.secure_cookies)  # fmt: skip
+        return response
+
+
+def create_app(portal: Portal) -> FastAPI:
+    app = FastAPI(title="MAPnet portal", docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.portal = portal
+    app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
+
+    @app.exception_handler(Refused)
+    async def refused(request: Request, exc: Refused) -> Response:
+        status = _STATUS.get(exc.code, 503 if exc.code == "region_unavailable" else 400)
+        return portal.page(request, "error.html", status, code=exc.code, message=exc.message,
+                           person=None)  # fmt: skip
+
+    @app.get("/healthz")
+    async def healthz() -> JSONResponse:
+        return JSONResponse({"status": "ok"})
+
+    @app.get("/signin", response_class=HTMLResponse)
+    async def signin_page(request: Request, next: str = "/") -> Response:
+        return portal.page(request, "signin.html", next=_local(next), error=None, person=None,
+                           demo=portal.settings.demo)  # fmt: skip
+
+    @app.post("/signin")
+    async def signin(request: Request) -> Response:
+        form = await request.form()
+        target = _local(str(form.get("next") or "/"))
+        if not csrf_ok(request, form):
+            return portal.page(request, "error.html", 403, code="forbidden", person=None,
+                               message="the form has expired: reload the page")  # fmt: skip
+        address = request.client.host if request.client else "unknown"
+        try:
+            _, session = await portal.accounts.sign_in(
+                str(form.get("email", "")), str(form.get("password", "")), address
+            )
+        except Refused as refusal:
+            return portal.page(request, "signin.html", 401, next=target, error=refusal.message,
+                               person=None, demo=portal.settings.demo)  # fmt: skip
+        response = RedirectResponse(target, status_code=303)
+        response.set_cookie(SESSION, session.token, httponly=True, samesite="lax",
+                            secure=portal.settings.secure_cookies,
+                            max_age=int(portal.settings.session_hours * 3600))  # fmt: skip
+        return response
+
+    @app.post("/signout")
+    async def signout(request: Request) -> Response:
+        form = await request.form()
+        if csrf_ok(request, form) and (token := request.cookies.get(SESSION)):
+            await portal.accounts.sign_out(token)
+        response = RedirectResponse("/signin", status_code=303)
+        response.delete_cookie(SESSION)
+        return response
+
+    pages.add_routes(app, portal)
+    return app
+
+
+def _local(target: str) -> str:
+    """Only a path on this site is a place to go after signing in (no open redirect)."""
+    return target if target.startswith("/") and not target.startswith("//") else "/"
+
+
+def build(rt: Runtime) -> None:
+    settings = rt.config_as(PortalSettings)
+    store = PortalStore(rt.db)
+    accounts = Accounts(store, passwords.hashed, passwords.verified, settings.session_hours)
+    portal = Portal(rt.region, accounts, settings)
+    app = create_app(portal)
+    serving: list[tuple[uvicorn.Server, asyncio.Task[None]]] = []
+
+    async def start() -> None:
+        assert rt.nc is not None
+        portal.bus = BusClient(rt.nc, source=rt.source, timeout_s=10)
+        port = settings.http_port
+        if port and rt.region in rt.settings.regions:
+            port += rt.settings.regions.index(rt.region)  # one port per region
+        config = uvicorn.Config(app, host=settings.http_host, port=port, log_config=None,
+                                access_log=False, lifespan="off")  # fmt: skip
+        server = uvicorn.Server(config)
+        task = asyncio.create_task(server.serve(), name=f"{rt.region}-portal-http")
+        for _ in range(500):  # uvicorn says it has started by a flag only
+            if server.started or task.done():
+                break
+            await asyncio.sleep(0.02)
+        if task.done():
+            task.result()  # the port is taken, say: raise what uvicorn met
+        bound = server.servers[0].sockets[0].getsockname()
+        rt.http_url = f"http://{settings.http_host}:{bound[1]}"
+        rt.log.info("portal_listening", url=rt.http_url)
+        serving.append((server, task))
+
+    async def stop() -> None:
+        for server, task in serving:
+            server.should_exit = True
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    rt.startup.append(start)
+    rt.shutdown.insert(0, stop)

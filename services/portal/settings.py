@@ -1,0 +1,20 @@
+"""The portal's own settings, read from the environment."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class PortalSettings(BaseSettings):
+    model_config = SettingsConfigDict(extra="ignore")
+
+    http_host: str = Field(default="127.0.0.1", validation_alias="MAPNET_HTTP_HOST")
+    # The first region's port; with several regions in one process, each the next one. 0: any
+    # free port (tests), reported by `mapnet status`.
+    http_port: int = Field(default=8080, validation_alias="MAPNET_HTTP_PORT")
+    session_hours: float = Field(default=12.0, validation_alias="MAPNET_SESSION_HOURS")
+    # Demo mode: the sign-in page lists the demo accounts (never in production).
+    demo: bool = Field(default=False, validation_alias="MAPNET_DEMO")
+    # Cookies only over HTTPS when the portal is served behind TLS.
+    secure_cookies: bool = Field(default=False, validation_alias="MAPNET_SECURE_COOKIES")

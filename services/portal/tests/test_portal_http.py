@@ -1,0 +1,124 @@
+"""The portal over HTTP on real servers: sign-in, sessions, CSRF, roles, and the pages reading
+the other services on the bus for the signed-in person."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import httpx
+import pytest
+
+from contracts import registry as rg
+from mapnet.runner import Assembly
+from mapnet.runtime import mongo
+from mapnet.runtime.bus import BusClient
+from services.notify.adapters.repository import NotifyStore
+from services.notify.domain.rules import unsubscribe_token
+from services.portal.adapters import passwords
+from services.portal.adapters.store import PortalStore
+from services.portal.service_layer.accounts import Accounts
+from services.registry.tests.test_registry_bus import new_sme
+from tests.fixtures import Servers
+
+PASSWORD = "correct horse battery"
+
+
+def portal_url(app: Assembly, region: str) -> str:
+    [rt] = [rt for rt in app.runtimes if rt.service == "portal" and rt.region == region]
+    assert rt.http_url
+    return rt.http_url
+
+
+async def add_person(servers: Servers, region: str, email: str, role: str, **extra: Any) -> None:
+    store = PortalStore(mongo.database(mongo.client(servers.mongo_url), region, "portal"))
+    accounts = Accounts(store, passwords.hashed, passwords.verified, session_hours=1)
+    await accounts.add_user(email, role, region, PASSWORD, **extra)
+
+
+def csrf_of(page: httpx.Response) -> str:
+    found = re.search(r'name="csrf" value="([^"]+)"', page.text)
+    assert found, page.text
+    return found.group(1)
+
+
+async def sign_in(http: httpx.AsyncClient, email: str, password: str = PASSWORD) -> httpx.Response:
+    form = await http.get("/signin")
+    return await http.post("/signin", data={"email": email, "password": password,
+                                            "csrf": csrf_of(form), "next": "/smes"})  # fmt: skip
+
+
+async def test_staff_sign_in_and_search_the_registry(
+    region_app: Assembly, servers: Servers, client: BusClient, region: str
+) -> None:
+    await client.call(rg.REGISTER_SME, new_sme(), region)
+    await add_person(servers, region, "staff@tallinn.example", "map_staff")
+    async with httpx.AsyncClient(base_url=portal_url(region_app, region)) as http:
+        assert (await http.get("/healthz")).json() == {"status": "ok"}
+        gone = await http.get("/smes")
+        assert gone.status_code == 303 and gone.headers["location"] == "/signin?next=/smes"
+        wrong = await sign_in(http, "staff@tallinn.example", "not the password")
+        assert wrong.status_code == 401 and "wrong email or password" in wrong.text
+        signed = await sign_in(http, "Staff@Tallinn.example")
+        assert signed.status_code == 303 and signed.headers["location"] == "/smes"
+        table = await http.get("/smes", params={"text": "Photon"})
+        assert table.status_code == 200 and "Photon Forge OÜ" in table.text
+        rows = await http.get("/smes", params={"text": "nothing like it"},
+                              headers={"HX-Request": "true"})  # fmt: skip
+        assert "No SME matches" in rows.text and "<html" not in rows.text  # only the part
+        sme_id = re.search(r'href="/smes/([^"]+)"', table.text).group(1)  # type: ignore[union-attr]
+        page = await http.get(f"/smes/{sme_id}")
+        assert "Coaching journey" in page.text and "identified" in page.text
+
+
+async def test_posts_without_the_forms_token_are_refused_and_guessing_is_limited(
+    region_app: Assembly, servers: Servers, region: str
+) -> None:
+    await add_person(servers, region, "admin@tallinn.example", "map_admin")
+    async with httpx.AsyncClient(base_url=portal_url(region_app, region)) as http:
+        guessed = {"email": "admin@tallinn.example", "password": PASSWORD, "csrf": "guess"}
+        forged = await http.post("/signin", data=guessed)
+        assert forged.status_code == 403 and "mapnet_session" not in forged.cookies
+        for _ in range(5):
+            await sign_in(http, "admin@tallinn.example", "wrong password!")
+        paused = await sign_in(http, "admin@tallinn.example")  # even the right one, for now
+        assert paused.status_code == 401 and "too many failed sign-ins" in paused.text
+
+
+async def test_an_sme_contact_sees_no_registry_and_no_other_companys_people(
+    region_app: Assembly, servers: Servers, client: BusClient, region: str
+) -> None:
+    mine = await client.call(rg.REGISTER_SME, new_sme(), region)
+    contact = [{"name": "Olev Teine", "email": "olev@other.ee"}]
+    other = await client.call(
+        rg.REGISTER_SME, new_sme(reg="14000015", name="Other OÜ", contacts=contact), region
+    )
+    await add_person(servers, region, "mari@photonforge.ee", "sme", sme_id=mine.sme_id)
+    async with httpx.AsyncClient(base_url=portal_url(region_app, region)) as http:
+        await sign_in(http, "mari@photonforge.ee")
+        assert (await http.get("/smes")).status_code == 403
+        own = await http.get(f"/smes/{mine.sme_id}")
+        assert "Photon Forge OÜ" in own.text and "mari@photonforge.ee" in own.text
+        # Another SME as the network sees it: the registry leaves out its people.
+        seen = await http.get(f"/smes/{other.sme_id}")
+        assert "Other OÜ" in seen.text and "olev@other.ee" not in seen.text
+
+
+async def test_the_public_calendar_and_a_one_click_unsubscribe(
+    region_app: Assembly, servers: Servers, region: str
+) -> None:
+    notify = NotifyStore(mongo.database(mongo.client(servers.mongo_url), region, "notify"))
+    token = unsubscribe_token(await notify.installation_secret(), "ann@example.ee")
+    async with httpx.AsyncClient(base_url=portal_url(region_app, region)) as http:
+        assert (await http.get("/calendar")).status_code == 200
+        page = await http.get("/unsubscribe", params={"email": "ann@example.ee", "token": token})
+        assert page.status_code == 200 and "ann@example.ee" in page.text
+        done = await http.post("/unsubscribe", data={"email": "ann@example.ee", "token": token,
+                                                     "csrf": csrf_of(page)})  # fmt: skip
+        assert done.status_code == 200 and "sends no more mail" in done.text
+        forged = await http.post("/unsubscribe", data={"email": "bob@example.ee", "token": token,
+                                                       "csrf": csrf_of(page)})  # fmt: skip
+        assert forged.status_code == 403  # the token is Ann's
+
+
+pytestmark = pytest.mark.usefixtures("region_app")
