@@ -4,7 +4,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test lint typecheck pytest contracts bench clean
+CHROMIUM := /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: install run test lint typecheck pytest browser contracts bench clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "MAPnet needs Python 3.11 or newer")'
@@ -26,7 +29,16 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy contracts mapnet services bench tests
 
-pytest: $(STAMP)
+# The portal's browser tests drive Debian's Chromium (Playwright cannot download a browser here).
+browser:
+	@test -x $(CHROMIUM) || command -v apt-get >/dev/null || \
+		echo "no $(CHROMIUM) and no apt-get: the browser tests will be skipped"
+	@test -x $(CHROMIUM) || ! command -v apt-get >/dev/null || { \
+		echo "installing Debian's chromium for the browser tests"; \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; }
+
+pytest: $(STAMP) browser
 	$(BIN)/pytest -q
 
 test: lint typecheck pytest

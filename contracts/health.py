@@ -29,6 +29,9 @@ class HealthStatus(Payload):
     nats: Dependency
     mongo: Dependency
     instance: str = Field(description="Which process answered: host and pid")
+    http_url: str | None = Field(
+        default=None, description="Where the service serves HTTP, if it does (the portal)"
+    )
 
 
 @cache

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import httpx
 import nats
 import nats.errors
 import pytest
@@ -110,7 +111,11 @@ async def test_up_serves_stops_cleanly_and_keeps_data(tmp_path: Path) -> None:
                 f"nats://127.0.0.1:{nats_port}", allow_reconnect=False, max_reconnect_attempts=0
             )
         await a_partner_added_by_the_cli_publishes_as_itself(tmp_path, nats_port, mongo_port)
-        assert set(report["services"]) == {"registry", "events", "matching", "notify"}
+        assert set(report["services"]) == {"registry", "events", "matching", "notify", "portal"}
+        # The portal answers where the report says (tests run it on a free port).
+        async with httpx.AsyncClient() as http:
+            health = await http.get(f"{report['http_url']}/healthz")
+        assert health.json() == {"status": "ok"}
         state = json.loads((tmp_path / "up.json").read_text())
         pids = [pid for region in state["regions"] for pid in region["pids"].values()]
         assert len(pids) == 4  # NATS, nx-27017, the mailbox, the services

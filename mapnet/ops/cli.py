@@ -54,6 +54,8 @@ def up(
 
     settings = _settings(regions)
     _check_known(settings.regions)
+    if with_demo:
+        os.environ["MAPNET_DEMO"] = "1"  # the portal's sign-in page lists the demo accounts
     supervisor = Supervisor(settings, settings.regions, echo=console.print)
     try:
         supervisor.start()

@@ -97,6 +97,8 @@ async def region_health(
         await nc.close()
     report["services"] = dict(zip(services, answers, strict=True))
     report["healthy"] = all(a.get("status") == "ok" for a in answers)
+    if served := [a["http_url"] for a in answers if a.get("http_url")]:
+        report["http_url"] = served[0]  # the portal: where people use this region
     return report
 
 
@@ -112,4 +114,5 @@ async def _health(nc: Any, region: str, service: str, timeout_s: float) -> dict[
         "nats": data.get("nats", {}).get("ok"),
         "mongo": data.get("mongo", {}).get("ok"),
         "instance": data.get("instance"),
+        **({"http_url": data["http_url"]} if data.get("http_url") else {}),
     }

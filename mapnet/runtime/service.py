@@ -115,6 +115,7 @@ class Runtime(RequestRoutes, EventRoutes):
                 nats=Dependency(ok=nats_ok),
                 mongo=Dependency(ok=mongo_ok, detail=mongo_detail),
                 instance=instance,
+                http_url=self.http_url,
             )
             correlationid = getattr(msg, "correlationid", None) or "health"
             return reply_envelope(

@@ -13,4 +13,5 @@ SERVICE = ServiceDeclaration(
     settings=PortalSettings,
     cli="services.portal.entrypoints.cli:app",
     cli_name="user",
+    demo="services.portal.entrypoints.demo:load_demo",
 )

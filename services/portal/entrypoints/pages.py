@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
-from urllib.parse import quote
 
 from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
@@ -15,7 +14,7 @@ from pydantic import ValidationError
 from contracts import events as ev
 from contracts import notify as nt
 from contracts import registry as rg
-from contracts.access import STAFF
+from contracts.access import STAFF, Role
 from contracts.errors import Refused
 
 from ..domain.users import User
@@ -25,68 +24,67 @@ if TYPE_CHECKING:
     from .web import Portal
 
 Page = Callable[[Request, User], Awaitable[Response]]
+Route = Callable[[Request], Awaitable[Response]]
 _SME_FILTERS = ("text", "country", "cluster", "stage", "size_class", "growth_class", "cursor")
 
 
-def add_routes(app: FastAPI, portal: Portal) -> None:
-    def signed_in(*roles: str) -> Callable[[Page], Callable[[Request], Awaitable[Response]]]:
+class Pages:
+    def __init__(self, portal: Portal) -> None:
+        self.portal = portal
+
+    def signed_in(self, page: Page, *roles: Role) -> Route:
         """A page for people in these roles (any role if none is named); others are sent to
         sign in, or told they may not see it."""
 
-        def wrap(page: Page) -> Callable[[Request], Awaitable[Response]]:
-            async def route(request: Request) -> Response:
-                found = await portal.person(request)
-                if found is None:
-                    target = quote(str(request.url.path), safe="/")
-                    return RedirectResponse(f"/signin?next={target}", status_code=303)
-                person, _ = found
-                if roles and person.role not in roles:
-                    refusal = "this page is not for your role"
-                    return portal.page(request, "error.html", 403, code="forbidden",
-                                       message=refusal, person=person)  # fmt: skip
-                return await page(request, person)
+        async def route(request: Request) -> Response:
+            found = await self.portal.person(request)
+            if found is None:
+                return RedirectResponse(f"/signin?next={request.url.path}", status_code=303)
+            person, _ = found
+            if roles and person.role not in roles:
+                refusal = "this page is not for your role"
+                return self.portal.page(request, "error.html", 403, code="forbidden",
+                                        message=refusal, person=person)  # fmt: skip
+            return await page(request, person)
 
-            return route
+        return route
 
-        return wrap
+    async def home(self, request: Request, person: User) -> Response:
+        return self.portal.page(request, "home.html", person=person)
 
-    @signed_in()
-    async def home(request: Request, person: User) -> Response:
-        return portal.page(request, "home.html", person=person)
-
-    @signed_in(*STAFF)
-    async def smes(request: Request, person: User) -> Response:
+    async def smes(self, request: Request, person: User) -> Response:
         given = {k: v for k in _SME_FILTERS if (v := request.query_params.get(k))}
         try:
             query = rg.SearchSmes.model_validate(given | {"limit": 50})
         except ValidationError as exc:
             fields = ", ".join(str(e["loc"][0]) for e in exc.errors())
             raise Refused("validation_failed", f"check the search: {fields}") from None
-        found = await portal.call(rg.SEARCH_SMES, query, person.actor())
+        found = await self.portal.call(rg.SEARCH_SMES, query, person.actor())
         part = "smes_rows.html" if request.headers.get("HX-Request") else "smes.html"
-        return portal.page(request, part, person=person, page=found, given=given,
-                           stages=rg.Stage.__args__)  # type: ignore[attr-defined]  # fmt: skip
+        stages = rg.Stage.__args__  # type: ignore[attr-defined]
+        return self.portal.page(request, part, person=person, page=found, given=given,
+                                stages=stages)  # fmt: skip
 
-    @signed_in(*STAFF, "sme")
-    async def sme(request: Request, person: User) -> Response:
-        sme_id = request.path_params["sme_id"]
-        view = await portal.call(rg.GET_SME, rg.GetSme(sme_id=sme_id), person.actor())
-        return portal.page(request, "sme.html", person=person, sme=view)
+    async def sme(self, request: Request, person: User) -> Response:
+        query = rg.GetSme(sme_id=request.path_params["sme_id"])
+        view = await self.portal.call(rg.GET_SME, query, person.actor())
+        return self.portal.page(request, "sme.html", person=person, sme=view)
 
-    async def calendar(request: Request) -> Response:
-        found = await portal.person(request)
+    async def calendar(self, request: Request) -> Response:
+        found = await self.portal.person(request)
         query = ev.ListCalendar(period_from=datetime.now(UTC), limit=50,
                                 text=request.query_params.get("text") or None)  # fmt: skip
-        page = await portal.call(ev.LIST_CALENDAR, query, portal.public())
-        return portal.page(request, "calendar.html", person=found[0] if found else None,
-                           page=page, text=query.text or "")  # fmt: skip
+        page = await self.portal.call(ev.LIST_CALENDAR, query, self.portal.public())
+        return self.portal.page(request, "calendar.html", person=found[0] if found else None,
+                                page=page, text=query.text or "")  # fmt: skip
 
-    async def unsubscribe_page(request: Request) -> Response:
+    async def unsubscribe_page(self, request: Request) -> Response:
         email, token = request.query_params.get("email", ""), request.query_params.get("token", "")
-        return portal.page(request, "unsubscribe.html", person=None, email=email, token=token,
-                           done=None)  # fmt: skip
+        return self.portal.page(request, "unsubscribe.html", person=None, email=email,
+                                token=token, done=None)  # fmt: skip
 
-    async def unsubscribe(request: Request) -> Response:
+    async def unsubscribe(self, request: Request) -> Response:
+        """One click from a mail, no sign-in: the link's token is the proof."""
         form = await request.form()
         if not csrf_ok(request, form):
             raise Refused("forbidden", "the form has expired: open the link from the mail again")
@@ -94,13 +92,16 @@ def add_routes(app: FastAPI, portal: Portal) -> None:
             command = nt.Unsubscribe(email=str(form.get("email")), token=str(form.get("token")))
         except ValidationError:
             raise Refused("validation_failed", "the link is incomplete") from None
-        await portal.call(nt.UNSUBSCRIBE, command, portal.public())
-        return portal.page(request, "unsubscribe.html", person=None, email=command.email,
-                           token="", done=True)  # fmt: skip
+        await self.portal.call(nt.UNSUBSCRIBE, command, self.portal.public())
+        return self.portal.page(request, "unsubscribe.html", person=None, email=command.email,
+                                token="", done=True)  # fmt: skip
 
-    app.add_api_route("/", home, methods=["GET"])
-    app.add_api_route("/smes", smes, methods=["GET"])
-    app.add_api_route("/smes/{sme_id}", sme, methods=["GET"])
-    app.add_api_route("/calendar", calendar, methods=["GET"])
-    app.add_api_route("/unsubscribe", unsubscribe_page, methods=["GET"])
-    app.add_api_route("/unsubscribe", unsubscribe, methods=["POST"])
+
+def add_routes(app: FastAPI, portal: Portal) -> None:
+    pages = Pages(portal)
+    app.add_api_route("/", pages.signed_in(pages.home), methods=["GET"])
+    app.add_api_route("/smes", pages.signed_in(pages.smes, *STAFF), methods=["GET"])
+    app.add_api_route("/smes/{sme_id}", pages.signed_in(pages.sme, *STAFF, "sme"), methods=["GET"])
+    app.add_api_route("/calendar", pages.calendar, methods=["GET"])
+    app.add_api_route("/unsubscribe", pages.unsubscribe_page, methods=["GET"])
+    app.add_api_route("/unsubscribe", pages.unsubscribe, methods=["POST"])

@@ -1,0 +1,42 @@
+"""The demo's people: one per role, each with the password `mapnet-demo` (only with --demo)."""
+
+from __future__ import annotations
+
+import asyncio
+
+from contracts import registry as rg
+from mapnet.runtime import mongo
+from mapnet.runtime.bus import BusClient
+from mapnet.runtime.settings import Settings
+
+from ..adapters import passwords
+from ..adapters.store import PortalStore
+from ..service_layer.accounts import Accounts
+
+DEMO_PASSWORD = "mapnet-demo"
+ROLES = {"admin": "map_admin", "staff": "map_staff", "organiser": "organiser", "sme": "sme",
+         "steering": "steering"}  # fmt: skip
+
+
+def load_demo(nats_url: str, region: str) -> None:
+    asyncio.run(_load(nats_url, region))
+
+
+async def _load(nats_url: str, region: str) -> None:
+    client = await BusClient.connect(
+        nats_url, region=region, source=f"mapnet/{region}/demo", role="map_admin"
+    )
+    try:
+        # The demo contact acts for the first SME of the demo registry.
+        first = await client.call(rg.SEARCH_SMES, rg.SearchSmes(limit=1), region)
+    finally:
+        await client.close()
+    sme_id = first.items[0].sme_id if first.items else None
+    url, _ = Settings().mongo_url_for(region)
+    store = PortalStore(mongo.database(mongo.client(url), region, "portal"))
+    accounts = Accounts(store, passwords.hashed, passwords.verified, session_hours=12)
+    for name, role in ROLES.items():
+        if role == "sme" and sme_id is None:
+            continue
+        await accounts.add_user(f"{name}@{region}.example", role, region, DEMO_PASSWORD,
+                                sme_id=sme_id if role == "sme" else None)  # fmt: skip

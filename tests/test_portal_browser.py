@@ -1,0 +1,100 @@
+"""The portal in a real browser: Debian's Chromium driven by Playwright. Each journey keeps
+screenshots of its pages under test-artifacts/portal/ (kept by CI as artefacts)."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from contracts import registry as rg
+from mapnet.runner import Assembly
+from mapnet.runtime.bus import BusClient
+from services.registry.tests.test_registry_bus import new_sme
+from tests.fixtures import Servers
+from tests.test_portal import PASSWORD, add_person, portal_url
+
+CHROMIUM = Path("/usr/bin/chromium")
+SHOTS = Path(__file__).resolve().parents[1] / "test-artifacts" / "portal"
+# What this machine's closed network needs (see the README's development section).
+FLAGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]  # fmt: skip
+
+pytestmark = [
+    pytest.mark.usefixtures("region_app"),
+    pytest.mark.skipif(
+        not CHROMIUM.exists() and not os.environ.get("MAPNET_REQUIRE_BROWSER"),
+        reason="Debian's chromium is not installed (make test installs it)",
+    ),
+]
+
+
+@pytest.fixture
+async def browser_page() -> AsyncIterator[Any]:
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
+        page = await browser.new_page()
+        yield page
+        await browser.close()
+
+
+async def shot(page: Any, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    await page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+async def test_staff_signs_in_searches_the_registry_and_opens_an_sme(
+    region_app: Assembly, servers: Servers, client: BusClient, region: str, browser_page: Any
+) -> None:
+    page = browser_page
+    await client.call(rg.REGISTER_SME, new_sme(), region)
+    await client.call(rg.REGISTER_SME, new_sme(reg="14000015", name="Baltic Code OÜ"), region)
+    await add_person(servers, region, "staff@tallinn.example", "map_staff")
+    base = portal_url(region_app, region)
+
+    await page.goto(f"{base}/smes")  # signed out: sent to sign in, and back after
+    assert "/signin" in page.url
+    await shot(page, "01-signin")
+    await page.get_by_label("Email").fill("staff@tallinn.example")
+    await page.get_by_label("Password").fill(PASSWORD)
+    await page.get_by_role("button", name="Sign in").click()
+    await page.wait_for_url(re.compile(r"/smes$"))
+    await page.get_by_role("heading", name="The registry").wait_for()
+    assert await page.get_by_role("link", name="Photon Forge OÜ").count() == 1
+    await shot(page, "02-registry")
+
+    # The search replaces the table in place (htmx) and the address follows it.
+    await page.get_by_label("Name or description").fill("Baltic")
+    await page.get_by_role("button", name="Search").click()
+    await page.wait_for_url(re.compile(r"text=Baltic"))
+    await page.get_by_role("link", name="Baltic Code OÜ").wait_for()
+    assert await page.get_by_role("link", name="Photon Forge OÜ").count() == 0
+    await shot(page, "03-search")
+
+    await page.get_by_role("link", name="Baltic Code OÜ").click()
+    await page.get_by_role("heading", name="Baltic Code OÜ").wait_for()
+    await page.get_by_role("heading", name="Coaching journey").wait_for()
+    await shot(page, "04-sme")
+
+    await page.get_by_role("button", name=re.compile("Sign out")).click()
+    await page.wait_for_url(re.compile(r"/signin"))
+    await page.goto(f"{base}/smes")
+    assert "/signin" in page.url  # the session is gone
+
+
+async def test_anyone_reads_the_calendar_without_signing_in(
+    region_app: Assembly, region: str, browser_page: Any
+) -> None:
+    page = browser_page
+    await page.goto(f"{portal_url(region_app, region)}/calendar")
+    await page.get_by_role("heading", name="The network calendar").wait_for()
+    await page.get_by_role("link", name="Sign in").wait_for()
+    await shot(page, "05-calendar")
