@@ -106,7 +106,10 @@ def demo(region: Annotated[str | None, typer.Option(help="Region to fill")] = No
 
 
 def load_demo(nats_url: str, region: str) -> None:
-    for service in declared().values():
+    services = list(declared().values())
+    # One level of order is all the services need (the portal's people act for the registry's
+    # SMEs); a service that builds on others comes after all that do not.
+    for service in sorted(services, key=lambda s: bool(s.demo_after)):
         service.load_demo(nats_url, region)
 
 

@@ -50,6 +50,8 @@ class ServiceDeclaration:
     cli_name: str | None = None
     # Loads the service's part of the demo data set into a running region (NATS URL, region).
     demo: Callable[[str, str], Any] | str | None = None
+    # Services whose demo data this one's builds on (loaded first).
+    demo_after: tuple[str, ...] = ()
     # Fields of its commands and answers that name the record they are about: cached answers
     # about a record are found (and forgotten, on erasure) by it.
     record_fields: tuple[str, ...] = ()

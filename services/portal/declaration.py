@@ -14,4 +14,5 @@ SERVICE = ServiceDeclaration(
     cli="services.portal.entrypoints.cli:app",
     cli_name="user",
     demo="services.portal.entrypoints.demo:load_demo",
+    demo_after=("registry",),
 )
