@@ -46,9 +46,19 @@ async def browser_page() -> AsyncIterator[Any]:
         await browser.close()
 
 
+AXE = Path(__file__).resolve().parent / "vendor" / "axe-4.14.1.min.js"  # npm axe-core, MPL-2.0
+
+
 async def shot(page: Any, name: str) -> None:
+    """Keep a screenshot of the page, and check it with axe-core: no serious or critical
+    accessibility violation may be on any page."""
     SHOTS.mkdir(parents=True, exist_ok=True)
     await page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+    await page.add_script_tag(path=str(AXE))
+    found = await page.evaluate("async () => (await axe.run()).violations")
+    serious = {"serious", "critical"}
+    bad = [(v["id"], v["impact"], v["help"]) for v in found if v["impact"] in serious]
+    assert bad == [], f"{name}: {bad}"
 
 
 async def test_staff_signs_in_searches_the_registry_and_opens_an_sme(
