@@ -20,6 +20,7 @@ from fastapi.templating import Jinja2Templates
 from contracts.access import Actor
 from contracts.errors import Refused
 from mapnet.runtime.bus import BusClient
+from mapnet.runtime.credentials import without_login
 from mapnet.runtime.service import Runtime
 
 from ..adapters import passwords
@@ -28,6 +29,7 @@ from ..domain.users import User
 from ..service_layer.accounts import Accounts
 from ..settings import PortalSettings
 from . import pages
+from .api import create_api
 from .forms import CSRF, SESSION, csrf_ok
 
 HERE = Path(__file__).resolve().parent.parent
@@ -130,6 +132,9 @@ def build(rt: Runtime) -> None:
     accounts = Accounts(store, passwords.hashed, passwords.verified, settings.session_hours)
     portal = Portal(rt.region, accounts, settings)
     app = create_app(portal)
+    nats_url = without_login(rt.settings.nats_url or f"nats://127.0.0.1:{rt.settings.nats_port}")
+    api, partner_links = create_api(nats_url, rt.region)
+    app.mount("/api/v1", api)
     serving: list[tuple[uvicorn.Server, asyncio.Task[None]]] = []
 
     async def start() -> None:
@@ -154,6 +159,7 @@ def build(rt: Runtime) -> None:
         serving.append((server, task))
 
     async def stop() -> None:
+        await partner_links.close()
         for server, task in serving:
             server.should_exit = True
             with contextlib.suppress(asyncio.CancelledError):

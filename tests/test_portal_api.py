@@ -1,0 +1,89 @@
+"""The partners' HTTP API on real servers: the key is the partner's own login (the NATS server
+checks it and stamps who sends), only what partners may do is there, errors are the bus's typed
+body, and an Idempotency-Key repeat gets the first answer."""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import pytest
+
+from mapnet.ops.partners import PartnerBook
+from mapnet.runner import Assembly
+from tests.fixtures import Servers
+from tests.helpers import eventually
+from tests.test_portal import portal_url
+
+pytestmark = pytest.mark.usefixtures("region_app")
+
+
+@pytest.fixture
+async def api(
+    region_app: Assembly, servers: Servers, region: str
+) -> AsyncIterator[tuple[httpx.AsyncClient, str]]:
+    assert servers.nats_home is not None
+    book = PartnerBook(servers.nats_home)
+    added = book.add("park" + secrets.token_hex(3))
+    assert book.reload_server()
+    async with httpx.AsyncClient(base_url=f"{portal_url(region_app, region)}/api/v1") as http:
+        yield http, f"{added.user}:{added.password}"
+    book.remove(added.user)
+    book.reload_server()
+
+
+def entry(partner: str, **extra: Any) -> dict[str, Any]:
+    return {"partner_id": partner, "external_id": str(uuid.uuid4()), "kind": "conference",
+            "title": "Photonics Days", "starts_at": "2027-05-04T09:00:00",
+            "ends_at": "2027-05-04T17:00:00", "timezone": "Europe/Tallinn", "country": "EE",
+            **extra}  # fmt: skip
+
+
+async def test_a_partner_publishes_over_http_with_its_own_key(
+    api: tuple[httpx.AsyncClient, str],
+) -> None:
+    http, key = api
+    user = key.split(":")[0]
+    auth = {"Authorization": f"Bearer {key}", "Idempotency-Key": str(uuid.uuid4())}
+    body = entry(user)
+
+    async def publish() -> httpx.Response:
+        return await http.post("/events/publish_event", json=body, headers=auth)
+
+    first = await eventually(publish, until=lambda r: r.status_code != 403)  # server reloads
+    assert first.status_code == 200, first.text
+    assert first.json()["title"] == "Photonics Days" and first.json()["version"] == 1
+    again = await publish()  # the same key again: the first answer
+    assert again.json() == first.json()
+    reused = await http.post("/events/publish_event", json=entry(user, title="Other Days"),
+                             headers=auth)  # fmt: skip
+    assert reused.status_code == 409 and reused.json()["error"]["code"] == "id_reused"
+    # As on the bus: a partner publishes only under its own partner id.
+    other = await http.post("/events/publish_event", json=entry("someone-else"),
+                            headers={"Authorization": f"Bearer {key}"})  # fmt: skip
+    assert other.status_code == 403 and other.json()["error"]["code"] == "forbidden"
+    bad = await http.post("/events/publish_event", json=entry(user, country="XX", title=""),
+                          headers={"Authorization": f"Bearer {key}"})  # fmt: skip
+    assert bad.status_code == 422
+    assert {f["field"] for f in bad.json()["error"]["details"]["fields"]} == {
+        "data.country", "data.title"}  # fmt: skip
+
+
+async def test_a_wrong_key_and_what_partners_may_not_do_are_refused(
+    api: tuple[httpx.AsyncClient, str],
+) -> None:
+    http, key = api
+    user = key.split(":")[0]
+    guessed = {"Authorization": f"Bearer {user}:not-the-password"}
+    wrong = await http.post("/events/publish_event", json=entry(user), headers=guessed)
+    assert wrong.status_code == 403 and wrong.json()["error"]["code"] == "forbidden"
+    # register_sme is not for partners: not in the API at all.
+    assert (await http.post("/registry/register_sme", json={})).status_code == 404
+    spec = (await http.get("/openapi.json")).json()
+    assert spec["openapi"].startswith("3.1")
+    assert (
+        "/events/publish_event" in spec["paths"] and "/registry/register_sme" not in spec["paths"]
+    )
