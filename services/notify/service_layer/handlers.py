@@ -287,7 +287,8 @@ class Notifier:
 
     async def unsubscribe(self, cmd: Envelope[c.Unsubscribe]) -> c.Preferences:
         email = str(cmd.data.email).lower()
-        if not hmac.compare_digest(token_for(self.secret, email), cmd.data.token):
+        # As bytes: compare_digest refuses str with other than ASCII (any text may be sent).
+        if not hmac.compare_digest(token_for(self.secret, email).encode(), cmd.data.token.encode()):
             raise Refused(
                 "forbidden",
                 "the unsubscribe token does not match this address",

@@ -42,3 +42,10 @@ async def test_each_installation_makes_its_own_secret_once(servers: Servers, reg
     assert await here.installation_secret() == first  # kept, not made again
     assert await elsewhere.installation_secret() != first
     assert len(first) >= 32
+
+
+async def test_a_token_of_any_text_is_refused_not_a_fault(client: BusClient, region: str) -> None:
+    """Found by schemathesis through the portal's API: a non-ASCII token was an internal error."""
+    with pytest.raises(Refused) as refused:
+        await client.call(c.UNSUBSCRIBE, c.Unsubscribe(email="a@b.ee", token="ÿ-token"), region)
+    assert refused.value.code == "forbidden"

@@ -14,4 +14,4 @@ SESSION, CSRF = "mapnet_session", "mapnet_csrf"
 def csrf_ok(request: Request, form: Any) -> bool:
     sent = form.get("csrf") or request.headers.get("X-CSRF-Token")
     kept = request.cookies.get(CSRF)
-    return bool(sent and kept and secrets.compare_digest(str(sent), kept))
+    return bool(sent and kept and secrets.compare_digest(str(sent).encode(), kept.encode()))
