@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import date, datetime
 from typing import Literal
 
@@ -338,6 +339,16 @@ class ContactErased(Payload):
     region: str
     contact_id: str
     erased_at: datetime
+    email_sha256: str = Field(
+        default="",
+        description="SHA-256 (hex) of the person's address in lower case: each copy finds the "
+        "person's records by it without the tombstone carrying the address itself",
+    )
+
+
+def email_digest(email: str) -> str:
+    """What a ContactErased names a person by."""
+    return hashlib.sha256(email.strip().lower().encode()).hexdigest()
 
 
 class SmeShared(Payload):
@@ -506,4 +517,6 @@ SME_UNSHARED = event(
     S, "sme_unshared", SmeUnshared, "An SME stopped sharing with the network", shared=True
 )
 SME_ERASED = event(S, "sme_erased", SmeErased, "An SME was erased", shared=True)
-CONTACT_ERASED = event(S, "contact_erased", ContactErased, "A contact person was erased")
+CONTACT_ERASED = event(
+    S, "contact_erased", ContactErased, "A contact person was erased", shared=True
+)

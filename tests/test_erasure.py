@@ -79,3 +79,34 @@ async def test_an_erased_contact_leaves_the_registrys_records_and_answers(
     repeat = await client.nc.request(rg.REGISTER_SME.subject(region), encode(register), timeout=5)
     answer = json.loads(repeat.data)
     assert answer["data"]["sme_id"] == sme["sme_id"] and answer["data"]["contacts"] == []
+
+
+async def test_an_erased_contact_leaves_the_registrations_and_notify_too(
+    servers: Servers, client: BusClient, region: str
+) -> None:
+    """contact_erased names the person by the digest of their address: the events service and
+    notify find them by it, and the other contact of the same SME stays."""
+    kept = {"name": "Jaan Jääb", "email": "jaan@photonforge.ee"}
+    sme = await client.call(rg.REGISTER_SME, new_sme(contacts=[
+        {"name": NAME, "email": EMAIL}, kept]), region)  # fmt: skip
+    event = await client.call(ev.PUBLISH_EVENT, entry(), region)
+    ref = SmeRef(region=region, sme_id=sme.sme_id)
+    for person in ({"person_name": NAME, "email": EMAIL}, {"person_name": kept["name"],
+                                                            "email": kept["email"]}):  # fmt: skip
+        await client.call(ev.REGISTER_PARTICIPANT,
+                          ev.RegisterParticipant(event_id=event.event_id, sme=ref, **person),
+                          region)  # fmt: skip
+    await eventually(
+        lambda: holding(servers, region, EMAIL),
+        until=lambda where: any(w.startswith("notify.registrations") for w in where),
+    )
+    contact = next(c for c in sme.contacts if c.email == EMAIL)
+    erase = rg.EraseContact(sme_id=sme.sme_id, contact_id=contact.id, reason="asked")
+    await client.call(rg.ERASE_CONTACT, erase, region)
+
+    async def left() -> list[str]:
+        return await holding(servers, region, EMAIL, NAME)
+
+    assert await eventually(left, until=lambda where: where == []) == []
+    assert any(w.startswith("events.registrations") for w in await holding(
+        servers, region, kept["email"]))  # fmt: skip

@@ -30,6 +30,8 @@ on SQLite) support. Measured differences with nx-27017 0.8.1, and how MAPnet avo
 - ``{"flag": {"$ne": True}}`` beside a range on an indexed field drops the documents that lack
   ``flag`` (alone it matches them, as on MongoDB). The registry's incremental read of changed
   SMEs for its indicators therefore filters on ``updated_at`` alone (tombstones have none).
+- A dotted projection (``{"data.email": 1}``) comes back as a flat key ``"data.email"``, not
+  nested as on MongoDB: projections name top-level fields only.
 """
 
 from __future__ import annotations

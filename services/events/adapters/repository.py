@@ -11,6 +11,7 @@ from pymongo import ASCENDING
 from pymongo.errors import DuplicateKeyError
 
 from contracts import events as c
+from contracts import registry as rg
 from contracts.common import SmeRef
 from contracts.envelope import Envelope
 from contracts.errors import Refused, conflict, not_found
@@ -246,15 +247,20 @@ class RegistrationRepository:
         )
         return result.matched_count == 1
 
-    async def erase_people_of(self, sme: SmeRef) -> list[str]:
-        """The people registered for an erased SME lose their name and address; the
-        registrations stay, as counts and seats (so the waitlist and the KPIs hold). Answers
-        the registrations it changed."""
+    async def erase_people_of(self, sme: SmeRef, email_sha256: str | None = None) -> list[str]:
+        """The people registered for an erased SME (or only the one whose address has this
+        digest) lose their name and address; the registrations stay, as counts and seats (so
+        the waitlist and the KPIs hold). Answers the registrations it changed."""
         found = self.registrations.find(
             {"data.sme.sme_id": sme.sme_id, "data.sme.region": sme.region},
-            {"_id": 1, "event_id": 1, "seat_key": 1},
+            # Whole "data": see mapnet/runtime/mongo.py on dotted projections.
+            {"_id": 1, "event_id": 1, "seat_key": 1, "data": 1},
         )
-        docs = [doc async for doc in found]
+        docs = [
+            doc
+            async for doc in found
+            if email_sha256 is None or rg.email_digest(doc["data"]["email"]) == email_sha256
+        ]
         for doc in docs:
             email = f"erased-{doc['_id'][:12]}@erased.mapnet.eu"
             seat = f"{doc['event_id']}:{email}" if doc.get("seat_key") else None

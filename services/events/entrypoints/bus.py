@@ -51,6 +51,13 @@ def build(rt: Runtime) -> None:
     rt.consumes(rg.SME_ERASED)(on_sme_erased)
     rt.consumes_network(rg.SME_ERASED)(on_sme_erased)
 
+    async def on_contact_erased(event: Envelope[rg.ContactErased]) -> None:
+        sme = SmeRef(sme_id=event.data.sme_id, region=event.data.region)
+        await calendar.forget_contact(sme, event.data.email_sha256)
+
+    rt.consumes(rg.CONTACT_ERASED)(on_contact_erased)
+    rt.consumes_network(rg.CONTACT_ERASED)(on_contact_erased)
+
     @rt.consumes_network(c.ENTRY_SHARED)
     async def on_network_entry(event: Envelope[c.CalendarEntry]) -> None:
         await entries.put_copy(event.data)

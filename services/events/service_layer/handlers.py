@@ -194,6 +194,14 @@ class Calendar:
         if self._forget_sme is not None:
             await self._forget_sme(sme.sme_id)
 
+    async def forget_contact(self, sme: SmeRef, email_sha256: str) -> None:
+        """One contact of an SME was erased: they leave the registrations they made for it."""
+        if not email_sha256:
+            return  # a tombstone from before tombstones named the person
+        for rid in await self.registrations.erase_people_of(sme, email_sha256):
+            if self._forget_replies is not None:
+                await self._forget_replies(rid)
+
     async def reconcile(self) -> None:
         """After a crash: finish registrations left pending, and give back seats that cancelled
         registrations still hold."""

@@ -45,7 +45,7 @@ class ReadModel:
     async def put_event(self, entry: dict[str, Any]) -> None:
         if entry.get("kind") != "brokerage_event" or not entry.get("brokerage"):
             return
-        current = await self.brokerage.find_one({"_id": entry["event_id"]}, {"entry.version": 1})
+        current = await self.brokerage.find_one({"_id": entry["event_id"]}, {"entry": 1})
         if current and current["entry"]["version"] > entry["version"]:
             return  # an older version arriving late
         await self.brokerage.update_one(

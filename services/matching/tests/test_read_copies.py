@@ -52,3 +52,21 @@ async def test_unsharing_holds_until_a_newer_version_is_shared_again(servers: Se
     assert await held(model) == (None, [])
     await model.put_shared(*shared(6, "a"))  # consent given again later
     assert await held(model) == ("v6", ["a"])
+
+
+async def test_a_brokerage_event_is_kept_at_its_newest_version(servers: Servers) -> None:
+    """Its second version used to fail on reading the first (a dotted projection nx-27017
+    answers flat), and so never arrived."""
+    model = ReadModel(mongo.database(mongo.client(servers.mongo_url), unique_region(), "matching"))
+    deadline = "2027-05-01T00:00:00Z"
+    setup = {"days": ["2027-05-04"], "day_start": "09:00", "slots_per_day": 4,
+             "slot_minutes": 30, "tables": 2, "registration_deadline": deadline}  # fmt: skip
+
+    def version(n: int) -> dict[str, Any]:
+        return {"event_id": "e1", "region": "tallinn", "kind": "brokerage_event", "version": n,
+                "timezone": "Europe/Tallinn", "brokerage": setup | {"tables": n}}  # fmt: skip
+
+    for n in (1, 2, 1):  # the first version again, late
+        await model.put_event(version(n))
+    event = await model.event("e1")
+    assert event is not None and event.setup["tables"] == 2

@@ -81,6 +81,8 @@ def build(rt: Runtime) -> None:
     # Its own region's SMEs, and from the network those registered at this region's events.
     rt.consumes(rg.SME_ERASED)(_data(notifier.on_sme_erased))
     rt.consumes_network(rg.SME_ERASED)(_data(notifier.on_sme_erased))
+    rt.consumes(rg.CONTACT_ERASED)(_data(notifier.on_contact_erased))
+    rt.consumes_network(rg.CONTACT_ERASED)(_data(notifier.on_contact_erased))
 
     rt.publishes(c.NOTIFICATION_SENT, c.NOTIFICATION_FAILED)
 

@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from contracts import notify as c
+from contracts import registry as rg
 from contracts.common import Accepted
 from contracts.envelope import Envelope
 from contracts.errors import Refused, not_found
@@ -171,6 +172,15 @@ class Notifier:
         for email in await self.store.registered_for(mails.sme_key(sme)):
             self._withdraw(email)
             await self.store.forget(email)
+
+    async def on_contact_erased(self, erased: dict[str, Any]) -> None:
+        """One contact of an SME was erased: forgotten as by forget_person, found among the
+        people registered for the SME by the digest of their address."""
+        sme = {"sme_id": erased["sme_id"], "region": erased["region"]}
+        for email in await self.store.registered_for(mails.sme_key(sme)):
+            if erased.get("email_sha256") == rg.email_digest(email):
+                self._withdraw(email)
+                await self.store.forget(email)
 
     async def _people(self, event_id: str, sme: dict[str, Any]) -> list[Person]:
         found = await self.store.confirmed_people(event_id, mails.sme_key(sme), wait=True)

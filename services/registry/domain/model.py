@@ -187,14 +187,19 @@ class Sme:
         self._share(self.data.share_with_network)
 
     def erase_contact(self, contact_id: str, now: datetime) -> None:
-        if not any(ct.id == contact_id for ct in self.contacts):
+        erased = next((ct for ct in self.contacts if ct.id == contact_id), None)
+        if erased is None:
             raise Refused("not_found", f"contact {contact_id} does not exist", id=contact_id)
         self.contacts = [ct for ct in self.contacts if ct.id != contact_id]
         self._touch(now)
         self._record(
             c.CONTACT_ERASED,
             c.ContactErased(
-                sme_id=self.sme_id, region=self.region, contact_id=contact_id, erased_at=now
+                sme_id=self.sme_id,
+                region=self.region,
+                contact_id=contact_id,
+                erased_at=now,
+                email_sha256=c.email_digest(erased.email),
             ),
         )
 
