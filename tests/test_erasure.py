@@ -110,3 +110,27 @@ async def test_an_erased_contact_leaves_the_registrations_and_notify_too(
     assert await eventually(left, until=lambda where: where == []) == []
     assert any(w.startswith("events.registrations") for w in await holding(
         servers, region, kept["email"]))  # fmt: skip
+
+
+async def test_an_erased_smes_meeting_requests_keep_no_words_of_its_people(
+    servers: Servers, client: BusClient, region: str
+) -> None:
+    from contracts import matching as mt
+    from services.matching.tests.test_matching_bus import brokerage
+
+    sme = await client.call(rg.REGISTER_SME, new_sme(), region)
+    event = await client.call(ev.PUBLISH_EVENT, brokerage(), region)
+    mine, other = SmeRef(region=region, sme_id=sme.sme_id), SmeRef(region=region, sme_id="o1")
+    for ref, who in ((mine, NAME), (other, "Olev Teine")):
+        person = ev.RegisterParticipant(event_id=event.event_id, person_name=who,
+                                        email=f"{ref.sme_id}@x.ee", sme=ref)  # fmt: skip
+        await client.call(ev.REGISTER_PARTICIPANT, person, region)
+    ask = mt.RequestMeeting(event_id=event.event_id, requester=mine, receiver=other,
+                            message=f"Tere! {NAME} here, about lasers")  # fmt: skip
+    await client.call(mt.REQUEST_MEETING, ask, region)
+    await client.call(rg.ERASE_SME, rg.EraseSme(sme_id=sme.sme_id, reason="asked"), region)
+
+    async def left() -> list[str]:
+        return await holding(servers, region, NAME)
+
+    assert await eventually(left, until=lambda where: where == []) == []

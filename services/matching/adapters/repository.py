@@ -92,6 +92,14 @@ class MeetingRepository:
         doc = await self.meetings.find_one({"pair_key": pair_key(event_id, a, b)})
         return meeting_from_doc(doc) if doc else None
 
+    async def forget_messages_of(self, sme: SmeRef) -> list[str]:
+        """An erased SME's requests keep their place, not what its people wrote in them."""
+        found = self.meetings.find({"requester_key": key(sme)}, {"_id": 1, "message": 1})
+        ids = [doc["_id"] async for doc in found if doc.get("message")]
+        for meeting_id in ids:
+            await self.meetings.update_one({"_id": meeting_id}, {"$set": {"message": ""}})
+        return ids
+
     async def sent_by(self, event_id: str, requester: SmeRef) -> int:
         return await self.meetings.count_documents(
             {

@@ -19,6 +19,7 @@ from ..adapters.repository import MEETINGS, SCHEDULES, MeetingRepository
 from ..service_layer.handlers import Matching
 
 Handler = Callable[[Envelope[Any]], Awaitable[None]]
+Forget = Callable[[str], Awaitable[None]]
 
 
 def build(rt: Runtime) -> None:
@@ -41,10 +42,10 @@ def build(rt: Runtime) -> None:
     rt.handles(c.FIND_PARTNERS)(matching.find_partners)
 
     # The read model: this region's brokerage events, registrations, SMEs and profiles ...
-    for op, handle in _read_model_routes(read_model).items():
+    for op, handle in _read_model_routes(read_model, meetings, rt.forget_replies).items():
         rt.consumes(op)(handle)
     # ... and what the other regions share.
-    for op, handle in _network_routes(read_model).items():
+    for op, handle in _network_routes(read_model, meetings, rt.forget_replies).items():
         rt.consumes_network(op)(handle)
 
     rt.publishes(
@@ -57,7 +58,9 @@ def build(rt: Runtime) -> None:
     )
 
 
-def _read_model_routes(read_model: ReadModel) -> dict[Any, Handler]:
+def _read_model_routes(
+    read_model: ReadModel, meetings: MeetingRepository, forget: Forget
+) -> dict[Any, Handler]:
     async def on_event_published(event: Envelope[ev.EventPublished]) -> None:
         await read_model.put_event(event.data.model_dump(mode="json"))
 
@@ -94,11 +97,13 @@ def _read_model_routes(read_model: ReadModel) -> dict[Any, Handler]:
         reg.SME_UPDATED: put_sme,
         reg.PROFILE_PUBLISHED: on_profile_published,
         reg.PROFILE_WITHDRAWN: on_profile_withdrawn,
-        reg.SME_ERASED: _erased(read_model),
+        reg.SME_ERASED: _erased(read_model, meetings, forget),
     }
 
 
-def _network_routes(read_model: ReadModel) -> dict[Any, Handler]:
+def _network_routes(
+    read_model: ReadModel, meetings: MeetingRepository, forget: Forget
+) -> dict[Any, Handler]:
     async def on_sme_shared(event: Envelope[reg.SmeShared]) -> None:
         d = event.data.model_dump(mode="json")
         await read_model.put_shared(d["sme"], d["profiles"])
@@ -113,13 +118,17 @@ def _network_routes(read_model: ReadModel) -> dict[Any, Handler]:
     return {
         reg.SME_SHARED: on_sme_shared,
         reg.SME_UNSHARED: on_sme_unshared,
-        reg.SME_ERASED: _erased(read_model),
+        reg.SME_ERASED: _erased(read_model, meetings, forget),
         c.SCHEDULE_PUBLISHED: on_schedule,
     }
 
 
-def _erased(read_model: ReadModel) -> Handler:
+def _erased(read_model: ReadModel, meetings: MeetingRepository, forget: Forget) -> Handler:
     async def on_sme_erased(event: Envelope[reg.SmeErased]) -> None:
-        await read_model.erase_sme(SmeRef(sme_id=event.data.sme_id, region=event.data.region))
+        erased = SmeRef(sme_id=event.data.sme_id, region=event.data.region)
+        await read_model.erase_sme(erased)
+        # What its people wrote in meeting requests goes, with the answers that quoted it.
+        for meeting_id in await meetings.forget_messages_of(erased):
+            await forget(meeting_id)
 
     return on_sme_erased

@@ -295,6 +295,15 @@ class NotifyStore:
         if ids:
             await self.digest_items.delete_many({"_id": {"$in": ids}})
 
+    async def drop_mentions(self, sme_key: str) -> None:
+        """Mails that quote an erased SME's people keep no text: sent ones are logged without
+        it, and those not sent yet are not sent."""
+        await self.deliveries.update_many(
+            {"about": sme_key, "status": {"$in": ["pending", "sending"]}},
+            {"$set": {"status": "failed", "last_error": "quoted an erased SME", "message": None}},
+        )
+        await self.deliveries.update_many({"about": sme_key}, {"$set": {"message": None}})
+
     async def stop_queued(self, email: str, why: str) -> None:
         """Mail to the person not yet sent is not sent: recorded as failed, and why."""
         await self.deliveries.update_many(

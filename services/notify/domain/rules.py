@@ -35,6 +35,9 @@ class Mail:
     person: Person
     context: dict[str, Any]
     attachments: list[Attachment] = field(default_factory=list)
+    # SMEs (region:sme_id) whose people the mail quotes by name or words: an erasure of one
+    # takes the text out of the mails kept, and stops those not yet sent.
+    about: tuple[str, ...] = ()
 
 
 def frequency(kind: str, preferences: dict[str, Any] | None) -> str:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hmac
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -84,10 +85,17 @@ class Notifier:
                 mail, ident, sender=self.sender, public_url=self.public_url, secret=self.secret
             )
             deliveries.append(
-                {"_id": ident, "event_id": cause.id, "channel": "email", "kind": mail.kind,
-                 "recipient": email, "message": wire_text(message),
-                 "correlationid": cause.correlationid}
-            )  # fmt: skip
+                {
+                    "_id": ident,
+                    "event_id": cause.id,
+                    "channel": "email",
+                    "kind": mail.kind,
+                    "recipient": email,
+                    "message": wire_text(message),
+                    "about": list(mail.about),
+                    "correlationid": cause.correlationid,
+                }
+            )
         await self._admit(deliveries)
 
     async def queue_webhooks(self, event: Envelope[Any]) -> None:
@@ -97,13 +105,19 @@ class Notifier:
         region = str(data.get("region") or event.region)
         await self._admit(
             [
-                {"_id": delivery_id(event.id, "webhook", sub["_id"]), "event_id": event.id,
-                 "channel": "webhook", "kind": name, "recipient": sub["_id"],
-                 "body": encode(event).decode(), "correlationid": event.correlationid}
+                {
+                    "_id": delivery_id(event.id, "webhook", sub["_id"]),
+                    "event_id": event.id,
+                    "channel": "webhook",
+                    "kind": name,
+                    "recipient": sub["_id"],
+                    "body": encode(event).decode(),
+                    "correlationid": event.correlationid,
+                }
                 for sub in await self.store.active_subscriptions()
                 if subscription_matches(sub, name, region, clusters_of(data))
             ]
-        )  # fmt: skip
+        )
 
     # --- what the other services tell -----------------------------------------------------------
 
@@ -124,13 +138,18 @@ class Notifier:
         rows = [(event, event.data.registration.model_dump(mode="json")) for event in events]
         await self.store.put_registrations(
             [
-                {"_id": r["registration_id"], "event_id": r["event_id"],
-                 "email": r["email"].lower(), "name": r["person_name"],
-                 "language": r["language"], "status": r["status"],
-                 "sme_key": mails.sme_key(r["sme"]) if r.get("sme") else None}
+                {
+                    "_id": r["registration_id"],
+                    "event_id": r["event_id"],
+                    "email": r["email"].lower(),
+                    "name": r["person_name"],
+                    "language": r["language"],
+                    "status": r["status"],
+                    "sme_key": mails.sme_key(r["sme"]) if r.get("sme") else None,
+                }
                 for _, r in rows
             ]
-        )  # fmt: skip
+        )
         if kind is None:
             return
         entries = {
@@ -146,21 +165,30 @@ class Notifier:
         await self.store.mark_cancelled(d.event_id)
         await self.queue_mails(
             [
-                (mails.cancellation_mail(Person(r["email"], r["name"], r["language"]),
-                                         entry, d.reason), event)
+                (
+                    mails.cancellation_mail(
+                        Person(r["email"], r["name"], r["language"]), entry, d.reason
+                    ),
+                    event,
+                )
                 for r in await self.store.open_registrations(d.event_id)
             ]
-        )  # fmt: skip
+        )
 
     async def on_profile_published(self, data: dict[str, Any]) -> None:
         """Public profiles are remembered for the digest and for their expiry notices."""
         p = data["profile"]
         if p["visibility"] != "private":
             await self.store.put_profile(
-                {"_id": p["profile_id"], "title": p["title"], "type": p["type"],
-                 "expires_on": p["expires_on"], "sme": data["sme"],
-                 "received_at": utc_key(datetime.now(UTC))}
-            )  # fmt: skip
+                {
+                    "_id": p["profile_id"],
+                    "title": p["title"],
+                    "type": p["type"],
+                    "expires_on": p["expires_on"],
+                    "sme": data["sme"],
+                    "received_at": utc_key(datetime.now(UTC)),
+                }
+            )
 
     async def on_profile_withdrawn(self, profile_id: str) -> None:
         await self.store.drop_profile(profile_id)
@@ -169,6 +197,7 @@ class Notifier:
         """An erased SME's profiles go, and the people registered for it are forgotten as by
         forget_person: their preferences, their mail not yet sent, their address in the log."""
         await self.store.drop_profiles_of(sme["sme_id"])
+        await self.store.drop_mentions(mails.sme_key(sme))
         for email in await self.store.registered_for(mails.sme_key(sme)):
             self._withdraw(email)
             await self.store.forget(email)
@@ -197,7 +226,13 @@ class Notifier:
         other_name = await self._name(m["event_id"], other)
         await self.queue_mails(
             [
-                (mails.meeting_mail(kind, person, entry, other_name, m.get("message", "")), event)
+                (
+                    replace(
+                        mails.meeting_mail(kind, person, entry, other_name, m.get("message", "")),
+                        about=(mails.sme_key(other),),
+                    ),
+                    event,
+                )
                 for person in await self._people(m["event_id"], to)
             ]
         )
@@ -213,9 +248,16 @@ class Notifier:
                 )
                 for m in mine
             ]
+            quoted = tuple(sorted({mails.sme_key(mails.other_party(m, key)) for m in mine}))
             await self.queue_mails(
                 [
-                    (mails.schedule_mail(person, entry, rows, mine, s["version"]), event)
+                    (
+                        replace(
+                            mails.schedule_mail(person, entry, rows, mine, s["version"]),
+                            about=quoted,
+                        ),
+                        event,
+                    )
                     for person in await self._people(s["event_id"], sme)
                 ]
             )
