@@ -18,6 +18,7 @@ from services.events.tests.test_events_bus import entry
 from services.registry.tests.test_registry_bus import new_sme
 from tests.fixtures import Servers
 from tests.helpers import eventually
+from tests.test_portal import add_person
 
 pytestmark = pytest.mark.usefixtures("region_app")
 NAME, EMAIL = "Mari Maasikas", "mari@photonforge.ee"
@@ -27,7 +28,7 @@ async def holding(servers: Servers, region: str, *needles: str) -> list[str]:
     """Every document of every service of the region that still holds one of the needles."""
     client = mongo.client(servers.mongo_url)
     found = []
-    for service in ("registry", "events", "matching", "notify"):
+    for service in ("registry", "events", "matching", "notify", "portal"):
         db = mongo.database(client, region, service)
         for name in await db.list_collection_names():
             async for doc in db[name].find({}):
@@ -41,6 +42,7 @@ async def test_an_erased_smes_contact_is_in_no_collection_of_any_service(
     servers: Servers, client: BusClient, region: str
 ) -> None:
     sme = await client.call(rg.REGISTER_SME, new_sme(), region)
+    await add_person(servers, region, EMAIL, "sme", sme_id=sme.sme_id)  # a portal account
     event = await client.call(ev.PUBLISH_EVENT, entry(), region)
     person = ev.RegisterParticipant(event_id=event.event_id, person_name=NAME, email=EMAIL,
                                     sme=SmeRef(region=region, sme_id=sme.sme_id))  # fmt: skip

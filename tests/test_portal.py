@@ -122,3 +122,21 @@ async def test_the_public_calendar_and_a_one_click_unsubscribe(
 
 
 pytestmark = pytest.mark.usefixtures("region_app")
+
+
+async def test_an_erased_smes_contact_can_no_longer_sign_in(
+    region_app: Assembly, servers: Servers, client: BusClient, region: str
+) -> None:
+    from tests.helpers import eventually
+
+    sme = await client.call(rg.REGISTER_SME, new_sme(), region)
+    await add_person(servers, region, "mari@photonforge.ee", "sme", sme_id=sme.sme_id)
+    async with httpx.AsyncClient(base_url=portal_url(region_app, region)) as http:
+        assert (await sign_in(http, "mari@photonforge.ee")).status_code == 303
+        await client.call(rg.ERASE_SME, rg.EraseSme(sme_id=sme.sme_id, reason="asked"), region)
+
+        async def home() -> int:
+            return (await http.get("/")).status_code
+
+        assert await eventually(home, until=lambda status: status == 303) == 303  # signed out
+        assert (await sign_in(http, "mari@photonforge.ee")).status_code == 401

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from contracts.registry import email_digest
 from mapnet.runtime.mongo import Database
 
 from ..domain.users import NewSession, User
@@ -32,6 +33,17 @@ class PortalStore:
                "password_hash": user.password_hash, "sme_id": user.sme_id,
                "event_ids": user.event_ids}  # fmt: skip
         await self.users.replace_one({"_id": user.email}, doc, upsert=True)
+
+    async def remove_people_of(self, sme_id: str, email_sha256: str | None = None) -> int:
+        """The accounts of an erased SME's contacts (or of the one whose address has this
+        digest) go, with their sessions."""
+        found = [doc["_id"] async for doc in self.users.find({"sme_id": sme_id}, {"_id": 1})]
+        gone = [e for e in found if email_sha256 is None or email_digest(e) == email_sha256]
+        for email in gone:
+            await self.sessions.delete_many({"email": email})
+            await self.users.delete_one({"_id": email})
+            await self.failures.delete_one({"_id": f"account:{email}"})
+        return len(gone)
 
     async def add_session(self, session: NewSession, email: str) -> None:
         await self.sessions.insert_one({"_id": session.digest, "email": email,

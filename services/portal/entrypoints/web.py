@@ -17,7 +17,9 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
+from contracts import registry as rg
 from contracts.access import Actor
+from contracts.envelope import Envelope
 from contracts.errors import Refused
 from mapnet.runtime.bus import BusClient
 from mapnet.runtime.credentials import without_login
@@ -167,3 +169,14 @@ def build(rt: Runtime) -> None:
 
     rt.startup.append(start)
     rt.shutdown.insert(0, stop)
+
+    # An erased SME's contacts (or one erased contact) can no longer sign in: their accounts go.
+    @rt.consumes(rg.SME_ERASED)
+    async def on_sme_erased(event: Envelope[rg.SmeErased]) -> None:
+        if event.data.region == rt.region:
+            await store.remove_people_of(event.data.sme_id)
+
+    @rt.consumes(rg.CONTACT_ERASED)
+    async def on_contact_erased(event: Envelope[rg.ContactErased]) -> None:
+        if event.data.region == rt.region and event.data.email_sha256:
+            await store.remove_people_of(event.data.sme_id, event.data.email_sha256)
