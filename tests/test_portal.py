@@ -140,3 +140,38 @@ async def test_an_erased_smes_contact_can_no_longer_sign_in(
 
         assert await eventually(home, until=lambda status: status == 303) == 303  # signed out
         assert (await sign_in(http, "mari@photonforge.ee")).status_code == 401
+
+
+async def test_an_sme_contact_finds_partners_with_the_reasons(
+    region_app: Assembly, servers: Servers, client: BusClient, region: str
+) -> None:
+    from services.matching.tests.test_matching_bus import profile, sme
+    from tests.helpers import eventually
+
+    async def registered(name: str, number: str, p: rg.ProfileInput) -> str:
+        view = await client.call(rg.REGISTER_SME, sme(name, number, nace_codes=["26.70"],
+                                                      clusters=["photonics"]), region)  # fmt: skip
+        await client.call(rg.PUBLISH_PROFILE, rg.PublishProfile(sme_id=view.sme_id, profile=p),
+                          region)  # fmt: skip
+        return view.sme_id
+
+    wanted = profile("technology_request", "Femtosecond laser for glass cutting",
+                     "We need an ultrafast laser source for cutting thin glass",
+                     nace_codes=["26.70"])  # fmt: skip
+    seeker = await registered("Laser Seekers OÜ", "14000009", wanted)
+    await registered("Ultrafast Optics OÜ", "14000015", profile(
+        "technology_offer", "Ultrafast femtosecond laser source",
+        "Compact femtosecond laser for glass cutting", nace_codes=["26.70"]))  # fmt: skip
+    await add_person(servers, region, "seeker@lasers.ee", "sme", sme_id=seeker)
+    async with httpx.AsyncClient(base_url=portal_url(region_app, region)) as http:
+        await sign_in(http, "seeker@lasers.ee")
+
+        async def results() -> str:
+            return (await http.get("/partners")).text
+
+        page = await eventually(results, until=lambda text: "Ultrafast femtosecond" in text)
+        assert "Why:" in page and "Laser Seekers" not in page.split('id="partners"')[1]
+    await add_person(servers, region, "staff@tallinn.example", "map_staff")
+    async with httpx.AsyncClient(base_url=portal_url(region_app, region)) as http:
+        await sign_in(http, "staff@tallinn.example")
+        assert (await http.get("/partners")).status_code == 403  # for a company's contact

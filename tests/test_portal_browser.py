@@ -108,3 +108,21 @@ async def test_anyone_reads_the_calendar_without_signing_in(
     await page.get_by_role("heading", name="The network calendar").wait_for()
     await page.get_by_role("link", name="Sign in").wait_for()
     await shot(page, "05-calendar")
+
+
+async def test_an_sme_contact_opens_their_company_and_the_partner_search(
+    region_app: Assembly, servers: Servers, client: BusClient, region: str, browser_page: Any
+) -> None:
+    page = browser_page
+    sme = await client.call(rg.REGISTER_SME, new_sme(), region)
+    await add_person(servers, region, "mari@photonforge.ee", "sme", sme_id=sme.sme_id)
+    await page.goto(f"{portal_url(region_app, region)}/signin")
+    await page.get_by_label("Email").fill("mari@photonforge.ee")
+    await page.get_by_label("Password").fill(PASSWORD)
+    await page.get_by_role("button", name="Sign in").click()
+    await page.get_by_role("link", name="My company").first.click()
+    await page.get_by_role("heading", name="Photon Forge OÜ").wait_for()
+    await shot(page, "06-my-company")
+    await page.get_by_role("link", name="Find partners").click()
+    await page.get_by_role("heading", name="Find partners").wait_for()
+    await shot(page, "07-partners")

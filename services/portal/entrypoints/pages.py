@@ -12,6 +12,7 @@ from fastapi.responses import RedirectResponse, Response
 from pydantic import ValidationError
 
 from contracts import events as ev
+from contracts import matching as mt
 from contracts import notify as nt
 from contracts import registry as rg
 from contracts.access import STAFF, Role
@@ -25,6 +26,7 @@ if TYPE_CHECKING:
 
 Page = Callable[[Request, User], Awaitable[Response]]
 Route = Callable[[Request], Awaitable[Response]]
+_PARTNER_FILTERS = ("country", "cluster", "profile_type", "cursor")
 _SME_FILTERS = ("text", "country", "cluster", "stage", "size_class", "growth_class", "cursor")
 
 
@@ -70,6 +72,21 @@ class Pages:
         view = await self.portal.call(rg.GET_SME, query, person.actor())
         return self.portal.page(request, "sme.html", person=person, sme=view)
 
+    async def partners(self, request: Request, person: User) -> Response:
+        """Partner search for the SME the person acts for: each result with its reasons."""
+        if person.sme_id is None:
+            raise Refused("forbidden", "partner search is for a company's contact")
+        given = {k: v for k in _PARTNER_FILTERS if (v := request.query_params.get(k))}
+        seeker = {"region": person.region, "sme_id": person.sme_id}
+        try:
+            query = mt.FindPartners.model_validate(given | {"seeker": seeker, "limit": 20})
+        except ValidationError as exc:
+            fields = ", ".join(str(e["loc"][0]) for e in exc.errors())
+            raise Refused("validation_failed", f"check the search: {fields}") from None
+        found = await self.portal.call(mt.FIND_PARTNERS, query, person.actor())
+        return self.portal.page(request, "partners.html", person=person, page=found, given=given,
+                                types=mt.ProfileType.__args__)  # type: ignore[attr-defined]  # fmt: skip
+
     async def calendar(self, request: Request) -> Response:
         found = await self.portal.person(request)
         query = ev.ListCalendar(period_from=datetime.now(UTC), limit=50,
@@ -102,6 +119,7 @@ def add_routes(app: FastAPI, portal: Portal) -> None:
     app.add_api_route("/", pages.signed_in(pages.home), methods=["GET"])
     app.add_api_route("/smes", pages.signed_in(pages.smes, *STAFF), methods=["GET"])
     app.add_api_route("/smes/{sme_id}", pages.signed_in(pages.sme, *STAFF, "sme"), methods=["GET"])
+    app.add_api_route("/partners", pages.signed_in(pages.partners, "sme"), methods=["GET"])
     app.add_api_route("/calendar", pages.calendar, methods=["GET"])
     app.add_api_route("/unsubscribe", pages.unsubscribe_page, methods=["GET"])
     app.add_api_route("/unsubscribe", pages.unsubscribe, methods=["POST"])
