@@ -112,7 +112,9 @@ def test_compose_runs_one_region_with_official_images_and_each_service() -> None
     assert "$MAPNET_SERVICE_PASSWORD" in (ROOT / conf).read_text()
     assert "MAPNET_SERVICE_PASSWORD" in services["nats"]["environment"]
     runner = CliRunner()
-    for name in ("registry", "events", "matching", "notify"):
+    from mapnet.runtime.declaration import service_names
+
+    for name in service_names():  # every declared service has its container
         svc = services[name]
         assert svc["command"] == ["serve", name]
         assert svc["healthcheck"]["test"]
@@ -122,4 +124,6 @@ def test_compose_runs_one_region_with_official_images_and_each_service() -> None
         assert result.exit_code == 0, result.output
     for name, svc in services.items():
         assert "healthcheck" in svc, name
+    assert services["portal"]["ports"] == ["8080:8080"]
+    assert services["portal"]["environment"]["MAPNET_HTTP_HOST"] == "0.0.0.0"
     assert (ROOT / "Dockerfile").exists()
