@@ -14,7 +14,7 @@ from typing import Any
 import nats
 from nats.js.api import StreamConfig
 
-from bench.common import embedded_servers, figures
+from bench.common import REGION, embedded_servers, figures
 from contracts.envelope import Envelope
 from contracts.registry import SME_REGISTERED, SmeRegistered
 from mapnet.runner import Assembly
@@ -22,8 +22,6 @@ from mapnet.runtime import logs, mongo
 from mapnet.runtime.codec import encode, make_envelope
 from mapnet.runtime.service import Runtime
 from mapnet.runtime.settings import Settings
-
-REGION = "bench"
 
 
 def event(i: int) -> Envelope[SmeRegistered]:

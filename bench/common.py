@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import os
+import sys
 import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 
-from mapnet.ops.servers import embedded_pair
+from mapnet.ops.servers import Managed, embedded_pair
+from mapnet.ops.status import wait_until_up
+
+REGION = "bench"
 
 
 @contextmanager
@@ -18,6 +23,29 @@ def embedded_servers() -> Iterator[tuple[str, str]]:
         embedded_pair("bench", Path(tmp)) as urls,
     ):
         yield urls
+
+
+@asynccontextmanager
+async def serving(
+    service: str,
+    nats_url: str,
+    mongo_url: str,
+    logs: Path,
+    waits_for: Sequence[str] | None = None,
+    **env: str,
+) -> AsyncIterator[None]:
+    """``mapnet serve <service>`` for the bench region in a process of its own, on the bench's
+    servers, until its services (``waits_for``, else itself) answer; stopped on leaving."""
+    environment = {**os.environ, "NATS_URL": nats_url, "MONGO_URL": mongo_url,
+                   "MAPNET_REGIONS": REGION, "MAPNET_LOG_LEVEL": "WARNING", **env}  # fmt: skip
+    process = Managed(service, [sys.executable, "-m", "mapnet", "serve", service],
+                      logs / f"{service}.log", env=environment)  # fmt: skip
+    process.start()
+    try:
+        await wait_until_up(REGION, nats_url, list(waits_for or [service]))
+        yield
+    finally:
+        process.stop()
 
 
 def figures(**values: object) -> str:

@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import statistics
-import sys
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
@@ -23,7 +21,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bench.common import embedded_servers, figures
+from bench.common import REGION, embedded_servers, figures, serving
 from bench.registry import sme
 from contracts import audit, health
 from contracts import events as ev
@@ -31,11 +29,8 @@ from contracts import matching as mt
 from contracts import notify as nt
 from contracts import registry as rg
 from contracts.common import MAX_SEARCH_WORDS, SmeRef
-from mapnet.ops.servers import Managed
-from mapnet.ops.status import wait_until_up
 from mapnet.runtime.bus import BusClient
 
-REGION = "bench"
 SERVICES = ["registry", "events", "matching", "notify"]
 # Twelve words of 16 letters: 203 characters would be refused, this is the most allowed.
 WORDS = " ".join(f"{chr(97 + i)}{'q' * 15}" for i in range(MAX_SEARCH_WORDS))[:200]
@@ -128,13 +123,7 @@ async def health_times(pool: ProcessPoolExecutor, nats_url: str, seconds: float)
 
 async def main(seconds: float, clients: int) -> None:
     with embedded_servers() as (nats_url, mongo_url), tempfile.TemporaryDirectory() as tmp:
-        env = {**os.environ, "NATS_URL": nats_url, "MONGO_URL": mongo_url,
-               "MAPNET_REGIONS": REGION, "MAPNET_LOG_LEVEL": "WARNING"}  # fmt: skip
-        service = Managed("all", [sys.executable, "-m", "mapnet", "serve", "all"],
-                          Path(tmp) / "all.log", env=env)  # fmt: skip
-        service.start()
-        try:
-            await wait_until_up(REGION, nats_url, SERVICES)
+        async with serving("all", nats_url, mongo_url, Path(tmp), SERVICES):
             client = await BusClient.connect(
                 nats_url, source="mapnet/bench", timeout_s=60, role="map_admin"
             )
@@ -151,8 +140,6 @@ async def main(seconds: float, clients: int) -> None:
             times = await measured
             pool.shutdown()
             await client.close()
-        finally:
-            service.stop()
     cuts = statistics.quantiles(times, n=100)
     print(figures(**{f"{name}_p50_ms": f"{statistics.median(t):.0f}" for name, t in took.items()}))
     print(figures(**{f"{name}_max_ms": f"{max(t):.0f}" for name, t in took.items()}))

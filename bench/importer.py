@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import csv
-import os
 import subprocess
 import sys
 import tempfile
@@ -20,15 +19,12 @@ from pathlib import Path
 
 from stdnum.ee.registrikood import calc_check_digit
 
-from bench.common import embedded_servers, figures
+from bench.common import REGION, embedded_servers, figures, serving
 from contracts import registry as c
-from mapnet.ops.servers import Managed
-from mapnet.ops.status import wait_until_up
 from mapnet.runtime import importer
 from mapnet.runtime.bus import BusClient
 from services.registry.entrypoints.loader import command_id, read_rows
 
-REGION = "bench"
 COLUMNS = ["legal_name", "registration_number", "country", "nace_codes", "clusters",
            "keywords", "description", "founded_on", "figure_year", "staff_headcount",
            "turnover_eur"]  # fmt: skip
@@ -87,17 +83,9 @@ async def main(read_count: int, import_count: int) -> None:
         write_file(many, import_count)
         write_file(few, import_count // 3, offset=import_count)
         with embedded_servers() as (nats_url, mongo_url):
-            env = {**os.environ, "NATS_URL": nats_url, "MONGO_URL": mongo_url,
-                   "MAPNET_REGIONS": REGION, "MAPNET_LOG_LEVEL": "WARNING"}  # fmt: skip
-            service = Managed("registry", [sys.executable, "-m", "mapnet", "serve", "registry"],
-                              Path(tmp) / "registry.log", env=env)  # fmt: skip
-            service.start()
-            try:
-                await wait_until_up(REGION, nats_url, ["registry"])
+            async with serving("registry", nats_url, mongo_url, Path(tmp)):
                 side_by_side = await imported_per_s(nats_url, many, importer.IN_FLIGHT)
                 one_by_one = await imported_per_s(nats_url, few, 1)
-            finally:
-                service.stop()
     print(
         figures(
             file_mb=f"{file_mb:.0f}",

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import sys
 import tempfile
 import time
@@ -19,16 +18,13 @@ from pathlib import Path
 import aiosmtplib
 import nats
 
-from bench.common import embedded_servers, figures
+from bench.common import REGION, embedded_servers, figures, serving
 from contracts import events as ev
 from mapnet.dev.mailbox import message_id
 from mapnet.ops.servers import Managed, free_port, start_and_wait
-from mapnet.ops.status import wait_until_up
 from mapnet.runtime.codec import encode, make_envelope
 from services.notify.adapters.mail import compose
 from services.notify.domain.rules import Mail, Person, delivery_id
-
-REGION = "bench"
 
 
 def registration(n: int) -> ev.Registration:
@@ -122,24 +118,16 @@ async def main(count: int) -> None:
         home = Path(tmp)
         service_box, service_port = mailbox(home / "service-mail")
         raw_box, raw_port = mailbox(home / "raw-mail")
-        env = {**os.environ, "NATS_URL": nats_url, "MONGO_URL": mongo_url,
-               "SMTP_URL": f"smtp://127.0.0.1:{service_port}", "MAPNET_REGIONS": REGION,
-               "MAPNET_LOG_LEVEL": "WARNING"}  # fmt: skip
-        service = Managed(
-            "notify", [sys.executable, "-m", "mapnet", "serve", "notify"],
-            home / "notify.log", env=env,
-        )  # fmt: skip
-        service.start()
+        smtp = f"smtp://127.0.0.1:{service_port}"
         try:
-            await wait_until_up(REGION, nats_url, ["notify"])
-            raw = await plain_loop(raw_port, count)
-            print(f"plain aiosmtplib loop: {raw:,.0f} mails/s", flush=True)
-            sent = await through_service(nats_url, home / "service-mail", count)
-            print(f"through notify: {sent:,.0f} mails/s", flush=True)
-            await asyncio.sleep(1)
-            dupes = duplicated(home / "service-mail")
+            async with serving("notify", nats_url, mongo_url, home, SMTP_URL=smtp):
+                raw = await plain_loop(raw_port, count)
+                print(f"plain aiosmtplib loop: {raw:,.0f} mails/s", flush=True)
+                sent = await through_service(nats_url, home / "service-mail", count)
+                print(f"through notify: {sent:,.0f} mails/s", flush=True)
+                await asyncio.sleep(1)
+                dupes = duplicated(home / "service-mail")
         finally:
-            service.stop()
             service_box.stop()
             raw_box.stop()
     print(f"ratio={sent / raw:.2f}")

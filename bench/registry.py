@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -17,14 +15,10 @@ from typing import Any
 
 from stdnum.ee.registrikood import calc_check_digit
 
-from bench.common import embedded_servers, figures
+from bench.common import REGION, embedded_servers, figures, serving
 from contracts import registry as c
-from mapnet.ops.servers import Managed
-from mapnet.ops.status import wait_until_up
 from mapnet.runtime import mongo
 from mapnet.runtime.bus import BusClient
-
-REGION = "bench"
 
 
 def sme(i: int) -> c.RegisterSme:
@@ -77,22 +71,7 @@ async def raw_inserts(mongo_url: str, count: int, concurrency: int) -> float:
 
 async def main(count: int, concurrency: int) -> None:
     with embedded_servers() as (nats_url, mongo_url), tempfile.TemporaryDirectory() as tmp:
-        env = {
-            **os.environ,
-            "NATS_URL": nats_url,
-            "MONGO_URL": mongo_url,
-            "MAPNET_REGIONS": REGION,
-            "MAPNET_LOG_LEVEL": "WARNING",
-        }
-        service = Managed(
-            "registry",
-            [sys.executable, "-m", "mapnet", "serve", "registry"],
-            Path(tmp) / "registry.log",
-            env=env,
-        )
-        service.start()
-        try:
-            await wait_until_up(REGION, nats_url, ["registry"])
+        async with serving("registry", nats_url, mongo_url, Path(tmp)):
             registered = await through_bus(nats_url, count, concurrency)
             print(f"through the bus: {registered:,.0f} SMEs/s", flush=True)
             raw = await raw_inserts(mongo_url, count, concurrency)
@@ -100,8 +79,6 @@ async def main(count: int, concurrency: int) -> None:
             stored = await mongo.database(
                 mongo.client(mongo_url), REGION, "registry"
             ).smes.count_documents({})
-        finally:
-            service.stop()
     print(
         figures(
             smes=count,

@@ -11,21 +11,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import random
 import statistics
-import sys
 import tempfile
 import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from bench.common import embedded_servers, figures
+from bench.common import REGION, embedded_servers, figures, serving
 from contracts import matching as c
 from contracts import registry as reg
 from contracts.common import SmeRef
-from mapnet.ops.servers import Managed
-from mapnet.ops.status import wait_until_up
 from mapnet.runtime import mongo
 from mapnet.runtime.bus import BusClient
 from mapnet.runtime.codec import encode, make_envelope
@@ -33,7 +29,6 @@ from services.matching.adapters.profile_index import Filters, ProfileIndex
 from services.matching.domain.ranking import seeker_from
 from services.matching.testdata.relevance_set import RELEVANT, profile_docs
 
-REGION = "bench"
 REGIONS = ["berlin", "copenhagen", "helsinki", "oslo", "riga", "stockholm", "tallinn", "vilnius"]
 COUNTRIES = {"berlin": "DE", "copenhagen": "DK", "helsinki": "FI", "oslo": "NO", "riga": "LV",
              "stockholm": "SE", "tallinn": "EE", "vilnius": "LT"}  # fmt: skip
@@ -138,23 +133,13 @@ def precision_at_1() -> float:
 
 async def main(profiles: int, count: int) -> None:
     with embedded_servers() as (nats_url, mongo_url), tempfile.TemporaryDirectory() as tmp:
-        env = {**os.environ, "NATS_URL": nats_url, "MONGO_URL": mongo_url,
-               "MAPNET_REGIONS": REGION, "MAPNET_LOG_LEVEL": "WARNING"}  # fmt: skip
-        service = Managed(
-            "matching", [sys.executable, "-m", "mapnet", "serve", "matching"],
-            Path(tmp) / "matching.log", env=env,
-        )  # fmt: skip
-        service.start()
-        try:
-            await wait_until_up(REGION, nats_url, ["matching"])
+        async with serving("matching", nats_url, mongo_url, Path(tmp)):
             started = time.perf_counter()
             await load_profiles(nats_url, mongo_url, profiles)
             print(
                 f"{profiles} profiles in the read model after {time.perf_counter() - started:.1f} s"
             )
             latencies = await queries(nats_url, count, profiles)
-        finally:
-            service.stop()
     cuts = statistics.quantiles(latencies, n=100)
     print(
         figures(queries=count, p50_ms=f"{cuts[49]:.1f}", precision_at_1=f"{precision_at_1():.2f}")
