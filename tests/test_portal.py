@@ -15,9 +15,8 @@ from mapnet.runtime import mongo
 from mapnet.runtime.bus import BusClient
 from services.notify.adapters.repository import NotifyStore
 from services.notify.domain.rules import unsubscribe_token
-from services.portal.adapters import passwords
 from services.portal.adapters.store import PortalStore
-from services.portal.service_layer.accounts import Accounts
+from services.portal.entrypoints.wiring import accounts_on
 from services.registry.tests.test_registry_bus import new_sme
 from tests.fixtures import Servers
 
@@ -32,7 +31,7 @@ def portal_url(app: Assembly, region: str) -> str:
 
 async def add_person(servers: Servers, region: str, email: str, role: str, **extra: Any) -> None:
     store = PortalStore(mongo.database(mongo.client(servers.mongo_url), region, "portal"))
-    accounts = Accounts(store, passwords.hashed, passwords.verified, session_hours=1)
+    accounts = accounts_on(store, session_hours=1)
     await accounts.add_user(email, role, region, PASSWORD, **extra)
 
 

@@ -115,9 +115,14 @@ def explain_invalid(raw: bytes, exc: ValidationError, skip_loc: int = 0) -> Erro
         }
         for err in exc.errors(include_url=False, include_input=False)
     ]
-    code: ErrorCode = "validation_failed"
-    if any(f["field"] == "type" for f in fields):
-        code = "unknown_type"
+    unknown_type = any(f["field"] == "type" for f in fields)
+    return invalid_fields(fields, "unknown_type" if unknown_type else "validation_failed")
+
+
+def invalid_fields(
+    fields: list[dict[str, str]], code: ErrorCode = "validation_failed"
+) -> ErrorBody:
+    """The refusal that names every bad field: ``fields`` as (field, message, type)."""
     names = ", ".join(sorted({f["field"] for f in fields}))
     return ErrorBody(code=code, message=f"invalid fields: {names}", details={"fields": fields})
 
@@ -134,8 +139,7 @@ def with_rule_problems(
     fields = list(body.details.get("fields", []))
     named = {f["field"] for f in fields}
     fields += [f for f in found if f["field"] not in named]
-    names = ", ".join(sorted({f["field"] for f in fields}))
-    return ErrorBody(code=body.code, message=f"invalid fields: {names}", details={"fields": fields})
+    return invalid_fields(fields, body.code)
 
 
 def too_deep() -> ErrorBody:

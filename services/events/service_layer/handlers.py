@@ -188,16 +188,16 @@ class Calendar:
     async def forget_sme(self, sme: SmeRef) -> None:
         """An SME was erased (here or in its home region): the people registered for it go from
         every registration, and from the answers cached about those registrations."""
-        for rid in await self.registrations.erase_people_of(sme):
-            if self._forget_replies is not None:
-                await self._forget_replies(rid)
+        await self._erase_people(sme)
         if self._forget_sme is not None:
             await self._forget_sme(sme.sme_id)
 
     async def forget_contact(self, sme: SmeRef, email_sha256: str) -> None:
         """One contact of an SME was erased: they leave the registrations they made for it."""
-        if not email_sha256:
-            return  # a tombstone from before tombstones named the person
+        if email_sha256:  # (a tombstone from before tombstones named the person: nobody)
+            await self._erase_people(sme, email_sha256)
+
+    async def _erase_people(self, sme: SmeRef, email_sha256: str | None = None) -> None:
         for rid in await self.registrations.erase_people_of(sme, email_sha256):
             if self._forget_replies is not None:
                 await self._forget_replies(rid)

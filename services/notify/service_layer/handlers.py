@@ -198,16 +198,19 @@ class Notifier:
         forget_person: their preferences, their mail not yet sent, their address in the log."""
         await self.store.drop_profiles_of(sme["sme_id"])
         await self.store.drop_mentions(mails.sme_key(sme))
-        for email in await self.store.registered_for(mails.sme_key(sme)):
-            self._withdraw(email)
-            await self.store.forget(email)
+        await self._forget_registered(sme)
 
     async def on_contact_erased(self, erased: dict[str, Any]) -> None:
         """One contact of an SME was erased: forgotten as by forget_person, found among the
         people registered for the SME by the digest of their address."""
         sme = {"sme_id": erased["sme_id"], "region": erased["region"]}
+        await self._forget_registered(sme, erased.get("email_sha256") or "")
+
+    async def _forget_registered(self, sme: dict[str, Any], only: str | None = None) -> None:
+        """The people registered for the SME (``only`` the one whose address has that digest)
+        are forgotten as by forget_person."""
         for email in await self.store.registered_for(mails.sme_key(sme)):
-            if erased.get("email_sha256") == rg.email_digest(email):
+            if only is None or rg.email_digest(email) == only:
                 self._withdraw(email)
                 await self.store.forget(email)
 

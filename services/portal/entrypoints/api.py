@@ -25,10 +25,11 @@ from nats.errors import Error as NatsError
 from contracts.envelope import ErrorBody, ErrorReply, new_id
 from contracts.errors import Refused
 from contracts.operations import CATALOGUE, Operation
-from mapnet.runtime.codec import encode, make_envelope
+from mapnet.runtime.codec import encode, invalid_fields, make_envelope
 from mapnet.runtime.credentials import with_login
 
-_HTTP_STATUS = {"validation_failed": 422, "invalid_cursor": 422, "unknown_type": 422,
+# The HTTP status of each error code, for the API and the pages alike.
+HTTP_STATUS = {"validation_failed": 422, "invalid_cursor": 422, "unknown_type": 422,
                 "invalid_json": 400, "forbidden": 403, "not_found": 404, "conflict": 409,
                 "duplicate": 409, "id_reused": 409, "not_home": 421, "region_unavailable": 503,
                 "not_implemented": 501, "internal": 500}  # fmt: skip
@@ -81,7 +82,7 @@ class PartnerLinks:
 
 def error(body: ErrorBody) -> JSONResponse:
     reply = ErrorReply(error=body).model_dump(mode="json")
-    return JSONResponse(reply, status_code=_HTTP_STATUS.get(body.code, 400))
+    return JSONResponse(reply, status_code=HTTP_STATUS.get(body.code, 400))
 
 
 def _route(op: Operation[Any, Any], links: PartnerLinks) -> Any:
@@ -139,9 +140,6 @@ def create_api(nats_url: str, region: str) -> tuple[FastAPI, PartnerLinks]:
              else ".".join(str(p) for p in e["loc"]), "message": e["msg"], "type": e["type"]}
             for e in exc.errors()
         ]  # fmt: skip
-        names = ", ".join(sorted({f["field"] for f in fields}))
-        body = ErrorBody(code="validation_failed", message=f"invalid fields: {names}",
-                         details={"fields": fields})  # fmt: skip
-        return error(body)
+        return error(invalid_fields(fields))
 
     return api, links

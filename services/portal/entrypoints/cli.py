@@ -8,12 +8,8 @@ from typing import Annotated
 import typer
 
 from contracts.errors import Refused
-from mapnet.runtime import mongo
-from mapnet.runtime.settings import Settings
 
-from ..adapters import passwords
-from ..adapters.store import PortalStore
-from ..service_layer.accounts import Accounts
+from .wiring import region_accounts
 
 app = typer.Typer(help="People who sign in to the portal", no_args_is_help=True)
 
@@ -35,11 +31,9 @@ def add(
     ] = "",
 ) -> None:
     """Add a person (or set a person's role and password again)."""
-    url, home = Settings().mongo_url_for(region)
+    accounts, home = region_accounts(region)
 
     async def go() -> None:
-        store = PortalStore(mongo.database(mongo.client(url), home, "portal"))
-        accounts = Accounts(store, passwords.hashed, passwords.verified, session_hours=12)
         await accounts.add_user(email, role, home, password, sme, list(event or []))
 
     try:

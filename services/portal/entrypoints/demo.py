@@ -5,13 +5,9 @@ from __future__ import annotations
 import asyncio
 
 from contracts import registry as rg
-from mapnet.runtime import mongo
 from mapnet.runtime.bus import BusClient
-from mapnet.runtime.settings import Settings
 
-from ..adapters import passwords
-from ..adapters.store import PortalStore
-from ..service_layer.accounts import Accounts
+from .wiring import region_accounts
 
 DEMO_PASSWORD = "mapnet-demo"
 ROLES = {"admin": "map_admin", "staff": "map_staff", "organiser": "organiser", "sme": "sme",
@@ -32,9 +28,7 @@ async def _load(nats_url: str, region: str) -> None:
     finally:
         await client.close()
     sme_id = first.items[0].sme_id if first.items else None
-    url, _ = Settings().mongo_url_for(region)
-    store = PortalStore(mongo.database(mongo.client(url), region, "portal"))
-    accounts = Accounts(store, passwords.hashed, passwords.verified, session_hours=12)
+    accounts, _ = region_accounts(region)
     for name, role in ROLES.items():
         if role == "sme" and sme_id is None:
             continue

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from contracts import events as ev
 from contracts import matching as mt
@@ -28,6 +28,18 @@ Page = Callable[[Request, User], Awaitable[Response]]
 Route = Callable[[Request], Awaitable[Response]]
 _PARTNER_FILTERS = ("country", "cluster", "profile_type", "cursor")
 _SME_FILTERS = ("text", "country", "cluster", "stage", "size_class", "growth_class", "cursor")
+
+
+Search = TypeVar("Search", bound=BaseModel)
+
+
+def _search(model: type[Search], given: dict[str, Any]) -> Search:
+    """A search form's values as the query they make, or a refusal naming what to check."""
+    try:
+        return model.model_validate(given)
+    except ValidationError as exc:
+        fields = ", ".join(str(e["loc"][0]) for e in exc.errors())
+        raise Refused("validation_failed", f"check the search: {fields}") from None
 
 
 class Pages:
@@ -56,11 +68,7 @@ class Pages:
 
     async def smes(self, request: Request, person: User) -> Response:
         given = {k: v for k in _SME_FILTERS if (v := request.query_params.get(k))}
-        try:
-            query = rg.SearchSmes.model_validate(given | {"limit": 50})
-        except ValidationError as exc:
-            fields = ", ".join(str(e["loc"][0]) for e in exc.errors())
-            raise Refused("validation_failed", f"check the search: {fields}") from None
+        query = _search(rg.SearchSmes, given | {"limit": 50})
         found = await self.portal.call(rg.SEARCH_SMES, query, person.actor())
         part = "smes_rows.html" if request.headers.get("HX-Request") else "smes.html"
         stages = rg.Stage.__args__  # type: ignore[attr-defined]
@@ -78,11 +86,7 @@ class Pages:
             raise Refused("forbidden", "partner search is for a company's contact")
         given = {k: v for k in _PARTNER_FILTERS if (v := request.query_params.get(k))}
         seeker = {"region": person.region, "sme_id": person.sme_id}
-        try:
-            query = mt.FindPartners.model_validate(given | {"seeker": seeker, "limit": 20})
-        except ValidationError as exc:
-            fields = ", ".join(str(e["loc"][0]) for e in exc.errors())
-            raise Refused("validation_failed", f"check the search: {fields}") from None
+        query = _search(mt.FindPartners, given | {"seeker": seeker, "limit": 20})
         found = await self.portal.call(mt.FIND_PARTNERS, query, person.actor())
         return self.portal.page(request, "partners.html", person=person, page=found, given=given,
                                 types=mt.ProfileType.__args__)  # type: ignore[attr-defined]  # fmt: skip

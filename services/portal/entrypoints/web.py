@@ -25,17 +25,16 @@ from mapnet.runtime.bus import BusClient
 from mapnet.runtime.credentials import without_login
 from mapnet.runtime.service import Runtime
 
-from ..adapters import passwords
 from ..adapters.store import PortalStore
 from ..domain.users import User
 from ..service_layer.accounts import Accounts
 from ..settings import PortalSettings
 from . import pages
-from .api import create_api
+from .api import HTTP_STATUS, create_api
 from .forms import CSRF, SESSION, csrf_ok
+from .wiring import accounts_on
 
 HERE = Path(__file__).resolve().parent.parent
-_STATUS = {"forbidden": 403, "not_found": 404, "validation_failed": 422, "invalid_cursor": 422}
 
 
 class Portal:
@@ -76,7 +75,7 @@ def create_app(portal: Portal) -> FastAPI:
 
     @app.exception_handler(Refused)
     async def refused(request: Request, exc: Refused) -> Response:
-        status = _STATUS.get(exc.code, 503 if exc.code == "region_unavailable" else 400)
+        status = HTTP_STATUS.get(exc.code, 400)
         return portal.page(request, "error.html", status, code=exc.code, message=exc.message,
                            person=None)  # fmt: skip
 
@@ -131,7 +130,7 @@ def _local(target: str) -> str:
 def build(rt: Runtime) -> None:
     settings = rt.config_as(PortalSettings)
     store = PortalStore(rt.db)
-    accounts = Accounts(store, passwords.hashed, passwords.verified, settings.session_hours)
+    accounts = accounts_on(store, settings.session_hours)
     portal = Portal(rt.region, accounts, settings)
     app = create_app(portal)
     nats_url = without_login(rt.settings.nats_url or f"nats://127.0.0.1:{rt.settings.nats_port}")
