@@ -10,7 +10,6 @@ partners' secrets. Connections are kept per key for a while, not made per reques
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import time
@@ -46,33 +45,35 @@ class PartnerLinks:
     def __init__(self, nats_url: str, region: str) -> None:
         self.nats_url, self.region = nats_url, region
         self.links: dict[str, tuple[Any, float]] = {}
-        self.lock = asyncio.Lock()
 
     async def link(self, key: str) -> Any:
         user, _, password = key.partition(":")
         if not user or not password:
             raise Refused("forbidden", "the API key is <user>:<password> from mapnet partner add")
         digest = hashlib.sha256(key.encode()).hexdigest()
-        async with self.lock:
-            await self._close_idle()
-            if found := self.links.get(digest):
-                self.links[digest] = (found[0], time.monotonic())
-                return found[0]
-            try:
-                nc = await nats.connect(with_login(self.nats_url, user, password),
-                                        connect_timeout=2, max_reconnect_attempts=0,
-                                        allow_reconnect=False, name=f"api:{user}")  # fmt: skip
-            except (NatsError, OSError, TimeoutError):
-                raise Refused("forbidden", "the API key is not a partner's") from None
-            self.links[digest] = (nc, time.monotonic())
-            return nc
+        await self._close_idle()
+        if found := self.links.get(digest):
+            self.links[digest] = (found[0], time.monotonic())
+            return found[0]
+        # No lock: a slow or refused key must not hold up the other partners' requests.
+        try:
+            nc = await nats.connect(with_login(self.nats_url, user, password),
+                                    connect_timeout=2, max_reconnect_attempts=0,
+                                    allow_reconnect=False, name=f"api:{user}")  # fmt: skip
+        except (NatsError, OSError, TimeoutError):
+            raise Refused("forbidden", "the API key is not a partner's") from None
+        if found := self.links.get(digest):  # another request with the key connected first
+            await nc.close()
+            return found[0]
+        self.links[digest] = (nc, time.monotonic())
+        return nc
 
     async def _close_idle(self) -> None:
         now = time.monotonic()
-        for digest, (nc, used) in list(self.links.items()):
-            if now - used > _IDLE_S or not nc.is_connected:
-                del self.links[digest]
-                await nc.close()
+        idle = [d for d, (nc, used) in self.links.items()
+                if now - used > _IDLE_S or not nc.is_connected]  # fmt: skip
+        for nc, _ in [self.links.pop(d) for d in idle]:
+            await nc.close()
 
     async def close(self) -> None:
         for nc, _ in self.links.values():
