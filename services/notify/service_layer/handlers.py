@@ -214,19 +214,22 @@ class Notifier:
                 self._withdraw(email)
                 await self.store.forget(email)
 
-    async def _people(self, event_id: str, sme: dict[str, Any]) -> list[Person]:
-        found = await self.store.confirmed_people(event_id, mails.sme_key(sme), wait=True)
+    async def _people(self, event_id: str, sme: dict[str, Any], wait: bool = False) -> list[Person]:
+        """``wait``: give a registration confirmed a moment ago the time to arrive."""
+        found = await self.store.confirmed_people(event_id, mails.sme_key(sme), wait=wait)
         return [Person(r["email"], r["name"], r["language"]) for r in found]
 
-    async def _name(self, event_id: str, sme: dict[str, Any]) -> str:
-        people = await self._people(event_id, sme)
+    async def _name(self, event_id: str, sme: dict[str, Any], wait: bool = False) -> str:
+        people = await self._people(event_id, sme, wait)
         return people[0].name if people else sme["sme_id"]
 
     async def on_meeting(self, kind: str, event: Envelope[Any]) -> None:
         m = event.data.meeting.model_dump(mode="json")
         to, other = mails.meeting_parties(kind, m)
         entry = await self._entry(m["event_id"])
-        other_name = await self._name(m["event_id"], other)
+        # A meeting may be requested the moment both were confirmed: wait for them here. (An
+        # agenda comes long after, and its people who are gone, erased, are not waited for.)
+        other_name = await self._name(m["event_id"], other, wait=True)
         await self.queue_mails(
             [
                 (
@@ -236,7 +239,7 @@ class Notifier:
                     ),
                     event,
                 )
-                for person in await self._people(m["event_id"], to)
+                for person in await self._people(m["event_id"], to, wait=True)
             ]
         )
 
