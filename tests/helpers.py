@@ -84,9 +84,18 @@ async def connect_when_let_in(url: str, **options: Any) -> Any:
 
     for _ in range(100):
         try:
-            return await nats.connect(
-                url, allow_reconnect=False, max_reconnect_attempts=0, **options
-            )
+            nc = await nats.connect(url, allow_reconnect=False, max_reconnect_attempts=0, **options)
         except (nats.errors.Error, OSError):
             await asyncio.sleep(0.1)
+            continue
+        # Let in while the reload was still under way, it may yet be dropped: keep a connection
+        # that is still up a moment later.
+        await asyncio.sleep(0.5)
+        if nc.is_connected:
+            try:
+                await nc.flush(timeout=2)
+                return nc
+            except (nats.errors.Error, OSError, TimeoutError):
+                pass
+        await nc.close()
     raise AssertionError("the server never let the new partner in")
