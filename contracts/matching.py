@@ -125,6 +125,19 @@ class Meeting(Payload):
     version: int = 1
 
 
+class ListMeetings(Page):
+    event_id: str
+    participant: SmeRef | None = Field(
+        default=None, description="Meetings this participant asked for or was asked to"
+    )
+    status: MeetingStatus | None = None
+
+
+class MeetingPage(Payload):
+    items: list[Meeting]
+    next_cursor: str | None = None
+
+
 class GetSchedule(Payload):
     event_id: str
     participant: SmeRef | None = None
@@ -196,6 +209,7 @@ REQUEST_MEETING = command(
         ),
         "duplicate": "a meeting between the two exists (details.existing_meeting_id)",
         "validation_failed": "also: a meeting with oneself",
+        "forbidden": "a contact asks only as their own SME (data.requester)",
     },
 )
 RESPOND_MEETING = command(
@@ -208,7 +222,7 @@ RESPOND_MEETING = command(
     roles=(*STAFF, "organiser", "sme"),
     refusals={
         "not_found": "no meeting with this id",
-        "forbidden": "only the receiver answers a request",
+        "forbidden": "only the receiver answers a request, a contact only as their own SME",
         "conflict": "the meeting is no longer a request",
     },
 )
@@ -222,7 +236,7 @@ CANCEL_MEETING = command(
     roles=(*STAFF, "organiser", "sme"),
     refusals={
         "not_found": "no meeting with this id",
-        "forbidden": "only the two participants cancel a meeting",
+        "forbidden": "only the two participants cancel a meeting, a contact only as their own SME",
         "conflict": "the meeting is cancelled or declined already",
     },
 )
@@ -236,6 +250,7 @@ SCHEDULE_EVENT = command(
     refusals={
         "not_found": "no such brokerage event",
         "conflict": "another run built the schedule meanwhile; run it again",
+        "forbidden": "an organiser schedules only their own events",
     },
 )
 RECORD_MEETING_OUTCOME = command(
@@ -248,6 +263,7 @@ RECORD_MEETING_OUTCOME = command(
     refusals={
         "not_found": "no meeting with this id",
         "conflict": "the meeting was not held (not accepted)",
+        "forbidden": "an organiser records only their own events' outcomes",
     },
 )
 SET_AVAILABILITY = command(
@@ -264,6 +280,7 @@ SET_AVAILABILITY = command(
             "region's copy to catch up)"
         ),
         "validation_failed": "also: slots the event does not have",
+        "forbidden": "a contact sets only their own SME's availability",
     },
 )
 LOCK_MEETING = command(
@@ -278,6 +295,22 @@ LOCK_MEETING = command(
         "conflict": "only accepted meetings are locked",
         "validation_failed": (
             "also: a slot or table the event does not have, or no table for an on-site meeting"
+        ),
+        "forbidden": "an organiser locks only their own events' meetings",
+    },
+)
+LIST_MEETINGS = query(
+    S,
+    "list_meetings",
+    ListMeetings,
+    MeetingPage,
+    "A brokerage event's meeting requests",
+    roles=(*STAFF, "organiser", "sme"),
+    refusals={
+        "not_found": "no such brokerage event",
+        "forbidden": (
+            "a contact lists only their own SME's meetings (data.participant); an organiser only "
+            "their events'"
         ),
     },
 )
@@ -307,7 +340,10 @@ GET_SCHEDULE = query(
     "A brokerage event's schedule",
     network=True,
     roles=(*STAFF, "organiser", "sme"),
-    refusals={"not_found": "no such brokerage event, or no schedule built yet"},
+    refusals={
+        "not_found": "no such brokerage event, or no schedule built yet",
+        "forbidden": "a contact reads only their own SME's agenda (data.participant)",
+    },
 )
 
 MEETING_REQUESTED = event(S, "meeting_requested", MeetingChanged, "A meeting was requested")

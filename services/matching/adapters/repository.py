@@ -115,6 +115,20 @@ class MeetingRepository:
             query["status"] = status
         return [meeting_from_doc(d) async for d in self.meetings.find(query)]
 
+    async def listed(
+        self, event_id: str, participant: SmeRef | None, status: str | None, skip: int, limit: int
+    ) -> list[Meeting]:
+        """A page of an event's meetings (of one participant, in one status), oldest id first."""
+        query: dict[str, Any] = {"event_id": event_id}
+        if participant is not None:
+            receiver = {"receiver.sme_id": participant.sme_id,
+                        "receiver.region": participant.region}  # fmt: skip
+            query["$or"] = [{"requester_key": key(participant)}, receiver]
+        if status:
+            query["status"] = status
+        found = self.meetings.find(query).sort("_id", ASCENDING).skip(skip).limit(limit)
+        return [meeting_from_doc(d) async for d in found]
+
     async def all(self) -> list[Meeting]:
         return [meeting_from_doc(d) async for d in self.meetings.find({})]
 

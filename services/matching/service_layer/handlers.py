@@ -19,6 +19,7 @@ from ..adapters.profile_index import Filters, ProfileIndex
 from ..adapters.read_model import ReadModel
 from ..adapters.repository import MEETINGS, SCHEDULES, MeetingRepository
 from ..domain import kpis
+from ..domain.access import check_acts_for, check_organiser
 from ..domain.meetings import Brokerage, Meeting, key, slot_times
 from ..domain.ranking import seeker_from
 from ..domain.schedule_problem import MeetingSpec, Problem
@@ -76,6 +77,7 @@ class Matching:
 
     async def request_meeting(self, cmd: Envelope[c.RequestMeeting]) -> c.Meeting:
         d = cmd.data
+        check_acts_for(cmd.actor, d.requester, "requester")
         meeting_id = str(uuid.uuid5(_NAMESPACE, f"{self.region}:{command_key(cmd)}"))
         if existing := await self.meetings.get(meeting_id):
             return await self._view(existing)  # the same command again
@@ -110,19 +112,24 @@ class Matching:
 
     async def respond_meeting(self, cmd: Envelope[c.RespondMeeting]) -> c.Meeting:
         d = cmd.data
+        check_acts_for(cmd.actor, d.responder, "responder")
         return await self._change(d.meeting_id, cmd, lambda m: m.respond(d.responder, d.accept))
 
     async def cancel_meeting(self, cmd: Envelope[c.CancelMeeting]) -> c.Meeting:
         d = cmd.data
+        check_acts_for(cmd.actor, d.by, "by")
         return await self._change(d.meeting_id, cmd, lambda m: m.cancel(d.by))
 
     async def record_meeting_outcome(self, cmd: Envelope[c.RecordMeetingOutcome]) -> c.Meeting:
         d = cmd.data
+        meeting = await self.meetings.require(d.meeting_id)
+        check_organiser(cmd.actor, meeting.event_id)
         return await self._change(d.meeting_id, cmd, lambda m: m.record_outcome(d.outcome))
 
     async def lock_meeting(self, cmd: Envelope[c.LockMeeting]) -> c.Meeting:
         d = cmd.data
         m = await self.meetings.require(d.meeting_id)
+        check_organiser(cmd.actor, m.event_id)
         event = await self._event(m.event_id)
         slot, table = d.slot, d.table
         if d.locked and slot is None:  # fix it where the schedule has it
@@ -141,6 +148,7 @@ class Matching:
 
     async def set_availability(self, cmd: Envelope[c.SetAvailability]) -> c.Availability:
         d = cmd.data
+        check_acts_for(cmd.actor, d.participant, "participant")
         event = await self._event(d.event_id)
         await self._participant(d.event_id, d.participant, "participant")
         if bad := [s for s in d.slots if not 0 <= s < event.slots]:
@@ -155,6 +163,7 @@ class Matching:
     # --- the schedule ------------------------------------------------------------------------
 
     async def schedule_event(self, cmd: Envelope[c.ScheduleEvent]) -> c.Schedule:
+        check_organiser(cmd.actor, cmd.data.event_id)
         event = await self._event(cmd.data.event_id)
         accepted = await self.meetings.of_event(event.event_id, "accepted")
         participants = await self.read_model.participants_of(event.event_id)
@@ -233,6 +242,7 @@ class Matching:
 
     async def get_schedule(self, query: Envelope[c.GetSchedule]) -> c.Schedule:
         q = query.data
+        check_acts_for(query.actor, q.participant, "participant")
         # Another region's schedule answers from the copy it shared with this one.
         stored = await self.meetings.schedule(q.event_id) or await self.read_model.schedule_copy(
             q.event_id
@@ -252,6 +262,20 @@ class Matching:
 
             schedule = schedule.model_copy(update={"ical": schedule_ical(schedule, q.participant)})
         return schedule
+
+    async def list_meetings(self, query: Envelope[c.ListMeetings]) -> c.MeetingPage:
+        q = query.data
+        check_acts_for(query.actor, q.participant, "participant")
+        check_organiser(query.actor, q.event_id)
+        offset = _offset(q.cursor)
+        found = await self.meetings.listed(q.event_id, q.participant, q.status, offset, q.limit + 1)
+        if not found and offset == 0:
+            await self._event(q.event_id)  # no meetings, or no such event: say which
+        placement = await self._placement(q.event_id)
+        return c.MeetingPage(
+            items=[m.view(*placement.get(m.meeting_id, (None, None))) for m in found[: q.limit]],
+            next_cursor=_cursor(offset + q.limit) if len(found) > q.limit else None,
+        )
 
     async def get_meeting_kpis(self, query: Envelope[c.GetMeetingKpis]) -> c.MeetingKpis:
         if query.data.event_id:
@@ -294,10 +318,12 @@ class Matching:
                 )
                 for doc, total, reasons in page
             ],
-            next_cursor=base64.urlsafe_b64encode(str(offset + q.limit).encode()).decode()
-            if more
-            else None,
+            next_cursor=_cursor(offset + q.limit) if more else None,
         )
+
+
+def _cursor(offset: int) -> str:
+    return base64.urlsafe_b64encode(str(offset).encode()).decode()
 
 
 def _offset(cursor: str | None) -> int:

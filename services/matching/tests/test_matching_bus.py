@@ -14,9 +14,11 @@ import pytest
 from contracts import events as ev
 from contracts import matching as c
 from contracts import registry as reg
+from contracts.access import Actor
 from contracts.common import SmeRef
 from contracts.errors import Refused
 from mapnet.runtime.bus import BusClient
+from services.matching.domain.meetings import key
 from services.matching.domain.schedule_problem import MeetingSpec, Problem, violations
 from tests.helpers import eventually
 
@@ -402,3 +404,44 @@ async def test_find_partners_ranks_complementary_profiles_with_reasons(
 
     await client.call(reg.ERASE_SME, reg.EraseSme(sme_id=offer, reason="asked"), region)
     await eventually(search, until=lambda page: all(m.sme.sme_id != offer for m in page.items))
+
+
+async def test_a_contact_lists_and_answers_only_as_their_own_sme(
+    client: BusClient, region: str
+) -> None:
+    event_id, p = await event_with_participants(client, region, 4)
+    asked = await request(client, region, event_id, p[0], p[1], message="Shall we talk?")
+    await request(client, region, event_id, p[2], p[3])
+    await request(client, region, event_id, p[2], p[0])
+    contact = Actor(id="maria@example.fi", role="sme", region=region, sme_id=p[0].sme_id)
+
+    mine = await client.call(c.LIST_MEETINGS, c.ListMeetings(event_id=event_id, participant=p[0]),
+                             region, actor=contact)  # fmt: skip
+    assert sorted(key(m.receiver) for m in mine.items) == sorted([key(p[1]), key(p[0])])
+    assert {m.message for m in mine.items} >= {"Shall we talk?"}
+    first = await client.call(c.LIST_MEETINGS, c.ListMeetings(event_id=event_id, limit=2), region)
+    after = c.ListMeetings(event_id=event_id, limit=2, cursor=first.next_cursor)
+    rest = await client.call(c.LIST_MEETINGS, after, region)
+    assert len(first.items) == 2 and len(rest.items) == 1 and rest.next_cursor is None
+
+    for op, data in [
+        (c.LIST_MEETINGS, c.ListMeetings(event_id=event_id)),
+        (c.LIST_MEETINGS, c.ListMeetings(event_id=event_id, participant=p[1])),
+        (
+            c.RESPOND_MEETING,
+            c.RespondMeeting(meeting_id=asked.meeting_id, accept=True, responder=p[1]),
+        ),
+        (c.REQUEST_MEETING, c.RequestMeeting(event_id=event_id, requester=p[3], receiver=p[1])),
+        (c.CANCEL_MEETING, c.CancelMeeting(meeting_id=asked.meeting_id, by=p[1])),
+    ]:
+        with pytest.raises(Refused) as refused:
+            await client.call(op, data, region, actor=contact)
+        assert refused.value.code == "forbidden", op.name
+    organiser = Actor(id="org@example.fi", role="organiser", region=region, event_ids=["other"])
+    with pytest.raises(Refused) as refused:
+        await client.call(c.SCHEDULE_EVENT, c.ScheduleEvent(event_id=event_id), region,
+                          actor=organiser)  # fmt: skip
+    assert refused.value.code == "forbidden"
+    with pytest.raises(Refused) as refused:
+        await client.call(c.LIST_MEETINGS, c.ListMeetings(event_id="no-such-event"), region)
+    assert refused.value.code == "not_found"
