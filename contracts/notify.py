@@ -28,6 +28,8 @@ MailKind = Literal[
     "weekly_digest",
 ]
 
+AccountMailKind = Literal["invitation", "password_reset"]
+
 WebhookKind = Literal[
     "event_published",
     "event_cancelled",
@@ -71,6 +73,20 @@ class SubscribeWebhook(Payload):
             if len(key) < 16:
                 raise ValueError("a whsec_ secret must hold at least 16 bytes")
         return secret
+
+
+class SendAccountMail(Payload):
+    """A mail about a person's own account, sent whatever their mail preferences say (they
+    asked for it, or staff invited them): the link is the portal's, good once."""
+
+    kind: AccountMailKind
+    email: EmailStr
+    name: str = Field(default="", max_length=200)
+    language: LanguageCode = "en"
+    link: HttpUrl = Field(description="Where the person sets their password")
+    expires_at: datetime = Field(description="When the link stops working")
+    role: str = Field(default="", max_length=40, description="With an invitation: as what")
+    region: str = Field(default="", max_length=40, description="The MAP that sends it")
 
 
 class WebhookSubscription(Payload):
@@ -130,7 +146,9 @@ class Delivery(Payload):
     delivery_id: str
     event_id: str
     channel: Channel
-    kind: MailKind | WebhookKind = Field(description="The mail, or the event a webhook told")
+    kind: MailKind | AccountMailKind | WebhookKind = Field(
+        description="The mail, or the event a webhook told"
+    )
     recipient: str
     status: Literal["sent", "failed", "pending"]
     attempts: int
@@ -186,6 +204,14 @@ UNSUBSCRIBE = command(
     "Stop all mail (link token)",
     roles=EVERYONE,
     refusals={"forbidden": "the token is not this address's, or not for this purpose"},
+)
+SEND_ACCOUNT_MAIL = command(
+    S,
+    "send_account_mail",
+    SendAccountMail,
+    Accepted,
+    "Mail an invitation or a password reset link",
+    roles=("service",),
 )
 FORGET_PERSON = command(
     S,

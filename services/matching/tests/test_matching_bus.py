@@ -424,7 +424,7 @@ async def test_a_contact_lists_and_answers_only_as_their_own_sme(
     rest = await client.call(c.LIST_MEETINGS, after, region)
     assert len(first.items) == 2 and len(rest.items) == 1 and rest.next_cursor is None
 
-    for op, data in [
+    refusable: list[tuple[Any, Any]] = [
         (c.LIST_MEETINGS, c.ListMeetings(event_id=event_id)),
         (c.LIST_MEETINGS, c.ListMeetings(event_id=event_id, participant=p[1])),
         (
@@ -433,7 +433,8 @@ async def test_a_contact_lists_and_answers_only_as_their_own_sme(
         ),
         (c.REQUEST_MEETING, c.RequestMeeting(event_id=event_id, requester=p[3], receiver=p[1])),
         (c.CANCEL_MEETING, c.CancelMeeting(meeting_id=asked.meeting_id, by=p[1])),
-    ]:
+    ]
+    for op, data in refusable:
         with pytest.raises(Refused) as refused:
             await client.call(op, data, region, actor=contact)
         assert refused.value.code == "forbidden", op.name

@@ -180,6 +180,15 @@ def schedule_ics(entry: dict[str, Any], meetings: Sequence[dict[str, Any]], vers
     return cal.to_ical()
 
 
+def account_mail(data: dict[str, Any], command_id: str) -> tuple[Mail, DateCause]:
+    """An invitation or a password reset link, once per command."""
+    person = Person(data["email"].lower(), data.get("name", ""), data.get("language", "en"))
+    expires = datetime.fromisoformat(data["expires_at"])
+    context = {**data, "expires": f"{expires:%d %B %Y %H:%M} UTC",
+               "summary": data["kind"].replace("_", " ")}  # fmt: skip
+    return Mail(data["kind"], person, context), DateCause(f"account:{command_id}")
+
+
 # --- dates: expiring profiles, the weekly digest --------------------------------------------
 
 

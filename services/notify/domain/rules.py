@@ -13,6 +13,8 @@ from typing import Any
 
 # Everything but the digest goes out at once unless the person chose otherwise.
 DEFAULT_FREQUENCY = {"weekly_digest": "never"}
+# Mails about a person's own account, which they asked for: no preference stops them.
+ACCOUNT_KINDS = ("invitation", "password_reset")
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,8 @@ class Mail:
 
 def frequency(kind: str, preferences: dict[str, Any] | None) -> str:
     """immediately, digest or never, for one kind of mail to one person."""
+    if kind in ACCOUNT_KINDS:
+        return "immediately"
     if preferences is not None and not preferences.get("consent", True):
         return "never"
     chosen = (preferences or {}).get("kinds", {}).get(kind)

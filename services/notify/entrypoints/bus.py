@@ -55,6 +55,7 @@ def build(rt: Runtime) -> None:
     rt.handles(c.SET_PREFERENCES)(notifier.set_preferences)
     rt.handles(c.UNSUBSCRIBE)(notifier.unsubscribe)
     rt.handles(c.FORGET_PERSON)(notifier.forget_person)
+    rt.handles(c.SEND_ACCOUNT_MAIL)(notifier.send_account_mail)
     rt.handles(c.SEND_DIGEST)(notifier.send_digest)
     rt.handles(c.LIST_DELIVERIES)(notifier.list_deliveries)
 

@@ -366,6 +366,11 @@ class Notifier:
         self._withdraw(email)
         await self.store.stop_queued(email, "consent withdrawn")
 
+    async def send_account_mail(self, cmd: Envelope[c.SendAccountMail]) -> Accepted:
+        mail, cause = mails.account_mail(cmd.data.model_dump(mode="json"), cmd.id)
+        await self.queue_mail(mail, cause)
+        return Accepted(id=cause.id, version=1)
+
     async def forget_person(self, cmd: Envelope[c.ForgetPerson]) -> Accepted:
         self._withdraw(str(cmd.data.email).lower())
         await self.store.forget(str(cmd.data.email))

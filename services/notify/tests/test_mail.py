@@ -15,6 +15,7 @@ from contracts import events as ev
 from contracts import matching as mt
 from contracts import notify as c
 from contracts import registry as rg
+from contracts.access import Actor
 from contracts.common import SmeRef
 from contracts.errors import Refused
 from mapnet.dev.mailbox import MailStore
@@ -277,3 +278,28 @@ async def test_consent_withdrawal_unsubscribe_and_forgetting_stop_mail(
         c.UNSUBSCRIBE, c.Unsubscribe(email="c@example.dk", token=token), region
     )
     assert prefs.consent is False
+
+
+async def test_an_account_mail_goes_out_once_even_to_someone_who_stopped_all_mail(
+    client: BusClient, region: str, mailbox: tuple[MailStore, int]
+) -> None:
+    store, _ = mailbox
+    await client.call(c.SET_PREFERENCES, c.SetPreferences(email="kadri@example.ee", consent=False),
+                      region)  # fmt: skip
+    invite = c.SendAccountMail(
+        kind="invitation", email="kadri@example.ee", name="Kadri", role="map_staff",
+        link="https://map.example/welcome/abc123", region=region,
+        expires_at=datetime.now(UTC) + timedelta(days=7),
+    )  # fmt: skip
+    portal = Actor(id=f"portal/{region}", role="service", region=region)
+    for _ in range(2):  # the same command twice: one mail
+        await client.call(c.SEND_ACCOUNT_MAIL, invite, region, id="invite-kadri-1", actor=portal)
+    [mail] = await wait_for(store, "invitation", to="kadri@example.ee")
+    text, html = parts(mail)
+    assert "https://map.example/welcome/abc123" in text and "as map staff" in text
+    assert 'href="https://map.example/welcome/abc123"' in html
+    assert len(mails(store, "invitation", "kadri@example.ee")) == 1
+    with pytest.raises(Refused) as refused:
+        sme = Actor(id="kadri@example.ee", role="sme", region=region, sme_id="x")
+        await client.call(c.SEND_ACCOUNT_MAIL, invite, region, actor=sme)
+    assert refused.value.code == "forbidden"
