@@ -16,12 +16,14 @@ from pathlib import Path
 import pytest
 from pydantic_settings import BaseSettings
 
-from mapnet.ops.servers import embedded_pair
+from mapnet.dev.mailbox import MailStore, serve
+from mapnet.ops.servers import embedded_pair, free_port
 from mapnet.runner import Assembly
 from mapnet.runtime import logs
 from mapnet.runtime.bus import BusClient
 from mapnet.runtime.declaration import service_names
 from mapnet.runtime.settings import Settings
+from services.notify.settings import NotifySettings
 
 # Each test region's portal listens on a free port (`rt.http_url` says which), never on the
 # 8080 a developer's `make run` may hold.
@@ -101,3 +103,28 @@ async def region_app(
     """Every installed service of a fresh region, in this process, on the real servers."""
     async with Assembly(settings, service_names(), [region], configs=service_configs) as app:
         yield app
+
+
+@pytest.fixture
+def mailbox() -> Iterator[tuple[MailStore, int]]:
+    port = free_port()
+    controller = serve(port, None)
+    try:
+        yield controller.handler, port
+    finally:
+        controller.stop()
+
+
+@pytest.fixture
+def notify_settings(mailbox: tuple[MailStore, int]) -> NotifySettings:
+    return NotifySettings.model_validate(
+        {
+            "SMTP_URL": f"smtp://127.0.0.1:{mailbox[1]}",
+            "MAPNET_WEBHOOK_GIVE_UP_S": 3.0,
+            "MAPNET_WEBHOOK_TIMEOUT": 1.0,
+            "MAPNET_RETRY_BASE_S": 0.2,
+            "MAPNET_NOTIFY_TICK_S": 0.5,
+            # The partner endpoints of these tests listen on this machine.
+            "MAPNET_WEBHOOK_ALLOW_HOSTS": "127.0.0.1",
+        }
+    )

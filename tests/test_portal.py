@@ -8,17 +8,22 @@ from typing import Any
 
 import httpx
 import pytest
+from pydantic_settings import BaseSettings
 
 from contracts import registry as rg
+from mapnet.dev.mailbox import MailStore
 from mapnet.runner import Assembly
 from mapnet.runtime import mongo
 from mapnet.runtime.bus import BusClient
 from services.notify.adapters.repository import NotifyStore
 from services.notify.domain.rules import unsubscribe_token
+from services.notify.settings import NotifySettings
+from services.notify.tests.test_mail import mails
 from services.portal.adapters.store import PortalStore
 from services.portal.entrypoints.wiring import accounts_on
 from services.registry.tests.test_registry_bus import new_sme
 from tests.fixtures import Servers
+from tests.helpers import eventually
 
 PASSWORD = "correct horse battery"
 
@@ -174,3 +179,79 @@ async def test_an_sme_contact_finds_partners_with_the_reasons(
     async with httpx.AsyncClient(base_url=portal_url(region_app, region)) as http:
         await sign_in(http, "staff@tallinn.example")
         assert (await http.get("/partners")).status_code == 403  # for a company's contact
+
+
+@pytest.fixture
+def service_configs(notify_settings: NotifySettings) -> dict[str, BaseSettings]:
+    """The region's mail goes to this test's mailbox: the portal's links arrive as mail."""
+    return {"notify": notify_settings}
+
+
+async def mailed_link(store: MailStore, kind: str, to: str) -> str:
+    """The portal link in the newest mail of this kind to this address (its path and query)."""
+
+    def found() -> list[str]:
+        texts = [m.get_body(("plain",)).get_content() for m in mails(store, kind, to)]  # type: ignore[union-attr]
+        return [u for t in texts for u in re.findall(r"http://\S+/(?:welcome|reset)/\S+", t)]
+
+    links = await eventually(lambda: _now(found()), until=bool)
+    return "/" + links[-1].split("/", 3)[3]
+
+
+async def _now(value: Any) -> Any:
+    return value
+
+
+async def test_staff_invite_a_contact_who_joins_once_and_resets_a_forgotten_password(
+    region_app: Assembly, servers: Servers, client: BusClient, region: str,
+    mailbox: tuple[MailStore, int],
+) -> None:  # fmt: skip
+    store, _ = mailbox
+    sme = await client.call(rg.REGISTER_SME, new_sme(), region)
+    await add_person(servers, region, "staff@tallinn.example", "map_staff")
+    base = portal_url(region_app, region)
+    async with httpx.AsyncClient(base_url=base) as staff:
+        await sign_in(staff, "staff@tallinn.example")
+        page = await staff.get(f"/smes/{sme.sme_id}")
+        assert "Invite to the portal" in page.text
+        invite = {"email": "mari@photonforge.ee", "name": "Mari Maasikas", "role": "sme",
+                  "sme_id": sme.sme_id, "csrf": csrf_of(page)}  # fmt: skip
+        sent = await staff.post("/invitations", data=invite)
+        assert sent.status_code == 200 and "mari@photonforge.ee is invited" in sent.text
+        again = await staff.post("/invitations", data=invite)
+        assert again.status_code == 200  # a mail gone astray is sent again; either link works
+        beyond = await staff.post("/invitations", data=invite | {"role": "map_admin",
+                                                                  "email": "x@t.ee"})  # fmt: skip
+        assert beyond.status_code == 403  # staff do not make administrators
+
+    link = await mailed_link(store, "invitation", "mari@photonforge.ee")
+    assert link.startswith("/welcome/")
+    async with httpx.AsyncClient(base_url=base) as mari:
+        form = await mari.get(link)
+        assert form.status_code == 200 and "mari@photonforge.ee" in form.text
+        chosen = {"password": PASSWORD, "repeat": PASSWORD, "csrf": csrf_of(form)}
+        joined = await mari.post(link, data=chosen)
+        assert joined.status_code == 303 and joined.headers["location"] == "/"
+        home = await mari.get("/")
+        assert "as <strong>sme</strong>" in home.text
+        used = await mari.post(link, data=chosen)
+        assert used.status_code == 404 and "used already" in used.text
+    async with httpx.AsyncClient(base_url=base) as staff:
+        await sign_in(staff, "staff@tallinn.example")
+        page = await staff.get("/people")
+        assert "mari@photonforge.ee" in page.text
+        joined_already = await staff.post("/invitations", data=invite | {"csrf": csrf_of(page)})
+        assert joined_already.status_code == 409
+
+    async with httpx.AsyncClient(base_url=base) as someone:
+        form = await someone.get("/forgot")
+        for email in ("mari@photonforge.ee", "nobody@photonforge.ee"):
+            asked = await someone.post("/forgot", data={"email": email, "csrf": csrf_of(form)})
+            assert "If that address has an account" in asked.text  # the same either way
+        reset = await mailed_link(store, "password_reset", "mari@photonforge.ee")
+        form = await someone.get(reset)
+        new = "a new and longer secret"
+        await someone.post(reset, data={"password": new, "repeat": new, "csrf": csrf_of(form)})
+        assert (await sign_in(someone, "mari@photonforge.ee", new)).status_code == 303
+        assert (await sign_in(someone, "mari@photonforge.ee")).status_code == 401
+    assert not mails(store, "password_reset", "nobody@photonforge.ee")

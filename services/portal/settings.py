@@ -17,4 +17,7 @@ class PortalSettings(BaseSettings):
     # Demo mode: the sign-in page lists the demo accounts (never in production).
     demo: bool = Field(default=False, validation_alias="MAPNET_DEMO")
     # Cookies only over HTTPS when the portal is served behind TLS.
+    # Where the links in mails (invitations, password resets) point; unset, the address the
+    # portal listens on. Behind a proxy, the address people reach it at.
+    public_url: str | None = Field(default=None, validation_alias="MAPNET_PUBLIC_URL")
     secure_cookies: bool = Field(default=False, validation_alias="MAPNET_SECURE_COOKIES")

@@ -1,10 +1,10 @@
-"""A real SMTP server (aiosmtpd, in this process) and a real HTTP endpoint for notify's tests."""
+"""Notify's tests: the real SMTP server of tests/fixtures.py, and a real HTTP endpoint."""
 
 from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -12,34 +12,8 @@ import pytest
 from aiohttp import web
 from pydantic_settings import BaseSettings
 
-from mapnet.dev.mailbox import MailStore, serve
 from mapnet.ops.servers import free_port
 from services.notify.settings import NotifySettings
-
-
-@pytest.fixture
-def mailbox() -> Iterator[tuple[MailStore, int]]:
-    port = free_port()
-    controller = serve(port, None)
-    try:
-        yield controller.handler, port
-    finally:
-        controller.stop()
-
-
-@pytest.fixture
-def notify_settings(mailbox: tuple[MailStore, int]) -> NotifySettings:
-    return NotifySettings.model_validate(
-        {
-            "SMTP_URL": f"smtp://127.0.0.1:{mailbox[1]}",
-            "MAPNET_WEBHOOK_GIVE_UP_S": 3.0,
-            "MAPNET_WEBHOOK_TIMEOUT": 1.0,
-            "MAPNET_RETRY_BASE_S": 0.2,
-            "MAPNET_NOTIFY_TICK_S": 0.5,
-            # The partner endpoints of these tests listen on this machine.
-            "MAPNET_WEBHOOK_ALLOW_HOSTS": "127.0.0.1",
-        }
-    )
 
 
 @pytest.fixture

@@ -44,6 +44,11 @@ def every_mail(language: str) -> list[Mail]:
         mails.schedule_mail(person, ENTRY, [row], [MEETING], 2),
         mails.expiry_notice(profile, person)[0],
         digest,
+        *(mails.account_mail({"kind": kind, "email": "mari@example.ee", "name": HOSTILE,
+                              "language": language, "link": "https://mapnet.example/w/t",
+                              "expires_at": "2026-12-08T10:00:00+00:00", "role": HOSTILE,
+                              "region": HOSTILE}, "c1")[0]
+          for kind in ("invitation", "password_reset")),
     ]  # fmt: skip
 
 

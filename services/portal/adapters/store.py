@@ -8,9 +8,9 @@ from typing import Any
 from contracts.registry import email_digest
 from mapnet.runtime.mongo import Database
 
-from ..domain.users import NewSession, User
+from ..domain.users import Link, NewSession, User
 
-USERS, SESSIONS, FAILURES = "users", "sessions", "failed_sign_ins"
+USERS, SESSIONS, FAILURES, LINKS = "users", "sessions", "failed_sign_ins", "links"
 
 
 def _user(doc: dict[str, Any]) -> User:
@@ -23,6 +23,32 @@ class PortalStore:
         self.users = db[USERS]
         self.sessions = db[SESSIONS]
         self.failures = db[FAILURES]
+        self.links = db[LINKS]
+
+    async def people(self, region: str, limit: int = 500) -> list[User]:
+        found = self.users.find({"region": region}).sort("_id", 1).limit(limit)
+        return [_user(doc) async for doc in found]
+
+    async def add_link(self, digest: str, link: Link) -> None:
+        await self.links.insert_one({"_id": digest, "purpose": link.purpose, "email": link.email,
+                                     "role": link.role, "region": link.region,
+                                     "sme_id": link.sme_id, "event_ids": list(link.event_ids),
+                                     "expires_at": link.expires_at.isoformat()})  # fmt: skip
+
+    async def link(self, digest: str) -> Link | None:
+        doc = await self.links.find_one({"_id": digest})
+        if doc is None:
+            return None
+        return Link(doc["purpose"], doc["email"], doc["role"], doc["region"],
+                    datetime.fromisoformat(doc["expires_at"]), doc.get("sme_id"),
+                    tuple(doc.get("event_ids") or ()))  # fmt: skip
+
+    async def use_link(self, digest: str) -> bool:
+        """True for the one caller that takes the link out: a link works once."""
+        return (await self.links.delete_one({"_id": digest})).deleted_count == 1
+
+    async def end_sessions_of(self, email: str) -> None:
+        await self.sessions.delete_many({"email": email})
 
     async def user(self, email: str) -> User | None:
         doc = await self.users.find_one({"_id": email.strip().lower()})
@@ -43,6 +69,7 @@ class PortalStore:
             await self.sessions.delete_many({"email": email})
             await self.users.delete_one({"_id": email})
             await self.failures.delete_one({"_id": f"account:{email}"})
+            await self.links.delete_many({"email": email})
         return len(gone)
 
     async def add_session(self, session: NewSession, email: str) -> None:

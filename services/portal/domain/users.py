@@ -7,6 +7,7 @@ import hashlib
 import secrets
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Literal
 
 from contracts.access import ROLES, Actor, Role
 from contracts.errors import Refused
@@ -18,6 +19,17 @@ ATTEMPT_WINDOW = timedelta(minutes=15)
 MIN_PASSWORD = 10
 # Roles a person signs in with; partners and operators use their own credentials.
 PERSON_ROLES: tuple[Role, ...] = ("map_admin", "map_staff", "organiser", "sme", "steering")
+# Who may invite whom: an administrator anyone, staff the companies' contacts and organisers.
+MAY_INVITE: dict[str, tuple[Role, ...]] = {
+    "map_admin": PERSON_ROLES,
+    "map_staff": ("organiser", "sme"),
+}
+# A link in a mail works once, for this long: an invitation waits a week for its reader; a
+# password reset is asked for by the reader and is a key to the account while it lasts.
+LINK_LASTS: dict[str, timedelta] = {
+    "invitation": timedelta(days=7),
+    "password_reset": timedelta(hours=2),
+}
 
 
 @dataclass
@@ -52,6 +64,45 @@ class User:
             id=self.email, role=self.role, region=self.region, sme_id=self.sme_id,
             event_ids=self.event_ids or None,
         )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Link:
+    """What a one-use link in a mail lets its reader do: join as this person (an invitation)
+    or choose a new password (a reset)."""
+
+    purpose: Literal["invitation", "password_reset"]
+    email: str
+    role: Role
+    region: str
+    expires_at: datetime
+    sme_id: str | None = None
+    event_ids: tuple[str, ...] = ()
+
+    def usable(self, now: datetime) -> bool:
+        return now < self.expires_at
+
+
+def invitation(inviter: User, email: str, role: str, now: datetime, sme_id: str | None = None,
+               event_ids: list[str] | None = None) -> Link:  # fmt: skip
+    """An invitation to the inviter's region, in a role the inviter may hand out."""
+    if role not in MAY_INVITE.get(inviter.role, ()):
+        allowed = ", ".join(MAY_INVITE.get(inviter.role, ())) or "nobody"
+        raise Refused("forbidden", f"a {inviter.role} invites only: {allowed}")
+    person = User.new(email, role, inviter.region, "", sme_id, event_ids)  # checks role and SME
+    return Link("invitation", person.email, person.role, person.region,
+                now + LINK_LASTS["invitation"], person.sme_id, tuple(person.event_ids))  # fmt: skip
+
+
+def password_reset(user: User, now: datetime) -> Link:
+    return Link("password_reset", user.email, user.role, user.region,
+                now + LINK_LASTS["password_reset"], user.sme_id, tuple(user.event_ids))  # fmt: skip
+
+
+def new_link_token() -> tuple[str, str]:
+    """(the token for the mail, the digest the store keeps): a copy of the store opens no link."""
+    token = secrets.token_urlsafe(32)
+    return token, token_digest(token)
 
 
 def check_password(password: str) -> None:

@@ -118,7 +118,7 @@ class Pages:
                                 token="", done=True)  # fmt: skip
 
 
-def add_routes(app: FastAPI, portal: Portal) -> None:
+def add_routes(app: FastAPI, portal: Portal) -> Pages:
     pages = Pages(portal)
     app.add_api_route("/", pages.signed_in(pages.home), methods=["GET"])
     app.add_api_route("/smes", pages.signed_in(pages.smes, *STAFF), methods=["GET"])
@@ -127,3 +127,4 @@ def add_routes(app: FastAPI, portal: Portal) -> None:
     app.add_api_route("/calendar", pages.calendar, methods=["GET"])
     app.add_api_route("/unsubscribe", pages.unsubscribe_page, methods=["GET"])
     app.add_api_route("/unsubscribe", pages.unsubscribe, methods=["POST"])
+    return pages

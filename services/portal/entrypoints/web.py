@@ -26,10 +26,10 @@ from mapnet.runtime.credentials import without_login
 from mapnet.runtime.service import Runtime
 
 from ..adapters.store import PortalStore
-from ..domain.users import User
+from ..domain.users import NewSession, User
 from ..service_layer.accounts import Accounts
 from ..settings import PortalSettings
-from . import pages
+from . import account_pages, pages
 from .api import HTTP_STATUS, create_api
 from .forms import CSRF, SESSION, csrf_ok
 from .wiring import accounts_on
@@ -43,6 +43,8 @@ class Portal:
     def __init__(self, region: str, accounts: Accounts, settings: PortalSettings) -> None:
         self.region, self.accounts, self.settings = region, accounts, settings
         self.bus: BusClient | None = None
+        # Where links in mails point: MAPNET_PUBLIC_URL, else the address the portal listens on.
+        self.base_url = settings.public_url or ""
         self.templates = Jinja2Templates(directory=HERE / "templates")
 
     def public(self) -> Actor:
@@ -56,6 +58,13 @@ class Portal:
     async def person(self, request: Request) -> tuple[User, str] | None:
         token = request.cookies.get(SESSION)
         return await self.accounts.signed_in(token) if token else None
+
+    def signed_in_at(self, target: str, session: NewSession) -> Response:
+        response = RedirectResponse(target, status_code=303)
+        response.set_cookie(SESSION, session.token, httponly=True, samesite="lax",
+                            secure=self.settings.secure_cookies,
+                            max_age=int(self.settings.session_hours * 3600))  # fmt: skip
+        return response
 
     def page(self, request: Request, name: str, status: int = 200, **context: Any) -> Response:
         token = request.cookies.get(CSRF) or secrets.token_urlsafe(24)
@@ -103,11 +112,7 @@ def create_app(portal: Portal) -> FastAPI:
         except Refused as refusal:
             return portal.page(request, "signin.html", 401, next=target, error=refusal.message,
                                person=None, demo=portal.settings.demo)  # fmt: skip
-        response = RedirectResponse(target, status_code=303)
-        response.set_cookie(SESSION, session.token, httponly=True, samesite="lax",
-                            secure=portal.settings.secure_cookies,
-                            max_age=int(portal.settings.session_hours * 3600))  # fmt: skip
-        return response
+        return portal.signed_in_at(target, session)
 
     @app.post("/signout")
     async def signout(request: Request) -> Response:
@@ -118,7 +123,7 @@ def create_app(portal: Portal) -> FastAPI:
         response.delete_cookie(SESSION)
         return response
 
-    pages.add_routes(app, portal)
+    account_pages.add_routes(app, portal, pages.add_routes(app, portal))
     return app
 
 
@@ -156,6 +161,7 @@ def build(rt: Runtime) -> None:
             task.result()  # the port is taken, say: raise what uvicorn met
         bound = server.servers[0].sockets[0].getsockname()
         rt.http_url = f"http://{settings.http_host}:{bound[1]}"
+        portal.base_url = (settings.public_url or rt.http_url).rstrip("/")
         rt.log.info("portal_listening", url=rt.http_url)
         serving.append((server, task))
 

@@ -10,10 +10,14 @@ from contracts.errors import Refused
 
 from ..domain.users import (
     ATTEMPT_WINDOW,
+    Link,
     NewSession,
     User,
     check_password,
+    invitation,
+    new_link_token,
     new_session,
+    password_reset,
     token_digest,
     too_many,
 )
@@ -28,6 +32,11 @@ class Store(Protocol):
     async def failures_since(self, key: str, since: datetime) -> int: ...
     async def failed(self, key: str, now: datetime, since: datetime) -> None: ...
     async def clear_failures(self, key: str) -> None: ...
+    async def add_link(self, digest: str, link: Link) -> None: ...
+    async def link(self, digest: str) -> Link | None: ...
+    async def use_link(self, digest: str) -> bool: ...
+    async def end_sessions_of(self, email: str) -> None: ...
+    async def people(self, region: str, limit: int = 500) -> list[User]: ...
 
 
 class Accounts:
@@ -87,3 +96,66 @@ class Accounts:
         user = User.new(email, role, region, await self.hashed(password), sme_id, event_ids)
         await self.store.put_user(user)
         return user
+
+    async def people(self, region: str) -> list[User]:
+        return await self.store.people(region)
+
+    # --- links in mails: invitations and password resets -------------------------------------
+
+    async def invite(
+        self, inviter: User, email: str, role: str, sme_id: str | None = None,
+        event_ids: list[str] | None = None,
+    ) -> tuple[str, Link]:  # fmt: skip
+        """A link for the mail that makes the invited person a user; the token, then what it
+        grants."""
+        link = invitation(inviter, email, role, self.clock(), sme_id, event_ids)
+        if await self.store.user(link.email) is not None:
+            raise Refused("duplicate", f"{link.email} has an account already")
+        token, digest = new_link_token()
+        await self.store.add_link(digest, link)
+        return token, link
+
+    async def forgot(self, email: str) -> tuple[str, Link] | None:
+        """A reset link for a person with an account; None otherwise (and the page says the
+        same either way, so that it tells nobody who has one)."""
+        user = await self.store.user(email)
+        if user is None:
+            return None
+        token, digest = new_link_token()
+        link = password_reset(user, self.clock())
+        await self.store.add_link(digest, link)
+        return token, link
+
+    async def link(self, token: str) -> Link:
+        link = await self.store.link(token_digest(token))
+        if link is None or not link.usable(self.clock()):
+            raise Refused(
+                "not_found", "this link was used already or has expired: ask for a new one"
+            )
+        return link
+
+    async def redeem(self, token: str, password: str) -> tuple[User, NewSession]:
+        """The password chosen through a link: the invited person's account is made, or the
+        person's password replaced (and every session of the old one ended); then signed in."""
+        link = await self.link(token)
+        check_password(password)
+        hashed = await self.hashed(password)
+        if not await self.store.use_link(token_digest(token)):
+            raise Refused("not_found", "this link was used already: ask for a new one")
+        if link.purpose == "invitation":
+            if await self.store.user(link.email) is not None:
+                raise Refused("duplicate", f"{link.email} has an account already: sign in")
+            user = User.new(link.email, link.role, link.region, hashed, link.sme_id,
+                            list(link.event_ids))  # fmt: skip
+        else:
+            found = await self.store.user(link.email)
+            if found is None:
+                raise Refused("not_found", "this account no longer exists")
+            user = User(found.email, found.role, found.region, hashed, found.sme_id,
+                        found.event_ids)  # fmt: skip
+            await self.store.end_sessions_of(user.email)
+        await self.store.put_user(user)
+        await self.store.clear_failures(f"account:{user.email}")
+        session = new_session(self.clock(), self.lasts)
+        await self.store.add_session(session, user.email)
+        return user, session

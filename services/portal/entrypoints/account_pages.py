@@ -1,0 +1,94 @@
+"""Pages about people's accounts: inviting someone, the one-use links of the invitation and
+password reset mails (notify sends them), and the list of the region's people."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
+
+from contracts import notify as nt
+from contracts.access import STAFF
+from contracts.errors import Refused
+
+from ..domain.users import MAY_INVITE, Link, User
+from .forms import posted
+
+if TYPE_CHECKING:
+    from .pages import Pages
+    from .web import Portal
+
+
+class AccountPages:
+    def __init__(self, portal: Portal) -> None:
+        self.portal = portal
+
+    async def _mail(self, token: str, link: Link, name: str = "") -> None:
+        path = "welcome" if link.purpose == "invitation" else "reset"
+        mail = nt.SendAccountMail(
+            kind=link.purpose, email=link.email, name=name, region=link.region, role=link.role,
+            link=f"{self.portal.base_url}/{path}/{token}", expires_at=link.expires_at,
+        )  # fmt: skip
+        await self.portal.call(nt.SEND_ACCOUNT_MAIL, mail, self.portal.public())
+
+    async def people(self, request: Request, person: User) -> Response:
+        found = await self.portal.accounts.people(person.region)
+        return self.portal.page(request, "people.html", person=person, people=found,
+                                roles=MAY_INVITE[person.role])  # fmt: skip
+
+    async def invite(self, request: Request, person: User) -> Response:
+        form = await posted(request)
+        event_ids = [e.strip() for e in str(form.get("event_ids") or "").split(",") if e.strip()]
+        token, link = await self.portal.accounts.invite(
+            person, str(form.get("email", "")), str(form.get("role", "")),
+            str(form.get("sme_id") or "") or None, event_ids,
+        )  # fmt: skip
+        await self._mail(token, link, str(form.get("name") or ""))
+        return self.portal.page(request, "notice.html", person=person, title="Invitation sent",
+                                message=f"{link.email} is invited as {link.role.replace('_', ' ')}"
+                                f"; the link in the mail works once, for 7 days.")  # fmt: skip
+
+    async def choose_page(self, request: Request) -> Response:
+        token = request.path_params["token"]
+        link = await self.portal.accounts.link(token)
+        return self.portal.page(request, "choose_password.html", person=None, link=link,
+                                token=token, error=None)  # fmt: skip
+
+    async def choose(self, request: Request) -> Response:
+        form = await posted(request)
+        token = request.path_params["token"]
+        password = str(form.get("password", ""))
+        if password != str(form.get("repeat", "")):
+            link = await self.portal.accounts.link(token)
+            return self.portal.page(request, "choose_password.html", 400, person=None, link=link,
+                                    token=token, error="the two passwords differ")  # fmt: skip
+        try:
+            _, session = await self.portal.accounts.redeem(token, password)
+        except Refused as refusal:
+            if refusal.code != "validation_failed":
+                raise
+            link = await self.portal.accounts.link(token)
+            return self.portal.page(request, "choose_password.html", 400, person=None, link=link,
+                                    token=token, error=refusal.message)  # fmt: skip
+        return self.portal.signed_in_at("/", session)
+
+    async def forgot_page(self, request: Request) -> Response:
+        return self.portal.page(request, "forgot.html", person=None, sent=False)
+
+    async def forgot(self, request: Request) -> Response:
+        form = await posted(request)
+        if made := await self.portal.accounts.forgot(str(form.get("email", ""))):
+            await self._mail(*made)
+        return self.portal.page(request, "forgot.html", person=None, sent=True)
+
+
+def add_routes(app: FastAPI, portal: Portal, pages: Pages) -> None:
+    accounts = AccountPages(portal)
+    app.add_api_route("/people", pages.signed_in(accounts.people, *STAFF), methods=["GET"])
+    app.add_api_route("/invitations", pages.signed_in(accounts.invite, *STAFF), methods=["POST"])
+    for path in ("/welcome/{token}", "/reset/{token}"):
+        app.add_api_route(path, accounts.choose_page, methods=["GET"])
+        app.add_api_route(path, accounts.choose, methods=["POST"])
+    app.add_api_route("/forgot", accounts.forgot_page, methods=["GET"])
+    app.add_api_route("/forgot", accounts.forgot, methods=["POST"])
