@@ -27,33 +27,48 @@ class AccountPages:
     async def _mail(self, token: str, link: Link, name: str = "") -> None:
         path = "welcome" if link.purpose == "invitation" else "reset"
         mail = nt.SendAccountMail(
-            kind=link.purpose, email=link.email, name=name, region=link.region, role=link.role,
-            link=f"{self.portal.base_url}/{path}/{token}", expires_at=link.expires_at,
-        )  # fmt: skip
+            kind=link.purpose,
+            email=link.email,
+            name=name,
+            region=link.region,
+            role=link.role,
+            link=f"{self.portal.base_url}/{path}/{token}",
+            expires_at=link.expires_at,
+        )
         await self.portal.call(nt.SEND_ACCOUNT_MAIL, mail, self.portal.public())
 
     async def people(self, request: Request, person: User) -> Response:
         found = await self.portal.accounts.people(person.region)
-        return self.portal.page(request, "people.html", person=person, people=found,
-                                roles=MAY_INVITE[person.role])  # fmt: skip
+        return self.portal.page(
+            request, "people.html", person=person, people=found, roles=MAY_INVITE[person.role]
+        )
 
     async def invite(self, request: Request, person: User) -> Response:
         form = await posted(request)
         event_ids = [e.strip() for e in str(form.get("event_ids") or "").split(",") if e.strip()]
         token, link = await self.portal.accounts.invite(
-            person, str(form.get("email", "")), str(form.get("role", "")),
-            str(form.get("sme_id") or "") or None, event_ids,
-        )  # fmt: skip
+            person,
+            str(form.get("email", "")),
+            str(form.get("role", "")),
+            str(form.get("sme_id") or "") or None,
+            event_ids,
+        )
         await self._mail(token, link, str(form.get("name") or ""))
-        return self.portal.page(request, "notice.html", person=person, title="Invitation sent",
-                                message=f"{link.email} is invited as {link.role.replace('_', ' ')}"
-                                f"; the link in the mail works once, for 7 days.")  # fmt: skip
+        return self.portal.page(
+            request,
+            "notice.html",
+            person=person,
+            title="Invitation sent",
+            message=f"{link.email} is invited as {link.role.replace('_', ' ')}"
+            f"; the link in the mail works once, for 7 days.",
+        )
 
     async def choose_page(self, request: Request) -> Response:
         token = request.path_params["token"]
         link = await self.portal.accounts.link(token)
-        return self.portal.page(request, "choose_password.html", person=None, link=link,
-                                token=token, error=None)  # fmt: skip
+        return self.portal.page(
+            request, "choose_password.html", person=None, link=link, token=token, error=None
+        )
 
     async def choose(self, request: Request) -> Response:
         form = await posted(request)
@@ -61,16 +76,30 @@ class AccountPages:
         password = str(form.get("password", ""))
         if password != str(form.get("repeat", "")):
             link = await self.portal.accounts.link(token)
-            return self.portal.page(request, "choose_password.html", 400, person=None, link=link,
-                                    token=token, error="the two passwords differ")  # fmt: skip
+            return self.portal.page(
+                request,
+                "choose_password.html",
+                400,
+                person=None,
+                link=link,
+                token=token,
+                error="the two passwords differ",
+            )
         try:
             _, session = await self.portal.accounts.redeem(token, password)
         except Refused as refusal:
             if refusal.code != "validation_failed":
                 raise
             link = await self.portal.accounts.link(token)
-            return self.portal.page(request, "choose_password.html", 400, person=None, link=link,
-                                    token=token, error=refusal.message)  # fmt: skip
+            return self.portal.page(
+                request,
+                "choose_password.html",
+                400,
+                person=None,
+                link=link,
+                token=token,
+                error=refusal.message,
+            )
         return self.portal.signed_in_at("/", session)
 
     async def forgot_page(self, request: Request) -> Response:

@@ -3,13 +3,14 @@ it; an htmx request gets only the part of the page it replaces."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING
 
 from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
-from pydantic import BaseModel, ValidationError
+from pydantic import ValidationError
 
 from contracts import events as ev
 from contracts import matching as mt
@@ -19,7 +20,7 @@ from contracts.access import STAFF, Role
 from contracts.errors import Refused
 
 from ..domain.users import User
-from .forms import csrf_ok
+from .forms import csrf_ok, validated
 
 if TYPE_CHECKING:
     from .web import Portal
@@ -28,18 +29,6 @@ Page = Callable[[Request, User], Awaitable[Response]]
 Route = Callable[[Request], Awaitable[Response]]
 _PARTNER_FILTERS = ("country", "cluster", "profile_type", "cursor")
 _SME_FILTERS = ("text", "country", "cluster", "stage", "size_class", "growth_class", "cursor")
-
-
-Search = TypeVar("Search", bound=BaseModel)
-
-
-def _search(model: type[Search], given: dict[str, Any]) -> Search:
-    """A search form's values as the query they make, or a refusal naming what to check."""
-    try:
-        return model.model_validate(given)
-    except ValidationError as exc:
-        fields = ", ".join(str(e["loc"][0]) for e in exc.errors())
-        raise Refused("validation_failed", f"check the search: {fields}") from None
 
 
 class Pages:
@@ -68,7 +57,7 @@ class Pages:
 
     async def smes(self, request: Request, person: User) -> Response:
         given = {k: v for k in _SME_FILTERS if (v := request.query_params.get(k))}
-        query = _search(rg.SearchSmes, given | {"limit": 50})
+        query = validated(rg.SearchSmes, given | {"limit": 50})
         found = await self.portal.call(rg.SEARCH_SMES, query, person.actor())
         part = "smes_rows.html" if request.headers.get("HX-Request") else "smes.html"
         stages = rg.Stage.__args__  # type: ignore[attr-defined]
@@ -86,9 +75,14 @@ class Pages:
             raise Refused("forbidden", "partner search is for a company's contact")
         given = {k: v for k in _PARTNER_FILTERS if (v := request.query_params.get(k))}
         seeker = {"region": person.region, "sme_id": person.sme_id}
-        query = _search(mt.FindPartners, given | {"seeker": seeker, "limit": 20})
-        found = await self.portal.call(mt.FIND_PARTNERS, query, person.actor())
+        query = validated(mt.FindPartners, given | {"seeker": seeker, "limit": 20})
+        upcoming = ev.ListCalendar(period_from=datetime.now(UTC), kind="brokerage_event", limit=20)
+        found, brokerage = await asyncio.gather(
+            self.portal.call(mt.FIND_PARTNERS, query, person.actor()),
+            self.portal.call(ev.LIST_CALENDAR, upcoming, person.actor()),
+        )
         return self.portal.page(request, "partners.html", person=person, page=found, given=given,
+                                events=brokerage.items,
                                 types=mt.ProfileType.__args__)  # type: ignore[attr-defined]  # fmt: skip
 
     async def calendar(self, request: Request) -> Response:
@@ -118,8 +112,7 @@ class Pages:
                                 token="", done=True)  # fmt: skip
 
 
-def add_routes(app: FastAPI, portal: Portal) -> Pages:
-    pages = Pages(portal)
+def add_routes(app: FastAPI, pages: Pages) -> None:
     app.add_api_route("/", pages.signed_in(pages.home), methods=["GET"])
     app.add_api_route("/smes", pages.signed_in(pages.smes, *STAFF), methods=["GET"])
     app.add_api_route("/smes/{sme_id}", pages.signed_in(pages.sme, *STAFF, "sme"), methods=["GET"])
@@ -127,4 +120,3 @@ def add_routes(app: FastAPI, portal: Portal) -> Pages:
     app.add_api_route("/calendar", pages.calendar, methods=["GET"])
     app.add_api_route("/unsubscribe", pages.unsubscribe_page, methods=["GET"])
     app.add_api_route("/unsubscribe", pages.unsubscribe, methods=["POST"])
-    return pages

@@ -8,8 +8,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
+from datetime import datetime
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import uvicorn
 from fastapi import FastAPI, Request
@@ -29,7 +31,7 @@ from ..adapters.store import PortalStore
 from ..domain.users import NewSession, User
 from ..service_layer.accounts import Accounts
 from ..settings import PortalSettings
-from . import account_pages, pages
+from . import account_pages, event_pages, pages, sme_pages
 from .api import HTTP_STATUS, create_api
 from .forms import CSRF, SESSION, csrf_ok
 from .wiring import accounts_on
@@ -46,14 +48,15 @@ class Portal:
         # Where links in mails point: MAPNET_PUBLIC_URL, else the address the portal listens on.
         self.base_url = settings.public_url or ""
         self.templates = Jinja2Templates(directory=HERE / "templates")
+        self.templates.env.filters["local"] = local_time
 
     def public(self) -> Actor:
         """Whom a public page's reads act for: the portal itself."""
         return Actor(id=f"portal/{self.region}", role="service", region=self.region)
 
-    async def call(self, op: Any, data: Any, actor: Actor) -> Any:
+    async def call(self, op: Any, data: Any, actor: Actor, **options: Any) -> Any:
         assert self.bus is not None, "the portal is not connected to the bus yet"
-        return await self.bus.call(op, data, self.region, actor=actor)
+        return await self.bus.call(op, data, self.region, actor=actor, **options)
 
     async def person(self, request: Request) -> tuple[User, str] | None:
         token = request.cookies.get(SESSION)
@@ -123,8 +126,17 @@ def create_app(portal: Portal) -> FastAPI:
         response.delete_cookie(SESSION)
         return response
 
-    account_pages.add_routes(app, portal, pages.add_routes(app, portal))
+    every_page = pages.Pages(portal)
+    sme_pages.add_routes(app, portal, every_page)  # /smes/new before /smes/{sme_id}
+    pages.add_routes(app, every_page)
+    account_pages.add_routes(app, portal, every_page)
+    event_pages.add_routes(app, portal, every_page)
     return app
+
+
+def local_time(instant: datetime, zone: str, form: str = "%a %d %b %H:%M") -> str:
+    """An instant as the wall time of a place (an event's zone)."""
+    return instant.astimezone(ZoneInfo(zone)).strftime(form)
 
 
 def _local(target: str) -> str:

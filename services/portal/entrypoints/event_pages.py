@@ -1,0 +1,279 @@
+"""An event's pages: the public page with its register button; for a company's contact the
+meeting requests of a brokerage event and the agenda (with its .ics); for the event's organiser
+and the region's staff the requests as a matrix, the scheduler, and the schedule as a grid."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import RedirectResponse, Response
+
+from contracts import events as ev
+from contracts import matching as mt
+from contracts import registry as rg
+from contracts.access import STAFF
+from contracts.common import SmeRef
+from contracts.errors import Refused
+
+from ..domain.users import User
+from .forms import posted, validated
+
+if TYPE_CHECKING:
+    from .pages import Pages
+    from .web import Portal
+
+ORGANISERS = (*STAFF, "organiser")
+
+
+def _key(ref: SmeRef) -> str:
+    return f"{ref.region}:{ref.sme_id}"
+
+
+class EventPages:
+    def __init__(self, portal: Portal) -> None:
+        self.portal = portal
+
+    async def _event(self, event_id: str) -> ev.EventDetails:
+        found: ev.EventDetails = await self.portal.call(
+            ev.GET_EVENT, ev.GetEvent(event_id=event_id), self.portal.public()
+        )
+        return found
+
+    async def _names(self, person: User, refs: list[SmeRef]) -> dict[str, str]:
+        """Companies' names as the person may see them; the id where the registry has none."""
+
+        async def name(ref: SmeRef) -> str:
+            try:
+                view = await self.portal.call(
+                    rg.GET_SME, rg.GetSme(sme_id=ref.sme_id), person.actor()
+                )
+            except Refused:
+                return ref.sme_id
+            return str(view.legal_name)
+
+        unique = {_key(r): r for r in refs}
+        found = await asyncio.gather(*(name(r) for r in unique.values()))
+        return dict(zip(unique, found, strict=True))
+
+    async def event(self, request: Request) -> Response:
+        signed = await self.portal.person(request)
+        person = signed[0] if signed else None
+        event = await self._event(request.path_params["event_id"])
+        organises = person is not None and (
+            person.role in STAFF
+            or (person.role == "organiser" and event.event_id in person.event_ids)
+        )
+        return self.portal.page(
+            request, "event.html", person=person, event=event, organises=organises
+        )
+
+    async def register(self, request: Request, person: User) -> Response:
+        form = await posted(request)
+        event_id = request.path_params["event_id"]
+        me = SmeRef(sme_id=str(person.sme_id), region=person.region)
+        sme = await self.portal.call(rg.GET_SME, rg.GetSme(sme_id=me.sme_id), person.actor())
+        name = next((c.name for c in sme.contacts if c.email.lower() == person.email), person.email)
+        command = validated(
+            ev.RegisterParticipant,
+            {
+                "event_id": event_id,
+                "person_name": name,
+                "email": person.email,
+                "sme": me,
+                "participation": form.get("participation") or "on_site",
+            },
+        )
+        try:
+            done = await self.portal.call(ev.REGISTER_PARTICIPANT, command, person.actor())
+        except Refused as refusal:
+            if refusal.code != "duplicate":
+                raise
+            message = "You are registered for this event already."
+        else:
+            message = (
+                "Your seat is confirmed."
+                if done.status == "confirmed"
+                else f"The event is full: you are number {done.position} on the waitlist."
+            )
+        return self.portal.page(
+            request,
+            "notice.html",
+            person=person,
+            title="Registration",
+            message=message,
+            back=f"/events/{event_id}",
+        )
+
+    # --- a contact's meetings ----------------------------------------------------------------
+
+    async def meetings(self, request: Request, person: User) -> Response:
+        event = await self._event(request.path_params["event_id"])
+        me = SmeRef(sme_id=str(person.sme_id), region=person.region)
+        query = mt.ListMeetings(event_id=event.event_id, participant=me, limit=100)
+        found = await self.portal.call(mt.LIST_MEETINGS, query, person.actor())
+        names = await self._names(
+            person, [r for m in found.items for r in (m.requester, m.receiver)]
+        )
+        return self.portal.page(
+            request,
+            "meetings.html",
+            person=person,
+            event=event,
+            meetings=found.items,
+            names=names,
+            me=_key(me),
+        )
+
+    async def request_meeting(self, request: Request, person: User) -> Response:
+        form = await posted(request)
+        event_id = str(form.get("event_id") or "")
+        command = validated(
+            mt.RequestMeeting,
+            {
+                "event_id": event_id,
+                "requester": {"sme_id": person.sme_id, "region": person.region},
+                "receiver": {"sme_id": form.get("sme_id"), "region": form.get("region")},
+                "message": form.get("message") or "",
+                "priority": form.get("priority") or 2,
+            },
+        )
+        await self.portal.call(mt.REQUEST_MEETING, command, person.actor())
+        return RedirectResponse(f"/events/{event_id}/meetings", status_code=303)
+
+    async def answer_meeting(self, request: Request, person: User) -> Response:
+        form = await posted(request)
+        meeting_id, action = request.path_params["meeting_id"], form.get("action")
+        me = SmeRef(sme_id=str(person.sme_id), region=person.region)
+        if action in ("accept", "decline"):
+            answer = mt.RespondMeeting(
+                meeting_id=meeting_id, accept=action == "accept", responder=me
+            )
+            done = await self.portal.call(mt.RESPOND_MEETING, answer, person.actor())
+        else:
+            cancel = mt.CancelMeeting(meeting_id=meeting_id, by=me)
+            done = await self.portal.call(mt.CANCEL_MEETING, cancel, person.actor())
+        return RedirectResponse(f"/events/{done.event_id}/meetings", status_code=303)
+
+    async def agenda(self, request: Request, person: User) -> Response:
+        event = await self._event(request.path_params["event_id"])
+        me = SmeRef(sme_id=str(person.sme_id), region=person.region)
+        try:
+            schedule = await self.portal.call(
+                mt.GET_SCHEDULE,
+                mt.GetSchedule(event_id=event.event_id, participant=me),
+                person.actor(),
+            )
+        except Refused as refusal:
+            if refusal.code != "not_found":
+                raise
+            schedule = None
+        others = [p for m in (schedule.meetings if schedule else []) for p in m.participants]
+        names = await self._names(person, others)
+        return self.portal.page(
+            request,
+            "agenda.html",
+            person=person,
+            event=event,
+            schedule=schedule,
+            names=names,
+            me=_key(me),
+        )
+
+    async def agenda_ics(self, request: Request, person: User) -> Response:
+        me = SmeRef(sme_id=str(person.sme_id), region=person.region)
+        query = mt.GetSchedule(
+            event_id=request.path_params["event_id"], participant=me, format="ical"
+        )
+        schedule = await self.portal.call(mt.GET_SCHEDULE, query, person.actor())
+        return Response(
+            schedule.ical or "",
+            media_type="text/calendar; charset=utf-8",
+            headers={"Content-Disposition": 'attachment; filename="agenda.ics"'},
+        )
+
+    # --- an organiser's event ----------------------------------------------------------------
+
+    async def organise(self, request: Request, person: User) -> Response:
+        event = await self._event(request.path_params["event_id"])
+        actor = person.actor()
+        listed = mt.ListMeetings(event_id=event.event_id, limit=100)
+        registered = ev.ListRegistrations(event_id=event.event_id, status="confirmed", limit=100)
+        meetings, registrations = await asyncio.gather(
+            self.portal.call(mt.LIST_MEETINGS, listed, actor),
+            self.portal.call(ev.LIST_REGISTRATIONS, registered, actor),
+        )
+        try:
+            schedule = await self.portal.call(
+                mt.GET_SCHEDULE, mt.GetSchedule(event_id=event.event_id), actor
+            )
+        except Refused:
+            schedule = None
+        people = [r.sme for r in registrations.items if r.sme is not None]
+        names = await self._names(person, people)
+        asked = {(_key(m.requester), _key(m.receiver)): m for m in meetings.items}
+        setup = event.brokerage
+        grid: dict[tuple[int, int | None], Any] = {}
+        for s in schedule.meetings if schedule else []:
+            grid[(s.slot, s.table)] = s
+        return self.portal.page(
+            request,
+            "organise.html",
+            person=person,
+            event=event,
+            names=names,
+            keys=list(names),
+            asked=asked,
+            meetings=meetings.items,
+            schedule=schedule,
+            grid=grid,
+            tables=range(setup.tables if setup else 0),
+        )
+
+    async def schedule(self, request: Request, person: User) -> Response:
+        form = await posted(request)
+        event_id = request.path_params["event_id"]
+        seconds = float(form.get("time_limit_s") or 10)
+        command = validated(mt.ScheduleEvent, {"event_id": event_id, "time_limit_s": seconds})
+        await self.portal.call(mt.SCHEDULE_EVENT, command, person.actor(), timeout_s=seconds + 15)
+        return RedirectResponse(f"/events/{event_id}/organise#schedule", status_code=303)
+
+    async def lock(self, request: Request, person: User) -> Response:
+        form = await posted(request)
+        command = mt.LockMeeting(
+            meeting_id=request.path_params["meeting_id"], locked=form.get("locked") != "false"
+        )
+        done = await self.portal.call(mt.LOCK_MEETING, command, person.actor())
+        return RedirectResponse(f"/events/{done.event_id}/organise#schedule", status_code=303)
+
+    async def outcome(self, request: Request, person: User) -> Response:
+        form = await posted(request)
+        command = validated(
+            mt.RecordMeetingOutcome,
+            {"meeting_id": request.path_params["meeting_id"], "outcome": form.get("outcome")},
+        )
+        done = await self.portal.call(mt.RECORD_MEETING_OUTCOME, command, person.actor())
+        return RedirectResponse(f"/events/{done.event_id}/organise#outcomes", status_code=303)
+
+
+def add_routes(app: FastAPI, portal: Portal, pages: Pages) -> None:
+    events = EventPages(portal)
+
+    def get(path: str, page: Any, *roles: Any) -> None:
+        app.add_api_route(path, pages.signed_in(page, *roles), methods=["GET"])
+
+    def post(path: str, page: Any, *roles: Any) -> None:
+        app.add_api_route(path, pages.signed_in(page, *roles), methods=["POST"])
+
+    app.add_api_route("/events/{event_id}", events.event, methods=["GET"])
+    post("/events/{event_id}/register", events.register, "sme")
+    get("/events/{event_id}/meetings", events.meetings, "sme")
+    get("/events/{event_id}/agenda", events.agenda, "sme")
+    get("/events/{event_id}/agenda.ics", events.agenda_ics, "sme")
+    post("/meetings", events.request_meeting, "sme")
+    post("/meetings/{meeting_id}", events.answer_meeting, "sme")
+    get("/events/{event_id}/organise", events.organise, *ORGANISERS)
+    post("/events/{event_id}/schedule", events.schedule, *ORGANISERS)
+    post("/meetings/{meeting_id}/lock", events.lock, *ORGANISERS)
+    post("/meetings/{meeting_id}/outcome", events.outcome, *ORGANISERS)
