@@ -210,8 +210,8 @@ class EventPages:
             )
         except Refused:
             schedule = None
-        people = [r.sme for r in registrations.items if r.sme is not None]
-        names = await self._names(person, people)
+        # Participants by the names they registered with: an organiser need not read the registry.
+        names = {_key(r.sme): r.person_name for r in registrations.items if r.sme is not None}
         asked = {(_key(m.requester), _key(m.receiver)): m for m in meetings.items}
         setup = event.brokerage
         grid: dict[tuple[int, int | None], Any] = {}
