@@ -110,7 +110,7 @@ async def test_the_whole_journey_from_registration_to_agenda(
     await shot(staff, "10-register-sme")
     await staff.get_by_role("button", name="Register", exact=True).click()
     await staff.get_by_role("heading", name="Laser Seekers OÜ").wait_for()
-    await staff.get_by_role("button", name="Invite Mari Maasikas to the portal").click()
+    await staff.get_by_role("button", name="Invite to the portal: Mari Maasikas").click()
     await staff.get_by_role("heading", name="Invitation sent").wait_for()
     await shot(staff, "11-invitation-sent")
 

@@ -59,13 +59,7 @@ def build(rt: Runtime) -> None:
     rt.handles(c.SEND_DIGEST)(notifier.send_digest)
     rt.handles(c.LIST_DELIVERIES)(notifier.list_deliveries)
 
-    # Mail to people.
-    for registered, kind in ((ev.REGISTRATION_CONFIRMED, "registration_confirmed"),
-                             (ev.REGISTRATION_WAITLISTED, "registration_waitlisted"),
-                             (ev.REGISTRATION_CANCELLED, None)):  # fmt: skip
-        rt.consumes_batches(registered)(_registrations(notifier, kind))
-    for meeting in (mt.MEETING_REQUESTED, mt.MEETING_ACCEPTED, mt.MEETING_DECLINED):
-        rt.consumes(meeting)(_meeting(notifier, meeting.name))
+    _mail_to_people(rt, notifier)
 
     # Facts partner systems hear about too: each is also fanned out to the webhooks.
     tell: dict[Any, Handler] = {
@@ -86,6 +80,15 @@ def build(rt: Runtime) -> None:
     rt.consumes_network(rg.CONTACT_ERASED)(_data(notifier.on_contact_erased))
 
     rt.publishes(c.NOTIFICATION_SENT, c.NOTIFICATION_FAILED)
+
+
+def _mail_to_people(rt: Runtime, notifier: Notifier) -> None:
+    for registered, kind in ((ev.REGISTRATION_CONFIRMED, "registration_confirmed"),
+                             (ev.REGISTRATION_WAITLISTED, "registration_waitlisted"),
+                             (ev.REGISTRATION_CANCELLED, None)):  # fmt: skip
+        rt.consumes_batches(registered)(_registrations(notifier, kind))
+    for meeting in (mt.MEETING_REQUESTED, mt.MEETING_ACCEPTED, mt.MEETING_DECLINED):
+        rt.consumes(meeting)(_meeting(notifier, meeting.name))
 
 
 def _dispatcher(
