@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import base64
 import json
+from collections.abc import Callable
 from typing import Any
 
 from contracts.errors import Refused
-from mapnet.runtime.mongo import Collection
+from mapnet.runtime.mongo import Collection, flat
 
 
 def encode_cursor(values: list[Any]) -> str:
@@ -48,26 +49,50 @@ async def keyset_page(
     sort: str,
     limit: int,
     cursor: str | None,
+    *,
+    keep: Callable[[dict[str, Any]], bool] | None = None,
+    projection: dict[str, Any] | None = None,
 ) -> tuple[list[dict[str, Any]], str | None]:
-    """One page of the documents matching all clauses, sorted by ``sort`` (``-field`` for
-    descending) then id, and the cursor of the next page if there is one."""
+    """One page of the documents matching all clauses (and ``keep``, a test in Python of what
+    no index answers), sorted by ``sort`` (``-field`` for descending) then id, and the cursor
+    of the next page if there is one."""
     field = sort.lstrip("-")
     direction = -1 if sort.startswith("-") else 1
-    clauses = list(clauses)
+    order = [(field, direction), ("_id", direction)]
+    after: tuple[Any, str] | None = None
     if cursor:
         last_value, last_id = decode_cursor(cursor)
-        op = "$lt" if direction < 0 else "$gt"
-        clauses.append(
-            {"$or": [{field: {op: last_value}}, {field: last_value, "_id": {op: last_id}}]}
-        )
-    query = {"$and": clauses} if clauses else {}
-    docs = (
-        await collection.find(query)
-        .sort([(field, direction), ("_id", direction)])
-        .limit(limit + 1)
-        .to_list(limit + 1)
-    )
+        after = (last_value, last_id)
+    docs: list[dict[str, Any]] = []
+    # Rows are read in chunks from where the last one ended (a flat range from its value, see
+    # mongo.py; the rows up to it skipped here), each chunk larger, until the page is full:
+    # ``keep`` may leave rows out, and a limit lets the database stop early.
+    chunk = limit + 1
+    while True:
+        since = [{field: {"$lte" if direction < 0 else "$gte": after[0]}}] if after else []
+        found = collection.find(flat([*clauses, *since]), projection).sort(order).limit(chunk)
+        rows = await found.to_list(chunk)
+        for doc in rows:
+            if after is not None and not _beyond(doc, field, after, direction):
+                continue
+            if keep is None or keep(doc):
+                docs.append(doc)
+                if len(docs) > limit:
+                    break
+        if len(docs) > limit or len(rows) < chunk:
+            break
+        after = (rows[-1].get(field), rows[-1]["_id"])
+        chunk *= 4  # ties on one value longer than a chunk are passed by a larger one
     more = len(docs) > limit
     docs = docs[:limit]
     next_cursor = encode_cursor([docs[-1][field], docs[-1]["_id"]]) if more and docs else None
     return docs, next_cursor
+
+
+def _beyond(doc: dict[str, Any], field: str, after: tuple[Any, str], direction: int) -> bool:
+    """Whether a row comes after the cursor's (value, id) in the page's order."""
+    try:
+        key = (doc.get(field), doc["_id"])
+        return key > after if direction > 0 else key < after
+    except TypeError:  # a value of another type than the cursor's: the database placed it
+        return True

@@ -19,6 +19,7 @@ from mapnet.runtime.mongo import Database, storable
 from ..domain.kpis import Journey
 from ..domain.model import Sme, name_key
 from ..domain.nace import ancestors
+from ..domain.terms import search_terms
 from ..service_layer.ports import FirstAnswer
 
 COLLECTION = "smes"
@@ -33,10 +34,13 @@ def identity_keys(sme: Sme) -> dict[str, Any]:
         "vat_key": f"{country}:{vat.upper().replace(' ', '')}" if vat else None,
         "name_key": f"{country}:{name_key(sme.data.legal_name)}",
         "nace_levels": sorted({level for code in sme.data.nace_codes for level in ancestors(code)}),
+        "search_terms": search_terms(
+            sme.data.legal_name, sme.data.keywords, sme.data.clusters, sme.data.description
+        ),
     }
 
 
-_KEYS = ("reg_key", "vat_key", "name_key", "nace_levels")
+_KEYS = ("reg_key", "vat_key", "name_key", "nace_levels", "search_terms")
 _LATE_WRITE_MARGIN = timedelta(seconds=10)
 
 
@@ -73,6 +77,24 @@ class SmeRepository:
         await self.smes.create_index([("name_key", ASCENDING)], name="name_key")
         await self.smes.create_index([("outbox_pending", ASCENDING)], name="outbox_pending")
         await self.smes.create_index([("updated_at", ASCENDING)], name="updated_at")
+        await self.smes.create_index([("legal_name", ASCENDING)], name="legal_name")
+        # No index on search_terms: nx-27017 then finds nothing by it (see mapnet/runtime/mongo).
+        await self._add_search_terms()
+
+    async def _add_search_terms(self) -> None:
+        """SMEs stored before the search had its terms get them (once, at start)."""
+        older = self.smes.find(
+            {"search_terms": {"$exists": False}, "legal_name": {"$exists": True}},
+            {"legal_name": 1, "keywords": 1, "clusters": 1, "description": 1},
+        )
+        async for doc in older:
+            terms = search_terms(
+                doc["legal_name"],
+                doc.get("keywords") or [],
+                doc.get("clusters") or [],
+                doc.get("description") or "",
+            )
+            await self.smes.update_one({"_id": doc["_id"]}, {"$set": {"search_terms": terms}})
 
     async def get(self, sme_id: str) -> Sme | None:
         doc = await self.smes.find_one({"_id": sme_id, "erased": {"$ne": True}})

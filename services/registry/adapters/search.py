@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import re
+from collections.abc import Callable
 from typing import Any
 
 from contracts import registry as c
@@ -10,9 +10,25 @@ from contracts.errors import Refused
 from mapnet.runtime.mongo import Collection
 from mapnet.runtime.paging import keyset_page
 
+from ..domain.terms import query_terms
+
+SUMMARY = {
+    "region": 1,
+    "legal_name": 1,
+    "country": 1,
+    "nace_codes": 1,
+    "clusters": 1,
+    "size_class": 1,
+    "growth_class": 1,
+    "stage": 1,
+    "updated_at": 1,
+    "erased": 1,
+    "search_terms": 1,
+}
+
 
 def _filter(q: c.SearchSmes) -> list[dict[str, Any]]:
-    clauses: list[dict[str, Any]] = [{"erased": {"$ne": True}}]
+    clauses: list[dict[str, Any]] = []
     simple = {
         "country": q.country,
         "region": q.region,
@@ -23,22 +39,27 @@ def _filter(q: c.SearchSmes) -> list[dict[str, Any]]:
         "stage": q.stage,
     }
     clauses += [{field: value} for field, value in simple.items() if value is not None]
-    clauses += [{"keywords": keyword} for keyword in q.keywords]
-    if q.text:
-        pattern = re.escape(q.text.strip())
-        clauses.append(
-            {
-                "$or": [
-                    {"legal_name": {"$regex": pattern, "$options": "i"}},
-                    {"description": {"$regex": pattern, "$options": "i"}},
-                ]
-            }
-        )
+    if q.keywords:
+        clauses.append({"keywords": {"$all": q.keywords}})
+    if terms := query_terms(q.text or ""):
+        clauses.append({"search_terms": terms[0]})  # the longest through the index
     return clauses
 
 
+def _kept(q: c.SearchSmes) -> Callable[[dict[str, Any]], bool]:
+    """Tombstones and the search's further terms are left out in Python (see mongo.py)."""
+    more = set(query_terms(q.text or "")[1:])
+
+    def keep(doc: dict[str, Any]) -> bool:
+        return not doc.get("erased") and more <= set(doc.get("search_terms") or ())
+
+    return keep
+
+
 async def search(smes: Collection, q: c.SearchSmes) -> c.SmePage:
-    docs, cursor = await keyset_page(smes, _filter(q), q.sort, q.limit, q.cursor)
+    docs, cursor = await keyset_page(
+        smes, _filter(q), q.sort, q.limit, q.cursor, keep=_kept(q), projection=SUMMARY
+    )
     try:
         items = [
             c.SmeSummary(

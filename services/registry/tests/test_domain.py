@@ -199,3 +199,15 @@ def test_withdrawing_consent_tells_the_network_to_drop_the_copy() -> None:
     sme.events.clear()
     sme.update(c.SmeChanges(share_with_network=False), NOW)
     assert _shared(sme) == [c.SmeUnshared(sme_id="s1", region="tallinn", version=sme.version)]
+
+
+def test_an_sme_is_found_by_the_beginnings_of_its_names_words_and_its_descriptions_words() -> None:
+    from services.registry.domain.terms import query_terms, search_terms
+
+    terms = search_terms("Photon Forge OÜ", ["Lasers"], ["photonics"], "Ultrafast lasers, fast.")
+    assert {"p", "ph", "photon", "forge", "oü", "lasers", "photonics", "ultrafast", "fast"} <= set(
+        terms
+    )
+    assert "ultra" not in terms  # a description's words are found whole
+    assert query_terms("  Forge, PHOTON forge ") == ["photon", "forge"]  # longest first, once
+    assert query_terms("!!!") == []

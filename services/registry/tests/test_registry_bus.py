@@ -165,6 +165,11 @@ async def test_journey_profiles_and_search(client: BusClient, region: str) -> No
     assert [i.legal_name for i in by_division.items] == ["Baltic Code OÜ"]
     by_text = await client.call(c.SEARCH_SMES, c.SearchSmes(text="micro-machining"), region)
     assert len(by_text.items) == 1
+    # Every word must be found: the beginning of a name's word, or a description's word.
+    for text, found in (("PHOT ultrafast", 1), ("phot zebra", 0), ("forge photon", 1),
+                        ("ultra", 0)):  # fmt: skip
+        page = await client.call(c.SEARCH_SMES, c.SearchSmes(text=text), region)
+        assert len(page.items) == found, text
     selected = await client.call(
         c.SEARCH_SMES, c.SearchSmes(stage="selected", growth_class="gazelle"), region
     )
