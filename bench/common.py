@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import sys
 import tempfile
+import time
 from collections.abc import AsyncIterator, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
+from typing import Any
 
 from mapnet.ops.servers import Managed, embedded_pair
 from mapnet.ops.status import wait_until_up
@@ -46,6 +49,22 @@ async def serving(
         yield
     finally:
         process.stop()
+
+
+async def caught_up(nc: Any, timeout_s: float = 600) -> float:
+    """Until every consumer of every stream has taken and acknowledged all it was sent (the
+    services' read models hold what was published); the seconds it took."""
+    started = time.perf_counter()
+    jsm = nc.jsm()
+    while time.perf_counter() - started < timeout_s:
+        behind = 0
+        for stream in await jsm.streams_info():
+            for consumer in await jsm.consumers_info(stream.config.name):
+                behind += consumer.num_pending + consumer.num_ack_pending
+        if behind == 0:
+            return time.perf_counter() - started
+        await asyncio.sleep(0.5)
+    raise TimeoutError(f"the consumers did not catch up in {timeout_s:.0f} s")
 
 
 def figures(**values: object) -> str:

@@ -27,7 +27,7 @@ from typing import Any
 
 import httpx
 
-from bench.common import REGION, embedded_servers, figures, serving
+from bench.common import REGION, caught_up, embedded_servers, figures, serving
 from bench.registry import sme
 from contracts import matching as mt
 from contracts import registry as rg
@@ -157,7 +157,7 @@ async def main(count: int, seconds: float, clients: int) -> None:
                 return [table, page, partners]
 
             # Matching's copy of the profiles must be complete before the partner search counts.
-            await asyncio.sleep(3)
+            caught_up_s = await caught_up(client.nc)
             took: dict[str, list[float]] = {}
             until = time.perf_counter() + seconds
             errors = await asyncio.gather(
@@ -175,7 +175,8 @@ async def main(count: int, seconds: float, clients: int) -> None:
                       bus_p50_ms=f"{statistics.median(bus_took[name]):.1f}",
                       bus_p95_ms=f"{p95(bus_took[name]):.1f}"))  # fmt: skip
     requests = every(took)
-    print(figures(seeded_s=f"{seeded_s:.0f}", per_s=f"{len(requests) / seconds:.0f}"))
+    print(figures(seeded_s=f"{seeded_s:.0f}", caught_up_s=f"{caught_up_s:.0f}",
+                  per_s=f"{len(requests) / seconds:.0f}"))  # fmt: skip
     print(
         figures(
             smes=count,

@@ -126,3 +126,32 @@ async def test_an_sme_contact_opens_their_company_and_the_partner_search(
     await page.get_by_role("link", name="Find partners").click()
     await page.get_by_role("heading", name="Find partners").wait_for()
     await shot(page, "07-partners")
+
+
+async def test_staff_import_a_file_and_watch_it_load_with_the_bad_rows_named(
+    region_app: Assembly, servers: Servers, region: str, browser_page: Any, tmp_path: Path
+) -> None:
+    page = browser_page
+    await add_person(servers, region, "staff@tallinn.example", "map_staff")
+    smes = tmp_path / "smes.csv"
+    smes.write_text(
+        "legal_name,registration_number,country,nace_codes,clusters\n"
+        "Photon Forge OÜ,14000009,EE,26.70,photonics\n"
+        "Broken Digit OÜ,14000010,EE,62.01,ict\n"
+        "Baltic Code OÜ,14000015,EE,62.01;62.02,ict\n"
+    )
+    await page.goto(f"{portal_url(region_app, region)}/signin?next=/smes/import")
+    await page.get_by_label("Email").fill("staff@tallinn.example")
+    await page.get_by_label("Password").fill(PASSWORD)
+    await page.get_by_role("button", name="Sign in").click()
+    await page.get_by_label("The file").set_input_files(str(smes))
+    await page.get_by_role("button", name="Import").click()
+    await page.get_by_text("2 SMEs loaded, 1 rows rejected.").wait_for()
+    await page.get_by_text(re.compile("^Finished")).wait_for()
+    rejected = page.locator("#rejected tbody tr")
+    assert await rejected.count() == 1
+    assert (await rejected.first.inner_text()).startswith("3\t")  # the line of the file
+    assert "registration_number" in await rejected.first.inner_text()
+    await shot(page, "08-import")
+    await page.get_by_role("link", name="The registry").click()
+    await page.get_by_role("link", name="Baltic Code OÜ").wait_for()

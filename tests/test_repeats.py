@@ -16,10 +16,10 @@ from contracts import registry as rg
 from contracts.access import Actor
 from contracts.common import SmeRef
 from contracts.errors import Refused
+from contracts.registry_file import command_id
 from mapnet.runtime.bus import BusClient
 from mapnet.runtime.codec import encode, make_envelope
 from services.matching.tests.test_matching_bus import brokerage
-from services.registry.entrypoints.loader import command_id
 from services.registry.tests.test_registry_bus import new_sme
 
 pytestmark = pytest.mark.usefixtures("region_app")

@@ -31,7 +31,7 @@ from ..adapters.store import PortalStore
 from ..domain.users import NewSession, User
 from ..service_layer.accounts import Accounts
 from ..settings import PortalSettings
-from . import account_pages, event_pages, pages, sme_pages
+from . import account_pages, event_pages, import_pages, pages, sme_pages
 from .api import HTTP_STATUS, create_api
 from .forms import CSRF, SESSION, csrf_ok
 from .wiring import accounts_on
@@ -45,6 +45,7 @@ class Portal:
     def __init__(self, region: str, accounts: Accounts, settings: PortalSettings) -> None:
         self.region, self.accounts, self.settings = region, accounts, settings
         self.bus: BusClient | None = None
+        self.log: Any = None  # the runtime's logger, once built
         # Where links in mails point: MAPNET_PUBLIC_URL, else the address the portal listens on.
         self.base_url = settings.public_url or ""
         self.templates = Jinja2Templates(directory=HERE / "templates")
@@ -127,6 +128,7 @@ def create_app(portal: Portal) -> FastAPI:
         return response
 
     every_page = pages.Pages(portal)
+    import_pages.add_routes(app, portal, every_page)  # /smes/import before /smes/{sme_id}
     sme_pages.add_routes(app, portal, every_page)  # /smes/new before /smes/{sme_id}
     pages.add_routes(app, every_page)
     account_pages.add_routes(app, portal, every_page)
@@ -149,6 +151,7 @@ def build(rt: Runtime) -> None:
     store = PortalStore(rt.db)
     accounts = accounts_on(store, settings.session_hours)
     portal = Portal(rt.region, accounts, settings)
+    portal.log = rt.log
     app = create_app(portal)
     nats_url = without_login(rt.settings.nats_url or f"nats://127.0.0.1:{rt.settings.nats_port}")
     api, partner_links = create_api(nats_url, rt.region)
