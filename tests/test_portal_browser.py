@@ -4,6 +4,7 @@ screenshots of its pages under test-artifacts/portal/ (kept by CI as artefacts).
 from __future__ import annotations
 
 import os
+from datetime import date
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -155,3 +156,37 @@ async def test_staff_import_a_file_and_watch_it_load_with_the_bad_rows_named(
     await shot(page, "08-import")
     await page.get_by_role("link", name="The registry").click()
     await page.get_by_role("link", name="Baltic Code OÜ").wait_for()
+
+
+async def test_staff_tell_a_success_story_and_the_indicators_count_it(
+    region_app: Assembly, servers: Servers, client: BusClient, region: str, browser_page: Any
+) -> None:
+    page = browser_page
+    sme = await client.call(rg.REGISTER_SME, new_sme(), region)
+    await add_person(servers, region, "staff@tallinn.example", "map_staff")
+    await add_person(servers, region, "steering@tallinn.example", "steering")
+    base = portal_url(region_app, region)
+    await page.goto(f"{base}/signin?next=/smes/{sme.sme_id}")
+    await page.get_by_label("Email").fill("staff@tallinn.example")
+    await page.get_by_label("Password").fill(PASSWORD)
+    await page.get_by_role("button", name="Sign in").click()
+    await page.get_by_role("link", name="Tell a success story of this company").click()
+    await page.get_by_label("Title").fill("A licence for Finland")
+    await page.get_by_label("The story").fill("Met at the Helsinki brokerage day; signed.")
+    await page.get_by_label("Agreement").select_option("licence")
+    await page.get_by_label("Reached on").fill(date.today().isoformat())
+    await page.get_by_role("button", name="Save the story").click()
+    await page.get_by_role("heading", name="Story told").wait_for()
+    await page.goto(f"{base}/kpis")
+    chart = page.get_by_role("img", name=re.compile("success stories 1"))
+    await chart.wait_for()
+    assert await page.get_by_role("img", name=re.compile("identified 1,")).count() == 1
+    await shot(page, "09-indicators")
+    await page.get_by_role("button", name=re.compile("Sign out")).click()
+    await page.goto(f"{base}/signin?next=/kpis")
+    await page.get_by_label("Email").fill("steering@tallinn.example")
+    await page.get_by_label("Password").fill(PASSWORD)
+    await page.get_by_role("button", name="Sign in").click()
+    await page.get_by_role("heading", name=re.compile("What MAPnet")).wait_for()
+    assert await page.get_by_role("link", name="Tell a success story").count() == 0
+    assert await page.get_by_role("link", name="Registry").count() == 0

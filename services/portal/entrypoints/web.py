@@ -31,7 +31,7 @@ from ..adapters.store import PortalStore
 from ..domain.users import NewSession, User
 from ..service_layer.accounts import Accounts
 from ..settings import PortalSettings
-from . import account_pages, event_pages, import_pages, pages, sme_pages
+from . import account_pages, event_pages, import_pages, pages, report_pages, sme_pages
 from .api import HTTP_STATUS, create_api
 from .forms import CSRF, SESSION, csrf_ok
 from .wiring import accounts_on
@@ -133,6 +133,7 @@ def create_app(portal: Portal) -> FastAPI:
     pages.add_routes(app, every_page)
     account_pages.add_routes(app, portal, every_page)
     event_pages.add_routes(app, portal, every_page)
+    report_pages.add_routes(app, portal, every_page)
     return app
 
 
