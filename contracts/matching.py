@@ -82,6 +82,15 @@ class Availability(Payload):
     slots: list[int]
 
 
+class GetAvailability(Payload):
+    event_id: str
+    participant: SmeRef
+
+
+class AvailabilityNow(Availability):
+    given: bool = Field(description="False: never set, so the participant can meet in every slot")
+
+
 class LockMeeting(Payload):
     meeting_id: str
     locked: bool = True
@@ -281,6 +290,19 @@ SET_AVAILABILITY = command(
         ),
         "validation_failed": "also: slots the event does not have",
         "forbidden": "a contact sets only their own SME's availability",
+    },
+)
+GET_AVAILABILITY = query(
+    S,
+    "get_availability",
+    GetAvailability,
+    AvailabilityNow,
+    "Slots a participant can meet in",
+    network=True,
+    roles=(*STAFF, "organiser", "sme"),
+    refusals={
+        "not_found": "no such brokerage event, or not its confirmed participant",
+        "forbidden": "a contact reads only their own SME's availability",
     },
 )
 LOCK_MEETING = command(

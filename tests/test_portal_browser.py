@@ -4,9 +4,9 @@ screenshots of its pages under test-artifacts/portal/ (kept by CI as artefacts).
 from __future__ import annotations
 
 import os
-from datetime import date
 import re
 from collections.abc import AsyncIterator
+from datetime import date
 from pathlib import Path
 from typing import Any
 

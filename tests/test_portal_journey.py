@@ -146,6 +146,12 @@ async def test_the_whole_journey_from_registration_to_agenda(
     await shot(mari, "15-event")
     await mari.get_by_role("button", name="Register my company").click()
     await mari.get_by_text("Your seat is confirmed.").wait_for()
+    await mari.goto(f"{base}/events/{event.event_id}/availability")
+    await mari.get_by_label("09:00–09:30").uncheck()  # busy in the first slot
+    await shot(mari, "15b-availability")
+    await mari.get_by_role("button", name="Save when I can meet").click()
+    await mari.get_by_label("09:30–10:00").wait_for()
+    assert not await mari.get_by_label("09:00–09:30").is_checked()
 
     # ... finds the partner and asks for a meeting.
     for _ in range(40):  # the partner search reads matching's copy, which follows the registry
@@ -177,10 +183,14 @@ async def test_the_whole_journey_from_registration_to_agenda(
     await organiser.get_by_role("button", name="Build and publish the schedule").click()
     await organiser.locator("#grid").get_by_text("Mari Maasikas + Olev Optik").wait_for()
     await shot(organiser, "19-schedule")
+    await organiser.get_by_role("link", name="Every participant's agenda, to print").click()
+    await organiser.get_by_role("heading", name="Olev Optik").wait_for()
+    await shot(organiser, "19b-agendas")
 
     # The contact sees the meeting in the agenda and downloads the .ics.
     await mari.goto(f"{base}/events/{event.event_id}/agenda")
     await mari.locator("#agenda").get_by_text("Ultrafast Optics OÜ").wait_for()
+    assert "09:00" not in await mari.locator("#agenda tbody").inner_text()  # she is busy then
     await shot(mari, "20-agenda")
     async with mari.expect_download() as downloading:
         await mari.get_by_role("link", name=re.compile("Download to your calendar")).click()

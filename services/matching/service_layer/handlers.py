@@ -30,9 +30,12 @@ _NAMESPACE = uuid.UUID("5d0b8f3c-2a71-4e6b-b1c9-8e4f6a2d9c13")
 
 class Matching:
     def __init__(
-        self, uow: UnitOfWork, meetings: MeetingRepository, read_model: ReadModel,
+        self,
+        uow: UnitOfWork,
+        meetings: MeetingRepository,
+        read_model: ReadModel,
         index: ProfileIndex,
-    ) -> None:  # fmt: skip
+    ) -> None:
         self.uow = uow
         self.region = uow.region
         self.meetings = meetings
@@ -68,9 +71,12 @@ class Matching:
 
     async def _store(self, m: Meeting, expected: int, cause: Envelope[Any]) -> c.Meeting:
         await self.uow.save(
-            m, cause, collection=MEETINGS, key=m.meeting_id,
+            m,
+            cause,
+            collection=MEETINGS,
+            key=m.meeting_id,
             write=lambda events: self.meetings.save(m, expected, events),
-        )  # fmt: skip
+        )
         return await self._view(m)
 
     # --- meetings ----------------------------------------------------------------------------
@@ -99,9 +105,12 @@ class Matching:
             self.now(),
         )
         await self.uow.save(
-            meeting, cmd, collection=MEETINGS, key=meeting_id,
+            meeting,
+            cmd,
+            collection=MEETINGS,
+            key=meeting_id,
             write=lambda events: self.meetings.add(meeting, events),
-        )  # fmt: skip
+        )
         return meeting.view()
 
     async def _change(self, meeting_id: str, cmd: Envelope[Any], change: Any) -> c.Meeting:
@@ -159,6 +168,17 @@ class Matching:
             )
         await self.read_model.set_availability(d.event_id, d.participant, d.slots)
         return c.Availability(event_id=d.event_id, participant=d.participant, slots=d.slots)
+
+    async def get_availability(self, query: Envelope[c.GetAvailability]) -> c.AvailabilityNow:
+        q = query.data
+        check_acts_for(query.actor, q.participant, "participant")
+        event = await self._event(q.event_id)
+        found = await self._participant(q.event_id, q.participant, "participant")
+        given = found.get("available")
+        slots = list(range(event.slots)) if given is None else list(given)
+        return c.AvailabilityNow(
+            event_id=q.event_id, participant=q.participant, slots=slots, given=given is not None
+        )
 
     # --- the schedule ------------------------------------------------------------------------
 
@@ -221,9 +241,11 @@ class Matching:
         }
         expected = previous["version"] if previous else 0
         await self.uow.commit(
-            SCHEDULES, event.event_id, [published],
+            SCHEDULES,
+            event.event_id,
+            [published],
             self.meetings.save_schedule(event.event_id, state, expected, [published]),
-        )  # fmt: skip
+        )
         return schedule
 
     @staticmethod

@@ -111,6 +111,12 @@ async def test_requests_through_acceptance_to_a_valid_published_schedule(
         c.SetAvailability(event_id=event_id, participant=p[0], slots=[0, 1]),
         region,
     )
+    asked = c.GetAvailability(event_id=event_id, participant=p[0])
+    now = await client.call(c.GET_AVAILABILITY, asked, region)
+    assert now.slots == [0, 1] and now.given
+    asked = c.GetAvailability(event_id=event_id, participant=p[1])
+    never = await client.call(c.GET_AVAILABILITY, asked, region)
+    assert never.slots == [0, 1, 2, 3] and not never.given
     pairs = [(0, 1), (0, 2), (0, 3), (1, 2), (2, 3), (3, 4), (1, 4)]
     meetings = [await request(client, region, event_id, p[a], p[b]) for a, b in pairs]
     for m in meetings[:-1]:

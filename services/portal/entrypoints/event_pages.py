@@ -156,6 +156,35 @@ class EventPages:
             done = await self.portal.call(mt.CANCEL_MEETING, cancel, person.actor())
         return RedirectResponse(f"/events/{done.event_id}/meetings", status_code=303)
 
+    async def availability(self, request: Request, person: User) -> Response:
+        event = await self._event(request.path_params["event_id"])
+        me = SmeRef(sme_id=str(person.sme_id), region=person.region)
+        asked = mt.GetAvailability(event_id=event.event_id, participant=me)
+        now = await self.portal.call(mt.GET_AVAILABILITY, asked, person.actor())
+        days: dict[Any, list[Any]] = {}
+        for slot in event.slots:
+            days.setdefault(slot.day, []).append(slot)
+        return self.portal.page(
+            request,
+            "availability.html",
+            person=person,
+            event=event,
+            days=days,
+            free=set(now.slots),
+            given=now.given,
+        )
+
+    async def set_availability(self, request: Request, person: User) -> Response:
+        form = await posted(request)
+        event_id = request.path_params["event_id"]
+        me = {"sme_id": person.sme_id, "region": person.region}
+        command = validated(
+            mt.SetAvailability,
+            {"event_id": event_id, "participant": me, "slots": form.getlist("slot")},
+        )
+        await self.portal.call(mt.SET_AVAILABILITY, command, person.actor())
+        return RedirectResponse(f"/events/{event_id}/availability", status_code=303)
+
     async def agenda(self, request: Request, person: User) -> Response:
         event = await self._event(request.path_params["event_id"])
         me = SmeRef(sme_id=str(person.sme_id), region=person.region)
@@ -231,6 +260,24 @@ class EventPages:
             tables=range(setup.tables if setup else 0),
         )
 
+    async def agendas(self, request: Request, person: User) -> Response:
+        """Every participant's agenda, one to a printed page."""
+        event = await self._event(request.path_params["event_id"])
+        actor = person.actor()
+        registered = ev.ListRegistrations(event_id=event.event_id, status="confirmed", limit=100)
+        registrations, schedule = await asyncio.gather(
+            self.portal.call(ev.LIST_REGISTRATIONS, registered, actor),
+            self.portal.call(mt.GET_SCHEDULE, mt.GetSchedule(event_id=event.event_id), actor),
+        )
+        names = {_key(r.sme): r.person_name for r in registrations.items if r.sme is not None}
+        agendas = {
+            k: [m for m in schedule.meetings if k in {_key(p) for p in m.participants}]
+            for k in names
+        }
+        return self.portal.page(
+            request, "agendas.html", person=person, event=event, names=names, agendas=agendas
+        )
+
     async def schedule(self, request: Request, person: User) -> Response:
         form = await posted(request)
         event_id = request.path_params["event_id"]
@@ -271,6 +318,9 @@ def add_routes(app: FastAPI, portal: Portal, pages: Pages) -> None:
     get("/events/{event_id}/meetings", events.meetings, "sme")
     get("/events/{event_id}/agenda", events.agenda, "sme")
     get("/events/{event_id}/agenda.ics", events.agenda_ics, "sme")
+    get("/events/{event_id}/availability", events.availability, "sme")
+    post("/events/{event_id}/availability", events.set_availability, "sme")
+    get("/events/{event_id}/agendas", events.agendas, *ORGANISERS)
     post("/meetings", events.request_meeting, "sme")
     post("/meetings/{meeting_id}", events.answer_meeting, "sme")
     get("/events/{event_id}/organise", events.organise, *ORGANISERS)
