@@ -21,9 +21,10 @@ from stdnum.ee.registrikood import calc_check_digit
 
 from bench.common import REGION, embedded_servers, figures, serving
 from contracts import registry as c
+from contracts.registry_file import command_id
 from mapnet.runtime import importer
 from mapnet.runtime.bus import BusClient
-from services.registry.entrypoints.loader import command_id, read_rows
+from services.registry.entrypoints.loader import read_rows
 
 COLUMNS = ["legal_name", "registration_number", "country", "nace_codes", "clusters",
            "keywords", "description", "founded_on", "figure_year", "staff_headcount",
