@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 CHROMIUM := /usr/bin/chromium
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install run test lint typecheck pytest browser contracts bench clean
+.PHONY: install run test lint typecheck pytest browser contracts messages bench clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "MAPnet needs Python 3.11 or newer")'
@@ -45,6 +45,11 @@ test: lint typecheck pytest
 
 contracts: $(STAMP)
 	$(BIN)/mapnet contracts export
+
+# The portal's texts into its message catalogue template (a test fails when it is stale).
+messages: $(STAMP)
+	$(BIN)/pybabel extract -F services/portal/babel.cfg -k tr -k N_ --no-location \
+		--omit-header --sort-output -o services/portal/locale/messages.pot services/portal
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.bus

@@ -70,7 +70,7 @@ async def test_staff_sign_in_and_search_the_registry(
         rows = await http.get("/smes", params={"text": "nothing like it"},
                               headers={"HX-Request": "true"})  # fmt: skip
         assert "No SME matches" in rows.text and "<html" not in rows.text  # only the part
-        sme_id = re.search(r'href="/smes/(?!new")([^"]+)"', table.text).group(1)  # type: ignore[union-attr]
+        sme_id = re.search(r'href="/smes/([0-9a-f-]{36})"', table.text).group(1)  # type: ignore[union-attr]
         page = await http.get(f"/smes/{sme_id}")
         assert "Coaching journey" in page.text and "identified" in page.text
 

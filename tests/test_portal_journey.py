@@ -147,11 +147,11 @@ async def test_the_whole_journey_from_registration_to_agenda(
     await mari.get_by_role("button", name="Register my company").click()
     await mari.get_by_text("Your seat is confirmed.").wait_for()
     await mari.goto(f"{base}/events/{event.event_id}/availability")
-    await mari.get_by_label("09:00–09:30").uncheck()  # busy in the first slot
+    await mari.get_by_label("09:00\u201309:30").uncheck()  # busy in the first slot
     await shot(mari, "15b-availability")
     await mari.get_by_role("button", name="Save when I can meet").click()
-    await mari.get_by_label("09:30–10:00").wait_for()
-    assert not await mari.get_by_label("09:00–09:30").is_checked()
+    await mari.get_by_label("09:30\u201310:00").wait_for()
+    assert not await mari.get_by_label("09:00\u201309:30").is_checked()
 
     # ... finds the partner and asks for a meeting.
     for _ in range(40):  # the partner search reads matching's copy, which follows the registry

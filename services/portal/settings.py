@@ -20,4 +20,6 @@ class PortalSettings(BaseSettings):
     # Where the links in mails (invitations, password resets) point; unset, the address the
     # portal listens on. Behind a proxy, the address people reach it at.
     public_url: str | None = Field(default=None, validation_alias="MAPNET_PUBLIC_URL")
+    # The language of the pages: a catalogue under services/portal/locale (see i18n.py).
+    language: str = Field(default="en", validation_alias="MAPNET_PORTAL_LANGUAGE")
     secure_cookies: bool = Field(default=False, validation_alias="MAPNET_SECURE_COOKIES")

@@ -14,6 +14,7 @@ from contracts.errors import Refused
 
 from ..domain.users import MAY_INVITE, Link, User
 from .forms import posted
+from .i18n import tr
 
 if TYPE_CHECKING:
     from .pages import Pages
@@ -58,9 +59,12 @@ class AccountPages:
             request,
             "notice.html",
             person=person,
-            title="Invitation sent",
-            message=f"{link.email} is invited as {link.role.replace('_', ' ')}"
-            f"; the link in the mail works once, for 7 days.",
+            title=tr("Invitation sent"),
+            message=tr(
+                "%(email)s is invited as %(role)s; the link in the mail works once, for 7 days.",
+                email=link.email,
+                role=link.role.replace("_", " "),
+            ),
         )
 
     async def choose_page(self, request: Request) -> Response:
@@ -83,7 +87,7 @@ class AccountPages:
                 person=None,
                 link=link,
                 token=token,
-                error="the two passwords differ",
+                error=tr("the two passwords differ"),
             )
         try:
             _, session = await self.portal.accounts.redeem(token, password)

@@ -19,6 +19,7 @@ from contracts.errors import Refused
 
 from ..domain.users import User
 from .forms import posted, validated
+from .i18n import tr
 
 if TYPE_CHECKING:
     from .pages import Pages
@@ -90,18 +91,21 @@ class EventPages:
         except Refused as refusal:
             if refusal.code != "duplicate":
                 raise
-            message = "You are registered for this event already."
+            message = tr("You are registered for this event already.")
         else:
             message = (
-                "Your seat is confirmed."
+                tr("Your seat is confirmed.")
                 if done.status == "confirmed"
-                else f"The event is full: you are number {done.position} on the waitlist."
+                else tr(
+                    "The event is full: you are number %(place)s on the waitlist.",
+                    place=done.position,
+                )
             )
         return self.portal.page(
             request,
             "notice.html",
             person=person,
-            title="Registration",
+            title=tr("Registration"),
             message=message,
             back=f"/events/{event_id}",
         )

@@ -11,6 +11,8 @@ from pydantic import BaseModel, ValidationError
 
 from contracts.errors import Refused
 
+from .i18n import tr
+
 SESSION, CSRF = "mapnet_session", "mapnet_csrf"
 
 
@@ -24,7 +26,7 @@ async def posted(request: Request) -> Any:
     """A posted form, once its CSRF token is checked: a post without it is refused."""
     form = await request.form()
     if not csrf_ok(request, form):
-        raise Refused("forbidden", "the form has expired: reload the page and send it again")
+        raise Refused("forbidden", tr("the form has expired: reload the page and send it again"))
     return form
 
 

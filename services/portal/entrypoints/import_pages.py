@@ -23,6 +23,7 @@ from mapnet.runtime import importer
 
 from ..domain.users import User
 from .forms import posted
+from .i18n import tr
 
 if TYPE_CHECKING:
     from .pages import Pages
@@ -72,7 +73,7 @@ class ImportPages:
                 400,
                 person=person,
                 job=None,
-                error="choose a .csv, .json or .jsonl file",
+                error=tr("choose a .csv, .json or .jsonl file"),
             )
         suffix = Path(upload.filename).suffix.lower()
         if suffix not in (".csv", ".json", ".jsonl", ".ndjson"):
@@ -82,7 +83,7 @@ class ImportPages:
                 400,
                 person=person,
                 job=None,
-                error="the file must end in .csv, .json or .jsonl",
+                error=tr("the file must end in .csv, .json or .jsonl"),
             )
         path = await _kept(upload, suffix)
         if path is None:
@@ -92,7 +93,7 @@ class ImportPages:
                 413,
                 person=person,
                 job=None,
-                error="the file is larger than 100 MB",
+                error=tr("the file is larger than 100 MB"),
             )
         lines = await asyncio.to_thread(importer.count_lines, path)
         total = None if lines is None else max(0, lines - (1 if suffix == ".csv" else 0))
@@ -134,7 +135,7 @@ class ImportPages:
         job = self.jobs.get(request.path_params["job_id"])
         if job is None or job.by != person.email:
             raise Refused(
-                "not_found", "no such import of yours (imports are kept while the portal runs)"
+                "not_found", tr("no such import of yours (imports are kept while the portal runs)")
             )
         part = "import_progress.html" if request.headers.get("HX-Request") else "import.html"
         return self.portal.page(

@@ -21,6 +21,7 @@ from contracts.errors import Refused
 
 from ..domain.users import User
 from .forms import csrf_ok, validated
+from .i18n import tr
 
 if TYPE_CHECKING:
     from .web import Portal
@@ -45,7 +46,7 @@ class Pages:
                 return RedirectResponse(f"/signin?next={request.url.path}", status_code=303)
             person, _ = found
             if roles and person.role not in roles:
-                refusal = "this page is not for your role"
+                refusal = tr("this page is not for your role")
                 return self.portal.page(request, "error.html", 403, code="forbidden",
                                         message=refusal, person=person)  # fmt: skip
             return await page(request, person)
@@ -72,7 +73,7 @@ class Pages:
     async def partners(self, request: Request, person: User) -> Response:
         """Partner search for the SME the person acts for: each result with its reasons."""
         if person.sme_id is None:
-            raise Refused("forbidden", "partner search is for a company's contact")
+            raise Refused("forbidden", tr("partner search is for a company's contact"))
         given = {k: v for k in _PARTNER_FILTERS if (v := request.query_params.get(k))}
         seeker = {"region": person.region, "sme_id": person.sme_id}
         query = validated(mt.FindPartners, given | {"seeker": seeker, "limit": 20})
@@ -102,11 +103,13 @@ class Pages:
         """One click from a mail, no sign-in: the link's token is the proof."""
         form = await request.form()
         if not csrf_ok(request, form):
-            raise Refused("forbidden", "the form has expired: open the link from the mail again")
+            raise Refused(
+                "forbidden", tr("the form has expired: open the link from the mail again")
+            )
         try:
             command = nt.Unsubscribe(email=str(form.get("email")), token=str(form.get("token")))
         except ValidationError:
-            raise Refused("validation_failed", "the link is incomplete") from None
+            raise Refused("validation_failed", tr("the link is incomplete")) from None
         await self.portal.call(nt.UNSUBSCRIBE, command, self.portal.public())
         return self.portal.page(request, "unsubscribe.html", person=None, email=command.email,
                                 token="", done=True)  # fmt: skip

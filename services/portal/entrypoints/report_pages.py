@@ -19,6 +19,7 @@ from contracts.errors import Refused
 
 from ..domain.users import User
 from .forms import listed, posted, problems, validated
+from .i18n import tr
 
 if TYPE_CHECKING:
     from .pages import Pages
@@ -78,8 +79,8 @@ class ReportPages:
             request,
             "notice.html",
             person=person,
-            title="Story told",
-            message=f"“{story.title}” counts among the region's success stories.",
+            title=tr("Story told"),
+            message=tr("“%(title)s” counts among the region's success stories.", title=story.title),
             back="/kpis",
         )
 

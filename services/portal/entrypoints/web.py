@@ -31,9 +31,10 @@ from ..adapters.store import PortalStore
 from ..domain.users import NewSession, User
 from ..service_layer.accounts import Accounts
 from ..settings import PortalSettings
-from . import account_pages, event_pages, import_pages, pages, report_pages, sme_pages
+from . import account_pages, event_pages, i18n, import_pages, pages, report_pages, sme_pages
 from .api import HTTP_STATUS, create_api
 from .forms import CSRF, SESSION, csrf_ok
+from .i18n import tr
 from .wiring import accounts_on
 
 HERE = Path(__file__).resolve().parent.parent
@@ -48,8 +49,11 @@ class Portal:
         self.log: Any = None  # the runtime's logger, once built
         # Where links in mails point: MAPNET_PUBLIC_URL, else the address the portal listens on.
         self.base_url = settings.public_url or ""
-        self.templates = Jinja2Templates(directory=HERE / "templates")
-        self.templates.env.filters["local"] = local_time
+        catalogue = i18n.translations(settings.language)
+        i18n.use(catalogue)
+        env = i18n.environment(HERE / "templates", catalogue)
+        env.filters["local"] = local_time
+        self.templates = Jinja2Templates(env=env)
 
     def public(self) -> Actor:
         """Whom a public page's reads act for: the portal itself."""
@@ -107,7 +111,7 @@ def create_app(portal: Portal) -> FastAPI:
         target = _local(str(form.get("next") or "/"))
         if not csrf_ok(request, form):
             return portal.page(request, "error.html", 403, code="forbidden", person=None,
-                               message="the form has expired: reload the page")  # fmt: skip
+                               message=tr("the form has expired: reload the page"))  # fmt: skip
         address = request.client.host if request.client else "unknown"
         try:
             _, session = await portal.accounts.sign_in(

@@ -10,6 +10,7 @@ from contracts.errors import Refused
 
 from ..domain.users import (
     ATTEMPT_WINDOW,
+    N_,
     Link,
     NewSession,
     User,
@@ -60,12 +61,12 @@ class Accounts:
             await self.store.failures_since(account, since),
             await self.store.failures_since(place, since),
         ):
-            raise Refused("forbidden", "too many failed sign-ins: try again in 15 minutes")
+            raise Refused("forbidden", N_("too many failed sign-ins: try again in 15 minutes"))
         user = await self.store.user(email)
         if not await self.verified(password, user.password_hash if user else None):
             await self.store.failed(account, now, since)
             await self.store.failed(place, now, since)
-            raise Refused("forbidden", "wrong email or password")
+            raise Refused("forbidden", N_("wrong email or password"))
         assert user is not None
         await self.store.clear_failures(account)
         session = new_session(now, self.lasts)
@@ -130,7 +131,7 @@ class Accounts:
         link = await self.store.link(token_digest(token))
         if link is None or not link.usable(self.clock()):
             raise Refused(
-                "not_found", "this link was used already or has expired: ask for a new one"
+                "not_found", N_("this link was used already or has expired: ask for a new one")
             )
         return link
 
@@ -141,7 +142,7 @@ class Accounts:
         check_password(password)
         hashed = await self.hashed(password)
         if not await self.store.use_link(token_digest(token)):
-            raise Refused("not_found", "this link was used already: ask for a new one")
+            raise Refused("not_found", N_("this link was used already: ask for a new one"))
         if link.purpose == "invitation":
             if await self.store.user(link.email) is not None:
                 raise Refused("duplicate", f"{link.email} has an account already: sign in")
@@ -150,7 +151,7 @@ class Accounts:
         else:
             found = await self.store.user(link.email)
             if found is None:
-                raise Refused("not_found", "this account no longer exists")
+                raise Refused("not_found", N_("this account no longer exists"))
             user = User(found.email, found.role, found.region, hashed, found.sme_id,
                         found.event_ids)  # fmt: skip
             await self.store.end_sessions_of(user.email)
