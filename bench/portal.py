@@ -1,10 +1,11 @@
-"""The portal under load: a region (`mapnet serve all`, the portal with it) holds 10,000 SMEs,
-one in ten with a published profile; 32 HTTP clients (httpx), each signed in as staff and as a
-company's contact, load the registry table (a search), an SME's page and a partner search,
-without pause, for 60 s. Then the same queries go straight on the bus from as many callers for
-a third of the time, so the page's cost can be set against the bus's in the same run.
+"""The portal under load: a region (each service in a process of its own, as in production)
+holds 10,000 SMEs, one in ten with a published profile; 32 HTTP clients (httpx), each signed in
+as staff and as a company's contact, load the registry table (a search), an SME's page and a
+partner search, without pause, for 60 s. Then the same queries go straight on the bus from as
+many callers for a third of the time, so the page's cost can be set against the bus's in the
+same run.
 
-    python -m bench.portal [--smes 10000] [--seconds 60] [--clients 32]
+    python -m bench.portal [--smes 10000] [--seconds 60] [--clients 32] [--one-process]
 
 Last line: smes=… requests=… p95_ms=… errors=0 bus_p95_ms=… (the aim of #18: p95 at most
 150 ms, and at most twice the bus figure)."""
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import random
 import re
@@ -107,13 +109,25 @@ def p95(times: list[float]) -> float:
     return statistics.quantiles(times, n=100)[94]
 
 
-async def main(count: int, seconds: float, clients: int) -> None:
+async def main(count: int, seconds: float, clients: int, one_process: bool) -> None:
     port = free_port()
     with embedded_servers() as (nats_url, mongo_url), tempfile.TemporaryDirectory() as tmp:
         env = {**os.environ, "NATS_URL": nats_url, "MONGO_URL": mongo_url,
                "MAPNET_REGIONS": REGION, "MAPNET_HTTP_PORT": str(port)}  # fmt: skip
-        async with serving("all", nats_url, mongo_url, Path(tmp), SERVICES,
-                           MAPNET_HTTP_PORT=str(port)):  # fmt: skip
+        async with contextlib.AsyncExitStack() as region:
+            # As in production, each service in a process of its own (or all in one).
+            for service in ["all"] if one_process else SERVICES:
+                waits_for = SERVICES if one_process else [service]
+                await region.enter_async_context(
+                    serving(
+                        service,
+                        nats_url,
+                        mongo_url,
+                        Path(tmp),
+                        waits_for,
+                        MAPNET_HTTP_PORT=str(port),
+                    )
+                )
             client = await BusClient.connect(nats_url, source="mapnet/bench", timeout_s=60,
                                              role="map_admin")  # fmt: skip
             started = time.perf_counter()
@@ -193,5 +207,6 @@ if __name__ == "__main__":
     parser.add_argument("--smes", type=int, default=10_000)
     parser.add_argument("--seconds", type=float, default=60)
     parser.add_argument("--clients", type=int, default=32)
+    parser.add_argument("--one-process", action="store_true", help="the region in one process")
     args = parser.parse_args()
-    asyncio.run(main(args.smes, args.seconds, args.clients))
+    asyncio.run(main(args.smes, args.seconds, args.clients, args.one_process))
