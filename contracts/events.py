@@ -180,6 +180,27 @@ class Registration(Payload):
     registered_at: AwareDatetime
 
 
+class RegistrationFact(Payload):
+    """A registration as the events about it tell it: without the person's name, address or
+    language. Streams keep what they are sent, and an erasure cannot reach into them; the person
+    stays with the events service, where it can (``get_registrations`` gives them to whoever must
+    write to them)."""
+
+    registration_id: str
+    event_id: str
+    sme: SmeRef | None
+    participation: ParticipationType = "on_site"
+    status: RegistrationStatus
+    position: int | None = Field(default=None, description="Place on the waitlist, from 1")
+    attended_sessions: list[int] = Field(default_factory=list)
+    completed: bool = False
+    registered_at: AwareDatetime
+
+
+class GetRegistrations(Payload):
+    registration_ids: list[str] = Field(min_length=1, max_length=100)
+
+
 class GetEvent(Payload):
     event_id: str
 
@@ -242,7 +263,7 @@ class EventCancelled(Payload):
 
 
 class RegistrationChanged(Payload):
-    registration: Registration
+    registration: RegistrationFact
     region: str
 
 
@@ -373,6 +394,15 @@ LIST_REGISTRATIONS = query(
         "not_found": "no event with this id",
         "forbidden": "an organiser lists only their own events",
     },
+)
+
+GET_REGISTRATIONS = query(
+    S,
+    "get_registrations",
+    GetRegistrations,
+    RegistrationPage,
+    "Registrations by id, with their people (those erased left out)",
+    roles=(*STAFF, "service"),
 )
 
 EVENT_PUBLISHED = event(S, "event_published", EventPublished, "An entry was published or updated")

@@ -120,7 +120,11 @@ class Meeting(Payload):
     priority: int
     remote: bool
     mutual: bool = Field(default=False, description="Both sides asked for this meeting")
-    message: str = ""
+    message: str = Field(
+        default="",
+        description="The requester's words. Empty in the meeting events: people's words stay "
+        "out of the streams, which an erasure cannot reach (get_meeting gives them)",
+    )
     slot: int | None = Field(default=None, description="Where the published schedule has it")
     table: int | None = Field(default=None, description="Table of the published schedule")
     locked: bool = False
@@ -145,6 +149,10 @@ class ListMeetings(Page):
 class MeetingPage(Payload):
     items: list[Meeting]
     next_cursor: str | None = None
+
+
+class GetMeeting(Payload):
+    meeting_id: str
 
 
 class GetSchedule(Payload):
@@ -334,6 +342,18 @@ LIST_MEETINGS = query(
             "a contact lists only their own SME's meetings (data.participant); an organiser only "
             "their events'"
         ),
+    },
+)
+GET_MEETING = query(
+    S,
+    "get_meeting",
+    GetMeeting,
+    Meeting,
+    "One meeting, with its message",
+    roles=(*STAFF, "organiser", "sme", "service"),
+    refusals={
+        "not_found": "no meeting with this id",
+        "forbidden": "a contact reads only their own SME's meetings; an organiser their events'",
     },
 )
 GET_MEETING_KPIS = query(

@@ -162,7 +162,10 @@ class DeliveryPage(Payload):
 
 
 class NotificationOutcome(Payload):
-    delivery: Delivery
+    delivery: Delivery = Field(
+        description="In these events a mail's recipient is the SHA-256 (hex) of the address in "
+        "lower case, never the address: the streams keep what they are sent"
+    )
     region: str
 
 

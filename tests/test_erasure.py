@@ -136,3 +136,51 @@ async def test_an_erased_smes_meeting_requests_keep_no_words_of_its_people(
         return await holding(servers, region, NAME)
 
     assert await eventually(left, until=lambda where: where == []) == []
+
+
+async def in_streams(client: BusClient, region: str, *needles: str) -> list[str]:
+    """Every message of every stream of the region that holds one of the needles."""
+    jsm = client.nc.jsm()
+    found = []
+    for stream in await jsm.streams_info():
+        name = stream.config.name
+        if not name.startswith(f"{region.upper()}_"):
+            continue
+        for seq in range(stream.state.first_seq, stream.state.last_seq + 1):
+            try:
+                msg = await jsm.get_msg(name, seq)
+            except Exception:  # a gap: deleted, or not there yet
+                continue
+            if any(needle.encode() in (msg.data or b"") for needle in needles):
+                found.append(f"{name}#{seq} {msg.subject}")
+    return found
+
+
+async def test_the_streams_never_hold_a_persons_name_address_or_words(
+    servers: Servers, client: BusClient, region: str
+) -> None:
+    """Streams keep what they are sent, and no erasure reaches into them: registrations, meeting
+    requests and notifications go into them without the person. Mail still reaches the person:
+    notify asks the services that keep them."""
+    from contracts import matching as mt
+    from services.matching.tests.test_matching_bus import brokerage
+
+    sme = await client.call(rg.REGISTER_SME, new_sme(), region)
+    event = await client.call(ev.PUBLISH_EVENT, brokerage(), region)
+    mine, other = SmeRef(region=region, sme_id=sme.sme_id), SmeRef(region=region, sme_id="o1")
+    for ref, who, email in ((mine, NAME, EMAIL), (other, "Olev Teine", "olev@teine.ee")):
+        person = ev.RegisterParticipant(event_id=event.event_id, person_name=who, email=email,
+                                        sme=ref)  # fmt: skip
+        await client.call(ev.REGISTER_PARTICIPANT, person, region)
+    words = "Tere! Could your lasers cut our glass?"
+    ask = mt.RequestMeeting(event_id=event.event_id, requester=other, receiver=mine,
+                            message=words)  # fmt: skip
+    await client.call(mt.REQUEST_MEETING, ask, region)
+    # notify wrote to both (so it found them without the streams), and told the network it did
+    sent = await eventually(
+        lambda: holding(servers, region, EMAIL),
+        until=lambda where: sum(w.startswith("notify.deliveries") for w in where) >= 2,
+    )
+    assert sent
+    assert await in_streams(client, region, "registration_confirmed")  # the facts are there
+    assert await in_streams(client, region, EMAIL, NAME, "olev@teine.ee", words) == []

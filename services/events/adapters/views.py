@@ -7,7 +7,7 @@ import re
 from typing import Any
 
 from contracts import events as c
-from mapnet.runtime.mongo import Collection
+from mapnet.runtime.mongo import Collection, flat
 from mapnet.runtime.paging import keyset_page
 
 from .repository import entry_from_doc, registration_from_doc, utc_key
@@ -42,7 +42,7 @@ async def list_calendar(entries: Collection, q: c.ListCalendar) -> c.CalendarPag
 async def calendar_entries(
     entries: Collection, q: c.ListCalendar, at_most: int = 5000
 ) -> list[c.CalendarEntry]:
-    query = {"$and": clauses} if (clauses := calendar_filter(q)) else {}
+    query = flat(calendar_filter(q))
     docs = await entries.find(query).sort("starts_key", 1).to_list(at_most)
     return await asyncio.to_thread(lambda: [entry_from_doc(d).view() for d in docs])
 
@@ -61,6 +61,22 @@ async def list_registrations(
             reg.position = position(book, reg.registration_id)  # the place now, not at sign-up
         items.append(reg.view())
     return c.RegistrationPage(items=items, next_cursor=cursor)
+
+
+async def registrations_by_id(
+    registrations: Collection, seats: SeatBook, ids: list[str]
+) -> c.RegistrationPage:
+    """The registrations with these ids, their people included; erased people are left out."""
+    found = registrations.find({"_id": {"$in": ids}})
+    items = []
+    async for doc in found:
+        if doc.get("erased") or doc["status"] == "pending":
+            continue
+        reg, _ = registration_from_doc(doc)
+        if reg.status == "waitlisted":
+            reg.position = position(await seats.book(reg.event_id), reg.registration_id)
+        items.append(reg.view())
+    return c.RegistrationPage(items=items)
 
 
 async def registrations_of(registrations: Collection, email: str) -> dict[str, str]:

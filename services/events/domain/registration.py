@@ -30,7 +30,7 @@ class Registration:
 
     def _record(self, op: object) -> None:
         self.events.append(
-            (op, c.RegistrationChanged(registration=self.view(), region=self.region))
+            (op, c.RegistrationChanged(registration=self.fact(), region=self.region))
         )
 
     def confirm(self) -> None:
@@ -87,6 +87,12 @@ class Registration:
                 sme=self.data.sme,
             )
             self.events.append((c.TRAINING_COMPLETED, completed))
+
+    def fact(self) -> c.RegistrationFact:
+        """What its events say: everything but the person."""
+        return c.RegistrationFact.model_validate(
+            self.view().model_dump(exclude={"person_name", "email", "language"})
+        )
 
     def view(self) -> c.Registration:
         return c.Registration(

@@ -41,6 +41,7 @@ def build(rt: Runtime) -> None:
 
     rt.handles(c.LIST_CALENDAR)(calendar.list_calendar)
     rt.handles(c.LIST_REGISTRATIONS)(calendar.list_registrations)
+    rt.handles(c.GET_REGISTRATIONS)(calendar.get_registrations)
     rt.handles(c.GET_ICAL)(calendar.get_ical)
 
     # An erased SME's people leave every registration: its own region's and, from the network,

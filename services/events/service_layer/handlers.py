@@ -218,6 +218,11 @@ class Calendar:
     async def list_calendar(self, query: Envelope[c.ListCalendar]) -> c.CalendarPage:
         return await views.list_calendar(self.entries.entries, query.data)
 
+    async def get_registrations(self, query: Envelope[c.GetRegistrations]) -> c.RegistrationPage:
+        return await views.registrations_by_id(
+            self.registrations.registrations, self.seats, query.data.registration_ids
+        )
+
     async def list_registrations(self, query: Envelope[c.ListRegistrations]) -> c.RegistrationPage:
         await self.entries.require(query.data.event_id)
         return await views.list_registrations(

@@ -285,6 +285,15 @@ class Matching:
             schedule = schedule.model_copy(update={"ical": schedule_ical(schedule, q.participant)})
         return schedule
 
+    async def get_meeting(self, query: Envelope[c.GetMeeting]) -> c.Meeting:
+        m = await self.meetings.require(query.data.meeting_id)
+        actor = query.actor
+        if actor is not None and actor.role == "sme":
+            mine = [r for r in (m.requester, m.receiver) if r.sme_id == actor.sme_id]
+            check_acts_for(actor, mine[0] if mine else None, "meeting_id")
+        check_organiser(actor, m.event_id)
+        return await self._view(m)
+
     async def list_meetings(self, query: Envelope[c.ListMeetings]) -> c.MeetingPage:
         q = query.data
         check_acts_for(query.actor, q.participant, "participant")

@@ -1,5 +1,6 @@
 """What notify asks the other services of its region over the bus: an event it has not heard
-of yet (its event_published may still be on its way), and an SME's consenting contacts."""
+of yet (its event_published may still be on its way), the people of registrations (their events
+do not carry them), a meeting's message, and an SME's consenting contacts."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from typing import Any
 from nats.aio.client import Client as NATS
 
 from contracts import events as ev
+from contracts import matching as mt
 from contracts import registry as rg
 from contracts.errors import Refused
 from mapnet.runtime.bus import BusClient
@@ -37,6 +39,33 @@ class Directory:
             return None
         found: dict[str, Any] = entry.model_dump(mode="json")
         return found
+
+    async def registrations(self, ids: list[str]) -> list[dict[str, Any]]:
+        """The registrations with these ids with their people, as the events service answers
+        (those erased left out). Unreachable, it raises: the registrations' events are then
+        taken again later, not dropped."""
+        bus = self._bus()
+        if bus is None:
+            raise RuntimeError("notify is not connected yet")
+        found: list[dict[str, Any]] = []
+        for start in range(0, len(ids), 100):
+            query = ev.GetRegistrations(registration_ids=ids[start : start + 100])
+            page = await bus.call(ev.GET_REGISTRATIONS, query, self.region)
+            found += [r.model_dump(mode="json") for r in page.items]
+        return found
+
+    async def message(self, meeting_id: str) -> str:
+        """A meeting's message as the matching service keeps it ("" if gone or unreachable:
+        the mail is sent without it)."""
+        if (bus := self._bus()) is None:
+            return ""
+        try:
+            meeting = await bus.call(
+                mt.GET_MEETING, mt.GetMeeting(meeting_id=meeting_id), self.region
+            )
+        except Refused:
+            return ""
+        return meeting.message
 
     async def contacts(self, sme: dict[str, Any]) -> list[Person]:
         """The contacts of an SME of this region who consented to be contacted."""

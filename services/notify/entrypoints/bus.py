@@ -34,6 +34,7 @@ def build(rt: Runtime) -> None:
     notifier = Notifier(
         rt.region, store, sender=s.mail_from, public_url=s.public_url, secret=s.notify_secret or "",
         admit=dispatcher.admit, withdraw=dispatcher.withdraw, lookup_event=directory.event,
+        lookup_people=directory.registrations, lookup_message=directory.message,
         check_target=poster.check,
     )  # fmt: skip
     rt.outbox_collections.append(DELIVERIES)

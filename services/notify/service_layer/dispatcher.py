@@ -26,6 +26,7 @@ from email.utils import parseaddr
 from typing import Any
 
 from contracts import notify as c
+from contracts import registry as rg
 from contracts.envelope import Envelope
 
 from ..adapters.mail import SmtpPool, permanent
@@ -253,6 +254,8 @@ class Dispatcher:
         event = None
         if op is not None:
             view = delivery_view({**doc, **fields})
+            if view.channel == "email":  # an address stays out of the streams: its digest
+                view = view.model_copy(update={"recipient": rg.email_digest(view.recipient)})
             event = self._envelope(
                 op,
                 c.NotificationOutcome(delivery=view, region=self.region),

@@ -46,11 +46,15 @@ class Notifier:
         admit: Callable[[list[dict[str, Any]]], Awaitable[None]],
         withdraw: Callable[[str], None] = lambda email: None,
         lookup_event: Lookup | None = None,
+        lookup_people: Callable[[list[str]], Awaitable[list[dict[str, Any]]]] | None = None,
+        lookup_message: Callable[[str], Awaitable[str]] | None = None,
         check_target: Callable[[str], Awaitable[None]] | None = None,
     ) -> None:
         """``admit`` queues deliveries with the senders, ``withdraw`` drops what they hold for
         a person; ``lookup_event`` asks the events service for an event not heard of yet."""
         self._lookup_event = lookup_event
+        self._lookup_people = lookup_people
+        self._lookup_message = lookup_message
         self.region = region
         self.store = store
         self.sender = sender
@@ -134,8 +138,15 @@ class Notifier:
         return mails.described(entry)
 
     async def on_registrations(self, kind: str | None, events: list[Envelope[Any]]) -> None:
-        """A batch of registration events: the people read model in one write, then the mails."""
-        rows = [(event, event.data.registration.model_dump(mode="json")) for event in events]
+        """A batch of registration events: their people asked of the events service (the events
+        carry none), the people read model in one write, then the mails. A registration whose
+        person was erased meanwhile is passed over."""
+        facts = [(event, event.data.registration.model_dump(mode="json")) for event in events]
+        ids = sorted({f["registration_id"] for _, f in facts})
+        found = await self._lookup_people(ids) if self._lookup_people else []
+        people = {r["registration_id"]: r for r in found}
+        rows = [(e, f | people[f["registration_id"]]) for e, f in facts
+                if f["registration_id"] in people]  # fmt: skip
         await self.store.put_registrations(
             [
                 {
@@ -230,11 +241,14 @@ class Notifier:
         # A meeting may be requested the moment both were confirmed: wait for them here. (An
         # agenda comes long after, and its people who are gone, erased, are not waited for.)
         other_name = await self._name(m["event_id"], other, wait=True)
+        message = ""  # the event carries none: only a request's mail quotes it
+        if kind == "meeting_requested" and self._lookup_message:
+            message = await self._lookup_message(m["meeting_id"])
         await self.queue_mails(
             [
                 (
                     replace(
-                        mails.meeting_mail(kind, person, entry, other_name, m.get("message", "")),
+                        mails.meeting_mail(kind, person, entry, other_name, message),
                         about=(mails.sme_key(other),),
                     ),
                     event,

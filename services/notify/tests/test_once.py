@@ -13,7 +13,6 @@ from collections import Counter
 from email import message_from_bytes
 from pathlib import Path
 
-import nats
 import pytest
 from pydantic_settings import BaseSettings
 
@@ -22,39 +21,31 @@ from mapnet.dev.mailbox import MailStore
 from mapnet.ops.servers import Managed
 from mapnet.ops.status import region_health
 from mapnet.runner import Assembly
-from mapnet.runtime.codec import encode, make_envelope
+from mapnet.runtime.bus import BusClient
 from mapnet.runtime.settings import Settings
+from services.events.tests.test_events_bus import entry
 from tests.fixtures import Servers
 from tests.helpers import eventually
 
 
-def confirmed(region: str, n: int) -> bytes:
-    registration = ev.Registration.model_validate(
-        {"registration_id": f"r{n}", "event_id": "e1", "person_name": f"Person {n}",
-         "email": f"person{n}@example.pl", "sme": None, "status": "confirmed",
-         "registered_at": "2026-11-25T10:00:00Z"}
-    )  # fmt: skip
-    event = make_envelope(
-        ev.REGISTRATION_CONFIRMED,
-        ev.RegistrationChanged(registration=registration, region=region),
-        region=region,
-        source=f"mapnet/{region}/events",
-    )
-    return encode(event)
-
-
-async def publish(nats_url: str, region: str, count: int) -> None:
-    nc = await nats.connect(nats_url)
-    js = nc.jetstream()
-    subject = ev.REGISTRATION_CONFIRMED.subject(region)
-    for start in range(0, count, 100):
-        await asyncio.gather(
-            *(
-                js.publish(subject, confirmed(region, n))
-                for n in range(start, min(count, start + 100))
-            )
-        )
-    await nc.close()
+async def publish(settings: Settings, region: str, count: int) -> Assembly:
+    """``count`` people registered at an event by the real events service, whose confirmations
+    wait in its stream for notify (which asks the events service for the people: the events
+    carry none). The events service is left running to answer."""
+    events = Assembly(settings, ["events"], [region])
+    await events.__aenter__()
+    client = await BusClient.connect(settings.nats_url or "", source="mapnet/test", timeout_s=30,
+                                     role="map_admin")  # fmt: skip
+    event = await client.call(ev.PUBLISH_EVENT, entry(), region)
+    for start in range(0, count, 50):
+        await asyncio.gather(*(
+            client.call(ev.REGISTER_PARTICIPANT, ev.RegisterParticipant(
+                event_id=event.event_id, person_name=f"Person {n}",
+                email=f"person{n}@example.pl"), region)
+            for n in range(start, min(count, start + 50))
+        ))  # fmt: skip
+    await client.close()
+    return events
 
 
 def message_ids(store: MailStore) -> Counter[str]:
@@ -72,20 +63,27 @@ async def test_two_instances_in_one_queue_group_send_each_mail_once(
     service_configs: dict[str, BaseSettings],
 ) -> None:
     store, _ = mailbox
-    async with (
-        Assembly(settings, ["notify"], [region], configs=service_configs),
-        Assembly(settings, ["notify"], [region], configs=service_configs),
-    ):
-        await publish(settings.nats_url or "", region, 200)
-        await eventually(lambda: _count(store), until=lambda n: n >= 200, timeout_s=60)
-        await asyncio.sleep(1)  # anything sent twice would arrive now
+    events = await publish(settings, region, 200)
+    try:
+        async with (
+            Assembly(settings, ["notify"], [region], configs=service_configs),
+            Assembly(settings, ["notify"], [region], configs=service_configs),
+        ):
+            await eventually(lambda: _count(store), until=lambda n: n >= 200, timeout_s=60)
+            await asyncio.sleep(1)  # anything sent twice would arrive now
+    finally:
+        await events.__aexit__(None, None, None)
     ids = message_ids(store)
     assert len(ids) == 200 and max(ids.values()) == 1
 
 
 @pytest.mark.timeout(180)
 async def test_a_kill_while_sending_loses_nothing_and_sends_nothing_twice(
-    servers: Servers, region: str, mailbox: tuple[MailStore, int], tmp_path: Path
+    servers: Servers,
+    settings: Settings,
+    region: str,
+    mailbox: tuple[MailStore, int],
+    tmp_path: Path,
 ) -> None:
     store, port = mailbox
     env = {**os.environ, "NATS_URL": servers.nats_url, "MONGO_URL": servers.mongo_url,
@@ -102,10 +100,10 @@ async def test_a_kill_while_sending_loses_nothing_and_sends_nothing_twice(
         report = await region_health(region, servers.nats_url)
         return report["services"]["notify"].get("status") == "ok"
 
+    events = await publish(settings, region, 400)
     first = notify()
     try:
         await eventually(healthy, until=bool, timeout_s=60)
-        await publish(servers.nats_url, region, 400)
         await eventually(lambda: _count(store), until=lambda n: n >= 50, timeout_s=60)
         assert first.proc is not None
         os.kill(first.proc.pid, signal.SIGKILL)  # in the middle of sending
@@ -120,6 +118,7 @@ async def test_a_kill_while_sending_loses_nothing_and_sends_nothing_twice(
             second.stop()
     finally:
         first.kill()
+        await events.__aexit__(None, None, None)
     ids = message_ids(store)
     # Nothing lost, and a mail handed over again kept its Message-ID (else there would be more
     # than 400), so the mailbox kept each of the 400 once.
