@@ -143,7 +143,7 @@ async def in_streams(client: BusClient, region: str, *needles: str) -> list[str]
     jsm = client.nc.jsm()
     found = []
     for stream in await jsm.streams_info():
-        name = stream.config.name
+        name = stream.config.name or ""
         if not name.startswith(f"{region.upper()}_"):
             continue
         for seq in range(stream.state.first_seq, stream.state.last_seq + 1):

@@ -10,6 +10,7 @@ import os
 import signal
 import sys
 from collections import Counter
+from datetime import UTC, datetime, time, timedelta
 from email import message_from_bytes
 from pathlib import Path
 
@@ -23,7 +24,6 @@ from mapnet.ops.status import region_health
 from mapnet.runner import Assembly
 from mapnet.runtime.bus import BusClient
 from mapnet.runtime.settings import Settings
-from services.events.tests.test_events_bus import entry
 from tests.fixtures import Servers
 from tests.helpers import eventually
 
@@ -36,7 +36,13 @@ async def publish(settings: Settings, region: str, count: int) -> Assembly:
     await events.__aenter__()
     client = await BusClient.connect(settings.nats_url or "", source="mapnet/test", timeout_s=30,
                                      role="map_admin")  # fmt: skip
-    event = await client.call(ev.PUBLISH_EVENT, entry(), region)
+    day = (datetime.now(UTC) + timedelta(days=30)).date()
+    conference = ev.PublishEvent(
+        partner_id="map", external_id="once", kind="conference", title="Baltic Photonics Days",
+        starts_at=datetime.combine(day, time(10)), ends_at=datetime.combine(day, time(17)),
+        timezone="Europe/Tallinn", country="EE",
+    )  # fmt: skip
+    event = await client.call(ev.PUBLISH_EVENT, conference, region)
     for start in range(0, count, 50):
         await asyncio.gather(*(
             client.call(ev.REGISTER_PARTICIPANT, ev.RegisterParticipant(
