@@ -78,32 +78,16 @@ class AccountPages:
         form = await posted(request)
         token = request.path_params["token"]
         password = str(form.get("password", ""))
-        if password != str(form.get("repeat", "")):
-            link = await self.portal.accounts.link(token)
-            return self.portal.page(
-                request,
-                "choose_password.html",
-                400,
-                person=None,
-                link=link,
-                token=token,
-                error=tr("the two passwords differ"),
-            )
         try:
+            if password != str(form.get("repeat", "")):
+                raise Refused("validation_failed", tr("the two passwords differ"))
             _, session = await self.portal.accounts.redeem(token, password)
         except Refused as refusal:
             if refusal.code != "validation_failed":
                 raise
             link = await self.portal.accounts.link(token)
-            return self.portal.page(
-                request,
-                "choose_password.html",
-                400,
-                person=None,
-                link=link,
-                token=token,
-                error=refusal.message,
-            )
+            return self.portal.page(request, "choose_password.html", 400, person=None, link=link,
+                                    token=token, error=refusal.message)  # fmt: skip
         return self.portal.signed_in_at("/", session)
 
     async def forgot_page(self, request: Request) -> Response:

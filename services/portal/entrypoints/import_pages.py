@@ -66,35 +66,19 @@ class ImportPages:
     async def upload(self, request: Request, person: User) -> Response:
         form = await posted(request)
         upload = form.get("file")
+
+        def refused(status: int, error: str) -> Response:
+            return self.portal.page(request, "import.html", status, person=person, job=None,
+                                    error=error)  # fmt: skip
+
         if upload is None or not getattr(upload, "filename", ""):
-            return self.portal.page(
-                request,
-                "import.html",
-                400,
-                person=person,
-                job=None,
-                error=tr("choose a .csv, .json or .jsonl file"),
-            )
+            return refused(400, tr("choose a .csv, .json or .jsonl file"))
         suffix = Path(upload.filename).suffix.lower()
         if suffix not in (".csv", ".json", ".jsonl", ".ndjson"):
-            return self.portal.page(
-                request,
-                "import.html",
-                400,
-                person=person,
-                job=None,
-                error=tr("the file must end in .csv, .json or .jsonl"),
-            )
+            return refused(400, tr("the file must end in .csv, .json or .jsonl"))
         path = await _kept(upload, suffix)
         if path is None:
-            return self.portal.page(
-                request,
-                "import.html",
-                413,
-                person=person,
-                job=None,
-                error=tr("the file is larger than 100 MB"),
-            )
+            return refused(413, tr("the file is larger than 100 MB"))
         lines = await asyncio.to_thread(importer.count_lines, path)
         total = None if lines is None else max(0, lines - (1 if suffix == ".csv" else 0))
         job = ImportJob(str(uuid.uuid4()), person.email, upload.filename, total)

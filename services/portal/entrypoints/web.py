@@ -200,8 +200,10 @@ def build(rt: Runtime) -> None:
     async def on_sme_erased(event: Envelope[rg.SmeErased]) -> None:
         if event.data.region == rt.region:
             await store.remove_people_of(event.data.sme_id)
+            accounts.forget_sessions()
 
     @rt.consumes(rg.CONTACT_ERASED)
     async def on_contact_erased(event: Envelope[rg.ContactErased]) -> None:
         if event.data.region == rt.region and event.data.email_sha256:
             await store.remove_people_of(event.data.sme_id, event.data.email_sha256)
+            accounts.forget_sessions()

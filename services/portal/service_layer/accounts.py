@@ -23,6 +23,8 @@ from ..domain.users import (
     too_many,
 )
 
+SEEN_FOR = timedelta(seconds=2)
+
 
 class Store(Protocol):
     async def user(self, email: str) -> User | None: ...
@@ -52,6 +54,7 @@ class Accounts:
         self.store, self.hashed, self.verified = store, hashed, verified
         self.lasts = timedelta(hours=session_hours)
         self.clock = clock
+        self._seen: dict[str, tuple[datetime, tuple[User, str]]] = {}
 
     async def sign_in(self, email: str, password: str, address: str) -> tuple[User, NewSession]:
         now = self.clock()
@@ -75,13 +78,30 @@ class Accounts:
 
     async def signed_in(self, token: str) -> tuple[User, str] | None:
         """The person and the CSRF token of a live session, if the token is one."""
-        found = await self.store.session(token_digest(token))
-        if found is None or found["expires_at"] < self.clock().isoformat():
+        digest, now = token_digest(token), self.clock()
+        if (seen := self._seen.get(digest)) and now < seen[0]:
+            return seen[1]
+        found = await self.store.session(digest)
+        if found is None or found["expires_at"] < now.isoformat():
             return None
         user = await self.store.user(found["email"])
-        return (user, found["csrf"]) if user else None
+        if user is None:
+            return None
+        # Every request looks its session up: kept for a moment, so that a busy portal does not
+        # read the store twice per request. Sign-out and erasure here drop it at once; another
+        # portal process may honour it for SEEN_FOR more at most.
+        until = min(now + SEEN_FOR, datetime.fromisoformat(found["expires_at"]))
+        self._seen[digest] = (until, (user, found["csrf"]))
+        if len(self._seen) > 10_000:
+            self._seen.clear()
+        return user, found["csrf"]
+
+    def forget_sessions(self) -> None:
+        """After people were removed: no session is taken from memory any more."""
+        self._seen.clear()
 
     async def sign_out(self, token: str) -> None:
+        self._seen.pop(token_digest(token), None)
         await self.store.end_session(token_digest(token))
 
     async def add_user(
@@ -155,6 +175,7 @@ class Accounts:
             user = User(found.email, found.role, found.region, hashed, found.sme_id,
                         found.event_ids)  # fmt: skip
             await self.store.end_sessions_of(user.email)
+            self.forget_sessions()
         await self.store.put_user(user)
         await self.store.clear_failures(f"account:{user.email}")
         session = new_session(self.clock(), self.lasts)

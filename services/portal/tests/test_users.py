@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -59,3 +60,33 @@ def test_who_invites_whom_and_how_long_a_link_works() -> None:
         invitation(staff, "x@t.ee", "sme", now)  # a contact names their SME
     reset = password_reset(contact, now)
     assert reset.usable(now + timedelta(minutes=119)) and not reset.usable(now + timedelta(hours=2))
+
+
+async def test_a_session_is_kept_in_memory_a_moment_and_dropped_at_sign_out() -> None:
+    from services.portal.service_layer.accounts import SEEN_FOR, Accounts
+
+    class Store:
+        reads = 0
+        sessions: dict[str, Any] = {}
+
+        async def session(self, digest: str) -> dict[str, Any] | None:
+            Store.reads += 1
+            return self.sessions.get(digest)
+
+        async def user(self, email: str) -> User:
+            return User.new(email, "map_staff", "tallinn", "h")
+
+        async def end_session(self, digest: str) -> None:
+            self.sessions.pop(digest, None)
+
+    now = [datetime(2026, 11, 30, tzinfo=UTC)]
+    accounts = Accounts(Store(), None, None, 1.0, clock=lambda: now[0])  # type: ignore[arg-type]
+    session = new_session(now[0], timedelta(hours=1))
+    Store.sessions[session.digest] = {"email": "a@t.ee", "csrf": session.csrf,
+                                      "expires_at": session.expires_at.isoformat()}  # fmt: skip
+    assert await accounts.signed_in(session.token) and await accounts.signed_in(session.token)
+    assert Store.reads == 1
+    now[0] += SEEN_FOR
+    assert await accounts.signed_in(session.token) and Store.reads == 2
+    await accounts.sign_out(session.token)
+    assert await accounts.signed_in(session.token) is None
