@@ -113,6 +113,10 @@ class SetPreferences(Payload):
     consent: bool = Field(default=True, description="False stops every mail at once")
 
 
+class GetPreferences(Payload):
+    email: EmailStr
+
+
 class Unsubscribe(Payload):
     email: EmailStr
     token: str = Field(description="From the unsubscribe link of any mail")
@@ -197,7 +201,22 @@ UNSUBSCRIBE_WEBHOOK = command(
     },
 )
 SET_PREFERENCES = command(
-    S, "set_preferences", SetPreferences, Preferences, "Mail preferences", roles=PEOPLE
+    S,
+    "set_preferences",
+    SetPreferences,
+    Preferences,
+    "Mail preferences",
+    roles=PEOPLE,
+    refusals={"forbidden": "a person sets only their own (staff anyone's of their region)"},
+)
+GET_PREFERENCES = query(
+    S,
+    "get_preferences",
+    GetPreferences,
+    Preferences,
+    "A person's mail preferences (version 0: never set)",
+    roles=(*PEOPLE, "service"),
+    refusals={"forbidden": "a person reads only their own (staff anyone's of their region)"},
 )
 UNSUBSCRIBE = command(
     S,

@@ -255,3 +255,44 @@ async def test_staff_invite_a_contact_who_joins_once_and_resets_a_forgotten_pass
         assert (await sign_in(someone, "mari@photonforge.ee", new)).status_code == 303
         assert (await sign_in(someone, "mari@photonforge.ee")).status_code == 401
     assert not mails(store, "password_reset", "nobody@photonforge.ee")
+
+
+def every_route() -> list[tuple[str, str]]:
+    """(method, path) of every page of the portal, each path parameter filled in."""
+    from fastapi.routing import APIRoute
+
+    from services.portal.entrypoints.web import Portal, create_app
+    from services.portal.settings import PortalSettings
+
+    app = create_app(Portal("x", accounts_on(None), PortalSettings()))  # type: ignore[arg-type]
+    return sorted(
+        (method, re.sub(r"{[^}]+}", "x", route.path))
+        for route in app.routes
+        if isinstance(route, APIRoute)
+        for method in route.methods or ()
+    )
+
+
+PUBLIC = {"/healthz", "/signin", "/calendar", "/calendar.ics", "/events/x", "/unsubscribe",
+          "/forgot", "/welcome/x", "/reset/x"}  # fmt: skip
+
+
+async def test_signed_out_every_page_but_the_public_ones_sends_to_sign_in_and_no_post_works(
+    region_app: Assembly, servers: Servers, region: str
+) -> None:
+    routes = every_route()
+    assert ("POST", "/meetings/x") in routes and len(routes) > 30  # the list is the app's
+    async with httpx.AsyncClient(base_url=portal_url(region_app, region)) as http:
+        for method, path in routes:
+            if method == "GET" and path not in PUBLIC:
+                answer = await http.get(path)
+                assert answer.status_code == 303, path
+                assert answer.headers["location"].startswith("/signin?next="), path
+        await add_person(servers, region, "admin@tallinn.example", "map_admin")
+        await sign_in(http, "admin@tallinn.example")
+        for method, path in routes:
+            if method == "POST":
+                answer = await http.post(path, data={"csrf": "forged", "email": "a@b.ee"})
+                assert answer.status_code == 403, (path, answer.status_code)
+        assert (await http.post("/signout", data={"csrf": "forged"})).status_code == 403
+        assert (await http.get("/")).status_code == 200  # a forged sign-out signs nobody out

@@ -190,3 +190,54 @@ async def test_staff_tell_a_success_story_and_the_indicators_count_it(
     await page.get_by_role("heading", name=re.compile("What MAPnet")).wait_for()
     assert await page.get_by_role("link", name="Tell a success story").count() == 0
     assert await page.get_by_role("link", name="Registry").count() == 0
+
+
+async def test_staff_set_up_a_brokerage_event_and_coach_an_sme_and_people_choose_their_mail(
+    region_app: Assembly, servers: Servers, client: BusClient, region: str, browser_page: Any
+) -> None:
+    page = browser_page
+    sme = await client.call(rg.REGISTER_SME, new_sme(), region)
+    await add_person(servers, region, "staff@tallinn.example", "map_staff")
+    base = portal_url(region_app, region)
+    await page.goto(f"{base}/signin?next=/events/new")
+    await page.get_by_label("Email").fill("staff@tallinn.example")
+    await page.get_by_label("Password").fill(PASSWORD)
+    await page.get_by_role("button", name="Sign in").click()
+    day = date.today().replace(year=date.today().year + 1)
+    for label, value in (("Title", "Tallinn Brokerage Day"), ("City", "Tallinn"),
+                         ("Country (two letters)", "EE"), ("Time zone", "Europe/Tallin"),
+                         ("Days (dates, comma between)", day.isoformat()),
+                         ("Slots a day", "4"), ("Tables", "3"),
+                         ("A break after slot", "2")):  # fmt: skip
+        await page.get_by_label(label).fill(value)
+    await page.get_by_label("Requests until").fill(f"{day.isoformat()}T08:00")
+    await page.get_by_role("button", name="Publish the event").click()
+    await page.locator("#problems").get_by_text(re.compile("timezone")).wait_for()  # named
+    await page.get_by_label("Time zone").fill("Europe/Tallinn")
+    await shot(page, "22-event-setup")
+    await page.get_by_role("button", name="Publish the event").click()
+    await page.get_by_role("heading", name="Organise Tallinn Brokerage Day").wait_for()
+    await page.get_by_role("link", name="The event's page").click()
+    # Slot 2 is followed by a break of one slot: the third slot starts at 10:30.
+    assert "10:30" in await page.locator("tbody tr").nth(2).inner_text()
+
+    await page.goto(f"{base}/calendar?kind=brokerage_event")
+    await page.get_by_role("link", name="Tallinn Brokerage Day").wait_for()
+    feed = await page.get_by_role("link", name=re.compile("Subscribe")).get_attribute("href")
+    ical = await page.request.get(f"{base}{feed}")
+    assert "text/calendar" in ical.headers["content-type"]
+    assert "Tallinn Brokerage Day" in await ical.text()
+
+    await page.goto(f"{base}/smes/{sme.sme_id}")
+    await page.get_by_label("Move to").select_option("selected")
+    await page.get_by_label("Why").fill("Fast growth, export plans")
+    await page.get_by_role("button", name="Move along the journey").click()
+    await page.get_by_text("selected on").wait_for()
+
+    await page.get_by_role("link", name="Mail", exact=True).click()
+    await page.get_by_label("meeting requested").select_option("digest")
+    await shot(page, "23-preferences")
+    await page.get_by_role("button", name="Save").click()
+    await page.get_by_text("Saved.").wait_for()
+    await page.reload()
+    assert await page.get_by_label("meeting requested").input_value() == "digest"

@@ -11,6 +11,9 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
+from contracts.access import Actor
+from contracts.errors import Refused
+
 # Everything but the digest goes out at once unless the person chose otherwise.
 DEFAULT_FREQUENCY = {"weekly_digest": "never"}
 # Mails about a person's own account, which they asked for: no preference stops them.
@@ -133,3 +136,11 @@ def clusters_of(data: dict[str, Any]) -> list[str]:
         if isinstance(value, list):
             return [str(v) for v in value]
     return []
+
+
+def check_own(actor: Actor | None, email: str) -> None:
+    """A person's mail preferences are their own to read and set; staff may for anyone."""
+    if actor is None or actor.role in ("map_admin", "map_staff", "service", "operator"):
+        return
+    if actor.id.strip().lower() != email.strip().lower():
+        raise Refused("forbidden", "a person reads and sets only their own mail preferences")

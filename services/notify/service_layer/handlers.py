@@ -23,7 +23,14 @@ from ..adapters.mail import compose, wire_text
 from ..adapters.repository import NotifyStore, delivery_view, email_hash, utc_key
 from ..domain import mails
 from ..domain.mails import DateCause
-from ..domain.rules import Mail, Person, clusters_of, delivery_id, subscription_matches
+from ..domain.rules import (
+    Mail,
+    Person,
+    check_own,
+    clusters_of,
+    delivery_id,
+    subscription_matches,
+)
 from ..domain.rules import unsubscribe_token as token_for
 from ..domain.subscriptions import event_names
 from ..domain.targets import TargetRefused
@@ -345,7 +352,16 @@ class Notifier:
         return _subscription(doc)
 
     async def set_preferences(self, cmd: Envelope[c.SetPreferences]) -> c.Preferences:
+        check_own(cmd.actor, str(cmd.data.email))
         return await self._save_preferences(cmd.data)
+
+    async def get_preferences(self, query: Envelope[c.GetPreferences]) -> c.Preferences:
+        email = str(query.data.email).lower()
+        check_own(query.actor, email)
+        found = await self.store.preferences_for(email)
+        if found is None:
+            return c.Preferences(email=email, version=0)
+        return c.Preferences.model_validate({k: v for k, v in found.items() if k != "_id"})
 
     async def _save_preferences(self, d: c.SetPreferences) -> c.Preferences:
         key = str(d.email).lower()

@@ -3,7 +3,7 @@ password reset mails (notify sends them), and the list of the region's people.""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, get_args
 
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
@@ -13,8 +13,10 @@ from contracts.access import STAFF
 from contracts.errors import Refused
 
 from ..domain.users import MAY_INVITE, Link, User
-from .forms import posted
+from .forms import posted, validated
 from .i18n import tr
+
+MAIL_KINDS = get_args(nt.MailKind)
 
 if TYPE_CHECKING:
     from .pages import Pages
@@ -90,6 +92,22 @@ class AccountPages:
                                     token=token, error=refusal.message)  # fmt: skip
         return self.portal.signed_in_at("/", session)
 
+    async def preferences_page(self, request: Request, person: User) -> Response:
+        asked = nt.GetPreferences(email=person.email)
+        now = await self.portal.call(nt.GET_PREFERENCES, asked, person.actor())
+        return self.portal.page(request, "preferences.html", person=person, now=now,
+                                kinds=MAIL_KINDS, saved=False)  # fmt: skip
+
+    async def preferences(self, request: Request, person: User) -> Response:
+        form = await posted(request)
+        chosen = {k: form.get(f"kind-{k}") for k in MAIL_KINDS if form.get(f"kind-{k}")}
+        command = validated(nt.SetPreferences, {
+            "email": person.email, "language": form.get("language") or "en", "kinds": chosen,
+            "consent": form.get("consent") == "on"})  # fmt: skip
+        now = await self.portal.call(nt.SET_PREFERENCES, command, person.actor())
+        return self.portal.page(request, "preferences.html", person=person, now=now,
+                                kinds=MAIL_KINDS, saved=True)  # fmt: skip
+
     async def forgot_page(self, request: Request) -> Response:
         return self.portal.page(request, "forgot.html", person=None, sent=False)
 
@@ -107,5 +125,8 @@ def add_routes(app: FastAPI, portal: Portal, pages: Pages) -> None:
     for path in ("/welcome/{token}", "/reset/{token}"):
         app.add_api_route(path, accounts.choose_page, methods=["GET"])
         app.add_api_route(path, accounts.choose, methods=["POST"])
+    app.add_api_route("/preferences", pages.signed_in(accounts.preferences_page),
+                      methods=["GET"])  # fmt: skip
+    app.add_api_route("/preferences", pages.signed_in(accounts.preferences), methods=["POST"])
     app.add_api_route("/forgot", accounts.forgot_page, methods=["GET"])
     app.add_api_route("/forgot", accounts.forgot, methods=["POST"])

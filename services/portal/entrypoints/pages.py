@@ -6,7 +6,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, get_args
+from urllib.parse import urlencode
 
 from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
 Page = Callable[[Request, User], Awaitable[Response]]
 Route = Callable[[Request], Awaitable[Response]]
 _PARTNER_FILTERS = ("country", "cluster", "profile_type", "cursor")
+_CALENDAR_FILTERS = ("text", "country", "kind", "cluster", "region")
 _SME_FILTERS = ("text", "country", "cluster", "stage", "size_class", "growth_class", "cursor")
 
 
@@ -88,11 +90,20 @@ class Pages:
 
     async def calendar(self, request: Request) -> Response:
         found = await self.portal.person(request)
-        query = ev.ListCalendar(period_from=datetime.now(UTC), limit=50,
-                                text=request.query_params.get("text") or None)  # fmt: skip
+        given = {k: v for k in _CALENDAR_FILTERS if (v := request.query_params.get(k))}
+        query = validated(ev.ListCalendar, given | {"period_from": datetime.now(UTC), "limit": 50})
         page = await self.portal.call(ev.LIST_CALENDAR, query, self.portal.public())
+        feed = "/calendar.ics" + (f"?{urlencode(given)}" if given else "")
         return self.portal.page(request, "calendar.html", person=found[0] if found else None,
-                                page=page, text=query.text or "")  # fmt: skip
+                                page=page, given=given, kinds=get_args(ev.EventKind),
+                                feed=feed)  # fmt: skip
+
+    async def calendar_feed(self, request: Request) -> Response:
+        """The calendar as an iCalendar feed to subscribe to, with the page's filters."""
+        given = {k: v for k in _CALENDAR_FILTERS if (v := request.query_params.get(k))}
+        query = validated(ev.GetIcal, given | {"limit": 100})
+        feed = await self.portal.call(ev.GET_ICAL, query, self.portal.public())
+        return Response(feed.ical, media_type="text/calendar; charset=utf-8")
 
     async def unsubscribe_page(self, request: Request) -> Response:
         email, token = request.query_params.get("email", ""), request.query_params.get("token", "")
@@ -121,5 +132,6 @@ def add_routes(app: FastAPI, pages: Pages) -> None:
     app.add_api_route("/smes/{sme_id}", pages.signed_in(pages.sme, *STAFF, "sme"), methods=["GET"])
     app.add_api_route("/partners", pages.signed_in(pages.partners, "sme"), methods=["GET"])
     app.add_api_route("/calendar", pages.calendar, methods=["GET"])
+    app.add_api_route("/calendar.ics", pages.calendar_feed, methods=["GET"])
     app.add_api_route("/unsubscribe", pages.unsubscribe_page, methods=["GET"])
     app.add_api_route("/unsubscribe", pages.unsubscribe, methods=["POST"])

@@ -123,6 +123,22 @@ class SmePages:
             )
         return RedirectResponse(f"/smes/{sme_id}", status_code=303)
 
+    async def stage(self, request: Request, person: User) -> Response:
+        """Move the SME along its coaching journey, with the reason."""
+        form = await posted(request)
+        sme_id = request.path_params["sme_id"]
+        command = validated(
+            rg.ChangeStage,
+            {
+                "sme_id": sme_id,
+                "to_stage": form.get("to_stage"),
+                "actor": person.email,
+                "reason": form.get("reason"),
+            },
+        )
+        await self.portal.call(rg.CHANGE_STAGE, command, person.actor())
+        return RedirectResponse(f"/smes/{sme_id}#journey", status_code=303)
+
     async def profile_page(self, request: Request, person: User) -> Response:
         sme = await self._sme(person, request.path_params["sme_id"])
         expires = (datetime.now(UTC) + timedelta(days=180)).date().isoformat()
@@ -196,6 +212,8 @@ def add_routes(app: FastAPI, portal: Portal, pages: Pages) -> None:
     people = (*STAFF, "sme")
     app.add_api_route("/smes/new", pages.signed_in(smes.register_page, *STAFF), methods=["GET"])
     app.add_api_route("/smes/new", pages.signed_in(smes.register, *STAFF), methods=["POST"])
+    app.add_api_route("/smes/{sme_id}/stage", pages.signed_in(smes.stage, *STAFF),
+                      methods=["POST"])  # fmt: skip
     for path, get, post in (
         ("/smes/{sme_id}/edit", smes.edit_page, smes.edit),
         ("/smes/{sme_id}/profiles/new", smes.profile_page, smes.profile),

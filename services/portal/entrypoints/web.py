@@ -31,7 +31,16 @@ from ..adapters.store import PortalStore
 from ..domain.users import NewSession, User
 from ..service_layer.accounts import Accounts
 from ..settings import PortalSettings
-from . import account_pages, event_pages, i18n, import_pages, pages, report_pages, sme_pages
+from . import (
+    account_pages,
+    event_pages,
+    i18n,
+    import_pages,
+    pages,
+    report_pages,
+    setup_pages,
+    sme_pages,
+)
 from .api import HTTP_STATUS, create_api
 from .forms import CSRF, SESSION, csrf_ok
 from .i18n import tr
@@ -125,7 +134,10 @@ def create_app(portal: Portal) -> FastAPI:
     @app.post("/signout")
     async def signout(request: Request) -> Response:
         form = await request.form()
-        if csrf_ok(request, form) and (token := request.cookies.get(SESSION)):
+        if not csrf_ok(request, form):  # a forged post signs nobody out
+            return portal.page(request, "error.html", 403, code="forbidden", person=None,
+                               message=tr("the form has expired: reload the page"))  # fmt: skip
+        if token := request.cookies.get(SESSION):
             await portal.accounts.sign_out(token)
         response = RedirectResponse("/signin", status_code=303)
         response.delete_cookie(SESSION)
@@ -136,6 +148,7 @@ def create_app(portal: Portal) -> FastAPI:
     sme_pages.add_routes(app, portal, every_page)  # /smes/new before /smes/{sme_id}
     pages.add_routes(app, every_page)
     account_pages.add_routes(app, portal, every_page)
+    setup_pages.add_routes(app, portal, every_page)  # /events/new before /events/{event_id}
     event_pages.add_routes(app, portal, every_page)
     report_pages.add_routes(app, portal, every_page)
     return app
