@@ -256,6 +256,11 @@ class NotifyStore:
 
     # --- people ------------------------------------------------------------------------------
 
+    async def erased_among(self, sme_keys: list[str]) -> set[str]:
+        """The SMEs (region:sme_id) among these that were erased."""
+        found = self.forgotten.find({"_id": {"$in": [f"sme:{k}" for k in sme_keys]}})
+        return {d["_id"].removeprefix("sme:") async for d in found}
+
     async def forgotten_among(self, hashes: list[str]) -> set[str]:
         return {d["_id"] async for d in self.forgotten.find({"_id": {"$in": hashes}})}
 
@@ -297,7 +302,11 @@ class NotifyStore:
 
     async def drop_mentions(self, sme_key: str) -> None:
         """Mails that quote an erased SME's people keep no text: sent ones are logged without
-        it, and those not sent yet are not sent."""
+        it, and those not sent yet are not sent; one still being written when the erasure came
+        is not queued (see ``erased_among``)."""
+        await self.forgotten.update_one(
+            {"_id": f"sme:{sme_key}"}, {"$set": {"at": utc_key(datetime.now(UTC))}}, upsert=True
+        )
         await self.deliveries.update_many(
             {"about": sme_key, "status": {"$in": ["pending", "sending"]}},
             {"$set": {"status": "failed", "last_error": "quoted an erased SME", "message": None}},

@@ -78,7 +78,12 @@ class Notifier:
 
     async def queue_mails(self, items: Sequence[tuple[Mail, Any]]) -> None:
         """Queue mails in a few bulk operations, whatever their number: who was forgotten, who
-        chose what, then one insert of every new delivery."""
+        chose what, then one insert of every new delivery. A mail quoting an SME erased while it
+        was being written is not queued."""
+        if quoted := sorted({key for mail, _ in items for key in mail.about}):
+            gone = await self.store.erased_among(quoted)
+            items = [(mail, cause) for mail, cause in items if not gone & set(mail.about)]
+            quoted = sorted(set(quoted) - gone)
         emails = sorted({mail.person.email.lower() for mail, _ in items})
         hashed = {email: email_hash(email) for email in emails}
         decided = mails.plan(
@@ -108,6 +113,9 @@ class Notifier:
                 }
             )
         await self._admit(deliveries)
+        if quoted:  # an erasure that came meanwhile finds these now (it ran before they were in)
+            for key in await self.store.erased_among(quoted):
+                await self.store.drop_mentions(key)
 
     async def queue_webhooks(self, event: Envelope[Any]) -> None:
         """The partner systems whose subscription matches hear of the event, its body as sent."""
