@@ -177,6 +177,11 @@ class Schedule(Payload):
     version: int
     meetings: list[ScheduledMeeting]
     unscheduled: list[str] = Field(default_factory=list)
+    bound: int | None = Field(
+        default=None,
+        description="Proven upper bound on the meetings any schedule of the event could hold "
+        "(the optimum of the relaxed problem): how close this schedule came",
+    )
     ical: str | None = Field(default=None, max_length=2**31, description="RFC 5545")
 
 

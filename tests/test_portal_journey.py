@@ -182,6 +182,7 @@ async def test_the_whole_journey_from_registration_to_agenda(
     await shot(organiser, "18-organise")
     await organiser.get_by_role("button", name="Build and publish the schedule").click()
     await organiser.locator("#grid").get_by_text("Mari Maasikas + Olev Optik").wait_for()
+    assert "can hold more than 1 " in await organiser.locator("#bound").inner_text()
     await shot(organiser, "19-schedule")
     await organiser.get_by_role("link", name="Every participant's agenda, to print").click()
     await organiser.get_by_role("heading", name="Olev Optik").wait_for()

@@ -26,6 +26,7 @@ class Result:
     status: str
     seconds: float
     moved: int  # meetings of the previous schedule now in another slot or dropped
+    bound: int | None = None  # proven: no schedule of the problem holds more meetings
 
 
 def greedy(problem: Problem) -> dict[str, int]:
@@ -157,10 +158,10 @@ def solve(
     started = time.monotonic()
     first_fit = greedy(problem)
     start = augment(problem, first_fit, deadline=started + time_limit_s / 6)
+    bound, fractions = relaxation(problem)
     if not any(m.previous for m in problem.meetings):
         # A first run: the relaxed optimum, rounded and augmented, is a far better start on
         # large events (a re-run starts from the previous schedule instead, to keep it).
-        _, fractions = relaxation(problem)
         from_lp = augment(problem, rounded(problem, fractions), time.monotonic() + time_limit_s / 6)
         if len(from_lp) > len(start):
             start = from_lp
@@ -233,6 +234,7 @@ def solve(
         status=solver.status_name(status),
         seconds=time.monotonic() - started,
         moved=moved,
+        bound=bound,
     )
 
 

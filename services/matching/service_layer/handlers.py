@@ -226,6 +226,7 @@ class Matching:
                 for mid, (slot, table) in sorted(result.placement.items(), key=lambda i: i[1][0])
             ],
             unscheduled=sorted(set(by_id) - set(result.placement)),
+            bound=result.bound,
         )
         published = self.uow.event(
             c.SCHEDULE_PUBLISHED,

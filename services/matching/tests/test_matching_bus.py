@@ -139,6 +139,7 @@ async def test_requests_through_acceptance_to_a_valid_published_schedule(
     assert schedule.version == 1
     # Person 0 can hold only two of three meetings; everything else fits.
     assert len(schedule.meetings) == 5 and len(schedule.unscheduled) == 1
+    assert schedule.bound == 5  # proven: no schedule holds the sixth, and this one is optimal
     problem = Problem(
         slots=4,
         tables=2,
