@@ -7,6 +7,7 @@ import asyncio
 import json
 import os
 import random
+import re
 import signal
 import socket
 import subprocess
@@ -48,9 +49,9 @@ def up_env(home: Path, nats_port: int, mongo_port: int) -> dict[str, str]:
     return env
 
 
-def start_up(home: Path, nats_port: int, mongo_port: int) -> subprocess.Popen[bytes]:
+def start_up(home: Path, nats_port: int, mongo_port: int, *options: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
-        [sys.executable, "-m", "mapnet", "up"],
+        [sys.executable, "-m", "mapnet", "up", *options],
         env=up_env(home, nats_port, mongo_port),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -336,3 +337,47 @@ async def test_a_crashed_service_is_restarted_and_nothing_is_lost(tmp_path: Path
     finally:
         interrupt(proc)
     assert proc.returncode == 0
+
+
+DEMO_PAGES = {
+    "admin": ("map admin", ["/smes", "/people", "/kpis", "/smes/import"], ["/partners"]),
+    "staff": ("map staff", ["/smes", "/smes/new", "/kpis", "/events/new"], ["/partners"]),
+    "organiser": ("organiser", ["/preferences"], ["/smes", "/kpis"]),
+    "sme": ("sme", ["/partners", "/preferences"], ["/smes", "/people"]),
+    "steering": ("steering", ["/kpis"], ["/smes", "/partners"]),
+}
+
+
+@pytest.mark.timeout(240)
+async def test_make_run_demo_signs_each_demo_user_in_to_their_roles_pages(tmp_path: Path) -> None:
+    """What `make run` does (`mapnet up --demo`): one user per role, password mapnet-demo, each
+    shown their role's pages and refused the others'; the sign-in page names them."""
+    nats_port, mongo_port = free_port(), free_port()
+    proc = start_up(tmp_path, nats_port, mongo_port, "--demo")
+    try:
+        await asyncio.to_thread(until_running, proc)  # the demo is loaded by then
+        report = await wait_healthy(logged_in_url("tallinn", nats_port, tmp_path), proc)
+        async with httpx.AsyncClient(base_url=report["http_url"]) as anyone:
+            signin = await anyone.get("/signin")
+            assert "organiser@tallinn.example" in signin.text and "mapnet-demo" in signin.text
+        for name, (role, allowed, refused) in DEMO_PAGES.items():
+            async with httpx.AsyncClient(base_url=report["http_url"]) as http:
+                form = await http.get("/signin")
+                csrf = re.search(r'name="csrf" value="([^"]+)"', form.text)
+                assert csrf
+                signed = await http.post("/signin", data={
+                    "email": f"{name}@tallinn.example", "password": "mapnet-demo",
+                    "csrf": csrf.group(1), "next": "/"})  # fmt: skip
+                assert signed.status_code == 303, (name, signed.text[-300:])
+                home = await http.get("/")
+                assert f"as <strong>{role}</strong>" in home.text, name
+                if name == "organiser":  # the demo's brokerage event is theirs
+                    found = re.search(r'href="(/events/[^"]+/organise)"', home.text)
+                    assert found, home.text
+                    allowed = [*allowed, found.group(1)]
+                for path in allowed:
+                    assert (await http.get(path)).status_code == 200, (name, path)
+                for path in refused:
+                    assert (await http.get(path)).status_code == 403, (name, path)
+    finally:
+        interrupt(proc)
