@@ -50,6 +50,14 @@ async def browser_page() -> AsyncIterator[Any]:
 AXE = Path(__file__).resolve().parent / "vendor" / "axe-4.14.1.min.js"  # npm axe-core, MPL-2.0
 
 
+async def signed_in_at(page: Any, url: str, email: str) -> None:
+    """Open a page that needs signing in, and sign in as this person on the way."""
+    await page.goto(url)
+    await page.get_by_label("Email").fill(email)
+    await page.get_by_label("Password").fill(PASSWORD)
+    await page.get_by_role("button", name="Sign in").click()
+
+
 async def shot(page: Any, name: str) -> None:
     """Keep a screenshot of the page, and check it with axe-core: no serious or critical
     accessibility violation may be on any page."""
@@ -166,10 +174,7 @@ async def test_staff_tell_a_success_story_and_the_indicators_count_it(
     await add_person(servers, region, "staff@tallinn.example", "map_staff")
     await add_person(servers, region, "steering@tallinn.example", "steering")
     base = portal_url(region_app, region)
-    await page.goto(f"{base}/signin?next=/smes/{sme.sme_id}")
-    await page.get_by_label("Email").fill("staff@tallinn.example")
-    await page.get_by_label("Password").fill(PASSWORD)
-    await page.get_by_role("button", name="Sign in").click()
+    await signed_in_at(page, f"{base}/signin?next=/smes/{sme.sme_id}", "staff@tallinn.example")
     await page.get_by_role("link", name="Tell a success story of this company").click()
     await page.get_by_label("Title").fill("A licence for Finland")
     await page.get_by_label("The story").fill("Met at the Helsinki brokerage day; signed.")
@@ -183,10 +188,7 @@ async def test_staff_tell_a_success_story_and_the_indicators_count_it(
     assert await page.get_by_role("img", name=re.compile("identified 1,")).count() == 1
     await shot(page, "09-indicators")
     await page.get_by_role("button", name=re.compile("Sign out")).click()
-    await page.goto(f"{base}/signin?next=/kpis")
-    await page.get_by_label("Email").fill("steering@tallinn.example")
-    await page.get_by_label("Password").fill(PASSWORD)
-    await page.get_by_role("button", name="Sign in").click()
+    await signed_in_at(page, f"{base}/signin?next=/kpis", "steering@tallinn.example")
     await page.get_by_role("heading", name=re.compile("What MAPnet")).wait_for()
     assert await page.get_by_role("link", name="Tell a success story").count() == 0
     assert await page.get_by_role("link", name="Registry").count() == 0
@@ -199,10 +201,7 @@ async def test_staff_set_up_a_brokerage_event_and_coach_an_sme_and_people_choose
     sme = await client.call(rg.REGISTER_SME, new_sme(), region)
     await add_person(servers, region, "staff@tallinn.example", "map_staff")
     base = portal_url(region_app, region)
-    await page.goto(f"{base}/signin?next=/events/new")
-    await page.get_by_label("Email").fill("staff@tallinn.example")
-    await page.get_by_label("Password").fill(PASSWORD)
-    await page.get_by_role("button", name="Sign in").click()
+    await signed_in_at(page, f"{base}/signin?next=/events/new", "staff@tallinn.example")
     day = date.today().replace(year=date.today().year + 1)
     for label, value in (("Title", "Tallinn Brokerage Day"), ("City", "Tallinn"),
                          ("Country (two letters)", "EE"), ("Time zone", "Europe/Tallin"),

@@ -112,23 +112,12 @@ def _entry(values: dict[str, Any], partner_id: str, external_id: str) -> ev.Publ
 
 def _values(event: ev.EventDetails) -> dict[str, Any]:
     b = event.brokerage
+    place = {"title": event.title, "description": event.description, "venue": event.venue,
+             "city": event.city, "country": event.country, "timezone": event.timezone}  # fmt: skip
     if b is None:
-        return {
-            "title": event.title,
-            "description": event.description,
-            "venue": event.venue,
-            "city": event.city,
-            "country": event.country,
-            "timezone": event.timezone,
-        }
+        return place
     deadline = b.registration_deadline.astimezone(ZoneInfo(event.timezone))
-    return {
-        "title": event.title,
-        "description": event.description,
-        "venue": event.venue,
-        "city": event.city,
-        "country": event.country,
-        "timezone": event.timezone,
+    return place | {
         "days": ", ".join(d.isoformat() for d in b.days),
         "day_start": b.day_start,
         "slots_per_day": b.slots_per_day,
