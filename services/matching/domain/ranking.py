@@ -4,6 +4,7 @@ No I/O."""
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from datetime import date
@@ -50,6 +51,7 @@ def words(text: str) -> list[str]:
     return [w for w in re.findall(r"[\w-]+", text.lower()) if len(w) > 1 and w not in STOPWORDS]
 
 
+@functools.cache  # NACE codes are few; asked for each candidate of every search
 def section(code: str) -> str:
     if code[:1].isalpha():
         return code[:1]
@@ -62,17 +64,23 @@ def nace_proximity(mine: list[str], theirs: list[str]) -> tuple[float, str | Non
     best, why = 0.0, None
     for a in mine:
         for b in theirs:
-            levels = [
-                (a == b and len(a) == 5, 1.0, f"same NACE class {a}"),
-                (len(a) >= 4 and len(b) >= 4 and a[:4] == b[:4], 0.75, f"same NACE group {a[:4]}"),
-                (a[:2] == b[:2] and a[:1].isdigit(), 0.5, f"same NACE division {a[:2]}"),
-                (section(a) == section(b), 0.25, f"same NACE section {section(a)}"),
-            ]
-            for hit, score, reason in levels:
-                if hit and score > best:
-                    best, why = score, reason
-                    break
+            score, reason = _closeness(a, b)
+            if score > best:
+                best, why = score, reason
     return best, why
+
+
+@functools.lru_cache(maxsize=1 << 16)  # a pair of codes is met in many candidates and searches
+def _closeness(a: str, b: str) -> tuple[float, str | None]:
+    if a == b and len(a) == 5:
+        return 1.0, f"same NACE class {a}"
+    if len(a) >= 4 and len(b) >= 4 and a[:4] == b[:4]:
+        return 0.75, f"same NACE group {a[:4]}"
+    if a[:2] == b[:2] and a[:1].isdigit():
+        return 0.5, f"same NACE division {a[:2]}"
+    if section(a) == section(b):
+        return 0.25, f"same NACE section {section(a)}"
+    return 0.0, None
 
 
 @dataclass
