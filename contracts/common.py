@@ -105,6 +105,11 @@ class SmeRef(Payload):
     region: str = Field(pattern=r"^[a-z]+$", max_length=40)
     sme_id: str = Field(min_length=1, max_length=200)
 
+    @property
+    def key(self) -> str:
+        """``region:sme_id``: how read models and pages name an SME of the network."""
+        return f"{self.region}:{self.sme_id}"
+
 
 class Page(Payload):
     limit: int = Field(default=20, ge=1, le=100)

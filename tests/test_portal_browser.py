@@ -125,10 +125,7 @@ async def test_an_sme_contact_opens_their_company_and_the_partner_search(
     page = browser_page
     sme = await client.call(rg.REGISTER_SME, new_sme(), region)
     await add_person(servers, region, "mari@photonforge.ee", "sme", sme_id=sme.sme_id)
-    await page.goto(f"{portal_url(region_app, region)}/signin")
-    await page.get_by_label("Email").fill("mari@photonforge.ee")
-    await page.get_by_label("Password").fill(PASSWORD)
-    await page.get_by_role("button", name="Sign in").click()
+    await signed_in_at(page, f"{portal_url(region_app, region)}/signin", "mari@photonforge.ee")
     await page.get_by_role("link", name="My company").first.click()
     await page.get_by_role("heading", name="Photon Forge OÜ").wait_for()
     await shot(page, "06-my-company")
@@ -149,10 +146,8 @@ async def test_staff_import_a_file_and_watch_it_load_with_the_bad_rows_named(
         "Broken Digit OÜ,14000010,EE,62.01,ict\n"
         "Baltic Code OÜ,14000015,EE,62.01;62.02,ict\n"
     )
-    await page.goto(f"{portal_url(region_app, region)}/signin?next=/smes/import")
-    await page.get_by_label("Email").fill("staff@tallinn.example")
-    await page.get_by_label("Password").fill(PASSWORD)
-    await page.get_by_role("button", name="Sign in").click()
+    base = portal_url(region_app, region)
+    await signed_in_at(page, f"{base}/signin?next=/smes/import", "staff@tallinn.example")
     await page.get_by_label("The file").set_input_files(str(smes))
     await page.get_by_role("button", name="Import").click()
     await page.get_by_text("2 SMEs loaded, 1 rows rejected.").wait_for()

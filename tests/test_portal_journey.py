@@ -29,7 +29,7 @@ from services.notify.settings import NotifySettings
 from services.notify.tests.test_mail import wait_for
 from tests.fixtures import Servers
 from tests.test_portal import PASSWORD, add_person, portal_url
-from tests.test_portal_browser import CHROMIUM, FLAGS, pytestmark, shot
+from tests.test_portal_browser import CHROMIUM, FLAGS, pytestmark, shot, signed_in_at
 
 __all__ = ["pytestmark"]
 
@@ -54,10 +54,7 @@ async def person(browser: Any, base: str, email: str | None = None) -> Any:
     page = await (await browser.new_context(accept_downloads=True)).new_page()
     page.set_default_timeout(15_000)
     if email:
-        await page.goto(f"{base}/signin")
-        await page.get_by_label("Email").fill(email)
-        await page.get_by_label("Password").fill(PASSWORD)
-        await page.get_by_role("button", name="Sign in").click()
+        await signed_in_at(page, f"{base}/signin", email)
         await page.get_by_role("heading", name=re.compile("Welcome")).wait_for()
     return page
 

@@ -18,7 +18,7 @@ ACTIVE = ("requested", "accepted")
 
 
 def key(ref: SmeRef) -> str:
-    return f"{ref.region}:{ref.sme_id}"
+    return ref.key
 
 
 def pair_key(event_id: str, a: SmeRef, b: SmeRef) -> str:

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from typing import Literal
 
 from contracts.access import ROLES, Actor, Role
+from contracts.common import SmeRef
 from contracts.errors import Refused
 
 # Failed sign-ins allowed in a window, per account and per address, before a pause.
@@ -57,6 +58,10 @@ class User:
             raise _invalid("sme", N_("an SME's contact names the SME they act for"))
         known = next(r for r in ROLES if r == role)
         return cls(email.strip().lower(), known, region, password_hash, sme_id, event_ids or [])
+
+    def sme_ref(self) -> SmeRef:
+        """The SME a company's contact acts for."""
+        return SmeRef(sme_id=str(self.sme_id), region=self.region)
 
     def actor(self) -> Actor:
         """Whom the portal's requests act for: this person, in their role and region."""

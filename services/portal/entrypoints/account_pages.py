@@ -120,13 +120,12 @@ class AccountPages:
 
 def add_routes(app: FastAPI, portal: Portal, pages: Pages) -> None:
     accounts = AccountPages(portal)
-    app.add_api_route("/people", pages.signed_in(accounts.people, *STAFF), methods=["GET"])
-    app.add_api_route("/invitations", pages.signed_in(accounts.invite, *STAFF), methods=["POST"])
+    pages.get(app, "/people", accounts.people, *STAFF)
+    pages.post(app, "/invitations", accounts.invite, *STAFF)
     for path in ("/welcome/{token}", "/reset/{token}"):
         app.add_api_route(path, accounts.choose_page, methods=["GET"])
         app.add_api_route(path, accounts.choose, methods=["POST"])
-    app.add_api_route("/preferences", pages.signed_in(accounts.preferences_page),
-                      methods=["GET"])  # fmt: skip
-    app.add_api_route("/preferences", pages.signed_in(accounts.preferences), methods=["POST"])
+    pages.get(app, "/preferences", accounts.preferences_page)
+    pages.post(app, "/preferences", accounts.preferences)
     app.add_api_route("/forgot", accounts.forgot_page, methods=["GET"])
     app.add_api_route("/forgot", accounts.forgot, methods=["POST"])

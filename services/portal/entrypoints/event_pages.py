@@ -28,19 +28,9 @@ if TYPE_CHECKING:
 ORGANISERS = (*STAFF, "organiser")
 
 
-def _key(ref: SmeRef) -> str:
-    return f"{ref.region}:{ref.sme_id}"
-
-
 class EventPages:
     def __init__(self, portal: Portal) -> None:
         self.portal = portal
-
-    async def _event(self, event_id: str) -> ev.EventDetails:
-        found: ev.EventDetails = await self.portal.call(
-            ev.GET_EVENT, ev.GetEvent(event_id=event_id), self.portal.public()
-        )
-        return found
 
     async def _names(self, person: User, refs: list[SmeRef]) -> dict[str, str]:
         """Companies' names as the person may see them; the id where the registry has none."""
@@ -54,14 +44,14 @@ class EventPages:
                 return ref.sme_id
             return str(view.legal_name)
 
-        unique = {_key(r): r for r in refs}
+        unique = {r.key: r for r in refs}
         found = await asyncio.gather(*(name(r) for r in unique.values()))
         return dict(zip(unique, found, strict=True))
 
     async def event(self, request: Request) -> Response:
         signed = await self.portal.person(request)
         person = signed[0] if signed else None
-        event = await self._event(request.path_params["event_id"])
+        event = await self.portal.event(request.path_params["event_id"])
         organises = person is not None and (
             person.role in STAFF
             or (person.role == "organiser" and event.event_id in person.event_ids)
@@ -73,7 +63,7 @@ class EventPages:
     async def register(self, request: Request, person: User) -> Response:
         form = await posted(request)
         event_id = request.path_params["event_id"]
-        me = SmeRef(sme_id=str(person.sme_id), region=person.region)
+        me = person.sme_ref()
         sme = await self.portal.call(rg.GET_SME, rg.GetSme(sme_id=me.sme_id), person.actor())
         name = next((c.name for c in sme.contacts if c.email.lower() == person.email), person.email)
         command = validated(
@@ -113,8 +103,8 @@ class EventPages:
     # --- a contact's meetings ----------------------------------------------------------------
 
     async def meetings(self, request: Request, person: User) -> Response:
-        event = await self._event(request.path_params["event_id"])
-        me = SmeRef(sme_id=str(person.sme_id), region=person.region)
+        event = await self.portal.event(request.path_params["event_id"])
+        me = person.sme_ref()
         query = mt.ListMeetings(event_id=event.event_id, participant=me, limit=100)
         found = await self.portal.call(mt.LIST_MEETINGS, query, person.actor())
         names = await self._names(
@@ -127,7 +117,7 @@ class EventPages:
             event=event,
             meetings=found.items,
             names=names,
-            me=_key(me),
+            me=me.key,
         )
 
     async def request_meeting(self, request: Request, person: User) -> Response:
@@ -149,7 +139,7 @@ class EventPages:
     async def answer_meeting(self, request: Request, person: User) -> Response:
         form = await posted(request)
         meeting_id, action = request.path_params["meeting_id"], form.get("action")
-        me = SmeRef(sme_id=str(person.sme_id), region=person.region)
+        me = person.sme_ref()
         if action in ("accept", "decline"):
             answer = mt.RespondMeeting(
                 meeting_id=meeting_id, accept=action == "accept", responder=me
@@ -161,8 +151,8 @@ class EventPages:
         return RedirectResponse(f"/events/{done.event_id}/meetings", status_code=303)
 
     async def availability(self, request: Request, person: User) -> Response:
-        event = await self._event(request.path_params["event_id"])
-        me = SmeRef(sme_id=str(person.sme_id), region=person.region)
+        event = await self.portal.event(request.path_params["event_id"])
+        me = person.sme_ref()
         asked = mt.GetAvailability(event_id=event.event_id, participant=me)
         now = await self.portal.call(mt.GET_AVAILABILITY, asked, person.actor())
         days: dict[Any, list[Any]] = {}
@@ -190,8 +180,8 @@ class EventPages:
         return RedirectResponse(f"/events/{event_id}/availability", status_code=303)
 
     async def agenda(self, request: Request, person: User) -> Response:
-        event = await self._event(request.path_params["event_id"])
-        me = SmeRef(sme_id=str(person.sme_id), region=person.region)
+        event = await self.portal.event(request.path_params["event_id"])
+        me = person.sme_ref()
         try:
             schedule = await self.portal.call(
                 mt.GET_SCHEDULE,
@@ -211,11 +201,11 @@ class EventPages:
             event=event,
             schedule=schedule,
             names=names,
-            me=_key(me),
+            me=me.key,
         )
 
     async def agenda_ics(self, request: Request, person: User) -> Response:
-        me = SmeRef(sme_id=str(person.sme_id), region=person.region)
+        me = person.sme_ref()
         query = mt.GetSchedule(
             event_id=request.path_params["event_id"], participant=me, format="ical"
         )
@@ -229,7 +219,7 @@ class EventPages:
     # --- an organiser's event ----------------------------------------------------------------
 
     async def organise(self, request: Request, person: User) -> Response:
-        event = await self._event(request.path_params["event_id"])
+        event = await self.portal.event(request.path_params["event_id"])
         actor = person.actor()
         listed = mt.ListMeetings(event_id=event.event_id, limit=100)
         registered = ev.ListRegistrations(event_id=event.event_id, status="confirmed", limit=100)
@@ -244,8 +234,8 @@ class EventPages:
         except Refused:
             schedule = None
         # Participants by the names they registered with: an organiser need not read the registry.
-        names = {_key(r.sme): r.person_name for r in registrations.items if r.sme is not None}
-        asked = {(_key(m.requester), _key(m.receiver)): m for m in meetings.items}
+        names = {r.sme.key: r.person_name for r in registrations.items if r.sme is not None}
+        asked = {(m.requester.key, m.receiver.key): m for m in meetings.items}
         setup = event.brokerage
         grid: dict[tuple[int, int | None], Any] = {}
         for s in schedule.meetings if schedule else []:
@@ -266,17 +256,16 @@ class EventPages:
 
     async def agendas(self, request: Request, person: User) -> Response:
         """Every participant's agenda, one to a printed page."""
-        event = await self._event(request.path_params["event_id"])
+        event = await self.portal.event(request.path_params["event_id"])
         actor = person.actor()
         registered = ev.ListRegistrations(event_id=event.event_id, status="confirmed", limit=100)
         registrations, schedule = await asyncio.gather(
             self.portal.call(ev.LIST_REGISTRATIONS, registered, actor),
             self.portal.call(mt.GET_SCHEDULE, mt.GetSchedule(event_id=event.event_id), actor),
         )
-        names = {_key(r.sme): r.person_name for r in registrations.items if r.sme is not None}
+        names = {r.sme.key: r.person_name for r in registrations.items if r.sme is not None}
         agendas = {
-            k: [m for m in schedule.meetings if k in {_key(p) for p in m.participants}]
-            for k in names
+            k: [m for m in schedule.meetings if k in {p.key for p in m.participants}] for k in names
         }
         return self.portal.page(
             request, "agendas.html", person=person, event=event, names=names, agendas=agendas
@@ -311,23 +300,17 @@ class EventPages:
 def add_routes(app: FastAPI, portal: Portal, pages: Pages) -> None:
     events = EventPages(portal)
 
-    def get(path: str, page: Any, *roles: Any) -> None:
-        app.add_api_route(path, pages.signed_in(page, *roles), methods=["GET"])
-
-    def post(path: str, page: Any, *roles: Any) -> None:
-        app.add_api_route(path, pages.signed_in(page, *roles), methods=["POST"])
-
     app.add_api_route("/events/{event_id}", events.event, methods=["GET"])
-    post("/events/{event_id}/register", events.register, "sme")
-    get("/events/{event_id}/meetings", events.meetings, "sme")
-    get("/events/{event_id}/agenda", events.agenda, "sme")
-    get("/events/{event_id}/agenda.ics", events.agenda_ics, "sme")
-    get("/events/{event_id}/availability", events.availability, "sme")
-    post("/events/{event_id}/availability", events.set_availability, "sme")
-    get("/events/{event_id}/agendas", events.agendas, *ORGANISERS)
-    post("/meetings", events.request_meeting, "sme")
-    post("/meetings/{meeting_id}", events.answer_meeting, "sme")
-    get("/events/{event_id}/organise", events.organise, *ORGANISERS)
-    post("/events/{event_id}/schedule", events.schedule, *ORGANISERS)
-    post("/meetings/{meeting_id}/lock", events.lock, *ORGANISERS)
-    post("/meetings/{meeting_id}/outcome", events.outcome, *ORGANISERS)
+    pages.post(app, "/events/{event_id}/register", events.register, "sme")
+    pages.get(app, "/events/{event_id}/meetings", events.meetings, "sme")
+    pages.get(app, "/events/{event_id}/agenda", events.agenda, "sme")
+    pages.get(app, "/events/{event_id}/agenda.ics", events.agenda_ics, "sme")
+    pages.get(app, "/events/{event_id}/availability", events.availability, "sme")
+    pages.post(app, "/events/{event_id}/availability", events.set_availability, "sme")
+    pages.get(app, "/events/{event_id}/agendas", events.agendas, *ORGANISERS)
+    pages.post(app, "/meetings", events.request_meeting, "sme")
+    pages.post(app, "/meetings/{meeting_id}", events.answer_meeting, "sme")
+    pages.get(app, "/events/{event_id}/organise", events.organise, *ORGANISERS)
+    pages.post(app, "/events/{event_id}/schedule", events.schedule, *ORGANISERS)
+    pages.post(app, "/meetings/{meeting_id}/lock", events.lock, *ORGANISERS)
+    pages.post(app, "/meetings/{meeting_id}/outcome", events.outcome, *ORGANISERS)

@@ -149,8 +149,6 @@ async def _kept(upload: Any, suffix: str) -> Path | None:
 
 def add_routes(app: FastAPI, portal: Portal, pages: Pages) -> None:
     imports = ImportPages(portal)
-    app.add_api_route("/smes/import", pages.signed_in(imports.form, *STAFF), methods=["GET"])
-    app.add_api_route("/smes/import", pages.signed_in(imports.upload, *STAFF), methods=["POST"])
-    app.add_api_route(
-        "/smes/import/{job_id}", pages.signed_in(imports.progress, *STAFF), methods=["GET"]
-    )
+    pages.get(app, "/smes/import", imports.form, *STAFF)
+    pages.post(app, "/smes/import", imports.upload, *STAFF)
+    pages.get(app, "/smes/import/{job_id}", imports.progress, *STAFF)

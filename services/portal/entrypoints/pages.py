@@ -38,6 +38,14 @@ class Pages:
     def __init__(self, portal: Portal) -> None:
         self.portal = portal
 
+    def get(self, app: FastAPI, path: str, page: Page, *roles: Role) -> None:
+        """A page for people signed in, in these roles (any role if none is named)."""
+        app.add_api_route(path, self.signed_in(page, *roles), methods=["GET"])
+
+    def post(self, app: FastAPI, path: str, page: Page, *roles: Role) -> None:
+        """A form people signed in, in these roles, send (its token checked by the page)."""
+        app.add_api_route(path, self.signed_in(page, *roles), methods=["POST"])
+
     def signed_in(self, page: Page, *roles: Role) -> Route:
         """A page for people in these roles (any role if none is named); others are sent to
         sign in, or told they may not see it."""
@@ -127,10 +135,10 @@ class Pages:
 
 
 def add_routes(app: FastAPI, pages: Pages) -> None:
-    app.add_api_route("/", pages.signed_in(pages.home), methods=["GET"])
-    app.add_api_route("/smes", pages.signed_in(pages.smes, *STAFF), methods=["GET"])
-    app.add_api_route("/smes/{sme_id}", pages.signed_in(pages.sme, *STAFF, "sme"), methods=["GET"])
-    app.add_api_route("/partners", pages.signed_in(pages.partners, "sme"), methods=["GET"])
+    pages.get(app, "/", pages.home)
+    pages.get(app, "/smes", pages.smes, *STAFF)
+    pages.get(app, "/smes/{sme_id}", pages.sme, *STAFF, "sme")
+    pages.get(app, "/partners", pages.partners, "sme")
     app.add_api_route("/calendar", pages.calendar, methods=["GET"])
     app.add_api_route("/calendar.ics", pages.calendar_feed, methods=["GET"])
     app.add_api_route("/unsubscribe", pages.unsubscribe_page, methods=["GET"])

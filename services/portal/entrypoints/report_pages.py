@@ -118,6 +118,6 @@ def _ref(text: str, region: str) -> dict[str, str]:
 
 def add_routes(app: FastAPI, portal: Portal, pages: Pages) -> None:
     reports = ReportPages(portal)
-    app.add_api_route("/stories/new", pages.signed_in(reports.story_form, *STAFF), methods=["GET"])
-    app.add_api_route("/stories/new", pages.signed_in(reports.story, *STAFF), methods=["POST"])
-    app.add_api_route("/kpis", pages.signed_in(reports.kpis, *STAFF, "steering"), methods=["GET"])
+    pages.get(app, "/stories/new", reports.story_form, *STAFF)
+    pages.post(app, "/stories/new", reports.story, *STAFF)
+    pages.get(app, "/kpis", reports.kpis, *STAFF, "steering")

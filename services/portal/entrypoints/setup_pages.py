@@ -17,6 +17,7 @@ from contracts.access import STAFF
 from contracts.errors import Refused
 
 from ..domain.users import User
+from .event_pages import ORGANISERS
 from .forms import listed, posted, problems, validated
 
 if TYPE_CHECKING:
@@ -136,15 +137,9 @@ class SetupPages:
     def __init__(self, portal: Portal) -> None:
         self.portal = portal
 
-    async def _current(self, event_id: str) -> ev.EventDetails:
-        found: ev.EventDetails = await self.portal.call(
-            ev.GET_EVENT, ev.GetEvent(event_id=event_id), self.portal.public()
-        )
-        return found
-
     async def form(self, request: Request, person: User) -> Response:
         event_id = request.path_params.get("event_id")
-        values = _values(await self._current(event_id)) if event_id else dict(NEW)
+        values = _values(await self.portal.event(event_id)) if event_id else dict(NEW)
         return self.portal.page(
             request, "event_setup.html", person=person, values=values, event_id=event_id, errors=[]
         )
@@ -155,7 +150,7 @@ class SetupPages:
         values = {k: str(form.get(k) or "").strip() for k in FIELDS}
         try:
             if event_id:  # the same publisher and external id: an update of the entry
-                current = await self._current(event_id)
+                current = await self.portal.event(event_id)
                 entry = _entry(values, current.partner_id, current.external_id)
             else:
                 entry = _entry(values, f"map-{self.portal.region}", uuid.uuid4().hex)
@@ -177,12 +172,6 @@ class SetupPages:
 
 def add_routes(app: FastAPI, portal: Portal, pages: Pages) -> None:
     setup = SetupPages(portal)
-    organisers = (*STAFF, "organiser")
-    app.add_api_route("/events/new", pages.signed_in(setup.form, *STAFF), methods=["GET"])
-    app.add_api_route("/events/new", pages.signed_in(setup.save, *STAFF), methods=["POST"])
-    app.add_api_route(
-        "/events/{event_id}/setup", pages.signed_in(setup.form, *organisers), methods=["GET"]
-    )
-    app.add_api_route(
-        "/events/{event_id}/setup", pages.signed_in(setup.save, *organisers), methods=["POST"]
-    )
+    for path, roles in (("/events/new", STAFF), ("/events/{event_id}/setup", ORGANISERS)):
+        pages.get(app, path, setup.form, *roles)
+        pages.post(app, path, setup.save, *roles)

@@ -210,18 +210,13 @@ class SmePages:
 def add_routes(app: FastAPI, portal: Portal, pages: Pages) -> None:
     smes = SmePages(portal)
     people = (*STAFF, "sme")
-    app.add_api_route("/smes/new", pages.signed_in(smes.register_page, *STAFF), methods=["GET"])
-    app.add_api_route("/smes/new", pages.signed_in(smes.register, *STAFF), methods=["POST"])
-    app.add_api_route("/smes/{sme_id}/stage", pages.signed_in(smes.stage, *STAFF),
-                      methods=["POST"])  # fmt: skip
+    pages.get(app, "/smes/new", smes.register_page, *STAFF)
+    pages.post(app, "/smes/new", smes.register, *STAFF)
+    pages.post(app, "/smes/{sme_id}/stage", smes.stage, *STAFF)
     for path, get, post in (
         ("/smes/{sme_id}/edit", smes.edit_page, smes.edit),
         ("/smes/{sme_id}/profiles/new", smes.profile_page, smes.profile),
     ):
-        app.add_api_route(path, pages.signed_in(get, *people), methods=["GET"])
-        app.add_api_route(path, pages.signed_in(post, *people), methods=["POST"])
-    app.add_api_route(
-        "/smes/{sme_id}/profiles/{profile_id}",
-        pages.signed_in(smes.profile_action, *people),
-        methods=["POST"],
-    )
+        pages.get(app, path, get, *people)
+        pages.post(app, path, post, *people)
+    pages.post(app, "/smes/{sme_id}/profiles/{profile_id}", smes.profile_action, *people)

@@ -19,6 +19,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 
+from contracts import events as ev
 from contracts import registry as rg
 from contracts.access import Actor
 from contracts.envelope import Envelope
@@ -71,6 +72,13 @@ class Portal:
     async def call(self, op: Any, data: Any, actor: Actor, **options: Any) -> Any:
         assert self.bus is not None, "the portal is not connected to the bus yet"
         return await self.bus.call(op, data, self.region, actor=actor, **options)
+
+    async def event(self, event_id: str) -> ev.EventDetails:
+        """A calendar entry as anyone may see it (the portal's pages and forms about events)."""
+        found: ev.EventDetails = await self.call(
+            ev.GET_EVENT, ev.GetEvent(event_id=event_id), self.public()
+        )
+        return found
 
     async def person(self, request: Request) -> tuple[User, str] | None:
         token = request.cookies.get(SESSION)
