@@ -8,7 +8,7 @@ import logging
 from collections.abc import Mapping
 from typing import Any
 
-from faststream import Context, FastStream
+from faststream import FastStream
 from faststream.middlewares import ExceptionMiddleware
 from faststream.nats import NatsBroker
 from pydantic import ValidationError
@@ -27,6 +27,7 @@ from mapnet.runtime.codec import (
     too_deep,
     with_rule_problems,
 )
+from mapnet.runtime.compat import message_context
 from mapnet.runtime.declaration import declaration, service_names
 from mapnet.runtime.requests import Rules
 from mapnet.runtime.routing import SPEC_REGION
@@ -43,7 +44,7 @@ def invalid_request_middleware(rules: Mapping[str, Rules] | None = None) -> Exce
     rules = rules or {}
 
     @middleware.add_handler(ValidationError, publish=True)
-    async def refuse(exc: ValidationError, message: Any = Context("message")) -> bytes:
+    async def refuse(exc: ValidationError, message: Any = message_context()) -> bytes:
         body = explain_invalid(message.body, exc, skip_loc=1)
         service_rules = rules.get(message.raw_message.subject)
         if body.code == "validation_failed" and service_rules is not None:
@@ -51,7 +52,7 @@ def invalid_request_middleware(rules: Mapping[str, Rules] | None = None) -> Exce
         return _refusal(message, body)
 
     @middleware.add_handler(RecursionError, publish=True)
-    async def refuse_deep(exc: RecursionError, message: Any = Context("message")) -> bytes:
+    async def refuse_deep(exc: RecursionError, message: Any = message_context()) -> bytes:
         return _refusal(message, too_deep())
 
     return middleware

@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from faststream import Context
 from pydantic import BaseModel
 
 from contracts.envelope import Envelope, ErrorBody, utcnow
@@ -17,6 +16,7 @@ from contracts.operations import Operation
 from . import logs
 from .access import acting, command_key, id_reused, payload_digest
 from .codec import error_envelope, reply_envelope
+from .compat import message_context
 from .routing import Routes, address, described
 from .unit_of_work import Replied
 
@@ -50,7 +50,7 @@ class RequestRoutes(Routes):
             self.rules[address(op, self.region)] = rules
 
         def register(handler: RequestHandler[In, Out]) -> RequestHandler[In, Out]:
-            async def subscriber(msg: Any, message: Any = Context("message")) -> bytes:
+            async def subscriber(msg: Any, message: Any = message_context()) -> bytes:
                 with logs.bound(
                     region=self.region,
                     service=self.service,

@@ -7,7 +7,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from faststream import Context
 from faststream.middlewares import AckPolicy
 from faststream.nats import JStream, PullSub
 from nats.js.api import ConsumerConfig, DeliverPolicy
@@ -18,6 +17,7 @@ from contracts.operations import Operation
 from contracts.subjects import network_stream, stream_name
 
 from .codec import make_envelope
+from .compat import message_context
 from .consumer import BatchHandler, EventConsumer, EventHandler
 from .routing import Routes, address, described
 
@@ -82,7 +82,7 @@ class EventRoutes(Routes):
                 js=lambda: self.js,
             )
 
-            async def subscriber(body: Any, message: Any = Context("message")) -> None:
+            async def subscriber(body: Any, message: Any = message_context()) -> None:
                 await consumer.deliver(message.raw_message)
 
             # The consumer decodes and validates each message itself, sending what it cannot
