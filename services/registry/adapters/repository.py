@@ -14,6 +14,7 @@ from contracts import registry as c
 from contracts.envelope import Envelope
 from contracts.errors import Refused, conflict
 from mapnet.runtime import outbox
+from mapnet.runtime.group_insert import GroupInsert
 from mapnet.runtime.mongo import Database, storable
 
 from ..domain.kpis import Journey
@@ -55,6 +56,8 @@ class SmeRepository:
 
     def __init__(self, db: Database) -> None:
         self.smes = db[COLLECTION]
+        # Registrations that arrive together are inserted together (see group_insert).
+        self._inserts = GroupInsert(self.smes)
         # The indicators' view of every SME, kept up to date from the SMEs changed since the
         # last look, so that get_kpis reads what changed, not the whole registry, each time.
         self._journeys: dict[str, Journey] = {}
@@ -146,7 +149,7 @@ class SmeRepository:
         }
         record = outbox.new_record(state, events)
         try:
-            await self.smes.insert_one(record)
+            await self._inserts.insert(record)
         except DuplicateKeyError as exc:
             raise await self._duplicate(sme) from exc
 
