@@ -1,5 +1,5 @@
 """A service's audit trail: an append-only collection of what it accepted and refused, and who
-asked. Entries that arrive together are written together (group commit): under load a command
+asked. Entries that arrive together are written together (group_insert): under load a command
 adds a share of one insert, not one insert of its own. A command is answered once its entry is
 written; an entry that cannot be written is logged as an error and the answer still goes out,
 since the change it records is already stored.
@@ -9,15 +9,17 @@ SME from every entry (the contact persons' identities are personal data)."""
 
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime
 from typing import Any
 
+from bson.errors import BSONError
 from pymongo import ASCENDING, DESCENDING
+from pymongo.errors import PyMongoError
 
 from contracts.audit import AuditEntry, AuditPage, ListAudit
 from contracts.envelope import Envelope, new_id, utcnow
 
+from .group_insert import GroupInsert
 from .mongo import Collection
 from .paging import keyset_page
 
@@ -30,8 +32,7 @@ class AuditLog:
         self.entries = collection
         self.service = service
         self.log = log
-        self._pending: list[tuple[dict[str, Any], asyncio.Future[None]]] = []
-        self._writer: asyncio.Task[None] | None = None
+        self._inserts = GroupInsert(collection)
 
     async def create_indexes(self) -> None:
         await self.entries.create_index([("record_id", ASCENDING)], name="record_id")
@@ -53,22 +54,10 @@ class AuditLog:
             "correlationid": msg.correlationid,
             "command_id": msg.id,
         }
-        written: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._pending.append((entry, written))
-        if self._writer is None or self._writer.done():
-            self._writer = asyncio.create_task(self._write())
-        await written
-
-    async def _write(self) -> None:
-        while self._pending:
-            batch, self._pending = self._pending, []
-            try:
-                await self.entries.insert_many([entry for entry, _ in batch], ordered=False)
-            except Exception as exc:
-                self.log.error("audit_not_written", entries=len(batch), error=str(exc))
-            for _, written in batch:
-                if not written.done():
-                    written.set_result(None)
+        try:
+            await self._inserts.insert(entry)
+        except (PyMongoError, BSONError) as exc:
+            self.log.error("audit_not_written", operation=operation, error=str(exc))
 
     async def page(self, q: ListAudit) -> AuditPage:
         clauses: list[dict[str, Any]] = []
