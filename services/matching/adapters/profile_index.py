@@ -127,16 +127,23 @@ class ProfileIndex:
         rough = np.where(mask, rough, -1.0)
         count = min(ROUGH_CANDIDATES, len(self.docs))
         candidates = np.argpartition(-rough, count - 1)[:count]
+        # Weighed exactly, best first; only the page's profiles are checked for visibility and
+        # explained (both cost more than the weighing, and most candidates fall off the page).
+        weighed = sorted(
+            (-score(self.docs[i], seeker, float(normalised[i]), [], explain=False)[0],
+             self.docs[i]["_id"], i)
+            for i in candidates.tolist() if mask[i]
+        )  # fmt: skip
         query_terms = set(query)
-        ranked = []
-        for i in candidates.tolist():
-            if not mask[i] or not visible(self.docs[i], seeker, today):
-                continue
-            matched = sorted(query_terms & self.terms[i])
-            total, reasons = score(self.docs[i], seeker, float(normalised[i]), matched)
-            ranked.append((self.docs[i], total, reasons))
-        ranked.sort(key=lambda r: (-r[1], r[0]["_id"]))
-        return ranked[:limit]
+        ranked: list[tuple[dict[str, Any], float, list[str]]] = []
+        for _, _, i in weighed:
+            if len(ranked) == limit:
+                break
+            if visible(self.docs[i], seeker, today):
+                matched = sorted(query_terms & self.terms[i])
+                total, reasons = score(self.docs[i], seeker, float(normalised[i]), matched)
+                ranked.append((self.docs[i], total, reasons))
+        return ranked
 
 
 def _inverted(sets: list[set[str]]) -> dict[str, np.ndarray]:

@@ -108,36 +108,45 @@ def visible(profile: dict[str, Any], seeker: Seeker, today: date) -> bool:
 
 
 def score(
-    profile: dict[str, Any], seeker: Seeker, text_score: float, matched_terms: list[str]
+    profile: dict[str, Any],
+    seeker: Seeker,
+    text_score: float,
+    matched_terms: list[str],
+    *,
+    explain: bool = True,
 ) -> tuple[float, list[str]]:
-    """Weighted score in [0, 1] and the reasons that made it."""
+    """Weighted score in [0, 1] and the reasons that made it (none unless ``explain``: a search
+    weighs hundreds of candidates and explains only the page it answers)."""
     p, sme = profile["profile"], profile["sme"]
     reasons: list[str] = []
     total = WEIGHTS["text"] * text_score
-    if matched_terms:
+    if matched_terms and explain:
         reasons.append("terms: " + ", ".join(matched_terms[:8]))
     if not seeker.wanted_types or p["type"] in seeker.wanted_types:
         total += WEIGHTS["type"]
-        if seeker.wanted_types:
+        if seeker.wanted_types and explain:
             reasons.append(f"complementary type: {p['type']}")
     nace, why = nace_proximity(seeker.nace_codes, p.get("nace_codes") or sme.get("nace_codes", []))
     total += WEIGHTS["nace"] * nace
-    if why:
+    if why and explain:
         reasons.append(why)
-    targets = p.get("target_countries") or []
-    if seeker.country in targets:
+    if seeker.country in (p.get("target_countries") or ()):
         total += WEIGHTS["country"] * 0.5
-        reasons.append(f"targets {seeker.country}")
+        if explain:
+            reasons.append(f"targets {seeker.country}")
     if sme["country"] in seeker.target_countries:
         total += WEIGHTS["country"] * 0.5
-        reasons.append(f"in target country {sme['country']}")
-    shared = sorted(set(seeker.clusters) & set(sme.get("clusters", [])))
+        if explain:
+            reasons.append(f"in target country {sme['country']}")
+    shared = set(seeker.clusters).intersection(sme.get("clusters", ()))
     if shared:
         total += WEIGHTS["cluster"]
-        reasons.append("cluster " + ", ".join(shared))
+        if explain:
+            reasons.append("cluster " + ", ".join(sorted(shared)))
     if sme["region"] != seeker.region:
         total += WEIGHTS["region"]
-        reasons.append(f"another region: {sme['region']}")
+        if explain:
+            reasons.append(f"another region: {sme['region']}")
     return round(total, 4), reasons
 
 
