@@ -49,9 +49,17 @@ def up_env(home: Path, nats_port: int, mongo_port: int) -> dict[str, str]:
     return env
 
 
+def hears_ctrl_c() -> None:
+    """For ``preexec_fn``: a suite started as a background job (bash without job control, nohup)
+    hands its children SIGINT ignored, and Python keeps an ignored SIGINT, so the Ctrl-C these
+    tests send would never reach ``mapnet up``."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def start_up(home: Path, nats_port: int, mongo_port: int, *options: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen(
         [sys.executable, "-m", "mapnet", "up", *options],
+        preexec_fn=hears_ctrl_c,
         env=up_env(home, nats_port, mongo_port),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -231,6 +239,7 @@ def test_up_runs_a_hub_and_three_linked_regions(tmp_path: Path) -> None:
     proc = subprocess.Popen(
         [sys.executable, "-m", "mapnet", "up", "--regions", "tallinn,helsinki,berlin"],
         env=env,
+        preexec_fn=hears_ctrl_c,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
