@@ -1,0 +1,77 @@
+"""Every benchmark runs end to end at a small size and ends with its figures line.
+
+The figures are not judged here (speed is the benchmarks' business, on a quiet machine); what is
+judged is that each still runs against the code as it is, and that what it counts as lost,
+duplicated or failed is zero. bench/notify.py once fell behind a contract change (registration
+events stopped carrying the person) and crashed for weeks without a test noticing."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# name: (small arguments, the keys of its last line in order, the keys that must be 0)
+BENCHES: dict[str, tuple[list[str], list[str], list[str]]] = {
+    "bus": (["--events", "300"], ["raw_msgs_per_s", "pipeline_msgs_per_s", "ratio"], []),
+    "registry": (
+        ["--smes", "60", "--concurrency", "4"],
+        ["smes", "registered_per_s", "raw_insert_per_s", "lost"],
+        ["lost"],
+    ),
+    "notify": (
+        ["--notifications", "40"],
+        ["notifications", "sent_per_s", "raw_smtp_per_s", "duplicated"],
+        ["duplicated"],
+    ),
+    "search": (["--profiles", "120", "--queries", "20"], ["profiles", "p95_ms"], []),
+    "scheduler": (
+        ["--participants", "20", "--requests", "80", "--time-limit", "3"],
+        ["participants", "requests", "scheduled", "upper_bound", "greedy", "seconds"],
+        [],
+    ),
+    "importer": (
+        ["--read-rows", "2000", "--import-rows", "40"],
+        ["file_mb", "read_rows", "peak_rss_mb", "imported_per_s", "one_by_one_per_s"],
+        [],
+    ),
+    "hostile": (
+        ["--seconds", "2", "--smes", "60"],
+        ["hostile_queries", "health_p50_ms", "health_p99_ms", "health_max_ms"],
+        [],
+    ),
+    "federation": (
+        ["--events", "30", "--rate", "30", "--cut-s", "2"],
+        ["events", "lag_p50_ms", "lag_p99_ms", "lost", "duplicated", "catchup_s"],
+        ["lost", "duplicated"],
+    ),
+    "portal": (
+        ["--smes", "60", "--seconds", "3", "--clients", "2"],
+        ["smes", "requests", "p95_ms", "errors", "bus_p95_ms"],
+        ["errors"],
+    ),
+}
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("name", list(BENCHES))
+def test_benchmark_runs_and_ends_with_its_figures(name: str) -> None:
+    arguments, keys, zero = BENCHES[name]
+    done = subprocess.run(
+        [sys.executable, "-m", f"bench.{name}", *arguments],
+        cwd=ROOT,
+        env={**os.environ, "MAPNET_LOG_LEVEL": "WARNING"},
+        capture_output=True,
+        text=True,
+        timeout=280,
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-4000:]
+    last = done.stdout.strip().splitlines()[-1]
+    figures = dict(pair.split("=", 1) for pair in last.split())
+    assert list(figures) == keys, last
+    assert all(figures[key] == "0" for key in zero), last
