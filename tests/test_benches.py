@@ -75,3 +75,9 @@ def test_benchmark_runs_and_ends_with_its_figures(name: str) -> None:
     figures = dict(pair.split("=", 1) for pair in last.split())
     assert list(figures) == keys, last
     assert all(figures[key] == "0" for key in zero), last
+
+
+def test_every_benchmark_is_run_here() -> None:
+    """The README says each benchmark runs here: a new one must join BENCHES."""
+    modules = {p.stem for p in (ROOT / "bench").glob("*.py")} - {"__init__", "common"}
+    assert modules == set(BENCHES)
