@@ -7,7 +7,7 @@ import os
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator, Iterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
 from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
@@ -65,6 +65,19 @@ async def caught_up(nc: Any, timeout_s: float = 600) -> float:
             return time.perf_counter() - started
         await asyncio.sleep(0.5)
     raise TimeoutError(f"the consumers did not catch up in {timeout_s:.0f} s")
+
+
+async def each(
+    items: Iterable[Any], act: Callable[[Any], Awaitable[Any]], concurrency: int
+) -> None:
+    """``act`` on every item, in order, with at most ``concurrency`` under way at once."""
+    queue = iter(items)
+
+    async def worker() -> None:
+        for item in queue:
+            await act(item)
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
 
 
 def figures(**values: object) -> str:

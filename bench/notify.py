@@ -23,7 +23,7 @@ from pathlib import Path
 
 import aiosmtplib
 
-from bench.common import REGION, embedded_servers, figures, serving
+from bench.common import REGION, each, embedded_servers, figures, serving
 from contracts import events as ev
 from mapnet.dev.mailbox import message_id
 from mapnet.ops.servers import Managed, free_port, start_and_wait
@@ -78,13 +78,8 @@ async def register(nats_url: str, count: int) -> None:
                                      role="map_admin")  # fmt: skip
     events = [await client.call(ev.PUBLISH_EVENT, conference(i), REGION)
               for i in range(-(-count // 500))]  # fmt: skip
-    commands = iter([registration(events[n // 500].event_id, n) for n in range(count)])
-
-    async def worker() -> None:
-        for command in commands:
-            await client.call(ev.REGISTER_PARTICIPANT, command, REGION)
-
-    await asyncio.gather(*(worker() for _ in range(16)))
+    commands = [registration(events[n // 500].event_id, n) for n in range(count)]
+    await each(commands, lambda command: client.call(ev.REGISTER_PARTICIPANT, command, REGION), 16)
     await client.close()
 
 
@@ -137,10 +132,10 @@ async def main(count: int) -> None:
         tempfile.TemporaryDirectory(dir=in_memory()) as tmp,
     ):
         home = Path(tmp)
-        service_box, service_port = mailbox(home / "service-mail")
+        mail_dir = home / "service-mail"
+        service_box, service_port = mailbox(mail_dir)
         raw_box, raw_port = mailbox(home / "raw-mail")
         smtp = f"smtp://127.0.0.1:{service_port}"
-        mail_dir = home / "service-mail"
         try:
             async with serving("events", nats_url, mongo_url, home):
                 raw = await plain_loop(raw_port, count)

@@ -15,7 +15,7 @@ from typing import Any
 
 from stdnum.ee.registrikood import calc_check_digit
 
-from bench.common import REGION, embedded_servers, figures, serving
+from bench.common import REGION, each, embedded_servers, figures, serving
 from contracts import registry as c
 from mapnet.runtime import mongo
 from mapnet.runtime.bus import BusClient
@@ -40,14 +40,9 @@ def sme(i: int) -> c.RegisterSme:
 async def through_bus(nats_url: str, count: int, concurrency: int) -> float:
     client = await BusClient.connect(nats_url, source="mapnet/bench", timeout_s=30)
     # Made before the clock starts, as the raw inserts' documents are.
-    commands = iter([sme(i) for i in range(count)])
-
-    async def worker() -> None:
-        for command in commands:
-            await client.call(c.REGISTER_SME, command, REGION)
-
+    commands = [sme(i) for i in range(count)]
     started = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    await each(commands, lambda command: client.call(c.REGISTER_SME, command, REGION), concurrency)
     elapsed = time.perf_counter() - started
     await client.close()
     return count / elapsed
@@ -56,14 +51,8 @@ async def through_bus(nats_url: str, count: int, concurrency: int) -> float:
 async def raw_inserts(mongo_url: str, count: int, concurrency: int) -> float:
     coll = mongo.client(mongo_url)["bench_raw"]["smes"]
     docs = [{"_id": f"raw-{i}", **sme(i).model_dump(mode="json")} for i in range(count)]
-    queue = iter(docs)
-
-    async def worker() -> None:
-        for doc in queue:
-            await coll.insert_one(doc)
-
     started = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    await each(docs, coll.insert_one, concurrency)
     return count / (time.perf_counter() - started)
 
 
