@@ -52,7 +52,8 @@ def asyncapi_document() -> dict[str, Any]:
 
 def _add_replies(document: dict[str, Any]) -> None:
     """Each command and query operation with its reply (AsyncAPI 3 ``reply``: the result or
-    the typed error) and the error codes it can answer, with what each means there."""
+    the typed error), the roles that may send it (``x-roles``, as the runtime enforces them)
+    and the error codes it can answer, with what each means there."""
     components = document.setdefault("components", {})
     schemas, messages = components.setdefault("schemas", {}), components.setdefault("messages", {})
     for key, operation in document.get("operations", {}).items():
@@ -87,9 +88,13 @@ def _add_replies(document: dict[str, Any]) -> None:
             "channel": {"$ref": f"#/channels/{key}.reply"},
             "messages": [{"$ref": f"#/channels/{key}.reply/messages/Reply"}],
         }
+        operation["x-roles"] = list(op.roles)
         operation["x-error-codes"] = codes
+        roles = ", ".join(f"`{role}`" for role in op.roles)
         listed = "; ".join(f"`{code}`: {meaning}" for code, meaning in codes.items())
-        operation["description"] = f"{op.summary}. Error codes: {listed}."
+        operation["description"] = (
+            f"{op.summary}. Roles that may send it: {roles}. Error codes: {listed}."
+        )
 
 
 def message_schemas() -> dict[str, dict[str, Any]]:
