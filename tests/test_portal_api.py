@@ -18,6 +18,7 @@ import pytest
 
 from mapnet.ops.partners import PartnerBook
 from mapnet.runner import Assembly
+from mapnet.runtime.credentials import without_login
 from tests.fixtures import Servers
 from tests.helpers import eventually
 from tests.test_portal import portal_url
@@ -57,7 +58,7 @@ async def test_a_partner_publishes_over_http_with_its_own_key(
     async def publish() -> httpx.Response:
         return await http.post("/events/publish_event", json=body, headers=auth)
 
-    first = await eventually(publish, until=lambda r: r.status_code != 403)  # server reloads
+    first = await eventually(publish, until=lambda r: r.status_code not in (401, 429))  # reloads
     assert first.status_code == 200, first.text
     assert first.json()["title"] == "Photonics Days" and first.json()["version"] == 1
     again = await publish()  # the same key again: the first answer
@@ -83,7 +84,10 @@ async def test_a_wrong_key_and_what_partners_may_not_do_are_refused(
     user = key.split(":")[0]
     guessed = {"Authorization": f"Bearer {user}:not-the-password"}
     wrong = await http.post("/events/publish_event", json=entry(user), headers=guessed)
-    assert wrong.status_code == 403 and wrong.json()["error"]["code"] == "forbidden"
+    assert wrong.status_code == 401 and wrong.json()["error"]["code"] == "forbidden"
+    assert wrong.headers["WWW-Authenticate"].startswith('Bearer realm="mapnet-partner-api"')
+    missing = await http.post("/events/publish_event", json=entry(user))
+    assert missing.status_code == 401 and "Bearer" in missing.headers["WWW-Authenticate"]
     # register_sme is not for partners: not in the API at all.
     assert (await http.post("/registry/register_sme", json={})).status_code == 404
     spec = (await http.get("/openapi.json")).json()
@@ -101,7 +105,7 @@ async def test_schemathesis_finds_no_server_error_in_the_api(
     http, key = api
     await eventually(lambda: http.post("/events/get_event", json={"event_id": "x"},
                                        headers={"Authorization": f"Bearer {key}"}),
-                     until=lambda r: r.status_code != 403)  # fmt: skip
+                     until=lambda r: r.status_code not in (401, 429))  # fmt: skip
     spec = f"{http.base_url}openapi.json"
     done = await asyncio.to_thread(
         subprocess.run,
@@ -111,3 +115,84 @@ async def test_schemathesis_finds_no_server_error_in_the_api(
         capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+
+
+async def test_a_key_cannot_name_the_server_the_portal_connects_to(
+    api: tuple[httpx.AsyncClient, str],
+) -> None:
+    """`Bearer a:x@host:port/` once made the portal connect where the caller said: only the
+    characters `partner add` makes are a key, and the region's server is the only one."""
+    http, key = api
+    knocked: list[str] = []
+
+    async def knock(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        knocked.append("connected")
+        writer.close()
+
+    trap = await asyncio.start_server(knock, "127.0.0.1", 0)
+    port = trap.sockets[0].getsockname()[1]
+    answers = []
+    try:
+        for bad in (f"a:x@127.0.0.1:{port}/", f"a:{'x' * 32}@127.0.0.1:{port}",
+                    f"{key}@127.0.0.1:{port}", f"Park:{'x' * 32}", f"a:{'x' * 31}?"):  # fmt: skip
+            answers.append(await http.post("/events/get_event", json={"event_id": "x"},
+                                           headers={"Authorization": f"Bearer {bad}"}))  # fmt: skip
+        await asyncio.sleep(0.3)
+        assert knocked == []
+        for answer in answers:
+            assert answer.status_code == 401, answer.text
+            assert 'error="invalid_token"' in answer.headers["WWW-Authenticate"]
+    finally:
+        trap.close()
+
+
+async def test_wrong_keys_from_an_address_wait_longer_each_time(
+    api: tuple[httpx.AsyncClient, str],
+) -> None:
+    http, key = api
+    user = key.split(":")[0]
+    body = {"event_id": "x"}
+
+    async def ask(with_key: str) -> httpx.Response:
+        return await http.post("/events/get_event", json=body,
+                               headers={"Authorization": f"Bearer {with_key}"})  # fmt: skip
+
+    await eventually(lambda: ask(key), until=lambda r: r.status_code not in (401, 429))
+    wrong = f"{user}:{'w' * 32}"  # well formed, so the NATS server is asked
+    assert (await ask(wrong)).status_code == 401
+    paused = await ask(wrong)
+    assert paused.status_code == 429 and paused.headers["Retry-After"] == "1"
+    assert (await ask(key)).status_code == 404  # a working key's connection is not held up
+    await asyncio.sleep(1.1)
+    assert (await ask(wrong)).status_code == 401
+    assert (await ask(wrong)).headers["Retry-After"] == "2"  # twice as long
+
+
+async def test_the_api_keeps_a_bounded_number_of_connections(servers: Servers) -> None:
+    from services.portal.entrypoints.api import PartnerLinks
+
+    assert servers.nats_home is not None
+    book = PartnerBook(servers.nats_home)
+    added = [book.add("cap" + secrets.token_hex(3)) for _ in range(3)]
+    assert book.reload_server()
+    links = PartnerLinks(without_login(servers.nats_url), "tallinn", max_links=2)
+    try:
+        first = await eventually(lambda: _link(links, added[0]), until=lambda nc: nc is not None)
+        for partner in added[1:]:
+            await eventually(lambda p=partner: _link(links, p), until=lambda nc: nc is not None)  # type: ignore[misc]
+        assert len(links.links) == 2 and first.is_closed  # the least recently used went
+    finally:
+        await links.close()
+        for partner in added:
+            book.remove(partner.user)
+        book.reload_server()
+
+
+async def _link(links: Any, partner: Any) -> Any:
+    from services.portal.entrypoints.api import Throttled, Unauthenticated
+
+    try:
+        return await links.link(f"{partner.user}:{partner.password}", "test")
+    except (Unauthenticated, Throttled):  # the server has not read the new partners yet
+        links.wrong.succeeded("test")
+        return None
