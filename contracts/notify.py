@@ -186,6 +186,11 @@ SUBSCRIBE_WEBHOOK = command(
             "also: a URL that is not a public address or carries credentials (data.url), an "
             "unknown event type (data.event_types.<n>)"
         ),
+        "forbidden": "a partner subscribes only as itself (data.partner_id = its user name)",
+        "conflict": (
+            "the partner holds the most active subscriptions allowed "
+            "(MAPNET_WEBHOOKS_PER_PARTNER, details.limit); stop one first"
+        ),
     },
 )
 UNSUBSCRIBE_WEBHOOK = command(
@@ -242,6 +247,7 @@ FORGET_PERSON = command(
     Accepted,
     "Erase a person, stop all",
     roles=("map_admin", "service"),
+    refusals={"forbidden": "also: an admin of another region"},
 )
 SEND_DIGEST = command(
     S,
@@ -252,7 +258,12 @@ SEND_DIGEST = command(
     roles=("map_admin", "operator", "service"),
 )
 LIST_DELIVERIES = query(
-    S, "list_deliveries", ListDeliveries, DeliveryPage, "What was sent", roles=STAFF
+    S,
+    "list_deliveries",
+    ListDeliveries,
+    DeliveryPage,
+    "What was sent (a partner: the calls to its own webhooks only)",
+    roles=(*STAFF, "partner"),
 )
 
 NOTIFICATION_SENT = event(S, "notification_sent", NotificationOutcome, "A notification was sent")

@@ -48,6 +48,10 @@ class NotifySettings(BaseSettings):
         return value
 
     webhook_timeout_s: float = Field(default=5, gt=0, validation_alias="MAPNET_WEBHOOK_TIMEOUT")
+    webhooks_per_partner: int = Field(
+        default=20, ge=1, le=1000, validation_alias="MAPNET_WEBHOOKS_PER_PARTNER",
+        description="Active webhook subscriptions one partner may hold; one more is refused",
+    )  # fmt: skip
     retry_base_s: float = Field(default=2, gt=0, validation_alias="MAPNET_RETRY_BASE_S")
     notify_tick_s: float = Field(default=3600, gt=0, validation_alias="MAPNET_NOTIFY_TICK_S")
     expiry_notice_days: int = Field(default=14, ge=1, validation_alias="MAPNET_EXPIRY_NOTICE_DAYS")

@@ -160,9 +160,12 @@ class NotifyStore:
 
     async def deliveries_page(
         self, channel: str | None, status: str | None, recipient: str | None,
-        limit: int, cursor: str | None,
+        limit: int, cursor: str | None, *, only_recipients: list[str] | None = None,
     ) -> tuple[list[dict[str, Any]], str | None]:  # fmt: skip
+        """``only_recipients``: none but these (a partner's own subscriptions)."""
         clauses: list[dict[str, Any]] = []
+        if only_recipients is not None:
+            clauses.append({"channel": "webhook", "recipient": {"$in": only_recipients}})
         if channel:
             clauses.append({"channel": channel})
         if status == "pending":  # as the caller sees it: not sent yet, whether or not leased
@@ -188,6 +191,11 @@ class NotifyStore:
 
     async def deactivate_subscription(self, subscription_id: str) -> None:
         await self.subscriptions.update_one({"_id": subscription_id}, {"$set": {"active": False}})
+
+    async def subscriptions_of(self, partner_id: str) -> list[dict[str, Any]]:
+        """Every subscription a partner made, active or stopped (its deliveries stay its own)."""
+        found = self.subscriptions.find({"partner_id": partner_id}, {"_id": 1, "active": 1})
+        return [doc async for doc in found]
 
     async def active_subscriptions(self) -> list[dict[str, Any]]:
         return [doc async for doc in self.subscriptions.find({"active": True})]

@@ -138,9 +138,49 @@ def clusters_of(data: dict[str, Any]) -> list[str]:
     return []
 
 
-def check_own(actor: Actor | None, email: str) -> None:
-    """A person's mail preferences are their own to read and set; staff may for anyone."""
-    if actor is None or actor.role in ("map_admin", "map_staff", "service", "operator"):
+def check_own(actor: Actor | None, email: str, region: str) -> None:
+    """A person's mail preferences are their own to read and set; this region's staff and
+    services may for anyone (staff of another region for nobody here)."""
+    if actor is None or actor.role in ("service", "operator"):
+        return
+    if actor.role in ("map_admin", "map_staff"):
+        if actor.region != region:
+            raise Refused(
+                "forbidden",
+                f"staff of {actor.region} read and set mail preferences of {region}'s people "
+                "only as their own",
+            )
         return
     if actor.id.strip().lower() != email.strip().lower():
         raise Refused("forbidden", "a person reads and sets only their own mail preferences")
+
+
+def check_home_staff(actor: Actor | None, region: str) -> None:
+    """Staff act on their own region's people only."""
+    if actor is not None and actor.role in ("map_admin", "map_staff") and actor.region != region:
+        raise Refused("forbidden", f"staff of {actor.region} act only on their own region's people")
+
+
+def check_subscriber(actor: Actor | None, partner_id: str) -> None:
+    """A partner system subscribes and unsubscribes only as itself: the user name the server
+    stamped on its request, whatever the request names. MAP admins may for any partner."""
+    if actor is not None and actor.role == "partner" and actor.id != partner_id:
+        raise Refused(
+            "forbidden",
+            f"partner {actor.id} holds only its own webhook subscriptions, not {partner_id}'s",
+            fields=[{"field": "data.partner_id", "message": "not yours", "type": "forbidden"}],
+            partner_id=partner_id,
+        )
+
+
+def check_room_for_webhook(partner_id: str, held: int, most: int) -> None:
+    """One partner's subscriptions are capped: each one costs a call per matching event."""
+    if held >= most:
+        raise Refused(
+            "conflict",
+            f"partner {partner_id} holds {held} active webhook subscriptions, the most allowed; "
+            "stop one first",
+            partner_id=partner_id,
+            held=held,
+            limit=most,
+        )

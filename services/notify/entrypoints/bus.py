@@ -35,7 +35,7 @@ def build(rt: Runtime) -> None:
         rt.region, store, sender=s.mail_from, public_url=s.public_url, secret=s.notify_secret or "",
         admit=dispatcher.admit, withdraw=dispatcher.withdraw, lookup_event=directory.event,
         lookup_people=directory.registrations, lookup_message=directory.message,
-        check_target=poster.check,
+        check_target=poster.check, webhooks_per_partner=s.webhooks_per_partner,
     )  # fmt: skip
     rt.outbox_collections.append(DELIVERIES)
 

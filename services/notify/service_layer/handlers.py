@@ -26,7 +26,10 @@ from ..domain.mails import DateCause
 from ..domain.rules import (
     Mail,
     Person,
+    check_home_staff,
     check_own,
+    check_room_for_webhook,
+    check_subscriber,
     clusters_of,
     delivery_id,
     subscription_matches,
@@ -56,9 +59,12 @@ class Notifier:
         lookup_people: Callable[[list[str]], Awaitable[list[dict[str, Any]]]] | None = None,
         lookup_message: Callable[[str], Awaitable[str]] | None = None,
         check_target: Callable[[str], Awaitable[None]] | None = None,
+        webhooks_per_partner: int = 20,
     ) -> None:
         """``admit`` queues deliveries with the senders, ``withdraw`` drops what they hold for
-        a person; ``lookup_event`` asks the events service for an event not heard of yet."""
+        a person; ``lookup_event`` asks the events service for an event not heard of yet;
+        ``webhooks_per_partner``: the active subscriptions one partner may hold."""
+        self.webhooks_per_partner = webhooks_per_partner
         self._lookup_event = lookup_event
         self._lookup_people = lookup_people
         self._lookup_message = lookup_message
@@ -334,8 +340,12 @@ class Notifier:
     # --- commands ----------------------------------------------------------------------------
 
     async def subscribe_webhook(self, cmd: Envelope[c.SubscribeWebhook]) -> c.WebhookSubscription:
+        check_subscriber(cmd.actor, cmd.data.partner_id)
         # The id derives from the command id: the same command again answers the same.
         ident = str(uuid.uuid5(_NAMESPACE, f"{self.region}:{command_key(cmd)}"))
+        held = [s for s in await self.store.subscriptions_of(cmd.data.partner_id)
+                if s.get("active") and s["_id"] != ident]  # fmt: skip
+        check_room_for_webhook(cmd.data.partner_id, len(held), self.webhooks_per_partner)
         if self._check_target is not None:
             try:
                 await self._check_target(str(cmd.data.url))
@@ -356,16 +366,17 @@ class Notifier:
         doc = await self.store.subscription(cmd.data.subscription_id)
         if doc is None:
             raise not_found("webhook subscription", cmd.data.subscription_id)
+        check_subscriber(cmd.actor, doc["partner_id"])
         await self.store.deactivate_subscription(doc["_id"])
         return _subscription(doc)
 
     async def set_preferences(self, cmd: Envelope[c.SetPreferences]) -> c.Preferences:
-        check_own(cmd.actor, str(cmd.data.email))
+        check_own(cmd.actor, str(cmd.data.email), self.region)
         return await self._save_preferences(cmd.data)
 
     async def get_preferences(self, query: Envelope[c.GetPreferences]) -> c.Preferences:
         email = str(query.data.email).lower()
-        check_own(query.actor, email)
+        check_own(query.actor, email, self.region)
         found = await self.store.preferences_for(email)
         if found is None:
             return c.Preferences(email=email, version=0)
@@ -410,14 +421,19 @@ class Notifier:
         return Accepted(id=cause.id, version=1)
 
     async def forget_person(self, cmd: Envelope[c.ForgetPerson]) -> Accepted:
+        check_home_staff(cmd.actor, self.region)
         self._withdraw(str(cmd.data.email).lower())
         await self.store.forget(str(cmd.data.email))
         return Accepted(id="person", version=-1)
 
     async def list_deliveries(self, query: Envelope[c.ListDeliveries]) -> c.DeliveryPage:
+        """Staff see every delivery; a partner only the calls to its own subscriptions."""
         q = query.data
+        own = None
+        if query.actor is not None and query.actor.role == "partner":
+            own = [s["_id"] for s in await self.store.subscriptions_of(query.actor.id)]
         docs, cursor = await self.store.deliveries_page(
-            q.channel, q.status, q.recipient, q.limit, q.cursor
+            q.channel, q.status, q.recipient, q.limit, q.cursor, only_recipients=own
         )
         return c.DeliveryPage(items=[delivery_view(d) for d in docs], next_cursor=cursor)
 
