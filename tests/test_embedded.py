@@ -30,23 +30,33 @@ from mapnet.ops.status import region_health
 from mapnet.runtime import mongo
 from mapnet.runtime.bus import BusClient
 from mapnet.runtime.codec import encode, make_envelope
+from mapnet.runtime.settings import Settings
 from tests.helpers import connect_when_let_in
 from tests.three_regions import an_entry
 
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent  # .venv/bin, where `make` installs the `mapnet` command
 
-def up_env(home: Path, nats_port: int, mongo_port: int) -> dict[str, str]:
+
+def user_env(home: Path, **base_ports: int) -> dict[str, str]:
+    """The environment a user starts `mapnet` in: theirs, without anything MAPnet reads (the
+    suite's own settings, such as the tests' portal port 0, would hide what a user meets), apart
+    from the home directory and the base ports, so that the run shares no port with another."""
     env = {
         k: v
         for k, v in os.environ.items()
-        if k not in {"NATS_URL", "MONGO_URL", "SMTP_URL", "MAPNET_REGIONS"}
+        if not k.startswith("MAPNET_") and k not in {"NATS_URL", "MONGO_URL", "SMTP_URL"}
     }
-    env.update(
-        MAPNET_HOME=str(home),
-        MAPNET_NATS_PORT=str(nats_port),
-        MAPNET_MONGO_PORT=str(mongo_port),
-        MAPNET_SMTP_PORT=str(free_port()),
-    )
+    env["MAPNET_HOME"] = str(home)
+    env.update({f"MAPNET_{name.upper()}": str(port) for name, port in base_ports.items()})
     return env
+
+
+def up_env(home: Path, nats_port: int, mongo_port: int) -> dict[str, str]:
+    return user_env(
+        home, nats_port=nats_port, mongo_port=mongo_port, smtp_port=free_port(),
+        http_port=free_port(),
+    )  # fmt: skip
 
 
 def hears_ctrl_c() -> None:
@@ -224,61 +234,86 @@ def _free(port: int) -> bool:
     return True
 
 
-@pytest.mark.timeout(240)
-def test_up_runs_a_hub_and_three_linked_regions(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items() if k not in {"NATS_URL", "MONGO_URL", "SMTP_URL"}}
-    nats_base, mongo_base, smtp_base, hub, leaf = port_blocks(5, 3)
-    env.update(
-        MAPNET_HOME=str(tmp_path),
-        MAPNET_NATS_PORT=str(nats_base),
-        MAPNET_MONGO_PORT=str(mongo_base),
-        MAPNET_SMTP_PORT=str(smtp_base),
-        MAPNET_HUB_PORT=str(hub),
-        MAPNET_HUB_LEAF_PORT=str(leaf),
-    )
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "mapnet", "up", "--regions", "tallinn,helsinki,berlin"],
-        env=env,
-        preexec_fn=hears_ctrl_c,
-        stdout=subprocess.PIPE,
+def as_user(command: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+    """A command started as the README shows it, from the repository, in its own process group
+    as a terminal's job is (so that Ctrl-C, ``os.killpg(pid, SIGINT)``, reaches all of it);
+    ``mapnet`` is the installed command in the project's virtual environment."""
+    if command[0] == "mapnet":
+        command = [str(BIN / "mapnet"), *command[1:]]
+    return subprocess.Popen(
+        command, cwd=ROOT, env=env, start_new_session=True, stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
-        text=True,
+    )  # fmt: skip
+
+
+async def sign_in(http: httpx.AsyncClient, email: str, password: str = "mapnet-demo") -> str:
+    """Sign in through the portal's form; the home page's text."""
+    form = await http.get("/signin")
+    csrf = re.search(r'name="csrf" value="([^"]+)"', form.text)
+    assert csrf, form.text[-300:]
+    signed = await http.post(
+        "/signin", data={"email": email, "password": password, "csrf": csrf.group(1), "next": "/"}
     )
+    assert signed.status_code == 303, (email, signed.text[-300:])
+    return (await http.get("/")).text
+
+
+@pytest.mark.timeout(300)
+async def test_up_runs_a_hub_and_three_linked_regions(tmp_path: Path) -> None:
+    """The README's command as a user runs it: `mapnet up --regions tallinn,helsinki,berlin
+    --demo`; each region's portal on the next port after the first, named by `mapnet status
+    --json`, where each region's demo staff sign in; a request sent to Tallinn's server for
+    Helsinki is answered by Helsinki."""
+    nats_base, mongo_base, smtp_base, http_base, hub, leaf = port_blocks(6, 3)
+    env = user_env(
+        tmp_path, nats_port=nats_base, mongo_port=mongo_base, smtp_port=smtp_base,
+        http_port=http_base, hub_port=hub, hub_leaf_port=leaf,
+    )  # fmt: skip
+    regions = ["tallinn", "helsinki", "berlin"]
+    proc = as_user(["mapnet", "up", "--regions", ",".join(regions), "--demo"], env)
     try:
-        assert proc.stdout is not None
-        said = []
-        for line in proc.stdout:
-            said.append(line)
-            if "MAPnet is running" in line:
-                break
-        else:
-            raise AssertionError("mapnet up stopped before it ran:\n" + "".join(said[-30:]))
-        status = subprocess.run(
-            [sys.executable, "-m", "mapnet", "status", "--json"],
-            env=env,
-            capture_output=True,
+        await asyncio.to_thread(until_running, proc)  # the demo is loaded in each region by then
+        status = await asyncio.to_thread(
+            subprocess.run, [BIN / "mapnet", "status", "--json"], env=env, capture_output=True,
             text=True,
-        )
+        )  # fmt: skip
         assert status.returncode == 0, status.stdout + status.stderr
         doc = json.loads(status.stdout)
-        assert doc["hub"]["leaf_links"] == {"tallinn": True, "helsinki": True, "berlin": True}
-        for region in doc["regions"]:
-            others = {"tallinn", "helsinki", "berlin"} - {region["id"]}
+        assert doc["hub"]["leaf_links"] == dict.fromkeys(regions, True)
+        assert [r["id"] for r in doc["regions"]] == regions
+        for index, region in enumerate(doc["regions"]):
+            others = set(regions) - {region["id"]}
             assert region["nats_url"].startswith("nats://")
             assert "@" not in region["nats_url"]  # no password in what status shows
             assert region["links"] == dict.fromkeys(others, "up")
             assert {o: r["state"] for o, r in region["replication"].items()} == dict.fromkeys(
                 others, "copying"
             )
+            assert region["http_url"] == f"http://127.0.0.1:{http_base + index}"
+            async with httpx.AsyncClient(base_url=region["http_url"]) as http:
+                home = await sign_in(http, f"staff@{region['id']}.example")
+                assert "as <strong>map staff</strong>" in home, region["id"]
         state = json.loads((tmp_path / "up.json").read_text())
         pids = [state["hub"]["pid"]] + [
             pid for region in state["regions"] for pid in region["pids"].values()
         ]
         assert len(pids) == 1 + 3 * 4
+        tallinn = await BusClient.connect(
+            logged_in_url("tallinn", nats_base, tmp_path), region="tallinn", role="map_staff"
+        )
+        try:
+            answer = await tallinn.raw(ev.LIST_CALENDAR, ev.ListCalendar(limit=5), "helsinki")
+        finally:
+            await tallinn.close()
+        assert answer["source"] == "mapnet/helsinki/events", answer
+        assert answer["data"]["items"], answer  # the demo calendar, as Helsinki keeps it
     finally:
-        proc.send_signal(signal.SIGINT)
+        os.killpg(proc.pid, signal.SIGINT)
         proc.communicate(timeout=60)
-    assert proc.returncode == 0
+    # make reports the interrupt as it should (-2); what it ran stopped cleanly and left nothing.
+    assert proc.returncode in (0, -signal.SIGINT)
+    assert not (tmp_path / "up.json").exists()
+    assert not [pid for pid in pids if pid_alive(pid)], "processes left behind"
     assert not [pid for pid in pids if pid_alive(pid)], "processes left behind"
 
 
@@ -359,34 +394,41 @@ DEMO_PAGES = {
 
 @pytest.mark.timeout(240)
 async def test_make_run_demo_signs_each_demo_user_in_to_their_roles_pages(tmp_path: Path) -> None:
-    """What `make run` does (`mapnet up --demo`): one user per role, password mapnet-demo, each
-    shown their role's pages and refused the others'; the sign-in page names them."""
-    nats_port, mongo_port = free_port(), free_port()
-    proc = start_up(tmp_path, nats_port, mongo_port, "--demo")
+    """`make run` as the README's quick start runs it: one user per role, password mapnet-demo,
+    each shown their role's pages and refused the others'; the sign-in page names them; the
+    portal where the README says (8080 there: here the base port it is given, as a user would
+    set MAPNET_HTTP_PORT); Ctrl-C at the terminal stops it all."""
+    nats_port, mongo_port, http_port = free_port(), free_port(), free_port()
+    env = user_env(tmp_path, nats_port=nats_port, mongo_port=mongo_port, smtp_port=free_port(),
+                   http_port=http_port)  # fmt: skip
+    assert Settings.model_fields["http_port"].default == 8080  # the README's default
+    # Its own process group, as a terminal's job: Ctrl-C reaches make and mapnet alike.
+    proc = as_user(["make", "-s", "run"], env)
     try:
         await asyncio.to_thread(until_running, proc)  # the demo is loaded by then
         report = await wait_healthy(logged_in_url("tallinn", nats_port, tmp_path), proc)
+        assert report["http_url"] == f"http://127.0.0.1:{http_port}"
+        state = json.loads((tmp_path / "up.json").read_text())
+        pids = [pid for region in state["regions"] for pid in region["pids"].values()]
         async with httpx.AsyncClient(base_url=report["http_url"]) as anyone:
             signin = await anyone.get("/signin")
             assert "organiser@tallinn.example" in signin.text and "mapnet-demo" in signin.text
         for name, (role, allowed, refused) in DEMO_PAGES.items():
             async with httpx.AsyncClient(base_url=report["http_url"]) as http:
-                form = await http.get("/signin")
-                csrf = re.search(r'name="csrf" value="([^"]+)"', form.text)
-                assert csrf
-                signed = await http.post("/signin", data={
-                    "email": f"{name}@tallinn.example", "password": "mapnet-demo",
-                    "csrf": csrf.group(1), "next": "/"})  # fmt: skip
-                assert signed.status_code == 303, (name, signed.text[-300:])
-                home = await http.get("/")
-                assert f"as <strong>{role}</strong>" in home.text, name
+                home_text = await sign_in(http, f"{name}@tallinn.example")
+                assert f"as <strong>{role}</strong>" in home_text, name
                 if name == "organiser":  # the demo's brokerage event is theirs
-                    found = re.search(r'href="(/events/[^"]+/organise)"', home.text)
-                    assert found, home.text
+                    found = re.search(r'href="(/events/[^"]+/organise)"', home_text)
+                    assert found, home_text
                     allowed = [*allowed, found.group(1)]
                 for path in allowed:
                     assert (await http.get(path)).status_code == 200, (name, path)
                 for path in refused:
                     assert (await http.get(path)).status_code == 403, (name, path)
     finally:
-        interrupt(proc)
+        os.killpg(proc.pid, signal.SIGINT)
+        proc.communicate(timeout=60)
+    # make reports the interrupt as it should (-2); what it ran stopped cleanly and left nothing.
+    assert proc.returncode in (0, -signal.SIGINT)
+    assert not (tmp_path / "up.json").exists()
+    assert not [pid for pid in pids if pid_alive(pid)], "processes left behind"

@@ -151,6 +151,11 @@ class Supervisor:
                 "MONGO_URL": rp.mongo_url,
                 "SMTP_URL": smtp_url,
                 "MAPNET_REGIONS": region,
+                # Each region's process serves one region, so the portal cannot offset its port
+                # by the region's place in the list: it is given its own here.
+                "MAPNET_HTTP_PORT": str(
+                    self.settings.http_port + index if self.settings.http_port else 0
+                ),
                 "MAPNET_NETWORK": ",".join(self.regions) if self.federated else "",
             }
             rp.services = Managed(

@@ -44,6 +44,10 @@ class Settings(BaseSettings):
     smtp_url: str | None = Field(default=None, validation_alias="SMTP_URL")
     smtp_port: int = Field(default=2525, validation_alias="MAPNET_SMTP_PORT")
 
+    # The first region's portal; `mapnet up` gives each further region the next port. 0: any
+    # free port (reported by `mapnet status`).
+    http_port: int = Field(default=8080, ge=0, validation_alias="MAPNET_HTTP_PORT")
+
     hub_port: int = Field(default=4220, validation_alias="MAPNET_HUB_PORT")
     hub_leaf_port: int = Field(default=7422, validation_alias="MAPNET_HUB_LEAF_PORT")
 
