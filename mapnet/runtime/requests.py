@@ -4,10 +4,13 @@ and the audit trail of what was accepted and refused."""
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
+from pymongo.errors import DuplicateKeyError
 
 from contracts.envelope import Envelope, ErrorBody, utcnow
 from contracts.errors import Refused
@@ -30,6 +33,10 @@ FieldProblem = dict[str, str]
 Rules = Callable[[Any], list[FieldProblem]]
 
 REPLY_CACHE = "command_replies"
+# How long a repeat waits for the answer of the same command still running, and after how long
+# a claim is deemed left by a process that died while running the command.
+REPEAT_WAIT_S = 5.0
+CLAIM_LEASE_S = 600.0
 
 
 class RequestRoutes(Routes):
@@ -91,11 +98,12 @@ class RequestRoutes(Routes):
             # A repeat is the same operation from the same caller with the same id and content;
             # the same id with other content gets id_reused, never the first command's answer.
             key, digest = f"{op.name}|{command_key(msg)}", payload_digest(msg)
-            if hit := await cache.find_one({"_id": key}):
-                if hit.get("digest") != digest:
-                    return await self._refused(op, msg, self._record_id(msg.data), id_reused(msg))
-                self.log.info("command_repeated", answered_from_cache=True)
-                return str(hit["reply"]).encode()
+            try:
+                if (answered := await self._claimed(cache, key, digest, msg)) is not None:
+                    self.log.info("command_repeated", answered_from_cache=True)
+                    return answered
+            except Refused as refusal:
+                return await self._refused(op, msg, self._record_id(msg.data), refusal)
         refers_to = self._record_id(msg.data)
         try:
             result = await handler(msg)
@@ -103,8 +111,10 @@ class RequestRoutes(Routes):
             reply = await self._refused(op, msg, refers_to, refusal)
         except Exception as exc:
             # An internal fault is answered, never left to time out, and not cached: a retry
-            # may succeed.
+            # may succeed (so the claim goes).
             self.log.exception("request_failed", error=str(exc))
+            if cache is not None:
+                await cache.delete_one({"_id": key, "claimed": {"$exists": True}})
             return error_envelope(
                 ErrorBody(
                     code="internal", message=f"{type(exc).__name__} while handling {op.name}"
@@ -128,8 +138,39 @@ class RequestRoutes(Routes):
         if cache is not None:
             record = {"reply": reply.decode(), "at": utcnow(), "op": op.name, "ref": refers_to,
                       "digest": digest}  # fmt: skip
-            await cache.update_one({"_id": key}, {"$setOnInsert": record}, upsert=True)
+            await cache.replace_one({"_id": key}, record, upsert=True)
         return reply
+
+    async def _claimed(self, cache: Any, key: str, digest: str, msg: Envelope[Any]) -> bytes | None:
+        """Claims a command's key before it runs: None when this request is to run it, else
+        the first answer. A repeat that arrives while the first still runs (a client that timed
+        out and sent it again) waits a little for its answer and is otherwise refused with
+        ``conflict``, to ask again later: the command never runs twice. A claim whose process
+        died with it is taken over once CLAIM_LEASE_S has passed."""
+        waited_until = time.monotonic() + REPEAT_WAIT_S
+        while True:
+            try:
+                await cache.insert_one({"_id": key, "digest": digest, "claimed": time.time()})
+                return None
+            except DuplicateKeyError:
+                hit = await cache.find_one({"_id": key})
+            if hit is None:  # the claim went with a fault meanwhile: claim it again
+                continue
+            if hit.get("digest") != digest:
+                raise id_reused(msg)
+            if "reply" in hit:
+                return str(hit["reply"]).encode()
+            if time.time() - float(hit["claimed"]) > CLAIM_LEASE_S:
+                taken = await cache.update_one(
+                    {"_id": key, "claimed": hit["claimed"]}, {"$set": {"claimed": time.time()}}
+                )
+                if taken.modified_count == 1:
+                    return None
+            if time.monotonic() > waited_until:
+                raise Refused(
+                    "conflict", "a command with this id is still running: send it again later"
+                )
+            await asyncio.sleep(0.05)
 
     async def _refused(
         self, op: Operation[Any, Any], msg: Envelope[Any], record: str | None, refusal: Refused

@@ -1,0 +1,48 @@
+"""A command repeated while its first sending still runs (a partner whose HTTP call timed out
+sends it again with the same Idempotency-Key): it runs once, the repeat is told to ask again or
+gets the first answer, never a second run."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import pytest
+
+from contracts.common import Accepted
+from contracts.envelope import Envelope
+from contracts.errors import Refused
+from contracts.registry import ERASE_SME, EraseSme
+from mapnet.runner import Assembly
+from mapnet.runtime import mongo, requests
+from mapnet.runtime.bus import BusClient
+from mapnet.runtime.service import Runtime
+from mapnet.runtime.settings import Settings
+
+
+async def test_a_command_sent_again_while_it_runs_runs_once(
+    settings: Settings, region: str, client: BusClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(requests, "REPEAT_WAIT_S", 0.3, raising=False)
+    runs: list[str] = []
+    release = asyncio.Event()
+    rt = Runtime(region, "registry", settings, mongo.client(settings.mongo_url or ""))
+
+    @rt.handles(ERASE_SME)
+    async def slow(env: Envelope[EraseSme]) -> Accepted:
+        runs.append(env.id)
+        await release.wait()
+        return Accepted(id=env.data.sme_id, version=len(runs))
+
+    command, command_id = EraseSme(sme_id="s1", reason="asked"), str(uuid.uuid4())
+    async with Assembly(settings, [], [region], runtimes=[rt]) as app:
+        await app.broker.connection.flush()  # the server knows the handler's subscription
+        with pytest.raises(Refused) as late:  # the caller gives up; the command runs on
+            await client.call(ERASE_SME, command, region, id=command_id, timeout_s=0.5)
+        assert late.value.code == "region_unavailable"
+        with pytest.raises(Refused) as running:
+            await client.call(ERASE_SME, command, region, id=command_id, timeout_s=5)
+        assert running.value.code == "conflict" and "still running" in running.value.message
+        release.set()
+        repeat = await client.call(ERASE_SME, command, region, id=command_id, timeout_s=5)
+        assert repeat == Accepted(id="s1", version=1) and runs == [command_id]
