@@ -285,7 +285,11 @@ PUBLISH_EVENT = command(
     refusals={
         "forbidden": (
             "a partner publishes only under its own partner_id; an organiser changes only their "
-            "own events"
+            "own events (actor.event_ids); staff publish only in their own region"
+        ),
+        "not_home": (
+            "this publisher's entry with this external_id is another region's read copy: only "
+            "details.region publishes it"
         ),
         "conflict": "the entry changed meanwhile, or is cancelled; read it and send again",
         "validation_failed": (
@@ -304,7 +308,10 @@ CANCEL_EVENT = command(
     refusals={
         "not_found": "no event with this id",
         "not_home": "the event is another region's read copy; send the command to details.region",
-        "forbidden": "a partner cancels only its own entries; an organiser only their events",
+        "forbidden": (
+            "a partner cancels only its own entries; an organiser only their events; staff only "
+            "their own region's"
+        ),
         "conflict": "the event is over",
     },
 )
@@ -321,6 +328,11 @@ REGISTER_PARTICIPANT = command(
         "not_home": "the event is another region's; send the command to details.region",
         "conflict": "the event is cancelled or over",
         "duplicate": "this person is registered for the event already (details.registration_id)",
+        "forbidden": (
+            "a contact registers only themself (data.email = the address they act as) for their "
+            "own SME (data.sme); an organiser only at their own events; staff of another region "
+            "only people of their own region's SMEs"
+        ),
         "validation_failed": (
             "also: registration closed at the deadline, or a participation type the event does not"
             " take"
@@ -339,6 +351,10 @@ CANCEL_REGISTRATION = command(
         "not_found": "no registration with this id",
         "not_home": "the registration is another region's; send the command to details.region",
         "conflict": "the registration is cancelled already",
+        "forbidden": (
+            "a contact cancels only their own SME's registrations; an organiser only at their "
+            "own events; staff of another region only their own region's SMEs'"
+        ),
     },
 )
 RECORD_ATTENDANCE = command(
@@ -351,7 +367,7 @@ RECORD_ATTENDANCE = command(
     refusals={
         "not_found": "no registration with this id",
         "conflict": "the registration is not confirmed",
-        "forbidden": "an organiser checks in only at their own events",
+        "forbidden": "an organiser checks in only at their own events; staff only in their region",
         "validation_failed": "also: no such session or brokerage day",
     },
 )
@@ -382,6 +398,12 @@ GET_ICAL = query(
     "The calendar as RFC 5545 iCalendar",
     network=True,
     roles=EVERYONE,
+    refusals={
+        "forbidden": (
+            "with data.email, a person's registrations: only to that person (actor.id), to this "
+            "region's staff and to MAPnet's services"
+        ),
+    },
 )
 LIST_REGISTRATIONS = query(
     S,
@@ -392,7 +414,7 @@ LIST_REGISTRATIONS = query(
     roles=(*STAFF, "organiser"),
     refusals={
         "not_found": "no event with this id",
-        "forbidden": "an organiser lists only their own events",
+        "forbidden": "an organiser lists only their own events; staff only their own region's",
     },
 )
 
@@ -403,6 +425,7 @@ GET_REGISTRATIONS = query(
     RegistrationPage,
     "Registrations by id, with their people (those erased left out)",
     roles=(*STAFF, "service"),
+    refusals={"forbidden": "staff of another region"},
 )
 
 EVENT_PUBLISHED = event(S, "event_published", EventPublished, "An entry was published or updated")

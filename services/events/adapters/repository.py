@@ -77,6 +77,8 @@ class EntryRepository:
     async def create_indexes(self) -> None:
         await self.entries.create_index([("starts_key", ASCENDING)], name="starts_key")
         await self.entries.create_index([("outbox_pending", ASCENDING)], name="outbox_pending")
+        # publish_event looks for another region's copy of the same publisher's entry.
+        await self.entries.create_index([("external_id", ASCENDING)], name="external_id")
 
     async def get(self, event_id: str) -> Entry | None:
         doc = await self.entries.find_one({"_id": event_id, "region": self.region})
@@ -95,6 +97,22 @@ class EntryRepository:
                 id=event_id,
             )
         return entry_from_doc(doc)
+
+    async def refuse_copy_of(self, partner_id: str, external_id: str) -> None:
+        """not_home when this publisher's entry of that id is another region's read copy."""
+        doc = await self.entries.find_one(
+            {"partner_id": partner_id, "external_id": external_id, "region": {"$ne": self.region}},
+            {"_id": 1, "region": 1},
+        )
+        if doc is not None:
+            home = doc["region"]
+            raise Refused(
+                "not_home",
+                f"{partner_id}'s entry {external_id} is region {home}'s: only {home} publishes "
+                f"it (send this to mapnet.{home}.events, as its staff or partner)",
+                region=home,
+                id=doc["_id"],
+            )
 
     async def put_copy(self, entry: c.CalendarEntry) -> None:
         """Another region's network entry, unless this copy is as new or newer already."""

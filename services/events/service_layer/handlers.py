@@ -24,7 +24,14 @@ from ..adapters.repository import (
     RegistrationRepository,
 )
 from ..adapters.seats import CONFIRMED, SeatBook
-from ..domain.access import check_organiser, check_publisher
+from ..domain.access import (
+    check_home_staff,
+    check_ical_reader,
+    check_may_cancel,
+    check_organiser,
+    check_publisher,
+    check_registrant,
+)
 from ..domain.calendar import Entry
 from ..domain.registration import PENDING, Registration
 
@@ -66,7 +73,13 @@ class Calendar:
     async def publish_event(self, cmd: Envelope[c.PublishEvent]) -> c.CalendarEntry:
         d = cmd.data
         check_publisher(cmd.actor, d.partner_id)
+        check_home_staff(cmd.actor, self.region)
         event_id = entry_id(self.region, d.partner_id, d.external_id)
+        check_organiser(cmd.actor, event_id)
+        if cmd.actor is None or cmd.actor.role != "partner":
+            # A partner's name is the server's stamp; anyone else naming a publisher whose
+            # entry is another region's read copy would republish it here as this region's.
+            await self.entries.refuse_copy_of(d.partner_id, d.external_id)
         for _ in range(_MAX_RETRIES):
             previous = await self.entries.get(event_id)
             entry = Entry.publish(event_id, self.region, d, previous, self.now())
@@ -88,6 +101,7 @@ class Calendar:
         raise Refused("conflict", f"event {event_id} keeps changing; try again")
 
     async def cancel_event(self, cmd: Envelope[c.CancelEvent]) -> c.CalendarEntry:
+        check_home_staff(cmd.actor, self.region)
         entry = await self.entries.require(cmd.data.event_id)
         check_publisher(cmd.actor, entry.data.partner_id)
         check_organiser(cmd.actor, entry.event_id)
@@ -106,6 +120,7 @@ class Calendar:
     # --- registrations -------------------------------------------------------------------------
 
     async def register_participant(self, cmd: Envelope[c.RegisterParticipant]) -> c.Registration:
+        check_registrant(cmd.actor, cmd.data, self.region)
         rid = str(uuid.uuid5(_NAMESPACE, f"registration:{self.region}:{command_key(cmd)}"))
         if await self.registrations.get(rid) is None:
             entry = await self.entries.require(cmd.data.event_id)
@@ -161,6 +176,8 @@ class Calendar:
 
     async def cancel_registration(self, cmd: Envelope[c.CancelRegistration]) -> c.Registration:
         rid = cmd.data.registration_id
+        found, _ = await self.registrations.require(rid)
+        check_may_cancel(cmd.actor, found.event_id, found.data.sme, self.region)
         for _ in range(_MAX_RETRIES):
             reg, version = await self.registrations.require(rid)
             if reg.status == "cancelled":
@@ -178,7 +195,9 @@ class Calendar:
         await self.seats.promote(event_id, self._promoted(correlationid))
 
     async def record_attendance(self, cmd: Envelope[c.RecordAttendance]) -> c.Registration:
+        check_home_staff(cmd.actor, self.region)
         reg, version = await self.registrations.require(cmd.data.registration_id)
+        check_organiser(cmd.actor, reg.event_id)
         entry = await self.entries.require(reg.event_id)
         reg.attend(cmd.data.session, entry)
         if reg.events and not await self._store(reg, version, cmd.correlationid):
@@ -219,11 +238,16 @@ class Calendar:
         return await views.list_calendar(self.entries.entries, query.data)
 
     async def get_registrations(self, query: Envelope[c.GetRegistrations]) -> c.RegistrationPage:
+        check_home_staff(query.actor, self.region)
         return await views.registrations_by_id(
             self.registrations.registrations, self.seats, query.data.registration_ids
         )
 
     async def list_registrations(self, query: Envelope[c.ListRegistrations]) -> c.RegistrationPage:
+        """The people registered for an event: to this region's staff, and to the event's
+        own organisers."""
+        check_home_staff(query.actor, self.region)
+        check_organiser(query.actor, query.data.event_id)
         await self.entries.require(query.data.event_id)
         return await views.list_registrations(
             self.registrations.registrations, self.seats, query.data
@@ -238,6 +262,7 @@ class Calendar:
             # Rendered beside the event loop: a long calendar must not hold up other requests.
             text = await asyncio.to_thread(ical.to_ical, found, f"MAPnet {self.region} calendar")
             return c.IcalDocument(ical=text)
+        check_ical_reader(query.actor, str(q.email), self.region)
         mine = await views.registrations_of(self.registrations.registrations, str(q.email))
         found = [e.view() for event_id in mine if (e := await self.entries.get(event_id))]
         withdrawn = {event_id for event_id, status in mine.items() if status == "cancelled"}
