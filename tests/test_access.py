@@ -30,7 +30,7 @@ from tests.three_regions import an_entry
 
 pytestmark = pytest.mark.usefixtures("region_app")
 
-Connect = Callable[[], Awaitable[tuple[str, BusClient]]]
+Connect = Callable[..., Awaitable[tuple[str, BusClient]]]
 
 
 @pytest.fixture
@@ -45,11 +45,17 @@ async def partner(servers: Servers, book: PartnerBook) -> AsyncIterator[Connect]
     connects with its own credentials, as a plain nats-py client."""
     made: list[tuple[str, BusClient]] = []
 
-    async def connect() -> tuple[str, BusClient]:
+    async def connect(errors: list[str] | None = None) -> tuple[str, BusClient]:
+        """``errors``: where the server's complaints about this connection are kept."""
         added = book.add("acme" + secrets.token_hex(3))
         assert book.reload_server()
         url = with_login(without_login(servers.nats_url), added.user, added.password)
-        nc = await connect_when_let_in(url)
+
+        async def complaint(exc: Exception) -> None:
+            if errors is not None:
+                errors.append(str(exc))
+
+        nc = await connect_when_let_in(url, inbox_prefix=added.inbox_prefix, error_cb=complaint)
         bus = BusClient(nc, source=f"https://{added.user}.example", role="map_admin")
         made.append((added.user, bus))
         return added.user, bus
@@ -80,6 +86,61 @@ async def test_a_partner_publishes_as_itself_and_never_as_another(
     assert refused.value.code == "forbidden"
     page = await client.call(ev.LIST_CALENDAR, ev.ListCalendar(region=region), region)
     assert [e.title for e in page.items] == ["Acme Days"]  # nothing stored for "other"
+
+
+async def test_a_partner_hears_nothing_of_another_partner_and_cannot_answer_for_it(
+    partner: Connect, region: str
+) -> None:
+    """Partners share an account, not their traffic: a partner may subscribe only to its own
+    inbox (not to ``>``, not to the other's inbox, not to the services' subjects) and publish
+    only the operations open to partners (not into the other's inbox, to answer it first)."""
+    complaints: list[str] = []
+    spy_name, spy = await partner(errors=complaints)
+    victim_name, victim = await partner()
+    heard: list[str] = []
+
+    async def overhear(msg: Any) -> None:
+        heard.append(msg.subject)
+
+    for pattern in (">", f"_INBOX.{victim_name}.>", "mapnet.>", "_INBOX.>"):
+        await spy.nc.subscribe(pattern, cb=overhear)
+    await spy.nc.flush()
+    forged_answers: list[bytes] = []
+
+    async def keep(msg: Any) -> None:
+        forged_answers.append(msg.data)
+
+    await victim.nc.subscribe(f"_INBOX.{victim_name}.trap", cb=keep)
+    await spy.nc.publish(f"_INBOX.{victim_name}.trap", b'{"data": "forged"}')
+    await spy.nc.flush()
+    # The victim's own request and reply go through; the spy's own request after it shows the
+    # server has handled all that the spy sent before, and delivered what it would deliver.
+    secret = "whsec_" + secrets.token_hex(16)
+    entry = an_entry("Victim Days", partner_id=victim_name, description=secret)
+    assert (await victim.call(ev.PUBLISH_EVENT, entry, region)).partner_id == victim_name
+    await victim.nc.flush()
+    with pytest.raises(Refused) as missing:
+        await spy.call(ev.GET_EVENT, ev.GetEvent(event_id="none"), region)
+    assert missing.value.code == "not_found"  # the spy's own replies do arrive
+    assert [s for s in heard if not s.startswith(f"_INBOX.{spy_name}.")] == []
+    assert forged_answers == []
+    said = [c.lower() for c in complaints]
+    assert sum("permissions violation for subscription" in c for c in said) == 4, said
+    assert f'nats: permissions violation for publish to "_inbox.{victim_name}.trap"' in said
+
+
+async def test_a_request_naming_a_partner_without_the_servers_stamp_is_refused(
+    client: BusClient, region: str
+) -> None:
+    """Only the partners' account makes a partner: a request from the region's own account
+    that says it acts for one is refused, whatever partner it names."""
+    claimed = Actor(id="acme", role="partner", region=region)
+    with pytest.raises(Refused) as refused:
+        await client.call(ev.PUBLISH_EVENT, an_entry("Claimed", partner_id="acme"), region,
+                          actor=claimed)  # fmt: skip
+    assert refused.value.code == "forbidden" and "stamp" in refused.value.message
+    page = await client.call(ev.LIST_CALENDAR, ev.ListCalendar(region=region), region)
+    assert "Claimed" not in [e.title for e in page.items]
 
 
 async def test_a_forged_request_info_header_is_not_believed(partner: Connect, region: str) -> None:
@@ -113,6 +174,17 @@ async def test_a_partner_reaches_only_what_it_was_given(
         assert refused.value.code == "region_unavailable", op.name  # no such subject for it
     still = await client.call(rg.GET_SME, rg.GetSme(sme_id=sme.sme_id), region)
     assert still.contacts  # not erased
+
+
+def test_the_partners_files_are_for_the_owners_eyes_only(book: PartnerBook) -> None:
+    name = "mode" + secrets.token_hex(3)
+    book.add(name)
+    try:
+        for file in ("partners.conf", "partners.json"):
+            assert (book.home / file).stat().st_mode & 0o777 == 0o600, file
+    finally:
+        book.remove(name)
+    assert (book.home / "partners.conf").stat().st_mode & 0o777 == 0o600
 
 
 async def test_removing_a_partner_closes_its_connection(

@@ -182,10 +182,12 @@ async def a_partner_added_by_the_cli_publishes_as_itself(
     )
     assert added.returncode == 0, added.stderr
     creds = json.loads(added.stdout)
-    assert set(creds) == {"nats_url", "user", "password"} and creds["user"] == "acme"
+    assert set(creds) == {"nats_url", "user", "password", "inbox_prefix"}
+    assert creds["user"] == "acme" and creds["inbox_prefix"] == "_INBOX.acme"
     nc = await connect_when_let_in(
-        creds["nats_url"], user=creds["user"], password=creds["password"]
-    )
+        creds["nats_url"], user=creds["user"], password=creds["password"],
+        inbox_prefix=creds["inbox_prefix"],
+    )  # fmt: skip
     try:
         for partner_id, expected in (("acme", "eu.mapnet.events.publish_event.reply.v1"),
                                      ("other", "eu.mapnet.error.v1")):  # fmt: skip
@@ -274,9 +276,10 @@ async def test_up_runs_a_hub_and_three_linked_regions(tmp_path: Path) -> None:
     try:
         await asyncio.to_thread(until_running, proc)  # the demo is loaded in each region by then
         status = await asyncio.to_thread(
-            subprocess.run, [BIN / "mapnet", "status", "--json"], env=env, capture_output=True,
-            text=True,
-        )  # fmt: skip
+            lambda: subprocess.run(
+                [BIN / "mapnet", "status", "--json"], env=env, capture_output=True, text=True
+            )
+        )
         assert status.returncode == 0, status.stdout + status.stderr
         doc = json.loads(status.stdout)
         assert doc["hub"]["leaf_links"] == dict.fromkeys(regions, True)

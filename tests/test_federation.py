@@ -18,7 +18,7 @@ from contracts import matching as m
 from contracts import registry as reg
 from contracts.common import SmeRef
 from contracts.errors import Refused
-from contracts.subjects import inbox_prefix, network_stream, stream_name
+from contracts.subjects import network_stream, stream_name
 from mapnet.dev.localnet import LocalNetwork
 from mapnet.ops.partners import PartnerBook
 from mapnet.runtime.bus import BusClient
@@ -316,7 +316,7 @@ async def test_a_partner_reads_the_network_from_its_region_and_reaches_no_other(
     added = book.add("crosser")
     assert book.reload_server()
     url = with_login(without_login(net.regions[T].nats_url), added.user, added.password)
-    nc = await connect_when_let_in(url, inbox_prefix=inbox_prefix(T))
+    nc = await connect_when_let_in(url, inbox_prefix=added.inbox_prefix)
     bus = BusClient(nc, source="https://crosser.example", timeout_s=3)
     try:
         await eventually(

@@ -104,7 +104,12 @@ def test_every_command_and_query_declares_its_reply_and_error_codes() -> None:
 def test_compose_runs_one_region_with_official_images_and_each_service() -> None:
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
     services = compose["services"]
-    assert services["nats"]["image"].startswith("nats:")
+    # One release, not a floating tag: the partners' stamp needs 2.12.6 or later.
+    pinned = re.fullmatch(r"nats:(\d+)\.(\d+)\.(\d+)(-alpine)?", services["nats"]["image"])
+    assert pinned and tuple(map(int, pinned.groups()[:3])) >= (2, 12, 6), services["nats"]
+    for volume in services["nats"]["volumes"]:
+        if volume.startswith("./"):  # every file the server's configuration reads is there
+            assert (ROOT / volume.split(":")[0]).exists(), volume
     assert services["mongo"]["image"].startswith("mongo:")
     conf = services["nats"]["volumes"][0].split(":")[0]
     assert (ROOT / conf).exists()

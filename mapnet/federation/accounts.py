@@ -4,7 +4,11 @@ partner systems, importing only the commands and queries their role may send, ea
 stamped by the server with the partner's user name. Nobody connects without credentials.
 
 The partners' users are in ``partners.conf`` beside the server's configuration (written by
-`mapnet partner …`, read again on a reload), their passwords as bcrypt hashes."""
+`mapnet partner …`, read again on a reload), their passwords as bcrypt hashes. Partners share
+the account but not their traffic: each user may publish only the subjects the account imports
+(``partner_publish.conf``, derived from the contracts) and subscribe only to its own inbox,
+``_INBOX.<user>.>`` (a client sets it as its inbox prefix), so no partner hears another's
+requests or replies, nor answers them."""
 
 from __future__ import annotations
 
@@ -17,6 +21,7 @@ from mapnet.runtime.declaration import declared
 
 SERVICE_PASSWORD_VAR = "MAPNET_SERVICE_PASSWORD"
 PARTNERS_FILE = "partners.conf"
+PARTNER_PUBLISH_FILE = "partner_publish.conf"
 
 
 def partner_operations() -> list[Operation[Any, Any]]:
@@ -65,9 +70,29 @@ def accounts_block(region: str | None) -> str:
     )
 
 
+def partner_inbox(user: str) -> str:
+    """The inbox prefix a partner's client must use: the only subjects it may subscribe to."""
+    return f"_INBOX.{user}"
+
+
+def partner_publish_conf() -> str:
+    """What every partner user may publish: the operations open to partners, of any region (the
+    account's imports decide which region's reach a service; the rest reach nobody, since no
+    partner may subscribe to anything but its own inbox). The same file for every region."""
+    subjects = ", ".join(f'"{s}"' for s in partner_subjects(None))
+    return (
+        "# What a partner system may publish; written with the server's configuration from\n"
+        f"# contracts/ (the commands and queries open to partners).\nallow: [{subjects}]\n"
+    )
+
+
 def partners_conf(users: dict[str, str]) -> str:
-    """The partners' users: name → bcrypt hash of the password."""
+    """The partners' users: name → bcrypt hash of the password, each with its permissions."""
     entries = "".join(
-        f'  {{user: "{name}", password: "{hashed}"}}\n' for name, hashed in users.items()
+        f'  {{user: "{name}", password: "{hashed}", permissions: {{\n'
+        f'    publish: {{ include "{PARTNER_PUBLISH_FILE}" }}\n'
+        f'    subscribe: {{allow: ["{partner_inbox(name)}.>"]}}\n'
+        "  }}\n"
+        for name, hashed in users.items()
     )
     return f"# Partner systems of this region; written by `mapnet partner`.\nusers: [\n{entries}]\n"

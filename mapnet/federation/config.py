@@ -22,7 +22,13 @@ from contracts.subjects import inbox_prefix, shared_stream
 from mapnet.runtime.access import SERVICES_ACCOUNT
 from mapnet.runtime.declaration import declared
 
-from .accounts import PARTNERS_FILE, accounts_block, partners_conf
+from .accounts import (
+    PARTNER_PUBLISH_FILE,
+    PARTNERS_FILE,
+    accounts_block,
+    partner_publish_conf,
+    partners_conf,
+)
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 REGIONS_FILE = DEPLOY / "regions.toml"
@@ -208,7 +214,9 @@ def write_deploy(target: Path = DEPLOY / "nats", regions_file: Path | None = Non
         + region_config("tallinn", listen="0.0.0.0:4222", store_dir="/data/jetstream",
                         http_port=8222)
     )  # fmt: skip
-    # Partner systems are added by the operator (mapnet partner add writes this file).
+    # What partners may publish, from the contracts; the partners themselves are added by the
+    # operator (mapnet partner add writes partners.conf).
+    written[target / PARTNER_PUBLISH_FILE] = partner_publish_conf()
     partners = target / PARTNERS_FILE
     if not partners.exists():
         written[partners] = partners_conf({})

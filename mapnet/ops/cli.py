@@ -252,7 +252,13 @@ def partner_add(
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from exc
     reloaded = book.reload_server()
-    details = {"nats_url": without_login(url), "user": added.user, "password": added.password}
+    details = {
+        "nats_url": without_login(url),
+        "user": added.user,
+        "password": added.password,
+        # The only subjects the partner may subscribe to: its client's inbox prefix.
+        "inbox_prefix": added.inbox_prefix,
+    }
     if as_json:
         typer.echo(json.dumps(details))
     else:

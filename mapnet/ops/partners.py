@@ -20,7 +20,8 @@ from typing import Any
 
 import bcrypt
 
-from mapnet.federation.accounts import PARTNERS_FILE, partners_conf
+from mapnet.federation.accounts import PARTNERS_FILE, partner_inbox, partners_conf
+from mapnet.runtime.credentials import write_private
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 REGISTER = "partners.json"
@@ -34,6 +35,11 @@ class PartnerError(ValueError):
 class NewPartner:
     user: str
     password: str
+
+    @property
+    def inbox_prefix(self) -> str:
+        """The client's inbox prefix: the only subjects this partner may subscribe to."""
+        return partner_inbox(self.user)
 
 
 class PartnerBook:
@@ -68,11 +74,9 @@ class PartnerBook:
 
     def _write(self, known: dict[str, dict[str, Any]]) -> None:
         self.home.mkdir(parents=True, exist_ok=True)
-        register = self.home / REGISTER
-        register.touch(mode=0o600)
-        register.write_text(json.dumps(known, indent=2))
+        write_private(self.home / REGISTER, json.dumps(known, indent=2))
         users = {name: entry["password_bcrypt"] for name, entry in known.items()}
-        (self.home / PARTNERS_FILE).write_text(partners_conf(users))
+        write_private(self.home / PARTNERS_FILE, partners_conf(users))
 
     def reload_server(self) -> bool:
         """Have the region's NATS server on this machine read its configuration again; False

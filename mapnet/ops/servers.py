@@ -17,9 +17,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from mapnet.federation.accounts import PARTNERS_FILE, SERVICE_PASSWORD_VAR, partners_conf
+from mapnet.federation.accounts import (
+    PARTNER_PUBLISH_FILE,
+    PARTNERS_FILE,
+    SERVICE_PASSWORD_VAR,
+    partner_publish_conf,
+    partners_conf,
+)
 from mapnet.federation.config import HUB_LEAF_URL_VAR, hub_config, password_var, region_config
-from mapnet.runtime.credentials import SERVICE_USER, service_password, with_login
+from mapnet.runtime.credentials import SERVICE_USER, service_password, with_login, write_private
 
 
 class ServerError(RuntimeError):
@@ -160,7 +166,8 @@ def nats_server(
     )
     region_home.mkdir(parents=True, exist_ok=True)
     if not (region_home / PARTNERS_FILE).exists():
-        (region_home / PARTNERS_FILE).write_text(partners_conf({}))
+        write_private(region_home / PARTNERS_FILE, partners_conf({}))
+    (region_home / PARTNER_PUBLISH_FILE).write_text(partner_publish_conf())
     env = {**os.environ, SERVICE_PASSWORD_VAR: str(service_password(region_home, create=True))}
     if hub_leaf_url:
         env[HUB_LEAF_URL_VAR] = hub_leaf_url

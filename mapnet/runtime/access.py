@@ -51,6 +51,14 @@ def acting(
     partner = stamped_partner(headers)
     if partner is not None:
         msg = msg.model_copy(update={"actor": Actor(id=partner, role="partner", region=region)})
+    elif msg.actor is not None and msg.actor.role == "partner":
+        # A partner is only ever who the server says it is: a request that names one without
+        # the stamp did not come through the partners' account, whoever sent it.
+        raise Refused(
+            "forbidden",
+            "a partner's request is known by the server's stamp; this one has none",
+            role="partner",
+        )
     actor = msg.actor
     if actor is None:
         raise Refused(

@@ -5,6 +5,7 @@ kept owner-readable under ``.mapnet/<region>/``. With NATS_URL set, the URL carr
 from __future__ import annotations
 
 import json
+import os
 import secrets
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -24,9 +25,20 @@ def service_password(region_home: Path, *, create: bool = False) -> str | None:
     # NATS reads an environment variable as a config value: it must read as a plain string.
     password = "pw" + secrets.token_hex(20)
     region_home.mkdir(parents=True, exist_ok=True)
-    path.touch(mode=0o600)
-    path.write_text(json.dumps({"user": SERVICE_USER, "password": password}))
+    write_private(path, json.dumps({"user": SERVICE_USER, "password": password}))
     return password
+
+
+def write_private(path: Path, text: str) -> None:
+    """Write a file only its owner may read: made so, or made so again if it was not (a file
+    of secrets or their hashes must never be readable by the machine's other users, even for
+    the instant between writing and a chmod)."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        os.fchmod(fd, 0o600)
+        os.write(fd, text.encode())
+    finally:
+        os.close(fd)
 
 
 def with_login(url: str, user: str, password: str) -> str:
