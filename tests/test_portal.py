@@ -15,6 +15,7 @@ from mapnet.dev.mailbox import MailStore
 from mapnet.runner import Assembly
 from mapnet.runtime import mongo
 from mapnet.runtime.bus import BusClient
+from mapnet.runtime.settings import Settings
 from services.notify.adapters.repository import NotifyStore
 from services.notify.domain.rules import unsubscribe_token
 from services.notify.settings import NotifySettings
@@ -123,6 +124,20 @@ async def test_the_public_calendar_and_a_one_click_unsubscribe(
         forged = await http.post("/unsubscribe", data={"email": "bob@example.ee", "token": token,
                                                        "csrf": csrf_of(page)})  # fmt: skip
         assert forged.status_code == 403  # the token is Ann's
+    # A mail program's one-click unsubscribe (RFC 8058): a POST to the link itself, no cookie,
+    # no form token; the signed token is the proof.
+    bob = unsubscribe_token(await notify.installation_secret(), "bob@example.ee")
+    async with httpx.AsyncClient(base_url=portal_url(region_app, region)) as mail_program:
+        one_click = await mail_program.post(
+            "/unsubscribe", params={"email": "bob@example.ee", "token": bob},
+            data={"List-Unsubscribe": "One-Click"},
+        )  # fmt: skip
+        assert one_click.status_code == 200 and "sends no more mail" in one_click.text
+        wrong = await mail_program.post(
+            "/unsubscribe", params={"email": "ann@example.ee", "token": bob},
+            data={"List-Unsubscribe": "One-Click"},
+        )  # fmt: skip
+        assert wrong.status_code == 403
 
 
 pytestmark = pytest.mark.usefixtures("region_app")
@@ -273,6 +288,20 @@ def every_route() -> list[tuple[str, str]]:
     )
 
 
+def test_a_portal_listening_beyond_this_machine_needs_its_public_address(
+    settings: Settings, region: str
+) -> None:
+    """Else the links in mails (invitations, resets) would point at 0.0.0.0."""
+    from services.portal.entrypoints.web import PortalConfigError
+    from services.portal.settings import PortalSettings
+
+    wide = PortalSettings.model_validate({"MAPNET_HTTP_HOST": "0.0.0.0"})
+    with pytest.raises(PortalConfigError, match="MAPNET_PUBLIC_URL"):
+        Assembly(settings, ["portal"], [region], configs={"portal": wide})
+    named = wide.model_copy(update={"public_url": "https://portal.example.eu"})
+    assert Assembly(settings, ["portal"], [region], configs={"portal": named}).runtimes
+
+
 PUBLIC = {"/healthz", "/signin", "/calendar", "/calendar.ics", "/events/x", "/unsubscribe",
           "/forgot", "/welcome/x", "/reset/x"}  # fmt: skip
 
@@ -291,7 +320,7 @@ async def test_signed_out_every_page_but_the_public_ones_sends_to_sign_in_and_no
         await add_person(servers, region, "admin@tallinn.example", "map_admin")
         await sign_in(http, "admin@tallinn.example")
         for method, path in routes:
-            if method == "POST":
+            if method == "POST" and path != "/unsubscribe":  # a mail's token is its proof
                 answer = await http.post(path, data={"csrf": "forged", "email": "a@b.ee"})
                 assert answer.status_code == 403, (path, answer.status_code)
         assert (await http.post("/signout", data={"csrf": "forged"})).status_code == 403

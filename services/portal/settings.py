@@ -16,10 +16,11 @@ class PortalSettings(BaseSettings):
     session_hours: float = Field(default=12.0, validation_alias="MAPNET_SESSION_HOURS")
     # Demo mode: the sign-in page lists the demo accounts (never in production).
     demo: bool = Field(default=False, validation_alias="MAPNET_DEMO")
-    # Cookies only over HTTPS when the portal is served behind TLS.
     # Where the links in mails (invitations, password resets) point; unset, the address the
     # portal listens on. Behind a proxy, the address people reach it at.
     public_url: str | None = Field(default=None, validation_alias="MAPNET_PUBLIC_URL")
     # The language of the pages: a catalogue under services/portal/locale (see i18n.py).
     language: str = Field(default="en", validation_alias="MAPNET_PORTAL_LANGUAGE")
-    secure_cookies: bool = Field(default=False, validation_alias="MAPNET_SECURE_COOKIES")
+    # Cookies only over HTTPS (Secure, named __Host-...); unset: so when MAPNET_PUBLIC_URL is an
+    # https:// address. Listening beyond loopback needs MAPNET_PUBLIC_URL (web.checked).
+    secure_cookies: bool | None = Field(default=None, validation_alias="MAPNET_SECURE_COOKIES")

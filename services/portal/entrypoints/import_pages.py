@@ -22,7 +22,7 @@ from contracts.errors import Refused
 from mapnet.runtime import importer
 
 from ..domain.users import User
-from .forms import posted
+from .forms import csrf_matches, posted
 from .i18n import tr
 
 if TYPE_CHECKING:
@@ -64,6 +64,11 @@ class ImportPages:
         return self.portal.page(request, "import.html", person=person, job=None, error=None)
 
     async def upload(self, request: Request, person: User) -> Response:
+        # The form's token is in its address too, checked before up to 100 MB are read.
+        if not csrf_matches(request, request.query_params.get("csrf")):
+            raise Refused(
+                "forbidden", tr("the form has expired: reload the page and send it again")
+            )
         form = await posted(request)
         upload = form.get("file")
 

@@ -43,11 +43,31 @@ from . import (
     sme_pages,
 )
 from .api import HTTP_STATUS, create_api
-from .forms import CSRF, SESSION, csrf_ok
+from .forms import Cookies, csrf_ok
 from .i18n import tr
+from .import_pages import MAX_UPLOAD
+from .limits import Guarded
 from .wiring import accounts_on
 
 HERE = Path(__file__).resolve().parent.parent
+LOOPBACK = ("127.0.0.1", "::1", "localhost")
+
+
+class PortalConfigError(ValueError):
+    """A setting the portal cannot start with."""
+
+
+def checked(settings: PortalSettings) -> PortalSettings:
+    """The settings, if the links in mails can point somewhere people reach: listening beyond
+    this machine, the portal must be told its public address (else an invitation would point
+    at 0.0.0.0 or at an address behind a proxy)."""
+    host = settings.http_host.strip("[]")
+    if not settings.public_url and host not in LOOPBACK and not host.startswith("127."):
+        raise PortalConfigError(
+            f"the portal listens on {settings.http_host}: set MAPNET_PUBLIC_URL to the address "
+            "people reach it at (https://...), so that the links in mails lead there"
+        )
+    return settings
 
 
 class Portal:
@@ -59,6 +79,12 @@ class Portal:
         self.log: Any = None  # the runtime's logger, once built
         # Where links in mails point: MAPNET_PUBLIC_URL, else the address the portal listens on.
         self.base_url = settings.public_url or ""
+        # Behind HTTPS (a public https:// address) the cookies are Secure __Host- cookies
+        # unless MAPNET_SECURE_COOKIES says otherwise.
+        secure = settings.secure_cookies
+        if secure is None:
+            secure = (settings.public_url or "").lower().startswith("https://")
+        self.cookies = Cookies(secure=secure)
         catalogue = i18n.translations(settings.language)
         i18n.use(catalogue)
         env = i18n.environment(HERE / "templates", catalogue)
@@ -81,30 +107,37 @@ class Portal:
         return found
 
     async def person(self, request: Request) -> tuple[User, str] | None:
-        token = request.cookies.get(SESSION)
-        return await self.accounts.signed_in(token) if token else None
+        """The signed-in person and their session's CSRF token, which the page's forms then
+        carry and its posts are checked against."""
+        token = request.cookies.get(self.cookies.session)
+        found = await self.accounts.signed_in(token) if token else None
+        if found is not None:
+            request.state.session_csrf = found[1]
+        return found
 
     def signed_in_at(self, target: str, session: NewSession) -> Response:
         response = RedirectResponse(target, status_code=303)
-        response.set_cookie(SESSION, session.token, httponly=True, samesite="lax",
-                            secure=self.settings.secure_cookies,
+        response.set_cookie(self.cookies.session, session.token, httponly=True, samesite="lax",
+                            secure=self.cookies.secure, path="/",
                             max_age=int(self.settings.session_hours * 3600))  # fmt: skip
         return response
 
     def page(self, request: Request, name: str, status: int = 200, **context: Any) -> Response:
-        token = request.cookies.get(CSRF) or secrets.token_urlsafe(24)
+        session_csrf = getattr(request.state, "session_csrf", None)
+        token = session_csrf or request.cookies.get(self.cookies.csrf) or secrets.token_urlsafe(24)
         response = self.templates.TemplateResponse(
             request, name, {"csrf": token, "region": self.region, **context}, status_code=status
         )
-        if CSRF not in request.cookies:
-            response.set_cookie(CSRF, token, httponly=True, samesite="strict",
-                                secure=self.settings.secure_cookies)  # fmt: skip
+        if session_csrf is None and self.cookies.csrf not in request.cookies:
+            response.set_cookie(self.cookies.csrf, token, httponly=True, samesite="strict",
+                                secure=self.cookies.secure, path="/")  # fmt: skip
         return response
 
 
 def create_app(portal: Portal) -> FastAPI:
     app = FastAPI(title="MAPnet portal", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.portal = portal
+    app.add_middleware(Guarded, larger={("POST", "/smes/import"): MAX_UPLOAD + 64 * 1024})
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
     @app.exception_handler(Refused)
@@ -142,13 +175,15 @@ def create_app(portal: Portal) -> FastAPI:
     @app.post("/signout")
     async def signout(request: Request) -> Response:
         form = await request.form()
+        await portal.person(request)  # its session's token is the one the form must carry
         if not csrf_ok(request, form):  # a forged post signs nobody out
             return portal.page(request, "error.html", 403, code="forbidden", person=None,
                                message=tr("the form has expired: reload the page"))  # fmt: skip
-        if token := request.cookies.get(SESSION):
+        if token := request.cookies.get(portal.cookies.session):
             await portal.accounts.sign_out(token)
         response = RedirectResponse("/signin", status_code=303)
-        response.delete_cookie(SESSION)
+        response.delete_cookie(portal.cookies.session, path="/", secure=portal.cookies.secure,
+                               httponly=True, samesite="lax")  # fmt: skip
         return response
 
     every_page = pages.Pages(portal)
@@ -173,7 +208,7 @@ def _local(target: str) -> str:
 
 
 def build(rt: Runtime) -> None:
-    settings = rt.config_as(PortalSettings)
+    settings = checked(rt.config_as(PortalSettings))
     store = PortalStore(rt.db)
     accounts = accounts_on(store, settings.session_hours)
     portal = Portal(rt.region, accounts, settings)

@@ -124,3 +124,100 @@ async def test_a_wrong_password_is_said_once_and_the_link_pages_refuse_a_bad_tok
     stale = portal.get("/welcome/not-a-token")
     assert stale.status_code == 404 and "used already or has expired" in stale.text
     assert portal.get("/forgot").status_code == 200
+
+
+async def _asgi_post(app: Any, path: str, length: int) -> tuple[int, bool]:
+    """A POST saying its body is `length` bytes long, sent to the app as the server would:
+    (the status, whether the app read any of the body)."""
+    read: list[bool] = []
+    started: list[int] = []
+
+    async def receive() -> dict[str, Any]:
+        read.append(True)
+        return {"type": "http.request", "body": b"x" * 1024, "more_body": True}
+
+    async def send(message: dict[str, Any]) -> None:
+        if message["type"] == "http.response.start":
+            started.append(message["status"])
+
+    scope = {"type": "http", "method": "POST", "path": path, "raw_path": path.encode(),
+             "query_string": b"", "root_path": "", "scheme": "http", "http_version": "1.1",
+             "headers": [(b"content-length", str(length).encode()),
+                         (b"content-type", b"application/x-www-form-urlencoded")],
+             "client": ("127.0.0.1", 5000), "server": ("testserver", 80)}  # fmt: skip
+    await app(scope, receive, send)
+    return started[0], bool(read)
+
+
+async def test_a_body_larger_than_its_route_allows_is_refused_before_it_is_read(
+    portal: TestClient,
+) -> None:
+    from services.portal.entrypoints.import_pages import MAX_UPLOAD
+    from services.portal.entrypoints.limits import BODY_LIMIT
+
+    app = portal.app
+    assert await _asgi_post(app, "/signin", 10**10) == (413, False)
+    assert await _asgi_post(app, "/api/v1/events/publish_event", BODY_LIMIT + 1) == (413, False)
+    assert await _asgi_post(app, "/smes/import", MAX_UPLOAD + 10**6) == (413, False)
+    # The import's own cap is the import's only: a file of 1 MB may go there (signed out, it
+    # is sent to sign in, unread), not to a form.
+    assert (await _asgi_post(app, "/smes/import", 10**6))[0] == 303
+    # A body that does not say its length is cut off as it passes the limit.
+    chunks = iter([b"email=a&password=" + b"x" * 100_000] + [b"x" * 100_000] * 5)
+    cut = portal.post("/signin", content=chunks,
+                      headers={"Content-Type": "application/x-www-form-urlencoded"})  # fmt: skip
+    assert cut.status_code == 413
+
+
+async def test_a_signed_in_persons_forms_carry_their_sessions_token_not_a_planted_cookies(
+    portal: TestClient,
+) -> None:
+    accounts = portal.app.state.portal.accounts  # type: ignore[attr-defined]
+    await accounts.add_user("a@t.ee", "map_staff", "tallinn", PASSWORD)
+    page = portal.get("/signin")
+    portal.post("/signin", data={"email": "a@t.ee", "password": PASSWORD, "csrf": csrf_of(page)})
+    home = portal.get("/")
+    # Someone who can set a cookie for the site (a sub-domain, a plain-HTTP hop) sets their own
+    # token and sends the same in a form: double submit alone would take it.
+    portal.cookies.set("mapnet_csrf", "planted-token")
+    forged = portal.post("/signout", data={"csrf": "planted-token"}, follow_redirects=False)
+    assert forged.status_code == 403
+    assert portal.get("/").status_code == 200  # still signed in
+    # The import's token is checked from its address, before the upload is read.
+    upload = {"file": ("smes.csv", b"legal_name\n", "text/csv")}
+    unread = portal.post("/smes/import", data={"csrf": csrf_of(home)}, files=upload,
+                         follow_redirects=False)  # fmt: skip
+    assert unread.status_code == 403
+    form = portal.get("/smes/import")
+    assert f'action="/smes/import?csrf={csrf_of(home)}"' in form.text
+    out = portal.post("/signout", data={"csrf": csrf_of(home)}, follow_redirects=False)
+    assert out.status_code == 303
+
+
+async def test_behind_https_the_cookies_are_secure_host_cookies_and_pages_say_how_to_be_shown(
+    portal: TestClient,
+) -> None:
+    accounts = portal.app.state.portal.accounts  # type: ignore[attr-defined]
+    settings = PortalSettings.model_validate({"MAPNET_PUBLIC_URL": "https://portal.example.eu"})
+    https = TestClient(create_app(Portal("tallinn", accounts, settings)),
+                       base_url="https://testserver")  # fmt: skip
+    await accounts.add_user("a@t.ee", "map_staff", "tallinn", PASSWORD)
+    page = https.get("/signin")
+    set_csrf = page.headers["set-cookie"]
+    assert set_csrf.startswith("__Host-mapnet_csrf=") and "Secure" in set_csrf
+    assert "Path=/" in set_csrf and "Domain" not in set_csrf
+    sent = {"email": "a@t.ee", "password": PASSWORD, "csrf": csrf_of(page)}
+    signed = https.post("/signin", data=sent, follow_redirects=False)
+    session = signed.headers["set-cookie"]
+    assert session.startswith("__Host-mapnet_session=") and "Secure" in session
+    assert https.get("/").status_code == 200  # the secure cookies work over https
+    # Plain HTTP on this machine (development): ordinary cookies, no Secure.
+    assert portal.get("/signin").headers["set-cookie"].startswith("mapnet_csrf=")
+    for answer in (page, https.get("/")):
+        csp = answer.headers["content-security-policy"]
+        assert "frame-ancestors 'none'" in csp and "script-src 'self'" in csp
+        assert answer.headers["referrer-policy"] == "no-referrer"
+        assert answer.headers["cache-control"] == "no-store"
+    assert "no-store" not in https.get("/static/htmx-2.0.11.min.js").headers.get(
+        "cache-control", ""
+    )
