@@ -26,9 +26,22 @@ class AuditEntry(Payload):
     at: AwareDatetime
     service: str
     operation: str
-    actor: Actor | None = Field(description="Personal data in it is gone after an erasure")
+    actor: Actor | None = Field(
+        description="Who the request says acted (the runtime believes it only from the region's "
+        "own account). Personal data in it is gone after an erasure"
+    )
+    connection: str | None = Field(
+        default=None,
+        description="What the NATS server vouched for about the connection the request came "
+        "on: PARTNERS/<user> for a partner system (the server's stamp); none for the region's "
+        "own services, the portal and the command line",
+    )
     record_id: str | None = None
-    outcome: Literal["accepted"] | ErrorCode
+    outcome: Literal["accepted", "pending"] | ErrorCode = Field(
+        description="pending: the command was received and its entry written before it ran, "
+        "but its outcome was not recorded (the service failed in between); it may have been "
+        "carried out"
+    )
     reason: str = ""
     correlationid: str
     command_id: str

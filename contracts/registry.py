@@ -176,7 +176,12 @@ class SmeView(SmeFields):
 class ChangeStage(Payload):
     sme_id: str
     to_stage: Stage
-    actor: str = Field(min_length=1)
+    actor: str | None = Field(
+        default=None,
+        max_length=200,
+        description="Ignored: the stage change records who the request acts for (its actor), "
+        "never what its data says",
+    )
     reason: str = Field(min_length=1, max_length=2000)
 
 
@@ -388,6 +393,7 @@ REGISTER_SME = command(
             "an SME with the same registry code or VAT number is registered here "
             "(details.existing_sme_id)"
         ),
+        "forbidden": "staff register SMEs only in their own region",
     },
 )
 UPDATE_SME = command(
@@ -463,7 +469,10 @@ PUBLISH_SUCCESS_STORY = command(
     StoryAccepted,
     "Tell a success story",
     roles=STAFF,
-    refusals={"not_found": "no SME with this id in this region"},
+    refusals={
+        "not_found": "no SME with this id in this region",
+        "forbidden": "staff tell only their own region's stories",
+    },
 )
 ERASE_SME = command(
     S,
@@ -472,7 +481,10 @@ ERASE_SME = command(
     Accepted,
     "Erase an SME and its personal data",
     roles=ADMIN,
-    refusals={"not_found": "no SME with this id in this region"},
+    refusals={
+        "not_found": "no SME with this id in this region",
+        "forbidden": "an admin erases only their own region's SMEs",
+    },
 )
 ERASE_CONTACT = command(
     S,
@@ -481,22 +493,36 @@ ERASE_CONTACT = command(
     SmeView,
     "Erase one contact person",
     roles=ADMIN,
-    refusals={"not_found": "no SME with this id, or no such contact of it"},
+    refusals={
+        "not_found": "no SME with this id, or no such contact of it",
+        "forbidden": "an admin erases only their own region's SMEs' contacts",
+    },
 )
 GET_SME = query(
     S,
     "get_sme",
     GetSme,
     SmeView,
-    "One SME as its MAP sees it",
+    "One SME as its MAP sees it; to another SME's contact, as another region sees it",
     roles=(*STAFF, "sme", "service"),
     refusals={
         "not_found": "no SME with this id in this region",
-        "forbidden": "a contact reads only their own SME",
+        "forbidden": (
+            "staff of another region; a contact reads another SME only if it shares with the "
+            "network, and then only what the network sees (no contacts, figures, VAT id, "
+            "address, founding date, coaching journey, draft, withdrawn, expired or private "
+            "profiles, nor the figures behind its classes)"
+        ),
     },
 )
 SEARCH_SMES = query(
-    S, "search_smes", SearchSmes, SmePage, "Find SMEs by filters and text", roles=(*STAFF, "sme")
+    S,
+    "search_smes",
+    SearchSmes,
+    SmePage,
+    "Find SMEs by filters and text; a contact finds their own and those shared with the network",
+    roles=(*STAFF, "sme"),
+    refusals={"forbidden": "staff of another region"},
 )
 GET_KPIS = query(
     S, "get_kpis", GetKpis, Kpis, "The seed's indicators for a period", roles=(*STAFF, "steering")

@@ -204,7 +204,10 @@ async def test_a_contact_sees_other_smes_without_contacts_and_changes_only_its_o
     client: BusClient, region: str
 ) -> None:
     own = await client.call(rg.REGISTER_SME, new_sme(), region)
-    other = await client.call(rg.REGISTER_SME, new_sme(reg="14000015", name="Other OÜ"), region)
+    # (An SME that does not share with the network is not shown to other SMEs' contacts at all:
+    # services/registry/tests/test_who_may.py.)
+    shared = new_sme(reg="14000015", name="Other OÜ", share_with_network=True)
+    other = await client.call(rg.REGISTER_SME, shared, region)
     contact = Actor(id="mari@photonforge.ee", role="sme", region=region, sme_id=own.sme_id)
     seen = await client.call(rg.GET_SME, rg.GetSme(sme_id=other.sme_id), region, actor=contact)
     assert seen.contacts == [] and seen.legal_name == "Other OÜ"

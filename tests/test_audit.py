@@ -7,18 +7,26 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import secrets
 import subprocess
 import sys
+from typing import Any
 
 import pytest
 
+from contracts import events as ev
 from contracts import registry as rg
 from contracts.access import Actor
 from contracts.audit import ListAudit, audit_query
 from contracts.errors import Refused
+from mapnet.ops.partners import PartnerBook
+from mapnet.runtime import mongo
 from mapnet.runtime.bus import BusClient
+from mapnet.runtime.credentials import with_login, without_login
 from services.registry.tests.test_registry_bus import new_sme
 from tests.fixtures import Servers
+from tests.helpers import connect_when_let_in
+from tests.three_regions import an_entry
 
 pytestmark = pytest.mark.usefixtures("region_app")
 
@@ -82,3 +90,81 @@ async def test_mapnet_audit_shows_every_services_trail(
     assert result.returncode == 0, result.stderr
     entries = json.loads(result.stdout)
     assert [(e["service"], e["operation"]) for e in entries] == [("registry", "register_sme")]
+
+
+async def test_a_command_whose_entry_cannot_be_written_is_not_carried_out(
+    servers: Servers, client: BusClient, region: str
+) -> None:
+    # The database refuses this one entry (a unique correlation id taken), as a full disk or a
+    # lost primary would refuse all: the command must then change nothing.
+    entries = mongo.database(mongo.client(servers.mongo_url), region, "registry")["audit"]
+    await entries.create_index("correlationid", unique=True, name="one_per_correlation")
+    await entries.insert_one({"_id": "taken", "correlationid": "taken"})
+    with pytest.raises(Refused) as refused:
+        await client.call(rg.REGISTER_SME, new_sme(), region, correlationid="taken")
+    assert refused.value.code == "internal"
+    page = await client.call(rg.SEARCH_SMES, rg.SearchSmes(), region)
+    assert page.items == []
+    await entries.delete_one({"_id": "taken"})  # (not an entry: list_audit could not read it)
+    sme = await client.call(rg.REGISTER_SME, new_sme(), region, correlationid="free")
+    assert [(e["operation"], e["outcome"]) for e in await trail(client, region)] == [
+        ("register_sme", "accepted")
+    ]
+    assert (await trail(client, region))[0]["record_id"] == sme.sme_id
+
+
+async def test_erasing_a_contact_forgets_only_them_and_an_sme_only_its_contacts(
+    client: BusClient, region: str
+) -> None:
+    two = new_sme(contacts=[{"name": "Mari", "email": "mari@photonforge.ee"},
+                            {"name": "Jaan", "email": "jaan@photonforge.ee"}])  # fmt: skip
+    sme = await client.call(rg.REGISTER_SME, two, region)
+    mari, jaan = sme.contacts
+    acting = [
+        Actor(id="Mari@photonforge.ee", role="sme", region=region, sme_id=sme.sme_id),
+        Actor(id="jaan@photonforge.ee", role="sme", region=region, sme_id=sme.sme_id),
+        # Staff acting with the SME named (as a portal page about it may): still staff.
+        Actor(id="anna@map.example", role="map_staff", region=region, sme_id=sme.sme_id),
+    ]
+    for n, actor in enumerate(acting, start=1):
+        change = rg.UpdateSme(sme_id=sme.sme_id, expected_version=n,
+                              changes={"description": f"v{n}"})  # fmt: skip
+        await client.call(rg.UPDATE_SME, change, region, actor=actor)
+    erase = rg.EraseContact(sme_id=sme.sme_id, contact_id=mari.id, reason="asked")
+    await client.call(rg.ERASE_CONTACT, erase, region)
+
+    async def who_updated() -> list[Any]:
+        entries = await trail(client, region, record_id=sme.sme_id)
+        return [e["actor"]["id"] for e in entries if e["operation"] == "update_sme"]  # type: ignore[index]
+
+    assert await who_updated() == ["anna@map.example", "jaan@photonforge.ee", "(erased)"]
+    await client.call(rg.ERASE_SME, rg.EraseSme(sme_id=sme.sme_id, reason="asked"), region)
+    assert await who_updated() == ["anna@map.example", "(erased)", "(erased)"]
+    assert jaan.email not in json.dumps(await trail(client, region))
+
+
+async def test_the_trail_keeps_what_the_server_vouched_for_about_the_connection(
+    servers: Servers, client: BusClient, region: str
+) -> None:
+    assert servers.nats_home is not None
+    book = PartnerBook(servers.nats_home)
+    added = book.add("audited" + secrets.token_hex(3))
+    try:
+        assert book.reload_server()
+        url = with_login(without_login(servers.nats_url), added.user, added.password)
+        nc = await connect_when_let_in(url, inbox_prefix=added.inbox_prefix)
+        # It claims to be the region's admin; the server's stamp says who it is.
+        bus = BusClient(nc, source="https://acme.example", role="map_admin")
+        await bus.call(ev.PUBLISH_EVENT, an_entry("Acme Days", partner_id=added.user), region)
+        await nc.close()
+    finally:
+        book.remove(added.user)
+        book.reload_server()
+    page = await client.call(audit_query("events"), ListAudit(), region)
+    [entry] = [e for e in page.items if e.operation == "publish_event"]
+    assert entry.connection == f"PARTNERS/{added.user}"
+    assert entry.actor is not None
+    assert (entry.actor.id, entry.actor.role) == (added.user, "partner")
+    mine = await client.call(rg.REGISTER_SME, new_sme(), region)
+    [own] = await trail(client, region, record_id=mine.sme_id)
+    assert own["connection"] is None  # the region's own account: nothing stamped

@@ -1,11 +1,21 @@
 """A service's audit trail: an append-only collection of what it accepted and refused, and who
 asked. Entries that arrive together are written together (group_insert): under load a command
-adds a share of one insert, not one insert of its own. A command is answered once its entry is
-written; an entry that cannot be written is logged as an error and the answer still goes out,
-since the change it records is already stored.
+adds a share of one insert and of one update, not writes of its own.
+
+No change without a trace: a command's entry is written before its handler runs (outcome
+``pending``), and only once it is stored does the handler run; if it cannot be written the
+command is answered ``internal`` and nothing is changed. The outcome is written after the
+handler; should that write fail, the entry stays ``pending`` (the command was received and may
+have been carried out) and the failure is logged. Requests refused before any handler ran
+changed nothing: their entry is written once, and one that cannot be written is logged.
+
+Each entry keeps who the request says acted (``actor``) and, apart from it, what the NATS
+server vouched for about the connection it came on (``connection``: the partner user the
+server stamped), so that a trail never rests on what a request says of itself alone.
 
 Erasure keeps that an erasure happened (its own entry) and removes who acted for the erased
-SME from every entry (the contact persons' identities are personal data)."""
+SME (or for one erased contact of it) from every entry: the contact persons' identities are
+personal data. Only entries of contacts acting for that SME change, never staff's."""
 
 from __future__ import annotations
 
@@ -13,13 +23,14 @@ from datetime import datetime
 from typing import Any
 
 from bson.errors import BSONError
-from pymongo import ASCENDING, DESCENDING
+from pymongo import ASCENDING, DESCENDING, DeleteOne, UpdateOne
 from pymongo.errors import PyMongoError
 
 from contracts.audit import AuditEntry, AuditPage, ListAudit
 from contracts.envelope import Envelope, new_id, utcnow
+from contracts.registry import email_digest
 
-from .group_insert import GroupInsert
+from .group_insert import GroupInsert, GroupWrite
 from .mongo import Collection
 from .paging import keyset_page
 
@@ -33,31 +44,72 @@ class AuditLog:
         self.service = service
         self.log = log
         self._inserts = GroupInsert(collection)
+        self._settles = GroupWrite(collection)
 
     async def create_indexes(self) -> None:
         await self.entries.create_index([("record_id", ASCENDING)], name="record_id")
         await self.entries.create_index([("actor.id", ASCENDING)], name="actor_id")
         await self.entries.create_index([("at", DESCENDING)], name="at")
 
-    async def record(
-        self, operation: str, msg: Envelope[Any], record_id: str | None, outcome: str, reason: str
-    ) -> None:
-        entry = {
+    def _entry(
+        self, operation: str, msg: Envelope[Any], record_id: str | None, outcome: str,
+        reason: str, connection: str | None,
+    ) -> dict[str, Any]:  # fmt: skip
+        return {
             "_id": new_id(),
             "at": utcnow().isoformat(),
             "service": self.service,
             "operation": operation,
             "actor": msg.actor.model_dump(mode="json") if msg.actor else None,
+            "connection": connection,
             "record_id": record_id,
             "outcome": outcome,
             "reason": reason[:500],
             "correlationid": msg.correlationid,
             "command_id": msg.id,
         }
+
+    async def record(
+        self, operation: str, msg: Envelope[Any], record_id: str | None, outcome: str,
+        reason: str, connection: str | None = None,
+    ) -> None:  # fmt: skip
+        """An entry of a request refused before anything changed: logged if not written."""
+        entry = self._entry(operation, msg, record_id, outcome, reason, connection)
         try:
             await self._inserts.insert(entry)
         except (PyMongoError, BSONError) as exc:
             self.log.error("audit_not_written", operation=operation, error=str(exc))
+
+    async def intend(
+        self, operation: str, msg: Envelope[Any], record_id: str | None,
+        connection: str | None = None,
+    ) -> str:  # fmt: skip
+        """Before a command's handler runs: its entry, outcome pending. Raises if it cannot be
+        stored, and then the handler must not run."""
+        entry = self._entry(operation, msg, record_id, "pending", "", connection)
+        await self._inserts.insert(entry)
+        return str(entry["_id"])
+
+    async def settle(
+        self, entry_id: str, outcome: str, reason: str = "", record_id: str | None = None
+    ) -> None:
+        """The outcome of a command whose entry ``intend`` wrote. Not written: the entry stays
+        pending, which says the command came and may have been carried out."""
+        fields: dict[str, Any] = {"outcome": outcome, "reason": reason[:500]}
+        if record_id is not None:
+            fields["record_id"] = record_id
+        try:
+            await self._settles.write(UpdateOne({"_id": entry_id}, {"$set": fields}))
+        except (PyMongoError, BSONError) as exc:
+            self.log.error("audit_outcome_not_written", entry=entry_id, error=str(exc))
+
+    async def withdraw(self, entry_id: str) -> None:
+        """A command refused as bad input changed nothing and says nothing of who may do what:
+        its entry goes."""
+        try:
+            await self._settles.write(DeleteOne({"_id": entry_id}))
+        except (PyMongoError, BSONError) as exc:
+            self.log.error("audit_entry_not_withdrawn", entry=entry_id, error=str(exc))
 
     async def page(self, q: ListAudit) -> AuditPage:
         clauses: list[dict[str, Any]] = []
@@ -79,6 +131,17 @@ class AuditLog:
         ]
         return AuditPage(items=items, next_cursor=cursor)
 
-    async def forget_contacts_of(self, sme_id: str) -> None:
-        """Who acted for an erased SME is personal data: gone from every entry."""
-        await self.entries.update_many({"actor.sme_id": sme_id}, {"$set": {"actor.id": ERASED}})
+    async def forget_contacts_of(self, sme_id: str, email_sha256: str | None = None) -> None:
+        """Who acted for an erased SME is personal data: gone from every entry of a contact
+        acting for it (role sme), or, with ``email_sha256``, of the one erased contact whose
+        address (their actor id) has that digest. Staff who acted on the SME stay named."""
+        theirs = {"actor.role": "sme", "actor.sme_id": sme_id}
+        if email_sha256 is None:
+            await self.entries.update_many(theirs, {"$set": {"actor.id": ERASED}})
+            return
+        ids = {doc["actor"]["id"] async for doc in self.entries.find(theirs, {"actor": 1})}
+        erased = [i for i in ids if i != ERASED and email_digest(i) == email_sha256]
+        if erased:
+            await self.entries.update_many(
+                {**theirs, "actor.id": {"$in": erased}}, {"$set": {"actor.id": ERASED}}
+            )

@@ -70,3 +70,40 @@ def _settle(stored: asyncio.Future[None], error: Exception | None) -> None:
         stored.set_result(None)
     else:
         stored.set_exception(error)
+
+
+class GroupWrite:
+    """As ``GroupInsert``, for any writes (``UpdateOne``, ``DeleteOne`` …) that callers make
+    side by side: one ``bulk_write`` for those that arrive together. ``write`` returns once its
+    own operation is done, or raises the error that kept it (or the whole batch) from being
+    written."""
+
+    def __init__(self, collection: Collection, *, most: int = 64) -> None:
+        self.collection = collection
+        self.most = most
+        self._waiting: list[tuple[Any, asyncio.Future[None]]] = []
+        self._writer: asyncio.Task[None] | None = None
+
+    async def write(self, operation: Any) -> None:
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiting.append((operation, done))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write())
+        await done
+
+    async def _write(self) -> None:
+        while self._waiting:
+            batch, self._waiting = self._waiting[: self.most], self._waiting[self.most :]
+            try:
+                await self.collection.bulk_write([op for op, _ in batch], ordered=False)
+            except BulkWriteError as exc:
+                refused = {e["index"]: e for e in exc.details.get("writeErrors", [])}
+                for index, (_, done) in enumerate(batch):
+                    error = refused.get(index)
+                    _settle(done, _error_of(error) if error else None)
+            except Exception as exc:
+                for _, done in batch:
+                    _settle(done, exc)
+            else:
+                for _, done in batch:
+                    _settle(done, None)

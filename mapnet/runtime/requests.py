@@ -17,7 +17,14 @@ from contracts.errors import Refused
 from contracts.operations import Operation
 
 from . import logs
-from .access import acting, command_key, id_reused, payload_digest
+from .access import (
+    PARTNERS_ACCOUNT,
+    acting,
+    command_key,
+    id_reused,
+    payload_digest,
+    stamped_partner,
+)
 from .codec import error_envelope, reply_envelope
 from .compat import message_context
 from .routing import Routes, address, described
@@ -89,10 +96,11 @@ class RequestRoutes(Routes):
         cached: bool,
         headers: dict[str, str] | None = None,
     ) -> bytes:
+        connection = vouched_connection(headers)
         try:
             msg = acting(op, msg, headers, self.region)
         except Refused as refusal:
-            return await self._refused(op, msg, self._record_id(msg.data), refusal)
+            return await self._refused(op, msg, self._record_id(msg.data), refusal, connection)
         cache = self.db[REPLY_CACHE] if cached else None
         if cache is not None:
             # A repeat is the same operation from the same caller with the same id and content;
@@ -103,16 +111,23 @@ class RequestRoutes(Routes):
                     self.log.info("command_repeated", answered_from_cache=True)
                     return answered
             except Refused as refusal:
-                return await self._refused(op, msg, self._record_id(msg.data), refusal)
+                return await self._refused(op, msg, self._record_id(msg.data), refusal, connection)
         refers_to = self._record_id(msg.data)
+        entry: str | None = None
         try:
+            if op.kind == "cmd":
+                # No change without a trace: the command's entry is stored before its handler
+                # may change anything; if it cannot be, the command is not carried out.
+                entry = await self.audit.intend(op.name, msg, refers_to, connection)
             result = await handler(msg)
         except Refused as refusal:
-            reply = await self._refused(op, msg, refers_to, refusal)
+            reply = await self._refused(op, msg, refers_to, refusal, connection, entry)
         except Exception as exc:
             # An internal fault is answered, never left to time out, and not cached: a retry
             # may succeed (so the claim goes).
             self.log.exception("request_failed", error=str(exc))
+            if entry is not None:
+                await self.audit.settle(entry, "internal", type(exc).__name__, refers_to)
             if cache is not None:
                 await cache.delete_one({"_id": key, "claimed": {"$exists": True}})
             return error_envelope(
@@ -134,7 +149,8 @@ class RequestRoutes(Routes):
                     op, result, region=self.region, source=self.source,
                     correlationid=msg.correlationid,
                 )  # fmt: skip
-            await self._audited(op, msg, refers_to, None)
+            if entry is not None:
+                await self.audit.settle(entry, "accepted", "", refers_to)
         if cache is not None:
             record = {"reply": reply.decode(), "at": utcnow(), "op": op.name, "ref": refers_to,
                       "digest": digest}  # fmt: skip
@@ -173,27 +189,34 @@ class RequestRoutes(Routes):
             await asyncio.sleep(0.05)
 
     async def _refused(
-        self, op: Operation[Any, Any], msg: Envelope[Any], record: str | None, refusal: Refused
-    ) -> bytes:
-        """A refusal, logged, audited and answered as a typed error."""
+        self, op: Operation[Any, Any], msg: Envelope[Any], record: str | None, refusal: Refused,
+        connection: str | None = None, entry: str | None = None,
+    ) -> bytes:  # fmt: skip
+        """A refusal, logged, audited and answered as a typed error. ``entry``: the command's
+        audit entry written before its handler ran, to complete."""
         self.log.info("request_refused", code=refusal.code, reason=refusal.message)
-        await self._audited(op, msg, record, refusal)
+        await self._audited(op, msg, record, refusal, connection, entry)
         return error_envelope(
             refusal.body(), region=self.region, source=self.source, correlationid=msg.correlationid
         )
 
     async def _audited(
-        self, op: Operation[Any, Any], msg: Envelope[Any], record: str | None, refusal: Any
-    ) -> None:
-        """Commands accepted and requests refused go in the audit trail; bad input does not
-        (it changed nothing and says nothing of who may do what)."""
-        if refusal is None:
-            if op.kind == "cmd":
-                await self.audit.record(op.name, msg, record, "accepted", "")
-        elif refusal.code != "validation_failed" and (
+        self, op: Operation[Any, Any], msg: Envelope[Any], record: str | None, refusal: Refused,
+        connection: str | None, entry: str | None,
+    ) -> None:  # fmt: skip
+        """Commands accepted (see _answer) and requests refused go in the audit trail; bad
+        input does not (it changed nothing and says nothing of who may do what), nor a query
+        refused for a reason other than its caller's role or records."""
+        kept = refusal.code != "validation_failed" and (
             op.kind == "cmd" or refusal.code == "forbidden"
-        ):
-            await self.audit.record(op.name, msg, record, refusal.code, refusal.message)
+        )
+        if entry is not None:
+            if kept:
+                await self.audit.settle(entry, refusal.code, refusal.message, record)
+            else:
+                await self.audit.withdraw(entry)
+        elif kept:
+            await self.audit.record(op.name, msg, record, refusal.code, refusal.message, connection)
 
     async def forget_replies(self, ref: str) -> None:
         """Drop the answers cached about one record: they may quote people who were erased."""
@@ -204,6 +227,13 @@ class RequestRoutes(Routes):
         and who acted for it in the audit trail (the erasure itself stays there)."""
         await self.forget_replies(sme_id)
         await self.audit.forget_contacts_of(sme_id)
+
+    async def forget_contact(self, sme_id: str, email_sha256: str) -> None:
+        """Drop what this service keeps of one erased contact of an SME: the answers cached
+        about the SME (they may quote them), and who they were in the audit trail; the SME's
+        other people stay named."""
+        await self.forget_replies(sme_id)
+        await self.audit.forget_contacts_of(sme_id, email_sha256)
 
     def not_yet(self, *ops: Operation[Any, Any]) -> None:
         """Routes that exist and are documented but whose behaviour is still to be built: they
@@ -221,3 +251,11 @@ class RequestRoutes(Routes):
             if isinstance(value := getattr(model, name, None), str):
                 return value
         return None
+
+
+def vouched_connection(headers: dict[str, str] | None) -> str | None:
+    """What the NATS server itself says about the connection a request came on (the partner
+    user it stamped), for the audit trail; None for the region's own account, which the server
+    does not stamp."""
+    partner = stamped_partner(headers)
+    return f"{PARTNERS_ACCOUNT}/{partner}" if partner is not None else None

@@ -56,9 +56,14 @@ def _kept(q: c.SearchSmes) -> Callable[[dict[str, Any]], bool]:
     return keep
 
 
-async def search(smes: Collection, q: c.SearchSmes) -> c.SmePage:
+async def search(smes: Collection, q: c.SearchSmes, *, own: str | None = None) -> c.SmePage:
+    """``own``: a contact's SME; the contact finds it and the SMEs that share with the network
+    (what another region finds), no others."""
+    clauses = _filter(q)
+    if own is not None:
+        clauses.append({"$or": [{"share_with_network": True}, {"_id": own}]})
     docs, cursor = await keyset_page(
-        smes, _filter(q), q.sort, q.limit, q.cursor, keep=_kept(q), projection=SUMMARY
+        smes, clauses, q.sort, q.limit, q.cursor, keep=_kept(q), projection=SUMMARY
     )
     try:
         items = [

@@ -186,7 +186,8 @@ class Sme:
         )
         self._share(self.data.share_with_network)
 
-    def erase_contact(self, contact_id: str, now: datetime) -> None:
+    def erase_contact(self, contact_id: str, now: datetime) -> c.Contact:
+        """Remove one contact; answers who was removed."""
         erased = next((ct for ct in self.contacts if ct.id == contact_id), None)
         if erased is None:
             raise Refused("not_found", f"contact {contact_id} does not exist", id=contact_id)
@@ -202,6 +203,7 @@ class Sme:
                 email_sha256=c.email_digest(erased.email),
             ),
         )
+        return erased
 
     def erase(self, now: datetime) -> None:
         self._record(

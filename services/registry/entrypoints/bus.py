@@ -11,13 +11,16 @@ from ..adapters import search
 from ..adapters.repository import SmeRepository
 from ..adapters.stories import COLLECTION as STORIES
 from ..adapters.stories import StoryRepository
+from ..domain.access import check_home_staff, seen_in_search
 from ..domain.validation import profile_rules, register_rules
 from ..service_layer.handlers import Registry
 
 
 def build(rt: Runtime) -> None:
     repo = SmeRepository(rt.db)
-    registry = Registry(rt.unit_of_work(), repo, StoryRepository(rt.db), rt.forget_sme)
+    registry = Registry(
+        rt.unit_of_work(), repo, StoryRepository(rt.db), rt.forget_sme, rt.forget_contact
+    )
     rt.outbox_collections += [repo.name, STORIES]
     rt.startup.append(repo.create_indexes)
 
@@ -35,7 +38,8 @@ def build(rt: Runtime) -> None:
 
     @rt.handles(c.SEARCH_SMES)
     async def search_smes(query: Envelope[c.SearchSmes]) -> c.SmePage:
-        return await search.search(repo.smes, query.data)
+        check_home_staff(query.actor, rt.region)
+        return await search.search(repo.smes, query.data, own=seen_in_search(query.actor))
 
     @rt.consumes(events_contract.TRAINING_COMPLETED)
     async def on_training_completed(event: Envelope[events_contract.TrainingCompleted]) -> None:

@@ -13,7 +13,7 @@ from contracts.errors import Refused
 from mapnet.runtime.access import command_key, id_reused, payload_digest
 from mapnet.runtime.unit_of_work import Replied, UnitOfWork
 
-from ..domain.access import as_seen_by, check_may_change
+from ..domain.access import as_seen_by, check_home_staff, check_may_change
 from ..domain.kpis import kpis
 from ..domain.model import Sme
 from .ports import FirstAnswer, SmeStore, StoryStore
@@ -30,11 +30,14 @@ class Registry:
         smes: SmeStore,
         stories: StoryStore,
         forget_sme: Callable[[str], Awaitable[None]] | None = None,
+        forget_contact: Callable[[str, str], Awaitable[None]] | None = None,
     ) -> None:
         """``forget_sme``: drops what the runtime keeps of an erased SME's people (the answers
-        cached about it, who acted for it in the audit trail)."""
+        cached about it, who acted for it in the audit trail); ``forget_contact`` the same of
+        one erased contact (by the SHA-256 of their address)."""
         self.uow = uow
         self.forget_sme = forget_sme
+        self.forget_contact = forget_contact
         self.repo = smes
         self.stories = stories
         self.region = uow.region
@@ -45,8 +48,9 @@ class Registry:
     async def register_sme(self, cmd: Envelope[c.RegisterSme]) -> Replied:
         """Its first answer is stored in the SME's record, in the write that creates it: a
         repeated command gets that answer byte for byte, however the SME changed since."""
+        check_home_staff(cmd.actor, self.region)
         sme_id = str(uuid.uuid5(_SME_NAMESPACE, f"{self.region}:{command_key(cmd)}"))
-        sme = Sme.register(sme_id, self.region, cmd.data, actor=cmd.source, now=self.now())
+        sme = Sme.register(sme_id, self.region, cmd.data, actor=_who(cmd), now=self.now())
         sme.near_duplicates = await self.repo.similar_names(sme)
         answer = self.uow.answer(c.REGISTER_SME, cmd, sme.view(self.now().date()), sme_id)
         digest = payload_digest(cmd)
@@ -104,7 +108,8 @@ class Registry:
             d.sme_id,
             None,
             cmd,
-            lambda sme: sme.change_stage(d.to_stage, d.actor, d.reason, self.now()),
+            # Who moved it is who the request acts for, not what its data says.
+            lambda sme: sme.change_stage(d.to_stage, _who(cmd), d.reason, self.now()),
         )
 
     async def publish_profile(self, cmd: Envelope[c.PublishProfile]) -> c.SmeView:
@@ -160,11 +165,15 @@ class Registry:
 
     async def erase_contact(self, cmd: Envelope[c.EraseContact]) -> c.SmeView:
         d = cmd.data
+        erased: list[str] = []
         view = await self._change(
-            d.sme_id, None, cmd, lambda sme: sme.erase_contact(d.contact_id, self.now())
-        )
+            d.sme_id, None, cmd,
+            lambda sme: erased.append(sme.erase_contact(d.contact_id, self.now()).email),
+        )  # fmt: skip
         await self.repo.forget_first_answer(d.sme_id)
-        await self._forget(d.sme_id)
+        # Only the erased person goes from the answers and the trail: the SME's others stay.
+        if self.forget_contact is not None:
+            await self.forget_contact(d.sme_id, c.email_digest(erased[0]))
         return view
 
     async def _forget(self, sme_id: str) -> None:
@@ -174,6 +183,7 @@ class Registry:
 
     async def publish_success_story(self, cmd: Envelope[c.PublishSuccessStory]) -> c.StoryAccepted:
         """Stored either way, so it counts in the KPIs; published only with consent."""
+        check_home_staff(cmd.actor, self.region)
         story_id = str(uuid.uuid5(_SME_NAMESPACE, f"story:{command_key(cmd)}"))
         d = cmd.data
         events = []
@@ -211,5 +221,13 @@ class Registry:
         return kpis(self.region, d.period_from, d.period_to, journeys, stories)
 
     async def get_sme(self, query: Envelope[c.GetSme]) -> c.SmeView:
+        check_home_staff(query.actor, self.region)
         sme = await self.repo.require(query.data.sme_id)
-        return as_seen_by(query.actor, sme.view(self.now().date()))
+        today = self.now().date()
+        return as_seen_by(query.actor, sme.view(today), today)
+
+
+def _who(cmd: Envelope[Any]) -> str:
+    """Who a change is recorded as made by: the actor the runtime let act, else the sender."""
+    actor = getattr(cmd, "actor", None)
+    return actor.id if actor is not None else str(cmd.source)
