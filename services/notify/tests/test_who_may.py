@@ -4,6 +4,8 @@ sets only their own mail preferences; staff act only on their own region's peopl
 
 from __future__ import annotations
 
+import secrets
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -13,10 +15,13 @@ from contracts import notify as c
 from contracts.access import Actor, Role
 from contracts.errors import Refused
 from contracts.operations import Operation
+from mapnet.ops.partners import PartnerBook
 from mapnet.runtime.bus import BusClient
+from mapnet.runtime.credentials import with_login, without_login
 from services.notify.settings import NotifySettings
 from services.notify.tests.test_webhooks import SECRET, entry
-from tests.helpers import eventually
+from tests.fixtures import Servers
+from tests.helpers import connect_when_let_in, eventually
 
 pytestmark = pytest.mark.usefixtures("region_app")
 MOST = 2
@@ -27,8 +32,30 @@ def notify_settings(notify_settings: NotifySettings) -> NotifySettings:
     return notify_settings.model_copy(update={"webhooks_per_partner": MOST})
 
 
-def partner(region: str, name: str) -> Actor:
-    return Actor(id=name, role="partner", region=region)
+Partner = Callable[[], Awaitable[tuple[str, BusClient]]]
+
+
+@pytest.fixture
+async def partner(servers: Servers) -> AsyncIterator[Partner]:
+    """A partner system added to the running server, connected with its own credentials: what
+    it acts as is the server's stamp of its user name, never what its requests say."""
+    assert servers.nats_home is not None
+    book = PartnerBook(servers.nats_home)
+    made: list[tuple[str, BusClient]] = []
+
+    async def connect() -> tuple[str, BusClient]:
+        added = book.add("park" + secrets.token_hex(3))
+        assert book.reload_server()
+        url = with_login(without_login(servers.nats_url), added.user, added.password)
+        nc = await connect_when_let_in(url, inbox_prefix=added.inbox_prefix)
+        made.append((added.user, BusClient(nc, source=f"https://{added.user}.example")))
+        return made[-1]
+
+    yield connect
+    for name, bus in made:
+        await bus.nc.close()
+        book.remove(name)
+    book.reload_server()
 
 
 def person(region: str, role: Role, ident: str = "mari@photonforge.ee", **extra: str) -> Actor:
@@ -39,64 +66,65 @@ def hook(partner_id: str, url: str = "http://127.0.0.1:9/hook") -> c.SubscribeWe
     return c.SubscribeWebhook(partner_id=partner_id, url=url, secret=SECRET)
 
 
-async def test_a_partner_subscribes_only_as_itself(client: BusClient, region: str) -> None:
+async def test_a_partner_subscribes_only_as_itself(
+    client: BusClient, region: str, partner: Partner
+) -> None:
+    park, bus = await partner()
     with pytest.raises(Refused) as refused:
-        await client.call(c.SUBSCRIBE_WEBHOOK, hook("other"), region, actor=partner(region, "park"))
+        await bus.call(c.SUBSCRIBE_WEBHOOK, hook("other"), region)
     assert refused.value.code == "forbidden"
     assert refused.value.details["fields"][0]["field"] == "data.partner_id"
-    mine = await client.call(
-        c.SUBSCRIBE_WEBHOOK, hook("park"), region, actor=partner(region, "park")
-    )
-    assert mine.partner_id == "park"
+    mine = await bus.call(c.SUBSCRIBE_WEBHOOK, hook(park), region)
+    assert mine.partner_id == park
     # An admin of the region sets one up for any partner.
     made = await client.call(c.SUBSCRIBE_WEBHOOK, hook("other"), region)
     assert made.partner_id == "other"
 
 
-async def test_a_partner_stops_only_its_own_subscriptions(client: BusClient, region: str) -> None:
-    theirs = await client.call(
-        c.SUBSCRIBE_WEBHOOK, hook("other"), region, actor=partner(region, "other")
-    )
-    stop = c.UnsubscribeWebhook(subscription_id=theirs.subscription_id)
+async def test_a_partner_stops_only_its_own_subscriptions(region: str, partner: Partner) -> None:
+    (_, ours), (other, theirs) = await partner(), await partner()
+    their_hook = await theirs.call(c.SUBSCRIBE_WEBHOOK, hook(other), region)
+    stop = c.UnsubscribeWebhook(subscription_id=their_hook.subscription_id)
     with pytest.raises(Refused) as refused:
-        await client.call(c.UNSUBSCRIBE_WEBHOOK, stop, region, actor=partner(region, "park"))
+        await ours.call(c.UNSUBSCRIBE_WEBHOOK, stop, region)
     assert refused.value.code == "forbidden"
-    # Still theirs and active: a third one for "other" is over the cap of two only if it is.
-    await client.call(c.SUBSCRIBE_WEBHOOK, hook("other"), region, actor=partner(region, "other"))
+    # Still theirs and active: their second one fills the cap of two.
+    await theirs.call(c.SUBSCRIBE_WEBHOOK, hook(other), region)
     with pytest.raises(Refused) as full:
-        await client.call(
-            c.SUBSCRIBE_WEBHOOK, hook("other"), region, actor=partner(region, "other")
-        )
+        await theirs.call(c.SUBSCRIBE_WEBHOOK, hook(other), region)
     assert full.value.code == "conflict"
-    await client.call(c.UNSUBSCRIBE_WEBHOOK, stop, region, actor=partner(region, "other"))
+    stopped = await theirs.call(c.UNSUBSCRIBE_WEBHOOK, stop, region)
+    assert stopped.partner_id == other
 
 
 async def test_subscriptions_per_partner_are_capped_and_a_repeat_is_not_one_more(
-    client: BusClient, region: str
+    client: BusClient, region: str, partner: Partner
 ) -> None:
-    park = partner(region, "park")
-    first = await client.call(c.SUBSCRIBE_WEBHOOK, hook("park"), region, actor=park, id="s-1")
-    await client.call(c.SUBSCRIBE_WEBHOOK, hook("park"), region, actor=park, id="s-2")
-    again = await client.call(c.SUBSCRIBE_WEBHOOK, hook("park"), region, actor=park, id="s-1")
+    park, bus = await partner()
+    first = await bus.call(c.SUBSCRIBE_WEBHOOK, hook(park), region, id="s-1")
+    await bus.call(c.SUBSCRIBE_WEBHOOK, hook(park), region, id="s-2")
+    again = await bus.call(c.SUBSCRIBE_WEBHOOK, hook(park), region, id="s-1")
     assert again.subscription_id == first.subscription_id
     with pytest.raises(Refused) as refused:
-        await client.call(c.SUBSCRIBE_WEBHOOK, hook("park"), region, actor=park, id="s-3")
+        await bus.call(c.SUBSCRIBE_WEBHOOK, hook(park), region, id="s-3")
     assert refused.value.code == "conflict"
     assert refused.value.details["limit"] == MOST
-    # Another partner has room of its own; stopping one makes room again.
-    await client.call(c.SUBSCRIBE_WEBHOOK, hook("acme"), region, actor=partner(region, "acme"))
+    # An admin subscribing for it is held to the same cap; another partner has its own room.
+    with pytest.raises(Refused):
+        await client.call(c.SUBSCRIBE_WEBHOOK, hook(park), region)
+    await client.call(c.SUBSCRIBE_WEBHOOK, hook("acme"), region)
     stop = c.UnsubscribeWebhook(subscription_id=first.subscription_id)
-    await client.call(c.UNSUBSCRIBE_WEBHOOK, stop, region, actor=park)
-    await client.call(c.SUBSCRIBE_WEBHOOK, hook("park"), region, actor=park, id="s-4")
+    await bus.call(c.UNSUBSCRIBE_WEBHOOK, stop, region)
+    await bus.call(c.SUBSCRIBE_WEBHOOK, hook(park), region, id="s-4")
 
 
 async def test_a_partner_lists_only_the_calls_to_its_own_webhooks(
-    client: BusClient, region: str, endpoint: object
+    client: BusClient, region: str, endpoint: Any, partner: Partner
 ) -> None:
-    ours, theirs = await endpoint("/park"), await endpoint("/acme")  # type: ignore[operator]
-    park, acme = partner(region, "park"), partner(region, "acme")
-    mine = await client.call(c.SUBSCRIBE_WEBHOOK, hook("park", ours.url), region, actor=park)
-    await client.call(c.SUBSCRIBE_WEBHOOK, hook("acme", theirs.url), region, actor=acme)
+    ours, theirs = await endpoint("/park"), await endpoint("/acme")
+    (park, park_bus), (acme, acme_bus) = await partner(), await partner()
+    mine = await park_bus.call(c.SUBSCRIBE_WEBHOOK, hook(park, ours.url), region)
+    await acme_bus.call(c.SUBSCRIBE_WEBHOOK, hook(acme, theirs.url), region)
     await client.call(ev.PUBLISH_EVENT, entry(), region)
 
     async def sent_to_either() -> int:
@@ -104,11 +132,11 @@ async def test_a_partner_lists_only_the_calls_to_its_own_webhooks(
         return len(page.items)
 
     await eventually(sent_to_either, until=lambda n: n >= 2)
-    page = await client.call(c.LIST_DELIVERIES, c.ListDeliveries(), region, actor=park)
+    page = await park_bus.call(c.LIST_DELIVERIES, c.ListDeliveries(), region)
     assert [d.recipient for d in page.items] == [mine.subscription_id]
     # Naming another's subscription, or mail, finds nothing either.
     for asked in (c.ListDeliveries(channel="email"), c.ListDeliveries(recipient="x@y.ee")):
-        page = await client.call(c.LIST_DELIVERIES, asked, region, actor=park)
+        page = await park_bus.call(c.LIST_DELIVERIES, asked, region)
         assert page.items == []
 
 
