@@ -231,7 +231,10 @@ REQUEST_MEETING = command(
         ),
         "duplicate": "a meeting between the two exists (details.existing_meeting_id)",
         "validation_failed": "also: a meeting with oneself",
-        "forbidden": "a contact asks only as their own SME (data.requester)",
+        "forbidden": (
+            "a contact asks only as their own SME (data.requester); an organiser only at their "
+            "events; staff of another region only for their own region's SMEs"
+        ),
     },
 )
 RESPOND_MEETING = command(
@@ -244,7 +247,10 @@ RESPOND_MEETING = command(
     roles=(*STAFF, "organiser", "sme"),
     refusals={
         "not_found": "no meeting with this id",
-        "forbidden": "only the receiver answers a request, a contact only as their own SME",
+        "forbidden": (
+            "only the receiver answers a request, a contact only as their own SME; an organiser "
+            "only at their events; staff of another region only for their own region's SMEs"
+        ),
         "conflict": "the meeting is no longer a request",
     },
 )
@@ -258,7 +264,10 @@ CANCEL_MEETING = command(
     roles=(*STAFF, "organiser", "sme"),
     refusals={
         "not_found": "no meeting with this id",
-        "forbidden": "only the two participants cancel a meeting, a contact only as their own SME",
+        "forbidden": (
+            "only the two participants cancel a meeting, a contact only as their own SME; an "
+            "organiser only at their events; staff of another region only for their region's SMEs"
+        ),
         "conflict": "the meeting is cancelled or declined already",
     },
 )
@@ -272,7 +281,7 @@ SCHEDULE_EVENT = command(
     refusals={
         "not_found": "no such brokerage event",
         "conflict": "another run built the schedule meanwhile; run it again",
-        "forbidden": "an organiser schedules only their own events",
+        "forbidden": "an organiser schedules only their own events; staff only their region's",
     },
 )
 RECORD_MEETING_OUTCOME = command(
@@ -285,7 +294,7 @@ RECORD_MEETING_OUTCOME = command(
     refusals={
         "not_found": "no meeting with this id",
         "conflict": "the meeting was not held (not accepted)",
-        "forbidden": "an organiser records only their own events' outcomes",
+        "forbidden": "an organiser records only their events' outcomes; staff only their region's",
     },
 )
 SET_AVAILABILITY = command(
@@ -302,7 +311,10 @@ SET_AVAILABILITY = command(
             "region's copy to catch up)"
         ),
         "validation_failed": "also: slots the event does not have",
-        "forbidden": "a contact sets only their own SME's availability",
+        "forbidden": (
+            "a contact sets only their own SME's availability; an organiser only at their events; "
+            "staff of another region only their own region's SMEs'"
+        ),
     },
 )
 GET_AVAILABILITY = query(
@@ -315,7 +327,10 @@ GET_AVAILABILITY = query(
     roles=(*STAFF, "organiser", "sme"),
     refusals={
         "not_found": "no such brokerage event, or not its confirmed participant",
-        "forbidden": "a contact reads only their own SME's availability",
+        "forbidden": (
+            "a contact reads only their own SME's availability; an organiser only at their "
+            "events; staff of another region only their own region's SMEs'"
+        ),
     },
 )
 LOCK_MEETING = command(
@@ -331,7 +346,7 @@ LOCK_MEETING = command(
         "validation_failed": (
             "also: a slot or table the event does not have, or no table for an on-site meeting"
         ),
-        "forbidden": "an organiser locks only their own events' meetings",
+        "forbidden": "an organiser locks only their events' meetings; staff only their region's",
     },
 )
 LIST_MEETINGS = query(
@@ -345,7 +360,7 @@ LIST_MEETINGS = query(
         "not_found": "no such brokerage event",
         "forbidden": (
             "a contact lists only their own SME's meetings (data.participant); an organiser only "
-            "their events'"
+            "their events'; staff only their own region's"
         ),
     },
 )
@@ -358,7 +373,10 @@ GET_MEETING = query(
     roles=(*STAFF, "organiser", "sme", "service"),
     refusals={
         "not_found": "no meeting with this id",
-        "forbidden": "a contact reads only their own SME's meetings; an organiser their events'",
+        "forbidden": (
+            "a contact reads only their own SME's meetings; an organiser their events'; staff "
+            "only their own region's"
+        ),
     },
 )
 GET_MEETING_KPIS = query(
@@ -368,6 +386,7 @@ GET_MEETING_KPIS = query(
     MeetingKpis,
     "Contacts, meetings, cooperation",
     roles=(*STAFF, "organiser", "steering"),
+    refusals={"forbidden": "an organiser reads only one of their own events (data.event_id)"},
 )
 FIND_PARTNERS = query(
     S,
@@ -377,7 +396,13 @@ FIND_PARTNERS = query(
     "Ranked partners",
     network=True,
     roles=(*STAFF, "sme"),
-    refusals={"not_found": "the seeking SME or profile is not known here"},
+    refusals={
+        "not_found": "the seeking SME or profile is not known here",
+        "forbidden": (
+            "a contact seeks only as their own SME (data.seeker); staff of another region only "
+            "for their own region's SMEs"
+        ),
+    },
 )
 GET_SCHEDULE = query(
     S,
@@ -389,7 +414,10 @@ GET_SCHEDULE = query(
     roles=(*STAFF, "organiser", "sme"),
     refusals={
         "not_found": "no such brokerage event, or no schedule built yet",
-        "forbidden": "a contact reads only their own SME's agenda (data.participant)",
+        "forbidden": (
+            "a contact reads only their own SME's agenda (data.participant); an organiser only "
+            "their events'; staff of another region only their own region's SMEs' agendas"
+        ),
     },
 )
 

@@ -19,7 +19,13 @@ from ..adapters.profile_index import Filters, ProfileIndex
 from ..adapters.read_model import ReadModel
 from ..adapters.repository import MEETINGS, SCHEDULES, MeetingRepository
 from ..domain import kpis
-from ..domain.access import check_acts_for, check_organiser
+from ..domain.access import (
+    check_acts_for,
+    check_home_staff,
+    check_kpis_reader,
+    check_organiser,
+    check_staff_for,
+)
 from ..domain.meetings import Brokerage, Meeting, key, slot_times
 from ..domain.ranking import seeker_from
 from ..domain.schedule_problem import MeetingSpec, Problem
@@ -84,6 +90,8 @@ class Matching:
     async def request_meeting(self, cmd: Envelope[c.RequestMeeting]) -> c.Meeting:
         d = cmd.data
         check_acts_for(cmd.actor, d.requester, "requester")
+        check_staff_for(cmd.actor, d.requester, "requester", self.region)
+        check_organiser(cmd.actor, d.event_id)
         meeting_id = str(uuid.uuid5(_NAMESPACE, f"{self.region}:{command_key(cmd)}"))
         if existing := await self.meetings.get(meeting_id):
             return await self._view(existing)  # the same command again
@@ -115,6 +123,7 @@ class Matching:
 
     async def _change(self, meeting_id: str, cmd: Envelope[Any], change: Any) -> c.Meeting:
         m = await self.meetings.require(meeting_id)
+        check_organiser(cmd.actor, m.event_id)
         expected = m.version
         change(m)
         return await self._store(m, expected, cmd)
@@ -122,21 +131,25 @@ class Matching:
     async def respond_meeting(self, cmd: Envelope[c.RespondMeeting]) -> c.Meeting:
         d = cmd.data
         check_acts_for(cmd.actor, d.responder, "responder")
+        check_staff_for(cmd.actor, d.responder, "responder", self.region)
         return await self._change(d.meeting_id, cmd, lambda m: m.respond(d.responder, d.accept))
 
     async def cancel_meeting(self, cmd: Envelope[c.CancelMeeting]) -> c.Meeting:
         d = cmd.data
         check_acts_for(cmd.actor, d.by, "by")
+        check_staff_for(cmd.actor, d.by, "by", self.region)
         return await self._change(d.meeting_id, cmd, lambda m: m.cancel(d.by))
 
     async def record_meeting_outcome(self, cmd: Envelope[c.RecordMeetingOutcome]) -> c.Meeting:
         d = cmd.data
+        check_home_staff(cmd.actor, self.region)
         meeting = await self.meetings.require(d.meeting_id)
         check_organiser(cmd.actor, meeting.event_id)
         return await self._change(d.meeting_id, cmd, lambda m: m.record_outcome(d.outcome))
 
     async def lock_meeting(self, cmd: Envelope[c.LockMeeting]) -> c.Meeting:
         d = cmd.data
+        check_home_staff(cmd.actor, self.region)
         m = await self.meetings.require(d.meeting_id)
         check_organiser(cmd.actor, m.event_id)
         event = await self._event(m.event_id)
@@ -158,6 +171,8 @@ class Matching:
     async def set_availability(self, cmd: Envelope[c.SetAvailability]) -> c.Availability:
         d = cmd.data
         check_acts_for(cmd.actor, d.participant, "participant")
+        check_staff_for(cmd.actor, d.participant, "participant", self.region)
+        check_organiser(cmd.actor, d.event_id)
         event = await self._event(d.event_id)
         await self._participant(d.event_id, d.participant, "participant")
         if bad := [s for s in d.slots if not 0 <= s < event.slots]:
@@ -172,6 +187,8 @@ class Matching:
     async def get_availability(self, query: Envelope[c.GetAvailability]) -> c.AvailabilityNow:
         q = query.data
         check_acts_for(query.actor, q.participant, "participant")
+        check_staff_for(query.actor, q.participant, "participant", self.region)
+        check_organiser(query.actor, q.event_id)
         event = await self._event(q.event_id)
         found = await self._participant(q.event_id, q.participant, "participant")
         given = found.get("available")
@@ -183,6 +200,7 @@ class Matching:
     # --- the schedule ------------------------------------------------------------------------
 
     async def schedule_event(self, cmd: Envelope[c.ScheduleEvent]) -> c.Schedule:
+        check_home_staff(cmd.actor, self.region)
         check_organiser(cmd.actor, cmd.data.event_id)
         event = await self._event(cmd.data.event_id)
         accepted = await self.meetings.of_event(event.event_id, "accepted")
@@ -266,6 +284,8 @@ class Matching:
     async def get_schedule(self, query: Envelope[c.GetSchedule]) -> c.Schedule:
         q = query.data
         check_acts_for(query.actor, q.participant, "participant")
+        check_staff_for(query.actor, q.participant, "participant", self.region)
+        check_organiser(query.actor, q.event_id)
         # Another region's schedule answers from the copy it shared with this one.
         stored = await self.meetings.schedule(q.event_id) or await self.read_model.schedule_copy(
             q.event_id
@@ -287,6 +307,7 @@ class Matching:
         return schedule
 
     async def get_meeting(self, query: Envelope[c.GetMeeting]) -> c.Meeting:
+        check_home_staff(query.actor, self.region)
         m = await self.meetings.require(query.data.meeting_id)
         actor = query.actor
         if actor is not None and actor.role == "sme":
@@ -298,6 +319,7 @@ class Matching:
     async def list_meetings(self, query: Envelope[c.ListMeetings]) -> c.MeetingPage:
         q = query.data
         check_acts_for(query.actor, q.participant, "participant")
+        check_home_staff(query.actor, self.region)
         check_organiser(query.actor, q.event_id)
         offset = _offset(q.cursor)
         found = await self.meetings.listed(q.event_id, q.participant, q.status, offset, q.limit + 1)
@@ -310,6 +332,7 @@ class Matching:
         )
 
     async def get_meeting_kpis(self, query: Envelope[c.GetMeetingKpis]) -> c.MeetingKpis:
+        check_kpis_reader(query.actor, query.data.event_id)
         if query.data.event_id:
             meetings = await self.meetings.of_event(query.data.event_id)
         else:
@@ -322,6 +345,8 @@ class Matching:
 
     async def find_partners(self, query: Envelope[c.FindPartners]) -> c.PartnerPage:
         q = query.data
+        check_acts_for(query.actor, q.seeker, "seeker")
+        check_staff_for(query.actor, q.seeker, "seeker", self.region)
         offset = _offset(q.cursor)
         sme = await self.read_model.sme(q.seeker)
         if sme is None:
