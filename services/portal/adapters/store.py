@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
+
+from pymongo.errors import DuplicateKeyError
 
 from contracts.registry import email_digest
 from mapnet.runtime.mongo import Database
 
-from ..domain.users import Link, NewSession, User
+from ..domain.users import Link, NewSession, User, Wait
 
-USERS, SESSIONS, FAILURES, LINKS = "users", "sessions", "failed_sign_ins", "links"
+USERS, SESSIONS, ATTEMPTS, LINKS = "users", "sessions", "sign_in_attempts", "links"
 
 
 def _user(doc: dict[str, Any]) -> User:
@@ -22,7 +24,7 @@ class PortalStore:
     def __init__(self, db: Database) -> None:
         self.users = db[USERS]
         self.sessions = db[SESSIONS]
-        self.failures = db[FAILURES]
+        self.attempts = db[ATTEMPTS]
         self.links = db[LINKS]
 
     async def people(self, region: str, limit: int = 500) -> list[User]:
@@ -68,7 +70,7 @@ class PortalStore:
         for email in gone:
             await self.sessions.delete_many({"email": email})
             await self.users.delete_one({"_id": email})
-            await self.failures.delete_one({"_id": f"account:{email}"})
+            await self.attempts.delete_many({"account": email})
             await self.links.delete_many({"email": email})
         return len(gone)
 
@@ -84,16 +86,38 @@ class PortalStore:
     async def end_session(self, digest: str) -> None:
         await self.sessions.delete_one({"_id": digest})
 
-    async def failures_since(self, key: str, since: datetime) -> int:
-        doc = await self.failures.find_one({"_id": key})
-        return sum(1 for at in (doc or {}).get("at", []) if at >= since.isoformat())
+    async def reserve_attempt(
+        self,
+        key: str,
+        account: str,
+        now: datetime,
+        since: datetime,
+        wait: Wait,
+    ) -> datetime | None:
+        """Counts an attempt on a counter, unless the counter says to wait: None when counted,
+        else until when to wait. A compare-and-set on the counter's document: of attempts made
+        at once, one is counted per read of it, the others are told to wait a moment."""
+        doc = await self.attempts.find_one({"_id": key})
+        fresh = doc is None or doc["last_at"] < since.isoformat()
+        if doc is not None and not fresh and doc["next_at"] > now.isoformat():
+            return datetime.fromisoformat(doc["next_at"])
+        count = 1 if fresh else int(doc["count"]) + 1  # type: ignore[index]
+        counted = {"_id": key, "account": account, "count": count, "last_at": now.isoformat(),
+                   "next_at": (now + wait(count)).isoformat()}  # fmt: skip
+        if doc is None:
+            try:
+                await self.attempts.insert_one(counted)
+                return None
+            except DuplicateKeyError:
+                return now + timedelta(seconds=1)
+        seen = {"_id": key, "count": doc["count"], "last_at": doc["last_at"]}
+        if (await self.attempts.replace_one(seen, counted)).matched_count == 1:
+            return None
+        return now + timedelta(seconds=1)
 
-    async def failed(self, key: str, now: datetime, since: datetime) -> None:
-        doc = await self.failures.find_one({"_id": key}) or {}
-        recent = [at for at in doc.get("at", []) if at >= since.isoformat()][-50:]
-        await self.failures.replace_one(
-            {"_id": key}, {"_id": key, "at": [*recent, now.isoformat()]}, upsert=True
-        )
+    async def clear_attempts(self, key: str) -> None:
+        await self.attempts.delete_one({"_id": key})
 
-    async def clear_failures(self, key: str) -> None:
-        await self.failures.delete_one({"_id": key})
+    async def clear_attempts_of(self, account: str) -> None:
+        """Every counter of this account (from any address); an address's own stays."""
+        await self.attempts.delete_many({"account": account})

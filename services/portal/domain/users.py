@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Literal
@@ -13,10 +14,18 @@ from contracts.access import ROLES, Actor, Role
 from contracts.common import SmeRef
 from contracts.errors import Refused
 
-# Failed sign-ins allowed in a window, per account and per address, before a pause.
-ATTEMPTS_PER_ACCOUNT = 5
-ATTEMPTS_PER_ADDRESS = 20
+# Sign-in attempts let through at once, before each further one waits (see wait_after): per
+# account from one address (someone who forgot their password, or a guesser there); per address
+# (one guesser trying many accounts); per account from anywhere (guessers spread over many
+# addresses). An account's own attempts from elsewhere do not lock its owner out, and an
+# administrator lifts a pause with `mapnet user unlock`. A counter is forgotten after a quiet
+# window.
+FREE_ATTEMPTS = {"pair": 5, "address": 20, "account": 50}
+FIRST_WAIT = timedelta(seconds=30)
+LONGEST_WAIT = timedelta(minutes=15)
 ATTEMPT_WINDOW = timedelta(minutes=15)
+# How long the attempt after so many waits.
+Wait = Callable[[int], timedelta]
 MIN_PASSWORD = 10
 # Roles a person signs in with; partners and operators use their own credentials.
 PERSON_ROLES: tuple[Role, ...] = ("map_admin", "map_staff", "organiser", "sme", "steering")
@@ -145,7 +154,16 @@ def token_digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def too_many(failures_of_account: int, failures_of_address: int) -> bool:
-    return failures_of_account >= ATTEMPTS_PER_ACCOUNT or (
-        failures_of_address >= ATTEMPTS_PER_ADDRESS
-    )
+def wait_after(attempts: int, free: int) -> timedelta:
+    """How long the next attempt waits after these: none while some are free, then 30 s,
+    doubling with each attempt, up to 15 minutes."""
+    if attempts < free:
+        return timedelta(0)
+    return min(FIRST_WAIT * 2 ** min(attempts - free, 10), LONGEST_WAIT)
+
+
+def attempt_keys(email: str, address: str) -> dict[str, str]:
+    """The counters a sign-in attempt counts on, by kind (see FREE_ATTEMPTS)."""
+    account = email.strip().lower()
+    return {"pair": f"pair:{account}|{address}", "address": f"address:{address}",
+            "account": f"account:{account}"}  # fmt: skip

@@ -43,3 +43,15 @@ def add(
         typer.echo(f"not added: {refused.message}" + (f" ({fields})" if fields else ""), err=True)
         raise typer.Exit(2) from None
     typer.echo(f"{email} may sign in to {home} as {role}")
+
+
+@app.command("unlock")
+def unlock(
+    email: Annotated[str, typer.Option(help="The account to let sign in again")],
+    region: Annotated[str | None, typer.Option(help="Region of the portal")] = None,
+) -> None:
+    """Lift every pause on signing in to an account (after failed sign-ins, from anywhere):
+    an administrator always gets back in from here."""
+    accounts, home = region_accounts(region)
+    asyncio.run(accounts.unlock(email))
+    typer.echo(f"{email} may sign in to {home} again")

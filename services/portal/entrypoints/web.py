@@ -168,8 +168,13 @@ def create_app(portal: Portal) -> FastAPI:
                 str(form.get("email", "")), str(form.get("password", "")), address
             )
         except Refused as refusal:
-            return portal.page(request, "signin.html", 401, next=target, error=refusal.message,
-                               person=None, demo=portal.settings.demo)  # fmt: skip
+            wait = refusal.details.get("retry_after_s")
+            shown = portal.page(request, "signin.html", 429 if wait else 401, next=target,
+                                error=refusal.message, person=None,
+                                demo=portal.settings.demo)  # fmt: skip
+            if wait:
+                shown.headers["Retry-After"] = str(wait)
+            return shown
         return portal.signed_in_at(target, session)
 
     @app.post("/signout")

@@ -4,23 +4,27 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any, Protocol
 
 from contracts.errors import Refused
 
 from ..domain.users import (
     ATTEMPT_WINDOW,
+    FREE_ATTEMPTS,
     N_,
     Link,
     NewSession,
     User,
+    Wait,
+    attempt_keys,
     check_password,
     invitation,
     new_link_token,
     new_session,
     password_reset,
     token_digest,
-    too_many,
+    wait_after,
 )
 
 SEEN_FOR = timedelta(seconds=2)
@@ -32,9 +36,16 @@ class Store(Protocol):
     async def add_session(self, session: NewSession, email: str) -> None: ...
     async def session(self, digest: str) -> dict[str, Any] | None: ...
     async def end_session(self, digest: str) -> None: ...
-    async def failures_since(self, key: str, since: datetime) -> int: ...
-    async def failed(self, key: str, now: datetime, since: datetime) -> None: ...
-    async def clear_failures(self, key: str) -> None: ...
+    async def reserve_attempt(
+        self,
+        key: str,
+        account: str,
+        now: datetime,
+        since: datetime,
+        wait: Wait,
+    ) -> datetime | None: ...
+    async def clear_attempts(self, key: str) -> None: ...
+    async def clear_attempts_of(self, account: str) -> None: ...
     async def add_link(self, digest: str, link: Link) -> None: ...
     async def link(self, digest: str) -> Link | None: ...
     async def use_link(self, digest: str) -> bool: ...
@@ -57,24 +68,33 @@ class Accounts:
         self._seen: dict[str, tuple[datetime, tuple[User, str]]] = {}
 
     async def sign_in(self, email: str, password: str, address: str) -> tuple[User, NewSession]:
+        """The person and a new session, if the password is theirs. Each attempt is counted
+        before the password is checked (the check is slow on purpose, and parallel guesses must
+        not all pass a count made after it), on every counter it belongs to."""
         now = self.clock()
-        since = now - ATTEMPT_WINDOW
-        account, place = f"account:{email.strip().lower()}", f"address:{address}"
-        if too_many(
-            await self.store.failures_since(account, since),
-            await self.store.failures_since(place, since),
-        ):
-            raise Refused("forbidden", N_("too many failed sign-ins: try again in 15 minutes"))
+        keys, account = attempt_keys(email, address), email.strip().lower()
+        for kind, key in keys.items():
+            wait = partial(wait_after, free=FREE_ATTEMPTS[kind])
+            until = await self.store.reserve_attempt(key, account, now, now - ATTEMPT_WINDOW, wait)
+            if until is not None:
+                raise Refused(
+                    "forbidden", N_("too many failed sign-ins: wait a while and try again"),
+                    retry_after_s=max(1, round((until - now).total_seconds())),
+                )  # fmt: skip
         user = await self.store.user(email)
         if not await self.verified(password, user.password_hash if user else None):
-            await self.store.failed(account, now, since)
-            await self.store.failed(place, now, since)
             raise Refused("forbidden", N_("wrong email or password"))
         assert user is not None
-        await self.store.clear_failures(account)
+        await self.store.clear_attempts(keys["pair"])
+        await self.store.clear_attempts(keys["account"])
         session = new_session(now, self.lasts)
         await self.store.add_session(session, user.email)
         return user, session
+
+    async def unlock(self, email: str) -> None:
+        """An administrator lifts every pause on signing in to this account (`mapnet user
+        unlock`)."""
+        await self.store.clear_attempts_of(email.strip().lower())
 
     async def signed_in(self, token: str) -> tuple[User, str] | None:
         """The person and the CSRF token of a live session, if the token is one."""
@@ -116,6 +136,7 @@ class Accounts:
         check_password(password)
         user = User.new(email, role, region, await self.hashed(password), sme_id, event_ids)
         await self.store.put_user(user)
+        await self.unlock(user.email)  # a password set from the command line lifts any pause
         return user
 
     async def people(self, region: str) -> list[User]:
@@ -177,7 +198,7 @@ class Accounts:
             await self.store.end_sessions_of(user.email)
             self.forget_sessions()
         await self.store.put_user(user)
-        await self.store.clear_failures(f"account:{user.email}")
+        await self.unlock(user.email)
         session = new_session(self.clock(), self.lasts)
         await self.store.add_session(session, user.email)
         return user, session

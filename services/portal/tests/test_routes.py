@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from services.portal.adapters import passwords
-from services.portal.domain.users import Link, NewSession, User
+from services.portal.domain.users import Link, NewSession, User, Wait
 from services.portal.entrypoints.web import Portal, create_app
 from services.portal.service_layer.accounts import Accounts
 from services.portal.settings import PortalSettings
@@ -25,7 +25,7 @@ class MemoryStore:
     def __init__(self) -> None:
         self.users: dict[str, User] = {}
         self.sessions: dict[str, dict[str, Any]] = {}
-        self.failures: dict[str, list[str]] = {}
+        self.attempts: dict[str, dict[str, Any]] = {}
         self.links: dict[str, Link] = {}
 
     async def user(self, email: str) -> User | None:
@@ -50,14 +50,22 @@ class MemoryStore:
     async def end_sessions_of(self, email: str) -> None:
         self.sessions = {k: v for k, v in self.sessions.items() if v["email"] != email}
 
-    async def failures_since(self, key: str, since: datetime) -> int:
-        return sum(1 for at in self.failures.get(key, []) if at >= since.isoformat())
+    async def reserve_attempt(
+        self, key: str, account: str, now: datetime, since: datetime, wait: Wait
+    ) -> datetime | None:
+        found = self.attempts.get(key)
+        if found and found["last_at"] >= since and found["next_at"] > now:
+            return datetime.fromisoformat(found["next_at"].isoformat())
+        count = 1 if not found or found["last_at"] < since else found["count"] + 1
+        self.attempts[key] = {"account": account, "count": count, "last_at": now,
+                              "next_at": now + wait(count)}  # fmt: skip
+        return None
 
-    async def failed(self, key: str, now: datetime, since: datetime) -> None:
-        self.failures.setdefault(key, []).append(now.isoformat())
+    async def clear_attempts(self, key: str) -> None:
+        self.attempts.pop(key, None)
 
-    async def clear_failures(self, key: str) -> None:
-        self.failures.pop(key, None)
+    async def clear_attempts_of(self, account: str) -> None:
+        self.attempts = {k: v for k, v in self.attempts.items() if v["account"] != account}
 
     async def add_link(self, digest: str, link: Link) -> None:
         self.links[digest] = link

@@ -15,7 +15,7 @@ from services.portal.domain.users import (
     new_session,
     password_reset,
     token_digest,
-    too_many,
+    wait_after,
 )
 
 
@@ -36,7 +36,8 @@ def test_sessions_are_kept_by_digest_and_guessing_pauses() -> None:
     session = new_session(now, timedelta(hours=2))
     assert session.digest == token_digest(session.token) != session.token
     assert session.expires_at == now + timedelta(hours=2) and len(session.csrf) > 20
-    assert not too_many(4, 19) and too_many(5, 0) and too_many(0, 20)
+    waits = [wait_after(n, free=5).total_seconds() for n in range(4, 12)]
+    assert waits == [0, 30, 60, 120, 240, 480, 900, 900]  # doubling, up to 15 minutes
 
 
 def test_who_invites_whom_and_how_long_a_link_works() -> None:
