@@ -49,6 +49,9 @@ class PortalStore:
         """True for the one caller that takes the link out: a link works once."""
         return (await self.links.delete_one({"_id": digest})).deleted_count == 1
 
+    async def drop_links_of(self, email: str) -> None:
+        await self.links.delete_many({"email": email})
+
     async def end_sessions_of(self, email: str) -> None:
         await self.sessions.delete_many({"email": email})
 

@@ -3,6 +3,7 @@ password reset mails (notify sends them), and the list of the region's people.""
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING, get_args
 
 from fastapi import FastAPI, Request
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
 class AccountPages:
     def __init__(self, portal: Portal) -> None:
         self.portal = portal
+        self.mailing: set[asyncio.Task[None]] = set()
 
     async def _mail(self, token: str, link: Link, name: str = "") -> None:
         path = "welcome" if link.purpose == "invitation" else "reset"
@@ -112,10 +114,29 @@ class AccountPages:
         return self.portal.page(request, "forgot.html", person=None, sent=False)
 
     async def forgot(self, request: Request) -> Response:
+        """The same answer, as fast, whether or not the address has an account: the link is
+        made and mailed after the answer has gone."""
         form = await posted(request)
-        if made := await self.portal.accounts.forgot(str(form.get("email", ""))):
-            await self._mail(*made)
+        try:
+            await self.portal.accounts.may_ask_reset(request.client.host if request.client else "")
+        except Refused as refusal:
+            wait = str(refusal.details["retry_after_s"])
+            shown = self.portal.page(request, "error.html", 429, code="forbidden", person=None,
+                                     message=tr(refusal.message))  # fmt: skip
+            shown.headers["Retry-After"] = wait
+            return shown
+        task = asyncio.create_task(self._reset(str(form.get("email", ""))[:320]))
+        self.mailing.add(task)
+        task.add_done_callback(self.mailing.discard)
         return self.portal.page(request, "forgot.html", person=None, sent=True)
+
+    async def _reset(self, email: str) -> None:
+        try:
+            if made := await self.portal.accounts.forgot(email):
+                await self._mail(*made)
+        except Exception:  # nobody waits for it: said in the log
+            if self.portal.log is not None:
+                self.portal.log.exception("reset_mail_failed")
 
 
 def add_routes(app: FastAPI, portal: Portal, pages: Pages) -> None:

@@ -28,6 +28,9 @@ from ..domain.users import (
 )
 
 SEEN_FOR = timedelta(seconds=2)
+# Reset mails asked for before further ones wait: per account (its mailbox), per address.
+RESETS_PER_ACCOUNT = 3
+RESETS_PER_ADDRESS = 10
 
 
 class Store(Protocol):
@@ -49,6 +52,7 @@ class Store(Protocol):
     async def add_link(self, digest: str, link: Link) -> None: ...
     async def link(self, digest: str) -> Link | None: ...
     async def use_link(self, digest: str) -> bool: ...
+    async def drop_links_of(self, email: str) -> None: ...
     async def end_sessions_of(self, email: str) -> None: ...
     async def people(self, region: str, limit: int = 500) -> list[User]: ...
 
@@ -157,11 +161,28 @@ class Accounts:
         await self.store.add_link(digest, link)
         return token, link
 
+    async def may_ask_reset(self, address: str) -> None:
+        """Refused when this address asked for too many reset links lately (whether or not
+        the addresses had accounts: the refusal tells nothing about them)."""
+        now = self.clock()
+        wait = partial(wait_after, free=RESETS_PER_ADDRESS)
+        key = f"reset-address:{address}"
+        if until := await self.store.reserve_attempt(key, "", now, now - ATTEMPT_WINDOW, wait):
+            raise Refused(
+                "forbidden", N_("too many password resets asked for: wait a while and try again"),
+                retry_after_s=max(1, round((until - now).total_seconds())),
+            )  # fmt: skip
+
     async def forgot(self, email: str) -> tuple[str, Link] | None:
-        """A reset link for a person with an account; None otherwise (and the page says the
-        same either way, so that it tells nobody who has one)."""
+        """A reset link for a person with an account; None otherwise, or when the account had
+        RESETS_PER_ACCOUNT links lately (no one fills a person's mailbox with them)."""
         user = await self.store.user(email)
         if user is None:
+            return None
+        now = self.clock()
+        wait = partial(wait_after, free=RESETS_PER_ACCOUNT)
+        key = f"reset:{user.email}"
+        if await self.store.reserve_attempt(key, user.email, now, now - ATTEMPT_WINDOW, wait):
             return None
         token, digest = new_link_token()
         link = password_reset(user, self.clock())
@@ -184,6 +205,8 @@ class Accounts:
         hashed = await self.hashed(password)
         if not await self.store.use_link(token_digest(token)):
             raise Refused("not_found", N_("this link was used already: ask for a new one"))
+        # The person's other links go with it: an older reset mail is no key any more.
+        await self.store.drop_links_of(link.email)
         if link.purpose == "invitation":
             if await self.store.user(link.email) is not None:
                 raise Refused("duplicate", f"{link.email} has an account already: sign in")
