@@ -10,6 +10,7 @@ import httpx
 import pytest
 from pydantic_settings import BaseSettings
 
+from contracts import matching as mt
 from contracts import registry as rg
 from mapnet.dev.mailbox import MailStore
 from mapnet.runner import Assembly
@@ -390,3 +391,37 @@ async def test_sign_in_attempts_are_counted_before_the_slow_check_per_account_an
         "unlock", "--email", "admin@tallinn.example", "--region", region])  # fmt: skip
     assert done.exit_code == 0, done.output
     assert await attempt(PASSWORD, "10.0.0.66") == "signed in"
+
+
+async def test_lists_are_read_to_the_end_and_unknown_actions_and_bad_numbers_are_refused(
+    region_app: Assembly, servers: Servers, client: BusClient, region: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    from services.matching.tests.test_matching_bus import event_with_participants, request
+    from services.portal.entrypoints import event_pages
+
+    monkeypatch.setattr(event_pages, "PAGE", 2)  # five registrations, three meetings: pages
+    event_id, people = await event_with_participants(client, region, 5)
+    asked = [await request(client, region, event_id, people[0], other) for other in people[1:4]]
+    await add_person(servers, region, "staff@tallinn.example", "map_staff")
+    await add_person(servers, region, "p0@example.fi", "sme", sme_id=people[0].sme_id)
+    base = portal_url(region_app, region)
+    async with httpx.AsyncClient(base_url=base) as staff:
+        await sign_in(staff, "staff@tallinn.example")
+        organise = await staff.get(f"/events/{event_id}/organise")
+        assert all(f"Person {i}" in organise.text for i in range(5)), organise.text
+        agendas = await staff.get(f"/events/{event_id}/organise")
+        bad = await staff.post(f"/events/{event_id}/schedule",
+                               data={"csrf": csrf_of(agendas), "time_limit_s": "soon"})  # fmt: skip
+        assert bad.status_code == 422 and "time_limit_s" in bad.text
+    async with httpx.AsyncClient(base_url=base) as contact:
+        await sign_in(contact, "p0@example.fi")
+        mine = await contact.get(f"/events/{event_id}/meetings")
+        assert all(other.sme_id in mine.text for other in people[1:4]), mine.text
+        odd = await contact.post(f"/meetings/{asked[0].meeting_id}",
+                                 data={"csrf": csrf_of(mine), "action": "acept"})  # fmt: skip
+        assert odd.status_code == 422
+        kept = await client.call(
+            mt.LIST_MEETINGS, mt.ListMeetings(event_id=event_id, participant=people[0]), region
+        )
+        assert {m.status for m in kept.items} == {"requested"}  # not cancelled by default

@@ -27,8 +27,9 @@ class PortalStore:
         self.attempts = db[ATTEMPTS]
         self.links = db[LINKS]
 
-    async def people(self, region: str, limit: int = 500) -> list[User]:
-        found = self.users.find({"region": region}).sort("_id", 1).limit(limit)
+    async def people(self, region: str) -> list[User]:
+        """Every person of the region (no page cut short: the list is the portal's own)."""
+        found = self.users.find({"region": region}).sort("_id", 1)
         return [_user(doc) async for doc in found]
 
     async def add_link(self, digest: str, link: Link) -> None:

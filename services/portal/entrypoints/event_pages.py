@@ -26,11 +26,26 @@ if TYPE_CHECKING:
     from .web import Portal
 
 ORGANISERS = (*STAFF, "organiser")
+# Lists are read a page of this many at a time, following the cursor to the end (an event's
+# registrations, a contact's meetings): a page must not show the first hundred as if all.
+PAGE = 100
+MEETING_ACTIONS = ("accept", "decline", "cancel")
 
 
 class EventPages:
     def __init__(self, portal: Portal) -> None:
         self.portal = portal
+
+    async def _every(self, op: Any, query: Any, actor: Any) -> list[Any]:
+        """Every item of a list query, page after page."""
+        items: list[Any] = []
+        query = query.model_copy(update={"limit": PAGE})
+        while True:
+            page = await self.portal.call(op, query, actor)
+            items.extend(page.items)
+            if not page.next_cursor:
+                return items
+            query = query.model_copy(update={"cursor": page.next_cursor})
 
     async def _names(self, person: User, refs: list[SmeRef]) -> dict[str, str]:
         """Companies' names as the person may see them; the id where the registry has none."""
@@ -105,17 +120,15 @@ class EventPages:
     async def meetings(self, request: Request, person: User) -> Response:
         event = await self.portal.event(request.path_params["event_id"])
         me = person.sme_ref()
-        query = mt.ListMeetings(event_id=event.event_id, participant=me, limit=100)
-        found = await self.portal.call(mt.LIST_MEETINGS, query, person.actor())
-        names = await self._names(
-            person, [r for m in found.items for r in (m.requester, m.receiver)]
-        )
+        query = mt.ListMeetings(event_id=event.event_id, participant=me)
+        found = await self._every(mt.LIST_MEETINGS, query, person.actor())
+        names = await self._names(person, [r for m in found for r in (m.requester, m.receiver)])
         return self.portal.page(
             request,
             "meetings.html",
             person=person,
             event=event,
-            meetings=found.items,
+            meetings=found,
             names=names,
             me=me.key,
         )
@@ -139,6 +152,8 @@ class EventPages:
     async def answer_meeting(self, request: Request, person: User) -> Response:
         form = await posted(request)
         meeting_id, action = request.path_params["meeting_id"], form.get("action")
+        if action not in MEETING_ACTIONS:  # never a cancel by default
+            raise Refused("validation_failed", tr("choose accept, decline or cancel"))
         me = person.sme_ref()
         if action in ("accept", "decline"):
             answer = mt.RespondMeeting(
@@ -221,11 +236,11 @@ class EventPages:
     async def organise(self, request: Request, person: User) -> Response:
         event = await self.portal.event(request.path_params["event_id"])
         actor = person.actor()
-        listed = mt.ListMeetings(event_id=event.event_id, limit=100)
-        registered = ev.ListRegistrations(event_id=event.event_id, status="confirmed", limit=100)
+        listed = mt.ListMeetings(event_id=event.event_id)
+        registered = ev.ListRegistrations(event_id=event.event_id, status="confirmed")
         meetings, registrations = await asyncio.gather(
-            self.portal.call(mt.LIST_MEETINGS, listed, actor),
-            self.portal.call(ev.LIST_REGISTRATIONS, registered, actor),
+            self._every(mt.LIST_MEETINGS, listed, actor),
+            self._every(ev.LIST_REGISTRATIONS, registered, actor),
         )
         try:
             schedule = await self.portal.call(
@@ -234,8 +249,8 @@ class EventPages:
         except Refused:
             schedule = None
         # Participants by the names they registered with: an organiser need not read the registry.
-        names = {r.sme.key: r.person_name for r in registrations.items if r.sme is not None}
-        asked = {(m.requester.key, m.receiver.key): m for m in meetings.items}
+        names = {r.sme.key: r.person_name for r in registrations if r.sme is not None}
+        asked = {(m.requester.key, m.receiver.key): m for m in meetings}
         setup = event.brokerage
         grid: dict[tuple[int, int | None], Any] = {}
         for s in schedule.meetings if schedule else []:
@@ -248,7 +263,7 @@ class EventPages:
             names=names,
             keys=list(names),
             asked=asked,
-            meetings=meetings.items,
+            meetings=meetings,
             schedule=schedule,
             grid=grid,
             tables=range(setup.tables if setup else 0),
@@ -258,12 +273,12 @@ class EventPages:
         """Every participant's agenda, one to a printed page."""
         event = await self.portal.event(request.path_params["event_id"])
         actor = person.actor()
-        registered = ev.ListRegistrations(event_id=event.event_id, status="confirmed", limit=100)
+        registered = ev.ListRegistrations(event_id=event.event_id, status="confirmed")
         registrations, schedule = await asyncio.gather(
-            self.portal.call(ev.LIST_REGISTRATIONS, registered, actor),
+            self._every(ev.LIST_REGISTRATIONS, registered, actor),
             self.portal.call(mt.GET_SCHEDULE, mt.GetSchedule(event_id=event.event_id), actor),
         )
-        names = {r.sme.key: r.person_name for r in registrations.items if r.sme is not None}
+        names = {r.sme.key: r.person_name for r in registrations if r.sme is not None}
         agendas = {
             k: [m for m in schedule.meetings if k in {p.key for p in m.participants}] for k in names
         }
@@ -274,9 +289,10 @@ class EventPages:
     async def schedule(self, request: Request, person: User) -> Response:
         form = await posted(request)
         event_id = request.path_params["event_id"]
-        seconds = float(form.get("time_limit_s") or 10)
-        command = validated(mt.ScheduleEvent, {"event_id": event_id, "time_limit_s": seconds})
-        await self.portal.call(mt.SCHEDULE_EVENT, command, person.actor(), timeout_s=seconds + 15)
+        given = {"event_id": event_id, "time_limit_s": form.get("time_limit_s") or 10}
+        command = validated(mt.ScheduleEvent, given)  # a bad number is named, not a crash
+        await self.portal.call(mt.SCHEDULE_EVENT, command, person.actor(),
+                               timeout_s=command.time_limit_s + 15)  # fmt: skip
         return RedirectResponse(f"/events/{event_id}/organise#schedule", status_code=303)
 
     async def lock(self, request: Request, person: User) -> Response:

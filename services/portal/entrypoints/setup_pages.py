@@ -81,7 +81,7 @@ def _entry(values: dict[str, Any], partner_id: str, external_id: str) -> ev.Publ
             "breaks_after_slot": [
                 int(b) - 1
                 for b in listed(values["breaks_after_slot"])
-                if b.isdigit() and int(b) > 0
+                if b.isdecimal() and int(b) > 0  # isdigit() takes "²", which int() refuses
             ],
             "break_minutes": values["break_minutes"] or None,
             "tables": values["tables"],

@@ -16,6 +16,7 @@ from contracts.errors import Refused
 
 from ..domain.users import User
 from .forms import listed, posted, problems, validated
+from .i18n import tr
 
 if TYPE_CHECKING:
     from .pages import Pages
@@ -165,7 +166,10 @@ class SmePages:
             "target_countries": [c.upper() for c in listed(form.get("target_countries"))],
             "partnership_types": form.getlist("partnership_types"),
         }
-        op = rg.PUBLISH_PROFILE if form.get("action") == "publish" else rg.DRAFT_PROFILE
+        action = form.get("action")
+        if action not in ("publish", "draft"):
+            raise Refused("validation_failed", tr("choose publish or save as a draft"))
+        op = rg.PUBLISH_PROFILE if action == "publish" else rg.DRAFT_PROFILE
         try:
             command = validated(rg.PublishProfile, {"sme_id": sme_id, "profile": values})
             await self.portal.call(op, command, person.actor())
@@ -190,7 +194,10 @@ class SmePages:
         """Publish a draft as it is, or withdraw a profile."""
         form = await posted(request)
         sme_id, profile_id = request.path_params["sme_id"], request.path_params["profile_id"]
-        if form.get("action") == "withdraw":
+        action = form.get("action")
+        if action not in ("publish", "withdraw"):  # never a publication by default
+            raise Refused("validation_failed", tr("choose publish or withdraw"))
+        if action == "withdraw":
             reason = str(form.get("reason") or "withdrawn")
             withdraw = rg.WithdrawProfile(sme_id=sme_id, profile_id=profile_id, reason=reason)
             await self.portal.call(rg.WITHDRAW_PROFILE, withdraw, person.actor())

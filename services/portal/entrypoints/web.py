@@ -18,6 +18,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
+from pydantic import ValidationError
 
 from contracts import events as ev
 from contracts import registry as rg
@@ -145,6 +146,14 @@ def create_app(portal: Portal) -> FastAPI:
         status = HTTP_STATUS.get(exc.code, 400)
         return portal.page(request, "error.html", status, code=exc.code, message=exc.message,
                            person=None)  # fmt: skip
+
+    @app.exception_handler(ValidationError)
+    async def invalid(request: Request, exc: ValidationError) -> Response:
+        """A value from an address or a form the contracts refuse (an id too long, a word for
+        a number): named, never a crash."""
+        names = ", ".join(".".join(str(p) for p in e["loc"]) for e in exc.errors())
+        return portal.page(request, "error.html", 422, code="validation_failed", person=None,
+                           message=tr("check: %(names)s", names=names))  # fmt: skip
 
     @app.get("/healthz")
     async def healthz() -> JSONResponse:

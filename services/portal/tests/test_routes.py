@@ -34,8 +34,8 @@ class MemoryStore:
     async def put_user(self, user: User) -> None:
         self.users[user.email] = user
 
-    async def people(self, region: str, limit: int = 500) -> list[User]:
-        return [u for u in self.users.values() if u.region == region][:limit]
+    async def people(self, region: str) -> list[User]:
+        return [u for u in self.users.values() if u.region == region]
 
     async def add_session(self, session: NewSession, email: str) -> None:
         self.sessions[session.digest] = {"email": email, "csrf": session.csrf,
