@@ -217,8 +217,12 @@ def local_time(instant: datetime, zone: str, form: str = "%a %d %b %H:%M") -> st
 
 
 def _local(target: str) -> str:
-    """Only a path on this site is a place to go after signing in (no open redirect)."""
-    return target if target.startswith("/") and not target.startswith("//") else "/"
+    """Only a path on this site is a place to go after signing in (no open redirect): browsers
+    read `/\\host` as `//host`, and drop tabs and line breaks from an address."""
+    cleaned = "".join(c for c in target if c not in "\t\r\n")
+    if not cleaned.startswith("/") or cleaned.startswith("//") or "\\" in cleaned:
+        return "/"
+    return cleaned
 
 
 def build(rt: Runtime) -> None:

@@ -116,6 +116,9 @@ async def test_a_person_signs_in_sees_their_role_and_is_refused_other_roles_page
             "next": "//evil.example/"}  # fmt: skip
     signed = portal.post("/signin", data=sent, follow_redirects=False)
     assert signed.status_code == 303 and signed.headers["location"] == "/"  # no open redirect
+    for elsewhere in ("/\\evil.example/", "/\t/evil.example/", "\\\\evil.example"):
+        page = portal.get("/signin", params={"next": elsewhere})
+        assert 'name="next" value="/"' in page.text, elsewhere
     home = portal.get("/")
     assert "as <strong>sme</strong>" in home.text and 'href="/partners"' in home.text
     assert 'href="/smes"' not in home.text  # the registry is staff's
