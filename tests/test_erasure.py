@@ -188,3 +188,43 @@ async def test_the_streams_never_hold_a_persons_name_address_or_words(
     assert sent
     assert await in_streams(client, region, "registration_confirmed")  # the facts are there
     assert await in_streams(client, region, EMAIL, NAME, "olev@teine.ee", words) == []
+
+
+async def test_an_erased_contact_is_gone_from_every_services_audit_trail_and_no_one_else(
+    servers: Servers, client: BusClient, region: str
+) -> None:
+    """Who acted is personal data: a contact who acted in every service (accepted and refused)
+    is gone from each trail once erased; their colleague who acted too stays named."""
+    from contracts import matching as mt
+    from contracts import notify as nt
+    from contracts.access import Actor
+
+    kept = "jaan@photonforge.ee"
+    sme = await client.call(rg.REGISTER_SME, new_sme(contacts=[
+        {"name": NAME, "email": EMAIL}, {"name": "Jaan Jääb", "email": kept}]), region)  # fmt: skip
+    event = await client.call(ev.PUBLISH_EVENT, entry(), region)
+    ref = SmeRef(region=region, sme_id=sme.sme_id)
+    for email in (EMAIL, kept):
+        me = Actor(id=email, role="sme", region=region, sme_id=sme.sme_id)
+        register = ev.RegisterParticipant(event_id=event.event_id, sme=ref, email=email,
+                                          person_name=email.split("@")[0])  # fmt: skip
+        await client.call(ev.REGISTER_PARTICIPANT, register, region, actor=me)
+        await client.call(nt.SET_PREFERENCES, nt.SetPreferences(email=email), region, actor=me)
+        refused = await client.raw(mt.LIST_MEETINGS, mt.ListMeetings(event_id=event.event_id),
+                                   region, actor=me)  # fmt: skip
+        assert refused["data"]["error"]["code"] == "forbidden"  # (a contact names its SME)
+    trails = ("events.audit", "matching.audit", "notify.audit")
+    for email in (EMAIL, kept):
+        where = await holding(servers, region, email)
+        assert {w.split(":")[0] for w in where} >= set(trails), (email, where)
+
+    contact = next(c for c in sme.contacts if c.email == EMAIL)
+    erase = rg.EraseContact(sme_id=sme.sme_id, contact_id=contact.id, reason="asked")
+    await client.call(rg.ERASE_CONTACT, erase, region)
+
+    async def left() -> list[str]:
+        return await holding(servers, region, EMAIL)
+
+    assert await eventually(left, until=lambda where: where == []) == []
+    still = {w.split(":")[0] for w in await holding(servers, region, kept)}
+    assert still >= set(trails)

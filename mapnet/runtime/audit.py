@@ -131,11 +131,16 @@ class AuditLog:
         ]
         return AuditPage(items=items, next_cursor=cursor)
 
-    async def forget_contacts_of(self, sme_id: str, email_sha256: str | None = None) -> None:
+    async def forget_contacts_of(
+        self, sme_id: str, email_sha256: str | None = None, *, region: str | None = None
+    ) -> None:
         """Who acted for an erased SME is personal data: gone from every entry of a contact
-        acting for it (role sme), or, with ``email_sha256``, of the one erased contact whose
-        address (their actor id) has that digest. Staff who acted on the SME stay named."""
+        acting for it (role sme; of ``region``, if given), or, with ``email_sha256``, of the
+        one erased contact whose address (their actor id) has that digest. Staff who acted on
+        the SME stay named."""
         theirs = {"actor.role": "sme", "actor.sme_id": sme_id}
+        if region is not None:
+            theirs["actor.region"] = region
         if email_sha256 is None:
             await self.entries.update_many(theirs, {"$set": {"actor.id": ERASED}})
             return

@@ -24,8 +24,9 @@ def build(rt: Runtime) -> None:
     registrations = RegistrationRepository(rt.db)
     seats = SeatBook(rt.db)
     calendar = Calendar(
-        rt.unit_of_work(), entries, registrations, seats, rt.forget_replies, rt.forget_sme
-    )
+        rt.unit_of_work(), entries, registrations, seats, rt.forget_replies, rt.forget_sme,
+        rt.forget_contact,
+    )  # fmt: skip
     rt.outbox_collections += [ENTRIES, REGISTRATIONS]
     rt.startup += [entries.create_indexes, registrations.create_indexes, calendar.reconcile]
 

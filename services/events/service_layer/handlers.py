@@ -54,11 +54,14 @@ class Calendar:
         seats: SeatBook,
         forget_replies: Callable[[str], Awaitable[None]] | None = None,
         forget_sme: Callable[[str], Awaitable[None]] | None = None,
+        forget_contact: Callable[[str, str], Awaitable[None]] | None = None,
     ) -> None:
-        """``forget_replies``, ``forget_sme``: drop what the runtime keeps of erased people (the
-        answers cached about a record; those about an SME and who acted for it)."""
+        """``forget_replies``, ``forget_sme``, ``forget_contact``: drop what the runtime keeps
+        of erased people (the answers cached about a record; those about an SME and who acted
+        for it; who one erased contact was, by the digest of their address)."""
         self._forget_replies = forget_replies
         self._forget_sme = forget_sme
+        self._forget_contact = forget_contact
         self.uow = uow
         self.region = uow.region
         self.entries = entries
@@ -215,6 +218,8 @@ class Calendar:
         """One contact of an SME was erased: they leave the registrations they made for it."""
         if email_sha256:  # (a tombstone from before tombstones named the person: nobody)
             await self._erase_people(sme, email_sha256)
+            if self._forget_contact is not None:
+                await self._forget_contact(sme.sme_id, email_sha256)
 
     async def _erase_people(self, sme: SmeRef, email_sha256: str | None = None) -> None:
         for rid in await self.registrations.erase_people_of(sme, email_sha256):

@@ -11,6 +11,7 @@ from contracts import matching as c
 from contracts import registry as reg
 from contracts.common import SmeRef
 from contracts.envelope import Envelope
+from mapnet.runtime.audit import AuditLog
 from mapnet.runtime.service import Runtime
 
 from ..adapters.profile_index import ProfileIndex
@@ -45,11 +46,15 @@ def build(rt: Runtime) -> None:
     rt.handles(c.FIND_PARTNERS)(matching.find_partners)
 
     # The read model: this region's brokerage events, registrations, SMEs and profiles ...
-    for op, handle in _read_model_routes(read_model, meetings, rt.forget_replies).items():
+    erased = _erased(read_model, meetings, rt.forget_replies, rt.audit)
+    for op, handle in _read_model_routes(read_model, erased).items():
         rt.consumes(op)(handle)
     # ... and what the other regions share.
-    for op, handle in _network_routes(read_model, meetings, rt.forget_replies).items():
+    for op, handle in _network_routes(read_model, erased).items():
         rt.consumes_network(op)(handle)
+    # An erased contact's requests here stay, but no longer say who sent them.
+    for route in (rt.consumes, rt.consumes_network):
+        route(reg.CONTACT_ERASED)(_contact_erased(rt.audit))
 
     rt.publishes(
         c.MEETING_REQUESTED,
@@ -61,9 +66,7 @@ def build(rt: Runtime) -> None:
     )
 
 
-def _read_model_routes(
-    read_model: ReadModel, meetings: MeetingRepository, forget: Forget
-) -> dict[Any, Handler]:
+def _read_model_routes(read_model: ReadModel, erased: Handler) -> dict[Any, Handler]:
     async def on_event_published(event: Envelope[ev.EventPublished]) -> None:
         await read_model.put_event(event.data.model_dump(mode="json"))
 
@@ -100,13 +103,11 @@ def _read_model_routes(
         reg.SME_UPDATED: put_sme,
         reg.PROFILE_PUBLISHED: on_profile_published,
         reg.PROFILE_WITHDRAWN: on_profile_withdrawn,
-        reg.SME_ERASED: _erased(read_model, meetings, forget),
+        reg.SME_ERASED: erased,
     }
 
 
-def _network_routes(
-    read_model: ReadModel, meetings: MeetingRepository, forget: Forget
-) -> dict[Any, Handler]:
+def _network_routes(read_model: ReadModel, erased: Handler) -> dict[Any, Handler]:
     async def on_sme_shared(event: Envelope[reg.SmeShared]) -> None:
         d = event.data.model_dump(mode="json")
         await read_model.put_shared(d["sme"], d["profiles"])
@@ -121,17 +122,30 @@ def _network_routes(
     return {
         reg.SME_SHARED: on_sme_shared,
         reg.SME_UNSHARED: on_sme_unshared,
-        reg.SME_ERASED: _erased(read_model, meetings, forget),
+        reg.SME_ERASED: erased,
         c.SCHEDULE_PUBLISHED: on_schedule,
     }
 
 
-def _erased(read_model: ReadModel, meetings: MeetingRepository, forget: Forget) -> Handler:
+def _erased(
+    read_model: ReadModel, meetings: MeetingRepository, forget: Forget, audit: AuditLog
+) -> Handler:
     async def on_sme_erased(event: Envelope[reg.SmeErased]) -> None:
         erased = SmeRef(sme_id=event.data.sme_id, region=event.data.region)
         await read_model.erase_sme(erased)
-        # What its people wrote in meeting requests goes, with the answers that quoted it.
+        # What its people wrote in meeting requests goes, with the answers that quoted it,
+        # and who of them acted here goes from the audit trail.
         for meeting_id in await meetings.forget_messages_of(erased):
             await forget(meeting_id)
+        await audit.forget_contacts_of(erased.sme_id, region=erased.region)
 
     return on_sme_erased
+
+
+def _contact_erased(audit: AuditLog) -> Handler:
+    async def on_contact_erased(event: Envelope[reg.ContactErased]) -> None:
+        d = event.data
+        if d.email_sha256:
+            await audit.forget_contacts_of(d.sme_id, d.email_sha256, region=d.region)
+
+    return on_contact_erased

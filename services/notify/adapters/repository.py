@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import re
 import secrets
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -18,6 +19,7 @@ from mapnet.runtime import outbox
 from mapnet.runtime.catch_up import once_there
 from mapnet.runtime.mongo import Database
 from mapnet.runtime.paging import keyset_page
+from mapnet.runtime.requests import REPLY_CACHE
 
 DELIVERIES = "deliveries"
 
@@ -55,6 +57,7 @@ class NotifyStore:
         self.digest_items = db["digest_items"]
         self.forgotten = db["forgotten"]
         self.secrets = db["secrets"]
+        self.replies = db[REPLY_CACHE]
 
     async def installation_secret(self) -> str:
         """The secret that signs this region's unsubscribe links, made once on first start and
@@ -338,6 +341,9 @@ class NotifyStore:
         )
         await self.preferences.delete_one({"_id": key})
         await self.registrations.delete_many({"email": key})
+        # The answers kept for repeats of the person's own commands (their preferences) quote
+        # their address, and are keyed by it when they sent them: they go too. Rare, so a scan.
+        await self.replies.delete_many({"reply": {"$regex": re.escape(key), "$options": "i"}})
         await self.stop_queued(key, "person forgotten")
         await self.deliveries.update_many(
             {"recipient": key}, {"$set": {"recipient": email_hash(key)}}

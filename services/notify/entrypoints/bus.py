@@ -75,13 +75,28 @@ def build(rt: Runtime) -> None:
     for op, handle in tell.items():
         rt.consumes(op)(_and_webhooks(notifier, handle))
 
-    # Its own region's SMEs, and from the network those registered at this region's events.
-    rt.consumes(rg.SME_ERASED)(_data(notifier.on_sme_erased))
-    rt.consumes_network(rg.SME_ERASED)(_data(notifier.on_sme_erased))
-    rt.consumes(rg.CONTACT_ERASED)(_data(notifier.on_contact_erased))
-    rt.consumes_network(rg.CONTACT_ERASED)(_data(notifier.on_contact_erased))
+    _forget_the_erased(rt, notifier)
 
     rt.publishes(c.NOTIFICATION_SENT, c.NOTIFICATION_FAILED)
+
+
+def _forget_the_erased(rt: Runtime, notifier: Notifier) -> None:
+    """Its own region's SMEs, and from the network those registered at this region's events:
+    forgotten as forget_person does, and who of them acted here goes from the audit trail."""
+
+    async def on_sme_erased(event: Envelope[rg.SmeErased]) -> None:
+        await notifier.on_sme_erased(event.data.model_dump(mode="json"))
+        await rt.audit.forget_contacts_of(event.data.sme_id, region=event.data.region)
+
+    async def on_contact_erased(event: Envelope[rg.ContactErased]) -> None:
+        d = event.data
+        await notifier.on_contact_erased(d.model_dump(mode="json"))
+        if d.email_sha256:
+            await rt.audit.forget_contacts_of(d.sme_id, d.email_sha256, region=d.region)
+
+    for route in (rt.consumes, rt.consumes_network):
+        route(rg.SME_ERASED)(on_sme_erased)
+        route(rg.CONTACT_ERASED)(on_contact_erased)
 
 
 def _mail_to_people(rt: Runtime, notifier: Notifier) -> None:
