@@ -3,17 +3,22 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 from pathlib import Path
 
 from mapnet.federation.accounts import SERVICE_PASSWORD_VAR
 from mapnet.federation.config import (
     DEPLOY,
-    HUB_LEAF_URL_VAR,
+    HubLogin,
+    hub_config,
     load_regions,
+    network_subjects,
     new_password,
     password_var,
-    publish_allowed,
+    region_config,
+    sourcing_api,
+    sourcing_publish_allowed,
     write_deploy,
 )
 from mapnet.ops.servers import executable
@@ -29,7 +34,7 @@ def test_nats_server_accepts_the_hub_and_every_region(tmp_path: Path) -> None:
     regions = [r.id for r in load_regions()]
     assert len(regions) == 10
     env = {**os.environ, **{password_var(r): new_password() for r in regions}}
-    env[HUB_LEAF_URL_VAR] = "nats-leaf://tallinn:pw@127.0.0.1:7422"
+    env.update(HubLogin("tallinn", "pw", "127.0.0.1", 7422).environment())
     env[SERVICE_PASSWORD_VAR] = new_password()
     for name in ["hub", "region", *regions]:
         checked = subprocess.run(
@@ -51,17 +56,31 @@ def test_an_eleventh_region_is_one_line(tmp_path: Path) -> None:
     hub = (tmp_path / "nats" / "hub.conf").read_text()
     assert "{user: gdansk, password: $MAPNET_LEAF_PASSWORD_GDANSK" in hub
     # Every other region may now source Gdańsk's shared stream, and only that of its streams.
-    assert "$JS.gdansk.API.CONSUMER.CREATE.GDANSK_SHARED" in publish_allowed(
-        "tallinn", ["tallinn", "gdansk"]
+    assert (
+        '{service: {account: REGION_GDANSK, subject: "$JS.gdansk.API.STREAM.INFO.GDANSK_SHARED"}'
+        in hub
     )
+    assert "$JS.FC.GDANSK_SHARED.>" in sourcing_publish_allowed("tallinn", ["tallinn", "gdansk"])
 
 
 def test_a_region_may_send_only_network_commands_to_others() -> None:
-    allowed = publish_allowed("tallinn", ["tallinn", "berlin"])
-    assert "mapnet.tallinn.>" in allowed
-    assert "mapnet.*.events.cmd.register_participant" in allowed
-    assert not any("registry.cmd" in subject for subject in allowed)
-    assert not any("BERLIN_REGISTRY" in subject for subject in allowed)
+    reachable = network_subjects("berlin")
+    assert "mapnet.berlin.events.cmd.register_participant" in reachable
+    assert not any("registry.cmd" in subject for subject in reachable)
+    hub = hub_config(["tallinn", "berlin"], listen="x:1", leaf_listen="x:2")
+    imported = re.findall(r'account: REGION_BERLIN, subject: "([^"]+)"\}, share: true', hub)
+    # Tallinn reaches Berlin through these, stamped: its network operations and the JetStream
+    # requests of copying its shared stream, nothing else.
+    assert sorted(imported) == sorted(reachable + sourcing_api("berlin"))
+    sourcing = sourcing_publish_allowed("tallinn", ["tallinn", "berlin"])
+    assert not any("BERLIN_REGISTRY" in s or s.startswith("mapnet.") for s in sourcing)
+    # Flow control and acks only of its copies of Berlin's shared stream, deliveries only as
+    # Tallinn: no JetStream API, no reply subjects, nothing of Berlin's other streams.
+    assert all(s == "$MAPNET.deliver.tallinn.>" or "BERLIN_SHARED" in s for s in sourcing)
+    # What is not a network operation is refused by the region itself, whatever the hub sends.
+    linked = region_config("berlin", listen="x:1", store_dir="/d", linked=True)
+    assert '"mapnet.berlin.registry.cmd.erase_sme"' in linked
+    assert '"mapnet.berlin.events.cmd.register_participant"' not in linked
 
 
 def test_up_refuses_a_region_the_network_does_not_list(tmp_path: Path) -> None:

@@ -577,14 +577,10 @@ async def test_another_region_is_held_to_the_roles_table_and_reaches_only_networ
     """Every operation sent from another region's server, across the hub, as every role of that
     region: an operation the network may not send has no responder; a network operation is
     refused by the role check for exactly the roles the table does not list, and an envelope
-    naming a partner is refused.
-
-    Part of today's behaviour must change (issue #27): the home region believes the actor
-    OTHER's envelope names. Services already refuse some of OTHER's people some records of HOME
-    (staff act only for their region's SMEs), hence ``record_rules`` below; but an actor OTHER
-    says is HOME's own is believed as HOME's own. Once the hub's per-region accounts make the
-    servers say where a request came from, OTHER acts only for OTHER's people: the assertion
-    marked CHANGE then turns around."""
+    naming a partner is refused. The hub stamps each request with the region it came from, so
+    an envelope of OTHER's that names one of HOME's people is refused whatever it claims; the
+    services' own record rules (staff act only for their region's SMEs) are told apart by
+    ``record_rules`` below."""
     ops = requests_of(service_names())
     bus = await two_regions.client(OTHER, timeout_s=TIMEOUT_S)
     answers = await matrix(bus, ops, to_region=HOME, from_region=OTHER)
@@ -608,14 +604,15 @@ async def test_another_region_is_held_to_the_roles_table_and_reaches_only_networ
         for role in ENVELOPE_ROLES
         if posing[key(op), role].code != "forbidden"
     ]
-    # CHANGE: today OTHER's request naming one of HOME's people is answered as HOME's own, by
-    # every role the table allows, for every network operation. Once the hub stamps where a
-    # request came from, it must be refused: `assert believed == []`.
-    assert believed == [
-        f"{key(op)} as {role}"
+    # The hub stamps where a request came from: OTHER's request naming one of HOME's people is
+    # refused, by every role, for every network operation (it was believed as HOME's own).
+    assert believed == []
+    not_as_origin = [
+        f"{key(op)} as {role}: {posing[key(op), role]}"
         for op in network
         if op.name not in UNCHECKED
         for role in ENVELOPE_ROLES
         if role in op.roles
+        and f"acts only for {OTHER}'s people" not in posing[key(op), role].message
     ]
-    assert mismatches(posing, network) == []
+    assert not_as_origin == []  # refused as another region's request, not by the role check

@@ -17,7 +17,7 @@ from typing import Any
 from aiosmtpd.controller import Controller
 
 from mapnet.dev.mailbox import serve as mailbox_server
-from mapnet.federation.config import leaf_url, new_password
+from mapnet.federation.config import HubLogin, new_password
 from mapnet.ops.servers import (
     Managed,
     free_port,
@@ -156,8 +156,8 @@ class LocalNetwork:
             relay = LinkRelay(self.leaf_port)
             await relay.start()
             nats_port, mongo_port = free_port(), free_port()
-            hub_leaf_url = leaf_url(region, self.passwords[region], "127.0.0.1", relay.port)
-            nats = nats_server(region, nats_port, self.home, hub_leaf_url=hub_leaf_url)
+            hub = HubLogin(region, self.passwords[region], "127.0.0.1", relay.port)
+            nats = nats_server(region, nats_port, self.home, hub=hub)
             mongo = mongo_server(region, mongo_port, self.home)
             start_and_wait(nats, nats_port)
             start_and_wait(mongo, mongo_port)

@@ -35,10 +35,12 @@ def partner_operations() -> list[Operation[Any, Any]]:
 
 
 def partner_subjects(region: str | None) -> list[str]:
-    """A partner reaches its own region's operations, and another region's only where the
-    operation may cross the hub. ``region`` None: any region (a server shared by tests)."""
+    """A partner reaches its own region's operations only: a request of a partner sent on to
+    another region would cross the hub as this region's own, so none is imported (what other
+    regions share, a partner reads from this region's copy). ``region`` None: any region (a
+    server that tests share between regions of their own)."""
     subjects = {
-        f"mapnet.{'*' if region is None or op.network else region}.{op.service}.{op.kind}.{op.name}"
+        f"mapnet.{'*' if region is None else region}.{op.service}.{op.kind}.{op.name}"
         for op in partner_operations()
     }
     return sorted(subjects)

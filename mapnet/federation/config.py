@@ -17,9 +17,9 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from contracts.operations import network_requests
-from contracts.subjects import inbox_prefix, shared_stream
-from mapnet.runtime.access import SERVICES_ACCOUNT
+from contracts.operations import CATALOGUE, network_requests
+from contracts.subjects import shared_stream
+from mapnet.runtime.access import REGION_ACCOUNT_PREFIX, SERVICES_ACCOUNT
 from mapnet.runtime.declaration import declared
 
 from .accounts import (
@@ -33,6 +33,10 @@ from .accounts import (
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
 REGIONS_FILE = DEPLOY / "regions.toml"
 HUB_LEAF_URL_VAR = "MAPNET_HUB_LEAF_URL"
+HUB_SOURCING_URL_VAR = "MAPNET_HUB_SOURCING_URL"
+SOURCING_ACCOUNT = "SOURCING"
+# Subjects under which origins deliver copies of their shared streams (see deliver_prefix).
+DELIVER_ROOT = "$MAPNET.deliver"
 
 
 @dataclass(frozen=True)
@@ -60,53 +64,108 @@ def new_password() -> str:
     return "pw" + secrets.token_hex(20)
 
 
-def leaf_url(region: str, password: str, host: str, port: int) -> str:
-    """What a region's server dials to link to the hub, logged in as the region."""
-    return f"nats-leaf://{region}:{password}@{host}:{port}"
+def region_account(region: str) -> str:
+    """The hub's account for a region's requests: requests that cross from it into another
+    region's account are stamped with this name (``Nats-Request-Info``)."""
+    return f"{REGION_ACCOUNT_PREFIX}{region.upper()}"
+
+
+def sourcing_user(region: str) -> str:
+    return f"{region}_sourcing"
+
+
+@dataclass(frozen=True)
+class HubLogin:
+    """How a region's server links to the hub: two leaf connections with one password, one for
+    requests (the region's own account there) and one for JetStream sourcing (shared)."""
+
+    region: str
+    password: str
+    host: str
+    port: int
+
+    @property
+    def requests_url(self) -> str:
+        return f"nats-leaf://{self.region}:{self.password}@{self.host}:{self.port}"
+
+    @property
+    def sourcing_url(self) -> str:
+        return f"nats-leaf://{sourcing_user(self.region)}:{self.password}@{self.host}:{self.port}"
+
+    def environment(self) -> dict[str, str]:
+        """What the region's NATS server reads its leaf remotes from."""
+        return {HUB_LEAF_URL_VAR: self.requests_url, HUB_SOURCING_URL_VAR: self.sourcing_url}
 
 
 def password_var(region: str) -> str:
     return f"MAPNET_LEAF_PASSWORD_{region.upper()}"
 
 
-def publish_allowed(region: str, regions: list[str]) -> list[str]:
-    """What region's leaf connection may send into the hub."""
-    others = [o for o in regions if o != region]
-    allowed = [f"mapnet.{region}.>"]
+def network_subjects(region: str) -> list[str]:
+    """The commands and queries other regions may send to ``region``: nothing else of it is
+    reachable across the hub."""
     services = declared()  # the installed services; their operations marked network=True
-    allowed += sorted(
+    return sorted({op.subject(region) for op in network_requests() if op.service in services})
+
+
+def local_only_subjects(region: str) -> list[str]:
+    """What a region's server refuses to take from the hub whatever the hub says: its commands
+    and queries that are not network operations, and its events (only its services publish
+    them)."""
+    network = set(network_subjects(region))
+    services = declared()
+    return sorted(
         {
-            f"mapnet.*.{op.service}.{op.kind}.{op.name}"
-            for op in network_requests()
-            if op.service in services
+            op.subject(region)
+            for op in CATALOGUE.values()
+            if op.kind != "event" and op.service in services and op.subject(region) not in network
         }
+        | {f"mapnet.{region}.*.event.>"}
     )
-    allowed.append("_INBOX.>")
-    # Sourcing: create (and, on restart, replace) a consumer on another region's shared
-    # stream, and nothing else of its JetStream; the origin then answers and delivers.
-    for other in others:
-        api, shared = f"$JS.{other}.API", shared_stream(other)
-        allowed += [
-            f"{api}.CONSUMER.CREATE.{shared}",
-            f"{api}.CONSUMER.CREATE.{shared}.>",
-            f"{api}.CONSUMER.DELETE.{shared}.>",
-            f"{api}.STREAM.INFO.{shared}",
-        ]
-    allowed += ["$JSC.R.>", "$JS.S.>", "$JS.FC.>", "$JS.ACK.>"]
+
+
+def deliver_prefix(origin: str, region: str) -> str:
+    """Where origin's server delivers what region copies of its shared stream: a subject per
+    origin and region, so that the hub can let each region deliver only its own messages (no
+    region can inject messages into another's copy of a third region)."""
+    return f"{DELIVER_ROOT}.{origin}.{region}"
+
+
+def sourcing_api(region: str) -> list[str]:
+    """The JetStream requests other regions' servers send to copy region's shared stream:
+    create (and, on restart, replace) a consumer on it, and read its state. Nothing else of the
+    region's JetStream is reachable: they cross the hub as the network operations do."""
+    api, shared = f"$JS.{region}.API", shared_stream(region)
+    return [
+        f"{api}.CONSUMER.CREATE.{shared}",
+        f"{api}.CONSUMER.CREATE.{shared}.>",
+        f"{api}.CONSUMER.DELETE.{shared}.>",
+        f"{api}.STREAM.INFO.{shared}",
+    ]
+
+
+def _flow_of(region: str) -> list[str]:
+    """Flow control and acknowledgements of the consumers on region's shared stream."""
+    shared = shared_stream(region)
+    return [f"$JS.{kind}.{shared}.>" for kind in ("FC", "ACK")] + [
+        f"$JS.{kind}.{region}.*.{shared}.>" for kind in ("FC", "ACK")
+    ]
+
+
+def sourcing_publish_allowed(region: str, regions: list[str]) -> list[str]:
+    """What region's sourcing link may send into the hub: its shared stream's messages to the
+    regions copying it, under its own deliver subjects only, and the flow control and acks of
+    its copies of the others' shared streams."""
+    allowed = [f"{DELIVER_ROOT}.{region}.>"]
+    for other in (o for o in regions if o != region):
+        allowed += _flow_of(other)
     return allowed
 
 
-def subscribe_allowed(region: str) -> list[str]:
-    """What the hub passes on to region: requests addressed to it, replies, sourcing traffic."""
-    return [
-        f"mapnet.{region}.>",
-        f"{inbox_prefix(region)}.>",  # answers to its own clients only
-        f"$JS.{region}.API.>",
-        "$JSC.R.>",
-        "$JS.S.>",
-        "$JS.FC.>",
-        "$JS.ACK.>",
-    ]
+def sourcing_subscribe_allowed(region: str) -> list[str]:
+    """What the hub passes on to region's sourcing link: what the origins deliver to it, and
+    the flow control and acks of the consumers on its own shared stream."""
+    return [f"{DELIVER_ROOT}.*.{region}.>", *_flow_of(region)]
 
 
 def _list(items: list[str]) -> str:
@@ -116,14 +175,39 @@ def _list(items: list[str]) -> str:
 def hub_config(
     regions: list[str], *, listen: str, leaf_listen: str, http_port: int | None = None
 ) -> str:
-    users = "\n".join(
-        f"      {{user: {r}, password: ${password_var(r)}, permissions: {{\n"
-        f"        publish: {{allow: {_list(publish_allowed(r, regions))}}}\n"
-        f"        subscribe: {{allow: {_list(subscribe_allowed(r))}}}\n"
+    """An account per region for requests, and one for JetStream sourcing. A region's requests
+    reach another region only through that region's exports of its network operations, imported
+    with ``share: true``: the hub stamps each with the sender's account, so the receiving region
+    knows which region asks, whatever the request says. Leaf passwords log in only as leaf
+    nodes (``allowed_connection_types``), never as a client."""
+    accounts = []
+    for r in regions:
+        exports = "".join(
+            f'      {{service: "{s}"}}\n' for s in network_subjects(r) + sourcing_api(r)
+        )
+        imports = "".join(
+            f'      {{service: {{account: {region_account(o)}, subject: "{s}"}}, share: true}}\n'
+            for o in regions
+            if o != r
+            for s in network_subjects(o) + sourcing_api(o)
+        )
+        accounts.append(
+            f"  {region_account(r)} {{\n"
+            f"    users = [ {{user: {r}, password: ${password_var(r)},"
+            ' allowed_connection_types: ["LEAFNODE"]} ]\n'
+            f"    exports = [\n{exports}    ]\n"
+            f"    imports = [\n{imports}    ]\n"
+            "  }\n"
+        )
+    sourcing = "\n".join(
+        f"      {{user: {sourcing_user(r)}, password: ${password_var(r)},"
+        ' allowed_connection_types: ["LEAFNODE"], permissions: {\n'
+        f"        publish: {{allow: {_list(sourcing_publish_allowed(r, regions))}}}\n"
+        f"        subscribe: {{allow: {_list(sourcing_subscribe_allowed(r))}}}\n"
         "      }}"
         for r in regions
     )
-    monitor = f"http_port: {http_port}\n" if http_port else ""
+    monitor = f"http: 127.0.0.1:{http_port}\n" if http_port else ""
     return (
         "# MAPnet hub: routes between the regions' leaf nodes, keeps no data.\n"
         "# Generated by `mapnet network config` from deploy/regions.toml and contracts/.\n"
@@ -133,9 +217,10 @@ def hub_config(
         f"{monitor}"
         "max_payload: 8MB\n"
         "accounts {\n"
-        "  MAPNET {\n"
+        f"{''.join(accounts)}"
+        f"  {SOURCING_ACCOUNT} {{\n"
         "    users = [\n"
-        f"{users}\n"
+        f"{sourcing}\n"
         "    ]\n"
         "  }\n"
         "}\n"
@@ -160,12 +245,27 @@ def region_config(
 ) -> str:
     """``any_region``: partners may reach every region's subjects on this server (one server
     that tests share between regions of their own)."""
-    monitor = f"http_port: {http_port}\n" if http_port else ""
+    # Monitoring names partners and their addresses: on the loopback only (a probe runs beside
+    # the server; to publish it further, put an authenticating proxy in front).
+    monitor = f"http: 127.0.0.1:{http_port}\n" if http_port else ""
     # The hub's address and this region's password come from the environment, as one URL
     # (nats-leaf://<region>:<password>@<hub>:7422). Reconnect quickly after a cut.
+    # Two links to the hub, whose address and this region's password come from the environment
+    # (nats-leaf://<region>:<password>@<hub>:7422 and <region>_sourcing:…): requests with their
+    # answers (the network operations, and the JetStream requests of copying shared streams) on
+    # one, the copied messages with their flow control on the other. Each refuses what belongs
+    # to the other, and the requests' link refuses, whatever the hub sends, every command and
+    # query of this region that is not a network operation. Reconnect quickly after a cut.
+    flow = ["$JS.FC.>", "$JS.ACK.>", f"{DELIVER_ROOT}.>"]
+    requests = ["mapnet.>", "_INBOX.>", "$JS.*.API.>", "$JSC.>"]
     leaf = (
-        f'leafnodes {{\n  reconnect: "1s"\n'
-        f"  remotes: [ {{ url: ${HUB_LEAF_URL_VAR}, account: {SERVICES_ACCOUNT} }} ]\n}}\n"
+        f'leafnodes {{\n  reconnect: "1s"\n  remotes: [\n'
+        f"    {{ url: ${HUB_LEAF_URL_VAR}, account: {SERVICES_ACCOUNT},\n"
+        f"      deny_imports: {_list(flow + local_only_subjects(region))},\n"
+        f"      deny_exports: {_list(flow)} }},\n"
+        f"    {{ url: ${HUB_SOURCING_URL_VAR}, account: {SERVICES_ACCOUNT},\n"
+        f"      deny_imports: {_list(requests)}, deny_exports: {_list(requests)} }}\n"
+        "  ]\n}\n"
         if linked
         else ""
     )
@@ -198,7 +298,8 @@ def write_deploy(target: Path = DEPLOY / "nats", regions_file: Path | None = Non
     for region in ids:
         written[target / f"{region}.conf"] = (
             f"# NATS server of MAPnet region {region}. Generated by `mapnet network config`.\n"
-            f"# Set {HUB_LEAF_URL_VAR}=nats-leaf://{region}:<password>@<hub host>:7422\n"
+            f"# Set {HUB_LEAF_URL_VAR}=nats-leaf://{region}:<password>@<hub host>:7422 and\n"
+            f"# {HUB_SOURCING_URL_VAR}=nats-leaf://{sourcing_user(region)}:<password>@<hub>:7422\n"
             + region_config(
                 region,
                 listen="0.0.0.0:4222",

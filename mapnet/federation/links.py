@@ -25,6 +25,8 @@ from nats.js.errors import NotFoundError
 from contracts.subjects import network_stream, shared_stream
 from mapnet.runtime.bus import ensure_network_stream
 
+from .config import deliver_prefix
+
 PROBE_TIMEOUT_S = 1.0
 # A source that has not moved for this long while its origin holds more is restarted.
 STALL_S = 3.0
@@ -32,9 +34,12 @@ STALL_S = 3.0
 RESTART_EVERY_S = 30.0
 
 
-def source_of(origin: str) -> StreamSource:
+def source_of(origin: str, region: str) -> StreamSource:
+    """Region's source of origin's shared stream, delivered under a subject of that pair only
+    (the hub lets no other region deliver there)."""
     return StreamSource(
-        name=shared_stream(origin), external=ExternalStream(api=f"$JS.{origin}.API")
+        name=shared_stream(origin),
+        external=ExternalStream(api=f"$JS.{origin}.API", deliver=deliver_prefix(origin, region)),
     )
 
 
@@ -137,7 +142,7 @@ class LinkKeeper:
         answering = [r for r, answers_now in zip(missing, answers, strict=True) if answers_now]
         if answering:
             config = info.config
-            config.sources = sources + [source_of(r) for r in answering]
+            config.sources = sources + [source_of(r, self.region) for r in answering]
             await self.nc.jetstream().update_stream(config)
             self.log.info("network_sources_added", regions=answering)
         return [r for r in missing if r not in answering]
@@ -182,7 +187,7 @@ class LinkKeeper:
         await js.update_stream(config)
         for origin in purge:
             await js.purge_stream(network_stream(self.region), subject=f"mapnet.{origin}.>")
-        config.sources = kept + [source_of(r) for r in origins]
+        config.sources = kept + [source_of(r, self.region) for r in origins]
         await js.update_stream(config)
 
 

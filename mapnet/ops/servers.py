@@ -24,7 +24,7 @@ from mapnet.federation.accounts import (
     partner_publish_conf,
     partners_conf,
 )
-from mapnet.federation.config import HUB_LEAF_URL_VAR, hub_config, password_var, region_config
+from mapnet.federation.config import HubLogin, hub_config, password_var, region_config
 from mapnet.runtime.credentials import SERVICE_USER, service_password, with_login, write_private
 
 
@@ -148,10 +148,10 @@ def nats_server(
     *,
     monitor_port: int | None = None,
     extra: str = "",
-    hub_leaf_url: str | None = None,
+    hub: HubLogin | None = None,
     any_region: bool = False,
 ) -> Managed:
-    """A region's NATS server; with ``hub_leaf_url``, a leaf node of the network's hub. Its
+    """A region's NATS server; with ``hub``, a leaf node of the network's hub. Its
     service password is made once and kept under the region's home; its partners are read
     from ``partners.conf`` there (none at first)."""
     region_home = home / region
@@ -160,7 +160,7 @@ def nats_server(
         listen=f"127.0.0.1:{port}",
         store_dir=str((region_home / "jetstream").resolve()),
         http_port=monitor_port,
-        linked=hub_leaf_url is not None,
+        linked=hub is not None,
         extra=f'pid_file: "{(region_home / "nats.pid").resolve()}"\n{extra}',
         any_region=any_region,
     )
@@ -169,8 +169,8 @@ def nats_server(
         write_private(region_home / PARTNERS_FILE, partners_conf({}))
     (region_home / PARTNER_PUBLISH_FILE).write_text(partner_publish_conf())
     env = {**os.environ, SERVICE_PASSWORD_VAR: str(service_password(region_home, create=True))}
-    if hub_leaf_url:
-        env[HUB_LEAF_URL_VAR] = hub_leaf_url
+    if hub:
+        env.update(hub.environment())
     return _nats_on(f"nats[{region}]", region_home, config, env)
 
 

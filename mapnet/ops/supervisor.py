@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from mapnet.federation.config import leaf_url, new_password
+from mapnet.federation.config import HubLogin, new_password
 from mapnet.ops.servers import (
     Managed,
     ServerError,
@@ -78,7 +78,7 @@ class Supervisor:
         path.write_text(json.dumps(known, indent=2))
         return known
 
-    def _start_hub(self) -> dict[str, str]:
+    def _start_hub(self) -> dict[str, HubLogin]:
         passwords = self._passwords()
         port, leaf_port = self.settings.hub_port, self.settings.hub_leaf_port
         monitor = leaf_port + 1
@@ -93,7 +93,7 @@ class Supervisor:
         start_and_wait(self.hub, leaf_port)
         self.hub_monitor_url = f"http://127.0.0.1:{monitor}"
         self.echo(f"started the hub on nats://127.0.0.1:{port} (leaf nodes on port {leaf_port})")
-        return {r: leaf_url(r, passwords[r], "127.0.0.1", leaf_port) for r in self.regions}
+        return {r: HubLogin(r, passwords[r], "127.0.0.1", leaf_port) for r in self.regions}
 
     def _wait_for_links(self, timeout_s: float = 30.0) -> None:
         assert self.hub_monitor_url is not None
@@ -108,7 +108,7 @@ class Supervisor:
         signal.signal(signal.SIGTERM, _interrupt)
         home = self.settings.home
         home.mkdir(parents=True, exist_ok=True)
-        leaf_urls = self._start_hub() if self.federated else {}
+        hub_logins = self._start_hub() if self.federated else {}
         for index, region in enumerate(self.regions):
             rp = RegionProcesses(
                 region, self.settings.nats_url or "", self.settings.mongo_url or ""
@@ -116,7 +116,7 @@ class Supervisor:
             self.started.append(rp)
             if not self.settings.nats_url:
                 port = self.settings.nats_port + index
-                server = nats_server(region, port, home, hub_leaf_url=leaf_urls.get(region))
+                server = nats_server(region, port, home, hub=hub_logins.get(region))
                 rp.servers.append(server)
                 start_and_wait(server, port)
                 rp.nats_url = f"nats://127.0.0.1:{port}"

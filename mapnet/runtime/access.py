@@ -22,21 +22,41 @@ from contracts.operations import Operation
 
 SERVICES_ACCOUNT = "MAPNET"
 PARTNERS_ACCOUNT = "PARTNERS"
+# The hub's account of each region's requests (mapnet/federation/config.py): REGION_TALLINN.
+REGION_ACCOUNT_PREFIX = "REGION_"
 REQUEST_INFO = "Nats-Request-Info"
+
+
+def _stamp(headers: Mapping[str, str] | None) -> dict[str, Any]:
+    info = (headers or {}).get(REQUEST_INFO)
+    if not info:
+        return {}
+    try:
+        stamp: Any = json.loads(info)
+    except ValueError:
+        return {}
+    return stamp if isinstance(stamp, dict) else {}
 
 
 def stamped_partner(headers: Mapping[str, str] | None) -> str | None:
     """The partner user the server says sent this request across the import, if it did."""
-    info = (headers or {}).get(REQUEST_INFO)
-    if not info:
-        return None
-    try:
-        stamp: Any = json.loads(info)
-    except ValueError:
-        return None
-    if isinstance(stamp, dict) and stamp.get("acc") == PARTNERS_ACCOUNT:
+    stamp = _stamp(headers)
+    if stamp.get("acc") == PARTNERS_ACCOUNT:
         user = stamp.get("user")
         return str(user) if user else None
+    return None
+
+
+def stamped_region(headers: Mapping[str, str] | None) -> str | None:
+    """The region the hub says sent this request across from its account, if it came so.
+
+    Only the hub stamps a request that crosses from one region's account into another's; in
+    this region, only its own trusted processes (the services, the portal, the command line)
+    could write such a header themselves, and partners' headers are replaced by their own
+    account's stamp."""
+    account = str(_stamp(headers).get("acc") or "")
+    if account.startswith(REGION_ACCOUNT_PREFIX):
+        return account.removeprefix(REGION_ACCOUNT_PREFIX).lower() or None
     return None
 
 
@@ -49,6 +69,9 @@ def acting(
     """The request as it is handled: its actor the stamped partner, or the one it names (from
     the region's own account); refused if it names none or the role may not send it."""
     partner = stamped_partner(headers)
+    origin = stamped_region(headers)
+    if origin is not None and origin != region:
+        _from_another_region(op, msg, origin)
     if partner is not None:
         msg = msg.model_copy(update={"actor": Actor(id=partner, role="partner", region=region)})
     elif msg.actor is not None and msg.actor.role == "partner":
@@ -74,6 +97,25 @@ def acting(
             allowed=list(op.roles),
         )
     return msg
+
+
+def _from_another_region(op: Operation[Any, Any], msg: Envelope[Any], origin: str) -> None:
+    """A request another region sent: it reaches only the network operations, and acts only for
+    that region's people, whatever its actor says."""
+    if not op.network:
+        raise Refused(
+            "forbidden",
+            f"{op.name} is not open to other regions",
+            from_region=origin,
+        )
+    if msg.actor is not None and msg.actor.region != origin:
+        raise Refused(
+            "forbidden",
+            f"a request from region {origin} acts only for {origin}'s people, not "
+            f"for {msg.actor.region}'s",
+            from_region=origin,
+            actor_region=msg.actor.region,
+        )
 
 
 def command_key(msg: Envelope[Any]) -> str:

@@ -120,18 +120,22 @@ class BusClient:
         timeout_s: float = 5.0,
         role: Role = "operator",
         actor: Actor | None = None,
+        home: str | None = None,
     ) -> None:
         """Requests act for ``actor``, or else for this client itself (its source as id) in
-        ``role`` and the region each request goes to. A partner system's actor is replaced by
-        the server's stamp of its user name, whatever it says."""
+        ``role`` and its ``home`` region (the region each request goes to, if not given: a
+        request that crosses to another region acts only for its home region's people, as the
+        hub's stamp tells the other region). A partner system's actor is replaced by the
+        server's stamp of its user name, whatever it says."""
         self.nc = nc
         self.source = source
         self.timeout_s = timeout_s
         self.role: Role = role
         self.actor = actor
+        self.home = home
 
     def acting(self, region: str) -> Actor:
-        return self.actor or Actor(id=self.source, role=self.role, region=region)
+        return self.actor or Actor(id=self.source, role=self.role, region=self.home or region)
 
     @classmethod
     async def connect(cls, url: str, *, region: str | None = None, **kwargs: Any) -> BusClient:
@@ -144,7 +148,7 @@ class BusClient:
             max_reconnect_attempts=3,
             inbox_prefix=inbox_prefix(region) if region else "_INBOX",
         )
-        return cls(nc, **kwargs)
+        return cls(nc, home=region, **kwargs)
 
     async def close(self) -> None:
         await self.nc.drain()

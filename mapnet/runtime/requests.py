@@ -19,11 +19,13 @@ from contracts.operations import Operation
 from . import logs
 from .access import (
     PARTNERS_ACCOUNT,
+    REGION_ACCOUNT_PREFIX,
     acting,
     command_key,
     id_reused,
     payload_digest,
     stamped_partner,
+    stamped_region,
 )
 from .codec import error_envelope, reply_envelope
 from .compat import message_context
@@ -254,8 +256,11 @@ class RequestRoutes(Routes):
 
 
 def vouched_connection(headers: dict[str, str] | None) -> str | None:
-    """What the NATS server itself says about the connection a request came on (the partner
-    user it stamped), for the audit trail; None for the region's own account, which the server
-    does not stamp."""
+    """What the NATS servers themselves say about the connection a request came on (the partner
+    user this region's server stamped, or the region the hub stamped), for the audit trail;
+    None for the region's own account, which no server stamps."""
     partner = stamped_partner(headers)
-    return f"{PARTNERS_ACCOUNT}/{partner}" if partner is not None else None
+    if partner is not None:
+        return f"{PARTNERS_ACCOUNT}/{partner}"
+    origin = stamped_region(headers)
+    return f"{REGION_ACCOUNT_PREFIX}{origin.upper()}" if origin is not None else None
