@@ -97,9 +97,9 @@ async def test_an_sme_contact_sees_no_registry_and_no_other_companys_people(
 ) -> None:
     mine = await client.call(rg.REGISTER_SME, new_sme(), region)
     contact = [{"name": "Olev Teine", "email": "olev@other.ee"}]
-    other = await client.call(
-        rg.REGISTER_SME, new_sme(reg="14000015", name="Other OÜ", contacts=contact), region
-    )
+    other = await client.call(rg.REGISTER_SME, new_sme(reg="14000015", name="Other OÜ",
+                              contacts=contact, share_with_network=True), region)  # fmt: skip
+    private = await client.call(rg.REGISTER_SME, new_sme(reg="14000038", name="Private OÜ"), region)
     await add_person(servers, region, "mari@photonforge.ee", "sme", sme_id=mine.sme_id)
     async with httpx.AsyncClient(base_url=portal_url(region_app, region)) as http:
         await sign_in(http, "mari@photonforge.ee")
@@ -109,6 +109,8 @@ async def test_an_sme_contact_sees_no_registry_and_no_other_companys_people(
         # Another SME as the network sees it: the registry leaves out its people.
         seen = await http.get(f"/smes/{other.sme_id}")
         assert "Other OÜ" in seen.text and "olev@other.ee" not in seen.text
+        # One that does not share with the network is not shown to another company at all.
+        assert (await http.get(f"/smes/{private.sme_id}")).status_code == 403
 
 
 async def test_the_public_calendar_and_a_one_click_unsubscribe(
