@@ -4,12 +4,14 @@ fewer meetings than first fit nor more than the LP bound, keeps locks, and re-ru
 from __future__ import annotations
 
 import dataclasses
+import time
 
 import pytest
 
+from services.matching.domain import scheduler
 from services.matching.domain.bound import upper_bound
 from services.matching.domain.schedule_problem import MeetingSpec, Problem, idle_gaps, violations
-from services.matching.domain.scheduler import assign_tables, greedy, solve
+from services.matching.domain.scheduler import assign_tables, compact, greedy, solve
 from services.matching.testdata.generated import generated_event
 
 
@@ -101,8 +103,55 @@ def test_locked_meetings_keep_slot_and_table_and_reruns_move_nothing() -> None:
     assert again.moved <= 2
 
 
-def test_compaction_never_adds_idle_gaps() -> None:
+def test_compaction_closes_idle_gaps_and_keeps_every_meeting_and_every_fixed_one() -> None:
     problem = generated_event(participants=30, requests=120, tables=4, seed=11)
+    first_fit = greedy(problem)
+    placed = assign_tables(problem, first_fit)
+    # Fix three meetings that compaction would move where first fit put them: one locked by the
+    # organiser, two kept from a previous schedule.
+    free = compact(problem, first_fit, deadline=time.monotonic() + 10)
+    fixed = [mid for mid in first_fit if free[mid] != first_fit[mid]][:3]
+    assert len(fixed) == 3
+    problem.meetings = [
+        dataclasses.replace(
+            m,
+            locked=placed[m.meeting_id] if m.meeting_id == fixed[0] else None,
+            previous=placed[m.meeting_id] if m.meeting_id in fixed[1:] else None,
+        )
+        for m in problem.meetings
+    ]
+    before = assign_tables(problem, first_fit)
+    compacted = compact(problem, first_fit, deadline=time.monotonic() + 10)
+    after = assign_tables(problem, compacted)
+    assert violations(problem, after) == []
+    assert set(compacted) == set(first_fit)  # no meeting dropped or added
+    assert all(compacted[mid] == first_fit[mid] for mid in fixed)
+    assert idle_gaps(problem, after) < idle_gaps(problem, before), "nothing was closed"
+    moved = [mid for mid in first_fit if compacted[mid] != first_fit[mid]]
+    assert moved
+    assert all(
+        compacted[mid] // problem.slots_per_day == first_fit[mid] // problem.slots_per_day
+        for mid in moved
+    )  # a meeting stays on its day
+
+
+def test_the_solver_compacts_its_own_schedule_and_never_adds_idle_gaps(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    problem = generated_event(participants=30, requests=120, tables=4, seed=11)
+    seen: list[tuple[dict[str, int], dict[str, int]]] = []
+
+    def recorded(problem: Problem, slots_of: dict[str, int], deadline: float) -> dict[str, int]:
+        compacted = compact(problem, slots_of, deadline)
+        seen.append((dict(slots_of), compacted))
+        return compacted
+
+    monkeypatch.setattr(scheduler, "compact", recorded)
     result = solve(problem, time_limit_s=2)
-    plain = assign_tables(problem, greedy(problem))
-    assert idle_gaps(problem, result.placement) <= idle_gaps(problem, plain) + len(problem.meetings)
+    [(solved, compacted)] = seen
+    assert {mid: slot for mid, (slot, _) in result.placement.items()} == compacted
+    assert set(compacted) == set(solved)
+    assert violations(problem, result.placement) == []
+    assert idle_gaps(problem, result.placement) <= idle_gaps(
+        problem, assign_tables(problem, solved)
+    )
