@@ -173,7 +173,12 @@ def _list(items: list[str]) -> str:
 
 
 def hub_config(
-    regions: list[str], *, listen: str, leaf_listen: str, http_port: int | None = None
+    regions: list[str],
+    *,
+    listen: str,
+    leaf_listen: str,
+    http_port: int | None = None,
+    tls: Tls | None = None,
 ) -> str:
     """An account per region for requests, and one for JetStream sourcing. A region's requests
     reach another region only through that region's exports of its network operations, imported
@@ -226,11 +231,31 @@ def hub_config(
         "}\n"
         "leafnodes {\n"
         f"  listen: {leaf_listen}\n"
+        f"{tls.server_block('  ') if tls else ''}"
         "  # Leaves reconnect to the address they were given, never to others the hub would\n"
         "  # advertise (a single hub's internal addresses are often unreachable from a region).\n"
         "  no_advertise: true\n"
         "}\n"
     )
+
+
+@dataclass(frozen=True)
+class Tls:
+    """A server's certificate and key (PEM files), and the certificate authority that signed the
+    other side's (the hub's, for a region's links)."""
+
+    cert: str
+    key: str
+    ca: str | None = None
+
+    def server_block(self, indent: str = "") -> str:
+        """TLS required of whoever connects: clients, or leaf nodes at the hub."""
+        return f'{indent}tls {{ cert_file: "{self.cert}", key_file: "{self.key}" }}\n'
+
+    def remote_block(self) -> str:
+        """A leaf link that speaks TLS and checks the hub's certificate."""
+        ca = f'ca_file: "{self.ca}"' if self.ca else ""
+        return f"tls {{ {ca} }}"
 
 
 def region_config(
@@ -242,14 +267,13 @@ def region_config(
     linked: bool = False,
     extra: str = "",
     any_region: bool = False,
+    tls: Tls | None = None,
 ) -> str:
     """``any_region``: partners may reach every region's subjects on this server (one server
     that tests share between regions of their own)."""
     # Monitoring names partners and their addresses: on the loopback only (a probe runs beside
     # the server; to publish it further, put an authenticating proxy in front).
     monitor = f"http: 127.0.0.1:{http_port}\n" if http_port else ""
-    # The hub's address and this region's password come from the environment, as one URL
-    # (nats-leaf://<region>:<password>@<hub>:7422). Reconnect quickly after a cut.
     # Two links to the hub, whose address and this region's password come from the environment
     # (nats-leaf://<region>:<password>@<hub>:7422 and <region>_sourcing:…): requests with their
     # answers (the network operations, and the JetStream requests of copying shared streams) on
@@ -258,12 +282,13 @@ def region_config(
     # query of this region that is not a network operation. Reconnect quickly after a cut.
     flow = ["$JS.FC.>", "$JS.ACK.>", f"{DELIVER_ROOT}.>"]
     requests = ["mapnet.>", "_INBOX.>", "$JS.*.API.>", "$JSC.>"]
+    remote_tls = f"      {tls.remote_block()}\n" if tls else ""
     leaf = (
         f'leafnodes {{\n  reconnect: "1s"\n  remotes: [\n'
-        f"    {{ url: ${HUB_LEAF_URL_VAR}, account: {SERVICES_ACCOUNT},\n"
+        f"    {{ url: ${HUB_LEAF_URL_VAR}, account: {SERVICES_ACCOUNT},\n{remote_tls}"
         f"      deny_imports: {_list(flow + local_only_subjects(region))},\n"
         f"      deny_exports: {_list(flow)} }},\n"
-        f"    {{ url: ${HUB_SOURCING_URL_VAR}, account: {SERVICES_ACCOUNT},\n"
+        f"    {{ url: ${HUB_SOURCING_URL_VAR}, account: {SERVICES_ACCOUNT},\n{remote_tls}"
         f"      deny_imports: {_list(requests)}, deny_exports: {_list(requests)} }}\n"
         "  ]\n}\n"
         if linked
@@ -273,6 +298,7 @@ def region_config(
     return (
         f"server_name: mapnet_{region}\n"
         f"listen: {listen}\n"
+        f"{tls.server_block() if tls else ''}"
         f"{monitor}"
         "max_payload: 8MB\n"
         "jetstream {\n"
@@ -286,13 +312,22 @@ def region_config(
     )
 
 
-def write_deploy(target: Path = DEPLOY / "nats", regions_file: Path | None = None) -> list[Path]:
-    """The production configuration: one file for the hub, one per region."""
+def tls_in(folder: str) -> Tls:
+    """A folder holding server.pem, server-key.pem and ca.pem (as a deployment mounts them)."""
+    return Tls(f"{folder}/server.pem", f"{folder}/server-key.pem", f"{folder}/ca.pem")
+
+
+def write_deploy(
+    target: Path = DEPLOY / "nats", regions_file: Path | None = None, tls: Tls | None = None
+) -> list[Path]:
+    """The production configuration: one file for the hub, one per region; with ``tls``, every
+    client connection and every leaf link encrypted, the regions checking the hub's
+    certificate."""
     ids = [r.id for r in load_regions(regions_file)]
     target.mkdir(parents=True, exist_ok=True)
     written = {
         target / "hub.conf": hub_config(
-            ids, listen="0.0.0.0:4222", leaf_listen="0.0.0.0:7422", http_port=8222
+            ids, listen="0.0.0.0:4222", leaf_listen="0.0.0.0:7422", http_port=8222, tls=tls
         )
     }
     for region in ids:
@@ -306,6 +341,7 @@ def write_deploy(target: Path = DEPLOY / "nats", regions_file: Path | None = Non
                 store_dir="/data/jetstream",
                 http_port=8222,
                 linked=True,
+                tls=tls,
             )
         )
     # One region on its own, as docker-compose.yml runs it.
@@ -313,7 +349,7 @@ def write_deploy(target: Path = DEPLOY / "nats", regions_file: Path | None = Non
         "# NATS server of one MAPnet region on its own (docker-compose.yml). Generated by\n"
         "# `mapnet network config`. Set MAPNET_SERVICE_PASSWORD for the server and services.\n"
         + region_config("tallinn", listen="0.0.0.0:4222", store_dir="/data/jetstream",
-                        http_port=8222)
+                        http_port=8222, tls=tls)
     )  # fmt: skip
     # What partners may publish, from the contracts; the partners themselves are added by the
     # operator (mapnet partner add writes partners.conf).

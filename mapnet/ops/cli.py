@@ -214,11 +214,18 @@ def _print_status(reports: list[dict[str, Any]]) -> None:
 @network_app.command("config")
 def network_config(
     out: Annotated[Path | None, typer.Option(help="Folder to write to")] = None,
+    tls_dir: Annotated[
+        str | None,
+        typer.Option(
+            help="Encrypt every client connection and leaf link with the server.pem, "
+            "server-key.pem and ca.pem in this folder (as the servers will see it)"
+        ),
+    ] = None,
 ) -> None:
     """Write the hub's and every region's NATS configuration from deploy/regions.toml."""
-    from mapnet.federation.config import DEPLOY, write_deploy
+    from mapnet.federation.config import DEPLOY, tls_in, write_deploy
 
-    written = write_deploy(out or DEPLOY / "nats")
+    written = write_deploy(out or DEPLOY / "nats", tls=tls_in(tls_dir) if tls_dir else None)
     console.print(f"wrote {len(written)} files under {out or DEPLOY / 'nats'}")
 
 

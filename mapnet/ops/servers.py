@@ -24,7 +24,7 @@ from mapnet.federation.accounts import (
     partner_publish_conf,
     partners_conf,
 )
-from mapnet.federation.config import HubLogin, hub_config, password_var, region_config
+from mapnet.federation.config import HubLogin, Tls, hub_config, password_var, region_config
 from mapnet.runtime.credentials import SERVICE_USER, service_password, with_login, write_private
 
 
@@ -149,6 +149,7 @@ def nats_server(
     monitor_port: int | None = None,
     extra: str = "",
     hub: HubLogin | None = None,
+    tls: Tls | None = None,
     any_region: bool = False,
 ) -> Managed:
     """A region's NATS server; with ``hub``, a leaf node of the network's hub. Its
@@ -163,6 +164,7 @@ def nats_server(
         linked=hub is not None,
         extra=f'pid_file: "{(region_home / "nats.pid").resolve()}"\n{extra}',
         any_region=any_region,
+        tls=tls,
     )
     region_home.mkdir(parents=True, exist_ok=True)
     if not (region_home / PARTNERS_FILE).exists():
@@ -188,12 +190,14 @@ def hub_server(
     port: int,
     leaf_port: int,
     monitor_port: int | None = None,
+    tls: Tls | None = None,
 ) -> Managed:
     config = hub_config(
         regions,
         listen=f"127.0.0.1:{port}",
         leaf_listen=f"127.0.0.1:{leaf_port}",
         http_port=monitor_port,
+        tls=tls,
     )
     env = {**os.environ, **{password_var(r): passwords[r] for r in regions}}
     return _nats_on("nats[hub]", home / "hub", config, env)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from mapnet.federation.config import HubLogin, new_password
+from mapnet.federation.config import HubLogin, Tls, new_password
 from mapnet.ops.servers import (
     Managed,
     ServerError,
@@ -64,6 +64,15 @@ class Supervisor:
         self._stopping = False
 
     @property
+    def tls(self) -> Tls | None:
+        """The embedded servers' TLS, when MAPNET_TLS_CERT and MAPNET_TLS_KEY name the files."""
+        s = self.settings
+        if not (s.tls_cert and s.tls_key):
+            return None
+        ca = str(s.tls_ca.resolve()) if s.tls_ca else None
+        return Tls(str(s.tls_cert.resolve()), str(s.tls_key.resolve()), ca)
+
+    @property
     def federated(self) -> bool:
         return len(self.regions) > 1 and not self.settings.nats_url
 
@@ -89,6 +98,7 @@ class Supervisor:
             port=port,
             leaf_port=leaf_port,
             monitor_port=monitor,
+            tls=self.tls,
         )
         start_and_wait(self.hub, leaf_port)
         self.hub_monitor_url = f"http://127.0.0.1:{monitor}"
@@ -116,7 +126,7 @@ class Supervisor:
             self.started.append(rp)
             if not self.settings.nats_url:
                 port = self.settings.nats_port + index
-                server = nats_server(region, port, home, hub=hub_logins.get(region))
+                server = nats_server(region, port, home, hub=hub_logins.get(region), tls=self.tls)
                 rp.servers.append(server)
                 start_and_wait(server, port)
                 rp.nats_url = f"nats://127.0.0.1:{port}"

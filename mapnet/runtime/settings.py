@@ -48,6 +48,13 @@ class Settings(BaseSettings):
     # free port (reported by `mapnet status`).
     http_port: int = Field(default=8080, ge=0, validation_alias="MAPNET_HTTP_PORT")
 
+    # TLS for the embedded servers (`mapnet up`): their certificate and key, and the authority
+    # that signed the hub's (checked by the regions' links). Clients trust it through
+    # SSL_CERT_FILE when it is not a public one.
+    tls_cert: Path | None = Field(default=None, validation_alias="MAPNET_TLS_CERT")
+    tls_key: Path | None = Field(default=None, validation_alias="MAPNET_TLS_KEY")
+    tls_ca: Path | None = Field(default=None, validation_alias="MAPNET_TLS_CA")
+
     hub_port: int = Field(default=4220, validation_alias="MAPNET_HUB_PORT")
     hub_leaf_port: int = Field(default=7422, validation_alias="MAPNET_HUB_LEAF_PORT")
 

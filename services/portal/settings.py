@@ -24,3 +24,11 @@ class PortalSettings(BaseSettings):
     # Cookies only over HTTPS (Secure, named __Host-...); unset: so when MAPNET_PUBLIC_URL is an
     # https:// address. Listening beyond loopback needs MAPNET_PUBLIC_URL (web.checked).
     secure_cookies: bool | None = Field(default=None, validation_alias="MAPNET_SECURE_COOKIES")
+    # HTTPS served by the portal itself (the region's certificate and key, PEM), as the NATS
+    # servers of `mapnet up` use them; behind a proxy that terminates TLS, leave them unset.
+    tls_cert: str | None = Field(default=None, validation_alias="MAPNET_TLS_CERT")
+    tls_key: str | None = Field(default=None, validation_alias="MAPNET_TLS_KEY")
+
+    @property
+    def https(self) -> bool:
+        return bool(self.tls_cert and self.tls_key)

@@ -84,7 +84,7 @@ class Portal:
         # unless MAPNET_SECURE_COOKIES says otherwise.
         secure = settings.secure_cookies
         if secure is None:
-            secure = (settings.public_url or "").lower().startswith("https://")
+            secure = settings.https or (settings.public_url or "").lower().startswith("https://")
         self.cookies = Cookies(secure=secure)
         catalogue = i18n.translations(settings.language)
         i18n.use(catalogue)
@@ -243,8 +243,17 @@ def build(rt: Runtime) -> None:
         port = settings.http_port
         if port and rt.region in rt.settings.regions:
             port += rt.settings.regions.index(rt.region)  # one port per region
-        config = uvicorn.Config(app, host=settings.http_host, port=port, log_config=None,
-                                access_log=False, lifespan="off")  # fmt: skip
+        https = settings.https
+        config = uvicorn.Config(
+            app,
+            host=settings.http_host,
+            port=port,
+            log_config=None,
+            access_log=False,
+            lifespan="off",
+            ssl_certfile=settings.tls_cert if https else None,
+            ssl_keyfile=settings.tls_key if https else None,
+        )
         server = uvicorn.Server(config)
         task = asyncio.create_task(server.serve(), name=f"{rt.region}-portal-http")
         for _ in range(500):  # uvicorn says it has started by a flag only
@@ -254,7 +263,8 @@ def build(rt: Runtime) -> None:
         if task.done():
             task.result()  # the port is taken, say: raise what uvicorn met
         bound = server.servers[0].sockets[0].getsockname()
-        rt.http_url = f"http://{settings.http_host}:{bound[1]}"
+        scheme = "https" if settings.https else "http"
+        rt.http_url = f"{scheme}://{settings.http_host}:{bound[1]}"
         portal.base_url = (settings.public_url or rt.http_url).rstrip("/")
         rt.log.info("portal_listening", url=rt.http_url)
         serving.append((server, task))
