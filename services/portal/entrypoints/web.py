@@ -225,6 +225,34 @@ def _local(target: str) -> str:
     return cleaned
 
 
+async def serve_http(
+    app: FastAPI, settings: PortalSettings, port: int, region: str
+) -> tuple[uvicorn.Server, asyncio.Task[None], str]:
+    """The portal's HTTP server started (over TLS when it has a certificate): the server, its
+    task and the address it listens at (port 0: any free one)."""
+    config = uvicorn.Config(
+        app,
+        host=settings.http_host,
+        port=port,
+        log_config=None,
+        access_log=False,
+        lifespan="off",
+        ssl_certfile=settings.tls_cert if settings.https else None,
+        ssl_keyfile=settings.tls_key if settings.https else None,
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve(), name=f"{region}-portal-http")
+    for _ in range(500):  # uvicorn says it has started by a flag only
+        if server.started or task.done():
+            break
+        await asyncio.sleep(0.02)
+    if task.done():
+        task.result()  # the port is taken, say: raise what uvicorn met
+    bound = server.servers[0].sockets[0].getsockname()
+    scheme = "https" if settings.https else "http"
+    return server, task, f"{scheme}://{settings.http_host}:{bound[1]}"
+
+
 def build(rt: Runtime) -> None:
     settings = checked(rt.config_as(PortalSettings))
     store = PortalStore(rt.db)
@@ -243,28 +271,7 @@ def build(rt: Runtime) -> None:
         port = settings.http_port
         if port and rt.region in rt.settings.regions:
             port += rt.settings.regions.index(rt.region)  # one port per region
-        https = settings.https
-        config = uvicorn.Config(
-            app,
-            host=settings.http_host,
-            port=port,
-            log_config=None,
-            access_log=False,
-            lifespan="off",
-            ssl_certfile=settings.tls_cert if https else None,
-            ssl_keyfile=settings.tls_key if https else None,
-        )
-        server = uvicorn.Server(config)
-        task = asyncio.create_task(server.serve(), name=f"{rt.region}-portal-http")
-        for _ in range(500):  # uvicorn says it has started by a flag only
-            if server.started or task.done():
-                break
-            await asyncio.sleep(0.02)
-        if task.done():
-            task.result()  # the port is taken, say: raise what uvicorn met
-        bound = server.servers[0].sockets[0].getsockname()
-        scheme = "https" if settings.https else "http"
-        rt.http_url = f"{scheme}://{settings.http_host}:{bound[1]}"
+        server, task, rt.http_url = await serve_http(app, settings, port, rt.region)
         portal.base_url = (settings.public_url or rt.http_url).rstrip("/")
         rt.log.info("portal_listening", url=rt.http_url)
         serving.append((server, task))
