@@ -11,6 +11,7 @@ from nats.js.errors import NotFoundError
 
 from contracts import events as ev
 from contracts import registry as rg
+from contracts.access import Actor
 from contracts.common import SmeRef
 from contracts.subjects import dlq_stream, network_stream, shared_stream, stream_name
 from mapnet.runtime import mongo
@@ -49,7 +50,10 @@ async def test_an_erased_smes_contact_is_in_no_collection_of_any_service(
     event = await client.call(ev.PUBLISH_EVENT, entry(), region)
     person = ev.RegisterParticipant(event_id=event.event_id, person_name=NAME, email=EMAIL,
                                     sme=SmeRef(region=region, sme_id=sme.sme_id))  # fmt: skip
-    registration = await client.call(ev.REGISTER_PARTICIPANT, person, region)
+    # She registers herself, as the portal does for her: the answer kept for a repeat of her
+    # command is keyed by who sent it, and must not keep her address either.
+    herself = Actor(id=EMAIL, role="sme", region=region, sme_id=sme.sme_id)
+    registration = await client.call(ev.REGISTER_PARTICIPANT, person, region, actor=herself)
     await eventually(
         lambda: holding(servers, region, EMAIL),
         until=lambda where: any(w.startswith("notify.registrations") for w in where),
@@ -98,9 +102,12 @@ async def test_an_erased_contact_leaves_the_registrations_and_notify_too(
     ref = SmeRef(region=region, sme_id=sme.sme_id)
     for person in ({"person_name": NAME, "email": EMAIL}, {"person_name": kept["name"],
                                                             "email": kept["email"]}):  # fmt: skip
+        # Each registers themself, as the portal does for them: the answers kept for repeats
+        # of their commands are keyed by who sent them, and must not keep the address.
+        herself = Actor(id=person["email"], role="sme", region=region, sme_id=sme.sme_id)
         await client.call(ev.REGISTER_PARTICIPANT,
                           ev.RegisterParticipant(event_id=event.event_id, sme=ref, **person),
-                          region)  # fmt: skip
+                          region, actor=herself)  # fmt: skip
     await eventually(
         lambda: holding(servers, region, EMAIL),
         until=lambda where: any(w.startswith("notify.registrations") for w in where),
