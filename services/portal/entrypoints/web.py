@@ -159,6 +159,21 @@ def create_app(portal: Portal) -> FastAPI:
     async def healthz() -> JSONResponse:
         return JSONResponse({"status": "ok"})
 
+    add_sign_in_routes(app, portal)
+    every_page = pages.Pages(portal)
+    import_pages.add_routes(app, portal, every_page)  # /smes/import before /smes/{sme_id}
+    sme_pages.add_routes(app, portal, every_page)  # /smes/new before /smes/{sme_id}
+    pages.add_routes(app, every_page)
+    account_pages.add_routes(app, portal, every_page)
+    setup_pages.add_routes(app, portal, every_page)  # /events/new before /events/{event_id}
+    event_pages.add_routes(app, portal, every_page)
+    report_pages.add_routes(app, portal, every_page)
+    return app
+
+
+def add_sign_in_routes(app: FastAPI, portal: Portal) -> None:
+    """Signing in and out: the only forms a person posts without a session of their own."""
+
     @app.get("/signin", response_class=HTMLResponse)
     async def signin_page(request: Request, next: str = "/") -> Response:
         return portal.page(request, "signin.html", next=_local(next), error=None, person=None,
@@ -199,16 +214,6 @@ def create_app(portal: Portal) -> FastAPI:
         response.delete_cookie(portal.cookies.session, path="/", secure=portal.cookies.secure,
                                httponly=True, samesite="lax")  # fmt: skip
         return response
-
-    every_page = pages.Pages(portal)
-    import_pages.add_routes(app, portal, every_page)  # /smes/import before /smes/{sme_id}
-    sme_pages.add_routes(app, portal, every_page)  # /smes/new before /smes/{sme_id}
-    pages.add_routes(app, every_page)
-    account_pages.add_routes(app, portal, every_page)
-    setup_pages.add_routes(app, portal, every_page)  # /events/new before /events/{event_id}
-    event_pages.add_routes(app, portal, every_page)
-    report_pages.add_routes(app, portal, every_page)
-    return app
 
 
 def local_time(instant: datetime, zone: str, form: str = "%a %d %b %H:%M") -> str:
