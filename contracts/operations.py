@@ -42,8 +42,12 @@ _PAGED: dict[ErrorCode, str] = {
     "invalid_cursor": "the cursor is not one this service gave out",
 }
 _NETWORK: dict[ErrorCode, str] = {
-    "region_unavailable": "answered by MAPnet's client when the region gives no answer in "
-    "time (NATS itself answers 'no responders'); try again later",
+    "region_unavailable": "answered by MAPnet's client when the region gives no answer: "
+    "details.reason is 'no_responders' when nobody listens for the subject (NATS says so at "
+    "once: the region is cut off or down, or does not take this operation from here) or "
+    "'timeout' when a listener did not answer within details.timeout_s (a command may still "
+    "be carried out: send the same envelope again); details.region and details.subject name "
+    "where it was sent; try again later",
 }
 CATALOGUE: dict[str, Operation[Any, Any]] = {}
 

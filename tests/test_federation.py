@@ -169,14 +169,25 @@ async def _consumers(client: BusClient, stream: str) -> Any:
 
 
 async def test_a_region_nobody_answers_for_is_a_typed_error_not_a_hang(net: LocalNetwork) -> None:
-    tallinn = await net.client(T, timeout_s=3)
+    # A long client timeout: "nobody answers" must come from NATS at once, not from waiting.
+    tallinn = await net.client(T, timeout_s=30)
+    seeker = m.FindPartners(seeker=SmeRef(sme_id="x", region="riga"))
     started = asyncio.get_running_loop().time()
     with pytest.raises(Refused) as refused:
-        await tallinn.call(
-            m.FIND_PARTNERS, m.FindPartners(seeker=SmeRef(sme_id="x", region="riga")), "riga"
-        )
+        await tallinn.call(m.FIND_PARTNERS, seeker, "riga")
+    assert asyncio.get_running_loop().time() - started < 1
     assert refused.value.code == "region_unavailable"
-    assert asyncio.get_running_loop().time() - started < 3.5
+    assert refused.value.details["reason"] == "no_responders"
+    assert refused.value.details["region"] == "riga"
+    # Somebody who listens but does not answer is the other case: a timeout, told apart.
+    silent = await tallinn.nc.subscribe(m.FIND_PARTNERS.subject("riga"))
+    await tallinn.nc.flush()
+    with pytest.raises(Refused) as late:
+        await tallinn.call(m.FIND_PARTNERS, seeker, "riga", timeout_s=0.5)
+    await silent.unsubscribe()
+    assert late.value.code == "region_unavailable"
+    assert late.value.details["reason"] == "timeout"
+    assert late.value.details["timeout_s"] == 0.5
 
 
 async def test_a_command_about_another_regions_copy_is_sent_home(net: LocalNetwork) -> None:

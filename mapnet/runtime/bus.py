@@ -175,16 +175,22 @@ class BusClient:
             actor=actor or self.acting(region),
         )
         subj = op.subject(region)
+        waited_s = timeout_s or self.timeout_s
+        # details.reason tells "nobody listens" (NATS says so at once: the region is cut off or
+        # down, or the subject is not one it takes from here) from "a listener did not answer in
+        # time" (it is slow or stuck; a command may still be carried out, so send it again).
         try:
-            msg = await self.nc.request(subj, encode(env), timeout=timeout_s or self.timeout_s)
+            msg = await self.nc.request(subj, encode(env), timeout=waited_s)
         except NoRespondersError as exc:
             raise Refused(
-                "region_unavailable", f"nobody answers {subj}", subject=subj, region=region
-            ) from exc
+                "region_unavailable", f"nobody answers {subj}", subject=subj, region=region,
+                reason="no_responders",
+            ) from exc  # fmt: skip
         except NatsTimeout as exc:
             raise Refused(
-                "region_unavailable", f"no answer on {subj} in time", subject=subj, region=region
-            ) from exc
+                "region_unavailable", f"no answer on {subj} in {waited_s:g} s", subject=subj,
+                region=region, reason="timeout", timeout_s=waited_s,
+            ) from exc  # fmt: skip
         reply: dict[str, Any] = json.loads(msg.data)
         return reply
 
