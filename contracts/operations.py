@@ -45,8 +45,10 @@ _NETWORK: dict[ErrorCode, str] = {
     "region_unavailable": "answered by MAPnet's client when the region gives no answer: "
     "details.reason is 'no_responders' when nobody listens for the subject (NATS says so at "
     "once: the region is cut off or down, or does not take this operation from here) or "
-    "'timeout' when a listener did not answer within details.timeout_s (a command may still "
-    "be carried out: send the same envelope again); details.region and details.subject name "
+    "'timeout' when no answer came within details.timeout_s (a listener is slow or stuck, or "
+    "the caller's server would not carry the request: a permissions violation, told to the "
+    "connection only; a command may still be carried out: send the same envelope again); "
+    "details.region and details.subject name "
     "where it was sent; try again later",
 }
 CATALOGUE: dict[str, Operation[Any, Any]] = {}
