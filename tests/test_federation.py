@@ -4,6 +4,7 @@ other regions and nothing else does, and the hub holds each region to its own su
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import uuid
 from functools import partial
@@ -11,6 +12,7 @@ from typing import Any
 
 import nats
 import nats.errors
+import nats.js.errors
 import pytest
 from nats.errors import TimeoutError as NatsTimeout
 
@@ -20,7 +22,7 @@ from contracts import registry as reg
 from contracts.access import Actor
 from contracts.common import SmeRef
 from contracts.errors import Refused
-from contracts.subjects import network_stream, stream_name
+from contracts.subjects import inbox_prefix, network_stream, stream_name
 from mapnet.dev.localnet import LocalNetwork
 from mapnet.ops.partners import PartnerBook
 from mapnet.runtime.bus import BusClient
@@ -309,18 +311,30 @@ async def test_a_regions_credentials_cannot_publish_as_another_region(net: Local
                 error_cb=collect, allow_reconnect=False, max_reconnect_attempts=0,
             )  # fmt: skip
     # Through Tallinn's own server and leaf link it does not reach Berlin either.
-    local = await nats.connect(net.regions[T].nats_url)
-    berlin_js = (nc_b := await nats.connect(net.regions[B].nats_url)).jetstream()
+    local = await nats.connect(net.regions[T].nats_url, inbox_prefix=inbox_prefix(T))
+    nc_b = await nats.connect(net.regions[B].nats_url)
+    token = uuid.uuid4().hex.encode()
+    arrived: list[bytes] = []
+
+    async def arrive(msg: Any) -> None:
+        arrived.append(msg.data)
+
     try:
-        before = (await berlin_js.stream_info(stream_name(B, "registry"))).state.messages
-        await local.publish(forged, b'{"forged": true}')
-        await local.flush()
-        await asyncio.sleep(0.5)
-        after = (await berlin_js.stream_info(stream_name(B, "registry"))).state.messages
+        await nc_b.subscribe(forged, cb=arrive)
+        await nc_b.flush()
+        await local.publish(forged, b'{"forged": "%s"}' % token)
+        # The control: a request on the same connection after it crosses the hub to Berlin and
+        # is answered there, so the forgery, sent first the same way, would be there by now.
+        tallinn = BusClient(local, source=f"mapnet/{T}/tests", role="map_admin", home=T)
+        await tallinn.call(ev.LIST_CALENDAR, ev.ListCalendar(), B)
+        await nc_b.flush()
+        with contextlib.suppress(nats.js.errors.NotFoundError):  # nothing on that subject
+            stored = await nc_b.jetstream().get_last_msg(stream_name(B, "registry"), forged)
+            assert token not in (stored.data or b"")
     finally:
         await local.close()
         await nc_b.close()
-    assert after == before
+    assert not [data for data in arrived if token in data]
 
 
 # --- partitions and restarts ------------------------------------------------------------------
@@ -403,14 +417,26 @@ async def test_a_region_does_not_receive_the_answers_meant_for_anothers_clients(
         overheard.append(msg.data)
 
     marker = f"snoop-{uuid.uuid4()}"
+    tallinn, helsinki = await net.client(T), await net.client(H)
+
+    async def overheard_tallinns_answer(control: str) -> None:
+        """Berlin answers Tallinn's own client across the hub and the snooper hears it: its
+        interest went to the hub on Tallinn's leaf link before the request did, and the
+        answer comes the way a copy of another region's answer would."""
+        await tallinn.call(ev.LIST_CALENDAR, ev.ListCalendar(), B, correlationid=control)
+        await eventually(
+            lambda: asyncio.sleep(0, overheard),
+            until=lambda got: any(control.encode() in data for data in got),
+        )
+
     try:
         await snooper.subscribe("_INBOX.>", cb=overhear)
         await snooper.flush()
-        await asyncio.sleep(0.3)  # its interest would have reached the hub by now
-        helsinki = await net.client(H)
+        await overheard_tallinns_answer(f"before-{uuid.uuid4()}")
         # Berlin's answer to Helsinki carries the marker as its correlation id.
         await helsinki.call(ev.LIST_CALENDAR, ev.ListCalendar(), B, correlationid=marker)
-        await asyncio.sleep(0.3)
+        # Berlin's next answer to Tallinn, sent after it: a copy would have arrived by now.
+        await overheard_tallinns_answer(f"after-{uuid.uuid4()}")
     finally:
         await snooper.close()
     # (Tallinn does see the answers it gives itself, e.g. to Helsinki's JetStream questions.)

@@ -3,17 +3,19 @@ whose JetStream starts over; and the status that shows each."""
 
 from __future__ import annotations
 
-import asyncio
 import json
 from functools import partial
 
 import nats
+import nats.js.errors
 import pytest
 
 from contracts import events as ev
+from contracts import registry as reg
 from contracts.errors import Refused
 from contracts.subjects import stream_name
 from mapnet.dev.localnet import LocalNetwork
+from mapnet.runtime.bus import BusClient
 
 from .helpers import eventually
 from .three_regions import (
@@ -47,7 +49,21 @@ async def test_a_cut_link_heals_with_both_read_models_equal_to_the_origin(
             await registered(tallinn, T, f"Cut Tallinn {i} OÜ", a_profile(f"Offer T{i}", "x"))
             await registered(berlin, B, f"Cut Berlin {i} GmbH", a_profile(f"Offer B{i}", "x"))
         # Really apart: nothing Berlin wrote since reached Tallinn, and the other way round.
-        await asyncio.sleep(1)
+        # The controls first: Berlin's writes did reach Helsinki, which is linked, the way they
+        # would have reached Tallinn; Tallinn's are in its shared stream, where Berlin would
+        # copy them from, and Berlin's copy is live: an SME Helsinki registers after them
+        # reaches it.
+        await eventually(
+            partial(shared_names, net, H, B),
+            until=lambda held: sum(n.startswith("Cut Berlin") for n in held) == 5,
+        )
+        await eventually(
+            partial(last_shared_name, tallinn, T), until=lambda name: name == "Cut Tallinn 4 OÜ"
+        )
+        await registered(helsinki, H, "Cut Control Oy", None)
+        await eventually(
+            partial(shared_names, net, B, H), until=lambda held: "Cut Control Oy" in held
+        )
         assert not [n for n in await shared_names(net, T, B) if n.startswith("Cut Berlin")]
         assert not [n for n in await shared_names(net, B, T) if n.startswith("Cut Tallinn")]
         # Tallinn still answers from what it holds; Berlin's services are out of reach.
@@ -67,6 +83,17 @@ async def test_a_cut_link_heals_with_both_read_models_equal_to_the_origin(
         await eventually(partial(shared_names, net, region, of), until=origin.__eq__, timeout_s=60)
         copy = await shared_names(net, region, of)
         assert len(copy) == len(set(copy))  # no duplicates
+
+
+async def last_shared_name(client: BusClient, region: str) -> str | None:
+    """The name in the last SME a region's shared stream took (what other regions copy)."""
+    js = client.nc.jetstream()
+    subject = reg.SME_SHARED.subject(region)
+    try:
+        msg = await js.get_last_msg(f"{region.upper()}_SHARED", subject)
+    except nats.js.errors.NotFoundError:
+        return None
+    return str(json.loads(msg.data or b"null")["data"]["sme"]["legal_name"])
 
 
 async def test_a_region_restarting_while_others_publish_catches_up(net: LocalNetwork) -> None:
