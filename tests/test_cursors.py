@@ -69,3 +69,25 @@ async def test_a_genuine_cursor_still_pages(client: BusClient, region: str) -> N
         rg.SEARCH_SMES, rg.SearchSmes(limit=1, cursor=first.next_cursor), region
     )
     assert len(second.items) == 1 and second.items[0].sme_id != first.items[0].sme_id
+
+
+async def test_pages_of_entries_that_tie_on_their_sort_value_follow_each_other_to_the_end(
+    client: BusClient, region: str
+) -> None:
+    """Entries at the same start: a cursor past the first chunk of ties continued from that
+    chunk's end instead of the cursor, so the third page repeated the second, forever."""
+    import asyncio
+
+    from services.events.tests.test_events_bus import entry
+
+    published = await asyncio.gather(
+        *(client.call(ev.PUBLISH_EVENT, entry(f"tie-{n}"), region) for n in range(35))
+    )
+    seen: list[str] = []
+    cursor: str | None = None
+    for _ in range(10):
+        page = await client.call(ev.LIST_CALENDAR, ev.ListCalendar(limit=10, cursor=cursor), region)
+        seen += [e.event_id for e in page.items]
+        if (cursor := page.next_cursor) is None:
+            break
+    assert sorted(seen) == sorted(e.event_id for e in published)  # each once, and all

@@ -81,7 +81,10 @@ async def keyset_page(
                     break
         if len(docs) > limit or len(rows) < chunk:
             break
-        after = (rows[-1].get(field), rows[-1]["_id"])
+        # The next chunk starts after the last row read, unless that row is still before the
+        # cursor (ties on its value longer than the chunk): then after the cursor again.
+        if after is None or _beyond(rows[-1], field, after, direction):
+            after = (rows[-1].get(field), rows[-1]["_id"])
         chunk *= 4  # ties on one value longer than a chunk are passed by a larger one
     more = len(docs) > limit
     docs = docs[:limit]
