@@ -427,3 +427,79 @@ async def test_lists_are_read_to_the_end_and_unknown_actions_and_bad_numbers_are
             mt.LIST_MEETINGS, mt.ListMeetings(event_id=event_id, participant=people[0]), region
         )
         assert {m.status for m in kept.items} == {"requested"}  # not cancelled by default
+
+
+async def test_a_services_fault_is_shown_as_something_went_wrong_and_its_detail_is_logged(
+    region_app: Assembly, servers: Servers, client: BusClient, region: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:  # fmt: skip
+    from structlog.testing import capture_logs
+
+    from services.registry.service_layer import handlers
+
+    sme = await client.call(rg.REGISTER_SME, new_sme(), region)
+    await add_person(servers, region, "staff@tallinn.example", "map_staff")
+
+    def broken(*_: Any) -> Any:
+        raise TypeError("a bug in the registry")
+
+    monkeypatch.setattr(handlers, "as_seen_by", broken)
+    async with httpx.AsyncClient(base_url=portal_url(region_app, region)) as http:
+        await sign_in(http, "staff@tallinn.example")
+        with capture_logs() as logged:
+            page = await http.get(f"/smes/{sme.sme_id}")
+    assert page.status_code == 500 and "something went wrong: try again" in page.text
+    assert "TypeError" not in page.text and "get_sme" not in page.text
+    reference = re.search(r"Reference: <code>([0-9a-f-]{36})</code>", page.text)
+    assert reference, page.text
+    [said] = [e for e in logged if e["event"] == "service_failed"]
+    assert said["correlation_id"] == reference.group(1)
+    assert said["error"] == "TypeError while handling get_sme" and said["operation"] == "get_sme"
+
+
+async def publish_entries(client: BusClient, region: str, count: int, **extra: Any) -> list[str]:
+    """`count` calendar entries published on the events service's bus, 20 at a time: their
+    titles (Fair 000, Fair 001, ...)."""
+    import asyncio
+
+    from contracts import events as ev
+    from services.events.tests.test_events_bus import entry
+
+    at_once = asyncio.Semaphore(20)
+    titles = [f"Fair {n:03d} {extra.get('country', 'EE')}" for n in range(count)]
+
+    async def one(title: str) -> None:
+        async with at_once:
+            await client.call(ev.PUBLISH_EVENT, entry(title, title=title, **extra), region)
+
+    await asyncio.gather(*(one(title) for title in titles))
+    return titles
+
+
+async def test_the_calendar_page_links_to_its_next_page_with_the_same_filters(
+    region_app: Assembly, client: BusClient, region: str
+) -> None:
+    from services.portal.entrypoints.pages import CALENDAR_PAGE
+
+    estonian = await publish_entries(client, region, CALENDAR_PAGE * 2 + 7)
+    finnish = await publish_entries(client, region, 3, country="FI", city="Helsinki")
+    seen: list[str] = []
+    async with httpx.AsyncClient(base_url=portal_url(region_app, region)) as http:
+        page = await http.get("/calendar", params={"country": "EE", "kind": "conference"})
+        for _ in range(10):  # (a cursor that led back would go round forever)
+            titles = re.findall(r'<a href="/events/[^"]+">(Fair [^<]+)</a>', page.text)
+            assert len(titles) <= CALENDAR_PAGE
+            seen += titles
+            found = re.search(r'<a href="(/calendar\?[^"]+)" hx-get="\1"', page.text)
+            if found is None:
+                break
+            assert len(titles) == CALENDAR_PAGE
+            more = found.group(1).replace("&amp;", "&")
+            assert "country=EE" in more and "kind=conference" in more and "cursor=" in more
+            # The next page as htmx asks for it: only the table, to put in place of the last.
+            page = await http.get(more, headers={"HX-Request": "true"})
+            assert page.status_code == 200 and "<html" not in page.text
+        assert len(seen) == len(set(seen)) and sorted(seen) == sorted(estonian)
+        assert not set(seen) & set(finnish)
+        odd = await http.get("/calendar", params={"cursor": "not a cursor"})
+        assert odd.status_code == 422

@@ -28,6 +28,13 @@ class PortalSettings(BaseSettings):
     # servers of `mapnet up` use them; behind a proxy that terminates TLS, leave them unset.
     tls_cert: str | None = Field(default=None, validation_alias="MAPNET_TLS_CERT")
     tls_key: str | None = Field(default=None, validation_alias="MAPNET_TLS_KEY")
+    # Behind a reverse proxy: the proxies' addresses (comma-separated IPs or networks, or "*")
+    # whose X-Forwarded-For / X-Forwarded-Proto the portal believes, so that sign-in throttling
+    # counts each person's address, not the proxy's. Unset: those headers are ignored (anyone
+    # could write them), and the address is the connection's.
+    forwarded_allow_ips: str | None = Field(
+        default=None, validation_alias="MAPNET_FORWARDED_ALLOW_IPS"
+    )
 
     @property
     def https(self) -> bool:

@@ -31,6 +31,8 @@ Page = Callable[[Request, User], Awaitable[Response]]
 Route = Callable[[Request], Awaitable[Response]]
 _PARTNER_FILTERS = ("country", "cluster", "profile_type", "cursor")
 _CALENDAR_FILTERS = ("text", "country", "kind", "cluster", "region")
+# Calendar entries on a page; the rest are a "next page" link away.
+CALENDAR_PAGE = 50
 _SME_FILTERS = ("text", "country", "cluster", "stage", "size_class", "growth_class", "cursor")
 
 
@@ -97,19 +99,27 @@ class Pages:
                                 types=mt.ProfileType.__args__)  # type: ignore[attr-defined]  # fmt: skip
 
     async def calendar(self, request: Request) -> Response:
+        """The calendar a page of CALENDAR_PAGE at a time, with a link to the next page (its
+        cursor and the same filters); an htmx request gets only the table."""
         found = await self.portal.person(request)
         given = {k: v for k in _CALENDAR_FILTERS if (v := request.query_params.get(k))}
-        query = validated(ev.ListCalendar, given | {"period_from": datetime.now(UTC), "limit": 50})
+        paged = {"limit": CALENDAR_PAGE, "cursor": request.query_params.get("cursor")}
+        query = validated(ev.ListCalendar, given | paged | {"period_from": datetime.now(UTC)})
         page = await self.portal.call(ev.LIST_CALENDAR, query, self.portal.public())
-        feed = "/calendar.ics" + (f"?{urlencode(given)}" if given else "")
-        return self.portal.page(request, "calendar.html", person=found[0] if found else None,
-                                page=page, given=given, kinds=get_args(ev.EventKind),
-                                feed=feed)  # fmt: skip
+        filters = urlencode(given)
+        feed = "/calendar.ics" + (f"?{filters}" if filters else "")
+        more = urlencode(given | {"cursor": page.next_cursor}) if page.next_cursor else None
+        part = "calendar_rows.html" if request.headers.get("HX-Request") else "calendar.html"
+        return self.portal.page(request, part, person=found[0] if found else None, page=page,
+                                given=given, kinds=get_args(ev.EventKind), feed=feed,
+                                more=more)  # fmt: skip
 
     async def calendar_feed(self, request: Request) -> Response:
-        """The calendar as an iCalendar feed to subscribe to, with the page's filters."""
+        """The calendar as an iCalendar feed to subscribe to, with the page's filters: the
+        whole of it (the events service reads it to the end, or refuses one larger than a
+        message carries, saying so)."""
         given = {k: v for k in _CALENDAR_FILTERS if (v := request.query_params.get(k))}
-        query = validated(ev.GetIcal, given | {"limit": 100})
+        query = validated(ev.GetIcal, given)
         feed = await self.portal.call(ev.GET_ICAL, query, self.portal.public())
         return Response(feed.ical, media_type="text/calendar; charset=utf-8")
 

@@ -23,8 +23,9 @@ from pydantic import ValidationError
 from contracts import events as ev
 from contracts import registry as rg
 from contracts.access import Actor
-from contracts.envelope import Envelope
+from contracts.envelope import Envelope, new_id
 from contracts.errors import Refused
+from mapnet.runtime import logs
 from mapnet.runtime.bus import BusClient
 from mapnet.runtime.credentials import without_login
 from mapnet.runtime.service import Runtime
@@ -71,13 +72,19 @@ def checked(settings: PortalSettings) -> PortalSettings:
     return settings
 
 
+def went_wrong(correlationid: str) -> Refused:
+    """What a person is told of a fault: no class or operation name, only the id under which
+    the log keeps the detail."""
+    return Refused("internal", tr("something went wrong: try again"), correlationid=correlationid)
+
+
 class Portal:
     """What every page needs: the region, the accounts, the bus, the templates."""
 
     def __init__(self, region: str, accounts: Accounts, settings: PortalSettings) -> None:
         self.region, self.accounts, self.settings = region, accounts, settings
         self.bus: BusClient | None = None
-        self.log: Any = None  # the runtime's logger, once built
+        self.log: Any = logs.get(region=region, service="portal")  # the runtime's, once built
         # Where links in mails point: MAPNET_PUBLIC_URL, else the address the portal listens on.
         self.base_url = settings.public_url or ""
         # Behind HTTPS (a public https:// address) the cookies are Secure __Host- cookies
@@ -97,8 +104,20 @@ class Portal:
         return Actor(id=f"portal/{self.region}", role="service", region=self.region)
 
     async def call(self, op: Any, data: Any, actor: Actor, **options: Any) -> Any:
+        """The service's answer, or its refusal; a service's own fault is told to the person
+        as "something went wrong" with the request's correlation id, its detail (which names
+        the failing code) only to the log, under the same id."""
         assert self.bus is not None, "the portal is not connected to the bus yet"
-        return await self.bus.call(op, data, self.region, actor=actor, **options)
+        correlationid = new_id()
+        try:
+            return await self.bus.call(op, data, self.region, actor=actor,
+                                       correlationid=correlationid, **options)  # fmt: skip
+        except Refused as refusal:
+            if refusal.code != "internal":
+                raise
+            self.log.error("service_failed", operation=op.name, correlation_id=correlationid,
+                           error=refusal.message, details=refusal.details)  # fmt: skip
+            raise went_wrong(correlationid) from None
 
     async def event(self, event_id: str) -> ev.EventDetails:
         """A calendar entry as anyone may see it (the portal's pages and forms about events)."""
@@ -145,7 +164,15 @@ def create_app(portal: Portal) -> FastAPI:
     async def refused(request: Request, exc: Refused) -> Response:
         status = HTTP_STATUS.get(exc.code, 400)
         return portal.page(request, "error.html", status, code=exc.code, message=exc.message,
-                           person=None)  # fmt: skip
+                           person=None, reference=exc.details.get("correlationid"))  # fmt: skip
+
+    @app.exception_handler(Exception)
+    async def failed(request: Request, exc: Exception) -> Response:
+        """The portal's own fault: the same plain page, the detail in the log."""
+        shown = went_wrong(new_id())
+        portal.log.error("page_failed", path=request.url.path, exc_info=exc,
+                         correlation_id=shown.details["correlationid"])  # fmt: skip
+        return await refused(request, shown)
 
     @app.exception_handler(ValidationError)
     async def invalid(request: Request, exc: ValidationError) -> Response:
@@ -244,6 +271,10 @@ async def serve_http(
         lifespan="off",
         ssl_certfile=settings.tls_cert if settings.https else None,
         ssl_keyfile=settings.tls_key if settings.https else None,
+        # The client's address from a proxy's headers only when told which proxies to believe
+        # (uvicorn's own default believes 127.0.0.1, and reads FORWARDED_ALLOW_IPS itself).
+        proxy_headers=bool(settings.forwarded_allow_ips),
+        forwarded_allow_ips=settings.forwarded_allow_ips or "",
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve(), name=f"{region}-portal-http")

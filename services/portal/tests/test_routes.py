@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from services.portal.adapters import passwords
-from services.portal.domain.users import Link, NewSession, User, Wait
+from services.portal.domain.users import Link, NewSession, User, Wait, attempt_keys
 from services.portal.entrypoints.web import Portal, create_app
 from services.portal.service_layer.accounts import Accounts
 from services.portal.settings import PortalSettings
@@ -273,3 +273,56 @@ async def test_forgot_answers_at_once_and_alike_whoever_asks_and_is_limited(
         paused = await ask("nobody@t.ee")  # the address's eleventh
         assert paused.status_code == 429 and paused.headers["Retry-After"] == "30"
     mail_sent.set()
+
+
+@pytest.mark.parametrize("behind_proxy", [True, False])
+async def test_sign_in_is_throttled_per_forwarded_address_only_behind_a_named_proxy(
+    behind_proxy: bool,
+) -> None:
+    """Behind a reverse proxy every person arrives from the proxy's address: with
+    MAPNET_FORWARDED_ALLOW_IPS naming it, the address it forwards is the one counted; unset, a
+    forwarded address is anyone's word and ignored."""
+    import httpx
+
+    from services.portal.entrypoints.web import serve_http
+
+    named = {"MAPNET_FORWARDED_ALLOW_IPS": "127.0.0.1"} if behind_proxy else {}
+    settings = PortalSettings.model_validate(named)
+    accounts = Accounts(MemoryStore(), passwords.hashed, passwords.verified, 1.0)
+    await accounts.add_user("a@t.ee", "map_staff", "tallinn", PASSWORD)
+    app = create_app(Portal("tallinn", accounts, settings))
+    server, task, url = await serve_http(app, settings, 0, "tallinn")
+    try:
+        async with httpx.AsyncClient(base_url=url) as http:
+            page = await http.get("/signin")
+
+            async def sign_in(password: str, address: str) -> int:
+                sent = {"email": "a@t.ee", "password": password, "csrf": csrf_of(page)}
+                answer = await http.post("/signin", data=sent,
+                                         headers={"X-Forwarded-For": address})  # fmt: skip
+                return answer.status_code
+
+            for _ in range(5):
+                assert await sign_in("a wrong guess", "203.0.113.7") == 401
+            assert await sign_in(PASSWORD, "203.0.113.7") == 429  # the guesser waits
+            # The owner, at another address behind the same proxy:
+            assert await sign_in(PASSWORD, "198.51.100.9") == (303 if behind_proxy else 429)
+        counted = accounts.store.attempts  # type: ignore[attr-defined]
+        assert (attempt_keys("a@t.ee", "203.0.113.7")["address"] in counted) is behind_proxy
+        assert (attempt_keys("a@t.ee", "127.0.0.1")["address"] in counted) is not behind_proxy
+    finally:
+        server.should_exit = True
+        await task
+
+
+def test_the_portals_own_fault_is_a_plain_page_with_a_reference(portal: TestClient) -> None:
+    """A page that fails (here: no bus to ask) names no exception to the browser."""
+    from structlog.testing import capture_logs
+
+    quiet = TestClient(portal.app, raise_server_exceptions=False)
+    with capture_logs() as logged:
+        failed = quiet.get("/calendar")
+    assert failed.status_code == 500 and "something went wrong: try again" in failed.text
+    assert "AssertionError" not in failed.text and "not connected" not in failed.text
+    [said] = [e for e in logged if e["event"] == "page_failed"]
+    assert said["correlation_id"] in failed.text and said["path"] == "/calendar"
