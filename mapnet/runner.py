@@ -3,6 +3,8 @@ whole region, or several, in one process (the embedded default)."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import gc
 import logging
 from collections.abc import Mapping
@@ -11,14 +13,22 @@ from typing import Any
 from faststream import FastStream
 from faststream.middlewares import ExceptionMiddleware
 from faststream.nats import NatsBroker
+from nats.js import JetStreamContext
+from nats.js.api import StreamConfig
+from nats.js.errors import BadRequestError, NotFoundError
 from pydantic import ValidationError
 from pydantic_settings import BaseSettings
 
 from contracts.envelope import ErrorBody
-from contracts.subjects import inbox_prefix, parse
+from contracts.subjects import dlq_stream, inbox_prefix, parse, stream_name
 from mapnet.federation.links import LinkKeeper
 from mapnet.runtime import logs, mongo
-from mapnet.runtime.bus import ensure_streams
+from mapnet.runtime.bus import (
+    ensure_network_stream,
+    ensure_streams,
+    region_streams,
+    shared_stream_config,
+)
 from mapnet.runtime.codec import (
     correlation_id_of,
     error_envelope,
@@ -28,9 +38,11 @@ from mapnet.runtime.codec import (
     with_rule_problems,
 )
 from mapnet.runtime.compat import message_context
+from mapnet.runtime.credentials import service_of, user_of
 from mapnet.runtime.declaration import declaration, service_names
+from mapnet.runtime.needs import needs
 from mapnet.runtime.requests import Rules
-from mapnet.runtime.routing import SPEC_REGION
+from mapnet.runtime.routing import SPEC_REGION, service_inbox
 from mapnet.runtime.service import Runtime
 from mapnet.runtime.settings import Settings
 
@@ -105,9 +117,20 @@ def build_runtimes(
     return runtimes
 
 
+def nats_url(settings: Settings) -> str:
+    return settings.nats_url or f"nats://127.0.0.1:{settings.nats_port}"
+
+
 def build_broker(settings: Settings, runtimes: list[Runtime], url: str | None = None) -> NatsBroker:
+    services = sorted({rt.service for rt in runtimes})
+    # One service on its own has an inbox of its own: its user may hear nothing else.
+    inbox = (
+        service_inbox(settings.region, services[0])
+        if len(services) == 1
+        else inbox_prefix(settings.region)
+    )
     broker = NatsBroker(
-        url or settings.nats_url or f"nats://127.0.0.1:{settings.nats_port}",
+        url or nats_url(settings),
         name="mapnet-" + ",".join(sorted({rt.service for rt in runtimes})),
         middlewares=[
             invalid_request_middleware({s: f for rt in runtimes for s, f in rt.rules.items()})
@@ -119,7 +142,7 @@ def build_broker(settings: Settings, runtimes: list[Runtime], url: str | None = 
         log_level=logging.DEBUG,  # FastStream's per-message lines
         max_reconnect_attempts=-1,
         reconnect_time_wait=1,
-        inbox_prefix=inbox_prefix(settings.region),
+        inbox_prefix=inbox,
     )
     for rt in runtimes:
         broker.include_router(rt.router)
@@ -147,12 +170,23 @@ class Assembly:
         self.broker = build_broker(settings, self.runtimes)
         self.settings = settings
         self.keepers: list[LinkKeeper] = []
+        self.tasks: list[asyncio.Task[None]] = []
+        # Logged in as one service's own user: only what that service may set up is set up.
+        self.own_user_of = service_of(user_of(nats_url(settings)))
 
     async def prepare(self) -> None:
         await self.broker.connect()
         js = self.broker.connection.jetstream()
         for region in self.regions:
-            await ensure_streams(js, region, service_names())
+            if self.own_user_of is None:
+                await ensure_streams(js, region, service_names())
+            else:
+                await ensure_service_streams(js, region, self.own_user_of)
+                if needs(self.own_user_of).publishes_events:
+                    log = logs.get(region=region, service=self.own_user_of)
+                    self.tasks.append(
+                        asyncio.create_task(share_once_sourced(js, region, log), name="share")
+                    )
             reads = any(rt.reads_network for rt in self.runtimes if rt.region == region)
             if len(self.settings.network) > 1 and reads:
                 keeper = LinkKeeper(
@@ -174,6 +208,10 @@ class Assembly:
             rt.log.info("service_ready", subjects=f"mapnet.{rt.region}.{rt.service}.>")
 
     async def drain(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
         for keeper in self.keepers:
             await keeper.stop()
         for rt in self.runtimes:
@@ -188,6 +226,62 @@ class Assembly:
     async def __aexit__(self, *exc: object) -> None:
         await self.broker.stop()
         await self.drain()
+
+
+STREAM_WAIT_LOG_S = 10.0
+
+
+async def ensure_service_streams(js: JetStreamContext, region: str, service: str) -> None:
+    """What a service run as its own user sets up (mapnet/federation/accounts.py gives it the
+    rights to): its own stream, as the contracts say; the region's dead letters, only created
+    if missing (changing them is the operator's: `mapnet serve all`, as ``mapnet``); the
+    network stream if it reads it. Then it waits for the streams its consumers are on, which
+    the services that publish there make."""
+    need = needs(service)
+    log = logs.get(region=region, service=service)
+    if need.publishes_events:
+        configs = {config.name: config for config in region_streams(region, service_names())}
+        own = configs[stream_name(region, service)]
+        try:
+            await js.add_stream(own)
+        except BadRequestError:
+            await js.update_stream(own)
+        await _create_if_missing(js, configs[dlq_stream(region)], log)
+    if need.reads_network:
+        await ensure_network_stream(js, region)
+    for stream in sorted({consumed.stream(region) for consumed in need.consumed}):
+        await _wait_for_stream(js, stream, log)
+
+
+async def share_once_sourced(js: JetStreamContext, region: str, log: Any) -> None:
+    """The region's shared stream, created once every stream it copies from is there: a source
+    that is missing when the stream is made is retried by NATS with a back-off (tens of
+    seconds), and services run on their own start in any order."""
+    config = shared_stream_config(region, service_names())
+    for copied in config.sources or []:
+        await _wait_for_stream(js, copied.name, log)
+    await _create_if_missing(js, config, log)
+
+
+async def _create_if_missing(js: JetStreamContext, config: StreamConfig, log: Any) -> None:
+    try:
+        await js.add_stream(config)  # the same configuration again changes nothing
+    except BadRequestError as exc:
+        # There already, as another release of the contracts made it: the operator's to change.
+        log.warning("region_stream_differs", stream=config.name, reason=str(exc))
+
+
+async def _wait_for_stream(js: JetStreamContext, stream: str, log: Any) -> None:
+    waited = 0.0
+    while True:
+        try:
+            await js.stream_info(stream)
+            return
+        except NotFoundError:
+            if waited % STREAM_WAIT_LOG_S == 0:
+                log.info("waiting_for_stream", stream=stream, waited_s=waited)
+            await asyncio.sleep(0.5)
+            waited += 0.5
 
 
 def build_app(settings: Settings, services: list[str], regions: list[str]) -> FastStream:

@@ -123,8 +123,12 @@ def test_compose_runs_one_region_with_official_images_and_each_service() -> None
         svc = services[name]
         assert svc["command"] == ["serve", name]
         assert svc["healthcheck"]["test"]
-        # No anonymous connection: the services log in with the region's service password.
-        assert svc["environment"]["NATS_URL"].startswith("nats://mapnet:${MAPNET_SERVICE_PASSWORD")
+        # No anonymous connection: each service logs in as its own user, with its own password
+        # (the server reads it from the same variable).
+        variable = f"MAPNET_SERVICE_PASSWORD_{name.upper()}"
+        assert svc["environment"]["NATS_URL"].startswith(f"nats://mapnet.{name}:${{{variable}:")
+        assert variable in services["nats"]["environment"]
+        assert f"${variable}" in (ROOT / conf).read_text()
         result = runner.invoke(app, [*svc["command"], "--help"])
         assert result.exit_code == 0, result.output
     for name, svc in services.items():

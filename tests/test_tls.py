@@ -19,7 +19,7 @@ import nats
 import nats.errors
 import pytest
 
-from mapnet.federation.accounts import SERVICE_PASSWORD_VAR
+from mapnet.federation.accounts import password_vars
 from mapnet.federation.config import HubLogin, load_regions, new_password, password_var
 from mapnet.ops.servers import executable
 from tests.test_embedded import BIN, as_user, pid_alive, port_blocks, until_running, user_env
@@ -118,7 +118,7 @@ def test_network_config_with_tls_is_accepted_by_nats_server(tmp_path: Path) -> N
     assert made.returncode == 0, made.stderr
     env = {**os.environ, **HubLogin("tallinn", "pw", "127.0.0.1", 7422).environment()}
     env |= {password_var(r.id): new_password() for r in load_regions()}
-    env[SERVICE_PASSWORD_VAR] = new_password()
+    env |= {var: new_password() for var in password_vars()}  # mapnet's and each service's
     for conf in sorted(out.glob("*.conf")):
         if conf.name.startswith("partner"):
             continue

@@ -94,7 +94,20 @@ def serve(
     settings = _settings(",".join(region) if region else None)
     logs.configure(settings.log_level)
     services = list(declared()) if service == "all" else [service]
+    settings = serving_as(settings, service)
     asyncio.run(build_app(settings, services, settings.regions).run())
+
+
+def serving_as(settings: Settings, service: str) -> Settings:
+    """The settings of a `mapnet serve` process: a NATS URL that carries a login is used as it
+    is; else one service logs in as its own user, whose rights are only what that service
+    does, and ``all`` (every service on one connection) as ``mapnet``."""
+    url = settings.nats_url or f"nats://127.0.0.1:{settings.nats_port}"
+    if service == "all":
+        url = settings.logged_in(url, settings.region)
+    else:
+        url = settings.logged_in_as(url, settings.region, service)
+    return settings.model_copy(update={"nats_url": url})
 
 
 @app.command()

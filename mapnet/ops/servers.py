@@ -23,9 +23,18 @@ from mapnet.federation.accounts import (
     SERVICE_PASSWORD_VAR,
     partner_publish_conf,
     partners_conf,
+    service_password_var,
 )
 from mapnet.federation.config import HubLogin, Tls, hub_config, password_var, region_config
-from mapnet.runtime.credentials import SERVICE_USER, service_password, with_login, write_private
+from mapnet.runtime.credentials import (
+    SERVICE_USER,
+    service_password,
+    service_passwords,
+    service_user,
+    with_login,
+    write_private,
+)
+from mapnet.runtime.declaration import service_names
 
 
 class ServerError(RuntimeError):
@@ -153,8 +162,8 @@ def nats_server(
     any_region: bool = False,
 ) -> Managed:
     """A region's NATS server; with ``hub``, a leaf node of the network's hub. Its
-    service password is made once and kept under the region's home; its partners are read
-    from ``partners.conf`` there (none at first)."""
+    passwords (``mapnet``'s and each service's own) are made once and kept under the region's
+    home; its partners are read from ``partners.conf`` there (none at first)."""
     region_home = home / region
     config = region_config(
         region,
@@ -171,6 +180,9 @@ def nats_server(
         write_private(region_home / PARTNERS_FILE, partners_conf({}))
     (region_home / PARTNER_PUBLISH_FILE).write_text(partner_publish_conf())
     env = {**os.environ, SERVICE_PASSWORD_VAR: str(service_password(region_home, create=True))}
+    if not any_region:  # a server that tests share between regions knows only ``mapnet``
+        made = service_passwords(region_home, service_names(), create=True)
+        env |= {service_password_var(service): password for service, password in made.items()}
     if hub:
         env.update(hub.environment())
     return _nats_on(f"nats[{region}]", region_home, config, env)
@@ -180,6 +192,13 @@ def logged_in_url(region: str, port: int, home: Path) -> str:
     """The URL the region's services and tools connect to its server with."""
     password = str(service_password(home / region, create=True))
     return with_login(f"nats://127.0.0.1:{port}", SERVICE_USER, password)
+
+
+def service_login_url(region: str, port: int, home: Path, service: str) -> str:
+    """The URL one service run on its own connects to its region's server with: as its own
+    user (`mapnet serve <service>`)."""
+    password = service_passwords(home / region, [service], create=True)[service]
+    return with_login(f"nats://127.0.0.1:{port}", service_user(service), password)
 
 
 def hub_server(

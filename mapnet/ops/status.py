@@ -14,8 +14,9 @@ from nats.errors import TimeoutError as NatsTimeout
 
 from contracts.subjects import inbox_prefix, subject
 from mapnet.federation.links import origin_answers, replication
-from mapnet.runtime.credentials import without_login
+from mapnet.runtime.credentials import service_of, user_of, without_login
 from mapnet.runtime.declaration import service_names
+from mapnet.runtime.routing import service_inbox
 
 
 async def _quiet(exc: Exception) -> None:
@@ -69,6 +70,7 @@ async def region_health(
         "healthy": False,
     }
     others = [r for r in network or [] if r != region]
+    service = service_of(user_of(nats_url))
     try:
         nc = await nats.connect(
             nats_url,
@@ -76,7 +78,8 @@ async def region_health(
             max_reconnect_attempts=1,
             allow_reconnect=False,
             error_cb=_quiet,
-            inbox_prefix=inbox_prefix(region),
+            # A service's own user (in its container) may hear only its own inbox.
+            inbox_prefix=service_inbox(region, service) if service else inbox_prefix(region),
         )
     except Exception as exc:
         report["error"] = f"NATS unreachable: {type(exc).__name__}: {exc}"

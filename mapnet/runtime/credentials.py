@@ -1,32 +1,82 @@
-"""A region's credentials on this machine: the password its services, the portal and the
-command line log in to its NATS server with, made once by `mapnet up` (or a test's servers) and
-kept owner-readable under ``.mapnet/<region>/``. With NATS_URL set, the URL carries them."""
+"""A region's credentials on this machine: the passwords its processes log in to its NATS server
+with, made once by `mapnet up` (or a test's servers) and kept owner-readable under
+``.mapnet/<region>/credentials.json``. With NATS_URL set, the URL carries them.
+
+User ``mapnet`` may do everything in the region's MAPNET account: the operator's command line and
+`mapnet serve all` (every service of a region in one process, on one connection) log in as it.
+Each service run on its own (`mapnet serve <service>`) logs in as ``mapnet.<service>``, whose
+permissions the server derives from the contracts and the service's declaration
+(mapnet/federation/accounts.py): a compromised portal cannot delete a stream or publish events."""
 
 from __future__ import annotations
 
 import json
 import os
 import secrets
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 SERVICE_USER = "mapnet"
 FILE = "credentials.json"
 
 
-def service_password(region_home: Path, *, create: bool = False) -> str | None:
-    """The region's service password; made (``create``) if there is none yet."""
+def service_user(service: str) -> str:
+    """The NATS user one service logs in as. The dot keeps it apart from every partner's name
+    (partners' names have none): user names are one namespace on the server."""
+    return f"{SERVICE_USER}.{service}"
+
+
+def service_of(user: str | None) -> str | None:
+    """The service a NATS user is the user of, or None (``mapnet`` itself, a partner, none)."""
+    prefix = f"{SERVICE_USER}."
+    return user.removeprefix(prefix) if user and user.startswith(prefix) else None
+
+
+def _new() -> str:
+    # NATS reads an environment variable as a config value: it must read as a plain string.
+    return "pw" + secrets.token_hex(20)
+
+
+def _read(region_home: Path) -> dict[str, Any]:
     path = region_home / FILE
-    if path.exists():
-        password: str = json.loads(path.read_text())["password"]
-        return password
+    doc: dict[str, Any] = json.loads(path.read_text()) if path.exists() else {}
+    return doc
+
+
+def service_password(region_home: Path, *, create: bool = False) -> str | None:
+    """The password of user ``mapnet``; made (``create``) if there is none yet."""
+    doc = _read(region_home)
+    if "password" in doc:
+        return str(doc["password"])
     if not create:
         return None
-    # NATS reads an environment variable as a config value: it must read as a plain string.
-    password = "pw" + secrets.token_hex(20)
+    doc |= {"user": SERVICE_USER, "password": _new()}
+    _write(region_home, doc)
+    return str(doc["password"])
+
+
+def service_passwords(
+    region_home: Path, services: Iterable[str], *, create: bool = False
+) -> dict[str, str]:
+    """Each service's own password (``mapnet.<service>``), by service; those missing are made
+    (``create``) and kept beside ``mapnet``'s, else left out."""
+    doc = _read(region_home)
+    known: dict[str, str] = dict(doc.get("services") or {})
+    missing = [s for s in services if s not in known]
+    if missing and create:
+        known |= {s: _new() for s in missing}
+        doc["services"] = known
+        if "password" not in doc:
+            doc |= {"user": SERVICE_USER, "password": _new()}
+        _write(region_home, doc)
+    return {s: known[s] for s in services if s in known}
+
+
+def _write(region_home: Path, doc: dict[str, Any]) -> None:
     region_home.mkdir(parents=True, exist_ok=True)
-    write_private(path, json.dumps({"user": SERVICE_USER, "password": password}))
-    return password
+    write_private(region_home / FILE, json.dumps(doc, indent=2))
 
 
 def write_private(path: Path, text: str) -> None:
@@ -51,3 +101,8 @@ def with_login(url: str, user: str, password: str) -> str:
 def without_login(url: str) -> str:
     parts = urlsplit(url)
     return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[-1]))
+
+
+def user_of(url: str) -> str | None:
+    """The user a NATS URL logs in as, if it carries one."""
+    return urlsplit(url).username

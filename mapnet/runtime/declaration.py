@@ -19,8 +19,10 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic_settings import BaseSettings
 
+import contracts  # noqa: F401  (every operation of contracts/ is in the catalogue)
 from contracts.audit import audit_query
 from contracts.health import health_query
+from contracts.operations import CATALOGUE
 
 if TYPE_CHECKING:
     import typer
@@ -55,6 +57,11 @@ class ServiceDeclaration:
     # Fields of its commands and answers that name the record they are about: cached answers
     # about a record are found (and forgotten, on erasure) by it.
     record_fields: tuple[str, ...] = ()
+    # The commands and queries of other services it sends while it runs (operation keys,
+    # ``"<service>.<kind>.<name>"`` of contracts/), in its own region: its NATS user may publish
+    # these and no others (mapnet/federation/accounts.py). What its command line and demo data
+    # send goes as the operator, not as the service.
+    asks: tuple[str, ...] = ()
 
     def build_routes(self, rt: Runtime) -> None:
         _resolved(self.build)(rt)
@@ -82,10 +89,21 @@ def declared() -> dict[str, ServiceDeclaration]:
                 f"entry point {point.name} = {point.value} is not the ServiceDeclaration "
                 f"of a service named {point.name!r}"
             )
+        _check_asks(declaration)
         found[point.name] = declaration
         health_query(point.name)  # every service answers its health query …
         audit_query(point.name)  # … and keeps an audit trail
     return dict(sorted(found.items()))
+
+
+def _check_asks(declaration: ServiceDeclaration) -> None:
+    wrong = [
+        key for key in declaration.asks if key not in CATALOGUE or CATALOGUE[key].kind == "event"
+    ]
+    if wrong:
+        raise DeclarationError(
+            f"service {declaration.name} asks {wrong}: not commands or queries of contracts/"
+        )
 
 
 def service_names() -> list[str]:

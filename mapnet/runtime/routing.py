@@ -9,6 +9,7 @@ from faststream.nats import NatsRouter
 from nats.js import JetStreamContext
 
 from contracts.operations import Operation
+from contracts.subjects import inbox_prefix
 
 if TYPE_CHECKING:
     from .audit import AuditLog
@@ -23,6 +24,13 @@ def address(op: Operation[Any, Any], region: str) -> str:
     if region == SPEC_REGION:
         return f"mapnet.{region}.{op.service}.{op.kind}.{op.name}"
     return op.subject(region)
+
+
+def service_inbox(region: str, service: str) -> str:
+    """A service's inbox prefix: the replies to its own requests and JetStream's deliveries to
+    its consumers, and nothing else its user may hear. Under the region's prefix, so that
+    answers from other regions still find their way back through the hub."""
+    return f"{inbox_prefix(region)}.{service}"
 
 
 def described(op: Operation[Any, Any]) -> str:
@@ -48,6 +56,7 @@ class Routes:
     audit: AuditLog
     js: JetStreamContext | None
     reads_network: bool
+    consumed: list[Any]
     record_fields: tuple[str, ...]
     rules: dict[str, Any]
 

@@ -31,7 +31,7 @@ from mapnet.runtime.outbox import OutboxRelay
 from mapnet.runtime.requests import REPLY_CACHE, RequestRoutes, Rules
 from mapnet.runtime.routing import address, described
 from mapnet.runtime.settings import Settings
-from mapnet.runtime.subscriptions import EventRoutes
+from mapnet.runtime.subscriptions import Consumed, EventRoutes
 from mapnet.runtime.unit_of_work import UnitOfWork
 
 compat.apply()
@@ -57,6 +57,8 @@ class Runtime(RequestRoutes, EventRoutes):
     outbox_collections: list[str] = field(default_factory=list)
     # Shared events of other regions this service reads: its process keeps the network linked.
     reads_network: bool = False
+    # The durable consumers its routes keep (subscriptions.Consumed).
+    consumed: list[Consumed] = field(default_factory=list)
     # Rules beyond the schema, by request subject: run on a body the schema refuses too.
     rules: dict[str, Rules] = field(default_factory=dict)
     startup: list[Callable[[], Awaitable[None]]] = field(default_factory=list)

@@ -11,7 +11,13 @@ from pydantic import Field, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from contracts.envelope import REGION_PATTERN
-from mapnet.runtime.credentials import SERVICE_USER, service_password, with_login
+from mapnet.runtime.credentials import (
+    SERVICE_USER,
+    service_password,
+    service_passwords,
+    service_user,
+    with_login,
+)
 
 
 class Settings(BaseSettings):
@@ -126,3 +132,12 @@ class Settings(BaseSettings):
             return url
         password = service_password(self.region_home(region))
         return with_login(url, SERVICE_USER, password) if password else url
+
+    def logged_in_as(self, url: str, region: str, service: str) -> str:
+        """The URL as given if it carries a login (NATS_URL), else with the login of the
+        service's own user kept on this machine (`mapnet serve <service>`), whose rights are
+        only what the service does."""
+        if "@" in url:
+            return url
+        password = service_passwords(self.region_home(region), [service]).get(service)
+        return with_login(url, service_user(service), password) if password else url

@@ -5,6 +5,7 @@ service publishes (sent by its outbox relay, documented in AsyncAPI)."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 from faststream.middlewares import AckPolicy
@@ -19,11 +20,36 @@ from contracts.subjects import network_stream, stream_name
 from .codec import make_envelope
 from .compat import message_context
 from .consumer import BatchHandler, EventConsumer, EventHandler
-from .routing import Routes, address, described
+from .routing import Routes, address, described, service_inbox
 
 In = TypeVar("In", bound=BaseModel)
 
 PROCESSED = "processed_events"
+
+
+@dataclass(frozen=True)
+class Consumed:
+    """A durable consumer a service keeps: of an event of its region (on the stream of the
+    service that publishes it) or, ``network``, of the other regions' (on the region's network
+    stream). Its service's NATS user may create, read and acknowledge this consumer only."""
+
+    service: str
+    op: Operation[Any, Any]
+    network: bool
+
+    @property
+    def durable(self) -> str:
+        prefix = "net_" if self.network else ""
+        return f"{self.service}__{prefix}{self.op.service}_{self.op.name}"
+
+    def stream(self, region: str) -> str:
+        return network_stream(region) if self.network else stream_name(region, self.op.service)
+
+    def subject(self, region: str) -> str:
+        """Its filter: the event of this region, or of any region in the network stream."""
+        if self.network:
+            return f"mapnet.*.{self.op.service}.{self.op.kind}.{self.op.name}"
+        return address(self.op, region)
 
 
 class EventRoutes(Routes):
@@ -62,12 +88,10 @@ class EventRoutes(Routes):
         *,
         network: bool = False,
     ) -> Callable[[EventHandler[In]], EventHandler[In]]:
-        durable = f"{self.service}__{'net_' if network else ''}{op.service}_{op.name}"
-        if network:
-            subject = f"mapnet.*.{op.service}.{op.kind}.{op.name}"
-            stream = network_stream(self.region)
-        else:
-            subject, stream = address(op, self.region), stream_name(self.region, op.service)
+        consumed = Consumed(self.service, op, network)
+        self.consumed.append(consumed)
+        durable = consumed.durable
+        subject, stream = consumed.subject(self.region), consumed.stream(self.region)
 
         def register(handler: EventHandler[In]) -> EventHandler[In]:
             consumer = EventConsumer(
@@ -105,6 +129,8 @@ class EventRoutes(Routes):
                     ack_wait=30, max_deliver=-1, deliver_policy=DeliverPolicy.ALL
                 ),
                 ack_policy=AckPolicy.MANUAL,
+                # Deliveries on the service's own inbox: its NATS user may hear no other.
+                inbox_prefix=f"{service_inbox(self.region, self.service)}.".encode(),
                 title=f"{self.service} consumes {op.name}",
                 include_in_schema=False,
             )(subscriber)

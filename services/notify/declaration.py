@@ -10,4 +10,11 @@ SERVICE = ServiceDeclaration(
     build="services.notify.entrypoints.bus:build",
     settings=NotifySettings,
     record_fields=("subscription_id",),
+    # Who a mail goes to and what it says: the event, its registrations, a meeting, an SME.
+    asks=(
+        "events.query.get_event",
+        "events.query.get_registrations",
+        "matching.query.get_meeting",
+        "registry.query.get_sme",
+    ),
 )
