@@ -395,13 +395,18 @@ GET_ICAL = query(
     "get_ical",
     GetIcal,
     IcalDocument,
-    "The calendar as RFC 5545 iCalendar",
+    "The calendar as RFC 5545 iCalendar: every entry of the filter (limit and cursor are not "
+    "used: a subscribed calendar asks for no next page)",
     network=True,
     roles=EVERYONE,
     refusals={
         "forbidden": (
             "with data.email, a person's registrations: only to that person (actor.id), to this "
             "region's staff and to MAPnet's services"
+        ),
+        "validation_failed": (
+            "also: the calendar is larger than one answer of the bus carries (details.max_bytes):"
+            " narrow it by period, region, country, kind or cluster; it is never cut"
         ),
     },
 )

@@ -503,3 +503,29 @@ async def test_the_calendar_page_links_to_its_next_page_with_the_same_filters(
         assert not set(seen) & set(finnish)
         odd = await http.get("/calendar", params={"cursor": "not a cursor"})
         assert odd.status_code == 422
+
+
+async def test_the_calendar_feed_carries_the_whole_calendar_or_says_it_is_too_large(
+    region_app: Assembly, client: BusClient, region: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import icalendar
+
+    from services.events.adapters import views
+    from services.events.service_layer import handlers
+
+    monkeypatch.setattr(views, "ICAL_PAGE", 40)  # the events service reads it in four pages
+    estonian = await publish_entries(client, region, 130)
+    await publish_entries(client, region, 2, country="FI", city="Helsinki")
+    async with httpx.AsyncClient(base_url=portal_url(region_app, region)) as http:
+        feed = await http.get("/calendar.ics", params={"country": "EE"})
+        assert feed.status_code == 200 and feed.headers["content-type"].startswith("text/calendar")
+        events = icalendar.Calendar.from_ical(feed.text).walk("VEVENT")
+        assert sorted(str(e["SUMMARY"]) for e in events) == sorted(estonian)  # each, once
+        # A calendar larger than one answer of the bus carries is refused, saying so: by its
+        # count of entries before it is read to the end, else by its size once written.
+        for room, told in ((20_000, "(more than 100 entries)"), (40_000, " bytes)")):
+            monkeypatch.setattr(handlers, "ENVELOPE_ROOM", client.nc.max_payload - room)
+            refused = await http.get("/calendar.ics", params={"country": "EE"})
+            assert refused.status_code == 422, refused.text
+            said = f"{told} is larger than one answer carries ({room} bytes)"
+            assert said in refused.text, refused.text

@@ -19,6 +19,9 @@ from contracts import events as c
 UID_DOMAIN = "mapnet.eu"
 PRODID = "-//MAPnet//Market Access Points calendar//EN"
 _STATUS = {"planned": "TENTATIVE", "published": "CONFIRMED", "cancelled": "CANCELLED"}
+# Fewer bytes than any VEVENT of to_ical takes (a bare one is about 265: its UID, times,
+# sequence, status and category lines): more entries than room // this cannot fit in room.
+SMALLEST_VEVENT = 200
 
 
 def uid(event_id: str) -> str:

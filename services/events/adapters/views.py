@@ -7,11 +7,14 @@ import re
 from typing import Any
 
 from contracts import events as c
-from mapnet.runtime.mongo import Collection, flat
+from mapnet.runtime.mongo import Collection
 from mapnet.runtime.paging import keyset_page
 
 from .repository import entry_from_doc, registration_from_doc, utc_key
 from .seats import SeatBook, position
+
+# The iCal feed reads the calendar a page of this many entries at a time, to the end.
+ICAL_PAGE = 500
 
 
 def calendar_filter(q: c.ListCalendar) -> list[dict[str, Any]]:
@@ -40,11 +43,23 @@ async def list_calendar(entries: Collection, q: c.ListCalendar) -> c.CalendarPag
 
 
 async def calendar_entries(
-    entries: Collection, q: c.ListCalendar, at_most: int = 5000
+    entries: Collection, q: c.ListCalendar, at_most: int
 ) -> list[c.CalendarEntry]:
-    query = flat(calendar_filter(q))
-    docs = await entries.find(query).sort("starts_key", 1).to_list(at_most)
-    return await asyncio.to_thread(lambda: [entry_from_doc(d).view() for d in docs])
+    """Every entry of the filter in order of start, read page after page to the end, or the
+    first ``at_most`` + 1 when there are more (the caller says why it wants no more: a feed
+    of that many would not fit in one answer). Never a silent cut."""
+    found: list[c.CalendarEntry] = []
+    cursor: str | None = None
+    while True:
+        size = min(ICAL_PAGE, at_most + 1 - len(found))
+        docs, cursor = await keyset_page(entries, calendar_filter(q), "starts_key", size, cursor)
+        found += await asyncio.to_thread(_views, docs)
+        if cursor is None or len(found) > at_most:
+            return found
+
+
+def _views(docs: list[dict[str, Any]]) -> list[c.CalendarEntry]:
+    return [entry_from_doc(d).view() for d in docs]
 
 
 async def list_registrations(

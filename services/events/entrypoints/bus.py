@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import partial
+
 from contracts import events as c
 from contracts import registry as rg
 from contracts.common import SmeRef
@@ -16,7 +18,12 @@ from ..adapters.repository import (
 )
 from ..adapters.seats import SeatBook
 from ..domain.calendar import entry_rules
-from ..service_layer.handlers import Calendar
+from ..service_layer.handlers import DEFAULT_MAX_PAYLOAD, Calendar
+
+
+def largest_message(rt: Runtime) -> int:
+    """The largest message the bus carries, as the NATS server says (8 MB under mapnet up)."""
+    return rt.nc.max_payload if rt.nc else DEFAULT_MAX_PAYLOAD
 
 
 def build(rt: Runtime) -> None:
@@ -25,7 +32,7 @@ def build(rt: Runtime) -> None:
     seats = SeatBook(rt.db)
     calendar = Calendar(
         rt.unit_of_work(), entries, registrations, seats, rt.forget_replies, rt.forget_sme,
-        rt.forget_contact,
+        rt.forget_contact, max_reply_bytes=partial(largest_message, rt),
     )  # fmt: skip
     rt.outbox_collections += [ENTRIES, REGISTRATIONS]
     rt.startup += [entries.create_indexes, registrations.create_indexes, calendar.reconcile]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import datetime
@@ -39,6 +40,10 @@ from ..domain.registration import PENDING, Registration
 # entry; registration ids from the command id, so a retried command resumes its registration.
 _NAMESPACE = uuid.UUID("3a8c2f9e-6d41-4b7a-8e0c-5f2d9b6a1c47")
 _MAX_RETRIES = 20
+# What an answer's envelope and headers take besides its data, of the bus's message size.
+ENVELOPE_ROOM = 16 * 1024
+# The bus's message size when it is not known (NATS's default).
+DEFAULT_MAX_PAYLOAD = 1024 * 1024
 
 
 def entry_id(region: str, partner_id: str, external_id: str) -> str:
@@ -55,10 +60,13 @@ class Calendar:
         forget_replies: Callable[[str], Awaitable[None]] | None = None,
         forget_sme: Callable[[str], Awaitable[None]] | None = None,
         forget_contact: Callable[[str, str], Awaitable[None]] | None = None,
+        max_reply_bytes: Callable[[], int] = lambda: DEFAULT_MAX_PAYLOAD,
     ) -> None:
         """``forget_replies``, ``forget_sme``, ``forget_contact``: drop what the runtime keeps
         of erased people (the answers cached about a record; those about an SME and who acted
-        for it; who one erased contact was, by the digest of their address)."""
+        for it; who one erased contact was, by the digest of their address).
+        ``max_reply_bytes``: the largest message the bus carries (its server says)."""
+        self.max_reply_bytes = max_reply_bytes
         self._forget_replies = forget_replies
         self._forget_sme = forget_sme
         self._forget_contact = forget_contact
@@ -259,17 +267,43 @@ class Calendar:
         )
 
     async def get_ical(self, query: Envelope[c.GetIcal]) -> c.IcalDocument:
-        """The calendar as iCal; with an email, that person's events, those they left marked
-        cancelled so that a subscribed calendar drops them."""
+        """The calendar as iCal, the whole of the filter's (a subscribed calendar cannot ask
+        for a next page); with an email, that person's events, those they left marked
+        cancelled so that a subscribed calendar drops them. One larger than an answer carries
+        is refused, saying so, never cut."""
         q = query.data
+        room = self.max_reply_bytes() - ENVELOPE_ROOM
         if q.email is None:
-            found = await views.calendar_entries(self.entries.entries, q)
+            at_most = room // ical.SMALLEST_VEVENT
+            found = await views.calendar_entries(self.entries.entries, q, at_most)
+            if len(found) > at_most:
+                raise too_large(f"more than {at_most} entries", room)
             # Rendered beside the event loop: a long calendar must not hold up other requests.
             text = await asyncio.to_thread(ical.to_ical, found, f"MAPnet {self.region} calendar")
-            return c.IcalDocument(ical=text)
+            return c.IcalDocument(ical=fitting(text, room))
         check_ical_reader(query.actor, str(q.email), self.region)
         mine = await views.registrations_of(self.registrations.registrations, str(q.email))
         found = [e.view() for event_id in mine if (e := await self.entries.get(event_id))]
         withdrawn = {event_id for event_id, status in mine.items() if status == "cancelled"}
         text = await asyncio.to_thread(ical.to_ical, found, f"MAPnet: {q.email}", withdrawn)
-        return c.IcalDocument(ical=text)
+        return c.IcalDocument(ical=fitting(text, room))
+
+
+def fitting(text: str, room: int) -> str:
+    """The iCal text, if its answer fits in one message (it travels as a JSON string, its
+    line breaks escaped)."""
+    size = len(json.dumps(text, ensure_ascii=False).encode())
+    if size > room:
+        raise too_large(f"{size} bytes", room)
+    return text
+
+
+def too_large(what: str, room: int) -> Refused:
+    return Refused(
+        "validation_failed",
+        f"the calendar ({what}) is larger than one answer carries ({room} bytes): narrow it "
+        "by period, region, country, kind or cluster",
+        max_bytes=room,
+        fields=[{"field": "data.period_from", "message": "narrow the calendar",
+                 "type": "too_large"}],
+    )  # fmt: skip
