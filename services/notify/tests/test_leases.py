@@ -47,8 +47,9 @@ async def test_a_lease_that_ran_out_belongs_to_whoever_took_it(
 ) -> None:
     store = NotifyStore(db)
     [doc] = await store.enqueue_many([mail(1)], "first", lease_s=0.1)
-    await asyncio.sleep(RUN_OUT_S)
-    [taken] = await store.claim("second", lease_s=30, most=5)
+    [taken] = await eventually(
+        lambda: store.claim("second", lease_s=30, most=5), until=bool, timeout_s=5 * RUN_OUT_S
+    )
     assert taken["_id"] == "d1"
     assert not await store.renew(doc, lease_s=30)  # the first sender must not send it
     assert await store.renew(taken, lease_s=60)
@@ -62,8 +63,11 @@ async def test_a_sender_renews_a_short_lease_and_skips_a_taken_delivery(
     written: list[str] = []
     dispatcher = make_dispatcher(store, port, written)
     [lost] = await store.enqueue_many([mail(3)], dispatcher.owner, lease_s=0.1)
-    await asyncio.sleep(RUN_OUT_S)
-    [taken] = await store.claim("another instance", lease_s=60, most=5)
+    [taken] = await eventually(
+        lambda: store.claim("another instance", lease_s=60, most=5),
+        until=bool,
+        timeout_s=5 * RUN_OUT_S,
+    )
     assert taken["_id"] == "d3"
     # Too short for an attempt (1 s and the slack for the record): renewed before sending.
     short = await store.enqueue_many([mail(1), mail(2)], dispatcher.owner, lease_s=0.5)
@@ -73,7 +77,8 @@ async def test_a_sender_renews_a_short_lease_and_skips_a_taken_delivery(
         for doc in [*short, lost]:
             dispatcher._hand(doc)
         await eventually(lambda: _count(received), until=lambda n: n >= 2)
-        await asyncio.sleep(0.5)  # d3 would arrive now if the sender had sent it
+        # Until the senders are done with d3 too: had they sent it, the server would have it.
+        await eventually(lambda: _in_hand(dispatcher), until=lambda held: not held)
     finally:
         await dispatcher.stop()
     ids = sorted(m.decode().split("Subject: ")[1].split("\r\n")[0] for m in received.received)
@@ -100,7 +105,8 @@ async def test_mail_queued_before_a_withdrawal_is_not_sent(
     dispatcher.start()
     try:
         await eventually(lambda: _count(received), until=lambda n: n >= 1)
-        await asyncio.sleep(0.5)  # the mail to p1 would arrive now
+        # Until the senders are done with the mail to p1: had they sent it, the server has it.
+        await eventually(lambda: _in_hand(dispatcher), until=lambda held: not held)
     finally:
         await dispatcher.stop()
     assert [m.split(b"Subject: ")[1][:7] for m in received.received] == [b"lease 2"]
@@ -119,6 +125,12 @@ def make_dispatcher(store: NotifyStore, port: int, written: list[str]) -> Dispat
 
 async def _count(store: MailStore) -> int:
     return len(store.received)
+
+
+async def _in_hand(dispatcher: Dispatcher) -> set[str]:
+    """The deliveries its senders have queued or are sending: one leaves once it was sent (the
+    mail server has it), recorded, skipped or dropped."""
+    return set(dispatcher._in_hand)
 
 
 class _Log:

@@ -22,8 +22,10 @@ from mapnet.dev.mailbox import MailStore
 from mapnet.ops.servers import Managed
 from mapnet.ops.status import region_health
 from mapnet.runner import Assembly
+from mapnet.runtime import mongo
 from mapnet.runtime.bus import BusClient
 from mapnet.runtime.settings import Settings
+from services.notify.adapters.repository import DELIVERIES
 from tests.fixtures import Servers
 from tests.helpers import eventually
 
@@ -62,6 +64,18 @@ async def _count(store: MailStore) -> int:
     return len(store.received)
 
 
+async def log_states(mongo_url: str, region: str) -> Counter[str]:
+    """The deliveries in notify's log by status. One is "sent" only once the mail server took
+    it and its holder still held it; nobody takes a sent one again. So once every delivery is
+    sent, no sender has one in hand: a mail sent twice would be at the server by then."""
+    client = mongo.client(mongo_url)
+    try:
+        log = mongo.database(client, region, "notify")[DELIVERIES]
+        return Counter([d["status"] async for d in log.find({}, {"status": 1})])
+    finally:
+        client.close()
+
+
 async def test_two_instances_in_one_queue_group_send_each_mail_once(
     settings: Settings,
     region: str,
@@ -75,8 +89,11 @@ async def test_two_instances_in_one_queue_group_send_each_mail_once(
             Assembly(settings, ["notify"], [region], configs=service_configs),
             Assembly(settings, ["notify"], [region], configs=service_configs),
         ):
-            await eventually(lambda: _count(store), until=lambda n: n >= 200, timeout_s=60)
-            await asyncio.sleep(1)  # anything sent twice would arrive now
+            await eventually(
+                lambda: log_states(settings.mongo_url or "", region),
+                until=lambda states: states == {"sent": 200},
+                timeout_s=60,
+            )
     finally:
         await events.__aexit__(None, None, None)
     ids = message_ids(store)
@@ -118,8 +135,13 @@ async def test_a_kill_while_sending_loses_nothing_and_sends_nothing_twice(
         assert sent_before < 400, "everything was sent before the kill; the test proves nothing"
         second = notify()
         try:
-            await eventually(lambda: _count(store), until=lambda n: n >= 400, timeout_s=120)
-            await asyncio.sleep(2)
+            # Until all 400 are recorded sent, those the killed instance held included (its
+            # leases run out, then the new one takes them).
+            await eventually(
+                lambda: log_states(servers.mongo_url, region),
+                until=lambda states: states == {"sent": 400},
+                timeout_s=120,
+            )
         finally:
             second.stop()
     finally:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import time
 import uuid
@@ -53,18 +52,33 @@ async def subscribe(client: BusClient, region: str, url: str, **extra: Any) -> s
 async def test_deliveries_are_signed_and_filtered(
     client: BusClient, region: str, endpoint: Any
 ) -> None:
-    hook = await endpoint()
-    await subscribe(
+    hook, control = await endpoint(), await endpoint("/control")
+    filtered = await subscribe(
         client, region, hook.url, event_types=["event_published"], clusters=["cleantech"]
     )
+    types_only = await subscribe(client, region, control.url, event_types=["event_published"])
+    await subscribe(client, region, control.url)  # everything: the control
     published_entry = await client.call(ev.PUBLISH_EVENT, entry(), region)
-    await client.call(ev.PUBLISH_EVENT, entry(clusters=["ict"], title="ICT Day"), region)
+    ict = await client.call(ev.PUBLISH_EVENT, entry(clusters=["ict"], title="ICT Day"), region)
     await client.call(
         ev.CANCEL_EVENT, ev.CancelEvent(event_id=published_entry.event_id, reason="x"), region
     )
+    # Until the unfiltered subscription heard all three: each event was matched against both
+    # subscriptions at once, and a delivery to the filtered one would be in the log by now.
+    told = {(published_entry.event_id, "event_published"), (ict.event_id, "event_published"),
+            (published_entry.event_id, "event_cancelled")}  # fmt: skip
+    await eventually(
+        lambda: _value(
+            {(e["data"].get("event_id"), e["type"].split(".")[3]) for e in control.events()}
+        ),
+        until=lambda heard: told <= heard,
+    )
+    queued = await client.call(c.LIST_DELIVERIES, c.ListDeliveries(recipient=filtered), region)
+    assert len(queued.items) == 1  # not the ICT entry, not the cancellation
+    queued = await client.call(c.LIST_DELIVERIES, c.ListDeliveries(recipient=types_only), region)
+    assert sorted(d.kind for d in queued.items) == ["event_published"] * 2  # not the cancellation
     await eventually(lambda: _value(len(hook.received)), until=lambda n: n >= 1)
-    await asyncio.sleep(0.5)  # what else might come
-    assert len(hook.received) == 1  # not the ICT entry, not the cancellation
+    assert len(hook.received) == 1
     headers, body = hook.received[0]
     timestamp = int(headers["Mapnet-Timestamp"])
     assert headers["Mapnet-Signature"] == signature(SECRET, timestamp, body)

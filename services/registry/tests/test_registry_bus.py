@@ -205,20 +205,35 @@ async def test_training_completed_moves_a_selected_sme_once(
     env = make_envelope(
         ev.TRAINING_COMPLETED, done, region=region, source=f"mapnet/{region}/events"
     )
+    subject = ev.TRAINING_COMPLETED.subject(region)
     nc = await nats.connect(servers.nats_url)
     js = nc.jetstream()
-    for msg_id in ("x1", "x2"):  # the same event twice, past JetStream's deduplication
-        await js.publish(
-            ev.TRAINING_COMPLETED.subject(region), encode(env), headers={"Nats-Msg-Id": msg_id}
+    try:
+        for msg_id in ("x1", "x2"):  # the same event twice, past JetStream's deduplication
+            second = await js.publish(subject, encode(env), headers={"Nats-Msg-Id": msg_id})
+        view = await eventually(
+            lambda: client.call(c.GET_SME, c.GetSme(sme_id=sme.sme_id), region),
+            until=lambda v: v.stage == "trained",
         )
-    await nc.close()
-    view = await eventually(
-        lambda: client.call(c.GET_SME, c.GetSme(sme_id=sme.sme_id), region),
-        until=lambda v: v.stage == "trained",
-    )
-    await asyncio.sleep(0.5)
+        # Until the registry's consumer has acknowledged the second copy too: it was handled.
+        await eventually(
+            lambda: _acked_up_to(js, second.stream, subject), until=lambda seq: seq >= second.seq
+        )
+    finally:
+        await nc.close()
     again = await client.call(c.GET_SME, c.GetSme(sme_id=sme.sme_id), region)
     assert again.version == view.version == 3
+
+
+async def _acked_up_to(js: Any, stream: str, subject: str) -> int:
+    """How far the durable consumer of ``subject`` has acknowledged the stream."""
+    consumers = [
+        info
+        for info in await js.consumers_info(stream)
+        if subject in (info.config.filter_subject, *(info.config.filter_subjects or []))
+    ]
+    assert len(consumers) == 1, [info.name for info in consumers]
+    return int(consumers[0].ack_floor.stream_seq)
 
 
 async def test_erase_removes_data_and_publishes_a_tombstone(
