@@ -90,6 +90,21 @@ async def test_a_region_acts_in_another_only_for_its_own_people(net: LocalNetwor
         headers={"Nats-Request-Info": json.dumps({"acc": "REGION_HELSINKI", "user": H})},
     )  # fmt: skip
     assert json.loads(answer.data)["data"]["error"]["details"]["from_region"] == T
+    # Nor as the organiser of Helsinki's event (its event_ids would be Tallinn's word), nor as
+    # a service, to read Aino's registrations.
+    as_organiser = Actor(id="org@tallinn.example", role="organiser", region=T,
+                         event_ids=[entry.event_id])  # fmt: skip
+    for actor, op, data in (
+        (as_organiser, ev.CANCEL_REGISTRATION, cancel),
+        (Actor(id="svc", role="service", region=T), ev.GET_ICAL, ev.GetIcal(email="aino@x.fi")),
+    ):
+        with pytest.raises(Refused) as refused:
+            await tallinn.call(op, data, H, actor=actor)
+        assert refused.value.code == "forbidden" and refused.value.details["from_region"] == T
+    # Saying it is Aino, Tallinn learns only what Aino registered for Tallinn's SMEs: nothing.
+    claimed = Actor(id="aino@x.fi", role="sme", region=T, sme_id="photonforge")
+    ical = await tallinn.call(ev.GET_ICAL, ev.GetIcal(email="aino@x.fi"), H, actor=claimed)
+    assert "Helsinki own day" not in ical.ical and "BEGIN:VEVENT" not in ical.ical
     page = await helsinki.call(
         ev.LIST_REGISTRATIONS, ev.ListRegistrations(event_id=entry.event_id), H
     )

@@ -99,14 +99,30 @@ def acting(
     return msg
 
 
+# Who another region's request may act as: its people (a company's contact, for an SME of
+# that region) and its staff, for them. Not an organiser (its ``event_ids`` would be the other
+# region's word about this region's events), not a service, operator or official (nobody here
+# vouches for them), not a partner (only this region's server makes a partner).
+ROLES_FROM_ANOTHER_REGION: frozenset[str] = frozenset({"sme", "map_staff", "map_admin"})
+
+
 def _from_another_region(op: Operation[Any, Any], msg: Envelope[Any], origin: str) -> None:
     """A request another region sent: it reaches only the network operations, and acts only for
-    that region's people, whatever its actor says."""
+    that region's people, as one of them or their staff, whatever its actor says."""
     if not op.network:
         raise Refused(
             "forbidden",
             f"{op.name} is not open to other regions",
             from_region=origin,
+        )
+    if msg.actor is not None and msg.actor.role not in ROLES_FROM_ANOTHER_REGION:
+        raise Refused(
+            "forbidden",
+            f"a request from region {origin} acts as one of its people or their staff, not "
+            f"as {msg.actor.role}",
+            from_region=origin,
+            role=msg.actor.role,
+            allowed=sorted(ROLES_FROM_ANOTHER_REGION),
         )
     if msg.actor is not None and msg.actor.region != origin:
         raise Refused(

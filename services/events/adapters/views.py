@@ -94,10 +94,16 @@ async def registrations_by_id(
     return c.RegistrationPage(items=items)
 
 
-async def registrations_of(registrations: Collection, email: str) -> dict[str, str]:
-    """event id → status of one person's registrations; an active one wins over a cancelled."""
+async def registrations_of(
+    registrations: Collection, email: str, sme_region: str | None = None
+) -> dict[str, str]:
+    """event id → status of one person's registrations (only those made for an SME of
+    ``sme_region``, if given); an active one wins over a cancelled."""
     found: dict[str, str] = {}
     async for doc in registrations.find({"email_key": email.lower()}):
+        sme = (doc.get("data") or {}).get("sme") or {}
+        if sme_region is not None and sme.get("region") != sme_region:
+            continue
         if doc["status"] != "pending" and found.get(doc["event_id"]) in (None, "cancelled"):
             found[doc["event_id"]] = doc["status"]
     return found

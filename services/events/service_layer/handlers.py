@@ -282,7 +282,14 @@ class Calendar:
             text = await asyncio.to_thread(ical.to_ical, found, f"MAPnet {self.region} calendar")
             return c.IcalDocument(ical=fitting(text, room))
         check_ical_reader(query.actor, str(q.email), self.region)
-        mine = await views.registrations_of(self.registrations.registrations, str(q.email))
+        # Another region vouches only for its own people: asked from there, only what the
+        # person registered for one of that region's SMEs.
+        asking = query.actor.region if query.actor else self.region
+        mine = await views.registrations_of(
+            self.registrations.registrations,
+            str(q.email),
+            sme_region=asking if asking != self.region else None,
+        )
         found = [e.view() for event_id in mine if (e := await self.entries.get(event_id))]
         withdrawn = {event_id for event_id, status in mine.items() if status == "cancelled"}
         text = await asyncio.to_thread(ical.to_ical, found, f"MAPnet: {q.email}", withdrawn)

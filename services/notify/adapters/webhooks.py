@@ -79,10 +79,17 @@ class WebhookPoster:
             "webhook-signature": standard_signature(secret, event_id, timestamp, body),
         }
         try:
-            async with self._session.post(url, data=body, headers=headers) as response:
+            # A redirect is an answer, not a new target: followed, it could lead to an address
+            # the check of public hosts never saw (an IP literal is not resolved).
+            async with self._session.post(
+                url, data=body, headers=headers, allow_redirects=False
+            ) as response:
                 if response.status >= 300:
-                    # 4xx other than 408/429 means the request itself is refused.
-                    permanent = 400 <= response.status < 500 and response.status not in (408, 429)
+                    # 4xx other than 408/429 means the request itself is refused; a redirect
+                    # is never followed, so asking again would meet it again.
+                    permanent = response.status < 400 or (
+                        response.status < 500 and response.status not in (408, 429)
+                    )
                     raise WebhookFailed(f"HTTP {response.status}", permanent=permanent)
         except (aiohttp.ClientError, TimeoutError, TargetRefused) as exc:
             # The kind of failure only: its text may quote what the target answered.

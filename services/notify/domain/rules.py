@@ -67,6 +67,16 @@ def delivery_id(event_id: str, channel: str, recipient: str) -> str:
     return hashlib.sha256(f"{event_id}|{channel}|{recipient.lower()}".encode()).hexdigest()[:32]
 
 
+def partners_may_hear(event_name: str, data: dict[str, Any]) -> bool:
+    """A partner system hears only what the network may see: a profile of an SME that shares
+    with the network, and not a private one (the registry records every profile published,
+    whatever its visibility, for its own region's use)."""
+    if event_name == "profile_published":
+        sme, profile = data.get("sme") or {}, data.get("profile") or {}
+        return bool(sme.get("share_with_network")) and profile.get("visibility") != "private"
+    return True
+
+
 def subscription_matches(
     subscription: dict[str, Any], event_name: str, region: str, clusters: list[str]
 ) -> bool:

@@ -32,6 +32,7 @@ from ..domain.rules import (
     check_subscriber,
     clusters_of,
     delivery_id,
+    partners_may_hear,
     subscription_matches,
 )
 from ..domain.rules import unsubscribe_token as token_for
@@ -127,6 +128,8 @@ class Notifier:
         """The partner systems whose subscription matches hear of the event, its body as sent."""
         name = event.type.split(".")[3]
         data = event.data.model_dump(mode="json")
+        if not partners_may_hear(name, data):
+            return
         region = str(data.get("region") or event.region)
         await self._admit(
             [

@@ -29,13 +29,17 @@ class Endpoint:
     received: list[tuple[dict[str, str], bytes]] = field(default_factory=list)
     plan: list[int] = field(default_factory=list)
     hang: bool = False
+    # Where a 3xx of the plan sends the caller.
+    location: str = ""
 
     async def handle(self, request: web.Request) -> web.Response:
         body = await request.read()
         self.received.append((dict(request.headers), body))
         if self.hang:
             await asyncio.sleep(3)
-        return web.Response(status=self.plan.pop(0) if self.plan else 200)
+        status = self.plan.pop(0) if self.plan else 200
+        moved = {"Location": self.location} if 300 <= status < 400 and self.location else {}
+        return web.Response(status=status, headers=moved)
 
     def events(self) -> list[dict[str, Any]]:
         return [json.loads(body) for _, body in self.received]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -13,6 +13,7 @@ from standardwebhooks import Webhook
 
 from contracts import events as ev
 from contracts import notify as c
+from contracts import registry as rg
 from contracts.errors import Refused
 from mapnet.runtime.bus import BusClient
 from mapnet.runtime.codec import encode, make_envelope
@@ -142,6 +143,23 @@ async def test_retries_then_success_and_giving_up_is_recorded(
     assert len(page.items) == 1 and page.items[0].attempts == 3
 
 
+async def test_a_redirect_is_never_followed(client: BusClient, region: str, endpoint: Any) -> None:
+    """A partner's endpoint that answers 307 towards another address (here an internal one)
+    does not make notify call it: the redirect is the answer, and a failure for good."""
+    inside, hook = await endpoint("/admin"), await endpoint()
+    hook.plan, hook.location = [307] * 10, inside.url
+    hook_id = await subscribe(client, region, hook.url)
+    await client.call(ev.PUBLISH_EVENT, entry(), region)
+
+    async def settled() -> list[Any]:
+        page = await client.call(c.LIST_DELIVERIES, c.ListDeliveries(recipient=hook_id), region)
+        return [d for d in page.items if d.status == "failed"]
+
+    [failed] = await eventually(settled, until=lambda found: len(found) == 1)
+    assert "307" in (failed.last_error or "") and failed.attempts == 1
+    assert len(hook.received) == 1 and inside.received == []
+
+
 async def test_a_hanging_endpoint_holds_up_nobody_else(
     client: BusClient, region: str, endpoint: Any
 ) -> None:
@@ -184,3 +202,34 @@ async def test_a_filter_by_cloudevents_type_delivers_and_an_unknown_type_is_refu
 
 async def _count(hook: Any) -> int:
     return len(hook.received)
+
+
+async def test_partners_hear_only_the_profiles_the_network_may_see(
+    client: BusClient, region: str, endpoint: Any
+) -> None:
+    """A private profile, or any profile of an SME that does not share with the network, is
+    the region's own: no partner's webhook hears of it. A shared SME's network profile, sent
+    after them, is the control that the fan-out ran."""
+    hook = await endpoint()
+    hook_id = await subscribe(client, region, hook.url, event_types=["profile_published"])
+
+    def profile(title: str, visibility: str) -> rg.ProfileInput:
+        return rg.ProfileInput(type="technology_offer", title=title, summary="A summary",
+                               partnership_types=["licence"], expires_on=date(2030, 1, 1),
+                               visibility=visibility)  # fmt: skip
+
+    def sme(name: str, number: str, shares: bool) -> rg.RegisterSme:
+        return rg.RegisterSme(legal_name=name, registration_number=number, country="EE",
+                              share_with_network=shares)  # fmt: skip
+
+    own = await client.call(rg.REGISTER_SME, sme("Own OÜ", "14000009", False), region)
+    shared = await client.call(rg.REGISTER_SME, sme("Shared OÜ", "14000015", True), region)
+    for sme_id, title, visibility in ((own.sme_id, "Unshared SME's offer", "network"),
+                                      (shared.sme_id, "Private offer", "private"),
+                                      (shared.sme_id, "Network offer", "network")):  # fmt: skip
+        await client.call(rg.PUBLISH_PROFILE, rg.PublishProfile(
+            sme_id=sme_id, profile=profile(title, visibility)), region)  # fmt: skip
+    await eventually(lambda: _value(len(hook.received)), until=lambda n: n >= 1)
+    page = await client.call(c.LIST_DELIVERIES, c.ListDeliveries(recipient=hook_id), region)
+    assert len(page.items) == 1
+    assert [e["data"]["profile"]["title"] for e in hook.events()] == ["Network offer"]
