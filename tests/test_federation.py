@@ -94,10 +94,11 @@ async def test_a_region_acts_in_another_only_for_its_own_people(net: LocalNetwor
     # a service, to read Aino's registrations.
     as_organiser = Actor(id="org@tallinn.example", role="organiser", region=T,
                          event_ids=[entry.event_id])  # fmt: skip
-    for actor, op, data in (
+    attempts: list[tuple[Actor, Any, Any]] = [
         (as_organiser, ev.CANCEL_REGISTRATION, cancel),
         (Actor(id="svc", role="service", region=T), ev.GET_ICAL, ev.GetIcal(email="aino@x.fi")),
-    ):
+    ]
+    for actor, op, data in attempts:
         with pytest.raises(Refused) as refused:
             await tallinn.call(op, data, H, actor=actor)
         assert refused.value.code == "forbidden" and refused.value.details["from_region"] == T
