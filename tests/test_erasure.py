@@ -137,15 +137,22 @@ async def test_an_erased_smes_meeting_requests_keep_no_words_of_its_people(
         person = ev.RegisterParticipant(event_id=event.event_id, person_name=who,
                                         email=f"{ref.sme_id}@x.ee", sme=ref)  # fmt: skip
         await client.call(ev.REGISTER_PARTICIPANT, person, region)
+    words = f"Tere! {NAME} here, about lasers"
     ask = mt.RequestMeeting(event_id=event.event_id, requester=mine, receiver=other,
-                            message=f"Tere! {NAME} here, about lasers")  # fmt: skip
-    await client.call(mt.REQUEST_MEETING, ask, region)
+                            message=words)  # fmt: skip
+    requested = await client.call(mt.REQUEST_MEETING, ask, region)
+    # The words were kept before the erasure: read back, and in matching's meetings.
+    asked = mt.GetMeeting(meeting_id=requested.meeting_id)
+    assert (await client.call(mt.GET_MEETING, asked, region)).message == words
+    assert f"matching.meetings: {requested.meeting_id}" in await holding(servers, region, words)
     await client.call(rg.ERASE_SME, rg.EraseSme(sme_id=sme.sme_id, reason="asked"), region)
 
     async def left() -> list[str]:
-        return await holding(servers, region, NAME)
+        return await holding(servers, region, NAME, "about lasers")
 
     assert await eventually(left, until=lambda where: where == []) == []
+    kept = await client.call(mt.GET_MEETING, asked, region)  # the request keeps its place
+    assert kept.status == "requested" and kept.message == ""
 
 
 async def in_streams(client: BusClient, region: str, *needles: str) -> list[str]:
