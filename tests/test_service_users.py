@@ -24,6 +24,9 @@ from contracts import events as ev
 from contracts import registry as rg
 from contracts.operations import Operation
 from contracts.subjects import shared_stream, stream_name
+from mapnet.dev.localnet import LocalNetwork
+from mapnet.dev.mailbox import MailStore
+from mapnet.dev.mailbox import serve as serve_mail
 from mapnet.federation.accounts import password_vars, service_permissions
 from mapnet.ops.cli import serving_as
 from mapnet.ops.servers import (
@@ -41,9 +44,10 @@ from mapnet.runtime.credentials import service_user, user_of
 from mapnet.runtime.declaration import declared, service_names
 from mapnet.runtime.routing import service_inbox
 from mapnet.runtime.settings import Settings
+from services.notify.settings import NotifySettings
 from tests.fixtures import Servers, unique_region
 from tests.helpers import eventually, sme_registered
-from tests.three_regions import a_profile, an_entry, registered, seeker_finding
+from tests.three_regions import H, T, a_profile, an_entry, registered, seeker_finding
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -59,6 +63,7 @@ class OwnRegion:
     server: Managed
     mongo_url: str
     assemblies: dict[str, Assembly]
+    mailbox: MailStore
 
     @property
     def operator_url(self) -> str:
@@ -85,11 +90,24 @@ def own_server(
 
 
 @pytest.fixture(scope="module")
+def own_mailbox() -> Iterator[tuple[MailStore, int]]:
+    port = free_port()
+    controller = serve_mail(port, None)
+    try:
+        yield controller.handler, port
+    finally:
+        controller.stop()
+
+
+@pytest.fixture(scope="module")
 async def own_region(
-    servers: Servers, own_server: tuple[str, int, Path, Managed]
+    servers: Servers,
+    own_server: tuple[str, int, Path, Managed],
+    own_mailbox: tuple[MailStore, int],
 ) -> AsyncIterator[OwnRegion]:
     region_id, port, home, server = own_server
-    region = OwnRegion(region_id, port, home, server, servers.mongo_url, {})
+    region = OwnRegion(region_id, port, home, server, servers.mongo_url, {}, own_mailbox[0])
+    mail = NotifySettings.model_validate({"SMTP_URL": f"smtp://127.0.0.1:{own_mailbox[1]}"})
 
     def settings(service: str) -> Settings:
         return Settings.model_validate(
@@ -97,7 +115,10 @@ async def own_region(
              "MONGO_URL": servers.mongo_url, "MAPNET_HOME": str(home)}
         )  # fmt: skip
 
-    region.assemblies = {s: Assembly(settings(s), [s], [region_id]) for s in service_names()}
+    region.assemblies = {
+        s: Assembly(settings(s), [s], [region_id], configs={"notify": mail})
+        for s in service_names()
+    }
     # The portal first: it waits for the registry's stream, which only the registry makes.
     portal = asyncio.create_task(region.assemblies["portal"].__aenter__())
     await asyncio.sleep(1.0)
@@ -120,7 +141,7 @@ async def test_a_region_of_services_each_as_its_own_user_works_end_to_end(
 ) -> None:
     """A partner search (registry → matching over the registry's stream), a calendar entry
     read through the portal's page (portal → events), a mail for a registration (events →
-    notify, which asks events back): and no permissions violation on the way."""
+    notify, which asks events for the registration): and no permissions violation."""
     region = own_region.id
     client = await BusClient.connect(
         own_region.operator_url, region=region, source="mapnet/tests", role="map_admin"
@@ -133,7 +154,11 @@ async def test_a_region_of_services_each_as_its_own_user_works_end_to_end(
             client, region, "Seeker AS", "Enzymes wanted", "Industrial enzymes", "Offer Oy"
         )
         assert "Offer Oy" in found
-        await client.call(ev.PUBLISH_EVENT, an_entry("Service Users Day"), region)
+        day = await client.call(ev.PUBLISH_EVENT, an_entry("Service Users Day"), region)
+        person = ev.RegisterParticipant(
+            event_id=day.event_id, person_name="Mari", email="mari@example.ee"
+        )
+        await client.call(ev.REGISTER_PARTICIPANT, person, region)
         portal = own_region.assemblies["portal"].runtimes[0]
         assert portal.http_url is not None
 
@@ -142,6 +167,11 @@ async def test_a_region_of_services_each_as_its_own_user_works_end_to_end(
                 return (await http.get(f"{portal.http_url}/calendar")).text
 
         await eventually(calendar_page, until=lambda page: "Service Users Day" in page)
+
+        async def mails_to_mari() -> int:
+            return sum(b"mari@example.ee" in mail for mail in own_region.mailbox.received)
+
+        await eventually(mails_to_mari, until=lambda count: count > 0)
     finally:
         await client.close()
     assert own_region.violations() == []
@@ -252,6 +282,28 @@ async def test_the_portals_user_hears_no_other_services_requests_or_answers(
     assert len(said) == len(patterns), complaints
 
 
+async def test_a_service_as_its_own_user_reads_what_other_regions_share(
+    tmp_path: Path,
+) -> None:
+    """Matching on its own in a linked region, as its own user: its link keeper adds the other
+    region's shared stream as a source (across the hub) and its network consumers read it, so
+    a partner search finds an SME of the other region; no permissions violation on the way."""
+    async with LocalNetwork(tmp_path, [T, H], ("registry",)) as net:
+        tallinn = net.regions[T]
+        login = service_login_url(T, tallinn.nats_port, tmp_path, "matching")
+        settings = Settings.model_validate({**net.environment(T), "NATS_URL": login})
+        async with Assembly(settings, ["matching"], [T]) as matching:
+            assert matching.keepers, "matching reads the network: its process keeps the links"
+            helsinki, client = await net.client(H), await net.client(T)
+            await registered(helsinki, H, "Far Oy", a_profile("Enzyme offer", "Industrial enzymes"))
+            _, found = await seeker_finding(
+                client, T, "Near AS", "Enzymes wanted", "Industrial enzymes", "Far Oy"
+            )
+            assert "Far Oy" in found
+        log = tallinn.nats.log_path.read_text(errors="replace")
+        assert [line for line in log.splitlines() if "Violation" in line] == []
+
+
 def test_the_portal_has_no_right_to_change_a_stream() -> None:
     allowed = service_permissions("portal", "tallinn")
     changing = ("CREATE", "UPDATE", "DELETE", "PURGE")
@@ -313,6 +365,14 @@ def test_serve_logs_in_as_the_service_unless_the_url_carries_a_login(tmp_path: P
     assert user_of(str(serving_as(settings, "all").nats_url)) == "mapnet"
     given = settings.model_copy(update={"nats_url": "nats://someone:pw@nats:4222"})
     assert serving_as(given, "portal").nats_url == "nats://someone:pw@nats:4222"
+
+
+def test_no_partner_takes_the_name_of_a_mapnet_user(tmp_path: Path) -> None:
+    from mapnet.ops.partners import NAME, PartnerBook, PartnerError
+
+    with pytest.raises(PartnerError):
+        PartnerBook(tmp_path).add("mapnet")
+    assert not [s for s in service_names() if NAME.match(service_user(s))]
 
 
 def _an_sme(name: str = "Quiet Oy") -> rg.RegisterSme:

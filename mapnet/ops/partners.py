@@ -21,7 +21,7 @@ from typing import Any
 import bcrypt
 
 from mapnet.federation.accounts import PARTNERS_FILE, partner_inbox, partners_conf
-from mapnet.runtime.credentials import write_private
+from mapnet.runtime.credentials import SERVICE_USER, write_private
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 REGISTER = "partners.json"
@@ -56,6 +56,10 @@ class PartnerBook:
             raise PartnerError(
                 f"partner name {name!r}: lower-case letters, digits, '-' and '_', 1 to 63 long"
             )
+        if name == SERVICE_USER:
+            # User names are one namespace on the server: a partner "mapnet" would be refused
+            # by it on reload (the services' own users have a dot, which partners' names lack).
+            raise PartnerError(f"partner name {name!r} is the region's own user")
         known = self.list()
         if name in known:
             raise PartnerError(f"partner {name!r} exists already; remove it first to renew")
