@@ -19,7 +19,7 @@ from contracts import registry as rg
 from contracts.access import Actor
 from contracts.errors import Refused
 from contracts.operations import Operation
-from mapnet.ops.partners import PartnerBook
+from mapnet.ops.partners import PartnerBook, PartnerError
 from mapnet.runtime.bus import BusClient
 from mapnet.runtime.codec import encode, make_envelope
 from mapnet.runtime.credentials import with_login, without_login
@@ -174,6 +174,17 @@ async def test_a_partner_reaches_only_what_it_was_given(
         assert refused.value.code == "region_unavailable", op.name  # no such subject for it
     still = await client.call(rg.GET_SME, rg.GetSme(sme_id=sme.sme_id), region)
     assert still.contacts  # not erased
+
+
+@pytest.mark.parametrize("name", ["map-tallinn", "tallinn-map", "map"])
+def test_a_partner_cannot_take_the_name_the_map_publishes_under(
+    book: PartnerBook, name: str
+) -> None:
+    """The portal publishes staff's entries as map-<region>, the demo as <region>-map: a partner
+    of that name would own (rewrite, cancel) them."""
+    with pytest.raises(PartnerError, match="kept for the MAP"):
+        book.add(name)
+    assert name not in book.list()
 
 
 def test_the_partners_files_are_for_the_owners_eyes_only(book: PartnerBook) -> None:

@@ -301,6 +301,10 @@ async def test_up_runs_a_hub_and_three_linked_regions(tmp_path: Path) -> None:
             pid for region in state["regions"] for pid in region["pids"].values()
         ]
         assert len(pids) == 1 + 3 * 4
+        # The regions' data, mail and secrets are the owner's only (the embedded database takes
+        # connections without a login, so its files must not be readable by others).
+        for folder in [tmp_path, *(tmp_path / r for r in regions)]:
+            assert folder.stat().st_mode & 0o777 == 0o700, folder
         tallinn = await BusClient.connect(
             logged_in_url("tallinn", nats_base, tmp_path), region="tallinn", role="map_staff"
         )

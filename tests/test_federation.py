@@ -25,7 +25,7 @@ from contracts.errors import Refused
 from contracts.subjects import inbox_prefix, network_stream, stream_name
 from mapnet.dev.localnet import LocalNetwork
 from mapnet.ops.partners import PartnerBook
-from mapnet.runtime.bus import BusClient
+from mapnet.runtime.bus import SHARED_STREAM_MAX_CONSUMERS, BusClient
 from mapnet.runtime.codec import encode, make_envelope
 from mapnet.runtime.credentials import with_login, without_login
 
@@ -144,7 +144,10 @@ async def test_a_region_cannot_touch_anothers_jetstream(net: LocalNetwork) -> No
             await tallinn.nc.request(subject, b"{}", timeout=2)
     # The control: the one thing it may ask, the shared stream's state, is answered.
     shared = await tallinn.nc.request(f"{api}.STREAM.INFO.{H.upper()}_SHARED", b"", timeout=5)
-    assert json.loads(shared.data)["config"]["name"] == f"{H.upper()}_SHARED"
+    shared_config = json.loads(shared.data)["config"]
+    assert shared_config["name"] == f"{H.upper()}_SHARED"
+    # The consumers other regions may create on it are bounded.
+    assert shared_config["max_consumers"] == SHARED_STREAM_MAX_CONSUMERS
     info = await helsinki.nc.jetstream().stream_info(registry)
     assert info.state.messages >= 0
     assert [c.name async for c in _consumers(helsinki, registry)] == durables

@@ -13,6 +13,8 @@ from typer.testing import CliRunner
 from contracts import CATALOGUE
 from mapnet.ops.cli import app
 from mapnet.ops.spec import CONTRACTS_DIR, rendered
+from services.portal.entrypoints.web import checked
+from services.portal.settings import PortalSettings
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -135,4 +137,12 @@ def test_compose_runs_one_region_with_official_images_and_each_service() -> None
         assert "healthcheck" in svc, name
     assert services["portal"]["ports"] == ["8080:8080"]
     assert services["portal"]["environment"]["MAPNET_HTTP_HOST"] == "0.0.0.0"
+    # The portal starts with the settings compose gives it (beyond loopback it needs its
+    # public address), the variables at their defaults.
+    portal_env = {
+        k: re.sub(r"\$\{[A-Z_]+:-([^}]*)\}", r"\1", str(v))
+        for k, v in services["portal"]["environment"].items()
+    }
+    checked(PortalSettings.model_validate(portal_env))
+    assert "8222:8222" not in services["nats"].get("ports", [])  # monitoring stays inside
     assert (ROOT / "Dockerfile").exists()

@@ -24,6 +24,9 @@ from mapnet.federation.accounts import PARTNERS_FILE, partner_inbox, partners_co
 from mapnet.runtime.credentials import SERVICE_USER, write_private
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
+# The publisher ids under which the MAP itself publishes calendar entries (the portal's
+# "map-<region>", the demo's "<region>-map"): a partner of that name would own them.
+MAP_PUBLISHER = re.compile(r"^map-|-map$|^map$")
 REGISTER = "partners.json"
 
 
@@ -55,6 +58,11 @@ class PartnerBook:
         if not NAME.match(name):
             raise PartnerError(
                 f"partner name {name!r}: lower-case letters, digits, '-' and '_', 1 to 63 long"
+            )
+        if MAP_PUBLISHER.search(name):
+            raise PartnerError(
+                f"partner name {name!r} is kept for the MAP's own calendar entries "
+                "(names beginning 'map-' or ending '-map')"
             )
         if name == SERVICE_USER:
             # User names are one namespace on the server: a partner "mapnet" would be refused

@@ -28,6 +28,7 @@ from mapnet.federation.accounts import (
 from mapnet.federation.config import HubLogin, Tls, hub_config, password_var, region_config
 from mapnet.runtime.credentials import (
     SERVICE_USER,
+    private_dir,
     service_password,
     service_passwords,
     service_user,
@@ -175,7 +176,7 @@ def nats_server(
         any_region=any_region,
         tls=tls,
     )
-    region_home.mkdir(parents=True, exist_ok=True)
+    private_dir(region_home)
     if not (region_home / PARTNERS_FILE).exists():
         write_private(region_home / PARTNERS_FILE, partners_conf({}))
     (region_home / PARTNER_PUBLISH_FILE).write_text(partner_publish_conf())
@@ -233,7 +234,7 @@ def _nats_on(name: str, directory: Path, config: str, env: dict[str, str] | None
 
 
 def mongo_server(region: str, port: int, home: Path) -> Managed:
-    region_home = home / region
+    region_home = private_dir(home / region)
     data = region_home / "mongo"
     data.mkdir(parents=True, exist_ok=True)
     argv = [

@@ -22,6 +22,7 @@ from mapnet.ops.servers import (
     start_and_wait,
 )
 from mapnet.ops.status import region_health, wait_for_links
+from mapnet.runtime.credentials import private_dir
 from mapnet.runtime.settings import Settings
 
 
@@ -117,7 +118,7 @@ class Supervisor:
     def start(self) -> None:
         signal.signal(signal.SIGTERM, _interrupt)
         home = self.settings.home
-        home.mkdir(parents=True, exist_ok=True)
+        private_dir(home)
         hub_logins = self._start_hub() if self.federated else {}
         for index, region in enumerate(self.regions):
             rp = RegionProcesses(

@@ -58,6 +58,9 @@ def region_streams(region: str, services: Sequence[str]) -> list[StreamConfig]:
     return configs
 
 
+SHARED_STREAM_MAX_CONSUMERS = 64
+
+
 def shared_stream_config(region: str, services: Sequence[str]) -> StreamConfig:
     """The region's shared events, copied from its services' streams in its own domain."""
     sources = []
@@ -75,6 +78,9 @@ def shared_stream_config(region: str, services: Sequence[str]) -> StreamConfig:
         storage=StorageType.FILE,
         duplicate_window=DUPLICATE_WINDOW_S,
         description=f"What region {region} shares with the network",
+        # Other regions create consumers on it across the hub (one each, replaced on restart):
+        # a bound, so that none can make the server keep consumers without end.
+        max_consumers=SHARED_STREAM_MAX_CONSUMERS,
     )
 
 

@@ -75,8 +75,17 @@ def service_passwords(
 
 
 def _write(region_home: Path, doc: dict[str, Any]) -> None:
-    region_home.mkdir(parents=True, exist_ok=True)
+    private_dir(region_home)
     write_private(region_home / FILE, json.dumps(doc, indent=2))
+
+
+def private_dir(path: Path) -> Path:
+    """A folder only its owner may enter (made, or made so): a region's data, mail and
+    secrets live below it, and the embedded database takes connections without a login, so
+    its files must not be readable by the machine's other users either."""
+    path.mkdir(parents=True, exist_ok=True)
+    path.chmod(0o700)
+    return path
 
 
 def write_private(path: Path, text: str) -> None:
