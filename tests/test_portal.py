@@ -393,6 +393,13 @@ async def test_sign_in_attempts_are_counted_before_the_slow_check_per_account_an
         "unlock", "--email", "admin@tallinn.example", "--region", region])  # fmt: skip
     assert done.exit_code == 0, done.output
     assert await attempt(PASSWORD, "10.0.0.66") == "signed in"
+    # An office behind one address: sign-ins that succeed are not counted against it, only
+    # failures are (thirty colleagues sign in of a morning, more than the address's 20).
+    office = "10.0.0.80"
+    for n in range(30):
+        await accounts.add_user(f"colleague{n}@tallinn.example", "map_staff", region, PASSWORD)
+    for n in range(30):
+        assert await accounts.sign_in(f"colleague{n}@tallinn.example", PASSWORD, office)
 
 
 async def test_lists_are_read_to_the_end_and_unknown_actions_and_bad_numbers_are_refused(

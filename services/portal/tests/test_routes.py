@@ -64,6 +64,10 @@ class MemoryStore:
     async def clear_attempts(self, key: str) -> None:
         self.attempts.pop(key, None)
 
+    async def release_attempt(self, key: str) -> None:
+        if (found := self.attempts.get(key)) and found["count"] > 0:
+            found["count"] -= 1
+
     async def clear_attempts_of(self, account: str) -> None:
         self.attempts = {k: v for k, v in self.attempts.items() if v["account"] != account}
 
