@@ -25,15 +25,22 @@ from mapnet.runtime.bus import BusClient
 from mapnet.runtime.credentials import with_login, without_login
 from services.registry.tests.test_registry_bus import new_sme
 from tests.fixtures import Servers
-from tests.helpers import connect_when_let_in
+from tests.helpers import connect_when_let_in, eventually
 from tests.three_regions import an_entry
 
 pytestmark = pytest.mark.usefixtures("region_app")
 
 
 async def trail(client: BusClient, region: str, **filters: str) -> list[dict[str, object]]:
-    page = await client.call(audit_query("registry"), ListAudit(**filters), region)
-    return [e.model_dump(mode="json") for e in page.items]
+    """The registry's trail once every outcome is written (an accepted command's is written
+    while its answer goes out)."""
+
+    async def entries() -> list[dict[str, object]]:
+        page = await client.call(audit_query("registry"), ListAudit(**filters), region)
+        return [e.model_dump(mode="json") for e in page.items]
+
+    return await eventually(entries, until=lambda found: all(
+        e["outcome"] != "pending" for e in found))  # fmt: skip
 
 
 async def test_accepted_and_refused_commands_are_in_the_trail_with_their_actor(

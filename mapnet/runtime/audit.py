@@ -5,8 +5,10 @@ adds a share of one insert and of one update, not writes of its own.
 No change without a trace: a command's entry is written before its handler runs (outcome
 ``pending``), and only once it is stored does the handler run; if it cannot be written the
 command is answered ``internal`` and nothing is changed. The outcome is written after the
-handler; should that write fail, the entry stays ``pending`` (the command was received and may
-have been carried out) and the failure is logged. Requests refused before any handler ran
+handler (an accepted one while the answer goes out: the second write is what the trail costs a
+command, and nobody need wait for it); should that write fail, or the process die before it,
+the entry stays ``pending`` (the command was received and may have been carried out) and a
+failure is logged. Requests refused before any handler ran
 changed nothing: their entry is written once, and one that cannot be written is logged.
 
 Each entry keeps who the request says acted (``actor``) and, apart from it, what the NATS
@@ -19,6 +21,7 @@ personal data. Only entries of contacts acting for that SME change, never staff'
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime
 from typing import Any
 
@@ -45,6 +48,7 @@ class AuditLog:
         self.log = log
         self._inserts = GroupInsert(collection)
         self._settles = GroupWrite(collection)
+        self._settling: set[asyncio.Task[None]] = set()
 
     async def create_indexes(self) -> None:
         await self.entries.create_index([("record_id", ASCENDING)], name="record_id")
@@ -102,6 +106,20 @@ class AuditLog:
             await self._settles.write(UpdateOne({"_id": entry_id}, {"$set": fields}))
         except (PyMongoError, BSONError) as exc:
             self.log.error("audit_outcome_not_written", entry=entry_id, error=str(exc))
+
+    def settle_soon(
+        self, entry_id: str, outcome: str, reason: str = "", record_id: str | None = None
+    ) -> None:
+        """``settle``, written while the answer goes out: a command that was carried out is not
+        kept waiting for its outcome's write (the entry, written before, already says it
+        came). ``drain`` waits for what is still being written, on a graceful stop."""
+        task = asyncio.create_task(self.settle(entry_id, outcome, reason, record_id))
+        self._settling.add(task)
+        task.add_done_callback(self._settling.discard)
+
+    async def drain(self) -> None:
+        if self._settling:
+            await asyncio.gather(*self._settling, return_exceptions=True)
 
     async def withdraw(self, entry_id: str) -> None:
         """A command refused as bad input changed nothing and says nothing of who may do what:

@@ -156,7 +156,7 @@ class RequestRoutes(Routes):
                     correlationid=msg.correlationid,
                 )  # fmt: skip
             if entry is not None:
-                await self.audit.settle(entry, "accepted", "", refers_to)
+                self.audit.settle_soon(entry, "accepted", "", refers_to)
         if cache is not None:
             record = {"reply": reply.decode(), "at": utcnow(), "op": op.name, "ref": refers_to,
                       "digest": digest}  # fmt: skip

@@ -162,6 +162,7 @@ class Runtime(RequestRoutes, EventRoutes):
     async def stop(self) -> None:
         for hook in self.shutdown:
             await hook()
+        await self.audit.drain()
         if self.relay:
             await self.relay.stop()
 
