@@ -25,6 +25,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from nats.errors import Error as NatsError
+from nats.errors import NoRespondersError
 
 from contracts.envelope import ErrorBody, ErrorReply, new_id
 from contracts.errors import Refused
@@ -186,8 +187,12 @@ def _route(op: Operation[Any, Any], links: PartnerLinks) -> Any:
                             id=idempotency_key or new_id())  # fmt: skip
         try:
             msg = await nc.request(op.subject(links.region), encode(env), timeout=10)
+        except NoRespondersError:
+            return error(ErrorBody(code="region_unavailable", message="nobody answers",
+                                   details={"reason": "no_responders"}))  # fmt: skip
         except (NatsError, TimeoutError):
-            return error(ErrorBody(code="region_unavailable", message="no answer in time"))
+            return error(ErrorBody(code="region_unavailable", message="no answer in time",
+                                   details={"reason": "timeout", "timeout_s": 10}))  # fmt: skip
         data = json.loads(msg.data).get("data", {})
         if "error" in data:
             return error(ErrorReply.model_validate(data).error)
