@@ -124,9 +124,7 @@ class PortalStore:
 
     async def release_attempt(self, key: str) -> None:
         """One counted attempt given back (it succeeded)."""
-        await self.attempts.update_one(
-            {"_id": key, "count": {"$gt": 0}}, {"$inc": {"count": -1}}
-        )
+        await self.attempts.update_one({"_id": key, "count": {"$gt": 0}}, {"$inc": {"count": -1}})
 
     async def clear_attempts_of(self, account: str) -> None:
         """Every counter of this account (from any address); an address's own stays."""
