@@ -227,9 +227,17 @@ async def test_the_portals_user_cannot_change_streams_nor_publish_events(
         await portal.publish(forged, _forged(region))  # straight onto the subject
         await portal.publish(f"mapnet.{region}.events.event.entry_shared", _forged(region))
         await portal.flush()
-        await asyncio.sleep(0.3)
+        # The control: the operator's own event on the same subject, stored after the portal's
+        # were handled (the registry's relay may still add the registration's own events).
+        await operator.jetstream().publish(forged, encode(sme_registered(region, "control")))
         after = await operator.jetstream().stream_info(registry_stream)
-        assert after.state.messages == before  # nothing deleted, purged or slipped in
+        assert after.state.messages > before  # nothing deleted or purged
+        stored = [
+            (await operator.jetstream().get_msg(registry_stream, seq)).data or b""
+            for seq in range(after.state.first_seq, after.state.last_seq + 1)
+        ]
+        assert any(b'"control"' in data for data in stored)
+        assert not any(b'"forged"' in data for data in stored)  # nothing slipped in
     finally:
         await portal.close()
         await operator.close()
