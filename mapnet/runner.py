@@ -201,6 +201,10 @@ class Assembly:
             await rt.start(self.broker.connection)
 
     async def ready(self) -> None:
+        # Subscribing only sends the server a line: a round trip makes sure it holds every
+        # subscription before anyone is told the services are ready (a request sent at once
+        # from another connection met "no responders" on a busy machine).
+        await self.broker.connection.flush()
         # What start-up made (modules, schemas, validators) lives as long as the process: out
         # of the collector's sight, a full collection is short and no request waits long on it.
         gc.freeze()
