@@ -50,6 +50,7 @@ class NotifyStore:
     def __init__(self, db: Database) -> None:
         self.deliveries = db[DELIVERIES]
         self.subscriptions = db["webhook_subscriptions"]
+        self.webhook_slots = db["webhook_slots"]
         self.preferences = db["preferences"]
         self.registrations = db["registrations"]
         self.calendar = db["calendar"]
@@ -194,6 +195,24 @@ class NotifyStore:
 
     async def deactivate_subscription(self, subscription_id: str) -> None:
         await self.subscriptions.update_one({"_id": subscription_id}, {"$set": {"active": False}})
+        await self.webhook_slots.delete_one({"subscription_id": subscription_id})
+
+    async def take_webhook_slot(self, partner_id: str, subscription_id: str, most: int) -> bool:
+        """One of the partner's ``most`` places for an active subscription, taken for this one
+        (or already its own): False when every place is taken. Each place is a document whose
+        id names it, so two instances, or two requests at once, never take the same place:
+        the cap holds however many ask at once (a count then a save let 21 of 40 through)."""
+        if await self.webhook_slots.find_one({"subscription_id": subscription_id}):
+            return True
+        for place in range(most):
+            try:
+                await self.webhook_slots.insert_one(
+                    {"_id": f"{partner_id}#{place}", "subscription_id": subscription_id}
+                )
+            except DuplicateKeyError:
+                continue
+            return True
+        return False
 
     async def subscriptions_of(self, partner_id: str) -> list[dict[str, Any]]:
         """Every subscription a partner made, active or stopped (its deliveries stay its own)."""

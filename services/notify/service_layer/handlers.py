@@ -358,6 +358,9 @@ class Notifier:
                     f"this webhook URL is not accepted: {refused}",
                     fields=[{"field": "data.url", "message": str(refused), "type": "url"}],
                 ) from None
+        partner = cmd.data.partner_id
+        if not await self.store.take_webhook_slot(partner, ident, self.webhooks_per_partner):
+            check_room_for_webhook(partner, self.webhooks_per_partner, self.webhooks_per_partner)
         doc = {"_id": ident, **cmd.data.model_dump(mode="json"), "active": True}
         doc["event_types"] = event_names(cmd.data.event_types)
         await self.store.save_subscription(doc)

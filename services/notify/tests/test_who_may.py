@@ -4,6 +4,7 @@ sets only their own mail preferences; staff act only on their own region's peopl
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
@@ -116,6 +117,23 @@ async def test_subscriptions_per_partner_are_capped_and_a_repeat_is_not_one_more
     stop = c.UnsubscribeWebhook(subscription_id=first.subscription_id)
     await bus.call(c.UNSUBSCRIBE_WEBHOOK, stop, region)
     await bus.call(c.SUBSCRIBE_WEBHOOK, hook(park), region, id="s-4")
+
+
+async def test_the_cap_holds_however_many_subscribe_at_once(region: str, partner: Partner) -> None:
+    """Subscriptions sent at once (a count taken before any was saved let 21 of 40 through a
+    cap of 20): exactly the cap is accepted, the others are conflicts, and a stopped one's
+    place is free again."""
+    park, bus = await partner()
+
+    async def subscribed(n: int) -> str:
+        try:
+            await bus.call(c.SUBSCRIBE_WEBHOOK, hook(park), region, id=f"at-once-{n}")
+        except Refused as refused:
+            return refused.code
+        return "ok"
+
+    answers = await asyncio.gather(*(subscribed(n) for n in range(12)))
+    assert sorted(answers) == ["conflict"] * (12 - MOST) + ["ok"] * MOST
 
 
 async def test_a_partner_lists_only_the_calls_to_its_own_webhooks(
