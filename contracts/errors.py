@@ -22,5 +22,12 @@ def not_found(what: str, ident: str) -> Refused:
     return Refused("not_found", f"{what} {ident} does not exist", id=ident)
 
 
+def forbidden_field(message: str, field: str, why: str = "not yours", **details: Any) -> Refused:
+    """A refusal for reaching beyond one's own records, naming the field to blame as a
+    validation error names its fields (``details.fields``)."""
+    fields = [{"field": field, "message": why, "type": "forbidden"}]
+    return Refused("forbidden", message, fields=fields, **details)
+
+
 def conflict(message: str, **details: Any) -> Refused:
     return Refused("conflict", message, **details)

@@ -6,17 +6,16 @@ from __future__ import annotations
 from contracts import events as c
 from contracts.access import STAFF, Actor
 from contracts.common import SmeRef
-from contracts.errors import Refused
+from contracts.errors import Refused, forbidden_field
 
 
 def check_publisher(actor: Actor | None, partner_id: str) -> None:
     """A partner system publishes and cancels entries only under its own partner id (the one
     the server stamped on its request), never another publisher's."""
     if actor is not None and actor.role == "partner" and actor.id != partner_id:
-        raise Refused(
-            "forbidden",
+        raise forbidden_field(
             f"partner {actor.id} may publish only as partner_id {actor.id!r}",
-            fields=[{"field": "data.partner_id", "message": "not yours", "type": "forbidden"}],
+            "data.partner_id",
             partner_id=partner_id,
         )
 
@@ -85,10 +84,9 @@ def check_ical_reader(actor: Actor | None, email: str, region: str) -> None:
         return
     if actor.role != "partner" and actor.id.strip().lower() == email.strip().lower():
         return
-    raise Refused(
-        "forbidden",
+    raise forbidden_field(
         "a person's registrations are listed only to them, and to this region's staff",
-        fields=[{"field": "data.email", "message": "not yours", "type": "forbidden"}],
+        "data.email",
     )
 
 
@@ -99,6 +97,4 @@ def _staff_elsewhere_for_others(actor: Actor, sme: SmeRef | None, region: str) -
 
 
 def _not_yours(field: str, message: str) -> Refused:
-    return Refused(
-        "forbidden", message, fields=[{"field": field, "message": "not yours", "type": "forbidden"}]
-    )
+    return forbidden_field(message, field)

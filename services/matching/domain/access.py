@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from contracts.access import STAFF, Actor
 from contracts.common import SmeRef
-from contracts.errors import Refused
+from contracts.errors import Refused, forbidden_field
 
 
 def check_acts_for(actor: Actor | None, ref: SmeRef | None, field: str) -> None:
@@ -13,10 +13,10 @@ def check_acts_for(actor: Actor | None, ref: SmeRef | None, field: str) -> None:
     if actor is None or actor.role != "sme":
         return
     if ref is None or ref.sme_id != actor.sme_id or ref.region != actor.region:
-        raise Refused(
-            "forbidden",
+        raise forbidden_field(
             f"a contact acts only for their own SME ({actor.region}:{actor.sme_id})",
-            fields=[{"field": f"data.{field}", "message": "not your SME", "type": "forbidden"}],
+            f"data.{field}",
+            "not your SME",
         )
 
 
@@ -40,12 +40,10 @@ def check_staff_for(actor: Actor | None, ref: SmeRef | None, field: str, region:
     if actor is None or actor.role not in STAFF or actor.region == region:
         return
     if ref is None or ref.region != actor.region:
-        raise Refused(
-            "forbidden",
+        raise forbidden_field(
             f"staff of {actor.region} act here only for their own region's SMEs",
-            fields=[
-                {"field": f"data.{field}", "message": "not your region's", "type": "forbidden"}
-            ],
+            f"data.{field}",
+            "not your region's",
         )
 
 
@@ -54,9 +52,9 @@ def check_kpis_reader(actor: Actor | None, event_id: str | None) -> None:
     if actor is None or actor.role != "organiser":
         return
     if event_id is None:
-        raise Refused(
-            "forbidden",
+        raise forbidden_field(
             "an organiser reads the figures of one of their events (data.event_id)",
-            fields=[{"field": "data.event_id", "message": "name your event", "type": "forbidden"}],
+            "data.event_id",
+            "name your event",
         )
     check_organiser(actor, event_id)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from contracts.access import Actor
-from contracts.errors import Refused
+from contracts.errors import Refused, forbidden_field
 
 # Everything but the digest goes out at once unless the person chose otherwise.
 DEFAULT_FREQUENCY = {"weekly_digest": "never"}
@@ -175,10 +175,9 @@ def check_subscriber(actor: Actor | None, partner_id: str) -> None:
     """A partner system subscribes and unsubscribes only as itself: the user name the server
     stamped on its request, whatever the request names. MAP admins may for any partner."""
     if actor is not None and actor.role == "partner" and actor.id != partner_id:
-        raise Refused(
-            "forbidden",
+        raise forbidden_field(
             f"partner {actor.id} holds only its own webhook subscriptions, not {partner_id}'s",
-            fields=[{"field": "data.partner_id", "message": "not yours", "type": "forbidden"}],
+            "data.partner_id",
             partner_id=partner_id,
         )
 
