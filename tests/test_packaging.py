@@ -138,10 +138,11 @@ def test_compose_runs_one_region_with_official_images_and_each_service() -> None
     assert services["portal"]["ports"] == ["8080:8080"]
     assert services["portal"]["environment"]["MAPNET_HTTP_HOST"] == "0.0.0.0"
     # The portal starts with the settings compose gives it (beyond loopback it needs its
-    # public address), the variables at their defaults.
+    # public address, which compose requires and never defaults to localhost).
+    given = services["portal"]["environment"]
+    assert given["MAPNET_PUBLIC_URL"].startswith("${MAPNET_PUBLIC_URL:?")
     portal_env = {
-        k: re.sub(r"\$\{[A-Z_]+:-([^}]*)\}", r"\1", str(v))
-        for k, v in services["portal"]["environment"].items()
+        k: re.sub(r"\$\{[A-Z_]+:\?[^}]*\}", "https://map.example", str(v)) for k, v in given.items()
     }
     checked(PortalSettings.model_validate(portal_env))
     assert "8222:8222" not in services["nats"].get("ports", [])  # monitoring stays inside

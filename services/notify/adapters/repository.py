@@ -195,7 +195,7 @@ class NotifyStore:
 
     async def deactivate_subscription(self, subscription_id: str) -> None:
         await self.subscriptions.update_one({"_id": subscription_id}, {"$set": {"active": False}})
-        await self.webhook_slots.delete_one({"subscription_id": subscription_id})
+        await self.webhook_slots.delete_many({"subscription_id": subscription_id})
 
     async def take_webhook_slot(self, partner_id: str, subscription_id: str, most: int) -> bool:
         """One of the partner's ``most`` places for an active subscription, taken for this one
