@@ -1,6 +1,6 @@
 """MAPnet's shared contracts: envelope, errors, subjects, and every service's messages."""
 
-from . import events, health, matching, notify, registry
+from . import events, finance, guide, health, matching, notify, registry
 from .envelope import (
     ERROR_TYPE,
     Envelope,
@@ -26,6 +26,8 @@ __all__ = [
     "Operation",
     "Payload",
     "events",
+    "finance",
+    "guide",
     "health",
     "matching",
     "new_id",

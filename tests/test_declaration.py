@@ -75,11 +75,11 @@ def tiny_package(tmp_path: Path) -> Path:
 
 
 def test_the_installed_services_are_found_by_their_declarations() -> None:
-    assert service_names() == ["events", "matching", "notify", "portal", "registry"]
+    assert service_names() == ["events", "guide", "matching", "notify", "portal", "registry"]
     assert declaration("registry").record_fields == ("sme_id",)
     assert declaration("portal").cli_name == "user"  # `mapnet user add`
-    with pytest.raises(DeclarationError, match="no service 'guide'"):
-        declaration("guide")
+    with pytest.raises(DeclarationError, match="no service 'reports'"):
+        declaration("reports")
 
 
 async def test_a_fifth_service_is_a_package_and_one_entry_point(
@@ -139,7 +139,7 @@ async def test_a_fifth_service_is_a_package_and_one_entry_point(
         assert reply is not None
         assert reply["data"] == {"text": f"Tere, Mari from {region}"}
         report = json.loads(status.stdout)["regions"][0]["services"]
-        assert set(report) == {"events", "matching", "notify", "portal", "registry", "tiny"}
+        assert set(report) == {"events", "guide", "matching", "notify", "portal", "registry", "tiny"}
     finally:
         proc.stop()
     assert "Traceback" not in proc.tail(), proc.tail()
