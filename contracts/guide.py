@@ -497,3 +497,115 @@ ARTICLE_REVIEW_DUE = event(
 LOCAL_NOTE_CHANGED = event(
     S, "local_note_changed", LocalNoteChanged, "A region's local note was written or deleted"
 )
+
+
+# --- market facts (the facts card) ---------------------------------------------------------
+# Computed from maintained packages, never typed by hand: each fact names the data it comes
+# from (package and version, or the file it was read from) and the day it holds for.
+
+
+class GetMarketFacts(Payload):
+    market: CountryCode
+    language: LanguageCode = Field(
+        default="en", description="Names (languages, currency, holidays) in this language where "
+        "the data has them, else in English",
+    )  # fmt: skip
+
+
+class FactSource(Payload):
+    title: str = Field(description="The data a fact comes from, e.g. 'holidays 0.109'")
+    url: HttpUrl | None = None
+    as_of: date = Field(
+        description="The day the fact holds for (the data's own date if it has one)"
+    )
+    note: str = Field(default="", description="What the data does not say, or a correction")
+
+
+class CurrencyFact(Payload):
+    code: str | None = Field(description="ISO 4217; None: the data knows no currency in use")
+    name: str = ""
+    source: FactSource
+
+
+class LanguagesFact(Payload):
+    codes: list[str] = Field(description="ISO 639 codes of the official languages")
+    names: list[str]
+    source: FactSource
+
+
+class Holiday(Payload):
+    day: date
+    name: str
+
+
+class HolidaysFact(Payload):
+    start: date = Field(description="The first day listed (today)")
+    end: date = Field(description="The last day listed (twelve months on)")
+    days: list[Holiday] = Field(description="National public holidays in the period, by date")
+    source: FactSource
+
+
+VatStatus = Literal["eu", "outside_eu", "not_in_data"]
+
+
+class VatFact(Payload):
+    status: VatStatus = Field(
+        description="eu: an EU member state's rates; outside_eu: rates the data keeps for a "
+        "country outside the EU; not_in_data: the data knows no rates for it"
+    )
+    name: str = Field(default="", description="The tax's name in the country, e.g. 'Käibemaks'")
+    abbreviation: str = ""
+    standard: float | None = Field(default=None, description="Per cent")
+    reduced: list[float] = Field(default_factory=list, description="Per cent, ascending")
+    super_reduced: float | None = None
+    parking: float | None = None
+    source: FactSource
+
+
+IdentifierKind = Literal["company", "vat", "tax"]
+
+
+class IdentifierFact(Payload):
+    kind: IdentifierKind = Field(description="company registration, VAT or tax identification")
+    name: str = Field(description="What the number is called, e.g. 'Registrikood (Estonian …)'")
+    description: str = Field(default="", description="How it looks and is checked")
+    example: str | None = Field(default=None, description="A number that passes the check")
+    checked_by: str | None = Field(
+        default=None, description="The python-stdnum module that checks it; None: none does"
+    )
+    issued_by: str = Field(default="", description="The register or authority that issues it")
+    source: FactSource
+
+
+class MapContact(Payload):
+    region: RegionId | None = Field(description="The market's home region; None: no region's")
+    city: str = ""
+    name: str = ""
+    email: str = ""
+    url: str = ""
+    phone: str = ""
+    source: FactSource
+
+
+class MarketFacts(Payload):
+    market: CountryCode
+    country_name: str
+    computed_on: date
+    currency: CurrencyFact
+    languages: LanguagesFact
+    holidays: HolidaysFact
+    vat: VatFact
+    identifiers: list[IdentifierFact]
+    map_contact: MapContact
+
+
+GET_MARKET_FACTS = query(
+    S,
+    "get_market_facts",
+    GetMarketFacts,
+    MarketFacts,
+    "A market's facts card: currency, official languages, public holidays of the next twelve "
+    "months, VAT rates, how company and VAT ids look and are checked, and the MAP to ask; "
+    "each fact with its source and the day it holds for. Public information: everyone",
+    roles=EVERYONE,
+)
