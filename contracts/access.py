@@ -26,7 +26,8 @@ ROLE_MEANING: dict[Role, str] = {
     "organiser": "organiser of the events given to them: set up, schedule, publish agendas",
     "sme": "a contact acting for one SME: its profile, offers, partner search, meetings",
     "steering": "the regions' officials: read-only indicators across the network",
-    "partner": "a partner system (science park, cluster, chamber) with its own credentials",
+    "partner": "a partner system (science park, cluster, chamber, finance provider) with its "
+    "own credentials",
     "operator": "the operator of a region: the command line, imports, the demo data",
     "service": "a MAPnet service asking another for what its own work needs",
 }
@@ -35,6 +36,10 @@ ADMIN: tuple[Role, ...] = ("map_admin",)
 STAFF: tuple[Role, ...] = ("map_admin", "map_staff")
 PEOPLE: tuple[Role, ...] = ("map_admin", "map_staff", "organiser", "sme", "steering")
 EVERYONE: tuple[Role, ...] = ROLES
+# What kind of partner system a partner is: the account its user is in on the region's server
+# (`mapnet partner add --kind`), so the server vouches for it as it does for the name.
+PartnerKind = Literal["general", "finance"]
+PARTNER_KINDS: tuple[PartnerKind, ...] = ("general", "finance")
 
 
 class Actor(BaseModel):
@@ -52,4 +57,9 @@ class Actor(BaseModel):
     )
     event_ids: list[str] | None = Field(
         default=None, max_length=1000, description="With role organiser: the events given to them"
+    )
+    partner_kind: PartnerKind | None = Field(
+        default=None,
+        description="With role partner: its kind, as the server's stamp says (the account the "
+        "partner logs in to); never what a request says",
     )

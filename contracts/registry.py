@@ -87,6 +87,11 @@ class SmeFields(Payload):
         default=False,
         description="The company consents to its profile being shown to other regions",
     )
+    show_to_finance_partners: bool = Field(
+        default=False,
+        description="The company consents to being shown, with its finance need, to the "
+        "region's finance partners (guide: list_smes_needing_finance)",
+    )
 
 
 class RegisterSme(SmeFields):
@@ -107,6 +112,7 @@ class SmeChanges(Payload):
     keywords: list[Keyword] | None = Field(default=None, max_length=50)
     figures: list[YearlyFigures] | None = Field(default=None, max_length=50)
     share_with_network: bool | None = None
+    show_to_finance_partners: bool | None = None
     contacts: list[ContactInput] | None = Field(default=None, max_length=50)
 
 
