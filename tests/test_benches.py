@@ -29,7 +29,11 @@ BENCHES: dict[str, tuple[list[str], list[str], list[str]]] = {
         ["notifications", "sent_per_s", "raw_smtp_per_s", "duplicated"],
         ["duplicated"],
     ),
-    "search": (["--profiles", "120", "--queries", "20"], ["profiles", "p95_ms"], []),
+    "search": (
+        ["--profiles", "120", "--queries", "20"],
+        ["profiles", "p95_ms", "p50_ms", "first_query_ms", "precision_at_1"],
+        [],
+    ),
     "scheduler": (
         ["--participants", "20", "--requests", "80", "--time-limit", "3"],
         ["participants", "requests", "scheduled", "upper_bound", "greedy", "seconds"],
