@@ -1,7 +1,9 @@
-"""The two accounts of a region's NATS server (see mapnet/runtime/access.py for why): MAPNET for
+"""The accounts of a region's NATS server (see mapnet/runtime/access.py for why): MAPNET for
 the region's services, portal and command line, with JetStream, linked to the hub; PARTNERS for
 partner systems, importing only the commands and queries their role may send, each request
-stamped by the server with the partner's user name. Nobody connects without credentials.
+stamped by the server with the partner's user name (and account); FINANCE_PARTNERS, the same
+for finance partners, whose kind the stamp's account vouches for. Nobody connects without
+credentials.
 
 The partners' users are in ``partners.conf`` beside the server's configuration (written by
 `mapnet partner …`, read again on a reload), their passwords as bcrypt hashes. Partners share
@@ -33,7 +35,7 @@ from contracts.subjects import (
     stream_name,
     subject,
 )
-from mapnet.runtime.access import PARTNERS_ACCOUNT, SERVICES_ACCOUNT
+from mapnet.runtime.access import PARTNER_ACCOUNTS, SERVICES_ACCOUNT
 from mapnet.runtime.credentials import SERVICE_USER, service_user
 from mapnet.runtime.declaration import declared
 from mapnet.runtime.needs import ServiceNeeds, needs
@@ -41,6 +43,10 @@ from mapnet.runtime.routing import service_inbox
 
 SERVICE_PASSWORD_VAR = "MAPNET_SERVICE_PASSWORD"
 PARTNERS_FILE = "partners.conf"
+# The users of the finance partners' account (`mapnet partner add --kind finance`).
+FINANCE_PARTNERS_FILE = "finance_partners.conf"
+# Each partner account's users file, by the kind of partner it holds.
+PARTNER_FILES = {"general": PARTNERS_FILE, "finance": FINANCE_PARTNERS_FILE}
 PARTNER_PUBLISH_FILE = "partner_publish.conf"
 
 
@@ -184,6 +190,18 @@ def accounts_block(region: str | None) -> str:
         f'      {{service: {{account: {SERVICES_ACCOUNT}, subject: "{s}"}}, share: true}}'
         for s in subjects
     )
+    # One account per kind of partner, importing the same operations: the stamp names the
+    # account, so the services know a finance partner by the server's word (a general partner
+    # asking what only finance partners may is refused by the service, with a typed answer).
+    partner_accounts = "".join(
+        f"  {PARTNER_ACCOUNTS[kind]}: {{\n"
+        f'    include "{PARTNER_FILES[kind]}"\n'
+        "    imports: [\n"
+        f"{imports}\n"
+        "    ]\n"
+        "  }\n"
+        for kind in ("general", "finance")
+    )
     return (
         "accounts {\n"
         f"  {SERVICES_ACCOUNT}: {{\n"
@@ -196,12 +214,7 @@ def accounts_block(region: str | None) -> str:
         f"{exports}\n"
         "    ]\n"
         "  }\n"
-        f"  {PARTNERS_ACCOUNT}: {{\n"
-        f'    include "{PARTNERS_FILE}"\n'
-        "    imports: [\n"
-        f"{imports}\n"
-        "    ]\n"
-        "  }\n"
+        f"{partner_accounts}"
         "}\n"
     )
 
@@ -220,6 +233,14 @@ def partner_publish_conf() -> str:
         "# What a partner system may publish; written with the server's configuration from\n"
         f"# contracts/ (the commands and queries open to partners).\nallow: [{subjects}]\n"
     )
+
+
+def partner_files(users: dict[str, tuple[str, str]]) -> dict[str, str]:
+    """Each partner account's users file: name → (kind, bcrypt hash of the password)."""
+    return {
+        file: partners_conf({n: hashed for n, (k, hashed) in users.items() if k == kind})
+        for kind, file in PARTNER_FILES.items()
+    }
 
 
 def partners_conf(users: dict[str, str]) -> str:

@@ -23,8 +23,8 @@ from mapnet.runtime.access import REGION_ACCOUNT_PREFIX, SERVICES_ACCOUNT
 from mapnet.runtime.declaration import declared
 
 from .accounts import (
+    PARTNER_FILES,
     PARTNER_PUBLISH_FILE,
-    PARTNERS_FILE,
     accounts_block,
     partner_publish_conf,
     partners_conf,
@@ -353,11 +353,12 @@ def write_deploy(
                         http_port=8222, tls=tls)
     )  # fmt: skip
     # What partners may publish, from the contracts; the partners themselves are added by the
-    # operator (mapnet partner add writes partners.conf).
+    # operator (mapnet partner add writes partners.conf, and finance_partners.conf for those
+    # added with --kind finance).
     written[target / PARTNER_PUBLISH_FILE] = partner_publish_conf()
-    partners = target / PARTNERS_FILE
-    if not partners.exists():
-        written[partners] = partners_conf({})
+    for users in PARTNER_FILES.values():
+        if not (target / users).exists():
+            written[target / users] = partners_conf({})
     for path, text in written.items():
         path.write_text(text)
     return list(written)

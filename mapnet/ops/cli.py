@@ -6,7 +6,7 @@ import asyncio
 import json
 import os
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, cast
 
 import typer
 from rich.console import Console
@@ -257,17 +257,25 @@ def contracts_export(
 def partner_add(
     name: Annotated[str, typer.Argument(help="The partner's user name, e.g. acme")],
     region: Annotated[str | None, typer.Option(help="Region the partner belongs to")] = None,
+    kind: Annotated[
+        str,
+        typer.Option(
+            help="general, or finance: a finance provider that may publish finance offers and "
+            "list the SMEs that consented to be shown to finance partners"
+        ),
+    ] = "general",
     as_json: Annotated[bool, typer.Option("--json", help="One JSON line")] = False,
 ) -> None:
     """Create the partner's user, reload the region's NATS server, print how to connect (the
     password is shown this once)."""
+    from contracts.access import PartnerKind
     from mapnet.ops.partners import PartnerBook, PartnerError
 
     settings = _settings()
     url, rid = settings.nats_url_for(region)
     book = PartnerBook(settings.region_home(rid))
     try:
-        added = book.add(name)
+        added = book.add(name, cast("PartnerKind", kind))  # the book refuses another kind
     except PartnerError as exc:
         console.print(f"[red]{exc}[/red]")
         raise typer.Exit(2) from exc
@@ -276,6 +284,7 @@ def partner_add(
         "nats_url": without_login(url),
         "user": added.user,
         "password": added.password,
+        "kind": added.kind,
         # The only subjects the partner may subscribe to: its client's inbox prefix.
         "inbox_prefix": added.inbox_prefix,
     }
@@ -292,16 +301,17 @@ def partner_add(
 def partner_list(
     region: Annotated[str | None, typer.Option(help="Region")] = None,
 ) -> None:
-    """The region's partner systems and when each was added."""
+    """The region's partner systems, their kind and when each was added."""
     from mapnet.ops.partners import PartnerBook
 
     settings = _settings()
     _, rid = settings.nats_url_for(region)
     table = Table(title=f"Partners of {rid}")
     table.add_column("partner")
+    table.add_column("kind")
     table.add_column("added")
     for name, entry in sorted(PartnerBook(settings.region_home(rid)).list().items()):
-        table.add_row(name, entry["added"])
+        table.add_row(name, entry.get("kind", "general"), entry["added"])
     Console().print(table)
 
 

@@ -20,7 +20,8 @@ from typing import Any
 
 import bcrypt
 
-from mapnet.federation.accounts import PARTNERS_FILE, partner_inbox, partners_conf
+from contracts.access import PARTNER_KINDS, PartnerKind
+from mapnet.federation.accounts import partner_files, partner_inbox
 from mapnet.runtime.credentials import SERVICE_USER, write_private
 
 NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
@@ -38,6 +39,7 @@ class PartnerError(ValueError):
 class NewPartner:
     user: str
     password: str
+    kind: PartnerKind = "general"
 
     @property
     def inbox_prefix(self) -> str:
@@ -54,7 +56,12 @@ class PartnerBook:
         known: dict[str, dict[str, Any]] = json.loads(path.read_text()) if path.exists() else {}
         return known
 
-    def add(self, name: str) -> NewPartner:
+    def add(self, name: str, kind: PartnerKind = "general") -> NewPartner:
+        """A new partner user of the account of its kind: a finance partner's requests are
+        stamped by the server as a finance partner's (FINANCE_PARTNERS), and only they may
+        publish finance offers or list SMEs that need finance."""
+        if kind not in PARTNER_KINDS:
+            raise PartnerError(f"partner kind {kind!r}: one of {', '.join(PARTNER_KINDS)}")
         if not NAME.match(name):
             raise PartnerError(
                 f"partner name {name!r}: lower-case letters, digits, '-' and '_', 1 to 63 long"
@@ -73,9 +80,13 @@ class PartnerBook:
             raise PartnerError(f"partner {name!r} exists already; remove it first to renew")
         password = secrets.token_urlsafe(24)
         hashed = bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds=11)).decode()
-        known[name] = {"password_bcrypt": hashed, "added": datetime.now(UTC).isoformat()}
+        known[name] = {
+            "password_bcrypt": hashed,
+            "kind": kind,
+            "added": datetime.now(UTC).isoformat(),
+        }
         self._write(known)
-        return NewPartner(name, password)
+        return NewPartner(name, password, kind)
 
     def remove(self, name: str) -> None:
         known = self.list()
@@ -87,8 +98,13 @@ class PartnerBook:
     def _write(self, known: dict[str, dict[str, Any]]) -> None:
         self.home.mkdir(parents=True, exist_ok=True)
         write_private(self.home / REGISTER, json.dumps(known, indent=2))
-        users = {name: entry["password_bcrypt"] for name, entry in known.items()}
-        write_private(self.home / PARTNERS_FILE, partners_conf(users))
+        # A partner added before kinds were kept is a general one.
+        users = {
+            name: (entry.get("kind", "general"), entry["password_bcrypt"])
+            for name, entry in known.items()
+        }
+        for file, text in partner_files(users).items():
+            write_private(self.home / file, text)
 
     def reload_server(self) -> bool:
         """Have the region's NATS server on this machine read its configuration again; False

@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from mapnet.federation.accounts import (
+    PARTNER_FILES,
     PARTNER_PUBLISH_FILE,
-    PARTNERS_FILE,
     SERVICE_PASSWORD_VAR,
     partner_publish_conf,
     partners_conf,
@@ -177,8 +177,9 @@ def nats_server(
         tls=tls,
     )
     private_dir(region_home)
-    if not (region_home / PARTNERS_FILE).exists():
-        write_private(region_home / PARTNERS_FILE, partners_conf({}))
+    for users in PARTNER_FILES.values():  # each partner account's users: none at first
+        if not (region_home / users).exists():
+            write_private(region_home / users, partners_conf({}))
     (region_home / PARTNER_PUBLISH_FILE).write_text(partner_publish_conf())
     env = {**os.environ, SERVICE_PASSWORD_VAR: str(service_password(region_home, create=True))}
     if not any_region:  # a server that tests share between regions knows only ``mapnet``

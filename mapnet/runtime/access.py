@@ -15,13 +15,21 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from contracts.access import Actor
+from contracts.access import Actor, PartnerKind
 from contracts.envelope import Envelope
 from contracts.errors import Refused
 from contracts.operations import Operation
 
 SERVICES_ACCOUNT = "MAPNET"
 PARTNERS_ACCOUNT = "PARTNERS"
+# Finance partners (`mapnet partner add --kind finance`) are users of an account of their own,
+# importing the same operations: the server's stamp names the account, so a partner's kind is
+# the server's word, as its name is.
+FINANCE_PARTNERS_ACCOUNT = "FINANCE_PARTNERS"
+PARTNER_ACCOUNTS: dict[PartnerKind, str] = {
+    "general": PARTNERS_ACCOUNT,
+    "finance": FINANCE_PARTNERS_ACCOUNT,
+}
 # The hub's account of each region's requests (mapnet/federation/config.py): REGION_TALLINN.
 REGION_ACCOUNT_PREFIX = "REGION_"
 REQUEST_INFO = "Nats-Request-Info"
@@ -41,10 +49,16 @@ def _stamp(headers: Mapping[str, str] | None) -> dict[str, Any]:
 def stamped_partner(headers: Mapping[str, str] | None) -> str | None:
     """The partner user the server says sent this request across the import, if it did."""
     stamp = _stamp(headers)
-    if stamp.get("acc") == PARTNERS_ACCOUNT:
+    if stamp.get("acc") in PARTNER_ACCOUNTS.values():
         user = stamp.get("user")
         return str(user) if user else None
     return None
+
+
+def stamped_partner_kind(headers: Mapping[str, str] | None) -> PartnerKind | None:
+    """The kind of partner the server says sent this request: the account its user is in."""
+    account = _stamp(headers).get("acc")
+    return next((kind for kind, acc in PARTNER_ACCOUNTS.items() if acc == account), None)
 
 
 def stamped_region(headers: Mapping[str, str] | None) -> str | None:
@@ -73,7 +87,9 @@ def acting(
     if origin is not None and origin != region:
         _from_another_region(op, msg, origin)
     if partner is not None:
-        msg = msg.model_copy(update={"actor": Actor(id=partner, role="partner", region=region)})
+        kind = stamped_partner_kind(headers)
+        stamped = Actor(id=partner, role="partner", region=region, partner_kind=kind)
+        msg = msg.model_copy(update={"actor": stamped})
     elif msg.actor is not None and msg.actor.role == "partner":
         # A partner is only ever who the server says it is: a request that names one without
         # the stamp did not come through the partners' account, whoever sent it.
@@ -82,6 +98,9 @@ def acting(
             "a partner's request is known by the server's stamp; this one has none",
             role="partner",
         )
+    elif msg.actor is not None and msg.actor.partner_kind is not None:
+        # A partner's kind, as its name, is only ever the server's stamp.
+        msg = msg.model_copy(update={"actor": msg.actor.model_copy(update={"partner_kind": None})})
     actor = msg.actor
     if actor is None:
         raise Refused(

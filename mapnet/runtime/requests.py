@@ -19,13 +19,14 @@ from contracts.operations import Operation
 
 from . import logs
 from .access import (
-    PARTNERS_ACCOUNT,
+    PARTNER_ACCOUNTS,
     REGION_ACCOUNT_PREFIX,
     acting,
     command_key,
     id_reused,
     payload_digest,
     stamped_partner,
+    stamped_partner_kind,
     stamped_region,
 )
 from .codec import error_envelope, reply_envelope
@@ -265,6 +266,6 @@ def vouched_connection(headers: dict[str, str] | None) -> str | None:
     None for the region's own account, which no server stamps."""
     partner = stamped_partner(headers)
     if partner is not None:
-        return f"{PARTNERS_ACCOUNT}/{partner}"
+        return f"{PARTNER_ACCOUNTS[stamped_partner_kind(headers) or 'general']}/{partner}"
     origin = stamped_region(headers)
     return f"{REGION_ACCOUNT_PREFIX}{origin.upper()}" if origin is not None else None
