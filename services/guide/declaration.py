@@ -2,8 +2,12 @@
 
 from mapnet.runtime.declaration import ServiceDeclaration
 
+from .settings import GuideSettings
+
 SERVICE = ServiceDeclaration(
     name="guide",
     summary="The Market Access Guide per market and topic, market facts, and the finance link",
     build="services.guide.entrypoints.bus:build",
+    settings=GuideSettings,
+    record_fields=("article_id", "note_id"),
 )
