@@ -11,6 +11,7 @@ from ..adapters.articles_repository import ARTICLES, NOTES, ArticleRepository, N
 from ..adapters.markets import market_homes
 from ..service_layer.articles import Articles
 from ..settings import GuideSettings
+from .facts_bus import build_facts
 
 
 def build_articles(rt: Runtime) -> None:
@@ -27,6 +28,7 @@ def build_articles(rt: Runtime) -> None:
     # At start and then periodically: the reminders of articles due for review (once each).
     rt.every(settings.review_check_s, guide.remind_due, "article_review_check")
 
+    build_facts(rt)  # the market facts card (facts_bus.py)
     rt.handles(c.WRITE_ARTICLE)(guide.write_article)
     rt.handles(c.SUBMIT_ARTICLE)(guide.submit_article)
     rt.handles(c.RETURN_ARTICLE)(guide.return_article)
