@@ -149,6 +149,7 @@ def test_company_and_vat_ids_are_checked_by_the_registry_s_modules(market: str) 
     for fact in ids:
         if fact.checked_by and fact.example:
             module = get_cc_module(market.lower(), fact.checked_by.rsplit(".", 1)[1])
+            assert module is not None
             module.validate(fact.example)
     number = by_kind["tax" if market == "RU" else "vat"]
     assert number.example and number.checked_by
@@ -203,10 +204,11 @@ def test_without_the_regions_file_the_card_says_so(tmp_path: Path) -> None:
 @pytest.mark.parametrize("market", [*TEN, "FR", "AQ"])
 def test_every_fact_names_its_source_and_day(market: str) -> None:
     card = market_facts(market, TODAY, NETWORK)
-    facts = [card.currency, card.languages, card.holidays, card.vat, card.map_contact,
-             *card.identifiers]  # fmt: skip
-    for fact in facts:
-        assert fact.source.title and fact.source.as_of <= TODAY
+    sources = [card.currency.source, card.languages.source, card.holidays.source,
+               card.vat.source, card.map_contact.source,
+               *(fact.source for fact in card.identifiers)]  # fmt: skip
+    for source in sources:
+        assert source.title and source.as_of <= TODAY
 
 
 def test_names_in_the_reader_s_language_else_english() -> None:
