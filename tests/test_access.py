@@ -35,8 +35,7 @@ Connect = Callable[..., Awaitable[tuple[str, BusClient]]]
 
 @pytest.fixture
 def book(servers: Servers) -> PartnerBook:
-    assert servers.nats_home is not None
-    return PartnerBook(servers.nats_home)
+    return servers.partner_book()
 
 
 @pytest.fixture

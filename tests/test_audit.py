@@ -19,7 +19,6 @@ from contracts import registry as rg
 from contracts.access import Actor
 from contracts.audit import ListAudit, audit_query
 from contracts.errors import Refused
-from mapnet.ops.partners import PartnerBook
 from mapnet.runtime import mongo
 from mapnet.runtime.bus import BusClient
 from mapnet.runtime.credentials import with_login, without_login
@@ -153,8 +152,7 @@ async def test_erasing_a_contact_forgets_only_them_and_an_sme_only_its_contacts(
 async def test_the_trail_keeps_what_the_server_vouched_for_about_the_connection(
     servers: Servers, client: BusClient, region: str
 ) -> None:
-    assert servers.nats_home is not None
-    book = PartnerBook(servers.nats_home)
+    book = servers.partner_book()
     added = book.add("audited" + secrets.token_hex(3))
     try:
         assert book.reload_server()

@@ -16,7 +16,6 @@ from typing import Any
 import httpx
 import pytest
 
-from mapnet.ops.partners import PartnerBook
 from mapnet.runner import Assembly
 from mapnet.runtime.credentials import without_login
 from tests.fixtures import Servers
@@ -30,8 +29,7 @@ pytestmark = pytest.mark.usefixtures("region_app")
 async def api(
     region_app: Assembly, servers: Servers, region: str
 ) -> AsyncIterator[tuple[httpx.AsyncClient, str]]:
-    assert servers.nats_home is not None
-    book = PartnerBook(servers.nats_home)
+    book = servers.partner_book()
     added = book.add("park" + secrets.token_hex(3))
     assert book.reload_server()
     async with httpx.AsyncClient(base_url=f"{portal_url(region_app, region)}/api/v1") as http:
@@ -186,8 +184,7 @@ async def test_wrong_keys_from_an_address_wait_longer_each_time(
 async def test_the_api_keeps_a_bounded_number_of_connections(servers: Servers) -> None:
     from services.portal.entrypoints.api import PartnerLinks
 
-    assert servers.nats_home is not None
-    book = PartnerBook(servers.nats_home)
+    book = servers.partner_book()
     added = [book.add("cap" + secrets.token_hex(3)) for _ in range(3)]
     assert book.reload_server()
     links = PartnerLinks(without_login(servers.nats_url), "tallinn", max_links=2)

@@ -41,7 +41,6 @@ from contracts.errors import Refused
 from contracts.health import health_query
 from contracts.operations import CATALOGUE, Operation
 from mapnet.dev.localnet import LocalNetwork
-from mapnet.ops.partners import PartnerBook
 from mapnet.ops.spec import CONTRACTS_DIR
 from mapnet.runner import Assembly
 from mapnet.runtime.access import ROLES_FROM_ANOTHER_REGION
@@ -442,8 +441,7 @@ async def partners(matrix_region: Region) -> AsyncIterator[list[Partner]]:
     """Two partner systems of the region, each logged in with its own credentials and inbox (as
     `mapnet partner add` makes them); the first claims to be the region's administrator, the
     second to be the first."""
-    assert matrix_region.servers.nats_home is not None
-    book = PartnerBook(matrix_region.servers.nats_home)
+    book = matrix_region.servers.partner_book()
     users = [book.add(f"matrix{secrets.token_hex(3)}{n}") for n in (1, 2)]
     assert book.reload_server()
     region, made = matrix_region.id, list[Partner]()

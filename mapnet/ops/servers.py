@@ -151,6 +151,60 @@ def wait_for_port(server: Managed, port: int, timeout_s: float = 30.0) -> None:
     raise ServerError(f"{server.name} did not open port {port} in {timeout_s:.0f} s")
 
 
+@dataclass(frozen=True)
+class NatsSetup:
+    """A region's NATS server as written under its home: the configuration file, beside the
+    partners' files it includes (so a folder holding all three is the whole configuration), and
+    the passwords the server reads from its environment. The embedded server and a container of
+    the official image (the tests' containers backend) are both run on it."""
+
+    config_file: Path
+    environment: dict[str, str]
+
+
+def region_nats_setup(
+    region: str,
+    home: Path,
+    *,
+    listen: str,
+    store_dir: str,
+    pid_file: str | None = None,
+    monitor_port: int | None = None,
+    extra: str = "",
+    hub: HubLogin | None = None,
+    tls: Tls | None = None,
+    any_region: bool = False,
+) -> NatsSetup:
+    """Writes the region's server configuration under ``home/region`` (nats.conf, and the
+    partners' files: partners.conf, none at first, and partner_publish.conf) and makes its
+    passwords (``mapnet``'s and each service's own) once, kept under the region's home."""
+    region_home = home / region
+    config = region_config(
+        region,
+        listen=listen,
+        store_dir=store_dir,
+        http_port=monitor_port,
+        linked=hub is not None,
+        extra=(f'pid_file: "{pid_file}"\n' if pid_file else "") + extra,
+        any_region=any_region,
+        tls=tls,
+    )
+    private_dir(region_home)
+    for users in PARTNER_FILES.values():  # each partner account's users: none at first
+        if not (region_home / users).exists():
+            write_private(region_home / users, partners_conf({}))
+    (region_home / PARTNER_PUBLISH_FILE).write_text(partner_publish_conf())
+    env = {SERVICE_PASSWORD_VAR: str(service_password(region_home, create=True))}
+    if not any_region:  # a server that tests share between regions knows only ``mapnet``
+        made = service_passwords(region_home, service_names(), create=True)
+        env |= {service_password_var(service): password for service, password in made.items()}
+    if hub:
+        env.update(hub.environment())
+    config_file = region_home / "nats.conf"
+    config_file.write_text(config)
+    return NatsSetup(config_file, env)
+
+
 def nats_server(
     region: str,
     port: int,
@@ -162,32 +216,27 @@ def nats_server(
     tls: Tls | None = None,
     any_region: bool = False,
 ) -> Managed:
-    """A region's NATS server; with ``hub``, a leaf node of the network's hub. Its
-    passwords (``mapnet``'s and each service's own) are made once and kept under the region's
-    home; its partners are read from ``partners.conf`` there (none at first)."""
+    """A region's NATS server on this machine (see region_nats_setup); with ``hub``, a leaf
+    node of the network's hub."""
     region_home = home / region
-    config = region_config(
+    setup = region_nats_setup(
         region,
+        home,
         listen=f"127.0.0.1:{port}",
         store_dir=str((region_home / "jetstream").resolve()),
-        http_port=monitor_port,
-        linked=hub is not None,
-        extra=f'pid_file: "{(region_home / "nats.pid").resolve()}"\n{extra}',
-        any_region=any_region,
+        pid_file=str((region_home / "nats.pid").resolve()),
+        monitor_port=monitor_port,
+        extra=extra,
+        hub=hub,
         tls=tls,
+        any_region=any_region,
     )
-    private_dir(region_home)
-    for users in PARTNER_FILES.values():  # each partner account's users: none at first
-        if not (region_home / users).exists():
-            write_private(region_home / users, partners_conf({}))
-    (region_home / PARTNER_PUBLISH_FILE).write_text(partner_publish_conf())
-    env = {**os.environ, SERVICE_PASSWORD_VAR: str(service_password(region_home, create=True))}
-    if not any_region:  # a server that tests share between regions knows only ``mapnet``
-        made = service_passwords(region_home, service_names(), create=True)
-        env |= {service_password_var(service): password for service, password in made.items()}
-    if hub:
-        env.update(hub.environment())
-    return _nats_on(f"nats[{region}]", region_home, config, env)
+    return Managed(
+        f"nats[{region}]",
+        [executable("nats-server"), "-c", str(setup.config_file)],
+        region_home / "nats.log",
+        env={**os.environ, **setup.environment},
+    )
 
 
 def logged_in_url(region: str, port: int, home: Path) -> str:
