@@ -10,6 +10,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from contracts.errors import Refused
 from mapnet.runtime import importer
 
@@ -92,6 +94,24 @@ def test_bad_rows_are_reported_as_they_are_met_while_rows_go_out_side_by_side() 
     assert [line for line, _ in report.rejected] == [1, 30] == sorted(heard)
     assert "data.country: not a country" in report.rejected[1][1]
     assert len(report.loaded) == 57 and report.loaded[0] == (2, "id-2")
+
+
+def test_the_report_does_not_grow_with_the_file(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A file of any size takes little memory: the report counts every row but keeps only the
+    first KEPT loaded and rejected (every rejection was told as it was met)."""
+    monkeypatch.setattr(importer, "KEPT", 5)
+    heard: list[int] = []
+
+    async def send(row: dict[str, Any]) -> str:
+        if row["n"] % 2:
+            raise Refused("validation_failed", "odd row")
+        return f"id-{row['n']}"
+
+    rows = ((n, {"n": n}) for n in range(1, 101))
+    report = asyncio.run(importer.load(rows, send, rejected=lambda line, _: heard.append(line)))
+    assert (report.loaded_count, report.rejected_count, len(heard)) == (50, 50, 50)
+    assert [line for line, _ in report.loaded] == [2, 4, 6, 8, 10]
+    assert [line for line, _ in report.rejected] == [1, 3, 5, 7, 9]
 
 
 def test_csv_that_mapnet_writes_runs_no_formula() -> None:

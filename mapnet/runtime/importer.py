@@ -35,11 +35,31 @@ MAX_RECORD_CHARS = 1_000_000
 _CHUNK = 1 << 16
 
 
+# The loaded and rejected rows a report keeps, the first met of each: its size does not grow
+# with the file. Every rejected row is also told to ``rejected`` the moment it is met.
+KEPT = 1000
+
+
 @dataclass
 class Report:
+    """How many rows were loaded and rejected; ``loaded`` (line, id) and ``rejected`` (line,
+    reason) keep only the first ``KEPT`` of each to finish, in order of line."""
+
     loaded: list[tuple[int, str]] = field(default_factory=list)
     rejected: list[tuple[int, str]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    loaded_count: int = 0
+    rejected_count: int = 0
+
+    def add_loaded(self, line: int, record_id: str) -> None:
+        self.loaded_count += 1
+        if len(self.loaded) < KEPT:
+            self.loaded.append((line, record_id))
+
+    def add_rejected(self, line: int, reason: str) -> None:
+        self.rejected_count += 1
+        if len(self.rejected) < KEPT:
+            self.rejected.append((line, reason))
 
 
 def split_lists(row: Row, columns: Iterable[str]) -> Row:
@@ -214,13 +234,13 @@ async def load(
     free = asyncio.Semaphore(in_flight)
 
     def reject(line: int, reason: str) -> None:
-        report.rejected.append((line, reason))
+        report.add_rejected(line, reason)
         if rejected:
             rejected(line, reason)
 
     async def one(line: int, row: Row) -> None:
         try:
-            report.loaded.append((line, await send(row)))
+            report.add_loaded(line, await send(row))
         except ValidationError as exc:
             reject(line, describe(exc))
         except Refused as refusal:
@@ -292,5 +312,5 @@ def run(
     report = asyncio.run(go())
     for note in notes or []:
         console.print(f"[yellow]note[/yellow]: {note}", highlight=False)
-    console.print(f"{len(report.loaded)} {noun} loaded, {len(report.rejected)} rows rejected")
+    console.print(f"{report.loaded_count} {noun} loaded, {report.rejected_count} rows rejected")
     return report
