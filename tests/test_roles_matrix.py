@@ -287,6 +287,9 @@ RECORD_RULES: list[tuple[str, tuple[Role, ...], str]] = [
     # An organiser publishes only at its own events, and a new entry's id is the service's to
     # derive (from the publisher and its external id), so no organiser has it yet.
     ("events.cmd.publish_event", ("organiser",), "is not one of this organiser's"),
+    # Only a market's home region writes its articles: the minimal payload's market (EE) is
+    # tallinn's (deploy/regions.toml), not the test region's.
+    ("guide.cmd.write_article", ("map_admin", "map_staff"), "only its staff write its articles"),
 ]
 
 
