@@ -8,6 +8,7 @@ import os
 import signal
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -55,10 +56,20 @@ def _interrupt(signum: int, frame: Any) -> None:
 
 
 class Supervisor:
-    def __init__(self, settings: Settings, regions: list[str], *, echo: Any = print) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        regions: list[str],
+        *,
+        echo: Any = print,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        """``clock`` and ``sleep``: what the watch and its back-off go by (a test's own)."""
         self.settings = settings
         self.regions = regions
         self.echo = echo
+        self.clock, self.sleep = clock, sleep
         self.started: list[RegionProcesses] = []
         self.hub: Managed | None = None
         self.hub_monitor_url: str | None = None
@@ -264,7 +275,7 @@ class Supervisor:
                 for rp in self.started:
                     if rp.services and not rp.services.alive() and not self._restart(rp):
                         return 1
-                time.sleep(0.5)
+                self.sleep(0.5)
         except KeyboardInterrupt:
             self.echo("stopping …")
         finally:
@@ -275,7 +286,7 @@ class Supervisor:
         """Start a region's crashed services again, once the back-off has passed; False when
         they crashed too often in the last minute to go on."""
         assert rp.services is not None
-        now = time.monotonic()
+        now = self.clock()
         rp.crashes = [t for t in rp.crashes if now - t < 60.0]
         if rp.restart_at is None:
             if len(rp.crashes) >= RESTARTS_PER_MINUTE:
