@@ -36,7 +36,7 @@ async def serving(
     logs: Path,
     waits_for: Sequence[str] | None = None,
     **env: str,
-) -> AsyncIterator[None]:
+) -> AsyncIterator[Managed]:
     """``mapnet serve <service>`` for the bench region in a process of its own, on the bench's
     servers, until its services (``waits_for``, else itself) answer; stopped on leaving."""
     environment = {**os.environ, "NATS_URL": nats_url, "MONGO_URL": mongo_url,
@@ -46,7 +46,7 @@ async def serving(
     process.start()
     try:
         await wait_until_up(REGION, nats_url, list(waits_for or [service]))
-        yield
+        yield process
     finally:
         process.stop()
 
@@ -78,6 +78,14 @@ async def each(
             await act(item)
 
     await asyncio.gather(*(worker() for _ in range(concurrency)))
+
+
+def peak_rss_mb(pid: int) -> float:
+    """The peak resident memory of a running process so far (Linux's VmHWM), in MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no VmHWM for process {pid}")
 
 
 def figures(**values: object) -> str:

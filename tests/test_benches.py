@@ -40,8 +40,17 @@ BENCHES: dict[str, tuple[list[str], list[str], list[str]]] = {
         [],
     ),
     "importer": (
-        ["--read-rows", "2000", "--import-rows", "40"],
-        ["file_mb", "read_rows", "peak_rss_mb", "imported_per_s", "one_by_one_per_s"],
+        ["--rows", "2000", "--one-by-one-rows", "40"],
+        [
+            "file_mb",
+            "read_rows",
+            "peak_rss_mb",
+            "imported_per_s",
+            "one_by_one_per_s",
+            "tenth_peak_rss_mb",
+            "registry_peak_rss_mb",
+            "rejected",
+        ],
         [],
     ),
     "hostile": (
