@@ -68,6 +68,13 @@ async def test_event_delivered_twice_is_handled_once(
             until=lambda i: i.num_ack_pending == 0 and i.num_pending == 0,
         )
         assert info.delivered.stream_seq == 3
+        # The copy passed over is counted on the event's entry in the log, the other's not.
+        log = mongo.database(mongo.client(settings.mongo_url or ""), region, "matching")
+        again = {
+            doc["_id"].split(":", 1)[1]: doc.get("seen_again", 0)
+            async for doc in log["processed_events"].find()
+        }
+        assert again == {env.id: 1, other.id: 0}
     assert sorted(seen) == ["s1", "s2"]
 
 

@@ -9,6 +9,7 @@ that only a message that fails by itself is retried and, in the end, dead-letter
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from typing import Any, Generic, TypeVar
 
@@ -66,9 +67,12 @@ class EventConsumer(Generic[In]):
         done = {doc["_id"] async for doc in self.processed.find({"_id": {"$in": keys}})}
         handled: dict[str, Msg] = {}
         todo: list[tuple[Msg, Envelope[In]]] = []
+        again: list[str] = []
+        passed_over: list[Msg] = []
         for (msg, env), key in zip(decoded, keys, strict=True):
             if key in done:
-                await msg.ack()
+                again.append(key)
+                passed_over.append(msg)
             else:
                 done.add(key)  # a second copy within this batch is acknowledged, not handled
                 todo.append((msg, env))
@@ -79,9 +83,13 @@ class EventConsumer(Generic[In]):
             if await self._handle(msg, env):
                 handled[self._key(env)] = msg
         if handled:
-            await self._remember(list(handled))
+            again += await self._remember(list(handled))
             for msg in handled.values():
                 await msg.ack()
+        if again:
+            await self._count_again(again)
+        for msg in passed_over:  # acknowledged once counted
+            await msg.ack()
 
     async def _handle_batch(self, todo: list[tuple[Msg, Envelope[In]]]) -> bool:
         assert self.batch_handler is not None
@@ -117,14 +125,31 @@ class EventConsumer(Generic[In]):
                 return False
         return True
 
-    async def _remember(self, keys: list[str]) -> None:
+    async def _remember(self, keys: list[str]) -> list[str]:
+        """Log these events as handled; those another copy of this consumer had handled too."""
         now = utcnow()
         try:
             await self.processed.insert_many([{"_id": k, "at": now} for k in keys], ordered=False)
         except BulkWriteError as exc:
             # Another copy of this consumer handled some of them too: already remembered.
-            if any(err.get("code") != 11000 for err in exc.details.get("writeErrors", [])):
+            errors = exc.details.get("writeErrors", [])
+            if any(err.get("code") != 11000 for err in errors):
                 raise
+            return [keys[err["index"]] for err in errors]
+        return []
+
+    async def _count_again(self, keys: list[str]) -> None:
+        """Count, on each event's entry in the log (``seen_again``), the copies of an event
+        this consumer met after its first: a redelivery or an event stored twice (passed
+        over), or one another instance handled at the same time (handled twice). What was
+        doubled on the way shows there; bench/federation.py reads it after a partition."""
+        by_times: dict[int, list[str]] = {}
+        for key, times in Counter(keys).items():
+            by_times.setdefault(times, []).append(key)
+        for times, same in by_times.items():
+            await self.processed.update_many(
+                {"_id": {"$in": same}}, {"$inc": {"seen_again": times}}
+            )
 
     async def dead_letter(self, msg: Msg, reason: str, details: dict[str, Any]) -> None:
         js = self._js()
