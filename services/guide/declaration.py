@@ -9,5 +9,6 @@ SERVICE = ServiceDeclaration(
     summary="The Market Access Guide per market and topic, market facts, and the finance link",
     build="services.guide.entrypoints.bus:build",
     settings=GuideSettings,
+    demo="services.guide.entrypoints.demo:load_demo",
     record_fields=("article_id", "note_id"),
 )

@@ -93,11 +93,19 @@ class RegionList:
     title: str
     as_of: date
     note: str = ""
+    # market → its home region, as the articles reckon it (adapters/markets.py), where it is
+    # given; else the region whose country the market is (the last by id, as there).
+    homes: tuple[tuple[str, str], ...] = ()
 
     def home_of(self, market: str) -> RegionEntry | None:
-        """The region whose country the market is (the first by id, if several are)."""
+        by_id = {entry.region: entry for entry in self.regions}
+        if self.homes:
+            home = dict(self.homes).get(market)
+            if home is None:
+                return None
+            return by_id.get(home) or RegionEntry(region=home, city="", country=market)
         homes = sorted((r for r in self.regions if r.country == market), key=lambda r: r.region)
-        return homes[0] if homes else None
+        return homes[-1] if homes else None
 
 
 def market_facts(
