@@ -10,5 +10,7 @@ SERVICE = ServiceDeclaration(
     build="services.guide.entrypoints.bus:build",
     settings=GuideSettings,
     demo="services.guide.entrypoints.demo:load_demo",
-    record_fields=("article_id", "note_id"),
+    record_fields=("article_id", "note_id", "offer_id"),
+    # The finance link weighs an SME's size, growth, stage and country as its registry says.
+    asks=("registry.query.get_sme",),
 )
