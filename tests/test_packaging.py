@@ -146,4 +146,8 @@ def test_compose_runs_one_region_with_official_images_and_each_service() -> None
     }
     checked(PortalSettings.model_validate(portal_env))
     assert "8222:8222" not in services["nats"].get("ports", [])  # monitoring stays inside
-    assert (ROOT / "Dockerfile").exists()
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    # Installed (not editable) in the image, the runtime finds no deploy/ beside its package:
+    # the image carries the regions file and names it (the guide's home markets read it).
+    assert "COPY deploy/regions.toml deploy/regions.toml" in dockerfile
+    assert "ENV MAPNET_REGIONS_FILE=/app/deploy/regions.toml" in dockerfile
