@@ -25,6 +25,7 @@ MailKind = Literal[
     "meeting_declined",
     "schedule_published",
     "profile_expiring",
+    "article_review_due",
     "weekly_digest",
 ]
 

@@ -209,6 +209,23 @@ def expiry_notice(profile: dict[str, Any], person: Person) -> tuple[Mail, DateCa
     return Mail("profile_expiring", person, context), cause
 
 
+def review_due_mails(data: dict[str, Any]) -> list[Mail]:
+    """A guide article's published version is due for review: a reminder to its author and to
+    those who wrote the version (the ones whose id is an address), each once."""
+    writers = [data["author"], *data.get("written_by", [])]
+    addresses = sorted({w.strip().lower() for w in writers if "@" in w})
+    context = {
+        "title": data["title"],
+        "market": data["market"],
+        "topic": data["topic"].replace("_", " "),
+        "version": data["version"],
+        "review_by": data["review_by"],
+        "article_id": data["article_id"],
+        "summary": f"guide article {data['title']} to be reviewed by {data['review_by']}",
+    }
+    return [Mail("article_review_due", Person(email), context) for email in addresses]
+
+
 def digest_period(today: date) -> str:
     year, week, _ = today.isocalendar()
     return f"{year}-W{week:02d}"

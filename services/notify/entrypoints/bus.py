@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from contracts import events as ev
+from contracts import guide as gd
 from contracts import matching as mt
 from contracts import notify as c
 from contracts import registry as rg
@@ -106,6 +107,7 @@ def _mail_to_people(rt: Runtime, notifier: Notifier) -> None:
         rt.consumes_batches(registered)(_registrations(notifier, kind))
     for meeting in (mt.MEETING_REQUESTED, mt.MEETING_ACCEPTED, mt.MEETING_DECLINED):
         rt.consumes(meeting)(_meeting(notifier, meeting.name))
+    rt.consumes(gd.ARTICLE_REVIEW_DUE)(notifier.on_article_review_due)
 
 
 def _dispatcher(

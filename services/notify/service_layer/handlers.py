@@ -281,6 +281,12 @@ class Notifier:
             ]
         )
 
+    async def on_article_review_due(self, event: Envelope[Any]) -> None:
+        """A guide article is due for review: its writers are reminded, once per version (the
+        guide states it once; the event's id makes each mail once-only)."""
+        data = event.data.model_dump(mode="json")
+        await self.queue_mails([(mail, event) for mail in mails.review_due_mails(data)])
+
     async def on_schedule_published(self, event: Envelope[Any]) -> None:
         s = event.data.model_dump(mode="json")
         entry = await self._entry(s["event_id"])
