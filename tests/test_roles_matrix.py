@@ -290,6 +290,11 @@ RECORD_RULES: list[tuple[str, tuple[Role, ...], str]] = [
     # Only a market's home region writes its articles: the minimal payload's market (EE) is
     # tallinn's (deploy/regions.toml), not the test region's.
     ("guide.cmd.write_article", ("map_admin", "map_staff"), "only its staff write its articles"),
+    # The matrix's partners are general ones: only a finance partner (the server's stamp of
+    # its account) publishes finance offers or lists SMEs that need finance.
+    ("guide.cmd.publish_finance_offer", ("partner",), "is not a finance partner"),
+    ("guide.cmd.withdraw_finance_offer", ("partner",), "is not a finance partner"),
+    ("guide.query.list_smes_needing_finance", ("partner",), "is not a finance partner"),
 ]
 
 
