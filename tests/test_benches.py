@@ -34,6 +34,11 @@ BENCHES: dict[str, tuple[list[str], list[str], list[str]]] = {
         ["profiles", "p95_ms", "p50_ms", "first_query_ms", "precision_at_1"],
         [],
     ),
+    "guide": (
+        ["--articles", "60", "--queries", "20"],
+        ["articles", "p95_ms", "p50_ms", "first_query_ms"],
+        [],
+    ),
     "scheduler": (
         ["--participants", "20", "--requests", "80", "--time-limit", "3"],
         ["participants", "requests", "scheduled", "upper_bound", "greedy", "seconds"],
@@ -62,6 +67,20 @@ BENCHES: dict[str, tuple[list[str], list[str], list[str]]] = {
         ["--events", "30", "--rate", "30", "--cut-s", "2"],
         ["events", "lag_p50_ms", "lag_p99_ms", "lost", "duplicated", "catchup_s"],
         ["lost", "duplicated"],
+    ),
+    "resume": (
+        ["--rounds", "1", "--down-s", "1", "--entries", "2"],
+        [
+            "rounds",
+            "cut_p50_s",
+            "cut_max_s",
+            "hub_p50_s",
+            "hub_max_s",
+            "restart_p50_s",
+            "restart_max_s",
+            "lost",
+        ],
+        ["lost"],
     ),
     "portal": (
         ["--smes", "60", "--seconds", "3", "--clients", "2"],
