@@ -9,9 +9,19 @@ from pathlib import Path
 
 import pytest
 
+from contracts import finance as c
+from contracts.access import Actor
+from contracts.errors import Refused
 from mapnet.federation.accounts import FINANCE_PARTNERS_FILE, PARTNERS_FILE, accounts_block
 from mapnet.ops.partners import PartnerBook, PartnerError
-from mapnet.runtime.access import FINANCE_PARTNERS_ACCOUNT, stamped_partner, stamped_partner_kind
+from mapnet.runtime.access import (
+    FINANCE_PARTNERS_ACCOUNT,
+    acting,
+    stamped_partner,
+    stamped_partner_kind,
+)
+from mapnet.runtime.codec import make_envelope
+from services.guide.domain.finance import check_publisher
 
 
 def test_a_finance_partner_is_a_user_of_the_finance_partners_account(tmp_path: Path) -> None:
@@ -50,3 +60,29 @@ def test_the_kind_is_the_stamped_account() -> None:
     assert stamped_partner_kind(stamp(FINANCE_PARTNERS_ACCOUNT)) == "finance"
     assert stamped_partner_kind(stamp("PARTNERS")) == "general"
     assert stamped_partner_kind(stamp("MAPNET")) is None
+
+
+def test_an_envelopes_claim_of_a_kind_is_never_believed() -> None:
+    """The runtime takes a partner's kind from the stamp alone: a general partner claiming to be
+    a finance partner is handled as the general partner it is, and anyone else's claim of a
+    kind is dropped (only a stamped partner has one)."""
+    op = c.PUBLISH_FINANCE_OFFER
+    offer = c.PublishFinanceOffer.model_validate(
+        {"partner_id": "park", "external_id": "1", "kind": "loan", "title": "A loan",
+         "provider": "Example Bank (test)", "markets": ["EE"], "amount_min": "1",
+         "amount_max": "2"}
+    )  # fmt: skip
+    claims = Actor(id="park", role="partner", region="tallinn", partner_kind="finance")
+    msg = make_envelope(op, offer, region="tallinn", source="t", actor=claims)
+    general = {"Nats-Request-Info": '{"acc": "PARTNERS", "user": "park"}'}
+    handled = acting(op, msg, general, "tallinn")
+    assert handled.actor is not None and handled.actor.partner_kind == "general"
+    with pytest.raises(Refused) as refused:
+        check_publisher(handled.actor, "park", "tallinn")
+    assert refused.value.details["partner_kind"] == "general"
+    staff = Actor(
+        id="s@tallinn.example", role="map_staff", region="tallinn", partner_kind="finance"
+    )
+    msg = make_envelope(op, offer, region="tallinn", source="t", actor=staff)
+    handled = acting(op, msg, {}, "tallinn")
+    assert handled.actor is not None and handled.actor.partner_kind is None
