@@ -25,9 +25,12 @@ from contracts.errors import Refused
 from contracts.subjects import inbox_prefix, network_stream, stream_name
 from mapnet.dev.localnet import LocalNetwork
 from mapnet.ops.partners import PartnerBook
+from mapnet.runner import Assembly
+from mapnet.runtime import mongo
 from mapnet.runtime.bus import SHARED_STREAM_MAX_CONSUMERS, BusClient
 from mapnet.runtime.codec import encode, make_envelope
 from mapnet.runtime.credentials import with_login, without_login
+from services.notify.settings import NotifySettings
 
 from .helpers import connect_when_let_in, eventually
 from .three_regions import (
@@ -310,6 +313,59 @@ async def test_an_erasure_in_berlin_removes_every_copy(net: LocalNetwork) -> Non
             partial(read_model_smes, net, region, B),
             until=lambda docs: all(d["sme_id"] != gone for d in docs),
         )
+
+
+async def held_in(net: LocalNetwork, region: str, *needles: str) -> list[str]:
+    """Every document of the region's events and notify services that holds one of the
+    needles (a person's name or address), as ``service.collection``."""
+    client = mongo.client(net.regions[region].mongo_url)
+    found = []
+    for service in ("events", "notify"):
+        db = mongo.database(client, region, service)
+        for name in await db.list_collection_names():
+            async for doc in db[name].find({}):
+                if any(needle in json.dumps(doc, default=str) for needle in needles):
+                    found.append(f"{service}.{name}")
+    return found
+
+
+async def test_an_erasure_in_berlin_reaches_its_people_at_tallinns_events_and_mail(
+    net: LocalNetwork,
+) -> None:
+    """A Berlin SME's person registered at a Tallinn event is kept by Tallinn's events service
+    and by its notify (who to mail, the confirmation's delivery); Berlin erases the SME: both
+    forget the person, from the network's copy of the erasure."""
+    name, email = "Greta Gelöscht", "greta@erased.example"
+    tallinn, berlin = await net.client(T), await net.client(B)
+    env = net.environment(T)
+    notify = Assembly(net.settings(T), ["notify"], [T],
+                      configs={"notify": NotifySettings.model_validate(env)})  # fmt: skip
+    async with notify:
+        gone = await registered(berlin, B, "Berlin Forgotten GmbH", None)
+        entry = await tallinn.call(ev.PUBLISH_EVENT, an_entry("Tallinn Erasure Day"), T)
+        person = ev.RegisterParticipant(event_id=entry.event_id, person_name=name, email=email,
+                                        sme=SmeRef(sme_id=gone, region=B))  # fmt: skip
+        registration = await berlin.call(ev.REGISTER_PARTICIPANT, person, T)
+        # Held there first: the registration, and notify's person and confirmation mail.
+        await eventually(
+            lambda: held_in(net, T, email),
+            until=lambda where: {"events.registrations", "notify.registrations",
+                                 "notify.deliveries"} <= set(where),
+            timeout_s=30,
+        )  # fmt: skip
+        await berlin.call(reg.ERASE_SME, reg.EraseSme(sme_id=gone, reason="asked"), B)
+        assert (
+            await eventually(
+                lambda: held_in(net, T, email, name), until=lambda where: where == [], timeout_s=30
+            )
+            == []
+        )
+    page = await tallinn.call(
+        ev.LIST_REGISTRATIONS, ev.ListRegistrations(event_id=entry.event_id), T
+    )
+    [kept] = page.items  # the seat is still counted, without the person
+    assert kept.registration_id == registration.registration_id
+    assert kept.person_name == "(erased)"
 
 
 # --- trust ------------------------------------------------------------------------------------
