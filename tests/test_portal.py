@@ -315,7 +315,8 @@ def test_a_portal_listening_beyond_this_machine_needs_its_public_address(
 
 
 PUBLIC = {"/healthz", "/signin", "/calendar", "/calendar.ics", "/events/x", "/unsubscribe",
-          "/forgot", "/welcome/x", "/reset/x"}  # fmt: skip
+          "/forgot", "/welcome/x", "/reset/x", "/guide", "/guide/markets", "/guide/markets/x",
+          "/guide/articles/x", "/finance"}  # fmt: skip
 
 
 async def test_signed_out_every_page_but_the_public_ones_sends_to_sign_in_and_no_post_works(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -35,6 +37,10 @@ class PortalSettings(BaseSettings):
     forwarded_allow_ips: str | None = Field(
         default=None, validation_alias="MAPNET_FORWARDED_ALLOW_IPS"
     )
+    # The network's regions and their countries (default deploy/regions.toml): the guide's
+    # markets are listed network first, and a partner's region names the market whose guide a
+    # partner search links to.
+    regions_file: Path | None = Field(default=None, validation_alias="MAPNET_REGIONS_FILE")
 
     @property
     def https(self) -> bool:

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import gettext
 import io
+import re
 from pathlib import Path
 
+from babel import Locale, UnknownLocaleError
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from jinja2 import Environment, FileSystemLoader
@@ -51,3 +53,13 @@ def environment(templates: Path, catalogue: gettext.NullTranslations) -> Environ
     env.install_gettext_translations(catalogue, newstyle=True)  # type: ignore[attr-defined]
     env.filters["translated"] = catalogue.gettext  # a message made elsewhere, translated
     return env
+
+
+def country_names(language: str) -> dict[str, str]:
+    """Countries' names in the pages' language (CLDR, through Babel), by ISO 3166 code."""
+    try:
+        locale = Locale.parse(language)
+    except (ValueError, UnknownLocaleError):
+        locale = Locale.parse("en")
+    territories = locale.territories.items()
+    return {code: name for code, name in territories if re.fullmatch("[A-Z]{2}", code)}

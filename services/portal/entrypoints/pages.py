@@ -18,10 +18,13 @@ from contracts import matching as mt
 from contracts import notify as nt
 from contracts import registry as rg
 from contracts.access import STAFF, Role
+from contracts.common import SmeRef
 from contracts.errors import Refused
 
 from ..domain.users import User
+from ..service_layer.finance import Finance
 from .forms import validated
+from .guide_pages import guide_of
 from .i18n import tr
 
 if TYPE_CHECKING:
@@ -39,6 +42,8 @@ _SME_FILTERS = ("text", "country", "cluster", "stage", "size_class", "growth_cla
 class Pages:
     def __init__(self, portal: Portal) -> None:
         self.portal = portal
+        self.guide = guide_of(portal)
+        self.finance = Finance(portal.call, portal.region)
 
     def get(self, app: FastAPI, path: str, page: Page, *roles: Role) -> None:
         """A page for people signed in, in these roles (any role if none is named)."""
@@ -78,9 +83,18 @@ class Pages:
                                 stages=stages)  # fmt: skip
 
     async def sme(self, request: Request, person: User) -> Response:
+        """A company, with its finance need and the offers weighed for it (for its contacts and
+        its MAP), and the guide of its market (for another company's contact: a partner's)."""
         query = rg.GetSme(sme_id=request.path_params["sme_id"])
-        view = await self.portal.call(rg.GET_SME, query, person.actor())
-        return self.portal.page(request, "sme.html", person=person, sme=view)
+        actor = person.actor()
+        view = await self.portal.call(rg.GET_SME, query, actor)
+        finance = await self.finance.for_sme(SmeRef(sme_id=view.sme_id, region=view.region), actor)
+        entering = set(finance.need.target_markets) if finance and finance.need else set()
+        if person.sme_id not in (None, view.sme_id):
+            entering.add(view.country)
+        guides = await self.guide.market_links(entering, actor)
+        return self.portal.page(request, "sme.html", person=person, sme=view, finance=finance,
+                                guides=list(guides.values()))  # fmt: skip
 
     async def partners(self, request: Request, person: User) -> Response:
         """Partner search for the SME the person acts for: each result with its reasons."""
@@ -94,8 +108,10 @@ class Pages:
             self.portal.call(mt.FIND_PARTNERS, query, person.actor()),
             self.portal.call(ev.LIST_CALENDAR, upcoming, person.actor()),
         )
+        # Each partner's market's guide ("entering Germany? read: company forms, VAT, …").
+        guides = await self.guide.links({m.sme.region for m in found.items}, person.actor())
         return self.portal.page(request, "partners.html", person=person, page=found, given=given,
-                                events=brokerage.items,
+                                events=brokerage.items, guides=guides,
                                 types=mt.ProfileType.__args__)  # type: ignore[attr-defined]  # fmt: skip
 
     async def calendar(self, request: Request) -> Response:

@@ -37,6 +37,8 @@ from ..settings import PortalSettings
 from . import (
     account_pages,
     event_pages,
+    finance_pages,
+    guide_pages,
     i18n,
     import_pages,
     pages,
@@ -195,6 +197,8 @@ def create_app(portal: Portal) -> FastAPI:
     setup_pages.add_routes(app, portal, every_page)  # /events/new before /events/{event_id}
     event_pages.add_routes(app, portal, every_page)
     report_pages.add_routes(app, portal, every_page)
+    guide_pages.add_routes(app, portal, every_page)
+    finance_pages.add_routes(app, portal, every_page)
     return app
 
 
