@@ -139,7 +139,15 @@ async def test_a_fifth_service_is_a_package_and_one_entry_point(
         assert reply is not None
         assert reply["data"] == {"text": f"Tere, Mari from {region}"}
         report = json.loads(status.stdout)["regions"][0]["services"]
-        assert set(report) == {"events", "guide", "matching", "notify", "portal", "registry", "tiny"}
+        assert set(report) == {
+            "events",
+            "guide",
+            "matching",
+            "notify",
+            "portal",
+            "registry",
+            "tiny",
+        }
     finally:
         proc.stop()
     assert "Traceback" not in proc.tail(), proc.tail()
