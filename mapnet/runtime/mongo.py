@@ -19,7 +19,9 @@ on SQLite) support. Measured differences with nx-27017 0.8.1, and how MAPnet avo
 - ``Decimal128`` cannot be stored: money and other decimals are stored as strings.
 - Datetimes come back naive unless the client asks for ``tz_aware=True`` (as MongoDB does).
 - ``replace_one(filter, doc, upsert=True)`` inserts with a new ObjectId instead of the filter's
-  ``_id``: replacement documents always carry their ``_id`` (harmless on MongoDB).
+  ``_id`` (so do ``ReplaceOne`` in ``bulk_write`` and ``find_one_and_replace``); an update with
+  operators (``$set``, ``$inc``, ``$setOnInsert``) stores it. Replacement documents always carry
+  their ``_id`` (harmless on MongoDB): ``replace_by_id`` does so (tests/test_mongo_upserts.py).
 - Strings that look like ISO timestamps compare to the second: ``"…:08.77Z" < "…:08.97Z"`` is
   false. Where MAPnet compares such strings (notify's leases and retry times) a second late is
   harmless; tests wait a second more than they would on MongoDB.
@@ -112,6 +114,13 @@ async def put_if_newer(
     if newer.matched_count == 0:
         with contextlib.suppress(DuplicateKeyError):
             await coll.insert_one({"_id": record_id, **fields})
+
+
+async def replace_by_id(coll: Collection, record_id: Any, doc: dict[str, Any]) -> None:
+    """Store ``doc`` as the record ``record_id``, there before or not. The replacement carries
+    the ``_id``: nx-27017 would insert it under a new ObjectId (see above), where nothing that
+    reads by ``record_id`` finds it."""
+    await coll.replace_one({"_id": record_id}, {**doc, "_id": record_id}, upsert=True)
 
 
 def storable(value: Any) -> Any:

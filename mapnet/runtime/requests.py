@@ -17,7 +17,7 @@ from contracts.envelope import Envelope, ErrorBody, utcnow
 from contracts.errors import Refused
 from contracts.operations import Operation
 
-from . import logs
+from . import logs, mongo
 from .access import (
     PARTNER_ACCOUNTS,
     REGION_ACCOUNT_PREFIX,
@@ -161,7 +161,8 @@ class RequestRoutes(Routes):
         if cache is not None:
             record = {"reply": reply.decode(), "at": utcnow(), "op": op.name, "ref": refers_to,
                       "digest": digest}  # fmt: skip
-            await cache.replace_one({"_id": key}, record, upsert=True)
+            # By id: the claim may have gone meanwhile (a process whose lease ran out, faulting).
+            await mongo.replace_by_id(cache, key, record)
         return reply
 
     async def _claimed(self, cache: Any, key: str, digest: str, msg: Envelope[Any]) -> bytes | None:

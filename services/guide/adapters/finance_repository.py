@@ -17,7 +17,7 @@ from contracts.common import SmeRef
 from contracts.envelope import Envelope
 from contracts.errors import Refused, conflict, not_found
 from mapnet.runtime import outbox
-from mapnet.runtime.mongo import Database, put_if_newer, storable
+from mapnet.runtime.mongo import Database, put_if_newer, replace_by_id, storable
 from mapnet.runtime.paging import keyset_page
 
 from ..domain.finance import Offer
@@ -157,8 +157,8 @@ class NeedRepository:
 
     async def put(self, need: c.FinanceNeed) -> None:
         key = _need_id(need.sme)
-        state = storable(need.model_dump(mode="json")) | {"_id": key, "sme_id": need.sme.sme_id}
-        await self.needs.replace_one({"_id": key}, state, upsert=True)
+        state = storable(need.model_dump(mode="json")) | {"sme_id": need.sme.sme_id}
+        await replace_by_id(self.needs, key, state)
 
     async def remove(self, sme: SmeRef) -> c.FinanceNeed | None:
         doc = await self.needs.find_one_and_delete({"_id": _need_id(sme)})
