@@ -10,6 +10,8 @@ SERVICE = ServiceDeclaration(
     build="services.guide.entrypoints.bus:build",
     settings=GuideSettings,
     demo="services.guide.entrypoints.demo:load_demo",
+    # The finance demo gives the registry's first demo SME a need.
+    demo_after=("registry",),
     record_fields=("article_id", "note_id", "offer_id"),
     # The finance link weighs an SME's size, growth, stage and country as its registry says.
     asks=("registry.query.get_sme",),

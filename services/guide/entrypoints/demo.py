@@ -1,7 +1,8 @@
 """The guide's part of the demo: the starter articles (services/guide/starter/<market>/<topic>.md)
 of the markets this region is home for, written by the demo's staff member and approved by its
 administrator (four eyes: the accounts the portal's demo makes, staff@ and admin@<region>.example).
-The other regions' markets arrive by federation, from their own demos.
+The other regions' markets arrive by federation, from their own demos. Beside them, the finance
+link's demo offers and a need (finance_demo.py).
 
 Every command has an envelope id derived from the region, market, topic and step: loading the
 demo again sends the same commands, which the guide answers as before (nothing twice)."""
@@ -21,6 +22,7 @@ from mapnet.runtime.bus import BusClient
 from ..adapters.markets import market_homes
 from ..domain.starter import StarterArticle, parse
 from ..settings import GuideSettings
+from .finance_demo import load_finance
 
 STARTER = "starter"
 _NAMESPACE = uuid.UUID("0d6c3f8e-51a7-4e0b-9a3c-7f2e4b1d8c61")
@@ -57,7 +59,13 @@ def home_markets(region: str) -> list[str]:
 
 
 def load_demo(nats_url: str, region: str) -> None:
-    asyncio.run(load_starter(nats_url, region, home_markets(region)))
+    asyncio.run(_load(nats_url, region))
+
+
+async def _load(nats_url: str, region: str) -> None:
+    await load_starter(nats_url, region, home_markets(region))
+    # The finance link's demo offers, and a need on the demo registry's first SME.
+    await load_finance(nats_url, region)
 
 
 def _id(region: str, article: StarterArticle, step: str) -> str:
