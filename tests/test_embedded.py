@@ -31,7 +31,7 @@ from mapnet.runtime import mongo
 from mapnet.runtime.bus import BusClient
 from mapnet.runtime.codec import encode, make_envelope
 from mapnet.runtime.settings import Settings
-from tests.helpers import connect_when_let_in
+from tests.helpers import connect_when_let_in, eventually
 from tests.three_regions import an_entry
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -130,7 +130,11 @@ async def test_up_serves_stops_cleanly_and_keeps_data(tmp_path: Path) -> None:
                 f"nats://127.0.0.1:{nats_port}", allow_reconnect=False, max_reconnect_attempts=0
             )
         await a_partner_added_by_the_cli_publishes_as_itself(tmp_path, nats_port, mongo_port)
-        assert set(report["services"]) == {"registry", "events", "matching", "notify", "portal"}
+        await a_finance_partner_publishes_an_offer_as_the_readme_shows(
+            tmp_path, nats_port, mongo_port, report["http_url"]
+        )
+        assert set(report["services"]) == {"registry", "events", "matching", "notify", "portal",
+                                           "guide"}  # fmt: skip
         # The portal answers where the report says (tests run it on a free port).
         async with httpx.AsyncClient() as http:
             health = await http.get(f"{report['http_url']}/healthz")
@@ -182,8 +186,9 @@ async def a_partner_added_by_the_cli_publishes_as_itself(
     )
     assert added.returncode == 0, added.stderr
     creds = json.loads(added.stdout)
-    assert set(creds) == {"nats_url", "user", "password", "inbox_prefix"}
+    assert_as_the_readme_shows(creds, nats_port)
     assert creds["user"] == "acme" and creds["inbox_prefix"] == "_INBOX.acme"
+    assert creds["kind"] == "general"
     nc = await connect_when_let_in(
         creds["nats_url"], user=creds["user"], password=creds["password"],
         inbox_prefix=creds["inbox_prefix"],
@@ -199,6 +204,63 @@ async def a_partner_added_by_the_cli_publishes_as_itself(
         assert reply["data"]["error"]["code"] == "forbidden"
     finally:
         await nc.close()
+
+
+def readme_partner_line(user: str) -> str:
+    """The README's line of what `mapnet partner add <user> … --json` prints (its password
+    elided), with the port the tests' server has instead of 4222."""
+    for line in (ROOT / "README.md").read_text().splitlines():
+        if line.startswith('# {"nats_url"') and f'"user": "{user}"' in line:
+            return line.removeprefix("# ")
+    raise AssertionError(f"the README shows no `mapnet partner add {user}` output")
+
+
+def assert_as_the_readme_shows(creds: dict[str, Any], nats_port: int) -> None:
+    """What `mapnet partner add … --json` printed is the README's line, key by key in its
+    order, but for the password and the server's port."""
+    shown = json.loads(readme_partner_line(creds["user"]).replace("4222", str(nats_port)))
+    assert list(creds.items()) == list((shown | {"password": creds["password"]}).items())
+
+
+def readme_finance_example() -> tuple[list[str], str, str]:
+    """The README's finance partner example: the `mapnet partner add` arguments, the path the
+    curl command posts to, and its JSON body."""
+    text = (ROOT / "README.md").read_text()
+    block = text[text.index("## The finance link") :]
+    block = block[block.index("```sh") : block.index("```\n", block.index("```sh") + 5)]
+    add = next(line for line in block.splitlines() if "mapnet partner add" in line)
+    path = re.search(r"http://127\.0\.0\.1:8080(/api/v1/\S+)", block)
+    body = re.search(r"-d '(\{.*\})'", block)
+    assert path and body, block
+    return add.split("mapnet ", 1)[1].split(), path.group(1), body.group(1)
+
+
+async def a_finance_partner_publishes_an_offer_as_the_readme_shows(
+    home: Path, nats_port: int, mongo_port: int, http_url: str
+) -> None:
+    """The README's finance link example: `mapnet partner add bank --kind finance --json`
+    prints what the README shows, and the curl command publishes its offer under bank's own
+    name over the HTTP API."""
+    args, path, body = readme_finance_example()
+    added = await asyncio.to_thread(
+        subprocess.run, [sys.executable, "-m", "mapnet", *args],
+        env=up_env(home, nats_port, mongo_port), capture_output=True, text=True,
+    )  # fmt: skip
+    assert added.returncode == 0, added.stderr
+    creds = json.loads(added.stdout)
+    assert_as_the_readme_shows(creds, nats_port)
+    assert creds["kind"] == "finance"
+    key = f"{creds['user']}:{creds['password']}"
+    headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+    async with httpx.AsyncClient(base_url=http_url) as http:
+
+        async def post() -> httpx.Response:
+            return await http.post(path, content=body, headers=headers)
+
+        published = await eventually(post, until=lambda r: r.status_code not in (401, 429))
+    assert published.status_code == 200, published.text
+    offer = published.json()
+    assert (offer["partner_id"], offer["status"], offer["version"]) == ("bank", "published", 1)
 
 
 def test_up_refuses_a_port_in_use(tmp_path: Path) -> None:
