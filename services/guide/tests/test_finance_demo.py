@@ -14,7 +14,6 @@ from contracts.access import Actor
 from contracts.common import SmeRef
 from mapnet.runtime.bus import BusClient
 from mapnet.runtime.declaration import declared
-from services.registry.entrypoints.cli import load_demo as load_registry_demo
 from tests.fixtures import Servers
 
 from ..entrypoints.finance_demo import load_finance
@@ -29,7 +28,9 @@ def test_the_guides_demo_comes_after_the_registrys() -> None:
 async def test_the_demo_offers_are_examples_and_the_demo_sme_gets_suggestions_once(
     servers: Servers, region: str, client: BusClient
 ) -> None:
-    await asyncio.to_thread(load_registry_demo, servers.nats_url, region)
+    # The registry's demo through its declaration (services import nothing of each other).
+    registry = declared()["registry"]
+    await asyncio.to_thread(registry.load_demo, servers.nats_url, region)
     published = await load_finance(servers.nats_url, region)
     assert len(published) == 5
     assert {o.kind for o in published} == set(c.FINANCE_KINDS)
