@@ -165,8 +165,17 @@ async def test_staff_write_and_submit_a_second_person_approves_and_the_author_is
         assert any("Tax and Customs Board" in line for line in removed)
         assert any("e-MTA" in line for line in added)
         assert not any("Keep it." in line for line in removed + added)  # unchanged
-        anonymous = await httpx.AsyncClient(base_url=base).get(published.url.path)
-        assert "Tax and Customs Board" in anonymous.text  # readers read version 1 meanwhile
+        async with httpx.AsyncClient(base_url=base) as visitor:
+            meanwhile = await visitor.get(published.url.path)
+        assert "Tax and Customs Board" in meanwhile.text  # readers read version 1 meanwhile
+        back = {"csrf": csrf_of(change), "action": "return", "revision": revision_of(change),
+                "comment": "Name the e-MTA's address, please."}  # fmt: skip
+        assert (await bert.post(step, data=back)).status_code == 303
+        returned = await anna.get(review)
+        assert ">draft</dd>" in returned.text and "Name the e-MTA&#39;s address" in returned.text
+        work = await anna.get("/guide/work")
+        drafts = work.text.split("<h2>Drafts</h2>")[1].split("<h2>")[0]
+        assert "VAT in Estonia" in drafts
 
 
 async def test_an_sme_cannot_write_the_guide_nor_staff_another_regions_market(

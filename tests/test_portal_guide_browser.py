@@ -40,7 +40,7 @@ async def test_staff_write_an_article_the_author_may_not_approve_a_second_person
     assert await page.get_by_label("Market (two letters)").input_value() == "EE"
     await page.get_by_label("Topic", exact=True).select_option("tax_vat")
     await page.get_by_label("Title", exact=True).fill("VAT in Estonia")
-    await page.get_by_label("Summary", exact=True).fill("Register for VAT once supplies pass the threshold.")
+    await page.get_by_label("Summary", exact=True).fill("Register for VAT past the threshold.")
     await page.get_by_label("The article (Markdown)").fill(
         "## Registration\n\nRegister with the **Tax and Customs Board**.\n"
     )

@@ -44,6 +44,21 @@ STEP_OPS: dict[str, tuple[Any, type[BaseModel]]] = {
 STEP_STATUS = {"forbidden": 403, "conflict": 409, "validation_failed": 400, "not_found": 404}
 
 
+def _as_told(refusal: Refused) -> Refused:
+    """A refusal as a page says it: another region's article (the guide's not_home, meant for
+    a caller that may resend it there) is, to a person, one they may not change here."""
+    if refusal.code != "not_home":
+        return refusal
+    home = str(refusal.details.get("region") or "")
+    said = tr("the article is region %(home)s's: only its staff change it", home=home)
+    return Refused("forbidden", said, home_region=home)
+
+
+def _said(refusal: Refused) -> list[str]:
+    """What the page says: who may, whole (whose market it is); else each field's problem."""
+    return [refusal.message] if refusal.code == "forbidden" else problems(refusal)
+
+
 def _today() -> str:
     return datetime.now(UTC).date().isoformat()
 
@@ -148,7 +163,7 @@ class GuidePages:
             person=person,
             article=article,
             market=self.guide.market(article.market),
-            topic=g.TOPIC_TITLES[article.content.topic] if article.content else "",
+            topic=_topic(article),
             may_edit=self.guide.may_edit(article, actor),
             errors=[],
         )
@@ -228,18 +243,22 @@ class GuidePages:
                     article_id=written.article_id, expected_revision=written.revision_number
                 )
                 await self.portal.call(g.SUBMIT_ARTICLE, step, actor)
-        except Refused as refusal:
+        except Refused as refused:
+            refusal = _as_told(refused)
             if refusal.code not in STEP_STATUS:
-                raise
+                raise refusal from None
             # Saved, and its submission refused (no source, say): the form goes on editing the
             # article at the revision just written; else at the one it was sent with.
             found = written.article_id if written else article_id
             article = await self.guide.article(found, None, actor) if found else None
             values["revision"] = written.revision_number if written else form.get("revision")
-            # A refusal of who may is said whole (whose market it is), not as a field's word.
-            said = [refusal.message] if refusal.code == "forbidden" else problems(refusal)
             return self._form(
-                request, person, values, STEP_STATUS[refusal.code], article=article, errors=said
+                request,
+                person,
+                values,
+                STEP_STATUS[refusal.code],
+                article=article,
+                errors=_said(refusal),
             )
         assert written is not None
         return RedirectResponse(f"/guide/articles/{written.article_id}/review", status_code=303)
@@ -279,13 +298,60 @@ class GuidePages:
             given["reason"] = str(form.get("reason") or "").strip()
         try:
             await self.portal.call(op, validated(data, given), person.actor())
-        except Refused as refusal:
-            if refusal.code not in STEP_STATUS or action in ("withdraw", "archive"):
-                raise
-            return await self.review(request, person, problems(refusal), STEP_STATUS[refusal.code])
+        except Refused as refused:
+            refusal = _as_told(refused)
+            if refusal.code not in STEP_STATUS:
+                raise refusal from None
+            try:  # on the review page, beside the revision
+                return await self.review(request, person, _said(refusal), STEP_STATUS[refusal.code])
+            except Refused:  # no revision to show (a withdrawal, another region's article)
+                raise refusal from None
         if action in ("submit", "return"):
             return RedirectResponse(f"/guide/articles/{article_id}/review", status_code=303)
         return RedirectResponse(f"/guide/articles/{article_id}", status_code=303)
+
+    # --- staff: this region's local notes beside any region's article -------------------
+
+    async def note(self, request: Request, person: User) -> Response:
+        form = await posted(request)
+        article_id = request.path_params["article_id"]
+        article = await self.guide.article(article_id, None, person.actor())
+        given = {
+            "article_id": article_id,
+            "article_region": article.region,
+            "note_id": form.get("note_id") or None,
+            "text": form.get("text") or "",
+        }
+        try:
+            await self.portal.call(
+                g.WRITE_LOCAL_NOTE, validated(g.WriteLocalNote, given), person.actor()
+            )
+        except Refused as refusal:
+            if refusal.code != "validation_failed":
+                raise
+            return self.portal.page(
+                request,
+                "guide_article.html",
+                400,
+                person=person,
+                article=article,
+                market=self.guide.market(article.market),
+                topic=_topic(article),
+                errors=problems(refusal),
+                may_edit=self.guide.may_edit(article, person.actor()),
+            )
+        return RedirectResponse(f"/guide/articles/{article_id}#notes", status_code=303)
+
+    async def delete_note(self, request: Request, person: User) -> Response:
+        form = await posted(request)
+        note = g.DeleteLocalNote(note_id=request.path_params["note_id"])
+        await self.portal.call(g.DELETE_LOCAL_NOTE, note, person.actor())
+        back = str(form.get("article_id") or "")
+        return RedirectResponse(f"/guide/articles/{back}#notes" if back else "/guide", 303)
+
+
+def _topic(article: g.Article) -> str:
+    return g.TOPIC_TITLES[article.content.topic] if article.content else ""
 
 
 def add_routes(app: FastAPI, portal: Portal, pages: Pages) -> None:
@@ -301,3 +367,5 @@ def add_routes(app: FastAPI, portal: Portal, pages: Pages) -> None:
     pages.post(app, "/guide/articles/{article_id}/edit", guide.write, *STAFF)
     pages.get(app, "/guide/articles/{article_id}/review", guide.review_page, *STAFF)
     pages.post(app, "/guide/articles/{article_id}/step", guide.step, *STAFF)
+    pages.post(app, "/guide/articles/{article_id}/notes", guide.note, *STAFF)
+    pages.post(app, "/guide/notes/{note_id}/delete", guide.delete_note, *STAFF)
