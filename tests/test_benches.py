@@ -36,7 +36,7 @@ BENCHES: dict[str, tuple[list[str], list[str], list[str]]] = {
     ),
     "guide": (
         ["--articles", "60", "--queries", "20"],
-        ["articles", "p95_ms", "p50_ms", "first_query_ms"],
+        ["articles", "p95_ms", "p50_ms", "first_query_ms", "after_change_ms", "visible_ms"],
         [],
     ),
     "scheduler": (

@@ -5,7 +5,7 @@ every published version, and this region's local notes."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -132,6 +132,8 @@ class ArticleRepository:
         self.versions = db[VERSIONS]
         self.state = db[STATE]
         self.region = region
+        # Told after each change of the articles (the search index rebuilds).
+        self.on_change: list[Callable[[], None]] = []
 
     async def create_indexes(self) -> None:
         await self.articles.create_index([("sort_key", ASCENDING)], name="sort_key")
@@ -146,6 +148,8 @@ class ArticleRepository:
 
     async def _changed(self) -> None:
         await self.state.update_one({"_id": ARTICLES}, {"$inc": {"changes": 1}}, upsert=True)
+        for listener in self.on_change:
+            listener()
 
     async def find(self, article_id: str) -> ArticleRecord | None:
         """An article of this region or a read copy of another's."""

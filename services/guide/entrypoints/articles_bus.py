@@ -24,7 +24,12 @@ def build_articles(rt: Runtime) -> None:
                                                           settings.home_markets)
     )  # fmt: skip
     rt.outbox_collections += [ARTICLES, NOTES]
-    rt.startup += [articles.create_indexes, notes.create_indexes]
+
+    async def start_search_index() -> None:
+        guide.index.changed()  # built beside the start: the first search need not build it
+
+    rt.startup += [articles.create_indexes, notes.create_indexes, start_search_index]
+    rt.shutdown.append(guide.index.stop)
     # At start and then periodically: the reminders of articles due for review (once each).
     rt.every(settings.review_check_s, guide.remind_due, "article_review_check")
 

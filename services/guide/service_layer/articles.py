@@ -20,7 +20,7 @@ from mapnet.runtime.access import command_key
 from mapnet.runtime.paging import decode_cursor, encode_cursor, keyset_page
 from mapnet.runtime.unit_of_work import UnitOfWork
 
-from ..adapters.article_index import ArticleIndex, Filters
+from ..adapters.article_index import ArticleIndex, Filters, Snapshot
 from ..adapters.articles_repository import ARTICLES, NOTES, ArticleRepository, NoteRepository
 from ..domain.access import (
     actor_name,
@@ -286,14 +286,13 @@ class Articles:
     async def search_guide(self, query: Envelope[c.SearchGuide]) -> c.GuidePage:
         q = query.data
         own_only = self._region_filter(query.actor, q.status)
-        await self.index.refresh()
-        index = self.index
+        index = await self.index.current()
         filters = Filters(q.market, q.topic, q.language, q.status or "published", own_only)
         terms = words(q.text or "")
         return await asyncio.to_thread(self._ranked_page, index, filters, terms, q)
 
     def _ranked_page(
-        self, index: ArticleIndex, filters: Filters, terms: list[str], q: c.SearchGuide
+        self, index: Snapshot, filters: Filters, terms: list[str], q: c.SearchGuide
     ) -> c.GuidePage:
         """One page of the hits, best first (by BM25 score, then id; without text by the
         guide's order), after the cursor's (key, id)."""
