@@ -58,6 +58,7 @@ async def test_staff_write_an_article_the_author_may_not_approve_a_second_person
 
     await signed_in_at(page, f"{base}/signin?next=/guide/work", "bert@map.example.ee")
     await page.get_by_role("heading", name="Waiting for a reviewer").wait_for()
+    await shot(page, "31a-guide-work")
     await page.get_by_role("link", name="VAT in Estonia").click()
     await page.get_by_role("heading", name="A new article: never published").wait_for()
     assert "Tax and Customs Board" in await page.locator("ul.diff").inner_text()
