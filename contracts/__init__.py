@@ -1,6 +1,6 @@
 """MAPnet's shared contracts: envelope, errors, subjects, and every service's messages."""
 
-from . import events, finance, guide, health, matching, notify, registry
+from . import events, finance, guide, health, matching, notify, registry, reports
 from .envelope import (
     ERROR_TYPE,
     Envelope,
@@ -34,6 +34,7 @@ __all__ = [
     "notify",
     "operations_of",
     "registry",
+    "reports",
     "subject",
     "utcnow",
 ]

@@ -134,7 +134,7 @@ async def test_up_serves_stops_cleanly_and_keeps_data(tmp_path: Path) -> None:
             tmp_path, nats_port, mongo_port, report["http_url"]
         )
         assert set(report["services"]) == {"registry", "events", "matching", "notify", "portal",
-                                           "guide"}  # fmt: skip
+                                           "guide", "reports"}  # fmt: skip
         # The portal answers where the report says (tests run it on a free port).
         async with httpx.AsyncClient() as http:
             health = await http.get(f"{report['http_url']}/healthz")
