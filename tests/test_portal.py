@@ -89,7 +89,9 @@ async def test_posts_without_the_forms_token_are_refused_and_guessing_is_limited
             await sign_in(http, "admin@tallinn.example", "wrong password!")
         paused = await sign_in(http, "admin@tallinn.example")  # even the right one, for now
         assert paused.status_code == 429 and "too many failed sign-ins" in paused.text
-        assert paused.headers["Retry-After"] == "30"
+        # The pause is 30 s from the fifth failure; the answer names what is left of it, rounded
+        # up (never sooner than the pause ends), so a slow hash of the sixth may leave 29.
+        assert paused.headers["Retry-After"] in {"29", "30"}
 
 
 async def test_an_sme_contact_sees_no_registry_and_no_other_companys_people(

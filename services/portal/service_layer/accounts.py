@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -84,7 +85,7 @@ class Accounts:
             if until is not None:
                 raise Refused(
                     "forbidden", N_("too many failed sign-ins: wait a while and try again"),
-                    retry_after_s=max(1, round((until - now).total_seconds())),
+                    retry_after_s=max(1, math.ceil((until - now).total_seconds())),
                 )  # fmt: skip
         user = await self.store.user(email)
         if not await self.verified(password, user.password_hash if user else None):
@@ -175,7 +176,7 @@ class Accounts:
         if until := await self.store.reserve_attempt(key, "", now, now - ATTEMPT_WINDOW, wait):
             raise Refused(
                 "forbidden", N_("too many password resets asked for: wait a while and try again"),
-                retry_after_s=max(1, round((until - now).total_seconds())),
+                retry_after_s=max(1, math.ceil((until - now).total_seconds())),
             )  # fmt: skip
 
     async def forgot(self, email: str) -> tuple[str, Link] | None:
