@@ -30,6 +30,14 @@ class GuideSettings(BaseSettings):
         description="How often the guide looks for articles due for review (and at start)",
     )
 
+    demo: bool = Field(
+        default=False,
+        validation_alias="MAPNET_DEMO",
+        description="A demo (`mapnet up --demo`, `make run`): at start, the starter articles of "
+        "the markets other regions are home for are put in as read copies of their home "
+        "regions' demo articles, which replace them when they arrive; never in a real region",
+    )
+
     @field_validator("home_markets", mode="before")
     @classmethod
     def _pairs(cls, value: object) -> object:

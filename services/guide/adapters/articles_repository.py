@@ -18,7 +18,7 @@ from contracts.errors import Refused, conflict, not_found
 from mapnet.runtime import outbox
 from mapnet.runtime.mongo import Database, storable
 
-from ..domain.articles import ArticleRecord, PublishedVersion, WorkingRevision
+from ..domain.articles import ArticleRecord, PublishedVersion, WorkingRevision, content_of
 from ..domain.markdown import to_text
 
 ARTICLES = "articles"
@@ -26,6 +26,8 @@ VERSIONS = "article_versions"
 NOTES = "local_notes"
 # One counter the search index compares with its own, to know it must be rebuilt.
 STATE = "guide_state"
+# Marks a demo's starter copy of another region's article (put_starter_copy).
+STARTER_COPY = "starter_copy"
 
 
 def sort_key(market: str, topic: str, title: str) -> str:
@@ -242,14 +244,16 @@ class ArticleRepository:
 
     async def put_copy(self, published: c.PublishedArticle) -> None:
         """Another region's published version: kept, and shown unless a newer one (or its
-        withdrawal) is here already."""
+        withdrawal) is here already. It replaces a starter copy of the same article, whatever
+        its version."""
         if published.region == self.region:
             return
         await self.keep_version(published)
         doc = await self.articles.find_one({"_id": published.article_id})
         if doc is not None and doc["region"] != published.region:
             return  # an id that is another article's: never overwrite it
-        known = record_from_doc(doc) if doc is not None else None
+        starter = doc is not None and bool(doc.get(STARTER_COPY))
+        known = record_from_doc(doc) if doc is not None and not starter else None
         if known is not None and known.latest_version >= published.version:
             if published.version not in {v.version for v in known.versions}:
                 known.versions = sorted(
@@ -269,10 +273,41 @@ class ArticleRepository:
             except DuplicateKeyError:
                 return  # a concurrent copy: the next delivery of either settles it
         else:
+            older = {STARTER_COPY: True} if starter else {"version": {"$lt": published.version}}
             await self.articles.update_one(
-                {"_id": copy.article_id, "version": {"$lt": published.version}}, {"$set": state}
+                {"_id": copy.article_id, **older},
+                {"$set": state, "$unset": {STARTER_COPY: ""}},
             )
         await self._changed()
+
+    async def put_starter_copy(self, published: c.PublishedArticle) -> bool:
+        """A demo's stand-in for another region's published article, until the copy of the real
+        one arrives (put_copy replaces it): put in unless that copy is here already, or given
+        the starter text again if it changed. Answers whether anything changed."""
+        if published.region == self.region:
+            return False
+        state = {**record_state(ArticleRecord.copy_of(published, [])), STARTER_COPY: True}
+        doc = await self.articles.find_one({"_id": published.article_id})
+        if doc is None:
+            try:
+                await self.articles.insert_one({"_id": published.article_id, **state})
+            except DuplicateKeyError:
+                return False  # the real copy came meanwhile
+        else:
+            if not doc.get(STARTER_COPY) or doc["region"] != published.region:
+                return False  # the real copy, or another article's id: never overwritten
+            if doc["status"] != "published":
+                return False  # withdrawn at home meanwhile: not shown again
+            kept = record_from_doc(doc).latest
+            if kept is not None and kept.content == content_of(published):
+                return False
+            result = await self.articles.update_one(
+                {"_id": published.article_id, STARTER_COPY: True}, {"$set": state}
+            )
+            if result.modified_count == 0:
+                return False
+        await self._changed()
+        return True
 
     async def withdraw_copy(self, withdrawn: c.ArticleWithdrawn) -> None:
         """Another region withdrew or archived its article: the copy is no longer shown

@@ -11,6 +11,7 @@ from ..adapters.articles_repository import ARTICLES, NOTES, ArticleRepository, N
 from ..adapters.markets import market_homes
 from ..service_layer.articles import Articles
 from ..settings import GuideSettings
+from .demo import starter_copies
 from .facts_bus import build_facts
 
 
@@ -29,6 +30,13 @@ def build_articles(rt: Runtime) -> None:
         guide.index.changed()  # built beside the start: the first search need not build it
 
     rt.startup += [articles.create_indexes, notes.create_indexes, start_search_index]
+    if settings.demo:
+        # The other regions' markets shown from the start, as read copies of their demos'
+        # articles. Put in by this process alone, from its package: no request can.
+        async def put_starter_copies() -> None:
+            await guide.put_starter_copies(starter_copies(guide.homes, guide.now()))
+
+        rt.startup.append(put_starter_copies)
     rt.shutdown.append(guide.index.stop)
     # At start and then periodically: the reminders of articles due for review (once each).
     rt.every(settings.review_check_s, guide.remind_due, "article_review_check")

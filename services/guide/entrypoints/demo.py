@@ -1,8 +1,10 @@
 """The guide's part of the demo: the starter articles (services/guide/starter/<market>/<topic>.md)
 of the markets this region is home for, written by the demo's staff member and approved by its
 administrator (four eyes: the accounts the portal's demo makes, staff@ and admin@<region>.example).
-The other regions' markets arrive by federation, from their own demos. Beside them, the finance
-link's demo offers and a need (finance_demo.py).
+The other regions' markets are in the guide from its start, as read copies of what their home
+regions' demos publish (starter_copies: the guide puts them in itself when it runs a demo,
+MAPNET_DEMO), and the real copies replace them by federation once those demos run. Beside them,
+the finance link's demo offers and a need (finance_demo.py).
 
 Every command has an envelope id derived from the region, market, topic and step: loading the
 demo again sends the same commands, which the guide answers as before (nothing twice)."""
@@ -11,16 +13,19 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from datetime import datetime
 from importlib.resources import files
 from importlib.resources.abc import Traversable
 
 from contracts import guide as c
 from contracts.access import Actor
 from mapnet.runtime.bus import BusClient
+from mapnet.runtime.codec import make_envelope
 
 from ..adapters.markets import market_homes
 from ..domain.starter import StarterArticle, parse
+from ..service_layer.articles import new_article_id
 from ..settings import GuideSettings
 from .finance_demo import load_finance
 
@@ -72,14 +77,49 @@ def _id(region: str, article: StarterArticle, step: str) -> str:
     return str(uuid.uuid5(_NAMESPACE, f"{region}:{article.market}:{article.content.topic}:{step}"))
 
 
+def demo_author(region: str) -> Actor:
+    return Actor(id=f"staff@{region}.example", role="map_staff", region=region)
+
+
+def demo_reviewer(region: str) -> Actor:
+    return Actor(id=f"admin@{region}.example", role="map_admin", region=region)
+
+
+def home_article_id(home: str, article: StarterArticle) -> str:
+    """The id the article gets when ``home``'s demo publishes it: its write command's, as the
+    guide derives it (the command's sender and id)."""
+    write = make_envelope(
+        c.WRITE_ARTICLE, article.write(), region=home, source=f"mapnet/{home}/demo",
+        id=_id(home, article, "write"), actor=demo_author(home),
+    )  # fmt: skip
+    return new_article_id(home, write)
+
+
+def starter_copies(homes: Mapping[str, str], now: datetime) -> list[c.PublishedArticle]:
+    """Every starter article as its home region's demo publishes it (the id, the writer and
+    approver, version 1; published ``now``), of each market ``homes`` names a home for: what
+    the guide of a demo puts in as read copies of the other regions' articles."""
+    copies = []
+    for article in starter_articles(homes):
+        home = homes[article.market]
+        copies.append(
+            c.PublishedArticle(
+                **article.content.model_dump(), article_id=home_article_id(home, article),
+                region=home, market=article.market, version=1, published_at=now,
+                approved_by=demo_reviewer(home).id, written_by=[demo_author(home).id],
+                author=demo_author(home).id,
+            )
+        )  # fmt: skip
+    return copies
+
+
 async def load_starter(nats_url: str, region: str, markets: Iterable[str]) -> list[c.Article]:
     """Publish the starter articles of ``markets`` in ``region``: written and submitted by the
     demo's staff member, approved by its administrator. Answers the published articles."""
     articles = starter_articles(markets)
     if not articles:
         return []
-    author = Actor(id=f"staff@{region}.example", role="map_staff", region=region)
-    reviewer = Actor(id=f"admin@{region}.example", role="map_admin", region=region)
+    author, reviewer = demo_author(region), demo_reviewer(region)
     client = await BusClient.connect(
         nats_url, region=region, source=f"mapnet/{region}/demo", role="map_admin"
     )

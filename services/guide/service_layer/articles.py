@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime, timedelta
 from functools import partial
 from typing import Any
@@ -36,6 +36,12 @@ from ..domain.text import snippet, words
 # Article and note ids derive from the caller and command id: a retried command resumes.
 _NAMESPACE = uuid.UUID("5b0e7f3c-2a94-4c1d-9f6e-8d3a1c7b2e50")
 _MAX_RETRIES = 20
+
+
+def new_article_id(region: str, cmd: Envelope[Any]) -> str:
+    """The id of the article a write without one creates in ``region``: the same command (its
+    sender and id) again finds it, and nobody else can take it by sending that id first."""
+    return str(uuid.uuid5(_NAMESPACE, f"article:{region}:{command_key(cmd)}"))
 
 
 class Articles:
@@ -70,7 +76,7 @@ class Articles:
         check_writes_market(cmd.actor, d.market, self.homes, self.region)
         by = actor_name(cmd.actor)
         if d.article_id is None:
-            article_id = str(uuid.uuid5(_NAMESPACE, f"article:{self.region}:{command_key(cmd)}"))
+            article_id = new_article_id(self.region, cmd)
             if await self.articles.find(article_id) is None:
                 article = ArticleRecord.create(article_id, self.region, d, by, self.now())
                 await self.uow.save(
@@ -413,3 +419,15 @@ class Articles:
 
     async def copy_withdrawn(self, withdrawn: c.ArticleWithdrawn) -> None:
         await self.articles.withdraw_copy(withdrawn)
+
+    async def put_starter_copies(self, copies: Sequence[c.PublishedArticle]) -> int:
+        """A demo's stand-ins for the other regions' published articles (read copies of them,
+        replaced by the real copies when they arrive); only of a market whose home region they
+        name. Run in this process at start, never on a request. Answers how many changed."""
+        changed = 0
+        for published in copies:
+            if published.region != self.region and self.homes.get(published.market) == (
+                published.region
+            ):
+                changed += await self.articles.put_starter_copy(published)
+        return changed
