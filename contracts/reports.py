@@ -2,3 +2,220 @@
 reports."""
 
 from __future__ import annotations
+
+from datetime import date
+from typing import Literal, get_args
+
+from pydantic import AwareDatetime, Field
+
+from .access import STAFF
+from .common import CountryCode, Keyword, Page, SmeRef
+from .envelope import Payload
+from .ids import RegionId
+from .operations import command, event, query
+
+# --- feedback ---------------------------------------------------------------------------
+# The SMEs' feedback (issue 30, item 1). A survey is opened for an SME of this region when a fact
+# another service publishes makes an occasion: a brokerage meeting that took place (matching's
+# meeting_outcome_recorded), attendance at an event or course (events' attendance_recorded), a
+# coaching stage reached (registry's sme_stage_changed). Each of the SME's contacts answers it
+# once, within the answer window; staff read the answers of their region, `steering` and the
+# report read the summary (counts, ratings, obstacles per market, quotes only where allowed).
+
+OccasionKind = Literal["meeting", "event", "coaching_stage"]
+OCCASION_KINDS: tuple[OccasionKind, ...] = ("meeting", "event", "coaching_stage")
+Obstacle = Literal[
+    "regulation_and_certification",
+    "company_registration",
+    "tax",
+    "finance",
+    "language_and_culture",
+    "finding_partners",
+    "public_procurement",
+    "other",
+]
+OBSTACLES: tuple[Obstacle, ...] = get_args(Obstacle)
+FEEDBACK_TEXT = 2000
+
+
+class Occasion(Payload):
+    """What a survey asks about."""
+
+    kind: OccasionKind
+    ref: str = Field(
+        min_length=1,
+        max_length=200,
+        description="The meeting id, the event id, or the coaching stage reached",
+    )
+    happened_at: AwareDatetime
+    event_id: str | None = Field(default=None, description="With a meeting: its brokerage event")
+    clusters: list[Keyword] = Field(default_factory=list, max_length=20)
+
+
+class Survey(Payload):
+    """A survey open to the contacts of one SME of this region about one occasion."""
+
+    survey_id: str
+    region: RegionId
+    sme: SmeRef
+    occasion: Occasion
+    opened_at: AwareDatetime
+    closes_at: AwareDatetime = Field(description="Answers are taken until then, none after")
+
+
+class SurveyOpened(Survey):
+    """No person is named: notify mails the SME's contacts who consented to mail."""
+
+
+class MarketObstacles(Payload):
+    """The obstacles met in one market, from the fixed list, and in the SME's words."""
+
+    market: CountryCode
+    obstacles: list[Obstacle] = Field(default_factory=list, max_length=len(OBSTACLES))
+    text: str = Field(default="", max_length=FEEDBACK_TEXT)
+
+
+class AnswerSurvey(Payload):
+    survey_id: str = Field(min_length=1, max_length=200)
+    rating: int = Field(ge=1, le=5, description="1 (poor) to 5 (excellent)")
+    helped: str = Field(default="", max_length=FEEDBACK_TEXT, description="What helped")
+    markets: list[MarketObstacles] = Field(default_factory=list, max_length=10)
+    may_quote: bool = Field(
+        default=False,
+        description="The SME's words may be quoted (without names) in the region's reports",
+    )
+
+
+class SurveyAnswer(Payload):
+    """An answer as the region's staff read it. Once its SME or person is erased, it keeps its
+    rating, occasion and the obstacles chosen, but not who gave it nor their words."""
+
+    answer_id: str
+    survey_id: str
+    region: RegionId
+    sme: SmeRef | None = Field(description="None once the SME or the person was erased")
+    occasion: Occasion
+    rating: int
+    helped: str
+    markets: list[MarketObstacles]
+    may_quote: bool
+    answered_at: AwareDatetime
+    erased: bool = False
+
+
+class SurveyAnswered(Payload):
+    """An answer as the streams may keep it: no SME, no person, no words."""
+
+    survey_id: str
+    region: RegionId
+    occasion_kind: OccasionKind
+    rating: int
+    obstacles: list[MarketObstacles] = Field(description="The markets and obstacles; no text")
+    answered_at: AwareDatetime
+
+
+class ListOpenSurveys(Payload):
+    """The surveys the calling SME contact may still answer (the actor says who)."""
+
+
+class OpenSurveys(Payload):
+    items: list[Survey]
+
+
+class ListSurveyAnswers(Page):
+    from_date: date | None = None
+    to_date: date | None = Field(default=None, description="Inclusive")
+    occasion_kind: OccasionKind | None = None
+
+
+class SurveyAnswerPage(Payload):
+    items: list[SurveyAnswer]
+    next_cursor: str | None = None
+
+
+class GetFeedbackSummary(Payload):
+    from_date: date
+    to_date: date = Field(description="Inclusive")
+
+
+class ObstacleCount(Payload):
+    market: CountryCode
+    obstacle: Obstacle
+    count: int
+
+
+class Quote(Payload):
+    """Words an SME allowed to be quoted, without who said them."""
+
+    text: str
+    market: CountryCode | None = Field(description="None: what helped; else that market's words")
+    occasion_kind: OccasionKind
+    rating: int
+    answered_on: date
+
+
+class OccasionFigures(Payload):
+    surveys: int = Field(description="Surveys opened in the period")
+    answers: int
+    rating_mean: float | None
+
+
+class FeedbackSummary(Payload):
+    """What the region's SMEs said in a period (answers given in it): counts only, no names."""
+
+    region: RegionId
+    from_date: date
+    to_date: date
+    surveys: int = Field(description="Surveys opened in the period")
+    answers: int = Field(description="Answers given in the period")
+    rating_mean: float | None
+    ratings: dict[str, int] = Field(description="Answers by rating, '1' to '5'")
+    by_occasion: dict[str, OccasionFigures]
+    obstacles: list[ObstacleCount] = Field(description="Most frequent first")
+    quotes: list[Quote] = Field(description="Only of answers that allowed it")
+
+
+S = "reports"
+ANSWER_SURVEY = command(
+    S,
+    "answer_survey",
+    AnswerSurvey,
+    SurveyAnswer,
+    "Answer a survey, once, as the SME contact it is open to",
+    roles=("sme",),
+    refusals={
+        "not_found": "no survey with this id in this region",
+        "forbidden": "the survey is not open to the caller's SME (details.fields names survey_id)",
+        "conflict": "details.reason 'answered' (the caller answered it before, details.answer_id)"
+        " or 'closed' (its answer window ended at details.closes_at)",
+    },
+)
+LIST_OPEN_SURVEYS = query(
+    S,
+    "list_open_surveys",
+    ListOpenSurveys,
+    OpenSurveys,
+    "The surveys the calling SME contact may still answer, newest first",
+    roles=("sme",),
+)
+LIST_SURVEY_ANSWERS = query(
+    S,
+    "list_survey_answers",
+    ListSurveyAnswers,
+    SurveyAnswerPage,
+    "The answers given to the region's surveys, newest first (the region's staff)",
+    roles=STAFF,
+    refusals={"forbidden": "staff read the answers of their own region only"},
+)
+GET_FEEDBACK_SUMMARY = query(
+    S,
+    "get_feedback_summary",
+    GetFeedbackSummary,
+    FeedbackSummary,
+    "Figures of the answers given in a period: counts, ratings, obstacles per market, quotes "
+    "allowed; no names",
+    roles=(*STAFF, "steering", "operator", "service"),
+    refusals={"forbidden": "staff read the figures of their own region only"},
+)
+SURVEY_OPENED = event(S, "survey_opened", SurveyOpened, "A survey was opened to an SME's contacts")
+SURVEY_ANSWERED = event(S, "survey_answered", SurveyAnswered, "A survey was answered")
