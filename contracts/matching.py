@@ -40,6 +40,9 @@ class PartnerMatch(Payload):
     title: str
     score: float
     reasons: list[str] = Field(description="The terms and criteria that counted")
+    country: CountryCode | None = Field(
+        default=None, description="Where the partner is based (its market, for the guide's link)"
+    )
 
 
 class PartnerPage(Payload):
@@ -385,7 +388,8 @@ GET_MEETING_KPIS = query(
     GetMeetingKpis,
     MeetingKpis,
     "Contacts, meetings, cooperation",
-    roles=(*STAFF, "organiser", "steering"),
+    # service: the reports service asks it for the region's monthly figures.
+    roles=(*STAFF, "organiser", "steering", "service"),
     refusals={"forbidden": "an organiser reads only one of their own events (data.event_id)"},
 )
 FIND_PARTNERS = query(

@@ -372,6 +372,7 @@ class Matching:
                     title=doc["profile"]["title"],
                     score=total,
                     reasons=reasons,
+                    country=doc["sme"].get("country"),
                 )
                 for doc, total, reasons in page
             ],

@@ -108,8 +108,9 @@ class Pages:
             self.portal.call(mt.FIND_PARTNERS, query, person.actor()),
             self.portal.call(ev.LIST_CALENDAR, upcoming, person.actor()),
         )
-        # Each partner's market's guide ("entering Germany? read: company forms, VAT, …").
-        guides = await self.guide.links({m.sme.region for m in found.items}, person.actor())
+        # Each partner's market's guide ("entering Germany? read: company forms, VAT, …"): the
+        # country it is based in, or its region's where matching does not say.
+        guides = await self.guide.partner_links(found.items, person.actor())
         return self.portal.page(request, "partners.html", person=person, page=found, given=given,
                                 events=brokerage.items, guides=guides,
                                 types=mt.ProfileType.__args__)  # type: ignore[attr-defined]  # fmt: skip

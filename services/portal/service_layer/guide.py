@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, get_args
 
 from contracts import guide as g
+from contracts import matching as mt
 from contracts.access import STAFF, Actor
 from contracts.errors import Refused
 
@@ -210,12 +211,19 @@ class Guide:
             due=due,
         )
 
-    async def links(self, regions: Iterable[str], actor: Actor) -> dict[str, GuideLink]:
-        """The guide of each region's market (its country), by region: a region whose country
-        the portal does not know, or whose market has no article, links none."""
-        regions = list(regions)
-        found = await self.market_links([m for r in regions if (m := self.countries.get(r))], actor)
-        return {r: found[m] for r in regions if (m := self.countries.get(r)) in found}
+    async def partner_links(
+        self, partners: Iterable[mt.PartnerMatch], actor: Actor
+    ) -> dict[str, GuideLink]:
+        """The guide of each partner's market, by profile id: the country the partner is based
+        in (an SME registered at one region's MAP may be based in another country), else its
+        region's country."""
+        market_of = {
+            p.profile_id: market
+            for p in partners
+            if (market := p.country or self.countries.get(p.sme.region))
+        }
+        found = await self.market_links(market_of.values(), actor)
+        return {pid: found[m] for pid, m in market_of.items() if m in found}
 
     async def market_links(self, markets: Iterable[str], actor: Actor) -> dict[str, GuideLink]:
         """Each market's guide as a few topics to read first, by market (none for a market

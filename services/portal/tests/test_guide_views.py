@@ -60,3 +60,37 @@ def test_only_the_guides_rendered_bodies_are_shown_unescaped() -> None:
     }
     python = [p for p in TEMPLATES.parent.rglob("*.py") if "tests" not in p.parts]
     assert not [p for p in python if re.search(r"\bMarkup\(|markupsafe|mark_safe", p.read_text())]
+
+
+async def test_a_partner_links_the_guide_of_the_country_it_is_based_in() -> None:
+    """An SME registered at Tallinn's MAP but based in Finland links Finland's guide; one whose
+    country matching does not give links its region's."""
+    from typing import Any
+
+    from contracts import matching as mt
+    from contracts.access import Actor
+    from contracts.common import SmeRef
+    from services.portal.service_layer.guide import Guide
+
+    def summary(market: str) -> g.ArticleSummary:
+        return g.ArticleSummary(
+            article_id=f"article-{market}", region="tallinn", market=market, topic="company_forms",
+            title="Forms", summary="s", language="en", tags=[], status="published", version=1,
+            review_by=date(2030, 1, 1), needs_review=False, updated_at=datetime.now(UTC),
+        )  # fmt: skip
+
+    async def call(op: Any, query: g.ListArticles, actor: Actor) -> g.ArticlePage:
+        return g.ArticlePage(items=[summary(query.market)] if query.market else [])
+
+    guide = Guide(call, "tallinn", {"EE": "Estonia", "FI": "Finland"}, {"tallinn": "EE"})
+
+    def match(profile_id: str, country: str | None) -> mt.PartnerMatch:
+        return mt.PartnerMatch(
+            sme=SmeRef(sme_id=f"s-{profile_id}", region="tallinn"), legal_name="Oy",
+            profile_id=profile_id, profile_type="technology_offer", title="t", score=1.0,
+            reasons=[], country=country,
+        )  # fmt: skip
+
+    reader = Actor(id="x@y.ee", role="sme", region="tallinn")
+    links = await guide.partner_links([match("p1", "FI"), match("p2", None)], reader)
+    assert links["p1"].market.code == "FI" and links["p2"].market.code == "EE"
