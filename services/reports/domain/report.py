@@ -16,41 +16,42 @@ from typing import Literal
 Comparison = Literal["at_least", "exactly"]
 
 STAGES: tuple[str, ...] = ("identified", "selected", "trained", "coached", "internationalised")
-MEETING_STEPS: tuple[str, ...] = ("requested", "accepted", "declined", "cancelled", "held")
-OUTCOMES: tuple[str, ...] = (
-    "did_not_take_place",
-    "insufficient_interest",
-    "informative_no_cooperation",
-    "cooperation_possible",
-)
+# What matching counts of meetings: accepted requests (contacts brokered), meetings that took
+# place, and of those the ones whose outcome says cooperation is possible.
+MEETING_STEPS: tuple[str, ...] = ("contacts_brokered", "meetings_held", "cooperation_possible")
+MEETING_LABELS: dict[str, str] = {
+    "contacts_brokered": "Contacts brokered (meetings accepted)",
+    "meetings_held": "Meetings held",
+    "cooperation_possible": "Cooperation possible",
+}
+OUTCOMES: tuple[str, ...] = ("cooperation_possible", "no_cooperation_yet")
 OBSTACLES: dict[str, str] = {
-    "regulation_certification": "Regulation and certification",
+    "regulation_and_certification": "Regulation and certification",
     "company_registration": "Company registration",
     "tax": "Tax",
     "finance": "Finance",
-    "language_culture": "Language and culture",
+    "language_and_culture": "Language and culture",
     "finding_partners": "Finding partners",
     "public_procurement": "Public procurement",
     "other": "Other",
 }
 # What a MAP can do about an obstacle: the recommendation names it beside the count.
 REMEDIES: dict[str, str] = {
-    "regulation_certification": "publish the market's product rules and certification steps "
+    "regulation_and_certification": "publish the market's product rules and certification steps "
     "in the guide and broker contacts with its notified bodies",
     "company_registration": "add a step-by-step registration article and a contact at the "
     "market's business register",
     "tax": "arrange a tax and VAT clinic with the market's chamber",
     "finance": "link the SMEs with the finance offers for export and the market's funders",
-    "language_culture": "offer a business-culture course and interpreters at brokerage events",
+    "language_and_culture": "offer a business-culture course and interpreters at brokerage events",
     "finding_partners": "hold a brokerage event or road show with the market's cluster",
     "public_procurement": "train SMEs on the market's tender portals and joint bids",
     "other": "read the SMEs' own words in the answers and follow up in coaching",
 }
 OCCASIONS: dict[str, str] = {
     "meeting": "Brokerage meeting",
-    "event": "Event",
-    "course": "Training course",
-    "coaching": "Coaching stage",
+    "event": "Event or course",
+    "coaching_stage": "Coaching stage",
 }
 
 
@@ -100,23 +101,27 @@ class RegionFigures:
 
 
 @dataclass(frozen=True)
-class Obstacle:
-    obstacle: str
-    market: str
+class Quote:
+    """Words an SME allowed to be quoted, without who said them."""
+
+    text: str
+    occasion: str
+    market: str | None
+    rating: int
+    answered_on: date
 
 
 @dataclass(frozen=True)
-class Answer:
-    """One survey answer as the report needs it: no person, no company name. ``quote`` is the
-    answer's free text only when its author allowed quoting (else None)."""
+class Feedback:
+    """A region's survey answers of a period, counted: no person, no company. ``obstacles``:
+    (market, obstacle) -> answers that named it; ``quotes`` only of answers that allowed it."""
 
     region: str
-    occasion: str
-    answered_on: date
-    rating: int
-    obstacles: tuple[Obstacle, ...] = ()
-    quote: str | None = None
-    sme_country: str = ""
+    answers: int = 0
+    ratings: Mapping[int, int] = field(default_factory=dict)
+    by_occasion: Mapping[str, tuple[int, float | None]] = field(default_factory=dict)
+    obstacles: Mapping[tuple[str, str], int] = field(default_factory=dict)
+    quotes: tuple[Quote, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -209,14 +214,6 @@ class ObstacleRow:
 
 
 @dataclass(frozen=True)
-class Quote:
-    text: str
-    occasion: str
-    sme_country: str
-    rating: int
-
-
-@dataclass(frozen=True)
 class Satisfaction:
     answers: int
     mean: float | None
@@ -240,6 +237,7 @@ class MonitoringReport:
     previous_period: Period
     made_at: datetime
     regions: tuple[str, ...]
+    feedback_regions: tuple[str, ...]
     targets: list[TargetRow]
     funnel: dict[str, int]
     meetings: dict[str, int]
@@ -276,8 +274,8 @@ class MonitoringReport:
             ),
             "meetings": Table(
                 "Meetings",
-                ("step", "meetings"),
-                [(step, self.meetings.get(step, 0)) for step in MEETING_STEPS],
+                ("count", "meetings"),
+                [(MEETING_LABELS[step], self.meetings.get(step, 0)) for step in MEETING_STEPS],
             ),
             "outcomes": Table(
                 "Meeting outcomes",
@@ -285,7 +283,8 @@ class MonitoringReport:
                 [(o.replace("_", " "), self.outcomes.get(o, 0)) for o in OUTCOMES],
             ),
             "cooperation": Table(
-                "Cooperation between regions (meetings brokered, by the SMEs' regions)",
+                "Cooperation between regions (contacts brokered between their SMEs; a row is "
+                "the region whose figures count them)",
                 ("region", *regions),
                 [(a, *(self.cooperation.get((a, b), 0) for b in regions)) for a in regions],
             ),
@@ -310,9 +309,15 @@ class MonitoringReport:
             ),
             "quotes": Table(
                 "What SMEs said (quoted with their consent)",
-                ("quote", "occasion", "sme_country", "rating"),
+                ("quote", "occasion", "market", "rating", "answered_on"),
                 [
-                    (q.text, OCCASIONS.get(q.occasion, q.occasion), q.sme_country, q.rating)
+                    (
+                        q.text,
+                        OCCASIONS.get(q.occasion, q.occasion),
+                        q.market or "",
+                        q.rating,
+                        q.answered_on.isoformat(),
+                    )
                     for q in self.quotes
                 ],
             ),
@@ -323,61 +328,71 @@ def summed(figures: Iterable[RegionFigures], region: str) -> RegionFigures:
     """Several regions' (or months') counts added up, under one name."""
     totals: dict[str, Counter[str]] = defaultdict(Counter)
     for one in figures:
-        for part in ("indicators", "funnel", "meetings", "outcomes", "cooperation"):
+        for part in ("indicators", "funnel", "meetings", "cooperation"):
             totals[part].update(getattr(one, part))
     return RegionFigures(
         region=region,
         indicators=dict(totals["indicators"]),
         funnel=dict(totals["funnel"]),
         meetings=dict(totals["meetings"]),
-        outcomes=dict(totals["outcomes"]),
         cooperation=dict(totals["cooperation"]),
     )
 
 
-def _mean(ratings: Sequence[int]) -> float | None:
-    return round(sum(ratings) / len(ratings), 2) if ratings else None
+def feedback_summed(feedback: Iterable[Feedback], region: str) -> Feedback:
+    """Several regions' answers counted together; a mean weighs each region by its answers."""
+    answers = 0
+    ratings: Counter[int] = Counter()
+    obstacles: Counter[tuple[str, str]] = Counter()
+    occasions: dict[str, list[tuple[int, float]]] = defaultdict(list)
+    quotes: list[Quote] = []
+    for one in feedback:
+        answers += one.answers
+        ratings.update(one.ratings)
+        obstacles.update(one.obstacles)
+        quotes += one.quotes
+        for occasion, (count, mean) in one.by_occasion.items():
+            occasions[occasion].append((count, mean if mean is not None else 0.0))
+    by_occasion: dict[str, tuple[int, float | None]] = {}
+    for occasion, parts in occasions.items():
+        count = sum(n for n, _ in parts)
+        by_occasion[occasion] = (
+            count,
+            round(sum(n * m for n, m in parts) / count, 2) if count else None,
+        )
+    return Feedback(region, answers, dict(ratings), by_occasion, dict(obstacles), tuple(quotes))
 
 
-def satisfaction(answers: Sequence[Answer]) -> Satisfaction:
-    by_occasion: dict[str, list[int]] = defaultdict(list)
-    for a in answers:
-        by_occasion[a.occasion].append(a.rating)
-    ordered = [o for o in OCCASIONS if o in by_occasion] + sorted(
-        o for o in by_occasion if o not in OCCASIONS
+def satisfaction(feedback: Feedback) -> Satisfaction:
+    ratings = {r: feedback.ratings.get(r, 0) for r in range(1, 6)}
+    rated = sum(ratings.values())
+    mean = round(sum(r * n for r, n in ratings.items()) / rated, 2) if rated else None
+    ordered = [o for o in OCCASIONS if o in feedback.by_occasion] + sorted(
+        o for o in feedback.by_occasion if o not in OCCASIONS
     )
-    ratings = [a.rating for a in answers]
     return Satisfaction(
-        answers=len(answers),
-        mean=_mean(ratings),
-        by_rating={r: ratings.count(r) for r in range(1, 6)},
-        by_occasion={o: (len(by_occasion[o]), _mean(by_occasion[o])) for o in ordered},
+        answers=feedback.answers,
+        mean=mean,
+        by_rating=ratings,
+        by_occasion={o: feedback.by_occasion[o] for o in ordered},
     )
-
-
-def obstacle_counts(answers: Iterable[Answer]) -> Counter[tuple[str, str]]:
-    """(market, obstacle) -> how many answers named it (an answer counts once per pair)."""
-    counted: Counter[tuple[str, str]] = Counter()
-    for a in answers:
-        counted.update({(o.market, o.obstacle) for o in a.obstacles})
-    return counted
 
 
 def frequent_obstacles(
-    answers: Sequence[Answer], previous: Sequence[Answer], per_market: int = 3
+    now: Mapping[tuple[str, str], int],
+    before: Mapping[tuple[str, str], int],
+    per_market: int = 3,
 ) -> list[ObstacleRow]:
     """The most frequent obstacles of each market (most named first; markets by how often
     their obstacles were named), with the previous period's count of the same pair."""
-    now, before = obstacle_counts(answers), obstacle_counts(previous)
-    answers_in: Counter[str] = Counter()
-    for a in answers:
-        answers_in.update({o.market for o in a.obstacles})
     by_market: dict[str, list[tuple[str, int]]] = defaultdict(list)
     for (market, obstacle), count in now.items():
-        by_market[market].append((obstacle, count))
+        if count:
+            by_market[market].append((obstacle, count))
     rows: list[ObstacleRow] = []
     markets = sorted(by_market, key=lambda m: (-sum(c for _, c in by_market[m]), m))
     for market in markets:
+        named = sum(c for _, c in by_market[market])
         top = sorted(by_market[market], key=lambda oc: (-oc[1], oc[0]))[:per_market]
         rows += [
             ObstacleRow(
@@ -386,7 +401,7 @@ def frequent_obstacles(
                 OBSTACLES.get(obstacle, obstacle),
                 count,
                 before.get((market, obstacle), 0),
-                answers_in[market],
+                named,
             )
             for obstacle, count in top
         ]
@@ -415,8 +430,8 @@ def recommendations(
         )
         said.append(
             f"{row.market}: {row.label.lower()} is the obstacle SMEs met most in this market "
-            f"({row.count} of {row.answers_in_market} answers naming the market; {change}). "
-            f"Recommended: {REMEDIES.get(row.obstacle, REMEDIES['other'])}."
+            f"(named {row.count} times of {row.answers_in_market} obstacles named for it; "
+            f"{change}). Recommended: {REMEDIES.get(row.obstacle, REMEDIES['other'])}."
         )
     for t in targets:
         if not t.met and t.at_least:
@@ -434,7 +449,7 @@ def recommendations(
     for occasion, (count, mean) in sat.by_occasion.items():
         if count and mean is not None and mean < 3:
             said.append(
-                f"{OCCASIONS.get(occasion, occasion)}s were rated {mean} of 5 on average "
+                f"{OCCASIONS.get(occasion, occasion)}: rated {mean} of 5 on average "
                 f"({count} answers): review how they are run."
             )
     return said
@@ -473,15 +488,14 @@ def monitoring_report(
     made_at: datetime,
     figures: Sequence[RegionFigures],
     previous_figures: Sequence[RegionFigures],
-    answers: Sequence[Answer],
-    previous_answers: Sequence[Answer],
+    feedback: Sequence[Feedback],
+    previous_feedback: Sequence[Feedback],
 ) -> MonitoringReport:
     """The report for one region (``figures`` holds its counts alone) or the network (every
     region's): figures are added up, answers counted, recommendations drawn."""
     name = "network" if scope.network else scope.region
     total, before = summed(figures, name), summed(previous_figures, name)
-    in_period = [a for a in answers if period.holds(a.answered_on)]
-    before_answers = [a for a in previous_answers if period.previous().holds(a.answered_on)]
+    said, said_before = feedback_summed(feedback, name), feedback_summed(previous_feedback, name)
     targets = target_rows(total)
     regions = tuple(sorted({f.region for f in figures}))
     partners = {other for f in figures for other in f.cooperation}
@@ -489,28 +503,27 @@ def monitoring_report(
     cooperation = {
         (f.region, other): count for f in figures for other, count in f.cooperation.items()
     }
-    sat = satisfaction(in_period)
-    obstacles = frequent_obstacles(in_period, before_answers)
+    sat = satisfaction(said)
+    obstacles = frequent_obstacles(said.obstacles, said_before.obstacles)
     trends = trend_rows(total, before)
+    held = total.meetings.get("meetings_held", 0)
+    possible = total.meetings.get("cooperation_possible", 0)
     return MonitoringReport(
         scope=scope,
         period=period,
         previous_period=period.previous(),
         made_at=made_at,
         regions=regions,
+        feedback_regions=tuple(sorted({f.region for f in feedback})),
         targets=targets,
         funnel={s: total.funnel.get(s, 0) for s in STAGES},
         meetings={s: total.meetings.get(s, 0) for s in MEETING_STEPS},
-        outcomes={o: total.outcomes.get(o, 0) for o in OUTCOMES},
+        outcomes={"cooperation_possible": possible, "no_cooperation_yet": max(held - possible, 0)},
         cooperation_regions=matrix_regions,
         cooperation=cooperation,
         satisfaction=sat,
         obstacles=obstacles,
         trends=trends,
-        quotes=[
-            Quote(a.quote, a.occasion, a.sme_country, a.rating)
-            for a in sorted(in_period, key=lambda a: (a.answered_on, a.occasion))
-            if a.quote
-        ],
+        quotes=sorted(said.quotes, key=lambda q: (q.answered_on, q.occasion, q.text)),
         recommendations=recommendations(targets, obstacles, trends, sat),
     )

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 from services.reports.domain.report import (
-    Answer,
-    Obstacle,
+    Feedback,
     Period,
+    Quote,
     RegionFigures,
     Scope,
     monitoring_report,
@@ -33,21 +33,28 @@ def figures(region: str, n: int, **cooperation: int) -> RegionFigures:
             "market_access_points": 1,
         },
         funnel={"identified": 20 * n, "trained": 10 * n, "internationalised": n},
-        meetings={"requested": 70 * n, "accepted": 60 * n, "held": 50 * n},
-        outcomes={"cooperation_possible": 7 * n},
+        meetings={
+            "contacts_brokered": 60 * n,
+            "meetings_held": 50 * n,
+            "cooperation_possible": 7 * n,
+        },
         cooperation=cooperation,
     )
 
 
-def answer(day: date, rating: int, *obstacles: tuple[str, str], quote: str | None = None) -> Answer:
-    return Answer(
-        "tallinn",
-        "meeting",
-        day,
-        rating,
-        tuple(Obstacle(o, m) for o, m in obstacles),
-        quote,
-        "EE",
+def said(region: str, ratings: dict[int, int], **obstacles: int) -> Feedback:
+    """Answers of meetings; obstacles as market_obstacle=count."""
+    count = sum(ratings.values())
+    mean = sum(r * n for r, n in ratings.items()) / count
+    return Feedback(
+        region,
+        count,
+        ratings,
+        {"meeting": (count, mean)},
+        {tuple(k.split("_", 1)): n for k, n in obstacles.items()},  # type: ignore[misc]
+        (Quote("Met a distributor", "meeting", "DE", 5, date(2026, 2, 1)),)
+        if region == "tallinn"
+        else (),
     )
 
 
@@ -61,31 +68,26 @@ def test_the_period_before_a_calendar_year_is_the_year_before_else_as_long_just_
 def test_network_report_adds_the_regions_up_and_draws_recommendations() -> None:
     now = [figures("tallinn", 1, berlin=4), figures("berlin", 2, tallinn=4, helsinki=1)]
     before = [figures("tallinn", 2), figures("berlin", 2)]
-    answers = [
-        answer(
-            date(2026, 2, 1),
-            5,
-            ("regulation_certification", "DE"),
-            ("tax", "DE"),
-            quote="Met a distributor",
-        ),
-        answer(date(2026, 3, 1), 2, ("regulation_certification", "DE")),
-        answer(date(2026, 4, 1), 4, ("language_culture", "FI")),
-        answer(date(2025, 4, 1), 4, ("regulation_certification", "DE")),  # before: trend only
+    feedback = [
+        said("tallinn", {5: 1, 2: 1}, DE_regulation_and_certification=2, DE_tax=1),
+        said("berlin", {4: 1}, FI_language_and_culture=1),
     ]
+    earlier = [said("tallinn", {4: 1}, DE_regulation_and_certification=1)]
     report = monitoring_report(
-        Scope("tallinn", network=True), YEAR, MADE, now, before, answers[:3], answers[3:]
+        Scope("tallinn", network=True), YEAR, MADE, now, before, feedback, earlier
     )
     reached = {t.key: t.reached for t in report.targets}
     assert reached["trained_smes"] == 30 and reached["market_access_points"] == 2
     assert {t.key for t in report.targets if t.met} == {"trained_smes", "bilateral_meetings"}
-    assert report.funnel["identified"] == 60 and report.meetings["held"] == 150
+    assert report.funnel["identified"] == 60 and report.meetings["meetings_held"] == 150
+    assert report.outcomes == {"cooperation_possible": 21, "no_cooperation_yet": 129}
     assert report.cooperation[("berlin", "tallinn")] == 4
     assert report.cooperation_regions == ("berlin", "helsinki", "tallinn")
     assert report.satisfaction.answers == 3 and report.satisfaction.mean == 3.67
+    assert report.satisfaction.by_occasion == {"meeting": (3, 3.67)}
     de = [o for o in report.obstacles if o.market == "DE"]
     assert [(o.obstacle, o.count, o.previous) for o in de] == [
-        ("regulation_certification", 2, 1),
+        ("regulation_and_certification", 2, 1),
         ("tax", 1, 0),
     ]
     assert [q.text for q in report.quotes] == ["Met a distributor"]
