@@ -5,6 +5,8 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
 CHROMIUM := /usr/bin/chromium
+# The reports' tests render a PDF's first pages to PNG with it (Debian's poppler-utils).
+PDFTOPPM := /usr/bin/pdftoppm
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: install run test lint typecheck pytest browser contracts messages bench clean
@@ -29,7 +31,8 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy contracts mapnet services bench tests
 
-# The portal's browser tests drive Debian's Chromium (Playwright cannot download a browser here).
+# The portal's browser tests drive Debian's Chromium (Playwright cannot download a browser here);
+# the reports' tests draw a PDF's pages with pdftoppm.
 browser:
 	@test -x $(CHROMIUM) || command -v apt-get >/dev/null || \
 		echo "no $(CHROMIUM) and no apt-get: the browser tests will be skipped"
@@ -37,6 +40,12 @@ browser:
 		echo "installing Debian's chromium for the browser tests"; \
 		$(SUDO) apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium >/dev/null; }
+	@test -x $(PDFTOPPM) || command -v apt-get >/dev/null || \
+		echo "no $(PDFTOPPM) and no apt-get: the reports' page images will be skipped"
+	@test -x $(PDFTOPPM) || ! command -v apt-get >/dev/null || { \
+		echo "installing Debian's poppler-utils for the reports' page images"; \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq poppler-utils >/dev/null; }
 
 pytest: $(STAMP) browser
 	$(BIN)/pytest -q
