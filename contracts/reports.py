@@ -219,3 +219,86 @@ GET_FEEDBACK_SUMMARY = query(
 )
 SURVEY_OPENED = event(S, "survey_opened", SurveyOpened, "A survey was opened to an SME's contacts")
 SURVEY_ANSWERED = event(S, "survey_answered", SurveyAnswered, "A survey was answered")
+
+
+# --- reports ------------------------------------------------------------------------------------
+# The monitoring report (the pilot's targets against what was reached, the coaching funnel,
+# meetings and outcomes, cooperation between regions, satisfaction, policy recommendations) and
+# cluster reports, for one region or the network, made from this region's copies of every
+# region's monthly figures and the SMEs' feedback, rendered by the reports service: HTML (a
+# whole document, or the report's section for a page of the portal), PDF, CSV (one table, or
+# every table as a zip of CSV files). Counts only; quotes only of answers that allowed it.
+
+ReportFormat = Literal["html", "html_fragment", "pdf", "csv"]
+REPORT_FORMATS: tuple[ReportFormat, ...] = get_args(ReportFormat)
+
+
+class ReportRequest(Payload):
+    period_from: date
+    period_to: date = Field(description="Inclusive")
+    region: RegionId | None = Field(
+        default=None, description="The region reported on; none: the region asked"
+    )
+    network: bool = Field(
+        default=False, description="The whole network (every region's figures), not one region"
+    )
+    format: ReportFormat = "html"
+    table: str | None = Field(
+        default=None,
+        max_length=40,
+        pattern=r"^[a-z_]+$",
+        description="With format csv: this table only (RenderedReport.tables names them); "
+        "none: every table, a zip of CSV files",
+    )
+
+
+class GetMonitoringReport(ReportRequest):
+    pass
+
+
+class GetClusterReport(ReportRequest):
+    cluster: Keyword
+
+
+class RenderedReport(Payload):
+    """A report in the format asked for. ``text`` holds HTML and a single CSV table; ``content``
+    (base64) a PDF or a zip."""
+
+    title: str
+    region: RegionId | None = Field(description="None: the network")
+    regions: list[RegionId] = Field(description="The regions whose figures it holds")
+    period_from: date
+    period_to: date
+    made_at: AwareDatetime
+    format: ReportFormat
+    media_type: str
+    filename: str
+    tables: list[str] = Field(description="The report's tables, each one CSV (table=…)")
+    text: str | None = Field(default=None, max_length=2**23)
+    content: str | None = Field(default=None, max_length=2**23, description="Base64")
+
+
+_REPORT_REFUSALS = {
+    "forbidden": "staff report on their own region only; the network and other regions are "
+    "the steering group's (and the operator's)",
+    "validation_failed": "also: period_to before period_from, a period over ten years, or a "
+    "table the report does not have (details.fields names it)",
+}
+GET_MONITORING_REPORT = query(
+    S,
+    "get_monitoring_report",
+    GetMonitoringReport,
+    RenderedReport,
+    "The monitoring report of a region or the network for a period, rendered",
+    roles=(*STAFF, "steering", "operator"),
+    refusals=_REPORT_REFUSALS,
+)
+GET_CLUSTER_REPORT = query(
+    S,
+    "get_cluster_report",
+    GetClusterReport,
+    RenderedReport,
+    "The report of one cluster of a region or the network for a period, rendered",
+    roles=(*STAFF, "steering", "operator"),
+    refusals=_REPORT_REFUSALS,
+)
