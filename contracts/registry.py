@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import hashlib
 from datetime import date, datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import EmailStr, Field, HttpUrl
+from pydantic import EmailStr, Field, HttpUrl, StringConstraints
 
 from .access import ADMIN, STAFF
 from .common import (
@@ -270,6 +270,21 @@ class KpiCounts(Payload):
     coached: int = 0
     internationalised: int = 0
     success_stories: int = 0
+    # The facts staff record (record_trade_show_presentation, record_company_introduction,
+    # record_park_agreement), by the day they happened.
+    trade_show_presentations: int = 0
+    company_introductions: int = 0
+    park_agreements: int = 0
+    # The region's calendar (the events service records them and their attendance; the
+    # registry counts what its events tell), by the day each entry starts; cancelled ones not.
+    brokerage_events: int = 0
+    training_courses: int = 0
+    cluster_workshops: int = 0
+    road_shows: int = 0
+    event_attendees: int = Field(
+        default=0,
+        description="Registrations checked in at least once at the region's events of the period",
+    )
 
 
 class Kpis(Payload):
@@ -278,10 +293,109 @@ class Kpis(Payload):
     period_to: date
     total: KpiCounts
     by_cluster: dict[str, KpiCounts]
+    by_market: dict[str, KpiCounts] = Field(
+        default_factory=dict,
+        description="By country (ISO 3166-1 alpha-2) of the market a fact took place in: the "
+        "trade show's, the large company's, the parties' of an agreement, a calendar entry's",
+    )
 
 
 class StoryAccepted(Payload):
     story_id: str
+
+
+# --- facts the seed counts (issue 30 item 2; figures helper) -----------------------------------
+# An SME presenting at a trade show or congress, an introduction to a large company, a
+# partnership agreement between science parks: recorded by the region's staff, counted in
+# get_kpis. Road shows, training seminars and cluster workshops with their attendees are the
+# events service's calendar entries (kinds road_show, training_course, cluster_workshop) and
+# its registrations and check-ins (record_attendance): recorded there, counted here from its
+# events, never recorded twice.
+
+FactKind = Literal["trade_show_presentation", "company_introduction", "park_agreement"]
+IntroductionOutcome = Literal[
+    "pending", "meeting_held", "cooperation_agreed", "not_pursued"
+]  # fmt: skip
+
+
+class RecordTradeShowPresentation(Payload):
+    sme_id: str = Field(min_length=1, max_length=200, description="One of the region's SMEs")
+    show: str = Field(
+        min_length=2, max_length=300, pattern=SINGLE_LINE, description="Trade show or congress"
+    )
+    event_id: str | None = Field(
+        default=None, max_length=200, description="The show's calendar entry, if it has one"
+    )
+    country: CountryCode = Field(description="Where the show takes place: the market")
+    presented_on: date
+
+
+class RecordCompanyIntroduction(Payload):
+    fact_id: str | None = Field(
+        default=None,
+        max_length=200,
+        description="Given: the introduction recorded before, whose outcome (or other fields) "
+        "this changes; none: a new introduction",
+    )
+    sme_id: str = Field(min_length=1, max_length=200, description="One of the region's SMEs")
+    company: str = Field(
+        min_length=2, max_length=300, pattern=SINGLE_LINE, description="The large company"
+    )
+    company_country: CountryCode = Field(description="Where the company is: the market")
+    introduced_on: date
+    outcome: IntroductionOutcome = "pending"
+
+
+class RecordParkAgreement(Payload):
+    parties: list[Annotated[str, StringConstraints(min_length=2, max_length=300)]] = Field(
+        min_length=2, max_length=20, description="The science parks that signed"
+    )
+    countries: list[CountryCode] = Field(
+        default_factory=list, max_length=20, description="The parties' countries"
+    )
+    aim: str = Field(min_length=3, max_length=2000)
+    signed_on: date
+    clusters: list[Keyword] = Field(default_factory=list, max_length=20)
+
+
+class FactRecorded(Payload):
+    fact_id: str
+    kind: FactKind
+    version: int
+
+
+class ListFacts(Page):
+    kind: FactKind | None = None
+    period_from: date | None = None
+    period_to: date | None = None
+    sme_id: str | None = Field(default=None, max_length=200)
+
+
+class Fact(Payload):
+    """One recorded fact; the fields of its kind are set, the others empty."""
+
+    fact_id: str
+    kind: FactKind
+    region: str
+    version: int
+    happened_on: date
+    sme_id: str | None = None
+    clusters: list[str] = Field(default_factory=list, description="The SME's, or the agreement's")
+    show: str = ""
+    event_id: str | None = None
+    country: str | None = Field(default=None, description="The market: show's or company's")
+    company: str = ""
+    outcome: IntroductionOutcome | None = None
+    parties: list[str] = Field(default_factory=list)
+    countries: list[str] = Field(default_factory=list)
+    aim: str = Field(default="", max_length=2000)
+    recorded_by: str
+    recorded_at: datetime
+
+
+class FactPage(Payload):
+    items: list[Fact]
+    next_cursor: str | None = None
 
 
 # --- events -------------------------------------------------------------------------------------
@@ -531,7 +645,56 @@ SEARCH_SMES = query(
     refusals={"forbidden": "staff of another region"},
 )
 GET_KPIS = query(
-    S, "get_kpis", GetKpis, Kpis, "The seed's indicators for a period", roles=(*STAFF, "steering")
+    S,
+    "get_kpis",
+    GetKpis,
+    Kpis,
+    "The seed's indicators for a period",
+    # service: the reports service asks it for the region's monthly figures.
+    roles=(*STAFF, "steering", "service"),
+)
+_OWN_SME = {
+    "not_found": "no SME with this id in this region",
+    "forbidden": "staff record facts only of their own region's SMEs",
+}
+RECORD_TRADE_SHOW_PRESENTATION = command(
+    S,
+    "record_trade_show_presentation",
+    RecordTradeShowPresentation,
+    FactRecorded,
+    "Record that an SME presented at a trade show or congress",
+    roles=STAFF,
+    refusals=_OWN_SME,
+)
+RECORD_COMPANY_INTRODUCTION = command(
+    S,
+    "record_company_introduction",
+    RecordCompanyIntroduction,
+    FactRecorded,
+    "Record an SME's introduction to a large company, or change its outcome",
+    roles=STAFF,
+    refusals={
+        **_OWN_SME,
+        "not_found": "no SME with this id in this region, or no introduction data.fact_id",
+    },
+)
+RECORD_PARK_AGREEMENT = command(
+    S,
+    "record_park_agreement",
+    RecordParkAgreement,
+    FactRecorded,
+    "Record a partnership agreement between science parks",
+    roles=STAFF,
+    refusals={"forbidden": "staff record only their own region's agreements"},
+)
+LIST_FACTS = query(
+    S,
+    "list_facts",
+    ListFacts,
+    FactPage,
+    "The facts recorded, newest first",
+    roles=STAFF,
+    refusals={"forbidden": "staff of another region"},
 )
 
 SME_REGISTERED = event(S, "sme_registered", SmeRegistered, "An SME was registered")

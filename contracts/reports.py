@@ -4,9 +4,9 @@ reports."""
 from __future__ import annotations
 
 from datetime import date
-from typing import Literal, get_args
+from typing import Annotated, Literal, get_args
 
-from pydantic import AwareDatetime, Field
+from pydantic import AwareDatetime, Field, StringConstraints
 
 from .access import STAFF
 from .common import CountryCode, Keyword, Page, SmeRef
@@ -301,4 +301,129 @@ GET_CLUSTER_REPORT = query(
     "The report of one cluster of a region or the network for a period, rendered",
     roles=(*STAFF, "steering", "operator"),
     refusals=_REPORT_REFUSALS,
+)
+
+
+# --- figures ------------------------------------------------------------------------------------
+# Each region's figures of a month, counts only (no names, no ids of SMEs or people), published
+# by the region's reports service and copied to every other region (shared event): any region,
+# and the steering group, reports on the whole network from its own copies.
+
+Month = Annotated[
+    str,
+    StringConstraints(pattern=r"^\d{4}-(0[1-9]|1[0-2])$"),
+    Field(description="A calendar month, YYYY-MM", examples=["2026-03"]),
+]
+# What a count is kept by: a cluster keyword, a country code (the market), a region id.
+CountKey = Annotated[str, StringConstraints(min_length=1, max_length=60)]
+
+
+class FigureCounts(Payload):
+    """What a region reached in the month: registry.KpiCounts' fields, as the registry counts
+    them for the month's first to last day."""
+
+    identified: int = Field(default=0, ge=0)
+    selected: int = Field(default=0, ge=0)
+    trained: int = Field(default=0, ge=0)
+    coached: int = Field(default=0, ge=0)
+    internationalised: int = Field(default=0, ge=0)
+    success_stories: int = Field(default=0, ge=0)
+    trade_show_presentations: int = Field(default=0, ge=0)
+    company_introductions: int = Field(default=0, ge=0)
+    park_agreements: int = Field(default=0, ge=0)
+    brokerage_events: int = Field(default=0, ge=0)
+    training_courses: int = Field(default=0, ge=0)
+    cluster_workshops: int = Field(default=0, ge=0)
+    road_shows: int = Field(default=0, ge=0)
+    event_attendees: int = Field(default=0, ge=0)
+
+
+class MeetingFigures(Payload):
+    """Brokered contacts and meetings as matching counts them: every meeting of the region
+    until the snapshot was made (matching counts no period), so a later month's snapshot holds
+    an earlier one's."""
+
+    contacts_brokered: int = Field(default=0, ge=0)
+    meetings_held: int = Field(default=0, ge=0)
+    cooperation_possible: int = Field(default=0, ge=0)
+
+
+class FiguresSnapshot(Payload):
+    """One region's figures of one month. A re-publication of the month replaces it with the
+    next version; copies keep the highest version."""
+
+    region: RegionId
+    month: Month
+    version: int = Field(ge=1)
+    made_at: AwareDatetime
+    total: FigureCounts
+    by_cluster: dict[CountKey, FigureCounts] = Field(default_factory=dict, max_length=500)
+    by_market: dict[CountKey, FigureCounts] = Field(
+        default_factory=dict,
+        max_length=300,
+        description="By the country (ISO 3166-1 alpha-2) of the market a fact took place in",
+    )
+    meetings_to_date: MeetingFigures = Field(default_factory=MeetingFigures)
+    meetings_by_region_to_date: dict[CountKey, MeetingFigures] = Field(
+        default_factory=dict,
+        max_length=100,
+        description="By the other side's region: a row of the network's cooperation matrix",
+    )
+    meetings_by_cluster_to_date: dict[CountKey, MeetingFigures] = Field(
+        default_factory=dict, max_length=500
+    )
+    missing: list[Literal["registry", "matching"]] = Field(
+        default_factory=list,
+        description="Services that did not answer when the snapshot was made: their counts "
+        "are zeros here, not figures (publish the month again once they answer)",
+    )
+
+
+class PublishFigures(Payload):
+    month: Month = Field(description="A month that has begun (the current one: so far)")
+
+
+class ListFigures(Page):
+    region: RegionId | None = Field(default=None, description="One region; none: the network")
+    month_from: Month | None = None
+    month_to: Month | None = None
+
+
+class FiguresPage(Payload):
+    """Snapshots by month, then region; the latest version of each."""
+
+    items: list[FiguresSnapshot]
+    next_cursor: str | None = None
+
+
+S = "reports"
+PUBLISH_FIGURES = command(
+    S,
+    "publish_figures",
+    PublishFigures,
+    FiguresSnapshot,
+    "Compute the region's figures of a month now and publish them to the network (again: "
+    "the month's next version replaces the last)",
+    roles=STAFF,
+    refusals={
+        "forbidden": "staff publish only their own region's figures",
+        "validation_failed": "also: a month that has not begun",
+        "region_unavailable": "the registry did not answer (details.service): nothing published",
+    },
+)
+LIST_FIGURES = query(
+    S,
+    "list_figures",
+    ListFigures,
+    FiguresPage,
+    "The monthly figures of a region or of the whole network, from this region's copies",
+    roles=(*STAFF, "steering", "service"),
+    refusals={"validation_failed": "also: month_to before month_from"},
+)
+FIGURES_PUBLISHED = event(
+    S,
+    "figures_published",
+    FiguresSnapshot,
+    "A region's figures of a month (counts only), for every region",
+    shared=True,
 )

@@ -49,6 +49,12 @@ def build(rt: Runtime) -> None:
 
     rt.handles(c.PUBLISH_SUCCESS_STORY)(registry.publish_success_story)
     rt.handles(c.GET_KPIS)(registry.get_kpis)
+    rt.not_yet(
+        c.RECORD_TRADE_SHOW_PRESENTATION,
+        c.RECORD_COMPANY_INTRODUCTION,
+        c.RECORD_PARK_AGREEMENT,
+        c.LIST_FACTS,
+    )
 
     rt.publishes(
         c.SME_REGISTERED,
