@@ -9,4 +9,9 @@ SERVICE = ServiceDeclaration(
     summary="The SMEs' feedback, the network's monthly figures, monitoring and cluster reports",
     build="services.reports.entrypoints.bus:build",
     settings=ReportsSettings,
+    # `mapnet report monitoring …`, `mapnet report cluster …`
+    cli="services.reports.entrypoints.cli:app",
+    cli_name="report",
+    # A cluster report reads the cluster's SMEs and its calendar entries.
+    asks=("registry.query.search_smes", "registry.query.get_sme", "events.query.list_calendar"),
 )

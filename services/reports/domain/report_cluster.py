@@ -48,12 +48,12 @@ class ClusterStory:
 
 @dataclass(frozen=True)
 class ClusterMeetings:
-    """The cluster's meetings: counts by step and outcome, and meetings between two regions'
-    SMEs by the pair (the pair in name order, each pair once)."""
+    """The cluster's meetings: counts by step and outcome, and the contacts each region's SMEs
+    of the cluster were brokered (with SMEs of any region)."""
 
     steps: dict[str, int] = field(default_factory=dict)
     outcomes: dict[str, int] = field(default_factory=dict)
-    pairs: dict[tuple[str, str], int] = field(default_factory=dict)
+    by_region: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -72,7 +72,9 @@ class ClusterReport:
     outcomes: dict[str, int]
     events: list[ClusterEvent]
     stories: list[ClusterStory]
-    cooperating: list[tuple[str, str, int]]
+    story_count: int
+    cooperating: list[tuple[str, int]]
+    smes_known: bool = True
 
     @property
     def title(self) -> str:
@@ -125,8 +127,8 @@ class ClusterReport:
                 ],
             ),
             "cooperating": Table(
-                "Regions that cooperate most",
-                ("region", "with_region", "meetings"),
+                "Regions that cooperate most (contacts brokered for their SMEs of the cluster)",
+                ("region", "contacts_brokered"),
                 list(self.cooperating),
             ),
         }
@@ -155,7 +157,12 @@ def cluster_report(
     meetings: ClusterMeetings,
     events: Sequence[ClusterEvent],
     stories: Sequence[ClusterStory],
+    story_count: int | None = None,
+    smes_known: bool = True,
 ) -> ClusterReport:
+    """``story_count``: the success stories counted in the figures when their titles are not
+    at hand (else the stories given); ``smes_known``: False when the SMEs could not be read
+    (a role that may not list them)."""
     by_country = Counter(s.country for s in smes)
     return ClusterReport(
         cluster=cluster,
@@ -173,12 +180,15 @@ def cluster_report(
         events=sorted(
             (e for e in events if period.holds(e.starts_on)), key=lambda e: (e.starts_on, e.title)
         ),
-        stories=sorted(
-            (s for s in stories if period.holds(s.happened_on)),
-            key=lambda s: (s.happened_on, s.title),
+        stories=(
+            told := sorted(
+                (s for s in stories if period.holds(s.happened_on)),
+                key=lambda s: (s.happened_on, s.title),
+            )
         ),
+        story_count=len(told) if story_count is None else story_count,
+        smes_known=smes_known,
         cooperating=sorted(
-            ((a, b, n) for (a, b), n in meetings.pairs.items() if n),
-            key=lambda abn: (-abn[2], abn[0], abn[1]),
+            ((r, n) for r, n in meetings.by_region.items() if n), key=lambda rn: (-rn[1], rn[0])
         )[:10],
     )

@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+from contracts import reports as c
 from mapnet.runtime.service import Runtime
+
+from ..adapters.report_inputs import ReportInputs
+from ..service_layer.report import Reports
 
 
 def build_reports(rt: Runtime) -> None:
-    """Routes of this part (filled in by its work)."""
+    inputs = ReportInputs(lambda: rt.nc, rt.region, rt.source)
+    reports = Reports(inputs, rt.region)
+    rt.handles(c.GET_MONITORING_REPORT)(reports.monitoring)
+    rt.handles(c.GET_CLUSTER_REPORT)(reports.cluster)
