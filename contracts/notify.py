@@ -26,6 +26,7 @@ MailKind = Literal[
     "schedule_published",
     "profile_expiring",
     "article_review_due",
+    "survey_opened",
     "weekly_digest",
 ]
 

@@ -189,6 +189,29 @@ def account_mail(data: dict[str, Any], command_id: str) -> tuple[Mail, DateCause
     return Mail(data["kind"], person, context), DateCause(f"account:{command_id}")
 
 
+# --- a survey of the SMEs' feedback --------------------------------------------------------
+
+OCCASIONS = {"meeting": "your meeting at a brokerage event", "event": "an event you attended",
+             "coaching_stage": "your coaching"}  # fmt: skip
+
+
+def survey_mail(survey: dict[str, Any], person: Person, public_url: str) -> Mail:
+    """A survey opened to an SME's contacts: what it asks about, until when, and where to
+    answer it (the portal's page of the survey, behind its sign-in)."""
+    occasion = survey["occasion"]
+    about = OCCASIONS.get(occasion["kind"], "your work with the MAP")
+    if occasion["kind"] == "coaching_stage":
+        about = f"{about}: the stage '{occasion['ref']}' reached"
+    closes_on = datetime.fromisoformat(survey["closes_at"]).date().isoformat()
+    context = {
+        "about": about,
+        "closes_on": closes_on,
+        "link": f"{public_url.rstrip('/')}/surveys/{survey['survey_id']}",
+        "summary": f"a short survey about {about}",
+    }
+    return Mail("survey_opened", person, context, about=(sme_key(survey["sme"]),))
+
+
 # --- dates: expiring profiles, the weekly digest --------------------------------------------
 
 

@@ -12,6 +12,7 @@ from contracts import guide as gd
 from contracts import matching as mt
 from contracts import notify as c
 from contracts import registry as rg
+from contracts import reports as rp
 from contracts.envelope import Envelope
 from mapnet.runtime.service import Runtime
 
@@ -63,6 +64,11 @@ def build(rt: Runtime) -> None:
     rt.handles(c.LIST_DELIVERIES)(notifier.list_deliveries)
 
     _mail_to_people(rt, notifier)
+
+    async def on_survey_opened(event: Envelope[rp.SurveyOpened]) -> None:
+        await notifier.on_survey_opened(event, directory.contacts)
+
+    rt.consumes(rp.SURVEY_OPENED)(on_survey_opened)
 
     # Facts partner systems hear about too: each is also fanned out to the webhooks.
     tell: dict[Any, Handler] = {

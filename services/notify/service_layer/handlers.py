@@ -327,6 +327,16 @@ class Notifier:
         await self.queue_mails(notices)
         return len(notices)
 
+    async def on_survey_opened(self, event: Envelope[Any], contacts: Contacts) -> int:
+        """A survey opened to an SME's contacts: a mail to each who consented to be contacted
+        (as every mail to a company's people), once per survey and person."""
+        survey = event.data.model_dump(mode="json")
+        people = await contacts(survey["sme"])
+        await self.queue_mails(
+            [(mails.survey_mail(survey, person, self.public_url), event) for person in people]
+        )
+        return len(people)
+
     async def send_digest(self, cmd: Envelope[c.SendDigest]) -> c.DigestSent:
         now = datetime.now(UTC)
         period = cmd.data.period or mails.digest_period(now.date())

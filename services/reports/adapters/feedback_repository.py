@@ -92,15 +92,19 @@ class FeedbackRepository:
 
     async def add_answer(
         self, answer: c.SurveyAnswer, person: str, events: Sequence[Envelope[Any]]
-    ) -> None:
-        """Store an answer; DuplicateKeyError if the person answered this survey already."""
+    ) -> bool:
+        """Store an answer; False if the person answered this survey already (meanwhile)."""
         doc = answer.model_dump(mode="json") | {
             "_id": answer.answer_id,
             "person": person,
             "sme_key": answer.sme.key if answer.sme else None,
             "day": _day(answer.answered_at),
         }
-        await self.answers.insert_one(outbox.new_record(doc, events))
+        try:
+            await self.answers.insert_one(outbox.new_record(doc, events))
+        except DuplicateKeyError:
+            return False
+        return True
 
     async def answer(self, answer_id: str) -> c.SurveyAnswer | None:
         doc = await self.answers.find_one({"_id": answer_id})

@@ -8,8 +8,6 @@ from collections.abc import Awaitable, Callable
 from datetime import date, timedelta
 from typing import Any
 
-from pymongo.errors import DuplicateKeyError
-
 from contracts import reports as c
 from contracts.common import SmeRef
 from contracts.envelope import Envelope
@@ -65,14 +63,12 @@ class Feedback:
         event = self.uow.event(
             c.SURVEY_ANSWERED, fb.answered_event(given), cmd, subject=given.survey_id
         )
-        try:
-            await self.uow.commit(
-                ANSWERS, given.answer_id, [event], self.store.add_answer(given, person, [event])
-            )
-        except DuplicateKeyError:  # the same person answering twice at once: one goes in
+        stored = self.store.add_answer(given, person, [event])
+        if not await self.uow.commit(ANSWERS, given.answer_id, [event], stored):
+            # The same person answering twice at once: one answer goes in.
             raced = await self.store.answer(given.answer_id)
             answered_at = raced.answered_at if raced else given.answered_at
-            raise fb.already_answered(survey.survey_id, given.answer_id, answered_at) from None
+            raise fb.already_answered(survey.survey_id, given.answer_id, answered_at)
         # The answer, with the words, is kept for repeats under its SME: an erasure of the SME
         # forgets it there too (forget_sme).
         return self.uow.answer(c.ANSWER_SURVEY, cmd, given, refers_to=survey.sme.sme_id)
