@@ -5,17 +5,19 @@ The articles' change counter says when the index is behind (every instance of th
 answers from the same data). The index is rebuilt in the background, never by the search that
 finds it behind: bm25s has no cheap way to add or replace one document in an index, and a whole
 rebuild took seconds at 5,000 articles under load, which the first reader after a publish
-would otherwise pay. Searches meanwhile answer from the previous index, waiting for the rebuild
-a moment only (``FRESH_WAIT_S``, enough for a guide of hundreds of articles, whose rebuild takes
-milliseconds). So a change shows in search within one rebuild after it (two, if it came while
-one was under way; the words of unchanged articles are kept between rebuilds, so a rebuild is
-mostly the BM25 matrix). A burst of changes is one rebuild: a rebuild starts ``SETTLE_S``
-after the change that asks for it, and changes during a rebuild ask for one more after it."""
+would otherwise pay. Searches meanwhile answer from the previous index; they wait for the
+rebuild a moment (``FRESH_WAIT_S``) only where the last rebuild took no longer, as it does for a
+guide of hundreds of articles (milliseconds), which so reads its own writes. A change shows in
+search within one rebuild after it (two, if it came while one was under way; the words of
+unchanged articles are kept between rebuilds, so a rebuild is mostly the BM25 matrix). A burst
+of changes is one rebuild: a rebuild starts ``SETTLE_S`` after the change that asks for it, and
+changes during a rebuild ask for one more after it."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -88,6 +90,8 @@ class ArticleIndex:
         self.settle_s = settle_s
         self.fresh_wait_s = fresh_wait_s
         self.snapshot: Snapshot | None = None
+        # How long the last rebuild took: a search waits for one only if it is that quick.
+        self.rebuild_s = 0.0
         self._rebuild: asyncio.Task[None] | None = None
         # An article's words, by id, with the text they were taken from: only changed
         # articles are split into words again.
@@ -110,7 +114,7 @@ class ArticleIndex:
         assert self._rebuild is not None
         if self.snapshot is None:
             await asyncio.shield(self._rebuild)
-        else:
+        elif self.rebuild_s <= self.fresh_wait_s:  # likely done in time: read your writes
             await asyncio.wait({self._rebuild}, timeout=self.fresh_wait_s)
         if self.snapshot is None:  # the first build failed (logged): this search fails too
             raise RuntimeError("the guide's search index could not be built")
@@ -129,9 +133,11 @@ class ArticleIndex:
                 changes = await self.articles.changes()
                 if self.snapshot is not None and self.snapshot.changes == changes:
                     return
+                started = time.monotonic()
                 docs = await self.articles.all_docs()
                 # Splitting and indexing thousands of bodies takes a while: beside the loop.
                 self.snapshot = await asyncio.to_thread(self._build, docs, changes)
+                self.rebuild_s = time.monotonic() - started
         except Exception:  # the next change or search tries again
             log.exception("rebuilding the guide's search index failed")
 
