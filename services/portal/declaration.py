@@ -49,5 +49,7 @@ SERVICE = ServiceDeclaration(
         "registry.query.get_kpis",
         "registry.query.get_sme",
         "registry.query.search_smes",
+        "reports.cmd.answer_survey",
+        "reports.query.list_open_surveys",
     ),
 )

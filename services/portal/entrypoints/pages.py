@@ -22,6 +22,7 @@ from contracts.common import SmeRef
 from contracts.errors import Refused
 
 from ..domain.users import User
+from ..service_layer.feedback import Feedback
 from ..service_layer.finance import Finance
 from .forms import validated
 from .guide_pages import guide_of
@@ -44,6 +45,7 @@ class Pages:
         self.portal = portal
         self.guide = guide_of(portal)
         self.finance = Finance(portal.call, portal.region)
+        self.feedback = Feedback(portal.call)
 
     def get(self, app: FastAPI, path: str, page: Page, *roles: Role) -> None:
         """A page for people signed in, in these roles (any role if none is named)."""
@@ -71,7 +73,12 @@ class Pages:
         return route
 
     async def home(self, request: Request, person: User) -> Response:
-        return self.portal.page(request, "home.html", person=person)
+        # A company's contact sees the surveys they may still answer (the SMEs' feedback).
+        surveys = await self.feedback.open_surveys(person.actor())
+        answered = request.query_params.get("answered") == "1"
+        return self.portal.page(
+            request, "home.html", person=person, surveys=surveys, answered=answered
+        )
 
     async def smes(self, request: Request, person: User) -> Response:
         given = {k: v for k in _SME_FILTERS if (v := request.query_params.get(k))}

@@ -37,6 +37,7 @@ from ..settings import PortalSettings
 from . import (
     account_pages,
     event_pages,
+    feedback_pages,
     finance_pages,
     guide_pages,
     i18n,
@@ -199,6 +200,7 @@ def create_app(portal: Portal) -> FastAPI:
     report_pages.add_routes(app, portal, every_page)
     guide_pages.add_routes(app, portal, every_page)
     finance_pages.add_routes(app, portal, every_page)
+    feedback_pages.add_routes(app, portal, every_page)
     return app
 
 
