@@ -8,21 +8,27 @@ from contracts.envelope import Envelope
 from mapnet.runtime.service import Runtime
 
 from ..adapters import search
+from ..adapters.facts import CalendarRepository, FactRepository
 from ..adapters.repository import SmeRepository
 from ..adapters.stories import COLLECTION as STORIES
 from ..adapters.stories import StoryRepository
 from ..domain.access import check_home_staff, seen_in_search
 from ..domain.validation import profile_rules, register_rules
+from ..service_layer.facts import Facts
 from ..service_layer.handlers import Registry
 
 
 def build(rt: Runtime) -> None:
     repo = SmeRepository(rt.db)
+    uow = rt.unit_of_work()
+    fact_store = FactRepository(rt.db)
+    facts = Facts(rt.region, repo, fact_store, CalendarRepository(rt.db), uow.now)
     registry = Registry(
-        rt.unit_of_work(), repo, StoryRepository(rt.db), rt.forget_sme, rt.forget_contact
-    )
+        uow, repo, StoryRepository(rt.db), rt.forget_sme, rt.forget_contact,
+        counted=facts.counted, forget_facts=fact_store.forget_sme,
+    )  # fmt: skip
     rt.outbox_collections += [repo.name, STORIES]
-    rt.startup.append(repo.create_indexes)
+    rt.startup += [repo.create_indexes, fact_store.create_indexes]
 
     # The SME id derives from the command id: a repeated register_sme finds its SME and
     # answers with it, so its replies need no cache.
@@ -49,12 +55,26 @@ def build(rt: Runtime) -> None:
 
     rt.handles(c.PUBLISH_SUCCESS_STORY)(registry.publish_success_story)
     rt.handles(c.GET_KPIS)(registry.get_kpis)
-    rt.not_yet(
-        c.RECORD_TRADE_SHOW_PRESENTATION,
-        c.RECORD_COMPANY_INTRODUCTION,
-        c.RECORD_PARK_AGREEMENT,
-        c.LIST_FACTS,
-    )
+
+    # The facts the seed counts: staff record three kinds here; the region's road shows,
+    # courses, workshops and brokerage events and who attended them are the events service's,
+    # counted from what it tells.
+    rt.handles(c.RECORD_TRADE_SHOW_PRESENTATION)(facts.record_presentation)
+    rt.handles(c.RECORD_COMPANY_INTRODUCTION)(facts.record_introduction)
+    rt.handles(c.RECORD_PARK_AGREEMENT)(facts.record_agreement)
+    rt.handles(c.LIST_FACTS)(facts.list_facts)
+
+    @rt.consumes(events_contract.EVENT_PUBLISHED)
+    async def on_entry_published(event: Envelope[events_contract.EventPublished]) -> None:
+        await facts.entry_published(event.data)
+
+    @rt.consumes(events_contract.EVENT_CANCELLED)
+    async def on_entry_cancelled(event: Envelope[events_contract.EventCancelled]) -> None:
+        await facts.entry_cancelled(event.data.event_id)
+
+    @rt.consumes(events_contract.ATTENDANCE_RECORDED)
+    async def on_attendance(event: Envelope[events_contract.RegistrationChanged]) -> None:
+        await facts.attendance_recorded(event.data.registration)
 
     rt.publishes(
         c.SME_REGISTERED,

@@ -14,7 +14,7 @@ from mapnet.runtime.access import command_key, id_reused, payload_digest
 from mapnet.runtime.unit_of_work import Replied, UnitOfWork
 
 from ..domain.access import as_seen_by, check_home_staff, check_may_change
-from ..domain.kpis import kpis
+from ..domain.kpis import Counted, kpis
 from ..domain.model import Sme
 from .ports import FirstAnswer, SmeStore, StoryStore
 
@@ -31,10 +31,16 @@ class Registry:
         stories: StoryStore,
         forget_sme: Callable[[str], Awaitable[None]] | None = None,
         forget_contact: Callable[[str, str], Awaitable[None]] | None = None,
+        counted: Callable[[], Awaitable[list[Counted]]] | None = None,
+        forget_facts: Callable[[str], Awaitable[None]] | None = None,
     ) -> None:
         """``forget_sme``: drops what the runtime keeps of an erased SME's people (the answers
         cached about it, who acted for it in the audit trail); ``forget_contact`` the same of
-        one erased contact (by the SHA-256 of their address)."""
+        one erased contact (by the SHA-256 of their address). ``counted``: what else the
+        indicators count (the facts staff record, the region's calendar); ``forget_facts``:
+        unnames an erased SME in the facts recorded of it."""
+        self.counted = counted
+        self.forget_facts = forget_facts
         self.uow = uow
         self.forget_sme = forget_sme
         self.forget_contact = forget_contact
@@ -161,6 +167,8 @@ class Registry:
             write=lambda events: self.repo.erase(sme.sme_id, events),
         )  # fmt: skip
         await self._forget(sme.sme_id)
+        if self.forget_facts is not None:
+            await self.forget_facts(sme.sme_id)
         return c.Accepted(id=sme.sme_id, version=-1)
 
     async def erase_contact(self, cmd: Envelope[c.EraseContact]) -> c.SmeView:
@@ -218,7 +226,8 @@ class Registry:
             )
         journeys = await self.repo.journeys()
         stories = await self.stories.dates_and_clusters()
-        return kpis(self.region, d.period_from, d.period_to, journeys, stories)
+        counted = await self.counted() if self.counted is not None else []
+        return kpis(self.region, d.period_from, d.period_to, journeys, stories, counted)
 
     async def get_sme(self, query: Envelope[c.GetSme]) -> c.SmeView:
         check_home_staff(query.actor, self.region)

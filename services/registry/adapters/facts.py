@@ -1,0 +1,133 @@
+"""The facts staff record (one document each) and what the indicators keep of the region's
+calendar (its entries' kind, day, clusters and country; which registrations were checked in),
+from the events service's events."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from pymongo import DESCENDING
+
+from contracts import registry as c
+from mapnet.runtime.mongo import Database, replace_by_id, storable
+from mapnet.runtime.paging import keyset_page
+
+from ..domain.facts import CalendarEntry, Fact
+from ..domain.kpis import Counted
+
+FACTS = "facts"
+CALENDAR = "calendar_entries"
+ATTENDED = "attended_registrations"
+
+
+def _doc(fact: Fact) -> dict[str, Any]:
+    return storable(
+        {
+            "_id": fact.fact_id,
+            "kind": fact.kind,
+            "region": fact.region,
+            "happened_on": fact.happened_on.isoformat(),
+            "recorded_by": fact.recorded_by,
+            "recorded_at": fact.recorded_at.isoformat(),
+            "version": fact.version,
+            "sme_id": fact.sme_id,
+            "clusters": fact.clusters,
+            "details": fact.details,
+        }
+    )
+
+
+def _fact(doc: dict[str, Any]) -> Fact:
+    at = str(doc["recorded_at"])
+    return Fact(
+        fact_id=doc["_id"],
+        kind=doc["kind"],
+        region=doc["region"],
+        happened_on=date.fromisoformat(doc["happened_on"]),
+        recorded_by=doc["recorded_by"],
+        recorded_at=datetime.fromisoformat(at),
+        version=doc["version"],
+        sme_id=doc.get("sme_id"),
+        clusters=list(doc.get("clusters") or []),
+        details=dict(doc.get("details") or {}),
+    )
+
+
+class FactRepository:
+    name = FACTS
+
+    def __init__(self, db: Database) -> None:
+        self.facts = db[FACTS]
+
+    async def create_indexes(self) -> None:
+        await self.facts.create_index([("happened_on", DESCENDING)], name="happened_on")
+
+    async def get(self, fact_id: str) -> Fact | None:
+        doc = await self.facts.find_one({"_id": fact_id})
+        return _fact(doc) if doc else None
+
+    async def put(self, fact: Fact) -> None:
+        """Stored, or replaced by a later version (an introduction's outcome told later)."""
+        await replace_by_id(self.facts, fact.fact_id, _doc(fact))
+
+    async def page(self, query: c.ListFacts) -> tuple[list[Fact], str | None]:
+        """Newest first; the next page's cursor, if there is one."""
+        clauses: list[dict[str, Any]] = []
+        if query.kind:
+            clauses.append({"kind": query.kind})
+        if query.sme_id:
+            clauses.append({"sme_id": query.sme_id})
+        if query.period_from:
+            clauses.append({"happened_on": {"$gte": query.period_from.isoformat()}})
+        if query.period_to:
+            clauses.append({"happened_on": {"$lte": query.period_to.isoformat()}})
+        docs, cursor = await keyset_page(
+            self.facts, clauses, "-happened_on", query.limit, query.cursor
+        )
+        return [_fact(doc) for doc in docs], cursor
+
+    async def counted(self) -> list[Counted]:
+        return [_fact(doc).counted() async for doc in self.facts.find({})]
+
+    async def forget_sme(self, sme_id: str) -> None:
+        """An erased SME's facts still count; they no longer name it."""
+        await self.facts.update_many({"sme_id": sme_id}, {"$set": {"sme_id": None}})
+
+
+class CalendarRepository:
+    def __init__(self, db: Database) -> None:
+        self.entries = db[CALENDAR]
+        self.attended = db[ATTENDED]
+
+    async def put_entry(self, entry: CalendarEntry, version: int) -> None:
+        """Kept unless a later version is kept already (events may be redelivered)."""
+        doc = {
+            "kind": entry.kind, "starts_on": entry.starts_on.isoformat(),
+            "clusters": entry.clusters, "country": entry.country,
+            "cancelled": entry.cancelled, "version": version,
+        }  # fmt: skip
+        kept = await self.entries.find_one({"_id": entry.event_id}, {"version": 1})
+        if kept is None or int(kept.get("version", 0)) <= version:
+            await replace_by_id(self.entries, entry.event_id, doc)
+
+    async def cancel(self, event_id: str) -> None:
+        await self.entries.update_one({"_id": event_id}, {"$set": {"cancelled": True}})
+
+    async def attended_at(self, registration_id: str, event_id: str) -> None:
+        await replace_by_id(self.attended, registration_id, {"event_id": event_id})
+
+    async def entries_and_attended(self) -> tuple[dict[str, CalendarEntry], dict[str, str]]:
+        entries = {
+            doc["_id"]: CalendarEntry(
+                event_id=doc["_id"],
+                kind=doc["kind"],
+                starts_on=date.fromisoformat(doc["starts_on"]),
+                clusters=list(doc.get("clusters") or []),
+                country=doc.get("country") or "",
+                cancelled=bool(doc.get("cancelled")),
+            )
+            async for doc in self.entries.find({})
+        }
+        attended = {doc["_id"]: doc["event_id"] async for doc in self.attended.find({})}
+        return entries, attended

@@ -1,0 +1,232 @@
+"""The facts the seed counts, over real servers with the registry and the events service: staff
+record an SME's trade show presentation, an introduction to a large company (its outcome told
+later) and a science parks' agreement; the region's road shows, courses and workshops with
+their checked-in attendees are the events service's; get_kpis counts them all, by cluster and
+by market."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from contracts import events as ev
+from contracts import registry as c
+from contracts.access import Actor
+from contracts.errors import Refused
+from mapnet.runner import Assembly
+from mapnet.runtime.bus import BusClient
+from mapnet.runtime.settings import Settings
+from services.registry.tests.test_registry_bus import new_sme
+from tests.helpers import eventually
+
+TODAY = datetime.now(UTC).date()
+SOON = datetime.now(UTC) + timedelta(days=20)
+
+
+@pytest.fixture
+async def registry_and_events(settings: Settings, region: str) -> AsyncIterator[Assembly]:
+    async with Assembly(settings, ["registry", "events"], [region]) as app:
+        yield app
+
+
+pytestmark = pytest.mark.usefixtures("registry_and_events")
+
+
+def staff(region: str) -> Actor:
+    return Actor(id=f"anna@{region}.example", role="map_staff", region=region)
+
+
+def entry(external_id: str, kind: str, country: str, clusters: list[str], **extra: Any) -> Any:
+    day = SOON.date().isoformat()
+    return ev.PublishEvent.model_validate(
+        {"partner_id": "map-test", "external_id": external_id, "kind": kind,
+         "title": f"{kind} {external_id}", "starts_at": f"{day}T10:00:00",
+         "ends_at": f"{day}T17:00:00", "timezone": "Europe/Tallinn", "country": country,
+         "clusters": clusters} | extra
+    )  # fmt: skip
+
+
+def period() -> c.GetKpis:
+    return c.GetKpis(period_from=TODAY - timedelta(days=1), period_to=TODAY + timedelta(days=60))
+
+
+async def test_recorded_facts_and_the_calendar_count_in_the_kpis(
+    client: BusClient, region: str
+) -> None:
+    anna = staff(region)
+    photon = await client.call(c.REGISTER_SME, new_sme(), region, actor=anna)
+    code = await client.call(
+        c.REGISTER_SME,
+        new_sme(reg="14000015", name="Baltic Code OÜ", clusters=["ict"], contacts=[]),
+        region,
+        actor=anna,
+    )
+    shown = await client.call(
+        c.RECORD_TRADE_SHOW_PRESENTATION,
+        c.RecordTradeShowPresentation(
+            sme_id=photon.sme_id, show="LASER World of Photonics", country="DE",
+            presented_on=TODAY,
+        ),
+        region,
+        actor=anna,
+    )  # fmt: skip
+    introduced = await client.call(
+        c.RECORD_COMPANY_INTRODUCTION,
+        c.RecordCompanyIntroduction(
+            sme_id=code.sme_id, company="Nokia Oyj", company_country="FI", introduced_on=TODAY
+        ),
+        region,
+        actor=anna,
+    )
+    # Its outcome told later: the same introduction at its next version, still one.
+    told = await client.call(
+        c.RECORD_COMPANY_INTRODUCTION,
+        c.RecordCompanyIntroduction(
+            fact_id=introduced.fact_id, sme_id=code.sme_id, company="Nokia Oyj",
+            company_country="FI", introduced_on=TODAY, outcome="cooperation_agreed",
+        ),
+        region,
+        actor=anna,
+    )  # fmt: skip
+    assert (told.fact_id, told.version) == (introduced.fact_id, 2)
+    await client.call(
+        c.RECORD_PARK_AGREEMENT,
+        c.RecordParkAgreement(
+            parties=["Tehnopol", "Otaniemi Science Park"], countries=["EE", "FI"],
+            aim="Joint soft-landing services for ICT start-ups", signed_on=TODAY,
+            clusters=["ict"],
+        ),
+        region,
+        actor=anna,
+    )  # fmt: skip
+
+    # The calendar: a road show to Sweden, a workshop in Estonia with two people registered and
+    # one checked in, and a cancelled road show (not counted).
+    await client.call(ev.PUBLISH_EVENT, entry("rs", "road_show", "SE", ["photonics"]), region)
+    workshop = await client.call(
+        ev.PUBLISH_EVENT, entry("ws", "cluster_workshop", "EE", ["ict"]), region
+    )
+    gone = await client.call(ev.PUBLISH_EVENT, entry("rs2", "road_show", "NO", []), region)
+    await client.call(ev.CANCEL_EVENT, ev.CancelEvent(event_id=gone.event_id, reason="x"), region)
+    seats = [
+        await client.call(
+            ev.REGISTER_PARTICIPANT,
+            ev.RegisterParticipant(
+                event_id=workshop.event_id, person_name=f"Person {n}", email=f"p{n}@example.ee"
+            ),
+            region,
+        )
+        for n in (1, 2)
+    ]
+    for session in (0, 0):  # checked in twice: one attendee
+        await client.call(
+            ev.RECORD_ATTENDANCE,
+            ev.RecordAttendance(registration_id=seats[0].registration_id, session=session),
+            region,
+        )
+
+    def settled(k: c.Kpis) -> bool:
+        return (k.total.road_shows, k.total.cluster_workshops, k.total.event_attendees) == (
+            1, 1, 1
+        )  # fmt: skip
+
+    kpis = await eventually(lambda: client.call(c.GET_KPIS, period(), region), until=settled)
+    t = kpis.total
+    assert (t.trade_show_presentations, t.company_introductions, t.park_agreements) == (1, 1, 1)
+    assert (t.road_shows, t.cluster_workshops, t.training_courses, t.brokerage_events) == (
+        1, 1, 0, 0
+    )  # fmt: skip
+    assert (t.identified, t.event_attendees) == (2, 1)
+    photonics, ict = kpis.by_cluster["photonics"], kpis.by_cluster["ict"]
+    assert (photonics.trade_show_presentations, photonics.road_shows) == (1, 1)
+    assert (ict.company_introductions, ict.park_agreements, ict.cluster_workshops) == (1, 1, 1)
+    assert ict.event_attendees == 1 and photonics.event_attendees == 0
+    assert kpis.by_market["DE"].trade_show_presentations == 1
+    assert kpis.by_market["FI"].company_introductions == 1
+    assert kpis.by_market["FI"].park_agreements == kpis.by_market["EE"].park_agreements == 1
+    assert kpis.by_market["SE"].road_shows == 1 and "NO" not in kpis.by_market
+    assert kpis.by_market["EE"].event_attendees == 1
+    # Nothing counted last year.
+    before = await client.call(
+        c.GET_KPIS, c.GetKpis(period_from=date(2020, 1, 1), period_to=date(2020, 12, 31)), region
+    )
+    assert before.total == c.KpiCounts()
+
+    # Listed newest first, every one reached page by page.
+    seen: list[c.Fact] = []
+    cursor = None
+    while True:
+        page = await client.call(
+            c.LIST_FACTS, c.ListFacts(limit=1, cursor=cursor), region, actor=anna
+        )
+        seen += page.items
+        if (cursor := page.next_cursor) is None:
+            break
+    assert sorted(f.kind for f in seen) == [
+        "company_introduction", "park_agreement", "trade_show_presentation"
+    ]  # fmt: skip
+    told_fact = next(f for f in seen if f.kind == "company_introduction")
+    assert (told_fact.outcome, told_fact.company, told_fact.recorded_by) == (
+        "cooperation_agreed", "Nokia Oyj", anna.id
+    )  # fmt: skip
+    only = await client.call(
+        c.LIST_FACTS, c.ListFacts(kind="trade_show_presentation"), region, actor=anna
+    )
+    assert [f.fact_id for f in only.items] == [shown.fact_id]
+
+    # An erased SME's facts still count, and no longer name it.
+    await client.call(c.ERASE_SME, c.EraseSme(sme_id=photon.sme_id, reason="asked"), region)
+    after = await client.call(c.GET_KPIS, period(), region)
+    assert after.total.trade_show_presentations == 1
+    only = await client.call(
+        c.LIST_FACTS, c.ListFacts(kind="trade_show_presentation"), region, actor=anna
+    )
+    assert only.items[0].sme_id is None
+
+
+async def test_facts_are_recorded_only_by_staff_of_the_smes_own_region(
+    client: BusClient, region: str
+) -> None:
+    anna = staff(region)
+    sme = await client.call(c.REGISTER_SME, new_sme(), region, actor=anna)
+    show = c.RecordTradeShowPresentation(
+        sme_id=sme.sme_id, show="MEDICA", country="DE", presented_on=TODAY
+    )
+    # Staff of another region: forbidden; an SME not of this region: not found.
+    with pytest.raises(Refused) as refused:
+        await client.call(c.RECORD_TRADE_SHOW_PRESENTATION, show, region, actor=staff("berlin"))
+    assert refused.value.code == "forbidden"
+    elsewhere = show.model_copy(update={"sme_id": "not-one-of-ours"})
+    with pytest.raises(Refused) as refused:
+        await client.call(c.RECORD_TRADE_SHOW_PRESENTATION, elsewhere, region, actor=anna)
+    assert refused.value.code == "not_found"
+    # The SME's own contact, an organiser, a partner, steering: not their role.
+    for role in ("sme", "organiser", "partner", "steering"):
+        actor = Actor(id=f"{role}@x.example", role=role, region=region, sme_id=sme.sme_id)
+        with pytest.raises(Refused) as refused:
+            await client.call(c.RECORD_TRADE_SHOW_PRESENTATION, show, region, actor=actor)
+        assert refused.value.code == "forbidden", role
+    # An introduction to change that is not one.
+    agreement = await client.call(
+        c.RECORD_PARK_AGREEMENT,
+        c.RecordParkAgreement(parties=["A Park", "B Park"], aim="Share labs", signed_on=TODAY),
+        region,
+        actor=anna,
+    )
+    with pytest.raises(Refused) as refused:
+        await client.call(
+            c.RECORD_COMPANY_INTRODUCTION,
+            c.RecordCompanyIntroduction(
+                fact_id=agreement.fact_id, sme_id=sme.sme_id, company="Siemens AG",
+                company_country="DE", introduced_on=TODAY,
+            ),
+            region,
+            actor=anna,
+        )  # fmt: skip
+    assert refused.value.code == "not_found"
+    kpis = await client.call(c.GET_KPIS, period(), region)
+    assert (kpis.total.trade_show_presentations, kpis.total.company_introductions) == (0, 0)
+    assert kpis.total.park_agreements == 1
