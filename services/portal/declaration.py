@@ -50,6 +50,8 @@ SERVICE = ServiceDeclaration(
         "registry.query.get_sme",
         "registry.query.search_smes",
         "reports.cmd.answer_survey",
+        "reports.query.get_cluster_report",
+        "reports.query.get_monitoring_report",
         "reports.query.list_open_surveys",
     ),
 )

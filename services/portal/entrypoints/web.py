@@ -42,6 +42,7 @@ from . import (
     guide_pages,
     i18n,
     import_pages,
+    monitoring_pages,
     pages,
     report_pages,
     setup_pages,
@@ -201,6 +202,7 @@ def create_app(portal: Portal) -> FastAPI:
     guide_pages.add_routes(app, portal, every_page)
     finance_pages.add_routes(app, portal, every_page)
     feedback_pages.add_routes(app, portal, every_page)
+    monitoring_pages.add_routes(app, portal, every_page)
     return app
 
 
