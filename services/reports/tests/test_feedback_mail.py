@@ -14,7 +14,6 @@ from pydantic_settings import BaseSettings
 from contracts import notify as nt
 from mapnet.dev.mailbox import MailStore
 from mapnet.runtime.bus import BusClient
-from services.notify.settings import NotifySettings
 from tests.helpers import eventually
 
 from .test_feedback_bus import contact_of, open_surveys, reach_stage, register, staff
@@ -23,7 +22,7 @@ pytestmark = pytest.mark.usefixtures("region_app")
 
 
 @pytest.fixture
-def service_configs(notify_settings: NotifySettings) -> dict[str, BaseSettings]:
+def service_configs(notify_settings: BaseSettings) -> dict[str, BaseSettings]:
     return {"notify": notify_settings}
 
 
@@ -33,7 +32,7 @@ def survey_mails(store: MailStore, to: str) -> list[Message]:
 
 
 async def test_the_contacts_who_consented_get_the_survey_by_mail_once(
-    client: BusClient, region: str, mailbox: tuple[MailStore, int], notify_settings: NotifySettings
+    client: BusClient, region: str, mailbox: tuple[MailStore, int]
 ) -> None:
     store, _ = mailbox
     # The first contact consents to mail, the second does not (register() decides so).
