@@ -24,7 +24,7 @@ from .common import (
     Visibility,
     WorkUnits,
 )
-from .envelope import Payload
+from .envelope import ErrorCode, Payload
 from .operations import command, event, query
 
 SizeClass = Literal["micro", "small", "medium", "not_sme", "unknown"]
@@ -653,7 +653,7 @@ GET_KPIS = query(
     # service: the reports service asks it for the region's monthly figures.
     roles=(*STAFF, "steering", "service"),
 )
-_OWN_SME = {
+_OWN_SME: dict[ErrorCode, str] = {
     "not_found": "no SME with this id in this region",
     "forbidden": "staff record facts only of their own region's SMEs",
 }

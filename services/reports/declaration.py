@@ -13,5 +13,12 @@ SERVICE = ServiceDeclaration(
     cli="services.reports.entrypoints.cli:app",
     cli_name="report",
     # A cluster report reads the cluster's SMEs and its calendar entries.
-    asks=("registry.query.search_smes", "registry.query.get_sme", "events.query.list_calendar"),
+    # The monthly figures ask the registry's indicators and matching's meeting counts.
+    asks=(
+        "registry.query.search_smes",
+        "registry.query.get_sme",
+        "events.query.list_calendar",
+        "registry.query.get_kpis",
+        "matching.query.get_meeting_kpis",
+    ),
 )

@@ -19,3 +19,12 @@ class ReportsSettings(BaseSettings):
         description="How long after its occasion a survey takes answers (days; a fraction in "
         "tests); a survey whose occasion is older is not opened",
     )
+
+    # --- figures ---
+    figures_check_s: float = Field(
+        default=3600.0,
+        gt=0,
+        validation_alias="MAPNET_FIGURES_CHECK_S",
+        description="How often the service looks for a month that has ended without its "
+        "figures published (seconds): it publishes them then, once",
+    )

@@ -1,0 +1,131 @@
+"""The network's figures across three real regions and a real hub (as tests/test_federation.py):
+each region publishes its month, and every region holds all three snapshots from its own
+copies, so its staff and the steering group read the whole network locally; the network's
+total is the sum of the regions'; a re-publication replaces the copies; nothing personal is in
+any copy."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from functools import partial
+from pathlib import Path
+
+import pytest
+
+from contracts import registry as rg
+from contracts import reports as c
+from contracts.access import Actor
+from mapnet.dev.localnet import LocalNetwork
+from mapnet.runtime import logs
+from mapnet.runtime.bus import BusClient
+from services.reports.domain.figures import month_of, network_total
+from tests.helpers import eventually
+from tests.three_regions import an_sme
+
+pytestmark = pytest.mark.timeout(240)
+
+T, H, B = "tallinn", "helsinki", "berlin"
+TODAY = datetime.now(UTC).date()
+MONTH = month_of(TODAY)
+
+
+@pytest.fixture(scope="module")
+async def net(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[LocalNetwork]:
+    logs.configure("WARNING")
+    services = ("registry", "matching", "reports")
+    async with LocalNetwork(Path(tmp_path_factory.mktemp("figures-net")), [T, H, B], services) as n:
+        yield n
+
+
+def staff(region: str) -> Actor:
+    return Actor(id=f"staff@{region}.example", role="map_staff", region=region)
+
+
+async def register(client: BusClient, region: str, n: int, cluster: str) -> list[str]:
+    """``n`` SMEs of the cluster in the region, each moved to selected: their names."""
+    names = []
+    for i in range(n):
+        name = f"{region.capitalize()} {cluster} {i} Oy"
+        contact = {"name": f"Person {region} {i}", "email": f"p{i}@{region}.example"}
+        sme = await client.call(
+            rg.REGISTER_SME,
+            an_sme(name, clusters=[cluster], contacts=[contact]),
+            region,
+            actor=staff(region),
+        )
+        await client.call(
+            rg.CHANGE_STAGE,
+            rg.ChangeStage(sme_id=sme.sme_id, to_stage="selected", reason="fits"),
+            region,
+            actor=staff(region),
+        )
+        names += [name, sme.sme_id]
+    return names
+
+
+async def network(client: BusClient, region: str, actor: Actor) -> list[c.FiguresSnapshot]:
+    page = await client.call(
+        c.LIST_FIGURES, c.ListFigures(month_from=MONTH, month_to=MONTH), region, actor=actor
+    )
+    return page.items
+
+
+def versions(expected: dict[str, int]) -> object:
+    def seen(items: list[c.FiguresSnapshot]) -> bool:
+        return {s.region: s.version for s in items} == expected
+
+    return seen
+
+
+async def test_each_region_reads_the_whole_networks_figures_from_its_own_copies(
+    net: LocalNetwork,
+) -> None:
+    clients = {r: await net.client(r) for r in (T, H, B)}
+    counts = {T: (3, "photonics"), H: (2, "ict"), B: (1, "life_sciences")}
+    personal: list[str] = []
+    for region, (n, cluster) in counts.items():
+        personal += await register(clients[region], region, n, cluster)
+        await clients[region].call(
+            c.PUBLISH_FIGURES, c.PublishFigures(month=MONTH), region, actor=staff(region)
+        )
+
+    readers = {T: staff(T), H: Actor(id="official@helsinki.example", role="steering", region=H),
+               B: staff(B)}  # fmt: skip
+    for region, actor in readers.items():
+        items = await eventually(
+            partial(network, clients[region], region, actor),
+            until=versions({T: 1, H: 1, B: 1}),  # type: ignore[arg-type]
+        )
+        by_region = {s.region: s for s in items}
+        for home, (n, cluster) in counts.items():
+            assert by_region[home].total.identified == n
+            assert by_region[home].total.selected == n
+            assert by_region[home].by_cluster[cluster].selected == n
+        # The network's figures are the sum of the regions'.
+        total = network_total(items)
+        assert (total.identified, total.selected) == (6, 6)
+        text = "".join(s.model_dump_json() for s in items)
+        for word in personal:
+            assert word not in text, word
+        assert "@" not in text
+        # One region's figures, read from the copy.
+        only = await clients[region].call(
+            c.LIST_FIGURES, c.ListFigures(region=T), region, actor=actor
+        )
+        assert [(s.region, s.total.identified) for s in only.items] == [(T, 3)]
+
+    # Tallinn publishes its month again after a change: the copies are replaced.
+    await register(clients[T], T, 1, "ict")
+    again = await clients[T].call(
+        c.PUBLISH_FIGURES, c.PublishFigures(month=MONTH), T, actor=staff(T)
+    )
+    assert (again.version, again.total.identified) == (2, 4)
+    for region in (H, B):
+        items = await eventually(
+            partial(network, clients[region], region, readers[region]),
+            until=versions({T: 2, H: 1, B: 1}),  # type: ignore[arg-type]
+        )
+        tallinn = next(s for s in items if s.region == T)
+        assert (tallinn.total.identified, tallinn.by_cluster["ict"].identified) == (4, 1)
+        assert network_total(items).identified == 7
