@@ -37,6 +37,7 @@ from ..settings import PortalSettings
 from . import (
     account_pages,
     event_pages,
+    facts_pages,
     feedback_pages,
     finance_pages,
     guide_pages,
@@ -198,6 +199,7 @@ def create_app(portal: Portal) -> FastAPI:
     account_pages.add_routes(app, portal, every_page)
     setup_pages.add_routes(app, portal, every_page)  # /events/new before /events/{event_id}
     event_pages.add_routes(app, portal, every_page)
+    facts_pages.add_routes(app, portal, every_page)
     report_pages.add_routes(app, portal, every_page)
     guide_pages.add_routes(app, portal, every_page)
     finance_pages.add_routes(app, portal, every_page)
