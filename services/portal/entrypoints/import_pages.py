@@ -42,7 +42,10 @@ class ImportJob:
     total: int | None
     done: int = 0
     loaded: int = 0
+    # Only the first SHOWN_REJECTIONS rejected rows are kept (a large file of bad rows would
+    # otherwise hold every one of them, in each of KEPT_JOBS jobs); all of them are counted.
     rejected: list[tuple[int, str]] = field(default_factory=list)
+    rejected_count: int = 0
     notes: list[str] = field(default_factory=list)
     finished: bool = False
     failure: str = ""
@@ -108,7 +111,9 @@ class ImportPages:
             job.done += 1
 
         def rejected(line: int, reason: str) -> None:
-            job.rejected.append((line, reason))
+            job.rejected_count += 1
+            if len(job.rejected) < SHOWN_REJECTIONS:
+                job.rejected.append((line, reason))
 
         try:
             rows = importer.read_rows(path, registry_file.csv_row, job.notes)
@@ -127,14 +132,7 @@ class ImportPages:
                 "not_found", tr("no such import of yours (imports are kept while the portal runs)")
             )
         part = "import_progress.html" if request.headers.get("HX-Request") else "import.html"
-        return self.portal.page(
-            request,
-            part,
-            person=person,
-            job=job,
-            error=None,
-            rejected=job.rejected[:SHOWN_REJECTIONS],
-        )
+        return self.portal.page(request, part, person=person, job=job, error=None)
 
 
 async def _kept(upload: Any, suffix: str) -> Path | None:
@@ -154,6 +152,7 @@ async def _kept(upload: Any, suffix: str) -> Path | None:
 
 def add_routes(app: FastAPI, portal: Portal, pages: Pages) -> None:
     imports = ImportPages(portal)
+    app.state.imports = imports  # its jobs, for a test to see what one holds
     pages.get(app, "/smes/import", imports.form, *STAFF)
     pages.post(app, "/smes/import", imports.upload, *STAFF)
     pages.get(app, "/smes/import/{job_id}", imports.progress, *STAFF)

@@ -3,6 +3,7 @@ memory, no bus (pages that read the services are tested on real servers in tests
 
 from __future__ import annotations
 
+import asyncio
 import re
 from datetime import datetime
 from typing import Any
@@ -210,6 +211,38 @@ async def test_a_signed_in_persons_forms_carry_their_sessions_token_not_a_plante
     assert f'action="/smes/import?csrf={csrf_of(home)}"' in form.text
     out = portal.post("/signout", data={"csrf": csrf_of(home)}, follow_redirects=False)
     assert out.status_code == 303
+
+
+async def test_an_import_of_many_bad_rows_keeps_the_first_500_counts_all_and_says_so(
+    portal: TestClient,
+) -> None:
+    from services.portal.entrypoints.import_pages import SHOWN_REJECTIONS
+
+    accounts = portal.app.state.portal.accounts  # type: ignore[attr-defined]
+    await accounts.add_user("a@t.ee", "map_staff", "tallinn", PASSWORD)
+    # Rows the contract refuses before any bus call (no such country), 100 more than are shown.
+    rows = "".join(f"Firm {n} OÜ,1400{n:04d},XX,62.01,ict\n" for n in range(600))
+    csv = "legal_name,registration_number,country,nace_codes,clusters\n" + rows
+    with portal:  # the import runs in the app's loop, kept running between requests
+        page = portal.get("/signin")
+        portal.post("/signin", data={"email": "a@t.ee", "password": PASSWORD,
+                                     "csrf": csrf_of(page)})  # fmt: skip
+        token = csrf_of(portal.get("/smes/import"))
+        sent = portal.post(f"/smes/import?csrf={token}", data={"csrf": token},
+                           files={"file": ("smes.csv", csv.encode(), "text/csv")},
+                           follow_redirects=False)  # fmt: skip
+        assert sent.status_code == 303, sent.text
+        for _ in range(200):
+            shown = portal.get(sent.headers["location"], headers={"HX-Request": "true"})
+            if "Finished" in shown.text:
+                break
+            await asyncio.sleep(0.05)
+    assert "0 SMEs loaded, 600 rows rejected." in shown.text
+    assert "The first 500 of 600 rejected rows" in shown.text
+    assert shown.text.count("<tr><td>") == SHOWN_REJECTIONS == 500
+    (job,) = portal.app.state.imports.jobs.values()  # type: ignore[attr-defined]
+    assert (len(job.rejected), job.rejected_count) == (500, 600)  # only the shown ones kept
+    assert job.rejected[0][0] == 2 and "country" in job.rejected[0][1]
 
 
 async def test_behind_https_the_cookies_are_secure_host_cookies_and_pages_say_how_to_be_shown(
