@@ -10,10 +10,10 @@ rebuild a moment (``FRESH_WAIT_S``) only where the last rebuild took no longer, 
 guide of hundreds of articles (milliseconds), which so reads its own writes. The words of
 unchanged articles are kept between rebuilds, so a rebuild is mostly the BM25 matrix. A burst
 of changes is one rebuild: a rebuild starts ``SETTLE_S`` after the change that asks for it, and
-changes during a rebuild ask for one more after it, which starts as long after it as it took (a
-stream of changes keeps the process rebuilding half the time at most). So a change shows in
-search within one rebuild when the guide is quiet, and within about three in a stream of
-changes."""
+changes during a rebuild ask for one more right after it; in a longer stream of changes each
+further one starts as long after the last as it took (the process rebuilds half the time at
+most). So a change shows in search within one rebuild when the guide is quiet, two if it came
+during one, and about three in a long stream of changes."""
 
 from __future__ import annotations
 
@@ -129,12 +129,9 @@ class ArticleIndex:
 
     async def _rebuild_until_current(self) -> None:
         try:
-            pause = self.settle_s
+            pause, rebuilt = self.settle_s, 0
             while True:
                 await asyncio.sleep(pause)
-                # Changes during a rebuild: the next one waits as long as that one took, so
-                # that a stream of changes (a bulk load) rebuilds half the time at most.
-                pause = max(self.settle_s, self.rebuild_s)
                 # The counter is read before the articles: they are at least as new as it says.
                 changes = await self.articles.changes()
                 if self.snapshot is not None and self.snapshot.changes == changes:
@@ -144,6 +141,11 @@ class ArticleIndex:
                 # Splitting and indexing thousands of bodies takes a while: beside the loop.
                 self.snapshot = await asyncio.to_thread(self._build, docs, changes)
                 self.rebuild_s = time.monotonic() - started
+                # Changes during the rebuild: one more at once (a publish is three commands in
+                # a row); in a longer stream (a bulk load) each waits as long as the last took,
+                # so that the process rebuilds half the time at most.
+                rebuilt += 1
+                pause = self.settle_s if rebuilt < 2 else max(self.settle_s, self.rebuild_s)
         except Exception:  # the next change or search tries again
             log.exception("rebuilding the guide's search index failed")
 
