@@ -21,7 +21,7 @@ import yaml
 from pydantic_settings import BaseSettings
 
 from mapnet.dev.mailbox import MailStore, serve
-from mapnet.federation.accounts import SERVICE_PASSWORD_VAR
+from mapnet.federation.accounts import PARTNER_FILES, PARTNER_PUBLISH_FILE, SERVICE_PASSWORD_VAR
 from mapnet.ops.partners import PartnerBook
 from mapnet.ops.servers import embedded_pair, free_port, region_nats_setup
 from mapnet.runner import Assembly
@@ -98,18 +98,37 @@ class NatsContainer:
 
 
 CONTAINER_CONFIG_DIR = "/etc/nats"
+# The folder, in the region's, of the files the container's server reads, and nothing else.
+CONTAINER_CONFIG_FOLDER = "container-config"
+
+
+def config_files(config_file: Path) -> list[str]:
+    """What the server reads: the configuration, the partners' users files it includes, and the
+    permissions file those include once a partner is added."""
+    return [config_file.name, *PARTNER_FILES.values(), PARTNER_PUBLISH_FILE]
 
 
 def nats_container(home: Path) -> NatsContainer:
     """The shared NATS server's configuration written under ``home`` (as the embedded backend
-    writes it: region_nats_setup, any_region) for a container of the official image."""
+    writes it: region_nats_setup, any_region) for a container of the official image.
+
+    The region's folder also holds credentials.json, every password in clear, which the server
+    never reads: the container gets a folder of its own holding only the configuration files.
+    They are hard links to the region's, so a partner the book adds (it rewrites the partners'
+    files in place) is in the container's folder too, read on the next reload."""
     setup = region_nats_setup(
         SHARED, home, listen="0.0.0.0:4222", store_dir="/data/jetstream", any_region=True
     )
+    region_home = setup.config_file.parent
+    mounted = region_home / CONTAINER_CONFIG_FOLDER
+    mounted.mkdir(mode=0o700, exist_ok=True)
+    for name in config_files(setup.config_file):
+        (mounted / name).unlink(missing_ok=True)
+        os.link(region_home / name, mounted / name)
     return NatsContainer(
         image=compose_image("nats"),
         command=["-c", f"{CONTAINER_CONFIG_DIR}/{setup.config_file.name}"],
-        volumes={str(setup.config_file.parent): CONTAINER_CONFIG_DIR},
+        volumes={str(mounted): CONTAINER_CONFIG_DIR},
         environment=setup.environment,
     )
 

@@ -15,12 +15,14 @@ import pytest
 
 from mapnet.federation.accounts import PARTNER_PUBLISH_FILE, PARTNERS_FILE, SERVICE_PASSWORD_VAR
 from mapnet.ops.servers import Managed, executable, free_port, nats_server, wait_for_port
+from mapnet.runtime import credentials
 from mapnet.runtime.credentials import service_password
 from tests.fixtures import (
     SHARED,
     NatsContainer,
     Servers,
     compose_image,
+    config_files,
     containers,
     nats_container,
 )
@@ -51,10 +53,17 @@ def test_the_container_runs_the_embedded_servers_configuration(tmp_path: Path) -
     for included in re.findall(r'include "([^"]+)"', config.read_text()):
         assert (config.parent / included).is_file(), included
     assert {PARTNERS_FILE, PARTNER_PUBLISH_FILE} <= {p.name for p in config.parent.iterdir()}
+    # Only those: the region's credentials (every password in clear) stay out of the container.
+    mounted = [Path(folder) for folder in spec.volumes]
+    region_home = tmp_path / "containers" / SHARED
+    assert (region_home / credentials.FILE).is_file()  # there to be left out
+    assert [{p.name for p in folder.iterdir()} for folder in mounted] == [set(config_files(config))]
+    password = service_password(region_home)
+    assert password and not any(password in p.read_text() for p in config.parent.iterdir())
     # The same passwords, by the same variables, as the embedded server's environment.
     assert embedded.env is not None
     assert set(spec.environment) == {SERVICE_PASSWORD_VAR}
-    assert spec.environment[SERVICE_PASSWORD_VAR] == service_password(config.parent)
+    assert spec.environment[SERVICE_PASSWORD_VAR] == service_password(region_home)
     assert embedded.env[SERVICE_PASSWORD_VAR] == service_password(embedded_config.parent)
     assert "${" not in config.read_text() and f"${SERVICE_PASSWORD_VAR}" in config.read_text()
 
@@ -102,6 +111,8 @@ async def test_a_server_run_as_the_container_is_lets_in_only_its_users(tmp_path:
         else:
             raise AssertionError(f"the partner was never let in:\n{server.tail()}")
         await nc.close()
+        # The partner's files reached the mounted folder; the partners' register did not.
+        assert {p.name for p in config.parent.iterdir()} == {*config_files(config), here.name}
     finally:
         server.stop()
 
