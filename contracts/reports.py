@@ -10,7 +10,7 @@ from pydantic import AwareDatetime, Field, StringConstraints
 
 from .access import STAFF
 from .common import CountryCode, Keyword, Page, SmeRef
-from .envelope import Payload
+from .envelope import ErrorCode, Payload
 from .ids import RegionId
 from .operations import command, event, query
 
@@ -278,7 +278,7 @@ class RenderedReport(Payload):
     content: str | None = Field(default=None, max_length=2**23, description="Base64")
 
 
-_REPORT_REFUSALS = {
+_REPORT_REFUSALS: dict[ErrorCode, str] = {
     "forbidden": "staff report on their own region only; the network and other regions are "
     "the steering group's (and the operator's)",
     "validation_failed": "also: period_to before period_from, a period over ten years, or a "
