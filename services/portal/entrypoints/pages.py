@@ -22,7 +22,7 @@ from contracts.common import SmeRef
 from contracts.errors import Refused
 
 from ..domain.users import User
-from ..service_layer.feedback import Feedback
+from ..service_layer.feedback import Feedback, HomeSurveys
 from ..service_layer.finance import Finance
 from .forms import validated
 from .guide_pages import guide_of
@@ -73,8 +73,13 @@ class Pages:
         return route
 
     async def home(self, request: Request, person: User) -> Response:
-        # A company's contact sees the surveys they may still answer (the SMEs' feedback).
-        surveys = await self.feedback.open_surveys(person.actor())
+        # A company's contact sees the surveys they may still answer (the SMEs' feedback). The
+        # rest of the page asks no service: without the bus it still shows, saying the surveys
+        # cannot be shown now.
+        if self.portal.bus is None:
+            surveys = HomeSurveys([], unavailable=person.role == "sme")
+        else:
+            surveys = await self.feedback.for_home(person.actor())
         answered = request.query_params.get("answered") == "1"
         return self.portal.page(
             request, "home.html", person=person, surveys=surveys, answered=answered

@@ -27,22 +27,31 @@ class SurveyCard:
     closes_on: str
 
 
+@dataclass(frozen=True)
+class HomeSurveys:
+    cards: list[SurveyCard]
+    unavailable: bool  # the reports service did not answer: the page says so
+
+
 class Feedback:
     def __init__(self, call: Call) -> None:
         self.call = call
 
     async def open_surveys(self, actor: Actor) -> list[SurveyCard]:
         """The surveys the person may still answer, newest first; none for anyone but an SME's
-        contact (nor when the reports service does not answer: the home page shows the rest)."""
+        contact. The reports service's refusal (it does not answer) is raised."""
         if actor.role != "sme":
             return []
-        try:
-            found: rp.OpenSurveys = await self.call(
-                rp.LIST_OPEN_SURVEYS, rp.ListOpenSurveys(), actor
-            )
-        except Refused:
-            return []
+        found: rp.OpenSurveys = await self.call(rp.LIST_OPEN_SURVEYS, rp.ListOpenSurveys(), actor)
         return list(await asyncio.gather(*(self._card(s, actor) for s in found.items)))
+
+    async def for_home(self, actor: Actor) -> HomeSurveys:
+        """The home page's surveys: a page the person needs is not lost to the reports service
+        (or the bus) being away, it says the surveys cannot be shown now instead."""
+        try:
+            return HomeSurveys(await self.open_surveys(actor), unavailable=False)
+        except Refused:
+            return HomeSurveys([], unavailable=True)
 
     async def survey(self, survey_id: str, actor: Actor) -> SurveyCard | None:
         for card in await self.open_surveys(actor):
