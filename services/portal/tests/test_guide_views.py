@@ -59,7 +59,12 @@ def test_only_the_guides_rendered_bodies_are_shown_unescaped() -> None:
         ("guide_review.html", "{{ r.body_html|safe }}"),
     }
     python = [p for p in TEMPLATES.parent.rglob("*.py") if "tests" not in p.parts]
-    assert not [p for p in python if re.search(r"\bMarkup\(|markupsafe|mark_safe", p.read_text())]
+    marking = {
+        p.name for p in python if re.search(r"\bMarkup\(|markupsafe|mark_safe", p.read_text())
+    }
+    # Besides: the reports page holds the section the reports service renders from its own
+    # autoescaping Jinja2 templates (charts as SVG images in data URIs).
+    assert marking == {"monitoring_pages.py"}
 
 
 async def test_a_partner_links_the_guide_of_the_country_it_is_based_in() -> None:
