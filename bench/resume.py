@@ -13,7 +13,8 @@ fault, the regions taking turns:
 The resumption time of a round: from the moment the fault is healed (the relay or hub accepts
 again; for ``restart``, the region's services answer again) to the last copy, across the fault,
 written into a read model (the copy's copied_at): what a user waits for before the other side's
-entries are in their calendar. A copy still missing after 120 s fails the run.
+entries are in their calendar. A copy still missing after 120 s fails the run, and so does a
+copy across the fault found before it healed (the fault did not hold).
 
     python -m bench.resume [--rounds 3] [--down-s 5] [--entries 5]
 
@@ -83,6 +84,15 @@ async def last_copy(
         await asyncio.sleep(0.2)
 
 
+async def crossed_early(net: LocalNetwork, crossing: dict[str, set[str]]) -> dict[str, int]:
+    """Per region, how many of the copies that must wait for the healing it holds already: any
+    means the fault did not hold, and the time to resume would be measured from a head start."""
+    return {
+        region: len(titles & {d["title"] for d in await copies(net, region)})
+        for region, titles in crossing.items()
+    }
+
+
 def across(titles: set[str], apart: set[str]) -> dict[str, set[str]]:
     """The copies that cross the fault: each region outside ``apart`` needs the entries of the
     regions in it, and each region in it the entries of all the others."""
@@ -116,6 +126,13 @@ async def one_round(
     for origin in publishers:
         titles |= await publish(clients[origin], origin, entries)
     await asyncio.sleep(max(0.0, down_s - (time.perf_counter() - started)))
+    fault = "hub" if kind == "hub" else f"{kind} of {region}"
+    early = await crossed_early(net, across(titles, apart))
+    if any(early.values()):
+        where = ", ".join(f"into {r} {n}" for r, n in early.items() if n)
+        print(f"{fault}: copies crossed it before it healed: {where}", file=sys.stderr)
+        print(figures(crossed=sum(early.values())))
+        raise SystemExit(1)
     if kind == "cut":
         await net.heal(region)
     elif kind == "hub":
@@ -130,7 +147,6 @@ async def one_round(
     expected = across(titles, apart)
     resumed = (await last_copy(net, expected) - healed).total_seconds()
     inwards = (await last_copy(net, {region: expected[region]}) - healed).total_seconds()
-    fault = "hub" if kind == "hub" else f"{kind} of {region}"
     print(f"{fault}: copies across it complete {resumed:.2f} s after healing "
           f"(into {region} {inwards:.2f} s)", flush=True)  # fmt: skip
     # The next round starts from a network whose every link is up.
