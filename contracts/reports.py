@@ -279,8 +279,9 @@ class RenderedReport(Payload):
 
 
 _REPORT_REFUSALS: dict[ErrorCode, str] = {
-    "forbidden": "staff report on their own region only; the network and other regions are "
-    "the steering group's (and the operator's)",
+    "forbidden": "staff report on their own region, or on the whole network from their own "
+    "region's service (counts of every region, their region's feedback); other regions' reports "
+    "are the steering group's (and the operator's)",
     "validation_failed": "also: period_to before period_from, a period over ten years, or a "
     "table the report does not have (details.fields names it)",
 }

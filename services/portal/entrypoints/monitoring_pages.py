@@ -1,5 +1,6 @@
 """The monitoring and cluster reports in the portal, for the region's staff and the steering
-group (the network's figures, from every region's snapshot, for steering). The reports service
+group (the network's figures, from every region's snapshot, for both; another region's for
+steering). The reports service
 renders them: the page holds the report's section as it sends it (its Jinja2 templates escape
 every text; its charts are SVG images in data URIs, nothing that runs), and offers the same
 report as PDF and CSV for download. The portal imports nothing of the reports service."""
@@ -34,7 +35,8 @@ def _given(request: Request, person: User) -> dict[str, Any]:
     given: dict[str, Any] = {
         "period_from": q.get("period_from") or date(today.year, 1, 1).isoformat(),
         "period_to": q.get("period_to") or today.isoformat(),
-        "network": q.get("network") == "on" and person.role == "steering",
+        # Staff and steering report on the whole network (counts of every region's snapshots).
+        "network": q.get("network") == "on" and person.role in (*STAFF, "steering"),
         "region": (q.get("region") or "").strip() or None,
     }
     if q.get("cluster"):

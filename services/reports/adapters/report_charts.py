@@ -75,7 +75,10 @@ def against_targets(labels: Sequence[str], reached: Sequence[int], targets: Sequ
 
 
 def matrix(regions: Sequence[str], cells: dict[tuple[str, str], int]) -> str:
-    """The cooperation matrix as a heat map with its counts."""
+    """The cooperation matrix as a heat map with its counts; "" without regions (a report of
+    no snapshots yet: the page shows no chart, and matplotlib draws no empty image)."""
+    if not regions:
+        return ""
     size = max(2.4, 0.5 * len(regions) + 1.2)
     figure, axes = plt.subplots(figsize=(size + 0.8, size))
     values = [[cells.get((a, b), 0) for b in regions] for a in regions]

@@ -151,11 +151,18 @@ class Reports:
         if query.format != "csv" and query.table is not None:
             raise _invalid("table", "a single table is a CSV (format csv)")
         region = query.region or self.region
-        if actor is not None and actor.role in STAFF and (query.network or region != actor.region):
+        # Staff report on their own region, and on the whole network from their own region's
+        # service: the network's figures are every region's snapshots (counts only), its
+        # feedback and quotes are the answering region's own, so theirs. Other regions'
+        # reports are the steering group's (and the operator's).
+        own = region == actor.region if actor is not None else True
+        if query.network:
+            own = actor is None or actor.region == self.region
+        if actor is not None and actor.role in STAFF and not own:
             raise Refused(
                 "forbidden",
-                "staff report on their own region only; the network's and other regions' "
-                "reports are the steering group's",
+                "staff report on their own region or, from their region's service, the whole "
+                "network; other regions' reports are the steering group's",
                 role=actor.role,
                 region=region,
                 network=query.network,

@@ -1,6 +1,6 @@
 """The reports on the bus, on real NATS and the MongoDB-compatible server: who may ask for
 which report. SMEs, organisers and partners are refused by the runtime; staff get their own
-region's report only, never the network's nor another region's."""
+region's report and the network's, never another region's."""
 
 from __future__ import annotations
 
@@ -44,16 +44,27 @@ async def test_smes_organisers_and_partners_are_refused(
 
 
 @pytest.mark.parametrize("role", ["map_staff", "map_admin"])
-async def test_staff_report_on_their_own_region_only(
+async def test_staff_report_on_their_own_region_and_the_network_not_another_region(
     client: BusClient, region: str, role: Role
 ) -> None:
+    """Issue 30 item 3: any region reports on the whole network from its own copies (counts
+    only; the feedback in it is the asking region's own). Another region's report alone is the
+    steering group's, and so is the network's asked of another region's service (whose
+    feedback and quotes it would hold)."""
     staff = someone(region, role)
-    for query in (
-        c.GetMonitoringReport(network=True, **YEAR),
-        c.GetMonitoringReport(region="berlin", **YEAR),
+    network = await client.call(
+        c.GET_MONITORING_REPORT, c.GetMonitoringReport(network=True, **YEAR), region, actor=staff
+    )
+    assert network.region is None and network.format == "html" and network.text
+    cluster = c.GetClusterReport(cluster="photonics", network=True, **YEAR)
+    assert (await client.call(c.GET_CLUSTER_REPORT, cluster, region, actor=staff)).region is None
+    elsewhere = someone("berlin" if region != "berlin" else "riga", role)
+    for query, actor in (
+        (c.GetMonitoringReport(region=elsewhere.region, **YEAR), staff),
+        (c.GetMonitoringReport(network=True, **YEAR), elsewhere),
     ):
         with pytest.raises(Refused) as refused:
-            await client.call(c.GET_MONITORING_REPORT, query, region, actor=staff)
+            await client.call(c.GET_MONITORING_REPORT, query, region, actor=actor)
         assert refused.value.code == "forbidden"
         assert "own region" in refused.value.message
 
