@@ -119,9 +119,26 @@ async def own_region(
         s: Assembly(settings(s), [s], [region_id], configs={"notify": mail})
         for s in service_names()
     }
-    # The portal first: it waits for the registry's stream, which only the registry makes.
-    portal = asyncio.create_task(region.assemblies["portal"].__aenter__())
-    await asyncio.sleep(1.0)
+    # The portal first: it waits for the registry's stream, which only the registry makes. It
+    # is seen asking for a stream twice (told there is none, it asks again: its wait), then it
+    # must not have started; the operator overhears its JetStream requests.
+    operator = await nats.connect(region.operator_url)
+    asked: dict[str, int] = {}
+
+    async def overheard(msg: Any) -> None:
+        asked[msg.subject] = asked.get(msg.subject, 0) + 1
+
+    try:
+        await operator.subscribe("$JS.API.STREAM.INFO.>", cb=overheard)
+        await operator.flush()
+        portal = asyncio.create_task(region.assemblies["portal"].__aenter__())
+
+        async def most_asked() -> int:
+            return max(asked.values(), default=0)
+
+        await eventually(most_asked, until=lambda times: times >= 2, timeout_s=30)
+    finally:
+        await operator.close()
     assert not portal.done(), "the portal started without the registry's stream"
     others = [a.__aenter__() for s, a in region.assemblies.items() if s != "portal"]
     await asyncio.wait_for(asyncio.gather(portal, *others), 60)
@@ -277,12 +294,23 @@ async def test_the_portals_user_hears_no_other_services_requests_or_answers(
         operator = await BusClient.connect(
             own_region.operator_url, region=region, source="mapnet/tests", role="map_admin"
         )
+        # A control message the portal may hear (its own inbox), sent after the others were
+        # answered: once it arrives, anything above it would have arrived first.
+        control = asyncio.Event()
+
+        async def arrived(msg: Any) -> None:
+            control.set()
+
+        await portal.subscribe(f"{service_inbox(region, 'portal')}.control", cb=arrived)
+        await portal.flush()
         try:
             await operator.call(rg.REGISTER_SME, _an_sme(), region)
             await operator.call(ev.LIST_CALENDAR, ev.ListCalendar(region=region), region)
+            await operator.nc.publish(f"{service_inbox(region, 'portal')}.control", b"")
+            await operator.nc.flush()
         finally:
             await operator.close()
-        await asyncio.sleep(0.3)
+        await asyncio.wait_for(control.wait(), 10)
     finally:
         await portal.close()
     assert heard == []
