@@ -25,7 +25,9 @@ class HealthStatus(Payload):
     service: str
     version: str
     region: str
-    status: Literal["ok", "degraded"]
+    status: Literal["ok", "degraded", "starting"] = Field(
+        description="starting: the process answers health but may not yet take every request"
+    )
     nats: Dependency
     mongo: Dependency
     instance: str = Field(description="Which process answered: host and pid")

@@ -209,6 +209,7 @@ class Assembly:
         # of the collector's sight, a full collection is short and no request waits long on it.
         gc.freeze()
         for rt in self.runtimes:
+            rt.ready = True
             rt.log.info("service_ready", subjects=f"mapnet.{rt.region}.{rt.service}.>")
 
     async def drain(self) -> None:

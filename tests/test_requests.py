@@ -106,3 +106,24 @@ async def test_json_nested_thousands_deep_gets_a_typed_error_on_every_subject(
         assert doc["data"]["error"]["code"] in {"invalid_json", "validation_failed"}, op.name
     status = await client.call(health_query("registry"), HealthCheck(), region)
     assert status.status == "ok"
+
+
+async def test_health_says_starting_until_every_route_is_subscribed(
+    settings: Any, client: BusClient
+) -> None:
+    """A service answers health as soon as its health route is subscribed, which may be before
+    its commands are: until the process holds every subscription it answers "starting", so that
+    whoever waits for "ok" (mapnet up, the benchmarks, the local network) never sends a command
+    that meets "no responders" (bench/resume met it in a restart round)."""
+    region = "startingtest"
+    assembly = Assembly(settings, ["events"], [region])
+    await assembly.prepare()
+    await assembly.broker.start()
+    try:
+        early = await client.call(health_query("events"), HealthCheck(), region)
+        assert early.status == "starting"
+        await assembly.ready()
+        status = await client.call(health_query("events"), HealthCheck(), region)
+        assert status.status == "ok"
+    finally:
+        await assembly.__aexit__(None, None, None)

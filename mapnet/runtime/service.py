@@ -68,6 +68,9 @@ class Runtime(RequestRoutes, EventRoutes):
     js: JetStreamContext | None = None
     # Where a service that also serves HTTP (the portal) listens, once it does.
     http_url: str | None = None
+    # Set once the server holds every subscription of the process (Assembly.ready): until then
+    # health answers "starting", since it may be subscribed before the commands are.
+    ready: bool = False
 
     def __post_init__(self) -> None:
         self.source = source(self.region, self.service)
@@ -113,7 +116,9 @@ class Runtime(RequestRoutes, EventRoutes):
                 service=self.service,
                 version=__version__,
                 region=self.region,
-                status="ok" if nats_ok and mongo_ok else "degraded",
+                status=(
+                    "starting" if not self.ready else "ok" if nats_ok and mongo_ok else "degraded"
+                ),
                 nats=Dependency(ok=nats_ok),
                 mongo=Dependency(ok=mongo_ok, detail=mongo_detail),
                 instance=instance,
