@@ -158,6 +158,10 @@ class OccasionFigures(Payload):
     surveys: int = Field(description="Surveys opened in the period")
     answers: int
     rating_mean: float | None
+    ratings: dict[str, int] = Field(
+        default_factory=dict,
+        description="Answers by rating, '1' to '5' (the monthly figures add them up)",
+    )
 
 
 class FeedbackSummary(Payload):
@@ -349,6 +353,31 @@ class MeetingFigures(Payload):
     cooperation_possible: int = Field(default=0, ge=0)
 
 
+class OccasionRatings(Payload):
+    surveys: int = Field(default=0, ge=0, description="Surveys opened in the month")
+    answers: int = Field(default=0, ge=0)
+    ratings: dict[CountKey, int] = Field(
+        default_factory=dict, max_length=5, description="Answers by rating, '1' to '5'"
+    )
+
+
+class FeedbackFigures(Payload):
+    """The region's survey answers given in the month, counted as get_feedback_summary counts
+    them: no words, no quotes, no names (an answer's words stay in its region)."""
+
+    surveys: int = Field(default=0, ge=0, description="Surveys opened in the month")
+    answers: int = Field(default=0, ge=0, description="Answers given in the month")
+    ratings: dict[CountKey, int] = Field(
+        default_factory=dict, max_length=5, description="Answers by rating, '1' to '5'"
+    )
+    by_occasion: dict[OccasionKind, OccasionRatings] = Field(default_factory=dict)
+    obstacles: dict[CountKey, dict[Obstacle, int]] = Field(
+        default_factory=dict,
+        max_length=300,
+        description="By market (ISO 3166-1 alpha-2): each obstacle and the answers naming it",
+    )
+
+
 class FiguresSnapshot(Payload):
     """One region's figures of one month. A re-publication of the month replaces it with the
     next version; copies keep the highest version."""
@@ -373,7 +402,11 @@ class FiguresSnapshot(Payload):
     meetings_by_cluster_to_date: dict[CountKey, MeetingFigures] = Field(
         default_factory=dict, max_length=500
     )
-    missing: list[Literal["registry", "matching"]] = Field(
+    feedback: FeedbackFigures = Field(
+        default_factory=FeedbackFigures,
+        description="The SMEs' survey answers of the month, counted (no words)",
+    )
+    missing: list[Literal["registry", "matching", "feedback"]] = Field(
         default_factory=list,
         description="Services that did not answer when the snapshot was made: their counts "
         "are zeros here, not figures (publish the month again once they answer)",

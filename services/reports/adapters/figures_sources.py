@@ -1,6 +1,7 @@
 """What the figures ask the region's services over the bus, as the reports service (role
-service): the registry's indicators for the month, matching's meetings to date. Asked each time
-a month is published, never copied."""
+service): the registry's indicators for the month, matching's meetings to date, the feedback's
+counts of the month (this service's own part, asked as any other). Asked each time a month is
+published, never copied."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from nats.aio.client import Client as NATS
 
 from contracts import matching as mt
 from contracts import registry as rg
+from contracts import reports as c
 from contracts.errors import Refused
 from mapnet.runtime.bus import BusClient
 
@@ -52,3 +54,17 @@ class RegionSources:
             if refused.code != "region_unavailable":
                 raise
             return None
+
+    async def feedback(self, first: date, last: date) -> c.FeedbackSummary | None:
+        """The feedback's counts of the month; None if it does not answer (the snapshot says
+        so). Its quotes are not kept: an answer's words stay in its region."""
+        try:
+            summary: c.FeedbackSummary = await self._bus().call(
+                c.GET_FEEDBACK_SUMMARY, c.GetFeedbackSummary(from_date=first, to_date=last),
+                self.region,
+            )  # fmt: skip
+        except Refused as refused:
+            if refused.code != "region_unavailable":
+                raise
+            return None
+        return summary

@@ -260,6 +260,7 @@ def summarise(
                 surveys=opened.get(kind, 0),
                 answers=len(by_kind.get(kind, [])),
                 rating_mean=_mean(by_kind.get(kind, [])),
+                ratings={str(r): by_kind.get(kind, []).count(r) for r in range(1, 6)},
             )
             for kind in c.OCCASION_KINDS
         },

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import calendar
 from datetime import date, datetime
+from typing import Literal
 
 from contracts import matching as mt
 from contracts import registry as rg
@@ -62,6 +63,31 @@ def _meetings(counts: mt.MeetingCounts) -> c.MeetingFigures:
     return c.MeetingFigures(**{name: given.get(name, 0) for name in MEETING_FIELDS})
 
 
+def _count(given: dict[str, int]) -> dict[str, int]:
+    return {k: n for k, n in given.items() if n}
+
+
+def feedback_figures(summary: c.FeedbackSummary) -> c.FeedbackFigures:
+    """The counts of a feedback summary: answers, ratings (overall and by occasion), obstacles
+    per market. Its quotes stay behind: words are the region's own."""
+    obstacles: dict[str, dict[c.Obstacle, int]] = {}
+    for o in summary.obstacles:
+        obstacles.setdefault(o.market, {})[o.obstacle] = o.count
+    return c.FeedbackFigures(
+        surveys=summary.surveys,
+        answers=summary.answers,
+        ratings=_count(summary.ratings),
+        by_occasion={
+            kind: c.OccasionRatings(
+                surveys=figures.surveys, answers=figures.answers, ratings=_count(figures.ratings)
+            )
+            for kind, figures in summary.by_occasion.items()
+            if figures.surveys or figures.answers
+        },
+        obstacles=obstacles,
+    )
+
+
 def snapshot(
     region: str,
     month: str,
@@ -69,8 +95,15 @@ def snapshot(
     made_at: datetime,
     kpis: rg.Kpis,
     meetings: mt.MeetingKpis | None,
+    feedback: c.FeedbackSummary | None = None,
 ) -> c.FiguresSnapshot:
-    """The month's snapshot; ``meetings`` None: matching did not answer (said in ``missing``)."""
+    """The month's snapshot; ``meetings`` or ``feedback`` None: matching or the feedback did
+    not answer (said in ``missing``)."""
+    missing: list[Literal["registry", "matching", "feedback"]] = []
+    if meetings is None:
+        missing.append("matching")
+    if feedback is None:
+        missing.append("feedback")
     return c.FiguresSnapshot(
         region=region,
         month=month,
@@ -86,7 +119,8 @@ def snapshot(
         meetings_by_cluster_to_date=(
             {k: _meetings(v) for k, v in meetings.by_cluster.items()} if meetings else {}
         ),
-        missing=[] if meetings else ["matching"],
+        feedback=feedback_figures(feedback) if feedback else c.FeedbackFigures(),
+        missing=missing,
     )
 
 

@@ -114,7 +114,9 @@ class Quote:
 @dataclass(frozen=True)
 class Feedback:
     """A region's survey answers of a period, counted: no person, no company. ``obstacles``:
-    (market, obstacle) -> answers that named it; ``quotes`` only of answers that allowed it."""
+    (market, obstacle) -> answers that named it; ``quotes`` only of answers that allowed it.
+    A network report holds each region's counted from its snapshots (``words`` False), the
+    asking region's with its own quotes."""
 
     region: str
     answers: int = 0
@@ -122,6 +124,8 @@ class Feedback:
     by_occasion: Mapping[str, tuple[int, float | None]] = field(default_factory=dict)
     obstacles: Mapping[tuple[str, str], int] = field(default_factory=dict)
     quotes: tuple[Quote, ...] = ()
+    # False: counted from a region's monthly snapshot, which carries no words (so no quotes).
+    words: bool = True
 
 
 @dataclass(frozen=True)
@@ -238,6 +242,7 @@ class MonitoringReport:
     made_at: datetime
     regions: tuple[str, ...]
     feedback_regions: tuple[str, ...]
+    quoted_regions: tuple[str, ...]  # whose answers' words it quotes (words stay in a region)
     targets: list[TargetRow]
     funnel: dict[str, int]
     meetings: dict[str, int]
@@ -515,6 +520,7 @@ def monitoring_report(
         made_at=made_at,
         regions=regions,
         feedback_regions=tuple(sorted({f.region for f in feedback})),
+        quoted_regions=tuple(sorted({f.region for f in feedback if f.words})),
         targets=targets,
         funnel={s: total.funnel.get(s, 0) for s in STAGES},
         meetings={s: total.meetings.get(s, 0) for s in MEETING_STEPS},

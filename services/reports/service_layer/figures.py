@@ -39,8 +39,11 @@ class Figures:
         first, last = domain.month_days(month)
         kpis = await self.sources.kpis(first, last)
         meetings = await self.sources.meetings()
+        feedback = await self.sources.feedback(first, last)
         version = await self.repo.version(self.region, month) + 1
-        snapshot = domain.snapshot(self.region, month, version, self.uow.now(), kpis, meetings)
+        snapshot = domain.snapshot(
+            self.region, month, version, self.uow.now(), kpis, meetings, feedback
+        )
         key = record_id(self.region, month)
         event = self.uow.event(c.FIGURES_PUBLISHED, snapshot, cause, subject=key)
         await self.uow.commit(self.repo.name, key, [event], self.repo.put_own(snapshot, [event]))

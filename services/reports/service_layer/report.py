@@ -7,7 +7,9 @@ from __future__ import annotations
 import asyncio
 import base64
 import threading
-from collections.abc import Callable, Sequence
+from collections import Counter, defaultdict
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from datetime import date, datetime
 
 from contracts import reports as c
@@ -120,6 +122,55 @@ def region_figures(
     )
 
 
+def snapshot_feedback(
+    region: str, snapshots: Sequence[c.FiguresSnapshot], period: Period
+) -> Feedback:
+    """One region's survey answers of a period as its monthly snapshots count them (the months
+    the period touches): no words, so no quotes."""
+    inside, _, _ = _counts_in(snapshots, period)
+    ratings: Counter[int] = Counter()
+    obstacles: Counter[tuple[str, str]] = Counter()
+    occasions: dict[str, Counter[int]] = defaultdict(Counter)
+    answers = 0
+    for s in inside:
+        f = s.feedback
+        answers += f.answers
+        ratings.update({int(r): n for r, n in f.ratings.items()})
+        for occasion, rated in f.by_occasion.items():
+            occasions[occasion].update({int(r): n for r, n in rated.ratings.items()})
+        for market, named in f.obstacles.items():
+            obstacles.update({(market, o): n for o, n in named.items()})
+    by_occasion: dict[str, tuple[int, float | None]] = {}
+    for kind, counted in occasions.items():
+        n_all = sum(counted.values())
+        mean = sum(r * n for r, n in counted.items()) / n_all if n_all else None
+        by_occasion[kind] = (n_all, mean)
+    return Feedback(
+        region=region,
+        answers=answers,
+        ratings=dict(ratings),
+        by_occasion=by_occasion,
+        obstacles=dict(obstacles),
+        words=False,
+    )
+
+
+def network_feedback(
+    by_region: Mapping[str, Sequence[c.FiguresSnapshot]],
+    period: Period,
+    region: str,
+    own: c.FeedbackSummary | None = None,
+) -> list[Feedback]:
+    """Every region's answers of a period as its snapshots count them; the asking ``region``'s
+    with the quotes of its own answers (``own``): words are not shared."""
+    counted = [snapshot_feedback(r, ss, period) for r, ss in sorted(by_region.items())]
+    if own is None:
+        return counted
+    mine = next((f for f in counted if f.region == region), Feedback(region=region))
+    quoted = replace(mine, quotes=feedback_of(own).quotes, words=True)
+    return [f for f in counted if f.region != region] + [quoted]
+
+
 def feedback_of(summary: c.FeedbackSummary) -> Feedback:
     return Feedback(
         region=summary.region,
@@ -179,15 +230,26 @@ class Reports:
             by_region.setdefault(s.region, []).append(s)
         figures = [region_figures(r, ss, period) for r, ss in sorted(by_region.items())]
         earlier = [region_figures(r, ss, before) for r, ss in sorted(by_region.items())]
-        # This region's answers are the ones it holds: they are not shared.
+        # Answers are counted in every region's snapshots; their words are not shared, so
+        # the quotes are this region's own: its live answers for its own report, and beside
+        # the network's counts for the network's.
         feedback: list[Feedback] = []
         previous_feedback: list[Feedback] = []
-        if scope.network or scope.region == self.region:
+        if scope.network:
+            own = await self.inputs.feedback(period.start, period.end)
+            feedback = network_feedback(by_region, period, self.region, own)
+            previous_feedback = network_feedback(by_region, before, self.region)
+        elif scope.region == self.region:
             now, then = await asyncio.gather(
                 self.inputs.feedback(period.start, period.end),
                 self.inputs.feedback(before.start, before.end),
             )
             feedback, previous_feedback = [feedback_of(now)], [feedback_of(then)]
+        else:  # another region's: its snapshots' counts
+            feedback = [snapshot_feedback(scope.region, by_region.get(scope.region, []), period)]
+            previous_feedback = [
+                snapshot_feedback(scope.region, by_region.get(scope.region, []), before)
+            ]
         report = monitoring_report(
             scope,
             period,

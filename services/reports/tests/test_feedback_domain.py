@@ -196,6 +196,11 @@ def test_the_summary_equals_a_count_made_independently(rows: list[tuple[Any, ...
     assert summary.answers == len(inside)
     assert summary.surveys == 3 and summary.by_occasion["event"].surveys == 2
     assert summary.ratings == {str(r): sum(a.rating == r for a in inside) for r in range(1, 6)}
+    for kind in c.OCCASION_KINDS:  # by occasion too: the monthly figures add them up
+        of_kind = [a.rating for a in inside if a.occasion.kind == kind]
+        given = summary.by_occasion[kind]
+        assert given.ratings == {str(r): of_kind.count(r) for r in range(1, 6)}
+        assert given.answers == len(of_kind)
     expected = Counter((m.market, o) for a in inside for m in a.markets for o in set(m.obstacles))
     assert {(o.market, o.obstacle): o.count for o in summary.obstacles} == dict(expected)
     counts = [o.count for o in summary.obstacles]

@@ -104,6 +104,9 @@ async def test_a_published_month_holds_counts_only_and_a_republication_replaces_
     assert first.by_cluster["ict"].identified == 1
     assert first.by_market["DE"].trade_show_presentations == 1
     assert first.meetings_to_date == c.MeetingFigures()
+    # The feedback was asked (not missing): no answer yet (a survey may have been opened for
+    # the stage reached, as the consumer goes).
+    assert (first.feedback.answers, first.feedback.ratings, first.feedback.obstacles) == (0, {}, {})
 
     # The event that leaves for the network: the snapshot, and nothing personal anywhere in it.
     nc = await nats.connect(servers.nats_url)
