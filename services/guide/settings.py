@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated
 
+import pycountry
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from contracts.ids import REGION_PATTERN
 
 
 class GuideSettings(BaseSettings):
@@ -41,7 +45,36 @@ class GuideSettings(BaseSettings):
     @field_validator("home_markets", mode="before")
     @classmethod
     def _pairs(cls, value: object) -> object:
-        if isinstance(value, str):
-            pairs = [part.split("=", 1) for part in value.split(",") if "=" in part]
-            return {region.strip(): country.strip().upper() for region, country in pairs}
+        """'region=CC,…' as region → country. A part that is not a region id, '=' and a
+        country code, or a region named twice, stops the guide at its start: dropped or
+        garbled, it would silently leave a market without its home region or give it to
+        another (which region writes a market is decided here)."""
+        if not isinstance(value, str):
+            return value
+        pairs: dict[str, str] = {}
+        for part in (p.strip() for p in value.split(",")):
+            if not part:
+                continue
+            region, _, country = (s.strip() for s in part.partition("="))
+            country = country.upper()
+            if not re.fullmatch(REGION_PATTERN, region) or not _is_country(country):
+                raise ValueError(f"{part!r} is not region=CC (a region id, an ISO country code)")
+            if region in pairs:
+                raise ValueError(f"region {region} is named twice (one country per region)")
+            pairs[region] = country
+        return pairs
+
+    @field_validator("regions_file")
+    @classmethod
+    def _exists(cls, value: Path | None) -> Path | None:
+        """A regions file that is named must be there: without it no market would have a home
+        region, and this region's staff would write every market."""
+        if value is not None and not value.is_file():
+            raise ValueError(f"{value} is not a file")
         return value
+
+
+def _is_country(code: str) -> bool:
+    return re.fullmatch(r"[A-Z]{2}", code) is not None and (
+        pycountry.countries.get(alpha_2=code) is not None
+    )

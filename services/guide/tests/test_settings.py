@@ -1,0 +1,49 @@
+"""The guide's settings refuse what would silently change which region writes a market: a
+MAPNET_GUIDE_HOME_MARKETS part that is not region=CC, a region named twice, a regions file
+named but not there."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from services.guide.adapters.markets import market_homes
+from services.guide.settings import GuideSettings
+
+
+def settings(**env: str) -> GuideSettings:
+    return GuideSettings.model_validate(env)
+
+
+def test_home_market_pairs_are_read_and_a_country_in_lower_case_taken() -> None:
+    given = settings(MAPNET_GUIDE_HOME_MARKETS="tallinn=EE, riga=lv,")
+    assert given.home_markets == {"tallinn": "EE", "riga": "LV"}
+
+
+@pytest.mark.parametrize(
+    "pairs",
+    [
+        "tallinn=Estonia",  # a market nobody would ever write
+        "tallinn EE",  # dropped, EE left to the file or to any region
+        "Tallinn=EE",  # EE's home a region that does not exist: tallinn no longer writes it
+        "tallinn=XX",
+        "tallinn=EE,tallinn=LV",  # the last won: tallinn took riga's market
+    ],
+)
+def test_a_pair_that_is_not_region_equals_country_stops_the_guide(pairs: str) -> None:
+    with pytest.raises(ValidationError) as refused:
+        settings(MAPNET_GUIDE_HOME_MARKETS=pairs)
+    assert refused.value.errors()[0]["loc"] == ("MAPNET_GUIDE_HOME_MARKETS",)
+
+
+def test_a_regions_file_named_but_missing_stops_the_guide(tmp_path: Path) -> None:
+    # Without it no market has a home region: this region's staff would write every market.
+    missing = tmp_path / "regions.toml"
+    with pytest.raises(ValidationError) as refused:
+        settings(MAPNET_REGIONS_FILE=str(missing))
+    assert refused.value.errors()[0]["loc"] == ("MAPNET_REGIONS_FILE",)
+    missing.write_text('[regions]\ntallinn = { city = "Tallinn", country = "EE" }\n')
+    there = settings(MAPNET_REGIONS_FILE=str(missing))
+    assert market_homes(there.regions_file, there.home_markets) == {"EE": "tallinn"}
