@@ -6,8 +6,10 @@ partner's market in partner search."""
 
 from __future__ import annotations
 
+import html
 import re
 from datetime import date, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -17,10 +19,12 @@ from pydantic_settings import BaseSettings
 
 from contracts import finance as f
 from contracts import registry as rg
+from contracts.access import Actor
 from mapnet.runner import Assembly
 from mapnet.runtime.bus import BusClient
 from services.guide.settings import GuideSettings
 from services.guide.tests.test_articles_bus import published_article
+from services.portal.entrypoints import finance_pages
 from services.portal.settings import PortalSettings
 from services.registry.tests.test_registry_bus import new_sme
 from tests.fixtures import Servers
@@ -266,6 +270,34 @@ async def test_staff_publish_a_finance_offer_and_an_sme_finds_it_with_the_reason
         assert gone.status_code == 303
         assert listed.text.count("/withdraw") == 2
         assert (await anna.get("/finance")).text.count("/withdraw") == 1
+
+
+async def test_the_finance_offers_page_links_the_next_page_of_offers(
+    client: BusClient, region: str, region_app: Assembly, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """More offers than one page shows: the page links the next (with its filters), and every
+    offer is reached by following the links."""
+    monkeypatch.setattr(finance_pages, "OFFERS_PAGE", 2)
+    staff = Actor(id="anna@map.example.ee", role="map_staff", region=region)
+    titles = [f"Paged loan {n}" for n in range(5)]
+    for n, title in enumerate(titles):
+        offer = f.PublishFinanceOffer(
+            partner_id=f"map-{region}", external_id=f"paged-{n}", kind="loan", title=title,
+            provider="KredEx", markets=["EE"], amount_min=Decimal(1), amount_max=Decimal(9),
+            deadline=TODAY + timedelta(days=10 + n),
+        )  # fmt: skip
+        await client.call(f.PUBLISH_FINANCE_OFFER, offer, region, actor=staff)
+    seen: list[str] = []
+    async with httpx.AsyncClient(base_url=portal_url(region_app, region)) as visitor:
+        path: str | None = "/finance?market=EE"
+        while path is not None:
+            page = await visitor.get(path)
+            assert page.status_code == 200
+            seen += re.findall(r"Paged loan \d", page.text)
+            found = re.search(r'<a href="(/finance\?[^"]*cursor=[^"]*)">Next page', page.text)
+            path = html.unescape(found.group(1)) if found else None
+            assert path is None or "market=EE" in path
+    assert seen == titles
 
 
 async def test_partner_search_and_another_companys_page_link_the_guide_of_its_market(

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import uuid
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
 
 from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
@@ -75,11 +76,14 @@ class FinancePages:
         paged = {"limit": OFFERS_PAGE, "cursor": request.query_params.get("cursor")}
         page = await self.finance.offers(validated(f.ListFinanceOffers, given | paged), actor)
         withdrawable = {o.offer_id for o in page.items if self.finance.may_withdraw(o, actor)}
+        # More offers than a page: the next one's link (with the filters), never left out.
+        more = urlencode(given | {"cursor": page.next_cursor}) if page.next_cursor else None
         return self.portal.page(
             request,
             "finance.html",
             person=person,
             page=page,
+            more=more,
             given=given,
             kinds=f.FINANCE_KINDS,
             withdrawable=withdrawable,
