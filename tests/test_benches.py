@@ -82,6 +82,11 @@ BENCHES: dict[str, tuple[list[str], list[str], list[str]]] = {
         ],
         ["lost"],
     ),
+    "report": (
+        ["--smes", "300", "--meetings", "1000", "--answers", "150"],
+        ["smes", "meetings", "seconds"],
+        [],
+    ),
     "portal": (
         ["--smes", "60", "--seconds", "3", "--clients", "2"],
         ["smes", "requests", "p95_ms", "errors", "bus_p95_ms"],
