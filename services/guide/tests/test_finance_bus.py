@@ -333,3 +333,23 @@ async def test_a_finance_partner_publishes_over_http(
             until=lambda r: r.status_code not in (401, 429),
         )  # fmt: skip
         assert refused.status_code == 403 and refused.json()["error"]["code"] == "forbidden"
+
+
+async def test_an_erased_smes_finance_need_goes_with_it(client: BusClient, region: str) -> None:
+    """Erasure reaches the finance link: the SME's need itself is removed (get_finance_need
+    reads the guide's record alone, the registry not asked)."""
+    sme = await register(client, region, "14000009", show_to_finance_partners=True)
+    ref = SmeRef(region=region, sme_id=sme.sme_id)
+    me = staff(region, "map_admin")
+    await client.call(c.SET_FINANCE_NEED, need(ref), region, actor=me)
+    erase = rg.EraseSme(sme_id=sme.sme_id, reason="the company asked")
+    await client.call(rg.ERASE_SME, erase, region, actor=me)
+
+    async def kept() -> str:
+        try:
+            await client.call(c.GET_FINANCE_NEED, c.GetFinanceNeed(sme=ref), region, actor=me)
+        except Refused as refused:
+            return refused.code
+        return "kept"
+
+    await eventually(kept, until=lambda code: code == "not_found")
