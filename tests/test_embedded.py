@@ -4,6 +4,7 @@ process behind, and a second start finds the data of the first."""
 from __future__ import annotations
 
 import asyncio
+import io
 import json
 import os
 import random
@@ -13,6 +14,7 @@ import socket
 import subprocess
 import sys
 import time
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -133,6 +135,7 @@ async def test_up_serves_stops_cleanly_and_keeps_data(tmp_path: Path) -> None:
         await a_finance_partner_publishes_an_offer_as_the_readme_shows(
             tmp_path, nats_port, mongo_port, report["http_url"]
         )
+        await reports_made_as_the_readme_shows(tmp_path, nats_port, mongo_port)
         assert set(report["services"]) == {"registry", "events", "matching", "notify", "portal",
                                            "guide", "reports"}  # fmt: skip
         # The portal answers where the report says (tests run it on a free port).
@@ -170,6 +173,34 @@ async def test_up_serves_stops_cleanly_and_keeps_data(tmp_path: Path) -> None:
         assert await db.probe.find_one({"_id": "kept"}) == {"_id": "kept", "value": 42}
     finally:
         interrupt(proc)
+
+
+def readme_report_commands() -> list[list[str]]:
+    """The README's `mapnet report …` commands, each as its arguments after `mapnet`."""
+    text = (ROOT / "README.md").read_text()
+    block = text[text.index("## Reports and the SMEs' feedback") :]
+    block = block[block.index("```sh") : block.index("```\n", block.index("```sh") + 5)]
+    commands = [line.split("mapnet ", 1)[1].split() for line in block.splitlines()
+                if "mapnet report" in line]  # fmt: skip
+    assert len(commands) == 2, block
+    return commands
+
+
+async def reports_made_as_the_readme_shows(home: Path, nats_port: int, mongo_port: int) -> None:
+    """The README's report commands run as a user runs them against the running region: the
+    network's monitoring report as a PDF, a cluster's tables as a zip of CSV files."""
+    for args in readme_report_commands():
+        made = await asyncio.to_thread(
+            subprocess.run, [sys.executable, "-m", "mapnet", *args], cwd=home,
+            env=up_env(home, nats_port, mongo_port), capture_output=True, text=True, timeout=240,
+        )  # fmt: skip
+        assert made.returncode == 0, made.stdout + made.stderr
+        out = (home / args[args.index("--out") + 1]).read_bytes()
+        if "pdf" in args:
+            assert out.startswith(b"%PDF") and "Monitoring report: the network (" in made.stderr
+        else:
+            with zipfile.ZipFile(io.BytesIO(out)) as archive:
+                assert "by_country.csv" in archive.namelist()
 
 
 async def a_partner_added_by_the_cli_publishes_as_itself(
