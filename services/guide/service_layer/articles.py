@@ -16,6 +16,7 @@ from contracts import guide as c
 from contracts.access import Actor
 from contracts.envelope import Envelope
 from contracts.errors import Refused, forbidden_field, not_found
+from mapnet.runtime import logs
 from mapnet.runtime.access import command_key
 from mapnet.runtime.paging import decode_cursor, encode_cursor, keyset_page
 from mapnet.runtime.unit_of_work import UnitOfWork
@@ -27,6 +28,7 @@ from ..domain.access import (
     check_home_staff,
     check_reads_status,
     check_writes_market,
+    home_of,
     is_home_staff,
 )
 from ..domain.articles import REMIND_DAYS_BEFORE, ArticleRecord
@@ -414,11 +416,28 @@ class Articles:
 
     # --- the other regions' articles ------------------------------------------------------
 
+    def _from_home(self, region: str, market: str, event: str, article_id: str) -> bool:
+        """Whether a shared article (or its withdrawal) comes from its market's home region.
+        The writer checks the home rule only where it writes; a region that is not the
+        market's home (a fault, or a forged event on its shared stream) must not put its
+        version of another region's market here: dropped, and logged for the operators."""
+        if home_of(market, self.homes, region) == region:
+            return True
+        logs.get(service="guide").warning(
+            "guide_copy_not_from_home", event=event, article_id=article_id, market=market,
+            from_region=region, home_region=self.homes.get(market),
+        )  # fmt: skip
+        return False
+
     async def copy_published(self, published: c.PublishedArticle) -> None:
-        await self.articles.put_copy(published)
+        if self._from_home(published.region, published.market, "article_published",
+                           published.article_id):  # fmt: skip
+            await self.articles.put_copy(published)
 
     async def copy_withdrawn(self, withdrawn: c.ArticleWithdrawn) -> None:
-        await self.articles.withdraw_copy(withdrawn)
+        if self._from_home(withdrawn.region, withdrawn.market, "article_withdrawn",
+                           withdrawn.article_id):  # fmt: skip
+            await self.articles.withdraw_copy(withdrawn)
 
     async def put_starter_copies(self, copies: Sequence[c.PublishedArticle]) -> int:
         """A demo's stand-ins for the other regions' published articles (read copies of them,

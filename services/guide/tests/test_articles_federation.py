@@ -5,10 +5,12 @@ it."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from functools import partial
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -18,6 +20,7 @@ from contracts.errors import Refused
 from mapnet.dev.localnet import LocalNetwork
 from mapnet.runtime import logs
 from mapnet.runtime.bus import BusClient
+from mapnet.runtime.codec import encode, make_envelope
 from tests.helpers import eventually
 
 pytestmark = pytest.mark.timeout(240)
@@ -119,3 +122,52 @@ async def test_a_published_article_and_its_withdrawal_reach_every_region(
         )
         hits = await client.call(c.SEARCH_GUIDE, c.SearchGuide(text="customs board"), region)
         assert hits.items == []
+
+
+def shared_article(article_id: str, region: str, market: str) -> c.PublishedArticle:
+    content = estonian_vat(f"Shared {article_id[:8]}").model_dump(include=set(c.ArticleContent.model_fields))
+    return c.PublishedArticle.model_validate(
+        content | {"article_id": article_id, "region": region, "market": market, "version": 1,
+                   "published_at": datetime.now(UTC), "approved_by": f"bert@{region}.example",
+                   "written_by": [f"anna@{region}.example"], "author": f"anna@{region}.example"}
+    )  # fmt: skip
+
+
+async def share(client: BusClient, region: str, op: Any, data: Any) -> None:
+    """An event on the region's own guide stream, as its guide would publish it: from there
+    the shared stream and the hub carry it to every other region, as a faulty or forged
+    publisher's would be."""
+    env = make_envelope(op, data, region=region, source=f"mapnet/{region}/guide")
+    await client.nc.jetstream().publish(op.subject(region), encode(env))
+
+
+async def test_a_shared_article_of_a_market_not_the_sharers_home_is_not_kept(
+    net: LocalNetwork,
+) -> None:
+    """Helsinki shares an article of Estonia (Tallinn's market) and withdraws one of its own
+    Finnish articles naming Estonia: neither is taken by Tallinn or Berlin; Helsinki's
+    articles of Finland (its home) are."""
+    helsinki, berlin = await net.client(H), await net.client(B)
+    tallinn = await net.client(T)
+    not_home, home, control = (str(uuid.uuid4()) for _ in range(3))
+    await share(helsinki, H, c.ARTICLE_PUBLISHED, shared_article(not_home, H, "EE"))
+    await share(helsinki, H, c.ARTICLE_PUBLISHED, shared_article(home, H, "FI"))
+    for client, region in ((tallinn, T), (berlin, B)):
+        kept = await eventually(
+            partial(read, client, region, home), until=lambda found: isinstance(found, c.Article)
+        )
+        assert isinstance(kept, c.Article) and (kept.region, kept.market) == (H, "FI")
+        # Shared before the home one, on the same stream: it would be here by now.
+        assert await read(client, region, not_home) == "not_found"
+
+    withdrawn = c.ArticleWithdrawn(article_id=home, region=H, market="EE", status="withdrawn",
+                                   version=1, reason="forged")  # fmt: skip
+    await share(helsinki, H, c.ARTICLE_WITHDRAWN, withdrawn)
+    await share(helsinki, H, c.ARTICLE_PUBLISHED, shared_article(control, H, "FI"))
+    for client, region in ((tallinn, T), (berlin, B)):
+        await eventually(
+            partial(read, client, region, control),
+            until=lambda found: isinstance(found, c.Article),
+        )
+        still = await read(client, region, home)
+        assert isinstance(still, c.Article) and still.status == "published"
