@@ -125,7 +125,8 @@ async def test_a_published_article_and_its_withdrawal_reach_every_region(
 
 
 def shared_article(article_id: str, region: str, market: str) -> c.PublishedArticle:
-    content = estonian_vat(f"Shared {article_id[:8]}").model_dump(include=set(c.ArticleContent.model_fields))
+    written = estonian_vat(f"Shared {article_id[:8]}")
+    content = written.model_dump(include=set(c.ArticleContent.model_fields))
     return c.PublishedArticle.model_validate(
         content | {"article_id": article_id, "region": region, "market": market, "version": 1,
                    "published_at": datetime.now(UTC), "approved_by": f"bert@{region}.example",
