@@ -111,11 +111,24 @@ def pdf(report: MonitoringReport | ClusterReport, made_by: str | None = None) ->
     return document
 
 
+# A spreadsheet opening the CSV runs a cell that starts with one of these as a formula
+# (=HYPERLINK(...), +cmd|...): SMEs' words, event titles and keywords reach these cells.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(value: str | int | float) -> str | int | float:
+    """A text cell that a spreadsheet would read as a formula, kept as text by a leading
+    apostrophe (OWASP's advice); numbers stay numbers."""
+    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 def table_csv(table: Table) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(table.headers)
-    writer.writerows(table.rows)
+    writer.writerow([_cell(h) for h in table.headers])
+    writer.writerows([_cell(v) for v in row] for row in table.rows)
     return out.getvalue()
 
 

@@ -24,6 +24,7 @@ from services.reports.domain.report import (
     MonitoringReport,
     Period,
     Scope,
+    Table,
     monitoring_report,
 )
 from services.reports.service_layer.report import feedback_of, region_figures
@@ -204,3 +205,23 @@ def test_every_table_is_a_csv_and_the_html_names_period_scope_and_time() -> None
     assert page.count("data:image/svg+xml;base64,") >= 5
     svg = base64.b64decode(page.split("data:image/svg+xml;base64,")[1].split('"')[0])
     assert svg.lstrip().startswith(b"<?xml") and b"<svg" in svg
+
+
+def test_csv_cells_a_spreadsheet_would_run_as_formulas_stay_text() -> None:
+    """An SME's quoted words (or a keyword, an event's title) that start like a formula are
+    kept as text in every CSV; numbers, negative ones too, stay numbers."""
+    words = ['=HYPERLINK("http://x","y")', "+cmd|' /C calc'!A0", "-2+3", "@SUM(A1)", "\tx"]
+    table = Table("Quotes", ("quote", "rating"), [(w, 5) for w in words] + [("fine words", -1)])
+    rows = list(csv.reader(io.StringIO(report_render.table_csv(table))))
+    assert [r[0] for r in rows[1:]] == [f"'{w}" for w in words] + ["fine words"]
+    assert [r[1] for r in rows[1:]] == ["5"] * len(words) + ["-1"]
+    said = FEEDBACK.model_copy(
+        update={"quotes": [FEEDBACK.quotes[0].model_copy(update={"text": "=1+1"})]}
+    )
+    by_region = {r: snapshots(r, w) for r, w in zip(REGIONS, (1, 2, 3), strict=True)}
+    figures = [region_figures(r, ss, YEAR) for r, ss in by_region.items()]
+    report = monitoring_report(
+        Scope("tallinn", network=True), YEAR, MADE, figures, [], [feedback_of(said)], []
+    )
+    quotes = report_render.rendered(report, "csv", "quotes").content.decode()
+    assert "'=1+1" in quotes and "\n=1+1" not in quotes
