@@ -145,7 +145,9 @@ class FinanceOfferPage(Payload):
     next_cursor: str | None = None
 
 
-class FinanceNeedInput(Payload):
+class FinanceNeedTerms(Payload):
+    """What an SME needs, in the need's own fields: what a finance partner is shown of it."""
+
     amount: Amount
     currency: CurrencyCode = "EUR"
     purpose: Purpose
@@ -156,6 +158,9 @@ class FinanceNeedInput(Payload):
     target_markets: list[CountryCode] = Field(
         default_factory=list, max_length=60, description="Markets the SME is entering with it"
     )
+
+
+class FinanceNeedInput(FinanceNeedTerms):
     note: str = Field(default="", max_length=2000)
 
 
@@ -221,11 +226,24 @@ class ListSmesNeedingFinance(Page):
     instrument: FinanceKind | None = None
 
 
+class ListedFinanceNeed(FinanceNeedTerms):
+    """A need as listed to finance partners and staff: never who set it (a person's address);
+    the SME's consent covers its need, not the people who wrote it."""
+
+    version: int
+    updated_at: AwareDatetime
+
+
 class SmeNeedingFinance(Payload):
     sme: SmeRef
     legal_name: str
     facts: SmeFinanceFacts
-    need: FinanceNeed
+    need: ListedFinanceNeed
+    note: str | None = Field(
+        default=None,
+        description="The need's free-text note: to the region's staff only (a person writes it "
+        "without being told partners read it, and it may name people); None to a partner",
+    )
 
 
 class SmesNeedingFinancePage(Payload):

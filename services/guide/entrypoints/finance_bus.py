@@ -53,4 +53,12 @@ def build_finance(rt: Runtime) -> None:
     async def on_sme_erased(event: Envelope[rg.SmeErased]) -> None:
         await finance.forget_sme(SmeRef(sme_id=event.data.sme_id, region=event.data.region))
 
+    # An erased contact person is no longer named as who set a need (set_by, their address).
+    @rt.consumes(rg.CONTACT_ERASED)
+    async def on_contact_erased(event: Envelope[rg.ContactErased]) -> None:
+        erased = event.data
+        if erased.region == rt.region:  # needs are of this region's SMEs alone
+            await finance.forget_contact(SmeRef(sme_id=erased.sme_id, region=erased.region),
+                                         erased.email_sha256)  # fmt: skip
+
     rt.publishes(c.FINANCE_OFFER_PUBLISHED, c.FINANCE_OFFER_WITHDRAWN, c.FINANCE_OFFER_SHARED)

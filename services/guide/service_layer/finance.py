@@ -12,6 +12,7 @@ from contracts import finance as c
 from contracts.common import SmeRef
 from contracts.envelope import Envelope
 from contracts.errors import Refused
+from contracts.registry import email_digest
 from mapnet.runtime.unit_of_work import UnitOfWork
 
 from ..adapters.finance_registry import SmeFacts, SmeSeen
@@ -128,6 +129,13 @@ class Finance:
         """An erased SME's need goes with it."""
         await self.needs.remove(sme)
 
+    async def forget_contact(self, sme: SmeRef, email_sha256: str) -> None:
+        """An erased contact person: the need they set last no longer names them (the need is
+        the company's and stays)."""
+        need = await self.needs.get(sme)
+        if need is not None and email_sha256 and email_digest(need.set_by) == email_sha256:
+            await self.needs.put(need.model_copy(update={"set_by": ""}))
+
     # --- suggestions ---------------------------------------------------------------------------
 
     async def suggest(self, query: Envelope[c.SuggestFinance]) -> c.FinanceSuggestions:
@@ -159,7 +167,15 @@ class Finance:
         needs, cursor = await self.needs.page(q, q.limit, q.cursor)
         seen = await asyncio.gather(*(self._seen(n.sme) for n in needs))
         items = [
-            c.SmeNeedingFinance(sme=n.sme, legal_name=s.legal_name, facts=s.facts, need=n)
+            c.SmeNeedingFinance(
+                sme=n.sme,
+                legal_name=s.legal_name,
+                facts=s.facts,
+                need=c.ListedFinanceNeed.model_validate(
+                    n.model_dump(include=set(c.ListedFinanceNeed.model_fields))
+                ),
+                note=None if partner else n.note,
+            )
             for n, s in zip(needs, seen, strict=True)
             if s is not None and (s.shown_to_finance_partners or not partner)
         ]

@@ -276,16 +276,22 @@ async def test_finance_partners_list_only_smes_that_consented(
 ) -> None:
     shown = await register(client, region, "14000009", show_to_finance_partners=True)
     hidden = await register(client, region, "14000015")
+    note = "Call Mari Maasikas on +372 5555 0101"
     for sme in (shown, hidden):
         ref = SmeRef(region=region, sme_id=sme.sme_id)
-        await client.call(c.SET_FINANCE_NEED, need(ref), region, actor=staff(region))
+        await client.call(c.SET_FINANCE_NEED, need(ref, note=note), region, actor=staff(region))
     everyone = c.ListSmesNeedingFinance()
     listed = await client.call(c.LIST_SMES_NEEDING_FINANCE, everyone, region, actor=staff(region))
     assert {i.sme.sme_id for i in listed.items} == {shown.sme_id, hidden.sme_id}
+    assert {i.note for i in listed.items} == {note}  # the region's staff read the note
     _, bank_bus, _ = await partner("finance")
     listed = await bank_bus.call(c.LIST_SMES_NEEDING_FINANCE, everyone, region)
     assert [i.sme.sme_id for i in listed.items] == [shown.sme_id]
     assert listed.items[0].need.amount == 100000
+    # A partner sees the need, not who set it (an address) nor the free-text note.
+    answer = listed.model_dump_json()
+    assert staff(region).id not in answer and "set_by" not in answer
+    assert "Maasikas" not in answer and listed.items[0].note is None
     _, park_bus, _ = await partner("general")
     with pytest.raises(Refused) as refused:
         await park_bus.call(c.LIST_SMES_NEEDING_FINANCE, everyone, region)
@@ -353,3 +359,34 @@ async def test_an_erased_smes_finance_need_goes_with_it(client: BusClient, regio
         return "kept"
 
     await eventually(kept, until=lambda code: code == "not_found")
+
+
+async def test_an_erased_contact_no_longer_set_a_finance_need(
+    client: BusClient, region: str
+) -> None:
+    """A contact person sets the SME's need (set_by: their address); the person is erased
+    (contact_erased names them by the address's SHA-256): the need stays, without them."""
+    email = f"Mari.{secrets.token_hex(3)}@photon.example"
+    person = rg.ContactInput(name="Mari Maasikas", email=email)
+    sme = await register(client, region, "14000009", contacts=[person.model_dump()])
+    ref = SmeRef(region=region, sme_id=sme.sme_id)
+    other = await register(client, region, "14000015")
+    other_ref = SmeRef(region=region, sme_id=other.sme_id)
+    contact = Actor(id=email, role="sme", region=region, sme_id=sme.sme_id)
+    await client.call(c.SET_FINANCE_NEED, need(ref), region, actor=contact)
+    me = staff(region, "map_admin")
+    await client.call(c.SET_FINANCE_NEED, need(other_ref), region, actor=me)
+    erase = rg.EraseContact(sme_id=sme.sme_id, contact_id=sme.contacts[0].id, reason="asked")
+    await client.call(rg.ERASE_CONTACT, erase, region, actor=me)
+
+    async def set_by() -> str:
+        got = await client.call(c.GET_FINANCE_NEED, c.GetFinanceNeed(sme=ref), region, actor=me)
+        return got.set_by
+
+    assert await eventually(set_by, until=lambda who: who == "", timeout_s=20) == ""
+    kept = await client.call(c.GET_FINANCE_NEED, c.GetFinanceNeed(sme=ref), region, actor=me)
+    assert kept.amount == 100000  # the company's need stays
+    untouched = await client.call(
+        c.GET_FINANCE_NEED, c.GetFinanceNeed(sme=other_ref), region, actor=me
+    )
+    assert untouched.set_by == me.id  # another person's need is not theirs
