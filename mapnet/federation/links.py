@@ -36,9 +36,12 @@ RESTART_EVERY_S = 30.0
 
 def source_of(origin: str, region: str) -> StreamSource:
     """Region's source of origin's shared stream, delivered under a subject of that pair only
-    (the hub lets no other region deliver there)."""
+    (the hub lets no other region deliver there), and only the origin's own subjects: whatever
+    else an origin's operator puts in its shared stream does not reach this region as another
+    region's event (the consumers also refuse an envelope whose region is not its subject's)."""
     return StreamSource(
         name=shared_stream(origin),
+        filter_subject=f"mapnet.{origin}.>",
         external=ExternalStream(api=f"$JS.{origin}.API", deliver=deliver_prefix(origin, region)),
     )
 

@@ -30,6 +30,31 @@ EventHandler = Callable[[Envelope[In]], Awaitable[None]]
 BatchHandler = Callable[[list[Envelope[In]]], Awaitable[None]]
 
 
+def record_region(data: Any) -> str | None:
+    """The region a shared record says it belongs to: its ``region``, or its SME's."""
+    if isinstance(region := getattr(data, "region", None), str):
+        return region
+    sme = getattr(data, "sme", None)
+    return region if isinstance(region := getattr(sme, "region", None), str) else None
+
+
+def foreign_claim(op: Operation[Any, Any], subject: str, env: Envelope[Any]) -> str | None:
+    """Why an event speaks for a region other than the one that published it, or None.
+
+    A region's server delivers only its own subjects to the others (the link keeper's sources
+    filter ``mapnet.<origin>.>``), so the subject's region is the origin's. An envelope naming
+    another region, or a shared record naming another region than its envelope, is another
+    region's operator writing for someone else (a forged snapshot, an article of a market it is
+    not home for): never applied, dead-lettered for the operator to see."""
+    parts = subject.split(".")
+    subject_region = parts[1] if len(parts) > 1 and parts[0] == "mapnet" else None
+    if subject_region is not None and env.region != subject_region:
+        return f"the envelope's region {env.region!r} is not the subject's {subject_region!r}"
+    if op.network and (said := record_region(env.data)) is not None and said != env.region:
+        return f"the record's region {said!r} is not its publisher's {env.region!r}"
+    return None
+
+
 class EventConsumer(Generic[In]):
     def __init__(
         self,
@@ -59,10 +84,15 @@ class EventConsumer(Generic[In]):
         decoded: list[tuple[Msg, Envelope[In]]] = []
         for msg in batch:
             try:
-                decoded.append((msg, decode(self.op, msg.data)))
+                env = decode(self.op, msg.data)
             except ValidationError as exc:
                 why = explain_invalid(msg.data, exc)
                 await self.dead_letter(msg, f"{why.code}: {why.message}", why.details)
+                continue
+            if claimed := foreign_claim(self.op, msg.subject, env):
+                await self.dead_letter(msg, f"forbidden: {claimed}", {"subject": msg.subject})
+                continue
+            decoded.append((msg, env))
         keys = [self._key(env) for _, env in decoded]
         done = {doc["_id"] async for doc in self.processed.find({"_id": {"$in": keys}})}
         handled: dict[str, Msg] = {}
