@@ -264,7 +264,8 @@ class FinanceOfferWithdrawn(Payload):
 S = "guide"
 _PUBLISHER = (
     "a partner publishes only under its own partner_id and only if it is a finance partner "
-    "(details.partner_kind; `mapnet partner add --kind finance`); staff only in their own region"
+    "(details.partner_kind; `mapnet partner add --kind finance`); staff and operators only "
+    "in their own region and as its MAP (partner_id map-<region>)"
 )
 PUBLISH_FINANCE_OFFER = command(
     S,

@@ -177,10 +177,12 @@ _FIELD_VALUES = {"timezone": "Europe/Tallinn", "ends_at": "2030-01-01T12:00:00"}
 def minimal_request(op: Operation[Any, Any], region: str, actor: Actor) -> BaseModel:
     """A valid payload for ``op``, about the actor's own records where a rule of the record
     would otherwise refuse it: a partner publishes as itself, a person reads their own mail
-    preferences, an SME's contact asks about their own SME, an organiser about their event."""
+    preferences, an SME's contact asks about their own SME, an organiser about their event;
+    anyone else publishes as their region's MAP (map-<region>)."""
     schema = op.data.model_json_schema()
     data = minimal(schema, schema.get("$defs", {}), region)
-    own: dict[str, Any] = {"partner_id": actor.id}
+    publisher = actor.id if actor.role == "partner" else f"map-{actor.region}"
+    own: dict[str, Any] = {"partner_id": publisher}
     if actor.role in PEOPLE:
         own["email"] = actor.id
     if actor.sme_id is not None:  # whoever acts or is asked about in it: the contact's SME

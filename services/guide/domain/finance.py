@@ -81,9 +81,19 @@ def require(problems: list[dict[str, str]]) -> None:
 # --- who may ------------------------------------------------------------------------------
 
 
-def check_publisher(actor: Actor | None, partner_id: str, region: str) -> None:
-    """A partner publishes and withdraws offers only if the server vouches it is a finance
-    partner, and only under its own partner id; staff only in their own region."""
+def map_publisher(region: str) -> str:
+    """The publisher id under which a region's MAP itself publishes (as the portal does)."""
+    return f"map-{region}"
+
+
+def check_publisher(
+    actor: Actor | None, partner_id: str, region: str, field: str = "data.partner_id"
+) -> None:
+    """Offers are published and withdrawn under the publisher's own stamped identity only: a
+    partner only if the server vouches it is a finance partner, and under its own partner id;
+    staff and operators as their region's MAP (map-<region>), never as a partner (an offer
+    under a bank's name that the bank did not publish). ``field``: what names the publisher
+    in the command (a withdrawal names the offer)."""
     if actor is None:
         return
     if actor.role == "partner":
@@ -91,11 +101,18 @@ def check_publisher(actor: Actor | None, partner_id: str, region: str) -> None:
         if actor.id != partner_id:
             raise forbidden_field(
                 f"partner {actor.id} may publish only as partner_id {actor.id!r}",
-                "data.partner_id",
+                field,
                 partner_id=partner_id,
             )
-    else:
-        check_home_staff(actor, region)
+        return
+    check_home_staff(actor, region)
+    if partner_id != (own := map_publisher(region)):
+        raise forbidden_field(
+            f"{actor.role} {actor.id} publishes only as the region's MAP, partner_id {own!r}; "
+            f"{partner_id!r} publishes its own offers",
+            field,
+            partner_id=partner_id,
+        )
 
 
 def check_finance_partner(actor: Actor) -> None:

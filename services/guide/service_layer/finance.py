@@ -78,7 +78,7 @@ class Finance:
 
     async def withdraw_offer(self, cmd: Envelope[c.WithdrawFinanceOffer]) -> c.FinanceOffer:
         found = await self.offers.require(cmd.data.offer_id)
-        check_publisher(cmd.actor, found.partner_id, self.region)
+        check_publisher(cmd.actor, found.partner_id, self.region, "data.offer_id")
         offer = Offer.from_view(found)
         read_version = offer.version
         offer.withdraw(cmd.data.reason, self.uow.now())

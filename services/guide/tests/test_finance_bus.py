@@ -178,6 +178,21 @@ async def test_a_finance_partner_publishes_as_itself_and_other_partners_not_at_a
         await bank_bus.call(c.PUBLISH_FINANCE_OFFER, offer("otherbank"), region)
     assert refused.value.code == "forbidden"
     assert refused.value.details["fields"][0]["field"] == "data.partner_id"
+    # Nor do the region's staff or operators publish or withdraw under the bank's name: they
+    # publish as the region's MAP.
+    for who in (staff(region, "map_admin"), Actor(id="ops", role="operator", region=region)):
+        changed = offer(bank, title="Not the bank's terms")
+        with pytest.raises(Refused) as refused:
+            await client.call(c.PUBLISH_FINANCE_OFFER, changed, region, actor=who)
+        assert refused.value.code == "forbidden", who.role
+        assert refused.value.details["fields"][0]["field"] == "data.partner_id"
+    withdraw = c.WithdrawFinanceOffer(offer_id=mine.offer_id, reason="not the bank")
+    with pytest.raises(Refused) as refused:
+        await client.call(c.WITHDRAW_FINANCE_OFFER, withdraw, region, actor=staff(region))
+    assert refused.value.details["fields"][0]["field"] == "data.offer_id"
+    kept = await client.call(c.GET_FINANCE_OFFER, c.GetFinanceOffer(offer_id=mine.offer_id),
+                             region)  # fmt: skip
+    assert (kept.title, kept.status, kept.version) == (mine.title, "published", 1)
     # A general partner, whatever its envelope claims (the region's administrator), is not a
     # finance partner: the server's stamp says so.
     with pytest.raises(Refused) as refused:

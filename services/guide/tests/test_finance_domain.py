@@ -233,6 +233,15 @@ def test_who_may_publish_and_read_needs() -> None:
         with pytest.raises(Refused) as refused:
             check_publisher(actor, partner_id, "tallinn")
         assert refused.value.code == "forbidden"
+    # Staff and operators publish as their region's MAP only, never under a partner's name.
+    for role in ("map_staff", "map_admin", "operator"):
+        actor = Actor(id=f"{role}@tallinn.example", role=role, region="tallinn")
+        check_publisher(actor, "map-tallinn", "tallinn")
+        for partner_id, field in (("nordbank", "data.partner_id"), ("map-riga", "data.offer_id")):
+            with pytest.raises(Refused) as refused:
+                check_publisher(actor, partner_id, "tallinn", field)
+            assert refused.value.code == "forbidden", (role, partner_id)
+            assert [f["field"] for f in refused.value.details["fields"]] == [field]
     mine = SmeRef(region="tallinn", sme_id="s1")
     contact = Actor(id="a@s1.example", role="sme", region="tallinn", sme_id="s1")
     check_sme_reader(contact, mine, "tallinn")
