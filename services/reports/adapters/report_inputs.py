@@ -62,9 +62,12 @@ class ReportInputs:
         )
         return summary
 
-    async def cluster_smes(self, cluster: str, actor: Actor) -> list[rg.SmeView] | None:
-        """The region's SMEs of the cluster with their profiles, as the registry shows them to
-        ``actor``; None when it may not list them."""
+    async def cluster_smes(
+        self, cluster: str, actor: Actor
+    ) -> tuple[list[rg.SmeSummary], list[rg.SmeView]] | None:
+        """The region's SMEs of the cluster, every one (for the counts), and the first
+        KEYWORD_SMES of them with their profiles (for the keywords), as the registry shows them
+        to ``actor``; None when it may not list them."""
         summaries: list[rg.SmeSummary] = []
         cursor: str | None = None
         try:
@@ -94,7 +97,7 @@ class ReportInputs:
                     raise
 
         views = await asyncio.gather(*(one(s.sme_id) for s in summaries[:KEYWORD_SMES]))
-        return [v for v in views if v is not None]
+        return summaries, [v for v in views if v is not None]
 
     async def cluster_events(
         self, cluster: str, start: date, end: date, region: str | None

@@ -75,6 +75,9 @@ class ClusterReport:
     story_count: int
     cooperating: list[tuple[str, int]]
     smes_known: bool = True
+    # How many of the SMEs' profiles the keywords come from (the first ones read, at most a
+    # few hundred; every SME is counted in the other tables).
+    keywords_of: int = 0
 
     @property
     def title(self) -> str:
@@ -159,6 +162,7 @@ def cluster_report(
     stories: Sequence[ClusterStory],
     story_count: int | None = None,
     smes_known: bool = True,
+    keywords_of: int | None = None,
 ) -> ClusterReport:
     """``story_count``: the success stories counted in the figures when their titles are not
     at hand (else the stories given); ``smes_known``: False when the SMEs could not be read
@@ -188,6 +192,7 @@ def cluster_report(
         ),
         story_count=len(told) if story_count is None else story_count,
         smes_known=smes_known,
+        keywords_of=len(smes) if keywords_of is None else keywords_of,
         cooperating=sorted(
             ((r, n) for r, n in meetings.by_region.items() if n), key=lambda rn: (-rn[1], rn[0])
         )[:10],

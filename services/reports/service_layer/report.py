@@ -269,33 +269,33 @@ class Reports:
             self.inputs.snapshots(wanted, _month(period.end)),
             self.inputs.cluster_events(cluster, period.start, period.end, wanted),
         )
-        views = None
+        read = None
         if scope.region == self.region and not scope.network and query.actor is not None:
-            views = await self.inputs.cluster_smes(cluster, query.actor)
+            read = await self.inputs.cluster_smes(cluster, query.actor)
+        summaries, views = read if read is not None else ([], [])
+        profiles = {v.sme_id: v.profiles for v in views}
         by_region: dict[str, list[c.FiguresSnapshot]] = {}
         for s in snapshots:
             by_region.setdefault(s.region, []).append(s)
         figures = [region_figures(r, ss, period, cluster) for r, ss in by_region.items()]
+        # Every SME counts; the keywords are those of the profiles it publishes to others (a
+        # private profile's never reach a report that is printed and passed on).
+        shown = {
+            sme_id: [p for p in found if p.status == "published" and p.visibility != "private"]
+            for sme_id, found in profiles.items()
+        }
         smes = [
             ClusterSme(
                 v.region,
                 v.country,
-                v.size_class.value,
-                v.growth_class.value,
+                v.size_class,
+                v.growth_class,
+                tuple(k for p in shown.get(v.sme_id, []) if p.type in OFFERS for k in p.keywords),
                 tuple(
-                    k
-                    for p in v.profiles
-                    if p.status == "published" and p.type in OFFERS
-                    for k in p.keywords
-                ),
-                tuple(
-                    k
-                    for p in v.profiles
-                    if p.status == "published" and p.type not in OFFERS
-                    for k in p.keywords
+                    k for p in shown.get(v.sme_id, []) if p.type not in OFFERS for k in p.keywords
                 ),
             )
-            for v in views or []
+            for v in summaries
         ]
         meetings = ClusterMeetings(
             steps={k: sum(f.meetings.get(k, 0) for f in figures) for k in figures[0].meetings}
@@ -324,7 +324,8 @@ class Reports:
             events,
             [],
             stories,
-            views is not None,
+            read is not None,
+            keywords_of=len(views),
         )
         return await self._rendered(report, query.data)
 

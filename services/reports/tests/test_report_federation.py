@@ -303,6 +303,15 @@ async def test_the_cluster_report_counts_the_registrys_smes_of_the_cluster(
         rg.PUBLISH_PROFILE, rg.PublishProfile(sme_id=views[0].sme_id, profile=offer), T,
         actor=staff(T),
     )  # fmt: skip
+    # A private profile's keywords never reach a report that is printed and passed on.
+    hidden = offer.model_copy(
+        update={"title": "Unannounced optics", "keywords": ["unannounced optics"],
+                "visibility": "private"}
+    )  # fmt: skip
+    await client.call(
+        rg.PUBLISH_PROFILE, rg.PublishProfile(sme_id=views[-1].sme_id, profile=hidden), T,
+        actor=staff(T),
+    )  # fmt: skip
     query = c.GetClusterReport(cluster="photonics", period_from=FIRST, period_to=LAST, format="csv")
     got = tables(await client.call(c.GET_CLUSTER_REPORT, query, T, actor=staff(T), timeout_s=120))
     assert {r[0]: int(r[1]) for r in got["by_country"][1:]} == dict(
