@@ -129,13 +129,22 @@ class OfferRepository:
         docs, cursor = await keyset_page(self.offers, clauses, "deadline_key", q.limit, q.cursor)
         return c.FinanceOfferPage(items=[offer_from_doc(d) for d in docs], next_cursor=cursor)
 
-    async def open_offers(self, today: str, at_most: int = 5000) -> list[c.FinanceOffer]:
-        """Every published offer of the network whose deadline has not passed (at most
-        ``at_most``, nearest deadline first), for suggestions."""
-        found = self.offers.find({"status": "published", "deadline_key": {"$gte": today}}).sort(
-            [("deadline_key", ASCENDING), ("_id", ASCENDING)]
-        )
-        return [offer_from_doc(d) for d in await found.to_list(at_most)]
+    async def open_offers(self, today: str, page_size: int = 5000) -> list[c.FinanceOffer]:
+        """Every published offer of the network whose deadline has not passed, nearest
+        deadline first, for suggestions: all of them, read ``page_size`` at a time after the
+        last one read (deadline, id), so none is left unweighed however many there are."""
+        offers: list[c.FinanceOffer] = []
+        after: dict[str, Any] = {}
+        while True:
+            query = {"status": "published", "deadline_key": {"$gte": today}} | after
+            found = self.offers.find(query).sort([("deadline_key", ASCENDING), ("_id", ASCENDING)])
+            page = await found.to_list(page_size)
+            offers += [offer_from_doc(d) for d in page]
+            if len(page) < page_size:
+                return offers
+            key, ident = page[-1]["deadline_key"], page[-1]["_id"]
+            after = {"$or": [{"deadline_key": {"$gt": key}},
+                             {"deadline_key": key, "_id": {"$gt": ident}}]}  # fmt: skip
 
 
 def _need_id(sme: SmeRef) -> str:

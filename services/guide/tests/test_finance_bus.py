@@ -22,9 +22,12 @@ from contracts.access import Actor, PartnerKind, Role
 from contracts.common import SmeRef
 from contracts.errors import Refused
 from mapnet.runner import Assembly
+from mapnet.runtime import mongo
 from mapnet.runtime.bus import BusClient
 from mapnet.runtime.codec import encode, make_envelope
 from mapnet.runtime.credentials import with_login, without_login
+from services.guide.adapters.finance_repository import OfferRepository
+from services.guide.domain.finance import Offer
 from tests.fixtures import Servers
 from tests.helpers import connect_when_let_in, eventually, published
 from tests.test_portal import portal_url
@@ -405,3 +408,25 @@ async def test_an_erased_contact_no_longer_set_a_finance_need(
         c.GET_FINANCE_NEED, c.GetFinanceNeed(sme=other_ref), region, actor=me
     )
     assert untouched.set_by == me.id  # another person's need is not theirs
+
+
+async def test_suggestions_weigh_every_open_offer_however_many(
+    servers: Servers, region: str
+) -> None:
+    """The offers suggest_finance weighs are read a page at a time until none is left: with
+    pages of two, all five open offers (two sharing a deadline across a page's edge, one
+    without a deadline) are read, in deadline order; a withdrawn one is not."""
+    db = mongo.database(mongo.client(servers.mongo_url), region, "guide")
+    offers = OfferRepository(db, region)
+    now = datetime.now(UTC)
+    days = [10, 20, 20, 30, None, 40]
+    made = []
+    for n, day in enumerate(days):
+        deadline = (now + timedelta(days=day)).date().isoformat() if day else None
+        sent = offer("otherbank", f"paged-{n}", deadline=deadline)
+        made.append(Offer.publish(f"o{n}", "elsewhere", sent, None, now))
+    made[-1].withdraw("funds used up", now)
+    for one in made:
+        await offers.put_copy(one.view())
+    read = await offers.open_offers(now.date().isoformat(), page_size=2)
+    assert [o.offer_id for o in read] == ["o0", "o1", "o2", "o3", "o4"]
