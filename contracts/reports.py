@@ -316,7 +316,7 @@ GET_CLUSTER_REPORT = query(
 
 Month = Annotated[
     str,
-    StringConstraints(pattern=r"^\d{4}-(0[1-9]|1[0-2])$"),
+    StringConstraints(pattern=r"^[1-9]\d{3}-(0[1-9]|1[0-2])$"),
     Field(description="A calendar month, YYYY-MM", examples=["2026-03"]),
 ]
 # What a count is kept by: a cluster keyword, a country code (the market), a region id.
