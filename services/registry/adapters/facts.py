@@ -107,12 +107,19 @@ class CalendarRepository:
             "clusters": entry.clusters, "country": entry.country,
             "cancelled": entry.cancelled, "version": version,
         }  # fmt: skip
-        kept = await self.entries.find_one({"_id": entry.event_id}, {"version": 1})
+        kept = await self.entries.find_one({"_id": entry.event_id}, {"version": 1, "ended": 1})
+        if kept is not None and kept.get("ended"):
+            # Cancelled for good, whichever of the two events came first (each is its own
+            # consumer: the cancellation may well be handled before the publication).
+            doc |= {"cancelled": True, "ended": True}
         if kept is None or int(kept.get("version", 0)) <= version:
             await replace_by_id(self.entries, entry.event_id, doc)
 
     async def cancel(self, event_id: str) -> None:
-        await self.entries.update_one({"_id": event_id}, {"$set": {"cancelled": True}})
+        """A cancellation is final: kept even for an entry not seen yet."""
+        await self.entries.update_one(
+            {"_id": event_id}, {"$set": {"cancelled": True, "ended": True}}, upsert=True
+        )
 
     async def attended_at(self, registration_id: str, event_id: str) -> None:
         await replace_by_id(self.attended, registration_id, {"event_id": event_id})
@@ -128,6 +135,7 @@ class CalendarRepository:
                 cancelled=bool(doc.get("cancelled")),
             )
             async for doc in self.entries.find({})
+            if "kind" in doc  # a cancellation whose publication has not come yet
         }
         attended = {doc["_id"]: doc["event_id"] async for doc in self.attended.find({})}
         return entries, attended

@@ -56,9 +56,25 @@ def build(rt: Runtime) -> None:
     rt.handles(c.PUBLISH_SUCCESS_STORY)(registry.publish_success_story)
     rt.handles(c.GET_KPIS)(registry.get_kpis)
 
-    # The facts the seed counts: staff record three kinds here; the region's road shows,
-    # courses, workshops and brokerage events and who attended them are the events service's,
-    # counted from what it tells.
+    facts_routes(rt, facts)
+    rt.publishes(
+        c.SME_REGISTERED,
+        c.SME_UPDATED,
+        c.SME_STAGE_CHANGED,
+        c.PROFILE_PUBLISHED,
+        c.PROFILE_WITHDRAWN,
+        c.SUCCESS_STORY_PUBLISHED,
+        c.SME_ERASED,
+        c.CONTACT_ERASED,
+        c.SME_SHARED,
+        c.SME_UNSHARED,
+    )
+
+
+def facts_routes(rt: Runtime, facts: Facts) -> None:
+    """The facts the seed counts: staff record three kinds here; the region's road shows,
+    courses, workshops and brokerage events and who attended them are the events service's,
+    counted from what it tells."""
     rt.handles(c.RECORD_TRADE_SHOW_PRESENTATION)(facts.record_presentation)
     rt.handles(c.RECORD_COMPANY_INTRODUCTION)(facts.record_introduction)
     rt.handles(c.RECORD_PARK_AGREEMENT)(facts.record_agreement)
@@ -75,16 +91,3 @@ def build(rt: Runtime) -> None:
     @rt.consumes(events_contract.ATTENDANCE_RECORDED)
     async def on_attendance(event: Envelope[events_contract.RegistrationChanged]) -> None:
         await facts.attendance_recorded(event.data.registration)
-
-    rt.publishes(
-        c.SME_REGISTERED,
-        c.SME_UPDATED,
-        c.SME_STAGE_CHANGED,
-        c.PROFILE_PUBLISHED,
-        c.PROFILE_WITHDRAWN,
-        c.SUCCESS_STORY_PUBLISHED,
-        c.SME_ERASED,
-        c.CONTACT_ERASED,
-        c.SME_SHARED,
-        c.SME_UNSHARED,
-    )

@@ -230,3 +230,27 @@ async def test_facts_are_recorded_only_by_staff_of_the_smes_own_region(
     kpis = await client.call(c.GET_KPIS, period(), region)
     assert (kpis.total.trade_show_presentations, kpis.total.company_introductions) == (0, 0)
     assert kpis.total.park_agreements == 1
+
+
+async def test_a_cancellation_handled_before_its_publication_still_counts_as_cancelled(
+    settings: Settings, region: str
+) -> None:
+    """Publication and cancellation reach the registry through two consumers, in any order: a
+    cancellation handled first must not be undone by the publication that follows (a loaded CI
+    machine counted a cancelled road show)."""
+    from mapnet.runtime import mongo
+    from services.registry.adapters.facts import CalendarRepository
+    from services.registry.domain import facts as domain
+
+    calendar = CalendarRepository(
+        mongo.database(mongo.client(settings.mongo_url or ""), region, "registry")
+    )
+    await calendar.cancel("ev-cancelled-first")
+    assert (await calendar.entries_and_attended())[0] == {}  # nothing to count yet
+    entry = domain.CalendarEntry(
+        event_id="ev-cancelled-first", kind="road_show", starts_on=date(2026, 12, 10),
+        clusters=["ict"], country="NO", cancelled=False,
+    )  # fmt: skip
+    await calendar.put_entry(entry, version=1)
+    kept = (await calendar.entries_and_attended())[0]["ev-cancelled-first"]
+    assert kept.cancelled and kept.kind == "road_show"
