@@ -38,7 +38,9 @@ from contracts.errors import Refused
 from mapnet.ops.servers import free_port
 from mapnet.runtime.bus import BusClient
 
-SERVICES = ["registry", "events", "matching", "notify", "portal"]
+# A region as its users run it: the pages an SME sees ask the guide too (finance, the guide of
+# a partner's market).
+SERVICES = ["registry", "events", "matching", "notify", "guide", "portal"]
 PASSWORD = "bench-password-1"
 WORDS = ["Bench", "Company", "saas", "OÜ", "registered"]
 
