@@ -13,6 +13,7 @@ SERVICE = ServiceDeclaration(
     # The finance demo gives the registry's first demo SME a need.
     demo_after=("registry",),
     record_fields=("article_id", "note_id", "offer_id"),
-    # The finance link weighs an SME's size, growth, stage and country as its registry says.
-    asks=("registry.query.get_sme",),
+    # The finance link weighs an SME's size, growth, stage and country as its registry says;
+    # its demo finds the registry's first demo SME to give it a finance need.
+    asks=("registry.query.get_sme", "registry.query.search_smes"),
 )
