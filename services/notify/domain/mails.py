@@ -11,6 +11,7 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 import icalendar
+from email_validator import EmailNotValidError, validate_email
 
 from .rules import Attachment, Mail, Person, delivery_id, frequency
 
@@ -232,11 +233,20 @@ def expiry_notice(profile: dict[str, Any], person: Person) -> tuple[Mail, DateCa
     return Mail("profile_expiring", person, context), cause
 
 
+def _address(writer: str) -> str | None:
+    """A writer's id as a mail address, if it is one (staff sign in with theirs; a partner's or
+    the demo's id is not mailed)."""
+    try:
+        return validate_email(writer.strip(), check_deliverability=False).normalized.lower()
+    except EmailNotValidError:
+        return None
+
+
 def review_due_mails(data: dict[str, Any]) -> list[Mail]:
     """A guide article's published version is due for review: a reminder to its author and to
     those who wrote the version (the ones whose id is an address), each once."""
     writers = [data["author"], *data.get("written_by", [])]
-    addresses = sorted({w.strip().lower() for w in writers if "@" in w})
+    addresses = sorted({a for w in writers if (a := _address(w))})
     context = {
         "title": data["title"],
         "market": data["market"],

@@ -49,6 +49,13 @@ def every_mail(language: str) -> list[Mail]:
                               "expires_at": "2026-12-08T10:00:00+00:00", "role": HOSTILE,
                               "region": HOSTILE}, "c1")[0]
           for kind in ("invitation", "password_reset")),
+        *mails.review_due_mails({"author": "mari@example.ee", "title": HOSTILE, "market": "EE",
+                                 "topic": "tax_vat", "version": 2, "review_by": "2026-12-20",
+                                 "article_id": "a1", "written_by": [HOSTILE]}),
+        mails.survey_mail({"occasion": {"kind": "coaching_stage", "ref": HOSTILE},
+                           "closes_at": "2027-02-01T00:00:00+00:00", "survey_id": "s1",
+                           "sme": {"sme_id": "s-1", "region": "tallinn"}},
+                          person, "https://mapnet.example"),
     ]  # fmt: skip
 
 
