@@ -409,7 +409,7 @@ async def test_up_runs_a_hub_and_three_linked_regions(tmp_path: Path) -> None:
         assert answer["data"]["items"], answer  # the demo calendar, as Helsinki keeps it
     finally:
         os.killpg(proc.pid, signal.SIGINT)
-        proc.communicate(timeout=60)
+        proc.communicate(timeout=120)  # three regions stop in turn; a loaded CI took over 60 s
     # make reports the interrupt as it should (-2); what it ran stopped cleanly and left nothing.
     assert proc.returncode in (0, -signal.SIGINT)
     assert not (tmp_path / "up.json").exists()
@@ -527,7 +527,7 @@ async def test_make_run_demo_signs_each_demo_user_in_to_their_roles_pages(tmp_pa
                     assert (await http.get(path)).status_code == 403, (name, path)
     finally:
         os.killpg(proc.pid, signal.SIGINT)
-        proc.communicate(timeout=60)
+        proc.communicate(timeout=120)  # a loaded CI took over 60 s to stop
     # make reports the interrupt as it should (-2); what it ran stopped cleanly and left nothing.
     assert proc.returncode in (0, -signal.SIGINT)
     assert not (tmp_path / "up.json").exists()
