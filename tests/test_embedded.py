@@ -337,8 +337,14 @@ def as_user(command: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
         command = [str(BIN / "mapnet"), *command[1:]]
     return subprocess.Popen(
         command, cwd=ROOT, env=env, start_new_session=True, stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
+        stderr=subprocess.STDOUT, preexec_fn=_terminal_signals,
     )  # fmt: skip
+
+
+def _terminal_signals() -> None:
+    """Ctrl-C as a terminal's job has it: a test run started in the background (a CI runner, a
+    job started with ``&``) hands its children SIGINT ignored, and then Ctrl-C reached nothing."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 async def sign_in(http: httpx.AsyncClient, email: str, password: str = "mapnet-demo") -> str:
