@@ -90,9 +90,13 @@ async def test_a_server_run_as_the_container_is_lets_in_only_its_users(tmp_path:
         proc = server.proc
         servers = Servers(spec.url("127.0.0.1", port), "", tmp_path / "home" / SHARED,
                           lambda: proc.send_signal(signal.SIGHUP))  # fmt: skip
-        with pytest.raises(nats.errors.Error, match="Authorization Violation"):
+        # Refused: the server says why, or (on a loaded machine) closes the connection before
+        # the client has read it; either way no anonymous client gets in.
+        with pytest.raises((nats.errors.Error, ConnectionResetError)) as refused:
             await nats.connect(f"nats://127.0.0.1:{port}", allow_reconnect=False,
                                max_reconnect_attempts=0)  # fmt: skip
+        if isinstance(refused.value, nats.errors.Error):
+            assert "Authorization Violation" in str(refused.value)
         operator = await nats.connect(servers.nats_url)
         try:
             assert (await operator.jetstream().account_info()).streams == 0
