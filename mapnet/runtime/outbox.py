@@ -12,8 +12,10 @@ from typing import Any
 
 from nats.js import JetStreamContext
 from pymongo import UpdateOne
+from pymongo.errors import DuplicateKeyError
 
 from contracts.envelope import Envelope
+from contracts.errors import conflict
 from mapnet.runtime import logs
 from mapnet.runtime.codec import encode
 from mapnet.runtime.mongo import PENDING_OUTBOX, Collection
@@ -62,6 +64,45 @@ def change(
     if envelopes:
         update["$inc"] = {"outbox_pending": len(envelopes)}
     return update
+
+
+async def save_versioned(
+    records: Collection,
+    record_id: Any,
+    state: dict[str, Any],
+    events: Sequence[Envelope[Any]],
+    *,
+    expected: int | None,
+    what: str,
+    version_field: str = "version",
+    expected_name: str = "expected_version",
+    seq: int | None = None,
+) -> None:
+    """Store a record and its events in one write, with optimistic concurrency on its version.
+
+    ``expected`` None inserts a new record; otherwise the record must still hold the version
+    that was read (``expected``, which the command calls ``expected_name``), and ``state``
+    replaces it. Either way a writer that got there first makes this a typed ``conflict``
+    naming ``what`` (and, for a change, the version read), so the caller reads again; nothing
+    the other writer stored is lost. The events' outbox sequence starts at ``seq`` (by
+    default the new version times 100, so a record's later events sort after its earlier
+    ones)."""
+    if expected is None:
+        try:
+            await records.insert_one(new_record({"_id": record_id, **state}, events))
+        except DuplicateKeyError as exc:
+            raise conflict(f"{what} was written meanwhile: read it and send again") from exc
+        return
+    first_seq = seq if seq is not None else int(state[version_field]) * 100
+    result = await records.update_one(
+        {"_id": record_id, version_field: expected}, change(state, events, first_seq)
+    )
+    if result.matched_count == 0:
+        raise conflict(
+            f"{what} changed since {expected_name.removeprefix('expected_')} {expected}: "
+            "read it and send again",
+            **{expected_name: expected},
+        )
 
 
 def _subject(env: Envelope[Any]) -> str:

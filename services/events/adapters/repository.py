@@ -14,7 +14,7 @@ from contracts import events as c
 from contracts import registry as rg
 from contracts.common import SmeRef
 from contracts.envelope import Envelope
-from contracts.errors import Refused, conflict, not_found
+from contracts.errors import Refused, not_found
 from mapnet.runtime import outbox
 from mapnet.runtime.mongo import Database, put_if_newer, storable
 
@@ -150,24 +150,10 @@ class EntryRepository:
         self, entry: Entry, expected_version: int | None, events: Sequence[Envelope[Any]]
     ) -> None:
         """Insert a new entry (expected_version None) or replace the version read."""
-        state = _entry_state(entry)
-        if expected_version is None:
-            try:
-                await self.entries.insert_one(
-                    outbox.new_record({"_id": entry.event_id, **state}, events)
-                )
-            except DuplicateKeyError as exc:
-                raise conflict(f"event {entry.event_id} was published meanwhile") from exc
-            return
-        result = await self.entries.update_one(
-            {"_id": entry.event_id, "version": expected_version},
-            outbox.change(state, events, seq=entry.version * 100),
-        )
-        if result.matched_count == 0:
-            raise conflict(
-                f"event {entry.event_id} changed since version {expected_version}",
-                expected_version=expected_version,
-            )
+        await outbox.save_versioned(
+            self.entries, entry.event_id, _entry_state(entry), events,
+            expected=expected_version, what=f"event {entry.event_id}",
+        )  # fmt: skip
 
 
 def _registration_state(reg: Registration, version: int) -> dict[str, Any]:

@@ -14,7 +14,7 @@ from pymongo.errors import DuplicateKeyError
 
 from contracts import guide as c
 from contracts.envelope import Envelope
-from contracts.errors import Refused, conflict, not_found
+from contracts.errors import Refused, not_found
 from mapnet.runtime import outbox
 from mapnet.runtime.mongo import Database, storable
 
@@ -173,27 +173,21 @@ class ArticleRepository:
         return article
 
     async def add(self, article: ArticleRecord, events: Sequence[Envelope[Any]]) -> None:
-        try:
-            await self.articles.insert_one(
-                outbox.new_record({"_id": article.article_id, **record_state(article)}, events)
-            )
-        except DuplicateKeyError as exc:
-            raise conflict(f"article {article.article_id} was written meanwhile") from exc
+        await outbox.save_versioned(
+            self.articles, article.article_id, record_state(article), events,
+            expected=None, what=f"article {article.article_id}",
+        )  # fmt: skip
         await self._changed()
 
     async def save(
         self, article: ArticleRecord, expected_revision: int, events: Sequence[Envelope[Any]]
     ) -> None:
         """Replace the revision read with the article as it now is, with its events."""
-        result = await self.articles.update_one(
-            {"_id": article.article_id, "revision_number": expected_revision},
-            outbox.change(record_state(article), events, seq=article.revision_number * 100),
-        )
-        if result.matched_count == 0:
-            raise conflict(
-                f"article {article.article_id} changed since revision {expected_revision}",
-                expected_revision=expected_revision,
-            )
+        await outbox.save_versioned(
+            self.articles, article.article_id, record_state(article), events,
+            expected=expected_revision, what=f"article {article.article_id}",
+            version_field="revision_number", expected_name="expected_revision",
+        )  # fmt: skip
         await self._changed()
 
     async def save_reminder(
@@ -370,18 +364,8 @@ class NoteRepository:
         *,
         deleted: bool = False,
     ) -> None:
-        if expected_version is None:
-            try:
-                await self.notes.insert_one(
-                    outbox.new_record({"_id": note.note_id, **_note_state(note, 1, False)}, events)
-                )
-            except DuplicateKeyError as exc:
-                raise conflict(f"note {note.note_id} was written meanwhile") from exc
-            return
-        version = expected_version + 1
-        result = await self.notes.update_one(
-            {"_id": note.note_id, "version": expected_version},
-            outbox.change(_note_state(note, version, deleted), events, seq=version * 100),
-        )
-        if result.matched_count == 0:
-            raise conflict(f"note {note.note_id} changed meanwhile; read it and send again")
+        version = 1 if expected_version is None else expected_version + 1
+        await outbox.save_versioned(
+            self.notes, note.note_id, _note_state(note, version, deleted), events,
+            expected=expected_version, what=f"note {note.note_id}",
+        )  # fmt: skip

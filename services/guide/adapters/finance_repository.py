@@ -10,12 +10,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from pymongo import ASCENDING
-from pymongo.errors import DuplicateKeyError
 
 from contracts import finance as c
 from contracts.common import SmeRef
 from contracts.envelope import Envelope
-from contracts.errors import Refused, conflict, not_found
+from contracts.errors import Refused, not_found
 from mapnet.runtime import outbox
 from mapnet.runtime.mongo import Database, put_if_newer, replace_by_id, storable
 from mapnet.runtime.paging import keyset_page
@@ -90,24 +89,10 @@ class OfferRepository:
         self, offer: Offer, expected_version: int | None, events: Sequence[Envelope[Any]]
     ) -> None:
         """Insert a new offer (expected_version None) or replace the version read."""
-        state = _offer_state(offer)
-        if expected_version is None:
-            try:
-                await self.offers.insert_one(
-                    outbox.new_record({"_id": offer.offer_id, **state}, events)
-                )
-            except DuplicateKeyError as exc:
-                raise conflict(f"offer {offer.offer_id} was published meanwhile") from exc
-            return
-        result = await self.offers.update_one(
-            {"_id": offer.offer_id, "version": expected_version},
-            outbox.change(state, events, seq=offer.version * 100),
-        )
-        if result.matched_count == 0:
-            raise conflict(
-                f"offer {offer.offer_id} changed since version {expected_version}",
-                expected_version=expected_version,
-            )
+        await outbox.save_versioned(
+            self.offers, offer.offer_id, _offer_state(offer), events,
+            expected=expected_version, what=f"offer {offer.offer_id}",
+        )  # fmt: skip
 
     async def put_copy(self, offer: c.FinanceOffer) -> None:
         """Another region's offer as it now stands, unless this copy is as new or newer."""

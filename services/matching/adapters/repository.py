@@ -10,7 +10,7 @@ from pymongo.errors import DuplicateKeyError
 
 from contracts.common import SmeRef
 from contracts.envelope import Envelope
-from contracts.errors import Refused, conflict, not_found
+from contracts.errors import Refused, not_found
 from mapnet.runtime import outbox
 from mapnet.runtime.mongo import Database
 
@@ -148,12 +148,10 @@ class MeetingRepository:
             ) from exc
 
     async def save(self, m: Meeting, expected: int, events: Sequence[Envelope[Any]]) -> None:
-        result = await self.meetings.update_one(
-            {"_id": m.meeting_id, "version": expected},
-            outbox.change(_state(m), events, seq=m.version * 100),
-        )
-        if result.matched_count == 0:
-            raise conflict(f"meeting {m.meeting_id} changed meanwhile; try again")
+        await outbox.save_versioned(
+            self.meetings, m.meeting_id, _state(m), events,
+            expected=expected, what=f"meeting {m.meeting_id}",
+        )  # fmt: skip
 
     # --- schedules ---------------------------------------------------------------------------
 
@@ -163,17 +161,7 @@ class MeetingRepository:
     async def save_schedule(
         self, event_id: str, state: dict[str, Any], expected: int, events: Sequence[Envelope[Any]]
     ) -> None:
-        if expected == 0:
-            try:
-                await self.schedules.insert_one(
-                    outbox.new_record({"_id": event_id, **state}, events)
-                )
-            except DuplicateKeyError as exc:
-                raise conflict("the schedule was built meanwhile; run it again") from exc
-            return
-        result = await self.schedules.update_one(
-            {"_id": event_id, "version": expected},
-            outbox.change(state, events, seq=state["version"] * 100),
-        )
-        if result.matched_count == 0:
-            raise conflict("the schedule was built meanwhile; run it again")
+        await outbox.save_versioned(
+            self.schedules, event_id, state, events,
+            expected=expected or None, what=f"the schedule of event {event_id}",
+        )  # fmt: skip

@@ -8,11 +8,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from pymongo import ASCENDING
-from pymongo.errors import DuplicateKeyError
 
 from contracts import reports as c
 from contracts.envelope import Envelope
-from contracts.errors import conflict
 from mapnet.runtime import outbox
 from mapnet.runtime.mongo import Database, replace_by_id
 from mapnet.runtime.paging import keyset_page
@@ -53,20 +51,10 @@ class FiguresRepository:
     async def put_own(self, snapshot: c.FiguresSnapshot, events: Sequence[Envelope[Any]]) -> None:
         """This region's snapshot with its event, replacing the version before it; refused
         ``conflict`` if another publication of the month got there first."""
-        key = record_id(snapshot.region, snapshot.month)
-        before = snapshot.version - 1
-        if before == 0:
-            try:
-                await self.figures.insert_one(
-                    outbox.new_record({"_id": key, **_state(snapshot)}, events)
-                )
-            except DuplicateKeyError:
-                raise conflict(f"{snapshot.month} was published meanwhile: publish again") from None
-            return
-        update = outbox.change(_state(snapshot), events, seq=snapshot.version * 10)
-        done = await self.figures.update_one({"_id": key, "version": before}, update)
-        if done.matched_count == 0:
-            raise conflict(f"{snapshot.month} was published meanwhile: publish again")
+        await outbox.save_versioned(
+            self.figures, record_id(snapshot.region, snapshot.month), _state(snapshot), events,
+            expected=(snapshot.version - 1) or None, what=f"the figures of {snapshot.month}",
+        )  # fmt: skip
 
     async def put_copy(self, snapshot: c.FiguresSnapshot) -> None:
         """Another region's snapshot, unless a later version of it is held already (a copy may
