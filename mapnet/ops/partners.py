@@ -27,6 +27,7 @@ from mapnet.runtime.credentials import SERVICE_USER, write_private
 NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,62}$")
 # The publisher ids under which the MAP itself publishes calendar entries (the portal's
 # "map-<region>", the demo's "<region>-map"): a partner of that name would own them.
+# The names contracts.publishers.map_publisher gives.
 MAP_PUBLISHER = re.compile(r"^map-|-map$|^map$")
 REGISTER = "partners.json"
 

@@ -9,17 +9,6 @@ from contracts.common import SmeRef
 from contracts.errors import Refused, forbidden_field
 
 
-def check_publisher(actor: Actor | None, partner_id: str) -> None:
-    """A partner system publishes and cancels entries only under its own partner id (the one
-    the server stamped on its request), never another publisher's."""
-    if actor is not None and actor.role == "partner" and actor.id != partner_id:
-        raise forbidden_field(
-            f"partner {actor.id} may publish only as partner_id {actor.id!r}",
-            "data.partner_id",
-            partner_id=partner_id,
-        )
-
-
 def check_organiser(actor: Actor | None, event_id: str) -> None:
     """An organiser changes only the events given to them."""
     if actor is not None and actor.role == "organiser" and event_id not in (actor.event_ids or []):

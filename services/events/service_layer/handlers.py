@@ -14,6 +14,7 @@ from contracts import events as c
 from contracts.common import SmeRef
 from contracts.envelope import Envelope
 from contracts.errors import Refused
+from contracts.publishers import check_partner_acts_as_itself
 from mapnet.runtime.access import command_key
 from mapnet.runtime.unit_of_work import UnitOfWork
 
@@ -30,7 +31,6 @@ from ..domain.access import (
     check_ical_reader,
     check_may_cancel,
     check_organiser,
-    check_publisher,
     check_registrant,
 )
 from ..domain.calendar import Entry
@@ -83,7 +83,7 @@ class Calendar:
 
     async def publish_event(self, cmd: Envelope[c.PublishEvent]) -> c.CalendarEntry:
         d = cmd.data
-        check_publisher(cmd.actor, d.partner_id)
+        check_partner_acts_as_itself(cmd.actor, d.partner_id)
         check_home_staff(cmd.actor, self.region)
         event_id = entry_id(self.region, d.partner_id, d.external_id)
         check_organiser(cmd.actor, event_id)
@@ -114,7 +114,7 @@ class Calendar:
     async def cancel_event(self, cmd: Envelope[c.CancelEvent]) -> c.CalendarEntry:
         check_home_staff(cmd.actor, self.region)
         entry = await self.entries.require(cmd.data.event_id)
-        check_publisher(cmd.actor, entry.data.partner_id)
+        check_partner_acts_as_itself(cmd.actor, entry.data.partner_id)
         check_organiser(cmd.actor, entry.event_id)
         read_version = entry.version
         entry.cancel(cmd.data.reason, self.now())

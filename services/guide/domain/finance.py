@@ -15,6 +15,7 @@ from contracts import finance as c
 from contracts.access import STAFF, Actor
 from contracts.common import SmeRef
 from contracts.errors import Refused, forbidden_field
+from contracts.publishers import check_partner_acts_as_itself, map_publisher
 
 Recorded = tuple[Any, Any]  # (operation, payload)
 
@@ -81,11 +82,6 @@ def require(problems: list[dict[str, str]]) -> None:
 # --- who may ------------------------------------------------------------------------------
 
 
-def map_publisher(region: str) -> str:
-    """The publisher id under which a region's MAP itself publishes (as the portal does)."""
-    return f"map-{region}"
-
-
 def check_publisher(
     actor: Actor | None, partner_id: str, region: str, field: str = "data.partner_id"
 ) -> None:
@@ -98,12 +94,7 @@ def check_publisher(
         return
     if actor.role == "partner":
         check_finance_partner(actor)
-        if actor.id != partner_id:
-            raise forbidden_field(
-                f"partner {actor.id} may publish only as partner_id {actor.id!r}",
-                field,
-                partner_id=partner_id,
-            )
+        check_partner_acts_as_itself(actor, partner_id, field)
         return
     check_home_staff(actor, region)
     if partner_id != (own := map_publisher(region)):

@@ -22,6 +22,7 @@ from contracts import registry as rg
 from contracts.access import Actor
 from contracts.common import SmeRef
 from contracts.errors import Refused
+from contracts.publishers import map_publisher
 from mapnet.runtime.bus import BusClient
 
 from ..adapters.regions import load_region_list
@@ -35,7 +36,7 @@ NETWORK_MARKETS = ["DE", "DK", "EE", "FI", "LT", "LV", "NO", "PL", "RU", "SE"]
 def demo_offers(region: str, city: str, today: date) -> list[c.PublishFinanceOffer]:
     """The demo's offers as ``region``'s MAP publishes them. Providers and figures are invented
     and say so; the city keeps each region's demo offers apart in a network's list."""
-    publisher = f"map-{region}"
+    publisher = map_publisher(region)
     # A deadline that stays the same all year (the end of next year), so that a reload within
     # the year sends the same offer.
     year_end = date(today.year + 1, 12, 31).isoformat()

@@ -16,9 +16,10 @@ from contracts import finance as f
 from contracts.access import STAFF
 from contracts.common import SmeRef
 from contracts.errors import Refused
+from contracts.publishers import map_publisher
 
 from ..domain.users import User
-from ..service_layer.finance import Finance, may_see_finance, publisher
+from ..service_layer.finance import Finance, may_see_finance
 from .forms import listed, posted, problems, validated
 from .i18n import tr
 
@@ -119,7 +120,7 @@ class FinancePages:
         values = _offer_values(form)
         given: dict[str, Any] = {k: v for k, v in values.items() if v not in ("", [])}
         given |= {
-            "partner_id": publisher(self.portal.region),
+            "partner_id": map_publisher(self.portal.region),
             "markets": [m.upper() for m in listed(values["markets"])],
         }
         try:

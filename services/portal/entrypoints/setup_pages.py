@@ -15,6 +15,7 @@ from fastapi.responses import RedirectResponse, Response
 from contracts import events as ev
 from contracts.access import STAFF
 from contracts.errors import Refused
+from contracts.publishers import map_publisher
 
 from ..domain.users import User
 from .event_pages import ORGANISERS
@@ -153,7 +154,7 @@ class SetupPages:
                 current = await self.portal.event(event_id)
                 entry = _entry(values, current.partner_id, current.external_id)
             else:
-                entry = _entry(values, f"map-{self.portal.region}", uuid.uuid4().hex)
+                entry = _entry(values, map_publisher(self.portal.region), uuid.uuid4().hex)
             saved = await self.portal.call(ev.PUBLISH_EVENT, entry, person.actor())
         except Refused as refusal:
             if refusal.code != "validation_failed":
