@@ -106,7 +106,7 @@ class Pages:
             entering.add(view.country)
         guides = await self.guide.market_links(entering, actor)
         return self.portal.page(request, "sme.html", person=person, sme=view, finance=finance,
-                                guides=list(guides.values()))  # fmt: skip
+                                guides=guides)  # fmt: skip
 
     async def partners(self, request: Request, person: User) -> Response:
         """Partner search for the SME the person acts for: each result with its reasons."""

@@ -11,6 +11,7 @@ from contracts import finance as f
 from contracts.access import STAFF, Actor
 from contracts.common import SmeRef
 from contracts.errors import Refused
+from contracts.publishers import map_publisher
 
 from .guide import Call, refusal_or
 
@@ -20,11 +21,9 @@ class SmeFinance:
     need: f.FinanceNeed | None
     suggestions: f.FinanceSuggestions | None
     problem: str | None  # why suggestions could not be given (the guide's refusal), if so
-
-
-def publisher(region: str) -> str:
-    """The name the region's MAP publishes its offers under (as it does calendar entries)."""
-    return f"map-{region}"
+    # The guide did not answer for the need either (it is away): the page says the finance
+    # link cannot be shown now, not that no need is set.
+    unavailable: bool = False
 
 
 def may_see_finance(actor: Actor, sme: SmeRef) -> bool:
@@ -48,7 +47,7 @@ class Finance:
             actor.role in STAFF
             and actor.region == self.region
             and offer.region == self.region
-            and offer.partner_id == publisher(self.region)
+            and offer.partner_id == map_publisher(self.region)
             and offer.status == "published"
         )
 
@@ -68,9 +67,11 @@ class Finance:
         if not may_see_finance(actor, sme):
             return None
         need, suggested = await asyncio.gather(
-            self.need(sme, actor),
+            refusal_or(self.need(sme, actor)),
             refusal_or(self.call(f.SUGGEST_FINANCE, f.SuggestFinance(sme=sme), actor)),
         )
+        if isinstance(need, Refused):
+            return SmeFinance(None, None, need.message, unavailable=True)
         if isinstance(suggested, Refused):
             return SmeFinance(need, None, suggested.message)
         return SmeFinance(need, suggested, None)

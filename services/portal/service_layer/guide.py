@@ -107,6 +107,16 @@ class GuideLink:
     topics: list[tuple[str, str]] = field(default_factory=list)  # (topic title, article_id)
 
 
+@dataclass(frozen=True)
+class GuideLinks:
+    """The guide links a page shows beside its own matter (a company, partner search), by key
+    (market or profile id). ``unavailable``: the guide did not answer, and the page says so
+    instead of losing itself to a service that only adds to it."""
+
+    links: dict[str, GuideLink]
+    unavailable: bool = False
+
+
 def is_staff_here(actor: Actor, region: str) -> bool:
     return actor.role in STAFF and actor.region == region
 
@@ -211,9 +221,7 @@ class Guide:
             due=due,
         )
 
-    async def partner_links(
-        self, partners: Iterable[mt.PartnerMatch], actor: Actor
-    ) -> dict[str, GuideLink]:
+    async def partner_links(self, partners: Iterable[mt.PartnerMatch], actor: Actor) -> GuideLinks:
         """The guide of each partner's market, by profile id: the country the partner is based
         in (an SME registered at one region's MAP may be based in another country), else its
         region's country."""
@@ -223,24 +231,32 @@ class Guide:
             if (market := p.country or self.countries.get(p.sme.region))
         }
         found = await self.market_links(market_of.values(), actor)
-        return {pid: found[m] for pid, m in market_of.items() if m in found}
+        by_profile = {pid: found.links[m] for pid, m in market_of.items() if m in found.links}
+        return GuideLinks(by_profile, found.unavailable)
 
-    async def market_links(self, markets: Iterable[str], actor: Actor) -> dict[str, GuideLink]:
+    async def market_links(self, markets: Iterable[str], actor: Actor) -> GuideLinks:
         """Each market's guide as a few topics to read first, by market (none for a market
         without articles)."""
         wanted = sorted(set(markets))
         found = await asyncio.gather(
-            *(self.call(g.LIST_ARTICLES, g.ListArticles(market=m, limit=20), actor) for m in wanted)
+            *(
+                refusal_or(self.call(g.LIST_ARTICLES, g.ListArticles(market=m, limit=20), actor))
+                for m in wanted
+            )
         )
         links: dict[str, GuideLink] = {}
+        unavailable = False
         for market, page in zip(wanted, found, strict=True):
+            if isinstance(page, Refused):
+                unavailable = True
+                continue
             topics: dict[str, tuple[str, str]] = {}
             for a in page.items:
                 topics.setdefault(a.topic, (g.TOPIC_TITLES[a.topic], a.article_id))
             if topics:
                 first = list(topics.values())[:LINKED_TOPICS]
                 links[market] = GuideLink(self.market(market), first)
-        return links
+        return GuideLinks(links, unavailable)
 
     async def _every(self, query: g.ListArticles, actor: Actor) -> list[g.ArticleSummary]:
         items: list[g.ArticleSummary] = []

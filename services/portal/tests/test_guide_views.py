@@ -98,4 +98,5 @@ async def test_a_partner_links_the_guide_of_the_country_it_is_based_in() -> None
 
     reader = Actor(id="x@y.ee", role="sme", region="tallinn")
     links = await guide.partner_links([match("p1", "FI"), match("p2", None)], reader)
-    assert links["p1"].market.code == "FI" and links["p2"].market.code == "EE"
+    assert links.links["p1"].market.code == "FI" and links.links["p2"].market.code == "EE"
+    assert not links.unavailable
