@@ -166,7 +166,7 @@ def servers(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Servers]:
     if os.environ.get("MAPNET_TEST_BACKEND") == "containers":
         yield from containers(home)
         return
-    with embedded_pair(SHARED, home) as (nats_url, mongo_url):
+    with embedded_pair(SHARED, home, discard=True) as (nats_url, mongo_url):
         yield Servers(nats_url, mongo_url, home / SHARED)
 
 

@@ -314,9 +314,15 @@ def start_and_wait(server: Managed, port: int, timeout_s: float = 30.0) -> None:
 
 
 @contextmanager
-def embedded_pair(name: str, home: Path) -> Iterator[tuple[str, str]]:
+def embedded_pair(
+    name: str, home: Path, *, discard: bool = False
+) -> Iterator[tuple[str, str]]:
     """A NATS and an nx-27017 server on free ports under ``home``: (nats_url, mongo_url), the
-    NATS URL with the service login. Partners of any region may be added to its server."""
+    NATS URL with the service login. Partners of any region may be added to its server.
+
+    ``discard``: the data is thrown away afterwards (a test session's), so the servers are
+    killed rather than stopped: a NATS server that held a test session's thousands of streams
+    took 10 to 20 s to shut down gracefully, for files nobody reads again."""
     nats_port, mongo_port = free_port(), free_port()
     nats = nats_server(name, nats_port, home, any_region=True)
     mongo = mongo_server(name, mongo_port, home)
@@ -325,5 +331,5 @@ def embedded_pair(name: str, home: Path) -> Iterator[tuple[str, str]]:
         start_and_wait(mongo, mongo_port)
         yield logged_in_url(name, nats_port, home), f"mongodb://127.0.0.1:{mongo_port}"
     finally:
-        nats.stop()
-        mongo.stop()
+        for server in (nats, mongo):
+            server.kill() if discard else server.stop()
