@@ -314,9 +314,7 @@ def start_and_wait(server: Managed, port: int, timeout_s: float = 30.0) -> None:
 
 
 @contextmanager
-def embedded_pair(
-    name: str, home: Path, *, discard: bool = False
-) -> Iterator[tuple[str, str]]:
+def embedded_pair(name: str, home: Path, *, discard: bool = False) -> Iterator[tuple[str, str]]:
     """A NATS and an nx-27017 server on free ports under ``home``: (nats_url, mongo_url), the
     NATS URL with the service login. Partners of any region may be added to its server.
 
