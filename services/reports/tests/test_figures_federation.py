@@ -129,3 +129,69 @@ async def test_each_region_reads_the_whole_networks_figures_from_its_own_copies(
         tallinn = next(s for s in items if s.region == T)
         assert (tallinn.total.identified, tallinn.by_cluster["ict"].identified) == (4, 1)
         assert network_total(items).identified == 7
+
+
+async def test_a_region_forging_another_regions_figures_changes_no_copy(
+    net: LocalNetwork,
+) -> None:
+    """Tallinn's operator, with Tallinn's own service login, puts a snapshot claiming to be
+    Berlin's (inflated) into Tallinn's shared stream, and one claiming Berlin's month under a
+    Berlin subject. Neither reaches Helsinki as Berlin's: the first is refused by Helsinki's
+    consumer (dead-lettered, naming why), the second is never copied (Helsinki copies only
+    ``mapnet.tallinn.>`` from Tallinn). Berlin's own figures, as Berlin published them, stay."""
+    import nats
+
+    from contracts.subjects import dlq_stream
+    from mapnet.runtime.codec import encode, make_envelope
+
+    clients = {r: await net.client(r) for r in (T, H, B)}
+    await register(clients[B], B, 1, "photonics")
+    real = await clients[B].call(
+        c.PUBLISH_FIGURES, c.PublishFigures(month=MONTH), B, actor=staff(B)
+    )
+    reader = staff(H)
+
+    def berlins(items: list[c.FiguresSnapshot]) -> c.FiguresSnapshot | None:
+        return next((s for s in items if s.region == B), None)
+
+    seen = await eventually(
+        partial(network, clients[H], H, reader),
+        until=lambda items: (b := berlins(items)) is not None and b.version >= real.version,
+    )
+    before = berlins(seen)
+    assert before is not None
+    inflated = real.model_copy(
+        update={"version": real.version + 50,
+                "total": real.total.model_copy(update={"identified": 999_999})}
+    )  # fmt: skip
+    as_tallinn = make_envelope(
+        c.FIGURES_PUBLISHED, inflated, region=T, source=f"mapnet/{T}/reports"
+    )
+    as_berlin = make_envelope(c.FIGURES_PUBLISHED, inflated, region=B, source=f"mapnet/{B}/reports")
+    nc = await nats.connect(net.regions[T].nats_url)
+    try:
+        js = nc.jetstream()
+        await js.publish(c.FIGURES_PUBLISHED.subject(T), encode(as_tallinn))
+        # A Berlin subject on Tallinn's server: no stream of Tallinn's holds it, or if one did,
+        # no region copies it from Tallinn.
+        await nc.publish(c.FIGURES_PUBLISHED.subject(B), encode(as_berlin))
+        await nc.flush()
+    finally:
+        await nc.close()
+
+    async def dead_letters() -> list[str]:
+        hc = await nats.connect(net.regions[H].nats_url)
+        try:
+            msg = await hc.jetstream().get_last_msg(dlq_stream(H), f"mapnet.{H}.reports.dlq.>")
+            return [(msg.headers or {}).get("Mapnet-Dlq-Reason", "")]
+        except nats.js.errors.NotFoundError:
+            return []
+        finally:
+            await hc.close()
+
+    reasons = await eventually(dead_letters, until=bool)
+    assert "forbidden" in reasons[0] and "'berlin' is not its publisher's 'tallinn'" in reasons[0]
+    after = berlins(await network(clients[H], H, reader))
+    assert after is not None
+    assert (after.version, after.total.identified) == (before.version, before.total.identified)
+    assert after.total.identified != 999_999
