@@ -378,13 +378,23 @@ class FeedbackFigures(Payload):
     )
 
 
+# A month republished every three seconds, day and night, for a month stays under it; a copy
+# claiming more (a region's version 2**62 would outrank every later publication, and overflow
+# the stores' integers) is refused by the contract.
+MAX_FIGURES_VERSION = 1_000_000
+
+
 class FiguresSnapshot(Payload):
     """One region's figures of one month. A re-publication of the month replaces it with the
     next version; copies keep the highest version."""
 
     region: RegionId
     month: Month
-    version: int = Field(ge=1)
+    version: int = Field(
+        ge=1,
+        le=MAX_FIGURES_VERSION,
+        description="The month's publication: 1, then one more each time it is published again",
+    )
     made_at: AwareDatetime
     total: FigureCounts
     by_cluster: dict[CountKey, FigureCounts] = Field(default_factory=dict, max_length=500)
@@ -442,6 +452,7 @@ PUBLISH_FIGURES = command(
     refusals={
         "forbidden": "staff publish only their own region's figures",
         "validation_failed": "also: a month that has not begun",
+        "conflict": "the month was published the most times it may be (details.version)",
         "region_unavailable": "the registry did not answer (details.service): nothing published",
     },
 )

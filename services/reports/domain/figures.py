@@ -14,7 +14,7 @@ from typing import Literal
 from contracts import matching as mt
 from contracts import registry as rg
 from contracts import reports as c
-from contracts.errors import Refused
+from contracts.errors import Refused, conflict
 
 FIGURE_FIELDS = tuple(c.FigureCounts.model_fields)
 MEETING_FIELDS = tuple(c.MeetingFigures.model_fields)
@@ -41,6 +41,16 @@ def check_has_begun(month: str, today: date) -> None:
             "validation_failed",
             f"{month} has not begun",
             fields=[{"field": "data.month", "message": "a month to come", "type": "month"}],
+        )
+
+
+def check_version(month: str, version: int) -> None:
+    """A month published the most times the contract allows is not published again (the
+    snapshot could not be told to the network)."""
+    if version > c.MAX_FIGURES_VERSION:
+        raise conflict(
+            f"{month} was published {c.MAX_FIGURES_VERSION} times, the most it may be",
+            version=c.MAX_FIGURES_VERSION,
         )
 
 

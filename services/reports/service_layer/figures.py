@@ -41,6 +41,7 @@ class Figures:
         meetings = await self.sources.meetings()
         feedback = await self.sources.feedback(first, last)
         version = await self.repo.version(self.region, month) + 1
+        domain.check_version(month, version)
         snapshot = domain.snapshot(
             self.region, month, version, self.uow.now(), kpis, meetings, feedback
         )

@@ -195,3 +195,56 @@ async def test_a_region_forging_another_regions_figures_changes_no_copy(
     assert after is not None
     assert (after.version, after.total.identified) == (before.version, before.total.identified)
     assert after.total.identified != 999_999
+
+
+async def test_a_snapshot_claiming_a_version_no_republishing_reaches_is_refused(
+    net: LocalNetwork,
+) -> None:
+    """Berlin's operator puts Berlin's month under version 2**62 into Berlin's own stream: had
+    Helsinki kept it, no later publication of Berlin's month would ever replace it. The
+    contract's bound refuses it (dead-lettered as invalid) and Berlin's next real version is
+    the one Helsinki holds."""
+    import json
+
+    import nats
+
+    from contracts.subjects import dlq_stream
+    from mapnet.runtime.codec import encode, make_envelope
+
+    clients = {r: await net.client(r) for r in (T, H, B)}
+    await register(clients[B], B, 1, "ict")
+    real = await clients[B].call(
+        c.PUBLISH_FIGURES, c.PublishFigures(month=MONTH), B, actor=staff(B)
+    )
+    body = json.loads(encode(make_envelope(c.FIGURES_PUBLISHED, real, region=B, source=B)))
+    body["data"]["version"] = 2**62
+    nc = await nats.connect(net.regions[B].nats_url)
+    try:
+        await nc.jetstream().publish(c.FIGURES_PUBLISHED.subject(B), json.dumps(body).encode())
+    finally:
+        await nc.close()
+
+    async def dead_letter_reasons() -> list[str]:
+        hc = await nats.connect(net.regions[H].nats_url)
+        try:
+            msg = await hc.jetstream().get_last_msg(dlq_stream(H), f"mapnet.{H}.reports.dlq.>")
+            return [(msg.headers or {}).get("Mapnet-Dlq-Reason", "")]
+        except nats.js.errors.NotFoundError:
+            return []
+        finally:
+            await hc.close()
+
+    reasons = await eventually(
+        dead_letter_reasons, until=lambda got: bool(got) and "data.version" in got[0]
+    )
+    assert "validation_failed" in reasons[0]
+    # Berlin publishes its month again: Helsinki's copy is that version, not the forged one.
+    again = await clients[B].call(
+        c.PUBLISH_FIGURES, c.PublishFigures(month=MONTH), B, actor=staff(B)
+    )
+    assert again.version == real.version + 1
+    berlins = await eventually(
+        partial(network, clients[H], H, staff(H)),
+        until=lambda items: any(s.region == B and s.version == again.version for s in items),
+    )
+    assert max(s.version for s in berlins if s.region == B) == again.version
