@@ -578,8 +578,17 @@ class IdentifierFact(Payload):
 
 
 class MapContact(Payload):
+    """The market's home region's MAP, with the contact its operator set in the network's list
+    of regions (deploy/regions.toml: map_name, map_email, map_url, map_phone). Never made up:
+    where none is set, ``contact_set`` is false and the fields are empty."""
+
     region: RegionId | None = Field(description="The market's home region; None: no region's")
     city: str = ""
+    contact_set: bool = Field(
+        default=False,
+        description="Whether the home region's operator set any of the MAP's contact details; "
+        "false: the card says so and where they are set (source.note)",
+    )
     name: str = ""
     email: str = ""
     url: str = ""

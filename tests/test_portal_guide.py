@@ -42,11 +42,22 @@ def service_configs(region: str, tmp_path: Path) -> dict[str, BaseSettings]:
     regions = tmp_path / "regions.toml"
     network = (Path(__file__).resolve().parents[1] / "deploy" / "regions.toml").read_text()
     tallinn = 'tallinn = { city = "Tallinn", country = "EE" }'
-    regions.write_text(network.replace(tallinn, tallinn.replace("tallinn", region)))
+    # The test region's operator set its MAP's contact (invented, example.org); berlin's has
+    # not, as no region of deploy/regions.toml has.
+    ours = tallinn.replace("tallinn", region).replace(" }", MAP_CONTACT + " }")
+    regions.write_text(network.replace(tallinn, ours))
     return {
-        "guide": GuideSettings.model_validate({"MAPNET_GUIDE_HOME_MARKETS": f"{region}=EE"}),
+        "guide": GuideSettings.model_validate(
+            {"MAPNET_GUIDE_HOME_MARKETS": f"{region}=EE", "MAPNET_REGIONS_FILE": str(regions)}
+        ),
         "portal": PortalSettings.model_validate({"MAPNET_REGIONS_FILE": str(regions)}),
     }
+
+
+MAP_CONTACT = (
+    ', map_name = "Test MAP (invented)", map_email = "map@test.example.org", '
+    'map_url = "https://map.example.org/"'
+)
 
 
 def revision_of(page: httpx.Response) -> str:
@@ -93,6 +104,17 @@ async def test_anyone_reads_the_guide_by_market_with_the_facts_card_and_searches
         facts = market.text.split('id="facts-heading"')[1].split("</section>")[0]
         assert "Euro (EUR)" in facts and "standard rate" in facts and "Estonian" in facts
         assert "Source:" in facts and "as of" in facts and "Public holidays" in facts
+        # The MAP's contact as the region's operator set it in the regions file ...
+        assert "The MAP of Tallinn: Test MAP (invented)" in facts
+        assert '<a href="mailto:map@test.example.org">' in facts
+        assert '<a href="https://map.example.org/">' in facts
+        # ... and where it set none, said so and where it is set; no contact made up.
+        germany = await visitor.get("/guide/markets/DE")
+        unset = germany.text.split('id="facts-heading"')[1].split("</section>")[0]
+        assert "The MAP of Berlin" in unset and "has not set its contact details yet" in unset
+        assert "region berlin has not set its MAP&#39;s contact" in unset
+        assert "map_email" in unset and "deploy/regions.toml" in unset
+        assert "mailto:" not in unset and "Market Access Point" not in unset
         topics = market.text.split("Articles by topic")[1]
         forms = topics.split("<h3>Company forms and registration</h3>")[1].split("<h3>")[0]
         assert f'href="/guide/articles/{article.article_id}"' in forms

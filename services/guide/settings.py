@@ -12,12 +12,15 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from contracts.ids import REGION_PATTERN
 
+from .adapters.regions import load_region_list
+
 
 class GuideSettings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore")
 
     regions_file: Path | None = Field(
         default=None,
+        validate_default=True,  # the default file is checked as one named would be
         validation_alias="MAPNET_REGIONS_FILE",
         description="The network's regions and their countries (default deploy/regions.toml): "
         "a market's home region is the one whose country it is",
@@ -61,6 +64,10 @@ class GuideSettings(BaseSettings):
                 raise ValueError(f"{part!r} is not region=CC (a region id, an ISO country code)")
             if region in pairs:
                 raise ValueError(f"region {region} is named twice (one country per region)")
+            if country in pairs.values():
+                # The last by region id would win: the other region would silently stop
+                # writing a market it was told is its own.
+                raise ValueError(f"country {country} is named twice (one home per market)")
             pairs[region] = country
         return pairs
 
@@ -68,9 +75,12 @@ class GuideSettings(BaseSettings):
     @classmethod
     def _exists(cls, value: Path | None) -> Path | None:
         """A regions file that is named must be there: without it no market would have a home
-        region, and this region's staff would write every market."""
+        region, and this region's staff would write every market. The file (named or the
+        default) must say what the guide can take without guessing: a country that is an ISO
+        code, MAP contacts that are contacts (adapters/regions.py)."""
         if value is not None and not value.is_file():
             raise ValueError(f"{value} is not a file")
+        load_region_list(value)  # RegionsFileError is a ValueError: it names the setting
         return value
 
 

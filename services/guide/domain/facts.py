@@ -347,7 +347,17 @@ def _joined(*notes: str) -> str:
     return "; ".join(note for note in notes if note)
 
 
+# Where a region's operator sets its MAP's contact: said on the card where none is set.
+CONTACT_SETTING = (
+    "its operator sets map_name, map_email, map_url and map_phone on the region's line of "
+    "deploy/regions.toml (or of the file MAPNET_REGIONS_FILE names) and restarts the guide"
+)
+
+
 def map_contact(market: str, regions: RegionList) -> c.MapContact:
+    """The market's home region's MAP as the network's list gives it: its contact only as the
+    region's operator set it, never made up; where none is set, the card says so and where it
+    is set."""
     home = regions.home_of(market)
     source = c.FactSource(title=regions.title, as_of=regions.as_of, note=regions.note)
     if home is None:
@@ -355,15 +365,16 @@ def map_contact(market: str, regions: RegionList) -> c.MapContact:
             regions.note, f"no region of the network is in {market}: ask your own region's MAP"
         )
         return c.MapContact(region=None, source=source)
-    if not (home.map_name or home.map_email or home.map_url or home.map_phone):
+    contact_set = bool(home.map_name or home.map_email or home.map_url or home.map_phone)
+    if not contact_set:
         source.note = _joined(
-            regions.note,
-            "the network's list gives no contact details for this MAP: its region's portal does",
+            regions.note, f"region {home.region} has not set its MAP's contact: {CONTACT_SETTING}"
         )
     return c.MapContact(
         region=home.region,
         city=home.city,
-        name=home.map_name or f"Market Access Point {home.city or home.region}",
+        contact_set=contact_set,
+        name=home.map_name,
         email=home.map_email,
         url=home.map_url,
         phone=home.map_phone,

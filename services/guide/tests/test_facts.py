@@ -10,7 +10,11 @@ import pytest
 from stdnum import get_cc_module
 from stdnum.eu import vat as eu_vat
 
-from services.guide.adapters.regions import DEFAULT_REGIONS_FILE, load_region_list
+from services.guide.adapters.regions import (
+    DEFAULT_REGIONS_FILE,
+    RegionsFileError,
+    load_region_list,
+)
 from services.guide.domain.facts import (
     COMPANY_MODULES,
     VAT_CORRECTIONS,
@@ -182,16 +186,71 @@ def test_a_map_contact_from_the_regions_file(tmp_path: Path) -> None:
     regions.write_text(
         "[regions]\n"
         'tallinn = { city = "Tallinn", country = "EE", map_name = "MAP Tallinn", '
-        'map_email = "map@tallinn.example", map_url = "https://map.tallinn.example" }\n'
+        'map_email = "map@tallinn.example", map_url = "https://map.tallinn.example", '
+        'map_phone = "+372 600 0000" }\n'
+        'riga = { city = "Riga", country = "LV" }\n'
     )
     listed = load_region_list(regions)
     contact = market_facts("EE", TODAY, listed).map_contact
-    assert (contact.region, contact.name, contact.email) == (
-        "tallinn", "MAP Tallinn", "map@tallinn.example"
+    assert contact.contact_set
+    assert (contact.region, contact.name, contact.email, contact.url, contact.phone) == (
+        "tallinn", "MAP Tallinn", "map@tallinn.example", "https://map.tallinn.example",
+        "+372 600 0000",
     )  # fmt: skip
     assert contact.source.note == ""
     nobody = market_facts("FR", TODAY, listed).map_contact
     assert nobody.region is None and "no region of the network is in FR" in nobody.source.note
+
+
+def test_a_map_contact_not_set_is_said_so_never_made_up(tmp_path: Path) -> None:
+    """The real MAPs' contacts are not known here: where a region's operator set none, the
+    card names the home region, no name, address, link or number of its own, and says where
+    the operator sets them."""
+    regions = tmp_path / "regions.toml"
+    regions.write_text('[regions]\nriga = { city = "Riga", country = "LV" }\n')
+    contact = market_facts("LV", TODAY, load_region_list(regions)).map_contact
+    assert (contact.region, contact.city, contact.contact_set) == ("riga", "Riga", False)
+    assert (contact.name, contact.email, contact.url, contact.phone) == ("", "", "", "")
+    note = contact.source.note
+    assert "region riga has not set its MAP's contact" in note
+    assert "map_name, map_email, map_url and map_phone" in note and "regions.toml" in note
+    # deploy/regions.toml as shipped sets no contact: every market of the network says so.
+    for market in TEN:
+        shipped = market_facts(market, TODAY, NETWORK).map_contact
+        assert not shipped.contact_set and shipped.name == "" and "has not set" in (
+            shipped.source.note
+        )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("line", "named"),
+    [
+        ('country = "EE", map_url = "javascript:alert(1)"', "map_url"),
+        ('country = "EE", map_email = "not an address"', "map_email"),
+        ('country = "EE", map_phone = "call us"', "map_phone"),
+        ('country = "EE", map_name = "MAP\\nTallinn"', "map_name"),
+        ('country = "EE", map_name = 7', "map_name"),
+        ('country = "Estonia"', "country"),
+        ('country = "XX"', "country"),
+    ],
+)
+def test_a_regions_file_that_is_wrong_is_refused_naming_region_and_key(
+    tmp_path: Path, line: str, named: str
+) -> None:
+    """A careless operator's line: a link the card would show to everyone that is no web
+    address, a contact that is not one, a country that is no ISO code (its market would have
+    no home: every region would write it). Refused, never shown or dropped silently."""
+    regions = tmp_path / "regions.toml"
+    regions.write_text(f'[regions]\ntallinn = {{ city = "Tallinn", {line} }}\n')
+    with pytest.raises(RegionsFileError, match=f"region tallinn's {named}"):
+        load_region_list(regions)
+
+
+def test_a_regions_file_that_is_not_toml_is_refused(tmp_path: Path) -> None:
+    regions = tmp_path / "regions.toml"
+    regions.write_text('[regions]\ntallinn = { city = "Tallinn", country = "EE"\n')
+    with pytest.raises(RegionsFileError, match="is not TOML"):
+        load_region_list(regions)
 
 
 def test_without_the_regions_file_the_card_says_so(tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ import pytest
 from pydantic import ValidationError
 
 from services.guide.adapters.markets import market_homes
+from services.guide.adapters.regions import DEFAULT_REGIONS_FILE
 from services.guide.settings import GuideSettings
 
 
@@ -30,6 +31,7 @@ def test_home_market_pairs_are_read_and_a_country_in_lower_case_taken() -> None:
         "Tallinn=EE",  # EE's home a region that does not exist: tallinn no longer writes it
         "tallinn=XX",
         "tallinn=EE,tallinn=LV",  # the last won: tallinn took riga's market
+        "tallinn=EE,riga=EE",  # the last by id won: riga silently no longer tallinn's market
     ],
 )
 def test_a_pair_that_is_not_region_equals_country_stops_the_guide(pairs: str) -> None:
@@ -47,3 +49,26 @@ def test_a_regions_file_named_but_missing_stops_the_guide(tmp_path: Path) -> Non
     missing.write_text('[regions]\ntallinn = { city = "Tallinn", country = "EE" }\n')
     there = settings(MAPNET_REGIONS_FILE=str(missing))
     assert market_homes(there.regions_file, there.home_markets) == {"EE": "tallinn"}
+
+
+def test_a_regions_file_with_a_country_that_is_no_iso_code_stops_the_guide(
+    tmp_path: Path,
+) -> None:
+    # 'Estonia' would be a market nobody reads and EE no region's: every region would write it.
+    regions = tmp_path / "regions.toml"
+    regions.write_text('[regions]\ntallinn = { city = "Tallinn", country = "Estonia" }\n')
+    with pytest.raises(ValidationError) as refused:
+        settings(MAPNET_REGIONS_FILE=str(regions))
+    assert refused.value.errors()[0]["loc"] == ("MAPNET_REGIONS_FILE",)
+    assert "region tallinn's country 'Estonia'" in str(refused.value)
+
+
+def test_the_default_regions_file_is_checked_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bad = tmp_path / "regions.toml"
+    bad.write_text('[regions]\ntallinn = { country = "EE", map_url = "javascript:x" }\n')
+    monkeypatch.setattr("services.guide.adapters.regions.DEFAULT_REGIONS_FILE", bad)
+    with pytest.raises(ValidationError, match="map_url"):
+        settings()
+    assert settings(MAPNET_REGIONS_FILE=str(DEFAULT_REGIONS_FILE)).regions_file
