@@ -9,6 +9,8 @@ from typing import Literal
 Kind = Literal["cmd", "query", "event"]
 KINDS: tuple[str, ...] = ("cmd", "query", "event")
 DLQ_KIND = "dlq"
+# An operator sends a dead letter back to the one consumer that gave it up (`mapnet dlq replay`).
+REPLAY_KIND = "replay"
 
 _NAME = re.compile(r"^[a-z][a-z0-9]*(_[a-z0-9]+)*$")
 _REGION = re.compile(r"^[a-z]+$")
@@ -39,6 +41,16 @@ def dlq_stream(region: str) -> str:
 
 def dlq_subject(region: str, service: str, consumer: str) -> str:
     return f"mapnet.{region}.{service}.{DLQ_KIND}.{consumer}"
+
+
+def dropped_subject(region: str, service: str, consumer: str) -> str:
+    """Where a dead letter an operator dropped is kept, with the operator's note (in the same
+    stream, out of the list of those waiting)."""
+    return f"{dlq_subject(region, service, consumer)}.dropped"
+
+
+def replay_subject(region: str, service: str, consumer: str) -> str:
+    return f"mapnet.{region}.{service}.{REPLAY_KIND}.{consumer}"
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ from contracts.operations import CATALOGUE, Operation, shared_events
 from contracts.subjects import (
     dlq_stream,
     network_stream,
+    replay_subject,
     service_events,
     shared_stream,
     stream_name,
@@ -154,6 +155,9 @@ def service_permissions(service: str, region: str) -> Permissions:
         f"mapnet.{region}.{service}.query.>",
         f"{service_inbox(region, service)}.>",
     ]
+    if need.consumed:
+        # Dead letters an operator sends back to one of its consumers (`mapnet dlq replay`).
+        subscribe.append(replay_subject(region, service, "*"))
     return Permissions(sorted(set(publish)), subscribe)
 
 

@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from mapnet.ops.dlq_cli import dlq_app
 from mapnet.runtime import logs
 from mapnet.runtime.credentials import without_login
 from mapnet.runtime.declaration import declared
@@ -29,6 +30,7 @@ partner_app = typer.Typer(
     help="Partner systems of a region (users of its PARTNERS account)", no_args_is_help=True
 )
 app.add_typer(partner_app, name="partner")
+app.add_typer(dlq_app, name="dlq")
 for _service in declared().values():
     if (_commands := _service.commands()) is not None:
         app.add_typer(_commands, name=_service.cli_name or _service.name, help=_service.summary)

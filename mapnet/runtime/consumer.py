@@ -26,6 +26,8 @@ from mapnet.runtime.codec import decode, explain_invalid
 from mapnet.runtime.mongo import Collection
 
 In = TypeVar("In", bound=BaseModel)
+# The subject a dead letter first came on: a replay is checked against it.
+DLQ_SUBJECT_HEADER = "Mapnet-Dlq-Subject"
 EventHandler = Callable[[Envelope[In]], Awaitable[None]]
 BatchHandler = Callable[[list[Envelope[In]]], Awaitable[None]]
 
@@ -121,6 +123,41 @@ class EventConsumer(Generic[In]):
         for msg in passed_over:  # acknowledged once counted
             await msg.ack()
 
+    async def replay(self, data: bytes, subject: str, network: bool) -> dict[str, str]:
+        """A dead letter an operator sends back (`mapnet dlq replay`), after a fix: handled
+        once, as a delivery would be. The answer says what became of it: ``handled``;
+        ``already_handled`` (this consumer had handled that event: nothing is done twice);
+        ``failed`` with the reason (it stays a dead letter). No retries here: the operator
+        sees the reason at once. ``subject``: the one it first came on (its dead letter's
+        ``Mapnet-Dlq-Subject``), which must be one this consumer reads."""
+        parts = subject.split(".")
+        ours = len(parts) == 5 and parts[0] == "mapnet" and parts[2:] == [
+            self.op.service, self.op.kind, self.op.name
+        ] and (network or parts[1] == self.region)  # fmt: skip
+        if not ours:
+            return {"outcome": "failed", "reason": f"{subject!r} is not read by {self.durable}"}
+        try:
+            env = decode(self.op, data)
+        except ValidationError as exc:
+            why = explain_invalid(data, exc)
+            return {"outcome": "failed", "reason": f"{why.code}: {why.message}"}
+        if claimed := foreign_claim(self.op, subject, env):
+            return {"outcome": "failed", "reason": f"forbidden: {claimed}"}
+        key = self._key(env)
+        if await self.processed.find_one({"_id": key}, {"_id": 1}):
+            await self._count_again([key])
+            return {"outcome": "already_handled", "reason": ""}
+        try:
+            with logs.bound(region=self.region, service=self.service, consumer=self.durable,
+                            correlation_id=env.correlationid, event_id=env.id):  # fmt: skip
+                await self.handler(env)
+        except Exception as exc:
+            return {"outcome": "failed", "reason": f"{type(exc).__name__}: {exc}"}
+        if await self._remember([key]):
+            return {"outcome": "already_handled", "reason": ""}
+        self.log.info("dead_letter_replayed", event_id=env.id)
+        return {"outcome": "handled", "reason": ""}
+
     async def _handle_batch(self, todo: list[tuple[Msg, Envelope[In]]]) -> bool:
         assert self.batch_handler is not None
         try:
@@ -188,7 +225,7 @@ class EventConsumer(Generic[In]):
         headers = {
             "Mapnet-Dlq-Reason": reason[:1000],
             "Mapnet-Dlq-Consumer": self.durable,
-            "Mapnet-Dlq-Subject": msg.subject,
+            DLQ_SUBJECT_HEADER: msg.subject,
             "Mapnet-Dlq-Stream-Seq": str(meta.sequence.stream),
             "Mapnet-Dlq-Deliveries": str(meta.num_delivered),
             "Mapnet-Dlq-Details": json.dumps(details, default=str)[:2000],

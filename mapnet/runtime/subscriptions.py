@@ -15,11 +15,11 @@ from pydantic import BaseModel
 
 from contracts.envelope import Envelope
 from contracts.operations import Operation
-from contracts.subjects import network_stream, stream_name
+from contracts.subjects import network_stream, replay_subject, stream_name
 
 from .codec import make_envelope
 from .compat import message_context
-from .consumer import BatchHandler, EventConsumer, EventHandler
+from .consumer import DLQ_SUBJECT_HEADER, BatchHandler, EventConsumer, EventHandler
 from .routing import Routes, address, described, service_inbox
 
 In = TypeVar("In", bound=BaseModel)
@@ -134,6 +134,22 @@ class EventRoutes(Routes):
                 title=f"{self.service} consumes {op.name}",
                 include_in_schema=False,
             )(subscriber)
+
+            # A dead letter an operator sends back to this consumer (`mapnet dlq replay`): one
+            # instance of the service handles it, and answers what became of it.
+            async def replayed(body: Any, message: Any = message_context()) -> dict[str, str]:
+                raw = message.raw_message
+                came_on = (raw.headers or {}).get(DLQ_SUBJECT_HEADER, subject)
+                return await consumer.replay(raw.data, came_on, network)
+
+            replayed.__name__ = f"replay_{'network_' if network else ''}{op.name}"
+            self.router.subscriber(
+                replay_subject(self.region, self.service, durable),
+                queue=f"{durable}_replay",
+                decoder=undecoded,
+                title=f"{self.service} replays dead letters of {durable}",
+                include_in_schema=False,
+            )(replayed)
             return handler
 
         return register

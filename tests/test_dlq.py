@@ -1,0 +1,159 @@
+"""Dead letters handled, not just kept (`mapnet dlq`), on real servers: listed with reason and
+age and a next page, replayed to the consumer that gave them up once the fault is fixed
+(handled once: a replay of an event handled before does nothing), kept when they fail again,
+and dropped only with a note, which is kept with them."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import os
+import subprocess
+import sys
+from collections import Counter
+from typing import Any
+
+import nats
+import pytest
+
+from contracts.envelope import Envelope
+from contracts.registry import SME_REGISTERED, SmeRegistered
+from contracts.subjects import dlq_subject
+from mapnet.ops import dlq
+from mapnet.runner import Assembly
+from mapnet.runtime import mongo
+from mapnet.runtime.codec import encode
+from mapnet.runtime.service import Runtime
+from mapnet.runtime.settings import Settings
+from tests.fixtures import Servers
+from tests.helpers import eventually, sme_registered
+
+CONSUMER = "notify__registry_sme_registered"
+
+
+@pytest.fixture
+async def nc(servers: Servers) -> Any:
+    client = await nats.connect(servers.nats_url)
+    yield client
+    await client.close()
+
+
+def failing_notify(
+    settings: Settings, region: str, broken: list[bool], seen: Counter[str]
+) -> Runtime:
+    rt = Runtime(region, "notify", settings, mongo.client(settings.mongo_url or ""))
+
+    @rt.consumes(SME_REGISTERED)
+    async def on_registered(env: Envelope[SmeRegistered]) -> None:
+        if broken[0]:
+            raise RuntimeError("smtp exploded")
+        seen[env.data.sme_id] += 1
+
+    return rt
+
+
+async def test_dead_letters_are_listed_replayed_once_after_a_fix_and_dropped_with_a_note(
+    settings: Settings, region: str, nc: Any
+) -> None:
+    broken, seen = [True], Counter[str]()
+    rt = failing_notify(settings, region, broken, seen)
+    js = nc.jetstream()
+    async with Assembly(settings, [], [region], runtimes=[rt]):
+        for sme in ("s1", "s2", "s3", "s4"):
+            await js.publish(SME_REGISTERED.subject(region), encode(sme_registered(region, sme)))
+        waiting = await eventually(
+            lambda: dlq.everything(nc, region), until=lambda found: len(found) == 4
+        )
+        first = waiting[0]
+        assert (first.service, first.consumer) == ("notify", CONSUMER)
+        assert first.reason == "RuntimeError: smtp exploded"
+        assert first.subject == SME_REGISTERED.subject(region) and first.age_s() >= 0
+        # A page says there is more, and the next one starts after it.
+        page = await dlq.page(nc, region, limit=3)
+        assert [d.seq for d in page.items] == [d.seq for d in waiting[:3]]
+        rest = await dlq.page(nc, region, limit=3, after=page.next_after or 0)
+        assert [d.seq for d in rest.items] == [waiting[3].seq] and rest.next_after is None
+
+        # Still broken: the replay fails, says why, and the dead letter stays.
+        failed = await dlq.replay(nc, region, first)
+        assert failed == {"outcome": "failed", "reason": "RuntimeError: smtp exploded"}
+        assert len(await dlq.everything(nc, region)) == 4
+
+        broken[0] = False  # the fix
+        assert await dlq.replay(nc, region, first) == {"outcome": "handled", "reason": ""}
+        assert await dlq.one(nc, region, first.seq) is None
+        # The same message dead-lettered again (say, by a second copy): handled before, so
+        # nothing is done twice, and it leaves the list.
+        await js.publish(dlq_subject(region, "notify", CONSUMER), first.data,
+                         headers={"Mapnet-Dlq-Subject": first.subject,
+                                  "Mapnet-Dlq-Consumer": CONSUMER})  # fmt: skip
+        again = [d for d in await dlq.everything(nc, region) if d.data == first.data]
+        assert await dlq.replay(nc, region, again[0]) == {
+            "outcome": "already_handled",
+            "reason": "",
+        }
+
+        dropped, *others = await dlq.everything(nc, region, consumer=CONSUMER)
+        await dlq.drop(nc, region, dropped, "s2 was registered by mistake")
+        kept = await dlq.page(nc, region, dropped=True)
+        assert [d.headers[dlq.NOTE] for d in kept.items] == ["s2 was registered by mistake"]
+        assert kept.items[0].data == dropped.data and kept.items[0].reason == dropped.reason
+        for letter in others:
+            assert (await dlq.replay(nc, region, letter))["outcome"] == "handled"
+        assert await dlq.everything(nc, region) == []
+    assert seen == Counter({"s1": 1, "s3": 1, "s4": 1})
+
+
+async def test_a_replay_to_another_consumers_subject_or_a_forged_region_is_refused(
+    settings: Settings, region: str, nc: Any
+) -> None:
+    broken, seen = [False], Counter[str]()
+    rt = failing_notify(settings, region, broken, seen)
+    async with Assembly(settings, [], [region], runtimes=[rt]):
+        letter = dlq.DeadLetter(
+            seq=0, service="notify", consumer=CONSUMER, reason="", headers={},
+            subject=f"mapnet.{region}.registry.event.sme_erased",
+            at=sme_registered(region).time, data=encode(sme_registered(region, "s9")),
+        )  # fmt: skip
+        refused = await dlq.replay(nc, region, letter)
+        assert refused["outcome"] == "failed" and f"is not read by {CONSUMER}" in refused["reason"]
+        elsewhere = dataclasses.replace(
+            letter, subject=SME_REGISTERED.subject(region),
+            data=encode(sme_registered("riga", "s9")),
+        )  # fmt: skip
+        forged = await dlq.replay(nc, region, elsewhere)
+        assert forged["outcome"] == "failed" and forged["reason"].startswith("forbidden")
+    assert seen == Counter()
+
+
+async def test_the_command_lists_and_replays_as_the_readme_shows(
+    servers: Servers, settings: Settings, region: str, nc: Any
+) -> None:
+    broken, seen = [True], Counter[str]()
+    rt = failing_notify(settings, region, broken, seen)
+    env = {**os.environ, "NATS_URL": servers.nats_url, "MAPNET_REGIONS": region}
+
+    async def mapnet(*args: str) -> subprocess.CompletedProcess[str]:
+        # In a thread: the service answering the replay runs in this test's event loop.
+        return await asyncio.to_thread(
+            subprocess.run, [sys.executable, "-m", "mapnet", "dlq", *args], env=env,
+            capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+
+    async with Assembly(settings, [], [region], runtimes=[rt]):
+        js = nc.jetstream()
+        await js.publish(SME_REGISTERED.subject(region), encode(sme_registered(region, "s1")))
+        await eventually(lambda: dlq.everything(nc, region), until=lambda found: len(found) == 1)
+        listed = await mapnet("list", "--json")
+        assert listed.returncode == 0, listed.stderr
+        [row] = json.loads(listed.stdout)["items"]
+        assert (row["consumer"], row["reason"]) == (CONSUMER, "RuntimeError: smtp exploded")
+        shown = json.loads((await mapnet("show", str(row["seq"]))).stdout)
+        assert shown["message"]["data"]["sme_id"] == "s1"
+        assert (await mapnet("replay", str(row["seq"]))).returncode == 1  # still broken: says so
+        broken[0] = False
+        replayed = await mapnet("replay", "--all", "--consumer", CONSUMER)
+        assert replayed.returncode == 0 and f"{row['seq']}: handled" in replayed.stderr
+        assert (await mapnet("drop", "99999", "--note", "x")).returncode == 2  # no such dead letter
+    assert seen == Counter({"s1": 1})
