@@ -239,6 +239,15 @@ class ListRegistrations(Page):
     status: RegistrationStatus | None = None
 
 
+class ListSmeRegistrations(Page):
+    """One SME's registrations across this region's events (a contact's "my events")."""
+
+    sme: SmeRef
+    include_cancelled: bool = Field(
+        default=False, description="False: only seats and waitlist places"
+    )
+
+
 class RegistrationPage(Payload):
     items: list[Registration]
     next_cursor: str | None = None
@@ -420,6 +429,21 @@ LIST_REGISTRATIONS = query(
     refusals={
         "not_found": "no event with this id",
         "forbidden": "an organiser lists only their own events; staff only their own region's",
+    },
+)
+LIST_SME_REGISTRATIONS = query(
+    S,
+    "list_sme_registrations",
+    ListSmeRegistrations,
+    RegistrationPage,
+    "One SME's registrations (seats and waitlist places, waitlist positions as they now are), "
+    "newest first, a page at a time",
+    roles=(*STAFF, "sme"),
+    refusals={
+        "forbidden": (
+            "a contact lists only their own SME's registrations (data.sme); staff only their "
+            "own region's"
+        ),
     },
 )
 

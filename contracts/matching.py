@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import AwareDatetime, Field
 
 from .access import STAFF
-from .common import CountryCode, Keyword, NaceCode, Page, SmeRef
+from .common import CountryCode, Keyword, NaceCode, Page, SearchText, SmeRef
 from .envelope import Payload
 from .operations import command, event, query
 from .registry import ProfileType, SizeClass
@@ -156,6 +156,56 @@ class MeetingPage(Payload):
 
 class GetMeeting(Payload):
     meeting_id: str
+
+
+class ListParticipants(Page):
+    """A brokerage event's marketplace: who comes and what each offers and seeks."""
+
+    event_id: str
+    country: CountryCode | None = None
+    cluster: Keyword | None = None
+    profile_type: ProfileType | None = Field(
+        default=None, description="Participants with a profile of this kind"
+    )
+    text: SearchText | None = Field(
+        default=None, description="Words all found in the name, description or a profile"
+    )
+    sme: SmeRef | None = Field(default=None, description="Only this participant, if it comes")
+
+
+class ParticipantProfile(Payload):
+    """A published cooperation profile as the marketplace shows it."""
+
+    profile_id: str
+    type: ProfileType
+    title: str
+    summary: str
+    keywords: list[str] = Field(default_factory=list)
+    target_countries: list[str] = Field(default_factory=list)
+
+
+class Participant(Payload):
+    """A confirmed participant, without personal data: no person, address or mail. A company
+    that does not share itself with the network is shown to another region's people only as a
+    participant of its region (``legal_name`` empty, no profiles)."""
+
+    sme: SmeRef
+    legal_name: str = ""
+    country: CountryCode | None = None
+    clusters: list[str] = Field(default_factory=list)
+    description: str = ""
+    remote: bool = False
+    profiles: list[ParticipantProfile] = Field(
+        default_factory=list, description="Published, unexpired, not private"
+    )
+
+
+class ParticipantPage(Payload):
+    items: list[Participant]
+    next_cursor: str | None = None
+    total: int = Field(description="Participants of the filter, on every page together")
+    countries: list[str] = Field(description="The countries of the event's participants")
+    clusters: list[str] = Field(description="The clusters of the event's participants")
 
 
 class GetSchedule(Payload):
@@ -379,6 +429,23 @@ GET_MEETING = query(
         "forbidden": (
             "a contact reads only their own SME's meetings; an organiser their events'; staff "
             "only their own region's"
+        ),
+    },
+)
+LIST_PARTICIPANTS = query(
+    S,
+    "list_participants",
+    ListParticipants,
+    ParticipantPage,
+    "A brokerage event's marketplace: its confirmed participants with their published "
+    "profiles, no personal data, a page at a time",
+    network=True,
+    roles=(*STAFF, "organiser", "sme"),
+    refusals={
+        "not_found": "no such brokerage event",
+        "forbidden": (
+            "a contact reads it only while their own SME has a seat at the event; an organiser "
+            "only at their events; staff only their own region's"
         ),
     },
 )

@@ -78,6 +78,25 @@ async def list_registrations(
     return c.RegistrationPage(items=items, next_cursor=cursor)
 
 
+async def sme_registrations(
+    registrations: Collection, seats: SeatBook, q: c.ListSmeRegistrations
+) -> c.RegistrationPage:
+    """One SME's registrations, newest first; a waitlisted one with its place as it now is."""
+    clauses: list[dict[str, Any]] = [
+        {"data.sme.sme_id": q.sme.sme_id},
+        {"data.sme.region": q.sme.region},
+        {"status": {"$nin": ["pending"] if q.include_cancelled else ["pending", "cancelled"]}},
+    ]
+    docs, cursor = await keyset_page(registrations, clauses, "-registered_at", q.limit, q.cursor)
+    items = []
+    for doc in docs:
+        reg, _ = registration_from_doc(doc)
+        if reg.status == "waitlisted":
+            reg.position = position(await seats.book(reg.event_id), reg.registration_id)
+        items.append(reg.view())
+    return c.RegistrationPage(items=items, next_cursor=cursor)
+
+
 async def registrations_by_id(
     registrations: Collection, seats: SeatBook, ids: list[str]
 ) -> c.RegistrationPage:

@@ -64,6 +64,16 @@ def check_may_cancel(actor: Actor | None, event_id: str, sme: SmeRef | None, reg
         )
 
 
+def check_sme_reader(actor: Actor | None, sme: SmeRef, region: str) -> None:
+    """An SME's registrations are listed to its own contacts and this region's staff."""
+    if actor is None or actor.role == "service":
+        return
+    if actor.role in STAFF:
+        check_home_staff(actor, region)
+    elif actor.role != "sme" or (sme.sme_id, sme.region) != (actor.sme_id, actor.region):
+        raise forbidden_field("a contact lists only their own SME's registrations", "data.sme")
+
+
 def check_ical_reader(actor: Actor | None, email: str, region: str) -> None:
     """A person's registrations are theirs: by address they are listed to that person (any
     role but a partner system), to this region's staff and to MAPnet's services, nobody else."""

@@ -49,6 +49,7 @@ def build(rt: Runtime) -> None:
 
     rt.handles(c.LIST_CALENDAR)(calendar.list_calendar)
     rt.handles(c.LIST_REGISTRATIONS)(calendar.list_registrations)
+    rt.handles(c.LIST_SME_REGISTRATIONS)(calendar.list_sme_registrations)
     rt.handles(c.GET_REGISTRATIONS)(calendar.get_registrations)
     rt.handles(c.GET_ICAL)(calendar.get_ical)
 

@@ -32,6 +32,7 @@ from ..domain.access import (
     check_may_cancel,
     check_organiser,
     check_registrant,
+    check_sme_reader,
 )
 from ..domain.calendar import Entry
 from ..domain.registration import PENDING, Registration
@@ -263,6 +264,15 @@ class Calendar:
         check_organiser(query.actor, query.data.event_id)
         await self.entries.require(query.data.event_id)
         return await views.list_registrations(
+            self.registrations.registrations, self.seats, query.data
+        )
+
+    async def list_sme_registrations(
+        self, query: Envelope[c.ListSmeRegistrations]
+    ) -> c.RegistrationPage:
+        """An SME's seats and waitlist places: to its own contacts and this region's staff."""
+        check_sme_reader(query.actor, query.data.sme, self.region)
+        return await views.sme_registrations(
             self.registrations.registrations, self.seats, query.data
         )
 

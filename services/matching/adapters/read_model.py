@@ -198,6 +198,16 @@ class ReadModel:
         """The published profiles of one SME."""
         return [p["profile"] async for p in self.profiles.find({"sme_key": key(ref)})]
 
+    async def smes_and_profiles(
+        self, keys: list[str]
+    ) -> tuple[dict[str, dict[str, Any]], dict[str, list[dict[str, Any]]]]:
+        """These SMEs (keys ``region:sme_id``) and their profiles, in two queries."""
+        smes = {d["_id"]: d async for d in self.smes.find({"_id": {"$in": keys}})}
+        profiles: dict[str, list[dict[str, Any]]] = {}
+        async for doc in self.profiles.find({"sme_key": {"$in": keys}}):
+            profiles.setdefault(doc["sme_key"], []).append(doc["profile"])
+        return smes, profiles
+
     async def all_profiles(self) -> list[dict[str, Any]]:
         return await self.profiles.find({}).to_list(None)
 

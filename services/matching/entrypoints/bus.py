@@ -41,6 +41,7 @@ def build(rt: Runtime) -> None:
     rt.handles(c.GET_SCHEDULE)(matching.get_schedule)
     rt.handles(c.GET_MEETING_KPIS)(matching.get_meeting_kpis)
     rt.handles(c.LIST_MEETINGS)(matching.list_meetings)
+    rt.handles(c.LIST_PARTICIPANTS)(matching.list_participants)
     rt.handles(c.GET_MEETING)(matching.get_meeting)
     rt.handles(c.GET_AVAILABILITY)(matching.get_availability)
     rt.handles(c.FIND_PARTNERS)(matching.find_partners)

@@ -18,7 +18,7 @@ from mapnet.runtime.unit_of_work import UnitOfWork
 from ..adapters.profile_index import Filters, ProfileIndex
 from ..adapters.read_model import ReadModel
 from ..adapters.repository import MEETINGS, SCHEDULES, MeetingRepository
-from ..domain import kpis
+from ..domain import kpis, marketplace
 from ..domain.access import (
     check_acts_for,
     check_home_staff,
@@ -329,6 +329,44 @@ class Matching:
         return c.MeetingPage(
             items=[m.view(*placement.get(m.meeting_id, (None, None))) for m in found[: q.limit]],
             next_cursor=_cursor(offset + q.limit) if len(found) > q.limit else None,
+        )
+
+    async def list_participants(self, query: Envelope[c.ListParticipants]) -> c.ParticipantPage:
+        """The event's marketplace, to its organisers, this region's staff and the contacts of
+        the SMEs with a seat at it; another region's people see its companies as that region's
+        partner search would."""
+        q, actor = query.data, query.actor
+        check_home_staff(actor, self.region)
+        check_organiser(actor, q.event_id)
+        offset = _offset(q.cursor)
+        await self._event(q.event_id)
+        if actor is not None and actor.role == "sme":
+            me = SmeRef(sme_id=actor.sme_id or "", region=actor.region)
+            if await self.read_model.participant(q.event_id, me) is None:
+                raise Refused(
+                    "forbidden",
+                    f"the participants of event {q.event_id} are shown to its participants: "
+                    f"{key(me)} has no seat at it",
+                )
+        joined = await self.read_model.participants_of(q.event_id)
+        keys = [key(SmeRef.model_validate(j["sme"])) for j in joined]
+        smes, profiles = await self.read_model.smes_and_profiles(keys)
+        viewer = actor.region if actor is not None else self.region
+        today = self.now().date()
+        everyone = [
+            marketplace.participant(j, smes.get(k), profiles.get(k, []), viewer, today)
+            for j, k in zip(joined, keys, strict=True)
+        ]
+        wanted = marketplace.Wanted(
+            q.country, q.cluster, q.profile_type, q.text, q.sme.key if q.sme else None
+        )
+        found = marketplace.ordered([p for p in everyone if marketplace.fits(p, wanted)])
+        return c.ParticipantPage(
+            items=found[offset : offset + q.limit],
+            next_cursor=_cursor(offset + q.limit) if len(found) > offset + q.limit else None,
+            total=len(found),
+            countries=sorted({p.country for p in everyone if p.country}),
+            clusters=sorted({cl for p in everyone for cl in p.clusters}),
         )
 
     async def get_meeting_kpis(self, query: Envelope[c.GetMeetingKpis]) -> c.MeetingKpis:
