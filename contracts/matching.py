@@ -238,6 +238,53 @@ class Schedule(Payload):
     ical: str | None = Field(default=None, max_length=2**31, description="RFC 5545")
 
 
+class GetUnplaced(Payload):
+    event_id: str
+
+
+UnplacedReason = Literal[
+    "no_common_slot", "cap_reached", "agendas_full", "no_table", "locked_clash", "run_again"
+]  # fmt: skip
+UnplacedChange = Literal["run_again", "lift_cap", "one_more_table", "one_more_slot"]
+
+
+class UnplacedRemedy(Payload):
+    changes: list[UnplacedChange] = Field(
+        description="What to change (run_again: nothing but the scheduler once more; lift_cap: "
+        "the meetings per participant by one; one_more_table; one_more_slot: a slot both sides "
+        "can meet in, e.g. where a break is)"
+    )
+    slot: int = Field(description="Where it would then go; the event's slot count: an added slot")
+    table: int | None = Field(description="Its table then (the event's table count: an added one)")
+
+
+class UnplacedRequest(Payload):
+    meeting_id: str
+    requester: SmeRef
+    receiver: SmeRef
+    priority: int
+    remote: bool
+    reasons: list[UnplacedReason] = Field(
+        description="no_common_slot: the two share no free slot; cap_reached: a side holds the "
+        "most meetings a participant may (at_cap); agendas_full: in every slot both can meet "
+        "in, one meets someone else; no_table: in a slot both are free every table is taken; "
+        "locked_clash: fixed where it cannot be held; run_again: the event has room for it"
+    )
+    at_cap: list[SmeRef] = Field(default_factory=list)
+    common_slots: int = Field(description="Slots both sides can meet in")
+    remedies: list[UnplacedRemedy] = Field(
+        description="Each checked as a schedule is: with it, the meeting fits and no other moves"
+    )
+
+
+class UnplacedRequests(Payload):
+    event_id: str
+    version: int = Field(description="The schedule explained")
+    placed: int
+    bound: int | None = Field(description="No schedule of the event holds more (proven)")
+    items: list[UnplacedRequest]
+
+
 class GetMeetingKpis(Payload):
     event_id: str | None = Field(default=None, description="One event, or all of the region")
 
@@ -489,6 +536,19 @@ GET_SCHEDULE = query(
             "a contact reads only their own SME's agenda (data.participant); an organiser only "
             "their events'; staff of another region only their own region's SMEs' agendas"
         ),
+    },
+)
+
+GET_UNPLACED = query(
+    S,
+    "get_unplaced",
+    GetUnplaced,
+    UnplacedRequests,
+    "The accepted requests the schedule left out: why, and what would place each",
+    roles=(*STAFF, "organiser"),
+    refusals={
+        "not_found": "no such brokerage event, or no schedule built yet",
+        "forbidden": "an organiser reads only their events'; staff only their own region's",
     },
 )
 

@@ -39,6 +39,7 @@ def build(rt: Runtime) -> None:
     rt.handles(c.SCHEDULE_EVENT)(matching.schedule_event)
     rt.handles(c.RECORD_MEETING_OUTCOME)(matching.record_meeting_outcome)
     rt.handles(c.GET_SCHEDULE)(matching.get_schedule)
+    rt.handles(c.GET_UNPLACED)(matching.get_unplaced)
     rt.handles(c.GET_MEETING_KPIS)(matching.get_meeting_kpis)
     rt.handles(c.LIST_MEETINGS)(matching.list_meetings)
     rt.handles(c.LIST_PARTICIPANTS)(matching.list_participants)

@@ -30,6 +30,7 @@ from ..domain.meetings import Brokerage, Meeting, key, slot_times
 from ..domain.ranking import seeker_from
 from ..domain.schedule_problem import MeetingSpec, Problem
 from ..domain.scheduler import solve, spec_weight
+from ..domain.unplaced import explain
 
 _NAMESPACE = uuid.UUID("5d0b8f3c-2a71-4e6b-b1c9-8e4f6a2d9c13")
 
@@ -199,15 +200,13 @@ class Matching:
 
     # --- the schedule ------------------------------------------------------------------------
 
-    async def schedule_event(self, cmd: Envelope[c.ScheduleEvent]) -> c.Schedule:
-        check_home_staff(cmd.actor, self.region)
-        check_organiser(cmd.actor, cmd.data.event_id)
-        event = await self._event(cmd.data.event_id)
-        accepted = await self.meetings.of_event(event.event_id, "accepted")
+    async def _problem(
+        self, event: Brokerage, accepted: list[Meeting], placed: dict[str, list[Any]]
+    ) -> Problem:
+        """The event's accepted meetings as the scheduler's problem: its slots, tables and
+        cap, each participant's free slots, and where the schedule before had each meeting."""
         participants = await self.read_model.participants_of(event.event_id)
-        previous = await self.meetings.schedule(event.event_id)
-        placed = previous["placement"] if previous else {}
-        problem = Problem(
+        return Problem(
             slots=event.slots,
             tables=int(event.setup["tables"]),
             slots_per_day=int(event.setup["slots_per_day"]),
@@ -232,6 +231,15 @@ class Matching:
             },
             max_meetings_per_participant=event.setup.get("max_meetings_per_participant"),
         )
+
+    async def schedule_event(self, cmd: Envelope[c.ScheduleEvent]) -> c.Schedule:
+        check_home_staff(cmd.actor, self.region)
+        check_organiser(cmd.actor, cmd.data.event_id)
+        event = await self._event(cmd.data.event_id)
+        accepted = await self.meetings.of_event(event.event_id, "accepted")
+        previous = await self.meetings.schedule(event.event_id)
+        placed = previous["placement"] if previous else {}
+        problem = await self._problem(event, accepted, placed)
         result = await asyncio.to_thread(solve, problem, cmd.data.time_limit_s)
         version = (previous["version"] if previous else 0) + 1
         by_id = {m.meeting_id: m for m in accepted}
@@ -305,6 +313,49 @@ class Matching:
 
             schedule = schedule.model_copy(update={"ical": schedule_ical(schedule, q.participant)})
         return schedule
+
+    async def get_unplaced(self, query: Envelope[c.GetUnplaced]) -> c.UnplacedRequests:
+        """The accepted meetings the published schedule left out, each with why and what would
+        place it, told from the event as it is now (so a cap lifted since shows as "run again")."""
+        check_home_staff(query.actor, self.region)
+        check_organiser(query.actor, query.data.event_id)
+        event = await self._event(query.data.event_id)
+        stored = await self.meetings.schedule(event.event_id)
+        if stored is None:
+            raise not_found("schedule of event", event.event_id)
+        accepted = await self.meetings.of_event(event.event_id, "accepted")
+        problem = await self._problem(event, accepted, {})
+        by_id = {m.meeting_id: m for m in accepted}
+        # Meetings cancelled since the schedule was built free their places.
+        placement = {mid: (p[0], p[1]) for mid, p in stored["placement"].items() if mid in by_id}
+        items = []
+        for miss in explain(problem, placement):
+            m = by_id[miss.meeting_id]
+            sides = {key(m.requester): m.requester, key(m.receiver): m.receiver}
+            items.append(
+                c.UnplacedRequest(
+                    meeting_id=m.meeting_id,
+                    requester=m.requester,
+                    receiver=m.receiver,
+                    priority=m.priority,
+                    remote=m.remote,
+                    reasons=list(miss.reasons),
+                    at_cap=[sides[p] for p in miss.at_cap],
+                    common_slots=miss.common_slots,
+                    remedies=[
+                        c.UnplacedRemedy(changes=list(r.changes), slot=r.slot, table=r.table)
+                        for r in miss.remedies
+                    ],
+                )
+            )
+        schedule = stored["schedule"]
+        return c.UnplacedRequests(
+            event_id=event.event_id,
+            version=stored["version"],
+            placed=len(placement),
+            bound=schedule.get("bound"),
+            items=items,
+        )
 
     async def get_meeting(self, query: Envelope[c.GetMeeting]) -> c.Meeting:
         check_home_staff(query.actor, self.region)
