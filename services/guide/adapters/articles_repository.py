@@ -226,8 +226,12 @@ class ArticleRepository:
             upsert=True,
         )  # fmt: skip
 
-    async def version(self, article_id: str, version: int) -> c.PublishedArticle | None:
-        doc = await self.versions.find_one({"_id": f"{article_id}:{version}"})
+    async def version(
+        self, article_id: str, version: int, region: str
+    ) -> c.PublishedArticle | None:
+        """A kept version of the article of ``region`` (never one another region kept under
+        the same id)."""
+        doc = await self.versions.find_one({"_id": f"{article_id}:{version}", "region": region})
         if doc is None:
             return None
         return c.PublishedArticle.model_validate(
@@ -242,10 +246,13 @@ class ArticleRepository:
         its version."""
         if published.region == self.region:
             return
-        await self.keep_version(published)
         doc = await self.articles.find_one({"_id": published.article_id})
         if doc is not None and doc["region"] != published.region:
-            return  # an id that is another article's: never overwrite it
+            # An id that is another region's article (this region's own, or a copy): neither
+            # it nor its kept versions are overwritten (a region sharing a version under
+            # another's article id would otherwise rewrite that article's history here).
+            return
+        await self.keep_version(published)
         starter = doc is not None and bool(doc.get(STARTER_COPY))
         known = record_from_doc(doc) if doc is not None and not starter else None
         if known is not None and known.latest_version >= published.version:

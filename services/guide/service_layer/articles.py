@@ -206,7 +206,7 @@ class Articles:
         home_staff = is_home_staff(actor, article.region, self.region)
         shown = article.latest
         if version is not None and version != article.latest_version:
-            kept = await self.articles.version(article.article_id, version)
+            kept = await self.articles.version(article.article_id, version, article.region)
             if kept is None:
                 raise not_found("version", f"{version} of article {article.article_id}")
             shown = ArticleRecord.copy_of(kept, []).latest
