@@ -74,6 +74,7 @@ class NotifyStore:
     async def create_indexes(self) -> None:
         await self.deliveries.create_index([("status", ASCENDING)], name="status")
         await self.deliveries.create_index([("recipient", ASCENDING)], name="recipient")
+        await self.deliveries.create_index([("contact_of", ASCENDING)], name="contact_of")
         await self.deliveries.create_index([("outbox_pending", ASCENDING)], name="outbox_pending")
         await self.registrations.create_index([("event_id", ASCENDING)], name="event_id")
         await self.registrations.create_index([("email", ASCENDING)], name="email")
@@ -277,6 +278,17 @@ class NotifyStore:
         found = self.registrations.find({"sme_key": sme_key}, {"email": 1})
         return sorted({doc["email"] async for doc in found})
 
+    async def contacts_mailed(self, sme_key: str) -> list[str]:
+        """The addresses notify mailed as the SME's contacts (a forgotten one is a digest)."""
+        found = self.deliveries.find({"contact_of": sme_key}, {"recipient": 1})
+        return sorted({d["recipient"] async for d in found if "@" in d["recipient"]})
+
+    async def preferences_with_digest(self, digest: str) -> list[str]:
+        """The address, among those with preferences, whose digest this is. A scan of their
+        ids: an erasure is rare, and preferences are kept by address alone."""
+        found = self.preferences.find({}, {"_id": 1})
+        return [d["_id"] async for d in found if email_hash(d["_id"]) == digest]
+
     async def profiles_expiring(self, first: str, last: str) -> list[dict[str, Any]]:
         found = self.profiles.find({"expires_on": {"$lte": last, "$gte": first}})
         return [p async for p in found]
@@ -350,6 +362,13 @@ class NotifyStore:
             {"$set": {"status": "failed", "last_error": why, "message": None}},
         )
         await self.digest_items.delete_many({"email": email})
+
+    async def forget_digest(self, digest: str) -> None:
+        """Only the digest of an address is known (a contact's erasure): nothing mails the
+        address from now on (``forgotten_among``)."""
+        await self.forgotten.update_one(
+            {"_id": digest}, {"$set": {"at": utc_key(datetime.now(UTC))}}, upsert=True
+        )
 
     async def forget(self, email: str) -> None:
         """Everything about the person goes; only a hash stays, so that later events about them

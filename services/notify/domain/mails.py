@@ -210,7 +210,8 @@ def survey_mail(survey: dict[str, Any], person: Person, public_url: str) -> Mail
         "link": f"{public_url.rstrip('/')}/surveys/{survey['survey_id']}",
         "summary": f"a short survey about {about}",
     }
-    return Mail("survey_opened", person, context, about=(sme_key(survey["sme"]),))
+    key = sme_key(survey["sme"])
+    return Mail("survey_opened", person, context, about=(key,), contact_of=key)
 
 
 # --- dates: expiring profiles, the weekly digest --------------------------------------------
@@ -230,7 +231,8 @@ def expiry_notice(profile: dict[str, Any], person: Person) -> tuple[Mail, DateCa
         "company": profile["sme"].get("legal_name", ""),
         "summary": f"profile {profile['title']} expires {profile['expires_on']}",
     }
-    return Mail("profile_expiring", person, context), cause
+    key = sme_key(profile["sme"])
+    return Mail("profile_expiring", person, context, about=(key,), contact_of=key), cause
 
 
 def _address(writer: str) -> str | None:

@@ -43,6 +43,10 @@ class Mail:
     # SMEs (region:sme_id) whose people the mail quotes by name or words: an erasure of one
     # takes the text out of the mails kept, and stops those not yet sent.
     about: tuple[str, ...] = ()
+    # The SME (region:sme_id) whose contact the person is, when notify found them among its
+    # contacts (a survey, a profile's expiry) rather than through a registration: an erasure
+    # of the SME, or of the contact, finds and forgets them by it.
+    contact_of: str = ""
 
 
 def frequency(kind: str, preferences: dict[str, Any] | None) -> str:

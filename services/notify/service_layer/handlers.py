@@ -116,6 +116,7 @@ class Notifier:
                     "recipient": email,
                     "message": wire_text(message),
                     "about": list(mail.about),
+                    "contact_of": mail.contact_of,
                     "correlationid": cause.correlationid,
                 }
             )
@@ -123,6 +124,14 @@ class Notifier:
         if quoted:  # an erasure that came meanwhile finds these now (it ran before they were in)
             for key in await self.store.erased_among(quoted):
                 await self.store.drop_mentions(key)
+        # A contact read from the registry before their erasure, queued after it: forgotten now.
+        contacts = sorted({m.person.email.lower() for m, _ in decided.send if m.contact_of})
+        if contacts:
+            gone = await self.store.forgotten_among([hashed[e] for e in contacts])
+            for email in contacts:
+                if hashed[email] in gone:
+                    self._withdraw(email)
+                    await self.store.forget(email)
 
     async def queue_webhooks(self, event: Envelope[Any]) -> None:
         """The partner systems whose subscription matches hear of the event, its body as sent."""
@@ -236,15 +245,26 @@ class Notifier:
         await self._forget_registered(sme)
 
     async def on_contact_erased(self, erased: dict[str, Any]) -> None:
-        """One contact of an SME was erased: forgotten as by forget_person, found among the
-        people registered for the SME by the digest of their address."""
+        """One contact of an SME was erased: forgotten as by forget_person, found by the digest
+        of their address among the people registered for the SME, those mailed as its contacts
+        (surveys, expiry notices) and those who set preferences. The digest is kept first, so
+        a mail to them whose contacts were read before the erasure is not queued after it."""
         sme = {"sme_id": erased["sme_id"], "region": erased["region"]}
-        await self._forget_registered(sme, erased.get("email_sha256") or "")
+        digest = erased.get("email_sha256") or ""
+        if not digest:
+            return  # an older tombstone names nobody notify could find
+        await self.store.forget_digest(digest)
+        await self._forget_registered(sme, digest)
+        for email in await self.store.preferences_with_digest(digest):
+            self._withdraw(email)
+            await self.store.forget(email)
 
     async def _forget_registered(self, sme: dict[str, Any], only: str | None = None) -> None:
-        """The people registered for the SME (``only`` the one whose address has that digest)
-        are forgotten as by forget_person."""
-        for email in await self.store.registered_for(mails.sme_key(sme)):
+        """The people registered for the SME, or mailed as its contacts (``only`` the one
+        whose address has that digest), are forgotten as by forget_person."""
+        key = mails.sme_key(sme)
+        known = {*await self.store.registered_for(key), *await self.store.contacts_mailed(key)}
+        for email in sorted(known):
             if only is None or rg.email_digest(email) == only:
                 self._withdraw(email)
                 await self.store.forget(email)

@@ -27,7 +27,8 @@ def every_mail(language: str) -> list[Mail]:
     registration = {"email": "mari@example.ee", "person_name": HOSTILE, "language": language,
                     "position": 3}  # fmt: skip
     profile = {"_id": "p1", "title": HOSTILE, "expires_on": "2026-12-14",
-               "sme": {"legal_name": HOSTILE, "country": "EE"}}  # fmt: skip
+               "sme": {"sme_id": "s-1", "region": "tallinn", "legal_name": HOSTILE,
+                       "country": "EE"}}  # fmt: skip
     preferences = {"_id": "mari@example.ee", "name": HOSTILE, "language": language,
                    "kinds": {"weekly_digest": "immediately"}}  # fmt: skip
     row = mails.agenda_row(MEETING, ENTRY, HOSTILE)
