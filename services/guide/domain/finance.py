@@ -106,6 +106,16 @@ def check_publisher(
         )
 
 
+def foreign_publisher(offer: c.FinanceOffer) -> str | None:
+    """Why a shared offer names a publisher its region cannot publish as, or None. A region's
+    offers are its MAP's (map-<region>) or its finance partners' (partner names never start
+    with 'map-': `mapnet partner add` refuses them); one shared under another region's MAP is
+    forged or faulty, shown as that MAP's offer everywhere it is kept."""
+    if offer.partner_id.startswith("map-") and offer.partner_id != map_publisher(offer.region):
+        return f"region {offer.region} shared an offer as {offer.partner_id}"
+    return None
+
+
 def check_finance_partner(actor: Actor) -> None:
     if actor.role == "partner" and actor.partner_kind != "finance":
         raise Refused(

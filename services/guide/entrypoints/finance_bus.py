@@ -46,7 +46,7 @@ def build_finance(rt: Runtime) -> None:
 
     @rt.consumes_network(c.FINANCE_OFFER_SHARED)
     async def on_network_offer(event: Envelope[c.FinanceOffer]) -> None:
-        await offers.put_copy(event.data)
+        await finance.copy_offer(event.data)
 
     # An erased SME's finance need goes with it.
     @rt.consumes(rg.SME_ERASED)

@@ -13,6 +13,7 @@ from contracts.common import SmeRef
 from contracts.envelope import Envelope
 from contracts.errors import Refused
 from contracts.registry import email_digest
+from mapnet.runtime import logs
 from mapnet.runtime.unit_of_work import UnitOfWork
 
 from ..adapters.finance_registry import SmeFacts, SmeSeen
@@ -23,6 +24,7 @@ from ..domain.finance import (
     check_home_staff,
     check_publisher,
     check_sme_reader,
+    foreign_publisher,
     need_problems,
     require,
     suggest,
@@ -94,6 +96,17 @@ class Finance:
 
     async def list_offers(self, query: Envelope[c.ListFinanceOffers]) -> c.FinanceOfferPage:
         return await self.offers.page(query.data)
+
+    async def copy_offer(self, offer: c.FinanceOffer) -> None:
+        """Another region's offer as it now stands, kept as a read copy; one it shared under
+        a publisher it cannot be (another region's MAP) is dropped and logged."""
+        if (why := foreign_publisher(offer)) is not None:
+            logs.get(service="guide").warning(
+                "finance_offer_copy_refused", offer_id=offer.offer_id, from_region=offer.region,
+                partner_id=offer.partner_id, why=why,
+            )  # fmt: skip
+            return
+        await self.offers.put_copy(offer)
 
     # --- an SME's need -------------------------------------------------------------------------
 

@@ -21,6 +21,7 @@ from contracts.errors import Refused
 from mapnet.dev.localnet import LocalNetwork
 from mapnet.runtime import logs
 from mapnet.runtime.bus import BusClient
+from mapnet.runtime.codec import encode, make_envelope
 from tests.helpers import eventually
 
 pytestmark = pytest.mark.timeout(240)
@@ -129,6 +130,31 @@ async def test_an_offer_and_its_withdrawal_reach_every_region_as_read_copies(
         assert listed.items == []
     found = await helsinki.call(c.SUGGEST_FINANCE, c.SuggestFinance(sme=ref), H, actor=hanna)
     assert found.suggested == []
+
+
+async def test_an_offer_shared_under_another_region_s_map_is_not_kept(net: LocalNetwork) -> None:
+    """Helsinki shares, on its own stream (a faulty or forged sharer; the runtime has checked
+    it speaks only for Helsinki), an offer published 'as map-tallinn': Tallinn and Berlin would
+    show it as Tallinn's MAP's offer. They drop it, and keep Helsinki's offer as its own MAP."""
+    tallinn, helsinki, berlin = await net.client(T), await net.client(H), await net.client(B)
+    now = datetime.now(UTC)
+
+    def shared(partner_id: str, external_id: str) -> c.FinanceOffer:
+        sent = export_loan(partner_id=partner_id, external_id=external_id)
+        return c.FinanceOffer.model_validate(
+            sent.model_dump() | {"offer_id": f"{H}-{external_id}", "region": H,
+                                 "status": "published", "version": 1, "updated_at": now}
+        )  # fmt: skip
+
+    for data in (shared(f"map-{T}", "forged"), shared(f"map-{H}", "control")):
+        env = make_envelope(c.FINANCE_OFFER_SHARED, data, region=H, source=f"mapnet/{H}/guide")
+        await helsinki.nc.jetstream().publish(c.FINANCE_OFFER_SHARED.subject(H), encode(env))
+    for client, region in ((tallinn, T), (berlin, B)):
+        control = await eventually(
+            partial(offer_in, client, region, f"{H}-control"), until=has(1, "published")
+        )
+        assert isinstance(control, c.FinanceOffer) and control.partner_id == f"map-{H}"
+        assert await offer_in(client, region, f"{H}-forged") == "not_found"
 
 
 def an_sme(number: str) -> rg.RegisterSme:
