@@ -73,7 +73,8 @@ def dlq_list(
     table = Table(title="Dead letters dropped" if dropped else "Dead letters waiting")
     columns = ["seq", "service", "consumer", "age_s", "reason"] + (["note"] if dropped else [])
     for column in columns:
-        table.add_column(column)
+        # What one copies into the next command is never wrapped or cut.
+        table.add_column(column, no_wrap=column in ("seq", "consumer"))
     for row in rows:
         table.add_row(*(str(row[c]) for c in columns))
     Console().print(table)
