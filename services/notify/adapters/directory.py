@@ -68,13 +68,20 @@ class Directory:
         return meeting.message
 
     async def contacts(self, sme: dict[str, Any]) -> list[Person]:
-        """The contacts of an SME of this region who consented to be contacted."""
-        if sme.get("region") != self.region or (bus := self._bus()) is None:
+        """The contacts of an SME of this region who consented to be contacted; none of an SME
+        the registry does not know (erased). Unreachable, it raises: the survey's event is then
+        taken again later, not dropped as if the SME had nobody to mail."""
+        if sme.get("region") != self.region:
             return []
+        bus = self._bus()
+        if bus is None:
+            raise RuntimeError("notify is not connected yet")
         try:
             view = await bus.call(rg.GET_SME, rg.GetSme(sme_id=sme["sme_id"]), self.region)
-        except Refused:
-            return []
+        except Refused as refused:
+            if refused.code == "not_found":
+                return []
+            raise
         return [
             Person(str(p.email), p.name, p.language) for p in view.contacts if p.consent_contact
         ]

@@ -336,15 +336,20 @@ class Notifier:
 
     async def expiring_profiles(self, within_days: int, contacts: Contacts, today: date) -> int:
         """Tell the consenting contacts of SMEs whose published profile expires soon, once per
-        profile and expiry date."""
-        notices = [
-            mails.expiry_notice(profile, person)
-            for profile in await self.store.profiles_expiring(
-                *mails.expiry_window(today, within_days)
-            )
-            for person in await contacts(profile["sme"])
-        ]
+        profile and expiry date. An SME whose contacts cannot be read now holds up no other's
+        notices; the run then fails, and its notices come with a later run."""
+        notices = []
+        unread: list[Exception] = []
+        for profile in await self.store.profiles_expiring(*mails.expiry_window(today, within_days)):
+            try:
+                people = await contacts(profile["sme"])
+            except Exception as exc:
+                unread.append(exc)
+                continue
+            notices += [mails.expiry_notice(profile, person) for person in people]
         await self.queue_mails(notices)
+        if unread:
+            raise unread[0]
         return len(notices)
 
     async def on_survey_opened(self, event: Envelope[Any], contacts: Contacts) -> int:
