@@ -280,7 +280,9 @@ PUBLISH_FINANCE_OFFER = command(
             "this publisher's offer with this external_id is another region's read copy: only "
             "details.region publishes it"
         ),
-        "conflict": "the offer is withdrawn, or changed meanwhile; read it and send again",
+        "conflict": "the offer is withdrawn, or changed meanwhile; read it and send again; or "
+        "a new offer while its publisher holds details.limit published ones "
+        "(MAPNET_GUIDE_OFFERS_PER_PUBLISHER)",
         "validation_failed": "also: amount_max below amount_min, a deadline already past",
     },
 )

@@ -37,6 +37,15 @@ class GuideSettings(BaseSettings):
         description="How often the guide looks for articles due for review (and at start)",
     )
 
+    offers_per_publisher: int = Field(
+        default=1000,
+        ge=1,
+        validation_alias="MAPNET_GUIDE_OFFERS_PER_PUBLISHER",
+        description="Published finance offers one publisher (a finance partner, the MAP) may "
+        "hold in this region: every region copies them and weighs them all for each SME's "
+        "suggestions, so one partner cannot flood the network",
+    )
+
     demo: bool = Field(
         default=False,
         validation_alias="MAPNET_DEMO",

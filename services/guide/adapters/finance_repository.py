@@ -85,6 +85,12 @@ class OfferRepository:
                 id=doc["_id"],
             )
 
+    async def count_published(self, partner_id: str) -> int:
+        """How many published offers this publisher holds in this region."""
+        return await self.offers.count_documents(
+            {"region": self.region, "partner_id": partner_id, "status": "published"}
+        )
+
     async def save(
         self, offer: Offer, expected_version: int | None, events: Sequence[Envelope[Any]]
     ) -> None:

@@ -14,6 +14,7 @@ from ..adapters.finance_registry import SmeFacts
 from ..adapters.finance_repository import OFFERS, NeedRepository, OfferRepository
 from ..domain.finance import need_problems, offer_problems
 from ..service_layer.finance import Finance
+from ..settings import GuideSettings
 
 
 def _offer_rules(data: Any) -> list[dict[str, str]]:
@@ -29,7 +30,8 @@ def build_finance(rt: Runtime) -> None:
     offers = OfferRepository(rt.db, rt.region)
     needs = NeedRepository(rt.db)
     smes = SmeFacts(lambda: rt.nc, rt.region, rt.source)
-    finance = Finance(rt.unit_of_work(), offers, needs, smes)
+    settings = rt.config if isinstance(rt.config, GuideSettings) else GuideSettings()
+    finance = Finance(rt.unit_of_work(), offers, needs, smes, settings.offers_per_publisher)
     rt.outbox_collections.append(OFFERS)
     rt.startup += [offers.create_indexes, needs.create_indexes]
 

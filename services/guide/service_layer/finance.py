@@ -42,8 +42,15 @@ def offer_id(region: str, partner_id: str, external_id: str) -> str:
 
 class Finance:
     def __init__(
-        self, uow: UnitOfWork, offers: OfferRepository, needs: NeedRepository, smes: SmeFacts
+        self,
+        uow: UnitOfWork,
+        offers: OfferRepository,
+        needs: NeedRepository,
+        smes: SmeFacts,
+        offers_per_publisher: int = 1000,
     ) -> None:
+        """``offers_per_publisher``: published offers one publisher may hold here."""
+        self.offers_per_publisher = offers_per_publisher
         self.uow = uow
         self.region = uow.region
         self.offers = offers
@@ -62,6 +69,8 @@ class Finance:
             await self.offers.refuse_copy_of(d.partner_id, d.external_id)
         for _ in range(_MAX_RETRIES):
             previous = await self.offers.get(oid)
+            if previous is None:
+                await self._check_room(d.partner_id)
             offer = Offer.publish(oid, self.region, d, previous, self.uow.now())
             if offer is previous:
                 return offer.view()
@@ -77,6 +86,20 @@ class Finance:
                 raise
             return offer.view()
         raise Refused("conflict", f"offer {oid} keeps changing; try again")
+
+    async def _check_room(self, partner_id: str) -> None:
+        """A new offer only while its publisher holds fewer than the limit published: every
+        region keeps a copy and weighs them all for each SME's page. (Two new offers at the
+        same moment may both pass at the limit's edge: a bound, not an exact count.)"""
+        held = await self.offers.count_published(partner_id)
+        if held >= self.offers_per_publisher:
+            raise Refused(
+                "conflict",
+                f"{partner_id} holds {held} published offers, the most one publisher may: "
+                "withdraw one, or update one by its external_id",
+                limit=self.offers_per_publisher,
+                partner_id=partner_id,
+            )
 
     async def withdraw_offer(self, cmd: Envelope[c.WithdrawFinanceOffer]) -> c.FinanceOffer:
         found = await self.offers.require(cmd.data.offer_id)
