@@ -23,6 +23,7 @@ from contracts.envelope import Envelope
 from contracts.registry import SME_REGISTERED, SmeRegistered
 from contracts.subjects import dlq_subject
 from mapnet.ops import dlq
+from mapnet.ops.status import region_health
 from mapnet.runner import Assembly
 from mapnet.runtime import mongo
 from mapnet.runtime.codec import encode
@@ -68,6 +69,11 @@ async def test_dead_letters_are_listed_replayed_once_after_a_fix_and_dropped_wit
             lambda: dlq.everything(nc, region), until=lambda found: len(found) == 4
         )
         first = waiting[0]
+        # `mapnet status` shows the consumer with its dead letters waiting.
+        health = await region_health(region, settings.nats_url or "")
+        [row] = [c for c in health["consumers"] if c["consumer"] == CONSUMER]
+        assert (row["dead_letters"], row["pending"], row["ack_pending"]) == (4, 0, 0)
+        assert row["redelivered"] == 0  # counts only messages delivered again, not yet acked
         assert (first.service, first.consumer) == ("notify", CONSUMER)
         assert first.reason == "RuntimeError: smtp exploded"
         assert first.subject == SME_REGISTERED.subject(region) and first.age_s() >= 0
@@ -187,3 +193,18 @@ async def test_the_commands_work_as_the_readme_shows(
         gone = await mapnet("drop", one.seq)  # no such dead letter any more
         assert gone.returncode == 2 and "no dead letter" in gone.stderr
     assert seen == Counter({"s1": 1, "s3": 1})
+
+
+def test_status_lists_only_the_consumers_that_need_a_look(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from mapnet.ops.cli import _print_consumers
+
+    quiet = {"consumer": "matching__registry_sme_registered", "pending": 0, "ack_pending": 0,
+             "redelivered": 0, "dead_letters": 0}  # fmt: skip
+    stuck = quiet | {"consumer": CONSUMER, "dead_letters": 4}
+    _print_consumers([{"id": "tallinn", "consumers": [quiet, stuck]},
+                      {"id": "riga", "consumers": {"error": "TimeoutError: "}}])  # fmt: skip
+    shown = capsys.readouterr()
+    assert CONSUMER in shown.out and "matching__registry_sme_registered" not in shown.out
+    assert "1 consumers caught up" in shown.out and "riga: consumers unreadable" in shown.err

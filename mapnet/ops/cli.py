@@ -173,6 +173,7 @@ def status(
         typer.echo(json.dumps(doc, indent=2))
     else:
         _print_status(reports)
+        _print_consumers(reports)
         _print_network(reports)
     if not all(r["healthy"] for r in reports):
         raise typer.Exit(1)
@@ -202,6 +203,29 @@ def _print_network(reports: list[dict[str, Any]]) -> None:
                 "" if active is None else f"{active} ms ago",
             )
     Console().print(table)
+
+
+def _print_consumers(reports: list[dict[str, Any]]) -> None:
+    """Consumers that are behind, redelivering or holding dead letters; the rest in one line."""
+    table = Table(title="Consumers behind, redelivering or with dead letters (mapnet dlq list)")
+    for column in ("region", "consumer", "pending", "ack pending", "redelivered", "dead letters"):
+        table.add_column(column, no_wrap=column == "consumer")
+    quiet = 0
+    for report in reports:
+        found = report.get("consumers")
+        if isinstance(found, dict):
+            console.print(f"{report['id']}: consumers unreadable: {found['error']}")
+            continue
+        for c in found or []:
+            counts = (c["pending"], c["ack_pending"], c["redelivered"], c["dead_letters"])
+            if not any(counts):
+                quiet += 1
+                continue
+            table.add_row(report["id"], c["consumer"], *(str(n) for n in counts))
+    if table.rows:
+        Console().print(table)
+    if quiet:
+        Console().print(f"{quiet} consumers caught up, nothing redelivered, no dead letters")
 
 
 def _print_status(reports: list[dict[str, Any]]) -> None:

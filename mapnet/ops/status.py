@@ -14,6 +14,7 @@ from nats.errors import TimeoutError as NatsTimeout
 
 from contracts.subjects import inbox_prefix, subject
 from mapnet.federation.links import origin_answers, replication
+from mapnet.ops.backlog import consumer_backlog
 from mapnet.runtime.credentials import service_of, user_of, without_login
 from mapnet.runtime.declaration import service_names
 from mapnet.runtime.routing import service_inbox
@@ -90,6 +91,9 @@ async def region_health(
         answers = await asyncio.gather(
             *(_health(nc, region, service, timeout_s) for service in services)
         )
+        if service is None:
+            # The region's admin login (a service's own user may not read other consumers).
+            report["consumers"] = await _backlog_or_error(nc, region)
         if others:
             reachable = await asyncio.gather(*(origin_answers(nc, other) for other in others))
             report["links"] = {
@@ -103,6 +107,13 @@ async def region_health(
     if served := [a["http_url"] for a in answers if a.get("http_url")]:
         report["http_url"] = served[0]  # the portal: where people use this region
     return report
+
+
+async def _backlog_or_error(nc: Any, region: str) -> list[dict[str, Any]] | dict[str, str]:
+    try:
+        return await consumer_backlog(nc, region)
+    except Exception as exc:  # the services' health is still worth showing
+        return {"error": f"{type(exc).__name__}: {exc}"}
 
 
 async def _health(nc: Any, region: str, service: str, timeout_s: float) -> dict[str, Any]:
