@@ -44,7 +44,8 @@ FORMS: dict[str, tuple[Any, type[Any], tuple[str, ...], tuple[str, ...]]] = {
         ("parties", "countries", "clusters"),
     ),
 }
-REFUSED_FORM = {"validation_failed": 400, "not_found": 404}
+# Shown on the form, which keeps what was typed: a fact recorded already is a conflict.
+REFUSED_FORM = {"validation_failed": 400, "not_found": 404, "conflict": 409}
 
 
 class FactsPages:

@@ -8,6 +8,7 @@ from datetime import date, datetime
 from typing import Any
 
 from pymongo import DESCENDING
+from pymongo.errors import DuplicateKeyError
 
 from contracts import registry as c
 from mapnet.runtime.mongo import Database, replace_by_id, storable
@@ -17,6 +18,10 @@ from ..domain.facts import CalendarEntry, Fact
 from ..domain.kpis import Counted
 
 FACTS = "facts"
+# One document per fact as the domain tells two records of it apart (``same_fact``), naming
+# the fact that holds it: its id is the key, so two records of one fact, even at once, never
+# both get it.
+FACT_KEYS = "fact_keys"
 CALENDAR = "calendar_entries"
 ATTENDED = "attended_registrations"
 
@@ -59,6 +64,7 @@ class FactRepository:
 
     def __init__(self, db: Database) -> None:
         self.facts = db[FACTS]
+        self.keys = db[FACT_KEYS]
 
     async def create_indexes(self) -> None:
         await self.facts.create_index([("happened_on", DESCENDING)], name="happened_on")
@@ -70,6 +76,30 @@ class FactRepository:
     async def put(self, fact: Fact) -> None:
         """Stored, or replaced by a later version (an introduction's outcome told later)."""
         await replace_by_id(self.facts, fact.fact_id, _doc(fact))
+
+    async def claim(self, key: str, fact_id: str) -> str | None:
+        """Take the key for this fact; None if it is now (or was already) this fact's, else the
+        id of the fact that holds it. A key whose fact was never stored (a crash between the
+        two writes) is taken over."""
+        try:
+            await self.keys.insert_one({"_id": key, "fact_id": fact_id})
+            return None
+        except DuplicateKeyError:
+            pass
+        held = await self.keys.find_one({"_id": key})
+        holder = str(held["fact_id"]) if held else fact_id
+        if holder == fact_id:
+            return None
+        if await self.facts.find_one({"_id": holder}, {"_id": 1}) is None:
+            taken = await self.keys.update_one(
+                {"_id": key, "fact_id": holder}, {"$set": {"fact_id": fact_id}}
+            )
+            return None if taken.matched_count else await self.claim(key, fact_id)
+        return holder
+
+    async def release(self, key: str, fact_id: str) -> None:
+        """The fact no longer holds the key (an introduction changed its company or day)."""
+        await self.keys.delete_one({"_id": key, "fact_id": fact_id})
 
     async def page(self, query: c.ListFacts) -> tuple[list[Fact], str | None]:
         """Newest first; the next page's cursor, if there is one."""

@@ -5,12 +5,13 @@ service records, count among the indicators. No I/O."""
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from typing import Any
 
 from contracts import registry as c
-from contracts.errors import Refused
+from contracts.errors import Refused, conflict
 
 from .kpis import Counted
 
@@ -66,6 +67,31 @@ class Fact:
             recorded_at=self.recorded_at,
             **self.details,
         )
+
+
+def _plain(text: str) -> str:
+    return " ".join(text.casefold().split())
+
+
+def same_fact(fact: Fact) -> str:
+    """What makes two records the same fact, whoever recorded them and however often: the SME,
+    the show (or the company) and the day; the parties (in any order) and the day of an
+    agreement. Counted once: a second record of it is refused (``already_recorded``)."""
+    if fact.kind == "park_agreement":
+        who = "|".join(sorted(_plain(p) for p in fact.details.get("parties") or []))
+    else:
+        what = fact.details.get("show") if fact.kind == "trade_show_presentation" else None
+        who = f"{fact.sme_id}|{_plain(what or fact.details.get('company') or '')}"
+    name = f"{fact.region}|{fact.kind}|{who}|{fact.happened_on.isoformat()}"
+    return hashlib.sha256(name.encode()).hexdigest()
+
+
+def already_recorded(fact: Fact, recorded: str) -> Refused:
+    return conflict(
+        f"this {fact.kind.replace('_', ' ')} is recorded already, as {recorded}: it counts once",
+        reason="already_recorded",
+        fact_id=recorded,
+    )
 
 
 def presentation(

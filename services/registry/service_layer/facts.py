@@ -72,15 +72,22 @@ class Facts:
         fact = facts.introduction(
             fact_id, self.region, cmd.data, clusters, _who(cmd), self.now(), before
         )
-        return await self._stored(fact)
+        return await self._stored(fact, before)
 
     async def record_agreement(self, cmd: Envelope[c.RecordParkAgreement]) -> c.FactRecorded:
         check_home_staff(cmd.actor, self.region)
         fact = facts.agreement(self._id(cmd), self.region, cmd.data, _who(cmd), self.now())
         return await self._stored(fact)
 
-    async def _stored(self, fact: facts.Fact) -> c.FactRecorded:
+    async def _stored(self, fact: facts.Fact, before: facts.Fact | None = None) -> c.FactRecorded:
+        """Stored once: a second record of the same fact (another command, another person) is
+        refused, naming the one recorded; the same command again finds its own."""
+        key = facts.same_fact(fact)
+        if (recorded := await self.facts.claim(key, fact.fact_id)) is not None:
+            raise facts.already_recorded(fact, recorded)
         await self.facts.put(fact)
+        if before is not None and (old := facts.same_fact(before)) != key:
+            await self.facts.release(old, before.fact_id)
         return c.FactRecorded(fact_id=fact.fact_id, kind=fact.kind, version=fact.version)
 
     async def list_facts(self, query: Envelope[c.ListFacts]) -> c.FactPage:

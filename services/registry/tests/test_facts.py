@@ -254,3 +254,73 @@ async def test_a_cancellation_handled_before_its_publication_still_counts_as_can
     await calendar.put_entry(entry, version=1)
     kept = (await calendar.entries_and_attended())[0]["ev-cancelled-first"]
     assert kept.cancelled and kept.kind == "road_show"
+
+
+async def test_a_fact_recorded_twice_counts_once(client: BusClient, region: str) -> None:
+    """A form sent twice, two staff recording the same presentation, the same agreement told
+    with its parties in another order: refused as a conflict naming the fact recorded, never
+    counted twice. The same command again (a retry) answers as before."""
+    anna, bert = staff(region), Actor(id=f"bert@{region}.example", role="map_admin", region=region)
+    sme = await client.call(c.REGISTER_SME, new_sme(), region, actor=anna)
+    show = c.RecordTradeShowPresentation(
+        sme_id=sme.sme_id, show="LASER World of Photonics", country="DE", presented_on=TODAY
+    )
+    shown = await client.call(c.RECORD_TRADE_SHOW_PRESENTATION, show, region, actor=anna,
+                              id="form-1")  # fmt: skip
+    again = await client.call(c.RECORD_TRADE_SHOW_PRESENTATION, show, region, actor=anna,
+                              id="form-1")  # fmt: skip
+    assert again == shown
+    spelled = show.model_copy(update={"show": "  laser world of  PHOTONICS "})
+    for actor in (anna, bert):
+        with pytest.raises(Refused) as refused:
+            await client.call(c.RECORD_TRADE_SHOW_PRESENTATION, spelled, region, actor=actor)
+        assert refused.value.code == "conflict"
+        assert refused.value.details["fact_id"] == shown.fact_id
+    # Another day at the same show is another presentation.
+    next_day = show.model_copy(update={"presented_on": TODAY + timedelta(days=1)})
+    await client.call(c.RECORD_TRADE_SHOW_PRESENTATION, next_day, region, actor=anna)
+
+    intro = c.RecordCompanyIntroduction(
+        sme_id=sme.sme_id, company="Nokia Oyj", company_country="FI", introduced_on=TODAY
+    )
+    first = await client.call(c.RECORD_COMPANY_INTRODUCTION, intro, region, actor=anna)
+    with pytest.raises(Refused) as refused:
+        await client.call(c.RECORD_COMPANY_INTRODUCTION, intro, region, actor=bert)
+    assert refused.value.code == "conflict"
+    # Its outcome changed: still the one introduction; moved to another day, the first day is
+    # free for a new record again.
+    moved = intro.model_copy(
+        update={"fact_id": first.fact_id, "introduced_on": TODAY - timedelta(days=1)}
+    )
+    await client.call(c.RECORD_COMPANY_INTRODUCTION, moved, region, actor=anna)
+    await client.call(c.RECORD_COMPANY_INTRODUCTION, intro, region, actor=bert)
+
+    signed = c.RecordParkAgreement(
+        parties=["Tehnopol", "Otaniemi Science Park"], aim="Soft landing", signed_on=TODAY
+    )
+    await client.call(c.RECORD_PARK_AGREEMENT, signed, region, actor=anna)
+    reordered = signed.model_copy(update={"parties": ["otaniemi science park", "TEHNOPOL"]})
+    with pytest.raises(Refused) as refused:
+        await client.call(c.RECORD_PARK_AGREEMENT, reordered, region, actor=bert)
+    assert refused.value.code == "conflict"
+
+    t = (await client.call(c.GET_KPIS, period(), region)).total
+    assert (t.trade_show_presentations, t.company_introductions, t.park_agreements) == (2, 2, 1)
+
+
+async def test_a_fact_key_left_by_a_crash_before_its_fact_is_taken_over(
+    settings: Settings, region: str
+) -> None:
+    """A crash between claiming a fact's key and storing the fact leaves the key naming a fact
+    that does not exist: the next record of that fact takes it, rather than a conflict with
+    nothing."""
+    from mapnet.runtime import mongo
+    from services.registry.adapters.facts import FactRepository
+
+    repo = FactRepository(
+        mongo.database(mongo.client(settings.mongo_url or ""), region, "registry")
+    )
+    assert await repo.claim("k1", "never-stored") is None
+    assert await repo.claim("k1", "second") is None  # taken over
+    assert await repo.claim("k1", "second") is None  # its own
+    assert await repo.claim("k1", "third") is None  # "second" was not stored either

@@ -1,0 +1,39 @@
+"""The facts page over HTTP: a fact sent twice (a form sent again, two staff recording the same
+presentation) is refused on the form, which keeps what was typed, and counts once."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import httpx
+
+from contracts import registry as rg
+from contracts.access import Actor
+from mapnet.runner import Assembly
+from mapnet.runtime.bus import BusClient
+from services.registry.tests.test_registry_bus import new_sme
+from tests.fixtures import Servers
+from tests.test_portal import add_person, csrf_of, portal_url, sign_in
+
+
+async def test_a_presentation_sent_twice_is_refused_on_the_form_and_counts_once(
+    region_app: Assembly, servers: Servers, client: BusClient, region: str
+) -> None:
+    staff = Actor(id="anna@map.example.ee", role="map_staff", region=region)
+    sme = await client.call(rg.REGISTER_SME, new_sme(), region, actor=staff)
+    await add_person(servers, region, staff.id, "map_staff")
+    today = datetime.now(UTC).date()
+    async with httpx.AsyncClient(base_url=portal_url(region_app, region)) as http:
+        await sign_in(http, staff.id)
+        form = {"sme_id": sme.sme_id, "show": "MEDICA <b>2026</b>", "country": "de",
+                "presented_on": today.isoformat()}  # fmt: skip
+        first = await http.post("/facts/presentation", data=form | {"csrf": csrf_of(
+            await http.get("/facts"))})  # fmt: skip
+        assert first.status_code == 303
+        again = await http.post("/facts/presentation", data=form | {"csrf": csrf_of(
+            await http.get("/facts"))})  # fmt: skip
+        assert again.status_code == 409, again.text
+        assert 'role="alert"' in again.text and "recorded already" in again.text
+        assert 'value="MEDICA &lt;b&gt;2026&lt;/b&gt;"' in again.text  # kept, inert
+    kpis = await client.call(rg.GET_KPIS, rg.GetKpis(period_from=today, period_to=today), region)
+    assert kpis.total.trade_show_presentations == 1
