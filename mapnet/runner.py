@@ -13,9 +13,11 @@ from typing import Any
 from faststream import FastStream
 from faststream.middlewares import ExceptionMiddleware
 from faststream.nats import NatsBroker
+from faststream.nats.prometheus import NatsPrometheusMiddleware
 from nats.js import JetStreamContext
 from nats.js.api import StreamConfig
 from nats.js.errors import BadRequestError, NotFoundError
+from prometheus_client import CollectorRegistry
 from pydantic import ValidationError
 from pydantic_settings import BaseSettings
 
@@ -41,6 +43,7 @@ from mapnet.runtime.compat import message_context
 from mapnet.runtime.credentials import service_of, user_of
 from mapnet.runtime.declaration import declaration, service_names
 from mapnet.runtime.needs import needs
+from mapnet.runtime.probes import Probes
 from mapnet.runtime.requests import Rules
 from mapnet.runtime.routing import SPEC_REGION, service_inbox
 from mapnet.runtime.service import Runtime
@@ -121,7 +124,12 @@ def nats_url(settings: Settings) -> str:
     return settings.nats_url or f"nats://127.0.0.1:{settings.nats_port}"
 
 
-def build_broker(settings: Settings, runtimes: list[Runtime], url: str | None = None) -> NatsBroker:
+def build_broker(
+    settings: Settings,
+    runtimes: list[Runtime],
+    url: str | None = None,
+    metrics: CollectorRegistry | None = None,
+) -> NatsBroker:
     services = sorted({rt.service for rt in runtimes})
     # One service on its own has an inbox of its own: its user may hear nothing else.
     inbox = (
@@ -133,7 +141,9 @@ def build_broker(settings: Settings, runtimes: list[Runtime], url: str | None = 
         url or nats_url(settings),
         name="mapnet-" + ",".join(sorted({rt.service for rt in runtimes})),
         middlewares=[
-            invalid_request_middleware({s: f for rt in runtimes for s, f in rt.rules.items()})
+            invalid_request_middleware({s: f for rt in runtimes for s, f in rt.rules.items()}),
+            # Per handler: messages received and processed, their duration and exceptions.
+            *([NatsPrometheusMiddleware(registry=metrics, app_name="mapnet")] if metrics else []),
         ],
         graceful_timeout=settings.graceful_timeout_s,
         logger=logs.get(
@@ -167,7 +177,10 @@ class Assembly:
             if runtimes is not None
             else build_runtimes(settings, services, regions, mongo_url, configs)
         )
-        self.broker = build_broker(settings, self.runtimes)
+        # Counted only where something scrapes it (MAPNET_METRICS_PORT): no cost otherwise.
+        self.metrics = CollectorRegistry() if settings.metrics_port is not None else None
+        self.broker = build_broker(settings, self.runtimes, metrics=self.metrics)
+        self.probes: Probes | None = None
         self.settings = settings
         self.keepers: list[LinkKeeper] = []
         self.tasks: list[asyncio.Task[None]] = []
@@ -175,6 +188,12 @@ class Assembly:
         self.own_user_of = service_of(user_of(nats_url(settings)))
 
     async def prepare(self) -> None:
+        if self.settings.metrics_port is not None and self.metrics is not None:
+            # Alive from the start; ready once the services are (mapnet/runtime/probes.py).
+            self.probes = Probes(self.runtimes, self.metrics, self.settings.metrics_host,
+                                 self.settings.metrics_port)  # fmt: skip
+            url = await self.probes.start()
+            logs.get(component="probes").info("probes_listening", url=url)
         await self.broker.connect()
         js = self.broker.connection.jetstream()
         for region in self.regions:
@@ -221,6 +240,8 @@ class Assembly:
             await keeper.stop()
         for rt in self.runtimes:
             await rt.stop()
+        if self.probes is not None:
+            await self.probes.stop()
 
     async def __aenter__(self) -> Assembly:
         await self.prepare()

@@ -180,6 +180,10 @@ class Supervisor:
                 ),
                 "MAPNET_NETWORK": ",".join(self.regions) if self.federated else "",
             }
+            if self.settings.metrics_port is not None:  # as the portal's port, one per region
+                env["MAPNET_METRICS_PORT"] = str(
+                    self.settings.metrics_port + index if self.settings.metrics_port else 0
+                )
             rp.services = Managed(
                 f"services[{region}]",
                 [sys.executable, "-m", "mapnet", "serve", "all", "--region", region],

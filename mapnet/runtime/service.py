@@ -71,6 +71,10 @@ class Runtime(RequestRoutes, EventRoutes):
     # Set once the server holds every subscription of the process (Assembly.ready): until then
     # health answers "starting", since it may be subscribed before the commands are.
     ready: bool = False
+    # The last background ping of the database (see health_status).
+    _last_ping: dict[str, Any] = field(
+        default_factory=lambda: {"ok": False, "detail": "", "at": 0.0}
+    )
 
     def __post_init__(self) -> None:
         self.source = source(self.region, self.service)
@@ -91,39 +95,38 @@ class Runtime(RequestRoutes, EventRoutes):
 
     # --- lifecycle ---------------------------------------------------------------------------
 
+    async def _check_database(self) -> None:
+        ok, detail = await ping(self.db)
+        self._last_ping = {"ok": ok, "detail": detail, "at": time.monotonic()}
+
+    async def health_status(self) -> HealthStatus:
+        """The service's health as its health query and the process's /readyz give it: the
+        database from the last background ping (never queued behind a long read of the
+        one-at-a-time embedded database), NATS from the connection."""
+        nats_ok = bool(self.nc and self.nc.is_connected)
+        if not self._last_ping["at"]:
+            await self._check_database()  # asked before the first background ping
+        mongo_ok, mongo_detail = bool(self._last_ping["ok"]), str(self._last_ping["detail"])
+        silent_s = time.monotonic() - float(self._last_ping["at"])
+        if self._last_ping["at"] and silent_s > _PING_STALE_S:
+            mongo_ok, mongo_detail = False, f"no answer to a ping for {silent_s:.0f} s"
+        return HealthStatus(
+            service=self.service,
+            version=__version__,
+            region=self.region,
+            status="starting" if not self.ready else "ok" if nats_ok and mongo_ok else "degraded",
+            nats=Dependency(ok=nats_ok),
+            mongo=Dependency(ok=mongo_ok, detail=mongo_detail),
+            instance=f"{socket.gethostname()}/{os.getpid()}",
+            http_url=self.http_url,
+        )
+
     def _health(self) -> None:
         op = health_query(self.service)
-        instance = f"{socket.gethostname()}/{os.getpid()}"
-        # The database is pinged in the background: a health query answers at once from the
-        # last ping, never queued behind a long read of the (one-at-a-time) embedded database.
-        last_ping: dict[str, Any] = {"ok": False, "detail": "", "at": 0.0}
-
-        async def check_database() -> None:
-            ok, detail = await ping(self.db)
-            last_ping.update(ok=ok, detail=detail, at=time.monotonic())
-
-        self.every(_PING_EVERY_S, check_database, "database_ping")
+        self.every(_PING_EVERY_S, self._check_database, "database_ping")
 
         async def health(msg: Any = None) -> bytes:
-            nats_ok = bool(self.nc and self.nc.is_connected)
-            if not last_ping["at"]:
-                await check_database()  # asked before the first background ping
-            mongo_ok, mongo_detail = bool(last_ping["ok"]), str(last_ping["detail"])
-            silent_s = time.monotonic() - float(last_ping["at"])
-            if last_ping["at"] and silent_s > _PING_STALE_S:
-                mongo_ok, mongo_detail = False, f"no answer to a ping for {silent_s:.0f} s"
-            status = HealthStatus(
-                service=self.service,
-                version=__version__,
-                region=self.region,
-                status=(
-                    "starting" if not self.ready else "ok" if nats_ok and mongo_ok else "degraded"
-                ),
-                nats=Dependency(ok=nats_ok),
-                mongo=Dependency(ok=mongo_ok, detail=mongo_detail),
-                instance=instance,
-                http_url=self.http_url,
-            )
+            status = await self.health_status()
             correlationid = getattr(msg, "correlationid", None) or "health"
             return reply_envelope(
                 op, status, region=self.region, source=self.source, correlationid=correlationid

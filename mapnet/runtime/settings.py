@@ -53,6 +53,12 @@ class Settings(BaseSettings):
     # The first region's portal; `mapnet up` gives each further region the next port. 0: any
     # free port (reported by `mapnet status`).
     http_port: int = Field(default=8080, ge=0, validation_alias="MAPNET_HTTP_PORT")
+    # A service process's /healthz, /readyz and /metrics (mapnet/runtime/probes.py): off when
+    # not set; 0 for any free port. `mapnet up` gives each further region the next port.
+    metrics_port: int | None = Field(default=None, ge=0, validation_alias="MAPNET_METRICS_PORT")
+    # Where they listen: this machine only, unless a machine elsewhere scrapes (0.0.0.0 in a
+    # container whose port only the cluster reaches).
+    metrics_host: str = Field(default="127.0.0.1", validation_alias="MAPNET_METRICS_HOST")
 
     # TLS for the embedded servers (`mapnet up`): their certificate and key, and the authority
     # that signed the hub's (checked by the regions' links). Clients trust it through
