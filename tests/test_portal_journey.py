@@ -83,8 +83,9 @@ async def test_the_whole_journey_from_registration_to_agenda(
     offer = profile("technology_offer", "Ultrafast femtosecond laser source",
                     "Compact femtosecond laser for glass and sapphire cutting",
                     nace_codes=["26.70"], keywords=["laser", "glass"])  # fmt: skip
-    await client.call(rg.PUBLISH_PROFILE, rg.PublishProfile(sme_id=partner.sme_id, profile=offer),
-                      region)  # fmt: skip
+    offered = await client.call(rg.PUBLISH_PROFILE, rg.PublishProfile(
+        sme_id=partner.sme_id, profile=offer), region)  # fmt: skip
+    offered_id = offered.profiles[0].profile_id
     event = await client.call(ev.PUBLISH_EVENT, brokerage(), region)
     await client.call(ev.REGISTER_PARTICIPANT, ev.RegisterParticipant(
         event_id=event.event_id, person_name="Olev Optik", email="olev@ultrafast.ee",
@@ -156,12 +157,19 @@ async def test_the_whole_journey_from_registration_to_agenda(
         if await mari.get_by_role("heading", name="Ultrafast femtosecond laser source").count():
             break
         await mari.wait_for_timeout(250)
-    await mari.get_by_text("Ask Ultrafast Optics OÜ for a meeting").click()
-    await mari.get_by_label("Message").first.fill("Could your laser cut 0.1 mm glass?")
     await shot(mari, "16-partners")
-    await mari.get_by_role("button", name="Send the request").first.click()
-    await mari.get_by_role("heading", name=re.compile("My meetings")).wait_for()
-    await mari.locator("#meetings").get_by_text("requested").wait_for()
+    # The result links to the company's page and the profile (issue 31 item 2).
+    await mari.get_by_role("link", name="The profile: Ultrafast femtosecond laser source").click()
+    await mari.get_by_role("heading", name="Ultrafast Optics OÜ").wait_for()
+    assert mari.url.endswith("#profile-" + offered_id)
+    await mari.go_back()
+    # The request form offers only the events both companies attend.
+    await mari.get_by_role("link", name="Ask Ultrafast Optics OÜ for a meeting").click()
+    await mari.get_by_label("Message").fill("Could your laser cut 0.1 mm glass?")
+    await shot(mari, "16b-request")
+    await mari.get_by_role("button", name="Send the request").click()
+    await mari.get_by_text("Your request is sent.").wait_for()
+    await mari.locator("#sent").get_by_text("requested").wait_for()
     await shot(mari, "17-meetings")
 
     # The partner accepts.

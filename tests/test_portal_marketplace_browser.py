@@ -164,3 +164,63 @@ async def test_my_events_the_marketplace_a_request_and_its_answer_in_place(
     answer = await kadri.goto(f"{base}/events/{day.event_id}/participants")
     assert answer is not None and answer.status == 403
     await shot(kadri, "76-marketplace-refused")
+
+
+async def test_a_contact_edits_a_draft_and_a_published_profile_and_publishes_them_again(
+    region_app: Assembly, servers: Servers, client: BusClient, region: str, browser: Any
+) -> None:
+    """Issue 31 item 2: profiles are edited, not only added. A draft is changed and published;
+    a published one is changed and published again, and partner search finds it as it now is
+    (from the result, the company's page and the profile are a link away)."""
+    base = portal_url(region_app, region)
+    seekers = await company(
+        client, region, 21, "Laser Seekers OÜ",
+        profile("technology_offer", "Laser cutting of glass", "We cut thin glass with lasers",
+                keywords=["laser"]),
+    )  # fmt: skip
+    glass = await company(
+        client, region, 22, "Glass Works OÜ",
+        profile("technology_request", "Thin glass cutting wanted", "Cutting of 0.1 mm glass",
+                keywords=["glass"]),
+    )  # fmt: skip
+    await add_person(servers, region, "mari@laserseekers.ee", "sme", sme_id=seekers.sme_id)
+    mari = await person(browser, base, "mari@laserseekers.ee")
+    await mari.get_by_role("link", name="My company").first.click()
+    await mari.get_by_role("link", name="Edit Laser cutting of glass").click()
+    await mari.get_by_role("heading", name=re.compile("Edit a cooperation profile")).wait_for()
+    assert await mari.get_by_label("Title").input_value() == "Laser cutting of glass"
+    assert await mari.get_by_role("button", name="Save as a draft").count() == 0  # published
+    await mari.get_by_label("Title").fill("Ultrafast laser cutting of thin glass")
+    await shot(mari, "77-profile-edit")
+    await mari.get_by_role("button", name="Publish", exact=True).click()
+    await mari.get_by_text("Ultrafast laser cutting of thin glass").wait_for()
+    assert await mari.get_by_text("Laser cutting of glass", exact=True).count() == 0
+
+    # A draft: written, changed, then published.
+    await mari.get_by_role("link", name="New profile").click()
+    await mari.get_by_label("Kind").select_option("business_request")
+    await mari.get_by_label("Title").fill("Distributors wanted")
+    await mari.get_by_label("Summary").fill("Resellers of our cutting service")
+    await mari.get_by_label("licence").check()
+    await mari.get_by_role("button", name="Save as a draft").click()
+    await mari.get_by_role("link", name="Edit Distributors wanted").click()
+    await mari.get_by_label("Title").fill("Distributors in the Nordics wanted")
+    await mari.get_by_role("button", name="Save as a draft").click()
+    await mari.get_by_role("link", name="Edit Distributors in the Nordics wanted").click()
+    await mari.get_by_role("button", name="Publish", exact=True).click()
+    item = mari.locator("li", has_text="Distributors in the Nordics wanted")
+    await item.locator(".status").get_by_text("published").wait_for()
+
+    # The partners' results link to the company's page and the profile.
+    for _ in range(40):  # matching's copy follows the registry
+        await mari.goto(f"{base}/partners")
+        if await mari.get_by_role("heading", name="Thin glass cutting wanted").count():
+            break
+        await mari.wait_for_timeout(250)
+    await shot(mari, "78-partners-links")
+    await mari.get_by_role("link", name="The profile: Thin glass cutting wanted").click()
+    await mari.get_by_role("heading", name="Glass Works OÜ").wait_for()
+    assert re.search(r"/smes/[^/#]+#profile-", mari.url), mari.url
+    # Another company's profile is not hers to edit: the form is refused.
+    answer = await mari.goto(f"{base}/smes/{glass.sme_id}/profiles/any/edit")
+    assert answer is not None and answer.status == 403

@@ -3,7 +3,6 @@ it; an htmx request gets only the part of the page it replaces."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, get_args
@@ -115,16 +114,16 @@ class Pages:
         given = {k: v for k in _PARTNER_FILTERS if (v := request.query_params.get(k))}
         seeker = {"region": person.region, "sme_id": person.sme_id}
         query = validated(mt.FindPartners, given | {"seeker": seeker, "limit": 20})
-        upcoming = ev.ListCalendar(period_from=datetime.now(UTC), kind="brokerage_event", limit=20)
-        found, brokerage = await asyncio.gather(
-            self.portal.call(mt.FIND_PARTNERS, query, person.actor()),
-            self.portal.call(ev.LIST_CALENDAR, upcoming, person.actor()),
-        )
+        found = await self.portal.call(mt.FIND_PARTNERS, query, person.actor())
         # Each partner's market's guide ("entering Germany? read: company forms, VAT, …"): the
         # country it is based in, or its region's where matching does not say.
         guides = await self.guide.partner_links(found.items, person.actor())
+        # The next page keeps the filters; a meeting is asked for from the request form, which
+        # offers only the brokerage events both companies attend.
+        filters = {k: v for k, v in given.items() if k != "cursor"}
+        more = urlencode(filters | {"cursor": found.next_cursor}) if found.next_cursor else None
         return self.portal.page(request, "partners.html", person=person, page=found, given=given,
-                                events=brokerage.items, guides=guides,
+                                guides=guides, more=more,
                                 types=mt.ProfileType.__args__)  # type: ignore[attr-defined]  # fmt: skip
 
     async def calendar(self, request: Request) -> Response:

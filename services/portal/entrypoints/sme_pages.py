@@ -143,15 +143,34 @@ class SmePages:
     async def profile_page(self, request: Request, person: User) -> Response:
         sme = await self._sme(person, request.path_params["sme_id"])
         expires = (datetime.now(UTC) + timedelta(days=180)).date().isoformat()
+        return self._profile_form(request, person, sme, {"expires_on": expires}, [])
+
+    async def edit_profile_page(self, request: Request, person: User) -> Response:
+        """A draft or published profile, to change and publish again (or keep as a draft)."""
+        if person.role == "sme" and person.sme_id != request.path_params["sme_id"]:
+            # The registry would refuse the change; the form is not offered either.
+            raise Refused("forbidden", tr("a contact changes only their own company's profiles"))
+        sme = await self._sme(person, request.path_params["sme_id"])
+        found = _profile_of(sme, request.path_params["profile_id"])
+        values = found.model_dump(mode="json", include=set(rg.ProfileInput.model_fields))
+        return self._profile_form(request, person, sme, values, [], found)
+
+    def _profile_form(
+        self, request: Request, person: User, sme: rg.SmeView, values: dict[str, Any],
+        errors: list[str], editing: rg.Profile | None = None,
+    ) -> Response:  # fmt: skip
         return self.portal.page(
             request,
             "profile_edit.html",
+            400 if errors else 200,
             person=person,
             sme=sme,
-            values={"expires_on": expires},
-            errors=[],
+            values=values,
+            errors=errors,
             types=PROFILE_TYPES,
             kinds=PARTNERSHIPS,
+            profile_id=editing.profile_id if editing else None,
+            published=editing is not None and editing.status == "published",
         )
 
     async def profile(self, request: Request, person: User) -> Response:
@@ -170,25 +189,21 @@ class SmePages:
         if action not in ("publish", "draft"):
             raise Refused("validation_failed", tr("choose publish or save as a draft"))
         op = rg.PUBLISH_PROFILE if action == "publish" else rg.DRAFT_PROFILE
+        # Editing: the same profile id, so the registry changes it (and a published one is
+        # published again, replacing what partner search and the marketplaces show).
+        profile_id = request.path_params.get("profile_id")
         try:
-            command = validated(rg.PublishProfile, {"sme_id": sme_id, "profile": values})
+            given = {"sme_id": sme_id, "profile": values | {"profile_id": profile_id}}
+            command = validated(rg.PublishProfile, given)
             await self.portal.call(op, command, person.actor())
         except Refused as refusal:
-            if refusal.code != "validation_failed":
+            if refusal.code not in ("validation_failed", "conflict"):
                 raise
             sme = await self._sme(person, sme_id)
-            return self.portal.page(
-                request,
-                "profile_edit.html",
-                400,
-                person=person,
-                sme=sme,
-                values=values,
-                errors=problems(refusal),
-                types=PROFILE_TYPES,
-                kinds=PARTNERSHIPS,
-            )
-        return RedirectResponse(f"/smes/{sme_id}#profiles", status_code=303)
+            editing = _profile_of(sme, profile_id) if profile_id else None
+            return self._profile_form(request, person, sme, values, problems(refusal), editing)
+        anchor = f"profile-{profile_id}" if profile_id else "profiles"
+        return RedirectResponse(f"/smes/{sme_id}#{anchor}", status_code=303)
 
     async def profile_action(self, request: Request, person: User) -> Response:
         """Publish a draft as it is, or withdraw a profile."""
@@ -203,15 +218,21 @@ class SmePages:
             await self.portal.call(rg.WITHDRAW_PROFILE, withdraw, person.actor())
         else:
             sme = await self._sme(person, sme_id)
-            found = next((p for p in sme.profiles if p.profile_id == profile_id), None)
-            if found is None:
-                raise Refused("not_found", f"profile {profile_id} does not exist")
+            found = _profile_of(sme, profile_id)
             given = rg.ProfileInput.model_validate(
                 found.model_dump(include=set(rg.ProfileInput.model_fields))
             )
             publish = rg.PublishProfile(sme_id=sme_id, profile=given)
             await self.portal.call(rg.PUBLISH_PROFILE, publish, person.actor())
         return RedirectResponse(f"/smes/{sme_id}#profiles", status_code=303)
+
+
+def _profile_of(sme: rg.SmeView, profile_id: str) -> rg.Profile:
+    """One of the SME's draft or published profiles (a withdrawn one is not changed)."""
+    found = next((p for p in sme.profiles if p.profile_id == profile_id), None)
+    if found is None or found.status not in ("draft", "published"):
+        raise Refused("not_found", tr("no draft or published profile %(id)s", id=profile_id))
+    return found
 
 
 def add_routes(app: FastAPI, portal: Portal, pages: Pages) -> None:
@@ -223,6 +244,7 @@ def add_routes(app: FastAPI, portal: Portal, pages: Pages) -> None:
     for path, get, post in (
         ("/smes/{sme_id}/edit", smes.edit_page, smes.edit),
         ("/smes/{sme_id}/profiles/new", smes.profile_page, smes.profile),
+        ("/smes/{sme_id}/profiles/{profile_id}/edit", smes.edit_profile_page, smes.profile),
     ):
         pages.get(app, path, get, *people)
         pages.post(app, path, post, *people)
