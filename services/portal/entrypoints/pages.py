@@ -23,6 +23,7 @@ from contracts.errors import Refused
 from ..domain.users import User
 from ..service_layer.feedback import Feedback, HomeSurveys
 from ..service_layer.finance import Finance
+from ..service_layer.organiser import Desk
 from .forms import validated
 from .guide_pages import guide_of
 from .i18n import tr
@@ -45,6 +46,7 @@ class Pages:
         self.guide = guide_of(portal)
         self.finance = Finance(portal.call, portal.region)
         self.feedback = Feedback(portal.call)
+        self.desk = Desk(portal.call, portal.region)
 
     def get(self, app: FastAPI, path: str, page: Page, *roles: Role) -> None:
         """A page for people signed in, in these roles (any role if none is named)."""
@@ -80,9 +82,14 @@ class Pages:
         else:
             surveys = await self.feedback.for_home(person.actor())
         answered = request.query_params.get("answered") == "1"
-        return self.portal.page(
-            request, "home.html", person=person, surveys=surveys, answered=answered
+        # An organiser's events by title and date (by id only when the calendar has lost one).
+        organised = (
+            await self.desk.events_of(person.actor(), self.portal.public())
+            if person.role == "organiser" and self.portal.bus is not None
+            else []
         )
+        return self.portal.page(request, "home.html", person=person, surveys=surveys,
+                                answered=answered, organised=organised)  # fmt: skip
 
     async def smes(self, request: Request, person: User) -> Response:
         given = {k: v for k in _SME_FILTERS if (v := request.query_params.get(k))}

@@ -45,6 +45,7 @@ from . import (
     import_pages,
     monitoring_pages,
     my_pages,
+    organiser_pages,
     pages,
     report_pages,
     setup_pages,
@@ -200,6 +201,7 @@ def create_app(portal: Portal) -> FastAPI:
     account_pages.add_routes(app, portal, every_page)
     setup_pages.add_routes(app, portal, every_page)  # /events/new before /events/{event_id}
     event_pages.add_routes(app, portal, every_page)
+    organiser_pages.add_routes(app, portal, every_page)
     my_pages.add_routes(app, portal, every_page)
     facts_pages.add_routes(app, portal, every_page)
     report_pages.add_routes(app, portal, every_page)
