@@ -174,9 +174,15 @@ class Article(Payload):
         default=False, description="Published, and its review_by day has passed (today UTC)"
     )
     published_at: AwareDatetime | None = None
-    approved_by: str | None = None
-    written_by: list[str] = Field(default_factory=list, description="Of the version shown")
-    author: str = Field(description="Who created the article (the stamped actor)")
+    approved_by: str | None = Field(
+        default=None, description="Named to MAP staff only (None for other readers)"
+    )
+    written_by: list[str] = Field(
+        default_factory=list, description="Of the version shown; to MAP staff only"
+    )
+    author: str = Field(
+        description="Who created the article (the stamped actor); empty but for MAP staff"
+    )
     versions: list[VersionInfo] = Field(default_factory=list)
     revision: Revision | None = None
     notes: list[LocalNote] = Field(

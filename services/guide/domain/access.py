@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from contracts import guide as c
 from contracts.access import STAFF, Actor
 from contracts.errors import Refused, forbidden_field
 
@@ -67,3 +68,20 @@ def check_reads_status(actor: Actor | None, status: str | None, region: str) -> 
 def actor_name(actor: Actor | None) -> str:
     """Who a change is by: the stamped actor's id (never a field of the request)."""
     return actor.id if actor is not None else "unknown"
+
+
+def may_see_names(actor: Actor | None) -> bool:
+    """Who wrote, approved and noted an article is named (their work address) to MAP staff
+    only: to the public (the portal's public pages read as a service), SMEs, partners and
+    officials the guide speaks as the region's MAP, and staff's addresses are not published."""
+    return actor is not None and actor.role in STAFF
+
+
+def without_names(article: c.Article) -> c.Article:
+    """The article as a reader who may not see staff's names reads it."""
+    return article.model_copy(update={
+        "approved_by": None, "written_by": [], "author": "",
+        "versions": [v.model_copy(update={"approved_by": "", "written_by": []})
+                     for v in article.versions],
+        "notes": [n.model_copy(update={"written_by": ""}) for n in article.notes],
+    })  # fmt: skip

@@ -30,6 +30,8 @@ from ..domain.access import (
     check_writes_market,
     home_of,
     is_home_staff,
+    may_see_names,
+    without_names,
 )
 from ..domain.articles import REMIND_DAYS_BEFORE, ArticleRecord
 from ..domain.markdown import to_html
@@ -226,7 +228,7 @@ class Articles:
                 updated_at=r.updated_at,
             )
         notes = [self._note(doc) for doc in await self.notes.of_article(article.article_id)]
-        return c.Article(
+        view = c.Article(
             article_id=article.article_id,
             region=article.region,
             market=article.market,
@@ -246,6 +248,7 @@ class Articles:
             notes=notes,
             updated_at=article.updated_at,
         )
+        return view if may_see_names(actor) else without_names(view)
 
     def _summary(self, doc: dict[str, Any]) -> dict[str, Any]:
         return {

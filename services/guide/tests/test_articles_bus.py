@@ -351,3 +351,28 @@ async def test_a_local_note_is_the_regions_own_record_shown_beside_the_article(
                       actor=staff(region, "cleo"))  # fmt: skip
     read = await client.call(c.GET_ARTICLE, c.GetArticle(article_id=article.article_id), region)
     assert read.notes == []
+
+
+@pytest.mark.parametrize("role", ["service", "sme", "organiser", "steering"])
+async def test_staffs_names_are_shown_to_map_staff_only(
+    client: BusClient, region: str, role: Role
+) -> None:
+    """The public (the portal's public pages read as a service), companies' contacts,
+    organisers and officials read an article as the region's MAP's, without the addresses of
+    the staff who wrote, approved and noted it; staff read them."""
+    article = await published_article(client, region)
+    await client.call(
+        c.WRITE_LOCAL_NOTE,
+        c.WriteLocalNote(article_id=article.article_id, article_region=region, text="Ask us."),
+        region, actor=staff(region, "cleo"),
+    )  # fmt: skip
+    asked = c.GetArticle(article_id=article.article_id)
+    reader = Actor(id="reader@example.ee", role=role, region=region, sme_id="s1", event_ids=[])
+    public = await client.call(c.GET_ARTICLE, asked, region, actor=reader)
+    shown = public.model_dump_json()
+    assert "@map.example.ee" not in shown, shown
+    assert (public.approved_by, public.written_by, public.author) == (None, [], "")
+    assert public.content is not None and public.notes[0].text == "Ask us."
+    named = await client.call(c.GET_ARTICLE, asked, region, actor=staff(region, "dora"))
+    assert named.approved_by == staff(region, "bert").id
+    assert named.notes[0].written_by == staff(region, "cleo").id
