@@ -319,18 +319,18 @@ class NotifyStore:
     async def everyone_with_preferences(self) -> list[dict[str, Any]]:
         return [p async for p in self.preferences.find({})]
 
-    async def hold_for_digest(self, items: list[tuple[str, str, str]]) -> None:
-        """Lines for people's next digest (id, email, text): each held once."""
+    async def hold_for_digest(self, items: list[tuple[str, str, str, tuple[str, ...]]]) -> None:
+        """Lines for people's next digest (id, email, text, SMEs it quotes): each held once."""
         if items:
             stamp = utc_key(datetime.now(UTC))
             await self.digest_items.bulk_write(
                 [
                     UpdateOne(
                         {"_id": ident},
-                        {"$set": {"email": email, "text": text, "at": stamp}},
+                        {"$set": {"email": email, "text": text, "at": stamp, "about": list(about)}},
                         upsert=True,
                     )
-                    for ident, email, text in items
+                    for ident, email, text, about in items
                 ],
                 ordered=False,
             )
@@ -354,6 +354,8 @@ class NotifyStore:
             {"$set": {"status": "failed", "last_error": "quoted an erased SME", "message": None}},
         )
         await self.deliveries.update_many({"about": sme_key}, {"$set": {"message": None}})
+        # Lines held for a digest that quote the SME's people go as the mails do.
+        await self.digest_items.delete_many({"about": sme_key})
 
     async def stop_queued(self, email: str, why: str) -> None:
         """Mail to the person not yet sent is not sent: recorded as failed, and why."""

@@ -36,7 +36,8 @@ class MailPlan:
     """What to do with a batch of mails: send these now, hold these lines for the digest."""
 
     send: list[tuple[Mail, Any]] = field(default_factory=list)
-    hold: list[tuple[str, str, str]] = field(default_factory=list)  # (id, email, text)
+    # (id, email, text, the SMEs the text quotes: their erasure takes the line out)
+    hold: list[tuple[str, str, str, tuple[str, ...]]] = field(default_factory=list)
 
 
 def plan(
@@ -60,7 +61,8 @@ def plan(
             how = "immediately"  # the digest itself is what was asked for
         if how == "digest":
             summary = mail.context.get("summary") or mail.kind.replace("_", " ")
-            decided.hold.append((delivery_id(cause.id, "digest", email), email, summary))
+            ident = delivery_id(cause.id, "digest", email)
+            decided.hold.append((ident, email, summary, mail.about))
         elif how == "immediately":
             decided.send.append((mail, cause))
     return decided

@@ -23,6 +23,7 @@ from mapnet.runtime.bus import BusClient
 from mapnet.runtime.codec import make_envelope
 from mapnet.runtime.mongo import Client, Database
 from services.notify.adapters.repository import NotifyStore
+from services.notify.domain import mails
 from services.notify.domain.rules import Person
 from services.notify.service_layer.handlers import Notifier
 from tests.fixtures import Servers
@@ -194,3 +195,28 @@ async def test_a_contact_erased_while_their_survey_mail_is_queued_is_forgotten(
     [doc] = [d async for d in db["deliveries"].find({})]
     assert doc["recipient"] == rg.email_digest("kati@late.example")
     assert doc["status"] == "failed" and doc["message"] is None
+
+
+async def test_a_line_held_for_the_digest_quoting_an_erased_sme_goes_with_it(
+    db: Database,
+) -> None:
+    """A person who takes meeting mail in the weekly digest has a line held for it that names
+    the other SME's person; the other SME's erasure takes the line out, as it does the mail."""
+    store = NotifyStore(db)
+
+    async def admit(docs: list[dict[str, Any]]) -> None:
+        await store.enqueue_many(docs, "sender-1", 60.0)
+
+    notifier = Notifier("tallinn", store, sender="map@example.ee", public_url="https://p.example",
+                        secret="s" * 32, admit=admit)  # fmt: skip
+    prefs = nt.SetPreferences(email="mari@digest.example", kinds={"meeting_requested": "digest"})
+    await notifier._save_preferences(prefs)
+    mail = mails.meeting_mail("meeting_requested", Person("mari@digest.example", "Mari"),
+                              mails.described(None), "Kati Erased", "")  # fmt: skip
+    mail.about = ("tallinn:sme-gone",)
+    await notifier.queue_mail(mail, mails.DateCause("meeting-1"))
+    assert [i["text"] for i in await store.held_for("mari@digest.example")] == [
+        "meeting requested: Kati Erased"
+    ]
+    await notifier.on_sme_erased({"sme_id": "sme-gone", "region": "tallinn"})
+    assert await store.held_for("mari@digest.example") == []
