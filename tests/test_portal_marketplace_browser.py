@@ -113,7 +113,7 @@ async def test_my_events_the_marketplace_a_request_and_its_answer_in_place(
     await mari.get_by_label("Kind of profile").select_option("technology_offer")
     await mari.get_by_role("button", name="Show").click()
     await mari.wait_for_url(re.compile("profile_type=technology_offer"))
-    await cards.get_by_text("1 participant", exact=True).wait_for()
+    await cards.get_by_text("Participants: 1", exact=True).wait_for()
     assert await cards.get_by_role("heading", name="Baltic Code OÜ").count() == 0
     await cards.get_by_role("heading", name="Offers").wait_for()
     await cards.get_by_role("heading", name="Seeks").wait_for()
