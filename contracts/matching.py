@@ -9,6 +9,7 @@ from pydantic import AwareDatetime, Field
 from .access import STAFF
 from .common import CountryCode, Keyword, NaceCode, Page, SearchText, SmeRef
 from .envelope import Payload
+from .ids import RegionId
 from .operations import command, event, query
 from .registry import ProfileType, SizeClass
 
@@ -298,8 +299,15 @@ class MeetingCounts(Payload):
 class MeetingKpis(Payload):
     region: str
     total: MeetingCounts
-    by_region: dict[str, MeetingCounts]
+    by_region: dict[str, MeetingCounts] = Field(
+        description="By each side's region: a meeting between two regions' SMEs is in both rows"
+    )
     by_cluster: dict[str, MeetingCounts]
+    across_regions: MeetingCounts | None = Field(
+        default=None,
+        description="Meetings between SMEs of two different regions (trans-national contacts), "
+        "each once; none from a matching service that predates it",
+    )
 
 
 class MeetingChanged(Payload):
@@ -309,6 +317,21 @@ class MeetingChanged(Payload):
 
 class SchedulePublished(Schedule):
     pass
+
+
+class MeetingHeld(Payload):
+    """A meeting at this region's brokerage event took place (its outcome says so), told to
+    every region so that each side's home region asks its own SME for feedback (the survey, the
+    answer and the mail stay there). It holds only what the event's published schedule shares
+    already (the meeting, its event and its two SMEs, each a region and an id): not the
+    outcome, nor anyone's name or words."""
+
+    meeting_id: str = Field(min_length=1, max_length=200)
+    event_id: str = Field(min_length=1, max_length=200)
+    region: RegionId = Field(description="The region whose brokerage event it was: the publisher")
+    participants: list[SmeRef] = Field(
+        min_length=2, max_length=2, description="The requester, then the receiver"
+    )
 
 
 S = "matching"
@@ -561,4 +584,14 @@ SCHEDULE_PUBLISHED = event(
 )
 MEETING_OUTCOME_RECORDED = event(
     S, "meeting_outcome_recorded", MeetingChanged, "A meeting's outcome was recorded"
+)
+# Shared: a meeting at one region's event between SMEs of other regions is surveyed by each
+# SME's home region (reports). The outcome itself stays in the host region's stream.
+MEETING_HELD = event(
+    S,
+    "meeting_held",
+    MeetingHeld,
+    "A meeting at this region's brokerage event took place (recorded once its outcome first "
+    "says so): each side's home region opens its SME's feedback survey",
+    shared=True,
 )

@@ -7,9 +7,7 @@ from collections import defaultdict
 
 from contracts import matching as c
 
-from .meetings import Meeting, key
-
-HELD = {"insufficient_interest", "informative_no_cooperation", "cooperation_possible"}
+from .meetings import HELD, Meeting, key
 
 
 def meeting_kpis(
@@ -24,6 +22,8 @@ def meeting_kpis(
         for ref in (m.requester, m.receiver):
             groups.add(("region", ref.region))
             groups |= {("cluster", cl) for cl in clusters.get(key(ref), [])}
+        if m.requester.region != m.receiver.region:  # trans-national: counted once
+            groups.add(("across", ""))
         for group in groups:
             counts[group] = [a + b for a, b in zip(counts[group], row, strict=True)]
 
@@ -38,4 +38,5 @@ def meeting_kpis(
         total=counted(("total", "")),
         by_region={name: counted(("region", name)) for kind, name in counts if kind == "region"},
         by_cluster={name: counted(("cluster", name)) for kind, name in counts if kind == "cluster"},
+        across_regions=counted(("across", "")),
     )

@@ -15,6 +15,8 @@ from contracts.errors import Refused
 from contracts.events import BrokerageSetup
 
 ACTIVE = ("requested", "accepted")
+# The outcomes that say a meeting took place.
+HELD = frozenset({"insufficient_interest", "informative_no_cooperation", "cooperation_possible"})
 
 
 def key(ref: SmeRef) -> str:
@@ -168,8 +170,19 @@ class Meeting:
             raise Refused("conflict", f"meeting {self.meeting_id} was {self.status}, not held")
         if self.outcome == outcome:
             return
+        was_held = self.outcome in HELD
         self.outcome = outcome
         self._change(c.MEETING_OUTCOME_RECORDED)
+        if outcome in HELD and not was_held:
+            # Told to every region: the sides' home regions survey their own SMEs. What the
+            # outcome was stays here (it is this region's meeting and its staff's record).
+            held = c.MeetingHeld(
+                meeting_id=self.meeting_id,
+                event_id=self.event_id,
+                region=self.region,
+                participants=[self.requester, self.receiver],
+            )
+            self.events.append((c.MEETING_HELD, held))
 
     def view(self, slot: int | None = None, table: int | None = None) -> c.Meeting:
         return c.Meeting(

@@ -65,6 +65,7 @@ def build(rt: Runtime) -> None:
         c.MEETING_CANCELLED,
         c.SCHEDULE_PUBLISHED,
         c.MEETING_OUTCOME_RECORDED,
+        c.MEETING_HELD,
     )
 
 

@@ -21,7 +21,8 @@ from contracts.errors import Refused
 from mapnet.runtime.bus import BusClient
 from services.matching.domain.meetings import key
 from services.matching.domain.schedule_problem import MeetingSpec, Problem, violations
-from tests.helpers import eventually
+from tests.fixtures import Servers
+from tests.helpers import eventually, published
 
 pytestmark = pytest.mark.usefixtures("region_app")
 
@@ -336,6 +337,58 @@ async def test_outcomes_feed_the_kpis_by_region_and_cluster(client: BusClient, r
         contacts_brokered=2, meetings_held=1, cooperation_possible=1
     )
     assert kpis.by_region[region].contacts_brokered == 2
+
+
+async def test_a_meeting_held_is_told_to_the_network_once_and_counted_once_across_regions(
+    servers: Servers, client: BusClient, region: str
+) -> None:
+    """meeting_held (shared: each side's home region surveys its SME) is published when the
+    outcome first says the meeting took place, naming no outcome; a meeting between SMEs of two
+    regions is one trans-national contact, though it is in both regions' rows."""
+    event_id, (home, other) = await event_with_participants(client, region, 2)
+    guest = SmeRef(sme_id="guest-1", region="berlin")
+    await client.call(
+        ev.REGISTER_PARTICIPANT,
+        ev.RegisterParticipant(event_id=event_id, person_name="Jan", email="jan@uf.de", sme=guest),
+        region,
+    )
+
+    async def asked_guest() -> c.Meeting | None:
+        try:
+            return await request(client, region, event_id, home, guest)
+        except Refused:  # the guest's registration has not reached matching yet
+            return None
+
+    across = await eventually(asked_guest, until=lambda m: m is not None)
+    assert across is not None
+    inside = await request(client, region, event_id, other, home)
+    for m in (across, inside):
+        yes = c.RespondMeeting(meeting_id=m.meeting_id, accept=True, responder=m.receiver)
+        await client.call(c.RESPOND_MEETING, yes, region)
+    for outcome in ("informative_no_cooperation", "cooperation_possible", "did_not_take_place"):
+        told = c.RecordMeetingOutcome(meeting_id=across.meeting_id, outcome=outcome)
+        await client.call(c.RECORD_MEETING_OUTCOME, told, region)
+    not_held = c.RecordMeetingOutcome(meeting_id=inside.meeting_id, outcome="did_not_take_place")
+    await client.call(c.RECORD_MEETING_OUTCOME, not_held, region)
+
+    held = await published(servers.nats_url, c.MEETING_HELD, region)
+    await asyncio.sleep(0.5)  # an outcome changed to another that says held tells nothing more
+    held = await published(servers.nats_url, c.MEETING_HELD, region)
+    assert held == [
+        {"meeting_id": across.meeting_id, "event_id": event_id, "region": region,
+         "participants": [home.model_dump(), guest.model_dump()]}
+    ]  # fmt: skip
+    assert c.MEETING_HELD.network and "outcome" not in held[0]
+
+    kpis = await client.call(c.GET_MEETING_KPIS, c.GetMeetingKpis(event_id=event_id), region)
+    assert kpis.total.contacts_brokered == 2
+    assert kpis.across_regions == c.MeetingCounts(
+        contacts_brokered=1, meetings_held=0, cooperation_possible=0
+    )
+    assert (
+        kpis.by_region[region].contacts_brokered,
+        kpis.by_region["berlin"].contacts_brokered,
+    ) == (2, 1)
 
 
 def sme(name: str, reg_no: str, **extra: Any) -> reg.RegisterSme:
