@@ -412,6 +412,12 @@ class FiguresSnapshot(Payload):
     meetings_by_cluster_to_date: dict[CountKey, MeetingFigures] = Field(
         default_factory=dict, max_length=500
     )
+    meetings_across_regions_to_date: MeetingFigures | None = Field(
+        default=None,
+        description="Meetings between SMEs of two different regions (trans-national contacts), "
+        "each once (meetings_by_region_to_date has such a meeting in both sides' rows); none "
+        "in a snapshot made before it was counted",
+    )
     feedback: FeedbackFigures = Field(
         default_factory=FeedbackFigures,
         description="The SMEs' survey answers of the month, counted (no words)",

@@ -5,8 +5,9 @@ helpers those tests share."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import AsyncIterator
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -123,3 +124,20 @@ def an_entry(title: str, **extra: Any) -> ev.PublishEvent:
 async def calendar_titles(client: BusClient, region: str, of_region: str) -> set[str]:
     page = await client.call(ev.LIST_CALENDAR, ev.ListCalendar(region=of_region, limit=100), region)
     return {e.title for e in page.items}
+
+
+def a_brokerage_event(**setup: Any) -> ev.PublishEvent:
+    """A MAP's brokerage event a month from now: one day of four half-hour slots at two
+    tables, registration open for ten days, on site or remote."""
+    day = (datetime.now(UTC) + timedelta(days=30)).date().isoformat()
+    deadline = (datetime.now(UTC) + timedelta(days=10)).isoformat()
+    return ev.PublishEvent.model_validate(
+        {"partner_id": "map", "external_id": f"b-{uuid.uuid4()}", "kind": "brokerage_event",
+         "title": "Baltic Sea Brokerage Day", "starts_at": f"{day}T09:00:00",
+         "ends_at": f"{day}T17:00:00", "timezone": "Europe/Helsinki", "country": "FI",
+         "brokerage": {"days": [day], "day_start": "09:00", "slots_per_day": 4,
+                       "slot_minutes": 30, "tables": 2,
+                       "registration_deadline": deadline,
+                       "participation_types": ["on_site", "remote"],
+                       "max_requests_per_participant": 3} | setup}
+    )  # fmt: skip

@@ -56,11 +56,23 @@ def meeting_held(meeting: mt.Meeting, region: str, at: datetime) -> list[Opening
     """Both sides of a meeting that took place, where they are SMEs of this region."""
     if meeting.outcome is None or meeting.outcome in NOT_HELD:
         return []
-    occasion = c.Occasion(
-        kind="meeting", ref=meeting.meeting_id, happened_at=at, event_id=meeting.event_id
-    )
-    sides = {s.key: s for s in (meeting.requester, meeting.receiver) if s.region == region}
-    return [Opening(sme, occasion) for sme in sides.values()]
+    sides = [meeting.requester, meeting.receiver]
+    return _sides_met(meeting.meeting_id, meeting.event_id, sides, region, at)
+
+
+def meeting_held_elsewhere(held: mt.MeetingHeld, region: str, at: datetime) -> list[Opening]:
+    """The sides of a meeting held at another region's brokerage event (its shared
+    meeting_held) that are SMEs of this region: their home region surveys them. Another
+    region's SME gets nothing here (its own region surveys it, from its own copy)."""
+    return _sides_met(held.meeting_id, held.event_id, held.participants, region, at)
+
+
+def _sides_met(
+    meeting_id: str, event_id: str, sides: list[SmeRef], region: str, at: datetime
+) -> list[Opening]:
+    occasion = c.Occasion(kind="meeting", ref=meeting_id, happened_at=at, event_id=event_id)
+    own = {s.key: s for s in sides if s.region == region}
+    return [Opening(sme, occasion) for sme in own.values()]
 
 
 def attended(registration: Any, region: str, at: datetime) -> list[Opening]:

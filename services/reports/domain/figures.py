@@ -129,6 +129,11 @@ def snapshot(
         meetings_by_cluster_to_date=(
             {k: _meetings(v) for k, v in meetings.by_cluster.items()} if meetings else {}
         ),
+        meetings_across_regions_to_date=(
+            (_meetings(meetings.across_regions) if meetings.across_regions else None)
+            if meetings
+            else c.MeetingFigures()
+        ),
         feedback=feedback_figures(feedback) if feedback else c.FeedbackFigures(),
         missing=missing,
     )

@@ -46,7 +46,16 @@ def build_feedback(rt: Runtime) -> None:
     async def on_stage_changed(event: Envelope[rg.SmeStageChanged]) -> None:
         await feedback.open_surveys(fb.stage_reached(event.data, rt.region), event)
 
+    # A meeting at another region's brokerage event, from this region's copy of what that
+    # region shares (it names no outcome, only that the meeting took place): this region opens
+    # the surveys of its own SMEs among the sides, and no other. The copy is the host's word on
+    # its own event: the consumer refuses one whose publisher is not the region it names.
+    async def on_meeting_held_elsewhere(event: Envelope[mt.MeetingHeld]) -> None:
+        openings = fb.meeting_held_elsewhere(event.data, rt.region, event.time)
+        await feedback.open_surveys(openings, event)
+
     rt.consumes(mt.MEETING_OUTCOME_RECORDED)(on_meeting_outcome)
+    rt.consumes_network(mt.MEETING_HELD)(on_meeting_held_elsewhere)
     rt.consumes(ev.ATTENDANCE_RECORDED)(on_attendance)
     rt.consumes(rg.SME_STAGE_CHANGED)(on_stage_changed)
 

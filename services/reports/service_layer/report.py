@@ -87,6 +87,9 @@ def region_figures(
     def by_region(s: c.FiguresSnapshot | None) -> dict[str, c.MeetingFigures]:
         return {} if s is None else s.meetings_by_region_to_date
 
+    def across(s: c.FiguresSnapshot | None) -> c.MeetingFigures | None:
+        return c.MeetingFigures() if s is None else s.meetings_across_regions_to_date
+
     def total(name: str) -> int:
         return sum(getattr(counts(s), name) for s in inside)
 
@@ -101,8 +104,13 @@ def region_figures(
         - partners_then.get(other, c.MeetingFigures()).contacts_brokered
         for other, figures in partners_now.items()
     }
-    # Trans-national: with another region's SMEs (the matrix's row without its own cell).
-    abroad = sum(n for other, n in cooperation.items() if other != region)
+    # Trans-national: meetings between SMEs of two regions, each once (a meeting between
+    # two guests' SMEs is in both their rows of the matrix).
+    across_now, across_then = across(at_end), across(before)
+    if across_now is not None and across_then is not None:
+        abroad = across_now.contacts_brokered - across_then.contacts_brokered
+    else:  # a snapshot made before matching counted them: the matrix's row without its own cell
+        abroad = sum(n for other, n in cooperation.items() if other != region)
     return RegionFigures(
         region=region,
         indicators={

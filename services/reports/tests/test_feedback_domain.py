@@ -74,6 +74,39 @@ def test_a_meeting_held_opens_a_survey_for_each_side_of_this_region_only() -> No
     assert [o.sme for o in one] == [ACME]
 
 
+def test_a_meeting_held_at_another_regions_event_opens_surveys_of_this_regions_sides() -> None:
+    berlin = SmeRef(region="berlin", sme_id="partner")
+
+    def held(*sides: SmeRef) -> mt.MeetingHeld:
+        return mt.MeetingHeld(
+            meeting_id="m9", event_id="hel-b1", region="helsinki", participants=list(sides)
+        )
+
+    [ours] = fb.meeting_held_elsewhere(held(ACME, berlin), "tallinn", NOW)
+    assert ours.sme == ACME
+    assert (ours.occasion.kind, ours.occasion.ref, ours.occasion.event_id) == (
+        "meeting",
+        "m9",
+        "hel-b1",
+    )
+    assert fb.meeting_held_elsewhere(held(ACME, berlin), "riga", NOW) == []
+    [theirs] = fb.meeting_held_elsewhere(held(ACME, berlin), "berlin", NOW)
+    assert theirs.sme == berlin
+    both = fb.meeting_held_elsewhere(held(ACME, OTHER), "tallinn", NOW)
+    assert [o.sme for o in both] == [ACME, OTHER]
+    # The same meeting told by the host's outcome or by the shared copy is the same survey.
+    local = fb.meeting_held(meeting("cooperation_possible", "berlin"), "tallinn", NOW)
+    copy = fb.meeting_held_elsewhere(
+        mt.MeetingHeld(meeting_id="m1", event_id="b1", region="helsinki",
+                       participants=[ACME, berlin]),
+        "tallinn",
+        NOW,
+    )  # fmt: skip
+    assert fb.survey_id("tallinn", ACME, local[0].occasion) == fb.survey_id(
+        "tallinn", ACME, copy[0].occasion
+    )
+
+
 def test_a_stage_reached_opens_a_survey_but_being_identified_does_not() -> None:
     def changed(to: rg.Stage, region: str = "tallinn") -> rg.SmeStageChanged:
         change = rg.StageChange(from_stage=None, to_stage=to, actor="a", reason="r", at=NOW)
