@@ -51,11 +51,16 @@ async def test_staff_record_the_facts_the_indicators_count(
     await met.get_by_label("Country of the company (two letters)").fill("DE")
     await met.get_by_label("Introduced on").fill(today)
     await met.get_by_role("button", name="Record the introduction").click()
-    await page.get_by_role("cell", name="Siemens AG").wait_for()
+    await page.get_by_role("cell", name="Siemens AG", exact=True).wait_for()
     # Its outcome told later, on its row.
-    await page.get_by_role("combobox", name="Outcome").last.select_option("cooperation_agreed")
-    await page.get_by_role("button", name="Change").click()
-    await page.get_by_role("cell", name="Siemens AG").wait_for()
+    # Each row's controls are named by their introduction (a screen reader tells rows apart).
+    await page.get_by_role(
+        "combobox", name=f"Outcome of the introduction to Siemens AG on {today}"
+    ).select_option("cooperation_agreed")
+    await page.get_by_role(
+        "button", name=f"Change the outcome of the introduction to Siemens AG on {today}"
+    ).click()
+    await page.get_by_role("cell", name="Siemens AG", exact=True).wait_for()
 
     # One party is not an agreement: refused, naming the field, the form kept.
     signed = page.get_by_role("form", name="Science parks signed a partnership agreement")
