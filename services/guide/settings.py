@@ -7,11 +7,12 @@ from pathlib import Path
 from typing import Annotated
 
 import pycountry
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from contracts.ids import REGION_PATTERN
 
+from .adapters.markets import region_countries
 from .adapters.regions import load_region_list
 
 
@@ -91,6 +92,25 @@ class GuideSettings(BaseSettings):
             raise ValueError(f"{value} is not a file")
         load_region_list(value)  # RegionsFileError is a ValueError: it names the setting
         return value
+
+    @model_validator(mode="after")
+    def _one_home_per_market(self) -> GuideSettings:
+        """Two regions of one country in the regions file (say a second German region): which
+        of them writes the country's guide is the operator's to say, in
+        MAPNET_GUIDE_HOME_MARKETS; otherwise the guide stops at its start rather than give the
+        market to whichever region id sorts last, refusing the other's staff."""
+        by_country: dict[str, list[str]] = {}
+        for region, country in region_countries(self.regions_file).items():
+            by_country.setdefault(country, []).append(region)
+        decided = set(self.home_markets.values())
+        for country, regions in sorted(by_country.items()):
+            if len(regions) > 1 and country not in decided:
+                raise ValueError(
+                    f"regions {', '.join(sorted(regions))} are all in {country}: say which one "
+                    f"writes its guide, e.g. MAPNET_GUIDE_HOME_MARKETS={sorted(regions)[0]}="
+                    f"{country}"
+                )
+        return self
 
 
 def _is_country(code: str) -> bool:

@@ -72,3 +72,23 @@ def test_the_default_regions_file_is_checked_too(
     with pytest.raises(ValidationError, match="map_url"):
         settings()
     assert settings(MAPNET_REGIONS_FILE=str(DEFAULT_REGIONS_FILE)).regions_file
+
+
+def test_two_regions_of_one_country_need_the_operator_to_say_which_writes_its_guide(
+    tmp_path: Path,
+) -> None:
+    """A second German region: the guide does not let the region id that sorts last take
+    Germany's guide from Berlin's staff; the operator names the home region."""
+
+    regions = tmp_path / "regions.toml"
+    regions.write_text(
+        "[regions]\n"
+        'berlin = { city = "Berlin", country = "DE" }\n'
+        'hamburg = { city = "Hamburg", country = "DE" }\n'
+        'tallinn = { city = "Tallinn", country = "EE" }\n'
+    )
+    with pytest.raises(ValidationError, match="regions berlin, hamburg are all in DE"):
+        settings(MAPNET_REGIONS_FILE=str(regions))
+    chosen = settings(MAPNET_REGIONS_FILE=str(regions), MAPNET_GUIDE_HOME_MARKETS="berlin=DE")
+    homes = market_homes(chosen.regions_file, chosen.home_markets)
+    assert (homes["DE"], homes["EE"]) == ("berlin", "tallinn")
