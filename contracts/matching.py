@@ -239,6 +239,25 @@ class Schedule(Payload):
     ical: str | None = Field(default=None, max_length=2**31, description="RFC 5545")
 
 
+class PlaceMeeting(Payload):
+    """An accepted meeting put at a slot and table by hand: one the schedule left out, or one
+    moved. Checked against both participants' agendas and free slots, the tables and the cap."""
+
+    meeting_id: str
+    slot: int = Field(ge=0)
+    table: int | None = Field(default=None, ge=0, description="None for a remote meeting")
+
+
+class MeetingPlaced(Payload):
+    event_id: str
+    region: str
+    version: int = Field(description="The schedule's version with it")
+    meeting: ScheduledMeeting
+    previous: ScheduledMeeting | None = Field(
+        default=None, description="Where it was; none: it is added to the schedule"
+    )
+
+
 class GetUnplaced(Payload):
     event_id: str
 
@@ -562,6 +581,24 @@ GET_SCHEDULE = query(
     },
 )
 
+PLACE_MEETING = command(
+    S,
+    "place_meeting",
+    PlaceMeeting,
+    MeetingPlaced,
+    "Add an accepted meeting to the schedule, or move one, by hand",
+    roles=(*STAFF, "organiser"),
+    refusals={
+        "not_found": "no meeting with this id, or no schedule built yet",
+        "conflict": (
+            "not accepted, locked (unlock it first), or the place breaks the schedule: a side "
+            "meets someone else then or cannot meet then, the table is taken, a cap is reached "
+            "(details.problems names each)"
+        ),
+        "validation_failed": "also: no table for an on-site meeting, or a table for a remote one",
+        "forbidden": "an organiser places only their events' meetings; staff only their region's",
+    },
+)
 GET_UNPLACED = query(
     S,
     "get_unplaced",
@@ -581,6 +618,12 @@ MEETING_DECLINED = event(S, "meeting_declined", MeetingChanged, "A meeting was d
 MEETING_CANCELLED = event(S, "meeting_cancelled", MeetingChanged, "A meeting was cancelled")
 SCHEDULE_PUBLISHED = event(
     S, "schedule_published", SchedulePublished, "A schedule was published", shared=True
+)
+MEETING_PLACED = event(
+    S,
+    "meeting_placed",
+    MeetingPlaced,
+    "A meeting was added to the schedule or moved by hand (its two participants are told)",
 )
 MEETING_OUTCOME_RECORDED = event(
     S, "meeting_outcome_recorded", MeetingChanged, "A meeting's outcome was recorded"

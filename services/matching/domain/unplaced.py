@@ -15,7 +15,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
-from .schedule_problem import MeetingSpec, Placement, Problem
+from .schedule_problem import MeetingSpec, Placement, Problem, violations
 
 Reason = Literal[
     "no_common_slot",  # the two share no slot both can meet in
@@ -132,3 +132,15 @@ def explain(problem: Problem, placement: Placement) -> list[Miss]:
             )
         misses.append(Miss(m.meeting_id, tuple(reasons), at_cap, len(common), tuple(remedies)))
     return misses
+
+
+def placing_problems(
+    problem: Problem, placement: Placement, meeting_id: str, slot: int, table: int | None
+) -> list[str]:
+    """What placing one meeting by hand at (slot, table) would break, every other meeting where
+    it is: the validator's findings with it placed, less those the schedule had already (a
+    participant's free slots may have changed since it was built; that is no reason to refuse
+    this change)."""
+    others = {mid: pos for mid, pos in placement.items() if mid != meeting_id}
+    before = set(violations(problem, others))
+    return [p for p in violations(problem, others | {meeting_id: (slot, table)}) if p not in before]

@@ -40,6 +40,7 @@ def build(rt: Runtime) -> None:
     rt.handles(c.RECORD_MEETING_OUTCOME)(matching.record_meeting_outcome)
     rt.handles(c.GET_SCHEDULE)(matching.get_schedule)
     rt.handles(c.GET_UNPLACED)(matching.get_unplaced)
+    rt.handles(c.PLACE_MEETING)(matching.place_meeting)
     rt.handles(c.GET_MEETING_KPIS)(matching.get_meeting_kpis)
     rt.handles(c.LIST_MEETINGS)(matching.list_meetings)
     rt.handles(c.LIST_PARTICIPANTS)(matching.list_participants)
@@ -64,6 +65,7 @@ def build(rt: Runtime) -> None:
         c.MEETING_DECLINED,
         c.MEETING_CANCELLED,
         c.SCHEDULE_PUBLISHED,
+        c.MEETING_PLACED,
         c.MEETING_OUTCOME_RECORDED,
         c.MEETING_HELD,
     )

@@ -30,7 +30,7 @@ from ..domain.meetings import Brokerage, Meeting, key, slot_times
 from ..domain.ranking import seeker_from
 from ..domain.schedule_problem import MeetingSpec, Problem
 from ..domain.scheduler import solve, spec_weight
-from ..domain.unplaced import explain
+from ..domain.unplaced import explain, placing_problems
 
 _NAMESPACE = uuid.UUID("5d0b8f3c-2a71-4e6b-b1c9-8e4f6a2d9c13")
 
@@ -313,6 +313,68 @@ class Matching:
 
             schedule = schedule.model_copy(update={"ical": schedule_ical(schedule, q.participant)})
         return schedule
+
+    async def place_meeting(self, cmd: Envelope[c.PlaceMeeting]) -> c.MeetingPlaced:
+        """An accepted meeting put where the organiser says, every other meeting where it is:
+        refused naming what it would break. The same place again changes (and mails) nothing."""
+        d = cmd.data
+        check_home_staff(cmd.actor, self.region)
+        m = await self.meetings.require(d.meeting_id)
+        check_organiser(cmd.actor, m.event_id)
+        if m.status != "accepted":
+            raise Refused("conflict", f"meeting {m.meeting_id} is {m.status}, not accepted")
+        if m.locked:
+            raise Refused("conflict", f"meeting {m.meeting_id} is locked: unlock it first")
+        if m.remote != (d.table is None):
+            need = "no table: it is remote" if m.remote else "a table: it is on site"
+            raise Refused("validation_failed", f"data.table: {need}",
+                          fields=[{"field": "data.table", "message": need}])  # fmt: skip
+        event = await self._event(m.event_id)
+        stored = await self.meetings.schedule(m.event_id)
+        if stored is None:
+            raise not_found("schedule of event", m.event_id)
+        schedule = c.Schedule.model_validate(stored["schedule"])
+        before = next((s for s in schedule.meetings if s.meeting_id == m.meeting_id), None)
+        if before is not None and (before.slot, before.table) == (d.slot, d.table):
+            return c.MeetingPlaced(
+                event_id=m.event_id, region=self.region, version=schedule.version,
+                meeting=before, previous=before,
+            )  # fmt: skip
+        accepted = await self.meetings.of_event(m.event_id, "accepted")
+        by_id = {a.meeting_id: a for a in accepted}
+        placement = {mid: (p[0], p[1]) for mid, p in stored["placement"].items() if mid in by_id}
+        problem = await self._problem(event, accepted, {})
+        if problems := placing_problems(problem, placement, m.meeting_id, d.slot, d.table):
+            raise Refused("conflict", "; ".join(problems), problems=problems)
+        placed = self._scheduled(event, m, d.slot, d.table)
+        version = schedule.version + 1
+        kept = [s for s in schedule.meetings if s.meeting_id != m.meeting_id]
+        schedule = schedule.model_copy(
+            update={
+                "version": version,
+                "meetings": sorted([*kept, placed], key=lambda s: (s.slot, s.table or 0)),
+                "unscheduled": [u for u in schedule.unscheduled if u != m.meeting_id],
+            }
+        )
+        told = c.MeetingPlaced(event_id=m.event_id, region=self.region, version=version,
+                               meeting=placed, previous=before)  # fmt: skip
+        published = self.uow.event(c.MEETING_PLACED, told, cmd, subject=m.event_id)
+        state = {
+            "version": version,
+            "placement": {
+                mid: list(pos)
+                for mid, pos in (placement | {m.meeting_id: (d.slot, d.table)}).items()
+            },
+            "schedule": schedule.model_dump(mode="json"),
+            "solver": stored.get("solver"),
+        }
+        await self.uow.commit(
+            SCHEDULES,
+            m.event_id,
+            [published],
+            self.meetings.save_schedule(m.event_id, state, stored["version"], [published]),
+        )
+        return told
 
     async def get_unplaced(self, query: Envelope[c.GetUnplaced]) -> c.UnplacedRequests:
         """The accepted meetings the published schedule left out, each with why and what would

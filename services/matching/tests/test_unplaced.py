@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 
 from services.matching.domain.schedule_problem import MeetingSpec, Placement, Problem, violations
 from services.matching.domain.scheduler import assign_tables, greedy, solve
-from services.matching.domain.unplaced import Miss, changed, explain
+from services.matching.domain.unplaced import Miss, changed, explain, placing_problems
 
 
 def meeting(mid: str, a: str, b: str, **extra: object) -> MeetingSpec:
@@ -169,3 +169,48 @@ def test_a_cap_named_as_the_reason_is_really_reached(problem: Problem) -> None:
         assert ("cap_reached" in miss.reasons) == bool(miss.at_cap)
         for p in miss.at_cap:
             assert cap is not None and held.get(p, 0) >= cap
+
+
+@settings(max_examples=200, deadline=None)
+@given(problems(), st.data())
+def test_placing_by_hand_is_refused_exactly_when_the_schedule_would_break(
+    problem: Problem, data: st.DataObject
+) -> None:
+    """Adding a left-out meeting, or moving a placed one, by hand: refused with reasons exactly
+    when the validator finds the schedule wrong with it there."""
+    placement = placed_by_first_fit(problem)
+    if not problem.meetings:
+        return
+    m = data.draw(st.sampled_from(problem.meetings))
+    slot = data.draw(st.integers(0, problem.slots))  # one past the end too
+    table = None if m.remote else data.draw(st.integers(0, problem.tables))
+    found = placing_problems(problem, placement, m.meeting_id, slot, table)
+    moved = {k: v for k, v in placement.items() if k != m.meeting_id} | {
+        m.meeting_id: (slot, table)
+    }
+    assert (found == []) == (violations(problem, moved) == [])
+    assert all(m.meeting_id in p or p.split(":")[0] in (m.a, m.b) or p.startswith("slot")
+               for p in found)  # fmt: skip
+
+
+def test_placing_by_hand_names_what_it_would_break() -> None:
+    problem = Problem(
+        slots=2,
+        tables=1,
+        slots_per_day=2,
+        meetings=[meeting("ab", "a", "b"), meeting("cd", "c", "d"), meeting("ac", "a", "c")],
+        available={"d": frozenset({0})},
+    )
+    placement: Placement = {"ab": (0, 0), "cd": (1, 0)}  # d cannot meet in slot 1 any more
+    assert placing_problems(problem, placement, "ac", 0, 0) == [
+        "ac: a already meets in slot 0 (ab)",
+        "ac: table 0 in slot 0 is taken",
+        "slot 0: 2 meetings at 1 tables",
+    ]
+    assert placing_problems(problem, placement, "ab", 1, 0) == [
+        "ab: table 0 in slot 1 is taken",
+        "slot 1: 2 meetings at 1 tables",
+    ]
+    assert placing_problems(problem, placement, "ab", 1, None)[0] == "ab: table None does not exist"
+    # The schedule's own fault (d in slot 1) is not this change's.
+    assert placing_problems(problem, {"cd": (1, 0)}, "ab", 0, 0) == []

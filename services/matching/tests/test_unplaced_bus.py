@@ -1,5 +1,6 @@
-"""get_unplaced over the real bus: after scheduling, the accepted requests left out with why and
-what would place them; only the event's organiser and the region's staff read it."""
+"""get_unplaced and place_meeting over the real bus: after scheduling, the accepted requests left
+out with why and what would place them; a meeting added or moved by hand, checked against both
+agendas, the tables and the cap; only the event's organiser and the region's staff do either."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from contracts.access import Actor
 from contracts.errors import Refused
 from mapnet.runtime.bus import BusClient
 from services.matching.tests.test_matching_bus import event_with_participants, request
+from tests.fixtures import Servers
+from tests.helpers import published
 
 pytestmark = pytest.mark.usefixtures("region_app")
 
@@ -58,4 +61,79 @@ async def test_the_requests_left_out_are_told_with_why_and_only_to_the_events_or
         with pytest.raises(Refused) as refusal:
             await client.call(c.GET_UNPLACED, c.GetUnplaced(event_id=event_id), region,
                               actor=actor)  # fmt: skip
+        assert refusal.value.code == "forbidden", actor.role
+
+
+async def test_the_organiser_adds_and_moves_a_meeting_by_hand_checked_against_both_agendas(
+    servers: Servers, client: BusClient, region: str
+) -> None:
+    event_id, p = await event_with_participants(client, region, 4, max_meetings_per_participant=1)
+    ids = []
+    for a, b in ((1, 0), (2, 0)):
+        asked = await request(client, region, event_id, p[a], p[b])
+        await client.call(
+            c.RESPOND_MEETING,
+            c.RespondMeeting(meeting_id=asked.meeting_id, accept=True, responder=p[b]),
+            region,
+        )
+        ids.append(asked.meeting_id)
+    organiser = Actor(id="org@tallinn.example", role="organiser", region=region,
+                      event_ids=[event_id])  # fmt: skip
+    with pytest.raises(Refused) as unscheduled:
+        await client.call(c.PLACE_MEETING, c.PlaceMeeting(meeting_id=ids[0], slot=0, table=0),
+                          region, actor=organiser)  # fmt: skip
+    assert unscheduled.value.code == "not_found"  # no schedule yet
+    schedule = await client.call(
+        c.SCHEDULE_EVENT, c.ScheduleEvent(event_id=event_id, time_limit_s=2), region
+    )
+    [held] = schedule.meetings
+    [left_out] = schedule.unscheduled
+    free = next(s for s in range(4) if s != held.slot)
+
+    # Adding the one left out breaks the cap of participant 0: refused, naming it.
+    with pytest.raises(Refused) as capped:
+        await client.call(c.PLACE_MEETING,
+                          c.PlaceMeeting(meeting_id=left_out, slot=free, table=0),
+                          region, actor=organiser)  # fmt: skip
+    assert capped.value.code == "conflict" and "cap 1" in capped.value.message
+    # An on-site meeting needs a table; a table beyond the event's is refused.
+    for table, code in ((None, "validation_failed"), (2, "conflict")):
+        with pytest.raises(Refused) as bad:
+            await client.call(c.PLACE_MEETING,
+                              c.PlaceMeeting(meeting_id=held.meeting_id, slot=free, table=table),
+                              region, actor=organiser)  # fmt: skip
+        assert bad.value.code == code, table
+
+    # Moving the held one to a free slot: the schedule's next version, told once.
+    moved = await client.call(c.PLACE_MEETING,
+                              c.PlaceMeeting(meeting_id=held.meeting_id, slot=free, table=1),
+                              region, actor=organiser)  # fmt: skip
+    assert (moved.version, moved.meeting.slot, moved.meeting.table) == (2, free, 1)
+    assert moved.previous is not None and moved.previous.slot == held.slot
+    again = await client.call(c.PLACE_MEETING,
+                              c.PlaceMeeting(meeting_id=held.meeting_id, slot=free, table=1),
+                              region, actor=organiser)  # fmt: skip
+    assert again.version == 2  # the same place again changes nothing
+    now = await client.call(c.GET_SCHEDULE, c.GetSchedule(event_id=event_id), region)
+    assert now.version == 2 and [(m.slot, m.table) for m in now.meetings] == [(free, 1)]
+    told = await published(servers.nats_url, c.MEETING_PLACED, region)
+    assert [e["meeting"]["meeting_id"] for e in told] == [held.meeting_id]
+
+    # A locked meeting stays where it is until unlocked.
+    await client.call(c.LOCK_MEETING, c.LockMeeting(meeting_id=held.meeting_id), region)
+    with pytest.raises(Refused) as locked:
+        await client.call(c.PLACE_MEETING,
+                          c.PlaceMeeting(meeting_id=held.meeting_id, slot=held.slot, table=0),
+                          region, actor=organiser)  # fmt: skip
+    assert locked.value.code == "conflict" and "unlock" in locked.value.message
+
+    for actor in (
+        Actor(id="org@elsewhere.example", role="organiser", region=region, event_ids=["other"]),
+        Actor(id="staff@riga.example", role="map_staff", region="riga"),
+        Actor(id="mari@sme.example", role="sme", region=region, sme_id=p[0].sme_id),
+    ):
+        with pytest.raises(Refused) as refusal:
+            await client.call(c.PLACE_MEETING,
+                              c.PlaceMeeting(meeting_id=left_out, slot=free, table=0),
+                              region, actor=actor)  # fmt: skip
         assert refusal.value.code == "forbidden", actor.role
