@@ -364,6 +364,14 @@ class FactRecorded(Payload):
     version: int
 
 
+class WithdrawFact(Payload):
+    """A fact recorded by mistake (the wrong SME, a presentation that did not happen): it no
+    longer counts, and stays listed as withdrawn with why and by whom."""
+
+    fact_id: str = Field(min_length=1, max_length=200)
+    reason: str = Field(min_length=1, max_length=500, pattern=r"^[^\r\n]*$")
+
+
 class ListFacts(Page):
     kind: FactKind | None = None
     period_from: date | None = None
@@ -391,6 +399,9 @@ class Fact(Payload):
     aim: str = Field(default="", max_length=2000)
     recorded_by: str
     recorded_at: datetime
+    withdrawn: bool = Field(default=False, description="Recorded by mistake: not counted")
+    withdrawn_reason: str = ""
+    withdrawn_by: str = ""
 
 
 class FactPage(Payload):
@@ -656,6 +667,7 @@ GET_KPIS = query(
 _OWN_SME: dict[ErrorCode, str] = {
     "not_found": "no SME with this id in this region",
     "forbidden": "staff record facts only of their own region's SMEs",
+    "conflict": "the same fact is recorded already (details.fact_id): it counts once",
 }
 RECORD_TRADE_SHOW_PRESENTATION = command(
     S,
@@ -685,7 +697,22 @@ RECORD_PARK_AGREEMENT = command(
     FactRecorded,
     "Record a partnership agreement between science parks",
     roles=STAFF,
-    refusals={"forbidden": "staff record only their own region's agreements"},
+    refusals={
+        "forbidden": "staff record only their own region's agreements",
+        "conflict": "the same agreement is recorded already (details.fact_id): it counts once",
+    },
+)
+WITHDRAW_FACT = command(
+    S,
+    "withdraw_fact",
+    WithdrawFact,
+    FactRecorded,
+    "Withdraw a fact recorded by mistake: it is no longer counted, and stays listed as withdrawn",
+    roles=STAFF,
+    refusals={
+        "not_found": "no fact with this id in this region",
+        "forbidden": "staff withdraw only their own region's facts",
+    },
 )
 LIST_FACTS = query(
     S,

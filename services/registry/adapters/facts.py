@@ -39,6 +39,7 @@ def _doc(fact: Fact) -> dict[str, Any]:
             "sme_id": fact.sme_id,
             "clusters": fact.clusters,
             "details": fact.details,
+            "withdrawn": fact.withdrawn,
         }
     )
 
@@ -56,6 +57,7 @@ def _fact(doc: dict[str, Any]) -> Fact:
         sme_id=doc.get("sme_id"),
         clusters=list(doc.get("clusters") or []),
         details=dict(doc.get("details") or {}),
+        withdrawn=doc.get("withdrawn"),
     )
 
 
@@ -118,7 +120,8 @@ class FactRepository:
         return [_fact(doc) for doc in docs], cursor
 
     async def counted(self) -> list[Counted]:
-        return [_fact(doc).counted() async for doc in self.facts.find({})]
+        found = [_fact(doc) async for doc in self.facts.find({})]
+        return [fact.counted() for fact in found if fact.withdrawn is None]
 
     async def forget_sme(self, sme_id: str) -> None:
         """An erased SME's facts still count; they no longer name it."""

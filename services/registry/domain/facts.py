@@ -43,6 +43,8 @@ class Fact:
     sme_id: str | None = None
     clusters: list[str] = field(default_factory=list)
     details: dict[str, Any] = field(default_factory=dict)
+    # Withdrawn by staff as recorded by mistake: listed, never counted.
+    withdrawn: dict[str, str] | None = None  # reason, by, command (its key: sent again, same)
 
     @property
     def markets(self) -> list[str]:
@@ -66,7 +68,25 @@ class Fact:
             recorded_by=self.recorded_by,
             recorded_at=self.recorded_at,
             **self.details,
-        )
+            **(
+                {"withdrawn": True, "withdrawn_reason": self.withdrawn["reason"],
+                 "withdrawn_by": self.withdrawn["by"]}
+                if self.withdrawn else {}
+            ),
+        )  # fmt: skip
+
+    def withdraw(self, reason: str, by: str, command: str) -> Fact:
+        """The fact as recorded by mistake: the same, no longer counted. The same command
+        again (``command``: its key) finds it withdrawn as it left it; another is refused."""
+        if self.withdrawn is not None and self.withdrawn.get("command") == command:
+            return self
+        if self.withdrawn is not None:
+            raise conflict(
+                f"fact {self.fact_id} was withdrawn already", reason="withdrawn",
+                fact_id=self.fact_id,
+            )  # fmt: skip
+        withdrawn = {"reason": reason, "by": by, "command": command}
+        return replace(self, version=self.version + 1, withdrawn=withdrawn)
 
 
 def _plain(text: str) -> str:
@@ -121,6 +141,11 @@ def introduction(
     if before.kind != "company_introduction":
         raise Refused(
             "not_found", f"{before.fact_id} is not an introduction", id=before.fact_id
+        )  # fmt: skip
+    if before.withdrawn is not None:
+        raise conflict(
+            f"introduction {before.fact_id} was withdrawn: record it anew",
+            reason="withdrawn", fact_id=before.fact_id,
         )  # fmt: skip
     return replace(
         before, happened_on=data.introduced_on, recorded_by=by, recorded_at=at,

@@ -78,6 +78,7 @@ def facts_routes(rt: Runtime, facts: Facts) -> None:
     rt.handles(c.RECORD_TRADE_SHOW_PRESENTATION)(facts.record_presentation)
     rt.handles(c.RECORD_COMPANY_INTRODUCTION)(facts.record_introduction)
     rt.handles(c.RECORD_PARK_AGREEMENT)(facts.record_agreement)
+    rt.handles(c.WITHDRAW_FACT)(facts.withdraw)
     rt.handles(c.LIST_FACTS)(facts.list_facts)
 
     @rt.consumes(events_contract.EVENT_PUBLISHED)

@@ -90,6 +90,20 @@ class Facts:
             await self.facts.release(old, before.fact_id)
         return c.FactRecorded(fact_id=fact.fact_id, kind=fact.kind, version=fact.version)
 
+    async def withdraw(self, cmd: Envelope[c.WithdrawFact]) -> c.FactRecorded:
+        """No longer counted; its key freed, so the fact as it really was can be recorded."""
+        check_home_staff(cmd.actor, self.region)
+        before = await self.facts.get(cmd.data.fact_id)
+        if before is None or before.region != self.region:
+            raise Refused("not_found", f"no fact {cmd.data.fact_id}", id=cmd.data.fact_id)
+        withdrawn = before.withdraw(cmd.data.reason, _who(cmd), command_key(cmd))
+        if withdrawn is not before:
+            await self.facts.put(withdrawn)
+            await self.facts.release(facts.same_fact(before), before.fact_id)
+        return c.FactRecorded(
+            fact_id=withdrawn.fact_id, kind=withdrawn.kind, version=withdrawn.version
+        )
+
     async def list_facts(self, query: Envelope[c.ListFacts]) -> c.FactPage:
         check_home_staff(query.actor, self.region)
         found, cursor = await self.facts.page(query.data)

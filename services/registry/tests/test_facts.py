@@ -324,3 +324,63 @@ async def test_a_fact_key_left_by_a_crash_before_its_fact_is_taken_over(
     assert await repo.claim("k1", "second") is None  # taken over
     assert await repo.claim("k1", "second") is None  # its own
     assert await repo.claim("k1", "third") is None  # "second" was not stored either
+
+
+async def test_a_fact_recorded_by_mistake_is_withdrawn_and_counts_no_more(
+    client: BusClient, region: str
+) -> None:
+    """Staff withdraw a fact recorded by mistake, with why: it is no longer counted, stays
+    listed as withdrawn (by whom, why), and the fact as it really was can be recorded. The
+    same command again answers as before; a second withdrawal, a change of a withdrawn
+    introduction, another region's staff and other roles are refused."""
+    anna = staff(region)
+    sme = await client.call(c.REGISTER_SME, new_sme(), region, actor=anna)
+    show = c.RecordTradeShowPresentation(
+        sme_id=sme.sme_id, show="MEDICA", country="DE", presented_on=TODAY
+    )
+    wrong = await client.call(c.RECORD_TRADE_SHOW_PRESENTATION, show, region, actor=anna)
+    asked = c.WithdrawFact(fact_id=wrong.fact_id, reason="the wrong SME was chosen")
+    for role in ("sme", "organiser", "steering"):
+        other = Actor(id=f"x@{region}.example", role=role, region=region, sme_id=sme.sme_id)
+        with pytest.raises(Refused) as refused:
+            await client.call(c.WITHDRAW_FACT, asked, region, actor=other)
+        assert refused.value.code == "forbidden"
+    elsewhere = Actor(id="staff@riga.example", role="map_staff", region="riga")
+    with pytest.raises(Refused) as refused:
+        await client.call(c.WITHDRAW_FACT, asked, region, actor=elsewhere)
+    assert refused.value.code == "forbidden"
+
+    done = await client.call(c.WITHDRAW_FACT, asked, region, actor=anna, id="withdraw-1")
+    assert (done.fact_id, done.version) == (wrong.fact_id, 2)
+    assert await client.call(c.WITHDRAW_FACT, asked, region, actor=anna, id="withdraw-1") == done
+    with pytest.raises(Refused) as refused:
+        await client.call(c.WITHDRAW_FACT, asked, region, actor=anna)
+    assert refused.value.code == "conflict"
+    with pytest.raises(Refused) as refused:
+        await client.call(
+            c.WITHDRAW_FACT, c.WithdrawFact(fact_id="nothing", reason="x"), region, actor=anna
+        )
+    assert refused.value.code == "not_found"
+
+    listed = (await client.call(c.LIST_FACTS, c.ListFacts(), region, actor=anna)).items
+    [kept] = [f for f in listed if f.fact_id == wrong.fact_id]
+    assert (kept.withdrawn, kept.withdrawn_reason, kept.withdrawn_by) == (
+        True, "the wrong SME was chosen", anna.id
+    )  # fmt: skip
+    t = (await client.call(c.GET_KPIS, period(), region)).total
+    assert t.trade_show_presentations == 0
+    # Recorded as it really was: counted again, once.
+    await client.call(c.RECORD_TRADE_SHOW_PRESENTATION, show, region, actor=anna)
+    t = (await client.call(c.GET_KPIS, period(), region)).total
+    assert t.trade_show_presentations == 1
+
+    intro = c.RecordCompanyIntroduction(
+        sme_id=sme.sme_id, company="Nokia Oyj", company_country="FI", introduced_on=TODAY
+    )
+    met = await client.call(c.RECORD_COMPANY_INTRODUCTION, intro, region, actor=anna)
+    gone = c.WithdrawFact(fact_id=met.fact_id, reason="typed twice")
+    await client.call(c.WITHDRAW_FACT, gone, region, actor=anna)
+    changed = intro.model_copy(update={"fact_id": met.fact_id, "outcome": "cooperation_agreed"})
+    with pytest.raises(Refused) as refused:
+        await client.call(c.RECORD_COMPANY_INTRODUCTION, changed, region, actor=anna)
+    assert refused.value.code == "conflict"
