@@ -85,3 +85,19 @@ async def test_staff_record_the_facts_the_indicators_count(
     assert [(f.company, f.outcome, f.version) for f in facts.items] == [
         ("Siemens AG", "cooperation_agreed", 2)
     ]
+
+    # The presentation was recorded by mistake: withdrawn with why, listed so, not counted.
+    await page.goto(f"{base}/facts")
+    await page.get_by_text("Withdraw", exact=True).first.click()
+    await page.get_by_label(
+        f"Why LASER World of Photonics on {today} was recorded by mistake"
+    ).fill("the wrong company")
+    await page.get_by_role("button", name=f"Withdraw LASER World of Photonics on {today}").click()
+    await page.get_by_text(re.compile("Withdrawn by .*: the wrong company")).wait_for()
+    await shot(page, "62-facts-withdrawn")
+    kpis = await client.call(
+        rg.GET_KPIS,
+        rg.GetKpis(period_from=datetime.now(UTC).date(), period_to=datetime.now(UTC).date()),
+        region,
+    )
+    assert kpis.total.trade_show_presentations == 0

@@ -72,6 +72,7 @@ SERVICE = ServiceDeclaration(
         "registry.cmd.record_trade_show_presentation",
         "registry.cmd.register_sme",
         "registry.cmd.update_sme",
+        "registry.cmd.withdraw_fact",
         "registry.cmd.withdraw_profile",
         "registry.query.get_kpis",
         "registry.query.get_sme",
