@@ -42,6 +42,7 @@ from mapnet.runtime.codec import (
 from mapnet.runtime.compat import message_context
 from mapnet.runtime.credentials import service_of, user_of
 from mapnet.runtime.declaration import declaration, service_names
+from mapnet.runtime.metrics import Metrics
 from mapnet.runtime.needs import needs
 from mapnet.runtime.probes import Probes
 from mapnet.runtime.requests import Rules
@@ -180,6 +181,9 @@ class Assembly:
         # Counted only where something scrapes it (MAPNET_METRICS_PORT): no cost otherwise.
         self.metrics = CollectorRegistry() if settings.metrics_port is not None else None
         self.broker = build_broker(settings, self.runtimes, metrics=self.metrics)
+        self.counted = Metrics(self.metrics) if self.metrics is not None else None
+        for rt in self.runtimes:
+            rt.metrics = self.counted
         self.probes: Probes | None = None
         self.settings = settings
         self.keepers: list[LinkKeeper] = []
@@ -191,7 +195,7 @@ class Assembly:
         if self.settings.metrics_port is not None and self.metrics is not None:
             # Alive from the start; ready once the services are (mapnet/runtime/probes.py).
             self.probes = Probes(self.runtimes, self.metrics, self.settings.metrics_host,
-                                 self.settings.metrics_port)  # fmt: skip
+                                 self.settings.metrics_port, self._collect)  # fmt: skip
             url = await self.probes.start()
             logs.get(component="probes").info("probes_listening", url=url)
         await self.broker.connect()
@@ -218,6 +222,19 @@ class Assembly:
                 self.keepers.append(keeper)
         for rt in self.runtimes:
             await rt.start(self.broker.connection)
+
+    async def _collect(self) -> None:
+        """What /metrics reads afresh: each relay's counts, and the consumers' from JetStream
+        (with the region's admin login; a service logged in as itself may not read them)."""
+        assert self.counted is not None
+        for rt in self.runtimes:
+            if rt.relay is not None:
+                self.counted.relayed(rt.region, rt.service, rt.relay)
+        if self.own_user_of is None:
+            try:
+                await self.counted.refresh(self.broker.connection, self.regions)
+            except Exception as exc:  # the rest of the metrics are still worth serving
+                logs.get(component="probes").warning("metrics_not_read", error=str(exc))
 
     async def ready(self) -> None:
         # Subscribing only sends the server a line: a round trip makes sure it holds every

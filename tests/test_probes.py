@@ -8,9 +8,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import httpx
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from contracts import registry as rg
+from contracts.errors import Refused
 from mapnet.ops.servers import free_port, mongo_server, start_and_wait
 from mapnet.runner import Assembly
 from mapnet.runtime.bus import BusClient
@@ -45,6 +47,24 @@ async def test_probes_say_alive_ready_and_count_what_was_handled(
                 handled = [s for s in families["faststream_received_messages"].samples
                            if s.labels.get("handler", "").endswith("register_sme")]  # fmt: skip
                 assert handled and handled[0].value >= 1, families["faststream_received_messages"]
+                # MAPnet's own: the request by its operation and outcome, a refusal by its code.
+                asked = {(s.labels["operation"], s.labels["code"]): s.value
+                         for s in families["mapnet_request_seconds"].samples
+                         if s.name == "mapnet_request_seconds_count"}  # fmt: skip
+                assert asked[("register_sme", "ok")] == 1, asked
+                with pytest.raises(Refused):
+                    await client.call(rg.GET_SME, rg.GetSme(sme_id="nobody"), region)
+                scraped = (await http.get("/metrics")).text
+                families = {f.name: f for f in text_string_to_metric_families(scraped)}
+                asked = {(s.labels["operation"], s.labels["code"]): s.value
+                         for s in families["mapnet_request_seconds"].samples
+                         if s.name == "mapnet_request_seconds_count"}  # fmt: skip
+                assert asked[("get_sme", "not_found")] == 1, asked
+                published = families["mapnet_outbox_published"].samples
+                assert [s.value for s in published if s.name.endswith("_total")] == [1.0]
+                # The registry's consumers (of the events service's calendar), from JetStream.
+                pending = families["mapnet_consumer_pending"].samples
+                assert any(s.labels["consumer"].startswith("registry__") for s in pending)
                 ready_series = families["mapnet_service_ready"].samples
                 assert [(s.labels["service"], s.value) for s in ready_series] == [("registry", 1.0)]
 

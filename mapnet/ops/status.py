@@ -14,7 +14,7 @@ from nats.errors import TimeoutError as NatsTimeout
 
 from contracts.subjects import inbox_prefix, subject
 from mapnet.federation.links import origin_answers, replication
-from mapnet.ops.backlog import consumer_backlog
+from mapnet.runtime.backlog import consumer_backlog
 from mapnet.runtime.credentials import service_of, user_of, without_login
 from mapnet.runtime.declaration import service_names
 from mapnet.runtime.routing import service_inbox

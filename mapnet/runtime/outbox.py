@@ -141,6 +141,11 @@ class OutboxRelay:
         self._task: asyncio.Task[None] | None = None
         self.published = 0
 
+    @property
+    def waiting(self) -> int:
+        """Records written whose events are still to be sent (as far as this process knows)."""
+        return len(self._dirty)
+
     def wake(
         self, collection: str, record_id: Any, events: Sequence[Envelope[Any]] | None = None
     ) -> None:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 
 import uvicorn
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Gauge, generate_latest
@@ -30,10 +30,16 @@ from mapnet.runtime.service import Runtime
 
 class Probes:
     def __init__(
-        self, runtimes: Sequence[Runtime], registry: CollectorRegistry, host: str, port: int
+        self,
+        runtimes: Sequence[Runtime],
+        registry: CollectorRegistry,
+        host: str,
+        port: int,
+        collect: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.runtimes = runtimes
         self.registry = registry
+        self.collect = collect  # what is read afresh at each scrape
         self.ready_gauge = Gauge(
             "mapnet_service_ready", "1 when the service is ok (as /readyz says), else 0",
             ["region", "service"], registry=registry,
@@ -80,6 +86,8 @@ class Probes:
         return JSONResponse({"ready": ready, "services": states}, status_code=200 if ready else 503)
 
     async def metrics(self, request: Request) -> Response:
+        if self.collect is not None:
+            await self.collect()
         for rt in self.runtimes:
             status = await rt.health_status()
             self.ready_gauge.labels(rt.region, rt.service).set(status.status == "ok")

@@ -5,6 +5,7 @@ and the audit trail of what was accepted and refused."""
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import hashlib
 import time
 from collections.abc import Awaitable, Callable
@@ -48,6 +49,9 @@ REPLY_CACHE = "command_replies"
 # a claim is deemed left by a process that died while running the command.
 REPEAT_WAIT_S = 5.0
 CLAIM_LEASE_S = 600.0
+# How the request being answered ended (ok, or the typed error's code), for the metrics: each
+# request is answered in a task of its own, so the value is that request's.
+OUTCOME: contextvars.ContextVar[str] = contextvars.ContextVar("outcome", default="ok")
 
 
 class RequestRoutes(Routes):
@@ -69,6 +73,8 @@ class RequestRoutes(Routes):
 
         def register(handler: RequestHandler[In, Out]) -> RequestHandler[In, Out]:
             async def subscriber(msg: Any, message: Any = message_context()) -> bytes:
+                started = time.perf_counter()
+                OUTCOME.set("ok")
                 with logs.bound(
                     region=self.region,
                     service=self.service,
@@ -76,7 +82,12 @@ class RequestRoutes(Routes):
                     operation=op.name,
                     message_id=msg.id,
                 ):
-                    return await self._answer(op, handler, msg, cached, message.headers)
+                    reply = await self._answer(op, handler, msg, cached, message.headers)
+                if self.metrics is not None:
+                    elapsed = time.perf_counter() - started
+                    self.metrics.request(self.region, self.service, op.name, OUTCOME.get(),
+                                         elapsed)  # fmt: skip
+                return reply
 
             subscriber.__name__ = op.name
             subscriber.__annotations__ = {"msg": op.envelope, "message": Any, "return": bytes}
@@ -133,6 +144,7 @@ class RequestRoutes(Routes):
             # An internal fault is answered, never left to time out, and not cached: a retry
             # may succeed (so the claim goes).
             self.log.exception("request_failed", error=str(exc))
+            OUTCOME.set("internal")
             if entry is not None:
                 await self.audit.settle(entry, "internal", type(exc).__name__, refers_to)
             if cache is not None:
@@ -203,6 +215,7 @@ class RequestRoutes(Routes):
         """A refusal, logged, audited and answered as a typed error. ``entry``: the command's
         audit entry written before its handler ran, to complete."""
         self.log.info("request_refused", code=refusal.code, reason=refusal.message)
+        OUTCOME.set(refusal.code)
         await self._audited(op, msg, record, refusal, connection, entry)
         return error_envelope(
             refusal.body(), region=self.region, source=self.source, correlationid=msg.correlationid

@@ -59,6 +59,7 @@ class Routes:
     consumed: list[Any]
     record_fields: tuple[str, ...]
     rules: dict[str, Any]
+    metrics: Any  # metrics.Metrics when the process serves /metrics, else None
 
     @property
     def db(self) -> Database:

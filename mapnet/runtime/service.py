@@ -26,6 +26,7 @@ from mapnet.runtime import compat, logs
 from mapnet.runtime.audit import COLLECTION as AUDIT
 from mapnet.runtime.audit import AuditLog
 from mapnet.runtime.codec import reply_envelope, source
+from mapnet.runtime.metrics import Metrics
 from mapnet.runtime.mongo import Client, Database, database, ping
 from mapnet.runtime.outbox import OutboxRelay
 from mapnet.runtime.requests import REPLY_CACHE, RequestRoutes, Rules
@@ -55,6 +56,8 @@ class Runtime(RequestRoutes, EventRoutes):
     # Fields naming the record a command or answer is about (from the declaration).
     record_fields: tuple[str, ...] = ()
     outbox_collections: list[str] = field(default_factory=list)
+    # Where it counts requests and its outbox, when the process serves /metrics (Assembly).
+    metrics: Metrics | None = None
     # Shared events of other regions this service reads: its process keeps the network linked.
     reads_network: bool = False
     # The durable consumers its routes keep (subscriptions.Consumed).
