@@ -45,6 +45,7 @@ from . import (
     import_pages,
     monitoring_pages,
     my_pages,
+    office_pages,
     organiser_pages,
     pages,
     report_pages,
@@ -197,6 +198,7 @@ def create_app(portal: Portal) -> FastAPI:
     every_page = pages.Pages(portal)
     import_pages.add_routes(app, portal, every_page)  # /smes/import before /smes/{sme_id}
     sme_pages.add_routes(app, portal, every_page)  # /smes/new before /smes/{sme_id}
+    office_pages.add_routes(app, portal, every_page)  # /smes/export.csv before /smes/{sme_id}
     pages.add_routes(app, every_page)
     account_pages.add_routes(app, portal, every_page)
     setup_pages.add_routes(app, portal, every_page)  # /events/new before /events/{event_id}

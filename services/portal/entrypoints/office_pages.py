@@ -1,0 +1,70 @@
+"""The MAP office's records as files: the registry with the table's filters (every row they
+match) and the indicators of a period, as CSV or XLSX, a text cell that starts like a formula
+kept as text."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING
+
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
+
+from contracts import registry as rg
+from contracts.access import STAFF
+from contracts.errors import Refused
+
+from ..adapters.exports import XLSX_TYPE, Table, csv_bytes, xlsx_bytes
+from ..domain.users import User
+from ..service_layer.office import MAY_READ_INDICATORS, REGISTRY_FILTERS, Office
+from .forms import validated
+from .i18n import tr
+
+if TYPE_CHECKING:
+    from .pages import Pages
+    from .web import Portal
+
+FORMATS = ("csv", "xlsx")
+
+
+def download(table: Table, fmt: str, name: str) -> Response:
+    headers = {"Content-Disposition": f'attachment; filename="{name}.{fmt}"'}
+    if fmt == "csv":
+        return Response(csv_bytes(table), media_type="text/csv; charset=utf-8", headers=headers)
+    return Response(xlsx_bytes(table), media_type=XLSX_TYPE, headers=headers)
+
+
+def _format(request: Request) -> str:
+    fmt = request.path_params["fmt"]
+    if fmt not in FORMATS:
+        raise Refused("not_found", tr("no such export"))
+    return str(fmt)
+
+
+class OfficePages:
+    def __init__(self, portal: Portal) -> None:
+        self.portal = portal
+        self.office = Office(portal.call, portal.region)
+
+    async def registry(self, request: Request, person: User) -> Response:
+        fmt = _format(request)
+        given = {k: v for k in REGISTRY_FILTERS if (v := request.query_params.get(k))}
+        filters = validated(rg.SearchSmes, given)
+        table = await self.office.registry(filters, person.actor())
+        return download(table, fmt, f"registry-{self.portal.region}")
+
+    async def indicators(self, request: Request, person: User) -> Response:
+        fmt = _format(request)
+        today = datetime.now(UTC).date()
+        period = validated(rg.GetKpis, {
+            "period_from": request.query_params.get("period_from") or date(today.year, 1, 1),
+            "period_to": request.query_params.get("period_to") or today})  # fmt: skip
+        table = await self.office.indicators(period, person.actor())
+        name = f"indicators-{self.portal.region}-{period.period_from}-{period.period_to}"
+        return download(table, fmt, name)
+
+
+def add_routes(app: FastAPI, portal: Portal, pages: Pages) -> None:
+    office = OfficePages(portal)
+    pages.get(app, "/smes/export.{fmt}", office.registry, *STAFF)  # before /smes/{sme_id}
+    pages.get(app, "/kpis/export.{fmt}", office.indicators, *MAY_READ_INDICATORS)
