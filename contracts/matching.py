@@ -109,6 +109,25 @@ class ScheduleEvent(Payload):
     time_limit_s: float = Field(default=30, gt=0, le=600)
 
 
+# A participant reports a meeting's outcome from the event's first slot until this many days
+# after its last one.
+REPORT_DAYS = 30
+
+
+class ReportMeetingOutcome(Payload):
+    """A participant's own word on what a meeting led to: once per side."""
+
+    meeting_id: str
+    reporter: SmeRef
+    outcome: Outcome
+
+
+class OutcomeReport(Payload):
+    by: SmeRef
+    outcome: Outcome
+    reported_at: AwareDatetime
+
+
 class RecordMeetingOutcome(Payload):
     meeting_id: str
     outcome: Outcome
@@ -139,6 +158,12 @@ class Meeting(Payload):
         default=None, description="With locked: the table it is fixed at (none when remote)"
     )
     outcome: Outcome | None = None
+    reports: list[OutcomeReport] = Field(
+        default_factory=list,
+        description="The participants' own reports of the outcome, one per side at most: both "
+        "to the event's organisers and staff, to a contact only their own side's; none in the "
+        "meeting events",
+    )
     version: int = 1
 
 
@@ -437,6 +462,24 @@ RECORD_MEETING_OUTCOME = command(
         "not_found": "no meeting with this id",
         "conflict": "the meeting was not held (not accepted)",
         "forbidden": "an organiser records only their events' outcomes; staff only their region's",
+    },
+)
+REPORT_MEETING_OUTCOME = command(
+    S,
+    "report_meeting_outcome",
+    ReportMeetingOutcome,
+    Meeting,
+    "A participant reports what a meeting led to (the organisers' four outcomes), once, from "
+    f"the event's first slot until {REPORT_DAYS} days after its last",
+    roles=("sme",),
+    refusals={
+        "not_found": "no meeting with this id",
+        "forbidden": "only the two participants report, a contact only as their own SME",
+        "conflict": (
+            "the meeting was not accepted; the event has not begun (details.opens_at) or the "
+            "time to report has ended (details.closes_at); this side reported already "
+            "(details.reported)"
+        ),
     },
 )
 SET_AVAILABILITY = command(

@@ -48,6 +48,7 @@ SERVICE = ServiceDeclaration(
         "matching.cmd.cancel_meeting",
         "matching.cmd.lock_meeting",
         "matching.cmd.record_meeting_outcome",
+        "matching.cmd.report_meeting_outcome",
         "matching.cmd.request_meeting",
         "matching.cmd.respond_meeting",
         "matching.cmd.schedule_event",

@@ -8,6 +8,7 @@ from typing import Any
 from pymongo import ASCENDING
 from pymongo.errors import DuplicateKeyError
 
+from contracts import matching as c
 from contracts.common import SmeRef
 from contracts.envelope import Envelope
 from contracts.errors import Refused, not_found
@@ -36,6 +37,7 @@ def _state(m: Meeting) -> dict[str, Any]:
         "lock_slot": m.lock_slot,
         "lock_table": m.lock_table,
         "outcome": m.outcome,
+        "reports": [r.model_dump(mode="json") for r in m.reports],
         "version": m.version,
         # One active meeting per pair and event; declined and cancelled ones leave the index.
         "pair_key": pair_key(m.event_id, m.requester, m.receiver) if m.status in ACTIVE else None,
@@ -58,6 +60,7 @@ def meeting_from_doc(doc: dict[str, Any]) -> Meeting:
         lock_slot=doc.get("lock_slot"),
         lock_table=doc.get("lock_table"),
         outcome=doc.get("outcome"),
+        reports=[c.OutcomeReport.model_validate(r) for r in doc.get("reports", [])],
         version=doc["version"],
     )
 

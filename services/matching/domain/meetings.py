@@ -5,7 +5,7 @@ the event given an outcome. No I/O: the rules and the events they cause."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -82,6 +82,7 @@ class Meeting:
     lock_slot: int | None = None
     lock_table: int | None = None
     outcome: str | None = None
+    reports: list[c.OutcomeReport] = field(default_factory=list)
     version: int = 1
     events: list[tuple[Any, Any]] = field(default_factory=list)
 
@@ -119,8 +120,9 @@ class Meeting:
         return meeting
 
     def _record(self, op: Any) -> None:
-        # Without the message: the streams keep what they are sent, beyond an erasure's reach.
-        told = self.view().model_copy(update={"message": ""})
+        # Without the message: the streams keep what they are sent, beyond an erasure's reach;
+        # without the participants' reports, each side's own word for the organisers.
+        told = self.view().model_copy(update={"message": "", "reports": []})
         self.events.append((op, c.MeetingChanged(meeting=told, region=self.region)))
 
     def _change(self, op: Any) -> None:
@@ -184,6 +186,26 @@ class Meeting:
             )
             self.events.append((c.MEETING_HELD, held))
 
+    def report(self, by: SmeRef, outcome: str, now: datetime, event: Brokerage) -> None:
+        """A participant's report of the outcome: once per side, while reports are open."""
+        if key(by) not in (key(self.requester), key(self.receiver)):
+            raise Refused("forbidden", "only the two participants report a meeting's outcome")
+        if self.status != "accepted":
+            raise Refused("conflict", f"meeting {self.meeting_id} was {self.status}, not held")
+        opens, closes = report_window(event)
+        if now < opens:
+            raise Refused("conflict", "the event has not begun", opens_at=opens.isoformat())
+        if now > closes:
+            raise Refused("conflict", "the time to report has ended", closes_at=closes.isoformat())
+        if mine := next((r for r in self.reports if key(r.by) == key(by)), None):
+            raise Refused(
+                "conflict", f"{key(by)} reported this meeting already", reported=mine.outcome
+            )
+        self.reports.append(
+            c.OutcomeReport.model_validate({"by": by, "outcome": outcome, "reported_at": now})
+        )
+        self.version += 1
+
     def view(self, slot: int | None = None, table: int | None = None) -> c.Meeting:
         return c.Meeting(
             meeting_id=self.meeting_id,
@@ -201,8 +223,24 @@ class Meeting:
             locked_slot=self.lock_slot if self.locked else None,
             locked_table=self.lock_table if self.locked else None,
             outcome=self.outcome,
+            reports=list(self.reports),
             version=self.version,
         )
+
+
+def seen_by(meeting: c.Meeting, actor: Any) -> c.Meeting:
+    """A meeting as its reader may see it: a contact sees only their own side's report."""
+    if actor is None or actor.role != "sme":
+        return meeting
+    own = [r for r in meeting.reports if (r.by.sme_id, r.by.region) == (actor.sme_id, actor.region)]
+    return meeting.model_copy(update={"reports": own})
+
+
+def report_window(event: Brokerage) -> tuple[datetime, datetime]:
+    """From the event's first slot until REPORT_DAYS after its last one ends."""
+    first, _ = slot_times(event, 0)
+    _, last = slot_times(event, event.slots - 1)
+    return first, last + timedelta(days=c.REPORT_DAYS)
 
 
 def slot_times(event: Brokerage, slot: int) -> tuple[datetime, datetime]:

@@ -38,6 +38,7 @@ def build(rt: Runtime) -> None:
     rt.handles(c.SET_AVAILABILITY)(matching.set_availability)
     rt.handles(c.SCHEDULE_EVENT)(matching.schedule_event)
     rt.handles(c.RECORD_MEETING_OUTCOME)(matching.record_meeting_outcome)
+    rt.handles(c.REPORT_MEETING_OUTCOME)(matching.report_meeting_outcome)
     rt.handles(c.GET_SCHEDULE)(matching.get_schedule)
     rt.handles(c.GET_UNPLACED)(matching.get_unplaced)
     rt.handles(c.PLACE_MEETING)(matching.place_meeting)

@@ -26,7 +26,7 @@ from ..domain.access import (
     check_organiser,
     check_staff_for,
 )
-from ..domain.meetings import Brokerage, Meeting, key, slot_times
+from ..domain.meetings import Brokerage, Meeting, key, seen_by, slot_times
 from ..domain.ranking import seeker_from
 from ..domain.schedule_problem import MeetingSpec, Problem
 from ..domain.scheduler import solve, spec_weight
@@ -133,13 +133,26 @@ class Matching:
         d = cmd.data
         check_acts_for(cmd.actor, d.responder, "responder")
         check_staff_for(cmd.actor, d.responder, "responder", self.region)
-        return await self._change(d.meeting_id, cmd, lambda m: m.respond(d.responder, d.accept))
+        done = await self._change(d.meeting_id, cmd, lambda m: m.respond(d.responder, d.accept))
+        return seen_by(done, cmd.actor)
 
     async def cancel_meeting(self, cmd: Envelope[c.CancelMeeting]) -> c.Meeting:
         d = cmd.data
         check_acts_for(cmd.actor, d.by, "by")
         check_staff_for(cmd.actor, d.by, "by", self.region)
-        return await self._change(d.meeting_id, cmd, lambda m: m.cancel(d.by))
+        return seen_by(await self._change(d.meeting_id, cmd, lambda m: m.cancel(d.by)), cmd.actor)
+
+    async def report_meeting_outcome(self, cmd: Envelope[c.ReportMeetingOutcome]) -> c.Meeting:
+        """A participant's own report of what the meeting led to; the organisers read both."""
+        d = cmd.data
+        check_acts_for(cmd.actor, d.reporter, "reporter")
+        meeting = await self.meetings.require(d.meeting_id)
+        event = await self._event(meeting.event_id)
+        now = self.now()
+        done = await self._change(
+            d.meeting_id, cmd, lambda m: m.report(d.reporter, d.outcome, now, event)
+        )
+        return seen_by(done, cmd.actor)
 
     async def record_meeting_outcome(self, cmd: Envelope[c.RecordMeetingOutcome]) -> c.Meeting:
         d = cmd.data
@@ -427,7 +440,7 @@ class Matching:
             mine = [r for r in (m.requester, m.receiver) if r.sme_id == actor.sme_id]
             check_acts_for(actor, mine[0] if mine else None, "meeting_id")
         check_organiser(actor, m.event_id)
-        return await self._view(m)
+        return seen_by(await self._view(m), actor)
 
     async def list_meetings(self, query: Envelope[c.ListMeetings]) -> c.MeetingPage:
         q = query.data
@@ -440,7 +453,10 @@ class Matching:
             await self._event(q.event_id)  # no meetings, or no such event: say which
         placement = await self._placement(q.event_id)
         return c.MeetingPage(
-            items=[m.view(*placement.get(m.meeting_id, (None, None))) for m in found[: q.limit]],
+            items=[
+                seen_by(m.view(*placement.get(m.meeting_id, (None, None))), query.actor)
+                for m in found[: q.limit]
+            ],
             next_cursor=_cursor(offset + q.limit) if len(found) > q.limit else None,
         )
 
