@@ -140,3 +140,41 @@ async def test_every_desk_page_is_refused_to_another_organiser_and_a_contact(
                 answer = await http.post(f"/events/{event_id}/checkin/anything",
                                          data={"csrf": token.group(1), "day": "0"})  # fmt: skip
                 assert answer.status_code == 403, email
+
+
+async def test_the_organiser_moves_a_meeting_by_hand_and_unlocks_one(
+    region_app: Assembly, servers: Servers, client: BusClient, region: str, browser_page: Any
+) -> None:
+    page = browser_page
+    event_id = await scheduled_event(client, region)
+    schedule = await client.call(mt.GET_SCHEDULE, mt.GetSchedule(event_id=event_id), region)
+    [held] = schedule.meetings
+    await add_person(servers, region, "org@tallinn.example", "organiser", event_ids=[event_id])
+    base = portal_url(region_app, region)
+    await signed_in_at(page, f"{base}/events/{event_id}/unplaced", "org@tallinn.example")
+
+    # Adding the left-out meeting by hand is refused: person 0 is at the cap.
+    await page.get_by_role("button", name="Add to the schedule").click()
+    await page.get_by_role("heading", name="The meeting stays where it was").wait_for()
+    assert "cap 1" in await page.get_by_role("status").inner_text()
+    await shot(page, "organiser-06-place-refused")
+
+    # Moving the held one to a free slot and table: the grid shows it there.
+    free = next(s for s in range(4) if s != held.slot)
+    await page.goto(f"{base}/events/{event_id}/organise")
+    form = page.locator(f"form[action='/meetings/{held.meeting_id}/place']")
+    await form.get_by_label("Slot").select_option(index=free)
+    await form.get_by_label("Table").select_option(index=1)  # the second table
+    await form.get_by_role("button", name="Move").click()
+    await page.wait_for_url(re.compile(r"/organise"))
+    moved = await client.call(mt.GET_SCHEDULE, mt.GetSchedule(event_id=event_id), region)
+    assert moved.version == 2 and [(m.slot, m.table) for m in moved.meetings] == [(free, 1)]
+    await shot(page, "organiser-07-moved")
+
+    # Locked where it is, it can only be unlocked; unlocked, it can be moved again.
+    await page.locator("#grid").get_by_role("button", name=re.compile("^Lock")).click()
+    await page.get_by_role("button", name="Unlock").click()
+    await page.wait_for_url(re.compile(r"/organise"))
+    await page.get_by_role("button", name="Move").wait_for()
+    meeting = await client.call(mt.GET_MEETING, mt.GetMeeting(meeting_id=held.meeting_id), region)
+    assert not meeting.locked

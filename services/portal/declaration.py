@@ -47,6 +47,7 @@ SERVICE = ServiceDeclaration(
         "events.query.list_sme_registrations",
         "matching.cmd.cancel_meeting",
         "matching.cmd.lock_meeting",
+        "matching.cmd.place_meeting",
         "matching.cmd.record_meeting_outcome",
         "matching.cmd.report_meeting_outcome",
         "matching.cmd.request_meeting",

@@ -14,13 +14,14 @@ from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
 
 from contracts import events as ev
+from contracts import matching as mt
 from contracts.errors import Refused
 
 from ..adapters.exports import XLSX_TYPE, csv_bytes, xlsx_bytes
 from ..domain.users import User
 from ..service_layer.organiser import EXPORTS, Desk, checkin_rows, day_index
 from .event_pages import ORGANISERS
-from .forms import posted
+from .forms import posted, validated
 from .i18n import tr
 
 if TYPE_CHECKING:
@@ -86,6 +87,27 @@ class OrganiserPages:
         back = urlencode({"q": form.get("q") or "", "day": day})
         return RedirectResponse(f"/events/{event.event_id}/checkin?{back}", status_code=303)
 
+    async def place(self, request: Request, person: User) -> Response:
+        """A meeting added to the schedule or moved by hand; what it would break, named."""
+        form = await posted(request)
+        given = {"meeting_id": request.path_params["meeting_id"], "slot": form.get("slot"),
+                 "table": form.get("table") or None}  # fmt: skip
+        command = validated(mt.PlaceMeeting, given)
+        try:
+            done = await self.portal.call(mt.PLACE_MEETING, command, person.actor())
+        except Refused as refusal:
+            if refusal.code != "conflict":
+                raise
+            problems = refusal.details.get("problems") or [refusal.message]
+            back = str(form.get("back") or "")
+            return self.portal.page(
+                request, "notice.html", 409, person=person,
+                title=tr("The meeting stays where it was"),
+                message=tr("It cannot go there: %(problems)s", problems="; ".join(problems)),
+                back=back if back.startswith("/events/") and "//" not in back else "/",
+            )  # fmt: skip
+        return RedirectResponse(f"/events/{done.event_id}/organise#outcomes", status_code=303)
+
     async def statistics(self, request: Request, person: User) -> Response:
         event = await self._event(request, person)
         stats = await self.desk.statistics(event, person.actor())
@@ -111,5 +133,6 @@ def add_routes(app: FastAPI, portal: Portal, pages: Pages) -> None:
     pages.get(app, "/events/{event_id}/unplaced", desk.unplaced, *ORGANISERS)
     pages.get(app, "/events/{event_id}/checkin", desk.checkin, *ORGANISERS)
     pages.post(app, "/events/{event_id}/checkin/{registration_id}", desk.check_in, *ORGANISERS)
+    pages.post(app, "/meetings/{meeting_id}/place", desk.place, *ORGANISERS)
     pages.get(app, "/events/{event_id}/statistics", desk.statistics, *ORGANISERS)
     pages.get(app, "/events/{event_id}/exports/{what}.{fmt}", desk.export, *ORGANISERS)

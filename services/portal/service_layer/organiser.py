@@ -80,6 +80,10 @@ class UnplacedRow:
     common_slots: int
     remedies: list[Remedy]
 
+    @property
+    def locked(self) -> bool:
+        return "locked_clash" in self.reasons
+
 
 @dataclass(frozen=True)
 class Unplaced:
