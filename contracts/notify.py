@@ -24,6 +24,7 @@ MailKind = Literal[
     "meeting_accepted",
     "meeting_declined",
     "schedule_published",
+    "meeting_moved",
     "profile_expiring",
     "article_review_due",
     "survey_opened",

@@ -183,6 +183,25 @@ def schedule_ics(entry: dict[str, Any], meetings: Sequence[dict[str, Any]], vers
     return cal.to_ical()
 
 
+def meeting_moved_mail(
+    person: Person,
+    entry: dict[str, Any],
+    placed: dict[str, Any],
+    now: dict[str, str],
+    before: dict[str, str] | None,
+) -> Mail:
+    """A meeting added to the schedule or moved by hand: where it is now (and was), with the
+    meeting as a calendar entry that replaces the one the schedule gave (a later sequence)."""
+    meeting = placed["meeting"]
+    attachment = Attachment(
+        "meeting.ics", "text/calendar", schedule_ics(entry, [meeting], placed["version"])
+    )
+    context = {"event": entry, "now": now, "before": before,
+               "summary": f"meeting with {now['with']} {'moved' if before else 'added'}: "
+               f"{now['time']}"}  # fmt: skip
+    return Mail("meeting_moved", person, context, [attachment])
+
+
 def account_mail(data: dict[str, Any], command_id: str) -> tuple[Mail, DateCause]:
     """An invitation or a password reset link, once per command."""
     person = Person(data["email"].lower(), data.get("name", ""), data.get("language", "en"))

@@ -114,6 +114,7 @@ def _mail_to_people(rt: Runtime, notifier: Notifier) -> None:
     for meeting in (mt.MEETING_REQUESTED, mt.MEETING_ACCEPTED, mt.MEETING_DECLINED):
         rt.consumes(meeting)(_meeting(notifier, meeting.name))
     rt.consumes(gd.ARTICLE_REVIEW_DUE)(notifier.on_article_review_due)
+    rt.consumes(mt.MEETING_PLACED)(notifier.on_meeting_placed)
 
 
 def _dispatcher(

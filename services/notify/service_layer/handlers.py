@@ -307,6 +307,30 @@ class Notifier:
         data = event.data.model_dump(mode="json")
         await self.queue_mails([(mail, event) for mail in mails.review_due_mails(data)])
 
+    async def on_meeting_placed(self, event: Envelope[Any]) -> None:
+        """An organiser added a meeting to the schedule or moved it by hand: both of its sides
+        are told, once (the event's id makes each mail once-only), where it is now."""
+        placed = event.data.model_dump(mode="json")
+        entry = await self._entry(placed["event_id"])
+        meeting, previous = placed["meeting"], placed.get("previous")
+        items = []
+        for side in meeting["participants"]:
+            other = mails.other_party(meeting, mails.sme_key(side))
+            name = await self._name(placed["event_id"], other)
+            now = mails.agenda_row(meeting, entry, name)
+            before = mails.agenda_row(previous, entry, name) if previous else None
+            items += [
+                (
+                    replace(
+                        mails.meeting_moved_mail(person, entry, placed, now, before),
+                        about=(mails.sme_key(other),),
+                    ),
+                    event,
+                )
+                for person in await self._people(placed["event_id"], side)
+            ]
+        await self.queue_mails(items)
+
     async def on_schedule_published(self, event: Envelope[Any]) -> None:
         s = event.data.model_dump(mode="json")
         entry = await self._entry(s["event_id"])

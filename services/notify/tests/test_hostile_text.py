@@ -43,6 +43,7 @@ def every_mail(language: str) -> list[Mail]:
         *(mails.meeting_mail(kind, person, ENTRY, HOSTILE, HOSTILE)
           for kind in ("meeting_requested", "meeting_accepted", "meeting_declined")),
         mails.schedule_mail(person, ENTRY, [row], [MEETING], 2),
+        mails.meeting_moved_mail(person, ENTRY, {"meeting": MEETING, "version": 2}, row, row),
         mails.expiry_notice(profile, person)[0],
         digest,
         *(mails.account_mail({"kind": kind, "email": "mari@example.ee", "name": HOSTILE,
