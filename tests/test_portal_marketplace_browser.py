@@ -21,6 +21,7 @@ from mapnet.runtime.bus import BusClient
 from services.events.tests.test_events_bus import course
 from services.matching.tests.test_marketplace import code
 from services.matching.tests.test_matching_bus import brokerage, profile, sme
+from services.matching.tests.test_outcome_reports import accepted, running_event
 from tests.fixtures import Servers
 from tests.test_portal import add_person, portal_url
 from tests.test_portal_browser import SHOTS, shot
@@ -224,3 +225,36 @@ async def test_a_contact_edits_a_draft_and_a_published_profile_and_publishes_the
     # Another company's profile is not hers to edit: the form is refused.
     answer = await mari.goto(f"{base}/smes/{glass.sme_id}/profiles/any/edit")
     assert answer is not None and answer.status == 403
+
+
+async def test_each_side_reports_a_meetings_outcome_once_and_the_organiser_sees_both(
+    region_app: Assembly, servers: Servers, client: BusClient, region: str, browser: Any
+) -> None:
+    """Issue 31 item 4: after the event has begun, each participant reports what the meeting
+    led to from the requests inbox (in place, once); the organiser sees both sides' reports."""
+    base = portal_url(region_app, region)
+    event_id, p = await running_event(client, region)
+    await accepted(client, region, event_id, p[0], p[1])
+    await add_person(servers, region, "mari@on.ee", "sme", sme_id=p[0].sme_id)
+    await add_person(servers, region, "olev@on.ee", "sme", sme_id=p[1].sme_id)
+    await add_person(servers, region, "org@on.ee", "organiser", event_ids=[event_id])
+    for email, outcome, shown in (
+        ("mari@on.ee", "cooperation_possible", "cooperation possible"),
+        ("olev@on.ee", "informative_no_cooperation", "informative no cooperation"),
+    ):
+        contact = await person(browser, base, email)
+        await contact.get_by_role("link", name="Requests").click()
+        await contact.get_by_label("What did it lead to?").select_option(outcome)
+        if email == "mari@on.ee":
+            await shot(contact, "79-report-outcome")
+        url = contact.url
+        await contact.get_by_role("button", name="Report").click()
+        await contact.get_by_text(f"You reported: {shown}").wait_for()
+        assert contact.url == url  # in place
+        assert await contact.get_by_role("button", name="Report").count() == 0  # once
+    organiser = await person(browser, base, "org@on.ee")
+    await organiser.goto(f"{base}/events/{event_id}/organise#outcomes")
+    reports = organiser.locator(".reports")
+    await reports.get_by_text("P 0 reports: cooperation possible").wait_for()
+    await reports.get_by_text("P 1 reports: informative no cooperation").wait_for()
+    await shot(organiser, "79b-organiser-sees-reports")

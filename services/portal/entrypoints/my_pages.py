@@ -6,6 +6,7 @@ The view models come from service_layer/marketplace.py."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
@@ -17,7 +18,7 @@ from contracts.common import SmeRef
 from contracts.errors import Refused
 
 from ..domain.users import User
-from ..service_layer.marketplace import FILTERS, PROFILE_TYPES, Marketplace
+from ..service_layer.marketplace import FILTERS, OUTCOMES, PROFILE_TYPES, Marketplace, Row
 from .forms import posted, problems, validated
 from .i18n import tr
 
@@ -94,7 +95,8 @@ class MyPages:
     async def inbox(self, request: Request, person: User) -> Response:
         inbox = await self.market.inbox(person.sme_ref(), person.actor())
         sent = request.query_params.get("sent") == "1"
-        return self.portal.page(request, "requests.html", person=person, inbox=inbox, sent=sent)
+        return self.portal.page(request, "requests.html", person=person, inbox=inbox, sent=sent,
+                                now=datetime.now(UTC), outcomes=OUTCOMES)  # fmt: skip
 
     async def answer(self, request: Request, person: User) -> Response:
         """Accept or decline a request received: an htmx request gets its row as it now
@@ -107,8 +109,24 @@ class MyPages:
             request.path_params["meeting_id"], action == "accept", person.sme_ref(),
             person.actor(),
         )  # fmt: skip
+        return self._row(request, person, answered)
+
+    async def report(self, request: Request, person: User) -> Response:
+        """The contact's side's report of what an accepted meeting led to, once."""
+        form = await posted(request)
+        outcome = form.get("outcome")
+        if outcome not in OUTCOMES:  # never an outcome by default
+            raise Refused("validation_failed", tr("choose what the meeting led to"))
+        reported = await self.market.report(
+            request.path_params["meeting_id"], str(outcome), person.sme_ref(), person.actor()
+        )
+        return self._row(request, person, reported)
+
+    def _row(self, request: Request, person: User, changed: Row) -> Response:
+        """An htmx request gets the row as it now stands; a plain form post the inbox."""
         if request.headers.get("HX-Request"):
-            return self.portal.page(request, "request_row.html", person=person, r=answered)
+            return self.portal.page(request, "request_row.html", person=person, r=changed,
+                                    now=datetime.now(UTC), outcomes=OUTCOMES)  # fmt: skip
         return RedirectResponse("/requests", status_code=303)
 
 
@@ -124,3 +142,4 @@ def add_routes(app: FastAPI, portal: Portal, pages: Pages) -> None:
     pages.post(app, "/requests/new", mine.send_request, "sme")
     pages.get(app, "/requests", mine.inbox, "sme")
     pages.post(app, "/requests/{meeting_id}", mine.answer, "sme")
+    pages.post(app, "/requests/{meeting_id}/outcome", mine.report, "sme")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, get_args
 
 from contracts import events as ev
@@ -91,6 +91,19 @@ class Row:
     @property
     def answerable(self) -> bool:
         return self.received and self.meeting.status == "requested"
+
+    @property
+    def my_report(self) -> mt.OutcomeReport | None:
+        """The viewer's side's report (matching shows a contact no other)."""
+        return next(iter(self.meeting.reports), None)
+
+    def may_report(self, now: datetime) -> bool:
+        """An accepted meeting not reported yet, once its event has begun and until REPORT_DAYS
+        after it (matching decides, to the slot; the form is offered on the same days)."""
+        if self.meeting.status != "accepted" or self.my_report or self.event is None:
+            return False
+        closes = self.event.ends_at_utc + timedelta(days=mt.REPORT_DAYS)
+        return self.event.starts_at_utc <= now <= closes
 
 
 @dataclass(frozen=True)
@@ -249,6 +262,17 @@ class Marketplace:
                 (inbox.received if inbox_row.received else inbox.sent).append(inbox_row)
         return inbox
 
+    async def report(self, meeting_id: str, outcome: str, me: SmeRef, actor: Actor) -> Row:
+        """The viewer's side's report of a meeting's outcome; the row as it now stands."""
+        told = mt.ReportMeetingOutcome.model_validate(
+            {"meeting_id": meeting_id, "reporter": me, "outcome": outcome}
+        )
+        meeting: mt.Meeting = await self.call(mt.REPORT_MEETING_OUTCOME, told, actor)
+        event, names = await asyncio.gather(
+            self._event(meeting.event_id, actor), self._names(meeting.event_id, actor)
+        )
+        return row(meeting, event, me, names)
+
     async def _names(self, event_id: str, actor: Actor) -> dict[str, str]:
         """The names of an event's participants as the viewer may see them (none if the
         viewer's seat is gone: the rows then say the region)."""
@@ -269,6 +293,9 @@ class Marketplace:
             self._event(meeting.event_id, actor), self._names(meeting.event_id, actor)
         )
         return row(meeting, event, me, names)
+
+
+OUTCOMES: tuple[str, ...] = get_args(mt.Outcome)
 
 
 def row(

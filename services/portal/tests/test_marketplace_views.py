@@ -17,7 +17,7 @@ from contracts import matching as mt
 from contracts.access import Actor
 from contracts.common import SmeRef
 from contracts.errors import Refused
-from services.portal.service_layer.marketplace import Marketplace
+from services.portal.service_layer.marketplace import Marketplace, row
 
 REGION = "tallinn"
 ME = SmeRef(sme_id="me", region=REGION)
@@ -162,3 +162,22 @@ def test_the_inbox_tells_received_from_sent_and_names_whom_it_may() -> None:
     [sent] = inbox.sent
     # A company that shares nothing beyond its region has no name: the page says its region.
     assert (sent.meeting.meeting_id, sent.other_name, sent.answerable) == ("m2", "", False)
+
+
+def test_the_report_form_is_offered_for_an_accepted_meeting_from_the_event_until_report_days() -> (
+    None
+):
+    begun = event("begun", days=0)
+    meeting = mt.Meeting(meeting_id="m", event_id="begun", requester=ME, receiver=THEM,
+                         status="accepted", priority=2, remote=False)  # fmt: skip
+    r = row(meeting, begun, ME, {})
+    assert r.may_report(begun.starts_at_utc) and not r.may_report(
+        begun.starts_at_utc - timedelta(1)
+    )
+    closes = begun.ends_at_utc + timedelta(days=mt.REPORT_DAYS)
+    assert r.may_report(closes) and not r.may_report(closes + timedelta(seconds=1))
+    reported = mt.OutcomeReport(by=ME, outcome="cooperation_possible", reported_at=NOW)
+    done = row(meeting.model_copy(update={"reports": [reported]}), begun, ME, {})
+    assert done.my_report == reported and not done.may_report(begun.starts_at_utc)
+    asked = row(meeting.model_copy(update={"status": "requested"}), begun, ME, {})
+    assert not asked.may_report(begun.starts_at_utc)
