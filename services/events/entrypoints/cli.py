@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
+from contracts import events as c
+from contracts.errors import Refused
 from mapnet.runtime import importer
+from mapnet.runtime.bus import BusClient
 from mapnet.runtime.importer import Report, RowOrProblem
 from mapnet.runtime.settings import Settings
 
+from ..service_layer.handlers import entry_id
 from .demo import demo_calendar
 from .loader import Defaults, loader, read_rows
 
@@ -43,5 +48,26 @@ def import_file(
 
 
 def load_demo(nats_url: str, region: str) -> Report:
-    rows: list[RowOrProblem] = list(enumerate(demo_calendar(region), start=1))
+    """The demo calendar's entries that the region does not hold yet: its dates are counted
+    from the day of the first load, and a later load (another day) leaves them, and what was
+    built on them (registrations, a schedule), as they are."""
+    missing = asyncio.run(_missing(nats_url, region, demo_calendar(region)))
+    rows: list[RowOrProblem] = list(enumerate(missing, start=1))
     return importer.run(nats_url, region, "calendar entries", rows, loader(Defaults()), len(rows))
+
+
+async def _missing(nats_url: str, region: str, entries: list[dict[str, Any]]) -> list[Any]:
+    client = await BusClient.connect(nats_url, region=region, source=f"mapnet/{region}/demo")
+    missing = []
+    try:
+        for entry in entries:
+            event_id = entry_id(region, entry["partner_id"], entry["external_id"])
+            try:
+                await client.call(c.GET_EVENT, c.GetEvent(event_id=event_id), region)
+            except Refused as refused:
+                if refused.code != "not_found":
+                    raise
+                missing.append(entry)
+    finally:
+        await client.close()
+    return missing

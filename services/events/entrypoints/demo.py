@@ -19,7 +19,9 @@ CITIES = {
     "Oslo": ("NO", "Europe/Oslo"),
 }
 
-# (days from today, length in days, kind, title, city, clusters, topics)
+# (days from today, length in days, kind, title, city, clusters, topics); the last two were held
+# already, this year (the region's indicators count them). New entries go last: an entry's place
+# is its external id.
 PROGRAMME: list[tuple[int, int, str, str, str, list[str], list[str]]] = [
     (9, 2, "conference", "Baltic Photonics Days", "Tallinn", ["photonics"], ["lasers", "optics"]),
     (
@@ -96,6 +98,24 @@ PROGRAMME: list[tuple[int, int, str, str, str, list[str], list[str]]] = [
     ),
     (93, 2, "conference", "Ocean Tech Forum", "Oslo", ["cleantech"], ["maritime", "energy"]),
     (107, 1, "webinar", "Protecting IP Before You Export", "Tallinn", [], ["ipr", "export"]),
+    (
+        -70,
+        1,
+        "cluster_workshop",
+        "ICT Cluster Workshop: Selling to Public Buyers",
+        "Tallinn",
+        ["ict"],
+        ["public procurement"],
+    ),
+    (
+        -40,
+        1,
+        "road_show",
+        "Gazelles on Tour: Helsinki",
+        "Helsinki",
+        ["ict", "life-sciences"],
+        ["internationalisation"],
+    ),
 ]
 
 
@@ -140,10 +160,62 @@ def _entry(
 def demo_calendar(region: str, today: date | None = None) -> list[dict[str, Any]]:
     today = today or datetime.now(UTC).date()
     entries = [
-        _entry(region, n, today + timedelta(days=offset), days, kind, title, city, clusters, topics)
+        _entry(region, n, _day(today, offset), days, kind, title, city, clusters, topics)
         for n, (offset, days, kind, title, city, clusters, topics) in enumerate(PROGRAMME, start=1)
     ]
-    return [*entries, _brokerage_event(region, today), _training_course(region, today)]
+    return [
+        *entries,
+        _brokerage_event(region, today),
+        _training_course(region, today),
+        _second_brokerage_event(region, today),
+        _held_course(region, today),
+    ]
+
+
+def _day(today: date, offset: int) -> date:
+    """Past entries stay in this year, where the year's indicators count them."""
+    day = today + timedelta(days=offset)
+    return max(day, date(today.year, 1, 1)) if offset < 0 else day
+
+
+def _held_course(region: str, today: date) -> dict[str, Any]:
+    """A course held this year (its sessions are over), counted in the year's indicators."""
+    day = _day(today, -55)
+    tallinn = ZoneInfo("Europe/Tallinn")
+    entry = _entry(region, 201, day, 3, "training_course", "Export Readiness Course",
+                   "Tallinn", [], ["export", "internationalisation"])  # fmt: skip
+    sessions = [datetime.combine(day + timedelta(days=d), time(9), tallinn) for d in (0, 1, 2)]
+    return entry | {
+        "course": {
+            "capacity": 20,
+            "sessions": [s.isoformat() for s in sessions],
+            "completion_min_sessions": 2,
+        },
+    }
+
+
+def _second_brokerage_event(region: str, today: date) -> dict[str, Any]:
+    """A brokerage event further ahead, with participants and requests but no schedule yet
+    (the demo's matching part): the organiser's to run."""
+    day = today + timedelta(days=100)
+    deadline = datetime.combine(day - timedelta(days=5), time(23, 59), ZoneInfo("Europe/Tallinn"))
+    entry = _entry(region, 101, day, 1, "brokerage_event", "Life Science & ICT Partnering Day",
+                   "Tallinn", ["life-sciences", "ict"], ["partnering", "e-health"])  # fmt: skip
+    return entry | {
+        "capacity": 120,
+        "brokerage": {
+            "days": [day.isoformat()],
+            "day_start": "10:00",
+            "slots_per_day": 12,
+            "slot_minutes": 25,
+            "breaks_after_slot": [5],
+            "tables": 30,
+            "registration_deadline": deadline.isoformat(),
+            "participation_types": ["on_site", "remote"],
+            "max_meetings_per_participant": 8,
+            "max_requests_per_participant": 15,
+        },
+    }
 
 
 def _brokerage_event(region: str, today: date) -> dict[str, Any]:
