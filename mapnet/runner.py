@@ -13,6 +13,7 @@ from typing import Any
 from faststream import FastStream
 from faststream.middlewares import ExceptionMiddleware
 from faststream.nats import NatsBroker
+from faststream.nats.opentelemetry import NatsTelemetryMiddleware
 from faststream.nats.prometheus import NatsPrometheusMiddleware
 from nats.js import JetStreamContext
 from nats.js.api import StreamConfig
@@ -24,7 +25,7 @@ from pydantic_settings import BaseSettings
 from contracts.envelope import ErrorBody
 from contracts.subjects import dlq_stream, inbox_prefix, parse, stream_name
 from mapnet.federation.links import LinkKeeper
-from mapnet.runtime import logs, mongo
+from mapnet.runtime import logs, mongo, tracing
 from mapnet.runtime.bus import (
     ensure_network_stream,
     ensure_streams,
@@ -132,6 +133,7 @@ def build_broker(
     metrics: CollectorRegistry | None = None,
 ) -> NatsBroker:
     services = sorted({rt.service for rt in runtimes})
+    traced = tracing.configure(",".join(services))
     # One service on its own has an inbox of its own: its user may hear nothing else.
     inbox = (
         service_inbox(settings.region, services[0])
@@ -145,6 +147,8 @@ def build_broker(
             invalid_request_middleware({s: f for rt in runtimes for s, f in rt.rules.items()}),
             # Per handler: messages received and processed, their duration and exceptions.
             *([NatsPrometheusMiddleware(registry=metrics, app_name="mapnet")] if metrics else []),
+            # A span per handler, continuing the trace its message's headers carry.
+            *([NatsTelemetryMiddleware(tracer_provider=traced)] if traced else []),
         ],
         graceful_timeout=settings.graceful_timeout_s,
         logger=logs.get(

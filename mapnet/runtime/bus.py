@@ -27,6 +27,7 @@ from contracts.subjects import (
     shared_stream,
     stream_name,
 )
+from mapnet.runtime import tracing
 from mapnet.runtime.codec import encode, make_envelope
 
 Out = TypeVar("Out", bound=BaseModel)
@@ -186,7 +187,9 @@ class BusClient:
         # down, or the subject is not one it takes from here) from "a listener did not answer in
         # time" (it is slow or stuck; a command may still be carried out, so send it again).
         try:
-            msg = await self.nc.request(subj, encode(env), timeout=waited_s)
+            msg = await self.nc.request(
+                subj, encode(env), timeout=waited_s, headers=tracing.inject({}) or None
+            )
         except NoRespondersError as exc:
             raise Refused(
                 "region_unavailable", f"nobody answers {subj}", subject=subj, region=region,

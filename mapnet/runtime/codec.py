@@ -18,6 +18,7 @@ from contracts.envelope import (
     utcnow,
 )
 from contracts.operations import Operation
+from mapnet.runtime import tracing
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -42,6 +43,8 @@ def make_envelope(
     **extensions: Any,
 ) -> Envelope[M]:
     ident = id or new_id()
+    if "traceparent" not in extensions and (traceparent := tracing.current_traceparent()):
+        extensions["traceparent"] = traceparent  # CloudEvents' distributed tracing extension
     return op.envelope(
         id=ident,
         source=source,

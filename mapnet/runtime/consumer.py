@@ -21,7 +21,7 @@ from pymongo.errors import BulkWriteError
 from contracts.envelope import Envelope, utcnow
 from contracts.operations import Operation
 from contracts.subjects import dlq_subject
-from mapnet.runtime import logs
+from mapnet.runtime import logs, tracing
 from mapnet.runtime.codec import decode, explain_invalid
 from mapnet.runtime.mongo import Collection
 
@@ -179,8 +179,15 @@ class EventConsumer(Generic[In]):
             consumer=self.durable,
             event_id=env.id,
         ):
+            # The trace of the command that caused the event (the relay's header, else the
+            # envelope's): a pulled batch has no one parent, each of its messages does.
+            traceparent = (msg.headers or {}).get(tracing.TRACEPARENT) or getattr(
+                env, "traceparent", None
+            )
             try:
-                await self.handler(env)
+                with tracing.span_under(f"{self.durable} handles {msg.subject}", traceparent,
+                                        **{"messaging.message.id": env.id}):  # fmt: skip
+                    await self.handler(env)
             except Exception as exc:
                 reason = f"{type(exc).__name__}: {exc}"
                 if deliveries >= self.max_deliveries:

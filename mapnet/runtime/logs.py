@@ -8,6 +8,8 @@ from typing import Any
 
 import structlog
 
+from mapnet.runtime import tracing
+
 _REQUIRED = ("region", "service", "correlation_id")
 
 
@@ -23,6 +25,7 @@ def configure(level: str = "INFO") -> None:
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         _ensure_keys,
+        tracing.trace_id,
         structlog.processors.format_exc_info,
         structlog.processors.JSONRenderer(),
     ]

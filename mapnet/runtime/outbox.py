@@ -16,7 +16,7 @@ from pymongo.errors import DuplicateKeyError
 
 from contracts.envelope import Envelope
 from contracts.errors import conflict
-from mapnet.runtime import logs
+from mapnet.runtime import logs, tracing
 from mapnet.runtime.codec import encode
 from mapnet.runtime.mongo import PENDING_OUTBOX, Collection
 
@@ -28,6 +28,8 @@ def outbox_fields(envelopes: Sequence[Envelope[Any]], first_seq: int) -> dict[st
             "seq": first_seq + i,
             "subject": _subject(env),
             "payload": encode(env).decode(),
+            # The trace the event belongs to, for the relay's headers (tracing.py).
+            **({"traceparent": tp} if (tp := getattr(env, "traceparent", None)) else {}),
         }
         for i, env in enumerate(envelopes)
     }
@@ -199,7 +201,10 @@ class OutboxRelay:
                     entries = _entries(record) if record else []
                 else:
                     # The writer's own events: no need to read the record back.
-                    entries = [(env.id, _subject(env), encode(env)) for env in events]
+                    entries = [
+                        (env.id, _subject(env), encode(env), getattr(env, "traceparent", None))
+                        for env in events
+                    ]
                 jobs[name].append((record_id, entries))
             for name, records in jobs.items():
                 unmarked[name] += await self._publish_all(records)
@@ -246,8 +251,13 @@ class OutboxRelay:
         """Publish in order; answer the updates that mark them sent (written in bulk later: a
         crash before that only re-publishes, and JetStream drops the duplicates)."""
         marks = []
-        for event_id, subject, payload in entries:
-            await self._js.publish(subject, payload, headers={"Nats-Msg-Id": event_id})
+        for event_id, subject, payload, traceparent in entries:
+            headers = {"Nats-Msg-Id": event_id}
+            with tracing.span_under(f"outbox publish {subject}", traceparent,
+                                    **{"messaging.message.id": event_id}):  # fmt: skip
+                # The consumers continue under this publish (the stored context, untraced).
+                tracing.inject(headers)
+                await self._js.publish(subject, payload, headers=headers)
             # The $exists guard keeps the counter right when two relays race on one event.
             marks.append(
                 UpdateOne(
@@ -265,7 +275,7 @@ class OutboxRelay:
         return len(marks)
 
 
-Entry = tuple[str, str, bytes]
+Entry = tuple[str, str, bytes, str | None]  # event id, subject, payload, traceparent
 _RECORDS_PER_WRITE = 500
 _RECORDS_AT_ONCE = 256
 _MARKS_PER_WRITE = 200
@@ -273,4 +283,7 @@ _MARKS_PER_WRITE = 200
 
 def _entries(record: dict[str, Any]) -> list[Entry]:
     pending = sorted((record.get("outbox") or {}).items(), key=lambda kv: kv[1]["seq"])
-    return [(eid, entry["subject"], entry["payload"].encode()) for eid, entry in pending]
+    return [
+        (eid, entry["subject"], entry["payload"].encode(), entry.get("traceparent"))
+        for eid, entry in pending
+    ]
