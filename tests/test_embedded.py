@@ -529,6 +529,9 @@ async def test_make_run_demo_signs_each_demo_user_in_to_their_roles_pages(tmp_pa
                     allowed = [*allowed, found.group(1)]
                 for path in allowed:
                     assert (await http.get(path)).status_code == 200, (name, path)
+                if name == "sme":  # the demo's profiles: partner search finds and explains
+                    partners = (await http.get("/partners")).text
+                    assert "No profile fits yet" not in partners and "Why: " in partners
                 for path in refused:
                     assert (await http.get(path)).status_code == 403, (name, path)
     finally:

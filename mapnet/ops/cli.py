@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+from collections.abc import Iterable
+from graphlib import TopologicalSorter
 from pathlib import Path
 from typing import Annotated, Any, cast
 
@@ -15,7 +17,7 @@ from rich.table import Table
 from mapnet.ops.dlq_cli import dlq_app
 from mapnet.runtime import logs
 from mapnet.runtime.credentials import without_login
-from mapnet.runtime.declaration import declared
+from mapnet.runtime.declaration import ServiceDeclaration, declared
 from mapnet.runtime.settings import Settings
 
 app = typer.Typer(
@@ -114,18 +116,36 @@ def serving_as(settings: Settings, service: str) -> Settings:
 
 @app.command()
 def demo(region: Annotated[str | None, typer.Option(help="Region to fill")] = None) -> None:
-    """Load the demo data set: a few dozen invented SMEs across the seed's clusters and a
-    calendar for the coming months."""
+    """Load the demo data set: a region a few months in (invented SMEs across the seed's
+    clusters, their profiles, journeys and stories, a calendar, brokerage events with meetings);
+    loading it again changes nothing."""
     url, rid = _settings().nats_url_for(region)
     load_demo(url, rid)
 
 
-def load_demo(nats_url: str, region: str) -> None:
-    services = list(declared().values())
-    # One level of order is all the services need (the portal's people act for the registry's
-    # SMEs); a service that builds on others comes after all that do not.
-    for service in sorted(services, key=lambda s: bool(s.demo_after)):
+def load_demo(nats_url: str, region: str, names: Iterable[str] | None = None) -> None:
+    """Each service's part of the demo (or the named services'), in ``demo_order``."""
+    for service in demo_order(names):
         service.load_demo(nats_url, region)
+
+
+def demo_order(names: Iterable[str] | None = None) -> list[ServiceDeclaration]:
+    """The services whose demo builds on no other's first, then those whose demo builds only on
+    theirs (`demo_after`: the portal's people act for the registry's SMEs, the brokerage part
+    uses the calendar's events, the reports count everything), and so on; by name within each."""
+    services = declared()
+    wanted = set(services) if names is None else set(names)
+    sorter = TopologicalSorter(
+        {name: [d for d in s.demo_after if d in wanted] for name, s in services.items()
+         if name in wanted}
+    )  # fmt: skip
+    sorter.prepare()
+    order: list[str] = []
+    while sorter.is_active():
+        ready = sorted(sorter.get_ready())
+        order += ready
+        sorter.done(*ready)
+    return [services[name] for name in order]
 
 
 def _check_known(regions: list[str]) -> None:

@@ -14,7 +14,9 @@ SERVICE = ServiceDeclaration(
     cli="services.portal.entrypoints.cli:app",
     cli_name="user",
     demo="services.portal.entrypoints.demo:load_demo",
-    demo_after=("registry",),
+    # The demo's people act for the registry's first SME; the organiser runs the brokerage
+    # events the calendar's and matching's demo made.
+    demo_after=("registry", "events", "matching"),
     # What people do through its pages, each as themselves (the envelope's actor).
     asks=(
         "guide.cmd.approve_article",

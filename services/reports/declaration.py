@@ -12,6 +12,9 @@ SERVICE = ServiceDeclaration(
     # `mapnet report monitoring …`, `mapnet report cluster …`
     cli="services.reports.entrypoints.cli:app",
     cli_name="report",
+    # The demo's survey answers and monthly figures count what every other part loaded.
+    demo="services.reports.entrypoints.demo:load_demo",
+    demo_after=("registry", "events", "matching"),
     # A cluster report reads the cluster's SMEs and its calendar entries.
     # The monthly figures ask the registry's indicators and matching's meeting counts.
     asks=(
