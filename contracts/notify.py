@@ -10,7 +10,7 @@ from typing import Literal
 from pydantic import EmailStr, Field, HttpUrl, field_validator
 
 from .access import EVERYONE, PEOPLE, STAFF
-from .common import Accepted, Keyword, LanguageCode, Page
+from .common import SINGLE_LINE, Accepted, Keyword, LanguageCode, Page, SmeRef
 from .envelope import Payload
 from .operations import command, event, query
 
@@ -25,6 +25,7 @@ MailKind = Literal[
     "meeting_declined",
     "schedule_published",
     "meeting_moved",
+    "participants_message",
     "profile_expiring",
     "article_review_due",
     "survey_opened",
@@ -235,6 +236,32 @@ UNSUBSCRIBE = command(
     roles=EVERYONE,
     refusals={"forbidden": "the token is not this address's, or not for this purpose"},
 )
+
+
+class MessageParticipants(Payload):
+    """One mail from an event's organiser to its participants, as notify knows them from the
+    events service: each as their mail preferences say, with the unsubscribe link of every mail."""
+
+    event_id: str = Field(min_length=1, max_length=200)
+    audience: Literal["confirmed", "waitlisted", "without_meetings"] = Field(
+        description="confirmed: everyone with a seat; waitlisted: those waiting for one; "
+        "without_meetings: the confirmed whose SME is not in data.with_meetings"
+    )
+    subject: str = Field(min_length=1, max_length=200, pattern=SINGLE_LINE)
+    body: str = Field(min_length=1, max_length=10_000)
+    with_meetings: list[SmeRef] = Field(
+        default_factory=list,
+        max_length=10_000,
+        description="With without_meetings: the participants who have an accepted meeting (the "
+        "portal reads them from matching); only the event's own people are ever written to",
+    )
+
+
+class ParticipantsMessaged(Payload):
+    event_id: str
+    addressed: int = Field(description="People it was for (each mailed as their preferences say)")
+
+
 SEND_ACCOUNT_MAIL = command(
     S,
     "send_account_mail",
@@ -242,6 +269,18 @@ SEND_ACCOUNT_MAIL = command(
     Accepted,
     "Mail an invitation or a password reset link",
     roles=("service",),
+)
+MESSAGE_PARTICIPANTS = command(
+    S,
+    "message_participants",
+    MessageParticipants,
+    ParticipantsMessaged,
+    "Mail an event's participants, its waitlist, or those without meetings",
+    roles=(*STAFF, "organiser"),
+    refusals={
+        "not_found": "no such event here",
+        "forbidden": "an organiser writes only to their events' people; staff only in their region",
+    },
 )
 FORGET_PERSON = command(
     S,

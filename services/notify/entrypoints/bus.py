@@ -59,6 +59,7 @@ def build(rt: Runtime) -> None:
     rt.handles(c.UNSUBSCRIBE)(notifier.unsubscribe)
     rt.handles(c.FORGET_PERSON)(notifier.forget_person)
     rt.handles(c.SEND_ACCOUNT_MAIL)(notifier.send_account_mail)
+    rt.handles(c.MESSAGE_PARTICIPANTS)(notifier.message_participants)
     rt.handles(c.GET_PREFERENCES)(notifier.get_preferences)
     rt.handles(c.SEND_DIGEST)(notifier.send_digest)
     rt.handles(c.LIST_DELIVERIES)(notifier.list_deliveries)

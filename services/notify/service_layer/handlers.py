@@ -23,6 +23,7 @@ from ..adapters.mail import compose, wire_text
 from ..adapters.repository import NotifyStore, delivery_view, email_hash, utc_key
 from ..domain import mails
 from ..domain.mails import DateCause
+from ..domain.messages import audience, check_may_message, participants_mail
 from ..domain.rules import (
     Mail,
     Person,
@@ -330,6 +331,23 @@ class Notifier:
                 for person in await self._people(placed["event_id"], side)
             ]
         await self.queue_mails(items)
+
+    async def message_participants(
+        self, cmd: Envelope[c.MessageParticipants]
+    ) -> c.ParticipantsMessaged:
+        """The organiser's one mail to the audience chosen, once per command (its id makes each
+        mail once-only), each person's preferences and unsubscribe link as for every mail."""
+        d = cmd.data
+        check_may_message(cmd.actor, d.event_id, self.region)
+        entry = await self._entry(d.event_id)
+        if entry == mails.described(None):  # neither known here nor from the events service
+            raise not_found("event", d.event_id)
+        busy = {mails.sme_key(s.model_dump()) for s in d.with_meetings}
+        people = audience(await self.store.open_registrations(d.event_id), d.audience, busy)
+        await self.queue_mails(
+            [(participants_mail(person, entry, d.subject, d.body), cmd) for person in people]
+        )
+        return c.ParticipantsMessaged(event_id=d.event_id, addressed=len(people))
 
     async def on_schedule_published(self, event: Envelope[Any]) -> None:
         s = event.data.model_dump(mode="json")

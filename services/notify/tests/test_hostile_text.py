@@ -11,6 +11,7 @@ import pytest
 
 from services.notify.adapters.mail import TEMPLATES, compose, wire_text
 from services.notify.domain import mails
+from services.notify.domain.messages import participants_mail
 from services.notify.domain.rules import Mail, Person
 
 HOSTILE = "Evil\r\nBcc: victim@example.org\r\n\r\n<script>alert(1)</script> ünï 😀 " + "x" * 300
@@ -44,6 +45,7 @@ def every_mail(language: str) -> list[Mail]:
           for kind in ("meeting_requested", "meeting_accepted", "meeting_declined")),
         mails.schedule_mail(person, ENTRY, [row], [MEETING], 2),
         mails.meeting_moved_mail(person, ENTRY, {"meeting": MEETING, "version": 2}, row, row),
+        participants_mail(person, ENTRY, HOSTILE.replace("\n", " "), HOSTILE),
         mails.expiry_notice(profile, person)[0],
         digest,
         *(mails.account_mail({"kind": kind, "email": "mari@example.ee", "name": HOSTILE,
