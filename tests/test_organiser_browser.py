@@ -178,3 +178,32 @@ async def test_the_organiser_moves_a_meeting_by_hand_and_unlocks_one(
     await page.get_by_role("button", name="Move").wait_for()
     meeting = await client.call(mt.GET_MEETING, mt.GetMeeting(meeting_id=held.meeting_id), region)
     assert not meeting.locked
+
+
+async def test_the_organiser_writes_to_those_without_meetings(
+    region_app: Assembly, servers: Servers, client: BusClient, region: str, browser_page: Any
+) -> None:
+    page = browser_page
+    event_id = await scheduled_event(client, region)  # persons 0, 1, 2 have accepted meetings
+    await add_person(servers, region, "org@tallinn.example", "organiser", event_ids=[event_id])
+    await add_person(servers, region, "other@tallinn.example", "organiser", event_ids=["other"])
+    base = portal_url(region_app, region)
+    await signed_in_at(page, f"{base}/events/{event_id}/organise", "org@tallinn.example")
+    await page.get_by_role("link", name="Write to the participants").click()
+    await page.get_by_label("those with a seat but no accepted meeting").check()
+    await page.get_by_label("Subject").fill("Meet the investors at 15:00")
+    await page.get_by_label("Message").fill("=1+1 No meetings yet? Come to the investors' corner.")
+    await shot(page, "organiser-08-message")
+    await page.get_by_role("button", name="Send").click()
+    await page.get_by_role("heading", name="Message sent").wait_for()
+    assert "Sent to 1 people" in await page.get_by_role("status").inner_text()  # person 3
+    await shot(page, "organiser-09-message-sent")
+
+    async with httpx.AsyncClient(base_url=base) as http:
+        await sign_in(http, "other@tallinn.example")
+        assert (await http.get(f"/events/{event_id}/message")).status_code == 403
+        token = re.search(r'name="csrf" value="([^"]+)"', (await http.get("/")).text)
+        assert token
+        form = {"csrf": token.group(1), "audience": "confirmed", "subject": "x", "body": "y"}
+        sent = await http.post(f"/events/{event_id}/message", data=form)
+        assert sent.status_code == 403

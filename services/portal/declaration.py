@@ -63,6 +63,7 @@ SERVICE = ServiceDeclaration(
         "matching.query.get_unplaced",
         "matching.query.list_meetings",
         "matching.query.list_participants",
+        "notify.cmd.message_participants",
         "notify.cmd.send_account_mail",
         "notify.cmd.set_preferences",
         "notify.cmd.unsubscribe",

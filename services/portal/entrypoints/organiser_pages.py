@@ -108,6 +108,24 @@ class OrganiserPages:
             )  # fmt: skip
         return RedirectResponse(f"/events/{done.event_id}/organise#outcomes", status_code=303)
 
+    async def message_form(self, request: Request, person: User) -> Response:
+        event = await self._event(request, person)
+        return self.portal.page(request, "message.html", person=person, event=event)
+
+    async def message(self, request: Request, person: User) -> Response:
+        form = await posted(request)
+        event = await self._event(request, person)
+        addressed = await self.desk.message(
+            event, person.actor(), str(form.get("audience") or ""),
+            str(form.get("subject") or ""), str(form.get("body") or ""),
+        )  # fmt: skip
+        return self.portal.page(
+            request, "notice.html", person=person, title=tr("Message sent"),
+            message=tr("Sent to %(count)s people, each as their mail preferences say.",
+                       count=addressed),
+            back=f"/events/{event.event_id}/organise",
+        )  # fmt: skip
+
     async def statistics(self, request: Request, person: User) -> Response:
         event = await self._event(request, person)
         stats = await self.desk.statistics(event, person.actor())
@@ -134,5 +152,7 @@ def add_routes(app: FastAPI, portal: Portal, pages: Pages) -> None:
     pages.get(app, "/events/{event_id}/checkin", desk.checkin, *ORGANISERS)
     pages.post(app, "/events/{event_id}/checkin/{registration_id}", desk.check_in, *ORGANISERS)
     pages.post(app, "/meetings/{meeting_id}/place", desk.place, *ORGANISERS)
+    pages.get(app, "/events/{event_id}/message", desk.message_form, *ORGANISERS)
+    pages.post(app, "/events/{event_id}/message", desk.message, *ORGANISERS)
     pages.get(app, "/events/{event_id}/statistics", desk.statistics, *ORGANISERS)
     pages.get(app, "/events/{event_id}/exports/{what}.{fmt}", desk.export, *ORGANISERS)

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 from contracts import events as ev
 from contracts import matching as mt
+from contracts import notify as nt
 from contracts.access import STAFF, Actor
 from contracts.common import SmeRef
 from contracts.errors import Refused
@@ -409,6 +410,26 @@ class Desk:
         registrations = await self.registrations(event.event_id, actor)
         names = await self.names(event.event_id, actor, registrations)
         return unplaced_rows(told, event, names)
+
+    async def message(
+        self, event: ev.EventDetails, actor: Actor, audience: str, subject: str, body: str
+    ) -> int:
+        """One mail to the audience chosen, through notify; how many people it was for. Those
+        "without meetings" are the confirmed whose SME has no accepted meeting here."""
+        with_meetings: list[SmeRef] = []
+        if audience == "without_meetings":
+            accepted = await self._every(
+                mt.LIST_MEETINGS, mt.ListMeetings(event_id=event.event_id, status="accepted"),
+                actor,
+            )  # fmt: skip
+            sides = {key(r): r for m in accepted for r in (m.requester, m.receiver)}
+            with_meetings = list(sides.values())
+        command = nt.MessageParticipants.model_validate(
+            {"event_id": event.event_id, "audience": audience, "subject": subject.strip(),
+             "body": body.strip(), "with_meetings": with_meetings}
+        )  # fmt: skip
+        done = await self.call(nt.MESSAGE_PARTICIPANTS, command, actor)
+        return int(done.addressed)
 
     async def statistics(self, event: ev.EventDetails, actor: Actor) -> Statistics:
         registrations, meetings, scheduled = await asyncio.gather(
