@@ -232,7 +232,7 @@ class Marketplace:
             raise Refused(
                 "validation_failed",
                 "choose an event both companies attend",
-                fields=[{"field": "data.event_id", "message": "not attended by both",
+                fields=[{"field": "data.event_id", "message": "choose an event both attend",
                          "type": "not_common"}],
             )  # fmt: skip
         asked = mt.RequestMeeting(
