@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import Awaitable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -36,6 +37,8 @@ _NAMESPACE = uuid.UUID("7a2e4c91-3b5d-4f60-9d18-c6e0a8b47f25")
 MAIN, SECOND, HELD = "demo-100", "demo-101", "demo-300"
 HELD_TITLE = "Autumn Brokerage Day"
 HELD_DAYS_AGO = 75
+# Commands in flight at once (the demo loads in a few seconds instead of a minute).
+AT_ONCE = 8
 # The outcomes the held event's meetings get, in turn (a meeting with the no-show: did not
 # take place).
 OUTCOMES: tuple[c.Outcome, ...] = (
@@ -103,8 +106,11 @@ async def _companies(client: BusClient, region: str) -> list[Company]:
     while True:
         page = await client.call(rg.SEARCH_SMES, rg.SearchSmes(limit=100, cursor=cursor), region,
                                  actor=actor)  # fmt: skip
-        for item in page.items:
-            sme = await client.call(rg.GET_SME, rg.GetSme(sme_id=item.sme_id), region, actor=actor)
+        smes = await asyncio.gather(
+            *(client.call(rg.GET_SME, rg.GetSme(sme_id=i.sme_id), region, actor=actor)
+              for i in page.items)
+        )  # fmt: skip
+        for sme in smes:
             published = any(p.status == "published" for p in sme.profiles)
             if sme.contacts and (published or first):
                 contact = sme.contacts[0]
@@ -131,7 +137,7 @@ async def _demo_entries(client: BusClient, region: str) -> dict[str, ev.Calendar
 async def _participants(
     client: BusClient, region: str, event_id: str, companies: list[Company]
 ) -> None:
-    for n, company in enumerate(companies):
+    async def register(n: int, company: Company) -> None:
         contact = company.email.split("@")[0]
         registration = ev.RegisterParticipant(
             event_id=event_id,
@@ -142,6 +148,19 @@ async def _participants(
         )
         await client.call(ev.REGISTER_PARTICIPANT, registration, region, actor=company.actor(),
                           id=_id(region, "register", event_id, company.ref.sme_id))  # fmt: skip
+
+    await _side_by_side(register(n, company) for n, company in enumerate(companies))
+
+
+async def _side_by_side(steps: Iterable[Awaitable[object]]) -> None:
+    """A few steps at once (each one's own commands one after the other)."""
+    room = asyncio.Semaphore(AT_ONCE)
+
+    async def one(step: Awaitable[object]) -> None:
+        async with room:
+            await step
+
+    await asyncio.gather(*(one(step) for step in steps))
 
 
 def _plan(count: int) -> list[tuple[int, int, str | None]]:
@@ -165,7 +184,7 @@ def _plan(count: int) -> list[tuple[int, int, str | None]]:
 async def _requests(
     client: BusClient, region: str, event_id: str, companies: list[Company], name: str
 ) -> None:
-    for n, (i, j, answer) in enumerate(_plan(len(companies))):
+    async def ask(n: int, i: int, j: int, answer: str | None) -> None:
         asking, asked = companies[i], companies[j]
         request = c.RequestMeeting(
             event_id=event_id,
@@ -177,12 +196,14 @@ async def _requests(
         meeting = await client.call(c.REQUEST_MEETING, request, region, actor=asking.actor(),
                                     id=_id(region, "request", name, str(i), str(j)))  # fmt: skip
         if answer is None or meeting.status != "requested":
-            continue
+            return
         respond = c.RespondMeeting(
             meeting_id=meeting.meeting_id, accept=answer == "accept", responder=asked.ref
         )
         await client.call(c.RESPOND_MEETING, respond, region, actor=asked.actor(),
                           id=_id(region, "respond", meeting.meeting_id))  # fmt: skip
+
+    await _side_by_side(ask(n, *step) for n, step in enumerate(_plan(len(companies))))
 
 
 async def _schedule_once(
@@ -275,25 +296,29 @@ async def _held_event(
         ev.LIST_REGISTRATIONS, ev.ListRegistrations(event_id=event_id, limit=100), region,
         actor=actor,
     )  # fmt: skip
-    for registration in registrations.items:
-        if registration.status == "confirmed" and registration.sme != absent:
-            await client.call(ev.RECORD_ATTENDANCE,
-                              ev.RecordAttendance(registration_id=registration.registration_id),
-                              region, actor=actor,
-                              id=_id(region, "attended", registration.registration_id))  # fmt: skip
+    await _side_by_side(
+        client.call(ev.RECORD_ATTENDANCE, ev.RecordAttendance(registration_id=r.registration_id),
+                    region, actor=actor, id=_id(region, "attended", r.registration_id))
+        for r in registrations.items
+        if r.status == "confirmed" and r.sme != absent
+    )  # fmt: skip
     schedule = await _schedule_once(client, region, event_id, past=True)
     placed = {m.meeting_id for m in schedule.meetings}
     meetings = await client.call(
         c.LIST_MEETINGS, c.ListMeetings(event_id=event_id, status="accepted", limit=100), region,
         actor=actor,
     )  # fmt: skip
+    records = []
     for n, meeting in enumerate(sorted(meetings.items, key=lambda m: m.meeting_id)):
         if meeting.outcome is not None:
             continue  # recorded already (by the demo, or by staff since)
         outcome: c.Outcome = OUTCOMES[n % len(OUTCOMES)]
         if absent in (meeting.requester, meeting.receiver) or meeting.meeting_id not in placed:
             outcome = "did_not_take_place"
-        record = c.RecordMeetingOutcome(meeting_id=meeting.meeting_id, outcome=outcome,
-                                        note="Demo outcome (invented).")  # fmt: skip
-        await client.call(c.RECORD_MEETING_OUTCOME, record, region, actor=actor,
-                          id=_id(region, "outcome", meeting.meeting_id))  # fmt: skip
+        records.append(c.RecordMeetingOutcome(meeting_id=meeting.meeting_id, outcome=outcome,
+                                              note="Demo outcome (invented)."))  # fmt: skip
+    await _side_by_side(
+        client.call(c.RECORD_MEETING_OUTCOME, record, region, actor=actor,
+                    id=_id(region, "outcome", record.meeting_id))
+        for record in records
+    )  # fmt: skip

@@ -9,6 +9,7 @@ answers a repeated command with its first answer)."""
 
 from __future__ import annotations
 
+import asyncio
 import random
 import uuid
 from datetime import UTC, date, datetime, timedelta
@@ -23,6 +24,8 @@ from ..domain.journey import STAGES
 from .demo import CLUSTERS
 
 _NAMESPACE = uuid.UUID("0f3c9d2e-6b4a-4c1e-8a7d-5e2b9f1c3a64")
+# SMEs built at once: each SME's steps go one after the other, the SMEs side by side.
+AT_ONCE = 8
 DEMO_REASON = "Demo: invented step of the demo's coaching journey"
 # The stage each SME reaches, by its place in the registry's name order (the first is the one
 # the demo's SME contact acts for): every stage is held by several SMEs.
@@ -102,16 +105,21 @@ async def load_journey(client: BusClient, region: str) -> list[c.SmeView]:
     today = datetime.now(UTC).date()
     actor = staff(region)
     smes = await _all_smes(client, region, actor)
-    for place, sme in enumerate(smes):
-        if not sme.profiles:
-            for n, (published, profile) in enumerate(demo_profiles(sme, place, today)):
-                op = c.PUBLISH_PROFILE if published else c.DRAFT_PROFILE
-                data = c.PublishProfile(sme_id=sme.sme_id, profile=profile)
-                await client.call(op, data, region, actor=actor,
-                                  id=command_id(region, "profile", sme.sme_id, str(n)))  # fmt: skip
-        await _move_along(client, region, actor, sme, STAGE_PATTERN[place % len(STAGE_PATTERN)])
-    smes = [await client.call(c.GET_SME, c.GetSme(sme_id=s.sme_id), region, actor=actor)
-            for s in smes]  # fmt: skip
+    room = asyncio.Semaphore(AT_ONCE)
+
+    async def build(place: int, sme: c.SmeView) -> c.SmeView:
+        async with room:
+            if not sme.profiles:
+                for n, (published, profile) in enumerate(demo_profiles(sme, place, today)):
+                    op = c.PUBLISH_PROFILE if published else c.DRAFT_PROFILE
+                    data = c.PublishProfile(sme_id=sme.sme_id, profile=profile)
+                    once = command_id(region, "profile", sme.sme_id, str(n))
+                    await client.call(op, data, region, actor=actor, id=once)
+            target = STAGE_PATTERN[place % len(STAGE_PATTERN)]
+            await _move_along(client, region, actor, sme, target)
+            return await client.call(c.GET_SME, c.GetSme(sme_id=sme.sme_id), region, actor=actor)
+
+    smes = list(await asyncio.gather(*(build(place, sme) for place, sme in enumerate(smes))))
     await _stories(client, region, actor, smes, today)
     await _facts(client, region, actor, smes, today)
     return smes
@@ -123,10 +131,10 @@ async def _all_smes(client: BusClient, region: str, actor: Actor) -> list[c.SmeV
     while True:
         page = await client.call(c.SEARCH_SMES, c.SearchSmes(limit=100, cursor=cursor), region,
                                  actor=actor)  # fmt: skip
-        for item in page.items:
-            found.append(
-                await client.call(c.GET_SME, c.GetSme(sme_id=item.sme_id), region, actor=actor)
-            )
+        found += await asyncio.gather(
+            *(client.call(c.GET_SME, c.GetSme(sme_id=i.sme_id), region, actor=actor)
+              for i in page.items)
+        )  # fmt: skip
         if not (cursor := page.next_cursor):
             return found
 
