@@ -70,6 +70,8 @@ SERVICE = ServiceDeclaration(
         "notify.query.get_preferences",
         "registry.cmd.change_stage",
         "registry.cmd.draft_profile",
+        "registry.cmd.erase_contact",
+        "registry.cmd.erase_sme",
         "registry.cmd.publish_profile",
         "registry.cmd.publish_success_story",
         "registry.cmd.record_company_introduction",

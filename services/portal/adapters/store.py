@@ -17,7 +17,14 @@ USERS, SESSIONS, ATTEMPTS, LINKS = "users", "sessions", "sign_in_attempts", "lin
 
 def _user(doc: dict[str, Any]) -> User:
     return User(doc["_id"], doc["role"], doc["region"], doc["password_hash"],
-                doc.get("sme_id"), list(doc.get("event_ids") or []))  # fmt: skip
+                doc.get("sme_id"), list(doc.get("event_ids") or []),
+                bool(doc.get("disabled")))  # fmt: skip
+
+
+def _link(doc: dict[str, Any]) -> Link:
+    return Link(doc["purpose"], doc["email"], doc["role"], doc["region"],
+                datetime.fromisoformat(doc["expires_at"]), doc.get("sme_id"),
+                tuple(doc.get("event_ids") or ()), doc.get("name") or "")  # fmt: skip
 
 
 class PortalStore:
@@ -36,15 +43,21 @@ class PortalStore:
         await self.links.insert_one({"_id": digest, "purpose": link.purpose, "email": link.email,
                                      "role": link.role, "region": link.region,
                                      "sme_id": link.sme_id, "event_ids": list(link.event_ids),
-                                     "expires_at": link.expires_at.isoformat()})  # fmt: skip
+                                     "expires_at": link.expires_at.isoformat(),
+                                     "name": link.name})  # fmt: skip
 
     async def link(self, digest: str) -> Link | None:
         doc = await self.links.find_one({"_id": digest})
-        if doc is None:
-            return None
-        return Link(doc["purpose"], doc["email"], doc["role"], doc["region"],
-                    datetime.fromisoformat(doc["expires_at"]), doc.get("sme_id"),
-                    tuple(doc.get("event_ids") or ()))  # fmt: skip
+        return None if doc is None else _link(doc)
+
+    async def invitations(self, region: str) -> list[Link]:
+        """Every invitation of the region not taken up (the list is the portal's own, whole)."""
+        found = self.links.find({"purpose": "invitation", "region": region})
+        return [_link(doc) async for doc in found]
+
+    async def drop_invitations_of(self, email: str) -> int:
+        gone = await self.links.delete_many({"purpose": "invitation", "email": email})
+        return gone.deleted_count
 
     async def use_link(self, digest: str) -> bool:
         """True for the one caller that takes the link out: a link works once."""
@@ -63,7 +76,7 @@ class PortalStore:
     async def put_user(self, user: User) -> None:
         doc = {"_id": user.email, "role": user.role, "region": user.region,
                "password_hash": user.password_hash, "sme_id": user.sme_id,
-               "event_ids": user.event_ids}  # fmt: skip
+               "event_ids": user.event_ids, "disabled": user.disabled}  # fmt: skip
         await self.users.replace_one({"_id": user.email}, doc, upsert=True)
 
     async def remove_people_of(self, sme_id: str, email_sha256: str | None = None) -> int:

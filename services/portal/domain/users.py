@@ -50,6 +50,9 @@ class User:
     password_hash: str
     sme_id: str | None = None
     event_ids: list[str] = field(default_factory=list)
+    # A disabled person cannot sign in, their sessions are ended, no reset link is made for
+    # them; their account stays (enabled again, they sign in with the same password).
+    disabled: bool = False
 
     @classmethod
     def new(
@@ -92,23 +95,57 @@ class Link:
     expires_at: datetime
     sme_id: str | None = None
     event_ids: tuple[str, ...] = ()
+    name: str = ""  # whom an invitation greets (the mail sent again greets them the same)
 
     def usable(self, now: datetime) -> bool:
         return now < self.expires_at
 
 
 def invitation(inviter: User, email: str, role: str, now: datetime, sme_id: str | None = None,
-               event_ids: list[str] | None = None) -> Link:  # fmt: skip
+               event_ids: list[str] | None = None, name: str = "") -> Link:  # fmt: skip
     """An invitation to the inviter's region, in a role the inviter may hand out."""
-    if role not in MAY_INVITE.get(inviter.role, ()):
-        allowed = ", ".join(MAY_INVITE.get(inviter.role, ())) or "nobody"
-        raise Refused("forbidden", f"a {inviter.role} invites only: {allowed}")
+    may_hand_out(inviter, role)
     person = User.new(email, role, inviter.region, "", sme_id, event_ids)  # checks role and SME
     return Link("invitation", person.email, person.role, person.region,
-                now + LINK_LASTS["invitation"], person.sme_id, tuple(person.event_ids))  # fmt: skip
+                now + LINK_LASTS["invitation"], person.sme_id, tuple(person.event_ids),
+                name.strip()[:200])  # fmt: skip
+
+
+def may_hand_out(manager: User, role: str) -> None:
+    """Refused unless the manager may give this role (invite to it, or change someone to or
+    from it): an administrator any, staff the companies' contacts and organisers."""
+    if role not in MAY_INVITE.get(manager.role, ()):
+        allowed = ", ".join(MAY_INVITE.get(manager.role, ())) or "nobody"
+        raise Refused("forbidden", f"a {manager.role} invites only: {allowed}")
+
+
+def may_manage(manager: User, person: User) -> None:
+    """Refused unless the manager may change this person's account (role, disabling): one of
+    their region, in a role the manager hands out, and never their own (an administrator who
+    demoted or disabled themselves would leave the region without one)."""
+    if person.email == manager.email:
+        raise Refused("forbidden", N_("nobody changes their own account here"))
+    if person.region != manager.region:
+        raise Refused("not_found", N_("no such person in this region"))
+    may_hand_out(manager, person.role)
+
+
+def with_role(manager: User, person: User, role: str, sme_id: str | None,
+              event_ids: list[str] | None) -> User:  # fmt: skip
+    """The person in another role (the SME they act for, or the events they organise, with
+    it), if the manager may manage them and hand out the new role."""
+    may_manage(manager, person)
+    may_hand_out(manager, role)
+    changed = User.new(person.email, role, person.region, person.password_hash,
+                       sme_id if role == "sme" else None,
+                       event_ids if role == "organiser" else None)  # fmt: skip
+    changed.disabled = person.disabled
+    return changed
 
 
 def password_reset(user: User, now: datetime) -> Link:
+    if user.disabled:
+        raise Refused("forbidden", N_("this account is disabled: ask your MAP office"))
     return Link("password_reset", user.email, user.role, user.region,
                 now + LINK_LASTS["password_reset"], user.sme_id, tuple(user.event_ids))  # fmt: skip
 

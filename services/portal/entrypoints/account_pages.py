@@ -30,6 +30,7 @@ class AccountPages:
         self.mailing: set[asyncio.Task[None]] = set()
 
     async def _mail(self, token: str, link: Link, name: str = "") -> None:
+        name = name or link.name
         path = "welcome" if link.purpose == "invitation" else "reset"
         mail = nt.SendAccountMail(
             kind=link.purpose,
@@ -42,11 +43,56 @@ class AccountPages:
         )
         await self.portal.call(nt.SEND_ACCOUNT_MAIL, mail, self.portal.public())
 
-    async def people(self, request: Request, person: User) -> Response:
-        found = await self.portal.accounts.people(person.region)
-        return self.portal.page(
-            request, "people.html", person=person, people=found, roles=MAY_INVITE[person.role]
+    async def people(self, request: Request, person: User, said: str = "") -> Response:
+        """The region's people and the invitations not yet taken up; each a manager may manage
+        (a role they hand out, never themselves) with its controls."""
+        accounts = self.portal.accounts
+        found, pending = await asyncio.gather(
+            accounts.people(person.region), accounts.pending_invitations(person.region)
         )
+        roles = MAY_INVITE[person.role]
+        return self.portal.page(request, "people.html", person=person, people=found,
+                                pending=pending, roles=roles,
+                                said=said)  # fmt: skip
+
+    async def invitation_action(self, request: Request, person: User) -> Response:
+        """An invitation sent again (a new link, the old ones void) or revoked."""
+        form = await posted(request)
+        email, action = str(form.get("email") or ""), str(form.get("action") or "")
+        accounts = self.portal.accounts
+        if action == "resend":
+            token, link = await accounts.resend_invitation(person, email)
+            await self._mail(token, link)
+            said = tr("The invitation to %(email)s is sent again; the earlier link no longer "
+                      "works.", email=link.email)  # fmt: skip
+        elif action == "revoke":
+            link = await accounts.revoke_invitation(person, email)
+            said = tr("The invitation to %(email)s is revoked.", email=link.email)
+        else:
+            raise Refused("validation_failed", tr("unknown action"))
+        return await self.people(request, person, said)
+
+    async def person_action(self, request: Request, person: User) -> Response:
+        """A person's role changed, or the person disabled or enabled: their sessions end."""
+        form = await posted(request)
+        email, action = str(form.get("email") or ""), str(form.get("action") or "")
+        accounts = self.portal.accounts
+        if action == "role":
+            acts_for = [a.strip() for a in str(form.get("acts_for") or "").split(",") if a.strip()]
+            role = str(form.get("role") or "")
+            changed = await accounts.change_role(
+                person, email, role, acts_for[0] if acts_for else None, acts_for
+            )
+            said = tr("%(email)s is now %(role)s; their sessions have ended.",
+                      email=changed.email, role=changed.role.replace("_", " "))  # fmt: skip
+        elif action in ("disable", "enable"):
+            changed = await accounts.set_disabled(person, email, action == "disable")
+            said = (tr("%(email)s is disabled: their sessions have ended and they cannot sign "
+                       "in.", email=changed.email) if changed.disabled
+                    else tr("%(email)s may sign in again.", email=changed.email))  # fmt: skip
+        else:
+            raise Refused("validation_failed", tr("unknown action"))
+        return await self.people(request, person, said)
 
     async def invite(self, request: Request, person: User) -> Response:
         form = await posted(request)
@@ -57,6 +103,7 @@ class AccountPages:
             str(form.get("role", "")),
             str(form.get("sme_id") or "") or None,
             event_ids,
+            str(form.get("name") or ""),
         )
         await self._mail(token, link, str(form.get("name") or ""))
         return self.portal.page(
@@ -143,6 +190,8 @@ def add_routes(app: FastAPI, portal: Portal, pages: Pages) -> None:
     accounts = AccountPages(portal)
     pages.get(app, "/people", accounts.people, *STAFF)
     pages.post(app, "/invitations", accounts.invite, *STAFF)
+    pages.post(app, "/invitations/pending", accounts.invitation_action, *STAFF)
+    pages.post(app, "/people", accounts.person_action, *STAFF)
     for path in ("/welcome/{token}", "/reset/{token}"):
         app.add_api_route(path, accounts.choose_page, methods=["GET"])
         app.add_api_route(path, accounts.choose, methods=["POST"])

@@ -8,16 +8,17 @@ from datetime import UTC, date, datetime
 from typing import TYPE_CHECKING
 
 from fastapi import FastAPI, Request
-from fastapi.responses import Response
+from fastapi.responses import RedirectResponse, Response
+from pydantic import ValidationError
 
 from contracts import registry as rg
-from contracts.access import STAFF
+from contracts.access import ADMIN, STAFF
 from contracts.errors import Refused
 
 from ..adapters.exports import XLSX_TYPE, Table, csv_bytes, xlsx_bytes
 from ..domain.users import User
 from ..service_layer.office import MAY_READ_INDICATORS, REGISTRY_FILTERS, Office
-from .forms import validated
+from .forms import posted, validated
 from .i18n import tr
 
 if TYPE_CHECKING:
@@ -63,8 +64,41 @@ class OfficePages:
         name = f"indicators-{self.portal.region}-{period.period_from}-{period.period_to}"
         return download(table, fmt, name)
 
+    async def _accounts(self, person: User) -> dict[str, str | None]:
+        return {p.email: p.sme_id for p in await self.portal.accounts.people(person.region)}
+
+    async def erase_page(self, request: Request, person: User, error: str = "",
+                         status: int = 200) -> Response:  # fmt: skip
+        """What erasing the SME (or one contact of it) takes away, to confirm with a reason."""
+        erasure = await self.office.erasure(
+            request.path_params["sme_id"], request.path_params.get("contact_id"),
+            person.actor(), await self._accounts(person),
+        )  # fmt: skip
+        return self.portal.page(request, "erase.html", status, person=person, erasure=erasure,
+                                error=error)  # fmt: skip
+
+    async def erase(self, request: Request, person: User) -> Response:
+        form = await posted(request)
+        sme_id, contact_id = request.path_params["sme_id"], request.path_params.get("contact_id")
+        reason = str(form.get("reason") or "").strip()[:2000]
+        if not reason:
+            return await self.erase_page(request, person, tr("say why it is erased"), 400)
+        try:
+            await self.office.erase(sme_id, contact_id, reason, person.actor())
+        except ValidationError:
+            raise Refused("not_found", tr("no such SME or contact")) from None
+        if contact_id is None:
+            return self.portal.page(request, "notice.html", person=person, title=tr("Erased"),
+                                    message=tr("The company and its people are erased, here "
+                                               "and in every region that held a copy."),
+                                    back="/smes")  # fmt: skip
+        return RedirectResponse(f"/smes/{sme_id}?erased=contact#people", status_code=303)
+
 
 def add_routes(app: FastAPI, portal: Portal, pages: Pages) -> None:
     office = OfficePages(portal)
     pages.get(app, "/smes/export.{fmt}", office.registry, *STAFF)  # before /smes/{sme_id}
     pages.get(app, "/kpis/export.{fmt}", office.indicators, *MAY_READ_INDICATORS)
+    for path in ("/smes/{sme_id}/erase", "/smes/{sme_id}/contacts/{contact_id}/erase"):
+        pages.get(app, path, office.erase_page, *ADMIN)
+        pages.post(app, path, office.erase, *ADMIN)

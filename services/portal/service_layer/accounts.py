@@ -21,11 +21,14 @@ from ..domain.users import (
     attempt_keys,
     check_password,
     invitation,
+    may_hand_out,
+    may_manage,
     new_link_token,
     new_session,
     password_reset,
     token_digest,
     wait_after,
+    with_role,
 )
 
 SEEN_FOR = timedelta(seconds=2)
@@ -57,6 +60,8 @@ class Store(Protocol):
     async def drop_links_of(self, email: str) -> None: ...
     async def end_sessions_of(self, email: str) -> None: ...
     async def people(self, region: str) -> list[User]: ...
+    async def invitations(self, region: str) -> list[Link]: ...
+    async def drop_invitations_of(self, email: str) -> int: ...
 
 
 class Accounts:
@@ -91,6 +96,8 @@ class Accounts:
         if not await self.verified(password, user.password_hash if user else None):
             raise Refused("forbidden", N_("wrong email or password"))
         assert user is not None
+        if user.disabled:  # told only to whoever knows the password
+            raise Refused("forbidden", N_("this account is disabled: ask your MAP office"))
         await self.store.clear_attempts(keys["pair"])
         await self.store.clear_attempts(keys["account"])
         # The address counts failures: a sign-in that succeeded gives back what it reserved
@@ -115,7 +122,7 @@ class Accounts:
         if found is None or found["expires_at"] < now.isoformat():
             return None
         user = await self.store.user(found["email"])
-        if user is None:
+        if user is None or user.disabled:
             return None
         # Every request looks its session up: kept for a moment, so that a busy portal does not
         # read the store twice per request. Sign-out and erasure here drop it at once; another
@@ -156,16 +163,83 @@ class Accounts:
 
     async def invite(
         self, inviter: User, email: str, role: str, sme_id: str | None = None,
-        event_ids: list[str] | None = None,
+        event_ids: list[str] | None = None, name: str = "",
     ) -> tuple[str, Link]:  # fmt: skip
         """A link for the mail that makes the invited person a user; the token, then what it
         grants."""
-        link = invitation(inviter, email, role, self.clock(), sme_id, event_ids)
+        link = invitation(inviter, email, role, self.clock(), sme_id, event_ids, name)
         if await self.store.user(link.email) is not None:
             raise Refused("duplicate", f"{link.email} has an account already")
         token, digest = new_link_token()
         await self.store.add_link(digest, link)
         return token, link
+
+    # --- the office's people: invitations pending, roles, disabling ---------------------------
+
+    async def pending_invitations(self, region: str) -> list[Link]:
+        """Every invitation of the region not yet taken up, newest expiry first (expired ones
+        too, so that they can be sent again): one per address, the latest."""
+        latest: dict[str, Link] = {}
+        for link in await self.store.invitations(region):
+            if link.email not in latest or link.expires_at > latest[link.email].expires_at:
+                latest[link.email] = link
+        return sorted(latest.values(), key=lambda k: (k.expires_at, k.email), reverse=True)
+
+    async def _invitation(self, manager: User, email: str) -> Link:
+        wanted = email.strip().lower()
+        found = [k for k in await self.pending_invitations(manager.region) if k.email == wanted]
+        if not found:
+            raise Refused("not_found", N_("no invitation pending for this address"))
+        may_hand_out(manager, found[0].role)
+        return found[0]
+
+    async def resend_invitation(self, manager: User, email: str) -> tuple[str, Link]:
+        """The invitation again, with a new link for another 7 days: the earlier links of the
+        address stop working."""
+        old = await self._invitation(manager, email)
+        token, digest = new_link_token()
+        link = invitation(manager, old.email, old.role, self.clock(), old.sme_id,
+                          list(old.event_ids), old.name)  # fmt: skip
+        await self.store.drop_invitations_of(old.email)
+        await self.store.add_link(digest, link)
+        return token, link
+
+    async def revoke_invitation(self, manager: User, email: str) -> Link:
+        """Every link of the invitation stops working."""
+        old = await self._invitation(manager, email)
+        await self.store.drop_invitations_of(old.email)
+        return old
+
+    async def _person(self, manager: User, email: str) -> User:
+        person = await self.store.user(email)
+        if person is None or person.region != manager.region:
+            raise Refused("not_found", N_("no such person in this region"))
+        may_manage(manager, person)
+        return person
+
+    async def change_role(
+        self, manager: User, email: str, role: str, sme_id: str | None = None,
+        event_ids: list[str] | None = None,
+    ) -> User:  # fmt: skip
+        """The person in their new role, at once: their sessions end (a page open in the old
+        role cannot act in it any more)."""
+        person = with_role(manager, await self._person(manager, email), role, sme_id, event_ids)
+        await self.store.put_user(person)
+        await self.store.end_sessions_of(person.email)
+        self.forget_sessions()
+        return person
+
+    async def set_disabled(self, manager: User, email: str, disabled: bool) -> User:
+        """Disabled: their sessions and links end and they cannot sign in; enabled again: they
+        sign in with their password."""
+        person = await self._person(manager, email)
+        person.disabled = disabled
+        await self.store.put_user(person)
+        if disabled:
+            await self.store.end_sessions_of(person.email)
+            await self.store.drop_links_of(person.email)
+            self.forget_sessions()
+        return person
 
     async def may_ask_reset(self, address: str) -> None:
         """Refused when this address asked for too many reset links lately (whether or not
@@ -183,7 +257,7 @@ class Accounts:
         """A reset link for a person with an account; None otherwise, or when the account had
         RESETS_PER_ACCOUNT links lately (no one fills a person's mailbox with them)."""
         user = await self.store.user(email)
-        if user is None:
+        if user is None or user.disabled:
             return None
         now = self.clock()
         wait = partial(wait_after, free=RESETS_PER_ACCOUNT)
@@ -222,8 +296,10 @@ class Accounts:
             found = await self.store.user(link.email)
             if found is None:
                 raise Refused("not_found", N_("this account no longer exists"))
+            if found.disabled:
+                raise Refused("forbidden", N_("this account is disabled: ask your MAP office"))
             user = User(found.email, found.role, found.region, hashed, found.sme_id,
-                        found.event_ids)  # fmt: skip
+                        found.event_ids, found.disabled)  # fmt: skip
             await self.store.end_sessions_of(user.email)
             self.forget_sessions()
         await self.store.put_user(user)

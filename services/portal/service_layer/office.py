@@ -5,11 +5,12 @@ checks the role before asking anything, and the services check again."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from contracts import matching as mt
 from contracts import registry as rg
-from contracts.access import STAFF, Actor
+from contracts.access import ADMIN, STAFF, Actor
 from contracts.errors import Refused
 
 from ..adapters.exports import Table
@@ -72,6 +73,35 @@ def indicators_table(kpis: rg.Kpis, meetings: mt.MeetingKpis | None = None) -> T
     return Table(title, headers, rows)
 
 
+@dataclass(frozen=True)
+class Erasure:
+    """What erasing an SME, or one of its contacts, takes away: named on the page that asks to
+    confirm it, before anything is erased."""
+
+    sme: rg.SmeView
+    contact: rg.Contact | None  # None: the whole SME
+    accounts: list[str]  # the portal accounts that go with it (their addresses)
+
+    @property
+    def whole(self) -> bool:
+        return self.contact is None
+
+
+def erasure_of(sme: rg.SmeView, contact_id: str | None, accounts: dict[str, str | None]) -> Erasure:
+    """The SME (or the contact with this id) and the portal accounts that go with it: the SME's
+    people's (by the SME they act for), or the one whose address is the contact's.
+    ``accounts``: every account of the region, address to the SME it acts for."""
+    if contact_id is None:
+        gone = sorted(e for e, sme_id in accounts.items() if sme_id == sme.sme_id)
+        return Erasure(sme, None, gone)
+    contact = next((c for c in sme.contacts if c.id == contact_id), None)
+    if contact is None:
+        raise Refused("not_found", f"{sme.legal_name} has no contact {contact_id}", id=contact_id)
+    email = contact.email.strip().lower()
+    gone = [e for e, sme_id in accounts.items() if e == email and sme_id == sme.sme_id]
+    return Erasure(sme, contact, gone)
+
+
 class Office:
     def __init__(self, call: Call, region: str) -> None:
         self.call, self.region = call, region
@@ -96,3 +126,25 @@ class Office:
         meetings: mt.MeetingKpis = await self.call(mt.GET_MEETING_KPIS, mt.GetMeetingKpis(),
                                                    actor)  # fmt: skip
         return indicators_table(kpis, meetings)
+
+    def _may_erase(self, actor: Actor) -> None:
+        if actor.role not in ADMIN or actor.region != self.region:
+            raise Refused("forbidden", "only the region's administrator erases")
+
+    async def erasure(self, sme_id: str, contact_id: str | None, actor: Actor,
+                      accounts: dict[str, str | None]) -> Erasure:  # fmt: skip
+        """What erasing would take away, for the page that asks to confirm it."""
+        self._may_erase(actor)
+        sme: rg.SmeView = await self.call(rg.GET_SME, rg.GetSme(sme_id=sme_id), actor)
+        return erasure_of(sme, contact_id, accounts)
+
+    async def erase(self, sme_id: str, contact_id: str | None, reason: str, actor: Actor) -> None:
+        """The SME, or its contact, erased by the registry (whose tombstone every service and
+        region follows, the portal's accounts too)."""
+        self._may_erase(actor)
+        if contact_id is None:
+            command: Any = rg.EraseSme(sme_id=sme_id, reason=reason)
+            await self.call(rg.ERASE_SME, command, actor)
+        else:
+            command = rg.EraseContact(sme_id=sme_id, contact_id=contact_id, reason=reason)
+            await self.call(rg.ERASE_CONTACT, command, actor)
