@@ -53,8 +53,26 @@ def build(rt: Runtime) -> None:
     rt.handles(c.GET_REGISTRATIONS)(calendar.get_registrations)
     rt.handles(c.GET_ICAL)(calendar.get_ical)
 
-    # An erased SME's people leave every registration: its own region's and, from the network,
-    # those at this region's events.
+    _erasures(rt, calendar)
+    _network_copies(rt, entries)
+
+    rt.publishes(
+        c.ATTENDANCE_RECORDED,
+        c.EVENT_CANCELLED,
+        c.EVENT_PUBLISHED,
+        c.REGISTRATION_CANCELLED,
+        c.REGISTRATION_CONFIRMED,
+        c.REGISTRATION_WAITLISTED,
+        c.TRAINING_COMPLETED,
+        c.ENTRY_SHARED,
+        c.ENTRY_UNSHARED,
+    )
+
+
+def _erasures(rt: Runtime, calendar: Calendar) -> None:
+    """An erased SME's people leave every registration: its own region's and, from the
+    network, those at this region's events."""
+
     async def on_sme_erased(event: Envelope[rg.SmeErased]) -> None:
         await calendar.forget_sme(SmeRef(sme_id=event.data.sme_id, region=event.data.region))
 
@@ -68,6 +86,10 @@ def build(rt: Runtime) -> None:
     rt.consumes(rg.CONTACT_ERASED)(on_contact_erased)
     rt.consumes_network(rg.CONTACT_ERASED)(on_contact_erased)
 
+
+def _network_copies(rt: Runtime, entries: EntryRepository) -> None:
+    """The other regions' network entries, kept beside this region's own."""
+
     @rt.consumes_network(c.ENTRY_SHARED)
     async def on_network_entry(event: Envelope[c.CalendarEntry]) -> None:
         await entries.put_copy(event.data)
@@ -75,15 +97,3 @@ def build(rt: Runtime) -> None:
     @rt.consumes_network(c.ENTRY_UNSHARED)
     async def on_network_entry_unshared(event: Envelope[c.EntryUnshared]) -> None:
         await entries.drop_copy(event.data)
-
-    rt.publishes(
-        c.ATTENDANCE_RECORDED,
-        c.EVENT_CANCELLED,
-        c.EVENT_PUBLISHED,
-        c.REGISTRATION_CANCELLED,
-        c.REGISTRATION_CONFIRMED,
-        c.REGISTRATION_WAITLISTED,
-        c.TRAINING_COMPLETED,
-        c.ENTRY_SHARED,
-        c.ENTRY_UNSHARED,
-    )
