@@ -52,7 +52,9 @@ async def test_the_marketplace_and_a_contacts_pages_are_refused_to_whom_they_are
     market = f"/events/{day.event_id}/participants"
 
     async def as_(email: str) -> httpx.AsyncClient:
-        http = httpx.AsyncClient(base_url=base)
+        # A loaded machine (two cores, other test runs) takes seconds for a page of several
+        # services' answers: httpx's default of 5 s failed it once.
+        http = httpx.AsyncClient(base_url=base, timeout=60)
         await sign_in(http, email)
         return http
 
