@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from graphlib import TopologicalSorter
 from pathlib import Path
 from typing import Annotated, Any, cast
@@ -78,8 +79,14 @@ def up(
     _print_status(reports)
     _print_network(reports)
     if with_demo:
-        for started in supervisor.started:
-            load_demo(settings.logged_in(started.nats_url, started.id), started.id)
+        # The regions' demos side by side: each region's is its own, on its own servers.
+        with ThreadPoolExecutor(max_workers=len(supervisor.started) or 1) as loading:
+            loads = [
+                loading.submit(load_demo, settings.logged_in(r.nats_url, r.id), r.id)
+                for r in supervisor.started
+            ]
+            for load in loads:
+                load.result()
     console.print("MAPnet is running. Ctrl-C stops everything it started.")
     raise typer.Exit(supervisor.watch())
 
