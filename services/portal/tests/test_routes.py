@@ -84,6 +84,14 @@ class MemoryStore:
     async def drop_links_of(self, email: str) -> None:
         self.links = {k: v for k, v in self.links.items() if v.email != email}
 
+    async def invitations(self, region: str) -> list[Link]:
+        return [k for k in self.links.values() if k.purpose == "invitation" and k.region == region]
+
+    async def drop_invitations_of(self, email: str) -> int:
+        gone = [d for d, k in self.links.items() if k.purpose == "invitation" and k.email == email]
+        self.links = {d: k for d, k in self.links.items() if d not in gone}
+        return len(gone)
+
 
 @pytest.fixture
 def portal() -> TestClient:
