@@ -33,7 +33,9 @@ Stage = Literal["identified", "selected", "trained", "coached", "internationalis
 ProfileType = Literal[
     "business_offer", "business_request", "technology_offer", "technology_request", "rd_request"
 ]
-ProfileStatus = Literal["draft", "published", "expired", "withdrawn"]
+# in_review: published by a company's contact in a region that reviews profiles first (the
+# registry's MAPNET_PROFILE_REVIEW): waiting for staff to approve it or send it back.
+ProfileStatus = Literal["draft", "in_review", "published", "expired", "withdrawn"]
 PartnershipType = Literal[
     "commercial_agreement",
     "distribution",
@@ -162,6 +164,12 @@ class Profile(ProfileInput):
     profile_id: str
     status: ProfileStatus
     published_at: datetime | None = None
+    submitted_at: datetime | None = Field(
+        default=None, description="When it was sent for review (status in_review)"
+    )
+    review_note: str = Field(
+        default="", max_length=2000, description="Why staff sent it back, until it is changed"
+    )
 
 
 class SmeView(SmeFields):
@@ -211,6 +219,31 @@ class PublishSuccessStory(Payload):
     happened_on: date
     clusters: list[Keyword] = Field(default_factory=list, max_length=20)
     publication_consent: bool
+
+
+class ReviewProfile(Payload):
+    """Staff's decision on a profile in review: approved (published), or sent back to its
+    company as a draft with a note saying what to change."""
+
+    sme_id: str
+    profile_id: str
+    approve: bool
+    note: str = Field(default="", max_length=2000)
+
+
+class ListProfileReviews(Page):
+    pass
+
+
+class ProfileInReview(Payload):
+    sme_id: str
+    legal_name: str
+    profile: Profile
+
+
+class ProfileReviewPage(Payload):
+    items: list[ProfileInReview]
+    next_cursor: str | None = None
 
 
 class EraseSme(Payload):
@@ -572,7 +605,8 @@ PUBLISH_PROFILE = command(
     "publish_profile",
     PublishProfile,
     SmeView,
-    "Publish a profile",
+    "Publish a profile; a contact's waits for staff's review first where the region reviews "
+    "profiles (status in_review)",
     roles=(*STAFF, "sme"),
     refusals={
         "not_found": "no SME with this id, or no such profile to change",
@@ -592,6 +626,29 @@ WITHDRAW_PROFILE = command(
         "conflict": "the profile is withdrawn already",
         "forbidden": "a contact withdraws only their own SME's profiles",
     },
+)
+REVIEW_PROFILE = command(
+    S,
+    "review_profile",
+    ReviewProfile,
+    SmeView,
+    "Approve a profile in review (it is published) or send it back as a draft with a note",
+    roles=STAFF,
+    refusals={
+        "not_found": "no SME with this id in this region, or no such profile",
+        "conflict": "the profile is not in review (details.status)",
+        "validation_failed": "a profile is sent back with a note",
+        "forbidden": "staff review only their own region's profiles",
+    },
+)
+LIST_PROFILE_REVIEWS = query(
+    S,
+    "list_profile_reviews",
+    ListProfileReviews,
+    ProfileReviewPage,
+    "The profiles waiting for review, the longest waiting first",
+    roles=STAFF,
+    refusals={"forbidden": "staff of another region"},
 )
 PUBLISH_SUCCESS_STORY = command(
     S,

@@ -27,6 +27,7 @@ from mapnet.runtime.bus import BusClient
 from services.notify.settings import NotifySettings
 from services.notify.tests.test_mail import wait_for
 from services.portal.adapters.store import PortalStore
+from services.registry.settings import RegistrySettings
 from services.registry.tests.test_registry_bus import new_sme
 from tests.fixtures import Servers
 from tests.helpers import eventually
@@ -39,8 +40,9 @@ __all__ = ["browser_page", "pytestmark"]
 
 @pytest.fixture
 def service_configs(notify_settings: NotifySettings) -> dict[str, BaseSettings]:
-    """Mail goes to the test's mailbox (the invitations sent again are read from it)."""
-    return {"notify": notify_settings}
+    """Mail goes to the test's mailbox (the invitations sent again are read from it); the
+    region reviews its contacts' profiles before they are published."""
+    return {"notify": notify_settings, "registry": RegistrySettings(MAPNET_PROFILE_REVIEW=True)}
 
 
 def registry_codes(count: int) -> list[str]:
@@ -289,3 +291,76 @@ async def test_the_administrator_erases_a_contact_then_the_sme_after_confirming(
         await client.call(rg.GET_SME, rg.GetSme(sme_id=sme.sme_id), region)
     assert after.value.code == "not_found"
     await gone("uku@photonforge.ee")
+
+
+async def test_a_contacts_profile_is_published_once_staff_approve_it(
+    region_app: Assembly, servers: Servers, client: BusClient, region: str, browser_page: Any
+) -> None:
+    page = browser_page
+    sme = await client.call(rg.REGISTER_SME, new_sme(), region)
+    await add_person(servers, region, "mari@photonforge.ee", "sme", sme_id=sme.sme_id)
+    await add_person(servers, region, "staff@tallinn.example", "map_staff")
+    await add_person(servers, region, "org@tallinn.example", "organiser", event_ids=["e1"])
+    await add_person(servers, region, "steering@tallinn.example", "steering")
+    base = portal_url(region_app, region)
+    profiles = page.locator("#profiles + p + ul")
+
+    # The contact publishes: it waits for the MAP.
+    await signed_in_at(page, f"{base}/smes/{sme.sme_id}", "mari@photonforge.ee")
+    await page.get_by_role("link", name="New profile").click()
+    await page.get_by_label("Kind").select_option("technology_offer")
+    await page.get_by_label("Title").fill("Femtosecond lasers for glass")
+    await page.get_by_label("Summary").fill("Ultrafast laser sources for cutting thin glass")
+    await page.get_by_label("licence").check()
+    await page.get_by_role("button", name="Publish", exact=True).click()
+    await profiles.get_by_text("in review").wait_for()
+    [waiting] = (await client.call(rg.GET_SME, rg.GetSme(sme_id=sme.sme_id), region)).profiles
+    assert waiting.status == "in_review"
+
+    # Nobody but the region's staff sees the queue or decides; not the contact on her own.
+    decide = f"/reviews/{sme.sme_id}/{waiting.profile_id}"
+    for email in ("mari@photonforge.ee", "org@tallinn.example", "steering@tallinn.example"):
+        async with httpx.AsyncClient(base_url=base) as http:
+            await sign_in(http, email)
+            token = csrf_of(await http.get("/preferences"))
+            seen = await http.get("/reviews")
+            assert seen.status_code == 403 and "Femtosecond" not in seen.text
+            done = await http.post(decide, data={"csrf": token, "action": "approve"})
+            assert done.status_code == 403, email
+
+    # Staff send it back with a note.
+    await page.context.clear_cookies()
+    await signed_in_at(page, f"{base}/reviews", "staff@tallinn.example")
+    await page.get_by_role("heading", name="Femtosecond lasers for glass").wait_for()
+    await shot(page, "office-07-reviews")
+    await page.get_by_role("button", name="Send back Femtosecond lasers for glass").click()
+    await page.get_by_role("alert").get_by_text("say what to change").wait_for()  # no note
+    await page.get_by_label("What to change in “Femtosecond lasers for glass”").fill(
+        "Say which glass thicknesses you cut"
+    )
+    await page.get_by_role("button", name="Send back Femtosecond lasers for glass").click()
+    await page.locator("#said").get_by_text("went back to Photon Forge OÜ").wait_for()
+    await page.locator("#no-reviews").wait_for()
+
+    # The contact reads the note, changes the profile and publishes it again.
+    await page.context.clear_cookies()
+    await signed_in_at(page, f"{base}/smes/{sme.sme_id}", "mari@photonforge.ee")
+    await profiles.get_by_text(
+        "Sent back by the MAP: Say which glass thicknesses you cut"
+    ).wait_for()
+    await shot(page, "office-08-sent-back")
+    await page.get_by_role("link", name="Edit Femtosecond lasers for glass").click()
+    await page.get_by_label("Summary").fill("Ultrafast lasers cutting glass from 0.1 to 2 mm")
+    await page.get_by_role("button", name="Publish", exact=True).click()
+    await profiles.get_by_text("in review").wait_for()
+
+    # Staff approve it: published.
+    await page.context.clear_cookies()
+    await signed_in_at(page, f"{base}/reviews", "staff@tallinn.example")
+    await page.get_by_role(
+        "button", name="Approve and publish Femtosecond lasers for glass"
+    ).click()
+    await page.locator("#said").get_by_text("is published").wait_for()
+    [published] = (await client.call(rg.GET_SME, rg.GetSme(sme_id=sme.sme_id), region)).profiles
+    assert (published.status, published.review_note) == ("published", "")
+    assert published.summary == "Ultrafast lasers cutting glass from 0.1 to 2 mm"

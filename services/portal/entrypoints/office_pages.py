@@ -64,6 +64,36 @@ class OfficePages:
         name = f"indicators-{self.portal.region}-{period.period_from}-{period.period_to}"
         return download(table, fmt, name)
 
+    async def reviews(self, request: Request, person: User, said: str = "", error: str = "",
+                      status: int = 200) -> Response:  # fmt: skip
+        """The profiles waiting for staff's approval before they are published."""
+        waiting = await self.office.reviews(person.actor())
+        return self.portal.page(request, "reviews.html", status, person=person,
+                                waiting=waiting, said=said, error=error)  # fmt: skip
+
+    async def review(self, request: Request, person: User) -> Response:
+        form = await posted(request)
+        action = str(form.get("action") or "")
+        if action not in ("approve", "return"):
+            raise Refused("validation_failed", tr("unknown action"))
+        note = str(form.get("note") or "").strip()[:2000]
+        if action == "return" and not note:
+            return await self.reviews(
+                request,
+                person,
+                error=tr("say what to change: the note goes back with it"),
+                status=400,
+            )
+        sme_id, profile_id = request.path_params["sme_id"], request.path_params["profile_id"]
+        view = await self.office.review(sme_id, profile_id, action == "approve", note,
+                                        person.actor())  # fmt: skip
+        title = next((p.title for p in view.profiles if p.profile_id == profile_id), profile_id)
+        said = (tr("“%(title)s” of %(company)s is published.", title=title,
+                   company=view.legal_name) if action == "approve"
+                else tr("“%(title)s” went back to %(company)s with your note.", title=title,
+                        company=view.legal_name))  # fmt: skip
+        return await self.reviews(request, person, said=said)
+
     async def _accounts(self, person: User) -> dict[str, str | None]:
         return {p.email: p.sme_id for p in await self.portal.accounts.people(person.region)}
 
@@ -99,6 +129,8 @@ def add_routes(app: FastAPI, portal: Portal, pages: Pages) -> None:
     office = OfficePages(portal)
     pages.get(app, "/smes/export.{fmt}", office.registry, *STAFF)  # before /smes/{sme_id}
     pages.get(app, "/kpis/export.{fmt}", office.indicators, *MAY_READ_INDICATORS)
+    pages.get(app, "/reviews", office.reviews, *STAFF)
+    pages.post(app, "/reviews/{sme_id}/{profile_id}", office.review, *STAFF)
     for path in ("/smes/{sme_id}/erase", "/smes/{sme_id}/contacts/{contact_id}/erase"):
         pages.get(app, path, office.erase_page, *ADMIN)
         pages.post(app, path, office.erase, *ADMIN)

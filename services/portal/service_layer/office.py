@@ -127,6 +127,27 @@ class Office:
                                                    actor)  # fmt: skip
         return indicators_table(kpis, meetings)
 
+    async def reviews(self, actor: Actor) -> list[rg.ProfileInReview]:
+        """Every profile waiting for review, the longest waiting first (every page read)."""
+        if actor.role not in STAFF or actor.region != self.region:
+            raise Refused("forbidden", "the review of profiles is for the region's staff")
+        query, items = rg.ListProfileReviews(limit=PAGE), list[rg.ProfileInReview]()
+        while True:
+            page: rg.ProfileReviewPage = await self.call(rg.LIST_PROFILE_REVIEWS, query, actor)
+            items.extend(page.items)
+            if not page.next_cursor:
+                return items
+            query = query.model_copy(update={"cursor": page.next_cursor})
+
+    async def review(self, sme_id: str, profile_id: str, approve: bool, note: str,
+                     actor: Actor) -> rg.SmeView:  # fmt: skip
+        if actor.role not in STAFF or actor.region != self.region:
+            raise Refused("forbidden", "the review of profiles is for the region's staff")
+        decided = rg.ReviewProfile(sme_id=sme_id, profile_id=profile_id, approve=approve,
+                                   note=note)  # fmt: skip
+        view: rg.SmeView = await self.call(rg.REVIEW_PROFILE, decided, actor)
+        return view
+
     def _may_erase(self, actor: Actor) -> None:
         if actor.role not in ADMIN or actor.region != self.region:
             raise Refused("forbidden", "only the region's administrator erases")

@@ -41,6 +41,9 @@ class InMemorySmes:
     async def all(self) -> list[Sme]:
         return [copy.deepcopy(sme) for sme in self.records.values()]
 
+    async def in_review(self) -> list[Sme]:
+        return [s for s in await self.all() if any(p.status == "in_review" for p in s.profiles)]
+
     async def similar_names(self, sme: Sme) -> list[str]:
         key = identity_keys(sme)["name_key"]
         return [

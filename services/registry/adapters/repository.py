@@ -111,6 +111,15 @@ class SmeRepository:
             async for doc in self.smes.find({"erased": {"$ne": True}})
         ]
 
+    async def in_review(self) -> list[Sme]:
+        """The SMEs with a profile waiting for review. (Erased ones filtered here, not beside
+        the array match: see journeys.)"""
+        return [
+            Sme.from_view(c.SmeView.model_validate(_strip(doc)))
+            async for doc in self.smes.find({"profiles.status": "in_review"})
+            if not doc.get("erased")
+        ]
+
     async def journeys(self) -> list[Journey]:
         # Tombstones carry no updated_at. (Not {"erased": {"$ne": True}} beside the range:
         # nx-27017 then drops documents that lack the field; see mapnet/runtime/mongo.py.)

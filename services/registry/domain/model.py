@@ -126,13 +126,54 @@ class Sme:
         return self._put_profile(given, new_profile_id, now, publish=False)
 
     def publish_profile(
-        self, given: c.ProfileInput, new_profile_id: str, now: datetime
+        self, given: c.ProfileInput, new_profile_id: str, now: datetime, *, review: bool = False
     ) -> c.Profile:
-        return self._put_profile(given, new_profile_id, now, publish=True)
+        """Published, or with ``review`` (a contact's, where the region reviews profiles)
+        sent for review: nobody outside the MAP sees it until staff approve it. A published
+        profile sent for review again leaves the network's view until then (withdrawn)."""
+        if not review:
+            return self._put_profile(given, new_profile_id, now, publish=True)
+        was = self._profile(given.profile_id) if given.profile_id else None
+        profile = self._put_profile(given, new_profile_id, now, publish=False, checked=False)
+        profile.status, profile.submitted_at = "in_review", now
+        if was is not None and was.status == "published":
+            self._record(
+                c.PROFILE_WITHDRAWN,
+                c.ProfileWithdrawn(
+                    sme_id=self.sme_id,
+                    region=self.region,
+                    profile_id=profile.profile_id,
+                    reason="changed: in review again",
+                ),
+            )
+            self._share(self.data.share_with_network)
+        return profile
+
+    def review_profile(self, profile_id: str, approve: bool, note: str, now: datetime) -> None:
+        """Staff's decision on a profile in review: published, or a draft again with the note
+        saying why."""
+        profile = self._profile(profile_id)
+        if profile is None:
+            raise Refused("not_found", f"profile {profile_id} does not exist", id=profile_id)
+        if profile.status != "in_review":
+            raise conflict(f"profile {profile_id} is not in review", profile_id=profile_id,
+                           status=profile.status)  # fmt: skip
+        if not approve and not note.strip():
+            raise Refused("validation_failed", "say what to change: a note goes with it back",
+                          fields=[{"field": "data.note", "message": "empty",
+                                   "type": "missing"}])  # fmt: skip
+        self._touch(now)
+        if not approve:
+            profile.status, profile.review_note = "draft", note.strip()
+            return
+        profile.status, profile.published_at, profile.review_note = "published", now, ""
+        self._record(c.PROFILE_PUBLISHED, c.ProfilePublished(sme=self.public(), profile=profile))
+        self._share(self.data.share_with_network)
 
     def _put_profile(
-        self, given: c.ProfileInput, new_profile_id: str, now: datetime, *, publish: bool
-    ) -> c.Profile:
+        self, given: c.ProfileInput, new_profile_id: str, now: datetime, *, publish: bool,
+        checked: bool = True,
+    ) -> c.Profile:  # fmt: skip
         if given.expires_on < now.date():
             raise Refused(
                 "validation_failed",
@@ -152,7 +193,7 @@ class Sme:
             raise Refused("not_found", f"profile {profile_id} does not exist", id=profile_id)
         if existing and existing.status == "withdrawn":
             raise conflict(f"profile {profile_id} was withdrawn", profile_id=profile_id)
-        if existing and existing.status == "published" and not publish:
+        if existing and existing.status == "published" and not publish and checked:
             raise conflict(
                 f"profile {profile_id} is published; withdraw it instead", profile_id=profile_id
             )

@@ -16,6 +16,7 @@ from ..domain.access import check_home_staff, seen_in_search
 from ..domain.validation import profile_rules, register_rules
 from ..service_layer.facts import Facts
 from ..service_layer.handlers import Registry
+from ..settings import RegistrySettings
 
 
 def build(rt: Runtime) -> None:
@@ -23,9 +24,11 @@ def build(rt: Runtime) -> None:
     uow = rt.unit_of_work()
     fact_store = FactRepository(rt.db)
     facts = Facts(rt.region, repo, fact_store, CalendarRepository(rt.db), uow.now)
+    settings = rt.config_as(RegistrySettings)
     registry = Registry(
         uow, repo, StoryRepository(rt.db), rt.forget_sme, rt.forget_contact,
         counted=facts.counted, forget_facts=fact_store.forget_sme,
+        profile_review=settings.profile_review,
     )  # fmt: skip
     rt.outbox_collections += [repo.name, STORIES]
     rt.startup += [repo.create_indexes, fact_store.create_indexes]
@@ -38,6 +41,8 @@ def build(rt: Runtime) -> None:
     rt.handles(c.DRAFT_PROFILE, rules=profile_rules)(registry.draft_profile)
     rt.handles(c.PUBLISH_PROFILE, rules=profile_rules)(registry.publish_profile)
     rt.handles(c.WITHDRAW_PROFILE)(registry.withdraw_profile)
+    rt.handles(c.REVIEW_PROFILE)(registry.review_profile)
+    rt.handles(c.LIST_PROFILE_REVIEWS)(registry.list_profile_reviews)
     rt.handles(c.ERASE_SME)(registry.erase_sme)
     rt.handles(c.ERASE_CONTACT)(registry.erase_contact)
     rt.handles(c.GET_SME)(registry.get_sme)

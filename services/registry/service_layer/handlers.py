@@ -33,12 +33,15 @@ class Registry:
         forget_contact: Callable[[str, str], Awaitable[None]] | None = None,
         counted: Callable[[], Awaitable[list[Counted]]] | None = None,
         forget_facts: Callable[[str], Awaitable[None]] | None = None,
+        profile_review: bool = False,
     ) -> None:
         """``forget_sme``: drops what the runtime keeps of an erased SME's people (the answers
         cached about it, who acted for it in the audit trail); ``forget_contact`` the same of
         one erased contact (by the SHA-256 of their address). ``counted``: what else the
         indicators count (the facts staff record, the region's calendar); ``forget_facts``:
-        unnames an erased SME in the facts recorded of it."""
+        unnames an erased SME in the facts recorded of it. ``profile_review``: a contact's
+        profile is published only once staff approve it (the region's MAPNET_PROFILE_REVIEW)."""
+        self.profile_review = profile_review
         self.counted = counted
         self.forget_facts = forget_facts
         self.uow = uow
@@ -127,13 +130,43 @@ class Registry:
     async def _put_profile(self, cmd: Envelope[c.PublishProfile], *, publish: bool) -> c.SmeView:
         d = cmd.data
         profile_id = str(uuid.uuid5(_SME_NAMESPACE, f"profile:{command_key(cmd)}"))
-        put = Sme.publish_profile if publish else Sme.draft_profile
+        # Where the region reviews profiles, a contact's goes to staff first; staff's own
+        # publishing is their approval.
+        review = self.profile_review and cmd.actor is not None and cmd.actor.role == "sme"
+
+        def put(sme: Sme) -> None:
+            if publish:
+                sme.publish_profile(d.profile, profile_id, self.now(), review=review)
+            else:
+                sme.draft_profile(d.profile, profile_id, self.now())
+
+        return await self._change(d.sme_id, d.expected_version, cmd, put)
+
+    async def review_profile(self, cmd: Envelope[c.ReviewProfile]) -> c.SmeView:
+        d = cmd.data
         return await self._change(
-            d.sme_id,
-            d.expected_version,
-            cmd,
-            lambda sme: put(sme, d.profile, profile_id, self.now()),
-        )
+            d.sme_id, None, cmd,
+            lambda sme: sme.review_profile(d.profile_id, d.approve, d.note, self.now()),
+        )  # fmt: skip
+
+    async def list_profile_reviews(self, query: Envelope[c.ListProfileReviews]) -> Any:
+        """The queue, the longest waiting first, a page at a time (the cursor: how many came
+        before)."""
+        check_home_staff(query.actor, self.region)
+        given = query.data.cursor or "0"
+        if not given.isdecimal():
+            raise Refused("validation_failed", "not a cursor of this list", cursor=given)
+        today = self.now().date()
+        waiting = sorted(
+            (c.ProfileInReview(sme_id=s.sme_id, legal_name=s.data.legal_name, profile=p)
+             for s in await self.repo.in_review() for p in s.profiles_on(today)
+             if p.status == "in_review"),
+            key=lambda r: (r.profile.submitted_at or today, r.sme_id, r.profile.profile_id),
+        )  # fmt: skip
+        start, limit = int(given), query.data.limit
+        after = start + limit
+        more = str(after) if after < len(waiting) else None
+        return c.ProfileReviewPage(items=waiting[start:after], next_cursor=more)
 
     async def withdraw_profile(self, cmd: Envelope[c.WithdrawProfile]) -> c.SmeView:
         d = cmd.data

@@ -29,6 +29,9 @@ class SmeStore(Protocol):
 
     async def all(self) -> list[Sme]: ...
 
+    async def in_review(self) -> list[Sme]:
+        """The SMEs with a profile in review (a region's queue is a few at a time)."""
+
     async def journeys(self) -> list[Journey]:
         """Every SME's clusters and stage changes: what the indicators count, nothing more."""
 
