@@ -6,79 +6,17 @@ own account and for another region's person."""
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import UTC, datetime
-from typing import Any
 
 import pytest
 
 from contracts.errors import Refused
-from services.portal.domain.users import Link, NewSession, User, Wait
+from services.portal.domain.users import User
 from services.portal.service_layer.accounts import Accounts
 
+from .test_routes import MemoryStore
+
 PASSWORD = "correct horse battery"
-
-
-class MemoryStore:
-    """The portal store's contract, in memory (the Mongo store is tested over the real server
-    by the browser tests)."""
-
-    def __init__(self) -> None:
-        self.users: dict[str, User] = {}
-        self.sessions: dict[str, dict[str, Any]] = {}
-        self.links: dict[str, Link] = {}
-
-    async def user(self, email: str) -> User | None:
-        found = self.users.get(email.strip().lower())
-        return replace(found) if found else None
-
-    async def put_user(self, user: User) -> None:
-        self.users[user.email] = replace(user)
-
-    async def add_session(self, session: NewSession, email: str) -> None:
-        self.sessions[session.digest] = {"email": email, "csrf": session.csrf,
-                                         "expires_at": session.expires_at.isoformat()}  # fmt: skip
-
-    async def session(self, digest: str) -> dict[str, Any] | None:
-        return self.sessions.get(digest)
-
-    async def end_session(self, digest: str) -> None:
-        self.sessions.pop(digest, None)
-
-    async def end_sessions_of(self, email: str) -> None:
-        self.sessions = {k: v for k, v in self.sessions.items() if v["email"] != email}
-
-    async def reserve_attempt(self, key: str, account: str, now: datetime, since: datetime,
-                              wait: Wait) -> datetime | None:  # fmt: skip
-        return None
-
-    async def clear_attempts(self, key: str) -> None: ...
-    async def release_attempt(self, key: str) -> None: ...
-    async def clear_attempts_of(self, account: str) -> None: ...
-
-    async def add_link(self, digest: str, link: Link) -> None:
-        self.links[digest] = link
-
-    async def link(self, digest: str) -> Link | None:
-        return self.links.get(digest)
-
-    async def use_link(self, digest: str) -> bool:
-        return self.links.pop(digest, None) is not None
-
-    async def drop_links_of(self, email: str) -> None:
-        self.links = {k: v for k, v in self.links.items() if v.email != email}
-
-    async def people(self, region: str) -> list[User]:
-        return [u for u in self.users.values() if u.region == region]
-
-    async def invitations(self, region: str) -> list[Link]:
-        return [k for k in self.links.values() if k.purpose == "invitation" and k.region == region]
-
-    async def drop_invitations_of(self, email: str) -> int:
-        gone = [d for d, k in self.links.items() if k.purpose == "invitation" and k.email == email]
-        for digest in gone:
-            del self.links[digest]
-        return len(gone)
 
 
 async def _hashed(password: str) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -30,10 +31,12 @@ class MemoryStore:
         self.links: dict[str, Link] = {}
 
     async def user(self, email: str) -> User | None:
-        return self.users.get(email.strip().lower())
+        # Copies, as a database gives and takes: a change the caller does not store is lost.
+        found = self.users.get(email.strip().lower())
+        return replace(found) if found else None
 
     async def put_user(self, user: User) -> None:
-        self.users[user.email] = user
+        self.users[user.email] = replace(user)
 
     async def people(self, region: str) -> list[User]:
         return [u for u in self.users.values() if u.region == region]
