@@ -115,25 +115,8 @@ async def test_meeting_and_schedule_mails_carry_the_personal_ics(
     client: BusClient, region: str, mailbox: tuple[MailStore, int]
 ) -> None:
     store, _ = mailbox
-    event = await client.call(
-        ev.PUBLISH_EVENT,
-        entry(
-            kind="brokerage_event", course=None, title="Brokerage Day",
-            brokerage={"days": [SOON.isoformat()], "day_start": "09:00", "slots_per_day": 4,
-                       "slot_minutes": 30, "tables": 4, "registration_deadline": DEADLINE},
-        ),
-        region,
-    )  # fmt: skip
-    people = [SmeRef(sme_id=f"sme-{n}", region=region) for n in range(2)]
-    for n, sme in enumerate(people):
-        await client.call(
-            ev.REGISTER_PARTICIPANT,
-            ev.RegisterParticipant(
-                event_id=event.event_id, person_name=f"Person {n}", email=f"p{n}@example.lv",
-                sme=sme,
-            ),
-            region,
-        )  # fmt: skip
+    names = [(f"Person {n}", f"p{n}@example.lv") for n in range(2)]
+    event, people = await brokerage_with(client, region, "Brokerage Day", names, tables=4)
 
     async def requested() -> Any:
         try:
@@ -303,3 +286,30 @@ async def test_an_account_mail_goes_out_once_even_to_someone_who_stopped_all_mai
         sme = Actor(id="kadri@example.ee", role="sme", region=region, sme_id="x")
         await client.call(c.SEND_ACCOUNT_MAIL, invite, region, actor=sme)
     assert refused.value.code == "forbidden"
+
+
+async def brokerage_with(
+    client: BusClient, region: str, title: str, names: list[tuple[str, str]], tables: int
+) -> tuple[Any, list[SmeRef]]:
+    """A brokerage event soon, and one registered person per (name, address), each for an SME
+    of their own (``<first word of the name, lower>-<n>``)."""
+    event = await client.call(
+        ev.PUBLISH_EVENT,
+        entry(
+            kind="brokerage_event", course=None, title=title,
+            brokerage={"days": [SOON.isoformat()], "day_start": "09:00", "slots_per_day": 4,
+                       "slot_minutes": 30, "tables": tables, "registration_deadline": DEADLINE},
+        ),
+        region,
+    )  # fmt: skip
+    smes = []
+    for n, (name, email) in enumerate(names):
+        sme = SmeRef(sme_id=f"{name.split()[0].lower()}-{n}", region=region)
+        await client.call(
+            ev.REGISTER_PARTICIPANT,
+            ev.RegisterParticipant(event_id=event.event_id, person_name=name, email=email,
+                                   sme=sme),
+            region,
+        )  # fmt: skip
+        smes.append(sme)
+    return event, smes

@@ -8,13 +8,16 @@ import asyncio
 import icalendar
 import pytest
 
-from contracts import events as ev
 from contracts import matching as mt
-from contracts.common import SmeRef
 from contracts.errors import Refused
 from mapnet.dev.mailbox import MailStore
 from mapnet.runtime.bus import BusClient
-from services.notify.tests.test_mail import DEADLINE, SOON, entry, mails, parts, wait_for
+from services.notify.tests.test_mail import (
+    brokerage_with,
+    mails,
+    parts,
+    wait_for,
+)
 from tests.helpers import eventually
 
 pytestmark = pytest.mark.usefixtures("region_app")
@@ -24,23 +27,8 @@ async def test_a_meeting_moved_by_hand_is_mailed_to_both_sides_once(
     client: BusClient, region: str, mailbox: tuple[MailStore, int]
 ) -> None:
     store, _ = mailbox
-    event = await client.call(
-        ev.PUBLISH_EVENT,
-        entry(
-            kind="brokerage_event", course=None, title="Moving Day",
-            brokerage={"days": [SOON.isoformat()], "day_start": "09:00", "slots_per_day": 4,
-                       "slot_minutes": 30, "tables": 2, "registration_deadline": DEADLINE},
-        ),
-        region,
-    )  # fmt: skip
-    people = [SmeRef(sme_id=f"mover-{n}", region=region) for n in range(2)]
-    for n, sme in enumerate(people):
-        await client.call(
-            ev.REGISTER_PARTICIPANT,
-            ev.RegisterParticipant(event_id=event.event_id, person_name=f"Mover {n}",
-                                   email=f"m{n}@example.lv", sme=sme),
-            region,
-        )  # fmt: skip
+    names = [(f"Mover {n}", f"m{n}@example.lv") for n in range(2)]
+    event, people = await brokerage_with(client, region, "Moving Day", names, tables=2)
 
     async def requested() -> mt.Meeting | None:
         try:

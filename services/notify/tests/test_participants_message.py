@@ -8,15 +8,18 @@ import asyncio
 
 import pytest
 
-from contracts import events as ev
 from contracts import notify as c
 from contracts.access import Actor
-from contracts.common import SmeRef
 from contracts.errors import Refused
 from mapnet.dev.mailbox import MailStore
 from mapnet.runtime.bus import BusClient
 from services.notify.domain.messages import audience, check_may_message
-from services.notify.tests.test_mail import DEADLINE, SOON, entry, mails, parts, wait_for
+from services.notify.tests.test_mail import (
+    brokerage_with,
+    mails,
+    parts,
+    wait_for,
+)
 
 pytestmark = pytest.mark.usefixtures("region_app")
 
@@ -55,23 +58,8 @@ async def test_an_organiser_writes_to_those_without_meetings_as_their_preference
     client: BusClient, region: str, mailbox: tuple[MailStore, int]
 ) -> None:
     store, _ = mailbox
-    event = await client.call(
-        ev.PUBLISH_EVENT,
-        entry(
-            kind="brokerage_event", course=None, title="Writing Day",
-            brokerage={"days": [SOON.isoformat()], "day_start": "09:00", "slots_per_day": 4,
-                       "slot_minutes": 30, "tables": 2, "registration_deadline": DEADLINE},
-        ),
-        region,
-    )  # fmt: skip
-    smes = [SmeRef(sme_id=f"writer-{n}", region=region) for n in range(3)]
-    for n, sme in enumerate(smes):
-        await client.call(
-            ev.REGISTER_PARTICIPANT,
-            ev.RegisterParticipant(event_id=event.event_id, person_name=f"Writer {n}",
-                                   email=f"w{n}@example.lv", sme=sme),
-            region,
-        )  # fmt: skip
+    names = [(f"Writer {n}", f"w{n}@example.lv") for n in range(3)]
+    event, smes = await brokerage_with(client, region, "Writing Day", names, tables=2)
     await wait_for(store, "registration_confirmed", 3)
     # Writer 2 wants no such mail.
     await client.call(
