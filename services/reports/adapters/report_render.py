@@ -14,6 +14,8 @@ from typing import Literal
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from markupsafe import Markup
 
+from mapnet.runtime.spreadsheet import safe_cell
+
 from ..domain.report import MEETING_LABELS, OBSTACLES, STAGES, MonitoringReport, Table
 from ..domain.report_cluster import ClusterReport
 from . import report_charts
@@ -113,22 +115,13 @@ def pdf(report: MonitoringReport | ClusterReport, made_by: str | None = None) ->
 
 # A spreadsheet opening the CSV runs a cell that starts with one of these as a formula
 # (=HYPERLINK(...), +cmd|...): SMEs' words, event titles and keywords reach these cells.
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _cell(value: str | int | float) -> str | int | float:
-    """A text cell that a spreadsheet would read as a formula, kept as text by a leading
-    apostrophe (OWASP's advice); numbers stay numbers."""
-    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
-        return "'" + value
-    return value
 
 
 def table_csv(table: Table) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow([_cell(h) for h in table.headers])
-    writer.writerows([_cell(v) for v in row] for row in table.rows)
+    writer.writerow([safe_cell(h) for h in table.headers])
+    writer.writerows([safe_cell(v) for v in row] for row in table.rows)
     return out.getvalue()
 
 
