@@ -724,7 +724,8 @@ GET_KPIS = query(
 _OWN_SME: dict[ErrorCode, str] = {
     "not_found": "no SME with this id in this region",
     "forbidden": "staff record facts only of their own region's SMEs",
-    "conflict": "the same fact is recorded already (details.fact_id): it counts once",
+    "conflict": "the same fact is recorded already (details.fact_id): it counts once; or "
+    "(an introduction told again) it was withdrawn, or changed by another command meanwhile",
 }
 RECORD_TRADE_SHOW_PRESENTATION = command(
     S,
@@ -769,6 +770,8 @@ WITHDRAW_FACT = command(
     refusals={
         "not_found": "no fact with this id in this region",
         "forbidden": "staff withdraw only their own region's facts",
+        "conflict": "withdrawn already (details.reason withdrawn), or changed by another "
+        "command meanwhile (details.reason changed: read it again)",
     },
 )
 LIST_FACTS = query(

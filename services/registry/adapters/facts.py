@@ -4,6 +4,7 @@ from the events service's events."""
 
 from __future__ import annotations
 
+import contextlib
 from datetime import date, datetime
 from typing import Any
 
@@ -75,14 +76,27 @@ class FactRepository:
         doc = await self.facts.find_one({"_id": fact_id})
         return _fact(doc) if doc else None
 
-    async def put(self, fact: Fact) -> None:
-        """Stored, or replaced by a later version (an introduction's outcome told later)."""
-        await replace_by_id(self.facts, fact.fact_id, _doc(fact))
+    async def add(self, fact: Fact) -> None:
+        """A new fact stored. Its id comes from its command: the command repeated (after a
+        fault between this write and the reply) finds it as it is now, withdrawn perhaps, and
+        leaves it so. Later versions go through ``replace``."""
+        with contextlib.suppress(DuplicateKeyError):
+            await self.facts.insert_one({**_doc(fact), "_id": fact.fact_id})
+
+    async def replace(self, fact: Fact, version: int) -> bool:
+        """Replaced by its next version only if it is still at ``version``: False if another
+        command changed it meanwhile (a withdrawal and a change of its outcome at once: the
+        second would otherwise undo the first without a word)."""
+        found = await self.facts.replace_one(
+            {"_id": fact.fact_id, "version": version}, {**_doc(fact), "_id": fact.fact_id}
+        )
+        return bool(found.matched_count)
 
     async def claim(self, key: str, fact_id: str) -> str | None:
         """Take the key for this fact; None if it is now (or was already) this fact's, else the
         id of the fact that holds it. A key whose fact was never stored (a crash between the
-        two writes) is taken over."""
+        two writes) or was withdrawn (a change racing its withdrawal took the key again) is
+        taken over."""
         try:
             await self.keys.insert_one({"_id": key, "fact_id": fact_id})
             return None
@@ -92,7 +106,8 @@ class FactRepository:
         holder = str(held["fact_id"]) if held else fact_id
         if holder == fact_id:
             return None
-        if await self.facts.find_one({"_id": holder}, {"_id": 1}) is None:
+        held_by = await self.facts.find_one({"_id": holder}, {"withdrawn": 1})
+        if held_by is None or held_by.get("withdrawn"):
             taken = await self.keys.update_one(
                 {"_id": key, "fact_id": holder}, {"$set": {"fact_id": fact_id}}
             )

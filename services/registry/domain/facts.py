@@ -114,6 +114,15 @@ def already_recorded(fact: Fact, recorded: str) -> Refused:
     )
 
 
+def changed_meanwhile(before: Fact) -> Refused:
+    """Another command changed the fact between reading and writing it (two staff at once)."""
+    return conflict(
+        f"fact {before.fact_id} changed meanwhile (it was at version {before.version}): "
+        "read it again",
+        reason="changed", fact_id=before.fact_id, version=before.version,
+    )  # fmt: skip
+
+
 def presentation(
     fact_id: str, region: str, data: c.RecordTradeShowPresentation, sme_clusters: list[str],
     by: str, at: datetime,

@@ -85,7 +85,12 @@ class Facts:
         key = facts.same_fact(fact)
         if (recorded := await self.facts.claim(key, fact.fact_id)) is not None:
             raise facts.already_recorded(fact, recorded)
-        await self.facts.put(fact)
+        if before is None:
+            await self.facts.add(fact)
+        elif not await self.facts.replace(fact, before.version):
+            if key != facts.same_fact(before):  # the key it took is not its own after all
+                await self.facts.release(key, fact.fact_id)
+            raise facts.changed_meanwhile(before)
         if before is not None and (old := facts.same_fact(before)) != key:
             await self.facts.release(old, before.fact_id)
         return c.FactRecorded(fact_id=fact.fact_id, kind=fact.kind, version=fact.version)
@@ -98,7 +103,8 @@ class Facts:
             raise Refused("not_found", f"no fact {cmd.data.fact_id}", id=cmd.data.fact_id)
         withdrawn = before.withdraw(cmd.data.reason, _who(cmd), command_key(cmd))
         if withdrawn is not before:
-            await self.facts.put(withdrawn)
+            if not await self.facts.replace(withdrawn, before.version):
+                raise facts.changed_meanwhile(before)
             await self.facts.release(facts.same_fact(before), before.fact_id)
         return c.FactRecorded(
             fact_id=withdrawn.fact_id, kind=withdrawn.kind, version=withdrawn.version

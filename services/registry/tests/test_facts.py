@@ -384,3 +384,119 @@ async def test_a_fact_recorded_by_mistake_is_withdrawn_and_counts_no_more(
     with pytest.raises(Refused) as refused:
         await client.call(c.RECORD_COMPANY_INTRODUCTION, changed, region, actor=anna)
     assert refused.value.code == "conflict"
+
+
+async def test_a_withdrawal_and_a_change_at_once_neither_undoes_the_other(
+    settings: Settings, client: BusClient, region: str
+) -> None:
+    """Two staff at once: one withdraws an introduction while the other tells its outcome.
+    Whichever writes second read the fact before the first wrote it: it is refused (conflict,
+    reason changed), not stored over the other. Without the version check the outcome's change
+    silently brought the withdrawn fact back into the indicators, or the withdrawal silently
+    dropped the outcome."""
+    from datetime import UTC as _UTC
+
+    from mapnet.runtime import mongo
+    from mapnet.runtime.codec import make_envelope
+    from services.registry.adapters.facts import CalendarRepository, FactRepository
+    from services.registry.adapters.repository import SmeRepository
+    from services.registry.domain.facts import Fact
+    from services.registry.service_layer.facts import Facts
+
+    anna, bert = staff(region), Actor(id=f"bert@{region}.example", role="map_staff", region=region)
+    sme = await client.call(c.REGISTER_SME, new_sme(), region, actor=anna)
+    intro = c.RecordCompanyIntroduction(
+        sme_id=sme.sme_id, company="Ericsson AB", company_country="SE", introduced_on=TODAY
+    )
+    told = intro.model_copy(update={"outcome": "cooperation_agreed"})
+    db = mongo.database(mongo.client(settings.mongo_url or ""), region, "registry")
+
+    class Racing(FactRepository):
+        """Reads the fact, then lets the other staff member's command in before the write."""
+
+        meanwhile: Any = None
+
+        async def get(self, fact_id: str) -> Fact | None:
+            found = await super().get(fact_id)
+            if self.meanwhile is not None:
+                await self.meanwhile(fact_id)
+            return found
+
+    def facts_of(repo: FactRepository) -> Facts:
+        return Facts(region, SmeRepository(db), repo, CalendarRepository(db),
+                     lambda: datetime.now(_UTC))  # fmt: skip
+
+    async def stored(fact_id: str) -> c.Fact:
+        found = await FactRepository(db).get(fact_id)
+        assert found is not None
+        return found.view()
+
+    # The withdrawal read the fact; the outcome was told before it wrote.
+    first = await client.call(c.RECORD_COMPANY_INTRODUCTION, intro, region, actor=anna)
+    racing = Racing(db)
+
+    async def outcome_told(fact_id: str) -> None:
+        racing.meanwhile = None
+        change = told.model_copy(update={"fact_id": fact_id})
+        await client.call(c.RECORD_COMPANY_INTRODUCTION, change, region, actor=bert)
+
+    racing.meanwhile = outcome_told
+    withdraw = c.WithdrawFact(fact_id=first.fact_id, reason="the wrong company")
+    env = make_envelope(c.WITHDRAW_FACT, withdraw, region=region, source="test", actor=anna)
+    with pytest.raises(Refused) as refused:
+        await facts_of(racing).withdraw(env)
+    assert (refused.value.code, refused.value.details.get("reason")) == ("conflict", "changed")
+    now = await stored(first.fact_id)
+    assert (now.version, now.outcome, now.withdrawn) == (2, "cooperation_agreed", False)
+
+    # The outcome's change read the fact; it was withdrawn before it wrote.
+    second = await client.call(
+        c.RECORD_COMPANY_INTRODUCTION,
+        intro.model_copy(update={"company": "Nokia Oyj"}),
+        region,
+        actor=anna,
+    )
+
+    async def withdrawn(fact_id: str) -> None:
+        racing.meanwhile = None
+        gone = c.WithdrawFact(fact_id=fact_id, reason="typed twice")
+        await client.call(c.WITHDRAW_FACT, gone, region, actor=bert)
+
+    racing.meanwhile = withdrawn
+    change = told.model_copy(update={"fact_id": second.fact_id, "company": "Nokia Oyj"})
+    env2 = make_envelope(c.RECORD_COMPANY_INTRODUCTION, change, region=region, source="test",
+                         actor=anna)  # fmt: skip
+    with pytest.raises(Refused) as refused:
+        await facts_of(racing).record_introduction(env2)
+    assert (refused.value.code, refused.value.details.get("reason")) == ("conflict", "changed")
+    now = await stored(second.fact_id)
+    assert (now.version, now.outcome, now.withdrawn) == (2, "pending", True)
+    t = (await client.call(c.GET_KPIS, period(), region)).total
+    assert t.company_introductions == 1  # Ericsson's, not the withdrawn Nokia one
+    # The withdrawn fact holds no key: the introduction as it really was can be recorded.
+    await client.call(c.RECORD_COMPANY_INTRODUCTION, change.model_copy(update={"fact_id": None}),
+                      region, actor=anna)  # fmt: skip
+    t = (await client.call(c.GET_KPIS, period(), region)).total
+    assert t.company_introductions == 2
+
+
+async def test_a_fact_key_held_by_a_withdrawn_fact_is_taken_over(
+    settings: Settings, region: str
+) -> None:
+    """A change racing a withdrawal may take the fact's key again after the withdrawal freed
+    it: a withdrawn fact never keeps the fact as it really was from being recorded."""
+    from mapnet.runtime import mongo
+    from services.registry.adapters.facts import FactRepository
+    from services.registry.domain.facts import Fact
+
+    repo = FactRepository(
+        mongo.database(mongo.client(settings.mongo_url or ""), region, "registry")
+    )
+    fact = Fact("f-withdrawn", "park_agreement", region, TODAY, "anna", datetime.now(UTC))
+    await repo.add(fact)
+    assert await repo.claim("k-w", fact.fact_id) is None
+    assert await repo.claim("k-w", "another") == fact.fact_id  # held while it counts
+    gone = fact.withdraw("by mistake", "anna", "cmd-1")
+    assert await repo.replace(gone, fact.version)
+    assert await repo.replace(gone, fact.version) is False  # at version 2 now
+    assert await repo.claim("k-w", "another") is None  # taken over
