@@ -364,11 +364,12 @@ class SchedulePublished(Schedule):
 
 
 class MeetingHeld(Payload):
-    """A meeting at this region's brokerage event took place (its outcome says so), told to
-    every region so that each side's home region asks its own SME for feedback (the survey, the
-    answer and the mail stay there). It holds only what the event's published schedule shares
-    already (the meeting, its event and its two SMEs, each a region and an id): not the
-    outcome, nor anyone's name or words."""
+    """A meeting at this region's brokerage event with at least one SME of another region
+    took place (its outcome says so), told to every region so that each side's home region asks
+    its own SME for feedback (the survey, the answer and the mail stay there; a meeting between
+    two SMEs of this region is not told: it is surveyed here, from its outcome). It holds only
+    what the event's published schedule shares already (the meeting, its event and its two
+    SMEs, each a region and an id): not the outcome, nor anyone's name or words."""
 
     meeting_id: str = Field(min_length=1, max_length=200)
     event_id: str = Field(min_length=1, max_length=200)
@@ -677,7 +678,8 @@ MEETING_HELD = event(
     S,
     "meeting_held",
     MeetingHeld,
-    "A meeting at this region's brokerage event took place (recorded once its outcome first "
-    "says so): each side's home region opens its SME's feedback survey",
+    "A meeting at this region's brokerage event with an SME of another region took place "
+    "(recorded once its outcome first says so): each side's home region opens its SME's "
+    "feedback survey",
     shared=True,
 )

@@ -175,9 +175,12 @@ class Meeting:
         was_held = self.outcome in HELD
         self.outcome = outcome
         self._change(c.MEETING_OUTCOME_RECORDED)
-        if outcome in HELD and not was_held:
+        guests = any(side.region != self.region for side in (self.requester, self.receiver))
+        if outcome in HELD and not was_held and guests:
             # Told to every region: the sides' home regions survey their own SMEs. What the
-            # outcome was stays here (it is this region's meeting and its staff's record).
+            # outcome was stays here (it is this region's meeting and its staff's record). A
+            # meeting between two SMEs of this region is surveyed here, from the outcome: it
+            # is not told to the network at all (no other region has anything to do with it).
             held = c.MeetingHeld(
                 meeting_id=self.meeting_id,
                 event_id=self.event_id,

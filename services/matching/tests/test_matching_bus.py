@@ -344,7 +344,8 @@ async def test_a_meeting_held_is_told_to_the_network_once_and_counted_once_acros
 ) -> None:
     """meeting_held (shared: each side's home region surveys its SME) is published when the
     outcome first says the meeting took place, naming no outcome; a meeting between SMEs of two
-    regions is one trans-national contact, though it is in both regions' rows."""
+    regions is one trans-national contact, though it is in both regions' rows. A meeting between
+    two SMEs of the host's own region is not told to the network."""
     event_id, (home, other) = await event_with_participants(client, region, 2)
     guest = SmeRef(sme_id="guest-1", region="berlin")
     await client.call(
@@ -368,8 +369,9 @@ async def test_a_meeting_held_is_told_to_the_network_once_and_counted_once_acros
     for outcome in ("informative_no_cooperation", "cooperation_possible", "did_not_take_place"):
         told = c.RecordMeetingOutcome(meeting_id=across.meeting_id, outcome=outcome)
         await client.call(c.RECORD_MEETING_OUTCOME, told, region)
-    not_held = c.RecordMeetingOutcome(meeting_id=inside.meeting_id, outcome="did_not_take_place")
-    await client.call(c.RECORD_MEETING_OUTCOME, not_held, region)
+    # Between two SMEs of this region: surveyed here from its outcome, told to no other region.
+    at_home = c.RecordMeetingOutcome(meeting_id=inside.meeting_id, outcome="cooperation_possible")
+    await client.call(c.RECORD_MEETING_OUTCOME, at_home, region)
 
     held = await published(servers.nats_url, c.MEETING_HELD, region)
     await asyncio.sleep(0.5)  # an outcome changed to another that says held tells nothing more
