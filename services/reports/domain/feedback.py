@@ -36,6 +36,9 @@ class Opening:
 
     sme: SmeRef
     occasion: c.Occasion
+    # The region whose brokerage event a meeting was, when it is another region's: its meeting
+    # ids are its own, so they name its surveys only together with it (see survey_id).
+    host: str | None = None
 
 
 def person_of(actor: Actor) -> str:
@@ -43,9 +46,13 @@ def person_of(actor: Actor) -> str:
     return rg.email_digest(actor.id)
 
 
-def survey_id(region: str, sme: SmeRef, occasion: c.Occasion) -> str:
-    """The same occasion for the same SME is the same survey, however often its fact is told."""
-    name = f"{region}|{sme.key}|{occasion.kind}|{occasion.ref}"
+def survey_id(region: str, sme: SmeRef, occasion: c.Occasion, host: str | None = None) -> str:
+    """The same occasion for the same SME is the same survey, however often its fact is told.
+    A meeting at another region's event (``host``) is named with that region: another region
+    telling of a meeting under this region's meeting id (which its shared schedules show) then
+    opens a survey of its own, never the one this region opens for its own meeting."""
+    ref = occasion.ref if host is None or host == region else f"{host}/{occasion.ref}"
+    name = f"{region}|{sme.key}|{occasion.kind}|{ref}"
     return str(uuid.uuid5(_NAMESPACE, name))
 
 
@@ -64,15 +71,17 @@ def meeting_held_elsewhere(held: mt.MeetingHeld, region: str, at: datetime) -> l
     """The sides of a meeting held at another region's brokerage event (its shared
     meeting_held) that are SMEs of this region: their home region surveys them. Another
     region's SME gets nothing here (its own region surveys it, from its own copy)."""
-    return _sides_met(held.meeting_id, held.event_id, held.participants, region, at)
+    sides = held.participants
+    return _sides_met(held.meeting_id, held.event_id, sides, region, at, host=held.region)
 
 
 def _sides_met(
-    meeting_id: str, event_id: str, sides: list[SmeRef], region: str, at: datetime
-) -> list[Opening]:
+    meeting_id: str, event_id: str, sides: list[SmeRef], region: str, at: datetime,
+    host: str | None = None,
+) -> list[Opening]:  # fmt: skip
     occasion = c.Occasion(kind="meeting", ref=meeting_id, happened_at=at, event_id=event_id)
     own = {s.key: s for s in sides if s.region == region}
-    return [Opening(sme, occasion) for sme in own.values()]
+    return [Opening(sme, occasion, host) for sme in own.values()]
 
 
 def attended(registration: Any, region: str, at: datetime) -> list[Opening]:
@@ -101,14 +110,19 @@ def open_survey(opening: Opening, region: str, now: datetime, window: timedelta)
     """The survey of an occasion, open for ``window`` from when it happened; None if that has
     passed already (a fact told late, or read again from the start of its stream, mails no one
     about a survey nobody could answer)."""
-    closes_at = opening.occasion.happened_at + window
+    occasion = opening.occasion
+    if occasion.happened_at > now:
+        # Nothing has happened later than now: a time ahead (another region's clock, or its
+        # word) would keep the survey open for as long as it liked.
+        occasion = occasion.model_copy(update={"happened_at": now})
+    closes_at = occasion.happened_at + window
     if closes_at <= now:
         return None
     return c.Survey(
-        survey_id=survey_id(region, opening.sme, opening.occasion),
+        survey_id=survey_id(region, opening.sme, occasion, opening.host),
         region=region,
         sme=opening.sme,
-        occasion=opening.occasion,
+        occasion=occasion,
         opened_at=now,
         closes_at=closes_at,
     )

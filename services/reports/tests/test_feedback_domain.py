@@ -94,17 +94,39 @@ def test_a_meeting_held_at_another_regions_event_opens_surveys_of_this_regions_s
     assert theirs.sme == berlin
     both = fb.meeting_held_elsewhere(held(ACME, OTHER), "tallinn", NOW)
     assert [o.sme for o in both] == [ACME, OTHER]
-    # The same meeting told by the host's outcome or by the shared copy is the same survey.
+
+
+def test_another_regions_meeting_held_never_takes_the_survey_of_this_regions_own_meeting() -> None:
+    """Meeting ids are each host's own (and this region's show in its shared schedules):
+    Helsinki telling of a meeting under the id of one held at Tallinn's own event opens a
+    survey of its own, so Tallinn's survey of its meeting still opens when its outcome comes
+    (before, Helsinki's copy took its id first: the real one then opened nothing). The same
+    copy told again is the same survey."""
+    berlin = SmeRef(region="berlin", sme_id="partner")
     local = fb.meeting_held(meeting("cooperation_possible", "berlin"), "tallinn", NOW)
-    copy = fb.meeting_held_elsewhere(
-        mt.MeetingHeld(meeting_id="m1", event_id="b1", region="helsinki",
-                       participants=[ACME, berlin]),
-        "tallinn",
-        NOW,
-    )  # fmt: skip
-    assert fb.survey_id("tallinn", ACME, local[0].occasion) == fb.survey_id(
-        "tallinn", ACME, copy[0].occasion
-    )
+    told = mt.MeetingHeld(meeting_id="m1", event_id="hel-b1", region="helsinki",
+                          participants=[ACME, berlin])  # fmt: skip
+
+    def opened(openings: list[fb.Opening]) -> str:
+        found = fb.open_survey(openings[0], "tallinn", NOW, WINDOW)
+        assert found is not None
+        return found.survey_id
+
+    copy = fb.meeting_held_elsewhere(told, "tallinn", NOW)
+    assert opened(copy) != opened(local)
+    assert opened(copy) == opened(fb.meeting_held_elsewhere(told, "tallinn", NOW))
+
+
+def test_a_survey_told_of_an_occasion_ahead_of_now_closes_a_window_after_now() -> None:
+    """Another region's envelope names the time of its meeting: one far ahead would otherwise
+    keep the survey open (and its figures' month) for as long as it said."""
+    held = mt.MeetingHeld(meeting_id="m9", event_id="hel-b1", region="helsinki",
+                          participants=[ACME, SmeRef(region="berlin", sme_id="p")])  # fmt: skip
+    ahead = NOW + timedelta(days=3650)
+    [opening] = fb.meeting_held_elsewhere(held, "tallinn", ahead)
+    found = fb.open_survey(opening, "tallinn", NOW, WINDOW)
+    assert found is not None
+    assert (found.occasion.happened_at, found.closes_at) == (NOW, NOW + WINDOW)
 
 
 def test_a_stage_reached_opens_a_survey_but_being_identified_does_not() -> None:
