@@ -403,6 +403,12 @@ class WithdrawFact(Payload):
 
     fact_id: str = Field(min_length=1, max_length=200)
     reason: str = Field(min_length=1, max_length=500, pattern=r"^[^\r\n]*$")
+    version: int | None = Field(
+        default=None,
+        ge=1,
+        description="The fact's version as the withdrawer saw it: if it changed since (its "
+        "outcome, SME or day told anew), the withdrawal is refused (conflict, reason changed)",
+    )
 
 
 class ListFacts(Page):

@@ -37,3 +37,33 @@ async def test_a_presentation_sent_twice_is_refused_on_the_form_and_counts_once(
         assert 'value="MEDICA &lt;b&gt;2026&lt;/b&gt;"' in again.text  # kept, inert
     kpis = await client.call(rg.GET_KPIS, rg.GetKpis(period_from=today, period_to=today), region)
     assert kpis.total.trade_show_presentations == 1
+
+
+async def test_a_withdrawal_from_a_page_read_before_the_fact_changed_is_refused_on_it(
+    region_app: Assembly, servers: Servers, client: BusClient, region: str
+) -> None:
+    """The Withdraw form sends the version its row showed: an introduction told anew after the
+    page was read (by another staff member) is not withdrawn unseen; the page says it changed
+    (409), and the fact still counts. A CSRF-less post withdraws nothing."""
+    staff = Actor(id="anna@map.example.ee", role="map_staff", region=region)
+    sme = await client.call(rg.REGISTER_SME, new_sme(), region, actor=staff)
+    await add_person(servers, region, staff.id, "map_staff")
+    today = datetime.now(UTC).date()
+    intro = rg.RecordCompanyIntroduction(
+        sme_id=sme.sme_id, company="Wärtsilä Oyj", company_country="FI", introduced_on=today
+    )
+    seen = await client.call(rg.RECORD_COMPANY_INTRODUCTION, intro, region, actor=staff)
+    async with httpx.AsyncClient(base_url=portal_url(region_app, region)) as http:
+        await sign_in(http, staff.id)
+        page = await http.get("/facts")
+        assert f'name="version" value="{seen.version}"' in page.text
+        form = {"fact_id": seen.fact_id, "version": str(seen.version), "reason": "wrong SME"}
+        forged = await http.post("/facts/withdraw", data=form)
+        assert forged.status_code == 403
+        told = intro.model_copy(update={"fact_id": seen.fact_id, "outcome": "meeting_held"})
+        await client.call(rg.RECORD_COMPANY_INTRODUCTION, told, region, actor=staff)
+        late = await http.post("/facts/withdraw", data=form | {"csrf": csrf_of(page)})
+        assert late.status_code == 409, late.text
+        assert 'role="alert"' in late.text and "changed meanwhile" in late.text
+    kpis = await client.call(rg.GET_KPIS, rg.GetKpis(period_from=today, period_to=today), region)
+    assert kpis.total.company_introductions == 1

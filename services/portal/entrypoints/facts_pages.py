@@ -37,7 +37,7 @@ FORMS: dict[str, tuple[Any, type[Any], tuple[str, ...], tuple[str, ...]]] = {
         ("fact_id", "sme_id", "company", "company_country", "introduced_on", "outcome"),
         (),
     ),
-    "withdraw": (rg.WITHDRAW_FACT, rg.WithdrawFact, ("fact_id", "reason"), ()),
+    "withdraw": (rg.WITHDRAW_FACT, rg.WithdrawFact, ("fact_id", "version", "reason"), ()),
     "agreement": (
         rg.RECORD_PARK_AGREEMENT,
         rg.RecordParkAgreement,

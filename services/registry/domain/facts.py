@@ -75,9 +75,10 @@ class Fact:
             ),
         )  # fmt: skip
 
-    def withdraw(self, reason: str, by: str, command: str) -> Fact:
+    def withdraw(self, reason: str, by: str, command: str, seen: int | None = None) -> Fact:
         """The fact as recorded by mistake: the same, no longer counted. The same command
-        again (``command``: its key) finds it withdrawn as it left it; another is refused."""
+        again (``command``: its key) finds it withdrawn as it left it; another is refused, as
+        is one for a version other than the one its sender saw (``seen``)."""
         if self.withdrawn is not None and self.withdrawn.get("command") == command:
             return self
         if self.withdrawn is not None:
@@ -85,6 +86,8 @@ class Fact:
                 f"fact {self.fact_id} was withdrawn already", reason="withdrawn",
                 fact_id=self.fact_id,
             )  # fmt: skip
+        if seen is not None and seen != self.version:
+            raise changed_meanwhile(replace(self, version=seen))
         withdrawn = {"reason": reason, "by": by, "command": command}
         return replace(self, version=self.version + 1, withdrawn=withdrawn)
 

@@ -101,7 +101,8 @@ class Facts:
         before = await self.facts.get(cmd.data.fact_id)
         if before is None or before.region != self.region:
             raise Refused("not_found", f"no fact {cmd.data.fact_id}", id=cmd.data.fact_id)
-        withdrawn = before.withdraw(cmd.data.reason, _who(cmd), command_key(cmd))
+        d = cmd.data
+        withdrawn = before.withdraw(d.reason, _who(cmd), command_key(cmd), d.version)
         if withdrawn is not before:
             if not await self.facts.replace(withdrawn, before.version):
                 raise facts.changed_meanwhile(before)

@@ -500,3 +500,28 @@ async def test_a_fact_key_held_by_a_withdrawn_fact_is_taken_over(
     assert await repo.replace(gone, fact.version)
     assert await repo.replace(gone, fact.version) is False  # at version 2 now
     assert await repo.claim("k-w", "another") is None  # taken over
+
+
+async def test_a_withdrawal_of_the_version_seen_is_refused_once_the_fact_changed(
+    client: BusClient, region: str
+) -> None:
+    """Staff withdraw what they saw: if the introduction was told anew since (another SME,
+    company or outcome), the withdrawal of the old version is refused (conflict, changed) and
+    the fact still counts; withdrawn at the version it is now, it counts no more."""
+    anna = staff(region)
+    sme = await client.call(c.REGISTER_SME, new_sme(), region, actor=anna)
+    intro = c.RecordCompanyIntroduction(
+        sme_id=sme.sme_id, company="ABB Oy", company_country="FI", introduced_on=TODAY
+    )
+    seen = await client.call(c.RECORD_COMPANY_INTRODUCTION, intro, region, actor=anna)
+    corrected = intro.model_copy(update={"fact_id": seen.fact_id, "outcome": "not_pursued"})
+    now = await client.call(c.RECORD_COMPANY_INTRODUCTION, corrected, region, actor=anna)
+    assert now.version == 2
+    stale = c.WithdrawFact(fact_id=seen.fact_id, reason="the wrong SME", version=seen.version)
+    with pytest.raises(Refused) as refused:
+        await client.call(c.WITHDRAW_FACT, stale, region, actor=anna)
+    assert (refused.value.code, refused.value.details.get("reason")) == ("conflict", "changed")
+    assert (await client.call(c.GET_KPIS, period(), region)).total.company_introductions == 1
+    fresh = stale.model_copy(update={"version": now.version})
+    assert (await client.call(c.WITHDRAW_FACT, fresh, region, actor=anna)).version == 3
+    assert (await client.call(c.GET_KPIS, period(), region)).total.company_introductions == 0
