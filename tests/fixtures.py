@@ -29,6 +29,7 @@ from mapnet.runtime import logs
 from mapnet.runtime.bus import BusClient
 from mapnet.runtime.credentials import SERVICE_USER, with_login
 from mapnet.runtime.declaration import service_names
+from mapnet.runtime.needs import needs
 from mapnet.runtime.settings import Settings
 from services.notify.settings import NotifySettings
 
@@ -207,12 +208,32 @@ def service_configs() -> dict[str, BaseSettings]:
     return {}
 
 
+def with_its_sources(service: str) -> list[str]:
+    """A service and those it hears from: the services whose operations it asks and whose
+    events it consumes (what its own tests need running beside it)."""
+    heard = needs(service)
+    sources = {op.service for op in heard.asks} | {c.op.service for c in heard.consumed}
+    return sorted({service} | sources)
+
+
+@pytest.fixture
+def region_services() -> list[str]:
+    """The services a test's region runs: every installed one, unless the test's folder names
+    fewer (a service's own tests: it and its sources, `with_its_sources`). Each one started
+    is a second or so of every test's set-up on a busy machine."""
+    return service_names()
+
+
 @pytest.fixture
 async def region_app(
-    settings: Settings, region: str, service_configs: dict[str, BaseSettings]
+    settings: Settings,
+    region: str,
+    service_configs: dict[str, BaseSettings],
+    region_services: list[str],
 ) -> AsyncIterator[Assembly]:
-    """Every installed service of a fresh region, in this process, on the real servers."""
-    async with Assembly(settings, service_names(), [region], configs=service_configs) as app:
+    """The services of a fresh region (``region_services``), in this process, on the real
+    servers."""
+    async with Assembly(settings, region_services, [region], configs=service_configs) as app:
         yield app
 
 

@@ -26,6 +26,7 @@ from mapnet.runtime import mongo
 from mapnet.runtime.bus import BusClient
 from mapnet.runtime.codec import encode, make_envelope
 from mapnet.runtime.credentials import with_login, without_login
+from mapnet.runtime.declaration import service_names
 from services.guide.adapters.finance_repository import OfferRepository
 from services.guide.domain.finance import Offer
 from tests.fixtures import Servers
@@ -327,6 +328,9 @@ async def test_finance_partners_list_only_smes_that_consented(
     assert refused.value.code == "forbidden"
 
 
+@pytest.mark.parametrize(
+    "region_services", [service_names()], ids=["whole region"]
+)  # its HTTP API is the portal's
 async def test_a_finance_partner_publishes_over_http(
     region_app: Assembly, region: str, partner: Partner
 ) -> None:

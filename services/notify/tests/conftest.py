@@ -14,6 +14,13 @@ from pydantic_settings import BaseSettings
 
 from mapnet.ops.servers import free_port
 from services.notify.settings import NotifySettings
+from tests.fixtures import with_its_sources
+
+
+@pytest.fixture
+def region_services() -> list[str]:
+    """Notify and the services it hears from, not the whole region."""
+    return with_its_sources("notify")
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ from pydantic_settings import BaseSettings
 from contracts import notify as nt
 from mapnet.dev.mailbox import MailStore
 from mapnet.runtime.bus import BusClient
+from mapnet.runtime.declaration import service_names
 from tests.helpers import eventually
 
 from .test_feedback_bus import contact_of, open_surveys, reach_stage, register, staff
@@ -31,6 +32,9 @@ def survey_mails(store: MailStore, to: str) -> list[Message]:
     return [m for m in found if m["To"] == to and "survey" in str(m["Subject"])]
 
 
+@pytest.mark.parametrize(
+    "region_services", [service_names()], ids=["whole region"]
+)  # the mail is notify's
 async def test_the_contacts_who_consented_get_the_survey_by_mail_once(
     client: BusClient, region: str, mailbox: tuple[MailStore, int]
 ) -> None:

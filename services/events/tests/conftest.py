@@ -1,0 +1,12 @@
+"""events's own tests run events and the services it hears from, not the whole region."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.fixtures import with_its_sources
+
+
+@pytest.fixture
+def region_services() -> list[str]:
+    return with_its_sources("events")
