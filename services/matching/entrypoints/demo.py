@@ -220,7 +220,7 @@ async def _schedule_once(
         if refused.code != "not_found":
             raise
     for attempt in range(50):
-        run = c.ScheduleEvent(event_id=event_id, time_limit_s=5)
+        run = c.ScheduleEvent(event_id=event_id, time_limit_s=1)
         command_id = _id(region, "schedule", event_id, str(attempt))
         schedule = await client.call(
             c.SCHEDULE_EVENT, run, region, actor=actor, timeout_s=60, id=command_id
