@@ -15,6 +15,7 @@ import subprocess
 import sys
 import time
 import zipfile
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +34,8 @@ from mapnet.runtime import mongo
 from mapnet.runtime.bus import BusClient
 from mapnet.runtime.codec import encode, make_envelope
 from mapnet.runtime.settings import Settings
+from services.guide.adapters.markets import market_homes
+from services.guide.tests.test_starter_copies import TEN, TOPICS, guide_of, per_market_and_topic
 from tests.helpers import connect_when_let_in, eventually
 from tests.three_regions import an_entry
 
@@ -505,7 +508,7 @@ async def test_make_run_demo_signs_each_demo_user_in_to_their_roles_pages(tmp_pa
     """`make run` as the README's quick start runs it: one user per role, password mapnet-demo,
     each shown their role's pages and refused the others'; the sign-in page names them; the
     portal where the README says (8080 there: here the base port it is given, as a user would
-    set MAPNET_HTTP_PORT); Ctrl-C at the terminal stops it all."""
+    set MAPNET_HTTP_PORT); the guide of the ten markets; Ctrl-C at the terminal stops it all."""
     nats_port, mongo_port, http_port = free_port(), free_port(), free_port()
     env = user_env(tmp_path, nats_port=nats_port, mongo_port=mongo_port, smtp_port=free_port(),
                    http_port=http_port)  # fmt: skip
@@ -536,6 +539,18 @@ async def test_make_run_demo_signs_each_demo_user_in_to_their_roles_pages(tmp_pa
                     assert "No profile fits yet" not in partners and "Why: " in partners
                 for path in refused:
                     assert (await http.get(path)).status_code == 403, (name, path)
+        # Its guide lists the three starter topics of all ten markets, each by its home region.
+        sme = await BusClient.connect(
+            logged_in_url("tallinn", nats_port, tmp_path), region="tallinn", role="sme"
+        )
+        try:
+            shown = await guide_of(sme, "tallinn")
+        finally:
+            await sme.close()
+        assert per_market_and_topic(shown) == Counter({(m, t): 1 for m in TEN for t in TOPICS})
+        homes = market_homes(None, {})
+        assert all(a.region == homes[a.market] for a in shown)
+        assert {a.region for a in shown if a.market == "EE"} == {"tallinn"}
     finally:
         os.killpg(proc.pid, signal.SIGINT)
         proc.communicate(timeout=120)  # a loaded CI took over 60 s to stop

@@ -6,9 +6,6 @@ and a hub, both running the demo; and `make run` as a user starts it, one region
 
 from __future__ import annotations
 
-import asyncio
-import os
-import signal
 from collections import Counter
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -19,14 +16,12 @@ import pytest
 
 from contracts import guide as c
 from mapnet.dev.localnet import LocalNetwork
-from mapnet.ops.servers import free_port, logged_in_url
 from mapnet.runtime import logs, mongo
 from mapnet.runtime.bus import BusClient
 from services.guide.adapters.articles_repository import STARTER_COPY, ArticleRepository
 from services.guide.adapters.markets import market_homes
 from services.guide.entrypoints.demo import home_markets, load_starter, starter_copies
 from tests.helpers import eventually
-from tests.test_embedded import as_user, until_running, user_env
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -111,29 +106,3 @@ async def test_a_demo_region_shows_every_market_and_the_home_regions_copies_repl
     real = await db["articles"].find({"market": "FI"}).to_list(None)
     assert len(real) == 3 and not [d["_id"] for d in real if d.get(STARTER_COPY)]
     assert per_market_and_topic(await guide_of(tallinn, T)) == everything
-
-
-@pytest.mark.timeout(300)
-async def test_make_run_shows_the_guide_of_the_ten_markets(tmp_path: Path) -> None:
-    """`make run` as the README's quick start runs it (one region, tallinn, with the demo):
-    its guide lists the three starter topics of all ten markets, each by its home region."""
-    nats_port, mongo_port, http_port = free_port(), free_port(), free_port()
-    env = user_env(tmp_path, nats_port=nats_port, mongo_port=mongo_port, smtp_port=free_port(),
-                   http_port=http_port)  # fmt: skip
-    proc = as_user(["make", "-s", "run"], env)
-    try:
-        await asyncio.to_thread(until_running, proc)  # the demo is loaded by then
-        client = await BusClient.connect(
-            logged_in_url(T, nats_port, tmp_path), region=T, role="sme"
-        )
-        try:
-            shown = await guide_of(client, T)
-        finally:
-            await client.close()
-    finally:
-        os.killpg(proc.pid, signal.SIGINT)
-        proc.communicate(timeout=60)
-    assert per_market_and_topic(shown) == Counter({(m, t): 1 for m in TEN for t in TOPICS})
-    homes = market_homes(None, {})
-    assert all(a.region == homes[a.market] for a in shown)
-    assert {a.region for a in shown if a.market == "EE"} == {T}
