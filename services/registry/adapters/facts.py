@@ -23,6 +23,8 @@ FACTS = "facts"
 # the fact that holds it: its id is the key, so two records of one fact, even at once, never
 # both get it.
 FACT_KEYS = "fact_keys"
+# What a withdrawn fact says of why once its SME is erased (the reason may have named people).
+ERASED_REASON = "(erased with the SME)"
 CALENDAR = "calendar_entries"
 ATTENDED = "attended_registrations"
 
@@ -139,7 +141,12 @@ class FactRepository:
         return [fact.counted() for fact in found if fact.withdrawn is None]
 
     async def forget_sme(self, sme_id: str) -> None:
-        """An erased SME's facts still count; they no longer name it."""
+        """An erased SME's facts still count; they no longer name it, and why one was withdrawn
+        (free text, which may name its people) is erased with it."""
+        async for doc in self.facts.find({"sme_id": sme_id}, {"withdrawn": 1}):
+            if doc.get("withdrawn"):
+                erased = {**doc["withdrawn"], "reason": ERASED_REASON}
+                await self.facts.update_one({"_id": doc["_id"]}, {"$set": {"withdrawn": erased}})
         await self.facts.update_many({"sme_id": sme_id}, {"$set": {"sme_id": None}})
 
 

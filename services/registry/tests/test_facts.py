@@ -19,6 +19,7 @@ from contracts.errors import Refused
 from mapnet.runner import Assembly
 from mapnet.runtime.bus import BusClient
 from mapnet.runtime.settings import Settings
+from services.registry.adapters.facts import ERASED_REASON
 from services.registry.tests.test_registry_bus import new_sme
 from tests.helpers import eventually
 
@@ -384,6 +385,13 @@ async def test_a_fact_recorded_by_mistake_is_withdrawn_and_counts_no_more(
     with pytest.raises(Refused) as refused:
         await client.call(c.RECORD_COMPANY_INTRODUCTION, changed, region, actor=anna)
     assert refused.value.code == "conflict"
+
+    # Why it was withdrawn is free text that may name the SME's people: erased with the SME.
+    await client.call(c.ERASE_SME, c.EraseSme(sme_id=sme.sme_id, reason="asked"), region)
+    listed = (await client.call(c.LIST_FACTS, c.ListFacts(), region, actor=anna)).items
+    withdrawn = [f for f in listed if f.withdrawn]
+    assert len(withdrawn) == 2
+    assert {(f.sme_id, f.withdrawn_reason) for f in withdrawn} == {(None, ERASED_REASON)}
 
 
 async def test_a_withdrawal_and_a_change_at_once_neither_undoes_the_other(
