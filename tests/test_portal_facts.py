@@ -8,6 +8,7 @@ from datetime import UTC, datetime
 import httpx
 
 from contracts import registry as rg
+from contracts import reports as rp
 from contracts.access import Actor
 from mapnet.runner import Assembly
 from mapnet.runtime.bus import BusClient
@@ -67,3 +68,41 @@ async def test_a_withdrawal_from_a_page_read_before_the_fact_changed_is_refused_
         assert 'role="alert"' in late.text and "changed meanwhile" in late.text
     kpis = await client.call(rg.GET_KPIS, rg.GetKpis(period_from=today, period_to=today), region)
     assert kpis.total.company_introductions == 1
+
+
+async def test_a_fact_withdrawn_from_a_published_month_is_left_out_of_its_figures_again(
+    region_app: Assembly, servers: Servers, client: BusClient, region: str
+) -> None:
+    """The month's figures were published while they counted a presentation recorded by
+    mistake: withdrawing it from its row publishes them again without it, and the page says
+    so; a month with no figures yet is left to publish itself."""
+    staff = Actor(id="anna@map.example.ee", role="map_staff", region=region)
+    sme = await client.call(rg.REGISTER_SME, new_sme(), region, actor=staff)
+    await add_person(servers, region, staff.id, "map_staff")
+    today = datetime.now(UTC).date()
+    month = today.strftime("%Y-%m")
+    show = rg.RecordTradeShowPresentation(
+        sme_id=sme.sme_id, show="MEDICA", country="DE", presented_on=today
+    )
+    wrong = await client.call(rg.RECORD_TRADE_SHOW_PRESENTATION, show, region, actor=staff)
+    published = await client.call(
+        rp.PUBLISH_FIGURES, rp.PublishFigures(month=month), region, actor=staff
+    )
+    assert (published.version, published.total.trade_show_presentations) == (1, 1)
+    async with httpx.AsyncClient(base_url=portal_url(region_app, region)) as http:
+        await sign_in(http, staff.id)
+        page = await http.get("/facts")
+        assert f'name="on" value="{today.isoformat()}"' in page.text
+        form = {"fact_id": wrong.fact_id, "on": today.isoformat(), "reason": "wrong SME",
+                "csrf": csrf_of(page)}  # fmt: skip
+        done = await http.post("/facts/withdraw", data=form)
+        assert done.status_code == 303
+        assert done.headers["location"] == f"/facts?figures_again={month}"
+        shown = await http.get(done.headers["location"])
+        assert f"The figures of {month} were published already" in shown.text
+    held = await client.call(
+        rp.LIST_FIGURES, rp.ListFigures(region=region, month_from=month, month_to=month),
+        region, actor=staff,
+    )  # fmt: skip
+    [again] = held.items
+    assert (again.version, again.total.trade_show_presentations) == (2, 0)

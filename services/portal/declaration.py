@@ -88,8 +88,10 @@ SERVICE = ServiceDeclaration(
         "registry.query.list_profile_reviews",
         "registry.query.search_smes",
         "reports.cmd.answer_survey",
+        "reports.cmd.publish_figures",
         "reports.query.get_cluster_report",
         "reports.query.get_monitoring_report",
+        "reports.query.list_figures",
         "reports.query.list_open_surveys",
     ),
 )

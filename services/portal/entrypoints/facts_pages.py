@@ -6,6 +6,8 @@ page says so and links the calendar; all of them count in the indicators (/kpis)
 
 from __future__ import annotations
 
+import contextlib
+from datetime import date
 from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI, Request
@@ -62,6 +64,7 @@ class FactsPages:
         form: str | None = None,
         values: dict[str, Any] | None = None,
         errors: list[str] | None = None,
+        figures_again: str = "",
     ) -> Response:
         rows, next_cursor = await self.facts.rows(
             person.actor(), request.query_params.get("cursor")
@@ -77,10 +80,12 @@ class FactsPages:
             form=form,
             values=values or {},
             errors=errors or [],
+            figures_again=figures_again,
         )
 
     async def page(self, request: Request, person: User) -> Response:
-        return await self._page(request, person)
+        again = request.query_params.get("figures_again", "")
+        return await self._page(request, person, figures_again=again[:7])
 
     async def record(self, request: Request, person: User) -> Response:
         form = await posted(request)
@@ -104,6 +109,14 @@ class FactsPages:
             return await self._page(
                 request, person, REFUSED_FORM[refusal.code], which, values, problems(refusal)
             )
+        if which == "withdraw":
+            # The row's day: staff may publish any month's figures, so nothing here to trust;
+            # without a day (a page from before it was sent) the figures are left as they are.
+            with contextlib.suppress(ValueError):
+                on = date.fromisoformat(str(form.get("on") or ""))
+                again = await self.facts.figures_again(person.actor(), on)
+                if again:
+                    return RedirectResponse(f"/facts?figures_again={again}", status_code=303)
         return RedirectResponse("/facts", status_code=303)
 
 

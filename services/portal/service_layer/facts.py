@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from contracts import registry as rg
+from contracts import reports as rp
 from contracts.access import Actor
 
 from .guide import Call
@@ -49,3 +50,18 @@ class Facts:
             rg.LIST_FACTS, rg.ListFacts(limit=50, cursor=cursor), actor
         )
         return [row(f) for f in page.items], page.next_cursor
+
+    async def figures_again(self, actor: Actor, on: date) -> str | None:
+        """After a fact of the day ``on`` was withdrawn: the month's figures, if the region
+        published them already (they count it still), published again without it; the month
+        so published, or None. A month not published yet will leave it out by itself."""
+        month = on.strftime("%Y-%m")
+        held: rp.FiguresPage = await self.call(
+            rp.LIST_FIGURES,
+            rp.ListFigures(region=actor.region, month_from=month, month_to=month, limit=1),
+            actor,
+        )
+        if not held.items:
+            return None
+        await self.call(rp.PUBLISH_FIGURES, rp.PublishFigures(month=month), actor)
+        return month
