@@ -315,12 +315,22 @@ def port_blocks(count: int, width: int) -> list[int]:
     index, so single free ports side by side (as the kernel often hands them out) collide."""
     bases: list[int] = []
     while len(bases) < count:
-        base = random.randrange(20_000, 60_000, 10)
+        # Below the kernel's ephemeral range: a port free now is not handed out meanwhile to
+        # another test's free_port() or a client's connection (a region's portal then failed
+        # to bind, one run in many, with other tests running beside it).
+        base = random.randrange(10_000, _ephemeral_low() - width, 10)
         if any(abs(base - other) < width for other in bases):
             continue
         if all(_free(port) for port in range(base, base + width)):
             bases.append(base)
     return bases
+
+
+def _ephemeral_low() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32_768  # Linux's default
 
 
 def _free(port: int) -> bool:
