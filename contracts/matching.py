@@ -248,6 +248,12 @@ class ScheduledMeeting(Payload):
     ends_at: AwareDatetime
     table: int | None
     participants: list[SmeRef]
+    room_url: str | None = Field(
+        default=None,
+        description="A remote meeting's private room (from the region's MAPNET_MEETING_ROOM_URL),"
+        " only in get_schedule's answers from the host region to its two sides, the event's "
+        "organisers and staff; never in an event",
+    )
 
 
 class Schedule(Payload):
@@ -615,7 +621,7 @@ GET_SCHEDULE = query(
     Schedule,
     "A brokerage event's schedule",
     network=True,
-    roles=(*STAFF, "organiser", "sme"),
+    roles=(*STAFF, "organiser", "sme", "service"),
     refusals={
         "not_found": "no such brokerage event, or no schedule built yet",
         "forbidden": (

@@ -25,7 +25,9 @@ def schedule_ical(schedule: c.Schedule, participant: SmeRef | None) -> str:
                 start=m.starts_at,
                 end=m.ends_at,
                 summary=f"Meeting with {', '.join(others)}",
-                location=place,
+                location=m.room_url or place,
+                url=m.room_url,
+                description=f"Join online: {m.room_url}" if m.room_url else None,
             )
         )
     return cal.to_ical().decode()

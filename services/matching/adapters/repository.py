@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import secrets
 from collections.abc import Sequence
 from typing import Any
 
@@ -69,6 +71,16 @@ class MeetingRepository:
     def __init__(self, db: Database) -> None:
         self.meetings = db[MEETINGS]
         self.schedules = db[SCHEDULES]
+        self.secrets = db["secrets"]
+
+    async def room_secret(self) -> str:
+        """The key of this region's meeting rooms, made once on first start and kept in
+        matching's database: every matching instance (and each start) names a room alike."""
+        with contextlib.suppress(DuplicateKeyError):
+            await self.secrets.insert_one({"_id": "rooms", "value": secrets.token_urlsafe(32)})
+        doc = await self.secrets.find_one({"_id": "rooms"})
+        assert doc is not None
+        return str(doc["value"])
 
     async def create_indexes(self) -> None:
         await self.meetings.create_index(

@@ -18,6 +18,7 @@ from ..adapters.profile_index import ProfileIndex
 from ..adapters.read_model import ReadModel
 from ..adapters.repository import MEETINGS, SCHEDULES, MeetingRepository
 from ..service_layer.handlers import Matching
+from ..settings import MatchingSettings
 
 Handler = Callable[[Envelope[Any]], Awaitable[None]]
 Forget = Callable[[str], Awaitable[None]]
@@ -28,7 +29,13 @@ def build(rt: Runtime) -> None:
     read_model = ReadModel(rt.db)
     matching = Matching(rt.unit_of_work(), meetings, read_model, ProfileIndex(read_model))
     rt.outbox_collections += [MEETINGS, SCHEDULES]
-    rt.startup += [meetings.create_indexes, read_model.create_indexes]
+    settings = rt.config_as(MatchingSettings)
+
+    async def name_the_rooms() -> None:
+        if settings.meeting_room_url:
+            matching.set_rooms(settings.meeting_room_url, await meetings.room_secret())
+
+    rt.startup += [meetings.create_indexes, read_model.create_indexes, name_the_rooms]
 
     # A meeting's id derives from the caller and command id: a repeat after a crash finds it.
     rt.handles(c.REQUEST_MEETING)(matching.request_meeting)

@@ -28,6 +28,7 @@ from ..domain.access import (
 )
 from ..domain.meetings import Brokerage, Meeting, key, seen_by, slot_times
 from ..domain.ranking import seeker_from
+from ..domain.rooms import room_url
 from ..domain.schedule_problem import MeetingSpec, Problem
 from ..domain.scheduler import solve, spec_weight
 from ..domain.unplaced import explain, placing_problems
@@ -48,6 +49,27 @@ class Matching:
         self.meetings = meetings
         self.read_model = read_model
         self.index = index
+        # Remote meetings' rooms: the region's template (None: no links) and its key, read at
+        # start (set_rooms).
+        self.room_template: str | None = None
+        self.room_secret = ""
+
+    def set_rooms(self, template: str | None, secret: str) -> None:
+        self.room_template, self.room_secret = template, secret
+
+    def _with_rooms(self, items: list[c.ScheduledMeeting]) -> list[c.ScheduledMeeting]:
+        """Each remote meeting (no table) with its room's link, for those the access checks
+        let read it: its two sides, the event's organisers and staff, the region's services."""
+        if not self.room_template or not self.room_secret:
+            return items
+        return [
+            s.model_copy(
+                update={"room_url": room_url(self.room_template, self.room_secret, s.meeting_id)}
+            )
+            if s.table is None
+            else s
+            for s in items
+        ]
 
     def now(self) -> datetime:
         return self.uow.now()
@@ -308,9 +330,8 @@ class Matching:
         check_staff_for(query.actor, q.participant, "participant", self.region)
         check_organiser(query.actor, q.event_id)
         # Another region's schedule answers from the copy it shared with this one.
-        stored = await self.meetings.schedule(q.event_id) or await self.read_model.schedule_copy(
-            q.event_id
-        )
+        own = await self.meetings.schedule(q.event_id)
+        stored = own or await self.read_model.schedule_copy(q.event_id)
         if stored is None:
             await self._event(q.event_id)
             raise not_found("schedule of event", q.event_id)
@@ -320,6 +341,8 @@ class Matching:
             items = [s for s in items if key(q.participant) in {key(p) for p in s.participants}]
         if q.table is not None:
             items = [s for s in items if s.table == q.table]
+        if own is not None:  # the rooms of the host's meetings are the host's to name
+            items = self._with_rooms(items)
         schedule = schedule.model_copy(update={"meetings": items})
         if q.format == "ical":
             from ..adapters.ical import schedule_ical
