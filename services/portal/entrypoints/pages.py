@@ -21,8 +21,9 @@ from contracts.common import SmeRef
 from contracts.errors import Refused
 
 from ..domain.users import User
-from ..service_layer.feedback import Feedback, HomeSurveys
+from ..service_layer.feedback import Feedback
 from ..service_layer.finance import Finance
+from ..service_layer.home import Home, RunningImport
 from ..service_layer.organiser import Desk
 from .forms import validated
 from .guide_pages import guide_of
@@ -47,6 +48,7 @@ class Pages:
         self.finance = Finance(portal.call, portal.region)
         self.feedback = Feedback(portal.call)
         self.desk = Desk(portal.call, portal.region)
+        self.home_parts = Home(portal.call, portal.region, portal.accounts.pending_invitations)
 
     def get(self, app: FastAPI, path: str, page: Page, *roles: Role) -> None:
         """A page for people signed in, in these roles (any role if none is named)."""
@@ -74,22 +76,24 @@ class Pages:
         return route
 
     async def home(self, request: Request, person: User) -> Response:
-        # A company's contact sees the surveys they may still answer (the SMEs' feedback). The
-        # rest of the page asks no service: without the bus it still shows, saying the surveys
-        # cannot be shown now.
+        """What needs the person now (service_layer.home); without the bus the page still
+        shows, each part saying it cannot be shown now."""
+        actor, imports = person.actor(), self._imports(request, person)
         if self.portal.bus is None:
-            surveys = HomeSurveys([], unavailable=person.role == "sme")
+            view = Home.unreachable(actor, imports)
         else:
-            surveys = await self.feedback.for_home(person.actor())
+            view = await self.home_parts.view(actor, self.portal.public(), imports)
         answered = request.query_params.get("answered") == "1"
-        # An organiser's events by title and date (by id only when the calendar has lost one).
-        organised = (
-            await self.desk.events_of(person.actor(), self.portal.public())
-            if person.role == "organiser" and self.portal.bus is not None
-            else []
-        )
-        return self.portal.page(request, "home.html", person=person, surveys=surveys,
-                                answered=answered, organised=organised)  # fmt: skip
+        return self.portal.page(request, "home.html", person=person, home=view,
+                                surveys=view.surveys, answered=answered)  # fmt: skip
+
+    @staticmethod
+    def _imports(request: Request, person: User) -> list[RunningImport]:
+        """The person's imports still running (the portal keeps them while it runs)."""
+        imports = getattr(request.app.state, "imports", None)
+        jobs = imports.jobs.values() if imports is not None else []
+        return [RunningImport(j.job_id, j.file_name, j.percent)
+                for j in jobs if j.by == person.email and not j.finished]  # fmt: skip
 
     async def smes(self, request: Request, person: User) -> Response:
         given = {k: v for k in _SME_FILTERS if (v := request.query_params.get(k))}

@@ -246,7 +246,11 @@ class Marketplace:
     async def inbox(self, me: SmeRef, actor: Actor) -> Inbox:
         """Every meeting request the SME received or sent, at every brokerage event it is
         registered for, newest event first."""
-        mine = [m for m in await self.my_events(me, actor) if m.brokerage]
+        return await self.inbox_of(await self.my_events(me, actor), me, actor)
+
+    async def inbox_of(self, registered: list[MyEvent], me: SmeRef, actor: Actor) -> Inbox:
+        """The inbox at these of the SME's events (its my_events, read once by the caller)."""
+        mine = [m for m in registered if m.brokerage]
         lists = await asyncio.gather(
             *(
                 every(self.call, mt.LIST_MEETINGS,
@@ -254,7 +258,7 @@ class Marketplace:
                 for m in mine
             )
         )  # fmt: skip
-        names = await asyncio.gather(*(self._names(m.registration.event_id, actor) for m in mine))
+        names = await asyncio.gather(*(self.names_at(m.registration.event_id, actor) for m in mine))
         inbox = Inbox()
         for m, meetings, named in zip(mine, lists, names, strict=True):
             for meeting in meetings:
@@ -269,11 +273,11 @@ class Marketplace:
         )
         meeting: mt.Meeting = await self.call(mt.REPORT_MEETING_OUTCOME, told, actor)
         event, names = await asyncio.gather(
-            self._event(meeting.event_id, actor), self._names(meeting.event_id, actor)
+            self._event(meeting.event_id, actor), self.names_at(meeting.event_id, actor)
         )
         return row(meeting, event, me, names)
 
-    async def _names(self, event_id: str, actor: Actor) -> dict[str, str]:
+    async def names_at(self, event_id: str, actor: Actor) -> dict[str, str]:
         """The names of an event's participants as the viewer may see them (none if the
         viewer's seat is gone: the rows then say the region)."""
         query = mt.ListParticipants(event_id=event_id)
@@ -290,7 +294,7 @@ class Marketplace:
         answer = mt.RespondMeeting(meeting_id=meeting_id, accept=accept, responder=me)
         meeting: mt.Meeting = await self.call(mt.RESPOND_MEETING, answer, actor)
         event, names = await asyncio.gather(
-            self._event(meeting.event_id, actor), self._names(meeting.event_id, actor)
+            self._event(meeting.event_id, actor), self.names_at(meeting.event_id, actor)
         )
         return row(meeting, event, me, names)
 
