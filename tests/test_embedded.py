@@ -314,11 +314,12 @@ def port_blocks(count: int, width: int) -> list[int]:
     """Bases of ``count`` disjoint blocks of ``width`` free ports: each region takes base + its
     index, so single free ports side by side (as the kernel often hands them out) collide."""
     bases: list[int] = []
+    spans = _block_bases(width)
     while len(bases) < count:
-        # Below the kernel's ephemeral range: a port free now is not handed out meanwhile to
+        # Outside the kernel's ephemeral range: a port free now is not handed out meanwhile to
         # another test's free_port() or a client's connection (a region's portal then failed
         # to bind, one run in many, with other tests running beside it).
-        base = random.randrange(10_000, _ephemeral_low() - width, 10)
+        base = random.choice(spans)
         if any(abs(base - other) < width for other in bases):
             continue
         if all(_free(port) for port in range(base, base + width)):
@@ -326,11 +327,23 @@ def port_blocks(count: int, width: int) -> list[int]:
     return bases
 
 
-def _ephemeral_low() -> int:
+def _block_bases(width: int) -> range:
+    """Where a block of ``width`` ports may start: the larger room outside the ephemeral range,
+    below or above it (a range made to start low, 1024-60999, leaves room only above); with no
+    room outside it at all (1024-65535), anywhere, as before (each port still checked free)."""
+    low, high = _ephemeral_range()
+    below = range(10_000, low - width, 10)
+    above = range(high + 1, 65_536 - width, 10)
+    roomy = [span for span in (below, above) if len(span) >= 100]
+    return max(roomy, key=len) if roomy else range(20_000, 60_000, 10)
+
+
+def _ephemeral_range() -> tuple[int, int]:
     try:
-        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
-    except (OSError, ValueError, IndexError):
-        return 32_768  # Linux's default
+        low, high = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[:2]
+        return int(low), int(high)
+    except (OSError, ValueError):
+        return 32_768, 60_999  # Linux's default
 
 
 def _free(port: int) -> bool:
@@ -340,6 +353,21 @@ def _free(port: int) -> bool:
         except OSError:
             return False
     return True
+
+
+@pytest.mark.parametrize(
+    ("ephemeral", "outside"),
+    [((32_768, 60_999), True), ((1_024, 60_999), True), ((1_024, 65_535), False)],
+)
+def test_port_blocks_are_taken_outside_the_ephemeral_range_where_there_is_room(
+    monkeypatch: pytest.MonkeyPatch, ephemeral: tuple[int, int], outside: bool
+) -> None:
+    monkeypatch.setattr(sys.modules[__name__], "_ephemeral_range", lambda: ephemeral)
+    bases = port_blocks(6, 3)
+    low, high = ephemeral
+    assert len(set(bases)) == 6 and all(b >= 1_024 and b + 3 <= 65_536 for b in bases)
+    if outside:
+        assert all(b + 3 <= low or b > high for b in bases), bases
 
 
 def as_user(command: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
@@ -527,6 +555,19 @@ async def test_make_run_demo_signs_each_demo_user_in_to_their_roles_pages(tmp_pa
     proc = as_user(["make", "-s", "run"], env)
     try:
         await asyncio.to_thread(until_running, proc)  # the demo is loaded by then
+        # Its guide lists the three starter topics of all ten markets, each by its home region,
+        # as soon as it says it runs (asked first: the pages below would give it time).
+        sme = await BusClient.connect(
+            logged_in_url("tallinn", nats_port, tmp_path), region="tallinn", role="sme"
+        )
+        try:
+            shown = await guide_of(sme, "tallinn")
+        finally:
+            await sme.close()
+        assert per_market_and_topic(shown) == Counter({(m, t): 1 for m in TEN for t in TOPICS})
+        homes = market_homes(None, {})
+        assert all(a.region == homes[a.market] for a in shown)
+        assert {a.region for a in shown if a.market == "EE"} == {"tallinn"}
         report = await wait_healthy(logged_in_url("tallinn", nats_port, tmp_path), proc)
         assert report["http_url"] == f"http://127.0.0.1:{http_port}"
         state = json.loads((tmp_path / "up.json").read_text())
@@ -549,18 +590,6 @@ async def test_make_run_demo_signs_each_demo_user_in_to_their_roles_pages(tmp_pa
                     assert "No profile fits yet" not in partners and "Why: " in partners
                 for path in refused:
                     assert (await http.get(path)).status_code == 403, (name, path)
-        # Its guide lists the three starter topics of all ten markets, each by its home region.
-        sme = await BusClient.connect(
-            logged_in_url("tallinn", nats_port, tmp_path), region="tallinn", role="sme"
-        )
-        try:
-            shown = await guide_of(sme, "tallinn")
-        finally:
-            await sme.close()
-        assert per_market_and_topic(shown) == Counter({(m, t): 1 for m in TEN for t in TOPICS})
-        homes = market_homes(None, {})
-        assert all(a.region == homes[a.market] for a in shown)
-        assert {a.region for a in shown if a.market == "EE"} == {"tallinn"}
     finally:
         os.killpg(proc.pid, signal.SIGINT)
         proc.communicate(timeout=120)  # a loaded CI took over 60 s to stop
