@@ -2,7 +2,8 @@
 regions are home for as read copies of what their demos publish (same ids, writer, approver),
 put in by the guide itself when it runs a demo (MAPNET_DEMO). When the home region's demo runs,
 its copy replaces the stand-in: one article per market and topic, never two. Two real regions
-and a hub, both running the demo; and `make run` as a user starts it, one region."""
+and a hub, both running the demo (`make run` as a user starts it, one region, is checked in
+tests/test_embedded.py's make run demo test)."""
 
 from __future__ import annotations
 
