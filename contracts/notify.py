@@ -25,6 +25,7 @@ MailKind = Literal[
     "meeting_declined",
     "schedule_published",
     "meeting_moved",
+    "meeting_reminder",
     "participants_message",
     "profile_expiring",
     "article_review_due",

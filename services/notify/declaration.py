@@ -15,6 +15,7 @@ SERVICE = ServiceDeclaration(
         "events.query.get_event",
         "events.query.get_registrations",
         "matching.query.get_meeting",
+        "matching.query.get_schedule",
         "registry.query.get_sme",
     ),
 )

@@ -54,6 +54,14 @@ class NotifySettings(BaseSettings):
     )  # fmt: skip
     retry_base_s: float = Field(default=2, gt=0, validation_alias="MAPNET_RETRY_BASE_S")
     notify_tick_s: float = Field(default=3600, gt=0, validation_alias="MAPNET_NOTIFY_TICK_S")
+    meeting_reminder_minutes: int = Field(
+        default=15, ge=1, le=60 * 24 * 60, validation_alias="MAPNET_MEETING_REMINDER_MINUTES",
+        description="How long before a scheduled meeting its two sides are reminded by mail",
+    )  # fmt: skip
+    meeting_reminder_tick_s: float = Field(
+        default=60, gt=0, validation_alias="MAPNET_MEETING_REMINDER_TICK_S",
+        description="How often notify looks for meetings to remind of",
+    )  # fmt: skip
     expiry_notice_days: int = Field(default=14, ge=1, validation_alias="MAPNET_EXPIRY_NOTICE_DAYS")
 
     @property

@@ -67,6 +67,19 @@ class Directory:
             return ""
         return meeting.message
 
+    async def rooms(self, event_id: str) -> dict[str, str]:
+        """The room links of an event's remote meetings, by meeting id, as matching names them
+        (none if it names none, or is not reachable now)."""
+        if (bus := self._bus()) is None:
+            return {}
+        try:
+            schedule = await bus.call(
+                mt.GET_SCHEDULE, mt.GetSchedule(event_id=event_id), self.region
+            )
+        except (Refused, TimeoutError):
+            return {}
+        return {m.meeting_id: m.room_url for m in schedule.meetings if m.room_url}
+
     async def contacts(self, sme: dict[str, Any]) -> list[Person]:
         """The contacts of an SME of this region who consented to be contacted; none of an SME
         the registry does not know (erased). Unreachable, it raises: the survey's event is then

@@ -58,6 +58,7 @@ class NotifyStore:
         self.digest_items = db["digest_items"]
         self.forgotten = db["forgotten"]
         self.secrets = db["secrets"]
+        self.reminders = db["meeting_reminders"]
         self.replies = db[REPLY_CACHE]
 
     async def installation_secret(self) -> str:
@@ -72,6 +73,10 @@ class NotifyStore:
         return str(doc["value"])
 
     async def create_indexes(self) -> None:
+        await self.reminders.create_index(
+            [("reminded", ASCENDING), ("starts_at", ASCENDING)], name="due"
+        )
+        await self.reminders.create_index([("event_id", ASCENDING)], name="event_id")
         await self.deliveries.create_index([("status", ASCENDING)], name="status")
         await self.deliveries.create_index([("recipient", ASCENDING)], name="recipient")
         await self.deliveries.create_index([("contact_of", ASCENDING)], name="contact_of")
@@ -233,6 +238,43 @@ class NotifyStore:
     async def calendar_entry(self, event_id: str) -> dict[str, Any] | None:
         doc: dict[str, Any] | None = await self.calendar.find_one({"_id": event_id})
         return doc
+
+    # --- meetings to remind of: one document per scheduled meeting, its start a UTC key ----
+
+    async def plan_reminders(self, event_id: str, meetings: list[dict[str, Any]]) -> None:
+        """The event's schedule as it is now: meetings no longer in it are not reminded of; a
+        meeting whose start changed is reminded of again (at its new time)."""
+        ids = [m["meeting_id"] for m in meetings]
+        await self.reminders.delete_many({"event_id": event_id, "_id": {"$nin": ids}})
+        for m in meetings:
+            await self.plan_reminder(event_id, m)
+
+    async def plan_reminder(self, event_id: str, meeting: dict[str, Any]) -> None:
+        starts = utc_key(datetime.fromisoformat(meeting["starts_at"]))
+        doc = {"event_id": event_id, "starts_at": starts, "reminded": False,
+               "meeting": meeting}  # fmt: skip
+        # Only a new start resets it: a schedule published again with the meeting where it was
+        # leaves a reminder already sent as sent.
+        with contextlib.suppress(DuplicateKeyError):
+            await self.reminders.update_one(
+                {"_id": meeting["meeting_id"], "starts_at": {"$ne": starts}},
+                {"$set": doc},
+                upsert=True,
+            )
+
+    async def drop_reminders(self, *, meeting_id: str = "", event_id: str = "") -> None:
+        await self.reminders.delete_many({"_id": meeting_id} if meeting_id else
+                                         {"event_id": event_id})  # fmt: skip
+
+    async def reminders_due(self, after: str, until: str) -> list[dict[str, Any]]:
+        query = {"reminded": False, "starts_at": {"$gt": after, "$lte": until}}
+        return [r async for r in self.reminders.find(query).sort("starts_at", ASCENDING)]
+
+    async def mark_reminded(self, reminder: dict[str, Any]) -> None:
+        await self.reminders.update_one(
+            {"_id": reminder["_id"], "starts_at": reminder["starts_at"]},
+            {"$set": {"reminded": True}},
+        )
 
     async def mark_cancelled(self, event_id: str) -> None:
         await self.calendar.update_one({"_id": event_id}, {"$set": {"status": "cancelled"}})

@@ -142,7 +142,9 @@ def agenda_row(meeting: dict[str, Any], entry: dict[str, Any], with_name: str) -
     tz = ZoneInfo(entry.get("timezone") or "UTC")
     start = datetime.fromisoformat(meeting["starts_at"]).astimezone(tz)
     place = f"table {meeting['table'] + 1}" if meeting["table"] is not None else "online"
-    return {"time": f"{start:%d %b %H:%M}", "place": place, "with": with_name}
+    # A remote meeting's room, when matching named one (only the two sides are mailed it).
+    room = meeting.get("room_url") or ""
+    return {"time": f"{start:%d %b %H:%M}", "place": place, "with": with_name, "room": room}
 
 
 def schedule_mail(
@@ -177,7 +179,9 @@ def schedule_ics(entry: dict[str, Any], meetings: Sequence[dict[str, Any]], vers
                 start=datetime.fromisoformat(m["starts_at"]),
                 end=datetime.fromisoformat(m["ends_at"]),
                 summary=f"Meeting at {title}",
-                location=f"table {m['table'] + 1}" if m["table"] is not None else "online",
+                location=m.get("room_url")
+                or (f"table {m['table'] + 1}" if m["table"] is not None else "online"),
+                url=m.get("room_url"),
             )
         )
     return cal.to_ical()
@@ -200,6 +204,29 @@ def meeting_moved_mail(
                "summary": f"meeting with {now['with']} {'moved' if before else 'added'}: "
                f"{now['time']}"}  # fmt: skip
     return Mail("meeting_moved", person, context, [attachment])
+
+
+def with_rooms(meeting: dict[str, Any], rooms: Mapping[str, str]) -> dict[str, Any]:
+    """A scheduled meeting with its room's link, if it has one."""
+    room = rooms.get(meeting["meeting_id"])
+    return {**meeting, "room_url": room} if room else meeting
+
+
+def reminder_cause(reminder: dict[str, Any]) -> DateCause:
+    """Once per meeting and start: a meeting moved is reminded again at its new time."""
+    return DateCause(f"reminder:{reminder['_id']}:{reminder['starts_at']}")
+
+
+def reminder_mail(person: Person, entry: dict[str, Any], row: dict[str, str]) -> Mail:
+    """A meeting is about to begin: when, where (its room's link when remote) and with whom."""
+    context = {"event": entry, "meeting": row,
+               "summary": f"meeting with {row['with']} at {row['time']}"}  # fmt: skip
+    return Mail("meeting_reminder", person, context)
+
+
+def reminder_window(now: datetime, minutes: int) -> tuple[datetime, datetime]:
+    """Meetings starting after now and at most ``minutes`` ahead are reminded of now."""
+    return now, now + timedelta(minutes=minutes)
 
 
 def account_mail(data: dict[str, Any], command_id: str) -> tuple[Mail, DateCause]:

@@ -38,6 +38,7 @@ def build(rt: Runtime) -> None:
         admit=dispatcher.admit, withdraw=dispatcher.withdraw, lookup_event=directory.event,
         lookup_people=directory.registrations, lookup_message=directory.message,
         check_target=poster.check, webhooks_per_partner=s.webhooks_per_partner,
+        lookup_rooms=directory.rooms,
     )  # fmt: skip
     rt.outbox_collections.append(DELIVERIES)
 
@@ -52,6 +53,11 @@ def build(rt: Runtime) -> None:
         await notifier.expiring_profiles(s.expiry_notice_days, directory.contacts, today)
 
     rt.every(s.notify_tick_s, expiry_notices, "expiry_notices")
+
+    async def meeting_reminders() -> None:
+        await notifier.remind_of_meetings(s.meeting_reminder_minutes, datetime.now(UTC))
+
+    rt.every(s.meeting_reminder_tick_s, meeting_reminders, "meeting_reminders")
 
     rt.handles(c.SUBSCRIBE_WEBHOOK)(notifier.subscribe_webhook)
     rt.handles(c.UNSUBSCRIBE_WEBHOOK)(notifier.unsubscribe_webhook)
@@ -116,6 +122,7 @@ def _mail_to_people(rt: Runtime, notifier: Notifier) -> None:
         rt.consumes(meeting)(_meeting(notifier, meeting.name))
     rt.consumes(gd.ARTICLE_REVIEW_DUE)(notifier.on_article_review_due)
     rt.consumes(mt.MEETING_PLACED)(notifier.on_meeting_placed)
+    rt.consumes(mt.MEETING_CANCELLED)(notifier.on_meeting_cancelled)
 
 
 def _dispatcher(

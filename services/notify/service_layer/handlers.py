@@ -62,6 +62,7 @@ class Notifier:
         lookup_message: Callable[[str], Awaitable[str]] | None = None,
         check_target: Callable[[str], Awaitable[None]] | None = None,
         webhooks_per_partner: int = 20,
+        lookup_rooms: Callable[[str], Awaitable[dict[str, str]]] | None = None,
     ) -> None:
         """``admit`` queues deliveries with the senders, ``withdraw`` drops what they hold for
         a person; ``lookup_event`` asks the events service for an event not heard of yet;
@@ -70,6 +71,7 @@ class Notifier:
         self._lookup_event = lookup_event
         self._lookup_people = lookup_people
         self._lookup_message = lookup_message
+        self._lookup_rooms = lookup_rooms
         self.region = region
         self.store = store
         self.sender = sender
@@ -208,6 +210,7 @@ class Notifier:
         d = event.data
         entry = await self._entry(d.event_id)
         await self.store.mark_cancelled(d.event_id)
+        await self.store.drop_reminders(event_id=d.event_id)
         await self.queue_mails(
             [
                 (
@@ -312,7 +315,10 @@ class Notifier:
         """An organiser added a meeting to the schedule or moved it by hand: both of its sides
         are told, once (the event's id makes each mail once-only), where it is now."""
         placed = event.data.model_dump(mode="json")
+        await self.store.plan_reminder(placed["event_id"], placed["meeting"])
         entry = await self._entry(placed["event_id"])
+        rooms = await self._rooms(placed["event_id"], [placed["meeting"]])
+        placed["meeting"] = mails.with_rooms(placed["meeting"], rooms)
         meeting, previous = placed["meeting"], placed.get("previous")
         items = []
         for side in meeting["participants"]:
@@ -349,9 +355,19 @@ class Notifier:
         )
         return c.ParticipantsMessaged(event_id=d.event_id, addressed=len(people))
 
+    async def _rooms(self, event_id: str, meetings: list[dict[str, Any]]) -> dict[str, str]:
+        """The links of the remote meetings' rooms, as matching names them (none: no template,
+        or matching not reachable now; the mail goes without them, the agenda has them)."""
+        if self._lookup_rooms is None or all(m["table"] is not None for m in meetings):
+            return {}
+        return await self._lookup_rooms(event_id)
+
     async def on_schedule_published(self, event: Envelope[Any]) -> None:
         s = event.data.model_dump(mode="json")
+        await self.store.plan_reminders(s["event_id"], s["meetings"])
         entry = await self._entry(s["event_id"])
+        rooms = await self._rooms(s["event_id"], s["meetings"])
+        s["meetings"] = [mails.with_rooms(m, rooms) for m in s["meetings"]]
         for key, sme in mails.schedule_participants(s).items():
             mine = mails.meetings_of(s, key)
             rows = [
@@ -374,7 +390,43 @@ class Notifier:
                 ]
             )
 
+    async def on_meeting_cancelled(self, event: Envelope[Any]) -> None:
+        await self.store.drop_reminders(meeting_id=event.data.meeting.meeting_id)
+
     # --- periodic work -----------------------------------------------------------------------
+
+    async def remind_of_meetings(self, minutes: int, now: datetime) -> int:
+        """Each side's registered people get one mail about each meeting starting within
+        ``minutes``: once, whichever notify instance or start sends it (its delivery's id is
+        made of the meeting and its start), as they chose (preferences, unsubscribe)."""
+        after, until = mails.reminder_window(now, minutes)
+        due = await self.store.reminders_due(utc_key(after), utc_key(until))
+        sent = 0
+        for event_id in sorted({r["event_id"] for r in due}):
+            mine = [r for r in due if r["event_id"] == event_id]
+            entry = await self._entry(event_id)
+            rooms = await self._rooms(event_id, [r["meeting"] for r in mine])
+            for reminder in mine:
+                meeting = mails.with_rooms(reminder["meeting"], rooms)
+                items = []
+                for side in meeting["participants"]:
+                    other = mails.other_party(meeting, mails.sme_key(side))
+                    row = mails.agenda_row(meeting, entry, await self._name(event_id, other))
+                    cause = mails.reminder_cause(reminder)
+                    items += [
+                        (
+                            replace(
+                                mails.reminder_mail(person, entry, row),
+                                about=(mails.sme_key(other),),
+                            ),
+                            cause,
+                        )
+                        for person in await self._people(event_id, side)
+                    ]
+                await self.queue_mails(items)
+                await self.store.mark_reminded(reminder)
+                sent += len(items)
+        return sent
 
     async def expiring_profiles(self, within_days: int, contacts: Contacts, today: date) -> int:
         """Tell the consenting contacts of SMEs whose published profile expires soon, once per
