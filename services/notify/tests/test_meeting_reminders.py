@@ -22,7 +22,6 @@ from mapnet.dev.mailbox import MailStore
 from mapnet.runner import Assembly
 from mapnet.runtime.bus import BusClient
 from mapnet.runtime.settings import Settings
-from services.matching.settings import MatchingSettings
 from services.notify.settings import NotifySettings
 from services.notify.tests.test_mail import DEADLINE, SOON, entry, mails, parts, wait_for
 from tests.helpers import eventually
@@ -43,12 +42,13 @@ def reminding(notify_settings: NotifySettings, after_first_slot_min: int) -> Not
 
 
 @pytest.fixture
-def service_configs(notify_settings: NotifySettings) -> dict[str, BaseSettings]:
+def service_configs(
+    notify_settings: NotifySettings, monkeypatch: pytest.MonkeyPatch
+) -> dict[str, BaseSettings]:
+    # Matching reads the region's room template from the environment (as in production).
+    monkeypatch.setenv("MAPNET_MEETING_ROOM_URL", ROOMS)
     # The first slot's meetings are due now, those of the slots after (09:30 on) not yet.
-    return {
-        "notify": reminding(notify_settings, 10),
-        "matching": MatchingSettings.model_validate({"MAPNET_MEETING_ROOM_URL": ROOMS}),
-    }
+    return {"notify": reminding(notify_settings, 10)}
 
 
 async def test_the_room_link_in_the_mail_and_a_reminder_once_and_none_when_cancelled(
