@@ -9,10 +9,11 @@ import httpx
 
 from contracts import events as ev
 from contracts import matching as mt
+from contracts import registry as rg
 from mapnet.runner import Assembly
 from mapnet.runtime import mongo
 from mapnet.runtime.bus import BusClient
-from services.matching.tests.test_matching_bus import brokerage, profile
+from services.matching.tests.test_matching_bus import brokerage, profile, sme
 from services.portal.adapters.store import PortalStore
 from services.portal.entrypoints.wiring import accounts_on
 from tests.fixtures import Servers
@@ -96,3 +97,29 @@ async def test_staff_home_shows_the_invitations_pending_and_the_review_queue(
         await sign_in(http, "mari@x.ee")
         home = (await http.get("/")).text
         assert "new@contact.ee" not in home and 'id="home-invitations"' not in home
+
+
+async def test_the_filters_offer_the_countries_by_name_not_a_code_to_type(
+    region_app: Assembly, servers: Servers, client: BusClient, region: str
+) -> None:
+    """Issue 31 item 0: the registry's table, partner search and the calendar offer the
+    countries by their names (CLDR); the one chosen stays selected and filters."""
+    estonian = await company(client, region, 44, "Tallinn Optics OÜ")
+    latvian = sme("Riga Lasers SIA", "40003000002", country="LV")  # a valid Latvian code
+    await client.call(rg.REGISTER_SME, latvian, region)
+    await add_person(servers, region, "staff@map.ee", "map_staff")
+    await add_person(servers, region, "mari@x.ee", "sme", sme_id=estonian.sme_id)
+    base = portal_url(region_app, region)
+    async with httpx.AsyncClient(base_url=base, timeout=60) as http:
+        await sign_in(http, "staff@map.ee")
+        table = (await http.get("/smes?country=LV")).text
+        assert '<select id="country" name="country">' in table
+        assert '<option value="LV" selected>Latvia</option>' in table
+        assert '<option value="EE" >Estonia</option>' in table
+        assert "Riga Lasers SIA" in table and "Tallinn Optics OÜ" not in table
+        calendar = (await http.get("/calendar")).text
+        assert '<option value="FI" >Finland</option>' in calendar
+    async with httpx.AsyncClient(base_url=base, timeout=60) as http:
+        await sign_in(http, "mari@x.ee")
+        partners = (await http.get("/partners?country=DE")).text
+        assert '<option value="DE" selected>Germany</option>' in partners

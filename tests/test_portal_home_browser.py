@@ -58,7 +58,7 @@ async def test_a_contacts_home_and_staffs_home_say_what_needs_them_now(
     await page.get_by_role("link", name="Femtosecond laser wanted").wait_for()
     await page.get_by_text(f"expires on {soon}").wait_for()
     await shot(page, "home-contact")
-    await page.get_by_role("link", name="Answer your requests").click()
+    await page.get_by_role("link", name="Answer them in your inbox").click()
     await page.get_by_role("heading", name="Meeting requests").wait_for()
     await page.get_by_role("button", name="Sign out mari@seekers.ee").click()
 

@@ -105,6 +105,10 @@ class Portal:
         i18n.use(catalogue)
         env = i18n.environment(HERE / "templates", catalogue)
         env.filters["local"] = local_time
+        # Filters offer the countries by name (CLDR, in the pages' language), not a code to type.
+        names = i18n.country_names(settings.language)
+        env.globals["country_names"] = names
+        env.globals["country_choices"] = sorted(names.items(), key=lambda item: item[1])
         self.templates = Jinja2Templates(env=env)
 
     def public(self) -> Actor:

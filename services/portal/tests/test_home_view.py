@@ -186,7 +186,9 @@ async def test_each_part_says_when_there_is_nothing() -> None:
 
 
 async def test_a_service_that_does_not_answer_leaves_its_part_saying_so() -> None:
-    services = contact_services(get_sme=None, get_schedule=Refused("region_unavailable", "no answer", reason="timeout"))
+    services = contact_services(
+        get_sme=None, get_schedule=Refused("region_unavailable", "no answer", reason="timeout")
+    )
     view = await home(services).view(CONTACT, PUBLIC, [])
     assert view.expiring is not None and view.expiring.unavailable
     assert view.meetings is not None and view.meetings.unavailable
