@@ -41,7 +41,7 @@ from mapnet.runtime.codec import (
     with_rule_problems,
 )
 from mapnet.runtime.compat import message_context
-from mapnet.runtime.credentials import service_of, user_of
+from mapnet.runtime.credentials import servers, service_of, user_of
 from mapnet.runtime.declaration import declaration, service_names
 from mapnet.runtime.metrics import Metrics
 from mapnet.runtime.needs import needs
@@ -141,7 +141,7 @@ def build_broker(
         else inbox_prefix(settings.region)
     )
     broker = NatsBroker(
-        url or nats_url(settings),
+        servers(url or nats_url(settings)),
         name="mapnet-" + ",".join(sorted({rt.service for rt in runtimes})),
         middlewares=[
             invalid_request_middleware({s: f for rt in runtimes for s, f in rt.rules.items()}),

@@ -258,6 +258,23 @@ class Tls:
         return f"tls {{ {ca} }}"
 
 
+@dataclass(frozen=True)
+class ClusterNode:
+    """One server of a region's JetStream cluster: its number, where it listens for its peers'
+    routes, and where they listen."""
+
+    node: int
+    listen: str
+    routes: tuple[str, ...]
+
+    def block(self, region: str) -> str:
+        routes = ", ".join(f"nats-route://{r}" for r in self.routes)
+        return (
+            f"cluster {{\n  name: mapnet_{region}\n  listen: {self.listen}\n"
+            f"  routes: [{routes}]\n}}\n"
+        )
+
+
 def region_config(
     region: str,
     *,
@@ -268,6 +285,7 @@ def region_config(
     extra: str = "",
     any_region: bool = False,
     tls: Tls | None = None,
+    cluster: ClusterNode | None = None,
 ) -> str:
     """``any_region``: partners may reach every region's subjects on this server (one server
     that tests share between regions of their own)."""
@@ -295,9 +313,12 @@ def region_config(
         else ""
     )
     # sync_interval always: an event JetStream acknowledged survives a crash of the machine.
+    # Each server of a cluster has a name of its own (JetStream tells its peers apart by it).
+    name = f"mapnet_{region}" + (f"_{cluster.node}" if cluster else "")
     return (
-        f"server_name: mapnet_{region}\n"
+        f"server_name: {name}\n"
         f"listen: {listen}\n"
+        f"{cluster.block(region) if cluster else ''}"
         f"{tls.server_block() if tls else ''}"
         f"{monitor}"
         "max_payload: 8MB\n"

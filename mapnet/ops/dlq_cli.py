@@ -15,6 +15,7 @@ from rich.console import Console
 from rich.table import Table
 
 from mapnet.ops import dlq
+from mapnet.runtime.credentials import servers
 from mapnet.runtime.settings import Settings
 
 T = TypeVar("T")
@@ -32,7 +33,7 @@ def _on_region(region: str | None, work: Callable[[Client, str], Awaitable[T]]) 
     url, rid = Settings().nats_url_for(region)  # the region's admin login, as `mapnet up` keeps
 
     async def run() -> T:
-        nc = await nats.connect(url, connect_timeout=5, max_reconnect_attempts=0)
+        nc = await nats.connect(servers(url), connect_timeout=5, max_reconnect_attempts=0)
         try:
             return await work(nc, rid)
         finally:

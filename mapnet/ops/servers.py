@@ -25,7 +25,14 @@ from mapnet.federation.accounts import (
     partners_conf,
     service_password_var,
 )
-from mapnet.federation.config import HubLogin, Tls, hub_config, password_var, region_config
+from mapnet.federation.config import (
+    ClusterNode,
+    HubLogin,
+    Tls,
+    hub_config,
+    password_var,
+    region_config,
+)
 from mapnet.runtime.credentials import (
     SERVICE_USER,
     private_dir,
@@ -174,6 +181,7 @@ def region_nats_setup(
     hub: HubLogin | None = None,
     tls: Tls | None = None,
     any_region: bool = False,
+    cluster: ClusterNode | None = None,
 ) -> NatsSetup:
     """Writes the region's server configuration under ``home/region`` (nats.conf, and the
     partners' files: partners.conf, none at first, and partner_publish.conf) and makes its
@@ -188,6 +196,7 @@ def region_nats_setup(
         extra=(f'pid_file: "{pid_file}"\n' if pid_file else "") + extra,
         any_region=any_region,
         tls=tls,
+        cluster=cluster,
     )
     private_dir(region_home)
     for users in PARTNER_FILES.values():  # each partner account's users: none at first
@@ -237,6 +246,49 @@ def nats_server(
         region_home / "nats.log",
         env={**os.environ, **setup.environment},
     )
+
+
+def nats_cluster(
+    region: str, ports: list[int], route_ports: list[int], home: Path
+) -> list[Managed]:
+    """A region's NATS as a JetStream cluster of ``len(ports)`` servers on this machine, routed
+    to each other on loopback, each with its own store (``home/region/node-<n>``), the
+    region's accounts and passwords (kept under the region's home, as for one server). Give
+    its services every server's URL (``cluster_url``) and MAPNET_STREAM_REPLICAS."""
+    region_home = home / region
+    nodes = []
+    for n, (port, route) in enumerate(zip(ports, route_ports, strict=True), start=1):
+        node_home = region_home / f"node-{n}"
+        node_home.mkdir(parents=True, exist_ok=True)
+        peers = tuple(f"127.0.0.1:{p}" for p in route_ports if p != route)
+        setup = region_nats_setup(
+            region,
+            home,
+            listen=f"127.0.0.1:{port}",
+            store_dir=str((node_home / "jetstream").resolve()),
+            pid_file=str((node_home / "nats.pid").resolve()),
+            cluster=ClusterNode(n, f"127.0.0.1:{route}", peers),
+        )
+        # The region's partners' files are shared; each node's own configuration beside them.
+        conf = region_home / f"nats-node-{n}.conf"
+        setup.config_file.replace(conf)
+        nodes.append(
+            Managed(
+                f"nats[{region}#{n}]",
+                [executable("nats-server"), "-c", str(conf)],
+                node_home / "nats.log",
+                env={**os.environ, **setup.environment},
+            )
+        )
+    return nodes
+
+
+def cluster_url(region: str, ports: list[int], home: Path) -> str:
+    """Every server of the region's cluster, logged in as ``mapnet``: a client reconnects to
+    another when one goes."""
+    password = str(service_password(home / region, create=True))
+    servers = ",".join(f"nats://127.0.0.1:{port}" for port in ports)
+    return with_login(servers, SERVICE_USER, password)
 
 
 def logged_in_url(region: str, port: int, home: Path) -> str:

@@ -15,7 +15,7 @@ from nats.errors import TimeoutError as NatsTimeout
 from contracts.subjects import inbox_prefix, subject
 from mapnet.federation.links import origin_answers, replication
 from mapnet.runtime.backlog import consumer_backlog
-from mapnet.runtime.credentials import service_of, user_of, without_login
+from mapnet.runtime.credentials import servers, service_of, user_of, without_login
 from mapnet.runtime.declaration import service_names
 from mapnet.runtime.routing import service_inbox
 
@@ -74,7 +74,7 @@ async def region_health(
     service = service_of(user_of(nats_url))
     try:
         nc = await nats.connect(
-            nats_url,
+            servers(nats_url),
             connect_timeout=1,
             max_reconnect_attempts=1,
             allow_reconnect=False,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
@@ -29,10 +30,25 @@ from contracts.subjects import (
 )
 from mapnet.runtime import tracing
 from mapnet.runtime.codec import encode, make_envelope
+from mapnet.runtime.credentials import servers
 
 Out = TypeVar("Out", bound=BaseModel)
 
 DUPLICATE_WINDOW_S = 120.0
+
+
+STREAM_REPLICAS_VAR = "MAPNET_STREAM_REPLICAS"
+
+
+def stream_replicas() -> int:
+    """How many servers keep each of MAPnet's streams: 1 on one server, 3 on a JetStream
+    cluster of three (``MAPNET_STREAM_REPLICAS``), so that losing one server loses nothing and
+    stops nothing. Consumers keep as many as their stream. A stream made with fewer is raised
+    to it when the services next start (JetStream copies it to the new replicas)."""
+    given = os.environ.get(STREAM_REPLICAS_VAR, "1").strip() or "1"
+    if not given.isdigit() or not 1 <= int(given) <= 5:
+        raise ValueError(f"{STREAM_REPLICAS_VAR} must be a whole number from 1 to 5, not {given!r}")
+    return int(given)
 
 
 def region_streams(region: str, services: Sequence[str]) -> list[StreamConfig]:
@@ -42,6 +58,7 @@ def region_streams(region: str, services: Sequence[str]) -> list[StreamConfig]:
             name=stream_name(region, service),
             subjects=[service_events(region, service)],
             storage=StorageType.FILE,
+            num_replicas=stream_replicas(),
             duplicate_window=DUPLICATE_WINDOW_S,
             description=f"Events of the {service} service of region {region}",
         )
@@ -52,6 +69,7 @@ def region_streams(region: str, services: Sequence[str]) -> list[StreamConfig]:
             name=dlq_stream(region),
             subjects=[f"mapnet.{region}.*.dlq.>"],
             storage=StorageType.FILE,
+            num_replicas=stream_replicas(),
             description=f"Dead letters of region {region}: messages that kept failing",
         )
     )
@@ -77,6 +95,7 @@ def shared_stream_config(region: str, services: Sequence[str]) -> StreamConfig:
         subjects=[],
         sources=sources,
         storage=StorageType.FILE,
+        num_replicas=stream_replicas(),
         duplicate_window=DUPLICATE_WINDOW_S,
         description=f"What region {region} shares with the network",
         # Other regions create consumers on it across the hub (one each, replaced on restart):
@@ -91,6 +110,7 @@ def network_stream_config(region: str) -> StreamConfig:
         subjects=[],
         sources=[],
         storage=StorageType.FILE,
+        num_replicas=stream_replicas(),
         duplicate_window=DUPLICATE_WINDOW_S,
         description=f"Region {region}'s copy of what the other regions share",
     )
@@ -149,7 +169,7 @@ class BusClient:
         """``region``: the region whose server ``url`` is, so that answers from other regions
         find their way back (see ``contracts.subjects.inbox_prefix``)."""
         nc = await nats.connect(
-            url,
+            servers(url),
             name="mapnet-client",
             connect_timeout=2,
             max_reconnect_attempts=3,

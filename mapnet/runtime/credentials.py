@@ -100,18 +100,31 @@ def write_private(path: Path, text: str) -> None:
         os.close(fd)
 
 
+def servers(url: str) -> list[str]:
+    """The servers a NATS URL names: one, or a cluster's nodes separated by commas
+    (nats://a:4222,nats://b:4222), each of which a client may connect and reconnect to."""
+    return [part.strip() for part in url.split(",") if part.strip()]
+
+
 def with_login(url: str, user: str, password: str) -> str:
-    """The URL with a user and password (replacing any it had)."""
-    parts = urlsplit(url)
-    host = parts.netloc.rsplit("@", 1)[-1]
-    return urlunsplit(parts._replace(netloc=f"{user}:{password}@{host}"))
+    """The URL with a user and password (replacing any it had), on each of its servers."""
+
+    def one(server: str) -> str:
+        parts = urlsplit(server)
+        host = parts.netloc.rsplit("@", 1)[-1]
+        return urlunsplit(parts._replace(netloc=f"{user}:{password}@{host}"))
+
+    return ",".join(one(server) for server in servers(url))
 
 
 def without_login(url: str) -> str:
-    parts = urlsplit(url)
-    return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[-1]))
+    def one(server: str) -> str:
+        parts = urlsplit(server)
+        return urlunsplit(parts._replace(netloc=parts.netloc.rsplit("@", 1)[-1]))
+
+    return ",".join(one(server) for server in servers(url))
 
 
 def user_of(url: str) -> str | None:
-    """The user a NATS URL logs in as, if it carries one."""
-    return urlsplit(url).username
+    """The user a NATS URL logs in as, if it carries one (its first server's)."""
+    return urlsplit(servers(url)[0]).username if servers(url) else None

@@ -1,0 +1,119 @@
+"""A region on a JetStream cluster of three servers (issue 32 item 1): with
+MAPNET_STREAM_REPLICAS=3 every stream of the region keeps three replicas, one per server; the
+services, given every server's URL, carry on when one server is killed: commands are answered
+and their events reach the consumers, nothing lost."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+
+import nats
+import nats.errors
+import pytest
+
+from contracts import registry as rg
+from contracts.access import Actor
+from contracts.errors import Refused
+from mapnet.ops.servers import Managed, cluster_url, free_port, nats_cluster
+from mapnet.runner import Assembly
+from mapnet.runtime.bus import STREAM_REPLICAS_VAR, BusClient, stream_replicas
+from mapnet.runtime.credentials import servers
+from mapnet.runtime.settings import Settings
+from services.registry.tests.test_registry_bus import new_sme
+from tests.fixtures import Servers, unique_region
+from tests.helpers import eventually
+
+pytestmark = pytest.mark.timeout(240)
+
+
+@pytest.fixture
+def cluster(tmp_path: Path) -> Iterator[tuple[str, str, list[Managed]]]:
+    region = unique_region()
+    ports = [free_port() for _ in range(3)]
+    nodes = nats_cluster(region, ports, [free_port() for _ in range(3)], tmp_path)
+    for node in nodes:
+        node.start()
+    try:
+        yield region, cluster_url(region, ports, tmp_path), nodes
+    finally:
+        for node in nodes:
+            node.stop()
+
+
+async def until_jetstream(url: str) -> None:
+    """Until the cluster has elected its JetStream leader (a few seconds after the start)."""
+
+    async def ready() -> bool:
+        nc = await nats.connect(servers(url), connect_timeout=2)
+        try:
+            await nc.jetstream().account_info()
+            return True
+        except Exception:
+            return False
+        finally:
+            await nc.close()
+
+    await eventually(ready, until=bool, timeout_s=60)
+
+
+def test_stream_replicas_are_read_and_checked(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(STREAM_REPLICAS_VAR, raising=False)
+    assert stream_replicas() == 1
+    monkeypatch.setenv(STREAM_REPLICAS_VAR, "3")
+    assert stream_replicas() == 3
+    for wrong in ("0", "6", "three", "-1"):
+        monkeypatch.setenv(STREAM_REPLICAS_VAR, wrong)
+        with pytest.raises(ValueError, match=STREAM_REPLICAS_VAR):
+            stream_replicas()
+
+
+async def test_a_region_on_three_servers_keeps_three_replicas_and_survives_losing_one(
+    cluster: tuple[str, str, list[Managed]],
+    servers: Servers,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    region, url, nodes = cluster
+    monkeypatch.setenv(STREAM_REPLICAS_VAR, "3")
+    await until_jetstream(url)
+    settings = Settings.model_validate(
+        {"MAPNET_REGIONS": region, "NATS_URL": url, "MONGO_URL": servers.mongo_url}
+    )
+    staff = Actor(id="anna@map.example", role="map_staff", region=region)
+    async with Assembly(settings, ["events", "registry"], [region]):
+        client = await BusClient.connect(url, region=region)
+        try:
+            first = await client.call(rg.REGISTER_SME, new_sme(), region, actor=staff)
+            js = client.nc.jetstream()
+            for stream in await js.streams_info():
+                assert stream.config.num_replicas == 3, stream.config.name
+                assert stream.cluster is not None
+                assert len(stream.cluster.replicas or []) == 2  # the leader and two more
+            # One server is killed: the others carry on, the clients reconnect to them.
+            killed = nodes[0]
+            assert killed.proc is not None
+            killed.proc.send_signal(signal.SIGKILL)
+            killed.proc.wait(10)
+            second = await eventually(
+                lambda: _register(client, region, staff),
+                until=lambda sme: sme is not None,
+                timeout_s=60,
+            )
+            assert second is not None and second.sme_id != first.sme_id
+            found = await client.call(rg.SEARCH_SMES, rg.SearchSmes(limit=10), region, actor=staff)
+            assert {s.sme_id for s in found.items} >= {first.sme_id, second.sme_id}
+        finally:
+            await client.close()
+
+
+async def _register(client: BusClient, region: str, staff: Actor) -> rg.SmeView | None:
+    try:
+        second = new_sme(reg="14000015", name="Baltic Code OÜ")
+        return await client.call(rg.REGISTER_SME, second, region, actor=staff, timeout_s=5)
+    except (Refused, TimeoutError, nats.errors.Error) as failed:  # until a server answers
+        if isinstance(failed, Refused) and failed.code != "region_unavailable":
+            raise
+        await asyncio.sleep(0.5)
+        return None
