@@ -8,6 +8,7 @@ from collections.abc import Callable
 from typing import Any
 
 from nats.aio.client import Client as NATS
+from nats.errors import Error as NatsError
 
 from contracts import events as ev
 from contracts import matching as mt
@@ -76,7 +77,7 @@ class Directory:
             schedule = await bus.call(
                 mt.GET_SCHEDULE, mt.GetSchedule(event_id=event_id), self.region
             )
-        except (Refused, TimeoutError):
+        except (Refused, TimeoutError, NatsError):  # the mail goes without: the agenda has them
             return {}
         return {m.meeting_id: m.room_url for m in schedule.meetings if m.room_url}
 
