@@ -269,9 +269,12 @@ class ClusterNode:
 
     def block(self, region: str) -> str:
         routes = ", ".join(f"nats-route://{r}" for r in self.routes)
+        # no_advertise: clients keep to the servers they were given, with the login those
+        # URLs carry; an advertised peer's address has none, and a client reconnecting to it
+        # was refused (Authorization Violation) while its own list had servers up.
         return (
             f"cluster {{\n  name: mapnet_{region}\n  listen: {self.listen}\n"
-            f"  routes: [{routes}]\n}}\n"
+            f"  routes: [{routes}]\n  no_advertise: true\n}}\n"
         )
 
 
