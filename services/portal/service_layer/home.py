@@ -41,6 +41,8 @@ SHOWN = 5
 EVENTS_SHOWN = 3
 # The calendar entries read to find those (the first of them the SME is not registered for).
 CALENDAR_READ = 30
+# An organiser's events shown, what waits at each read for these only (the count says the rest).
+ORGANISED_SHOWN = 20
 # A profile expiring within this many days is shown (and one expired already).
 EXPIRING_DAYS = 30
 # Profiles that are live in the network, or about to be, and so may expire unseen.
@@ -145,6 +147,11 @@ def next_meeting(
                        other_name)  # fmt: skip
 
 
+def over(mine: MyEvent, now: datetime) -> bool:
+    """An event ended (or that the calendar no longer has): nothing at it waits for the SME."""
+    return mine.event is None or mine.event.ends_at_utc <= now
+
+
 def open_to_register(entry: ev.CalendarEntry, now: datetime) -> bool:
     """Not begun, not cancelled, and a brokerage event's deadline for registering not passed."""
     if entry.status == "cancelled" or entry.starts_at_utc <= now:
@@ -198,7 +205,10 @@ class Home:
             mine: list[MyEvent] | None = await self.market.my_events(me, actor)
         except Refused:
             mine = None  # the events service is away: the parts that need it say so
-        requests, names = await self._requests(mine, me, actor)
+        # Requests and meetings are those of events not over: an SME's past events (which grow
+        # with every year it takes part) cost the page no read.
+        current = None if mine is None else [m for m in mine if not over(m, now)]
+        requests, names = await self._requests(current, me, actor)
         meetings, events, expiring, surveys = await asyncio.gather(
             part(self._meetings(mine, me, actor, now, names)),
             part(self._events(mine, actor, now)),
@@ -288,11 +298,19 @@ class Home:
     # --- an organiser --------------------------------------------------------------------------
 
     async def _organised(self, actor: Actor, public: Actor) -> Part[OrganisedEvent]:
+        """The organiser's events, those to come (and of the last day) first, soonest first,
+        then those over, latest first, then those the calendar lost; what waits is read for
+        the events shown only (an organiser's events grow without bound)."""
         lines = await self.desk.events_of(actor, public)
         now = self.clock()
-        return Part.of(
-            list(await asyncio.gather(*(self._desk_line(e, actor, now) for e in lines))), 20
-        )
+        recent = now - timedelta(days=1)
+        ahead = [e for e in lines if e.starts_at is not None and e.starts_at >= recent]
+        past = [e for e in lines if e.starts_at is not None and e.starts_at < recent]
+        lost = [e for e in lines if e.starts_at is None]
+        ordered = [*ahead, *sorted(past, key=lambda e: e.starts_at or now, reverse=True), *lost]
+        shown = ordered[:ORGANISED_SHOWN]
+        items = await asyncio.gather(*(self._desk_line(e, actor, now) for e in shown))
+        return Part(list(items), len(ordered))
 
     async def _desk_line(self, line: EventLine, actor: Actor, now: datetime) -> OrganisedEvent:
         """An event with what waits at it: the accepted requests the published schedule has

@@ -286,3 +286,40 @@ def test_expiring_profiles_are_those_live_within_the_days_and_those_expired() ->
                         profile("gone", "withdrawn", 1).model_dump()]}
     )  # fmt: skip
     assert [e.profile_id for e in expiring_of(sme, today)] == ["edge"]
+
+
+async def test_a_contacts_past_events_cost_the_page_no_read() -> None:
+    # e0 was over a week ago; a request there left unanswered no longer waits for anyone.
+    past = entry("e0", -10)
+    services = contact_services(
+        list_sme_registrations=ev.RegistrationPage(items=[registration("e0"), registration("e1")]),
+        get_event=lambda q: past if q.event_id == "e0" else EVENTS[q.event_id],
+        list_meetings=lambda q: mt.MeetingPage(
+            items=[meeting(f"{q.event_id}-m1", q.event_id, OTHER, ME)]
+        ),
+    )
+    view = await home(services).view(CONTACT, PUBLIC, [])
+    assert view.requests is not None
+    assert [r.meeting.meeting_id for r in view.requests.items] == ["e1-m1"]
+    read_at = {data.event_id for name, data, _ in services.asked
+               if name in ("list_meetings", "list_participants", "get_schedule")}  # fmt: skip
+    assert read_at == {"e1"}
+
+
+async def test_an_organisers_events_to_come_come_first_and_only_those_shown_are_read() -> None:
+    past = {f"p{n:02}": entry(f"p{n:02}", -40 + n) for n in range(25)}
+    ahead = {f"a{n:02}": entry(f"a{n:02}", 1 + n) for n in range(25)}
+    events = past | ahead
+    organiser = Actor(id="o@x.ee", role="organiser", region=REGION, event_ids=sorted(events))
+    services = Services(
+        get_event=lambda q: events[q.event_id],
+        list_meetings=mt.MeetingPage(items=[]),
+        get_schedule=Refused("not_found", "no schedule"),
+        list_registrations=ev.RegistrationPage(items=[]),
+    )
+    view = await home(services).view(organiser, PUBLIC, [])
+    assert view.organised is not None and view.organised.count == 50
+    assert [o.line.event_id for o in view.organised.items] == sorted(ahead)[:20]
+    assert view.organised.more == 30  # said, not cut silently
+    read = [data.event_id for name, data, _ in services.asked if name == "list_meetings"]
+    assert sorted(read) == sorted(ahead)[:20]
