@@ -251,6 +251,14 @@ class NotifyStore:
 
     async def plan_reminder(self, event_id: str, meeting: dict[str, Any]) -> None:
         starts = utc_key(datetime.fromisoformat(meeting["starts_at"]))
+        # The same start: the meeting as it is now (moved to another table, the reminder says
+        # the new one), its reminder left as it was (sent or not).
+        same = await self.reminders.update_one(
+            {"_id": meeting["meeting_id"], "starts_at": starts},
+            {"$set": {"event_id": event_id, "meeting": meeting}},
+        )
+        if same.matched_count:
+            return
         doc = {"event_id": event_id, "starts_at": starts, "reminded": False,
                "meeting": meeting}  # fmt: skip
         # Only a new start resets it: a schedule published again with the meeting where it was
