@@ -21,6 +21,10 @@ def check_room_template(template: str) -> str:
         raise ValueError("the meeting room URL must hold {meeting_id} once")
     if "{" in template.replace(PLACEHOLDER, "") or "}" in template.replace(PLACEHOLDER, ""):
         raise ValueError("the meeting room URL may hold no placeholder but {meeting_id}")
+    if PLACEHOLDER in urlsplit(template).netloc:
+        # A room's name (an id of any characters, quoted) is no host name: the links would lead
+        # nowhere, found only when someone tries to join.
+        raise ValueError("the meeting room URL names the room in its path or query, not its host")
     return template
 
 

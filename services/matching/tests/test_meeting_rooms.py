@@ -89,7 +89,11 @@ async def test_a_remote_meeting_has_a_private_room_link(
 def test_the_room_template_is_an_https_url_with_the_meeting_id() -> None:
     for bad in ("http://meet.example.org/{meeting_id}", "https://meet.example.org/room",
                 "https://meet.example.org/{meeting_id}/{meeting_id}",
-                "https://meet.example.org/{region}-{meeting_id}"):  # fmt: skip
+                "https://meet.example.org/{region}-{meeting_id}",
+                "https://{meeting_id}.meet.example.org/",
+                "https://meet-{meeting_id}/x"):  # fmt: skip
         with pytest.raises(ValidationError):
             MatchingSettings.model_validate({"MAPNET_MEETING_ROOM_URL": bad})
     assert MatchingSettings.model_validate({}).meeting_room_url is None
+    for good in (TEMPLATE, "https://meet.example.org/r?room={meeting_id}"):
+        assert MatchingSettings.model_validate({"MAPNET_MEETING_ROOM_URL": good}).meeting_room_url
