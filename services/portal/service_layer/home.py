@@ -152,6 +152,17 @@ def over(mine: MyEvent, now: datetime) -> bool:
     return mine.event is None or mine.event.ends_at_utc <= now
 
 
+def cancelled(row: Row | None) -> bool:
+    """A meeting cancelled since its schedule was published (which keeps it until the
+    organiser schedules again): not one to go to. Not known (the inbox away): shown."""
+    return row is not None and row.meeting.status == "cancelled"
+
+
+def name_in(rows: dict[str, Row], meeting_id: str) -> str:
+    row = rows.get(meeting_id)
+    return row.other_name if row else ""
+
+
 def open_to_register(entry: ev.CalendarEntry, now: datetime) -> bool:
     """Not begun, not cancelled, and a brokerage event's deadline for registering not passed."""
     if entry.status == "cancelled" or entry.starts_at_utc <= now:
@@ -208,9 +219,9 @@ class Home:
         # Requests and meetings are those of events not over: an SME's past events (which grow
         # with every year it takes part) cost the page no read.
         current = None if mine is None else [m for m in mine if not over(m, now)]
-        requests, names = await self._requests(current, me, actor)
+        requests, rows = await self._requests(current, me, actor)
         meetings, events, expiring, surveys = await asyncio.gather(
-            part(self._meetings(mine, me, actor, now, names)),
+            part(self._meetings(mine, me, actor, now, rows)),
             part(self._events(mine, actor, now)),
             part(self._expiring(me, actor, now.date())),
             self.feedback.for_home(actor),
@@ -220,9 +231,10 @@ class Home:
 
     async def _requests(
         self, mine: list[MyEvent] | None, me: SmeRef, actor: Actor
-    ) -> tuple[Part[Row], dict[str, str]]:
-        """The requests received and not answered yet, the newest event's first; and the other
-        companies' names the inbox found (by meeting), for the agenda."""
+    ) -> tuple[Part[Row], dict[str, Row]]:
+        """The requests received and not answered yet, the newest event's first; and every
+        meeting the inbox found (by id: the other company's name and the meeting's state), for
+        the next meetings."""
         if mine is None:
             return Part.away(), {}
         try:
@@ -230,15 +242,15 @@ class Home:
         except Refused:
             return Part.away(), {}
         rows = [*inbox.received, *inbox.sent]
-        names = {r.meeting.meeting_id: r.other_name for r in rows}
-        return Part.of([r for r in inbox.received if r.answerable]), names
+        by_id = {r.meeting.meeting_id: r for r in rows}
+        return Part.of([r for r in inbox.received if r.answerable]), by_id
 
     async def _meetings(
         self, mine: list[MyEvent] | None, me: SmeRef, actor: Actor, now: datetime,
-        names: dict[str, str],
+        rows: dict[str, Row],
     ) -> Part[NextMeeting]:  # fmt: skip
         """The meetings of the published schedules of the events where the SME has a seat, the
-        soonest first, those not begun."""
+        soonest first, those not begun nor cancelled since."""
         if mine is None:
             raise Refused("region_unavailable", "the events service did not answer")
         seated = [
@@ -254,8 +266,9 @@ class Home:
                 if refusal.code != "not_found":
                     raise
                 return []  # no schedule published yet
-            ahead = [s for s in schedule.meetings if s.starts_at > now]
-            return [next_meeting(event, s, me, names.get(s.meeting_id, "")) for s in ahead]
+            ahead = [s for s in schedule.meetings
+                     if s.starts_at > now and not cancelled(rows.get(s.meeting_id))]  # fmt: skip
+            return [next_meeting(event, s, me, name_in(rows, s.meeting_id)) for s in ahead]
 
         agendas = await asyncio.gather(*(agenda(e) for e in seated))
         return Part.of(sorted((m for a in agendas for m in a), key=lambda m: m.starts_at))

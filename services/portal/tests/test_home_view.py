@@ -323,3 +323,15 @@ async def test_an_organisers_events_to_come_come_first_and_only_those_shown_are_
     assert view.organised.more == 30  # said, not cut silently
     read = [data.event_id for name, data, _ in services.asked if name == "list_meetings"]
     assert sorted(read) == sorted(ahead)[:20]
+
+
+async def test_a_meeting_cancelled_since_the_schedule_is_not_a_next_meeting() -> None:
+    # m2 is in the published schedule (kept there until the organiser schedules again), but
+    # was cancelled since.
+    services = contact_services(
+        list_meetings=mt.MeetingPage(items=[meeting("m2", "e1", OTHER, ME, "cancelled")])
+    )
+    view = await home(services).view(CONTACT, PUBLIC, [])
+    assert view.meetings is not None and view.meetings.count == 0
+    kept = await home(contact_services()).view(CONTACT, PUBLIC, [])
+    assert kept.meetings is not None and kept.meetings.count == 1  # accepted: shown
