@@ -8,10 +8,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import secrets
-from datetime import datetime
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import uvicorn
 from fastapi import FastAPI, Request
@@ -53,6 +51,7 @@ from . import (
     sme_pages,
 )
 from .api import HTTP_STATUS, create_api
+from .formats import Formats
 from .forms import Cookies, csrf_ok
 from .i18n import tr
 from .import_pages import MAX_UPLOAD
@@ -101,12 +100,21 @@ class Portal:
         if secure is None:
             secure = settings.https or (settings.public_url or "").lower().startswith("https://")
         self.cookies = Cookies(secure=secure)
-        catalogue = i18n.translations(settings.language)
+        language = i18n.written_in(settings.language)
+        if language != settings.language:
+            self.log.warning("portal_language_without_catalogue", asked=settings.language,
+                             written_in=language)  # fmt: skip
+        catalogue = i18n.translations(language)
         i18n.use(catalogue)
         env = i18n.environment(HERE / "templates", catalogue)
-        env.filters["local"] = local_time
+        # Dates, times and numbers as the pages' language writes them (formats.py).
+        formats = Formats(language)
+        env.filters["local"] = formats.local
+        env.filters["when"] = formats.when
+        env.filters["number"] = formats.number
+        env.globals["page_language"] = language
         # Filters offer the countries by name (CLDR, in the pages' language), not a code to type.
-        names = i18n.country_names(settings.language)
+        names = i18n.country_names(language)
         env.globals["country_names"] = names
         env.globals["country_choices"] = sorted(names.items(), key=lambda item: item[1])
         self.templates = Jinja2Templates(env=env)
@@ -261,11 +269,6 @@ def add_sign_in_routes(app: FastAPI, portal: Portal) -> None:
         response.delete_cookie(portal.cookies.session, path="/", secure=portal.cookies.secure,
                                httponly=True, samesite="lax")  # fmt: skip
         return response
-
-
-def local_time(instant: datetime, zone: str, form: str = "%a %d %b %H:%M") -> str:
-    """An instant as the wall time of a place (an event's zone)."""
-    return instant.astimezone(ZoneInfo(zone)).strftime(form)
 
 
 def _local(target: str) -> str:
