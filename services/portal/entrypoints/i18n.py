@@ -15,6 +15,9 @@ from babel import Locale, UnknownLocaleError
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from jinja2 import Environment, FileSystemLoader
+from pydantic import TypeAdapter, ValidationError
+
+from contracts.common import CountryCode
 
 LOCALE = Path(__file__).resolve().parent.parent / "locale"
 _current: gettext.NullTranslations = gettext.NullTranslations()
@@ -32,6 +35,14 @@ def translations(language: str, directory: Path = LOCALE) -> gettext.NullTransla
     write_mo(compiled, catalog)
     compiled.seek(0)
     return gettext.GNUTranslations(compiled)
+
+
+def written_in(language: str, directory: Path = LOCALE) -> str:
+    """The language the pages are then written in: the one asked for if it has a catalogue
+    (or is English), else English, so that the texts, their dates and numbers and the page's
+    ``lang`` are one language."""
+    po = directory / language / "LC_MESSAGES" / "messages.po"
+    return language if language == "en" or po.exists() else "en"
 
 
 def use(catalogue: gettext.NullTranslations) -> None:
@@ -62,4 +73,19 @@ def country_names(language: str) -> dict[str, str]:
     except (ValueError, UnknownLocaleError):
         locale = Locale.parse("en")
     territories = locale.territories.items()
-    return {code: name for code, name in territories if re.fullmatch("[A-Z]{2}", code)}
+    # Countries as the services take them (contracts' CountryCode): CLDR's territories also
+    # hold two-letter groups (EU, UN, "Unknown Region"), which a filter must not offer.
+    return {code: name for code, name in territories if _a_country(code)}
+
+
+_COUNTRY = TypeAdapter(CountryCode)
+
+
+def _a_country(code: str) -> bool:
+    if not re.fullmatch("[A-Z]{2}", code):
+        return False
+    try:
+        _COUNTRY.validate_python(code)
+    except ValidationError:
+        return False
+    return True
