@@ -52,6 +52,13 @@ def _settings(regions: str | None = None) -> Settings:
 def up(
     regions: Annotated[str | None, typer.Option(help="Comma-separated region ids")] = None,
     with_demo: Annotated[bool, typer.Option("--demo", help="Load the demo data set")] = False,
+    nats_cluster: Annotated[
+        int,
+        typer.Option(
+            help="Run the region's NATS as a JetStream cluster of this many servers (3 or 5), "
+            "its streams kept on every one",
+        ),
+    ] = 1,
 ) -> None:
     """Start the servers (unless NATS_URL / MONGO_URL are set) and all services of each region."""
     from mapnet.ops.servers import ServerError
@@ -59,9 +66,12 @@ def up(
 
     settings = _settings(regions)
     _check_known(settings.regions)
+    _check_cluster(nats_cluster, settings)
     if with_demo:
         os.environ["MAPNET_DEMO"] = "1"  # the portal's sign-in page lists the demo accounts
-    supervisor = Supervisor(settings, settings.regions, echo=console.print)
+    supervisor = Supervisor(
+        settings, settings.regions, echo=console.print, nats_cluster=nats_cluster
+    )
     try:
         supervisor.start()
         console.print("waiting for the services to answer their health query …")
@@ -89,6 +99,23 @@ def up(
                 load.result()
     console.print("MAPnet is running. Ctrl-C stops everything it started.")
     raise typer.Exit(supervisor.watch())
+
+
+def _check_cluster(size: int, settings: Settings) -> None:
+    """A cluster of 3 or 5 (a majority survives losing one or two), for one region whose
+    servers `up` starts."""
+    if size == 1:
+        return
+    problem = None
+    if size not in (3, 5):
+        problem = f"--nats-cluster is 3 or 5 (a majority must survive a loss), not {size}"
+    elif settings.nats_url:
+        problem = "--nats-cluster starts the region's servers: unset NATS_URL, or name your own"
+    elif len(settings.regions) > 1:
+        problem = "--nats-cluster runs one region; a network of clustered regions is not built yet"
+    if problem:
+        console.print(f"[red]{problem}[/red]")
+        raise typer.Exit(2)
 
 
 @app.command()

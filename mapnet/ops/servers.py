@@ -3,6 +3,7 @@ MongoDB wire-protocol server on SQLite. Both keep their data under .mapnet/<regi
 
 from __future__ import annotations
 
+import asyncio
 import ctypes
 import os
 import shutil
@@ -16,6 +17,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import nats
+import nats.errors
+import nats.js.errors
 
 from mapnet.federation.accounts import (
     PARTNER_FILES,
@@ -36,10 +41,12 @@ from mapnet.federation.config import (
 from mapnet.runtime.credentials import (
     SERVICE_USER,
     private_dir,
+    servers,
     service_password,
     service_passwords,
     service_user,
     with_login,
+    without_login,
     write_private,
 )
 from mapnet.runtime.declaration import service_names
@@ -283,12 +290,36 @@ def nats_cluster(
     return nodes
 
 
+def wait_for_jetstream(url: str, timeout_s: float = 60.0) -> None:
+    """Until the servers at ``url`` answer JetStream requests (a cluster first elects its
+    leader, a few seconds after its servers start)."""
+
+    async def answered() -> bool:
+        try:
+            nc = await nats.connect(servers(url), connect_timeout=2, allow_reconnect=False)
+        except (OSError, nats.errors.Error):
+            return False
+        try:
+            await nc.jetstream().account_info()
+            return True
+        except (nats.errors.Error, nats.js.errors.Error, TimeoutError):
+            return False
+        finally:
+            await nc.close()
+
+    deadline = time.monotonic() + timeout_s
+    while not asyncio.run(answered()):
+        if time.monotonic() > deadline:
+            raise ServerError(f"NATS at {without_login(url)} gave no JetStream in {timeout_s} s")
+        time.sleep(0.5)
+
+
 def cluster_url(region: str, ports: list[int], home: Path) -> str:
     """Every server of the region's cluster, logged in as ``mapnet``: a client reconnects to
     another when one goes."""
     password = str(service_password(home / region, create=True))
-    servers = ",".join(f"nats://127.0.0.1:{port}" for port in ports)
-    return with_login(servers, SERVICE_USER, password)
+    urls = ",".join(f"nats://127.0.0.1:{port}" for port in ports)
+    return with_login(urls, SERVICE_USER, password)
 
 
 def logged_in_url(region: str, port: int, home: Path) -> str:

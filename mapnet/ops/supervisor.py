@@ -11,18 +11,23 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from mapnet.federation.config import HubLogin, Tls, new_password
 from mapnet.ops.servers import (
     Managed,
     ServerError,
+    free_port,
     hub_server,
     mongo_server,
+    nats_cluster,
     nats_server,
     start_and_wait,
+    wait_for_jetstream,
 )
 from mapnet.ops.status import region_health, wait_for_links
+from mapnet.runtime.bus import STREAM_REPLICAS_VAR
 from mapnet.runtime.credentials import private_dir
 from mapnet.runtime.settings import Settings
 
@@ -64,8 +69,12 @@ class Supervisor:
         echo: Any = print,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        nats_cluster: int = 1,
     ) -> None:
-        """``clock`` and ``sleep``: what the watch and its back-off go by (a test's own)."""
+        """``clock`` and ``sleep``: what the watch and its back-off go by (a test's own).
+        ``nats_cluster``: the servers of the region's NATS (1: one; 3: a JetStream cluster
+        whose streams keep three replicas)."""
+        self.nats_cluster = nats_cluster
         self.settings = settings
         self.regions = regions
         self.echo = echo
@@ -136,7 +145,9 @@ class Supervisor:
                 region, self.settings.nats_url or "", self.settings.mongo_url or ""
             )
             self.started.append(rp)
-            if not self.settings.nats_url:
+            if not self.settings.nats_url and self.nats_cluster > 1:
+                self._start_cluster(rp, home)
+            elif not self.settings.nats_url:
                 port = self.settings.nats_port + index
                 server = nats_server(region, port, home, hub=hub_logins.get(region), tls=self.tls)
                 rp.servers.append(server)
@@ -180,6 +191,8 @@ class Supervisor:
                 ),
                 "MAPNET_NETWORK": ",".join(self.regions) if self.federated else "",
             }
+            if self.nats_cluster > 1:  # each stream on every server of the cluster
+                env[STREAM_REPLICAS_VAR] = str(self.nats_cluster)
             if self.settings.metrics_port is not None:  # as the portal's port, one per region
                 env["MAPNET_METRICS_PORT"] = str(
                     self.settings.metrics_port + index if self.settings.metrics_port else 0
@@ -197,6 +210,21 @@ class Supervisor:
             assert rp.services is not None
             rp.services.start()
         self._write_state()
+
+    def _start_cluster(self, rp: RegionProcesses, home: Path) -> None:
+        """The region's NATS as a JetStream cluster: its servers on the NATS port and the next
+        ones, routed to each other on free ports; ready once it has elected its leader."""
+        ports = [self.settings.nats_port + n for n in range(self.nats_cluster)]
+        nodes = nats_cluster(rp.id, ports, [free_port() for _ in ports], home)
+        for node, port in zip(nodes, ports, strict=True):
+            rp.servers.append(node)
+            start_and_wait(node, port)
+        rp.nats_url = ",".join(f"nats://127.0.0.1:{port}" for port in ports)
+        wait_for_jetstream(self.settings.logged_in(rp.nats_url, rp.id))
+        self.echo(
+            f"started NATS for {rp.id} as a cluster of {len(ports)} on {rp.nats_url} (data in "
+            f"{home / rp.id}; streams kept on every server; no anonymous connections)"
+        )
 
     def _write_state(self) -> None:
         doc: dict[str, Any] = {
