@@ -130,6 +130,8 @@ def test_the_nats_chart_runs_a_cluster_with_jetstream_in_the_regions_domain() ->
     jetstream = config["jetstream"]
     assert jetstream["enabled"] and jetstream["fileStore"]["pvc"]["enabled"]
     assert jetstream["merge"]["domain"] == region_config()["MAPNET_REGIONS"]
+    # The services keep each stream on every server of the cluster.
+    assert int(region_config()["MAPNET_STREAM_REPLICAS"]) == config["cluster"]["replicas"]
     # The included accounts are where the ConfigMap is mounted, and generated.
     included = config["merge"]["00$include"]
     [mount] = [p["value"] for p in nats_values()["container"]["patch"]]
