@@ -17,10 +17,9 @@ import pytest
 from contracts import registry as rg
 from contracts.access import Actor
 from contracts.errors import Refused
-from mapnet.ops.servers import Managed, cluster_url, free_port, nats_cluster
+from mapnet.ops.servers import Managed, cluster_url, free_port, nats_cluster, wait_for_jetstream
 from mapnet.runner import Assembly
 from mapnet.runtime.bus import STREAM_REPLICAS_VAR, BusClient, stream_replicas
-from mapnet.runtime.credentials import servers
 from mapnet.runtime.settings import Settings
 from services.registry.tests.test_registry_bus import new_sme
 from tests.fixtures import Servers, unique_region
@@ -43,22 +42,6 @@ def cluster(tmp_path: Path) -> Iterator[tuple[str, str, list[Managed]]]:
             node.stop()
 
 
-async def until_jetstream(url: str) -> None:
-    """Until the cluster has elected its JetStream leader (a few seconds after the start)."""
-
-    async def ready() -> bool:
-        nc = await nats.connect(servers(url), connect_timeout=2)
-        try:
-            await nc.jetstream().account_info()
-            return True
-        except Exception:
-            return False
-        finally:
-            await nc.close()
-
-    await eventually(ready, until=bool, timeout_s=60)
-
-
 def test_stream_replicas_are_read_and_checked(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv(STREAM_REPLICAS_VAR, raising=False)
     assert stream_replicas() == 1
@@ -77,7 +60,7 @@ async def test_a_region_on_three_servers_keeps_three_replicas_and_survives_losin
 ) -> None:
     region, url, nodes = cluster
     monkeypatch.setenv(STREAM_REPLICAS_VAR, "3")
-    await until_jetstream(url)
+    await asyncio.to_thread(wait_for_jetstream, url, 3)
     settings = Settings.model_validate(
         {"MAPNET_REGIONS": region, "NATS_URL": url, "MONGO_URL": servers.mongo_url}
     )

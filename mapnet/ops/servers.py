@@ -21,6 +21,7 @@ from typing import Any
 import nats
 import nats.errors
 import nats.js.errors
+from nats.js.api import StorageType
 
 from mapnet.federation.accounts import (
     PARTNER_FILES,
@@ -290,9 +291,14 @@ def nats_cluster(
     return nodes
 
 
-def wait_for_jetstream(url: str, timeout_s: float = 60.0) -> None:
-    """Until the servers at ``url`` answer JetStream requests (a cluster first elects its
-    leader, a few seconds after its servers start)."""
+READY_PROBE_STREAM = "MAPNET_READY_PROBE"
+
+
+def wait_for_jetstream(url: str, replicas: int = 1, timeout_s: float = 60.0) -> None:
+    """Until the servers at ``url`` can keep a stream on ``replicas`` of them: a cluster first
+    elects its leader, then learns its peers, a few seconds after its servers start (a stream
+    asked for before is refused: "no suitable peers for placement"). A probe stream is made
+    and removed to know."""
 
     async def answered() -> bool:
         try:
@@ -300,7 +306,12 @@ def wait_for_jetstream(url: str, timeout_s: float = 60.0) -> None:
         except (OSError, nats.errors.Error):
             return False
         try:
-            await nc.jetstream().account_info()
+            js = nc.jetstream()
+            await js.add_stream(
+                name=READY_PROBE_STREAM, subjects=[], num_replicas=replicas,
+                storage=StorageType.MEMORY,
+            )  # fmt: skip
+            await js.delete_stream(READY_PROBE_STREAM)
             return True
         except (nats.errors.Error, nats.js.errors.Error, TimeoutError):
             return False

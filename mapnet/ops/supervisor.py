@@ -220,7 +220,7 @@ class Supervisor:
             rp.servers.append(node)
             start_and_wait(node, port)
         rp.nats_url = ",".join(f"nats://127.0.0.1:{port}" for port in ports)
-        wait_for_jetstream(self.settings.logged_in(rp.nats_url, rp.id))
+        wait_for_jetstream(self.settings.logged_in(rp.nats_url, rp.id), len(ports))
         self.echo(
             f"started NATS for {rp.id} as a cluster of {len(ports)} on {rp.nats_url} (data in "
             f"{home / rp.id}; streams kept on every server; no anonymous connections)"

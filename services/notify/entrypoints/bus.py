@@ -48,16 +48,7 @@ def build(rt: Runtime) -> None:
     rt.startup += [store.create_indexes, sign_with_the_installations_secret, dispatcher.started]
     rt.shutdown.append(dispatcher.stop)
 
-    async def expiry_notices() -> None:
-        today = datetime.now(UTC).date()
-        await notifier.expiring_profiles(s.expiry_notice_days, directory.contacts, today)
-
-    rt.every(s.notify_tick_s, expiry_notices, "expiry_notices")
-
-    async def meeting_reminders() -> None:
-        await notifier.remind_of_meetings(s.meeting_reminder_minutes, datetime.now(UTC))
-
-    rt.every(s.meeting_reminder_tick_s, meeting_reminders, "meeting_reminders")
+    _on_the_clock(rt, s, notifier, directory)
 
     rt.handles(c.SUBSCRIBE_WEBHOOK)(notifier.subscribe_webhook)
     rt.handles(c.UNSUBSCRIBE_WEBHOOK)(notifier.unsubscribe_webhook)
@@ -92,6 +83,22 @@ def build(rt: Runtime) -> None:
     _forget_the_erased(rt, notifier)
 
     rt.publishes(c.NOTIFICATION_SENT, c.NOTIFICATION_FAILED)
+
+
+def _on_the_clock(rt: Runtime, s: NotifySettings, notifier: Notifier, directory: Directory) -> None:
+    """What notify sends when its time comes: notices of profiles about to expire, and
+    reminders of meetings about to begin."""
+
+    async def expiry_notices() -> None:
+        today = datetime.now(UTC).date()
+        await notifier.expiring_profiles(s.expiry_notice_days, directory.contacts, today)
+
+    rt.every(s.notify_tick_s, expiry_notices, "expiry_notices")
+
+    async def meeting_reminders() -> None:
+        await notifier.remind_of_meetings(s.meeting_reminder_minutes, datetime.now(UTC))
+
+    rt.every(s.meeting_reminder_tick_s, meeting_reminders, "meeting_reminders")
 
 
 def _forget_the_erased(rt: Runtime, notifier: Notifier) -> None:

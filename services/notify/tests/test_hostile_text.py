@@ -45,6 +45,7 @@ def every_mail(language: str) -> list[Mail]:
           for kind in ("meeting_requested", "meeting_accepted", "meeting_declined")),
         mails.schedule_mail(person, ENTRY, [row], [MEETING], 2),
         mails.meeting_moved_mail(person, ENTRY, {"meeting": MEETING, "version": 2}, row, row),
+        mails.reminder_mail(person, ENTRY, row),
         participants_mail(person, ENTRY, HOSTILE.replace("\n", " "), HOSTILE),
         mails.expiry_notice(profile, person)[0],
         digest,
