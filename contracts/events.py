@@ -246,6 +246,11 @@ class ListSmeRegistrations(Page):
     include_cancelled: bool = Field(
         default=False, description="False: only seats and waitlist places"
     )
+    upcoming: bool = Field(
+        default=False,
+        description="True: only registrations for events not over yet (the event's end, in "
+        "UTC, after now, as the events service's clock says); False: every event, past ones too",
+    )
 
 
 class RegistrationPage(Payload):
@@ -437,7 +442,7 @@ LIST_SME_REGISTRATIONS = query(
     ListSmeRegistrations,
     RegistrationPage,
     "One SME's registrations (seats and waitlist places, waitlist positions as they now are), "
-    "newest first, a page at a time",
+    "newest first, a page at a time; with data.upcoming only those of events not over yet",
     roles=(*STAFF, "sme"),
     refusals={
         "forbidden": (
