@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from datetime import datetime
 from typing import Any
 
 from contracts import events as c
@@ -78,16 +79,31 @@ async def list_registrations(
     return c.RegistrationPage(items=items, next_cursor=cursor)
 
 
+async def not_over(entries: Collection, now: datetime) -> set[str]:
+    """The ids of the calendar's entries that end after ``now`` (UTC): one read of the entries'
+    ids, however many events an SME took part in over the years."""
+    found = entries.find({"ends_key": {"$gt": utc_key(now)}}, {"_id": 1})
+    return {doc["_id"] async for doc in found}
+
+
 async def sme_registrations(
-    registrations: Collection, seats: SeatBook, q: c.ListSmeRegistrations
+    registrations: Collection,
+    seats: SeatBook,
+    q: c.ListSmeRegistrations,
+    upcoming: set[str] | None = None,
 ) -> c.RegistrationPage:
-    """One SME's registrations, newest first; a waitlisted one with its place as it now is."""
+    """One SME's registrations, newest first; a waitlisted one with its place as it now is.
+    ``upcoming``: the events not over yet, when only their registrations are asked for (an
+    event the calendar no longer has is not one of them)."""
     clauses: list[dict[str, Any]] = [
         {"data.sme.sme_id": q.sme.sme_id},
         {"data.sme.region": q.sme.region},
         {"status": {"$nin": ["pending"] if q.include_cancelled else ["pending", "cancelled"]}},
     ]
-    docs, cursor = await keyset_page(registrations, clauses, "-registered_at", q.limit, q.cursor)
+    keep = None if upcoming is None else (lambda doc: doc["event_id"] in upcoming)
+    docs, cursor = await keyset_page(
+        registrations, clauses, "-registered_at", q.limit, q.cursor, keep=keep
+    )
     items = []
     for doc in docs:
         reg, _ = registration_from_doc(doc)

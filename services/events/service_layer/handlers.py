@@ -270,10 +270,15 @@ class Calendar:
     async def list_sme_registrations(
         self, query: Envelope[c.ListSmeRegistrations]
     ) -> c.RegistrationPage:
-        """An SME's seats and waitlist places: to its own contacts and this region's staff."""
+        """An SME's seats and waitlist places: to its own contacts and this region's staff;
+        with ``upcoming`` only those of events not over yet (by this service's clock, from
+        each event's end in UTC)."""
         check_sme_reader(query.actor, query.data.sme, self.region)
+        upcoming = None
+        if query.data.upcoming:
+            upcoming = await views.not_over(self.entries.entries, self.now())
         return await views.sme_registrations(
-            self.registrations.registrations, self.seats, query.data
+            self.registrations.registrations, self.seats, query.data, upcoming
         )
 
     async def get_ical(self, query: Envelope[c.GetIcal]) -> c.IcalDocument:

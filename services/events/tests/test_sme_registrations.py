@@ -4,6 +4,8 @@ listed to its own contacts and this region's staff only."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
 import pytest
 
 from contracts import events as c
@@ -93,3 +95,48 @@ async def test_nobody_else_lists_an_smes_registrations(client: BusClient, region
     for actor in others:
         refusal = await refused_with(client, c.LIST_SME_REGISTRATIONS, query, region, actor)
         assert refusal.code == "forbidden", actor
+
+
+async def test_upcoming_leaves_out_the_events_that_are_over(client: BusClient, region: str) -> None:
+    """The home page asks only for the events not over yet: an event that ended (its end in
+    UTC before now) is left out with the flag, and kept without it ("My events" lists every
+    one); a page of the flag is still a page, its cursor leading to the rest."""
+    ours = SmeRef(sme_id="ours", region=region)
+    ahead = [await client.call(c.PUBLISH_EVENT, entry(f"ahead-{n}"), region) for n in range(3)]
+    ended = await client.call(c.PUBLISH_EVENT, entry("ended"), region)
+    for n, event in enumerate([ended, *ahead]):
+        await client.call(
+            c.REGISTER_PARTICIPANT, signing_up(event.event_id, f"p{n}@o.ee", ours), region
+        )
+    # Its publisher moves the event into the past (it ended yesterday) once the SME is
+    # registered: an event that is over cannot be registered for.
+    yesterday = (datetime.now(UTC) - timedelta(days=1)).date().isoformat()
+    await client.call(
+        c.PUBLISH_EVENT,
+        entry("ended", starts_at=f"{yesterday}T10:00:00", ends_at=f"{yesterday}T17:00:00"),
+        region,
+    )
+    mari = contact(region, "ours", "mari@o.ee")
+
+    every = await client.call(
+        c.LIST_SME_REGISTRATIONS, c.ListSmeRegistrations(sme=ours), region, actor=mari
+    )
+    assert ended.event_id in {r.event_id for r in every.items} and len(every.items) == 4
+    coming = await client.call(
+        c.LIST_SME_REGISTRATIONS, c.ListSmeRegistrations(sme=ours, upcoming=True), region,
+        actor=mari,
+    )  # fmt: skip
+    assert {r.event_id for r in coming.items} == {e.event_id for e in ahead}
+    # Paged: two, then the third, never the one that is over.
+    first = await client.call(
+        c.LIST_SME_REGISTRATIONS, c.ListSmeRegistrations(sme=ours, upcoming=True, limit=2),
+        region, actor=mari,
+    )  # fmt: skip
+    assert len(first.items) == 2 and first.next_cursor
+    rest = await client.call(
+        c.LIST_SME_REGISTRATIONS,
+        c.ListSmeRegistrations(sme=ours, upcoming=True, limit=2, cursor=first.next_cursor),
+        region, actor=mari,
+    )  # fmt: skip
+    assert [r.event_id for r in first.items + rest.items] == [r.event_id for r in coming.items]
+    assert rest.next_cursor is None

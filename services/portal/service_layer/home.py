@@ -213,11 +213,12 @@ class Home:
         me = SmeRef(sme_id=str(actor.sme_id), region=actor.region)
         now = self.clock()
         try:
-            mine: list[MyEvent] | None = await self.market.my_events(me, actor)
+            # Only the events not over yet: an SME's past events (which grow with every year
+            # it takes part) cost the page no read.
+            mine: list[MyEvent] | None = await self.market.my_events(me, actor, upcoming=True)
         except Refused:
             mine = None  # the events service is away: the parts that need it say so
-        # Requests and meetings are those of events not over: an SME's past events (which grow
-        # with every year it takes part) cost the page no read.
+        # Ended since the events service answered, or no longer in the calendar: not current.
         current = None if mine is None else [m for m in mine if not over(m, now)]
         requests, rows = await self._requests(current, me, actor)
         meetings, events, expiring, surveys = await asyncio.gather(

@@ -149,9 +149,13 @@ class Marketplace:
 
     # --- my events ---------------------------------------------------------------------------
 
-    async def my_events(self, sme: SmeRef, actor: Actor) -> list[MyEvent]:
-        """The SME's seats and waitlist places, soonest event first."""
-        query = ev.ListSmeRegistrations(sme=sme)
+    async def my_events(
+        self, sme: SmeRef, actor: Actor, *, upcoming: bool = False
+    ) -> list[MyEvent]:
+        """The SME's seats and waitlist places, soonest event first; ``upcoming``: only at
+        events not over yet (the events service decides, from each event's end), so a page
+        about what comes next reads no past event, however many years of them there are."""
+        query = ev.ListSmeRegistrations(sme=sme, upcoming=upcoming)
         registrations = await every(self.call, ev.LIST_SME_REGISTRATIONS, query, actor)
         events = await self._events((r.event_id for r in registrations), actor)
         mine = [MyEvent(r, events[r.event_id]) for r in registrations]
@@ -212,7 +216,7 @@ class Marketplace:
         now = datetime.now(UTC)
         seated = [
             m.event
-            for m in await self.my_events(me, actor)
+            for m in await self.my_events(me, actor, upcoming=True)
             if m.seated and m.brokerage and m.event is not None
             and m.event.status != "cancelled" and m.event.ends_at_utc > now
         ]  # fmt: skip

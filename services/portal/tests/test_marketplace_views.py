@@ -114,18 +114,26 @@ class Services:
         raise AssertionError(op.name)
 
 
+LISTED = ev.LIST_SME_REGISTRATIONS.name
+
+
 def test_my_events_are_every_page_of_registrations_soonest_first() -> None:
     services = Services()
     mine = asyncio.run(Marketplace(services).my_events(ME, ACTOR))
     assert len(mine) == len(services.registrations)
+    # "My events" lists the past ones too: it asks for every event, not only those to come.
+    assert all(not data.upcoming for name, data in services.sent if name == LISTED)
     assert [m.registration.event_id for m in mine][:2] == ["over", "both"]
     waiting = next(m for m in mine if m.registration.event_id == "waiting")
     assert not waiting.seated and waiting.brokerage
 
 
 def test_the_form_offers_only_events_not_over_where_both_have_a_seat() -> None:
-    common, shown = asyncio.run(Marketplace(Services()).in_common(ME, THEM, ACTOR))
+    services = Services()
+    common, shown = asyncio.run(Marketplace(services).in_common(ME, THEM, ACTOR))
     assert [e.event_id for e in common] == ["both", "later"]
+    # The events service leaves out the events over (the portal checks again, to the second).
+    assert all(data.upcoming for name, data in services.sent if name == LISTED)
     assert shown is not None and shown.legal_name == "Them OÜ"
     stranger = SmeRef(sme_id="x", region=REGION)
     none, nobody = asyncio.run(Marketplace(Services()).in_common(ME, stranger, ACTOR))
