@@ -291,6 +291,22 @@ class SmePage(Payload):
     next_cursor: str | None = None
 
 
+class ListClusters(Payload):
+    """The clusters of this region's SMEs: the names they are registered with (the seed's,
+    and any a region adds), for a filter to offer."""
+
+
+class ClusterCount(Payload):
+    cluster: str
+    smes: int = Field(ge=1, description="The region's SMEs in it (erased ones are not counted)")
+
+
+class ClusterList(Payload):
+    items: list[ClusterCount] = Field(
+        description="Every cluster at least one of the region's SMEs is in, by name"
+    )
+
+
 class GetKpis(Payload):
     period_from: date
     period_to: date
@@ -716,6 +732,16 @@ SEARCH_SMES = query(
     SmePage,
     "Find SMEs by filters and text; a contact finds their own and those shared with the network",
     roles=(*STAFF, "sme"),
+    refusals={"forbidden": "staff of another region"},
+)
+LIST_CLUSTERS = query(
+    S,
+    "list_clusters",
+    ListClusters,
+    ClusterList,
+    "The clusters of this region's SMEs, each with how many SMEs are in it (kept as SMEs are "
+    "registered, changed and erased: no SME is read to answer)",
+    roles=(*STAFF, "steering"),
     refusals={"forbidden": "staff of another region"},
 )
 GET_KPIS = query(
