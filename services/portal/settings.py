@@ -21,8 +21,12 @@ class PortalSettings(BaseSettings):
     # Where the links in mails (invitations, password resets) point; unset, the address the
     # portal listens on. Behind a proxy, the address people reach it at.
     public_url: str | None = Field(default=None, validation_alias="MAPNET_PUBLIC_URL")
-    # The language of the pages: a catalogue under services/portal/locale (see i18n.py).
+    # The language of the pages for people who chose none and whose browser asks for none the
+    # portal has: a catalogue under services/portal/locale (see i18n.py).
     language: str = Field(default="en", validation_alias="MAPNET_PORTAL_LANGUAGE")
+    # Where the catalogues are (locale/<language>/LC_MESSAGES/messages.po); unset, the
+    # portal's own services/portal/locale.
+    locale_dir: Path | None = Field(default=None, validation_alias="MAPNET_PORTAL_LOCALE_DIR")
     # Cookies only over HTTPS (Secure, named __Host-...); unset: so when MAPNET_PUBLIC_URL is an
     # https:// address. Listening beyond loopback needs MAPNET_PUBLIC_URL (web.checked).
     secure_cookies: bool | None = Field(default=None, validation_alias="MAPNET_SECURE_COOKIES")

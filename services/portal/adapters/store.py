@@ -18,7 +18,7 @@ USERS, SESSIONS, ATTEMPTS, LINKS = "users", "sessions", "sign_in_attempts", "lin
 def _user(doc: dict[str, Any]) -> User:
     return User(doc["_id"], doc["role"], doc["region"], doc["password_hash"],
                 doc.get("sme_id"), list(doc.get("event_ids") or []),
-                bool(doc.get("disabled")))  # fmt: skip
+                bool(doc.get("disabled")), doc.get("language"))  # fmt: skip
 
 
 def _link(doc: dict[str, Any]) -> Link:
@@ -76,8 +76,15 @@ class PortalStore:
     async def put_user(self, user: User) -> None:
         doc = {"_id": user.email, "role": user.role, "region": user.region,
                "password_hash": user.password_hash, "sme_id": user.sme_id,
-               "event_ids": user.event_ids, "disabled": user.disabled}  # fmt: skip
+               "event_ids": user.event_ids, "disabled": user.disabled,
+               "language": user.language}  # fmt: skip
         await self.users.replace_one({"_id": user.email}, doc, upsert=True)
+
+    async def set_language(self, email: str, language: str | None) -> bool:
+        """The person's language of the pages, alone (a role changed at the same moment
+        stays): False when there is no such person."""
+        done = await self.users.update_one({"_id": email}, {"$set": {"language": language}})
+        return done.matched_count == 1
 
     async def remove_people_of(self, sme_id: str, email_sha256: str | None = None) -> int:
         """The accounts of an erased SME's contacts (or of the one whose address has this

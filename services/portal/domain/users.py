@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Collection
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Literal
 
@@ -53,6 +53,9 @@ class User:
     # A disabled person cannot sign in, their sessions are ended, no reset link is made for
     # them; their account stays (enabled again, they sign in with the same password).
     disabled: bool = False
+    # The language of their pages, one the portal has (its code: "de"); None: as their browser
+    # asks.
+    language: str | None = None
 
     @classmethod
     def new(
@@ -139,8 +142,17 @@ def with_role(manager: User, person: User, role: str, sme_id: str | None,
     changed = User.new(person.email, role, person.region, person.password_hash,
                        sme_id if role == "sme" else None,
                        event_ids if role == "organiser" else None)  # fmt: skip
-    changed.disabled = person.disabled
+    changed.disabled, changed.language = person.disabled, person.language
     return changed
+
+
+def with_language(person: User, language: str, offered: Collection[str]) -> User:
+    """The person writing their pages in this language: one the portal offers, or none ("")
+    to follow their browser's."""
+    chosen = language.strip() or None
+    if chosen is not None and chosen not in offered:
+        raise _invalid("language", N_("choose one of the languages offered"))
+    return replace(person, language=chosen)
 
 
 def password_reset(user: User, now: datetime) -> Link:

@@ -1,9 +1,11 @@
-"""Pages about people's accounts: inviting someone, the one-use links of the invitation and
-password reset mails (notify sends them), and the list of the region's people."""
+"""Pages about people's accounts: one's own (the language of one's pages), inviting someone,
+the one-use links of the invitation and password reset mails (notify sends them), and the list
+of the region's people."""
 
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, get_args
 
 from fastapi import FastAPI, Request
@@ -14,6 +16,7 @@ from contracts.access import STAFF
 from contracts.errors import Refused
 
 from ..domain.users import MAY_INVITE, Link, User
+from . import i18n
 from .forms import posted, validated
 from .i18n import tr
 
@@ -157,6 +160,35 @@ class AccountPages:
         return self.portal.page(request, "preferences.html", person=person, now=now,
                                 kinds=MAIL_KINDS, saved=True)  # fmt: skip
 
+    async def account_page(self, request: Request, person: User, status: int = 200,
+                           saved: bool = False, problem: str = "") -> Response:  # fmt: skip
+        """The person's own account: the language of their pages, with how it writes dates
+        and numbers."""
+        return self.portal.page(request, "account.html", status, person=person,
+                                languages=self.portal.languages.choices(), saved=saved,
+                                problem=problem, today=datetime.now(UTC),
+                                example_number=1234567.5)  # fmt: skip
+
+    async def account(self, request: Request, person: User) -> Response:
+        """The language chosen: this answer is in it already. A language the portal does not
+        offer is said on the form, not a crash."""
+        form = await posted(request)
+        offered = [code for code, _ in self.portal.languages.choices()]
+        try:
+            chosen = await self.portal.accounts.choose_language(
+                person, str(form.get("language") or "")[:32], offered
+            )
+        except Refused as refusal:
+            if refusal.code != "validation_failed":
+                raise
+            return await self.account_page(request, person, 400, problem=tr(refusal.message))
+        i18n.speak(
+            self.portal.languages.for_request(
+                chosen.language, request.headers.get("accept-language")
+            )
+        )
+        return await self.account_page(request, chosen, saved=True)
+
     async def forgot_page(self, request: Request) -> Response:
         return self.portal.page(request, "forgot.html", person=None, sent=False)
 
@@ -195,6 +227,8 @@ def add_routes(app: FastAPI, portal: Portal, pages: Pages) -> None:
     for path in ("/welcome/{token}", "/reset/{token}"):
         app.add_api_route(path, accounts.choose_page, methods=["GET"])
         app.add_api_route(path, accounts.choose, methods=["POST"])
+    pages.get(app, "/account", accounts.account_page)
+    pages.post(app, "/account", accounts.account)
     pages.get(app, "/preferences", accounts.preferences_page)
     pages.post(app, "/preferences", accounts.preferences)
     app.add_api_route("/forgot", accounts.forgot_page, methods=["GET"])

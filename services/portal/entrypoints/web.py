@@ -17,6 +17,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from contracts import events as ev
 from contracts import registry as rg
@@ -51,7 +52,6 @@ from . import (
     sme_pages,
 )
 from .api import HTTP_STATUS, create_api
-from .formats import Formats
 from .forms import Cookies, csrf_ok
 from .i18n import tr
 from .import_pages import MAX_UPLOAD
@@ -100,24 +100,28 @@ class Portal:
         if secure is None:
             secure = settings.https or (settings.public_url or "").lower().startswith("https://")
         self.cookies = Cookies(secure=secure)
-        language = i18n.written_in(settings.language)
-        if language != settings.language:
+        # The languages of the pages (i18n.py): each request in its person's or browser's,
+        # else the region's (English if the region's has no catalogue, so that texts, dates
+        # and `lang` agree).
+        self.languages = i18n.Languages(settings.locale_dir or i18n.LOCALE, settings.language)
+        if self.languages.region.code != settings.language:
             self.log.warning("portal_language_without_catalogue", asked=settings.language,
-                             written_in=language)  # fmt: skip
-        catalogue = i18n.translations(language)
-        i18n.use(catalogue)
-        env = i18n.environment(HERE / "templates", catalogue)
-        # Dates, times and numbers as the pages' language writes them (formats.py).
-        formats = Formats(language)
-        env.filters["local"] = formats.local
-        env.filters["when"] = formats.when
-        env.filters["number"] = formats.number
-        env.globals["page_language"] = language
-        # Filters offer the countries by name (CLDR, in the pages' language), not a code to type.
-        names = i18n.country_names(language)
-        env.globals["country_names"] = names
-        env.globals["country_choices"] = sorted(names.items(), key=lambda item: item[1])
+                             written_in=self.languages.region.code)  # fmt: skip
+        env = i18n.environment(HERE / "templates")
         self.templates = Jinja2Templates(env=env)
+
+    async def language_of(self, request: Request) -> i18n.Language:
+        """The language a request is written in (i18n.Languages.for_request): the signed-in
+        person's choice, else their browser's, else the region's."""
+        chosen = None
+        if token := request.cookies.get(self.cookies.session):
+            try:
+                found = await self.accounts.signed_in(token)
+            except Exception:  # the page itself then says what failed, in the region's words
+                self.log.warning("language_of_session_unknown", exc_info=True)
+                found = None
+            chosen = found[0].language if found else None
+        return self.languages.for_request(chosen, request.headers.get("accept-language"))
 
     def public(self) -> Actor:
         """Whom a public page's reads act for: the portal itself."""
@@ -165,8 +169,9 @@ class Portal:
     def page(self, request: Request, name: str, status: int = 200, **context: Any) -> Response:
         session_csrf = getattr(request.state, "session_csrf", None)
         token = session_csrf or request.cookies.get(self.cookies.csrf) or secrets.token_urlsafe(24)
+        values = {"csrf": token, "region": self.region, **i18n.current().page_values()}
         response = self.templates.TemplateResponse(
-            request, name, {"csrf": token, "region": self.region, **context}, status_code=status
+            request, name, {**values, **context}, status_code=status
         )
         if session_csrf is None and self.cookies.csrf not in request.cookies:
             response.set_cookie(self.cookies.csrf, token, httponly=True, samesite="strict",
@@ -174,9 +179,27 @@ class Portal:
         return response
 
 
+class InTheirLanguage:
+    """Each request written in one language, chosen once before any page is built
+    (Portal.language_of) and read by the templates, ``tr`` and the date and number filters
+    (i18n.current). The partners' API is in the region's language; static files have none."""
+
+    def __init__(self, app: ASGIApp, portal: Portal) -> None:
+        self.app, self.portal = app, portal
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and not scope["path"].startswith("/static/"):
+            if scope["path"].startswith("/api/"):
+                i18n.speak(self.portal.languages.region)
+            else:
+                i18n.speak(await self.portal.language_of(Request(scope)))
+        await self.app(scope, receive, send)
+
+
 def create_app(portal: Portal) -> FastAPI:
     app = FastAPI(title="MAPnet portal", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.portal = portal
+    app.add_middleware(InTheirLanguage, portal=portal)  # inside Guarded: after its limits
     app.add_middleware(Guarded, larger={("POST", "/smes/import"): MAX_UPLOAD + 64 * 1024})
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 

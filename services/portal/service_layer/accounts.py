@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any, Protocol
@@ -28,6 +29,7 @@ from ..domain.users import (
     password_reset,
     token_digest,
     wait_after,
+    with_language,
     with_role,
 )
 
@@ -59,6 +61,7 @@ class Store(Protocol):
     async def use_link(self, digest: str) -> bool: ...
     async def drop_links_of(self, email: str) -> None: ...
     async def end_sessions_of(self, email: str) -> None: ...
+    async def set_language(self, email: str, language: str | None) -> bool: ...
     async def people(self, region: str) -> list[User]: ...
     async def invitations(self, region: str) -> list[Link]: ...
     async def drop_invitations_of(self, email: str) -> int: ...
@@ -132,6 +135,15 @@ class Accounts:
         if len(self._seen) > 10_000:
             self._seen.clear()
         return user, found["csrf"]
+
+    async def choose_language(self, person: User, language: str, offered: Collection[str]) -> User:
+        """The person's pages in the language they chose (one of those offered; "" for their
+        browser's), from their next page on: their sessions kept in memory are dropped."""
+        chosen = with_language(person, language, offered)
+        if not await self.store.set_language(chosen.email, chosen.language):
+            raise Refused("not_found", N_("this account no longer exists"))
+        self._seen = {k: v for k, v in self._seen.items() if v[1][0].email != chosen.email}
+        return chosen
 
     def forget_sessions(self) -> None:
         """After people were removed: no session is taken from memory any more."""
@@ -298,8 +310,7 @@ class Accounts:
                 raise Refused("not_found", N_("this account no longer exists"))
             if found.disabled:
                 raise Refused("forbidden", N_("this account is disabled: ask your MAP office"))
-            user = User(found.email, found.role, found.region, hashed, found.sme_id,
-                        found.event_ids, found.disabled)  # fmt: skip
+            user = replace(found, password_hash=hashed)
             await self.store.end_sessions_of(user.email)
             self.forget_sessions()
         await self.store.put_user(user)

@@ -61,16 +61,18 @@ def test_a_regions_catalogue_translates_the_pages_and_the_portals_own_messages(
         'msgid "wrong email or password"\nmsgstr "vale e-post või parool"\n',
         encoding="utf-8",
     )
-    catalogue = i18n.translations("et", tmp_path)
-    env = i18n.environment(TEMPLATES, catalogue)
-    page = env.get_template("signin.html").render(
-        region="tallinn",
-        csrf="c",
-        next="/",
-        error="wrong email or password",
-        person=None,
-        demo=False,
-    )
+    estonian = i18n.Languages(tmp_path).named("et")
+    assert estonian is not None
+    env = i18n.environment(TEMPLATES)
+    with i18n.speaking(estonian):
+        page = env.get_template("signin.html").render(
+            region="tallinn",
+            csrf="c",
+            next="/",
+            error="wrong email or password",
+            person=None,
+            demo=False,
+        )
     assert "<h1>Logi sisse</h1>" in page and "vale e-post või parool" in page
     assert "Forgotten your password?" in page  # untranslated texts stay English
     assert isinstance(i18n.translations("en", tmp_path), type(i18n.translations("xx", tmp_path)))

@@ -41,6 +41,12 @@ class MemoryStore:
     async def people(self, region: str) -> list[User]:
         return [u for u in self.users.values() if u.region == region]
 
+    async def set_language(self, email: str, language: str | None) -> bool:
+        if email not in self.users:
+            return False
+        self.users[email] = replace(self.users[email], language=language)
+        return True
+
     async def add_session(self, session: NewSession, email: str) -> None:
         self.sessions[session.digest] = {"email": email, "csrf": session.csrf,
                                          "expires_at": session.expires_at.isoformat()}  # fmt: skip
