@@ -5,6 +5,7 @@ service layer that run in milliseconds without a server."""
 from __future__ import annotations
 
 import copy
+from collections import Counter
 from collections.abc import Sequence
 from datetime import date
 from typing import Any
@@ -43,6 +44,9 @@ class InMemorySmes:
 
     async def in_review(self) -> list[Sme]:
         return [s for s in await self.all() if any(p.status == "in_review" for p in s.profiles)]
+
+    async def clusters(self) -> dict[str, int]:
+        return dict(Counter(name for s in self.records.values() for name in set(s.data.clusters)))
 
     async def similar_names(self, sme: Sme) -> list[str]:
         key = identity_keys(sme)["name_key"]

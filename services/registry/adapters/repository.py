@@ -3,11 +3,12 @@ with optimistic concurrency on the version."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import Counter, OrderedDict
+from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from pymongo import ASCENDING
+from pymongo import ASCENDING, UpdateOne
 from pymongo.errors import DuplicateKeyError
 
 from contracts import registry as c
@@ -24,6 +25,13 @@ from ..domain.terms import search_terms
 from ..service_layer.ports import FirstAnswer
 
 COLLECTION = "smes"
+# How many of the region's SMEs are in each cluster: a document per cluster ({_id: its name,
+# smes: how many}), so that the filters' list of clusters reads a handful of documents, not
+# every SME (nx-27017 indexes no array field, and a scan of 10,000 SMEs is tens of ms).
+CLUSTER_COUNTS = "cluster_counts"
+# The clusters of the SMEs last read, by (id, version): what a change or erasure takes away
+# from the counts without reading the SME again (one read by id when it is not here).
+_READ_KEPT = 4096
 
 
 def identity_keys(sme: Sme) -> dict[str, Any]:
@@ -62,6 +70,8 @@ class SmeRepository:
         # last look, so that get_kpis reads what changed, not the whole registry, each time.
         self._journeys: dict[str, Journey] = {}
         self._looked_at: datetime | None = None
+        self.cluster_counts = db[CLUSTER_COUNTS]
+        self._read: OrderedDict[tuple[str, int], list[str]] = OrderedDict()
 
     async def create_indexes(self) -> None:
         # Partial: tombstones of erased SMEs carry no keys and must not collide with each other.
@@ -83,6 +93,51 @@ class SmeRepository:
         await self.smes.create_index([("legal_name", ASCENDING)], name="legal_name")
         # No index on search_terms: nx-27017 then finds nothing by it (see mapnet/runtime/mongo).
         await self._add_search_terms()
+        await self.count_clusters()
+
+    async def count_clusters(self) -> None:
+        """The clusters' counts made again from every SME, at start (one read of the registry):
+        a registry stored before the counts were kept gets them, and a count a crash left
+        behind (between an SME's write and its count's) is right again. A change another
+        copy of the registry makes while this one counts may be counted twice or not at all
+        until the next start: the list offers a cluster a little off in its count meanwhile."""
+        counted: Counter[str] = Counter()
+        async for doc in self.smes.find({"erased": {"$ne": True}}, {"clusters": 1}):
+            counted.update(set(doc.get("clusters") or []))
+        kept = {doc["_id"] async for doc in self.cluster_counts.find({}, {"_id": 1})}
+        for name in kept | set(counted):
+            await self.cluster_counts.update_one(
+                {"_id": name}, {"$set": {"smes": counted.get(name, 0)}}, upsert=True
+            )
+
+    async def clusters(self) -> dict[str, int]:
+        """Each cluster with how many of the region's SMEs are in it (none: not listed)."""
+        found = self.cluster_counts.find({})
+        return {doc["_id"]: doc["smes"] async for doc in found if doc.get("smes", 0) > 0}
+
+    async def _count(self, before: Iterable[str], after: Iterable[str]) -> None:
+        """The counts moved from an SME's clusters before a write to those after it."""
+        moved = Counter(set(after))
+        moved.subtract(set(before))
+        changes = [
+            UpdateOne({"_id": name}, {"$inc": {"smes": by}}, upsert=True)
+            for name, by in sorted(moved.items())
+            if by
+        ]
+        if changes:
+            await self.cluster_counts.bulk_write(changes, ordered=False)
+
+    def _remember(self, doc: dict[str, Any]) -> None:
+        self._read[(doc["_id"], int(doc.get("version", 0)))] = list(doc.get("clusters") or [])
+        while len(self._read) > _READ_KEPT:
+            self._read.popitem(last=False)
+
+    async def _clusters_at(self, sme_id: str, version: int | None) -> list[str]:
+        """The SME's clusters as stored at this version (None: as stored now)."""
+        if version is not None and (kept := self._read.pop((sme_id, version), None)) is not None:
+            return kept
+        doc = await self.smes.find_one({"_id": sme_id}, {"clusters": 1})
+        return list((doc or {}).get("clusters") or [])
 
     async def _add_search_terms(self) -> None:
         """SMEs stored before the search had its terms get them (once, at start)."""
@@ -103,6 +158,7 @@ class SmeRepository:
         doc = await self.smes.find_one({"_id": sme_id, "erased": {"$ne": True}})
         if doc is None:
             return None
+        self._remember(doc)
         return Sme.from_view(c.SmeView.model_validate(_strip(doc)))
 
     async def all(self) -> list[Sme]:
@@ -161,8 +217,11 @@ class SmeRepository:
             await self._inserts.insert(record)
         except DuplicateKeyError as exc:
             raise await self._duplicate(sme) from exc
+        await self._count([], sme.data.clusters)
 
     async def save(self, sme: Sme, expected_version: int, events: Sequence[Envelope[Any]]) -> None:
+        # Read before the write: if the write lands, the SME was still at this version.
+        before = await self._clusters_at(sme.sme_id, expected_version)
         update = outbox.change(_state(sme), events, seq=sme.version * 100)
         try:
             result = await self.smes.update_one(
@@ -177,6 +236,7 @@ class SmeRepository:
                 expected_version=expected_version,
                 current_version=current["version"] if current else None,
             )
+        await self._count(before, sme.data.clusters)
 
     async def first_answer(self, sme_id: str) -> FirstAnswer | None:
         doc = await self.smes.find_one({"_id": sme_id}, {"command_digest": 1, "first_reply": 1})
@@ -189,8 +249,10 @@ class SmeRepository:
 
     async def erase(self, sme_id: str, events: Sequence[Envelope[Any]]) -> None:
         """Personal and company data go for good; only a tombstone and its event remain."""
+        before = await self._clusters_at(sme_id, None)
         record = outbox.new_record({"_id": sme_id, "erased": True, "version": -1}, events)
         await self.smes.replace_one({"_id": sme_id}, record)
+        await self._count(before, [])
 
     async def _duplicate(self, sme: Sme) -> Refused:
         if await self.smes.find_one({"_id": sme.sme_id}):

@@ -46,6 +46,7 @@ def build(rt: Runtime) -> None:
     rt.handles(c.ERASE_SME)(registry.erase_sme)
     rt.handles(c.ERASE_CONTACT)(registry.erase_contact)
     rt.handles(c.GET_SME)(registry.get_sme)
+    rt.handles(c.LIST_CLUSTERS)(registry.list_clusters)
 
     @rt.handles(c.SEARCH_SMES)
     async def search_smes(query: Envelope[c.SearchSmes]) -> c.SmePage:

@@ -262,6 +262,13 @@ class Registry:
         counted = await self.counted() if self.counted is not None else []
         return kpis(self.region, d.period_from, d.period_to, journeys, stories, counted)
 
+    async def list_clusters(self, query: Envelope[c.ListClusters]) -> c.ClusterList:
+        """The clusters of the region's SMEs by name (case aside), each with its count."""
+        check_home_staff(query.actor, self.region)
+        counts = await self.repo.clusters()
+        named = sorted(counts, key=lambda name: (name.casefold(), name))
+        return c.ClusterList(items=[c.ClusterCount(cluster=n, smes=counts[n]) for n in named])
+
     async def get_sme(self, query: Envelope[c.GetSme]) -> c.SmeView:
         check_home_staff(query.actor, self.region)
         sme = await self.repo.require(query.data.sme_id)

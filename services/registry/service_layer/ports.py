@@ -37,6 +37,10 @@ class SmeStore(Protocol):
 
     async def similar_names(self, sme: Sme) -> list[str]: ...
 
+    async def clusters(self) -> dict[str, int]:
+        """Each cluster with how many SMEs are in it, kept as SMEs are written (not read from
+        every SME on each ask)."""
+
     async def add(self, sme: Sme, events: Sequence[Envelope[Any]], first: FirstAnswer) -> None:
         """Refused ``duplicate`` (with ``existing_sme_id``) if its id or identifiers exist."""
 
