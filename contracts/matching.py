@@ -369,6 +369,13 @@ class SchedulePublished(Schedule):
     pass
 
 
+class ScheduleChanged(Schedule):
+    """The published schedule as it is after a change that mails no one its whole agenda: a
+    meeting placed or moved by hand, or a scheduled meeting cancelled. The other regions keep
+    their copies (their SMEs' agendas) by it; the host's participants are told of the one
+    meeting by its own event."""
+
+
 class MeetingHeld(Payload):
     """A meeting at this region's brokerage event with at least one SME of another region
     took place (its outcome says so), told to every region so that each side's home region asks
@@ -668,6 +675,14 @@ MEETING_DECLINED = event(S, "meeting_declined", MeetingChanged, "A meeting was d
 MEETING_CANCELLED = event(S, "meeting_cancelled", MeetingChanged, "A meeting was cancelled")
 SCHEDULE_PUBLISHED = event(
     S, "schedule_published", SchedulePublished, "A schedule was published", shared=True
+)
+SCHEDULE_CHANGED = event(
+    S,
+    "schedule_changed",
+    ScheduleChanged,
+    "A published schedule changed: a meeting placed or moved by hand, or a scheduled meeting "
+    "cancelled (its new version, for the other regions' copies)",
+    shared=True,
 )
 MEETING_PLACED = event(
     S,

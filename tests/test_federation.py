@@ -481,6 +481,21 @@ async def test_tallinn_meets_berlin_at_a_brokerage_event_in_helsinki(net: LocalN
     assert copy is not None and copy.region == H
     assert [{p.region for p in s.participants} for s in copy.meetings] == [{T, B}]
 
+    # Moved by hand in Helsinki, then cancelled from Tallinn: Berlin's copy follows each change
+    # (schedule_changed), so Berlin's SME's agenda never shows a place or a meeting gone.
+    [placed] = copy.meetings
+    slot = next(s for s in (0, 1, 2) if s != placed.slot)
+    staff = Actor(id="staff@helsinki.example", role="map_staff", region=H)
+    to = m.PlaceMeeting(meeting_id=placed.meeting_id, slot=slot, table=placed.table)
+    await helsinki.call(m.PLACE_MEETING, to, H, actor=staff)
+    moved = await eventually(berlins_copy, until=lambda found: bool(found and found.version == 2))
+    assert moved is not None and [s.slot for s in moved.meetings] == [slot]
+    await tallinn.call(
+        m.CANCEL_MEETING, m.CancelMeeting(meeting_id=placed.meeting_id, by=seeker), H
+    )
+    gone = await eventually(berlins_copy, until=lambda found: bool(found and found.version == 3))
+    assert gone is not None and gone.meetings == []
+
 
 async def test_a_region_does_not_receive_the_answers_meant_for_anothers_clients(
     net: LocalNetwork,

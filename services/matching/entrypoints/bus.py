@@ -55,6 +55,8 @@ def build(rt: Runtime) -> None:
     rt.handles(c.GET_MEETING)(matching.get_meeting)
     rt.handles(c.GET_AVAILABILITY)(matching.get_availability)
     rt.handles(c.FIND_PARTNERS)(matching.find_partners)
+    # A cancelled meeting leaves the published schedule (matching hears its own event).
+    rt.consumes(c.MEETING_CANCELLED)(matching.unschedule_cancelled)
 
     # The read model: this region's brokerage events, registrations, SMEs and profiles ...
     erased = _erased(read_model, meetings, rt.forget_replies, rt.audit)
@@ -73,6 +75,7 @@ def build(rt: Runtime) -> None:
         c.MEETING_DECLINED,
         c.MEETING_CANCELLED,
         c.SCHEDULE_PUBLISHED,
+        c.SCHEDULE_CHANGED,
         c.MEETING_PLACED,
         c.MEETING_OUTCOME_RECORDED,
         c.MEETING_HELD,
@@ -129,7 +132,7 @@ def _network_routes(read_model: ReadModel, erased: Handler) -> dict[Any, Handler
         ref = SmeRef(sme_id=event.data.sme_id, region=event.data.region)
         await read_model.unshare_sme(ref, event.data.version)
 
-    async def on_schedule(event: Envelope[c.SchedulePublished]) -> None:
+    async def on_schedule(event: Envelope[c.Schedule]) -> None:
         await read_model.put_schedule_copy(event.data.model_dump(mode="json"))
 
     return {
@@ -137,6 +140,7 @@ def _network_routes(read_model: ReadModel, erased: Handler) -> dict[Any, Handler
         reg.SME_UNSHARED: on_sme_unshared,
         reg.SME_ERASED: erased,
         c.SCHEDULE_PUBLISHED: on_schedule,
+        c.SCHEDULE_CHANGED: on_schedule,  # moved or cancelled since: the copy follows
     }
 
 

@@ -337,6 +337,11 @@ class Matching:
             raise not_found("schedule of event", q.event_id)
         schedule = c.Schedule.model_validate(stored["schedule"])
         items = schedule.meetings
+        if own is not None:
+            # Cancelled since it was stored: gone at once here, before unschedule_cancelled
+            # has stored the schedule without it (the copies take that version).
+            gone = {m.meeting_id for m in await self.meetings.of_event(q.event_id, "cancelled")}
+            items = [s for s in items if s.meeting_id not in gone]
         if q.participant is not None:
             items = [s for s in items if key(q.participant) in {key(p) for p in s.participants}]
         if q.table is not None:
@@ -394,7 +399,11 @@ class Matching:
         )
         told = c.MeetingPlaced(event_id=m.event_id, region=self.region, version=version,
                                meeting=placed, previous=before)  # fmt: skip
-        published = self.uow.event(c.MEETING_PLACED, told, cmd, subject=m.event_id)
+        changed = c.ScheduleChanged(**schedule.model_dump())
+        published = [
+            self.uow.event(c.MEETING_PLACED, told, cmd, subject=m.event_id),
+            self.uow.event(c.SCHEDULE_CHANGED, changed, cmd, subject=m.event_id),
+        ]
         state = {
             "version": version,
             "placement": {
@@ -407,10 +416,45 @@ class Matching:
         await self.uow.commit(
             SCHEDULES,
             m.event_id,
-            [published],
-            self.meetings.save_schedule(m.event_id, state, stored["version"], [published]),
+            published,
+            self.meetings.save_schedule(m.event_id, state, stored["version"], published),
         )
         return told
+
+    async def unschedule_cancelled(self, event: Envelope[c.MeetingChanged]) -> None:
+        """A cancelled meeting leaves the published schedule (its slot and table are free
+        again), in a new version the other regions' copies take: matching hears its own
+        meeting_cancelled, so that this happens even if the process stopped right after the
+        cancellation was stored. Heard twice, the second finds nothing to remove."""
+        cancelled = event.data.meeting
+        stored = await self.meetings.schedule(cancelled.event_id)
+        if stored is None or cancelled.meeting_id not in stored["placement"]:
+            return
+        schedule = c.Schedule.model_validate(stored["schedule"])
+        version = schedule.version + 1
+        schedule = schedule.model_copy(
+            update={
+                "version": version,
+                "meetings": [s for s in schedule.meetings if s.meeting_id != cancelled.meeting_id],
+                "unscheduled": [u for u in schedule.unscheduled if u != cancelled.meeting_id],
+            }
+        )
+        told = c.ScheduleChanged(**schedule.model_dump())
+        changed = self.uow.event(c.SCHEDULE_CHANGED, told, event, subject=cancelled.event_id)
+        placement = dict(stored["placement"])
+        del placement[cancelled.meeting_id]
+        state = {
+            "version": version,
+            "placement": placement,
+            "schedule": schedule.model_dump(mode="json"),
+            "solver": stored.get("solver"),
+        }
+        await self.uow.commit(
+            SCHEDULES,
+            cancelled.event_id,
+            [changed],
+            self.meetings.save_schedule(cancelled.event_id, state, stored["version"], [changed]),
+        )
 
     async def get_unplaced(self, query: Envelope[c.GetUnplaced]) -> c.UnplacedRequests:
         """The accepted meetings the published schedule left out, each with why and what would

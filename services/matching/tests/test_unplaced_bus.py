@@ -4,6 +4,8 @@ agendas, the tables and the cap; only the event's organiser and the region's sta
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from contracts import matching as c
@@ -12,7 +14,7 @@ from contracts.errors import Refused
 from mapnet.runtime.bus import BusClient
 from services.matching.tests.test_matching_bus import event_with_participants, request
 from tests.fixtures import Servers
-from tests.helpers import published
+from tests.helpers import eventually, published
 
 pytestmark = pytest.mark.usefixtures("region_app")
 
@@ -118,6 +120,13 @@ async def test_the_organiser_adds_and_moves_a_meeting_by_hand_checked_against_bo
     assert now.version == 2 and [(m.slot, m.table) for m in now.meetings] == [(free, 1)]
     told = await published(servers.nats_url, c.MEETING_PLACED, region)
     assert [e["meeting"]["meeting_id"] for e in told] == [held.meeting_id]
+    # The other regions' copies take the new version (schedule_changed, with the same write).
+    [changed] = [
+        e
+        for e in await published(servers.nats_url, c.SCHEDULE_CHANGED, region)
+        if e["event_id"] == event_id
+    ]
+    assert changed["version"] == 2 and [m["slot"] for m in changed["meetings"]] == [free]
 
     # A locked meeting stays where it is until unlocked.
     await client.call(c.LOCK_MEETING, c.LockMeeting(meeting_id=held.meeting_id), region)
@@ -137,3 +146,41 @@ async def test_the_organiser_adds_and_moves_a_meeting_by_hand_checked_against_bo
                               c.PlaceMeeting(meeting_id=left_out, slot=free, table=0),
                               region, actor=actor)  # fmt: skip
         assert refusal.value.code == "forbidden", actor.role
+
+
+async def test_a_cancelled_meeting_leaves_the_published_schedule_at_once_and_in_its_next_version(
+    servers: Servers, client: BusClient, region: str
+) -> None:
+    event_id, p = await event_with_participants(client, region, 4)
+    ids = []
+    for a, b in ((1, 0), (2, 3)):
+        asked = await request(client, region, event_id, p[a], p[b])
+        await client.call(
+            c.RESPOND_MEETING,
+            c.RespondMeeting(meeting_id=asked.meeting_id, accept=True, responder=p[b]),
+            region,
+        )
+        ids.append(asked.meeting_id)
+    schedule = await client.call(
+        c.SCHEDULE_EVENT, c.ScheduleEvent(event_id=event_id, time_limit_s=2), region
+    )
+    assert {m.meeting_id for m in schedule.meetings} == set(ids)
+    await client.call(c.CANCEL_MEETING, c.CancelMeeting(meeting_id=ids[0], by=p[1]), region)
+
+    # At once: neither the schedule nor the side's agenda nor its calendar file has it.
+    now = await client.call(c.GET_SCHEDULE, c.GetSchedule(event_id=event_id), region)
+    assert [m.meeting_id for m in now.meetings] == [ids[1]]
+    agenda = await client.call(
+        c.GET_SCHEDULE, c.GetSchedule(event_id=event_id, participant=p[0], format="ical"), region
+    )
+    assert agenda.meetings == [] and agenda.ical is not None and ids[0] not in agenda.ical
+
+    # Then the stored schedule's next version, told to the network once.
+    async def changes() -> list[Any]:
+        every = await published(servers.nats_url, c.SCHEDULE_CHANGED, region)
+        return [e for e in every if e["event_id"] == event_id]
+
+    [told] = await eventually(changes, until=bool)
+    assert told["version"] == 2 and [m["meeting_id"] for m in told["meetings"]] == [ids[1]]
+    stored = await client.call(c.GET_SCHEDULE, c.GetSchedule(event_id=event_id), region)
+    assert stored.version == 2
