@@ -223,6 +223,11 @@ class ListCalendar(Page):
 class CalendarPage(Payload):
     items: list[CalendarEntry]
     next_cursor: str | None = None
+    clusters: list[str] = Field(
+        default_factory=list,
+        description="The clusters of the calendar's entries not over yet, every entry's (not "
+        "only this page's), by name: what a filter by cluster may offer",
+    )
 
 
 class GetIcal(ListCalendar):
