@@ -176,6 +176,9 @@ async def test_the_account_page_sets_the_language_of_the_persons_pages(portal: T
     await accounts.add_user("mari@t.ee", "sme", "tallinn", PASSWORD, sme_id="s1")
     anonymous = portal.get("/signin", headers={"Accept-Language": "de-DE,de;q=0.9"})
     assert '<html lang="de">' in anonymous.text and "<h1>Anmelden</h1>" in anonymous.text
+    for hostile in (b";;;q=abc,\x7f" * 500, b"de;q=" + b"9" * 8000, b"\xff\x00" * 4000):
+        shown = portal.get("/signin", headers={"Accept-Language": hostile})
+        assert shown.status_code == 200 and '<html lang="en">' in shown.text
     page = portal.get("/signin")
     signed = {"email": "mari@t.ee", "password": PASSWORD, "csrf": csrf_of(page), "next": "/"}
     portal.post("/signin", data=signed, follow_redirects=False)
