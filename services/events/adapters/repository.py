@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from pymongo import ASCENDING
+from pymongo import ASCENDING, UpdateOne
 from pymongo.errors import DuplicateKeyError
 
 from contracts import events as c
@@ -24,6 +24,11 @@ from ..domain.registration import PENDING, Registration
 ENTRIES = "entries"
 GONE_ENTRIES = "gone_entries"
 REGISTRATIONS = "registrations"
+# Each cluster of the calendar with the latest end of an entry in it ({_id: its name,
+# ends_key}): the clusters of entries not over yet are those ending after now, read from a
+# handful of documents instead of every entry. An end only moves later ($max): a cluster whose
+# entry was cancelled, moved earlier or unshared stays offered until that end has passed.
+CLUSTER_ENDS = "cluster_ends"
 
 
 def utc_key(moment: datetime) -> str:
@@ -79,6 +84,7 @@ class EntryRepository:
     def __init__(self, db: Database, region: str) -> None:
         self.entries = db[ENTRIES]
         self.gone = db[GONE_ENTRIES]
+        self.cluster_ends = db[CLUSTER_ENDS]
         self.region = region
 
     async def create_indexes(self) -> None:
@@ -86,6 +92,31 @@ class EntryRepository:
         await self.entries.create_index([("outbox_pending", ASCENDING)], name="outbox_pending")
         # publish_event looks for another region's copy of the same publisher's entry.
         await self.entries.create_index([("external_id", ASCENDING)], name="external_id")
+        await self.mark_clusters_of_every_entry()
+
+    async def mark_clusters_of_every_entry(self) -> None:
+        """The clusters' latest ends from the entries not over yet, at start (one read of the
+        calendar): a calendar stored before they were kept gets them, and an end a crash left
+        unmarked (between an entry's write and its mark) is marked."""
+        now = utc_key(datetime.now(UTC))
+        found = self.entries.find({"ends_key": {"$gt": now}}, {"clusters": 1, "ends_key": 1})
+        async for doc in found:
+            await self._mark_clusters(doc)
+
+    async def _mark_clusters(self, state: dict[str, Any]) -> None:
+        ends = state.get("ends_key")
+        marks = [
+            UpdateOne({"_id": name}, {"$max": {"ends_key": ends}}, upsert=True)
+            for name in sorted(set(state.get("clusters") or []))
+        ]
+        if ends and marks:
+            await self.cluster_ends.bulk_write(marks, ordered=False)
+
+    async def clusters_on(self, now: datetime) -> list[str]:
+        """The clusters of the entries that end after ``now``, by name (case aside)."""
+        key = utc_key(now)
+        found = [d["_id"] async for d in self.cluster_ends.find({}) if d.get("ends_key", "") > key]
+        return sorted(found, key=lambda name: (name.casefold(), name))
 
     async def get(self, event_id: str) -> Entry | None:
         doc = await self.entries.find_one({"_id": event_id, "region": self.region})
@@ -136,6 +167,7 @@ class EntryRepository:
             version=entry.version,
             guard={"region": entry.region},
         )
+        await self._mark_clusters(state)  # an older copy's end is marked already: no harm
 
     async def drop_copy(self, unshared: c.EntryUnshared) -> None:
         if unshared.region == self.region:
@@ -157,10 +189,12 @@ class EntryRepository:
         self, entry: Entry, expected_version: int | None, events: Sequence[Envelope[Any]]
     ) -> None:
         """Insert a new entry (expected_version None) or replace the version read."""
+        state = _entry_state(entry)
         await outbox.save_versioned(
-            self.entries, entry.event_id, _entry_state(entry), events,
+            self.entries, entry.event_id, state, events,
             expected=expected_version, what=f"event {entry.event_id}",
         )  # fmt: skip
+        await self._mark_clusters(state)
 
 
 def _registration_state(reg: Registration, version: int) -> dict[str, Any]:

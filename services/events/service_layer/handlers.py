@@ -249,7 +249,11 @@ class Calendar:
     # --- reads -------------------------------------------------------------------------------
 
     async def list_calendar(self, query: Envelope[c.ListCalendar]) -> c.CalendarPage:
-        return await views.list_calendar(self.entries.entries, query.data)
+        """A page of the calendar, with the clusters of every entry not over yet (the
+        filter's choices)."""
+        page = await views.list_calendar(self.entries.entries, query.data)
+        page.clusters = await self.entries.clusters_on(self.now())
+        return page
 
     async def get_registrations(self, query: Envelope[c.GetRegistrations]) -> c.RegistrationPage:
         check_home_staff(query.actor, self.region)
