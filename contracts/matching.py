@@ -49,6 +49,11 @@ class PartnerMatch(Payload):
 class PartnerPage(Payload):
     items: list[PartnerMatch]
     next_cursor: str | None = None
+    clusters: list[str] = Field(
+        default_factory=list,
+        description="The clusters of the companies whose profiles the search reads (the "
+        "network's, as this region knows them), by name: what a filter by cluster may offer",
+    )
 
 
 class RequestMeeting(Payload):
