@@ -5,7 +5,7 @@ change counter moves, so that every matching instance answers from the same data
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any
 
@@ -42,6 +42,7 @@ class ProfileIndex:
         self.version = -1
         self.docs: list[dict[str, Any]] = []
         self._lock = asyncio.Lock()
+        self._names: tuple[tuple[int, date, str], list[str]] | None = None
 
     async def refresh(self) -> None:
         version = await self.read_model.version()
@@ -74,6 +75,23 @@ class ProfileIndex:
         self.by_division = _inverted([{lvl[:2] for lvl in levels} for levels in self.nace_levels])
         self.by_cluster = _inverted(self.clusters)
         self.docs = docs
+
+    def cluster_names(self, seeker: Seeker, today: date) -> list[str]:
+        """The clusters of the companies with a profile a seeker of this region may see today,
+        by name (case aside): what the search may be filtered by. Worked out once per index
+        version, day and region (a pass over every profile), not on each search; the seeker's
+        own company's are among them."""
+        key = (self.version, today, seeker.region)
+        if self._names is None or self._names[0] != key:
+            anyone_there = replace(seeker, sme_key="")
+            names = {
+                name
+                for doc, held in zip(self.docs, getattr(self, "clusters", []), strict=False)
+                if visible(doc, anyone_there, today)
+                for name in held
+            }
+            self._names = (key, sorted(names, key=lambda name: (name.casefold(), name)))
+        return list(self._names[1])
 
     def _any_of(self, inverted: dict[str, np.ndarray], keys: set[str]) -> np.ndarray:
         hit = np.zeros(len(self.docs), dtype=bool)

@@ -597,6 +597,7 @@ class Matching:
         page = ranked[offset : offset + q.limit]
         more = len(ranked) > offset + q.limit
         return c.PartnerPage(
+            clusters=self.index.cluster_names(seeker, self.now().date()),
             items=[
                 c.PartnerMatch(
                     sme=SmeRef(sme_id=doc["sme"]["sme_id"], region=doc["sme"]["region"]),

@@ -438,11 +438,13 @@ async def test_find_partners_ranks_complementary_profiles_with_reasons(
     await registered(
         "Cloud Books OÜ", "14000038",
         profile("technology_offer", "Accounting in the cloud", "SaaS bookkeeping for SMEs"),
+        clusters=["ICT"],
     )  # fmt: skip
     await registered(
         "Private Laser OÜ", "14000044",
         profile("technology_offer", "Femtosecond laser glass cutting", "Hidden offer",
                 visibility="private"),
+        clusters=["Secret optics"],
     )  # fmt: skip
 
     async def search() -> c.PartnerPage:
@@ -464,6 +466,9 @@ async def test_find_partners_ranks_complementary_profiles_with_reasons(
     names = [m.legal_name for m in page.items]
     assert "Private Laser OÜ" not in names and "Laser Seekers OÜ" not in names
     assert names.index("Ultrafast Optics OÜ") < names.index("Cloud Books OÜ")
+    # The clusters the search may be filtered by: those of the companies it reads (not of
+    # one whose only profile is private).
+    assert page.clusters == ["ICT", "photonics"]
 
     filtered = await client.call(
         c.FIND_PARTNERS,
