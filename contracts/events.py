@@ -197,6 +197,35 @@ class RegistrationFact(Payload):
     registered_at: AwareDatetime
 
 
+class GuestRegistration(Payload):
+    """A registration at this region's event of an SME of another region, as it now stands,
+    for that SME's home region to keep a copy of (its contacts' "my events" list it there):
+    without the person, as every fact about a registration."""
+
+    registration: RegistrationFact
+    region: str = Field(description="The event's region (the host), which holds the registration")
+    version: int = Field(
+        ge=1,
+        description="The registration's version at the host, one higher at each change: a copy "
+        "keeps the highest it heard (a fact heard again, or late, changes nothing)",
+    )
+
+
+class SmeRegistration(RegistrationFact):
+    """One of an SME's registrations as its home region lists them, at its own region's events
+    or at another region's (a copy of the host's): what "my events" shows, without the person
+    (the host keeps who registered, and writes to them)."""
+
+    region: str = Field(
+        description="The event's region, which holds the registration: cancel it there"
+    )
+
+
+class SmeRegistrationPage(Payload):
+    items: list[SmeRegistration]
+    next_cursor: str | None = None
+
+
 class GetRegistrations(Payload):
     registration_ids: list[str] = Field(min_length=1, max_length=100)
 
@@ -245,7 +274,8 @@ class ListRegistrations(Page):
 
 
 class ListSmeRegistrations(Page):
-    """One SME's registrations across this region's events (a contact's "my events")."""
+    """One SME's registrations, asked of its home region: at that region's events and at
+    other regions' (a contact's "my events")."""
 
     sme: SmeRef
     include_cancelled: bool = Field(
@@ -254,7 +284,9 @@ class ListSmeRegistrations(Page):
     upcoming: bool = Field(
         default=False,
         description="True: only registrations for events not over yet (the event's end, in "
-        "UTC, after now, as the events service's clock says); False: every event, past ones too",
+        "UTC, after now, as the events service's clock says, from its calendar: this region's "
+        "entries and its copies of the other regions' network entries; an event it has no entry "
+        "of is not upcoming); False: every event, past ones too",
     )
 
 
@@ -445,14 +477,18 @@ LIST_SME_REGISTRATIONS = query(
     S,
     "list_sme_registrations",
     ListSmeRegistrations,
-    RegistrationPage,
-    "One SME's registrations (seats and waitlist places, waitlist positions as they now are), "
-    "newest first, a page at a time; with data.upcoming only those of events not over yet",
+    SmeRegistrationPage,
+    "One SME's registrations, asked of the SME's home region: at its events and at other "
+    "regions' (each item's region holds it; those copied from there as the host last told, "
+    "eventually), seats and waitlist places (waitlist positions as they now are), newest "
+    "first (by registered_at), one cursor across both, a page at a time; data.upcoming and "
+    "data.include_cancelled apply to both. No person: the host keeps who registered",
     roles=(*STAFF, "sme"),
     refusals={
         "forbidden": (
             "a contact lists only their own SME's registrations (data.sme); staff only their "
-            "own region's"
+            "own region's (staff of another region ask nothing here, their region lists its "
+            "own SMEs')"
         ),
     },
 )
@@ -479,4 +515,14 @@ REGISTRATION_CONFIRMED = event(S, "registration_confirmed", RegistrationChanged,
 REGISTRATION_WAITLISTED = event(S, "registration_waitlisted", RegistrationChanged, "Waitlisted")
 REGISTRATION_CANCELLED = event(S, "registration_cancelled", RegistrationChanged, "Cancelled")
 ATTENDANCE_RECORDED = event(S, "attendance_recorded", RegistrationChanged, "Checked in")
+GUEST_REGISTRATION_CHANGED = event(
+    S,
+    "guest_registration_changed",
+    GuestRegistration,
+    "A registration at this region's event of an SME of another region changed (confirmed, "
+    "waitlisted, promoted, cancelled, moved on the waitlist, checked in), with the same write: "
+    "the SME's home region keeps its copy (never about this region's own SMEs, never a "
+    "person's name, address or language)",
+    shared=True,
+)
 TRAINING_COMPLETED = event(S, "training_completed", TrainingCompleted, "A course was completed")

@@ -316,6 +316,18 @@ class RegistrationRepository:
             )  # fmt: skip
         return [doc["_id"] for doc in docs]
 
+    async def waiting_guests(self, event_id: str, region: str) -> list[str]:
+        """The registrations waitlisted at an event for SMEs of other regions than ``region``
+        (the host): those whose home region is told their place."""
+        found = self.registrations.find(
+            {"event_id": event_id, "status": "waitlisted"}, {"_id": 1, "data": 1}
+        )
+        return [
+            doc["_id"]
+            async for doc in found
+            if (sme := doc["data"].get("sme")) is not None and sme.get("region") != region
+        ]
+
     async def pending(self) -> list[str]:
         return [d["_id"] async for d in self.registrations.find({"status": PENDING}, {"_id": 1})]
 

@@ -9,8 +9,10 @@ from typing import Any
 
 from contracts import events as c
 from mapnet.runtime.mongo import Collection
-from mapnet.runtime.paging import keyset_page
+from mapnet.runtime.paging import encode_cursor, keyset_page
 
+from .away import listed as listed_copy
+from .away import sme_key as away_key
 from .repository import entry_from_doc, registration_from_doc, utc_key
 from .seats import SeatBook, position
 
@@ -88,29 +90,51 @@ async def not_over(entries: Collection, now: datetime) -> set[str]:
 
 async def sme_registrations(
     registrations: Collection,
+    away: Collection,
     seats: SeatBook,
     q: c.ListSmeRegistrations,
     upcoming: set[str] | None = None,
-) -> c.RegistrationPage:
-    """One SME's registrations, newest first; a waitlisted one with its place as it now is.
-    ``upcoming``: the events not over yet, when only their registrations are asked for (an
-    event the calendar no longer has is not one of them)."""
-    clauses: list[dict[str, Any]] = [
+) -> c.SmeRegistrationPage:
+    """One SME's registrations, newest first, at this region's events (a waitlisted one with its
+    place as it now is) and at other regions' (their copies, see away.py), one page of both
+    with one cursor: each is read a page from the cursor, in the same order (registered_at,
+    then id), and the newest of the two pages make this one. ``upcoming``: the events not over
+    yet, when only their registrations are asked for (an event the calendar no longer has is
+    not one of them)."""
+    statuses = ["pending"] if q.include_cancelled else ["pending", "cancelled"]
+    keep = None if upcoming is None else (lambda doc: doc["event_id"] in upcoming)
+    own_clauses: list[dict[str, Any]] = [
         {"data.sme.sme_id": q.sme.sme_id},
         {"data.sme.region": q.sme.region},
-        {"status": {"$nin": ["pending"] if q.include_cancelled else ["pending", "cancelled"]}},
+        {"status": {"$nin": statuses}},
     ]
-    keep = None if upcoming is None else (lambda doc: doc["event_id"] in upcoming)
-    docs, cursor = await keyset_page(
-        registrations, clauses, "-registered_at", q.limit, q.cursor, keep=keep
+    away_clauses: list[dict[str, Any]] = [
+        {"sme_key": away_key(q.sme)},
+        {"status": {"$nin": statuses}},
+    ]
+    own, own_more = await keyset_page(
+        registrations, own_clauses, "-registered_at", q.limit, q.cursor, keep=keep
     )
+    copies, away_more = await keyset_page(
+        away, away_clauses, "-registered_at", q.limit, q.cursor, keep=keep
+    )
+    copied = {doc["_id"] for doc in copies}
+    newest = sorted(
+        [*own, *copies], key=lambda doc: (doc["registered_at"], doc["_id"]), reverse=True
+    )
+    page = newest[: q.limit]
+    more = len(newest) > q.limit or own_more is not None or away_more is not None
     items = []
-    for doc in docs:
+    for doc in page:
+        if doc["_id"] in copied:
+            items.append(listed_copy(doc))
+            continue
         reg, _ = registration_from_doc(doc)
         if reg.status == "waitlisted":
             reg.position = position(await seats.book(reg.event_id), reg.registration_id)
-        items.append(reg.view())
-    return c.RegistrationPage(items=items, next_cursor=cursor)
+        items.append(reg.listed())
+    cursor = encode_cursor([page[-1]["registered_at"], page[-1]["_id"]]) if more and page else None
+    return c.SmeRegistrationPage(items=items, next_cursor=cursor)
 
 
 async def registrations_by_id(

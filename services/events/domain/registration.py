@@ -27,6 +27,7 @@ class Registration:
     attended_sessions: list[int] = field(default_factory=list)
     completed: bool = False
     events: list[Recorded] = field(default_factory=list)
+    moved: bool = False  # its waitlist place changed since it was read (no event of its own)
 
     def _record(self, op: object) -> None:
         self.events.append(
@@ -55,6 +56,24 @@ class Registration:
         self.status, self.position = "cancelled", None
         self._record(c.REGISTRATION_CANCELLED)
         return held
+
+    def move_on_waitlist(self, position: int) -> None:
+        """Its place on the waitlist as it now is (some ahead of it left or got seats)."""
+        if self.status == "waitlisted" and position != self.position:
+            self.position = position
+            self.moved = True
+
+    def tell_home(self, version: int) -> None:
+        """A registration of an SME of another region tells that region what changed (its home
+        lists it to the SME's contacts): the whole fact as it now stands, no person, at the
+        version this change is stored as (the home keeps the highest it heard). Called just
+        before the change is stored, so it goes with the same write."""
+        sme = self.data.sme
+        if sme is None or sme.region == self.region or not (self.events or self.moved):
+            return
+        told = c.GuestRegistration(registration=self.fact(), region=self.region, version=version)
+        self.events.append((c.GUEST_REGISTRATION_CHANGED, told))
+        self.moved = False
 
     def attend(self, session: int, entry: Entry) -> None:
         """Check-in for one session (a course session or a brokerage day). Completing a course
@@ -93,6 +112,10 @@ class Registration:
         return c.RegistrationFact.model_validate(
             self.view().model_dump(exclude={"person_name", "email", "language"})
         )
+
+    def listed(self) -> c.SmeRegistration:
+        """As the SME's "my events" list it: the fact, and the region that holds it."""
+        return c.SmeRegistration.model_validate(self.fact().model_dump() | {"region": self.region})
 
     def view(self) -> c.Registration:
         return c.Registration(

@@ -10,6 +10,7 @@ from contracts.common import SmeRef
 from contracts.envelope import Envelope
 from mapnet.runtime.service import Runtime
 
+from ..adapters.away import AwayRegistrations
 from ..adapters.repository import (
     ENTRIES,
     REGISTRATIONS,
@@ -30,12 +31,18 @@ def build(rt: Runtime) -> None:
     entries = EntryRepository(rt.db, rt.region)
     registrations = RegistrationRepository(rt.db)
     seats = SeatBook(rt.db)
+    away = AwayRegistrations(rt.db, rt.region)
     calendar = Calendar(
-        rt.unit_of_work(), entries, registrations, seats, rt.forget_replies, rt.forget_sme,
-        rt.forget_contact, max_reply_bytes=partial(largest_message, rt),
+        rt.unit_of_work(), entries, registrations, seats, away, rt.forget_replies,
+        rt.forget_sme, rt.forget_contact, max_reply_bytes=partial(largest_message, rt),
     )  # fmt: skip
     rt.outbox_collections += [ENTRIES, REGISTRATIONS]
-    rt.startup += [entries.create_indexes, registrations.create_indexes, calendar.reconcile]
+    rt.startup += [
+        entries.create_indexes,
+        registrations.create_indexes,
+        away.create_indexes,
+        calendar.reconcile,
+    ]
 
     # publish_event answers a repeat by itself (same external id, same content: no change).
     rt.handles(c.PUBLISH_EVENT, rules=entry_rules)(calendar.publish_event)
@@ -55,6 +62,8 @@ def build(rt: Runtime) -> None:
 
     _erasures(rt, calendar)
     _network_copies(rt, entries)
+    # This region's SMEs' registrations at other regions' events, as their hosts tell them.
+    rt.consumes_network(c.GUEST_REGISTRATION_CHANGED)(calendar.keep_guest_copy)
 
     rt.publishes(
         c.ATTENDANCE_RECORDED,
@@ -66,6 +75,7 @@ def build(rt: Runtime) -> None:
         c.TRAINING_COMPLETED,
         c.ENTRY_SHARED,
         c.ENTRY_UNSHARED,
+        c.GUEST_REGISTRATION_CHANGED,
     )
 
 

@@ -19,13 +19,14 @@ from mapnet.runtime.access import command_key
 from mapnet.runtime.unit_of_work import UnitOfWork
 
 from ..adapters import ical, views
+from ..adapters.away import AwayRegistrations
 from ..adapters.repository import (
     ENTRIES,
     REGISTRATIONS,
     EntryRepository,
     RegistrationRepository,
 )
-from ..adapters.seats import CONFIRMED, SeatBook
+from ..adapters.seats import CONFIRMED, SeatBook, position
 from ..domain.access import (
     check_home_staff,
     check_ical_reader,
@@ -58,6 +59,7 @@ class Calendar:
         entries: EntryRepository,
         registrations: RegistrationRepository,
         seats: SeatBook,
+        away: AwayRegistrations,
         forget_replies: Callable[[str], Awaitable[None]] | None = None,
         forget_sme: Callable[[str], Awaitable[None]] | None = None,
         forget_contact: Callable[[str, str], Awaitable[None]] | None = None,
@@ -66,7 +68,8 @@ class Calendar:
         """``forget_replies``, ``forget_sme``, ``forget_contact``: drop what the runtime keeps
         of erased people (the answers cached about a record; those about an SME and who acted
         for it; who one erased contact was, by the digest of their address).
-        ``max_reply_bytes``: the largest message the bus carries (its server says)."""
+        ``max_reply_bytes``: the largest message the bus carries (its server says).
+        ``away``: this region's SMEs' registrations at other regions' events (copies)."""
         self.max_reply_bytes = max_reply_bytes
         self._forget_replies = forget_replies
         self._forget_sme = forget_sme
@@ -76,6 +79,7 @@ class Calendar:
         self.entries = entries
         self.registrations = registrations
         self.seats = seats
+        self.away = away
 
     def now(self) -> datetime:
         return self.uow.now()
@@ -109,6 +113,7 @@ class Calendar:
                 raise
             await self.seats.open(event_id, entry.capacity)
             await self.seats.promote(event_id, self._promoted(cmd.correlationid))
+            await self._tell_guests_their_places(event_id, cmd.correlationid)
             return entry.view()
         raise Refused("conflict", f"event {event_id} keeps changing; try again")
 
@@ -165,6 +170,7 @@ class Calendar:
         raise Refused("conflict", f"registration {rid} keeps changing; try again")
 
     async def _store(self, reg: Registration, version: int, correlationid: str) -> bool:
+        reg.tell_home(version + 1)  # an SME of another region: its home hears, same write
         events = self.uow.events_of(reg, correlationid, subject=reg.registration_id)
         if not await self.registrations.save(reg, version, events):
             return False
@@ -205,6 +211,24 @@ class Calendar:
     async def _give_back(self, event_id: str, rid: str, correlationid: str) -> None:
         await self.seats.release(event_id, rid)
         await self.seats.promote(event_id, self._promoted(correlationid))
+        await self._tell_guests_their_places(event_id, correlationid)
+
+    async def _tell_guests_their_places(self, event_id: str, correlationid: str) -> None:
+        """Places on the waitlist are the seat book's order, read when listed here; another
+        region's copy hears them: each guest waiting whose place moved is stored with it,
+        which tells its home (see ``_store``)."""
+        for rid in await self.registrations.waiting_guests(event_id, self.region):
+            for _ in range(_MAX_RETRIES):
+                found = await self.registrations.get(rid)
+                if found is None:
+                    break
+                reg, version = found
+                place = position(await self.seats.book(event_id), rid)
+                if place is None:
+                    break  # got a seat or left meanwhile: that change tells it
+                reg.move_on_waitlist(place)
+                if not reg.moved or await self._store(reg, version, correlationid):
+                    break
 
     async def record_attendance(self, cmd: Envelope[c.RecordAttendance]) -> c.Registration:
         check_home_staff(cmd.actor, self.region)
@@ -218,8 +242,10 @@ class Calendar:
 
     async def forget_sme(self, sme: SmeRef) -> None:
         """An SME was erased (here or in its home region): the people registered for it go from
-        every registration, and from the answers cached about those registrations."""
+        every registration, and from the answers cached about those registrations; one of this
+        region's, its copies of its registrations at other regions' events go too."""
         await self._erase_people(sme)
+        await self.away.forget_sme(sme)
         if self._forget_sme is not None:
             await self._forget_sme(sme.sme_id)
 
@@ -245,6 +271,8 @@ class Calendar:
             for rid in holder_ids:
                 if statuses.get(rid, "cancelled") == "cancelled":
                     await self._give_back(event_id, rid, f"reconcile-{event_id}")
+            if "waitlisted" in statuses.values():  # a crash may have cut the places' telling
+                await self._tell_guests_their_places(event_id, f"reconcile-{event_id}")
 
     # --- reads -------------------------------------------------------------------------------
 
@@ -271,18 +299,26 @@ class Calendar:
             self.registrations.registrations, self.seats, query.data
         )
 
+    async def keep_guest_copy(self, told: Envelope[c.GuestRegistration]) -> None:
+        """Another region's fact about a registration at its event: kept if about one of this
+        region's SMEs. Only the host speaks for its registrations (the event's region is the
+        region the fact happened in)."""
+        if told.region == told.data.region:
+            await self.away.keep(told.data)
+
     async def list_sme_registrations(
         self, query: Envelope[c.ListSmeRegistrations]
-    ) -> c.RegistrationPage:
-        """An SME's seats and waitlist places: to its own contacts and this region's staff;
-        with ``upcoming`` only those of events not over yet (by this service's clock, from
-        each event's end in UTC)."""
+    ) -> c.SmeRegistrationPage:
+        """An SME's seats and waitlist places, at this region's events and (copies) at other
+        regions': to its own contacts and this region's staff; with ``upcoming`` only those of
+        events not over yet (by this service's clock, from each event's end in UTC: the
+        calendar holds the other regions' network entries too)."""
         check_sme_reader(query.actor, query.data.sme, self.region)
         upcoming = None
         if query.data.upcoming:
             upcoming = await views.not_over(self.entries.entries, self.now())
         return await views.sme_registrations(
-            self.registrations.registrations, self.seats, query.data, upcoming
+            self.registrations.registrations, self.away.copies, self.seats, query.data, upcoming
         )
 
     async def get_ical(self, query: Envelope[c.GetIcal]) -> c.IcalDocument:
