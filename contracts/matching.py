@@ -490,6 +490,7 @@ REPORT_MEETING_OUTCOME = command(
     Meeting,
     "A participant reports what a meeting led to (the organisers' four outcomes), once, from "
     f"the event's first slot until {REPORT_DAYS} days after its last",
+    network=True,
     roles=("sme",),
     refusals={
         "not_found": "no meeting with this id",
@@ -559,6 +560,7 @@ LIST_MEETINGS = query(
     ListMeetings,
     MeetingPage,
     "A brokerage event's meeting requests",
+    network=True,
     roles=(*STAFF, "organiser", "sme"),
     refusals={
         "not_found": "no such brokerage event",
@@ -574,6 +576,7 @@ GET_MEETING = query(
     GetMeeting,
     Meeting,
     "One meeting, with its message",
+    network=True,
     roles=(*STAFF, "organiser", "sme", "service"),
     refusals={
         "not_found": "no meeting with this id",

@@ -5,7 +5,7 @@ and the region's staff the requests as a matrix, the scheduler, and the schedule
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from fastapi import FastAPI, Request
 from fastapi.responses import RedirectResponse, Response
@@ -47,10 +47,26 @@ class EventPages:
                 return items
             query = query.model_copy(update={"cursor": page.next_cursor})
 
-    async def _names(self, person: User, refs: list[SmeRef]) -> dict[str, str]:
-        """Companies' names as the person may see them; the id where the registry has none."""
+    async def _names(self, person: User, refs: list[SmeRef], event_id: str) -> dict[str, str]:
+        """Companies' names as the person may see them: this region's from its registry, the
+        others' as the event's marketplace shows them (a company that does not share itself
+        with the network, or one the page cannot reach now, is named by its region)."""
+        unique = {r.key: r for r in refs}
+        away: dict[str, str] = {}
+        if any(r.region != self.portal.region for r in unique.values()):
+            listed = mt.ListParticipants(event_id=event_id)
+            try:
+                found = await self._every(mt.LIST_PARTICIPANTS, listed, person.actor())
+            except Refused as refusal:
+                if refusal.code not in ("forbidden", "not_found", "region_unavailable"):
+                    raise
+                found = []
+            away = {p.sme.key: p.legal_name for p in found if p.legal_name}
 
         async def name(ref: SmeRef) -> str:
+            if ref.region != self.portal.region:
+                region = ref.region.capitalize()
+                return away.get(ref.key) or tr("a company in %(region)s", region=region)
             try:
                 view = await self.portal.call(
                     rg.GET_SME, rg.GetSme(sme_id=ref.sme_id), person.actor()
@@ -59,9 +75,8 @@ class EventPages:
                 return ref.sme_id
             return str(view.legal_name)
 
-        unique = {r.key: r for r in refs}
-        found = await asyncio.gather(*(name(r) for r in unique.values()))
-        return dict(zip(unique, found, strict=True))
+        found_names = await asyncio.gather(*(name(r) for r in unique.values()))
+        return dict(zip(unique, found_names, strict=True))
 
     async def event(self, request: Request) -> Response:
         signed = await self.portal.person(request)
@@ -122,7 +137,8 @@ class EventPages:
         me = person.sme_ref()
         query = mt.ListMeetings(event_id=event.event_id, participant=me)
         found = await self._every(mt.LIST_MEETINGS, query, person.actor())
-        names = await self._names(person, [r for m in found for r in (m.requester, m.receiver)])
+        refs = [r for m in found for r in (m.requester, m.receiver)]
+        names = await self._names(person, refs, event.event_id)
         return self.portal.page(
             request,
             "meetings.html",
@@ -155,14 +171,17 @@ class EventPages:
         if action not in MEETING_ACTIONS:  # never a cancel by default
             raise Refused("validation_failed", tr("choose accept, decline or cancel"))
         me = person.sme_ref()
+        # Where the meeting's event is kept (the form names the event; that region still acts
+        # only for the person's own SME).
+        at = await self.portal.host_of(str(form.get("event_id") or ""))
         if action in ("accept", "decline"):
             answer = mt.RespondMeeting(
                 meeting_id=meeting_id, accept=action == "accept", responder=me
             )
-            done = await self.portal.call(mt.RESPOND_MEETING, answer, person.actor())
+            done = await self.portal.call(mt.RESPOND_MEETING, answer, person.actor(), at=at)
         else:
             cancel = mt.CancelMeeting(meeting_id=meeting_id, by=me)
-            done = await self.portal.call(mt.CANCEL_MEETING, cancel, person.actor())
+            done = await self.portal.call(mt.CANCEL_MEETING, cancel, person.actor(), at=at)
         return RedirectResponse(f"/events/{done.event_id}/meetings", status_code=303)
 
     async def availability(self, request: Request, person: User) -> Response:
@@ -194,21 +213,36 @@ class EventPages:
         await self.portal.call(mt.SET_AVAILABILITY, command, person.actor())
         return RedirectResponse(f"/events/{event_id}/availability", status_code=303)
 
+    async def _agenda(
+        self, event: ev.EventDetails, person: User, fmt: Literal["json", "ical"] = "json"
+    ) -> mt.Schedule:
+        """The person's SME's agenda at the event, as the host region answers it (another
+        region's event: across the hub, with the links of its remote meetings' rooms, which
+        only the host names), else from this region's copy while the host is out of reach."""
+        query = mt.GetSchedule(event_id=event.event_id, participant=person.sme_ref(), format=fmt)
+        try:
+            found: mt.Schedule = await self.portal.call(
+                mt.GET_SCHEDULE, query, person.actor(), at=event.region
+            )
+        except Refused as refusal:
+            if refusal.code != "region_unavailable" or event.region == self.portal.region:
+                raise
+            found = await self.portal.call(
+                mt.GET_SCHEDULE, query, person.actor(), at=self.portal.region
+            )
+        return found
+
     async def agenda(self, request: Request, person: User) -> Response:
         event = await self.portal.event(request.path_params["event_id"])
         me = person.sme_ref()
         try:
-            schedule = await self.portal.call(
-                mt.GET_SCHEDULE,
-                mt.GetSchedule(event_id=event.event_id, participant=me),
-                person.actor(),
-            )
+            schedule = await self._agenda(event, person)
         except Refused as refusal:
             if refusal.code != "not_found":
                 raise
             schedule = None
         others = [p for m in (schedule.meetings if schedule else []) for p in m.participants]
-        names = await self._names(person, others)
+        names = await self._names(person, others, event.event_id)
         return self.portal.page(
             request,
             "agenda.html",
@@ -220,11 +254,8 @@ class EventPages:
         )
 
     async def agenda_ics(self, request: Request, person: User) -> Response:
-        me = person.sme_ref()
-        query = mt.GetSchedule(
-            event_id=request.path_params["event_id"], participant=me, format="ical"
-        )
-        schedule = await self.portal.call(mt.GET_SCHEDULE, query, person.actor())
+        event = await self.portal.event(request.path_params["event_id"])
+        schedule = await self._agenda(event, person, "ical")
         return Response(
             schedule.ical or "",
             media_type="text/calendar; charset=utf-8",

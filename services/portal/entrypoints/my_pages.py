@@ -7,7 +7,7 @@ The view models come from service_layer/marketplace.py."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
 from fastapi import FastAPI, Request
@@ -40,9 +40,16 @@ class MyPages:
         return self.portal.page(request, "my_events.html", person=person, mine=mine,
                                 cancelled=cancelled)  # fmt: skip
 
+    async def _host(self, form: Any) -> str:
+        """The region hosting the event a form names (its registrations and meetings are kept
+        there); the form's word only picks where to ask: that region still acts only for the
+        person's own SME."""
+        return await self.portal.host_of(str(form.get("event_id") or ""))
+
     async def cancel(self, request: Request, person: User) -> Response:
-        await posted(request)
-        done = await self.market.cancel(request.path_params["registration_id"], person.actor())
+        form = await posted(request)
+        registration_id = request.path_params["registration_id"]
+        done = await self.market.cancel(registration_id, person.actor(), await self._host(form))
         event = await self.portal.event(done.event_id)
         return RedirectResponse(f"/my/events?{urlencode({'cancelled': event.title})}",
                                 status_code=303)  # fmt: skip
@@ -107,7 +114,7 @@ class MyPages:
             raise Refused("validation_failed", tr("choose accept or decline"))
         answered = await self.market.answer(
             request.path_params["meeting_id"], action == "accept", person.sme_ref(),
-            person.actor(),
+            person.actor(), await self._host(form),
         )  # fmt: skip
         return self._row(request, person, answered)
 
@@ -118,8 +125,9 @@ class MyPages:
         if outcome not in OUTCOMES:  # never an outcome by default
             raise Refused("validation_failed", tr("choose what the meeting led to"))
         reported = await self.market.report(
-            request.path_params["meeting_id"], str(outcome), person.sme_ref(), person.actor()
-        )
+            request.path_params["meeting_id"], str(outcome), person.sme_ref(), person.actor(),
+            await self._host(form),
+        )  # fmt: skip
         return self._row(request, person, reported)
 
     def _row(self, request: Request, person: User, changed: Row) -> Response:

@@ -60,6 +60,8 @@ from .wiring import accounts_on
 
 HERE = Path(__file__).resolve().parent.parent
 LOOPBACK = ("127.0.0.1", "::1", "localhost")
+# Events whose host region the portal keeps (host_of): far more than a region has live.
+HOSTS_KEPT = 10_000
 
 
 class PortalConfigError(ValueError):
@@ -85,12 +87,19 @@ def went_wrong(correlationid: str) -> Refused:
     return Refused("internal", tr("something went wrong: try again"), correlationid=correlationid)
 
 
+def _kept_by_the_host(op: Any) -> bool:
+    """A network operation about records only an event's host region keeps: every one but the
+    calendar's reads, which each region answers from its copies of the others' events."""
+    return bool(op.network) and not (op.service == "events" and op.kind == "query")
+
+
 class Portal:
     """What every page needs: the region, the accounts, the bus, the templates."""
 
     def __init__(self, region: str, accounts: Accounts, settings: PortalSettings) -> None:
         self.region, self.accounts, self.settings = region, accounts, settings
         self.bus: BusClient | None = None
+        self._hosts: dict[str, str] = {}  # event id → the region hosting it (host_of)
         self.log: Any = logs.get(region=region, service="portal")  # the runtime's, once built
         # Where links in mails point: MAPNET_PUBLIC_URL, else the address the portal listens on.
         self.base_url = settings.public_url or ""
@@ -127,14 +136,28 @@ class Portal:
         """Whom a public page's reads act for: the portal itself."""
         return Actor(id=f"portal/{self.region}", role="service", region=self.region)
 
-    async def call(self, op: Any, data: Any, actor: Actor, **options: Any) -> Any:
+    async def call(
+        self, op: Any, data: Any, actor: Actor, *, at: str | None = None, **options: Any
+    ) -> Any:
         """The service's answer, or its refusal; a service's own fault is told to the person
         as "something went wrong" with the request's correlation id, its detail (which names
-        the failing code) only to the log, under the same id."""
+        the failing code) only to the log, under the same id.
+
+        Where it is sent: ``at``, else, for an operation open to the network about an event
+        (its data names ``event_id``), the region that hosts the event, since only the home
+        region keeps an event's registrations and meetings (a contact here registers and meets
+        at another region's brokerage event that way; the calendar's reads are answered here,
+        from this region's copies); else this region."""
         assert self.bus is not None, "the portal is not connected to the bus yet"
+        if (
+            at is None
+            and _kept_by_the_host(op)
+            and isinstance(getattr(data, "event_id", None), str)
+        ):
+            at = await self.host_of(data.event_id)
         correlationid = new_id()
         try:
-            return await self.bus.call(op, data, self.region, actor=actor,
+            return await self.bus.call(op, data, at or self.region, actor=actor,
                                        correlationid=correlationid, **options)  # fmt: skip
         except Refused as refusal:
             if refusal.code != "internal":
@@ -142,6 +165,25 @@ class Portal:
             self.log.error("service_failed", operation=op.name, correlation_id=correlationid,
                            error=refusal.message, details=refusal.details)  # fmt: skip
             raise went_wrong(correlationid) from None
+
+    async def host_of(self, event_id: str | None) -> str:
+        """The region that hosts an event, as this region's calendar has it (its own events,
+        and the copies of the others' public ones); this region for one it does not know (the
+        service then says so). Kept once known: an event never moves to another region."""
+        if not event_id:
+            return self.region
+        if (known := self._hosts.get(event_id)) is not None:
+            return known
+        try:
+            region = (await self.event(event_id)).region
+        except Refused as refusal:
+            if refusal.code not in ("not_found", "validation_failed"):
+                raise
+            return self.region
+        if len(self._hosts) >= HOSTS_KEPT:
+            self._hosts.pop(next(iter(self._hosts)))  # the oldest first
+        self._hosts[event_id] = region
+        return region
 
     async def event(self, event_id: str) -> ev.EventDetails:
         """A calendar entry as anyone may see it (the portal's pages and forms about events)."""

@@ -28,8 +28,7 @@ from contracts.errors import Refused
 
 from ..domain.users import Link
 from .feedback import Feedback, HomeSurveys
-from .guide import Call
-from .marketplace import Marketplace, MyEvent, Row, every
+from .marketplace import Marketplace, MyEvent, RoutedCall, Row, every
 from .office import Office
 from .organiser import Desk, EventLine
 
@@ -173,7 +172,7 @@ def open_to_register(entry: ev.CalendarEntry, now: datetime) -> bool:
 class Home:
     def __init__(
         self,
-        call: Call,
+        call: RoutedCall,
         region: str,
         invitations: Callable[[str], Awaitable[list[Link]]],
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),

@@ -8,10 +8,10 @@ asks only as the person signed in."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Awaitable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, get_args
+from typing import Any, Protocol, get_args
 
 from contracts import events as ev
 from contracts import matching as mt
@@ -127,8 +127,16 @@ def name_of(p: mt.Participant) -> str:
     return p.legal_name
 
 
+class RoutedCall(Protocol):
+    """The portal's call, which may be sent to the region hosting an event (``at``)."""
+
+    def __call__(
+        self, op: Any, data: Any, actor: Actor, /, *, at: str | None = None
+    ) -> Awaitable[Any]: ...
+
+
 class Marketplace:
-    def __init__(self, call: Call) -> None:
+    def __init__(self, call: RoutedCall) -> None:
         self.call = call
 
     async def _event(self, event_id: str, actor: Actor) -> ev.EventDetails | None:
@@ -162,11 +170,10 @@ class Marketplace:
         far = datetime.max.replace(tzinfo=UTC)
         return sorted(mine, key=lambda m: m.event.starts_at_utc if m.event else far)
 
-    async def cancel(self, registration_id: str, actor: Actor) -> ev.Registration:
-        done: ev.Registration = await self.call(
-            ev.CANCEL_REGISTRATION, ev.CancelRegistration(registration_id=registration_id), actor
-        )
-        return done
+    async def cancel(self, registration_id: str, actor: Actor, at: str | None = None) -> Any:
+        """``at``: the region hosting the event (a registration is kept there)."""
+        cancel = ev.CancelRegistration(registration_id=registration_id)
+        return await self.call(ev.CANCEL_REGISTRATION, cancel, actor, at=at)
 
     # --- the marketplace ---------------------------------------------------------------------
 
@@ -270,12 +277,15 @@ class Marketplace:
                 (inbox.received if inbox_row.received else inbox.sent).append(inbox_row)
         return inbox
 
-    async def report(self, meeting_id: str, outcome: str, me: SmeRef, actor: Actor) -> Row:
-        """The viewer's side's report of a meeting's outcome; the row as it now stands."""
+    async def report(
+        self, meeting_id: str, outcome: str, me: SmeRef, actor: Actor, at: str | None = None
+    ) -> Row:
+        """The viewer's side's report of a meeting's outcome; the row as it now stands.
+        ``at``: the region hosting the meeting's event."""
         told = mt.ReportMeetingOutcome.model_validate(
             {"meeting_id": meeting_id, "reporter": me, "outcome": outcome}
         )
-        meeting: mt.Meeting = await self.call(mt.REPORT_MEETING_OUTCOME, told, actor)
+        meeting: mt.Meeting = await self.call(mt.REPORT_MEETING_OUTCOME, told, actor, at=at)
         event, names = await asyncio.gather(
             self._event(meeting.event_id, actor), self.names_at(meeting.event_id, actor)
         )
@@ -293,10 +303,13 @@ class Marketplace:
             return {}
         return {p.sme.key: name_of(p) for p in found}
 
-    async def answer(self, meeting_id: str, accept: bool, me: SmeRef, actor: Actor) -> Row:
-        """Accept or decline a request received; the row as it now stands."""
+    async def answer(
+        self, meeting_id: str, accept: bool, me: SmeRef, actor: Actor, at: str | None = None
+    ) -> Row:
+        """Accept or decline a request received; the row as it now stands. ``at``: the
+        region hosting the meeting's event."""
         answer = mt.RespondMeeting(meeting_id=meeting_id, accept=accept, responder=me)
-        meeting: mt.Meeting = await self.call(mt.RESPOND_MEETING, answer, actor)
+        meeting: mt.Meeting = await self.call(mt.RESPOND_MEETING, answer, actor, at=at)
         event, names = await asyncio.gather(
             self._event(meeting.event_id, actor), self.names_at(meeting.event_id, actor)
         )

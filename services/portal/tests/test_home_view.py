@@ -78,7 +78,7 @@ class Services:
         self.answers = answers
         self.asked: list[tuple[str, Any, Actor]] = []
 
-    async def __call__(self, op: Any, data: Any, actor: Actor, /) -> Any:
+    async def __call__(self, op: Any, data: Any, actor: Actor, /, *, at: str | None = None) -> Any:
         self.asked.append((op.name, data, actor))
         answer = self.answers.get(op.name)
         if answer is None:

@@ -86,7 +86,7 @@ class Services:
         }  # fmt: skip
         self.sent: list[tuple[str, Any]] = []
 
-    async def __call__(self, op: Any, data: Any, actor: Actor) -> Any:
+    async def __call__(self, op: Any, data: Any, actor: Actor, *, at: str | None = None) -> Any:
         self.sent.append((op.name, data))
         if op is ev.GET_EVENT:
             if data.event_id not in self.events:

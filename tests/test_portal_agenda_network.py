@@ -1,0 +1,110 @@
+"""A contact at another region's brokerage event, in their own region's portal, with two real
+regions linked by a real hub (issue 31): Tallinn's contact registers, sees the marketplace, asks
+for a meeting, reads the agenda (with the link of the remote meeting's room, which only the host
+names) and cancels, each request sent to Helsinki, which keeps the event's records."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from functools import partial
+from pathlib import Path
+
+import httpx
+import icalendar
+import pytest
+
+from contracts import events as ev
+from contracts import matching as m
+from contracts.common import SmeRef
+from mapnet.dev.localnet import LocalNetwork
+from mapnet.runtime import logs, mongo
+from services.matching.tests.test_matching_bus import brokerage
+from services.portal.adapters.store import PortalStore
+from services.portal.entrypoints.wiring import accounts_on
+from tests.helpers import eventually
+from tests.test_portal import PASSWORD, csrf_of, sign_in
+from tests.test_portal_guide_network import portal_of
+from tests.three_regions import registered
+
+pytestmark = pytest.mark.timeout(240)
+
+T, H = "tallinn", "helsinki"
+ROOMS = "https://meet.example.org/mapnet-{meeting_id}"
+
+
+@pytest.fixture(scope="module")
+async def net(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[LocalNetwork]:
+    logs.configure("WARNING")
+    home = Path(tmp_path_factory.mktemp("portal-agenda-net"))
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("MAPNET_MEETING_ROOM_URL", ROOMS)  # each region's matching reads it at start
+        services = ("registry", "events", "matching", "portal")
+        async with LocalNetwork(home, [T, H], services) as network:
+            yield network
+
+
+async def test_a_contact_meets_at_another_regions_event_from_their_own_regions_portal(
+    net: LocalNetwork,
+) -> None:
+    """Kati (Tallinn) registers, asks for a meeting, reads her agenda with the room's link,
+    and cancels, all in Tallinn's portal, at Helsinki's event: each page sends its request to
+    Helsinki, which keeps the event's registrations and meetings."""
+    tallinn, helsinki = await net.client(T), await net.client(H)
+    guest = SmeRef(sme_id=await registered(tallinn, T, "Tallinn Remote OÜ", None), region=T)
+    host = SmeRef(sme_id=await registered(helsinki, H, "Helsinki Optics Oy", None), region=H)
+    event = await helsinki.call(ev.PUBLISH_EVENT, brokerage(), H)
+    await helsinki.call(ev.REGISTER_PARTICIPANT, ev.RegisterParticipant(
+        event_id=event.event_id, person_name="Olli", email="olli@optics.fi", sme=host), H)  # fmt: skip
+    db = mongo.database(mongo.client(net.regions[T].mongo_url), T, "portal")
+    await accounts_on(PortalStore(db)).add_user("kati@remote.ee", "sme", T, PASSWORD,
+                                                 sme_id=guest.sme_id)  # fmt: skip
+    page = f"/events/{event.event_id}"
+    async with httpx.AsyncClient(base_url=portal_of(net, T)) as kati:
+        await sign_in(kati, "kati@remote.ee")
+
+        async def read(path: str) -> httpx.Response:
+            return await kati.get(path)
+
+        # Tallinn's calendar has Helsinki's event once its copy arrived.
+        shown = await eventually(partial(read, page), until=lambda r: r.status_code == 200)
+        registered_there = await kati.post(f"{page}/register", data={
+            "csrf": csrf_of(shown), "participation": "remote"})  # fmt: skip
+        assert registered_there.status_code == 200, registered_there.text
+        assert "Your seat is confirmed." in registered_there.text
+
+        # The marketplace is Helsinki's: it names Helsinki's company (it shares itself).
+        market = await eventually(partial(read, f"{page}/participants"),
+                                  until=lambda r: "Helsinki Optics Oy" in r.text)  # fmt: skip
+        asked = await kati.post("/meetings", data={
+            "csrf": csrf_of(market), "event_id": event.event_id, "sme_id": host.sme_id,
+            "region": H, "message": "Remote demo?", "priority": "2"})  # fmt: skip
+        assert asked.status_code in (200, 303), asked.text
+        [meeting] = (await helsinki.call(m.LIST_MEETINGS, m.ListMeetings(
+            event_id=event.event_id), H)).items  # fmt: skip
+        assert meeting.requester == guest and meeting.remote
+        mine = await kati.get(f"{page}/meetings")
+        assert "Helsinki Optics Oy" in mine.text and "Remote demo?" in mine.text
+
+        await helsinki.call(m.RESPOND_MEETING, m.RespondMeeting(
+            meeting_id=meeting.meeting_id, accept=True, responder=host), H)  # fmt: skip
+        await helsinki.call(m.SCHEDULE_EVENT, m.ScheduleEvent(event_id=event.event_id,
+                                                              time_limit_s=2), H)  # fmt: skip
+        room = f'class="room" href="https://meet.example.org/mapnet-{meeting.meeting_id}-'
+        agenda = await kati.get(f"{page}/agenda")
+        assert agenda.status_code == 200 and room in agenda.text
+        assert "Helsinki Optics Oy" in agenda.text
+        ics = await kati.get(f"{page}/agenda.ics")
+        (vevent,) = icalendar.Calendar.from_ical(ics.text).walk("VEVENT")
+        assert str(vevent["URL"]).startswith(
+            f"https://meet.example.org/mapnet-{meeting.meeting_id}"
+        )
+
+        # Cancelled from the meetings page (its form names the event, so it goes to Helsinki).
+        mine = await kati.get(f"{page}/meetings")
+        cancelled = await kati.post(f"/meetings/{meeting.meeting_id}", data={
+            "csrf": csrf_of(mine), "event_id": event.event_id, "action": "cancel"})  # fmt: skip
+        assert cancelled.status_code in (200, 303), cancelled.text
+        after = await kati.get(f"{page}/agenda")
+        assert after.status_code == 200 and room not in after.text
+        ics = await kati.get(f"{page}/agenda.ics")
+        assert icalendar.Calendar.from_ical(ics.text).walk("VEVENT") == []
