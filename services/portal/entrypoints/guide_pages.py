@@ -22,7 +22,7 @@ from ..adapters.regions import region_countries
 from ..domain.users import User
 from ..service_layer.guide import TOPICS, Guide
 from .forms import listed, posted, problems, validated
-from .i18n import country_names, tr
+from .i18n import CountryNamesNow, tr
 
 if TYPE_CHECKING:
     from .pages import Pages
@@ -95,10 +95,10 @@ def _shown(content: g.ArticleContent, market: str) -> dict[str, Any]:
 
 
 def guide_of(portal: Portal) -> Guide:
-    """The guide's pages' data for the portal's region, its countries named in the pages'
+    """The guide's pages' data for the portal's region, its countries named in each request's
     language."""
     countries = region_countries(portal.settings.regions_file)
-    return Guide(portal.call, portal.region, country_names(portal.settings.language), countries)
+    return Guide(portal.call, portal.region, CountryNamesNow(), countries)
 
 
 class GuidePages:

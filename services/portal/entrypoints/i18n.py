@@ -16,7 +16,7 @@ from __future__ import annotations
 import gettext as gettext_module
 import io
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -166,6 +166,20 @@ def speaking(language: Language) -> Iterator[None]:
 def current() -> Language:
     """The language of the request being served (English outside any)."""
     return _speaking.get() or english()
+
+
+class CountryNamesNow(Mapping[str, str]):
+    """The countries' names in the request's language, for a part made once per process (the
+    guide's markets): looked up when read, not when made."""
+
+    def __getitem__(self, code: str) -> str:
+        return current().country_names[code]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(current().country_names)
+
+    def __len__(self) -> int:
+        return len(current().country_names)
 
 
 def tr(message: str, **values: object) -> str:

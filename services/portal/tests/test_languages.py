@@ -200,3 +200,17 @@ async def test_the_account_page_sets_the_language_of_the_persons_pages(portal: T
     assert '<html lang="de">' in again.text and 'value="de" lang="de" selected' in again.text
     bad = portal.post("/account", data={"language": "klingon", "csrf": csrf_of(account)})
     assert bad.status_code == 400 and "wählen Sie eine der angebotenen Sprachen" in bad.text
+
+
+def test_the_guides_markets_are_named_in_the_requests_language(
+    languages: i18n.Languages, portal: TestClient
+) -> None:
+    from services.portal.entrypoints.guide_pages import guide_of
+
+    guide = guide_of(portal.app.state.portal)  # type: ignore[attr-defined]
+    german = languages.named("de")
+    assert german is not None
+    with i18n.speaking(german):
+        assert guide.market("DE").name == "Deutschland"
+        assert "Estland" in [m.name for m in guide.network_markets()]
+    assert guide.market("DE").name == "Germany"
