@@ -20,6 +20,7 @@ from contracts.access import STAFF
 from contracts.errors import Refused
 
 from ..domain.users import User
+from ..service_layer.filters import region_clusters
 from .forms import problems, validated
 
 if TYPE_CHECKING:
@@ -56,6 +57,8 @@ class MonitoringPages:
 
     async def report(self, request: Request, person: User) -> Response:
         given = _given(request, person)
+        # The cluster filter offers the clusters of the region's SMEs.
+        clusters = await region_clusters(self.portal.call, person.actor())
         fragment, errors, reply = Markup(""), [], None
         try:
             reply = await self._ask(person, given | {"format": "html_fragment"})
@@ -75,6 +78,7 @@ class MonitoringPages:
             report=reply,
             fragment=fragment,
             query=links,
+            clusters=list(clusters),
         )
 
     async def download(self, request: Request, person: User) -> Response:

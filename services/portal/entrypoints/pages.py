@@ -3,6 +3,7 @@ it; an htmx request gets only the part of the page it replaces."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, get_args
@@ -22,6 +23,7 @@ from contracts.errors import Refused
 
 from ..domain.users import User
 from ..service_layer.feedback import Feedback
+from ..service_layer.filters import region_clusters
 from ..service_layer.finance import Finance
 from ..service_layer.home import Home, RunningImport
 from ..service_layer.organiser import Desk
@@ -96,13 +98,24 @@ class Pages:
                 for j in jobs if j.by == person.email and not j.finished]  # fmt: skip
 
     async def smes(self, request: Request, person: User) -> Response:
+        """The registry's table; the whole page offers the clusters of the region's SMEs (with
+        how many each), an htmx request gets only the rows."""
         given = {k: v for k in _SME_FILTERS if (v := request.query_params.get(k))}
         query = validated(rg.SearchSmes, given | {"limit": 50})
-        found = await self.portal.call(rg.SEARCH_SMES, query, person.actor())
-        part = "smes_rows.html" if request.headers.get("HX-Request") else "smes.html"
+        actor = person.actor()
+        counts: dict[str, int] = {}  # the rows alone need no filter
+        if request.headers.get("HX-Request"):
+            found, part = await self.portal.call(rg.SEARCH_SMES, query, actor), "smes_rows.html"
+        else:
+            found, counts = await asyncio.gather(
+                self.portal.call(rg.SEARCH_SMES, query, actor),
+                region_clusters(self.portal.call, actor),
+            )
+            part = "smes.html"
         stages = rg.Stage.__args__  # type: ignore[attr-defined]
         return self.portal.page(request, part, person=person, page=found, given=given,
-                                stages=stages)  # fmt: skip
+                                stages=stages, clusters=list(counts),
+                                cluster_counts=counts)  # fmt: skip
 
     async def sme(self, request: Request, person: User) -> Response:
         """A company, with its finance need and the offers weighed for it (for its contacts and
