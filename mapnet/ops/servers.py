@@ -132,10 +132,19 @@ class Managed:
         return self.proc is not None and self.proc.poll() is None
 
     def stop(self, timeout_s: float = 20.0) -> None:
-        if not self.alive():
+        self.ask_to_stop()
+        self.wait_stopped(timeout_s)
+
+    def ask_to_stop(self) -> None:
+        """SIGTERM, without waiting: several processes then stop at the same time."""
+        if self.alive():
+            assert self.proc is not None
+            self.proc.send_signal(signal.SIGTERM)
+
+    def wait_stopped(self, timeout_s: float = 20.0) -> None:
+        """Until it has stopped; killed if it takes longer than ``timeout_s``."""
+        if self.proc is None or self.proc.poll() is not None:
             return
-        assert self.proc is not None
-        self.proc.send_signal(signal.SIGTERM)
         try:
             self.proc.wait(timeout_s)
         except subprocess.TimeoutExpired:

@@ -349,13 +349,19 @@ class Supervisor:
         if self._stopping:
             return
         self._stopping = True
-        # Services first, so they finish in-flight messages while NATS and Mongo are still up.
-        for rp in self.started:
-            if rp.services:
-                rp.services.stop(self.settings.graceful_timeout_s + 5)
-        for rp in self.started:
-            for server in reversed(rp.servers):
-                server.stop()
+        # Services first, so they finish in-flight messages while NATS and Mongo are still up;
+        # the regions side by side (each told at once, then waited for), not one after another.
+        services = [rp.services for rp in self.started if rp.services]
+        _stop_together(services, self.settings.graceful_timeout_s + 5)
+        _stop_together([server for rp in self.started for server in reversed(rp.servers)])
         if self.hub:
             self.hub.stop()
         self.settings.state_file.unlink(missing_ok=True)
+
+
+def _stop_together(processes: list[Managed], timeout_s: float = 20.0) -> None:
+    """Each asked to stop at once, then each waited for (killed past ``timeout_s``)."""
+    for process in processes:
+        process.ask_to_stop()
+    for process in processes:
+        process.wait_stopped(timeout_s)
