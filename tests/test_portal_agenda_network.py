@@ -53,8 +53,10 @@ async def test_a_contact_meets_at_another_regions_event_from_their_own_regions_p
     guest = SmeRef(sme_id=await registered(tallinn, T, "Tallinn Remote OÜ", None), region=T)
     host = SmeRef(sme_id=await registered(helsinki, H, "Helsinki Optics Oy", None), region=H)
     event = await helsinki.call(ev.PUBLISH_EVENT, brokerage(), H)
-    await helsinki.call(ev.REGISTER_PARTICIPANT, ev.RegisterParticipant(
-        event_id=event.event_id, person_name="Olli", email="olli@optics.fi", sme=host), H)  # fmt: skip
+    olli = ev.RegisterParticipant(
+        event_id=event.event_id, person_name="Olli", email="olli@optics.fi", sme=host
+    )
+    await helsinki.call(ev.REGISTER_PARTICIPANT, olli, H)
     db = mongo.database(mongo.client(net.regions[T].mongo_url), T, "portal")
     await accounts_on(PortalStore(db)).add_user("kati@remote.ee", "sme", T, PASSWORD,
                                                  sme_id=guest.sme_id)  # fmt: skip
@@ -72,13 +74,24 @@ async def test_a_contact_meets_at_another_regions_event_from_their_own_regions_p
         assert registered_there.status_code == 200, registered_there.text
         assert "Your seat is confirmed." in registered_there.text
 
+        # My events lists it (Helsinki tells Tallinn of its SME's seat), hosted by Helsinki.
+        mine = await eventually(partial(read, "/my/events"),
+                                until=lambda r: event.title in r.text)  # fmt: skip
+        assert "Helsinki" in mine.text
+
         # The marketplace is Helsinki's: it names Helsinki's company (it shares itself).
         market = await eventually(partial(read, f"{page}/participants"),
                                   until=lambda r: "Helsinki Optics Oy" in r.text)  # fmt: skip
-        asked = await kati.post("/meetings", data={
+        # The request form offers the event both attend, and the request goes to Helsinki.
+        ask = f"/requests/new?sme_id={host.sme_id}&region={H}"
+        form = await kati.get(ask)
+        assert form.status_code == 200 and event.event_id in form.text, form.text
+        asked = await kati.post("/requests/new", data={
             "csrf": csrf_of(market), "event_id": event.event_id, "sme_id": host.sme_id,
             "region": H, "message": "Remote demo?", "priority": "2"})  # fmt: skip
         assert asked.status_code in (200, 303), asked.text
+        inbox = await kati.get("/requests")
+        assert "Helsinki Optics Oy" in inbox.text and "Remote demo?" in inbox.text
         [meeting] = (await helsinki.call(m.LIST_MEETINGS, m.ListMeetings(
             event_id=event.event_id), H)).items  # fmt: skip
         assert meeting.requester == guest and meeting.remote

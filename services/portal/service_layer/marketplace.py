@@ -44,7 +44,7 @@ async def every(call: Call, op: Any, query: Any, actor: Actor) -> list[Any]:
 
 @dataclass(frozen=True)
 class MyEvent:
-    registration: ev.Registration
+    registration: ev.SmeRegistration  # here or at another region's event (its region)
     event: ev.EventDetails | None  # None: the calendar no longer has it
 
     @property

@@ -53,9 +53,16 @@ def entry(event_id: str, days: float, *, brokerage: bool = True, deadline_days: 
     )  # fmt: skip
 
 
-def registration(event_id: str, status: str = "confirmed") -> ev.Registration:
+def registration(event_id: str, status: str = "confirmed") -> ev.SmeRegistration:
+    return ev.SmeRegistration(registration_id=f"r-{event_id}", event_id=event_id, sme=ME,
+                              status=status, registered_at=NOW - timedelta(days=5),
+                              region=ME.region)  # fmt: skip
+
+
+def waiting(event_id: str) -> ev.Registration:
+    """A person on an event's waitlist, as the organiser's list has them."""
     return ev.Registration(registration_id=f"r-{event_id}", event_id=event_id, person_name="Mari",
-                           email="mari@photon.ee", sme=ME, status=status,
+                           email="mari@photon.ee", sme=ME, status="waitlisted", position=1,
                            registered_at=NOW - timedelta(days=5))  # fmt: skip
 
 
@@ -123,7 +130,7 @@ def contact_services(**more: Any) -> Services:
          "created_at": NOW, "updated_at": NOW}
     )  # fmt: skip
     answers: dict[str, Any] = {
-        "list_sme_registrations": ev.RegistrationPage(items=[registration("e1")]),
+        "list_sme_registrations": ev.SmeRegistrationPage(items=[registration("e1")]),
         "get_event": lambda q: EVENTS[q.event_id],
         "list_meetings": mt.MeetingPage(
             items=[
@@ -174,7 +181,7 @@ async def test_a_contacts_home_says_what_needs_them_now_and_acts_only_for_them()
 
 async def test_each_part_says_when_there_is_nothing() -> None:
     services = contact_services(
-        list_sme_registrations=ev.RegistrationPage(items=[]),
+        list_sme_registrations=ev.SmeRegistrationPage(items=[]),
         list_calendar=ev.CalendarPage(items=[]),
         get_sme=lambda q: rg.SmeView.model_validate(
             contact_services().answers["get_sme"].model_dump() | {"profiles": []}
@@ -265,7 +272,7 @@ async def test_an_organisers_events_say_what_waits_at_each() -> None:
             else Refused("not_found", "no schedule")
         ),
         list_registrations=lambda q: ev.RegistrationPage(
-            items=[registration(q.event_id, "waitlisted")] if q.event_id == "e4" else []
+            items=[waiting(q.event_id)] if q.event_id == "e4" else []
         ),
     )
     view = await home(services).view(organiser, PUBLIC, [])
@@ -292,7 +299,9 @@ async def test_a_contacts_past_events_cost_the_page_no_read() -> None:
     # e0 was over a week ago; a request there left unanswered no longer waits for anyone.
     past = entry("e0", -10)
     services = contact_services(
-        list_sme_registrations=ev.RegistrationPage(items=[registration("e0"), registration("e1")]),
+        list_sme_registrations=ev.SmeRegistrationPage(
+            items=[registration("e0"), registration("e1")]
+        ),
         get_event=lambda q: past if q.event_id == "e0" else EVENTS[q.event_id],
         list_meetings=lambda q: mt.MeetingPage(
             items=[meeting(f"{q.event_id}-m1", q.event_id, OTHER, ME)]

@@ -44,11 +44,10 @@ def event(event_id: str, *, brokerage: bool = True, days: int = 10, **extra: Any
     )  # fmt: skip
 
 
-def registration(event_id: str, status: str = "confirmed") -> ev.Registration:
-    return ev.Registration(
-        registration_id=f"r-{event_id}", event_id=event_id, person_name="Mari",
-        email="mari@me.ee", sme=ME, status=status,
-        position=1 if status == "waitlisted" else None, registered_at=NOW,
+def registration(event_id: str, status: str = "confirmed") -> ev.SmeRegistration:
+    return ev.SmeRegistration(
+        registration_id=f"r-{event_id}", event_id=event_id, sme=ME, status=status,
+        position=1 if status == "waitlisted" else None, registered_at=NOW, region=ME.region,
     )  # fmt: skip
 
 
@@ -96,7 +95,7 @@ class Services:
             half = len(self.registrations) // 2
             first = data.cursor is None
             items = self.registrations[:half] if first else self.registrations[half:]
-            return ev.RegistrationPage(items=items, next_cursor="next" if first else None)
+            return ev.SmeRegistrationPage(items=items, next_cursor="next" if first else None)
         if op is mt.LIST_PARTICIPANTS:
             keys = self.at.get(data.event_id, set())
             if ME.key not in keys:
