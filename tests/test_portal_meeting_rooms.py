@@ -1,7 +1,10 @@
-"""A remote meeting's room link in the portal (issue 31 item 5): the contact's agenda links it
+"""A remote meeting's room link in the portal (issue 31 item 5): the contact's agenda links it (in
+Chromium too, axe-checked)
 and its .ics carries it; another company's contact sees it in neither."""
 
 from __future__ import annotations
+
+import os
 
 import httpx
 import icalendar
@@ -20,6 +23,7 @@ from services.registry.tests.test_registry_bus import new_sme
 from tests.fixtures import Servers
 from tests.helpers import eventually
 from tests.test_portal import add_person, portal_url, sign_in
+from tests.test_portal_browser import CHROMIUM, FLAGS, shot, signed_in_at
 
 ROOMS = "https://meet.example.org/mapnet-{meeting_id}"
 
@@ -73,3 +77,22 @@ async def test_the_agenda_links_a_remote_meetings_room_for_its_sides_only(
         assert theirs.status_code == 200 and prefix not in theirs.text
         ics = await http.get(f"/events/{event.event_id}/agenda.ics")
         assert prefix not in ics.text
+    if CHROMIUM.exists() or os.environ.get("MAPNET_REQUIRE_BROWSER"):
+        await _in_chromium(portal_url(region_app, region), event.event_id, prefix)
+
+
+async def _in_chromium(base: str, event_id: str, prefix: str) -> None:
+    """The agenda as Mari's browser shows it: the link to her remote meeting's room, named for
+    what it does, opening the room; axe finds nothing serious on the page."""
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
+        try:
+            page = await browser.new_page()
+            await signed_in_at(page, f"{base}/events/{event_id}/agenda", "mari@photonforge.ee")
+            room = page.get_by_role("link", name="join the meeting room")
+            assert (await room.get_attribute("href") or "").startswith(prefix)
+            await shot(page, "agenda-room-link")
+        finally:
+            await browser.close()
