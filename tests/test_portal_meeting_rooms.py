@@ -1,6 +1,6 @@
 """A remote meeting's room link in the portal (issue 31 item 5): the contact's agenda links it (in
-Chromium too, axe-checked)
-and its .ics carries it; another company's contact sees it in neither."""
+Chromium too, axe-checked) and its .ics carries it; another company's contact sees it in
+neither."""
 
 from __future__ import annotations
 
