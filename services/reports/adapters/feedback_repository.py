@@ -23,6 +23,9 @@ from ..domain.feedback import answer_id
 
 SURVEYS = "surveys"
 ANSWERS = "survey_answers"
+# The SMEs erased here, by key only (``region:sme_id``): a fact about one of them that arrives
+# late, or again, opens no survey (an erasure is for good).
+ERASED = "erased_smes"
 _KEYS = {"_id", "outbox", "outbox_pending", "sme_key", "person", "day", "kind"}
 
 
@@ -51,6 +54,7 @@ class FeedbackRepository:
     def __init__(self, db: Database) -> None:
         self.surveys = db[SURVEYS]
         self.answers = db[ANSWERS]
+        self.erased = db[ERASED]
 
     async def create_indexes(self) -> None:
         for coll in (self.surveys, self.answers):
@@ -63,12 +67,22 @@ class FeedbackRepository:
 
     async def open(self, survey: c.Survey, events: Sequence[Envelope[Any]]) -> bool:
         """Store a survey with its survey_opened; False if it was open already (the same fact
-        told again, or another occasion's fact naming the same meeting, event or stage)."""
+        told again, or another occasion's fact naming the same meeting, event or stage), or if
+        its SME was erased. Checked again after the write: an erasure that ran meanwhile wrote
+        its tombstone before closing the SME's surveys, so one of the two removes this one."""
+        if await self.is_erased(survey.sme.key):
+            return False
         try:
             await self.surveys.insert_one(outbox.new_record(_survey_doc(survey), events))
         except DuplicateKeyError:
             return False
+        if await self.is_erased(survey.sme.key):
+            await self.surveys.delete_one({"_id": survey.survey_id})
+            return False
         return True
+
+    async def is_erased(self, sme_key: str) -> bool:
+        return await self.erased.find_one({"_id": sme_key}) is not None
 
     async def survey(self, survey_id: str) -> c.Survey | None:
         doc = await self.surveys.find_one({"_id": survey_id})
@@ -134,8 +148,10 @@ class FeedbackRepository:
     # --- erasure -----------------------------------------------------------------------------
 
     async def erase_sme(self, sme_key: str) -> list[c.SurveyAnswer]:
-        """Close the SME's surveys (nobody of it answers any more) and return its answers, to
-        be stored without who gave them nor their words (``replace_answer``)."""
+        """Close the SME's surveys (nobody of it answers any more), for good (its tombstone
+        first: see ``open``), and return its answers, to be stored without who gave them nor
+        their words (``replace_answer``)."""
+        await self.erased.replace_one({"_id": sme_key}, {"_id": sme_key}, upsert=True)
         await self.surveys.delete_many({"sme_key": sme_key})
         return [_answer(d) async for d in self.answers.find({"sme_key": sme_key})]
 
