@@ -3,7 +3,7 @@ as host, the region tells a guest SME's home every change of its registration (s
 guest_registration_changed, no person), never about its own SMEs; as home, it keeps its own
 SMEs' copies newest-wins, drops an erased SME's for good, and lists them with the SME's own
 registrations, newest first, with one cursor, ``upcoming`` and ``include_cancelled`` applying
-to both. (Two regions on a real hub: tests/test_guest_registrations_network.py.)"""
+to both. (Two regions on a real hub: tests/test_guests_across_regions.py.)"""
 
 from __future__ import annotations
 
