@@ -13,6 +13,7 @@ from typing import Annotated, Any, cast
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from mapnet.ops.dlq_cli import dlq_app
@@ -59,18 +60,36 @@ def up(
             "its streams kept on every one",
         ),
     ] = 1,
+    scale: Annotated[
+        str | None,
+        typer.Option(
+            help="Processes of a service in each region, e.g. matching=2,notify=2: the region's "
+            "process and more of that service alone, sharing its queue groups and consumers",
+        ),
+    ] = None,
 ) -> None:
     """Start the servers (unless NATS_URL / MONGO_URL are set) and all services of each region."""
+    from mapnet.ops.scale import ScaleError, parse_scale
     from mapnet.ops.servers import ServerError
     from mapnet.ops.supervisor import Supervisor
 
     settings = _settings(regions)
     _check_known(settings.regions)
     _check_cluster(nats_cluster, settings)
+    try:
+        processes = parse_scale(scale, declared())
+    except ScaleError as exc:
+        console.print(f"[red]{exc}[/red]")
+        raise typer.Exit(2) from exc
     if with_demo:
         os.environ["MAPNET_DEMO"] = "1"  # the portal's sign-in page lists the demo accounts
     supervisor = Supervisor(
-        settings, settings.regions, echo=console.print, nats_cluster=nats_cluster
+        settings,
+        settings.regions,
+        # Plain text: process names (nats[tallinn#2]) and log tails hold brackets rich would eat.
+        echo=lambda text: console.print(text, markup=False, highlight=False),
+        nats_cluster=nats_cluster,
+        scale=processes,
     )
     try:
         supervisor.start()
@@ -213,12 +232,13 @@ def status(
         return list(await asyncio.gather(*(region_health(r, url, network) for r, url in found)))
 
     reports = asyncio.run(gather())
-    # What `mapnet up` knows of its processes: how often it restarted a region's services.
+    # What `mapnet up` knows of its processes: how often it restarted them, and their load now.
     supervised = {r["id"]: r for r in settings.running().get("regions", [])}
     for report in reports:
         if report["id"] in supervised:
             report["restarts"] = supervised[report["id"]].get("restarts", 0)
             report["last_restart"] = supervised[report["id"]].get("last_restart")
+    _add_processes(reports, supervised)
     doc: dict[str, Any] = {"regions": reports}
     if hub:
         linked = hub_links(hub["monitor_url"])
@@ -227,10 +247,56 @@ def status(
         typer.echo(json.dumps(doc, indent=2))
     else:
         _print_status(reports)
+        _print_processes(reports)
         _print_consumers(reports)
         _print_network(reports)
     if not all(r["healthy"] for r in reports):
         raise typer.Exit(1)
+
+
+def _add_processes(reports: list[dict[str, Any]], supervised: dict[str, Any]) -> None:
+    """Each region's processes under `mapnet up` (servers and services), with whether each
+    runs, its restarts, and its load: CPU (% of one core, sampled now) and resident memory."""
+    from mapnet.ops.scale import process_load
+
+    listed = [p for r in supervised.values() for p in r.get("processes") or []]
+    loads = process_load(p["pid"] for p in listed if p.get("pid"))
+    for report in reports:
+        processes = (supervised.get(report["id"]) or {}).get("processes")
+        if processes is None:
+            continue
+        report["processes"] = [
+            {
+                **process,
+                "alive": process.get("pid") in loads,
+                "cpu_percent": load.cpu_percent
+                if (load := loads.get(process.get("pid")))
+                else None,
+                "rss_mb": load.rss_mb if load else None,
+            }
+            for process in processes
+        ]
+
+
+def _print_processes(reports: list[dict[str, Any]]) -> None:
+    table = Table(title="Processes under mapnet up")
+    for column in ("region", "process", "services", "pid", "alive", "restarts", "cpu %", "rss MB"):
+        table.add_column(column)
+    for report in reports:
+        for p in report.get("processes") or []:
+            services = p["services"]
+            table.add_row(
+                report["id"],
+                escape(p["name"]),
+                "all" if len(services) > 1 else ", ".join(services) or "(server)",
+                str(p.get("pid") or ""),
+                "[green]yes[/green]" if p["alive"] else "[red]no[/red]",
+                str(p.get("restarts", 0)),
+                "" if p["cpu_percent"] is None else f"{p['cpu_percent']:.1f}",
+                "" if p["rss_mb"] is None else f"{p['rss_mb']:.0f}",
+            )
+    if table.rows:
+        Console().print(table)
 
 
 def _print_network(reports: list[dict[str, Any]]) -> None:

@@ -29,7 +29,19 @@ from mapnet.ops.servers import (
 from mapnet.ops.status import region_health, wait_for_links
 from mapnet.runtime.bus import STREAM_REPLICAS_VAR
 from mapnet.runtime.credentials import private_dir
+from mapnet.runtime.declaration import service_names
 from mapnet.runtime.settings import Settings
+
+
+@dataclass
+class Restarts:
+    """How one supervised process fared: its crashes in the last minute, when it is to start
+    again, how often it did and when last."""
+
+    crashes: list[float] = field(default_factory=list)
+    restart_at: float | None = None
+    count: int = 0
+    last: str | None = None
 
 
 @dataclass
@@ -39,14 +51,32 @@ class RegionProcesses:
     mongo_url: str
     servers: list[Managed] = field(default_factory=list)
     services: Managed | None = None
-    # Crash times of the services in the last minute, when they start again, how often they did.
-    crashes: list[float] = field(default_factory=list)
-    restart_at: float | None = None
-    restarts: int = 0
-    last_restart: str | None = None
+    # More processes of single services (`--scale matching=2`): each runs that one service,
+    # in its queue groups and on its durable consumers beside the region's process.
+    scaled: list[Managed] = field(default_factory=list)
+    # The services each process runs, by the process's name (servers run none).
+    serves: dict[str, list[str]] = field(default_factory=dict)
+    # Servers started again when they stop: a cluster's, whose others keep the region going.
+    restartable: set[str] = field(default_factory=set)
+    restarted: dict[str, Restarts] = field(default_factory=dict)
+
+    def service_processes(self) -> list[Managed]:
+        return [*([self.services] if self.services else []), *self.scaled]
 
     def all(self) -> list[Managed]:
-        return [*self.servers, *([self.services] if self.services else [])]
+        return [*self.servers, *self.service_processes()]
+
+    def of(self, process: Managed) -> Restarts:
+        return self.restarted.setdefault(process.name, Restarts())
+
+    @property
+    def restarts(self) -> int:
+        """Every restart of any of the region's processes."""
+        return sum(r.count for r in self.restarted.values())
+
+    @property
+    def last_restart(self) -> str | None:
+        return max((r.last for r in self.restarted.values() if r.last), default=None)
 
 
 # A region's services that crash are started again after 0.5 s, 1 s, 2 s … (at most 30 s); the
@@ -54,6 +84,8 @@ class RegionProcesses:
 BACKOFF_FIRST_S = 0.5
 BACKOFF_MAX_S = 30.0
 RESTARTS_PER_MINUTE = 5
+SERVERS_GO_ON = "NATS, the database, the mailbox and the other processes keep running"
+CLUSTER_GOES_ON = "the cluster's other servers keep the region going"
 
 
 def _interrupt(signum: int, frame: Any) -> None:
@@ -70,11 +102,14 @@ class Supervisor:
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
         nats_cluster: int = 1,
+        scale: dict[str, int] | None = None,
     ) -> None:
         """``clock`` and ``sleep``: what the watch and its back-off go by (a test's own).
         ``nats_cluster``: the servers of the region's NATS (1: one; 3: a JetStream cluster
-        whose streams keep three replicas)."""
+        whose streams keep three replicas). ``scale``: how many processes serve a service in
+        each region (the region's process counted), e.g. {"matching": 2}."""
         self.nats_cluster = nats_cluster
+        self.scale = scale or {}
         self.settings = settings
         self.regions = regions
         self.echo = echo
@@ -83,6 +118,7 @@ class Supervisor:
         self.hub: Managed | None = None
         self.hub_monitor_url: str | None = None
         self._stopping = False
+        self._scaled_ports = 0
 
     @property
     def tls(self) -> Tls | None:
@@ -203,13 +239,39 @@ class Supervisor:
                 home / region / "services.log",
                 env=env,
             )
+            rp.serves[rp.services.name] = service_names()
+            self._add_scaled(rp, env)
         if self.federated:
             # Services start once the links are up, so that sourcing starts at once.
             self._wait_for_links()
         for rp in self.started:
-            assert rp.services is not None
-            rp.services.start()
+            for process in rp.service_processes():
+                process.start()
         self._write_state()
+
+    def _add_scaled(self, rp: RegionProcesses, env: dict[str, str]) -> None:
+        """The region's further processes of the services scaled up, each `mapnet serve
+        <service>` logged in as the service's own user (only its rights, as in production):
+        the second and later of a service, the region's process being the first. Each logs to
+        <region>/<service>-<n>.log and, with MAPNET_METRICS_PORT, serves its probes on a port
+        of its own past the regions' (or any free one, with 0)."""
+        for service, count in sorted(self.scale.items()):
+            for n in range(2, count + 1):
+                own = {**env, "NATS_URL": self.settings.logged_in_as(rp.nats_url, rp.id, service)}
+                if self.settings.metrics_port is not None:
+                    further = len(self.regions) + self._scaled_ports
+                    self._scaled_ports += 1
+                    own["MAPNET_METRICS_PORT"] = str(
+                        self.settings.metrics_port + further if self.settings.metrics_port else 0
+                    )
+                process = Managed(
+                    f"{service}[{rp.id}#{n}]",
+                    [sys.executable, "-m", "mapnet", "serve", service, "--region", rp.id],
+                    self.settings.home / rp.id / f"{service}-{n}.log",
+                    env=own,
+                )
+                rp.scaled.append(process)
+                rp.serves[process.name] = [service]
 
     def _start_cluster(self, rp: RegionProcesses, home: Path) -> None:
         """The region's NATS as a JetStream cluster: its servers on the NATS port and the next
@@ -218,6 +280,7 @@ class Supervisor:
         nodes = nats_cluster(rp.id, ports, [free_port() for _ in ports], home)
         for node, port in zip(nodes, ports, strict=True):
             rp.servers.append(node)
+            rp.restartable.add(node.name)  # the others keep the region going meanwhile
             start_and_wait(node, port)
         rp.nats_url = ",".join(f"nats://127.0.0.1:{port}" for port in ports)
         wait_for_jetstream(self.settings.logged_in(rp.nats_url, rp.id), len(ports))
@@ -238,6 +301,18 @@ class Supervisor:
                     "pids": {m.name: m.pid for m in rp.all()},
                     "restarts": rp.restarts,
                     "last_restart": rp.last_restart,
+                    # Each process with what it runs, for `mapnet status` to show with its load.
+                    "processes": [
+                        {
+                            "name": m.name,
+                            "services": rp.serves.get(m.name, []),
+                            "pid": m.pid,
+                            "restarts": rp.of(m).count,
+                            "last_restart": rp.of(m).last,
+                            "log": str(m.log_path),
+                        }
+                        for m in rp.all()
+                    ],
                 }
                 for rp in self.started
             ],
@@ -251,8 +326,9 @@ class Supervisor:
             if all(r["healthy"] for r in reports) or time.monotonic() > deadline:
                 return reports
             for rp in self.started:
-                if rp.services and not rp.services.alive():
-                    raise ServerError(f"{rp.services.name} exited:\n{rp.services.tail()}")
+                for process in rp.service_processes():
+                    if not process.alive():
+                        raise ServerError(f"{process.name} exited:\n{process.tail()}")
             time.sleep(0.5)
 
     def wait_network(self, timeout_s: float = 90.0) -> list[dict[str, Any]]:
@@ -292,21 +368,30 @@ class Supervisor:
         )
 
     def watch(self) -> int:
-        """Block until a signal; restart a region's services when they crash (after a back-off
-        that doubles with each crash of the last minute), keeping the servers and the other
-        regions running. Everything stops on a signal, when a server dies, or when services
-        keep crashing (RESTARTS_PER_MINUTE). Returns the exit code."""
+        """Block until a signal; restart a process of a region's services when it crashes
+        (after a back-off that doubles with each of its crashes in the last minute), keeping
+        the servers and the other processes running; restart a server of a region's NATS
+        cluster in the same way, the other servers keeping the region going. Everything stops
+        on a signal, when any other server dies (the region cannot go on without it), or when
+        a process keeps crashing (RESTARTS_PER_MINUTE). Returns the exit code."""
         code = 0
         try:
             while True:
-                hub = [self.hub] if self.hub else []
-                for proc in hub + [p for rp in self.started for p in rp.servers]:
-                    if not proc.alive():
-                        self.echo(f"{proc.name} stopped unexpectedly:\n{proc.tail()}")
-                        return 1
+                if self.hub and not self.hub.alive():
+                    self.echo(f"{self.hub.name} stopped unexpectedly:\n{self.hub.tail()}")
+                    return 1
                 for rp in self.started:
-                    if rp.services and not rp.services.alive() and not self._restart(rp):
-                        return 1
+                    for server in rp.servers:
+                        if server.alive():
+                            continue
+                        if server.name not in rp.restartable:
+                            self.echo(f"{server.name} stopped unexpectedly:\n{server.tail()}")
+                            return 1
+                        if not self._restart(rp, server, CLUSTER_GOES_ON):
+                            return 1
+                    for process in rp.service_processes():
+                        if not process.alive() and not self._restart(rp, process, SERVERS_GO_ON):
+                            return 1
                 self.sleep(0.5)
         except KeyboardInterrupt:
             self.echo("stopping …")
@@ -314,34 +399,33 @@ class Supervisor:
             self.stop()
         return code
 
-    def _restart(self, rp: RegionProcesses) -> bool:
-        """Start a region's crashed services again, once the back-off has passed; False when
-        they crashed too often in the last minute to go on."""
-        assert rp.services is not None
+    def _restart(self, rp: RegionProcesses, process: Managed, going_on: str) -> bool:
+        """Start a crashed process again, once its back-off has passed; False when it crashed
+        too often in the last minute to go on. ``going_on``: what keeps running meanwhile."""
+        watched = rp.of(process)
         now = self.clock()
-        rp.crashes = [t for t in rp.crashes if now - t < 60.0]
-        if rp.restart_at is None:
-            if len(rp.crashes) >= RESTARTS_PER_MINUTE:
+        watched.crashes = [t for t in watched.crashes if now - t < 60.0]
+        if watched.restart_at is None:
+            if len(watched.crashes) >= RESTARTS_PER_MINUTE:
                 self.echo(
-                    f"{rp.services.name} crashed {len(rp.crashes) + 1} times in a minute; "
-                    f"stopping everything:\n{rp.services.tail()}"
+                    f"{process.name} crashed {len(watched.crashes) + 1} times in a minute; "
+                    f"stopping everything:\n{process.tail()}"
                 )
                 return False
-            rp.crashes.append(now)
-            delay = min(BACKOFF_MAX_S, BACKOFF_FIRST_S * 2 ** (len(rp.crashes) - 1))
-            rp.restart_at = now + delay
-            code = rp.services.proc.returncode if rp.services.proc else None
+            watched.crashes.append(now)
+            delay = min(BACKOFF_MAX_S, BACKOFF_FIRST_S * 2 ** (len(watched.crashes) - 1))
+            watched.restart_at = now + delay
+            code = process.proc.returncode if process.proc else None
             self.echo(
-                f"{rp.services.name} stopped unexpectedly (exit {code}); restarting in "
-                f"{delay:.1f} s; NATS, the database and the mailbox keep running:\n"
-                f"{rp.services.tail(8)}"
+                f"{process.name} stopped unexpectedly (exit {code}); restarting in "
+                f"{delay:.1f} s; {going_on}:\n{process.tail(8)}"
             )
-        if now >= rp.restart_at:
-            rp.restart_at = None
-            rp.restarts += 1
-            rp.last_restart = datetime.now(UTC).isoformat(timespec="seconds")
-            rp.services.start()
-            self.echo(f"{rp.services.name} restarted ({rp.restarts} so far)")
+        if now >= watched.restart_at:
+            watched.restart_at = None
+            watched.count += 1
+            watched.last = datetime.now(UTC).isoformat(timespec="seconds")
+            process.start()
+            self.echo(f"{process.name} restarted ({watched.count} so far)")
             self._write_state()
         return True
 
@@ -351,7 +435,7 @@ class Supervisor:
         self._stopping = True
         # Services first, so they finish in-flight messages while NATS and Mongo are still up;
         # the regions side by side (each told at once, then waited for), not one after another.
-        services = [rp.services for rp in self.started if rp.services]
+        services = [process for rp in self.started for process in rp.service_processes()]
         _stop_together(services, self.settings.graceful_timeout_s + 5)
         _stop_together([server for rp in self.started for server in reversed(rp.servers)])
         if self.hub:
