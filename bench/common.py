@@ -28,6 +28,15 @@ def embedded_servers() -> Iterator[tuple[str, str]]:
         yield urls
 
 
+def service_process(service: str, nats_url: str, mongo_url: str, logs: Path, **env: str) -> Managed:
+    """``mapnet serve <service>`` for the bench region, not started: a benchmark that kills and
+    restarts it (bench/failover.py) holds it itself."""
+    environment = {**os.environ, "NATS_URL": nats_url, "MONGO_URL": mongo_url,
+                   "MAPNET_REGIONS": REGION, "MAPNET_LOG_LEVEL": "WARNING", **env}  # fmt: skip
+    return Managed(service, [sys.executable, "-m", "mapnet", "serve", service],
+                   logs / f"{service}.log", env=environment)  # fmt: skip
+
+
 @asynccontextmanager
 async def serving(
     service: str,
@@ -39,10 +48,7 @@ async def serving(
 ) -> AsyncIterator[Managed]:
     """``mapnet serve <service>`` for the bench region in a process of its own, on the bench's
     servers, until its services (``waits_for``, else itself) answer; stopped on leaving."""
-    environment = {**os.environ, "NATS_URL": nats_url, "MONGO_URL": mongo_url,
-                   "MAPNET_REGIONS": REGION, "MAPNET_LOG_LEVEL": "WARNING", **env}  # fmt: skip
-    process = Managed(service, [sys.executable, "-m", "mapnet", "serve", service],
-                      logs / f"{service}.log", env=environment)  # fmt: skip
+    process = service_process(service, nats_url, mongo_url, logs, **env)
     process.start()
     try:
         await wait_until_up(REGION, nats_url, list(waits_for or [service]))

@@ -82,6 +82,25 @@ BENCHES: dict[str, tuple[list[str], list[str], list[str]]] = {
         ],
         ["lost"],
     ),
+    "failover": (
+        # A run of 6 s still sees every fault (a server killed and restarted, the registry's
+        # process killed and restarted); starting the cluster and the services is most of it.
+        ["--seconds", "6", "--rate", "10"],
+        [
+            "commands",
+            "events",
+            "lost",
+            "duplicated",
+            "failover_s",
+            "p99_ms",
+            "nats_kill_gap_s",
+            "nats_restart_gap_s",
+            "service_kill_gap_s",
+            "event_lag_max_s",
+            "redelivered",
+        ],
+        ["lost", "duplicated"],
+    ),
     "report": (
         ["--smes", "300", "--meetings", "1000", "--answers", "150"],
         ["smes", "meetings", "seconds"],
@@ -120,3 +139,25 @@ def test_every_benchmark_is_run_here() -> None:
     """The README says each benchmark runs here: a new one must join BENCHES."""
     modules = {p.stem for p in (ROOT / "bench").glob("*.py")} - {"__init__", "common"}
     assert modules == set(BENCHES)
+
+
+def test_failover_counts_a_dropped_event_as_lost_and_a_doubled_one_as_duplicated() -> None:
+    """bench/failover.py's own counting, on what its consumer and the read model saw."""
+    from bench.failover import Seen, count_duplicated, count_lost
+
+    seen = Seen()
+    seen.take("event-a", "Company A", "sme-a", 1)
+    seen.take("event-b", "Company B", "sme-b", 2)
+    acknowledged = {"Company A": "sme-a", "Company B": "sme-b", "Company C": "sme-c"}
+    # C's command was answered but its event never came: lost, once, read model or not.
+    assert count_lost(acknowledged, seen, {"sme-a", "sme-b", "sme-c"}) == 1
+    assert count_lost(acknowledged, seen, {"sme-a", "sme-b"}) == 1
+    # B's event came, but its SME never reached the read model: lost too.
+    assert count_lost(acknowledged, seen, {"sme-a"}) == 2
+    assert count_duplicated(seen) == 0
+    seen.take("event-b", "Company B", "sme-b", 2)  # handed again: a redelivery, not a duplicate
+    assert (count_duplicated(seen), seen.delivered_again) == (0, 1)
+    seen.take("event-b", "Company B", "sme-b", 3)  # the stream holds it twice
+    assert count_duplicated(seen) == 1
+    seen.take("event-a2", "Company A", "sme-a2", 4)  # A's command carried out twice
+    assert count_duplicated(seen) == 2
