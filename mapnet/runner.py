@@ -188,6 +188,8 @@ class Assembly:
         self.counted = Metrics(self.metrics) if self.metrics is not None else None
         for rt in self.runtimes:
             rt.metrics = self.counted
+        if self.counted is not None:
+            self.counted.read_services(self.runtimes)
         self.probes: Probes | None = None
         self.settings = settings
         self.keepers: list[LinkKeeper] = []
@@ -239,6 +241,16 @@ class Assembly:
                 await self.counted.refresh(self.broker.connection, self.regions)
             except Exception as exc:  # the rest of the metrics are still worth serving
                 logs.get(component="probes").warning("metrics_not_read", error=str(exc))
+        # The copies of other regions' events: read as the operator, or by a service that
+        # reads them (its user may read its region's network stream, as its links keeper does).
+        for region in self.regions:
+            if self.own_user_of is None or any(
+                rt.reads_network for rt in self.runtimes if rt.region == region
+            ):
+                try:
+                    await self.counted.federation(self.broker.connection, region)
+                except Exception as exc:
+                    logs.get(component="probes").warning("federation_not_read", error=str(exc))
 
     async def ready(self) -> None:
         # Subscribing only sends the server a line: a round trip makes sure it holds every

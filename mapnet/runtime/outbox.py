@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime
 from typing import Any
 
 from nats.js import JetStreamContext
@@ -142,17 +145,30 @@ class OutboxRelay:
         self._log = log or logs.get(component="outbox")
         self._task: asyncio.Task[None] | None = None
         self.published = 0
+        # Records whose events are not known to be sent yet, each with the wall time of its
+        # oldest unsent event's write (or when this relay heard of it): the backlog and its
+        # age for /metrics, from what the relay holds anyway (nx-27017 would read every
+        # record to find the oldest pending one). A failed send keeps them here until a later
+        # one succeeds; what a crashed instance left counts from the scan that finds it.
+        self._unsent: dict[tuple[str, Any], float] = {}
 
     @property
     def waiting(self) -> int:
         """Records written whose events are still to be sent (as far as this process knows)."""
-        return len(self._dirty)
+        return len(self._unsent)
+
+    def oldest_s(self, now: float | None = None) -> float:
+        """How long the oldest event still to be sent has waited (0 with none waiting)."""
+        if not self._unsent:
+            return 0.0
+        return max(0.0, (time.time() if now is None else now) - min(self._unsent.values()))
 
     def wake(
         self, collection: str, record_id: Any, events: Sequence[Envelope[Any]] | None = None
     ) -> None:
         key = (collection, record_id)
         self._dirty[key] = None if key in self._dirty else events
+        self._unsent.setdefault(key, time.time())
         self._wake.set()
 
     def start(self) -> None:
@@ -183,8 +199,10 @@ class OutboxRelay:
             except Exception as exc:  # NATS or Mongo away: keep the events, try again later
                 self._log.warning("outbox_relay_failed", error=f"{type(exc).__name__}: {exc}")
                 await asyncio.sleep(0.5)
-                # What failed is still pending: a scan sends it, soon but not in a tight loop.
-                next_scan = min(next_scan, loop.time() + 5.0)
+                # What failed is still pending: a scan sends it, soon but not in a tight loop
+                # (a failed scan too: one event that cannot go out must not keep the relay
+                # scanning every half second, and from sending what is written meanwhile).
+                next_scan = loop.time() + 5.0
             timeout = max(0.0, next_scan - loop.time())
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout)
@@ -207,7 +225,7 @@ class OutboxRelay:
                     ]
                 jobs[name].append((record_id, entries))
             for name, records in jobs.items():
-                unmarked[name] += await self._publish_all(records)
+                unmarked[name] += await self._publish_all(name, records)
                 if len(unmarked[name]) >= _MARKS_PER_WRITE:
                     await self._mark_sent(self._collections[name], unmarked.pop(name))
         # Marks wait for a full write while more keeps coming: every write costs the database
@@ -221,14 +239,19 @@ class OutboxRelay:
         for coll in self._collections.values():
             records: list[tuple[Any, list[Entry]]] = []
             async for record in coll.find(PENDING_OUTBOX):
-                records.append((record["_id"], _entries(record)))
+                entries = _entries(record)
+                self._unsent.setdefault((coll.name, record["_id"]), _written_at(entries))
+                records.append((record["_id"], entries))
                 if len(records) >= _RECORDS_PER_WRITE:
-                    sent += await self._mark_sent(coll, await self._publish_all(records))
+                    marks = await self._publish_all(coll.name, records)
+                    sent += await self._mark_sent(coll, marks)
                     records = []
-            sent += await self._mark_sent(coll, await self._publish_all(records))
+            sent += await self._mark_sent(coll, await self._publish_all(coll.name, records))
         return sent
 
-    async def _publish_all(self, records: list[tuple[Any, list[Entry]]]) -> list[UpdateOne]:
+    async def _publish_all(
+        self, name: str, records: list[tuple[Any, list[Entry]]]
+    ) -> list[UpdateOne]:
         """Records side by side, each record's events in order. One at a time, every publish
         waited for its own disk write on the server (sync_interval always); side by side the
         server writes them together, at half the cost per event."""
@@ -245,7 +268,15 @@ class OutboxRelay:
                     # out with it is dropped by JetStream as a duplicate.
                     raise result
                 marks += result
+            for record_id, _ in chunk:
+                self._sent((name, record_id))
         return marks
+
+    def _sent(self, key: tuple[str, Any]) -> None:
+        if key in self._dirty:  # written again while its events went out: the new ones wait
+            self._unsent[key] = time.time()
+        else:
+            self._unsent.pop(key, None)
 
     async def _publish(self, record_id: Any, entries: list[Entry]) -> list[UpdateOne]:
         """Publish in order; answer the updates that mark them sent (written in bulk later: a
@@ -279,6 +310,15 @@ Entry = tuple[str, str, bytes, str | None]  # event id, subject, payload, tracep
 _RECORDS_PER_WRITE = 500
 _RECORDS_AT_ONCE = 256
 _MARKS_PER_WRITE = 200
+
+
+def _written_at(entries: list[Entry]) -> float:
+    """When the first of a record's pending events was made (its envelope's time), for one
+    that the scan found: the relay that wrote it may have crashed long ago."""
+    try:
+        return datetime.fromisoformat(json.loads(entries[0][2])["time"]).timestamp()
+    except (IndexError, KeyError, TypeError, ValueError):
+        return time.time()
 
 
 def _entries(record: dict[str, Any]) -> list[Entry]:

@@ -9,9 +9,9 @@ import contextlib
 import os
 import socket
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 
 from faststream.nats import NatsRouter
 from nats.aio.client import Client as NATS
@@ -26,7 +26,7 @@ from mapnet.runtime import compat, logs
 from mapnet.runtime.audit import COLLECTION as AUDIT
 from mapnet.runtime.audit import AuditLog
 from mapnet.runtime.codec import reply_envelope, source
-from mapnet.runtime.metrics import Metrics
+from mapnet.runtime.metrics import Metrics, Reading
 from mapnet.runtime.mongo import Client, Database, database, ping
 from mapnet.runtime.outbox import OutboxRelay
 from mapnet.runtime.requests import REPLY_CACHE, RequestRoutes, Rules
@@ -58,6 +58,8 @@ class Runtime(RequestRoutes, EventRoutes):
     outbox_collections: list[str] = field(default_factory=list)
     # Where it counts requests and its outbox, when the process serves /metrics (Assembly).
     metrics: Metrics | None = None
+    # What the service counts itself (measure), read at each scrape of /metrics.
+    readings: list[Reading] = field(default_factory=list)
     # Shared events of other regions this service reads: its process keeps the network linked.
     reads_network: bool = False
     # The durable consumers its routes keep (subscriptions.Consumed).
@@ -202,6 +204,21 @@ class Runtime(RequestRoutes, EventRoutes):
 
         self.startup.append(start)
         self.shutdown.insert(0, stop)
+
+    def measure(
+        self,
+        name: str,
+        doc: str,
+        read: Callable[[], Mapping[tuple[str, ...], float]],
+        *,
+        labels: tuple[str, ...] = (),
+        kind: Literal["gauge", "counter"] = "gauge",
+    ) -> None:
+        """A series of the service's own for /metrics, labelled with the region and service
+        and ``labels``: ``read`` answers its values by those labels' values, and is called
+        only when something scrapes (nothing is counted for a process that serves no
+        /metrics beyond what the service keeps anyway). A counter's name gets ``_total``."""
+        self.readings.append(Reading(name, doc, read, labels, kind))
 
     def unit_of_work(self) -> UnitOfWork:
         """What this service's handlers change records through: events of this region, and

@@ -60,6 +60,8 @@ class NotifyStore:
         self.secrets = db["secrets"]
         self.reminders = db["meeting_reminders"]
         self.replies = db[REPLY_CACHE]
+        # Deliveries waiting for a retry not yet due, as the last claim counted them (/metrics).
+        self.retries_waiting = 0
 
     async def installation_secret(self) -> str:
         """The secret that signs this region's unsubscribe links, made once on first start and
@@ -132,10 +134,14 @@ class NotifyStore:
         now = utc_key(datetime.now(UTC))
         due: list[tuple[str, dict[str, Any]]] = []
         fields = {"_id": 1, "next_at": 1, "lease_until": 1}
+        later = 0
         async for d in self.deliveries.find({"status": "pending"}, fields):
             if d.get("next_at", "") <= now:
                 due.append((d["next_at"], {"_id": d["_id"], "status": "pending",
                                            "next_at": {"$lte": now}}))  # fmt: skip
+            else:
+                later += 1
+        self.retries_waiting = later
         async for d in self.deliveries.find({"status": "sending"}, fields):
             if d.get("lease_until", "") < now:
                 due.append((d["lease_until"], {"_id": d["_id"], "status": "sending",

@@ -47,6 +47,7 @@ def build(rt: Runtime) -> None:
 
     rt.startup += [store.create_indexes, sign_with_the_installations_secret, dispatcher.started]
     rt.shutdown.append(dispatcher.stop)
+    _measured(rt, dispatcher)
 
     _on_the_clock(rt, s, notifier, directory)
 
@@ -83,6 +84,26 @@ def build(rt: Runtime) -> None:
     _forget_the_erased(rt, notifier)
 
     rt.publishes(c.NOTIFICATION_SENT, c.NOTIFICATION_FAILED)
+
+
+def _measured(rt: Runtime, dispatcher: Dispatcher) -> None:
+    """Notify's own series on /metrics, from the dispatcher's counts."""
+    rt.measure(
+        "mapnet_notify_queue",
+        "Deliveries queued: in this process's hands to send now (sending), or waiting in the "
+        "log for a retry (retrying, as the last scan counted)",
+        dispatcher.queue_lengths, labels=("state",),
+    )  # fmt: skip
+    rt.measure(
+        "mapnet_notify_failures",
+        "Failed sends by channel and reason (timeout; refused: will not be retried; error)",
+        dispatcher.failure_counts, labels=("channel", "reason"), kind="counter",
+    )  # fmt: skip
+    rt.measure(
+        "mapnet_notify_given_up",
+        "Deliveries given up after their last failed attempt (notification_failed)",
+        dispatcher.given_up_counts, labels=("channel",), kind="counter",
+    )  # fmt: skip
 
 
 def _on_the_clock(rt: Runtime, s: NotifySettings, notifier: Notifier, directory: Directory) -> None:

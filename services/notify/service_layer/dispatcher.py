@@ -12,7 +12,10 @@ scanner takes from the log retries that fell due, leases that ran out (a crashed
 other instances' leftovers.
 
 A failed attempt is retried with exponential back-off and jitter until the give-up time; a slow
-endpoint occupies one sender for at most the attempt time limit and never the others."""
+endpoint occupies one sender for at most the attempt time limit and never the others.
+
+For /metrics the dispatcher counts what it does anyway: the deliveries in its hands, those its
+last scan saw waiting for a retry, and failed attempts by channel and why."""
 
 from __future__ import annotations
 
@@ -20,6 +23,7 @@ import asyncio
 import contextlib
 import os
 import socket
+from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from email.utils import parseaddr
@@ -41,6 +45,11 @@ RECORD_SLACK_S = 2.0
 MIN_LEASE_S = 10.0
 
 Outcome = tuple[dict[str, Any], dict[str, Any], Envelope[Any] | None]
+
+CHANNELS = ("email", "webhook")
+# Why an attempt failed: it ran out of time, the other end refused for good (no retry), or
+# anything else (a connection refused, a 4xx of SMTP, a 5xx of a webhook: retried).
+FAILURE_REASONS = ("timeout", "refused", "error")
 
 
 class Dispatcher:
@@ -90,6 +99,20 @@ class Dispatcher:
         self._pending: list[tuple[Outcome, asyncio.Future[None]]] = []
         self._flushing = False
         self._flusher: asyncio.Task[None] | None = None
+        # Failed attempts by (channel, reason), and deliveries given up by channel: /metrics.
+        self.failures: Counter[tuple[str, str]] = Counter()
+        self.given_up: Counter[str] = Counter()
+
+    def queue_lengths(self) -> dict[tuple[str, ...], float]:
+        """Deliveries queued or being sent here now, and those the last scan of the log saw
+        waiting for a retry (it scans when the senders run out of work)."""
+        return {("sending",): len(self._in_hand), ("retrying",): self.store.retries_waiting}
+
+    def failure_counts(self) -> dict[tuple[str, ...], float]:
+        return {(ch, why): self.failures[ch, why] for ch in CHANNELS for why in FAILURE_REASONS}
+
+    def given_up_counts(self) -> dict[tuple[str, ...], float]:
+        return {(channel,): self.given_up[channel] for channel in CHANNELS}
 
     async def started(self) -> None:
         """As a start hook of the runtime."""
@@ -226,14 +249,18 @@ class Dispatcher:
     def _failed(self, doc: dict[str, Any], exc: Exception) -> Outcome:
         error = f"{type(exc).__name__}: {exc}"[:500]
         age = datetime.now(UTC) - datetime.fromisoformat(doc["created_at"])
+        refused = getattr(exc, "permanent", False) or permanent(exc)
+        why = "timeout" if isinstance(exc, TimeoutError) else "refused" if refused else "error"
+        self.failures[doc["channel"], why] += 1
         delay = next_attempt_in(
             doc.get("attempts", 0) + 1,
             age.total_seconds(),
-            permanent=getattr(exc, "permanent", False) or permanent(exc),
+            permanent=refused,
             base_s=self.retry_base_s,
             give_up_s=self.give_up_s,
         )
         if delay is None:
+            self.given_up[doc["channel"]] += 1
             self.log.warning("delivery_failed", delivery=doc["_id"], error=error)
             return self._outcome(doc, "failed", error, c.NOTIFICATION_FAILED)
         self.log.info("delivery_retry", delivery=doc["_id"], error=error, in_s=round(delay, 2))
