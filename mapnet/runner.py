@@ -231,16 +231,22 @@ class Assembly:
 
     async def _collect(self) -> None:
         """What /metrics reads afresh: each relay's counts, and the consumers' from JetStream
-        (with the region's admin login; a service logged in as itself may not read them)."""
+        (all of the region's with its admin login; a service logged in as itself, its own)."""
         assert self.counted is not None
         for rt in self.runtimes:
             if rt.relay is not None:
                 self.counted.relayed(rt.region, rt.service, rt.relay)
-        if self.own_user_of is None:
-            try:
+        try:
+            if self.own_user_of is None:
                 await self.counted.refresh(self.broker.connection, self.regions)
-            except Exception as exc:  # the rest of the metrics are still worth serving
-                logs.get(component="probes").warning("metrics_not_read", error=str(exc))
+            else:  # its own consumers only, and the dead letters if it may read them
+                dead_letters = needs(self.own_user_of).publishes_events
+                for rt in self.runtimes:
+                    await self.counted.refresh_own(
+                        self.broker.connection, rt.region, rt.consumed, dead_letters
+                    )
+        except Exception as exc:  # the rest of the metrics are still worth serving
+            logs.get(component="probes").warning("metrics_not_read", error=str(exc))
         # The copies of other regions' events: read as the operator, or by a service that
         # reads them (its user may read its region's network stream, as its links keeper does).
         for region in self.regions:

@@ -23,7 +23,7 @@ from contracts import registry as rg
 from contracts.access import Actor
 from contracts.errors import Refused
 from mapnet.dev.localnet import LocalNetwork
-from mapnet.ops.servers import free_port
+from mapnet.ops.servers import free_port, service_login_url
 from mapnet.runner import Assembly
 from mapnet.runtime import logs, mongo
 from services.notify.settings import NotifySettings
@@ -63,59 +63,69 @@ SERIES: dict[str, set[str]] = {
 
 
 @pytest.fixture(scope="module")
-async def scraped(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[dict[str, Any]]:
-    """The families of one scrape of Tallinn's registry+notify process after some traffic."""
+async def net(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[LocalNetwork]:
     logs.configure("WARNING")
     home = Path(tmp_path_factory.mktemp("metrics-net"))
-    async with LocalNetwork(home, [T, H], ("registry",)) as net:
-        await net.stop_services(T)  # Tallinn's services run in the measured process instead
-        stories = mongo.database(mongo.client(net.regions[T].mongo_url), T, "registry")[STORIES]
-        written = datetime.now(UTC) - timedelta(seconds=STUCK_FOR_S)
-        await stories.insert_one({
-            "_id": "stuck", "outbox_pending": 1,
-            "outbox": {"evt-stuck": {
-                "seq": 0, "subject": f"mapnet.{T}.nowhere.event.lost",
-                "payload": json.dumps({"time": written.isoformat()}),
-            }},
-        })  # fmt: skip
-        nowhere = NotifySettings.model_validate(  # a mail server that is not there
-            {"SMTP_URL": f"smtp://127.0.0.1:{free_port()}", "MAPNET_RETRY_BASE_S": 0.2}
-        )
-        own = net.settings(T).model_copy(update={"metrics_port": 0})
-        async with Assembly(own, ["registry", "notify"], [T], configs={"notify": nowhere}) as app:
-            assert app.probes is not None and app.probes.url is not None
-            tallinn, helsinki = await net.client(T), await net.client(H)
-            await tallinn.call(rg.REGISTER_SME, new_sme(), T)
-            await helsinki.call(rg.REGISTER_SME, new_sme(), H)
-            with pytest.raises(Refused):
-                await tallinn.call(rg.GET_SME, rg.GetSme(sme_id="nobody"), T)
-            invite = c.SendAccountMail(
-                kind="invitation", email="kadri@example.ee", name="Kadri",
-                link="https://map.example/welcome/abc", region=T,
-                expires_at=datetime.now(UTC) + timedelta(days=7),
-            )  # fmt: skip
-            portal = Actor(id=f"portal/{T}", role="service", region=T)
-            await tallinn.call(c.SEND_ACCOUNT_MAIL, invite, T, actor=portal)
+    async with LocalNetwork(home, [T, H], ("registry",)) as network:
+        await network.stop_services(T)  # Tallinn's services run in the measured processes
+        yield network
 
-            async with httpx.AsyncClient(base_url=app.probes.url) as http:
 
-                async def scrape() -> dict[str, Any]:
-                    text = (await http.get("/metrics")).text
-                    return {f.name: f for f in text_string_to_metric_families(text)}
+@pytest.fixture(scope="module")
+async def scraped(net: LocalNetwork) -> AsyncIterator[dict[str, Any]]:
+    """The families of one scrape of Tallinn's registry+notify process after some traffic."""
+    stories = mongo.database(mongo.client(net.regions[T].mongo_url), T, "registry")[STORIES]
+    written = datetime.now(UTC) - timedelta(seconds=STUCK_FOR_S)
+    await stories.insert_one({
+        "_id": "stuck", "outbox_pending": 1,
+        "outbox": {"evt-stuck": {
+            "seq": 0, "subject": f"mapnet.{T}.nowhere.event.lost",
+            "payload": json.dumps({"time": written.isoformat()}),
+        }},
+    })  # fmt: skip
+    nowhere = scraped_settings()
+    own = net.settings(T).model_copy(update={"metrics_port": 0})
+    async with Assembly(own, ["registry", "notify"], [T], configs={"notify": nowhere}) as app:
+        assert app.probes is not None and app.probes.url is not None
+        tallinn, helsinki = await net.client(T), await net.client(H)
+        await tallinn.call(rg.REGISTER_SME, new_sme(), T)
+        await helsinki.call(rg.REGISTER_SME, new_sme(), H)
+        with pytest.raises(Refused):
+            await tallinn.call(rg.GET_SME, rg.GetSme(sme_id="nobody"), T)
+        invite = c.SendAccountMail(
+            kind="invitation", email="kadri@example.ee", name="Kadri",
+            link="https://map.example/welcome/abc", region=T,
+            expires_at=datetime.now(UTC) + timedelta(days=7),
+        )  # fmt: skip
+        portal = Actor(id=f"portal/{T}", role="service", region=T)
+        await tallinn.call(c.SEND_ACCOUNT_MAIL, invite, T, actor=portal)
 
-                def complete(families: dict[str, Any]) -> bool:
-                    failed = [s.value for s in families["mapnet_notify_failures"].samples
-                              if s.labels["channel"] == "email"]  # fmt: skip
-                    active = families.get("mapnet_federation_source_active_seconds")
-                    # The relay sent the new SME's event (it waits a moment after a failure).
-                    sent = families["mapnet_outbox_published"].samples
-                    return (
-                        sum(failed) >= 1
-                        and bool(active and active.samples)
-                        and any(s.value == 1 and s.labels["service"] == "registry" for s in sent)
-                    )
+        async with httpx.AsyncClient(base_url=app.probes.url) as http:
 
-                yield await eventually(scrape, until=complete, timeout_s=60)
+            async def scrape() -> dict[str, Any]:
+                text = (await http.get("/metrics")).text
+                return {f.name: f for f in text_string_to_metric_families(text)}
+
+            def complete(families: dict[str, Any]) -> bool:
+                failed = [s.value for s in families["mapnet_notify_failures"].samples
+                          if s.labels["channel"] == "email"]  # fmt: skip
+                active = families.get("mapnet_federation_source_active_seconds")
+                # The relay sent the new SME's event (it waits a moment after a failure).
+                sent = families["mapnet_outbox_published"].samples
+                return (
+                    sum(failed) >= 1
+                    and bool(active and active.samples)
+                    and any(s.value == 1 and s.labels["service"] == "registry" for s in sent)
+                )
+
+            yield await eventually(scrape, until=complete, timeout_s=60)
+
+
+def scraped_settings() -> NotifySettings:
+    """Notify's, with a mail server that is not there."""
+    return NotifySettings.model_validate(
+        {"SMTP_URL": f"smtp://127.0.0.1:{free_port()}", "MAPNET_RETRY_BASE_S": 0.2}
+    )
 
 
 def samples(families: dict[str, Any], name: str) -> dict[tuple[tuple[str, str], ...], float]:
@@ -154,6 +164,39 @@ async def test_metrics_carry_the_named_series_with_their_labels(scraped: dict[st
     assert queue == {"sending", "retrying"}
     handlers = {s.labels["handler"] for s in scraped["faststream_received_messages"].samples}
     assert f"mapnet.{T}.notify.cmd.send_account_mail" in handlers, handlers
+
+
+async def test_a_service_logged_in_as_itself_reads_its_own_consumers_and_the_copy(
+    net: LocalNetwork, scraped: dict[str, Any]
+) -> None:
+    """As `mapnet serve notify` runs it (its own NATS user, which may read only its own
+    consumers, its dead letters and its region's network stream): its consumers' counts and
+    the copy of Helsinki's events are on its /metrics, and the server saw no request it may
+    not send."""
+    r = net.regions[T]
+    own = net.settings(T).model_copy(update={
+        "nats_url": service_login_url(T, r.nats_port, r.home, "notify"), "metrics_port": 0,
+    })  # fmt: skip
+    async with Assembly(own, ["notify"], [T], configs={"notify": scraped_settings()}) as app:
+        assert app.own_user_of == "notify" and app.probes is not None
+        async with httpx.AsyncClient(base_url=str(app.probes.url)) as http:
+
+            async def scrape() -> dict[str, Any]:
+                text = (await http.get("/metrics")).text
+                return {f.name: f for f in text_string_to_metric_families(text)}
+
+            families = await eventually(
+                scrape, until=lambda f: bool(f["mapnet_federation_lag_messages"].samples)
+            )
+    consumers = {s.labels["consumer"] for s in families["mapnet_consumer_pending"].samples}
+    assert "notify__events_registration_confirmed" in consumers, consumers
+    assert "notify__net_registry_sme_erased" in consumers, consumers
+    assert all(c.startswith("notify__") for c in consumers), consumers
+    dead = {s.labels["consumer"] for s in families["mapnet_dead_letters"].samples}
+    assert dead == consumers
+    assert {s.labels["origin"] for s in families["mapnet_federation_lag_messages"].samples} == {H}
+    log = r.nats.log_path.read_text(errors="replace")
+    assert not [line for line in log.splitlines() if "Violation" in line and "notify" in line]
 
 
 # --- the dashboard -------------------------------------------------------------------------------

@@ -37,6 +37,30 @@ async def dead_letters_by_consumer(nc: Client, region: str) -> dict[str, int]:
     return {subject.split(".")[4]: int(n) for subject, n in (info.state.subjects or {}).items()}
 
 
+async def own_consumer_backlog(
+    nc: Client, region: str, consumed: list[Any], dead_letters: bool
+) -> list[dict[str, Any]]:
+    """A service's own durable consumers (``subscriptions.Consumed``), read as its own user,
+    which may read only those (and the dead letters only if it may read their stream: a
+    request it may not send would wait for its timeout)."""
+    waiting = await dead_letters_by_consumer(nc, region) if dead_letters else {}
+    rows = []
+    for one in consumed:
+        try:
+            info = await nc.jsm().consumer_info(one.stream(region), one.durable)
+        except NotFoundError:
+            continue  # not made yet: the service is starting
+        rows.append({
+            "stream": one.stream(region),
+            "consumer": one.durable,
+            "pending": int(info.num_pending or 0),
+            "ack_pending": int(info.num_ack_pending or 0),
+            "redelivered": int(info.num_redelivered or 0),
+            "dead_letters": waiting.get(one.durable, 0),
+        })  # fmt: skip
+    return rows
+
+
 async def consumer_backlog(nc: Client, region: str) -> list[dict[str, Any]]:
     """Every durable consumer on the region's streams, with its backlog and dead letters."""
     streams = [stream_name(region, s) for s in service_names()] + [network_stream(region)]

@@ -7,7 +7,8 @@
   ``mapnet_outbox_oldest_seconds``: events the outbox relay sent, the records it still has to
   send (written, not yet relayed), and how long the oldest of those has waited;
 - read from JetStream at each scrape (the server keeps these counts; reading them costs it
-  little): per durable consumer ``mapnet_consumer_pending``, ``mapnet_consumer_ack_pending``,
+  little; a service logged in as its own user reads only its own consumers): per durable
+  consumer ``mapnet_consumer_pending``, ``mapnet_consumer_ack_pending``,
   ``mapnet_consumer_redelivered`` and ``mapnet_dead_letters``; per other region of the network
   (``origin``) the copy of what it shares, from the network stream's sources:
   ``mapnet_federation_lag_messages`` (how many of its messages the copy lacks, as NATS last
@@ -29,7 +30,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 
 from contracts.subjects import network_stream
 from mapnet.runtime import logs
-from mapnet.runtime.backlog import consumer_backlog
+from mapnet.runtime.backlog import consumer_backlog, own_consumer_backlog
 
 # From a cached answer (a millisecond) to a report drawn over a whole region (seconds).
 _BUCKETS = (0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
@@ -107,12 +108,21 @@ class Metrics:
     async def refresh(self, nc: Any, regions: Sequence[str]) -> None:
         """The consumers' counts as JetStream has them now (a scrape asks)."""
         for region in regions:
-            for row in await consumer_backlog(nc, region):
-                key = (region, row["consumer"])
-                self.pending.labels(*key).set(row["pending"])
-                self.ack_pending.labels(*key).set(row["ack_pending"])
-                self.redelivered.labels(*key).set(row["redelivered"])
-                self.dead_letters.labels(*key).set(row["dead_letters"])
+            self._consumers(region, await consumer_backlog(nc, region))
+
+    async def refresh_own(
+        self, nc: Any, region: str, consumed: list[Any], dead_letters: bool
+    ) -> None:
+        """One service's own consumers, read as its own user (`mapnet serve <service>`)."""
+        self._consumers(region, await own_consumer_backlog(nc, region, consumed, dead_letters))
+
+    def _consumers(self, region: str, rows: list[dict[str, Any]]) -> None:
+        for row in rows:
+            key = (region, row["consumer"])
+            self.pending.labels(*key).set(row["pending"])
+            self.ack_pending.labels(*key).set(row["ack_pending"])
+            self.redelivered.labels(*key).set(row["redelivered"])
+            self.dead_letters.labels(*key).set(row["dead_letters"])
 
 
 @dataclass(frozen=True)
