@@ -255,7 +255,9 @@ class CalendarPage(Payload):
     clusters: list[str] = Field(
         default_factory=list,
         description="The clusters of the calendar's entries not over yet, every entry's (not "
-        "only this page's), by name: what a filter by cluster may offer",
+        "only this page's), by name: what a filter by cluster may offer. Capped: the 100 "
+        "clusters with the most entries (not cancelled or withdrawn; ties by name), fewer if "
+        "their names pass 8,000 bytes",
     )
 
 

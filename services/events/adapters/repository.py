@@ -24,11 +24,21 @@ from ..domain.registration import PENDING, Registration
 ENTRIES = "entries"
 GONE_ENTRIES = "gone_entries"
 REGISTRATIONS = "registrations"
-# Each cluster of the calendar with the latest end of an entry in it ({_id: its name,
-# ends_key}): the clusters of entries not over yet are those ending after now, read from a
-# handful of documents instead of every entry. An end only moves later ($max): a cluster whose
-# entry was cancelled, moved earlier or unshared stays offered until that end has passed.
-CLUSTER_ENDS = "cluster_ends"
+# Each cluster of the calendar ({_id: its name, entries, ends_key}): how many entries (not
+# cancelled, not unshared) have it, and the latest end of one. The clusters a page offers are
+# read from these documents instead of from every entry. An end only moves later ($max): a
+# cluster whose entry moved earlier stays offered until the former end; a cancelled one stops
+# counting at once.
+CLUSTER_COUNTS = "cluster_counts"
+# What each entry counts for ({_id: event id, version, clusters, ends_key}): the clusters a
+# write adds and drops are the difference with the version counted before, so that a message
+# told again or late counts nothing twice.
+CLUSTER_MARKS = "cluster_marks"
+# What a calendar page offers to filter by: the clusters with the most entries (then by name),
+# as many as fit both bounds. One partner may publish thousands of entries of 20 clusters each
+# (copied into every region): every page carrying them all would outgrow the bus's messages.
+CLUSTERS_OFFERED = 100
+CLUSTERS_OFFERED_BYTES = 8_000
 
 
 def utc_key(moment: datetime) -> str:
@@ -84,7 +94,8 @@ class EntryRepository:
     def __init__(self, db: Database, region: str) -> None:
         self.entries = db[ENTRIES]
         self.gone = db[GONE_ENTRIES]
-        self.cluster_ends = db[CLUSTER_ENDS]
+        self.cluster_counts = db[CLUSTER_COUNTS]
+        self.cluster_marks = db[CLUSTER_MARKS]
         self.region = region
 
     async def create_indexes(self) -> None:
@@ -95,28 +106,89 @@ class EntryRepository:
         await self.mark_clusters_of_every_entry()
 
     async def mark_clusters_of_every_entry(self) -> None:
-        """The clusters' latest ends from the entries not over yet, at start (one read of the
-        calendar): a calendar stored before they were kept gets them, and an end a crash left
-        unmarked (between an entry's write and its mark) is marked."""
+        """The clusters' counts from the entries, at start: a calendar stored before they were
+        kept gets them, an entry a crash left unmarked (between its write and its mark) is
+        marked, and every count is counted again from the marks (a crash between a mark and
+        its count's change)."""
         now = utc_key(datetime.now(UTC))
-        found = self.entries.find({"ends_key": {"$gt": now}}, {"clusters": 1, "ends_key": 1})
-        async for doc in found:
+        fields = {"clusters": 1, "ends_key": 1, "version": 1, "status": 1}
+        async for doc in self.entries.find({"ends_key": {"$gt": now}}, fields):
             await self._mark_clusters(doc)
+        counts: dict[str, dict[str, Any]] = {}
+        async for mark in self.cluster_marks.find({}):
+            for name in mark.get("clusters") or []:
+                count = counts.setdefault(name, {"entries": 0, "ends_key": ""})
+                count["entries"] += 1
+                count["ends_key"] = max(count["ends_key"], mark.get("ends_key") or "")
+        recount = [
+            UpdateOne({"_id": name}, {"$set": count}, upsert=True) for name, count in counts.items()
+        ]
+        async for stale in self.cluster_counts.find({"entries": {"$gt": 0}}, {"_id": 1}):
+            if stale["_id"] not in counts:
+                recount.append(UpdateOne({"_id": stale["_id"]}, {"$set": {"entries": 0}}))
+        if recount:
+            await self.cluster_counts.bulk_write(recount, ordered=False)
 
     async def _mark_clusters(self, state: dict[str, Any]) -> None:
-        ends = state.get("ends_key")
-        marks = [
-            UpdateOne({"_id": name}, {"$max": {"ends_key": ends}}, upsert=True)
-            for name in sorted(set(state.get("clusters") or []))
+        """Count this version of an entry under its clusters (none once it is cancelled or
+        unshared), and uncount the clusters its version counted before and has no more. A
+        version counted already, or older than the one counted, counts nothing."""
+        event_id, version = state["_id"], int(state["version"])
+        counted = [] if state.get("status") == "cancelled" else state.get("clusters") or []
+        names: list[str] = sorted(set(counted))
+        ends: str = state.get("ends_key") or ""
+        mark = {"version": version, "clusters": names, "ends_key": ends}
+        while True:
+            before = await self.cluster_marks.find_one({"_id": event_id})
+            if before is None:
+                try:
+                    await self.cluster_marks.insert_one({"_id": event_id, **mark})
+                except DuplicateKeyError:
+                    continue  # marked meanwhile: compare with that one
+                break
+            if int(before["version"]) >= version:
+                return
+            written = await self.cluster_marks.update_one(
+                {"_id": event_id, "version": before["version"]}, {"$set": mark}
+            )
+            if written.modified_count:
+                break
+        was = set(before.get("clusters") or []) if before else set()
+        now = set(names)
+        changes = [
+            UpdateOne(
+                {"_id": name}, {"$inc": {"entries": 1}, "$max": {"ends_key": ends}}, upsert=True
+            )
+            for name in sorted(now - was)
         ]
-        if ends and marks:
-            await self.cluster_ends.bulk_write(marks, ordered=False)
+        changes += [
+            UpdateOne({"_id": name}, {"$max": {"ends_key": ends}}, upsert=True)
+            for name in sorted(now & was)
+        ]
+        changes += [UpdateOne({"_id": n}, {"$inc": {"entries": -1}}) for n in sorted(was - now)]
+        if changes:
+            await self.cluster_counts.bulk_write(changes, ordered=False)
+
+    async def unmark_clusters(self, event_id: str, version: int) -> None:
+        """A copy withdrawn (unshared): its clusters count it no more."""
+        await self._mark_clusters({"_id": event_id, "version": version, "clusters": []})
 
     async def clusters_on(self, now: datetime) -> list[str]:
-        """The clusters of the entries that end after ``now``, by name (case aside)."""
+        """What a page offers to filter by: of the clusters of entries that end after ``now``,
+        those with the most entries (then by name), at most CLUSTERS_OFFERED of them and
+        CLUSTERS_OFFERED_BYTES of names; by name (case aside)."""
         key = utc_key(now)
-        found = [d["_id"] async for d in self.cluster_ends.find({}) if d.get("ends_key", "") > key]
-        return sorted(found, key=lambda name: (name.casefold(), name))
+        found = self.cluster_counts.find({"entries": {"$gt": 0}})
+        live = [(d["_id"], int(d["entries"])) async for d in found if d.get("ends_key", "") > key]
+        live.sort(key=lambda named: (-named[1], named[0]))
+        offered: list[str] = []
+        size = 0
+        for name, _ in live[:CLUSTERS_OFFERED]:
+            size += len(name.encode()) + 3  # as JSON: quotes and a comma
+            if size > CLUSTERS_OFFERED_BYTES:
+                break
+            offered.append(name)
+        return sorted(offered, key=lambda name: (name.casefold(), name))
 
     async def get(self, event_id: str) -> Entry | None:
         doc = await self.entries.find_one({"_id": event_id, "region": self.region})
@@ -167,7 +239,7 @@ class EntryRepository:
             version=entry.version,
             guard={"region": entry.region},
         )
-        await self._mark_clusters(state)  # an older copy's end is marked already: no harm
+        await self._mark_clusters({"_id": entry.event_id, **state})  # an older one: no-op
 
     async def drop_copy(self, unshared: c.EntryUnshared) -> None:
         if unshared.region == self.region:
@@ -184,6 +256,7 @@ class EntryRepository:
                 "version": {"$lte": unshared.version},
             }
         )
+        await self.unmark_clusters(unshared.event_id, unshared.version)
 
     async def save(
         self, entry: Entry, expected_version: int | None, events: Sequence[Envelope[Any]]
@@ -194,7 +267,7 @@ class EntryRepository:
             self.entries, entry.event_id, state, events,
             expected=expected_version, what=f"event {entry.event_id}",
         )  # fmt: skip
-        await self._mark_clusters(state)
+        await self._mark_clusters({"_id": entry.event_id, **state})
 
 
 def _registration_state(reg: Registration, version: int) -> dict[str, Any]:
