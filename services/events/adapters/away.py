@@ -58,9 +58,10 @@ class AwayRegistrations:
                 "fact": fact.model_dump(mode="json"),
             }
         )
-        await put_if_newer(
-            self.copies, fact.registration_id, state, version_field="version", version=told.version
-        )
+        # Only the region that first told of a registration speaks for it after: another
+        # region (every region hears these facts) cannot overwrite the host's copy.
+        await put_if_newer(self.copies, fact.registration_id, state, version_field="version",
+                           version=told.version, guard={"region": told.region})  # fmt: skip
         # Erased while this was being written: the erasure wins.
         if await self.erased.find_one({"_id": key}) is not None:
             await self.copies.delete_many({"sme_key": key})

@@ -18,7 +18,7 @@ from contracts.errors import Refused, not_found
 from mapnet.runtime import outbox
 from mapnet.runtime.mongo import Database, put_if_newer, storable
 
-from ..domain.calendar import Entry
+from ..domain.calendar import Entry, entry_id
 from ..domain.registration import PENDING, Registration
 
 ENTRIES = "entries"
@@ -225,7 +225,17 @@ class EntryRepository:
             )
 
     async def put_copy(self, entry: c.CalendarEntry) -> None:
-        """Another region's network entry, unless this copy is as new or newer already."""
+        """Another region's network entry, unless this copy is as new or newer already.
+
+        Refused (the consumer dead-letters it) if its id is not its region's id for its
+        publisher and their id (entry_id): that is a region squatting another's id, whose copy
+        would otherwise be kept first and send the portals' requests about that event to it."""
+        if entry.event_id != entry_id(entry.region, entry.partner_id, entry.external_id):
+            raise Refused(
+                "forbidden",
+                f"entry {entry.event_id} is not {entry.region}'s id for "
+                f"{entry.partner_id}/{entry.external_id}",
+            )
         gone = await self.gone.find_one({"_id": entry.event_id})
         if gone and gone["version"] >= entry.version:
             return

@@ -5,6 +5,7 @@ No I/O here: the entry checks its rules and records the events its changes cause
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, time
 from typing import Any
@@ -12,6 +13,15 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from contracts import events as c
 from contracts.errors import Refused
+
+# Entry ids derive from the region, the publisher and its own id: the same external id updates
+# the same entry, and a copy names the one region whose entry it can be (EntryRepository.put_copy).
+_ENTRY_IDS = uuid.UUID("3a8c2f9e-6d41-4b7a-8e0c-5f2d9b6a1c47")
+
+
+def entry_id(region: str, partner_id: str, external_id: str) -> str:
+    return str(uuid.uuid5(_ENTRY_IDS, f"{region}:{partner_id}:{external_id}"))
+
 
 Recorded = tuple[Any, Any]  # (operation, payload)
 

@@ -35,21 +35,17 @@ from ..domain.access import (
     check_registrant,
     check_sme_reader,
 )
-from ..domain.calendar import Entry
+from ..domain.calendar import Entry, entry_id
 from ..domain.registration import PENDING, Registration
 
-# Entry ids derive from the publisher and its own id, so the same external id updates the same
-# entry; registration ids from the command id, so a retried command resumes its registration.
+# Registration ids derive from the command id, so a retried command resumes its registration
+# (entry ids: domain/calendar.py entry_id).
 _NAMESPACE = uuid.UUID("3a8c2f9e-6d41-4b7a-8e0c-5f2d9b6a1c47")
 _MAX_RETRIES = 20
 # What an answer's envelope and headers take besides its data, of the bus's message size.
 ENVELOPE_ROOM = 16 * 1024
 # The bus's message size when it is not known (NATS's default).
 DEFAULT_MAX_PAYLOAD = 1024 * 1024
-
-
-def entry_id(region: str, partner_id: str, external_id: str) -> str:
-    return str(uuid.uuid5(_NAMESPACE, f"{region}:{partner_id}:{external_id}"))
 
 
 class Calendar:
@@ -303,8 +299,23 @@ class Calendar:
         """Another region's fact about a registration at its event: kept if about one of this
         region's SMEs. Only the host speaks for its registrations (the event's region is the
         region the fact happened in)."""
-        if told.region == told.data.region:
-            await self.away.keep(told.data)
+        if told.region != told.data.region:
+            return
+        # The event must be the teller's, as far as the calendar knows it (a network entry's
+        # copy; one it does not know yet is taken on the teller's word, and no other region
+        # can overwrite that copy after: AwayRegistrations.keep).
+        try:
+            entry: Entry | None = await self.entries.require(
+                told.data.registration.event_id, copy_will_do=True
+            )
+        except Refused:
+            entry = None
+        if entry is not None and entry.region != told.data.region:
+            teller = told.data.region
+            raise Refused(
+                "forbidden", f"event {entry.event_id} is {entry.region}'s, not {teller}'s"
+            )
+        await self.away.keep(told.data)
 
     async def list_sme_registrations(
         self, query: Envelope[c.ListSmeRegistrations]

@@ -20,6 +20,7 @@ from mapnet.runtime.bus import BusClient
 from mapnet.runtime.settings import Settings
 from services.events.adapters.away import AwayRegistrations
 from services.events.adapters.repository import EntryRepository
+from services.events.domain.calendar import entry_id
 from services.events.tests.test_events_bus import course, entry
 from services.events.tests.test_who_may import contact, refused_with, signing_up, someone
 from tests.fixtures import Servers
@@ -98,7 +99,7 @@ async def copy_of(
     starts, ends = now + timedelta(days=30), now + timedelta(days=30, hours=8)
     view = c.CalendarEntry.model_validate(
         entry(external_id).model_dump(mode="json") | {
-            "event_id": f"{host}-{external_id}", "region": host, "version": 1,
+            "event_id": entry_id(host, "tehnopol", external_id), "region": host, "version": 1,
             "starts_at_utc": starts, "ends_at_utc": ends, "updated_at": now} | extra
     )  # fmt: skip
     await EntryRepository(db, region).put_copy(view)

@@ -10,10 +10,11 @@ from contracts import events as c
 from contracts.errors import Refused
 from mapnet.runtime import mongo
 from services.events.adapters.repository import EntryRepository
-from services.events.domain.calendar import Entry
+from services.events.domain.calendar import Entry, entry_id
 from tests.fixtures import Servers, unique_region
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
+E1 = entry_id("helsinki", "p", "x")  # the only id Helsinki's copy of this entry can have
 
 
 def helsinki_entry(version: int, title: str) -> c.CalendarEntry:
@@ -22,7 +23,7 @@ def helsinki_entry(version: int, title: str) -> c.CalendarEntry:
          "starts_at": "2027-03-01T10:00:00", "ends_at": "2027-03-01T12:00:00",
          "timezone": "Europe/Helsinki", "country": "FI"}
     )  # fmt: skip
-    view = Entry.publish("e1", "helsinki", data, None, NOW).view()
+    view = Entry.publish(E1, "helsinki", data, None, NOW).view()
     return view.model_copy(update={"version": version})
 
 
@@ -33,16 +34,16 @@ async def test_copies_take_only_newer_versions_and_stay_dropped(servers: Servers
     )
     await repo.put_copy(helsinki_entry(2, "second"))
     await repo.put_copy(helsinki_entry(1, "first"))  # late, older
-    assert (await repo.require("e1", copy_will_do=True)).data.title == "second"
+    assert (await repo.require(E1, copy_will_do=True)).data.title == "second"
     # A copy is read here and changed only at home.
     with pytest.raises(Refused) as refused:
-        await repo.require("e1")
+        await repo.require(E1)
     assert refused.value.code == "not_home" and refused.value.details["region"] == "helsinki"
-    assert await repo.get("e1") is None
+    assert await repo.get(E1) is None
 
-    await repo.drop_copy(c.EntryUnshared(event_id="e1", region="helsinki", version=3))
+    await repo.drop_copy(c.EntryUnshared(event_id=E1, region="helsinki", version=3))
     await repo.put_copy(helsinki_entry(2, "second"))  # a stale copy arriving after the drop
     with pytest.raises(Refused):
-        await repo.require("e1", copy_will_do=True)
+        await repo.require(E1, copy_will_do=True)
     await repo.put_copy(helsinki_entry(4, "shared again"))
-    assert (await repo.require("e1", copy_will_do=True)).data.title == "shared again"
+    assert (await repo.require(E1, copy_will_do=True)).data.title == "shared again"

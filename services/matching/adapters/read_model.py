@@ -184,6 +184,9 @@ class ReadModel:
             {"schedule": schedule},
             version_field="schedule.version",
             version=schedule["version"],
+            # Only the region that published it first changes a copy: another region cannot
+            # overwrite (or empty) the host's schedule here.
+            guard={"schedule.region": schedule["region"]},
         )
 
     async def schedule_copy(self, event_id: str) -> dict[str, Any] | None:
