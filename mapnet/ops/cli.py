@@ -281,7 +281,9 @@ def _add_processes(reports: list[dict[str, Any]], supervised: dict[str, Any]) ->
 def _print_processes(reports: list[dict[str, Any]]) -> None:
     table = Table(title="Processes under mapnet up")
     for column in ("region", "process", "services", "pid", "alive", "restarts", "cpu %", "rss MB"):
-        table.add_column(column)
+        table.add_column(
+            column, no_wrap=column == "process", min_width=19 if column == "process" else None
+        )
     for report in reports:
         for p in report.get("processes") or []:
             services = p["services"]
