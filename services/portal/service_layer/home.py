@@ -14,7 +14,7 @@ lost; a part with nothing in it says so."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Generic, TypeVar
@@ -56,10 +56,13 @@ class Part(Generic[T]):
     items: list[T] = field(default_factory=list)
     count: int = 0
     unavailable: bool = False
+    # Regions hosting some of the person's events that did not answer: what they hold is not
+    # among the items (the page names them).
+    out_of_reach: tuple[str, ...] = ()
 
     @classmethod
-    def of(cls, items: list[T], shown: int = SHOWN) -> Part[T]:
-        return cls(items[:shown], len(items))
+    def of(cls, items: list[T], shown: int = SHOWN, out_of_reach: Iterable[str] = ()) -> Part[T]:
+        return cls(items[:shown], len(items), out_of_reach=tuple(sorted(set(out_of_reach))))
 
     @classmethod
     def away(cls) -> Part[T]:
@@ -243,7 +246,8 @@ class Home:
             return Part.away(), {}
         rows = [*inbox.received, *inbox.sent]
         by_id = {r.meeting.meeting_id: r for r in rows}
-        return Part.of([r for r in inbox.received if r.answerable]), by_id
+        answerable = [r for r in inbox.received if r.answerable]
+        return Part.of(answerable, out_of_reach=inbox.out_of_reach), by_id
 
     async def _meetings(
         self, mine: list[MyEvent] | None, me: SmeRef, actor: Actor, now: datetime,
@@ -258,20 +262,42 @@ class Home:
             if m.seated and m.brokerage and m.event is not None and m.event.ends_at_utc > now
         ]  # fmt: skip
 
-        async def agenda(event: ev.EventDetails) -> list[NextMeeting]:
-            query = mt.GetSchedule(event_id=event.event_id, participant=me)
+        async def agenda(event: ev.EventDetails) -> list[NextMeeting] | None:
+            """The meetings ahead at the event; None while its host region is out of reach
+            and this region has no copy to show."""
             try:
-                schedule: mt.Schedule = await self.call(mt.GET_SCHEDULE, query, actor)
+                schedule = await self._agenda(event, me, actor)
             except Refused as refusal:
-                if refusal.code != "not_found":
-                    raise
+                if refusal.code != "region_unavailable" or event.region == self.region:
+                    raise  # this region's own service away: the part says it
+                return None
+            if schedule is None:
                 return []  # no schedule published yet
             ahead = [s for s in schedule.meetings
                      if s.starts_at > now and not cancelled(rows.get(s.meeting_id))]  # fmt: skip
             return [next_meeting(event, s, me, name_in(rows, s.meeting_id)) for s in ahead]
 
         agendas = await asyncio.gather(*(agenda(e) for e in seated))
-        return Part.of(sorted((m for a in agendas for m in a), key=lambda m: m.starts_at))
+        away = [e.region for e, a in zip(seated, agendas, strict=True) if a is None]
+        ahead = sorted((m for a in agendas for m in a or []), key=lambda m: m.starts_at)
+        return Part.of(ahead, out_of_reach=away)
+
+    async def _agenda(self, event: ev.EventDetails, me: SmeRef, actor: Actor) -> mt.Schedule | None:
+        """The SME's agenda at the event as its host answers it, else from this region's copy
+        while the host is out of reach (as the agenda page does); None: none published."""
+        query = mt.GetSchedule(event_id=event.event_id, participant=me)
+        try:
+            try:
+                found: mt.Schedule = await self.call(mt.GET_SCHEDULE, query, actor, at=event.region)
+            except Refused as refusal:
+                if refusal.code != "region_unavailable" or event.region == self.region:
+                    raise
+                found = await self.call(mt.GET_SCHEDULE, query, actor, at=self.region)
+        except Refused as refusal:
+            if refusal.code != "not_found":
+                raise
+            return None
+        return found
 
     async def _events(
         self, mine: list[MyEvent] | None, actor: Actor, now: datetime

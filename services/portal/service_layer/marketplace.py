@@ -110,6 +110,9 @@ class Row:
 class Inbox:
     received: list[Row] = field(default_factory=list)
     sent: list[Row] = field(default_factory=list)
+    # The regions hosting some of the SME's events that did not answer: their requests are
+    # not among these (the page says so).
+    out_of_reach: list[str] = field(default_factory=list)
 
 
 def card(p: mt.Participant, viewer: SmeRef | None) -> Card:
@@ -260,22 +263,36 @@ class Marketplace:
         return await self.inbox_of(await self.my_events(me, actor), me, actor)
 
     async def inbox_of(self, registered: list[MyEvent], me: SmeRef, actor: Actor) -> Inbox:
-        """The inbox at these of the SME's events (its my_events, read once by the caller)."""
+        """The inbox at these of the SME's events (its my_events, read once by the caller).
+        Each event is asked at its host region: one that is out of reach leaves its events'
+        requests out (the inbox names it), not the other events' ones."""
         mine = [m for m in registered if m.brokerage]
-        lists = await asyncio.gather(
-            *(
-                every(self.call, mt.LIST_MEETINGS,
-                      mt.ListMeetings(event_id=m.registration.event_id, participant=me), actor)
-                for m in mine
-            )
-        )  # fmt: skip
-        names = await asyncio.gather(*(self.names_at(m.registration.event_id, actor) for m in mine))
+        found = await asyncio.gather(*(self._requests_at(m, me, actor) for m in mine))
         inbox = Inbox()
-        for m, meetings, named in zip(mine, lists, names, strict=True):
-            for meeting in meetings:
-                inbox_row = row(meeting, m.event, me, named)
+        for m, rows in zip(mine, found, strict=True):
+            if rows is None:
+                host = m.event.region if m.event else m.registration.region
+                if host not in inbox.out_of_reach:
+                    inbox.out_of_reach.append(host)
+                continue
+            for inbox_row in rows:
                 (inbox.received if inbox_row.received else inbox.sent).append(inbox_row)
+        inbox.out_of_reach.sort()
         return inbox
+
+    async def _requests_at(self, mine: MyEvent, me: SmeRef, actor: Actor) -> list[Row] | None:
+        """The SME's requests at one event, named as the viewer may see them; None while the
+        region hosting the event is out of reach."""
+        event_id = mine.registration.event_id
+        query = mt.ListMeetings(event_id=event_id, participant=me)
+        try:
+            meetings = await every(self.call, mt.LIST_MEETINGS, query, actor)
+            named = await self.names_at(event_id, actor)
+        except Refused as refusal:
+            if refusal.code != "region_unavailable":
+                raise
+            return None
+        return [row(meeting, mine.event, me, named) for meeting in meetings]
 
     async def report(
         self, meeting_id: str, outcome: str, me: SmeRef, actor: Actor, at: str | None = None

@@ -16,6 +16,7 @@ from contracts.access import Actor
 from contracts.common import SmeRef
 from contracts.errors import Refused
 from services.portal.domain.users import Link
+from services.portal.entrypoints import i18n
 from services.portal.service_layer.home import (
     EXPIRING_DAYS,
     Home,
@@ -344,3 +345,68 @@ async def test_a_meeting_cancelled_since_the_schedule_is_not_a_next_meeting() ->
     assert view.meetings is not None and view.meetings.count == 0
     kept = await home(contact_services()).view(CONTACT, PUBLIC, [])
     assert kept.meetings is not None and kept.meetings.count == 1  # accepted: shown
+
+
+ABROAD = entry("h1", 3).model_copy(update={"event_id": "h1", "region": "helsinki",
+                                           "title": "Event h1"})  # fmt: skip
+
+
+def helsinki_away(copy_too: bool = False) -> Any:
+    """The contact's services with one more event, hosted at Helsinki, which does not answer;
+    this region keeps a copy of the SME's agenda there (unless ``copy_too``: away as well)."""
+    copy = mt.Schedule(event_id="h1", region="helsinki", version=1, meetings=[
+        mt.ScheduledMeeting(meeting_id="h9", slot=0, starts_at=NOW + timedelta(days=3),
+                            ends_at=NOW + timedelta(days=3, minutes=30), table=0,
+                            participants=[ME, OTHER])])  # fmt: skip
+    services = contact_services(
+        list_sme_registrations=ev.SmeRegistrationPage(items=[registration("e1"),
+                                                             registration("h1")]),
+        get_event=lambda q: ABROAD if q.event_id == "h1" else EVENTS[q.event_id],
+    )  # fmt: skip
+    asked_at: list[tuple[str, str | None]] = []
+
+    async def call(op: Any, data: Any, actor: Actor, /, *, at: str | None = None) -> Any:
+        if getattr(data, "event_id", None) == "h1" and op.name != "get_event":
+            asked_at.append((op.name, at))
+            if op.name == "get_schedule" and at == REGION and not copy_too:
+                return copy
+            raise Refused("region_unavailable", "helsinki did not answer", region="helsinki")
+        return await services(op, data, actor, at=at)
+
+    call.asked_at = asked_at  # type: ignore[attr-defined]
+    return call
+
+
+async def test_a_host_region_out_of_reach_leaves_the_rest_of_the_home_page() -> None:
+    call = helsinki_away()
+    view = await home(call).view(CONTACT, PUBLIC, [])
+    # The requests of this region's event are there; Helsinki's are said to be missing.
+    assert view.requests is not None and not view.requests.unavailable
+    assert [r.meeting.meeting_id for r in view.requests.items] == ["m1"]
+    assert view.requests.out_of_reach == ("helsinki",)
+    # The agenda at Helsinki's event comes from this region's copy, asked after its host.
+    assert view.meetings is not None and not view.meetings.unavailable
+    assert [m.event_id for m in view.meetings.items] == ["e1", "h1"]
+    assert view.meetings.out_of_reach == ()
+    assert ("get_schedule", "helsinki") in call.asked_at
+    assert ("get_schedule", REGION) in call.asked_at
+    # Without a copy either: the meetings at this region's event, and Helsinki named.
+    without = await home(helsinki_away(copy_too=True)).view(CONTACT, PUBLIC, [])
+    assert without.meetings is not None and not without.meetings.unavailable
+    assert [m.event_id for m in without.meetings.items] == ["e1"]
+    assert without.meetings.out_of_reach == ("helsinki",)
+
+
+async def test_the_home_page_names_the_region_out_of_reach() -> None:
+    view = await home(helsinki_away(copy_too=True)).view(CONTACT, PUBLIC, [])
+    templates = i18n.environment(i18n.LOCALE.parent / "templates")
+    person = type("Person", (), {"role": "sme", "email": "mari@photon.ee"})()
+    page = templates.get_template("home.html").render(
+        home=view,
+        surveys=view.surveys,
+        person=person,
+        region=REGION,
+        **i18n.english().page_values(),
+    )
+    assert "Helsinki is out of reach now: its requests are not shown." in page
+    assert "Helsinki is out of reach now: your meetings at its events are not shown." in page

@@ -17,6 +17,7 @@ from contracts import matching as mt
 from contracts.access import Actor
 from contracts.common import SmeRef
 from contracts.errors import Refused
+from services.portal.entrypoints import i18n
 from services.portal.service_layer.marketplace import Marketplace, row
 
 REGION = "tallinn"
@@ -188,3 +189,38 @@ def test_the_report_form_is_offered_for_an_accepted_meeting_from_the_event_until
     assert done.my_report == reported and not done.may_report(begun.starts_at_utc)
     asked = row(meeting.model_copy(update={"status": "requested"}), begun, ME, {})
     assert not asked.may_report(begun.starts_at_utc)
+
+
+class HelsinkiAway(Services):
+    """As Services, with one more event of the SME's hosted at Helsinki, which does not
+    answer (Portal.call sends what is about that event to its host)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.events["abroad"] = event("abroad", region="helsinki")
+        self.registrations.append(registration("abroad"))
+        self.at["abroad"] = {ME.key, THEM.key}
+
+    async def __call__(self, op: Any, data: Any, actor: Actor, *, at: str | None = None) -> Any:
+        if op in (mt.LIST_MEETINGS, mt.LIST_PARTICIPANTS) and data.event_id == "abroad":
+            raise Refused("region_unavailable", "helsinki did not answer", region="helsinki")
+        return await super().__call__(op, data, actor, at=at)
+
+
+def test_a_host_region_out_of_reach_leaves_out_only_its_events_requests() -> None:
+    inbox = asyncio.run(Marketplace(HelsinkiAway()).inbox(ME, ACTOR))
+    # This region's events' requests are all there; Helsinki's are said to be missing.
+    assert [r.meeting.meeting_id for r in inbox.received] == ["m1"]
+    assert [r.meeting.meeting_id for r in inbox.sent] == ["m2"]
+    assert inbox.out_of_reach == ["helsinki"]
+    assert asyncio.run(Marketplace(Services()).inbox(ME, ACTOR)).out_of_reach == []
+
+
+def test_the_inbox_page_names_the_region_out_of_reach() -> None:
+    inbox = asyncio.run(Marketplace(HelsinkiAway()).inbox(ME, ACTOR))
+    templates = i18n.environment(i18n.LOCALE.parent / "templates")
+    page = templates.get_template("requests.html").render(
+        inbox=inbox, region=REGION, **i18n.english().page_values()
+    )
+    assert "Helsinki is out of reach now: its requests are not shown." in page
+    assert "Hello" in page  # this region's request is shown beside it
