@@ -308,7 +308,7 @@ class Matching:
             [published],
             self.meetings.save_schedule(event.event_id, state, expected, [published]),
         )
-        return schedule
+        return await self._then_without_cancelled(event.event_id, cmd, schedule)
 
     @staticmethod
     def _scheduled(
@@ -419,6 +419,7 @@ class Matching:
             published,
             self.meetings.save_schedule(m.event_id, state, stored["version"], published),
         )
+        await self._then_without_cancelled(m.event_id, cmd, schedule)
         return told
 
     async def unschedule_cancelled(self, event: Envelope[c.MeetingChanged]) -> None:
@@ -426,35 +427,59 @@ class Matching:
         again), in a new version the other regions' copies take: matching hears its own
         meeting_cancelled, so that this happens even if the process stopped right after the
         cancellation was stored. Heard twice, the second finds nothing to remove."""
-        cancelled = event.data.meeting
-        stored = await self.meetings.schedule(cancelled.event_id)
-        if stored is None or cancelled.meeting_id not in stored["placement"]:
-            return
+        await self._without_cancelled(event.data.meeting.event_id, event)
+
+    async def _without_cancelled(self, event_id: str, cause: Envelope[Any]) -> c.Schedule | None:
+        """The published schedule without the event's cancelled meetings, stored in a new
+        version (schedule_changed) if it held any. Run after every change of the schedule as
+        well: a meeting cancelled while a schedule was being made (read before, stored after,
+        so its own unschedule_cancelled found nothing) leaves it then. The schedule as it now
+        is; None without one."""
+        stored = await self.meetings.schedule(event_id)
+        if stored is None:
+            return None
         schedule = c.Schedule.model_validate(stored["schedule"])
+        cancelled = {m.meeting_id for m in await self.meetings.of_event(event_id, "cancelled")}
+        gone = cancelled & ({s.meeting_id for s in schedule.meetings} | set(schedule.unscheduled))
+        if not gone:
+            return schedule
         version = schedule.version + 1
         schedule = schedule.model_copy(
             update={
                 "version": version,
-                "meetings": [s for s in schedule.meetings if s.meeting_id != cancelled.meeting_id],
-                "unscheduled": [u for u in schedule.unscheduled if u != cancelled.meeting_id],
+                "meetings": [s for s in schedule.meetings if s.meeting_id not in gone],
+                "unscheduled": [u for u in schedule.unscheduled if u not in gone],
             }
         )
         told = c.ScheduleChanged(**schedule.model_dump())
-        changed = self.uow.event(c.SCHEDULE_CHANGED, told, event, subject=cancelled.event_id)
-        placement = dict(stored["placement"])
-        del placement[cancelled.meeting_id]
+        changed = self.uow.event(c.SCHEDULE_CHANGED, told, cause, subject=event_id)
         state = {
             "version": version,
-            "placement": placement,
+            "placement": {mid: p for mid, p in stored["placement"].items() if mid not in gone},
             "schedule": schedule.model_dump(mode="json"),
             "solver": stored.get("solver"),
         }
         await self.uow.commit(
             SCHEDULES,
-            cancelled.event_id,
+            event_id,
             [changed],
-            self.meetings.save_schedule(cancelled.event_id, state, stored["version"], [changed]),
+            self.meetings.save_schedule(event_id, state, stored["version"], [changed]),
         )
+        return schedule
+
+    async def _then_without_cancelled(
+        self, event_id: str, cause: Envelope[Any], made: c.Schedule
+    ) -> c.Schedule:
+        """After a change of the schedule: ``made`` as it stands once the meetings cancelled
+        meanwhile have left it. A concurrent change of the schedule (a conflict) does the same
+        after its own write, so this one leaves it to that."""
+        try:
+            now = await self._without_cancelled(event_id, cause)
+        except Refused as refusal:
+            if refusal.code != "conflict":
+                raise
+            return made
+        return now or made
 
     async def get_unplaced(self, query: Envelope[c.GetUnplaced]) -> c.UnplacedRequests:
         """The accepted meetings the published schedule left out, each with why and what would
@@ -504,7 +529,8 @@ class Matching:
         m = await self.meetings.require(query.data.meeting_id)
         actor = query.actor
         if actor is not None and actor.role == "sme":
-            mine = [r for r in (m.requester, m.receiver) if r.sme_id == actor.sme_id]
+            mine = [r for r in (m.requester, m.receiver)
+                    if (r.sme_id, r.region) == (actor.sme_id, actor.region)]  # fmt: skip
             check_acts_for(actor, mine[0] if mine else None, "meeting_id")
         check_organiser(actor, m.event_id)
         return seen_by(await self._view(m), actor)

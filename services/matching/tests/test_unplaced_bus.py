@@ -4,6 +4,8 @@ agendas, the tables and the cap; only the event's organiser and the region's sta
 
 from __future__ import annotations
 
+import asyncio
+import threading
 from typing import Any
 
 import pytest
@@ -12,6 +14,7 @@ from contracts import matching as c
 from contracts.access import Actor
 from contracts.errors import Refused
 from mapnet.runtime.bus import BusClient
+from services.matching.service_layer import handlers
 from services.matching.tests.test_matching_bus import event_with_participants, request
 from tests.fixtures import Servers
 from tests.helpers import eventually, published
@@ -184,3 +187,42 @@ async def test_a_cancelled_meeting_leaves_the_published_schedule_at_once_and_in_
     assert told["version"] == 2 and [m["meeting_id"] for m in told["meetings"]] == [ids[1]]
     stored = await client.call(c.GET_SCHEDULE, c.GetSchedule(event_id=event_id), region)
     assert stored.version == 2
+
+
+async def test_a_meeting_cancelled_while_the_schedule_is_made_leaves_it_too(
+    servers: Servers, client: BusClient, region: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The scheduler read the meeting as accepted before it was cancelled and stored it after
+    (so the cancellation's own unschedule found nothing to remove): it leaves the schedule
+    right after, in the next version the network's copies take."""
+    event_id, p = await event_with_participants(client, region, 4)
+    ids = []
+    for a, b in ((1, 0), (2, 3)):
+        asked = await request(client, region, event_id, p[a], p[b])
+        await client.call(c.RESPOND_MEETING, c.RespondMeeting(
+            meeting_id=asked.meeting_id, accept=True, responder=p[b]), region)  # fmt: skip
+        ids.append(asked.meeting_id)
+    solving, cancelled = threading.Event(), threading.Event()
+    real = handlers.solve
+
+    def slow(*args: Any, **kwargs: Any) -> Any:
+        solving.set()
+        cancelled.wait(10)  # the cancellation is stored while the solver runs
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(handlers, "solve", slow)
+    scheduling = asyncio.create_task(client.call(
+        c.SCHEDULE_EVENT, c.ScheduleEvent(event_id=event_id, time_limit_s=2), region,
+        timeout_s=30))  # fmt: skip
+    await asyncio.to_thread(solving.wait, 10)
+    await client.call(c.CANCEL_MEETING, c.CancelMeeting(meeting_id=ids[0], by=p[1]), region)
+    cancelled.set()
+    made = await scheduling
+    assert [m.meeting_id for m in made.meetings] == [ids[1]] and made.version == 2
+
+    async def changes() -> list[Any]:
+        every = await published(servers.nats_url, c.SCHEDULE_CHANGED, region)
+        return [e for e in every if e["event_id"] == event_id]
+
+    [told] = await eventually(changes, until=bool)
+    assert told["version"] == 2 and [m["meeting_id"] for m in told["meetings"]] == [ids[1]]
