@@ -17,7 +17,8 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from contracts import events as ev
 from contracts import registry as rg
@@ -230,12 +231,42 @@ class InTheirLanguage:
         self.app, self.portal = app, portal
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and not scope["path"].startswith("/static/"):
-            if scope["path"].startswith("/api/"):
-                i18n.speak(self.portal.languages.region)
-            else:
-                i18n.speak(await self.portal.language_of(Request(scope)))
-        await self.app(scope, receive, send)
+        if scope["type"] != "http" or scope["path"].startswith("/static/"):
+            await self.app(scope, receive, send)
+            return
+        chosen = not scope["path"].startswith("/api/")
+        if chosen:
+            language = await self.portal.language_of(Request(scope))
+        else:
+            language = self.portal.languages.region
+        i18n.speak(language)
+
+        async def saying_so(message: Message) -> None:
+            # Which language the response is in, and (for a page, chosen by the person's
+            # session or the browser's Accept-Language) that it differs by those: a shared
+            # cache must not serve one person's language to everyone.
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                headers["Content-Language"] = language.tag
+                if chosen:
+                    headers["Vary"] = varying(headers.get("Vary"), LANGUAGE_CHOSEN_BY)
+            await send(message)
+
+        await self.app(scope, receive, saying_so)
+
+
+# What a page's language is chosen by (InTheirLanguage): the browser's header and the cookie
+# of the session of a person who chose one.
+LANGUAGE_CHOSEN_BY = ("Accept-Language", "Cookie")
+
+
+def varying(vary: str | None, more: tuple[str, ...]) -> str:
+    """A response's Vary with these headers added to those it names already (once each)."""
+    named = [h.strip() for h in (vary or "").split(",") if h.strip()]
+    if "*" in named:
+        return "*"
+    known = {h.lower() for h in named}
+    return ", ".join([*named, *(h for h in more if h.lower() not in known)])
 
 
 def create_app(portal: Portal) -> FastAPI:

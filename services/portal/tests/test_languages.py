@@ -10,13 +10,22 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from fastapi import Request
+from fastapi.responses import PlainTextResponse
 from fastapi.testclient import TestClient
+from starlette.types import Receive, Scope, Send
 
 from contracts.errors import Refused
 from services.portal.adapters import passwords
 from services.portal.domain.users import User, with_language
 from services.portal.entrypoints import i18n
-from services.portal.entrypoints.web import Portal, create_app
+from services.portal.entrypoints.web import (
+    LANGUAGE_CHOSEN_BY,
+    InTheirLanguage,
+    Portal,
+    create_app,
+    varying,
+)
 from services.portal.service_layer.accounts import Accounts
 from services.portal.settings import PortalSettings
 from services.portal.tests.test_routes import PASSWORD, MemoryStore, csrf_of
@@ -214,3 +223,34 @@ def test_the_guides_markets_are_named_in_the_requests_language(
         assert guide.market("DE").name == "Deutschland"
         assert "Estland" in [m.name for m in guide.network_markets()]
     assert guide.market("DE").name == "Germany"
+
+
+def test_a_page_says_its_language_and_that_it_differs_by_the_persons(
+    portal: TestClient, languages: i18n.Languages
+) -> None:
+    """A page's language is chosen by the session's cookie and Accept-Language: the response
+    says which it is (Content-Language) and that a shared cache must keep one per those
+    (Vary), adding to a Vary the page set itself."""
+    german = portal.get("/signin", headers={"Accept-Language": "de-DE,de;q=0.9"})
+    assert german.headers["Content-Language"] == "de"
+    assert german.headers["Vary"] == "Accept-Language, Cookie"
+    assert portal.get("/signin").headers["Content-Language"] == "en"
+
+    async def page(scope: Scope, receive: Receive, send: Send) -> None:
+        vary = {"Vary": "Accept-Encoding, cookie"}
+        await PlainTextResponse(i18n.current().code, headers=vary)(scope, receive, send)
+
+    class Chooses:
+        def __init__(self) -> None:
+            self.languages = languages
+
+        async def language_of(self, request: Request) -> i18n.Language:
+            return languages.for_request(None, request.headers.get("accept-language"))
+
+    wrapped = TestClient(InTheirLanguage(page, portal=Chooses()))  # type: ignore[arg-type]
+    shown = wrapped.get("/x", headers={"Accept-Language": "de"})
+    assert shown.text == "de" and shown.headers["Content-Language"] == "de"
+    assert shown.headers["Vary"] == "Accept-Encoding, cookie, Accept-Language"
+    api = wrapped.get("/api/x", headers={"Accept-Language": "de"})  # the region's, always
+    assert api.headers["Content-Language"] == "en" and "Accept-Language" not in api.headers["Vary"]
+    assert varying("*", LANGUAGE_CHOSEN_BY) == "*"
