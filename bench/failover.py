@@ -6,12 +6,14 @@ The region: three nats-server processes routed on loopback, every stream on all 
 server's URL: the registry (it answers the commands and relays their events through its outbox)
 and matching (it consumes the registry's ``sme_registered`` into its read model). Commands
 (``register_sme``, a new SME each) are sent at a steady --rate for --seconds, each on a timer of
-its own, whatever became of the ones before; a command not answered in 2 s is sent again with the
-same envelope id, as a client should (a repeat is answered from the registry's reply cache, not
-carried out twice), until it is answered. Meanwhile:
+its own, whatever became of the ones before. A command not answered in 6 s (longer than the
+registry lets a repeat wait for the same command still running), or refused because nobody
+answers or because it is still running (``conflict``), is sent again with the same envelope id,
+backing off up to 1 s, as a client should (a repeat is answered from the registry's reply cache,
+not carried out twice), until it is answered. Meanwhile:
 
 - at 20 % of the run the server leading the registry's stream is killed (SIGKILL); at 45 % it is
-  started again on its old store;
+  started again on its old store (and must be a current replica again by the end);
 - at 65 % the registry's process is killed (SIGKILL) and started again at once, as a supervisor
   would.
 
@@ -22,25 +24,29 @@ catch up:
 - ``events``: distinct ``sme_registered`` events seen by a durable consumer of the benchmark's
   own on the registry's stream (each acknowledged after it is counted);
 - ``lost``: acknowledged commands whose event the benchmark's consumer never saw, or whose SME
-  never reached matching's read model (both are counted; an SME missing from both counts once);
+  never reached matching's read model (an SME missing from both counts once);
 - ``duplicated``: copies of an event the stream held twice (the consumer met the same event id
   at two stream positions), and commands that made two SMEs (two events with different SME ids
-  for one command's company, a repeat carried out again);
+  for one command's company: a repeat carried out again);
 - ``failover_s``: the longest time in which no command was answered, from the first command
   sent to the last answered;
 - ``p99_ms``: the 99th percentile of a command's time from its first sending to its answer, the
   repeats included: what a user of the region waits.
 
-Then, after those keys: ``nats_kill_gap_s``, ``nats_restart_gap_s`` and ``service_kill_gap_s``,
-the time without an answer around each fault (the gap between answers that spans it), and
-``redelivered``: events handed again to a consumer that had taken them (the benchmark's, and
-matching's own log of what it passed over as already handled); not applied twice, so not
-duplicates. A command never answered, or anything lost or duplicated, fails the run.
+Then: ``nats_kill_gap_s``, ``nats_restart_gap_s`` and ``service_kill_gap_s``, the longest time
+without an answer that ended after each fault and before the next; ``event_lag_max_s``, the
+longest an acknowledged command's event took to reach the benchmark's consumer after the answer
+(the commands are answered once the database holds them and their events: a server's loss shows
+here); ``redelivered``, events handed again to a consumer that had taken them (the benchmark's,
+and matching's log of what it passed over as already handled), not applied twice, so not
+duplicates; ``stuck``, commands still refused with ``conflict`` 30 s after the sending stopped
+(the killed process's claim on them holds for the registry's claim lease). A command never
+answered otherwise, or anything lost or duplicated, fails the run.
 
     python -m bench.failover [--seconds 60] [--rate 20]
 
 Last line: commands=… events=… lost=… duplicated=… failover_s=… p99_ms=… nats_kill_gap_s=…
-nats_restart_gap_s=… service_kill_gap_s=… redelivered=…"""
+nats_restart_gap_s=… service_kill_gap_s=… event_lag_max_s=… redelivered=… stuck=…"""
 
 from __future__ import annotations
 
@@ -81,10 +87,17 @@ from mapnet.ops.status import wait_until_up
 from mapnet.runtime import logs, mongo
 from mapnet.runtime.bus import STREAM_REPLICAS_VAR, BusClient
 from mapnet.runtime.credentials import servers
+from mapnet.runtime.requests import REPEAT_WAIT_S, REPLY_CACHE
 from mapnet.runtime.subscriptions import PROCESSED
 
 NODES = 3
-REPEAT_AFTER_S = 2.0  # a command unanswered this long is sent again, same id
+# A command unanswered this long is sent again, same id: longer than the registry waits for
+# the answer of the same command still running, so that its answer (``conflict``) comes back
+# rather than a time-out, and a waiting repeat is not sent again on top of it.
+REPEAT_AFTER_S = REPEAT_WAIT_S + 1.0
+# A command still refused with ``conflict`` this long after the sending stopped is counted as
+# stuck: its claim was left by the killed process, and holds until CLAIM_LEASE_S has passed.
+STUCK_AFTER_S = 30.0
 GIVE_UP_S = 120.0  # an answer still missing this long after the sending stopped fails the run
 DRAIN_S = 120.0
 DURABLE = "bench_failover"
@@ -125,12 +138,14 @@ def count_duplicated(seen: Seen) -> int:
     return stored_again + made_again
 
 
-def gap_around(answers: list[float], moment: float) -> float:
-    """The time without an answer that spans ``moment``: from the last answer before it to the
-    first after it."""
-    before = max((t for t in answers if t <= moment), default=moment)
-    after = min((t for t in answers if t > moment), default=moment)
-    return after - before
+def gap_after(answers: list[float], moment: float, until: float) -> float:
+    """The longest time without an answer that a fault at ``moment`` may have caused: among
+    the gaps between answers that end after it and no later than ``until`` (the next fault).
+    Not just the gap spanning the moment itself: answers already on their way still arrive
+    just after a process is killed."""
+    times = sorted(answers)
+    return max((b - a for a, b in itertools.pairwise(times) if moment < b <= until),
+               default=0.0)  # fmt: skip
 
 
 def longest_gap(answers: list[float], started: float) -> float:
@@ -175,12 +190,13 @@ class Commands:
     waited_ms: list[float] = field(default_factory=list)
     repeats: int = 0
     unanswered: int = 0
+    stuck: int = 0
 
-    async def one(self, i: int, give_up_at: float) -> None:
+    async def one(self, i: int, give_up_at: float, stuck_at: float) -> None:
         command = sme(i)
         command_id = f"failover-{i}"
         sent = time.perf_counter()
-        tries = 0
+        tries, last = 0, ""
         while True:
             try:
                 view = await self.client.call(
@@ -188,12 +204,19 @@ class Commands:
                 )
                 break
             except Refused as refused:
-                if refused.code != "region_unavailable":
+                # Unavailable: nobody answered (in time). Conflict: the registry holds a claim
+                # on this command id, still running or left by a process that died running it.
+                if refused.code not in ("region_unavailable", "conflict"):
                     raise  # a refusal of the command itself: the benchmark is wrong
+                last = refused.code
             except (nats.errors.Error, OSError):
-                pass  # the connection is between servers: it reconnects by itself
-            if time.perf_counter() > give_up_at:
-                self.unanswered += 1
+                last = "disconnected"  # between servers: the connection comes back by itself
+            now = time.perf_counter()
+            if now > give_up_at or (last == "conflict" and now > stuck_at):
+                if last == "conflict":
+                    self.stuck += 1
+                else:
+                    self.unanswered += 1
                 return
             self.repeats += 1
             # Backing off as a client should: the repeats of a region's waiting commands
@@ -208,12 +231,13 @@ class Commands:
 
     async def send(self, count: int, rate: float, started: float, seconds: float) -> None:
         give_up_at = started + seconds + GIVE_UP_S
+        stuck_at = started + seconds + STUCK_AFTER_S
         tasks = []
         for i in range(count):
             delay = started + i / rate - time.perf_counter()
             if delay > 0:
                 await asyncio.sleep(delay)
-            tasks.append(asyncio.create_task(self.one(i, give_up_at)))
+            tasks.append(asyncio.create_task(self.one(i, give_up_at, stuck_at)))
         await asyncio.gather(*tasks)
 
 
@@ -253,6 +277,12 @@ async def passed_over(mongo_url: str) -> int:
     return sum(
         [doc.get("seen_again", 0) async for doc in db[PROCESSED].find({}, {"seen_again": 1})]
     )
+
+
+async def claims_left(mongo_url: str) -> int:
+    """Commands the registry claimed and never answered: cut short by its killed process."""
+    db = mongo.database(mongo.client(mongo_url), REGION, "registry")
+    return int(await db[REPLY_CACHE].count_documents({"reply": {"$exists": False}}))
 
 
 async def stream_leader(nc: NATS) -> str:
@@ -348,7 +378,12 @@ async def run(home: Path, seconds: float, rate: float) -> dict[str, object]:
         services += [registry, matching]
         for service in services:
             service.start()
-        await wait_until_up(REGION, url, [s.name for s in services], timeout_s=120)
+        try:
+            await wait_until_up(REGION, url, [s.name for s in services], timeout_s=120)
+        except TimeoutError:
+            for service in services:
+                print(f"{service.name}'s log ends:\n{service.tail()}", file=sys.stderr)
+            raise
         print(f"servers and services up in {time.perf_counter() - begun:.1f} s", flush=True)
         nc = await connection(url)
         seen, stop = Seen(), asyncio.Event()
@@ -371,7 +406,9 @@ async def run(home: Path, seconds: float, rate: float) -> dict[str, object]:
         lost = count_lost(commands.acknowledged, seen, await read_model_smes(mongo_url))
         duplicated = count_duplicated(seen)
         waited = sorted(commands.waited_ms)
-        print(f"{commands.repeats} commands were sent again after no answer", flush=True)
+        left = await claims_left(mongo_url)
+        print(f"{commands.repeats} commands were sent again after no answer; the registry "
+              f"holds {left} claims without an answer", flush=True)  # fmt: skip
         for a, b in widest_gaps(commands.answered_at, started):
             print(f"no answer from {a - started:5.1f} s to {b - started:5.1f} s", flush=True)
         latest = sorted(
@@ -389,11 +426,16 @@ async def run(home: Path, seconds: float, rate: float) -> dict[str, object]:
             "failover_s": f"{longest_gap(commands.answered_at, started):.2f}",
             "p99_ms": round(waited[min(len(waited) - 1, int(len(waited) * 0.99))]),
             **{
-                f"{fault}_gap_s": f"{gap_around(commands.answered_at, moments[fault]):.2f}"
-                for fault in ("nats_kill", "nats_restart", "service_kill")
+                f"{fault}_gap_s": f"{gap_after(commands.answered_at, moments[fault], until):.2f}"
+                for fault, until in (
+                    ("nats_kill", moments["nats_restart"]),
+                    ("nats_restart", moments["service_kill"]),
+                    ("service_kill", float("inf")),
+                )
             },
             "event_lag_max_s": f"{event_lag_max(commands.answer_of, seen.first_seen):.2f}",
             "redelivered": seen.delivered_again + await passed_over(mongo_url),
+            "stuck": commands.stuck,
             "unanswered": commands.unanswered,
         }
     finally:
