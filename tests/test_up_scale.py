@@ -23,9 +23,11 @@ import nats
 import pytest
 
 from contracts import events as ev
+from mapnet.ops.scale import ScaleError, parse_scale
 from mapnet.ops.servers import free_port, logged_in_url
 from mapnet.runtime import mongo
 from mapnet.runtime.bus import BusClient
+from mapnet.runtime.declaration import service_names
 from services.notify.adapters.repository import DELIVERIES
 from tests.helpers import eventually
 from tests.test_embedded import interrupt, pid_alive, start_up, until_running, up_env
@@ -171,3 +173,35 @@ async def test_up_scales_matching_and_notify_sharing_their_work_once(tmp_path: P
         interrupt(proc)
     assert proc.returncode == 0
     assert not [pid for pid in all_pids if pid_alive(pid)], "processes left behind"
+
+
+@pytest.mark.parametrize(
+    ("scale", "said"),
+    [
+        ("portal=2", "one HTTP port"),
+        ("matching=0", "from 1 to 8"),
+        ("matching=9", "from 1 to 8"),
+        ("matching=two", "from 1 to 8"),
+        ("nope=2", "no service 'nope'"),
+        ("matching", "pairs such as"),
+        ("matching=2,matching=3", "twice"),
+    ],
+)
+def test_scale_refuses_what_it_cannot_run(scale: str, said: str) -> None:
+    with pytest.raises(ScaleError, match=said):
+        parse_scale(scale, service_names())
+
+
+def test_scale_reads_each_service_and_its_processes() -> None:
+    assert parse_scale(" matching=2, notify=3 ", service_names()) == {"matching": 2, "notify": 3}
+    assert parse_scale(None, service_names()) == {}
+
+
+def test_up_refuses_a_scale_it_cannot_run(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "mapnet", "up", "--scale", "portal=2"],
+        env=up_env(tmp_path, free_port(), free_port()), capture_output=True, text=True,
+        timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 2 and "one HTTP port" in done.stderr, done.stdout + done.stderr
+    assert not (tmp_path / "up.json").exists()  # nothing started
