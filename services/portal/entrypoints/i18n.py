@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from babel import Locale, UnknownLocaleError
+from babel.messages.catalog import Catalog, Message
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from jinja2 import Environment, FileSystemLoader, pass_context
@@ -34,6 +35,7 @@ from werkzeug.datastructures import LanguageAccept
 from werkzeug.http import parse_accept_header
 
 from contracts.common import CountryCode
+from mapnet.runtime import logs
 
 from .formats import Formats
 
@@ -53,10 +55,55 @@ def translations(language: str, directory: Path = LOCALE) -> gettext_module.Null
         return gettext_module.NullTranslations()
     with po.open("rb") as handle:
         catalog = read_po(handle, locale=language)
+    for message in broken(catalog):
+        # A translator's slip must not crash the pages that show it: the message is read in
+        # English instead, and the log names it for the catalogue to be mended.
+        logs.get(service="portal").warning(
+            "catalogue_message_dropped", language=language, msgid=message.id,
+            context=message.context, line=message.lineno,
+        )  # fmt: skip
+        catalog.delete(message.id, context=message.context)
     compiled = io.BytesIO()
     write_mo(compiled, catalog)
     compiled.seek(0)
     return gettext_module.GNUTranslations(compiled)
+
+
+def broken(catalog: Catalog) -> list[Message]:
+    """The messages whose translation would fail where it is filled in (``tr``, the pages'
+    ``{% trans %}``): a placeholder the English text does not have, a placeholder of another
+    type, a stray ``%`` (Babel's own checks, then each translation filled in as the pages
+    would fill it)."""
+    found = [message for message, errors in catalog.check() if errors]
+    for message in catalog:
+        if message.id and message not in found and not _fills_in(message):
+            found.append(message)
+    return found
+
+
+def _fills_in(message: Message) -> bool:
+    """Whether each translation of the message fills in as its English text does (jinja's
+    i18n fills every text in, with or without values; a text that does not fill in itself is
+    one only ``tr`` writes without values, and is left as it is)."""
+    ids, strings = _texts(message.id), _texts(message.string)
+    names = {n for text in ids for n in re.findall(r"%\((\w+)\)", text)}
+    values = {name: 1 for name in names}
+    try:
+        for text in ids:
+            _ = text % values
+    except (KeyError, ValueError, TypeError):
+        return True
+    try:
+        for text in strings:
+            _ = text % values
+    except (KeyError, ValueError, TypeError):
+        return False
+    return True
+
+
+def _texts(value: object) -> list[str]:
+    """A message's texts (one, or its singular and plural forms), those not empty."""
+    return [str(text) for text in (value if isinstance(value, (tuple, list)) else [value]) if text]
 
 
 def written_in(language: str, directory: Path = LOCALE) -> str:

@@ -14,6 +14,7 @@ from fastapi import Request
 from fastapi.responses import PlainTextResponse
 from fastapi.testclient import TestClient
 from starlette.types import Receive, Scope, Send
+from structlog.testing import capture_logs
 
 from contracts.errors import Refused
 from services.portal.adapters import passwords
@@ -254,3 +255,34 @@ def test_a_page_says_its_language_and_that_it_differs_by_the_persons(
     api = wrapped.get("/api/x", headers={"Accept-Language": "de"})  # the region's, always
     assert api.headers["Content-Language"] == "en" and "Accept-Language" not in api.headers["Vary"]
     assert varying("*", LANGUAGE_CHOSEN_BY) == "*"
+
+
+def test_a_broken_translation_is_read_in_english_and_logged_once(tmp_path: Path) -> None:
+    """A translator's slip (a placeholder the English text has not, a stray %) would make the
+    pages that show the message fail: the catalogue drops such a message when it is read, with
+    one warning naming it, and the message is written in English; the rest stays German."""
+    german_catalogue(tmp_path)
+    po = tmp_path / "de" / "LC_MESSAGES" / "messages.po"
+    broken = {
+        "MAPnet %(region)s": "MAPnet %(regin)s",  # every page's heading (base.html)
+        "check: %(names)s": "prüfen: %(names)s zu 100 %",  # tr's
+    }
+    po.write_text(po.read_text(encoding="utf-8") + "".join(
+        f'msgid "{k}"\nmsgstr "{v}"\n\n' for k, v in broken.items()), encoding="utf-8")  # fmt: skip
+    with capture_logs() as logged:
+        languages = i18n.Languages(tmp_path)
+    dropped = [e for e in logged if e["event"] == "catalogue_message_dropped"]
+    assert sorted(e["msgid"] for e in dropped) == sorted(broken)
+    assert all(e["log_level"] == "warning" and e["language"] == "de" for e in dropped)
+    german = languages.named("de")
+    assert german is not None
+    with i18n.speaking(german):
+        assert i18n.tr("check: %(names)s", names="email") == "check: email"
+        assert i18n.tr("Your account") == "Ihr Konto"
+    # A page showing the message: written, in German, with that heading in English.
+    accounts = Accounts(MemoryStore(), passwords.hashed, passwords.verified, 1.0)
+    settings = PortalSettings.model_validate({"MAPNET_PORTAL_LOCALE_DIR": tmp_path})
+    portal = TestClient(create_app(Portal("tallinn", accounts, settings)))
+    page = portal.get("/signin", headers={"Accept-Language": "de"})
+    assert page.status_code == 200 and "<h1>Anmelden</h1>" in page.text
+    assert "MAPnet Tallinn" in page.text
