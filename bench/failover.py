@@ -43,7 +43,7 @@ duplicates; ``stuck``, commands still refused with ``conflict`` 30 s after the s
 (the killed process's claim on them holds for the registry's claim lease). A command never
 answered otherwise, or anything lost or duplicated, fails the run.
 
-    python -m bench.failover [--seconds 60] [--rate 20]
+    python -m bench.failover [--seconds 60] [--rate 20] [--repeat-after-s 6]
 
 Last line: commands=… events=… lost=… duplicated=… failover_s=… p99_ms=… nats_kill_gap_s=…
 nats_restart_gap_s=… service_kill_gap_s=… event_lag_max_s=… redelivered=… stuck=…"""
@@ -184,6 +184,7 @@ class Commands:
     """The commands sent and their answers."""
 
     client: BusClient
+    repeat_after_s: float = REPEAT_AFTER_S
     acknowledged: dict[str, str] = field(default_factory=dict)  # company → SME id
     answered_at: list[float] = field(default_factory=list)
     answer_of: dict[str, float] = field(default_factory=dict)  # SME id → when answered
@@ -200,7 +201,7 @@ class Commands:
         while True:
             try:
                 view = await self.client.call(
-                    rg.REGISTER_SME, command, REGION, id=command_id, timeout_s=REPEAT_AFTER_S
+                    rg.REGISTER_SME, command, REGION, id=command_id, timeout_s=self.repeat_after_s
                 )
                 break
             except Refused as refused:
@@ -292,8 +293,8 @@ async def stream_leader(nc: NATS) -> str:
 
 
 async def faults(
-    nc: NATS, nodes: list[Managed], ports: list[int], registry: Managed, started: float,
-    seconds: float, moments: dict[str, float],
+    nc: NATS, url: str, nodes: list[Managed], ports: list[int], registry: Managed,
+    started: float, seconds: float, moments: dict[str, float],
 ) -> None:  # fmt: skip
     """The faults, at their times in the run: the registry stream's leading server killed and
     restarted; the registry's process killed and restarted."""
@@ -322,9 +323,27 @@ async def faults(
     registry.proc.send_signal(signal.SIGKILL)
     moments["service_kill"] = time.perf_counter()
     registry.proc.wait(10)
-    registry.start()
     print(f"{moments['service_kill'] - started:5.1f} s: killed the registry's process, "
-          "started it again", flush=True)  # fmt: skip
+          "starting it again", flush=True)  # fmt: skip
+    await start_service(registry, url)
+
+
+async def start_service(process: Managed, url: str, tries: int = 3) -> None:
+    """Starts a service's process and waits until it answers. One that exits while starting is
+    started again, as a supervisor would, after its log's end is shown: on a cluster just
+    formed, under load, a JetStream request of the services' start-up was seen to time out."""
+    for _ in range(tries):
+        process.start()
+        deadline = time.monotonic() + 120
+        while process.alive() and time.monotonic() < deadline:
+            with contextlib.suppress(TimeoutError):
+                await wait_until_up(REGION, url, [process.name], timeout_s=2)
+                return
+        if process.alive():
+            raise TimeoutError(f"{process.name} did not answer in 120 s:\n{process.tail(60)}")
+        print(f"{process.name} exited while starting; again. Its log ends:\n{process.tail(60)}",
+              file=sys.stderr)  # fmt: skip
+    raise RuntimeError(f"{process.name} did not start in {tries} tries")
 
 
 async def rejoined(nc: NATS, timeout_s: float = 60) -> float:
@@ -354,7 +373,9 @@ async def drained(
     return time.perf_counter() - started
 
 
-async def run(home: Path, seconds: float, rate: float) -> dict[str, object]:
+async def run(
+    home: Path, seconds: float, rate: float, repeat_after_s: float = REPEAT_AFTER_S
+) -> dict[str, object]:
     begun = time.perf_counter()
     ports = [free_port() for _ in range(NODES)]
     nodes = nats_cluster(REGION, ports, [free_port() for _ in range(NODES)], home)
@@ -374,28 +395,21 @@ async def run(home: Path, seconds: float, rate: float) -> dict[str, object]:
         for server, port in zip(servers_, [*ports, mongo_port], strict=True):
             wait_for_port(server, port)
         await asyncio.to_thread(wait_for_jetstream, url, NODES)
-        # Logged in as ``mapnet``, each service makes every stream of the region: both at once.
         services += [registry, matching]
-        for service in services:
-            service.start()
-        try:
-            await wait_until_up(REGION, url, [s.name for s in services], timeout_s=120)
-        except TimeoutError:
-            for service in services:
-                print(f"{service.name}'s log ends:\n{service.tail()}", file=sys.stderr)
-            raise
+        for service in services:  # the registry first: its streams are made by the first
+            await start_service(service, url)
         print(f"servers and services up in {time.perf_counter() - begun:.1f} s", flush=True)
         nc = await connection(url)
         seen, stop = Seen(), asyncio.Event()
         consumer = asyncio.create_task(consume(nc, seen, stop))
-        commands = Commands(BusClient(nc, source="mapnet/bench", home=REGION))
+        commands = Commands(BusClient(nc, source="mapnet/bench", home=REGION), repeat_after_s)
         count = round(seconds * rate)
         print(f"{count} commands at {rate:g}/s for {seconds:g} s on {NODES} servers …", flush=True)
         moments: dict[str, float] = {}
         started = time.perf_counter()
         await asyncio.gather(
             commands.send(count, rate, started, seconds),
-            faults(nc, nodes, ports, registry, started, seconds, moments),
+            faults(nc, url, nodes, ports, registry, started, seconds, moments),
         )
         took = await drained(seen, commands.acknowledged, mongo_url, DRAIN_S)
         print(f"every consumer caught up {took:.1f} s after the last answer", flush=True)
@@ -449,10 +463,10 @@ async def run(home: Path, seconds: float, rate: float) -> dict[str, object]:
                 process.wait_stopped()
 
 
-async def main(seconds: float, rate: float) -> None:
+async def main(seconds: float, rate: float, repeat_after_s: float) -> None:
     logs.configure("WARNING")
     with tempfile.TemporaryDirectory(prefix="mapnet-failover-") as tmp:
-        result = await run(Path(tmp), seconds, rate)
+        result = await run(Path(tmp), seconds, rate, repeat_after_s)
     unanswered = result.pop("unanswered")
     line = figures(**result)
     if result["lost"] or result["duplicated"] or unanswered:
@@ -467,5 +481,10 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--seconds", type=float, default=60.0, help="how long commands are sent")
     parser.add_argument("--rate", type=float, default=20.0, help="commands per second")
+    parser.add_argument(
+        "--repeat-after-s", type=float, default=REPEAT_AFTER_S,
+        help="a command unanswered this long is sent again (below the registry's wait for a "
+        "running repeat, 5 s, the repeats pile up in a loaded registry)",
+    )  # fmt: skip
     args = parser.parse_args()
-    asyncio.run(main(args.seconds, args.rate))
+    asyncio.run(main(args.seconds, args.rate, args.repeat_after_s))
