@@ -53,6 +53,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import itertools
 import json
 import signal
@@ -89,6 +90,7 @@ from mapnet.runtime.bus import STREAM_REPLICAS_VAR, BusClient
 from mapnet.runtime.credentials import servers
 from mapnet.runtime.requests import REPEAT_WAIT_S, REPLY_CACHE
 from mapnet.runtime.subscriptions import PROCESSED
+from services.matching.adapters.read_model import SMES
 
 NODES = 3
 # A command unanswered this long is sent again, same id: longer than the registry waits for
@@ -267,23 +269,27 @@ async def consume(nc: NATS, seen: Seen, stop: asyncio.Event) -> None:
                 await msg.ack()  # not acknowledged: handed again, and counted as such
 
 
+@functools.cache
+def database(mongo_url: str, service: str) -> mongo.Database:
+    """A service's database, on one client for the run (it is read every half second)."""
+    return mongo.database(mongo.client(mongo_url), REGION, service)
+
+
 async def read_model_smes(mongo_url: str) -> set[str]:
-    db = mongo.database(mongo.client(mongo_url), REGION, "matching")
-    return {doc["sme_id"] async for doc in db["smes"].find({}, {"sme_id": 1})}
+    found = database(mongo_url, "matching")[SMES].find({}, {"sme_id": 1})
+    return {doc["sme_id"] async for doc in found}
 
 
 async def passed_over(mongo_url: str) -> int:
     """Events matching was handed again after it had handled them (its log counts them)."""
-    db = mongo.database(mongo.client(mongo_url), REGION, "matching")
-    return sum(
-        [doc.get("seen_again", 0) async for doc in db[PROCESSED].find({}, {"seen_again": 1})]
-    )
+    log = database(mongo_url, "matching")[PROCESSED].find({}, {"seen_again": 1})
+    return sum([doc.get("seen_again", 0) async for doc in log])
 
 
 async def claims_left(mongo_url: str) -> int:
     """Commands the registry claimed and never answered: cut short by its killed process."""
-    db = mongo.database(mongo.client(mongo_url), REGION, "registry")
-    return int(await db[REPLY_CACHE].count_documents({"reply": {"$exists": False}}))
+    replies = database(mongo_url, "registry")[REPLY_CACHE]
+    return int(await replies.count_documents({"reply": {"$exists": False}}))
 
 
 async def stream_leader(nc: NATS) -> str:
