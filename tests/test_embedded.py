@@ -583,6 +583,9 @@ async def test_make_run_demo_signs_each_demo_user_in_to_their_roles_pages(tmp_pa
                     found = re.search(r'href="(/events/[^"]+/organise)"', home_text)
                     assert found, home_text
                     allowed = [*allowed, found.group(1)]
+                    # Its remote meetings have rooms: the demo's public template (README).
+                    agendas = await http.get(found.group(1).replace("/organise", "/agendas"))
+                    assert "https://meet.jit.si/mapnet-demo-" in agendas.text
                 for path in allowed:
                     assert (await http.get(path)).status_code == 200, (name, path)
                 if name == "sme":  # the demo's profiles: partner search finds and explains

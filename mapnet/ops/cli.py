@@ -42,6 +42,9 @@ console = Console(stderr=True)
 
 SERVICE_CHOICES = [*declared(), "all"]
 
+# Where the demo's remote meetings meet, unless MAPNET_MEETING_ROOM_URL says otherwise.
+DEMO_ROOMS = "https://meet.jit.si/mapnet-demo-{meeting_id}"
+
 
 def _settings(regions: str | None = None) -> Settings:
     if regions:
@@ -83,6 +86,8 @@ def up(
         raise typer.Exit(2) from exc
     if with_demo:
         os.environ["MAPNET_DEMO"] = "1"  # the portal's sign-in page lists the demo accounts
+        # The demo's remote meetings get rooms (a region sets its own; this one is public).
+        os.environ.setdefault("MAPNET_MEETING_ROOM_URL", DEMO_ROOMS)
     supervisor = Supervisor(
         settings,
         settings.regions,
