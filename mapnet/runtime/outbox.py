@@ -119,8 +119,9 @@ def _subject(env: Envelope[Any]) -> str:
 class OutboxRelay:
     """Publishes pending events. A writer names the record it just changed and the relay sends
     that record's outbox at once; a scan of the watched collections at start, half a second
-    after a failed send, and otherwise every ``scan_every_s`` sends whatever a crashed process
-    (or a failed send) left behind.
+    after a failed send (then twice as late while sends keep failing, up to five seconds), and
+    otherwise every ``scan_every_s`` sends whatever a crashed process (or a failed send) left
+    behind.
 
     The scan is rare while all goes well because it reads every record on nx-27017 (a range
     query is not answered from an index there): 0.7 s per 10,000 SMEs, during which the
@@ -187,22 +188,25 @@ class OutboxRelay:
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
-        next_scan = loop.time()
+        next_scan, failures = loop.time(), 0
         while True:
             try:
+                # What was just written first: a scan that fails (one event that cannot go
+                # out) must not keep the relay from sending what is written meanwhile.
+                await self._send_dirty()
                 if loop.time() >= next_scan:
                     await self.flush()
                     next_scan = loop.time() + self._scan_every_s
-                await self._send_dirty()
+                failures = 0
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # NATS or Mongo away: keep the events, try again later
                 self._log.warning("outbox_relay_failed", error=f"{type(exc).__name__}: {exc}")
-                await asyncio.sleep(0.5)
-                # What failed is still pending: a scan sends it, soon but not in a tight loop
-                # (a failed scan too: one event that cannot go out must not keep the relay
-                # scanning every half second, and from sending what is written meanwhile).
-                next_scan = loop.time() + 5.0
+                # What failed is still pending: a scan sends it half a second later, then
+                # twice as late while sends keep failing, up to five seconds (not a tight
+                # loop on an event that cannot go out; soon after a NATS server comes back).
+                failures += 1
+                next_scan = loop.time() + min(0.5 * 2 ** (failures - 1), 5.0)
             timeout = max(0.0, next_scan - loop.time())
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout)
