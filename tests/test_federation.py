@@ -254,7 +254,9 @@ async def test_a_profile_published_in_berlin_is_found_from_tallinn(net: LocalNet
         f"mapnet.{r}.{name}" for r in (H, B) for name in (
             "registry.event.sme_shared", "registry.event.sme_unshared",
             "registry.event.sme_erased", "events.event.entry_shared",
-            "events.event.entry_unshared", "matching.event.schedule_published")
+            "events.event.entry_unshared", "events.event.guest_registration_changed",
+            "matching.event.schedule_published", "matching.event.schedule_changed",
+            "matching.event.meeting_held")
     }  # fmt: skip
 
 

@@ -18,6 +18,7 @@ from typing import Any
 
 import httpx
 import icalendar
+import nats
 import pytest
 
 from contracts import events as ev
@@ -26,8 +27,10 @@ from contracts.access import Actor
 from contracts.common import SmeRef
 from contracts.errors import Refused
 from mapnet.dev.localnet import LocalNetwork
+from mapnet.ops.servers import service_login_url
 from mapnet.runtime import logs, mongo
 from mapnet.runtime.bus import BusClient
+from mapnet.runtime.routing import service_inbox
 from services.matching.tests.test_matching_bus import brokerage
 from services.portal.adapters.store import PortalStore
 from services.portal.entrypoints.wiring import accounts_on
@@ -199,3 +202,27 @@ async def test_a_contact_meets_at_another_regions_event_from_their_own_regions_p
         assert after.status_code == 200 and room not in after.text
         ics = await kati.get(f"{page}/agenda.ics")
         assert icalendar.Calendar.from_ical(ics.text).walk("VEVENT") == []
+
+
+async def test_the_portal_logged_in_as_itself_reaches_the_region_hosting_an_event(
+    net: LocalNetwork,
+) -> None:
+    """As `mapnet serve portal` runs it (its own NATS user, as in Kubernetes): a network
+    operation about Helsinki's event reaches Helsinki, which answers it (here: a refusal, the
+    contact's company has no seat), and the server saw no request the portal may not send."""
+    helsinki = await net.client(H)
+    event = await helsinki.call(ev.PUBLISH_EVENT, brokerage(), H)
+    r = net.regions[T]
+    nc = await nats.connect(service_login_url(T, r.nats_port, r.home, "portal"),
+                            inbox_prefix=service_inbox(T, "portal"))  # fmt: skip
+    portal = BusClient(nc, home=T)
+    try:
+        contact = Actor(id="kati@remote.ee", role="sme", region=T, sme_id="no-seat")
+        with pytest.raises(Refused) as answered:
+            await portal.call(m.LIST_PARTICIPANTS, m.ListParticipants(event_id=event.event_id),
+                              H, actor=contact)  # fmt: skip
+        assert answered.value.code == "forbidden", answered.value
+    finally:
+        await portal.close()
+    log = r.nats.log_path.read_text(errors="replace")
+    assert not [line for line in log.splitlines() if "Violation" in line and "portal" in line]

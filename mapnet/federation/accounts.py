@@ -143,6 +143,10 @@ def service_permissions(service: str, region: str) -> Permissions:
     """What ``mapnet.<service>`` may do in ``region``, from its routes and declaration."""
     need = needs(service)
     publish = [op.subject(region) for op in need.asks]
+    # A network operation it asks may be sent to another region, across the hub (the portal
+    # sends a contact's registration or meeting request to the region hosting the event); the
+    # other region's server answers it only for this region's people (runtime/access.py).
+    publish += [f"mapnet.*.{op.service}.{op.kind}.{op.name}" for op in need.asks if op.network]
     # Every service's health: `mapnet status` in the service's container checks the region.
     publish.append(subject(region, "*", "query", "health"))
     if need.publishes_events:

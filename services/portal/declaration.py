@@ -84,6 +84,7 @@ SERVICE = ServiceDeclaration(
         "registry.cmd.withdraw_profile",
         "registry.query.get_kpis",
         "registry.query.get_sme",
+        "registry.query.list_clusters",
         "registry.query.list_facts",
         "registry.query.list_profile_reviews",
         "registry.query.search_smes",
