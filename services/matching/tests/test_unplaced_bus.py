@@ -12,6 +12,7 @@ import pytest
 
 from contracts import matching as c
 from contracts.access import Actor
+from contracts.common import SmeRef
 from contracts.errors import Refused
 from mapnet.runtime.bus import BusClient
 from services.matching.service_layer import handlers
@@ -22,19 +23,26 @@ from tests.helpers import eventually, published
 pytestmark = pytest.mark.usefixtures("region_app")
 
 
+async def accepted(
+    client: BusClient, region: str, event_id: str, p: list[SmeRef], *pairs: tuple[int, int]
+) -> list[str]:
+    """Each pair's meeting, requested by the first and accepted by the second: their ids."""
+    ids = []
+    for a, b in pairs:
+        asked = await request(client, region, event_id, p[a], p[b])
+        answer = c.RespondMeeting(meeting_id=asked.meeting_id, accept=True, responder=p[b])
+        await client.call(c.RESPOND_MEETING, answer, region)
+        ids.append(asked.meeting_id)
+    return ids
+
+
 async def test_the_requests_left_out_are_told_with_why_and_only_to_the_events_organiser(
     client: BusClient, region: str
 ) -> None:
     # Four slots, two tables, at most one meeting per participant: participant 0 is asked by
     # 1 and 2 and can hold only one of the two.
     event_id, p = await event_with_participants(client, region, 4, max_meetings_per_participant=1)
-    for a, b in ((1, 0), (2, 0)):
-        asked = await request(client, region, event_id, p[a], p[b])
-        await client.call(
-            c.RESPOND_MEETING,
-            c.RespondMeeting(meeting_id=asked.meeting_id, accept=True, responder=p[b]),
-            region,
-        )
+    await accepted(client, region, event_id, p, (1, 0), (2, 0))
     organiser = Actor(id="org@tallinn.example", role="organiser", region=region,
                       event_ids=[event_id])  # fmt: skip
     with pytest.raises(Refused) as before:  # nothing to explain before a schedule
@@ -73,15 +81,7 @@ async def test_the_organiser_adds_and_moves_a_meeting_by_hand_checked_against_bo
     servers: Servers, client: BusClient, region: str
 ) -> None:
     event_id, p = await event_with_participants(client, region, 4, max_meetings_per_participant=1)
-    ids = []
-    for a, b in ((1, 0), (2, 0)):
-        asked = await request(client, region, event_id, p[a], p[b])
-        await client.call(
-            c.RESPOND_MEETING,
-            c.RespondMeeting(meeting_id=asked.meeting_id, accept=True, responder=p[b]),
-            region,
-        )
-        ids.append(asked.meeting_id)
+    ids = await accepted(client, region, event_id, p, (1, 0), (2, 0))
     organiser = Actor(id="org@tallinn.example", role="organiser", region=region,
                       event_ids=[event_id])  # fmt: skip
     with pytest.raises(Refused) as unscheduled:
@@ -155,15 +155,7 @@ async def test_a_cancelled_meeting_leaves_the_published_schedule_at_once_and_in_
     servers: Servers, client: BusClient, region: str
 ) -> None:
     event_id, p = await event_with_participants(client, region, 4)
-    ids = []
-    for a, b in ((1, 0), (2, 3)):
-        asked = await request(client, region, event_id, p[a], p[b])
-        await client.call(
-            c.RESPOND_MEETING,
-            c.RespondMeeting(meeting_id=asked.meeting_id, accept=True, responder=p[b]),
-            region,
-        )
-        ids.append(asked.meeting_id)
+    ids = await accepted(client, region, event_id, p, (1, 0), (2, 3))
     schedule = await client.call(
         c.SCHEDULE_EVENT, c.ScheduleEvent(event_id=event_id, time_limit_s=2), region
     )
@@ -196,12 +188,7 @@ async def test_a_meeting_cancelled_while_the_schedule_is_made_leaves_it_too(
     (so the cancellation's own unschedule found nothing to remove): it leaves the schedule
     right after, in the next version the network's copies take."""
     event_id, p = await event_with_participants(client, region, 4)
-    ids = []
-    for a, b in ((1, 0), (2, 3)):
-        asked = await request(client, region, event_id, p[a], p[b])
-        await client.call(c.RESPOND_MEETING, c.RespondMeeting(
-            meeting_id=asked.meeting_id, accept=True, responder=p[b]), region)  # fmt: skip
-        ids.append(asked.meeting_id)
+    ids = await accepted(client, region, event_id, p, (1, 0), (2, 3))
     solving, cancelled = threading.Event(), threading.Event()
     real = handlers.solve
 
