@@ -305,9 +305,12 @@ class OutboxRelay:
     async def _mark_sent(self, coll: Collection, marks: list[UpdateOne]) -> int:
         if not marks:
             return 0
-        await coll.bulk_write(marks, ordered=False)
-        self.published += len(marks)
-        return len(marks)
+        done = await coll.bulk_write(marks, ordered=False)
+        # Only the events this relay marked: one sent twice (the scan and the writer's wake
+        # both found it pending; JetStream kept it once) is counted once.
+        marked = int(done.modified_count)
+        self.published += marked
+        return marked
 
 
 Entry = tuple[str, str, bytes, str | None]  # event id, subject, payload, traceparent
