@@ -48,15 +48,16 @@ browser:
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq poppler-utils >/dev/null; }
 
 # Test processes, each with its own servers, a test file kept in one process (its module-wide
-# servers and regions are set up once): one more than the cores, at most four, as the suite
-# waits on servers and subprocesses as much as it computes. On two cores: one process took
-# 14 minutes, two 10:48, three 9:31. Counted by the venv's Python (built before the recipe
-# runs: no `python3` need be on the PATH), from the cores this process may use (taskset's or a
+# servers and regions are set up once): two more than the cores, at most four, as the suite
+# waits on servers and subprocesses (a region starting, a benchmark's run) as much as it
+# computes. On two cores: one process took 14 minutes, two 10:48, three 9:31 (a smaller suite);
+# with today's, three took 13:58. Counted by the venv's Python (built before the recipe runs:
+# no `python3` need be on the PATH), from the cores this process may use (taskset's or a
 # cpuset's, where the system tells them); two when it cannot tell.
-TEST_PROCESSES_BY_CORES := import os; cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1; print(min(cores + 1, 4))
+TEST_PROCESSES_BY_CORES := import os; cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1; print(min(cores + 2, 4))
 TEST_PROCESSES ?= $(shell $(BIN)/python -c '$(TEST_PROCESSES_BY_CORES)' 2>/dev/null || echo 2)
 pytest: $(STAMP) browser
-	$(BIN)/pytest -q -n $(TEST_PROCESSES) --dist loadfile
+	$(BIN)/pytest -q -n $(TEST_PROCESSES) --dist loadfile --durations=15
 
 test: lint typecheck pytest
 
