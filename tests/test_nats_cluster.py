@@ -18,7 +18,7 @@ import pytest
 from contracts import registry as rg
 from contracts.access import Actor
 from contracts.errors import Refused
-from mapnet.ops.servers import Managed, cluster_url, free_port, nats_cluster, wait_for_jetstream
+from mapnet.ops.servers import Managed, cluster_url, free_ports, nats_cluster, wait_for_jetstream
 from mapnet.runner import Assembly
 from mapnet.runtime.bus import STREAM_REPLICAS_VAR, BusClient, stream_replicas
 from mapnet.runtime.settings import Settings
@@ -32,8 +32,9 @@ pytestmark = pytest.mark.timeout(240)
 @pytest.fixture
 def cluster(tmp_path: Path) -> Iterator[tuple[str, str, list[Managed]]]:
     region = unique_region()
-    ports = [free_port() for _ in range(3)]
-    nodes = nats_cluster(region, ports, [free_port() for _ in range(3)], tmp_path)
+    taken = free_ports(6)  # the servers' client ports, then their route ports
+    ports = taken[:3]
+    nodes = nats_cluster(region, ports, taken[3:], tmp_path)
     for node in nodes:
         node.start()
     try:

@@ -4,6 +4,7 @@ MongoDB wire-protocol server on SQLite. Both keep their data under .mapnet/<regi
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ctypes
 import os
 import shutil
@@ -75,9 +76,20 @@ def port_open(port: int, host: str = "127.0.0.1") -> bool:
 
 
 def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    return free_ports(1)[0]
+
+
+def free_ports(count: int) -> list[int]:
+    """``count`` different ports free now: each socket is held until all are taken, as the
+    system may hand out a port just let go again (two servers of a cluster were once given the
+    same one)."""
+    with contextlib.ExitStack() as held:
+        ports = []
+        for _ in range(count):
+            sock = held.enter_context(socket.socket(socket.AF_INET, socket.SOCK_STREAM))
+            sock.bind(("127.0.0.1", 0))
+            ports.append(int(sock.getsockname()[1]))
+        return ports
 
 
 def _load_libc() -> Any:
@@ -424,7 +436,7 @@ def embedded_pair(name: str, home: Path, *, discard: bool = False) -> Iterator[t
     ``discard``: the data is thrown away afterwards (a test session's), so the servers are
     killed rather than stopped: a NATS server that held a test session's thousands of streams
     took 10 to 20 s to shut down gracefully, for files nobody reads again."""
-    nats_port, mongo_port = free_port(), free_port()
+    nats_port, mongo_port = free_ports(2)
     nats = nats_server(name, nats_port, home, any_region=True)
     mongo = mongo_server(name, mongo_port, home)
     try:
