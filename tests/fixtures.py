@@ -29,6 +29,7 @@ from mapnet.runtime import logs
 from mapnet.runtime.bus import BusClient
 from mapnet.runtime.credentials import SERVICE_USER, with_login
 from mapnet.runtime.declaration import service_names
+from mapnet.runtime.mongo import Client, Database
 from mapnet.runtime.needs import needs
 from mapnet.runtime.settings import Settings
 from services.notify.settings import NotifySettings
@@ -179,6 +180,16 @@ def unique_region() -> str:
 @pytest.fixture
 def region() -> str:
     return unique_region()
+
+
+@pytest.fixture
+async def db(servers: Servers) -> AsyncIterator[Database]:
+    """A database of its own on the test servers, for an adapter's test; dropped after."""
+    client: Client = Client(servers.mongo_url)
+    name = f"scratch_{''.join(random.choices(string.ascii_lowercase, k=10))}"
+    yield client[name]
+    await client.drop_database(name)
+    client.close()
 
 
 @pytest.fixture

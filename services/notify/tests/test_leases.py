@@ -5,34 +5,20 @@ and drops mail queued before its recipient withdrew consent."""
 from __future__ import annotations
 
 import asyncio
-import uuid
-from collections.abc import AsyncIterator
 from typing import Any
-
-import pytest
 
 from mapnet.dev.mailbox import MailStore
 from mapnet.runtime.codec import make_envelope
-from mapnet.runtime.mongo import Client, Database
+from mapnet.runtime.mongo import Database
 from services.notify.adapters.mail import SmtpPool
 from services.notify.adapters.repository import NotifyStore
 from services.notify.adapters.webhooks import WebhookPoster
 from services.notify.service_layer.dispatcher import Dispatcher
-from tests.fixtures import Servers
 from tests.helpers import eventually
 
 # nx-27017 compares ISO timestamps to the second, so a lease has surely run out only once the
 # second it ran out in is over (MongoDB compares the strings exactly).
 RUN_OUT_S = 1.2
-
-
-@pytest.fixture
-async def db(servers: Servers) -> AsyncIterator[Database]:
-    client: Client = Client(servers.mongo_url)
-    name = f"leases_{uuid.uuid4().hex[:8]}"
-    yield client[name]
-    await client.drop_database(name)
-    client.close()
 
 
 def mail(n: int) -> dict[str, Any]:

@@ -4,27 +4,13 @@ table at the same start, a reminder already sent stays sent; cancelled, it is dr
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import pytest
-
-from mapnet.runtime.mongo import Client, Database
+from mapnet.runtime.mongo import Database
 from services.notify.adapters.repository import NotifyStore, utc_key
-from tests.fixtures import Servers
 
 AT_NINE = datetime(2027, 3, 9, 9, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-async def db(servers: Servers) -> AsyncIterator[Database]:
-    client: Client = Client(servers.mongo_url)
-    name = f"reminders_{uuid.uuid4().hex[:8]}"
-    yield client[name]
-    await client.drop_database(name)
-    client.close()
 
 
 def meeting(starts: datetime, table: int | None = 0) -> dict[str, Any]:

@@ -7,7 +7,6 @@ erasure and queued after it is not queued."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -21,12 +20,11 @@ from contracts.common import SmeRef
 from mapnet.dev.mailbox import MailStore
 from mapnet.runtime.bus import BusClient
 from mapnet.runtime.codec import make_envelope
-from mapnet.runtime.mongo import Client, Database
+from mapnet.runtime.mongo import Database
 from services.notify.adapters.repository import NotifyStore
 from services.notify.domain import mails
 from services.notify.domain.rules import Person
 from services.notify.service_layer.handlers import Notifier
-from tests.fixtures import Servers
 from tests.helpers import eventually
 
 from .test_mail import wait_for
@@ -123,15 +121,6 @@ async def test_an_erased_sme_takes_its_surveyed_contacts_out_of_notify(
 
 
 # --- the race: contacts read before the erasure, the mail queued after it ---------------------
-
-
-@pytest.fixture
-async def db(servers: Servers) -> AsyncIterator[Database]:
-    client: Client = Client(servers.mongo_url)
-    name = f"survey_{uuid.uuid4().hex[:8]}"
-    yield client[name]
-    await client.drop_database(name)
-    client.close()
 
 
 async def test_a_survey_mail_to_a_contact_erased_meanwhile_is_not_queued(db: Database) -> None:

@@ -4,30 +4,16 @@ same fact still opens the other side's."""
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-
-import pytest
 
 from contracts import matching as mt
 from contracts.common import SmeRef
-from mapnet.runtime.mongo import Client, Database
+from mapnet.runtime.mongo import Database
 from services.reports.adapters.feedback_repository import FeedbackRepository
 from services.reports.domain import feedback as fb
-from tests.fixtures import Servers
 
 REGION = "tallinn"
 WINDOW = timedelta(days=14)
-
-
-@pytest.fixture
-async def db(servers: Servers) -> AsyncIterator[Database]:
-    client: Client = Client(servers.mongo_url)
-    name = f"feedback_{uuid.uuid4().hex[:8]}"
-    yield client[name]
-    await client.drop_database(name)
-    client.close()
 
 
 async def test_a_meeting_told_again_after_the_erasure_opens_no_survey_for_the_erased(
