@@ -15,6 +15,7 @@ from contracts import registry as reg
 from contracts.errors import Refused
 from contracts.subjects import stream_name
 from mapnet.dev.localnet import LocalNetwork
+from mapnet.federation.links import replication
 from mapnet.runtime.bus import BusClient
 
 from .helpers import eventually
@@ -136,7 +137,12 @@ async def test_status_shows_links_and_replication(net: LocalNetwork) -> None:
 
     report = await region_health(T, net.regions[T].nats_url, net.ids)
     assert report["links"] == {H: "up", B: "up"}
+    # Every other region is listed, even one whose source the link keeper has out for a moment.
     assert set(report["replication"]) == {H, B}
+    # A region of the network whose source is not in the stream (not yet added) shows waiting.
+    tallinn = await net.client(T)
+    copies = await replication(tallinn.nc, T, [H, B, "riga"])
+    assert copies["riga"] == {"state": "waiting", "behind": None, "active_ms": None}
     # Berlin writes: Tallinn's copy is behind until it has caught up, then says so.
     berlin = await net.client(B)
     for i in range(20):

@@ -194,9 +194,13 @@ class LinkKeeper:
         await js.update_stream(config)
 
 
-async def replication(nc: NATS, region: str) -> dict[str, dict[str, Any]]:
+async def replication(
+    nc: NATS, region: str, others: list[str] | None = None
+) -> dict[str, dict[str, Any]]:
     """Per other region: how many of the messages it shares this region's copy still lacks,
-    and when NATS last saw its source active; a region not yet added shows as waiting."""
+    and when NATS last saw its source active. Each of ``others`` whose source the stream does
+    not hold now (not yet added, or taken out for a moment by the link keeper's restart) shows
+    as waiting rather than missing from the answer."""
     js = nc.jetstream()
     try:
         info = await js.stream_info(network_stream(region))
@@ -220,5 +224,8 @@ async def replication(nc: NATS, region: str) -> dict[str, dict[str, Any]]:
     # Side by side: an origin that does not answer costs its timeout once, not once per origin.
     origins = [origin_of(s.name) for s in info.config.sources or []]
     states = [linked.get(s.name) for s in info.config.sources or []]
+    for absent in [o for o in others or [] if o not in origins]:
+        origins.append(absent)
+        states.append(None)
     reports = await asyncio.gather(*(one(o, st) for o, st in zip(origins, states, strict=True)))
     return dict(zip(origins, reports, strict=True))

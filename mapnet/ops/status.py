@@ -99,7 +99,7 @@ async def region_health(
             report["links"] = {
                 other: "up" if up else "down" for other, up in zip(others, reachable, strict=True)
             }
-            report["replication"] = await replication(nc, region)
+            report["replication"] = await replication(nc, region, others)
     finally:
         await nc.close()
     report["services"] = dict(zip(services, answers, strict=True))
