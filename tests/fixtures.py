@@ -15,6 +15,7 @@ import string
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -75,10 +76,46 @@ class _ReloadedBy(PartnerBook):
         return True
 
 
+def compose_service(service: str) -> dict[str, Any]:
+    found: dict[str, Any] = yaml.safe_load(COMPOSE_FILE.read_text())["services"][service]
+    return found
+
+
 def compose_image(service: str) -> str:
     """The image docker-compose.yml runs for ``service``: the tests use the same pin."""
-    image: str = yaml.safe_load(COMPOSE_FILE.read_text())["services"][service]["image"]
+    image: str = compose_service(service)["image"]
     return image
+
+
+@dataclass(frozen=True)
+class MongoContainer:
+    """How the containers backend runs MongoDB: as compose does, a replica set of one member
+    (so majority and retryable writes run as in production), started once the server is up.
+    The member is named localhost:27017, where the container sees itself; the tests reach it
+    through another port, so they connect to it directly instead of discovering the set."""
+
+    image: str
+    command: list[str]
+    replica_set: str
+    port: int = 27017
+
+    def initiate(self) -> list[str]:
+        """Start the set, then wait (up to 30 s) until its member is the primary."""
+        member = f"{{_id: 0, host: 'localhost:{self.port}'}}"
+        script = (
+            f"rs.initiate({{_id: '{self.replica_set}', members: [{member}]}}); "
+            "for (let i = 0; i < 300 && !db.hello().isWritablePrimary; i++) sleep(100); "
+            "quit(db.hello().isWritablePrimary ? 0 : 1)"
+        )
+        return ["mongosh", "--quiet", "--eval", script]
+
+    def url(self, host: str, port: int) -> str:
+        return f"mongodb://{host}:{port}/?replicaSet={self.replica_set}&directConnection=true"
+
+
+def mongo_container() -> MongoContainer:
+    command = [str(part) for part in compose_service("mongo")["command"]]
+    return MongoContainer(compose_image("mongo"), command, command[command.index("--replSet") + 1])
 
 
 @dataclass(frozen=True)
@@ -139,19 +176,29 @@ def containers(home: Path) -> Iterator[Servers]:
     from docker.errors import DockerException
     from testcontainers.core.container import DockerContainer
     from testcontainers.core.waiting_utils import wait_for_logs
-    from testcontainers.mongodb import MongoDbContainer
 
-    spec = nats_container(home)
+    spec, mongo_spec = nats_container(home), mongo_container()
     try:
         nats = DockerContainer(spec.image).with_command(spec.command)
         for folder, mounted in spec.volumes.items():
             nats = nats.with_volume_mapping(folder, mounted, "ro")
         nats = nats.with_envs(**spec.environment).with_exposed_ports(spec.port)
-        with nats, MongoDbContainer(compose_image("mongo")) as mongo:
+        mongo = (
+            DockerContainer(mongo_spec.image)
+            .with_command(mongo_spec.command)
+            .with_exposed_ports(mongo_spec.port)
+        )
+        with nats, mongo:
             wait_for_logs(nats, "Server is ready", timeout=60)
+            wait_for_logs(mongo, "Waiting for connections", timeout=60)
+            started = mongo.get_wrapped_container().exec_run(mongo_spec.initiate())
+            if started.exit_code != 0:
+                raise RuntimeError(f"the replica set did not start: {started.output!r}")
             yield Servers(
                 spec.url(nats.get_container_host_ip(), int(nats.get_exposed_port(spec.port))),
-                mongo.get_connection_url(),
+                mongo_spec.url(
+                    mongo.get_container_host_ip(), int(mongo.get_exposed_port(mongo_spec.port))
+                ),
                 home / SHARED,
                 lambda: nats.get_wrapped_container().kill(signal.SIGHUP.name),
             )

@@ -12,18 +12,22 @@ from pathlib import Path
 import nats
 import nats.errors
 import pytest
+import yaml
 
 from mapnet.federation.accounts import PARTNER_PUBLISH_FILE, PARTNERS_FILE, SERVICE_PASSWORD_VAR
 from mapnet.ops.servers import Managed, executable, free_port, nats_server, wait_for_port
 from mapnet.runtime import credentials
 from mapnet.runtime.credentials import service_password
 from tests.fixtures import (
+    COMPOSE_FILE,
     SHARED,
     NatsContainer,
     Servers,
     compose_image,
+    compose_service,
     config_files,
     containers,
+    mongo_container,
     nats_container,
 )
 
@@ -127,3 +131,20 @@ def test_without_a_reachable_docker_the_containers_backend_stops_saying_so(
     monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path / 'no-docker.sock'}")
     with pytest.raises(RuntimeError, match="needs a reachable Docker"):
         next(containers(tmp_path))
+
+
+def test_the_containers_mongodb_is_the_replica_set_compose_runs() -> None:
+    """Compose, the containers backend and Kubernetes run MongoDB as a replica set of the one
+    name the services' MONGO_URL gives (no Docker here: the specs are compared)."""
+    spec = mongo_container()
+    compose = compose_service("mongo")
+    assert spec.image == compose["image"] and spec.command == compose["command"]
+    assert "--replSet" in spec.command and spec.replica_set == "rs0"
+    url = yaml.safe_load(COMPOSE_FILE.read_text())["x-environment"]["MONGO_URL"]
+    assert f"replicaSet={spec.replica_set}" in url
+    assert f"rs.initiate({{_id: '{spec.replica_set}'" in " ".join(compose["healthcheck"]["test"])
+    assert f"rs.initiate({{_id: '{spec.replica_set}'" in " ".join(spec.initiate())
+    assert spec.url("h", 1) == "mongodb://h:1/?replicaSet=rs0&directConnection=true"
+    k8s = COMPOSE_FILE.parent / "deploy" / "k8s"
+    assert f"replicaSet={spec.replica_set}" in (k8s / "mapnet.yaml").read_text()
+    assert f'"--replSet", "{spec.replica_set}"' in (k8s / "mongo.yaml").read_text()

@@ -50,9 +50,11 @@ from __future__ import annotations
 import contextlib
 from decimal import Decimal
 from typing import Any, TypeAlias
+from urllib.parse import parse_qs, urlsplit
 
 from motor.motor_asyncio import AsyncIOMotorClient, AsyncIOMotorCollection, AsyncIOMotorDatabase
 from pymongo.errors import DuplicateKeyError
+from pymongo.write_concern import WriteConcern
 
 # The driver's types, for every other module to use.
 Client: TypeAlias = AsyncIOMotorClient[Any]
@@ -85,10 +87,49 @@ def _operators(value: Any) -> bool:
     return isinstance(value, dict) and all(str(k).startswith("$") for k in value)
 
 
-def client(url: str) -> Client:
+# What a write waits for, unless the URL says otherwise. On a replica set, ``majority``: the
+# outbox's promise (an event is sent only for state that is stored) holds only if the stored
+# state survives the primary's loss, and so does an acknowledged command, a consumer's copy
+# (its message is acknowledged after the write, and is not delivered again), a lease, an erasure.
+# The wait is bounded: a set without a majority fails the write (the caller sees an error and
+# may repeat; every command is idempotent) instead of hanging the service. Retryable writes and
+# reads repeat an operation once across a primary's election. On one server (nx-27017, or a
+# standalone mongod) ``majority`` is the server itself.
+DURABLE: dict[str, Any] = {
+    "w": "majority",
+    "wTimeoutMS": 10_000,
+    "retryWrites": True,
+    "retryReads": True,
+}
+WRITE_CONCERN = {"w", "wtimeoutms", "journal"}
+
+
+def client(url: str, event_listeners: list[Any] | None = None) -> Client:
+    """A client of ``url`` (one server, or ``mongodb://a,b,c/?replicaSet=rs0``) with DURABLE's
+    settings where the URL sets none of its own. Reads go to the primary whatever the URL says:
+    a service reads a record to change it, or to answer someone who has just changed it, and a
+    secondary may not have that change yet. ``event_listeners``: pymongo's command monitors
+    (tests and benchmarks count and read what is sent)."""
+    given = {key.lower() for key in parse_qs(urlsplit(url).query)}
+    if given & WRITE_CONCERN:  # the URL's write concern whole, not mixed with ours
+        given |= WRITE_CONCERN
+    defaults = {key: value for key, value in DURABLE.items() if key.lower() not in given}
     return AsyncIOMotorClient(
-        url, tz_aware=True, serverSelectionTimeoutMS=5000, connectTimeoutMS=3000
+        url,
+        tz_aware=True,
+        serverSelectionTimeoutMS=5000,
+        connectTimeoutMS=3000,
+        readPreference="primary",
+        event_listeners=event_listeners or [],
+        **defaults,
     )
+
+
+def best_effort(coll: Collection) -> Collection:
+    """``coll`` with writes acknowledged by the primary alone, for records whose loss in a
+    failover costs nothing that matters and that are written often (the sign-in throttle's
+    counters: a lost count gives back the few attempts made in the seconds before a failover)."""
+    return coll.with_options(write_concern=WriteConcern(w=1))
 
 
 def database(mongo: Client, region: str, service: str) -> Database:

@@ -8,7 +8,7 @@ from typing import Any
 from pymongo.errors import DuplicateKeyError
 
 from contracts.registry import email_digest
-from mapnet.runtime.mongo import Database
+from mapnet.runtime.mongo import Database, best_effort
 
 from ..domain.users import Link, NewSession, User, Wait
 
@@ -32,6 +32,9 @@ class PortalStore:
         self.users = db[USERS]
         self.sessions = db[SESSIONS]
         self.attempts = db[ATTEMPTS]
+        # The counting itself, on every sign-in, needs no majority (mapnet.runtime.mongo's
+        # best_effort); removing an erased person's counters does (self.attempts).
+        self.counts = best_effort(db[ATTEMPTS])
         self.links = db[LINKS]
 
     async def people(self, region: str) -> list[User]:
@@ -121,7 +124,7 @@ class PortalStore:
         """Counts an attempt on a counter, unless the counter says to wait: None when counted,
         else until when to wait. A compare-and-set on the counter's document: of attempts made
         at once, one is counted per read of it, the others are told to wait a moment."""
-        doc = await self.attempts.find_one({"_id": key})
+        doc = await self.counts.find_one({"_id": key})
         fresh = doc is None or doc["last_at"] < since.isoformat()
         if doc is not None and not fresh and doc["next_at"] > now.isoformat():
             return datetime.fromisoformat(doc["next_at"])
@@ -130,21 +133,21 @@ class PortalStore:
                    "next_at": (now + wait(count)).isoformat()}  # fmt: skip
         if doc is None:
             try:
-                await self.attempts.insert_one(counted)
+                await self.counts.insert_one(counted)
                 return None
             except DuplicateKeyError:
                 return now + timedelta(seconds=1)
         seen = {"_id": key, "count": doc["count"], "last_at": doc["last_at"]}
-        if (await self.attempts.replace_one(seen, counted)).matched_count == 1:
+        if (await self.counts.replace_one(seen, counted)).matched_count == 1:
             return None
         return now + timedelta(seconds=1)
 
     async def clear_attempts(self, key: str) -> None:
-        await self.attempts.delete_one({"_id": key})
+        await self.counts.delete_one({"_id": key})
 
     async def release_attempt(self, key: str) -> None:
         """One counted attempt given back (it succeeded)."""
-        await self.attempts.update_one({"_id": key, "count": {"$gt": 0}}, {"$inc": {"count": -1}})
+        await self.counts.update_one({"_id": key, "count": {"$gt": 0}}, {"$inc": {"count": -1}})
 
     async def clear_attempts_of(self, account: str) -> None:
         """Every counter of this account (from any address); an address's own stays."""
