@@ -9,7 +9,9 @@ from pathlib import Path
 
 from mapnet.federation.accounts import password_vars
 from mapnet.federation.config import (
+    CLUSTER_ROUTES_VAR,
     DEPLOY,
+    SERVER_NAME_VAR,
     HubLogin,
     hub_config,
     load_regions,
@@ -36,7 +38,13 @@ def test_nats_server_accepts_the_hub_and_every_region(tmp_path: Path) -> None:
     env = {**os.environ, **{password_var(r): new_password() for r in regions}}
     env.update(HubLogin("tallinn", "pw", "127.0.0.1", 7422).environment())
     env |= {var: new_password() for var in password_vars()}  # mapnet's and each service's
-    for name in ["hub", "region", *regions]:
+    # A server of a region's cluster: its name and its peers' routes, as its machine sets them.
+    env |= {
+        SERVER_NAME_VAR: "mapnet_tallinn_1",
+        CLUSTER_ROUTES_VAR: "[nats-route://127.0.0.1:6222, nats-route://127.0.0.1:6223]",
+    }
+    clusters = [f"{name}-cluster" for name in ["region", *regions]]
+    for name in ["hub", "region", *regions, *clusters]:
         checked = subprocess.run(
             [executable("nats-server"), "-t", "-c", str(DEPLOY / "nats" / f"{name}.conf")],
             env=env,

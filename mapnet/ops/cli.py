@@ -59,8 +59,8 @@ def up(
     nats_cluster: Annotated[
         int,
         typer.Option(
-            help="Run the region's NATS as a JetStream cluster of this many servers (3 or 5), "
-            "its streams kept on every one",
+            help="Run each region's NATS as a JetStream cluster of this many servers (3 or 5), "
+            "its streams kept on every one; in a network each server links to the hub",
         ),
     ] = 1,
     scale: Annotated[
@@ -126,7 +126,7 @@ def up(
 
 
 def _check_cluster(size: int, settings: Settings) -> None:
-    """A cluster of 3 or 5 (a majority survives losing one or two), for one region whose
+    """A cluster of 3 or 5 (a majority survives losing one or two) for each region whose
     servers `up` starts."""
     if size == 1:
         return
@@ -135,8 +135,6 @@ def _check_cluster(size: int, settings: Settings) -> None:
         problem = f"--nats-cluster is 3 or 5 (a majority must survive a loss), not {size}"
     elif settings.nats_url:
         problem = "--nats-cluster starts the region's servers: unset NATS_URL, or name your own"
-    elif len(settings.regions) > 1:
-        problem = "--nats-cluster runs one region; a network of clustered regions is not built yet"
     if problem:
         console.print(f"[red]{problem}[/red]")
         raise typer.Exit(2)
@@ -226,7 +224,7 @@ def status(
 ) -> None:
     """Each region with its NATS URL, the health of each service and, in a network, its links
     to the other regions and how far its copy of what they share is behind."""
-    from mapnet.ops.status import hub_links, region_health
+    from mapnet.ops.status import linked_servers, region_health
 
     settings = _settings(regions)
     found = [(r, settings.logged_in(url, r)) for r, url in settings.region_urls()]
@@ -246,8 +244,13 @@ def status(
     _add_processes(reports, supervised)
     doc: dict[str, Any] = {"regions": reports}
     if hub:
-        linked = hub_links(hub["monitor_url"])
-        doc["hub"] = {**hub, "leaf_links": {r: r in linked for r, _ in found}}
+        linked = linked_servers(hub["monitor_url"])
+        doc["hub"] = {
+            **hub,
+            "leaf_links": {r: r in linked for r, _ in found},
+            # Which of each region's servers link (every one of a region's cluster does).
+            "leaf_servers": {r: sorted(linked.get(r, ())) for r, _ in found},
+        }
     if as_json:
         typer.echo(json.dumps(doc, indent=2))
     else:

@@ -278,12 +278,20 @@ def nats_server(
 
 
 def nats_cluster(
-    region: str, ports: list[int], route_ports: list[int], home: Path
+    region: str,
+    ports: list[int],
+    route_ports: list[int],
+    home: Path,
+    *,
+    hub: HubLogin | None = None,
+    tls: Tls | None = None,
 ) -> list[Managed]:
     """A region's NATS as a JetStream cluster of ``len(ports)`` servers on this machine, routed
     to each other on loopback, each with its own store (``home/region/node-<n>``), the
     region's accounts and passwords (kept under the region's home, as for one server). Give
-    its services every server's URL (``cluster_url``) and MAPNET_STREAM_REPLICAS."""
+    its services every server's URL (``cluster_url``) and MAPNET_STREAM_REPLICAS. With
+    ``hub``, every server is a leaf node of the network's hub with links of its own, so that
+    the region stays linked while any one server is away."""
     region_home = home / region
     nodes = []
     for n, (port, route) in enumerate(zip(ports, route_ports, strict=True), start=1):
@@ -297,6 +305,8 @@ def nats_cluster(
             store_dir=str((node_home / "jetstream").resolve()),
             pid_file=str((node_home / "nats.pid").resolve()),
             cluster=ClusterNode(n, f"127.0.0.1:{route}", peers),
+            hub=hub,
+            tls=tls,
         )
         # The region's partners' files are shared; each node's own configuration beside them.
         conf = region_home / f"nats-node-{n}.conf"

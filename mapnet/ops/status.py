@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import time
 import urllib.request
 from typing import Any
@@ -24,23 +25,44 @@ async def _quiet(exc: Exception) -> None:
     """The failure is reported in the answer; nats-py would otherwise print every retry."""
 
 
-def hub_links(monitor_url: str) -> set[str]:
-    """The regions whose leaf connection the hub holds now."""
+def linked_servers(monitor_url: str) -> dict[str, set[str]]:
+    """Per region, its servers whose leaf links the hub holds now: one of a region on one
+    server (mapnet_<region>), each of a region's cluster with its links up (mapnet_<region>_<n>)."""
     try:
         with urllib.request.urlopen(f"{monitor_url}/leafz", timeout=1) as answer:
             doc = json.load(answer)
     except OSError:
-        return set()
-    return {leaf.get("name", "").removeprefix("mapnet_") for leaf in doc.get("leafs") or []}
+        return {}
+    linked: dict[str, set[str]] = {}
+    for leaf in doc.get("leafs") or []:
+        if found := re.fullmatch(r"mapnet_([a-z]+)(?:_\d+)?", leaf.get("name", "")):
+            linked.setdefault(found.group(1), set()).add(found.group(0))
+    return linked
 
 
-def wait_for_links(monitor_url: str, regions: list[str], timeout_s: float = 30.0) -> None:
-    """Until the hub holds a leaf link from each of the regions; TimeoutError naming the
-    missing ones otherwise."""
+def hub_links(monitor_url: str) -> set[str]:
+    """The regions whose leaf connection the hub holds now (from any of their servers)."""
+    return set(linked_servers(monitor_url))
+
+
+def wait_for_links(
+    monitor_url: str, regions: list[str], timeout_s: float = 30.0, servers_each: int = 1
+) -> None:
+    """Until the hub holds a leaf link from each of the regions, from each of its
+    ``servers_each`` servers (a region's cluster); TimeoutError naming the missing ones
+    otherwise."""
     deadline = time.monotonic() + timeout_s
-    while missing := sorted(set(regions) - hub_links(monitor_url)):
+
+    def missing() -> list[str]:
+        linked = linked_servers(monitor_url)
+        return sorted(r for r in regions if len(linked.get(r, ())) < servers_each)
+
+    while lacking := missing():
         if time.monotonic() > deadline:
-            raise TimeoutError(f"no leaf link from {missing} after {timeout_s:.0f} s")
+            raise TimeoutError(
+                f"no leaf link from {lacking} after {timeout_s:.0f} s"
+                + (f" (from each of its {servers_each} servers)" if servers_each > 1 else "")
+            )
         time.sleep(0.1)
 
 

@@ -18,7 +18,7 @@ from mapnet.federation.config import HubLogin, Tls, new_password
 from mapnet.ops.servers import (
     Managed,
     ServerError,
-    free_port,
+    free_ports,
     hub_server,
     mongo_server,
     nats_cluster,
@@ -166,7 +166,7 @@ class Supervisor:
         assert self.hub_monitor_url is not None
         self.echo(f"waiting for {len(self.regions)} leaf links to the hub …")
         try:
-            wait_for_links(self.hub_monitor_url, self.regions, timeout_s)
+            wait_for_links(self.hub_monitor_url, self.regions, timeout_s, self.nats_cluster)
         except TimeoutError as exc:
             raise ServerError(str(exc)) from exc
         self.echo("all regions linked to the hub")
@@ -182,7 +182,7 @@ class Supervisor:
             )
             self.started.append(rp)
             if not self.settings.nats_url and self.nats_cluster > 1:
-                self._start_cluster(rp, home)
+                self._start_cluster(rp, home, index, hub_logins.get(region))
             elif not self.settings.nats_url:
                 port = self.settings.nats_port + index
                 server = nats_server(region, port, home, hub=hub_logins.get(region), tls=self.tls)
@@ -273,11 +273,16 @@ class Supervisor:
                 rp.scaled.append(process)
                 rp.serves[process.name] = [service]
 
-    def _start_cluster(self, rp: RegionProcesses, home: Path) -> None:
-        """The region's NATS as a JetStream cluster: its servers on the NATS port and the next
-        ones, routed to each other on free ports; ready once it has elected its leader."""
-        ports = [self.settings.nats_port + n for n in range(self.nats_cluster)]
-        nodes = nats_cluster(rp.id, ports, [free_port() for _ in ports], home)
+    def _start_cluster(
+        self, rp: RegionProcesses, home: Path, index: int, hub: HubLogin | None
+    ) -> None:
+        """The region's NATS as a JetStream cluster: its servers on the region's block of NATS
+        ports (the NATS port and the next ones for the first region, the block after it for
+        the second …), routed to each other on free ports; ready once it has elected its
+        leader. In a network each server links to the hub itself."""
+        first = self.settings.nats_port + index * self.nats_cluster
+        ports = [first + n for n in range(self.nats_cluster)]
+        nodes = nats_cluster(rp.id, ports, free_ports(len(ports)), home, hub=hub, tls=self.tls)
         for node, port in zip(nodes, ports, strict=True):
             rp.servers.append(node)
             rp.restartable.add(node.name)  # the others keep the region going meanwhile
@@ -286,7 +291,8 @@ class Supervisor:
         wait_for_jetstream(self.settings.logged_in(rp.nats_url, rp.id), len(ports))
         self.echo(
             f"started NATS for {rp.id} as a cluster of {len(ports)} on {rp.nats_url} (data in "
-            f"{home / rp.id}; streams kept on every server; no anonymous connections)"
+            f"{home / rp.id}; streams kept on every server; no anonymous connections"
+            + ("; every server linked to the hub)" if hub else ")")
         )
 
     def _write_state(self) -> None:
