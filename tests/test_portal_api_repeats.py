@@ -48,3 +48,50 @@ async def test_a_command_sent_again_while_it_runs_runs_once(
         release.set()
         repeat = await client.call(ERASE_SME, command, region, id=command_id, timeout_s=5)
         assert repeat == Accepted(id="s1", version=1) and runs == [command_id]
+
+
+async def test_a_slow_command_keeps_its_claim_and_a_dead_ones_claim_is_taken_over_soon(
+    settings: Settings, region: str, client: BusClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The claim's lease is renewed while the command runs, so a repeat after several leases
+    still hears "still running"; a claim nobody renews (its process was killed) is taken over
+    once a lease has passed (not after ten minutes, as bench/failover.py once saw)."""
+    monkeypatch.setattr(requests, "REPEAT_WAIT_S", 0.3, raising=False)
+    monkeypatch.setattr(requests, "CLAIM_LEASE_S", 0.6, raising=False)
+    runs: list[str] = []
+    release = asyncio.Event()
+    rt = Runtime(region, "registry", settings, mongo.client(settings.mongo_url or ""))
+
+    @rt.handles(ERASE_SME)
+    async def slow(env: Envelope[EraseSme]) -> Accepted:
+        runs.append(env.data.sme_id)
+        if runs.count(env.data.sme_id) == 1:  # the first run of each waits to be let go
+            await release.wait()
+        return Accepted(id=env.data.sme_id, version=len(runs))
+
+    async with Assembly(settings, [], [region], runtimes=[rt]) as app:
+        await app.broker.connection.flush()
+        slow_one, slow_id = EraseSme(sme_id="slow", reason="asked"), str(uuid.uuid4())
+        with pytest.raises(Refused):
+            await client.call(ERASE_SME, slow_one, region, id=slow_id, timeout_s=0.3)
+        await asyncio.sleep(2.0)  # more than three leases: renewed meanwhile
+        with pytest.raises(Refused) as running:
+            await client.call(ERASE_SME, slow_one, region, id=slow_id, timeout_s=5)
+        assert running.value.code == "conflict" and runs == ["slow"]
+        # Another command's process "dies" while it runs: its claim is no longer renewed (a
+        # changed stamp stops the renewal, as a killed process would).
+        orphan, orphan_id = EraseSme(sme_id="orphan", reason="asked"), str(uuid.uuid4())
+        with pytest.raises(Refused):
+            await client.call(ERASE_SME, orphan, region, id=orphan_id, timeout_s=0.3)
+        cache = rt.db[requests.REPLY_CACHE]
+        claims = [doc async for doc in cache.find({}) if "reply" not in doc]
+        assert len(claims) == 2  # the slow one's and the orphan's, both running
+        for doc in claims:
+            if doc["claimed"] != max(c["claimed"] for c in claims):
+                continue  # the slow one's, claimed first
+            await cache.update_one({"_id": doc["_id"]}, {"$set": {"claimed": 1.0}})
+        taken_over = await client.call(ERASE_SME, orphan, region, id=orphan_id, timeout_s=5)
+        assert taken_over.id == "orphan" and runs == ["slow", "orphan", "orphan"]
+        release.set()
+        answered = await client.call(ERASE_SME, slow_one, region, id=slow_id, timeout_s=5)
+        assert answered.id == "slow" and runs.count("slow") == 1

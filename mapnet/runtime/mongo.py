@@ -32,6 +32,9 @@ on SQLite) support. Measured differences with nx-27017 0.8.1, and how MAPnet avo
 - ``{"flag": {"$ne": True}}`` beside a range on an indexed field drops the documents that lack
   ``flag`` (alone it matches them, as on MongoDB). The registry's incremental read of changed
   SMEs for its indicators therefore filters on ``updated_at`` alone (tombstones have none).
+- A float written by ``$set`` is kept to 15 significant digits (one inserted, whole): an
+  equality on a time stamp from ``time.time()`` then misses. Compare-and-set goes on a token
+  (the reply cache's claim holder, mapnet/runtime/requests.py), never on a float.
 - A dotted projection (``{"data.email": 1}``) comes back as a flat key ``"data.email"``, not
   nested as on MongoDB: projections name top-level fields only.
 - With an index on an array field, ``find`` by equality with one element finds nothing

@@ -5,10 +5,12 @@ and the audit trail of what was accepted and refused."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import hashlib
 import time
-from collections.abc import Awaitable, Callable
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
@@ -45,13 +47,44 @@ FieldProblem = dict[str, str]
 Rules = Callable[[Any], list[FieldProblem]]
 
 REPLY_CACHE = "command_replies"
-# How long a repeat waits for the answer of the same command still running, and after how long
-# a claim is deemed left by a process that died while running the command.
-REPEAT_WAIT_S = 5.0
-CLAIM_LEASE_S = 600.0
+# How long a repeat waits for the answer of the same command still running: well inside a
+# client's time-out (BusClient's is 5 s), so that the caller hears "still running" instead of
+# timing out while the server goes on waiting for it. bench/failover.py found the wait equal
+# to the time-out, and the registry under load serving repeats whose callers had given up.
+REPEAT_WAIT_S = 2.0
+# A claim is held by a lease its process renews while the command runs; a claim unrenewed this
+# long was left by a process that died, and a repeat takes it over. Short, so that a command
+# caught in a crash can be carried out again within seconds (with 600 s, bench/failover.py saw
+# repeats refused for ten minutes after a kill); renewed thrice per lease, so that a slow
+# command (a schedule, a large import) keeps its claim as long as it runs.
+CLAIM_LEASE_S = 30.0
 # How the request being answered ended (ok, or the typed error's code), for the metrics: each
 # request is answered in a task of its own, so the value is that request's.
 OUTCOME: contextvars.ContextVar[str] = contextvars.ContextVar("outcome", default="ok")
+
+
+@contextlib.asynccontextmanager
+async def _lease_renewed(cache: Any, key: str, holder: str) -> AsyncIterator[None]:
+    """While the body runs, its claim on ``key`` is renewed every third of CLAIM_LEASE_S, as
+    long as ``holder`` still holds it: a claim taken over meanwhile (this process stalled past
+    a lease) is left to the one that took it."""
+
+    async def renew() -> None:
+        while True:
+            await asyncio.sleep(CLAIM_LEASE_S / 3)
+            renewed = await cache.update_one(
+                {"_id": key, "holder": holder}, {"$set": {"claimed": time.time()}}
+            )
+            if renewed.matched_count == 0:
+                return  # answered, taken over, or gone with a fault
+
+    renewing = asyncio.create_task(renew())
+    try:
+        yield
+    finally:
+        renewing.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await renewing
 
 
 class RequestRoutes(Routes):
@@ -125,11 +158,22 @@ class RequestRoutes(Routes):
             caller = hashlib.sha256(command_key(msg).encode()).hexdigest()
             key, digest = f"{op.name}|{caller}", payload_digest(msg)
             try:
-                if (answered := await self._claimed(cache, key, digest, msg)) is not None:
-                    self.log.info("command_repeated", answered_from_cache=True)
-                    return answered
+                claimed = await self._claimed(cache, key, digest, msg)
             except Refused as refusal:
                 return await self._refused(op, msg, self._record_id(msg.data), refusal, connection)
+            if isinstance(claimed, bytes):
+                self.log.info("command_repeated", answered_from_cache=True)
+                return claimed
+            async with _lease_renewed(cache, key, claimed):
+                return await self._run(op, handler, msg, connection, cache, key, digest)
+        return await self._run(op, handler, msg, connection, None, "", "")
+
+    async def _run(
+        self, op: Operation[In, Out], handler: RequestHandler[In, Out], msg: Envelope[In],
+        connection: str | None, cache: Any, key: str, digest: str,
+    ) -> bytes:  # fmt: skip
+        """Carries out a request this process is to answer (a command's claim held), audits it
+        and, for a command whose answers are kept, keeps the answer for repeats."""
         refers_to = self._record_id(msg.data)
         entry: str | None = None
         try:
@@ -177,17 +221,21 @@ class RequestRoutes(Routes):
             await mongo.replace_by_id(cache, key, record)
         return reply
 
-    async def _claimed(self, cache: Any, key: str, digest: str, msg: Envelope[Any]) -> bytes | None:
-        """Claims a command's key before it runs: None when this request is to run it, else
-        the first answer. A repeat that arrives while the first still runs (a client that timed
-        out and sent it again) waits a little for its answer and is otherwise refused with
-        ``conflict``, to ask again later: the command never runs twice. A claim whose process
-        died with it is taken over once CLAIM_LEASE_S has passed."""
-        waited_until = time.monotonic() + REPEAT_WAIT_S
+    async def _claimed(self, cache: Any, key: str, digest: str, msg: Envelope[Any]) -> bytes | str:
+        """Claims a command's key before it runs: the claim's holder token when this request is
+        to run it, else the first answer. A repeat that arrives while the first still runs (a client
+        that timed out and sent it again) waits a little for its answer and is otherwise refused
+        with ``conflict``, to ask again later: the command never runs twice while its claim is
+        renewed (_lease_renewed). A claim unrenewed for CLAIM_LEASE_S, whose process died with
+        it, is taken over."""
+        waited_until, pause = time.monotonic() + REPEAT_WAIT_S, 0.05
         while True:
             try:
-                await cache.insert_one({"_id": key, "digest": digest, "claimed": time.time()})
-                return None
+                holder = uuid.uuid4().hex
+                await cache.insert_one(
+                    {"_id": key, "digest": digest, "claimed": time.time(), "holder": holder}
+                )
+                return holder
             except DuplicateKeyError:
                 hit = await cache.find_one({"_id": key})
             if hit is None:  # the claim went with a fault meanwhile: claim it again
@@ -197,16 +245,22 @@ class RequestRoutes(Routes):
             if "reply" in hit:
                 return str(hit["reply"]).encode()
             if time.time() - float(hit["claimed"]) > CLAIM_LEASE_S:
+                # Compare-and-set on the holder token, not on the float time stamp: nx-27017
+                # keeps a float written by $set to 15 digits, and the equality would miss.
+                holder = uuid.uuid4().hex
                 taken = await cache.update_one(
-                    {"_id": key, "claimed": hit["claimed"]}, {"$set": {"claimed": time.time()}}
+                    {"_id": key, "holder": hit.get("holder")},
+                    {"$set": {"claimed": time.time(), "holder": holder}},
                 )
                 if taken.modified_count == 1:
-                    return None
+                    return holder
             if time.monotonic() > waited_until:
                 raise Refused(
                     "conflict", "a command with this id is still running: send it again later"
                 )
-            await asyncio.sleep(0.05)
+            # Backing off: many repeats at once (a failover) should not add a read each 50 ms.
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 0.4)
 
     async def _refused(
         self, op: Operation[Any, Any], msg: Envelope[Any], record: str | None, refusal: Refused,
