@@ -15,7 +15,7 @@ from contracts.errors import Refused, conflict
 
 from ..domain.kpis import Journey
 from ..domain.model import Sme
-from ..service_layer.ports import FirstAnswer
+from ..service_layer.ports import FirstAnswer, NameTaken
 from .repository import identity_keys
 
 UNIQUE = (("registration_number", "reg_key"), ("vat_id", "vat_key"))
@@ -56,10 +56,19 @@ class InMemorySmes:
             if identity_keys(other)["name_key"] == key and other.sme_id != sme.sme_id
         ]
 
-    async def add(self, sme: Sme, events: Sequence[Envelope[Any]], first: FirstAnswer) -> None:
+    async def add(
+        self,
+        sme: Sme,
+        events: Sequence[Envelope[Any]],
+        first: FirstAnswer,
+        *,
+        claim_name: bool = True,
+    ) -> None:
         if sme.sme_id in self.records or sme.sme_id in self.erased:
             raise Refused("duplicate", "this SME is already registered", existing_sme_id=sme.sme_id)
         self._unique(sme)
+        if claim_name and await self.similar_names(sme):
+            raise NameTaken(identity_keys(sme)["name_key"])
         self._store(sme, events)
         self.first[sme.sme_id] = first
 

@@ -1,12 +1,25 @@
 """MongoDB repository of SMEs: one document per SME holding its state and its outbox, written
-with optimistic concurrency on the version."""
+with optimistic concurrency on the version.
+
+A registration is one insert (a share of one, inserted together with those that arrive beside
+it) and a share of one write of the clusters' counts. Its near duplicates (SMEs of the same
+country and normalised name) are found without a look-up first: the insert claims the name key
+(``name_claim``, a unique index) and a claim already held refuses it, and only then are the
+near duplicates looked up and the SME inserted without the claim. The claim's rule: while any
+SME holds a name key, one of them holds its claim. An erasure hands the erased SME's claim to
+another SME of that name, a renamed SME claims its new name if nobody holds it (a claim it
+keeps on its old name costs a later registration of that name one needless look-up, never a
+missed duplicate), and the start-up's read of the registry claims what a registry stored
+before the claims lacks. Two registrations of one new name at once: the second is refused by
+the first's claim and finds it (the look-up first found neither)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter, OrderedDict
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from pymongo import ASCENDING, UpdateOne
 from pymongo.errors import DuplicateKeyError
@@ -16,22 +29,36 @@ from contracts.envelope import Envelope
 from contracts.errors import Refused, conflict
 from mapnet.runtime import outbox
 from mapnet.runtime.group_insert import GroupInsert
-from mapnet.runtime.mongo import Database, storable
+from mapnet.runtime.mongo import Collection, Database, storable
 
 from ..domain.kpis import Journey
 from ..domain.model import Sme, name_key
 from ..domain.nace import ancestors
 from ..domain.terms import search_terms
-from ..service_layer.ports import FirstAnswer
+from ..service_layer.ports import FirstAnswer, NameTaken
 
 COLLECTION = "smes"
 # How many of the region's SMEs are in each cluster: a document per cluster ({_id: its name,
 # smes: how many}), so that the filters' list of clusters reads a handful of documents, not
 # every SME (nx-27017 indexes no array field, and a scan of 10,000 SMEs is tens of ms).
 CLUSTER_COUNTS = "cluster_counts"
-# The clusters of the SMEs last read, by (id, version): what a change or erasure takes away
-# from the counts without reading the SME again (one read by id when it is not here).
+# The clusters, name key and name claim of the SMEs last read, by (id, version): what a change
+# or erasure takes away without reading the SME again (one read by id when it is not here).
 _READ_KEPT = 4096
+NAME_CLAIM = "name_claim"
+
+
+class Stored(NamedTuple):
+    """What a write needs to know of an SME as stored before it."""
+
+    clusters: list[str]
+    name_key: str | None
+    name_claim: str | None
+
+    @classmethod
+    def of(cls, doc: dict[str, Any] | None) -> Stored:
+        doc = doc or {}
+        return cls(list(doc.get("clusters") or []), doc.get("name_key"), doc.get(NAME_CLAIM))
 
 
 def identity_keys(sme: Sme) -> dict[str, Any]:
@@ -49,7 +76,7 @@ def identity_keys(sme: Sme) -> dict[str, Any]:
     }
 
 
-_KEYS = ("reg_key", "vat_key", "name_key", "nace_levels", "search_terms")
+_KEYS = ("reg_key", "vat_key", "name_key", NAME_CLAIM, "nace_levels", "search_terms")
 _LATE_WRITE_MARGIN = timedelta(seconds=10)
 
 
@@ -71,7 +98,9 @@ class SmeRepository:
         self._journeys: dict[str, Journey] = {}
         self._looked_at: datetime | None = None
         self.cluster_counts = db[CLUSTER_COUNTS]
-        self._read: OrderedDict[tuple[str, int], list[str]] = OrderedDict()
+        # Count changes that arrive together are written together, one $inc per cluster.
+        self._counts = _GroupCount(self.cluster_counts)
+        self._read: OrderedDict[tuple[str, int], Stored] = OrderedDict()
 
     async def create_indexes(self) -> None:
         # Partial: tombstones of erased SMEs carry no keys and must not collide with each other.
@@ -88,6 +117,12 @@ class SmeRepository:
             partialFilterExpression={"vat_key": {"$type": "string"}},
         )
         await self.smes.create_index([("name_key", ASCENDING)], name="name_key")
+        await self.smes.create_index(
+            [(NAME_CLAIM, ASCENDING)],
+            unique=True,
+            name=NAME_CLAIM,
+            partialFilterExpression={NAME_CLAIM: {"$type": "string"}},
+        )
         await self.smes.create_index([("outbox_pending", ASCENDING)], name="outbox_pending")
         await self.smes.create_index([("updated_at", ASCENDING)], name="updated_at")
         await self.smes.create_index([("legal_name", ASCENDING)], name="legal_name")
@@ -100,10 +135,21 @@ class SmeRepository:
         a registry stored before the counts were kept gets them, and a count a crash left
         behind (between an SME's write and its count's) is right again. A change another
         copy of the registry makes while this one counts may be counted twice or not at all
-        until the next start: the list offers a cluster a little off in its count meanwhile."""
+        until the next start: the list offers a cluster a little off in its count meanwhile.
+        The same read claims each name key no SME claims yet (see above)."""
         counted: Counter[str] = Counter()
-        async for doc in self.smes.find({"erased": {"$ne": True}}, {"clusters": 1}):
+        claimed: set[str] = set()
+        unclaimed: dict[str, str] = {}
+        seen = {"clusters": 1, "name_key": 1, NAME_CLAIM: 1}
+        async for doc in self.smes.find({"erased": {"$ne": True}}, seen):
             counted.update(set(doc.get("clusters") or []))
+            if doc.get(NAME_CLAIM):
+                claimed.add(doc[NAME_CLAIM])
+            elif doc.get("name_key"):
+                unclaimed.setdefault(doc["name_key"], doc["_id"])
+        for key, sme_id in unclaimed.items():
+            if key not in claimed:
+                await self._claim(sme_id, key)
         kept = {doc["_id"] async for doc in self.cluster_counts.find({}, {"_id": 1})}
         for name in kept | set(counted):
             await self.cluster_counts.update_one(
@@ -119,25 +165,37 @@ class SmeRepository:
         """The counts moved from an SME's clusters before a write to those after it."""
         moved = Counter(set(after))
         moved.subtract(set(before))
-        changes = [
-            UpdateOne({"_id": name}, {"$inc": {"smes": by}}, upsert=True)
-            for name, by in sorted(moved.items())
-            if by
-        ]
-        if changes:
-            await self.cluster_counts.bulk_write(changes, ordered=False)
+        await self._counts.add(moved)
 
     def _remember(self, doc: dict[str, Any]) -> None:
-        self._read[(doc["_id"], int(doc.get("version", 0)))] = list(doc.get("clusters") or [])
+        self._read[(doc["_id"], int(doc.get("version", 0)))] = Stored.of(doc)
         while len(self._read) > _READ_KEPT:
             self._read.popitem(last=False)
 
-    async def _clusters_at(self, sme_id: str, version: int | None) -> list[str]:
-        """The SME's clusters as stored at this version (None: as stored now)."""
+    async def _stored_at(self, sme_id: str, version: int | None) -> Stored:
+        """The SME's clusters and name as stored at this version (None: as stored now)."""
         if version is not None and (kept := self._read.pop((sme_id, version), None)) is not None:
             return kept
-        doc = await self.smes.find_one({"_id": sme_id}, {"clusters": 1})
-        return list((doc or {}).get("clusters") or [])
+        doc = await self.smes.find_one(
+            {"_id": sme_id}, {"clusters": 1, "name_key": 1, NAME_CLAIM: 1}
+        )
+        return Stored.of(doc)
+
+    async def _claim(self, sme_id: str, key: str) -> bool:
+        """The SME claims the name key, unless another holds the claim (False then)."""
+        try:
+            done = await self.smes.update_one(
+                {"_id": sme_id, "name_key": key}, {"$set": {NAME_CLAIM: key}}
+            )
+        except DuplicateKeyError:
+            return False
+        return bool(done.matched_count)
+
+    async def _hand_on(self, key: str) -> None:
+        """The claim of a name key its holder no longer holds goes to another SME of that name,
+        if there is one (by equality on an indexed field: one read)."""
+        async for doc in self.smes.find({"name_key": key}, {"_id": 1}).limit(1):
+            await self._claim(doc["_id"], key)
 
     async def _add_search_terms(self) -> None:
         """SMEs stored before the search had its terms get them (once, at start)."""
@@ -205,24 +263,36 @@ class SmeRepository:
         found = self.smes.find({"name_key": key}, {"_id": 1})
         return [d["_id"] async for d in found if d["_id"] != sme.sme_id]
 
-    async def add(self, sme: Sme, events: Sequence[Envelope[Any]], first: FirstAnswer) -> None:
+    async def add(
+        self,
+        sme: Sme,
+        events: Sequence[Envelope[Any]],
+        first: FirstAnswer,
+        *,
+        claim_name: bool = True,
+    ) -> None:
         state = {
             "_id": sme.sme_id,
             **_state(sme),
             "command_digest": first.digest,
             "first_reply": first.reply.decode(),
         }
+        if claim_name:
+            state[NAME_CLAIM] = state["name_key"]
         record = outbox.new_record(state, events)
         try:
             await self._inserts.insert(record)
         except DuplicateKeyError as exc:
+            if claim_name and _names(exc, NAME_CLAIM):
+                raise NameTaken(state["name_key"]) from exc
             raise await self._duplicate(sme) from exc
         await self._count([], sme.data.clusters)
 
     async def save(self, sme: Sme, expected_version: int, events: Sequence[Envelope[Any]]) -> None:
         # Read before the write: if the write lands, the SME was still at this version.
-        before = await self._clusters_at(sme.sme_id, expected_version)
-        update = outbox.change(_state(sme), events, seq=sme.version * 100)
+        before = await self._stored_at(sme.sme_id, expected_version)
+        state = _state(sme)
+        update = outbox.change(state, events, seq=sme.version * 100)
         try:
             result = await self.smes.update_one(
                 {"_id": sme.sme_id, "version": expected_version}, update
@@ -236,7 +306,12 @@ class SmeRepository:
                 expected_version=expected_version,
                 current_version=current["version"] if current else None,
             )
-        await self._count(before, sme.data.clusters)
+        await self._count(before.clusters, sme.data.clusters)
+        # Renamed: it claims its new name if nobody does (see above); its claim on the old
+        # one, if it had it, goes on to another SME of that name.
+        renamed = state["name_key"] != before.name_key
+        if renamed and await self._claim(sme.sme_id, state["name_key"]) and before.name_claim:
+            await self._hand_on(before.name_claim)
 
     async def first_answer(self, sme_id: str) -> FirstAnswer | None:
         doc = await self.smes.find_one({"_id": sme_id}, {"command_digest": 1, "first_reply": 1})
@@ -249,10 +324,12 @@ class SmeRepository:
 
     async def erase(self, sme_id: str, events: Sequence[Envelope[Any]]) -> None:
         """Personal and company data go for good; only a tombstone and its event remain."""
-        before = await self._clusters_at(sme_id, None)
+        before = await self._stored_at(sme_id, None)
         record = outbox.new_record({"_id": sme_id, "erased": True, "version": -1}, events)
         await self.smes.replace_one({"_id": sme_id}, record)
-        await self._count(before, [])
+        await self._count(before.clusters, [])
+        if before.name_claim:
+            await self._hand_on(before.name_claim)
 
     async def _duplicate(self, sme: Sme) -> Refused:
         if await self.smes.find_one({"_id": sme.sme_id}):
@@ -275,6 +352,58 @@ class SmeRepository:
                     existing_sme_id=existing["_id"],
                 )
         return Refused("duplicate", "an SME with these identifiers is already registered")
+
+
+def _names(exc: DuplicateKeyError, index: str) -> bool:
+    """Whether a duplicate key error is that of this index (MongoDB names it in keyPattern
+    and its message; nx-27017 its field, in the message)."""
+    details = exc.details or {}
+    return index in (details.get("keyPattern") or {}) or index in str(details.get("errmsg", exc))
+
+
+class _GroupCount:
+    """Count changes that callers make side by side, written together: one ``$inc`` per
+    cluster for all of them (as group_insert does for inserts); ``add`` returns once its
+    change is written, or raises the error that kept it from being written."""
+
+    def __init__(self, counts: Collection) -> None:
+        self.counts = counts
+        self._moved: Counter[str] = Counter()
+        self._waiting: list[asyncio.Future[None]] = []
+        self._writer: asyncio.Task[None] | None = None
+
+    async def add(self, moved: Counter[str]) -> None:
+        if not any(moved.values()):
+            return
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._moved.update(moved)
+        self._waiting.append(done)
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write())
+        await done
+
+    async def _write(self) -> None:
+        while self._waiting:
+            moved, self._moved = self._moved, Counter()
+            waiting, self._waiting = self._waiting, []
+            changes = [
+                UpdateOne({"_id": name}, {"$inc": {"smes": by}}, upsert=True)
+                for name, by in sorted(moved.items())
+                if by
+            ]
+            error: Exception | None = None
+            try:
+                if changes:
+                    await self.counts.bulk_write(changes, ordered=False)
+            except Exception as exc:  # each caller hears why its count was not written
+                error = exc
+            for done in waiting:
+                if done.done():  # its caller gave up: nobody left to tell
+                    continue
+                if error is None:
+                    done.set_result(None)
+                else:
+                    done.set_exception(error)
 
 
 def _aware(at: datetime | str) -> datetime:

@@ -16,7 +16,7 @@ from mapnet.runtime.unit_of_work import Replied, UnitOfWork
 from ..domain.access import as_seen_by, check_home_staff, check_may_change
 from ..domain.kpis import Counted, kpis
 from ..domain.model import Sme
-from .ports import FirstAnswer, SmeStore, StoryStore
+from .ports import FirstAnswer, NameTaken, SmeStore, StoryStore
 
 # SME ids are derived from the command id, so that a command retried after a crash between the
 # write and the reply finds the SME it already created instead of creating a second one.
@@ -60,15 +60,23 @@ class Registry:
         check_home_staff(cmd.actor, self.region)
         sme_id = str(uuid.uuid5(_SME_NAMESPACE, f"{self.region}:{command_key(cmd)}"))
         sme = Sme.register(sme_id, self.region, cmd.data, actor=_who(cmd), now=self.now())
-        sme.near_duplicates = await self.repo.similar_names(sme)
-        answer = self.uow.answer(c.REGISTER_SME, cmd, sme.view(self.now().date()), sme_id)
+        events = self.uow.events_of(sme, cmd, subject=sme_id)
         digest = payload_digest(cmd)
-        sent_and_got = FirstAnswer(digest, answer.envelope)
+
+        async def add(claim_name: bool) -> Replied:
+            answer = self.uow.answer(c.REGISTER_SME, cmd, sme.view(self.now().date()), sme_id)
+            sent_and_got = FirstAnswer(digest, answer.envelope)
+            write = self.repo.add(sme, events, sent_and_got, claim_name=claim_name)
+            await self.uow.commit(self.repo.name, sme_id, events, write)
+            return answer
+
         try:
-            await self.uow.save(
-                sme, cmd, collection=self.repo.name, key=sme_id,
-                write=lambda events: self.repo.add(sme, events, sent_and_got),
-            )  # fmt: skip
+            try:
+                # A name no SME holds is claimed by the insert itself: no look-up first.
+                return await add(claim_name=True)
+            except NameTaken:
+                sme.near_duplicates = await self.repo.similar_names(sme)
+                return await add(claim_name=False)
         except Refused as refused:
             # The same command again, unless the id comes back with other content.
             if refused.details.get("existing_sme_id") == sme_id:
@@ -83,7 +91,6 @@ class Registry:
                         c.REGISTER_SME, cmd, existing.view(self.now().date()), sme_id
                     )
             raise
-        return answer
 
     async def _change(
         self, sme_id: str, expected: int | None, cmd: Envelope[Any], change: Any

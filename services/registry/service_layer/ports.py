@@ -20,6 +20,11 @@ class FirstAnswer(NamedTuple):
     reply: bytes
 
 
+class NameTaken(Exception):
+    """An SME with the same name key (country and normalised legal name) is registered: the
+    new one was not written, and is to be added again with its near duplicates looked up."""
+
+
 class SmeStore(Protocol):
     name: str
 
@@ -41,8 +46,18 @@ class SmeStore(Protocol):
         """Each cluster with how many SMEs are in it, kept as SMEs are written (not read from
         every SME on each ask)."""
 
-    async def add(self, sme: Sme, events: Sequence[Envelope[Any]], first: FirstAnswer) -> None:
-        """Refused ``duplicate`` (with ``existing_sme_id``) if its id or identifiers exist."""
+    async def add(
+        self,
+        sme: Sme,
+        events: Sequence[Envelope[Any]],
+        first: FirstAnswer,
+        *,
+        claim_name: bool = True,
+    ) -> None:
+        """Refused ``duplicate`` (with ``existing_sme_id``) if its id or identifiers exist.
+        ``claim_name``: the SME claims its name key in the same write, and ``NameTaken`` is
+        raised (nothing written) when another SME holds it, so that the common case of a new
+        name costs no look-up; some SME holding a name key always holds its claim."""
 
     async def first_answer(self, sme_id: str) -> FirstAnswer | None:
         """What the command that registered the SME sent and got; the reply is empty once a
