@@ -40,7 +40,7 @@ from mapnet.runtime.codec import (
     too_deep,
     with_rule_problems,
 )
-from mapnet.runtime.compat import message_context
+from mapnet.runtime.compat import fetch_again, message_context
 from mapnet.runtime.credentials import servers, service_of, user_of
 from mapnet.runtime.declaration import declaration, service_names
 from mapnet.runtime.metrics import Metrics
@@ -157,6 +157,8 @@ def build_broker(
         log_level=logging.DEBUG,  # FastStream's per-message lines
         max_reconnect_attempts=-1,
         reconnect_time_wait=1,
+        # The consumers' pull requests waiting on a lost server are gone: fetch again at once.
+        reconnected_cb=fetch_again,
         inbox_prefix=inbox,
     )
     for rt in runtimes:

@@ -18,7 +18,7 @@ from contracts.operations import Operation
 from contracts.subjects import network_stream, replay_subject, stream_name
 
 from .codec import make_envelope
-from .compat import message_context
+from .compat import LONG_POLL_S, message_context
 from .consumer import DLQ_SUBJECT_HEADER, BatchHandler, EventConsumer, EventHandler
 from .routing import Routes, address, described, service_inbox
 
@@ -121,9 +121,12 @@ class EventRoutes(Routes):
                 durable=durable,
                 decoder=undecoded,
                 # A batch handler writes a whole batch in a few bulk operations: the bigger
-                # the batch, the fewer round trips per event.
+                # the batch, the fewer round trips per event. An idle consumer waits on the
+                # server (compat.py), answered by the first message that comes.
                 pull_sub=PullSub(
-                    batch_size=64 if batch_handler is None else 256, timeout=0.2, batch=True
+                    batch_size=64 if batch_handler is None else 256,
+                    timeout=LONG_POLL_S,
+                    batch=True,
                 ),
                 config=ConsumerConfig(
                     ack_wait=30, max_deliver=-1, deliver_policy=DeliverPolicy.ALL
