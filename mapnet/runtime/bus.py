@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
+import time
 from collections.abc import Sequence
 from typing import Any, TypeVar
 
@@ -13,7 +15,7 @@ from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeout
 from nats.js import JetStreamContext
 from nats.js.api import StorageType, StreamConfig, StreamInfo, StreamSource, SubjectTransform
-from nats.js.errors import BadRequestError, NotFoundError
+from nats.js.errors import APIError, BadRequestError, NotFoundError, ServiceUnavailableError
 from pydantic import BaseModel
 
 from contracts.access import Actor, Role
@@ -28,7 +30,7 @@ from contracts.subjects import (
     shared_stream,
     stream_name,
 )
-from mapnet.runtime import tracing
+from mapnet.runtime import logs, tracing
 from mapnet.runtime.codec import encode, make_envelope
 from mapnet.runtime.credentials import servers
 
@@ -116,13 +118,49 @@ def network_stream_config(region: str) -> StreamConfig:
     )
 
 
+# What JetStream answers while a cluster is still forming (no meta leader yet, its peers not
+# all known for the replicas asked): a moment later it is ready. bench/failover.py saw services
+# die at start on a just-formed cluster (the supervisor restarted them) before this waited.
+# No suitable peers for placement; temporarily unavailable; insufficient resources.
+FORMING_ERR_CODES = {10005, 10008, 10023}
+STREAM_EXISTS = 10058  # a stream of that name is there (with another configuration)
+FORMING_WAIT_S = 30.0
+
+
+def _still_forming(exc: Exception) -> bool:
+    if isinstance(exc, NatsTimeout | NoRespondersError | ServiceUnavailableError):
+        return True
+    return isinstance(exc, APIError) and exc.err_code in FORMING_ERR_CODES
+
+
 async def ensure_streams(js: JetStreamContext, region: str, services: Sequence[str]) -> None:
+    """The region's streams, as this release declares them; waits up to FORMING_WAIT_S for a
+    JetStream cluster that is still forming, and raises what it answers after that."""
+    deadline, pause = time.monotonic() + FORMING_WAIT_S, 0.25
+    while True:
+        try:
+            return await _ensure_streams(js, region, services)
+        except Exception as exc:
+            if not _still_forming(exc) or time.monotonic() + pause > deadline:
+                raise
+            logs.get(region=region).warning(
+                "jetstream_not_ready", error=f"{type(exc).__name__}: {exc}"
+            )
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 2.0)
+
+
+async def _ensure_streams(js: JetStreamContext, region: str, services: Sequence[str]) -> None:
     # In this order: a sourcing stream created before its origin exists waits out NATS's
     # retry back-off (tens of seconds) before it copies anything.
     for config in region_streams(region, services):
         try:
             await js.add_stream(config)
-        except BadRequestError:
+        except BadRequestError as exc:
+            # Only a stream already there is updated: "no suitable peers" is a 400 as well, and
+            # its update was answered "stream not found", which killed services at start.
+            if exc.err_code != STREAM_EXISTS:
+                raise
             await js.update_stream(config)
     await ensure_network_stream(js, region)
 
