@@ -19,7 +19,7 @@ from mapnet.runtime import outbox
 from mapnet.runtime.mongo import Database, put_if_newer, storable
 
 from ..domain.calendar import Entry, entry_id
-from ..domain.registration import PENDING, Registration
+from ..domain.registration import PENDING, Held, Registration
 
 ENTRIES = "entries"
 GONE_ENTRIES = "gone_entries"
@@ -282,6 +282,9 @@ class EntryRepository:
 
 def _registration_state(reg: Registration, version: int) -> dict[str, Any]:
     active = reg.status != "cancelled"
+    number = reg.held if isinstance(reg.held, int) else None
+    sme = reg.data.sme
+    guest = sme is not None and sme.region != reg.region
     return storable(
         {
             "event_id": reg.event_id,
@@ -295,9 +298,24 @@ def _registration_state(reg: Registration, version: int) -> dict[str, Any]:
             "email_key": str(reg.data.email).lower(),
             # One active registration per person and event; cancelled ones leave the index.
             "seat_key": f"{reg.event_id}:{str(reg.data.email).lower()}" if active else None,
+            # What the event's seat book counts for it (adapters/seats.py), and the book's
+            # change that gave it that.
+            "held": reg.held,
+            "book_change": reg.book_change,
+            # Keys looked up by equality (nx-27017 answers only that from an index): who holds
+            # a number of the event's waiting order (a promotion takes the head's), the
+            # waiting guests of other regions' SMEs (told their places), and the cancelled
+            # registrations the book has not taken back from yet (after a crash).
+            "wait_key": wait_key(reg.event_id, number) if number is not None else None,
+            "guest_waiting": reg.event_id if guest and reg.status == "waitlisted" else None,
+            "gives_back": True if reg.status == "cancelled" and reg.held is not None else None,
             "version": version,
         }
     )
+
+
+def wait_key(event_id: str, number: int) -> str:
+    return f"{event_id}:{number}"
 
 
 def registration_from_doc(doc: dict[str, Any]) -> tuple[Registration, int]:
@@ -311,6 +329,8 @@ def registration_from_doc(doc: dict[str, Any]) -> tuple[Registration, int]:
         position=doc.get("position"),
         attended_sessions=list(doc.get("attended_sessions", [])),
         completed=bool(doc.get("completed")),
+        held=doc.get("held"),
+        book_change=doc.get("book_change"),
     )
     return reg, int(doc["version"])
 
@@ -329,6 +349,8 @@ class RegistrationRepository:
         await self.registrations.create_index([("event_id", ASCENDING)], name="event_id")
         await self.registrations.create_index([("email_key", ASCENDING)], name="email_key")
         await self.registrations.create_index([("status", ASCENDING)], name="status")
+        for key in ("wait_key", "guest_waiting", "gives_back"):
+            await self.registrations.create_index([(key, ASCENDING)], name=key)
         await self.registrations.create_index(
             [("outbox_pending", ASCENDING)], name="outbox_pending"
         )
@@ -343,13 +365,15 @@ class RegistrationRepository:
             raise not_found("registration", registration_id)
         return found
 
-    async def add_pending(self, reg: Registration) -> None:
+    async def add_pending(self, reg: Registration) -> bool:
         """The registration before its seat is claimed, so that a crash in between can be
-        resumed, and a second registration of the same person is refused up front."""
+        resumed, and a second registration of the same person is refused up front. False if
+        it was there already (the same command again: it resumes it)."""
         try:
             await self.registrations.insert_one(
                 {"_id": reg.registration_id, **_registration_state(reg, 1)}
             )
+            return True
         except DuplicateKeyError as exc:
             existing = await self.registrations.find_one(
                 {"seat_key": _registration_state(reg, 1)["seat_key"]}
@@ -362,6 +386,7 @@ class RegistrationRepository:
                     existing_registration_id=existing["_id"],
                 ) from exc
             # The same registration again: a retried command resumes it.
+            return False
 
     async def save(
         self, reg: Registration, expected_version: int, events: Sequence[Envelope[Any]]
@@ -399,21 +424,38 @@ class RegistrationRepository:
             )  # fmt: skip
         return [doc["_id"] for doc in docs]
 
-    async def waiting_guests(self, event_id: str, region: str) -> list[str]:
-        """The registrations waitlisted at an event for SMEs of other regions than ``region``
-        (the host): those whose home region is told their place."""
-        found = self.registrations.find(
-            {"event_id": event_id, "status": "waitlisted"}, {"_id": 1, "data": 1}
+    async def waiting_guests(self, event_id: str) -> list[str]:
+        """The registrations waitlisted at an event for SMEs of other regions than the host's:
+        those whose home region is told their place (by equality: not every registration of
+        the event)."""
+        found = self.registrations.find({"guest_waiting": event_id}, {"_id": 1})
+        return [doc["_id"] async for doc in found]
+
+    async def holding(self, event_id: str, number: int) -> tuple[str, str] | None:
+        """The registration stored with this number of the event's waiting order, and its
+        status."""
+        doc = await self.registrations.find_one(
+            {"wait_key": wait_key(event_id, number)}, {"_id": 1, "status": 1}
         )
-        return [
-            doc["_id"]
-            async for doc in found
-            if (sme := doc["data"].get("sme")) is not None and sme.get("region") != region
-        ]
+        return (doc["_id"], doc["status"]) if doc else None
+
+    async def giving_back(self) -> list[tuple[str, str]]:
+        """(event, registration) of the cancelled registrations the book still counts for."""
+        found = self.registrations.find({"gives_back": True}, {"_id": 1, "event_id": 1})
+        return [(doc["event_id"], doc["_id"]) async for doc in found]
+
+    async def hold(self, held: dict[str, Held]) -> None:
+        """Store what an old seat book (one of every registration's id) counted for each of
+        its registrations, in the registrations, once: see SeatBook.migrate."""
+        for rid, what in held.items():
+            found = await self.get(rid)
+            if found is None or found[0].held is not None:
+                continue
+            reg, version = found
+            reg.held = what
+            state = _registration_state(reg, version)
+            fields = {k: state[k] for k in ("held", "wait_key", "guest_waiting", "gives_back")}
+            await self.registrations.update_one({"_id": rid, "version": version}, {"$set": fields})
 
     async def pending(self) -> list[str]:
         return [d["_id"] async for d in self.registrations.find({"status": PENDING}, {"_id": 1})]
-
-    async def statuses(self, ids: list[str]) -> dict[str, str]:
-        cursor = self.registrations.find({"_id": {"$in": ids}}, {"status": 1})
-        return {d["_id"]: d["status"] async for d in cursor}

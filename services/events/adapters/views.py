@@ -14,7 +14,7 @@ from mapnet.runtime.paging import encode_cursor, keyset_page
 from .away import listed as listed_copy
 from .away import sme_key as away_key
 from .repository import entry_from_doc, registration_from_doc, utc_key
-from .seats import SeatBook, position
+from .seats import SeatBook, place
 
 # The iCal feed reads the calendar a page of this many entries at a time, to the end.
 ICAL_PAGE = 500
@@ -76,7 +76,7 @@ async def list_registrations(
     for doc in docs:
         reg, _ = registration_from_doc(doc)
         if reg.status == "waitlisted":
-            reg.position = position(book, reg.registration_id)  # the place now, not at sign-up
+            reg.position = place(book, reg.held) or reg.position  # now, not at sign-up
         items.append(reg.view())
     return c.RegistrationPage(items=items, next_cursor=cursor)
 
@@ -131,7 +131,7 @@ async def sme_registrations(
             continue
         reg, _ = registration_from_doc(doc)
         if reg.status == "waitlisted":
-            reg.position = position(await seats.book(reg.event_id), reg.registration_id)
+            reg.position = place(await seats.book(reg.event_id), reg.held) or reg.position
         items.append(reg.listed())
     cursor = encode_cursor([page[-1]["registered_at"], page[-1]["_id"]]) if more and page else None
     return c.SmeRegistrationPage(items=items, next_cursor=cursor)
@@ -148,7 +148,7 @@ async def registrations_by_id(
             continue
         reg, _ = registration_from_doc(doc)
         if reg.status == "waitlisted":
-            reg.position = position(await seats.book(reg.event_id), reg.registration_id)
+            reg.position = place(await seats.book(reg.event_id), reg.held) or reg.position
         items.append(reg.view())
     return c.RegistrationPage(items=items)
 

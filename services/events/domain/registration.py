@@ -1,6 +1,8 @@
 """A person's registration for an event or course: confirmed, waitlisted or cancelled, with the
-sessions they attended. Which of confirmed or waitlisted it gets is decided by the seat book
-(the service layer), which alone sees every registration of the event."""
+sessions they attended. Which of confirmed or waitlisted it gets is decided by the event's seat
+book (adapters/seats.py), which counts seats and hands out places in the waiting order; the
+registration keeps what the book counts for it (``held``), so that the book stays small however
+large the event."""
 
 from __future__ import annotations
 
@@ -13,6 +15,10 @@ from contracts.errors import Refused
 from .calendar import Entry, Recorded, field_error, invalid
 
 PENDING = "pending"  # stored while its seat is being claimed; never shown
+SEAT = "seat"
+# What the seat book counts for a registration: a seat, its number in the event's waiting order
+# (1, 2, … in the order places were taken), or nothing.
+Held = str | int | None
 
 
 @dataclass
@@ -28,28 +34,43 @@ class Registration:
     completed: bool = False
     events: list[Recorded] = field(default_factory=list)
     moved: bool = False  # its waitlist place changed since it was read (no event of its own)
+    # What the seat book counts for it, and the book's change that gave it that (a token): a
+    # cancelled registration keeps what it held until the book has taken it back.
+    held: Held = None
+    book_change: str | None = None
 
     def _record(self, op: object) -> None:
         self.events.append(
             (op, c.RegistrationChanged(registration=self.fact(), region=self.region))
         )
 
-    def confirm(self) -> None:
+    def confirm(self, book_change: str | None = None) -> None:
+        """A seat: claimed while pending, or its waiting place turned into one."""
         if self.status == "confirmed":
             return
         if self.status not in (PENDING, "waitlisted"):
             raise Refused("conflict", f"registration {self.registration_id} is {self.status}")
         self.status, self.position = "confirmed", None
+        self.held, self.book_change = SEAT, book_change
         self._record(c.REGISTRATION_CONFIRMED)
 
-    def waitlist(self, position: int) -> None:
+    def waitlist(self, number: int, position: int, book_change: str | None = None) -> None:
+        """A place in the waiting order: ``number`` for good, ``position`` as it is now."""
         if self.status != PENDING:
             return
         self.status, self.position = "waitlisted", position
+        self.held, self.book_change = number, book_change
         self._record(c.REGISTRATION_WAITLISTED)
 
+    def given_back(self) -> None:
+        """The seat book took back what a cancelled registration held (no event of its own:
+        the cancellation told it)."""
+        if self.status == "cancelled":
+            self.held, self.book_change = None, None
+
     def cancel(self) -> str:
-        """Cancel, and say what it held: a seat, a waitlist place or nothing yet."""
+        """Cancel, and say what it held: a seat, a waitlist place or nothing yet. What the
+        seat book counts for it stays ``held`` until given back."""
         held = self.status
         if held == "cancelled":
             return held

@@ -8,7 +8,6 @@ import uuid
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from functools import partial
-from typing import Any
 
 from contracts import events as c
 from contracts.common import SmeRef
@@ -26,7 +25,17 @@ from ..adapters.repository import (
     EntryRepository,
     RegistrationRepository,
 )
-from ..adapters.seats import CONFIRMED, SeatBook, position
+from ..adapters.seats import (
+    RELEASED,
+    Note,
+    SeatBook,
+    has_free_seat,
+    head_of_queue,
+    holder_noted,
+    note_of,
+    old_holders,
+    place,
+)
 from ..domain.access import (
     check_home_staff,
     check_ical_reader,
@@ -36,7 +45,7 @@ from ..domain.access import (
     check_sme_reader,
 )
 from ..domain.calendar import Entry, entry_id
-from ..domain.registration import PENDING, Registration
+from ..domain.registration import PENDING, SEAT, Registration
 
 # Registration ids derive from the command id, so a retried command resumes its registration
 # (entry ids: domain/calendar.py entry_id).
@@ -108,7 +117,7 @@ class Calendar:
                     continue  # the publisher sent two versions at once: apply the later one again
                 raise
             await self.seats.open(event_id, entry.capacity)
-            await self.seats.promote(event_id, self._promoted(cmd.correlationid))
+            await self._promote(event_id, cmd.correlationid)
             await self._tell_guests_their_places(event_id, cmd.correlationid)
             return entry.view()
         raise Refused("conflict", f"event {event_id} keeps changing; try again")
@@ -135,34 +144,47 @@ class Calendar:
     async def register_participant(self, cmd: Envelope[c.RegisterParticipant]) -> c.Registration:
         check_registrant(cmd.actor, cmd.data, self.region)
         rid = str(uuid.uuid5(_NAMESPACE, f"registration:{self.region}:{command_key(cmd)}"))
-        if await self.registrations.get(rid) is None:
-            entry = await self.entries.require(cmd.data.event_id)
+        entry = await self.entries.require(cmd.data.event_id)
+        try:
             entry.check_open_for_registration(cmd.data.participation, self.now())
-            reg = Registration(rid, entry.event_id, self.region, cmd.data, self.now())
-            await self.registrations.add_pending(reg)
-        return await self._settle(rid, cmd.correlationid)
+        except Refused:
+            if await self.registrations.get(rid) is None:
+                raise
+            return await self._settle(rid, cmd.correlationid)  # a repeat: it resumes
+        reg = Registration(rid, entry.event_id, self.region, cmd.data, self.now())
+        # Stored pending first (a repeat of the command finds it there and resumes it).
+        found = (reg, 1) if await self.registrations.add_pending(reg) else None
+        return await self._settle(rid, cmd.correlationid, found)
 
-    async def _settle(self, rid: str, correlationid: str) -> c.Registration:
+    async def _settle(
+        self, rid: str, correlationid: str, found: tuple[Registration, int] | None = None
+    ) -> c.Registration:
         """Claim a seat or a waitlist place for a pending registration and store the outcome;
         resumable at any point."""
-        reg, version = await self.registrations.require(rid)
+        reg, version = found or await self.registrations.require(rid)
         if reg.status != PENDING:
             return reg.view()
         claim = await self.seats.claim(reg.event_id, rid)
         for _ in range(_MAX_RETRIES):
-            if reg.status == PENDING:
-                if claim.status == CONFIRMED:
-                    reg.confirm()
-                else:
-                    reg.waitlist(claim.position or 0)
-            if await self._store(reg, version, correlationid):
-                return reg.view()
-            # Promoted or cancelled meanwhile: what is stored now is the answer.
+            if reg.status == PENDING and not claim.note.released:
+                if claim.held == SEAT:
+                    reg.confirm(claim.note.token)
+                elif isinstance(claim.held, int):
+                    reg.waitlist(claim.held, claim.position or 0, claim.note.token)
+                if await self._store(reg, version, correlationid):
+                    # (Promoted meanwhile, the note is the promotion's: its promoter stores
+                    # that, and this process leaves the note alone.)
+                    self.seats.stored(reg.event_id, rid, claim.note)
+                    return reg.view()
+            # Promoted, cancelled or settled by a repeat meanwhile: what is stored now is the
+            # answer, and what the book did for this one is given back if nothing holds it.
+            await self._square(reg.event_id, rid, correlationid)
             reg, version = await self.registrations.require(rid)
-            if reg.status == "cancelled":
-                await self._give_back(reg.event_id, rid, correlationid)
             if reg.status != PENDING:
+                if reg.status == "cancelled":
+                    await self._promote(reg.event_id, correlationid)
                 return reg.view()
+            claim = await self.seats.claim(reg.event_id, rid)
         raise Refused("conflict", f"registration {rid} keeps changing; try again")
 
     async def _store(self, reg: Registration, version: int, correlationid: str) -> bool:
@@ -173,27 +195,90 @@ class Calendar:
         self.uow.written(REGISTRATIONS, reg.registration_id, events)
         return True
 
-    def _promoted(self, correlationid: str) -> Callable[[str], Any]:
-        async def confirm(rid: str) -> None:
-            for _ in range(_MAX_RETRIES):
+    async def _square(self, event_id: str, rid: str, correlationid: str) -> None:
+        """Make the seat book and one registration agree, from the book's note about it (see
+        adapters/seats.py) and the registration as stored: the book is read first, so that a
+        registration read after it is never older than the book's changes to it. After a
+        change that went through, the next step follows from it without reading both again."""
+        read = True
+        for _ in range(2 * _MAX_RETRIES):
+            if read:
+                book = await self.seats.book(event_id)
                 found = await self.registrations.get(rid)
                 if found is None:
                     return
                 reg, version = found
-                if reg.status not in (PENDING, "waitlisted"):
+                note = note_of(book, rid)
+            read = True
+            if reg.status == PENDING and not (note and note.promoted):
+                return  # its settling is under way (or the next start's): it stores the note
+            if note is None:
+                if reg.status != "cancelled" or reg.held is None:
+                    return  # the book counts what the registration says
+                if await self.seats.give_back(book, rid, reg.held):
+                    note, read = Note(RELEASED), False
+            elif note.released:
+                if reg.held is not None:
+                    reg.given_back()
+                    if not await self._store(reg, version, correlationid):
+                        continue
+                    version += 1
+                if await self.seats.forget(event_id, rid, note):
                     return
-                reg.confirm()
+            elif note.token is not None and note.token == reg.book_change:
+                # Stored with it already: the note goes; a cancelled one then gives it back.
+                if await self.seats.forget(event_id, rid, note):
+                    book["claims"] = {k: v for k, v in book["claims"].items() if k != rid}
+                    note, read = None, False
+            elif note.promoted and reg.status in (PENDING, "waitlisted"):
+                reg.confirm(note.token)  # (its settling, if under way, finds it confirmed)
                 if await self._store(reg, version, correlationid):
-                    return
+                    version, read = version + 1, False
+            else:  # the registration was never stored with it: nothing holds what it counts
+                await self.seats.drop(book, rid, note)
+        raise Refused("conflict", f"registration {rid} keeps changing; try again")
 
-        return confirm
+    async def _promote(self, event_id: str, correlationid: str) -> None:
+        """Free seats to the head of the queue, in order, one at a time: the head's number is
+        the book's, its holder found by equality on that number."""
+        misses = 0
+        while misses < _MAX_RETRIES:
+            book = await self.seats.book(event_id)
+            number = head_of_queue(book)
+            if number is None or not has_free_seat(book):
+                return
+            rid = holder_noted(book, number)
+            if rid is None:
+                holding = await self.registrations.holding(event_id, number)
+                if holding is None:
+                    raise Refused("conflict", f"nobody holds place {number} of {event_id}")
+                rid, status = holding
+                if status == "cancelled":  # cancelled, not yet given back: give it back first
+                    await self._square(event_id, rid, correlationid)
+                    misses += 1
+                    continue
+            noted = note_of(book, rid)
+            if noted is not None and noted.what != number:
+                await self._square(event_id, rid, correlationid)
+                misses += 1
+                continue
+            if await self.seats.promote(book, rid, number, noted):
+                await self._square(event_id, rid, correlationid)  # stores its seat
+                misses = 0
+                if book["capacity"] is not None and book["confirmed"] + 1 >= book["capacity"]:
+                    return  # (the seats it was guarded on, and the one it took)
+            else:
+                misses += 1  # the book changed meanwhile: read it again
+        raise Refused("conflict", f"the waiting list of {event_id} keeps changing; try again")
 
     async def cancel_registration(self, cmd: Envelope[c.CancelRegistration]) -> c.Registration:
         rid = cmd.data.registration_id
-        found, _ = await self.registrations.require(rid)
-        check_may_cancel(cmd.actor, found.event_id, found.data.sme, self.region)
+        found: tuple[Registration, int] | None = await self.registrations.require(rid)
+        assert found is not None
+        check_may_cancel(cmd.actor, found[0].event_id, found[0].data.sme, self.region)
         for _ in range(_MAX_RETRIES):
-            reg, version = await self.registrations.require(rid)
+            reg, version = found or await self.registrations.require(rid)
+            found = None
             if reg.status == "cancelled":
                 break
             reg.cancel()
@@ -205,24 +290,24 @@ class Calendar:
         return reg.view()
 
     async def _give_back(self, event_id: str, rid: str, correlationid: str) -> None:
-        await self.seats.release(event_id, rid)
-        await self.seats.promote(event_id, self._promoted(correlationid))
+        await self._square(event_id, rid, correlationid)
+        await self._promote(event_id, correlationid)
         await self._tell_guests_their_places(event_id, correlationid)
 
     async def _tell_guests_their_places(self, event_id: str, correlationid: str) -> None:
         """Places on the waitlist are the seat book's order, read when listed here; another
         region's copy hears them: each guest waiting whose place moved is stored with it,
         which tells its home (see ``_store``)."""
-        for rid in await self.registrations.waiting_guests(event_id, self.region):
+        for rid in await self.registrations.waiting_guests(event_id):
             for _ in range(_MAX_RETRIES):
                 found = await self.registrations.get(rid)
                 if found is None:
                     break
                 reg, version = found
-                place = position(await self.seats.book(event_id), rid)
-                if place is None:
+                now = place(await self.seats.book(event_id), reg.held)
+                if now is None:
                     break  # got a seat or left meanwhile: that change tells it
-                reg.move_on_waitlist(place)
+                reg.move_on_waitlist(now)
                 if not reg.moved or await self._store(reg, version, correlationid):
                     break
 
@@ -258,17 +343,26 @@ class Calendar:
                 await self._forget_replies(rid)
 
     async def reconcile(self) -> None:
-        """After a crash: finish registrations left pending, and give back seats that cancelled
-        registrations still hold."""
+        """After a crash: an old seat book's holders go into its registrations; registrations
+        left pending are finished; what the books noted and no registration was stored with,
+        and what cancelled registrations still hold, is given back; free seats go to the
+        queue."""
+        for event_id, _ in await self.seats.noted():
+            book = await self.seats.book(event_id)
+            if (held := old_holders(book)) is not None:
+                await self.registrations.hold(held)
+                await self.seats.migrated(book, held)
         for rid in await self.registrations.pending():
             await self._settle(rid, correlationid=f"reconcile-{rid}")
-        for event_id, holder_ids in await self.seats.holders():
-            statuses = await self.registrations.statuses(holder_ids)
-            for rid in holder_ids:
-                if statuses.get(rid, "cancelled") == "cancelled":
-                    await self._give_back(event_id, rid, f"reconcile-{event_id}")
-            if "waitlisted" in statuses.values():  # a crash may have cut the places' telling
-                await self._tell_guests_their_places(event_id, f"reconcile-{event_id}")
+        for event_id, rids in await self.seats.noted():
+            for rid in rids:
+                await self._square(event_id, rid, f"reconcile-{event_id}")
+        for event_id, rid in await self.registrations.giving_back():
+            await self._square(event_id, rid, f"reconcile-{event_id}")
+        for event_id, _ in await self.seats.noted():
+            await self._promote(event_id, f"reconcile-{event_id}")
+            # A crash may have cut the places' telling.
+            await self._tell_guests_their_places(event_id, f"reconcile-{event_id}")
 
     # --- reads -------------------------------------------------------------------------------
 

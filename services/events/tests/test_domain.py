@@ -128,7 +128,7 @@ def test_completing_a_course_is_recorded_once_when_the_criteria_are_met() -> Non
 
 def test_only_confirmed_registrations_check_in() -> None:
     reg = registration()
-    reg.waitlist(3)
+    reg.waitlist(3, 3)
     with pytest.raises(Refused) as refused:
         reg.attend(0, course())
     assert refused.value.code == "conflict"
