@@ -121,6 +121,20 @@ BENCHES: dict[str, tuple[list[str], list[str], list[str]]] = {
         ["smes", "meetings", "seconds"],
         [],
     ),
+    "registrations": (
+        ["--seats", "60", "--registrations", "90", "--clients", "8", "--cancel-every", "3"],
+        [
+            "registrations",
+            "per_s",
+            "confirmed",
+            "waitlisted",
+            "oversold",
+            "lost",
+            "start_per_s",
+            "end_per_s",
+        ],
+        ["oversold", "lost"],
+    ),
     "portal": (
         # One process: starting each service's own is most of its time here, and the other
         # benches run the services one process each (bench/common.py's serving).
