@@ -147,7 +147,7 @@ BENCHES: dict[str, tuple[list[str], list[str], list[str]]] = {
 
 # Run in three files (a file stays in one of the suite's processes, and these take minutes
 # together): here, tests/test_benches_network.py and tests/test_benches_portal.py.
-HERE = ["bus", "registry", "notify", "search", "guide", "scheduler"]
+HERE = ["bus", "registry", "notify", "search", "guide", "scheduler", "registrations"]
 NETWORK = ["federation", "resume", "failover", "importer"]
 PORTAL = ["portal", "report", "hostile"]
 
