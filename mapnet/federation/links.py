@@ -32,6 +32,11 @@ PROBE_TIMEOUT_S = 1.0
 STALL_S = 3.0
 # ...and not more often than this, in case the counts can never agree.
 RESTART_EVERY_S = 30.0
+# While every source is in and every copy complete, the keeper looks twice as late each time,
+# up to this: each look asks every other region across the hub, and ten idle regions looking
+# every second kept their servers and the hub busy for nothing (issue 33). Anything to do (a
+# source missing, an origin silent, a copy behind or moving) brings it back to every second.
+STEADY_MAX_S = 8.0
 
 
 def source_of(origin: str, region: str) -> StreamSource:
@@ -83,6 +88,16 @@ async def copied_from(nc: NATS, region: str, origin: str) -> int:
     return sum((info.state.subjects or {}).values())
 
 
+async def copied_per_origin(nc: NATS, region: str) -> dict[str, int]:
+    """How many messages of each origin this region's network stream holds, in one request."""
+    info = await nc.jetstream().stream_info(network_stream(region), subjects_filter="mapnet.>")
+    held: dict[str, int] = {}
+    for subject, messages in (info.state.subjects or {}).items():
+        origin = subject.split(".", 2)[1]
+        held[origin] = held.get(origin, 0) + messages
+    return held
+
+
 @dataclass
 class _Progress:
     copied: int = -1
@@ -107,6 +122,9 @@ class LinkKeeper:
         self.interval_s = interval_s
         self._progress = {r: _Progress() for r in self.others}
         self._task: asyncio.Task[None] | None = None
+        # Whether the last look found every source in, every origin answering, every copy
+        # complete and nothing moving: the next look may then wait longer.
+        self.steady = False
 
     def start(self) -> None:
         if self.others:
@@ -119,18 +137,24 @@ class LinkKeeper:
                 await self._task
 
     async def _run(self) -> None:
+        wait_s = self.interval_s
         while True:
             try:
-                await self.add_answering_sources()
-                await self.restart_stalled_sources()
+                missing = await self.add_answering_sources()
+                restarted = await self.restart_stalled_sources()
+                self.steady = self.steady and not missing and not restarted
             except (TimeoutError, nats.errors.Error) as exc:
                 # The local server restarting, or the hub away: try again.
                 self.log.warning("link_keeper_failed", error=f"{type(exc).__name__}: {exc}")
+                self.steady = False
             except Exception:
                 # A fault of ours: shown with its traceback, and the keeper goes on, since a
                 # task that died here would stop the copies without a word.
                 self.log.exception("link_keeper_fault")
-            await asyncio.sleep(self.interval_s)
+                self.steady = False
+            steady_max = max(STEADY_MAX_S, self.interval_s)
+            wait_s = min(wait_s * 2, steady_max) if self.steady else self.interval_s
+            await asyncio.sleep(wait_s)
 
     async def _network(self) -> Any:
         return await ensure_network_stream(self.nc.jetstream(), self.region)
@@ -160,14 +184,18 @@ class LinkKeeper:
         origins = [origin_of(source.name) for source in info.config.sources or []]
         # Side by side: an origin that does not answer costs its timeout once, not once each.
         states = await asyncio.gather(*(origin_state(self.nc, origin) for origin in origins))
+        held = await copied_per_origin(self.nc, self.region)
+        steady = len(origins) == len(self.others)
         for origin, state in zip(origins, states, strict=True):
             progress = self._progress.get(origin)
             if progress is None or state is None:
+                steady = steady and progress is None  # a silent origin: look every second
                 continue
             if progress.created not in (None, state.created):
                 recreated.append(origin)
             progress.created = state.created
-            copied = await copied_from(self.nc, self.region, origin)
+            copied = held.get(origin, 0)
+            steady = steady and copied == progress.copied and copied >= state.messages
             if copied != progress.copied:
                 progress.copied, progress.since = copied, now
                 continue
@@ -179,6 +207,7 @@ class LinkKeeper:
         if stalled or recreated:
             await self._readd(info.config, stalled + recreated, purge=recreated)
             self.log.info("network_sources_restarted", stalled=stalled, recreated=recreated)
+        self.steady = steady and not (stalled or recreated)
         return stalled + recreated
 
     async def _readd(self, config: Any, origins: list[str], purge: list[str]) -> None:

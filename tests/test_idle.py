@@ -1,0 +1,88 @@
+"""What an idle region does on its own: as little as its purpose needs (issue 33: ten idle
+regions burnt a whole core). The consumers' waiting is in tests/test_consumers.py."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from typing import Any
+
+import pytest
+from pymongo.monitoring import (
+    CommandFailedEvent,
+    CommandListener,
+    CommandStartedEvent,
+    CommandSucceededEvent,
+)
+
+from mapnet.federation.links import LinkKeeper
+from mapnet.runtime import logs, mongo
+from mapnet.runtime.service import Runtime
+from mapnet.runtime.settings import Settings
+from tests.fixtures import Servers
+from tests.helpers import eventually
+
+
+async def _count(items: list[Any]) -> int:
+    return len(items)
+
+
+class Pings(CommandListener):
+    def __init__(self) -> None:
+        self.sent = 0
+
+    def started(self, event: CommandStartedEvent) -> None:
+        self.sent += event.command_name == "ping"
+
+    def succeeded(self, event: CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: CommandFailedEvent) -> None:
+        pass
+
+
+async def test_the_services_on_one_database_client_share_its_ping(
+    servers: Servers, settings: Settings, region: str
+) -> None:
+    """Health's background ping tells of the server, whatever the database: the services of a
+    process (one client) ping once between them, not once each."""
+    pings = Pings()
+    client = mongo.client(servers.mongo_url, event_listeners=[pings])
+    runtimes = [Runtime(region, s, settings, client) for s in ("registry", "events", "matching")]
+    for _ in range(3):
+        await asyncio.gather(*(rt._check_database() for rt in runtimes))
+    assert pings.sent == 1
+    assert all([(await rt.health_status()).mongo.ok for rt in runtimes])
+    client.close()
+
+
+async def test_a_link_keeper_with_nothing_to_do_looks_less_and_less_often(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """While every copy is complete the keeper looks twice as late each time, up to
+    STEADY_MAX_S; anything to do brings it back to its interval."""
+    monkeypatch.setattr("mapnet.federation.links.STEADY_MAX_S", 0.4)
+    looked: list[float] = []
+    unsettled_at = 6  # the sixth look finds something to do
+
+    class Watched(LinkKeeper):
+        async def add_answering_sources(self) -> list[str]:
+            looked.append(time.monotonic())
+            return []
+
+        async def restart_stalled_sources(self) -> list[str]:
+            self.steady = len(looked) != unsettled_at
+            return []
+
+    nc: Any = None
+    keeper = Watched(nc, "tallinn", ["tallinn", "riga"], logs.get(), interval_s=0.05)
+    keeper.start()
+    try:
+        await eventually(lambda: _count(looked), until=lambda n: n >= unsettled_at + 2)
+    finally:
+        await keeper.stop()
+    gaps = [round(b - a, 2) for a, b in itertools.pairwise(looked)]
+    # 0.1, 0.2, 0.4, 0.4, 0.4, then 0.05 after the unsettled look (a loaded machine adds a bit)
+    expected = [0.1, 0.2, 0.4, 0.4, 0.4, 0.05]
+    assert all(e <= g < e + 0.1 for g, e in zip(gaps, expected, strict=False)), gaps
