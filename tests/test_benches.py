@@ -38,6 +38,25 @@ BENCHES: dict[str, tuple[list[str], list[str], list[str]]] = {
         ["smes", "registered_per_s", "raw_insert_per_s", "lost"],
         ["lost"],
     ),
+    "registry_size": (
+        ["--smes", "150", "--queries", "12", "--reimport-rows", "30"],
+        [
+            "smes",
+            "import_s",
+            "search_p95_ms",
+            "db_ops_per_sme",
+            "db_writes_per_sme",
+            "imported_per_s",
+            "raw_insert_per_s",
+            "ratio",
+            "reimported_per_s",
+            "search_p50_ms",
+            "near_duplicates_missed",
+            "lost",
+            "doubled",
+        ],
+        ["near_duplicates_missed", "lost", "doubled"],
+    ),
     "notify": (
         ["--notifications", "40"],
         ["notifications", "sent_per_s", "raw_smtp_per_s", "duplicated"],
@@ -147,7 +166,16 @@ BENCHES: dict[str, tuple[list[str], list[str], list[str]]] = {
 
 # Run in three files (a file stays in one of the suite's processes, and these take minutes
 # together): here, tests/test_benches_network.py and tests/test_benches_portal.py.
-HERE = ["bus", "registry", "notify", "search", "guide", "scheduler", "registrations"]
+HERE = [
+    "bus",
+    "registry",
+    "registry_size",
+    "notify",
+    "search",
+    "guide",
+    "scheduler",
+    "registrations",
+]
 NETWORK = ["federation", "resume", "failover", "importer"]
 PORTAL = ["portal", "report", "hostile"]
 
