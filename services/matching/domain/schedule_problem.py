@@ -34,7 +34,13 @@ class Problem:
         return free is None or slot in free
 
     def feasible_slots(self, m: MeetingSpec) -> list[int]:
-        return [s for s in range(self.slots) if self.can_meet(m.a, s) and self.can_meet(m.b, s)]
+        """The slots both sides are free, in order (a set intersection: this is asked for every
+        meeting by every step of the solver)."""
+        free = [f for f in (self.available.get(m.a), self.available.get(m.b)) if f is not None]
+        if not free:
+            return list(range(self.slots))
+        both = free[0].intersection(*free[1:])
+        return sorted(s for s in both if 0 <= s < self.slots)
 
     def participants(self) -> set[str]:
         return {p for m in self.meetings for p in (m.a, m.b)}
