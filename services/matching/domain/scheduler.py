@@ -1,11 +1,15 @@
-"""Building the schedule: a start from first fit or from the rounded LP relaxation (HiGHS), each
+"""Building the schedule: starts from first fit, from first fit in the order of the per-participant
+bound's b-matching and (on events small enough) from the rounded LP relaxation (HiGHS), each
 improved by moving the meetings that block an unplaced one; CP-SAT (OR-Tools) to hold as many
-meetings as possible weighted by priority and mutual interest; tables assigned per slot; then a
-local search that closes idle gaps between a participant's meetings. The relaxation's optimum is
-also the proven upper bound on how many meetings any schedule could hold.
+meetings as possible weighted by priority and mutual interest (on events small enough for its
+model to be built in time); tables assigned per slot; then a local search that closes idle gaps
+between a participant's meetings. The bounds (bound.py) prove how many meetings any schedule
+could hold.
 
-Re-runs after late changes keep meetings where they were: keeping a meeting's previous slot earns
-a bonus too small to ever cost a meeting, but large enough to decide between equal schedules."""
+Re-runs after late changes keep meetings where they were: first fit puts every meeting of the
+previous schedule back in its slot before any other, augmenting moves one only to place another
+meeting, and in CP-SAT keeping a meeting's previous slot earns a bonus too small to ever cost a
+meeting, but large enough to decide between equal schedules."""
 
 from __future__ import annotations
 
@@ -15,7 +19,13 @@ from dataclasses import dataclass
 
 from ortools.sat.python import cp_model
 
-from .bound import relaxation
+from .bound import (
+    RELAXATION_COLUMNS_AT_MOST,
+    candidate_columns,
+    matching_bound,
+    participant_limits,
+    relaxation,
+)
 from .schedule_problem import MeetingSpec, Placement, Problem
 
 
@@ -29,11 +39,27 @@ class Result:
     bound: int | None = None  # proven: no schedule of the problem holds more meetings
 
 
-def greedy(problem: Problem) -> dict[str, int]:
+# CP-SAT's model is built (in Python) only up to this many columns (a meeting in one of its
+# slots): the 5,000-request event's 104,000 take seconds, the 20,000-request one's 624,000 over
+# two minutes on a loaded machine, longer than the whole schedule may take. Above it the starts,
+# augmented, are the schedule.
+MODEL_COLUMNS_AT_MOST = 200_000
+
+
+def greedy(problem: Problem, shares: dict[str, float] | None = None) -> dict[str, int]:
     """First fit: locked meetings, then those of the previous schedule (in their old slot if it
-    is still free), then the rest by weight, each into its earliest free slot."""
+    is still free), then the rest by weight, each into its earliest free slot. Given the
+    b-matching's shares (bound.matching_bound), the rest go by share first: the meetings of the
+    participants in most demand that the bound counts on come before those it leaves out."""
+    share = shares or {}
     order = sorted(
-        problem.meetings, key=lambda m: (m.locked is None, m.previous is None, -m.weight)
+        problem.meetings,
+        key=lambda m: (
+            m.locked is None,
+            m.previous is None,
+            -share.get(m.meeting_id, 0.0),
+            -m.weight,
+        ),
     )
     plan = []
     for m in order:
@@ -79,9 +105,16 @@ def _first_fit(problem: Problem, plan: list[tuple[MeetingSpec, list[int]]]) -> d
     return chosen
 
 
-def augment(problem: Problem, slots_of: dict[str, int], deadline: float) -> dict[str, int]:
+def augment(
+    problem: Problem,
+    slots_of: dict[str, int],
+    deadline: float,
+    limits: dict[str, int] | None = None,
+) -> dict[str, int]:
     """Place meetings the first fit left out by moving the (at most two) meetings that block
-    them in a slot to other slots: a cheap improvement that gives CP-SAT a much better start."""
+    them in a slot to other slots: a cheap improvement that gives CP-SAT a much better start.
+    A meeting of a participant already holding as many meetings as they can (`limits`, see
+    bound.participant_limits) is not tried: on large events those are most of the waiting ones."""
     slots_of = dict(slots_of)
     by_id = {m.meeting_id: m for m in problem.meetings}
     busy: dict[tuple[str, int], str] = {}
@@ -121,7 +154,11 @@ def augment(problem: Problem, slots_of: dict[str, int], deadline: float) -> dict
         improved = False
         waiting = [m for m in problem.meetings if m.meeting_id not in slots_of and not m.locked]
         for m in sorted(waiting, key=lambda m: -m.weight):
+            if time.monotonic() > deadline:
+                break
             if cap is not None and (count[m.a] >= cap or count[m.b] >= cap):
+                continue
+            if limits is not None and any(count[p] >= limits.get(p, 0) for p in (m.a, m.b)):
                 continue
             for s in feasible[m.meeting_id]:
                 blockers = {busy[p, s] for p in (m.a, m.b) if (p, s) in busy}
@@ -155,16 +192,71 @@ def augment(problem: Problem, slots_of: dict[str, int], deadline: float) -> dict
 def solve(
     problem: Problem, time_limit_s: float = 20.0, workers: int = 2, **params: object
 ) -> Result:
+    """The schedule within about time_limit_s. `workers`: CP-SAT's threads (the machine's
+    cores; fewer when it is shared)."""
     started = time.monotonic()
+    limits = participant_limits(problem)
+    bound, shares = matching_bound(problem, limits)
+    columns = candidate_columns(problem)
+    # Without CP-SAT to follow (too large a model), augmenting the starts may take most of the
+    # time: on the 20,000-request event it is what brings the schedule to the bound.
+    augmenting_s = time_limit_s / 6 if columns <= MODEL_COLUMNS_AT_MOST else time_limit_s * 0.4
+    # First fit in the bound's order: far better on large events. It puts every meeting of a
+    # previous schedule back first, as plain first fit does, so a re-run starts from it too.
+    start = augment(problem, greedy(problem, shares), time.monotonic() + augmenting_s, limits)
     first_fit = greedy(problem)
-    start = augment(problem, first_fit, deadline=started + time_limit_s / 6)
-    bound, fractions = relaxation(problem)
-    if not any(m.previous for m in problem.meetings):
-        # A first run: the relaxed optimum, rounded and augmented, is a far better start on
-        # large events (a re-run starts from the previous schedule instead, to keep it).
-        from_lp = augment(problem, rounded(problem, fractions), time.monotonic() + time_limit_s / 6)
-        if len(from_lp) > len(start):
-            start = from_lp
+    if len(start) < bound:
+        plain = augment(problem, first_fit, time.monotonic() + augmenting_s, limits)
+        if len(plain) > len(start):
+            start = plain
+    # A re-run starts from the previous schedule alone, to keep it; a first run also tries the
+    # rounded relaxation.
+    rerun = any(m.previous for m in problem.meetings)
+    if columns <= RELAXATION_COLUMNS_AT_MOST:
+        lp_bound, fractions = relaxation(problem, time_limit_s * 0.6)
+        bound = min(bound, lp_bound)
+        if not rerun and len(start) < bound:
+            from_lp = augment(
+                problem, rounded(problem, fractions), time.monotonic() + time_limit_s / 6, limits
+            )
+            if len(from_lp) > len(start):
+                start = from_lp
+    every_one_kept = all(
+        m.previous is None or start.get(m.meeting_id) == m.previous[0] for m in problem.meetings
+    )
+    if len(start) == len(problem.meetings) and every_one_kept:
+        slots_of, status = start, "OPTIMAL"  # all placed, none moved: nothing left to gain
+    elif columns > MODEL_COLUMNS_AT_MOST:
+        slots_of, status = start, "FEASIBLE"
+    else:
+        slots_of, status = _improved(problem, start, started, time_limit_s, workers, params)
+    polish_s = min(1.5, time_limit_s / 10)
+    slots_of = compact(problem, slots_of, deadline=time.monotonic() + polish_s)
+    placement = assign_tables(problem, slots_of)
+    moved = sum(
+        1
+        for m in problem.meetings
+        if m.previous is not None and slots_of.get(m.meeting_id) != m.previous[0]
+    )
+    return Result(
+        placement=placement,
+        greedy=len(first_fit),
+        status=status,
+        seconds=time.monotonic() - started,
+        moved=moved,
+        bound=bound,
+    )
+
+
+def _improved(
+    problem: Problem,
+    start: dict[str, int],
+    started: float,
+    time_limit_s: float,
+    workers: int,
+    params: dict[str, object],
+) -> tuple[dict[str, int], str]:
+    """CP-SAT over the whole event from the start, within what is left of the time limit."""
     model = cp_model.CpModel()
     x: dict[tuple[str, int], cp_model.IntVar] = {}
     by_participant_slot: defaultdict[tuple[str, int], list[cp_model.IntVar]] = defaultdict(list)
@@ -218,24 +310,11 @@ def solve(
         setattr(solver.parameters, name, value)
     status = solver.solve(model)
     if status in (cp_model.OPTIMAL, cp_model.FEASIBLE):
-        slots_of = {mid: s for (mid, s), var in x.items() if solver.value(var)}
-    else:  # no solution in time (or locks that cannot all hold): the greedy start stands
-        slots_of = start
-    slots_of = compact(problem, slots_of, deadline=time.monotonic() + polish_s)
-    placement = assign_tables(problem, slots_of)
-    moved = sum(
-        1
-        for m in problem.meetings
-        if m.previous is not None and slots_of.get(m.meeting_id) != m.previous[0]
-    )
-    return Result(
-        placement=placement,
-        greedy=len(first_fit),
-        status=solver.status_name(status),
-        seconds=time.monotonic() - started,
-        moved=moved,
-        bound=bound,
-    )
+        return {mid: s for (mid, s), var in x.items() if solver.value(var)}, solver.status_name(
+            status
+        )
+    # No solution in time (or locks that cannot all hold): the start stands.
+    return start, solver.status_name(status)
 
 
 def compact(problem: Problem, slots_of: dict[str, int], deadline: float) -> dict[str, int]:

@@ -4,7 +4,9 @@ available only part of the time."""
 
 from __future__ import annotations
 
+import dataclasses
 import random
+from typing import Any
 
 from ..domain.schedule_problem import MeetingSpec, Problem
 from ..domain.scheduler import spec_weight
@@ -60,3 +62,25 @@ def generated_event(
         meetings=meetings,
         available=available,
     )
+
+
+def changed_requests(
+    participants: int,
+    requests: int,
+    share: float,
+    seed: int = 2026,
+    **event: Any,
+) -> tuple[Problem, Problem]:
+    """The generated event, and the same event after late changes: `share` of its requests
+    withdrawn (chosen with the seed) and as many new ones from the same generator (the requests
+    it draws after the first `requests`, so the two events share everything else)."""
+    changed = round(requests * share)
+    grown = generated_event(participants, requests + changed, seed=seed, **event)
+    before = dataclasses.replace(grown, meetings=grown.meetings[:requests])
+    withdrawn = set(random.Random(seed + 1).sample(range(requests), changed))
+    after = dataclasses.replace(
+        grown,
+        meetings=[m for i, m in enumerate(before.meetings) if i not in withdrawn]
+        + grown.meetings[requests:],
+    )
+    return before, after

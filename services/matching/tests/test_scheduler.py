@@ -9,10 +9,10 @@ import time
 import pytest
 
 from services.matching.domain import scheduler
-from services.matching.domain.bound import upper_bound
+from services.matching.domain.bound import participant_bound, upper_bound
 from services.matching.domain.schedule_problem import MeetingSpec, Problem, idle_gaps, violations
 from services.matching.domain.scheduler import assign_tables, compact, greedy, solve
-from services.matching.testdata.generated import generated_event
+from services.matching.testdata.generated import changed_requests, generated_event
 
 
 def tiny() -> Problem:
@@ -155,3 +155,42 @@ def test_the_solver_compacts_its_own_schedule_and_never_adds_idle_gaps(
     assert idle_gaps(problem, result.placement) <= idle_gaps(
         problem, assign_tables(problem, solved)
     )
+
+
+@pytest.fixture
+def without_cp_sat(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The path of events too large for CP-SAT's model and the relaxation (20,000 requests),
+    taken here on a small one: the starts, augmented, are the schedule."""
+    monkeypatch.setattr(scheduler, "MODEL_COLUMNS_AT_MOST", 0)
+    monkeypatch.setattr(scheduler, "RELAXATION_COLUMNS_AT_MOST", 0)
+
+
+@pytest.mark.usefixtures("without_cp_sat")
+def test_without_cp_sat_the_bounds_order_reaches_99_percent_and_a_rerun_keeps_95() -> None:
+    first, changed = changed_requests(200, 2000, 0.05, seed=5, tables=100)
+    result = solve(first, time_limit_s=10)
+    assert violations(first, result.placement) == []
+    assert result.bound == participant_bound(first)
+    # First fit in request order, augmented, holds under 98 % here.
+    assert len(result.placement) >= 0.99 * result.bound, (len(result.placement), result.bound)
+    changed.meetings = [
+        dataclasses.replace(m, previous=result.placement.get(m.meeting_id))
+        for m in changed.meetings
+    ]
+    again = solve(changed, time_limit_s=10)
+    assert violations(changed, again.placement) == []
+    assert again.bound is not None
+    assert len(again.placement) >= 0.99 * again.bound
+    still = [mid for mid in result.placement if any(m.meeting_id == mid for m in changed.meetings)]
+    kept = [mid for mid in still if again.placement.get(mid) == result.placement[mid]]
+    assert len(kept) >= 0.95 * len(still), (len(kept), len(still))
+    assert again.moved == sum(1 for mid in still if mid not in kept)
+
+
+def test_changed_requests_withdraw_a_share_and_add_as_many() -> None:
+    first, changed = changed_requests(50, 400, 0.05, seed=3)
+    assert first.meetings == generated_event(50, 400, seed=3).meetings
+    before = {m.meeting_id for m in first.meetings}
+    after = {m.meeting_id for m in changed.meetings}
+    assert len(before - after) == len(after - before) == 20
+    assert first.available == changed.available
