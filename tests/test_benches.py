@@ -74,7 +74,16 @@ BENCHES: dict[str, tuple[list[str], list[str], list[str]]] = {
     ),
     "scheduler": (
         ["--participants", "20", "--requests", "80", "--time-limit", "3"],
-        ["participants", "requests", "scheduled", "upper_bound", "greedy", "seconds"],
+        [
+            "participants",
+            "requests",
+            "scheduled",
+            "upper_bound",
+            "greedy",
+            "seconds",
+            "kept",
+            "rerun_seconds",
+        ],
         [],
     ),
     "importer": (
