@@ -106,3 +106,40 @@ def test_up_refuses_a_region_the_network_does_not_list(tmp_path: Path) -> None:
     assert refused.returncode == 2
     assert "gdansk" in refused.stderr and "regions.toml" in refused.stderr
     assert not (tmp_path / "hub").exists()  # nothing was started
+
+
+def test_up_refuses_a_mistyped_region_naming_the_known_ones(tmp_path: Path) -> None:
+    """One region alone too (it used to start a region of that name on its own, as `--regions
+    all` started a region named "all")."""
+    from typer.testing import CliRunner
+
+    from mapnet.ops.cli import app
+    from mapnet.ops.servers import free_ports
+
+    # Free ports, should it start after all.
+    ports = dict(zip(("NATS", "MONGO", "SMTP", "HTTP"), free_ports(4), strict=True))
+    env = {"MAPNET_HOME": str(tmp_path), **{f"MAPNET_{k}_PORT": str(v) for k, v in ports.items()}}
+    refused = CliRunner().invoke(app, ["up", "--regions", "tallin"], env=env)
+    assert refused.exit_code == 2
+    said = " ".join(refused.output.split())  # as rich wrapped it
+    assert "unknown region(s) tallin;" in said
+    assert all(r.id in said for r in load_regions()) and "--regions all" in said
+    assert not list(tmp_path.iterdir())  # nothing was started
+
+
+def test_regions_all_are_the_regions_of_the_network(tmp_path: Path) -> None:
+    """`--regions all` names every region of deploy/regions.toml (here as `mapnet status`
+    reads them, none running: their servers are asked on a port where nothing listens)."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from mapnet.ops.cli import app
+    from mapnet.ops.servers import free_port
+
+    env = {"MAPNET_HOME": str(tmp_path), "NATS_URL": f"nats://127.0.0.1:{free_port()}"}
+    found = CliRunner().invoke(app, ["status", "--json", "--regions", "all"], env=env)
+    assert found.exit_code == 1, found.output  # none is healthy
+    doc = json.loads(found.stdout[found.stdout.index("{") :])
+    ids = [r["id"] for r in doc["regions"]]
+    assert ids == [r.id for r in load_regions()] and len(ids) == 10

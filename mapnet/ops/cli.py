@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import os
 from collections.abc import Iterable
@@ -47,6 +48,10 @@ DEMO_ROOMS = "https://meet.jit.si/mapnet-demo-{meeting_id}"
 
 
 def _settings(regions: str | None = None) -> Settings:
+    if regions == "all":  # every region of deploy/regions.toml (or MAPNET_REGIONS_FILE's)
+        from mapnet.federation.config import load_regions
+
+        regions = ",".join(r.id for r in load_regions())
     if regions:
         return Settings.model_validate({"MAPNET_REGIONS": regions})
     return Settings()
@@ -54,7 +59,10 @@ def _settings(regions: str | None = None) -> Settings:
 
 @app.command()
 def up(
-    regions: Annotated[str | None, typer.Option(help="Comma-separated region ids")] = None,
+    regions: Annotated[
+        str | None,
+        typer.Option(help="Comma-separated region ids of deploy/regions.toml, or all of them: all"),
+    ] = None,
     with_demo: Annotated[bool, typer.Option("--demo", help="Load the demo data set")] = False,
     nats_cluster: Annotated[
         int,
@@ -122,7 +130,11 @@ def up(
             for load in loads:
                 load.result()
     console.print("MAPnet is running. Ctrl-C stops everything it started.")
-    raise typer.Exit(supervisor.watch())
+    code = supervisor.watch()
+    # Everything has stopped: the interpreter's last collection of this process's objects (every
+    # service's declaration, imported for its commands) took seconds on a busy machine.
+    gc.freeze()
+    raise typer.Exit(code)
 
 
 def _check_cluster(size: int, settings: Settings) -> None:
@@ -205,14 +217,17 @@ def demo_order(names: Iterable[str] | None = None) -> list[ServiceDeclaration]:
 
 
 def _check_known(regions: list[str]) -> None:
+    """Every region `up` runs is one of the network's (``--regions all``: all of them); a
+    mistyped id is refused, naming the ones known, before anything starts."""
     from mapnet.federation.config import REGIONS_FILE, load_regions
 
-    known = {r.id for r in load_regions()}
+    known = [r.id for r in load_regions()]
     unknown = [r for r in regions if r not in known]
-    if len(regions) > 1 and unknown:
+    if unknown:
         console.print(
-            f"[red]unknown region(s) {', '.join(unknown)}[/red]: a region joins the network by "
-            f"a line in {os.environ.get('MAPNET_REGIONS_FILE') or REGIONS_FILE}"
+            f"[red]unknown region(s) {', '.join(unknown)}[/red]; the network's regions: "
+            f"{', '.join(known)} (or all of them: --regions all). A region joins the network "
+            f"by a line in {os.environ.get('MAPNET_REGIONS_FILE') or REGIONS_FILE}"
         )
         raise typer.Exit(2)
 
