@@ -40,11 +40,6 @@ def linked_servers(monitor_url: str) -> dict[str, set[str]]:
     return linked
 
 
-def hub_links(monitor_url: str) -> set[str]:
-    """The regions whose leaf connection the hub holds now (from any of their servers)."""
-    return set(linked_servers(monitor_url))
-
-
 def wait_for_links(
     monitor_url: str, regions: list[str], timeout_s: float = 30.0, servers_each: int = 1
 ) -> None:
