@@ -4,22 +4,31 @@ find_partners queries for the top 20 go through the bus one after another.
 
     python -m bench.search [--profiles 10000] [--queries 1000]
 
-The first query after the profiles arrived builds the index; it is reported on its own
-(first_query_ms) and left out of p50/p95. Precision at 1 on the hand-labelled set is then asked
+The index follows the read model as the profiles arrive; the first query is reported on its own
+(first_query_ms) and left out of p50/p95. Four times during the queries a new profile is
+published and then withdrawn (as the registry's events): follow_ms is the longest time from an
+event's publication until find_partners shows the profile, or no longer shows it (polled with a
+filter only that profile passes); the queries after each change are among those measured.
+index_mb is the memory an index of the same generated profiles holds, measured with tracemalloc
+in the benchmark's own process (the service's index is built the same way). Precision at 1 on
+the hand-labelled set is then asked
 of the service too: a fresh matching service (its own servers) takes the set's profiles as
 profile_published events, and each labelled seeker's find_partners (limit 1, over the bus) is
 checked against what a coach judged a good partner.
 
-Last line: profiles=… p95_ms=… p50_ms=… first_query_ms=… precision_at_1=…"""
+Last line: profiles=… p95_ms=… p50_ms=… first_query_ms=… precision_at_1=… index_mb=…
+follow_ms=…"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import random
 import statistics
 import tempfile
 import time
+import tracemalloc
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -31,6 +40,7 @@ from contracts.common import SmeRef
 from mapnet.runtime import mongo
 from mapnet.runtime.bus import BusClient
 from mapnet.runtime.codec import encode, make_envelope
+from services.matching.adapters.profile_index import ProfileIndex
 from services.matching.testdata.relevance_set import RELEVANT, profile_docs
 
 REGIONS = ["berlin", "copenhagen", "helsinki", "oslo", "riga", "stockholm", "tallinn", "vilnius"]
@@ -50,7 +60,7 @@ TYPES = ["technology_offer", "technology_request", "business_offer", "business_r
          "rd_request"]  # fmt: skip
 
 
-def profile_event(i: int, rng: random.Random) -> bytes:
+def profile_models(i: int, rng: random.Random) -> tuple[reg.SmePublic, reg.Profile]:
     cluster = rng.choice(list(TOPICS))
     nace, vocabulary = TOPICS[cluster]
     words = vocabulary.split()
@@ -68,6 +78,11 @@ def profile_event(i: int, rng: random.Random) -> bytes:
         expires_on=date.today() + timedelta(days=365), status="published",
         published_at=datetime.now(UTC),
     )  # fmt: skip
+    return sme, profile
+
+
+def profile_event(i: int, rng: random.Random) -> bytes:
+    sme, profile = profile_models(i, rng)
     event = make_envelope(
         reg.PROFILE_PUBLISHED,
         reg.ProfilePublished(sme=sme, profile=profile),
@@ -98,8 +113,76 @@ async def load_profiles(nats_url: str, mongo_url: str, count: int) -> None:
         await asyncio.sleep(0.5)
 
 
-async def queries(nats_url: str, count: int, profiles: int) -> tuple[float, list[float]]:
-    """The first query's time (it builds the index), and each of the next ``count``'s."""
+def index_mb(profiles: int) -> float:
+    """The memory an index of these generated profiles holds (tracemalloc: what is still
+    allocated once the read-model records it was built from are gone)."""
+    gc.collect()
+    tracemalloc.start()
+    rng = random.Random(2026)
+    docs = []
+    for i in range(profiles):
+        sme, profile = profile_models(i, rng)
+        docs.append(
+            {"_id": profile.profile_id, "sme_key": f"{sme.region}:{sme.sme_id}",
+             "sme": sme.model_dump(mode="json"), "profile": profile.model_dump(mode="json")}
+        )  # fmt: skip
+    index = ProfileIndex(read_model=None)  # type: ignore[arg-type]
+    index._build(docs)
+    del docs
+    gc.collect()
+    held = tracemalloc.get_traced_memory()[0]
+    tracemalloc.stop()
+    del index
+    return held / 1e6
+
+
+def follow_event(k: int, *, withdrawn: bool) -> bytes:
+    """A profile only a search filtered by its cluster ``follow-k`` finds, or its withdrawal."""
+    sme = reg.SmePublic(
+        sme_id=f"sme-follow-{k}", region=REGION, version=1, legal_name=f"Follower {k}",
+        country="EE", nace_codes=["26.70"], clusters=[f"follow-{k}"], keywords=["laser"],
+        description="", size_class="small", growth_class="neither", stage="identified",
+        share_with_network=True,
+    )  # fmt: skip
+    source = f"mapnet/{REGION}/registry"
+    if withdrawn:
+        gone = reg.ProfileWithdrawn(
+            sme_id=sme.sme_id, region=REGION, profile_id=f"p-follow-{k}", reason="bench"
+        )
+        return encode(make_envelope(reg.PROFILE_WITHDRAWN, gone, region=REGION, source=source))
+    profile = reg.Profile(
+        profile_id=f"p-follow-{k}", type="technology_offer", title="laser optics",
+        summary="laser optics lidar", keywords=["laser"], nace_codes=["26.70"],
+        partnership_types=["technical_cooperation"],
+        expires_on=date.today() + timedelta(days=365), status="published",
+        published_at=datetime.now(UTC),
+    )  # fmt: skip
+    published = reg.ProfilePublished(sme=sme, profile=profile)
+    return encode(make_envelope(reg.PROFILE_PUBLISHED, published, region=REGION, source=source))
+
+
+async def follow(client: BusClient, k: int) -> list[float]:
+    """Milliseconds from publishing a new profile until find_partners shows it, and from
+    withdrawing it until it no longer does."""
+    js = client.nc.jetstream()
+    query = c.FindPartners(seeker=SmeRef(sme_id="sme-0", region=REGION), cluster=f"follow-{k}")
+    taken = []
+    for withdrawn in (False, True):
+        kind = reg.PROFILE_WITHDRAWN if withdrawn else reg.PROFILE_PUBLISHED
+        started = time.perf_counter()
+        await js.publish(kind.subject(REGION), follow_event(k, withdrawn=withdrawn))
+        while bool((await client.call(c.FIND_PARTNERS, query, REGION)).items) == withdrawn:
+            if time.perf_counter() - started > 60:
+                raise RuntimeError("the index did not follow a change within 60 s")
+            await asyncio.sleep(0.005)
+        taken.append((time.perf_counter() - started) * 1000)
+    return taken
+
+
+async def queries(
+    nats_url: str, count: int, profiles: int
+) -> tuple[float, list[float], list[float]]:
+    """The first query's time, each of the next ``count``'s, and the follow probes' times."""
     client = await BusClient.connect(
         nats_url, source="mapnet/bench", timeout_s=30, role="map_staff"
     )
@@ -111,16 +194,21 @@ async def queries(nats_url: str, count: int, profiles: int) -> tuple[float, list
         c.FIND_PARTNERS, c.FindPartners(seeker=SmeRef(sme_id="sme-0", region=region(0))), REGION
     )
     first_ms = (time.perf_counter() - started) * 1000
-    print(f"first query (builds the index): {first_ms:.0f} ms", flush=True)
-    latencies = []
-    for i in seekers:
+    print(f"first query: {first_ms:.0f} ms", flush=True)
+    latencies: list[float] = []
+    followed: list[float] = []
+    probes = {count * k // 4: k for k in range(4)}
+    for n, i in enumerate(seekers):
+        if n in probes:
+            followed += await follow(client, probes[n])
         query = c.FindPartners(seeker=SmeRef(sme_id=f"sme-{i}", region=region(i)), limit=20)
         started = time.perf_counter()
         page = await client.call(c.FIND_PARTNERS, query, REGION)
         latencies.append((time.perf_counter() - started) * 1000)
         assert page.items, "a query found nothing"
     await client.close()
-    return first_ms, latencies
+    print("follow probes (ms): " + " ".join(f"{t:.0f}" for t in followed), flush=True)
+    return first_ms, latencies, followed
 
 
 def labelled_event(doc: dict[str, Any]) -> bytes:
@@ -185,8 +273,9 @@ async def main(profiles: int, count: int) -> None:
                 await load_profiles(nats_url, mongo_url, profiles)
                 loaded_s = time.perf_counter() - started
                 print(f"{profiles} profiles in the read model after {loaded_s:.1f} s")
-                first_ms, latencies = await queries(nats_url, count, profiles)
+                first_ms, latencies, followed = await queries(nats_url, count, profiles)
         precision = await precision_at_1(Path(tmp))
+    memory_mb = index_mb(profiles)
     cuts = statistics.quantiles(latencies, n=100)
     print(
         figures(
@@ -195,6 +284,8 @@ async def main(profiles: int, count: int) -> None:
             p50_ms=f"{cuts[49]:.1f}",
             first_query_ms=f"{first_ms:.0f}",
             precision_at_1=f"{precision:.2f}",
+            index_mb=f"{memory_mb:.1f}",
+            follow_ms=f"{max(followed):.0f}",
         )
     )
 

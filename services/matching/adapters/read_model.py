@@ -1,12 +1,23 @@
 """Matching's own copy of what it needs from the registry and the events service, built from
 their event streams (never their databases): brokerage events, their participants, SMEs and
-cooperation profiles. Every write is idempotent, so a redelivered event changes nothing."""
+cooperation profiles. Every write is idempotent, so a redelivered event changes nothing.
+
+Every change to the profiles also goes into a change feed that each matching instance's search
+index follows (adapters/profile_index.py). nx-27017 answers only ``_id`` and plain equality from
+an index (mapnet/runtime/mongo.py; a range on any field, ``_id`` included, reads every record),
+so the feed's entries are numbered by ``_id`` from the counter in ``read_model_meta`` and read
+by their numbers (``$in`` on ``_id``), never by a range. An entry names what changed (an SME's
+profiles, or profiles by id), not how: the reader reads their current state, so entries may be
+applied in any order and more than once. The counter is taken after the data was written, so
+an entry read means its data is there; a number taken by a writer that died before writing its
+entry leaves a gap that the event's redelivery fills with a new entry."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from typing import Any
 
-from pymongo import ASCENDING
+from pymongo import ASCENDING, ReturnDocument
 
 from contracts.common import SmeRef
 from mapnet.runtime.catch_up import CATCH_UP_S, once_there
@@ -21,6 +32,12 @@ PROFILES = "profiles"
 META = "read_model_meta"
 GONE = "gone_smes"
 SCHEDULE_COPIES = "schedule_copies"
+PROFILE_CHANGES = "profile_changes"
+
+# The feed keeps the last FEED_KEPT entries (trimmed every TRIM_EVERY); an index further behind
+# reads every profile again instead.
+FEED_KEPT = 50_000
+TRIM_EVERY = 1_000
 
 
 class ReadModel:
@@ -35,6 +52,9 @@ class ReadModel:
         # older copy of it arrives later.
         self.gone = db[GONE]
         self.schedule_copies = db[SCHEDULE_COPIES]
+        self.profile_changes = db[PROFILE_CHANGES]
+        # Told after each change to the profiles: this instance's index follows at once.
+        self.listeners: list[Callable[[], None]] = []
 
     async def create_indexes(self) -> None:
         await self.participants.create_index([("event_id", ASCENDING)], name="event_id")
@@ -126,7 +146,7 @@ class ReadModel:
         await self.smes.replace_one({"_id": sme_key}, {**sme, "_id": sme_key}, upsert=True)
         if with_profiles:
             await self.profiles.update_many({"sme_key": sme_key}, {"$set": {"sme": sme}})
-            await self._changed()
+            await self._changed(sme_key=sme_key)
 
     async def sme(self, ref: SmeRef) -> dict[str, Any] | None:
         return await self.smes.find_one({"_id": key(ref)})
@@ -134,7 +154,7 @@ class ReadModel:
     async def put_profile(self, sme: dict[str, Any], profile: dict[str, Any]) -> None:
         await self._store_profile(sme, profile)
         await self.put_sme(sme, with_profiles=False)
-        await self._changed()
+        await self._changed(profile_ids=[profile["profile_id"]])
 
     async def _store_profile(self, sme: dict[str, Any], profile: dict[str, Any]) -> None:
         sme_key = _key_of(sme)
@@ -146,7 +166,7 @@ class ReadModel:
 
     async def withdraw_profile(self, profile_id: str) -> None:
         await self.profiles.delete_one({"_id": profile_id})
-        await self._changed()
+        await self._changed(profile_ids=[profile_id])
 
     async def put_shared(self, sme: dict[str, Any], profiles: list[dict[str, Any]]) -> None:
         """Another region's SME as it now shares itself: its data and exactly these profiles."""
@@ -158,7 +178,7 @@ class ReadModel:
         for profile in profiles:
             await self._store_profile(sme, profile)
         await self.put_sme(sme, with_profiles=False)
-        await self._changed()
+        await self._changed(sme_key=sme_key)
 
     async def unshare_sme(self, ref: SmeRef, version: int) -> None:
         if await self._stale(key(ref), version):
@@ -172,7 +192,7 @@ class ReadModel:
         await self.gone.replace_one({"_id": key(ref)}, {"_id": key(ref), **tombstone}, upsert=True)
         await self.profiles.delete_many({"sme_key": key(ref)})
         await self.smes.delete_one({"_id": key(ref)})
-        await self._changed()
+        await self._changed(sme_key=key(ref))
 
     # --- other regions' schedules ----------------------------------------------------------
 
@@ -212,15 +232,55 @@ class ReadModel:
         return smes, profiles
 
     async def all_profiles(self) -> list[dict[str, Any]]:
-        return await self.profiles.find({}).to_list(None)
+        # In batches: nx-27017 answers one request at a time, and other requests (a search's
+        # own reads) go between two batches instead of waiting for all 100,000 records.
+        return await self.profiles.find({}).batch_size(2_000).to_list(None)
 
-    async def _changed(self) -> None:
-        """A counter every instance compares with the one its search index was built at."""
-        await self.meta.update_one({"_id": "profiles"}, {"$inc": {"version": 1}}, upsert=True)
+    async def profiles_by_id(self, ids: Iterable[str]) -> list[dict[str, Any]]:
+        wanted = list(ids)
+        found: list[dict[str, Any]] = []
+        for start in range(0, len(wanted), 500):
+            chunk = wanted[start : start + 500]
+            found += await self.profiles.find({"_id": {"$in": chunk}}).to_list(None)
+        return found
+
+    async def profiles_with_sme_key(self, sme_key: str) -> list[dict[str, Any]]:
+        return await self.profiles.find({"sme_key": sme_key}).to_list(None)
+
+    async def _changed(
+        self, *, sme_key: str | None = None, profile_ids: Iterable[str] = ()
+    ) -> None:
+        """Numbers the change (the counter every instance compares with the entry its search
+        index holds everything up to) and writes its entry in the feed."""
+        counter = await self.meta.find_one_and_update(
+            {"_id": "profiles"},
+            {"$inc": {"version": 1}},
+            upsert=True,
+            return_document=ReturnDocument.AFTER,
+        )
+        number = int(counter["version"])
+        await self.profile_changes.insert_one(
+            {"_id": number, "sme_key": sme_key, "profile_ids": list(profile_ids)}
+        )
+        if number % TRIM_EVERY == 0 and number > FEED_KEPT:
+            old = range(number - FEED_KEPT - TRIM_EVERY, number - FEED_KEPT)
+            await self.profile_changes.delete_many({"_id": {"$in": list(old)}})
+        for listener in self.listeners:
+            listener()
 
     async def version(self) -> int:
+        """The number of the last change to the profiles (0: none yet)."""
         doc = await self.meta.find_one({"_id": "profiles"})
         return int(doc["version"]) if doc else 0
+
+    async def changes(self, numbers: list[int]) -> list[dict[str, Any]]:
+        """The feed's entries of these numbers that are there (a number taken by a writer
+        that has not written its entry yet, or trimmed, is missing)."""
+        found: list[dict[str, Any]] = []
+        for start in range(0, len(numbers), 500):
+            chunk = numbers[start : start + 500]
+            found += await self.profile_changes.find({"_id": {"$in": chunk}}).to_list(None)
+        return found
 
 
 def _key_of(sme: dict[str, Any]) -> str:

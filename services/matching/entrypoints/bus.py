@@ -27,7 +27,8 @@ Forget = Callable[[str], Awaitable[None]]
 def build(rt: Runtime) -> None:
     meetings = MeetingRepository(rt.db)
     read_model = ReadModel(rt.db)
-    matching = Matching(rt.unit_of_work(), meetings, read_model, ProfileIndex(read_model))
+    index = ProfileIndex(read_model)
+    matching = Matching(rt.unit_of_work(), meetings, read_model, index)
     rt.outbox_collections += [MEETINGS, SCHEDULES]
     settings = rt.config_as(MatchingSettings)
 
@@ -36,6 +37,9 @@ def build(rt: Runtime) -> None:
             matching.set_rooms(settings.meeting_room_url, await meetings.room_secret())
 
     rt.startup += [meetings.create_indexes, read_model.create_indexes, name_the_rooms]
+    # The partner-search index loads in the background and follows the read model's changes.
+    rt.startup.append(index.start)
+    rt.shutdown.insert(0, index.stop)
 
     # A meeting's id derives from the caller and command id: a repeat after a crash finds it.
     rt.handles(c.REQUEST_MEETING)(matching.request_meeting)
