@@ -20,7 +20,14 @@ import nats.errors
 import pytest
 
 from mapnet.federation.accounts import password_vars
-from mapnet.federation.config import HubLogin, load_regions, new_password, password_var
+from mapnet.federation.config import (
+    CLUSTER_ROUTES_VAR,
+    SERVER_NAME_VAR,
+    HubLogin,
+    load_regions,
+    new_password,
+    password_var,
+)
 from mapnet.ops.servers import executable
 from tests.test_embedded import BIN, as_user, pid_alive, port_blocks, until_running, user_env
 
@@ -119,6 +126,11 @@ def test_network_config_with_tls_is_accepted_by_nats_server(tmp_path: Path) -> N
     env = {**os.environ, **HubLogin("tallinn", "pw", "127.0.0.1", 7422).environment()}
     env |= {password_var(r.id): new_password() for r in load_regions()}
     env |= {var: new_password() for var in password_vars()}  # mapnet's and each service's
+    # A server of a region's cluster (<region>-cluster.conf): its name and its peers' routes.
+    env |= {
+        SERVER_NAME_VAR: "mapnet_tallinn_1",
+        CLUSTER_ROUTES_VAR: "[nats-route://127.0.0.1:6222, nats-route://127.0.0.1:6223]",
+    }
     for conf in sorted(out.glob("*.conf")):
         # Included by the others (accounts.conf by the NATS chart: tests/test_k8s.py).
         if conf.name.startswith(("partner", "finance_partner", "accounts")):
