@@ -110,6 +110,36 @@ BENCHES: dict[str, tuple[list[str], list[str], list[str]]] = {
         ["events", "lag_p50_ms", "lag_p99_ms", "lost", "duplicated", "catchup_s"],
         ["lost", "duplicated"],
     ),
+    "network": (
+        # Three regions of three services, a few seconds (the bench: ten regions, every
+        # service, 120 s at 20/s with a region cut for 60 s).
+        [
+            "--regions",
+            "3",
+            "--services",
+            "registry,events,matching",
+            "--idle-s",
+            "2",
+            "--load-s",
+            "3",
+            "--rate",
+            "10",
+            "--cut-s",
+            "1",
+        ],
+        [
+            "regions",
+            "events",
+            "lag_p50_ms",
+            "lag_p99_ms",
+            "lost",
+            "duplicated",
+            "catchup_s",
+            "idle_cpu_pct",
+            "rss_mb",
+        ],
+        ["lost", "duplicated"],
+    ),
     "resume": (
         ["--rounds", "1", "--down-s", "1", "--entries", "2"],
         [
@@ -185,7 +215,7 @@ HERE = [
     "scheduler",
     "registrations",
 ]
-NETWORK = ["federation", "resume", "failover", "importer"]
+NETWORK = ["federation", "resume", "failover", "importer", "network"]
 PORTAL = ["portal", "report", "hostile"]
 
 

@@ -154,19 +154,22 @@ def _check_cluster(size: int, settings: Settings) -> None:
 
 @app.command()
 def serve(
-    service: Annotated[str, typer.Argument(help=f"One of {', '.join(SERVICE_CHOICES)}")],
+    service: Annotated[
+        str, typer.Argument(help=f"One of {', '.join(SERVICE_CHOICES)}, or several: a,b")
+    ],
     region: Annotated[list[str] | None, typer.Option(help="Region id; repeat for several")] = None,
 ) -> None:
-    """Run one service (or all) for a region in this process, until SIGINT or SIGTERM."""
+    """Run one service (or several, or all) for a region in this process, until SIGINT or
+    SIGTERM. One service logs in as its own NATS user; several as ``mapnet``."""
     from mapnet.runner import build_app
 
-    if service not in SERVICE_CHOICES:
-        console.print(f"[red]unknown service {service!r}[/red]; choose one of {SERVICE_CHOICES}")
+    services = list(declared()) if service == "all" else service.split(",")
+    if unknown := [s for s in services if s not in declared()]:
+        console.print(f"[red]unknown service {unknown[0]!r}[/red]; choose of {SERVICE_CHOICES}")
         raise typer.Exit(2)
     settings = _settings(",".join(region) if region else None)
     logs.configure(settings.log_level)
-    services = list(declared()) if service == "all" else [service]
-    settings = serving_as(settings, service)
+    settings = serving_as(settings, services[0] if len(services) == 1 else "all")
     asyncio.run(build_app(settings, services, settings.regions).run())
 
 

@@ -1,0 +1,276 @@
+"""The whole network on this machine: a hub and ten regions (each its own NATS, nx-27017 and
+every service in one process, `mapnet serve all`, as `mapnet up --regions all` runs them).
+
+First the regions idle: the CPU time their processes (the hub's and every region's servers and
+services) use over --idle-s seconds, as a percentage of one core, and their resident memory,
+read from /proc (robust to other load on a shared machine). Then network calendar entries and
+SMEs that share with the network are published round robin over the regions at --rate per
+second in total for --load-s seconds; in the middle the first region's link to the hub is cut
+for --cut-s seconds.
+
+Lag of an entry: from its commit in the origin region (updated_at) to the moment its copy was
+written into the read model of the farthest other region (copied_at), over the entries
+published while no link was cut. A copy (an entry in the events service's calendar, an SME in
+matching's read model) still missing 300 s after healing fails the run. catchup_s: from healing
+until every region holds a copy of everything the others published. ``duplicated``: copies the
+regions' network consumers met again after taking them (their log of handled events counts
+them).
+
+    python -m bench.network [--regions 10] [--load-s 120] [--rate 20] [--cut-s 60] [--idle-s 60]
+
+Last line: regions=… events=… lag_p50_ms=… lag_p99_ms=… lost=… duplicated=… catchup_s=…
+idle_cpu_pct=… rss_mb=…
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import tempfile
+import time
+from datetime import datetime, timedelta
+from itertools import count
+from pathlib import Path
+from typing import Any
+
+from stdnum.ee import registrikood
+
+from bench.common import figures
+from contracts import events as ev
+from contracts import registry as reg
+from mapnet.dev.localnet import LocalNetwork
+from mapnet.federation.config import load_regions
+from mapnet.ops.scale import process_load
+from mapnet.runtime import logs, mongo
+from mapnet.runtime.bus import BusClient
+from mapnet.runtime.subscriptions import PROCESSED
+
+STARTS = (datetime.now() + timedelta(days=60)).replace(hour=10, minute=0, second=0, microsecond=0)
+NUMBERS = iter(range(16000000, 16999999, 7))
+
+
+def entry(origin: str, i: int) -> ev.PublishEvent:
+    return ev.PublishEvent.model_validate(
+        {
+            "partner_id": "bench",
+            "external_id": f"{origin}-{i}",
+            "kind": "conference",
+            "title": f"{origin} entry {i}",
+            "starts_at": STARTS.isoformat(),
+            "ends_at": (STARTS + timedelta(hours=2)).isoformat(),
+            "timezone": "Europe/Tallinn",
+            "country": "EE",
+        }
+    )
+
+
+def registration_number() -> str:
+    """The next Estonian registry code (it has a check digit)."""
+    while not registrikood.is_valid(number := str(next(NUMBERS))):
+        pass
+    return number
+
+
+def sme(origin: str, i: int) -> reg.RegisterSme:
+    return reg.RegisterSme.model_validate(
+        {
+            "legal_name": f"{origin} sme {i}",
+            "registration_number": registration_number(),
+            "country": "EE",
+            "share_with_network": True,
+        }
+    )
+
+
+class Load:
+    """Entries and SMEs published round robin over the regions, what was published when."""
+
+    def __init__(self, clients: dict[str, BusClient], regions: list[str]) -> None:
+        self.clients = clients
+        self.regions = regions
+        self.numbers = count()
+        # Title or legal name -> (origin, published at, while a link was cut)
+        self.entries: dict[str, tuple[str, float, bool]] = {}
+        self.smes: dict[str, tuple[str, float, bool]] = {}
+        self.cut = False
+        self.failed = 0
+
+    async def run(self, seconds: float, rate: float, concurrency: int = 32) -> None:
+        gate = asyncio.Semaphore(concurrency)
+        started = time.perf_counter()
+        tasks = []
+        for n in range(int(seconds * rate)):
+            delay = started + n / rate - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(self.one(next(self.numbers), gate)))
+        await asyncio.gather(*tasks)
+
+    async def one(self, i: int, gate: asyncio.Semaphore) -> None:
+        origin = self.regions[(i // 2) % len(self.regions)]
+        cut = self.cut
+        async with gate:
+            try:
+                if i % 2 == 0:
+                    await self.clients[origin].call(ev.PUBLISH_EVENT, entry(origin, i), origin)
+                    self.entries[f"{origin} entry {i}"] = (origin, time.time(), cut)
+                else:
+                    await self.clients[origin].call(reg.REGISTER_SME, sme(origin, i), origin)
+                    self.smes[f"{origin} sme {i}"] = (origin, time.time(), cut or self.cut)
+            except Exception as exc:  # counted: an unanswered publish is not a lost copy
+                self.failed += 1
+                print(f"publish {i} at {origin} failed: {exc}", file=sys.stderr)
+
+
+_clients: dict[str, mongo.Client] = {}
+
+
+def database(net: LocalNetwork, region: str, service: str) -> mongo.Database:
+    """One database client per region for the whole run."""
+    url = net.regions[region].mongo_url
+    return mongo.database(_clients.setdefault(url, mongo.client(url)), region, service)
+
+
+async def entry_copies(net: LocalNetwork, region: str) -> list[dict[str, Any]]:
+    projection = {"title": 1, "updated_at": 1, "copied_at": 1}
+    found = database(net, region, "events")["entries"].find({"region": {"$ne": region}}, projection)
+    return await found.to_list(None)
+
+
+async def sme_copies(net: LocalNetwork, region: str) -> set[str]:
+    found = database(net, region, "matching")["smes"].find(
+        {"region": {"$ne": region}}, {"legal_name": 1}
+    )
+    return {d["legal_name"] async for d in found}
+
+
+async def missing(net: LocalNetwork, load: Load) -> dict[str, int]:
+    """Per region, how many of the others' entries and SMEs it holds no copy of."""
+    absent = {}
+    for region in net.ids:
+        held = {d["title"] for d in await entry_copies(net, region)} | await sme_copies(net, region)
+        expected = {
+            name for name, (origin, _, _) in (load.entries | load.smes).items() if origin != region
+        }
+        absent[region] = len(expected - held)
+    return absent
+
+
+async def wait_complete(net: LocalNetwork, load: Load, timeout_s: float) -> None:
+    started = time.perf_counter()
+    while any((absent := await missing(net, load)).values()):
+        if time.perf_counter() - started > timeout_s:
+            where = ", ".join(f"{region} {n}" for region, n in absent.items() if n)
+            print(f"copies still missing after {timeout_s:.0f} s: {where}", file=sys.stderr)
+            print(figures(regions=len(net.ids), lost=sum(absent.values())))
+            raise SystemExit(1)
+        await asyncio.sleep(0.5)
+
+
+async def seen_again(net: LocalNetwork) -> int:
+    again = 0
+    for region in net.ids:
+        for service in ("events", "matching"):
+            log = database(net, region, service)[PROCESSED].find(
+                {"_id": {"$regex": "__net_"}}, {"seen_again": 1}
+            )
+            again += sum([doc.get("seen_again", 0) async for doc in log])
+    return again
+
+
+def network_pids(net: LocalNetwork) -> list[int]:
+    """The hub's process and every region's servers and services process."""
+    managed = [net.hub] + [
+        m for r in net.regions.values() for m in (r.nats, r.mongo, r.process) if m is not None
+    ]
+    return [m.pid for m in managed if m.pid is not None]
+
+
+async def main(
+    regions: list[str],
+    services: list[str] | None,
+    load_s: float,
+    rate: float,
+    cut_s: float,
+    idle_s: float,
+) -> None:
+    logs.configure("WARNING")
+    with tempfile.TemporaryDirectory(prefix="mapnet-network-") as tmp:
+        started = time.perf_counter()
+        async with LocalNetwork(Path(tmp), regions, services, in_process=False) as net:
+            print(f"{len(regions)} regions up in {time.perf_counter() - started:.0f} s; "
+                  f"idle for {idle_s:.0f} s …")  # fmt: skip
+            await asyncio.sleep(min(10.0, idle_s))  # the start's own work settles
+            loads = await asyncio.to_thread(process_load, network_pids(net), idle_s)
+            idle_cpu = sum(load.cpu_percent for load in loads.values())
+            rss_mb = sum(load.rss_mb for load in loads.values())
+            print(f"idle: {idle_cpu:.1f} % of one core, {rss_mb:.0f} MB resident "
+                  f"({len(loads)} processes)")  # fmt: skip
+
+            clients = {r: await net.client(r, timeout_s=30) for r in regions}
+            load = Load(clients, regions)
+            cut_after = max(0.0, (load_s - cut_s) / 2)
+            print(
+                f"publishing entries and SMEs at {rate:g}/s for {load_s:.0f} s, {regions[0]} "
+                f"cut from the hub for {cut_s:.0f} s after {cut_after:.0f} s …"
+            )
+
+            async def fault() -> float:
+                await asyncio.sleep(cut_after)
+                await net.cut(regions[0])
+                load.cut = True
+                await asyncio.sleep(cut_s)
+                await net.heal(regions[0])
+                load.cut = False
+                return time.perf_counter()
+
+            healing = asyncio.create_task(fault())
+            await load.run(load_s, rate)
+            healed = await healing
+            await wait_complete(net, load, timeout_s=300)
+            catchup_s = time.perf_counter() - healed
+            unanswered = f" ({load.failed} publications unanswered)" if load.failed else ""
+            print(f"after healing, every copy was complete in {catchup_s:.1f} s{unanswered}")
+
+            farthest: dict[str, float] = {}
+            for region in regions:
+                for doc in await entry_copies(net, region):
+                    origin_commit = datetime.fromisoformat(doc["updated_at"])
+                    lag_ms = (doc["copied_at"] - origin_commit).total_seconds() * 1000
+                    farthest[doc["title"]] = max(farthest.get(doc["title"], 0.0), lag_ms)
+            lags = sorted(farthest[title] for title, (_, _, cut) in load.entries.items() if not cut)
+            p50 = statistics.median(lags)
+            p99 = lags[min(len(lags) - 1, int(len(lags) * 0.99))]
+            lost = sum((await missing(net, load)).values())
+            duplicated = await seen_again(net)
+    print(
+        figures(
+            regions=len(regions),
+            events=len(load.entries) + len(load.smes),
+            lag_p50_ms=round(p50),
+            lag_p99_ms=round(p99),
+            lost=lost,
+            duplicated=duplicated,
+            catchup_s=round(catchup_s, 1),
+            idle_cpu_pct=round(idle_cpu, 1),
+            rss_mb=round(rss_mb),
+        )
+    )
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--regions", type=int, default=10, help="the first n of regions.toml")
+    parser.add_argument("--load-s", type=float, default=120.0)
+    parser.add_argument("--rate", type=float, default=20.0, help="publications per second")
+    parser.add_argument("--cut-s", type=float, default=60.0)
+    parser.add_argument("--idle-s", type=float, default=60.0)
+    parser.add_argument(
+        "--services", help="comma-separated: each region runs only these (default: all)"
+    )
+    args = parser.parse_args()
+    ids = [r.id for r in load_regions()][: args.regions]
+    services = args.services.split(",") if args.services else None
+    asyncio.run(main(ids, services, args.load_s, args.rate, args.cut_s, args.idle_s))
