@@ -28,14 +28,16 @@ class Payload(BaseModel):
     """Base of every `data` model: unknown fields are refused so a typo never passes silently,
     and no text is longer than its field allows (``MAX_TEXT`` unless the field says)."""
 
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True, str_max_length=MAX_TEXT)
+    model_config = ConfigDict(
+        extra="forbid", str_strip_whitespace=True, str_max_length=MAX_TEXT, defer_build=True
+    )
 
 
 class Envelope(BaseModel, Generic[DataT]):
     """A CloudEvents 1.0 structured-mode JSON document with MAPnet's two extension attributes."""
 
     # Other CloudEvents extension attributes (traceparent, …) are kept, not refused.
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", defer_build=True)
 
     specversion: Literal["1.0"] = SPEC_VERSION
     id: str = Field(min_length=1, max_length=200, description="Unique per source; idempotency key")
