@@ -64,7 +64,15 @@ BENCHES: dict[str, tuple[list[str], list[str], list[str]]] = {
     ),
     "search": (
         ["--profiles", "120", "--queries", "20"],
-        ["profiles", "p95_ms", "p50_ms", "first_query_ms", "precision_at_1"],
+        [
+            "profiles",
+            "p95_ms",
+            "p50_ms",
+            "first_query_ms",
+            "precision_at_1",
+            "index_mb",
+            "follow_ms",
+        ],
         [],
     ),
     "guide": (
