@@ -30,6 +30,7 @@ from mapnet.runtime.bus import BusClient
 from mapnet.runtime.credentials import without_login
 from mapnet.runtime.service import Runtime
 
+from ..adapters import passwords
 from ..adapters.store import PortalStore
 from ..domain.users import NewSession, User
 from ..service_layer.accounts import Accounts
@@ -422,6 +423,7 @@ def build(rt: Runtime) -> None:
 
     async def start() -> None:
         assert rt.nc is not None
+        await passwords.ready()  # before the first sign-in is answered
         portal.bus = BusClient(rt.nc, source=rt.source, timeout_s=10)
         port = settings.http_port
         if port and rt.region in rt.settings.regions:
