@@ -1,9 +1,10 @@
 """The whole network on this machine: a hub and ten regions (each its own NATS, nx-27017 and
 every service in one process, `mapnet serve all`, as `mapnet up --regions all` runs them).
 
-First the regions idle: the CPU time their processes (the hub's and every region's servers and
-services) use over --idle-s seconds, as a percentage of one core, and their resident memory,
-read from /proc (robust to other load on a shared machine). Then network calendar entries and
+First the regions idle (--settle-s after they all answer, for the start's own work to end): the
+CPU time their processes (the hub's and every region's servers and services) use over --idle-s
+seconds, as a percentage of one core, and their resident memory, read from /proc (robust to
+other load on a shared machine). Then network calendar entries and
 SMEs that share with the network are published round robin over the regions at --rate per
 second in total for --load-s seconds; in the middle the first region's link to the hub is cut
 for --cut-s seconds.
@@ -17,6 +18,7 @@ regions' network consumers met again after taking them (their log of handled eve
 them).
 
     python -m bench.network [--regions 10] [--load-s 120] [--rate 20] [--cut-s 60] [--idle-s 60]
+        [--settle-s 30] [--services a,b]
 
 Last line: regions=… events=… lag_p50_ms=… lag_p99_ms=… lost=… duplicated=… catchup_s=…
 idle_cpu_pct=… rss_mb=…
@@ -180,12 +182,30 @@ async def seen_again(net: LocalNetwork) -> int:
     return again
 
 
-def network_pids(net: LocalNetwork) -> list[int]:
-    """The hub's process and every region's servers and services process."""
+def network_processes(net: LocalNetwork) -> dict[int, str]:
+    """The hub's process and every region's servers and services process: pid -> kind."""
+    kinds = {"nats[hub]": "hub"}
     managed = [net.hub] + [
         m for r in net.regions.values() for m in (r.nats, r.mongo, r.process) if m is not None
     ]
-    return [m.pid for m in managed if m.pid is not None]
+    return {m.pid: kinds.get(m.name, m.name.split("[")[0]) for m in managed if m.pid is not None}
+
+
+def idle_figures(net: LocalNetwork, idle_s: float) -> tuple[float, float]:
+    """CPU (% of one core) and resident MB of the network's processes over ``idle_s``, printed
+    per kind of process."""
+    processes = network_processes(net)
+    loads = process_load(processes, idle_s)
+    by_kind: dict[str, list[float]] = {}
+    for pid, load in loads.items():
+        cpu, rss = by_kind.setdefault(processes[pid], [0.0, 0.0])
+        by_kind[processes[pid]] = [cpu + load.cpu_percent, rss + load.rss_mb]
+    for kind, (cpu, rss) in sorted(by_kind.items()):
+        print(f"  {kind}: {cpu:.1f} % of one core, {rss:.0f} MB")
+    cpu = sum(load.cpu_percent for load in loads.values())
+    rss_mb = sum(load.rss_mb for load in loads.values())
+    print(f"idle: {cpu:.1f} % of one core, {rss_mb:.0f} MB resident ({len(loads)} processes)")
+    return cpu, rss_mb
 
 
 async def main(
@@ -195,19 +215,18 @@ async def main(
     rate: float,
     cut_s: float,
     idle_s: float,
+    settle_s: float,
 ) -> None:
     logs.configure("WARNING")
     with tempfile.TemporaryDirectory(prefix="mapnet-network-") as tmp:
         started = time.perf_counter()
         async with LocalNetwork(Path(tmp), regions, services, in_process=False) as net:
             print(f"{len(regions)} regions up in {time.perf_counter() - started:.0f} s; "
-                  f"idle for {idle_s:.0f} s …")  # fmt: skip
-            await asyncio.sleep(min(10.0, idle_s))  # the start's own work settles
-            loads = await asyncio.to_thread(process_load, network_pids(net), idle_s)
-            idle_cpu = sum(load.cpu_percent for load in loads.values())
-            rss_mb = sum(load.rss_mb for load in loads.values())
-            print(f"idle: {idle_cpu:.1f} % of one core, {rss_mb:.0f} MB resident "
-                  f"({len(loads)} processes)")  # fmt: skip
+                  f"idle for {settle_s:.0f} s, then measured for {idle_s:.0f} s …")  # fmt: skip
+            # The start's own work settles first: the link keepers add the sources, NATS
+            # starts copying, the keepers find nothing more to do and look less often.
+            await asyncio.sleep(settle_s)
+            idle_cpu, rss_mb = await asyncio.to_thread(idle_figures, net, idle_s)
 
             clients = {r: await net.client(r, timeout_s=30) for r in regions}
             load = Load(clients, regions)
@@ -267,10 +286,11 @@ if __name__ == "__main__":
     parser.add_argument("--rate", type=float, default=20.0, help="publications per second")
     parser.add_argument("--cut-s", type=float, default=60.0)
     parser.add_argument("--idle-s", type=float, default=60.0)
+    parser.add_argument("--settle-s", type=float, default=30.0, help="idle before measuring")
     parser.add_argument(
         "--services", help="comma-separated: each region runs only these (default: all)"
     )
     args = parser.parse_args()
     ids = [r.id for r in load_regions()][: args.regions]
     services = args.services.split(",") if args.services else None
-    asyncio.run(main(ids, services, args.load_s, args.rate, args.cut_s, args.idle_s))
+    asyncio.run(main(ids, services, args.load_s, args.rate, args.cut_s, args.idle_s, args.settle_s))

@@ -128,6 +128,8 @@ BENCHES: dict[str, tuple[list[str], list[str], list[str]]] = {
             "registry,events,matching",
             "--idle-s",
             "2",
+            "--settle-s",
+            "0",
             "--load-s",
             "3",
             "--rate",

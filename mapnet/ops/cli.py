@@ -170,7 +170,9 @@ def serve(
     settings = _settings(",".join(region) if region else None)
     logs.configure(settings.log_level)
     settings = serving_as(settings, services[0] if len(services) == 1 else "all")
-    asyncio.run(build_app(settings, services, settings.regions).run())
+    # FastStream looks for the signal to stop every sleep_time (0.1 s by default: ten wake-ups
+    # a second of an idle process for nothing); half a second is soon enough to begin stopping.
+    asyncio.run(build_app(settings, services, settings.regions).run(sleep_time=0.5))
 
 
 def serving_as(settings: Settings, service: str) -> Settings:
