@@ -24,7 +24,7 @@ from .common import (
     Visibility,
     WorkUnits,
 )
-from .envelope import ErrorCode, Payload
+from .envelope import ErrorBody, ErrorCode, Payload
 from .operations import command, event, query
 
 SizeClass = Literal["micro", "small", "medium", "not_sme", "unknown"]
@@ -98,6 +98,57 @@ class SmeFields(Payload):
 
 class RegisterSme(SmeFields):
     contacts: list[ContactInput] = Field(default_factory=list, max_length=50)
+
+
+# The most rows one register_smes carries: enough that a command's fixed cost (its envelope,
+# access check, reply cache claim, audit entry) is shared by hundreds of SMEs, few enough that
+# a batch stays well inside a NATS message (1 MB) and its answer comes within seconds.
+MAX_SMES_PER_BATCH = 500
+
+
+class SmeRow(Payload):
+    id: str = Field(
+        min_length=1,
+        max_length=200,
+        description="The row's own id, as a register_sme command's id: the same row sent again "
+        "by the same caller (in this batch or any other, or as a register_sme with this id) is "
+        "a repeat, answered with the SME it registered; the same id with other content is "
+        "refused (id_reused)",
+    )
+    sme: RegisterSme
+
+
+class RegisterSmes(Payload):
+    """Many SMEs at once (an import): each row is registered as register_sme would register
+    it, on its own; one row's refusal does not stop the others."""
+
+    rows: list[SmeRow] = Field(min_length=1, max_length=MAX_SMES_PER_BATCH)
+
+
+RowOutcome = Literal["registered", "near_duplicate", "refused"]
+
+
+class SmeRowResult(Payload):
+    id: str = Field(description="The row's id")
+    outcome: RowOutcome = Field(
+        description="registered; near_duplicate: registered, with SMEs of a similar name "
+        "(near_duplicates); refused: not registered, error says why"
+    )
+    sme_id: str | None = Field(default=None, description="The SME registered (or found again)")
+    near_duplicates: list[str] = Field(default_factory=list, description="Ids of similar names")
+    repeated: bool = Field(
+        default=False, description="The row was registered before: its SME, nothing written"
+    )
+    error: ErrorBody | None = Field(
+        default=None,
+        description="Why a row was refused, as register_sme would answer it: validation_failed "
+        "(details.fields names each problem, as data.<field>), duplicate "
+        "(details.existing_sme_id), id_reused",
+    )
+
+
+class SmesRegistered(Payload):
+    rows: list[SmeRowResult] = Field(description="One per row, in the order of the rows")
 
 
 class SmeChanges(Payload):
@@ -579,6 +630,19 @@ REGISTER_SME = command(
             "an SME with the same registry code or VAT number is registered here "
             "(details.existing_sme_id)"
         ),
+        "forbidden": "staff register SMEs only in their own region",
+    },
+)
+REGISTER_SMES = command(
+    S,
+    "register_smes",
+    RegisterSmes,
+    SmesRegistered,
+    "Register many SMEs with their home MAP (an import): each row as register_sme, with its "
+    "own outcome; a row that breaks the schema refuses the whole batch",
+    # Exactly register_sme's: who may register one SME may register many.
+    roles=REGISTER_SME.roles,
+    refusals={
         "forbidden": "staff register SMEs only in their own region",
     },
 )

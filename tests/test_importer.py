@@ -114,6 +114,85 @@ def test_the_report_does_not_grow_with_the_file(monkeypatch: pytest.MonkeyPatch)
     assert [line for line, _ in report.rejected] == [1, 3, 5, 7, 9]
 
 
+def test_rows_go_in_batches_each_row_reported_as_one_by_one() -> None:
+    """load_in_batches (register_smes): batches of at most batch_rows rows and batch_bytes of
+    them, several in flight; a row bad before sending is reported at once, a row its batch's
+    answer refuses and every row of a batch refused as a whole are reported with their line,
+    as ``load`` reports them, and the progress moves once per row."""
+    sent: list[list[int]] = []
+    in_flight = busiest = 0
+    moved = 0
+
+    def prepare(row: dict[str, Any]) -> dict[str, Any]:
+        if row.get("bad"):
+            raise Refused("validation_failed", "bad row", fields=[
+                {"field": "data.country", "message": "not a country", "type": "x"}])  # fmt: skip
+        return row
+
+    async def send(batch: list[dict[str, Any]]) -> list[importer.RowFate]:
+        nonlocal in_flight, busiest
+        sent.append([row["n"] for row in batch])
+        in_flight += 1
+        busiest = max(busiest, in_flight)
+        await asyncio.sleep(0.01)
+        in_flight -= 1
+        if any(row["n"] == 77 for row in batch):
+            raise Refused("region_unavailable", "nobody answers", reason="no_responders")
+        return [Refused("duplicate", "taken", existing_sme_id="x") if row["n"] == 40
+                else f"id-{row['n']}" for row in batch]  # fmt: skip
+
+    def progress() -> None:
+        nonlocal moved
+        moved += 1
+
+    rows = [(n, {"n": n, "bad": n == 30, "big": n == 50}) for n in range(1, 101)]
+    report = asyncio.run(importer.load_in_batches(
+        rows, prepare, send, progress, size=lambda row: 1000 if row["big"] else 1,
+        batch_rows=10, batch_bytes=1005,
+    ))  # fmt: skip
+    assert busiest > 1 and moved == 100
+    assert all(len(batch) <= 10 for batch in sent)
+    # The batches beside the big row were closed before they held more than batch_bytes.
+    assert next(b for b in sent if 50 in b) == [50, 51, 52, 53, 54, 55]
+    assert 30 not in [n for batch in sent for n in batch]
+    batch_of_77 = next(b for b in sent if 77 in b)
+    rejected = dict(report.rejected)
+    assert sorted(rejected) == sorted([30, 40, *batch_of_77])
+    assert "data.country: not a country" in rejected[30]
+    assert rejected[40].startswith("duplicate: taken existing_sme_id=x")
+    assert rejected[77].startswith("region_unavailable")
+    assert report.loaded_count == 100 - len(rejected) and report.loaded[0] == (1, "id-1")
+
+
+def test_a_batch_unanswered_in_time_is_sent_again(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(asyncio, "sleep", _no_wait)
+    tries: list[int] = []
+
+    async def send() -> str:
+        tries.append(1)
+        if len(tries) == 1:
+            raise Refused("region_unavailable", "no answer", reason="timeout")
+        if len(tries) == 2:
+            raise Refused("conflict", "a command with this id is still running")
+        return "answered"
+
+    assert asyncio.run(importer.sent_again_if_unanswered(send)) == "answered"
+    assert len(tries) == 3
+
+    async def refused() -> str:
+        tries.append(1)
+        raise Refused("forbidden", "not you")
+
+    tries.clear()
+    with pytest.raises(Refused):
+        asyncio.run(importer.sent_again_if_unanswered(refused))
+    assert len(tries) == 1
+
+
+async def _no_wait(_: float) -> None:
+    return None
+
+
 def test_csv_that_mapnet_writes_runs_no_formula() -> None:
     import csv
     import io

@@ -153,12 +153,14 @@ def _from_another_region(op: Operation[Any, Any], msg: Envelope[Any], origin: st
         )
 
 
-def command_key(msg: Envelope[Any]) -> str:
+def command_key(msg: Envelope[Any], item_id: str | None = None) -> str:
     """What makes a command the same command again: who sent it and its id. A record id derived
-    from it cannot be taken by someone else sending the same id first."""
+    from it cannot be taken by someone else sending the same id first. ``item_id``: the id of
+    one item of a batch command in its place (the same item sent again by the same caller, in
+    any batch or as a command of its own with that id, is then the same)."""
     actor = msg.actor
     caller = f"{actor.role}:{actor.id}" if actor else msg.source
-    return f"{caller}|{msg.id}"
+    return f"{caller}|{msg.id if item_id is None else item_id}"
 
 
 def payload_digest(msg: Envelope[Any]) -> str:

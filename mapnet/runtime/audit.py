@@ -22,6 +22,7 @@ personal data. Only entries of contacts acting for that SME change, never staff'
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
@@ -36,6 +37,7 @@ from contracts.registry import email_digest
 from .group_insert import GroupInsert, GroupWrite
 from .mongo import Collection
 from .paging import keyset_page
+from .unit_of_work import RecordOutcome
 
 COLLECTION = "audit"
 ERASED = "(erased)"
@@ -83,6 +85,23 @@ class AuditLog:
             await self._inserts.insert(entry)
         except (PyMongoError, BSONError) as exc:
             self.log.error("audit_not_written", operation=operation, error=str(exc))
+
+    async def record_each(
+        self, operation: str, msg: Envelope[Any], outcomes: Iterable[RecordOutcome],
+        connection: str | None = None,
+    ) -> None:  # fmt: skip
+        """An entry for each record a batch command touched (one write for them all), with the
+        batch's id as command_id: the trail of a batch names each record as its own commands'
+        would. Logged if not written: the batch's own entry, written before it ran, stays."""
+        entries = [
+            self._entry(operation, msg, record_id, outcome, reason, connection)
+            for record_id, outcome, reason in outcomes
+        ]
+        try:
+            await self.entries.insert_many(entries, ordered=False)
+        except (PyMongoError, BSONError) as exc:
+            self.log.error("audit_not_written", operation=operation, error=str(exc),
+                           records=len(entries))  # fmt: skip
 
     async def intend(
         self, operation: str, msg: Envelope[Any], record_id: str | None,

@@ -15,7 +15,7 @@ import json
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, Protocol
+from typing import IO, Any, Protocol, TypeVar
 
 from pydantic import ValidationError
 from rich.console import Console
@@ -262,6 +262,117 @@ async def load(
     report.loaded.sort()
     report.rejected.sort()
     return report
+
+
+# Rows per batch command (register_smes): measured with bench/registry_size.py, a batch of
+# 200 shares a command's fixed cost (envelope, access check, reply cache claim, audit entry)
+# among 200 rows. A batch is also closed at BATCH_BYTES of rows, well inside a NATS message.
+BATCH_ROWS = 200
+BATCH_BYTES = 256 * 1024
+# Batches in flight at once: one being written while the next is checked and built.
+BATCHES_IN_FLIGHT = 4
+# How long a batch may take to be answered, and how often one that was not is sent again
+# (the same batch: its id makes the repeat harmless, answered from the first's work).
+BATCH_TIMEOUT_S = 60.0
+BATCH_ATTEMPTS = 3
+
+Item = TypeVar("Item")
+# One row's fate in a batch's answer: the id of what it loaded, or why it was refused.
+RowFate = str | Refused
+
+
+async def load_in_batches(
+    rows: Iterable[RowOrProblem],
+    prepare: Callable[[Row], Item],
+    send: Callable[[list[Item]], Awaitable[list[RowFate]]],
+    progress: Callable[[], Any] | None = None,
+    rejected: Callable[[int, str], Any] | None = None,
+    *,
+    size: Callable[[Item], int] = lambda item: 0,
+    batch_rows: int = BATCH_ROWS,
+    batch_bytes: int = BATCH_BYTES,
+    in_flight: int = BATCHES_IN_FLIGHT,
+) -> Report:
+    """As ``load``, with rows sent many to a command: ``prepare`` validates one row (raising
+    ValidationError or Refused, reported at once, as ``load`` reports them) and ``send`` sends
+    a batch of prepared rows and answers each row's fate, in order; a refusal of the whole
+    batch is each of its rows' refusal. The report is ``load``'s, row for row."""
+    report = Report()
+    free = asyncio.Semaphore(in_flight)
+
+    def reject(line: int, reason: str) -> None:
+        report.add_rejected(line, reason)
+        if rejected:
+            rejected(line, reason)
+
+    async def one_batch(lines: list[int], items: list[Item]) -> None:
+        try:
+            fates: list[RowFate] = await send(items)
+        except Refused as refusal:
+            fates = [refusal] * len(items)
+        finally:
+            free.release()
+        for line, fate in zip(lines, fates, strict=True):
+            if isinstance(fate, Refused):
+                reject(line, _refusal(fate))
+            else:
+                report.add_loaded(line, fate)
+            if progress:
+                progress()
+
+    async with asyncio.TaskGroup() as group:
+        lines: list[int] = []
+        items: list[Item] = []
+        held = 0
+
+        async def flush() -> None:
+            nonlocal lines, items, held
+            if items:
+                await free.acquire()
+                group.create_task(one_batch(lines, items))
+            lines, items, held = [], [], 0
+
+        for line, row in rows:
+            problem: str | None = row if isinstance(row, str) else None
+            if not isinstance(row, str):
+                try:
+                    item = prepare(row)
+                except ValidationError as exc:
+                    problem = describe(exc)
+                except Refused as refusal:
+                    problem = _refusal(refusal)
+            if problem is not None:
+                reject(line, problem)
+                if progress:
+                    progress()
+                continue
+            if items and held + size(item) > batch_bytes:
+                await flush()
+            lines.append(line)
+            items.append(item)
+            held += size(item)
+            if len(items) >= batch_rows:
+                await flush()
+        await flush()
+    report.loaded.sort()
+    report.rejected.sort()
+    return report
+
+
+async def sent_again_if_unanswered(send: Callable[[], Awaitable[Item]]) -> Item:
+    """A batch that got no answer in time (or whose first sending is still running) is sent
+    again, the same batch, a few times before its rows are reported unloaded."""
+    for attempt in range(1, BATCH_ATTEMPTS + 1):
+        try:
+            return await send()
+        except Refused as refusal:
+            unanswered = refusal.code == "region_unavailable" and (
+                refusal.details.get("reason") == "timeout"
+            )
+            if attempt == BATCH_ATTEMPTS or not (unanswered or refusal.code == "conflict"):
+                raise
+            await asyncio.sleep(attempt)
+    raise AssertionError("unreachable")
 
 
 class Loader(Protocol):

@@ -205,6 +205,10 @@ class RequestRoutes(Routes):
             if isinstance(result, Replied):
                 refers_to = result.refers_to or refers_to
                 reply = result.envelope
+                if result.records:
+                    # A batch's items, each in the trail as its own command would be (written
+                    # before the answer goes: an answered batch has its items' entries).
+                    await self.audit.record_each(op.name, msg, result.records, connection)
             else:
                 # What the answer is about (a registration, rather than its event) comes first.
                 refers_to = self._record_id(result) or refers_to

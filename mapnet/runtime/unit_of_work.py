@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Protocol, TypeVar
+from typing import Any, NamedTuple, Protocol, TypeVar
 
 from contracts.envelope import Envelope
 from contracts.operations import Operation
@@ -55,14 +55,25 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+class RecordOutcome(NamedTuple):
+    """What one item of a batch command did to one record (``accepted``, or the code of its
+    refusal), for an audit entry of its own."""
+
+    record_id: str | None
+    outcome: str
+    reason: str = ""
+
+
 @dataclass(frozen=True)
 class Replied:
     """A command's answer given in full by its handler: the envelope of the first answer,
     kept inside the record the command created (same write, no reply cache), so that a repeat
-    gets these very bytes."""
+    gets these very bytes. ``records``: a batch command's outcome for each record it touched,
+    each audited with an entry of its own besides the command's."""
 
     envelope: bytes
     refers_to: str | None = None
+    records: tuple[RecordOutcome, ...] = ()
 
 
 @dataclass

@@ -15,7 +15,7 @@ from contracts.errors import Refused, conflict
 
 from ..domain.kpis import Journey
 from ..domain.model import Sme
-from ..service_layer.ports import FirstAnswer, NameTaken
+from ..service_layer.ports import FirstAnswer, NameTaken, NewSme, Registration
 from .repository import identity_keys
 
 UNIQUE = (("registration_number", "reg_key"), ("vat_id", "vat_key"))
@@ -71,6 +71,29 @@ class InMemorySmes:
             raise NameTaken(identity_keys(sme)["name_key"])
         self._store(sme, events)
         self.first[sme.sme_id] = first
+
+    async def add_many(
+        self, new: Sequence[NewSme], *, claim_name: bool = True
+    ) -> list[Exception | None]:
+        outcomes: list[Exception | None] = []
+        for item in new:
+            try:
+                await self.add(item.sme, item.events, item.first, claim_name=claim_name)
+            except (NameTaken, Refused) as exc:
+                outcomes.append(exc)
+            else:
+                outcomes.append(None)
+        return outcomes
+
+    async def registrations(self, sme_ids: Sequence[str]) -> dict[str, Registration]:
+        return {
+            sme_id: Registration(
+                self.first[sme_id].digest,
+                list(self.records[sme_id].near_duplicates) if sme_id in self.records else [],
+            )
+            for sme_id in sme_ids
+            if sme_id in self.first
+        }
 
     async def journeys(self) -> list[Journey]:
         return [Journey.of(sme.view(date.today())) for sme in await self.all()]

@@ -22,7 +22,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
 from pymongo import ASCENDING, UpdateOne
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure
 
 from contracts import registry as c
 from contracts.envelope import Envelope
@@ -35,7 +35,7 @@ from ..domain.kpis import Journey
 from ..domain.model import Sme, name_key
 from ..domain.nace import ancestors
 from ..domain.terms import search_terms
-from ..service_layer.ports import FirstAnswer, NameTaken
+from ..service_layer.ports import FirstAnswer, NameTaken, NewSme, Registration
 
 COLLECTION = "smes"
 # How many of the region's SMEs are in each cluster: a document per cluster ({_id: its name,
@@ -46,6 +46,7 @@ CLUSTER_COUNTS = "cluster_counts"
 # or erasure takes away without reading the SME again (one read by id when it is not here).
 _READ_KEPT = 4096
 NAME_CLAIM = "name_claim"
+_DUPLICATE_KEY = 11000
 
 
 class Stored(NamedTuple):
@@ -288,6 +289,61 @@ class SmeRepository:
             raise await self._duplicate(sme) from exc
         await self._count([], sme.data.clusters)
 
+    async def add_many(
+        self, new: Sequence[NewSme], *, claim_name: bool = True
+    ) -> list[Exception | None]:
+        """``add`` for many SMEs in one ``insert_many`` (unordered: one refused does not stop
+        the others) and one write of the clusters' counts: for each, None (stored) or why not
+        (``NameTaken``, or ``Refused`` duplicate as ``add`` raises it)."""
+        if not new:
+            return []
+        records = []
+        for item in new:
+            state = {
+                "_id": item.sme.sme_id,
+                **_state(item.sme),
+                "command_digest": item.first.digest,
+                "first_reply": item.first.reply.decode(),
+            }
+            if claim_name:
+                state[NAME_CLAIM] = state["name_key"]
+            records.append(outbox.new_record(state, item.events))
+        refused: dict[int, dict[str, Any]] = {}
+        try:
+            await self.smes.insert_many(records, ordered=False)
+        except BulkWriteError as exc:
+            refused = {e["index"]: e for e in exc.details.get("writeErrors", [])}
+        outcomes: list[Exception | None] = []
+        counted: Counter[str] = Counter()
+        for index, (item, record) in enumerate(zip(new, records, strict=True)):
+            error = refused.get(index)
+            if error is None:
+                outcomes.append(None)
+                counted.update(set(item.sme.data.clusters))
+            elif error.get("code") != _DUPLICATE_KEY:
+                raise OperationFailure(error.get("errmsg", "write refused"), error.get("code"))
+            elif claim_name and _names(_duplicate_error(error), NAME_CLAIM):
+                outcomes.append(NameTaken(record["name_key"]))
+            else:
+                outcomes.append(await self._duplicate(item.sme))
+        await self._counts.add(counted)
+        return outcomes
+
+    async def registrations(self, sme_ids: Sequence[str]) -> dict[str, Registration]:
+        """What the commands that registered these SMEs sent (their digests), and the near
+        duplicates each was found with: one read by ``_id`` (answered from its index)."""
+        if not sme_ids:
+            return {}
+        found = self.smes.find(
+            {"_id": {"$in": list(sme_ids)}}, {"command_digest": 1, "near_duplicates": 1}
+        )
+        return {
+            doc["_id"]: Registration(
+                str(doc.get("command_digest", "")), list(doc.get("near_duplicates") or [])
+            )
+            async for doc in found
+        }
+
     async def save(self, sme: Sme, expected_version: int, events: Sequence[Envelope[Any]]) -> None:
         # Read before the write: if the write lands, the SME was still at this version.
         before = await self._stored_at(sme.sme_id, expected_version)
@@ -352,6 +408,11 @@ class SmeRepository:
                     existing_sme_id=existing["_id"],
                 )
         return Refused("duplicate", "an SME with these identifiers is already registered")
+
+
+def _duplicate_error(error: dict[str, Any]) -> DuplicateKeyError:
+    """One document's error of an ``insert_many``, as ``insert_one`` would raise it."""
+    return DuplicateKeyError(error.get("errmsg", "duplicate key"), _DUPLICATE_KEY, error)
 
 
 def _names(exc: DuplicateKeyError, index: str) -> bool:

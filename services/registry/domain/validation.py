@@ -139,6 +139,18 @@ def register_rules(data: Any) -> list[FieldProblem]:
     return sme_problems(values, "data", country if isinstance(country, str) else "")
 
 
+def register_many_rules(data: Any) -> list[FieldProblem]:
+    """``register_rules`` of each row of a raw register_smes body (data.rows.<i>.sme.…)."""
+    rows = data.get("rows") if isinstance(data, Mapping) else None
+    problems: list[FieldProblem] = []
+    for i, row in enumerate(rows if isinstance(rows, list) else []):
+        sme = row.get("sme") if isinstance(row, Mapping) else None
+        for problem in register_rules(sme):
+            field = f"data.rows.{i}.sme" + problem["field"].removeprefix("data")
+            problems.append({**problem, "field": field})
+    return problems
+
+
 def profile_rules(data: Any) -> list[FieldProblem]:
     """``profile_problems`` of a raw draft_profile or publish_profile body."""
     profile = data.get("profile") if isinstance(data, Mapping) else None

@@ -13,7 +13,7 @@ from ..adapters.repository import SmeRepository
 from ..adapters.stories import COLLECTION as STORIES
 from ..adapters.stories import StoryRepository
 from ..domain.access import check_home_staff, seen_in_search
-from ..domain.validation import profile_rules, register_rules
+from ..domain.validation import profile_rules, register_many_rules, register_rules
 from ..service_layer.facts import Facts
 from ..service_layer.handlers import Registry
 from ..settings import RegistrySettings
@@ -36,6 +36,9 @@ def build(rt: Runtime) -> None:
     # The SME id derives from the command id: a repeated register_sme finds its SME and
     # answers with it, so its replies need no cache.
     rt.handles(c.REGISTER_SME, remember_replies=False, rules=register_rules)(registry.register_sme)
+    # A batch's answer is kept for its repeats (one claim per batch); its rows are repeats
+    # of themselves by their SMEs' ids, as register_sme's.
+    rt.handles(c.REGISTER_SMES, rules=register_many_rules)(registry.register_smes)
     rt.handles(c.UPDATE_SME)(registry.update_sme)
     rt.handles(c.CHANGE_STAGE)(registry.change_stage)
     rt.handles(c.DRAFT_PROFILE, rules=profile_rules)(registry.draft_profile)

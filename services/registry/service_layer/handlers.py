@@ -4,19 +4,21 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime
+from hashlib import sha256
 from typing import Any
 
 from contracts import registry as c
 from contracts.envelope import Envelope
 from contracts.errors import Refused
 from mapnet.runtime.access import command_key, id_reused, payload_digest
-from mapnet.runtime.unit_of_work import Replied, UnitOfWork
+from mapnet.runtime.unit_of_work import RecordOutcome, Replied, UnitOfWork
 
 from ..domain.access import as_seen_by, check_home_staff, check_may_change
 from ..domain.kpis import Counted, kpis
 from ..domain.model import Sme
-from .ports import FirstAnswer, NameTaken, SmeStore, StoryStore
+from .ports import FirstAnswer, NameTaken, NewSme, SmeStore, StoryStore
 
 # SME ids are derived from the command id, so that a command retried after a crash between the
 # write and the reply finds the SME it already created instead of creating a second one.
@@ -91,6 +93,97 @@ class Registry:
                         c.REGISTER_SME, cmd, existing.view(self.now().date()), sme_id
                     )
             raise
+
+    async def register_smes(self, cmd: Envelope[c.RegisterSmes]) -> Replied:
+        """Each row as register_sme registers it (its checks, near duplicates by the name's
+        claim, its sme_registered event, the same SME id for the same row from the same caller),
+        the batch's new SMEs written together: one insert (two when a row's name is taken,
+        with its near duplicates looked up between) and one write of the clusters' counts.
+        A row registered before (a re-run of an import) is answered with its SME, nothing
+        written. Each row that registered an SME, or was refused as a duplicate, gets an audit
+        entry of its own (record_id its SME), besides the batch's. The answer names ids and
+        reasons only, never a person: an erasure has nothing to take from the cached answer
+        of a repeated batch."""
+        check_home_staff(cmd.actor, self.region)
+        now, who = self.now(), _who(cmd)
+        results: dict[int, c.SmeRowResult] = {}
+        new: dict[str, _Row] = {}
+        again: dict[int, _Row] = {}  # a row id given twice: the later ones as repeats
+        for index, row in enumerate(cmd.data.rows):
+            sme_id = str(uuid.uuid5(_SME_NAMESPACE, f"{self.region}:{command_key(cmd, row.id)}"))
+            digest = sha256(row.sme.model_dump_json().encode()).hexdigest()
+            if (first := new.get(sme_id)) is not None:
+                again[index] = _Row(index, row.id, first.sme, [], digest)
+                continue
+            try:
+                sme = Sme.register(sme_id, self.region, row.sme, actor=who, now=now)
+            except Refused as refused:
+                results[index] = _row_refused(row.id, refused)
+                continue
+            events = self.uow.events_of(sme, cmd, subject=sme_id)
+            new[sme_id] = _Row(index, row.id, sme, events, digest)
+        written = await self._add_rows(list(new.values()), results)
+        for row_ in written:
+            self.uow.written(self.repo.name, row_.sme.sme_id, row_.events)
+        for index, row_ in again.items():
+            first_result = results[new[row_.sme.sme_id].index]
+            if row_.digest != new[row_.sme.sme_id].digest:
+                results[index] = _row_refused(row_.row_id, id_reused_row(row_.row_id))
+            elif first_result.outcome == "refused":
+                results[index] = first_result.model_copy(update={"id": row_.row_id})
+            else:
+                results[index] = first_result.model_copy(update={"repeated": True})
+        answer = c.SmesRegistered(rows=[results[i] for i in range(len(cmd.data.rows))])
+        # Every row in the trail as its own register_sme would be: bad input aside.
+        audited = tuple(
+            RecordOutcome(r.sme_id, "accepted")
+            if r.error is None
+            else RecordOutcome(
+                r.error.details.get("existing_sme_id"), r.error.code, r.error.message
+            )
+            for r in answer.rows
+            if r.error is None or r.error.code != "validation_failed"
+        )
+        replied = self.uow.answer(c.REGISTER_SMES, cmd, answer, refers_to="")
+        return Replied(replied.envelope, None, audited)
+
+    async def _add_rows(self, rows: list[_Row], results: dict[int, c.SmeRowResult]) -> list[_Row]:
+        """The rows' SMEs written (the name claimed), those whose name is taken written again
+        with their near duplicates; each row's result put in ``results``. Returns the rows
+        written."""
+        written: list[_Row] = []
+        to_claim = rows
+        for claim_name in (True, False):
+            outcomes = await self.repo.add_many(
+                [NewSme(r.sme, r.events, FirstAnswer(r.digest, b"")) for r in to_claim],
+                claim_name=claim_name,
+            )
+            failed = [(r, e) for r, e in zip(to_claim, outcomes, strict=True) if e is not None]
+            written += [r for r, e in zip(to_claim, outcomes, strict=True) if e is None]
+            # Registered before (a re-run): its SME, found by id in one read.
+            stored = await self.repo.registrations([r.sme.sme_id for r, _ in failed])
+            to_claim = []
+            for row, error in failed:
+                before = stored.get(row.sme.sme_id)
+                if before is not None:
+                    if before.digest != row.digest:
+                        results[row.index] = _row_refused(row.row_id, id_reused_row(row.row_id))
+                    else:
+                        results[row.index] = _row_result(
+                            row.row_id, row.sme.sme_id, before.near_duplicates, repeated=True
+                        )
+                elif isinstance(error, NameTaken):
+                    row.sme.near_duplicates = await self.repo.similar_names(row.sme)
+                    to_claim.append(row)
+                elif isinstance(error, Refused):
+                    results[row.index] = _row_refused(row.row_id, error)
+                else:
+                    raise error
+            if not to_claim:
+                break
+        for row in written:
+            results[row.index] = _row_result(row.row_id, row.sme.sme_id, row.sme.near_duplicates)
+        return written
 
     async def _change(
         self, sme_id: str, expected: int | None, cmd: Envelope[Any], change: Any
@@ -281,6 +374,44 @@ class Registry:
         sme = await self.repo.require(query.data.sme_id)
         today = self.now().date()
         return as_seen_by(query.actor, sme.view(today), today)
+
+
+@dataclass
+class _Row:
+    """A row of register_smes on its way: where it is in the batch, its id, its SME and the
+    events its registration caused, and its content's digest."""
+
+    index: int
+    row_id: str
+    sme: Sme
+    events: list[Envelope[Any]]
+    digest: str
+
+
+def _row_result(
+    row_id: str, sme_id: str, near_duplicates: list[str], *, repeated: bool = False
+) -> c.SmeRowResult:
+    return c.SmeRowResult(
+        id=row_id,
+        outcome="near_duplicate" if near_duplicates else "registered",
+        sme_id=sme_id,
+        near_duplicates=near_duplicates,
+        repeated=repeated,
+    )
+
+
+def _row_refused(row_id: str, refused: Refused) -> c.SmeRowResult:
+    """A row refused as register_sme would refuse it (its fields named data.<field>)."""
+    return c.SmeRowResult(id=row_id, outcome="refused", error=refused.body())
+
+
+def id_reused_row(row_id: str) -> Refused:
+    return Refused(
+        "id_reused",
+        f"row id {row_id} was used before for other content; a repeat must be the same row, "
+        "a new row needs a new id",
+        id=row_id,
+    )
 
 
 def _who(cmd: Envelope[Any]) -> str:

@@ -20,6 +20,22 @@ class FirstAnswer(NamedTuple):
     reply: bytes
 
 
+class NewSme(NamedTuple):
+    """An SME to add, with the events its registration caused and the command that made it."""
+
+    sme: Sme
+    events: Sequence[Envelope[Any]]
+    first: FirstAnswer
+
+
+class Registration(NamedTuple):
+    """What is kept of the command that registered an SME: its content digest, and the near
+    duplicates the SME was found with."""
+
+    digest: str
+    near_duplicates: list[str]
+
+
 class NameTaken(Exception):
     """An SME with the same name key (country and normalised legal name) is registered: the
     new one was not written, and is to be added again with its near duplicates looked up."""
@@ -58,6 +74,16 @@ class SmeStore(Protocol):
         ``claim_name``: the SME claims its name key in the same write, and ``NameTaken`` is
         raised (nothing written) when another SME holds it, so that the common case of a new
         name costs no look-up; some SME holding a name key always holds its claim."""
+
+    async def add_many(
+        self, new: Sequence[NewSme], *, claim_name: bool = True
+    ) -> list[Exception | None]:
+        """``add`` for each, written together: None where it was stored, else what ``add``
+        would have raised (``NameTaken`` or ``Refused``), in the order given."""
+
+    async def registrations(self, sme_ids: Sequence[str]) -> dict[str, Registration]:
+        """For those of these SMEs that are stored: their registration's digest and near
+        duplicates."""
 
     async def first_answer(self, sme_id: str) -> FirstAnswer | None:
         """What the command that registered the SME sent and got; the reply is empty once a
