@@ -102,6 +102,8 @@ def build_runtimes(
     service's own settings to use instead of those its settings class reads from the
     environment (tests)."""
     client = mongo.client(mongo_url)
+    # Said once: an operator whose URL changed what writes wait for sees it here.
+    logs.get(component="mongo").info("mongo_writes", write_concern=mongo.write_concern(client))
     runtimes = []
     for region in regions:
         for service in services:

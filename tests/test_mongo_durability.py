@@ -72,7 +72,7 @@ async def test_the_urls_own_settings_win_but_reads_stay_on_the_primary(servers: 
     name = scratch()
     try:
         await client[name].records.insert_one({"_id": "a"})
-        assert sent.writes == [("insert", "records", {"w": 1})]
+        assert sent.writes == [("insert", "records", {"w": 1, "wtimeout": 10_000})]
         assert not cast(Any, client).options.retry_writes
         assert isinstance(client.read_preference, Primary)
     finally:
@@ -97,3 +97,16 @@ async def test_the_sign_in_throttle_counts_on_the_primary_alone_but_an_erasure_w
     assert [(coll, concern) for _, coll, concern in sent.writes] == [
         ("sign_in_attempts", {"w": "majority", "wtimeout": 10_000})
     ]
+
+
+async def test_a_url_setting_only_the_wait_keeps_the_majority_and_w0_is_refused(
+    servers: Servers,
+) -> None:
+    shorter = mongo.client(f"{servers.mongo_url}/?wTimeoutMS=2000&journal=true")
+    try:
+        assert shorter.write_concern.document == {"w": "majority", "wtimeout": 2000, "j": True}
+        assert "majority" in mongo.write_concern(shorter)
+    finally:
+        shorter.close()
+    with pytest.raises(mongo.UnsafeMongoUrl, match="w=0"):
+        mongo.client(f"{servers.mongo_url}/?w=0")

@@ -104,18 +104,28 @@ DURABLE: dict[str, Any] = {
     "retryWrites": True,
     "retryReads": True,
 }
-WRITE_CONCERN = {"w", "wtimeoutms", "journal"}
+
+
+class UnsafeMongoUrl(ValueError):
+    """MONGO_URL asks for something MAPnet's guarantees cannot stand."""
 
 
 def client(url: str, event_listeners: list[Any] | None = None) -> Client:
-    """A client of ``url`` (one server, or ``mongodb://a,b,c/?replicaSet=rs0``) with DURABLE's
-    settings where the URL sets none of its own. Reads go to the primary whatever the URL says:
+    """A client of ``url`` (one server, or ``mongodb://a,b,c/?replicaSet=rs0``) with each of
+    DURABLE's settings the URL does not set itself (a URL that sets only ``wTimeoutMS`` still
+    waits for a majority). Refused: ``w=0``, unacknowledged writes, under which an insert never
+    reports a duplicate key, and the claims that keep commands, events and names from being
+    handled twice would all pass. Reads go to the primary whatever the URL says:
     a service reads a record to change it, or to answer someone who has just changed it, and a
     secondary may not have that change yet. ``event_listeners``: pymongo's command monitors
     (tests and benchmarks count and read what is sent)."""
-    given = {key.lower() for key in parse_qs(urlsplit(url).query)}
-    if given & WRITE_CONCERN:  # the URL's write concern whole, not mixed with ours
-        given |= WRITE_CONCERN
+    options = {key.lower(): values for key, values in parse_qs(urlsplit(url).query).items()}
+    if options.get("w") == ["0"]:
+        raise UnsafeMongoUrl(
+            "MONGO_URL asks for w=0 (writes nobody acknowledges): MAPnet needs every write "
+            "acknowledged (w=majority, its default, or w=1); remove w=0 from the URL"
+        )
+    given = set(options)
     defaults = {key: value for key, value in DURABLE.items() if key.lower() not in given}
     return AsyncIOMotorClient(
         url,
@@ -126,6 +136,11 @@ def client(url: str, event_listeners: list[Any] | None = None) -> Client:
         event_listeners=event_listeners or [],
         **defaults,
     )
+
+
+def write_concern(mongo: Client) -> str:
+    """The write concern a client's writes carry, for the start-up log line."""
+    return str(mongo.write_concern.document or "the server's default")
 
 
 def best_effort(coll: Collection) -> Collection:
