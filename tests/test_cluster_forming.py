@@ -12,7 +12,7 @@ import pytest
 from contracts.subjects import stream_name
 from mapnet.ops.servers import cluster_url, free_ports, nats_cluster, wait_for_port
 from mapnet.runtime import bus
-from mapnet.runtime.credentials import servers
+from mapnet.runtime.credentials import servers, without_login
 
 pytestmark = pytest.mark.timeout(180)
 
@@ -37,9 +37,32 @@ async def test_streams_are_made_once_the_cluster_has_formed(
         info = await nc.jetstream().stream_info(stream_name("forming", "registry"))
         assert info.config.num_replicas == 3
         await nc.close()
+        # A URL with the login on its first server only: the client goes on to the others
+        # logged in when that one is lost.
+        first, *others = servers(url)
+        first_only = ",".join([first, *(without_login(other) for other in others)])
+        survivor = await nats.connect(
+            servers(first_only), dont_randomize=True, reconnect_time_wait=0.2
+        )
+        nodes[0].kill()
+        await until_answered(survivor, stream_name("forming", "registry"))
+        assert survivor.connected_url is not None and survivor.connected_url.port != ports[0]
+        await survivor.close()
     finally:
         for node in nodes:  # a scratch cluster: nothing to stop cleanly for
             node.kill()
+
+
+async def until_answered(nc: nats.NATS, stream: str, timeout_s: float = 30.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while True:
+        try:
+            await nc.jetstream(timeout=2).stream_info(stream)
+            return
+        except Exception:
+            if asyncio.get_running_loop().time() > deadline:
+                raise
+            await asyncio.sleep(0.2)
 
 
 def test_what_counts_as_still_forming() -> None:

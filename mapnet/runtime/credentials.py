@@ -102,8 +102,21 @@ def write_private(path: Path, text: str) -> None:
 
 def servers(url: str) -> list[str]:
     """The servers a NATS URL names: one, or a cluster's nodes separated by commas
-    (nats://a:4222,nats://b:4222), each of which a client may connect and reconnect to."""
-    return [part.strip() for part in url.split(",") if part.strip()]
+    (nats://a:4222,nats://b:4222), each of which a client may connect and reconnect to. A login
+    written on the first server only (nats://u:p@a:4222,nats://b:4222) is carried to the others:
+    nats-py logs in to each with its own, and the reconnect to b, when a is lost (what the
+    cluster is for), would be refused."""
+    named = [part.strip() for part in url.split(",") if part.strip()]
+    logins = [urlsplit(one).netloc.rpartition("@")[0] for one in named]
+    login = next((given for given in logins if given), "")
+    if not login:
+        return named
+    return [
+        one
+        if given
+        else urlunsplit(urlsplit(one)._replace(netloc=f"{login}@{urlsplit(one).netloc}"))
+        for one, given in zip(named, logins, strict=True)
+    ]
 
 
 def with_login(url: str, user: str, password: str) -> str:
