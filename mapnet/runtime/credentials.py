@@ -1,5 +1,6 @@
 """A region's credentials on this machine: the passwords its processes log in to its NATS server
-with, made once by `mapnet up` (or a test's servers) and kept owner-readable under
+with, and the password its cluster's servers log in to each other's routes with, made once by
+`mapnet up` (or a test's servers) and kept owner-readable under
 ``.mapnet/<region>/credentials.json``. With NATS_URL set, the URL carries them.
 
 User ``mapnet`` may do everything in the region's MAPNET account: the operator's command line and
@@ -55,6 +56,21 @@ def service_password(region_home: Path, *, create: bool = False) -> str | None:
     doc |= {"user": SERVICE_USER, "password": _new()}
     _write(region_home, doc)
     return str(doc["password"])
+
+
+def cluster_password(region_home: Path, *, create: bool = False) -> str | None:
+    """The password the servers of the region's JetStream cluster log in to each other's route
+    port with (user ``route``); made (``create``) if there is none yet. Whoever reaches a route
+    port without it is refused: a route is a peer inside the region's account, with no
+    permissions to hold it back."""
+    doc = _read(region_home)
+    if "cluster_password" in doc:
+        return str(doc["cluster_password"])
+    if not create:
+        return None
+    doc["cluster_password"] = _new()
+    _write(region_home, doc)
+    return str(doc["cluster_password"])
 
 
 def service_passwords(
