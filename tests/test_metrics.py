@@ -250,3 +250,18 @@ async def test_every_panel_draws_scraped_series_and_every_series_has_a_panel(
             drawn.add(name)
     for series in SERIES:
         assert drawn & {series, f"{series}_total", f"{series}_count", f"{series}_bucket"}, series
+
+
+def test_series_every_process_reads_alike_are_counted_once() -> None:
+    """Each process of a region reads the same consumers' and copies' counts from JetStream: a
+    panel adds them up only after taking one per consumer (or origin), else four notify pods
+    show four times the dead letters."""
+    exprs = [
+        target["expr"]
+        for panel in json.loads(DASHBOARD.read_text())["panels"]
+        for target in panel.get("targets", [])
+    ]
+    alike = ("mapnet_consumer_", "mapnet_dead_letters", "mapnet_federation_")
+    for expr in exprs:
+        if any(series in expr for series in alike):
+            assert "max by (region, consumer)" in expr or "max by (region, origin)" in expr, expr
