@@ -107,6 +107,16 @@ async def test_dead_letters_are_listed_replayed_once_after_a_fix_and_dropped_wit
         kept = await dlq.page(nc, region, dropped=True)
         assert [d.headers[dlq.NOTE] for d in kept.items] == ["s2 was registered by mistake"]
         assert kept.items[0].data == dropped.data and kept.items[0].reason == dropped.reason
+        # A dropped one, named by its sequence, is neither replayed nor dropped again, and no
+        # wildcard reaches the dropped ones through a consumer's name.
+        [record] = kept.items
+        assert record.dropped and (await dlq.one(nc, region, record.seq)) == record
+        assert (await dlq.replay(nc, region, record))["outcome"] == "failed"
+        with pytest.raises(dlq.AlreadyDropped):
+            await dlq.drop(nc, region, record, "again")
+        with pytest.raises(dlq.BadName):
+            await dlq.everything(nc, region, consumer=">")
+        assert (await dlq.page(nc, region, dropped=True)).items == [record]
         for letter in others:
             assert (await dlq.replay(nc, region, letter))["outcome"] == "handled"
         assert await dlq.everything(nc, region) == []

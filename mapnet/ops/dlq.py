@@ -13,6 +13,7 @@ stream on ``….dlq.<consumer>.dropped`` with the operator's note, out of the wa
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -41,6 +42,7 @@ class DeadLetter:
     at: datetime
     headers: dict[str, str]
     data: bytes
+    dropped: bool = False  # among the dropped ones: kept with its note, never replayed
 
     def age_s(self, now: datetime | None = None) -> float:
         return ((now or datetime.now(UTC)) - self.at).total_seconds()
@@ -70,7 +72,23 @@ class Page:
     next_after: int | None  # list again with --after this for the rest; None: that was all
 
 
+# A service's or consumer's name as MAPnet makes them; anything else (a NATS wildcard such as
+# ``>``, which would also match the dropped ones) is refused rather than put in a filter.
+NAME = re.compile(r"[a-z0-9_]+")
+
+
+class BadName(ValueError):
+    pass
+
+
+class AlreadyDropped(ValueError):
+    pass
+
+
 def _filter(region: str, service: str | None, consumer: str | None, dropped: bool) -> str:
+    for given in (service, consumer):
+        if given is not None and not NAME.fullmatch(given):
+            raise BadName(f"{given!r} is not a service's or consumer's name (a-z, 0-9, _)")
     waiting = f"mapnet.{region}.{service or '*'}.dlq.{consumer or '*'}"
     return f"{waiting}.dropped" if dropped else waiting
 
@@ -87,6 +105,7 @@ def _letter(msg: Any) -> DeadLetter:
         at=msg.time if msg.time is not None else datetime.now(UTC),
         headers=headers,
         data=msg.data or b"",
+        dropped=msg.subject.endswith(".dropped"),
     )
 
 
@@ -141,7 +160,10 @@ async def one(nc: Client, region: str, seq: int) -> DeadLetter | None:
 async def replay(
     nc: Client, region: str, letter: DeadLetter, timeout_s: float = 30.0
 ) -> dict[str, str]:
-    """Send the dead letter back to its consumer; it leaves the dead letters once handled."""
+    """Send the dead letter back to its consumer; it leaves the dead letters once handled. A
+    dropped one is not sent (it was dropped on purpose: its record and note stay)."""
+    if letter.dropped:
+        return {"outcome": "failed", "reason": f"{letter.seq} was dropped; it is not replayed"}
     target = replay_subject(region, letter.service, letter.consumer)
     try:
         answer = await nc.request(
@@ -159,6 +181,8 @@ async def replay(
 
 async def drop(nc: Client, region: str, letter: DeadLetter, note: str) -> None:
     """Keep the dead letter among the dropped ones with the note, then take it off the list."""
+    if letter.dropped:
+        raise AlreadyDropped(f"{letter.seq} was dropped already ({letter.headers.get(NOTE, '')})")
     headers = {**letter.headers, NOTE: note[:1000], DROPPED_AT: datetime.now(UTC).isoformat()}
     headers.pop("Nats-Msg-Id", None)
     subject = dropped_subject(region, letter.service, letter.consumer)

@@ -39,7 +39,11 @@ def _on_region(region: str | None, work: Callable[[Client, str], Awaitable[T]]) 
         finally:
             await nc.close()
 
-    return asyncio.run(run())
+    try:
+        return asyncio.run(run())
+    except (dlq.BadName, dlq.AlreadyDropped) as refused:
+        console.print(f"[red]{refused}[/red]")
+        raise typer.Exit(2) from None
 
 
 def _require(letter: dlq.DeadLetter | None, seq: int, rid: str) -> dlq.DeadLetter:
