@@ -30,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[1]
 K8S = ROOT / "deploy" / "k8s"
 NATS = ROOT / "deploy" / "nats"
 KUBERNETES = "1.30"  # the oldest release still supported when this was written
-MANIFESTS = ("mapnet.yaml", "mongo.yaml", "autoscaling.yaml")
+MANIFESTS = ("mapnet.yaml", "mongo.yaml", "autoscaling.yaml", "network-policy.yaml")
 
 
 def documents(name: str) -> list[dict[str, Any]]:
@@ -172,3 +172,25 @@ def test_nats_server_accepts_the_accounts_the_chart_includes(tmp_path: Path) -> 
 @pytest.mark.parametrize("name", MANIFESTS)
 def test_the_readme_names_each_manifest(name: str) -> None:
     assert f"deploy/k8s/{name}" in (ROOT / "README.md").read_text()
+
+
+def test_the_network_policies_let_mapnet_and_only_it_reach_mongodb() -> None:
+    """MongoDB's policy admits pods labelled part of MAPnet: every service's pods and the
+    replica set's start-up Job carry the label (a pod without it could not reach its database
+    once the policy is applied)."""
+    policies = {p["metadata"]["name"]: p["spec"] for p in of_kind("NetworkPolicy")}
+    mongo = policies["mongo-from-mapnet-only"]
+    admitted = mongo["ingress"][0]["from"][0]["podSelector"]["matchLabels"]
+    assert mongo["ingress"][0]["ports"] == [{"port": 27017}]
+    [members] = of_kind("StatefulSet")
+    assert (
+        mongo["podSelector"]["matchLabels"].items()
+        <= members["spec"]["template"]["metadata"]["labels"].items()
+    )
+    pods = [d["spec"]["template"] for d in of_kind("Deployment") + of_kind("Job")]
+    assert pods and all(admitted.items() <= t["metadata"]["labels"].items() for t in pods)
+    nats = policies["nats-routes-and-monitoring-closed"]
+    routes = [rule for rule in nats["ingress"] if {"port": 6222} in rule["ports"]]
+    assert [rule["from"] for rule in routes] == [
+        [{"podSelector": {"matchLabels": {"app.kubernetes.io/name": "nats"}}}]
+    ]
