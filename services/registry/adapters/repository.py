@@ -324,6 +324,10 @@ class SmeRepository:
                 raise OperationFailure(error.get("errmsg", "write refused"), error.get("code"))
             elif claim_name and _names(_duplicate_error(error), NAME_CLAIM):
                 outcomes.append(NameTaken(record["name_key"]))
+            elif (error.get("keyPattern") or {}).keys() == {"_id"}:
+                # Its own id (a row registered before): said without a read (MongoDB names
+                # the index; nx-27017 does not, and _duplicate finds it by its id).
+                outcomes.append(_registered_before(item.sme.sme_id))
             else:
                 outcomes.append(await self._duplicate(item.sme))
         await self._counts.add(counted)
@@ -389,12 +393,7 @@ class SmeRepository:
 
     async def _duplicate(self, sme: Sme) -> Refused:
         if await self.smes.find_one({"_id": sme.sme_id}):
-            return Refused(
-                "duplicate",
-                "this SME is already registered",
-                field="data",
-                existing_sme_id=sme.sme_id,
-            )
+            return _registered_before(sme.sme_id)
         keys = identity_keys(sme)
         for field, index in (("registration_number", "reg_key"), ("vat_id", "vat_key")):
             if keys[index] is None:
@@ -408,6 +407,12 @@ class SmeRepository:
                     existing_sme_id=existing["_id"],
                 )
         return Refused("duplicate", "an SME with these identifiers is already registered")
+
+
+def _registered_before(sme_id: str) -> Refused:
+    return Refused(
+        "duplicate", "this SME is already registered", field="data", existing_sme_id=sme_id
+    )
 
 
 def _duplicate_error(error: dict[str, Any]) -> DuplicateKeyError:
