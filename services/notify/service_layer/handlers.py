@@ -17,7 +17,6 @@ from contracts.common import Accepted
 from contracts.envelope import Envelope
 from contracts.errors import Refused, not_found
 from mapnet.runtime.access import command_key
-from mapnet.runtime.codec import encode
 
 from ..adapters.mail import compose, wire_text
 from ..adapters.repository import NotifyStore, delivery_view, email_hash, utc_key
@@ -44,6 +43,13 @@ _NAMESPACE = uuid.UUID("9e2c4b1a-7f3d-4c6e-8a5b-1d0f2e3c4b5a")
 
 Lookup = Callable[[str], Awaitable[dict[str, Any] | None]]
 Contacts = Callable[[dict[str, Any]], Awaitable[list[Person]]]
+
+
+def partner_body(event: Envelope[Any]) -> str:
+    """What a partner's webhook receives: the event as MAPnet sent it, without the extension
+    attributes MAPnet keeps for itself (the trace context): with it a partner would learn
+    which events one command caused, and ids to link spans of its own into others' traces."""
+    return event.model_dump_json(exclude=set(event.model_extra or {}))
 
 
 class Notifier:
@@ -151,7 +157,7 @@ class Notifier:
                     "channel": "webhook",
                     "kind": name,
                     "recipient": sub["_id"],
-                    "body": encode(event).decode(),
+                    "body": partner_body(event),
                     "correlationid": event.correlationid,
                 }
                 for sub in await self.store.active_subscriptions()
