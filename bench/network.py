@@ -11,8 +11,9 @@ for --cut-s seconds.
 
 Lag of an entry: from its commit in the origin region (updated_at) to the moment its copy was
 written into the read model of the farthest other region (copied_at), over the entries
-published while no link was cut. A copy (an entry in the events service's calendar, an SME in
-matching's read model) still missing 300 s after healing fails the run. catchup_s: from healing
+published before the cut (after it, they queue behind the catch-up). A copy (an entry in the
+events service's calendar, an SME in matching's read model) still missing 300 s after healing
+fails the run. catchup_s: from healing
 until every region holds a copy of everything the others published. ``duplicated``: copies the
 regions' network consumers met again after taking them (their log of handled events counts
 them).
@@ -93,10 +94,10 @@ class Load:
         self.clients = clients
         self.regions = regions
         self.numbers = count()
-        # Title or legal name -> (origin, published at, while a link was cut)
-        self.entries: dict[str, tuple[str, float, bool]] = {}
-        self.smes: dict[str, tuple[str, float, bool]] = {}
-        self.cut = False
+        # Title or legal name -> (origin, published at, when: before, during or after the cut)
+        self.entries: dict[str, tuple[str, float, str]] = {}
+        self.smes: dict[str, tuple[str, float, str]] = {}
+        self.phase = "before"
         self.failed = 0
 
     async def run(self, seconds: float, rate: float, concurrency: int = 32) -> None:
@@ -112,15 +113,15 @@ class Load:
 
     async def one(self, i: int, gate: asyncio.Semaphore) -> None:
         origin = self.regions[(i // 2) % len(self.regions)]
-        cut = self.cut
+        phase = self.phase
         async with gate:
             try:
                 if i % 2 == 0:
                     await self.clients[origin].call(ev.PUBLISH_EVENT, entry(origin, i), origin)
-                    self.entries[f"{origin} entry {i}"] = (origin, time.time(), cut)
+                    self.entries[f"{origin} entry {i}"] = (origin, time.time(), phase)
                 else:
                     await self.clients[origin].call(reg.REGISTER_SME, sme(origin, i), origin)
-                    self.smes[f"{origin} sme {i}"] = (origin, time.time(), cut or self.cut)
+                    self.smes[f"{origin} sme {i}"] = (origin, time.time(), phase)
             except Exception as exc:  # counted: an unanswered publish is not a lost copy
                 self.failed += 1
                 print(f"publish {i} at {origin} failed: {exc}", file=sys.stderr)
@@ -150,13 +151,19 @@ async def sme_copies(net: LocalNetwork, region: str) -> set[str]:
 
 async def missing(net: LocalNetwork, load: Load) -> dict[str, int]:
     """Per region, how many of the others' entries and SMEs it holds no copy of."""
+    return {region: sum(kinds) for region, kinds in (await missing_by_kind(net, load)).items()}
+
+
+async def missing_by_kind(net: LocalNetwork, load: Load) -> dict[str, tuple[int, int]]:
+    """Per region, how many of the others' entries, and of their SMEs, it holds no copy of."""
     absent = {}
     for region in net.ids:
-        held = {d["title"] for d in await entry_copies(net, region)} | await sme_copies(net, region)
-        expected = {
-            name for name, (origin, _, _) in (load.entries | load.smes).items() if origin != region
-        }
-        absent[region] = len(expected - held)
+        entries = {d["title"] for d in await entry_copies(net, region)}
+        smes = await sme_copies(net, region)
+        absent[region] = (
+            sum(1 for t, (o, _, _) in load.entries.items() if o != region and t not in entries),
+            sum(1 for n, (o, _, _) in load.smes.items() if o != region and n not in smes),
+        )
     return absent
 
 
@@ -164,7 +171,8 @@ async def wait_complete(net: LocalNetwork, load: Load, timeout_s: float) -> None
     started = time.perf_counter()
     while any((absent := await missing(net, load)).values()):
         if time.perf_counter() - started > timeout_s:
-            where = ", ".join(f"{region} {n}" for region, n in absent.items() if n)
+            kinds = await missing_by_kind(net, load)
+            where = ", ".join(f"{r} {e} entries {s} SMEs" for r, (e, s) in kinds.items() if e + s)
             print(f"copies still missing after {timeout_s:.0f} s: {where}", file=sys.stderr)
             print(figures(regions=len(net.ids), lost=sum(absent.values())))
             raise SystemExit(1)
@@ -239,10 +247,10 @@ async def main(
             async def fault() -> float:
                 await asyncio.sleep(cut_after)
                 await net.cut(regions[0])
-                load.cut = True
+                load.phase = "during"
                 await asyncio.sleep(cut_s)
                 await net.heal(regions[0])
-                load.cut = False
+                load.phase = "after"
                 return time.perf_counter()
 
             healing = asyncio.create_task(fault())
@@ -259,7 +267,9 @@ async def main(
                     origin_commit = datetime.fromisoformat(doc["updated_at"])
                     lag_ms = (doc["copied_at"] - origin_commit).total_seconds() * 1000
                     farthest[doc["title"]] = max(farthest.get(doc["title"], 0.0), lag_ms)
-            lags = sorted(farthest[title] for title, (_, _, cut) in load.entries.items() if not cut)
+            # The network at work, before the cut: after it, entries queue behind the catch-up.
+            before = [t for t, (_, _, phase) in load.entries.items() if phase == "before"]
+            lags = sorted(farthest[title] for title in before)
             p50 = statistics.median(lags)
             p99 = lags[min(len(lags) - 1, int(len(lags) * 0.99))]
             lost = sum((await missing(net, load)).values())
