@@ -1,5 +1,6 @@
 """The SME import file that MAP offices and partner systems hand over (CSV, JSON or JSON Lines),
-and how each of its rows becomes one ``register_sme`` command. Shared by the registry's command
+and how each of its rows becomes one ``register_sme`` command (or one row of a ``register_smes``
+batch, whose row id is the same command id). Shared by the registry's command
 line and the portal's upload, so that the same file loads the same way through either.
 
 CSV columns are the fields of ``register_sme``; ``nace_codes``, ``clusters`` and ``keywords``

@@ -174,10 +174,13 @@ def test_a_batch_unanswered_in_time_is_sent_again(monkeypatch: pytest.MonkeyPatc
             raise Refused("region_unavailable", "no answer", reason="timeout")
         if len(tries) == 2:
             raise Refused("conflict", "a command with this id is still running")
+        if len(tries) == 3:
+            raise Refused("internal", "_OperationCancelled while handling register_smes")
         return "answered"
 
+    monkeypatch.setattr(importer, "BATCH_ATTEMPTS", 4)
     assert asyncio.run(importer.sent_again_if_unanswered(send)) == "answered"
-    assert len(tries) == 3
+    assert len(tries) == 4
 
     async def refused() -> str:
         tries.append(1)

@@ -274,7 +274,7 @@ BATCHES_IN_FLIGHT = 4
 # How long a batch may take to be answered, and how often one that was not is sent again
 # (the same batch: its id makes the repeat harmless, answered from the first's work).
 BATCH_TIMEOUT_S = 60.0
-BATCH_ATTEMPTS = 3
+BATCH_ATTEMPTS = 5
 
 Item = TypeVar("Item")
 # One row's fate in a batch's answer: the id of what it loaded, or why it was refused.
@@ -360,8 +360,9 @@ async def load_in_batches(
 
 
 async def sent_again_if_unanswered(send: Callable[[], Awaitable[Item]]) -> Item:
-    """A batch that got no answer in time (or whose first sending is still running) is sent
-    again, the same batch, a few times before its rows are reported unloaded."""
+    """A batch that got no answer in time, whose first sending is still running, or that
+    failed in the service (internal) is sent again, the same batch, a few times before its
+    rows are reported unloaded."""
     for attempt in range(1, BATCH_ATTEMPTS + 1):
         try:
             return await send()
@@ -369,7 +370,10 @@ async def sent_again_if_unanswered(send: Callable[[], Awaitable[Item]]) -> Item:
             unanswered = refusal.code == "region_unavailable" and (
                 refusal.details.get("reason") == "timeout"
             )
-            if attempt == BATCH_ATTEMPTS or not (unanswered or refusal.code == "conflict"):
+            # internal: the service failed while handling it, and the same envelope may be
+            # sent again (the rows it wrote before failing are then found as registered).
+            again = unanswered or refusal.code in ("conflict", "internal")
+            if attempt == BATCH_ATTEMPTS or not again:
                 raise
             await asyncio.sleep(attempt)
     raise AssertionError("unreachable")

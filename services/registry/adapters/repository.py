@@ -47,6 +47,11 @@ CLUSTER_COUNTS = "cluster_counts"
 _READ_KEPT = 4096
 NAME_CLAIM = "name_claim"
 _DUPLICATE_KEY = 11000
+# SMEs inserted by one command: nx-27017 serves one command at a time, and the driver's check
+# of the server (a ping within 3 s, the client's connect time-out) waits behind whatever is
+# queued; 200 SMEs of four batches in flight at once kept it waiting past that on a loaded
+# machine, and the driver then cancelled every operation on its way (answered internal).
+_INSERTS_PER_WRITE = 50
 
 
 class Stored(NamedTuple):
@@ -309,10 +314,13 @@ class SmeRepository:
                 state[NAME_CLAIM] = state["name_key"]
             records.append(outbox.new_record(state, item.events))
         refused: dict[int, dict[str, Any]] = {}
-        try:
-            await self.smes.insert_many(records, ordered=False)
-        except BulkWriteError as exc:
-            refused = {e["index"]: e for e in exc.details.get("writeErrors", [])}
+        for start in range(0, len(records), _INSERTS_PER_WRITE):
+            try:
+                await self.smes.insert_many(
+                    records[start : start + _INSERTS_PER_WRITE], ordered=False
+                )
+            except BulkWriteError as exc:
+                refused |= {start + e["index"]: e for e in exc.details.get("writeErrors", [])}
         outcomes: list[Exception | None] = []
         counted: Counter[str] = Counter()
         for index, (item, record) in enumerate(zip(new, records, strict=True)):
