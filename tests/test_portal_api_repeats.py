@@ -95,3 +95,8 @@ async def test_a_slow_command_keeps_its_claim_and_a_dead_ones_claim_is_taken_ove
         release.set()
         answered = await client.call(ERASE_SME, slow_one, region, id=slow_id, timeout_s=5)
         assert answered.id == "slow" and runs.count("slow") == 1
+        # The run whose claim was taken over ends too (after the taking run answered): its
+        # answer does not replace the one repeats already got.
+        await asyncio.sleep(0.5)
+        again = await client.call(ERASE_SME, orphan, region, id=orphan_id, timeout_s=5)
+        assert again == taken_over

@@ -20,7 +20,7 @@ from contracts.envelope import Envelope, ErrorBody, utcnow
 from contracts.errors import Refused
 from contracts.operations import Operation
 
-from . import logs, mongo
+from . import logs
 from .access import (
     PARTNER_ACCOUNTS,
     REGION_ACCOUNT_PREFIX,
@@ -165,15 +165,16 @@ class RequestRoutes(Routes):
                 self.log.info("command_repeated", answered_from_cache=True)
                 return claimed
             async with _lease_renewed(cache, key, claimed):
-                return await self._run(op, handler, msg, connection, cache, key, digest)
-        return await self._run(op, handler, msg, connection, None, "", "")
+                return await self._run(op, handler, msg, connection, cache, key, digest, claimed)
+        return await self._run(op, handler, msg, connection, None, "", "", "")
 
     async def _run(
         self, op: Operation[In, Out], handler: RequestHandler[In, Out], msg: Envelope[In],
-        connection: str | None, cache: Any, key: str, digest: str,
+        connection: str | None, cache: Any, key: str, digest: str, holder: str,
     ) -> bytes:  # fmt: skip
-        """Carries out a request this process is to answer (a command's claim held), audits it
-        and, for a command whose answers are kept, keeps the answer for repeats."""
+        """Carries out a request this process is to answer (a command's claim held by
+        ``holder``), audits it and, for a command whose answers are kept, keeps the answer for
+        repeats."""
         refers_to = self._record_id(msg.data)
         entry: str | None = None
         try:
@@ -192,7 +193,8 @@ class RequestRoutes(Routes):
             if entry is not None:
                 await self.audit.settle(entry, "internal", type(exc).__name__, refers_to)
             if cache is not None:
-                await cache.delete_one({"_id": key, "claimed": {"$exists": True}})
+                # Only this run's claim: one taken over meanwhile is another process's.
+                await cache.delete_one({"_id": key, "holder": holder})
             return error_envelope(
                 ErrorBody(
                     code="internal", message=f"{type(exc).__name__} while handling {op.name}"
@@ -221,9 +223,20 @@ class RequestRoutes(Routes):
         if cache is not None:
             record = {"reply": reply.decode(), "at": utcnow(), "op": op.name, "ref": refers_to,
                       "digest": digest}  # fmt: skip
-            # By id: the claim may have gone meanwhile (a process whose lease ran out, faulting).
-            await mongo.replace_by_id(cache, key, record)
+            await self._keep_answer(cache, key, holder, record)
         return reply
+
+    async def _keep_answer(self, cache: Any, key: str, holder: str, record: dict[str, Any]) -> None:
+        """The answer in place of this run's claim. A claim taken over meanwhile (this process
+        stalled past its lease) keeps the other run's answer, so that every repeat gets one and
+        the same; a claim gone altogether gets this one."""
+        kept = await cache.replace_one({"_id": key, "holder": holder}, {**record, "_id": key})
+        if kept.matched_count == 1:
+            return
+        try:
+            await cache.insert_one({**record, "_id": key})
+        except DuplicateKeyError:
+            self.log.warning("claim_taken_over", key=key)
 
     async def _claimed(self, cache: Any, key: str, digest: str, msg: Envelope[Any]) -> bytes | str:
         """Claims a command's key before it runs: the claim's holder token when this request is
