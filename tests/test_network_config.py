@@ -9,6 +9,7 @@ from pathlib import Path
 
 from mapnet.federation.accounts import password_vars
 from mapnet.federation.config import (
+    CLUSTER_PASSWORD_VAR,
     CLUSTER_ROUTES_VAR,
     DEPLOY,
     SERVER_NAME_VAR,
@@ -19,6 +20,7 @@ from mapnet.federation.config import (
     new_password,
     password_var,
     region_config,
+    route_urls,
     sourcing_api,
     sourcing_publish_allowed,
     write_deploy,
@@ -41,7 +43,8 @@ def test_nats_server_accepts_the_hub_and_every_region(tmp_path: Path) -> None:
     # A server of a region's cluster: its name and its peers' routes, as its machine sets them.
     env |= {
         SERVER_NAME_VAR: "mapnet_tallinn_1",
-        CLUSTER_ROUTES_VAR: "[nats-route://127.0.0.1:6222, nats-route://127.0.0.1:6223]",
+        CLUSTER_PASSWORD_VAR: "pwroutes",
+        CLUSTER_ROUTES_VAR: route_urls(["127.0.0.1:6222", "127.0.0.1:6223"], "pwroutes"),
     }
     clusters = [f"{name}-cluster" for name in ["region", *regions]]
     for name in ["hub", "region", *regions, *clusters]:
@@ -52,6 +55,11 @@ def test_nats_server_accepts_the_hub_and_every_region(tmp_path: Path) -> None:
             text=True,
         )
         assert checked.returncode == 0, f"{name}: {checked.stdout}{checked.stderr}"
+        if name.endswith("-cluster"):  # routes only from peers with the region's password
+            assert (
+                "authorization { user: route, password: $MAPNET_CLUSTER_PASSWORD }"
+                in (DEPLOY / "nats" / f"{name}.conf").read_text()
+            ), name
 
 
 def test_an_eleventh_region_is_one_line(tmp_path: Path) -> None:

@@ -21,12 +21,14 @@ import pytest
 
 from mapnet.federation.accounts import password_vars
 from mapnet.federation.config import (
+    CLUSTER_PASSWORD_VAR,
     CLUSTER_ROUTES_VAR,
     SERVER_NAME_VAR,
     HubLogin,
     load_regions,
     new_password,
     password_var,
+    route_urls,
 )
 from mapnet.ops.servers import executable
 from tests.test_embedded import BIN, as_user, pid_alive, port_blocks, until_running, user_env
@@ -129,7 +131,8 @@ def test_network_config_with_tls_is_accepted_by_nats_server(tmp_path: Path) -> N
     # A server of a region's cluster (<region>-cluster.conf): its name and its peers' routes.
     env |= {
         SERVER_NAME_VAR: "mapnet_tallinn_1",
-        CLUSTER_ROUTES_VAR: "[nats-route://127.0.0.1:6222, nats-route://127.0.0.1:6223]",
+        CLUSTER_PASSWORD_VAR: "pwroutes",
+        CLUSTER_ROUTES_VAR: route_urls(["127.0.0.1:6222", "127.0.0.1:6223"], "pwroutes"),
     }
     for conf in sorted(out.glob("*.conf")):
         # Included by the others (accounts.conf by the NATS chart: tests/test_k8s.py).

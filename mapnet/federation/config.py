@@ -259,34 +259,65 @@ class Tls:
 
 
 CLUSTER_ROUTES_VAR = "MAPNET_CLUSTER_ROUTES"
+CLUSTER_PASSWORD_VAR = "MAPNET_CLUSTER_PASSWORD"
 SERVER_NAME_VAR = "MAPNET_SERVER_NAME"
 CLUSTER_PORT = 6222
+# The one user a region's servers log in to each other's route port as.
+ROUTE_USER = "route"
 
 
-def cluster_block(region: str, listen: str, routes: str) -> str:
+def cluster_block(region: str, listen: str, routes: str, tls: Tls | None = None) -> str:
     """The ``cluster`` block of each server of a region's JetStream cluster. ``routes``: a
     config value, the list of its peers' route URLs or a variable holding it (a server's own
-    address among them is recognised and skipped, so every server may be given the same)."""
+    address among them is recognised and skipped, so every server may be given the same).
+    Each URL carries the route login (``route_urls``)."""
+    # authorization: a route joins the cluster as a peer of the region's own account, with no
+    # user and no permissions (it hears everything and may publish anything, unstamped), so a
+    # server takes a route only from a peer that knows the region's cluster password. The
+    # password comes from the server's environment, never from a file or a command line.
     # no_advertise: clients keep to the servers they were given, with the login those URLs
     # carry; an advertised peer's address has none, and a client reconnecting to it was
     # refused (Authorization Violation) while its own list had servers up.
+    # With TLS the routes are encrypted (the password does not cross in the clear) and, with
+    # the authority, each side checks the other's certificate (nats-server asks a route's
+    # client for one and checks it too: one certificate per server serves both ways).
+    routes_tls = ""
+    if tls:
+        ca = f', ca_file: "{tls.ca}", verify: true' if tls.ca else ""
+        routes_tls = f'  tls {{ cert_file: "{tls.cert}", key_file: "{tls.key}"{ca} }}\n'
     return (
         f"cluster {{\n  name: mapnet_{region}\n  listen: {listen}\n"
-        f"  routes: {routes}\n  no_advertise: true\n}}\n"
+        f"  authorization {{ user: {ROUTE_USER}, password: ${CLUSTER_PASSWORD_VAR} }}\n"
+        f"  routes: {routes}\n  no_advertise: true\n{routes_tls}}}\n"
     )
+
+
+def route_urls(addresses: list[str] | tuple[str, ...], password: str) -> str:
+    """The value of ``MAPNET_CLUSTER_ROUTES``: each peer's route address (host:port) with the
+    route login. nats-server logs in to a peer only with what the route URL carries (a URL
+    without it was refused: Authorization Violation), and cannot build a URL from a variable,
+    so the password is written into each, in the servers' environment only."""
+    return _list([f"nats-route://{ROUTE_USER}:{password}@{address}" for address in addresses])
 
 
 @dataclass(frozen=True)
 class ClusterNode:
     """One server of a region's JetStream cluster: its number, where it listens for its peers'
-    routes, and where they listen."""
+    routes, and where they listen (host:port, without the login: see ``environment``)."""
 
     node: int
     listen: str
     routes: tuple[str, ...]
 
-    def block(self, region: str) -> str:
-        return cluster_block(region, self.listen, _list([f"nats-route://{r}" for r in self.routes]))
+    def block(self, region: str, tls: Tls | None = None) -> str:
+        return cluster_block(region, self.listen, f"${CLUSTER_ROUTES_VAR}", tls)
+
+    def environment(self, password: str) -> dict[str, str]:
+        """What the server reads its route login and its peers' URLs from."""
+        return {
+            CLUSTER_PASSWORD_VAR: password,
+            CLUSTER_ROUTES_VAR: route_urls(self.routes, password),
+        }
 
 
 def region_config(
@@ -326,13 +357,17 @@ def region_config(
         if linked
         else ""
     )
+    # A cluster's routes speak TLS where the peers' certificates can be checked (the authority
+    # given): without it they would be checked against the system's authorities, which never
+    # signed a machine's own certificate, and the cluster would not form.
+    routes_tls = tls if tls and tls.ca else None
     # sync_interval always: an event JetStream acknowledged survives a crash of the machine.
     # Each server of a cluster has a name of its own (JetStream tells its peers apart by it).
     name = f"mapnet_{region}" + (f"_{cluster.node}" if cluster else "")
     return (
         f"server_name: {name}\n"
         f"listen: {listen}\n"
-        f"{cluster.block(region) if cluster else ''}"
+        f"{cluster.block(region, routes_tls) if cluster else ''}"
         f"{tls.server_block() if tls else ''}"
         f"{monitor}"
         "max_payload: 8MB\n"
@@ -355,11 +390,8 @@ def region_cluster_config(region: str, tls: Tls | None = None) -> str:
     environment. ``region``: a region of the network, or ``region`` (region.conf, on its own)."""
     alone = region == "region"
     name = "tallinn" if alone else region  # region.conf is Tallinn's (docker-compose.yml)
-    cluster = cluster_block(name, f"0.0.0.0:{CLUSTER_PORT}", f"${CLUSTER_ROUTES_VAR}")
-    if tls:  # the routes between the machines encrypted too, each side checked
-        ca = f', ca_file: "{tls.ca}", verify: true' if tls.ca else ""
-        routes_tls = f'  tls {{ cert_file: "{tls.cert}", key_file: "{tls.key}"{ca} }}\n'
-        cluster = cluster.removesuffix("}\n") + routes_tls + "}\n"
+    # With TLS the routes between the machines are encrypted too, each side checked.
+    cluster = cluster_block(name, f"0.0.0.0:{CLUSTER_PORT}", f"${CLUSTER_ROUTES_VAR}", tls)
     # Each server's own links to the hub (in <region>.conf): the region keeps its link
     # without any one of them.
     linked = (
@@ -367,14 +399,20 @@ def region_cluster_config(region: str, tls: Tls | None = None) -> str:
         if alone
         else "# Every server links to the hub: the region stays linked without any one.\n"
     )
-    example = ", ".join(f"nats-route://nats-{n}:{CLUSTER_PORT}" for n in (1, 2, 3))
+    example = ", ".join(
+        f"nats-route://{ROUTE_USER}:<password>@nats-{n}:{CLUSTER_PORT}" for n in (1, 2, 3)
+    )
     return (
         f"# A NATS server of MAPnet region {name}{alone * ' on its own'}, one of its JetStream\n"
         "# cluster of three (or five), one per machine. Generated by `mapnet network config`.\n"
         f"# Each runs this file beside {region}.conf, which it includes, with what that file\n"
         "# asks for in its environment and\n"
         f"#   {SERVER_NAME_VAR}: its own name, e.g. mapnet_{name}_1, _2, _3\n"
-        f"#   {CLUSTER_ROUTES_VAR}: every server's route address, the same on each, e.g.\n"
+        f"#   {CLUSTER_PASSWORD_VAR}: the region's route password, the same on each: a server\n"
+        "#     takes routes only from peers that log in with it (letters and digits, a letter\n"
+        "#     first, or NATS reads it as a number: e.g. pw$(openssl rand -hex 20))\n"
+        f"#   {CLUSTER_ROUTES_VAR}: every server's route address with that password, the\n"
+        "#     same on each, e.g.\n"
         f'#     "[{example}]"\n'
         f"{linked}"
         "# The region's services are given every server's URL and MAPNET_STREAM_REPLICAS=3.\n"

@@ -42,6 +42,7 @@ from mapnet.federation.config import (
 )
 from mapnet.runtime.credentials import (
     SERVICE_USER,
+    cluster_password,
     private_dir,
     servers,
     service_password,
@@ -214,7 +215,8 @@ def region_nats_setup(
 ) -> NatsSetup:
     """Writes the region's server configuration under ``home/region`` (nats.conf, and the
     partners' files: partners.conf, none at first, and partner_publish.conf) and makes its
-    passwords (``mapnet``'s and each service's own) once, kept under the region's home."""
+    passwords (``mapnet``'s and each service's own, and with ``cluster`` the route password of
+    the region's cluster) once, kept under the region's home."""
     region_home = home / region
     config = region_config(
         region,
@@ -238,6 +240,8 @@ def region_nats_setup(
         env |= {service_password_var(service): password for service, password in made.items()}
     if hub:
         env.update(hub.environment())
+    if cluster:  # the route login and the peers' URLs carrying it: in the environment only
+        env.update(cluster.environment(str(cluster_password(region_home, create=True))))
     config_file = region_home / "nats.conf"
     config_file.write_text(config)
     return NatsSetup(config_file, env)
@@ -288,7 +292,8 @@ def nats_cluster(
 ) -> list[Managed]:
     """A region's NATS as a JetStream cluster of ``len(ports)`` servers on this machine, routed
     to each other on loopback, each with its own store (``home/region/node-<n>``), the
-    region's accounts and passwords (kept under the region's home, as for one server). Give
+    region's accounts and passwords (kept under the region's home, as for one server). A route
+    is taken only from a peer logging in with the region's cluster password. Give
     its services every server's URL (``cluster_url``) and MAPNET_STREAM_REPLICAS. With
     ``hub``, every server is a leaf node of the network's hub with links of its own, so that
     the region stays linked while any one server is away."""

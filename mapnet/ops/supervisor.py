@@ -291,7 +291,8 @@ class Supervisor:
         wait_for_jetstream(self.settings.logged_in(rp.nats_url, rp.id), len(ports))
         self.echo(
             f"started NATS for {rp.id} as a cluster of {len(ports)} on {rp.nats_url} (data in "
-            f"{home / rp.id}; streams kept on every server; no anonymous connections"
+            f"{home / rp.id}; streams kept on every server; no anonymous connections; routes "
+            "only from servers with the region's cluster password"
             + ("; every server linked to the hub)" if hub else ")")
         )
 
