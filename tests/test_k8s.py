@@ -5,6 +5,7 @@ chart's values including accounts a real nats-server accepts (issue 32 item 3)."
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -126,7 +127,7 @@ def nats_values() -> dict[str, Any]:
 
 def test_the_nats_chart_runs_a_cluster_with_jetstream_in_the_regions_domain() -> None:
     config = nats_values()["config"]
-    assert config["cluster"] == {"enabled": True, "replicas": 3}
+    assert config["cluster"]["enabled"] and config["cluster"]["replicas"] == 3
     jetstream = config["jetstream"]
     assert jetstream["enabled"] and jetstream["fileStore"]["pvc"]["enabled"]
     assert jetstream["merge"]["domain"] == region_config()["MAPNET_REGIONS"]
@@ -148,20 +149,63 @@ def test_the_nats_chart_runs_a_cluster_with_jetstream_in_the_regions_domain() ->
     assert wanted and wanted <= given, wanted - given
 
 
+def container_env(secret_value: str) -> dict[str, str]:
+    """The NATS container's environment as Kubernetes gives it: each Secret's value, and
+    $(VAR) in a value replaced by a variable defined before it (the chart writes them in the
+    order of their names); a reference to one defined later stays as it is."""
+    env: dict[str, str] = {}
+    for name, value in sorted(nats_values()["container"]["env"].items()):
+        if isinstance(value, dict):
+            env[name] = secret_value
+        else:
+            env[name] = re.sub(r"\$\((\w+)\)", lambda m: env.get(m[1], m[0]), value)
+    return env
+
+
+def chart_config(values: Any) -> str:
+    """A values block as the chart writes it into nats.conf: JSON, with << $VAR >> left bare
+    for nats-server to read from the environment."""
+    return re.sub(r'"<<\s+(.*?)\s+>>"', r"\1", json.dumps(values))
+
+
+def test_the_cluster_takes_routes_only_from_its_servers_with_the_secret_password() -> None:
+    """A route is a peer inside MAPnet's account with no user and no permissions: the chart's
+    servers take one only from each other, logging in with the Secret's password."""
+    cluster = nats_values()["config"]["cluster"]
+    assert cluster["merge"]["authorization"] == {
+        "user": "route", "password": "<< $MAPNET_CLUSTER_PASSWORD >>"
+    }  # fmt: skip
+    assert nats_values()["container"]["env"]["MAPNET_CLUSTER_PASSWORD"] == {
+        "valueFrom": {"secretKeyRef": {"name": "mapnet-nats-passwords", "key": "cluster"}}
+    }
+    assert cluster["merge"]["routes"] == "<< $MAPNET_CLUSTER_ROUTES >>"
+    routes = container_env("pwsecret")["MAPNET_CLUSTER_ROUTES"].strip("[]").split(",")
+    # One per server of the release `nats` (pods nats-<n> behind its service nats-headless),
+    # each with the login, whatever the chart's own routes would have been.
+    assert [r.strip() for r in routes] == [
+        f"nats://route:pwsecret@nats-{n}.nats-headless:6222" for n in range(cluster["replicas"])
+    ]
+
+
 def test_nats_server_accepts_the_accounts_the_chart_includes(tmp_path: Path) -> None:
     """The chart's own settings and our include, as nats-server reads them (-t: check the
-    configuration and stop)."""
+    configuration and stop), with the cluster's route login."""
     mounted = tmp_path / "mapnet"
     mounted.mkdir()
     needed = re.findall(r'include "([^"]+)"', (NATS / "accounts.conf").read_text())
     for name in ["accounts.conf", *needed]:
         shutil.copy(NATS / name, mounted / name)
+    # The chart's cluster block, its routes replaced by ours (the values' merge).
+    chart_cluster = {"name": "nats", "port": 6222, "no_advertise": True,
+                     "routes": ["nats://nats-0.nats-headless:6222"]}  # fmt: skip
+    cluster = chart_cluster | nats_values()["config"]["cluster"]["merge"]
     conf = tmp_path / "nats.conf"
     conf.write_text(
         f'listen: 127.0.0.1:-1\njetstream {{ store_dir: "{tmp_path / "js"}", domain: tallinn }}\n'
         f"include {nats_values()['config']['merge']['00$include']}\n"
+        f"server_name: nats-0\ncluster: {chart_config(cluster)}\n"
     )
-    env = {**os.environ, **dict.fromkeys(nats_values()["container"]["env"], "a-password")}
+    env = {**os.environ, **container_env("pwsecret")}
     checked = subprocess.run(
         [executable("nats-server"), "-c", str(conf), "-t"],
         env=env, capture_output=True, text=True, timeout=60,
