@@ -6,7 +6,7 @@ The region: three nats-server processes routed on loopback, every stream on all 
 server's URL: the registry (it answers the commands and relays their events through its outbox)
 and matching (it consumes the registry's ``sme_registered`` into its read model). Commands
 (``register_sme``, a new SME each) are sent at a steady --rate for --seconds, each on a timer of
-its own, whatever became of the ones before. A command not answered in 6 s (longer than the
+its own, whatever became of the ones before. A command not answered in 3 s (longer than the
 registry lets a repeat wait for the same command still running), or refused because nobody
 answers or because it is still running (``conflict``), is sent again with the same envelope id,
 backing off up to 1 s, as a client should (a repeat is answered from the registry's reply cache,
@@ -43,7 +43,7 @@ duplicates; ``stuck``, commands still refused with ``conflict`` 30 s after the s
 (the killed process's claim on them holds for the registry's claim lease). A command never
 answered otherwise, or anything lost or duplicated, fails the run.
 
-    python -m bench.failover [--seconds 60] [--rate 20] [--repeat-after-s 6]
+    python -m bench.failover [--seconds 60] [--rate 20] [--repeat-after-s 3]
 
 Last line: commands=… events=… lost=… duplicated=… failover_s=… p99_ms=… nats_kill_gap_s=…
 nats_restart_gap_s=… service_kill_gap_s=… event_lag_max_s=… redelivered=… stuck=…"""
