@@ -28,7 +28,7 @@ from mapnet.ops.servers import (
 )
 from mapnet.ops.status import region_health, wait_for_links
 from mapnet.runtime.bus import STREAM_REPLICAS_VAR
-from mapnet.runtime.credentials import private_dir
+from mapnet.runtime.credentials import private_dir, write_private
 from mapnet.runtime.declaration import service_names
 from mapnet.runtime.settings import Settings
 
@@ -140,8 +140,7 @@ class Supervisor:
         for region in self.regions:
             known.setdefault(region, new_password())
         path.parent.mkdir(parents=True, exist_ok=True)
-        path.touch(mode=0o600)
-        path.write_text(json.dumps(known, indent=2))
+        write_private(path, json.dumps(known, indent=2))  # made 0600 again if it was looser
         return known
 
     def _start_hub(self) -> dict[str, HubLogin]:
