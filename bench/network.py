@@ -33,7 +33,7 @@ import statistics
 import sys
 import tempfile
 import time
-from datetime import datetime, timedelta
+from datetime import datetime
 from itertools import count
 from pathlib import Path
 from typing import Any
@@ -41,6 +41,7 @@ from typing import Any
 from stdnum.ee import registrikood
 
 from bench.common import figures
+from bench.federation import entry  # the same calendar entries as the three-region bench
 from contracts import events as ev
 from contracts import registry as reg
 from mapnet.dev.localnet import LocalNetwork
@@ -50,23 +51,7 @@ from mapnet.runtime import logs, mongo
 from mapnet.runtime.bus import BusClient
 from mapnet.runtime.subscriptions import PROCESSED
 
-STARTS = (datetime.now() + timedelta(days=60)).replace(hour=10, minute=0, second=0, microsecond=0)
 NUMBERS = iter(range(16000000, 16999999, 7))
-
-
-def entry(origin: str, i: int) -> ev.PublishEvent:
-    return ev.PublishEvent.model_validate(
-        {
-            "partner_id": "bench",
-            "external_id": f"{origin}-{i}",
-            "kind": "conference",
-            "title": f"{origin} entry {i}",
-            "starts_at": STARTS.isoformat(),
-            "ends_at": (STARTS + timedelta(hours=2)).isoformat(),
-            "timezone": "Europe/Tallinn",
-            "country": "EE",
-        }
-    )
 
 
 def registration_number() -> str:
