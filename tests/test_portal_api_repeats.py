@@ -79,7 +79,7 @@ async def test_a_slow_command_keeps_its_claim_and_a_dead_ones_claim_is_taken_ove
             await client.call(ERASE_SME, slow_one, region, id=slow_id, timeout_s=5)
         assert running.value.code == "conflict" and runs == ["slow"]
         # Another command's process "dies" while it runs: its claim is no longer renewed (a
-        # changed stamp stops the renewal, as a killed process would).
+        # changed holder stops this process's renewal, as a kill would).
         orphan, orphan_id = EraseSme(sme_id="orphan", reason="asked"), str(uuid.uuid4())
         with pytest.raises(Refused):
             await client.call(ERASE_SME, orphan, region, id=orphan_id, timeout_s=0.3)
@@ -89,7 +89,10 @@ async def test_a_slow_command_keeps_its_claim_and_a_dead_ones_claim_is_taken_ove
         for doc in claims:
             if doc["claimed"] != max(c["claimed"] for c in claims):
                 continue  # the slow one's, claimed first
-            await cache.update_one({"_id": doc["_id"]}, {"$set": {"claimed": 1.0}})
+            # Stale, and held by a process that no longer renews it.
+            await cache.update_one(
+                {"_id": doc["_id"]}, {"$set": {"claimed": 1.0, "holder": "a-killed-process"}}
+            )
         taken_over = await client.call(ERASE_SME, orphan, region, id=orphan_id, timeout_s=5)
         assert taken_over.id == "orphan" and runs == ["slow", "orphan", "orphan"]
         release.set()
