@@ -118,6 +118,17 @@ async def load_profiles(nats_url: str, mongo_url: str, count: int) -> None:
         await asyncio.sleep(0.5)
 
 
+def read_model_doc(i: int, rng: random.Random) -> dict[str, Any]:
+    """Generated profile ``i`` as matching's read model holds it."""
+    sme, profile = profile_models(i, rng)
+    return {
+        "_id": profile.profile_id,
+        "sme_key": f"{sme.region}:{sme.sme_id}",
+        "sme": sme.model_dump(mode="json"),
+        "profile": profile.model_dump(mode="json"),
+    }
+
+
 def index_mb(profiles: int) -> float:
     """The memory an index of these generated profiles holds (tracemalloc: what is still
     allocated once the read-model records it was built from are gone)."""
@@ -126,11 +137,7 @@ def index_mb(profiles: int) -> float:
     rng = random.Random(2026)
     docs = []
     for i in range(profiles):
-        sme, profile = profile_models(i, rng)
-        docs.append(
-            {"_id": profile.profile_id, "sme_key": f"{sme.region}:{sme.sme_id}",
-             "sme": sme.model_dump(mode="json"), "profile": profile.model_dump(mode="json")}
-        )  # fmt: skip
+        docs.append(read_model_doc(i, rng))
     index = ProfileIndex(read_model=None)  # type: ignore[arg-type]
     index._build(docs)
     del docs
@@ -192,11 +199,7 @@ async def seed_read_model(mongo_url: str, count: int) -> None:
     rng = random.Random(2026)
     batch: list[dict[str, Any]] = []
     for i in range(count):
-        sme, profile = profile_models(i, rng)
-        batch.append(
-            {"_id": profile.profile_id, "sme_key": f"{sme.region}:{sme.sme_id}",
-             "sme": sme.model_dump(mode="json"), "profile": profile.model_dump(mode="json")}
-        )  # fmt: skip
+        batch.append(read_model_doc(i, rng))
         if len(batch) == 2_000 or i == count - 1:
             await db.profiles.insert_many(batch)
             smes = [{**d["sme"], "_id": d["sme_key"]} for d in batch]

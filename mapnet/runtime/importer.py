@@ -61,6 +61,16 @@ class Report:
         if len(self.rejected) < KEPT:
             self.rejected.append((line, reason))
 
+    def rejecting(self, told: Callable[[int, str], Any] | None) -> Callable[[int, str], None]:
+        """A bad row's handling: counted here, and ``told`` (the progress display) at once."""
+
+        def reject(line: int, reason: str) -> None:
+            self.add_rejected(line, reason)
+            if told:
+                told(line, reason)
+
+        return reject
+
 
 def split_lists(row: Row, columns: Iterable[str]) -> Row:
     """CSV cells holding lists are separated by semicolons."""
@@ -232,11 +242,7 @@ async def load(
     Rows go out ``in_flight`` at a time; ``rejected`` hears of each bad row as it is met."""
     report = Report()
     free = asyncio.Semaphore(in_flight)
-
-    def reject(line: int, reason: str) -> None:
-        report.add_rejected(line, reason)
-        if rejected:
-            rejected(line, reason)
+    reject = report.rejecting(rejected)
 
     async def one(line: int, row: Row) -> None:
         try:
@@ -299,11 +305,7 @@ async def load_in_batches(
     batch is each of its rows' refusal. The report is ``load``'s, row for row."""
     report = Report()
     free = asyncio.Semaphore(in_flight)
-
-    def reject(line: int, reason: str) -> None:
-        report.add_rejected(line, reason)
-        if rejected:
-            rejected(line, reason)
+    reject = report.rejecting(rejected)
 
     async def one_batch(lines: list[int], items: list[Item]) -> None:
         try:
