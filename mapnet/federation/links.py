@@ -80,14 +80,6 @@ async def origin_answers(nc: NATS, origin: str) -> bool:
     return await origin_state(nc, origin) is not None
 
 
-async def copied_from(nc: NATS, region: str, origin: str) -> int:
-    """How many of the origin's messages this region's network stream holds."""
-    info = await nc.jetstream().stream_info(
-        network_stream(region), subjects_filter=f"mapnet.{origin}.>"
-    )
-    return sum((info.state.subjects or {}).values())
-
-
 async def copied_per_origin(nc: NATS, region: str) -> dict[str, int]:
     """How many messages of each origin this region's network stream holds, in one request."""
     info = await nc.jetstream().stream_info(network_stream(region), subjects_filter="mapnet.>")
@@ -236,13 +228,14 @@ async def replication(
     except NotFoundError:
         return {}
     linked = {s.name: s for s in info.sources or []}
+    copied = await copied_per_origin(nc, region)
 
     async def one(origin: str, state: Any) -> dict[str, Any]:
         if state is None:
             return {"state": "waiting", "behind": None, "active_ms": None}
         origin_now = await origin_state(nc, origin)
         held = None if origin_now is None else origin_now.messages
-        behind = None if held is None else max(0, held - await copied_from(nc, region, origin))
+        behind = None if held is None else max(0, held - copied.get(origin, 0))
         return {
             "state": "unreachable" if held is None else "copying" if behind == 0 else "behind",
             "behind": behind,
