@@ -9,7 +9,7 @@ CHROMIUM := /usr/bin/chromium
 PDFTOPPM := /usr/bin/pdftoppm
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: install run test lint typecheck pytest browser contracts messages bench clean
+.PHONY: install run test test-slow lint typecheck pytest browser contracts messages bench clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "MAPnet needs Python 3.11 or newer")'
@@ -57,7 +57,12 @@ browser:
 TEST_PROCESSES_BY_CORES := import os; cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1; print(min(cores + 2, 4))
 TEST_PROCESSES ?= $(shell $(BIN)/python -c '$(TEST_PROCESSES_BY_CORES)' 2>/dev/null || echo 2)
 pytest: $(STAMP) browser
-	$(BIN)/pytest -q -n $(TEST_PROCESSES) --dist loadfile --durations=15
+	$(BIN)/pytest -q -n $(TEST_PROCESSES) --dist loadfile --durations=15 -m "not slow"
+
+# What `make test` leaves out for time: the whole network of ten regions on this machine.
+# CI runs it after `make test`.
+test-slow: $(STAMP)
+	$(BIN)/pytest -q -m slow --durations=5 -s
 
 test: lint typecheck pytest
 
