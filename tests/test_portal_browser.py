@@ -37,14 +37,19 @@ pytestmark = [
 
 
 @pytest.fixture
-async def browser_page() -> AsyncIterator[Any]:
+async def browser() -> AsyncIterator[Any]:
+    """Debian's Chromium, for tests that open pages in contexts of their own (one per person)."""
     from playwright.async_api import async_playwright
 
     async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
-        page = await browser.new_page()
-        yield page
-        await browser.close()
+        launched = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
+        yield launched
+        await launched.close()
+
+
+@pytest.fixture
+async def browser_page(browser: Any) -> Any:
+    return await browser.new_page()
 
 
 AXE = Path(__file__).resolve().parent / "vendor" / "axe-4.14.1.min.js"  # npm axe-core, MPL-2.0

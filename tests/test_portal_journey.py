@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator
 from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
@@ -29,24 +28,14 @@ from services.notify.settings import NotifySettings
 from services.notify.tests.test_mail import wait_for
 from tests.fixtures import Servers
 from tests.test_portal import PASSWORD, add_person, portal_url
-from tests.test_portal_browser import CHROMIUM, FLAGS, pytestmark, shot, signed_in_at
+from tests.test_portal_browser import browser, pytestmark, shot, signed_in_at
 
-__all__ = ["pytestmark"]
+__all__ = ["browser", "pytestmark"]
 
 
 @pytest.fixture
 def service_configs(notify_settings: NotifySettings) -> dict[str, BaseSettings]:
     return {"notify": notify_settings}
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Any]:
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
-        yield launched
-        await launched.close()
 
 
 async def person(browser: Any, base: str, email: str | None = None) -> Any:

@@ -7,7 +7,6 @@ ships no partial translation); axe checks the account page in both languages."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -24,9 +23,9 @@ from services.portal.settings import PortalSettings
 from services.portal.tests.test_languages import german_catalogue
 from tests.fixtures import Servers
 from tests.test_portal import add_person, portal_url
-from tests.test_portal_browser import CHROMIUM, FLAGS, pytestmark, shot, signed_in_at
+from tests.test_portal_browser import browser, pytestmark, shot, signed_in_at
 
-__all__ = ["pytestmark"]
+__all__ = ["browser", "pytestmark"]
 
 DAY = date(2027, 3, 9)
 
@@ -35,16 +34,6 @@ DAY = date(2027, 3, 9)
 def service_configs(tmp_path: Path) -> dict[str, BaseSettings]:
     locale = german_catalogue(tmp_path / "locale")
     return {"portal": PortalSettings.model_validate({"MAPNET_PORTAL_LOCALE_DIR": locale})}
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Any]:
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
-        yield launched
-        await launched.close()
 
 
 async def language_of(page: Any) -> str:
