@@ -6,9 +6,12 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
+from email.utils import parsedate_to_datetime
 from typing import Any
 
+import httpx
 import pytest
+import uvicorn
 from pymongo.monitoring import (
     CommandFailedEvent,
     CommandListener,
@@ -18,6 +21,7 @@ from pymongo.monitoring import (
 
 from mapnet.federation.links import LinkKeeper
 from mapnet.runtime import logs, mongo
+from mapnet.runtime.http import QuietServer
 from mapnet.runtime.service import Runtime
 from mapnet.runtime.settings import Settings
 from tests.fixtures import Servers
@@ -26,6 +30,10 @@ from tests.helpers import eventually
 
 async def _count(items: list[Any]) -> int:
     return len(items)
+
+
+async def _value(value: Any) -> Any:
+    return value
 
 
 class Pings(CommandListener):
@@ -86,3 +94,37 @@ async def test_a_link_keeper_with_nothing_to_do_looks_less_and_less_often(
     # 0.1, 0.2, 0.4, 0.4, 0.4, then 0.05 after the unsettled look (a loaded machine adds a bit)
     expected = [0.1, 0.2, 0.4, 0.4, 0.4, 0.05]
     assert all(e <= g < e + 0.1 for g, e in zip(gaps, expected, strict=False)), gaps
+
+
+async def test_an_idle_http_server_ticks_once_a_second_and_stops_when_asked() -> None:
+    """The portal's and the probes' uvicorn: its Date header renewed once a second, not woken
+    ten times a second to look whether it should stop; asked to stop, it stops at once."""
+    ticks: list[int] = []
+
+    class Counted(QuietServer):
+        async def on_tick(self, counter: int) -> bool:
+            ticks.append(counter)
+            return await super().on_tick(counter)
+
+    async def hello(scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"hello"})
+
+    config = uvicorn.Config(hello, host="127.0.0.1", port=0, log_config=None, lifespan="off")
+    server = Counted(config)
+    task = asyncio.create_task(server.serve())
+    await eventually(lambda: _value(server.started), until=bool)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    await asyncio.sleep(2.5)
+    async with httpx.AsyncClient() as http:
+        answer = await http.get(f"http://127.0.0.1:{port}/")
+    assert answer.text == "hello"
+    # Renewed once a second, as uvicorn does: a second behind at most (and rounded down).
+    assert time.time() - parsedate_to_datetime(answer.headers["date"]).timestamp() < 2.1
+    assert 2 <= len(ticks) <= 4, ticks  # uvicorn's own loop: some 25
+    # Each tick counts as uvicorn's ten: its once-a-second work (the Date) is done on each.
+    assert all(t % 10 == 0 for t in ticks), ticks
+    asked = time.monotonic()
+    server.should_exit = True
+    await asyncio.wait_for(task, 5)
+    assert time.monotonic() - asked < 0.5

@@ -25,6 +25,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from mapnet.runtime.http import QuietServer
 from mapnet.runtime.service import Runtime
 
 
@@ -49,7 +50,7 @@ class Probes:
             Route("/metrics", self.metrics),
         ])  # fmt: skip
         config = uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False)
-        self.server = uvicorn.Server(config)
+        self.server = QuietServer(config)
         self.task: asyncio.Task[None] | None = None
         self.url: str | None = None
 

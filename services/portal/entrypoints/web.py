@@ -28,6 +28,7 @@ from contracts.errors import Refused
 from mapnet.runtime import logs
 from mapnet.runtime.bus import BusClient
 from mapnet.runtime.credentials import without_login
+from mapnet.runtime.http import QuietServer
 from mapnet.runtime.service import Runtime
 
 from ..adapters import passwords
@@ -379,7 +380,7 @@ def _local(target: str) -> str:
 
 async def serve_http(
     app: FastAPI, settings: PortalSettings, port: int, region: str
-) -> tuple[uvicorn.Server, asyncio.Task[None], str]:
+) -> tuple[QuietServer, asyncio.Task[None], str]:
     """The portal's HTTP server started (over TLS when it has a certificate): the server, its
     task and the address it listens at (port 0: any free one)."""
     config = uvicorn.Config(
@@ -396,7 +397,7 @@ async def serve_http(
         proxy_headers=bool(settings.forwarded_allow_ips),
         forwarded_allow_ips=settings.forwarded_allow_ips or "",
     )
-    server = uvicorn.Server(config)
+    server = QuietServer(config)  # woken to stop, not ten times a second to look
     task = asyncio.create_task(server.serve(), name=f"{region}-portal-http")
     for _ in range(500):  # uvicorn says it has started by a flag only
         if server.started or task.done():
