@@ -234,3 +234,37 @@ async def test_an_idle_consumer_waits_on_the_server_instead_of_polling(
     finally:
         await watcher.close()
     assert len(asked) <= 2, asked
+
+
+async def test_a_batch_worked_through_past_the_ack_wait_is_not_delivered_again(
+    settings: Settings, region: str, js: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A batch whose handling takes longer than the ack wait (2 s here, 30 s in MAPnet) keeps
+    its messages in progress on the server: none is delivered again while it is handled (the
+    server redelivered the end of such a batch, met again after its first handling)."""
+    monkeypatch.setattr("mapnet.runtime.subscriptions.ACK_WAIT_S", 2.0)
+    published = asyncio.Event()
+    seen: list[str] = []
+    rt = Runtime(region, "matching", settings, mongo.client(settings.mongo_url or ""))
+
+    @rt.consumes(SME_REGISTERED)
+    async def on_registered(env: Envelope[SmeRegistered]) -> None:
+        await published.wait()  # the rest come in one batch, fetched while this one is handled
+        seen.append(env.data.sme_id)
+        await asyncio.sleep(0.8)
+
+    async with Assembly(settings, [], [region], runtimes=[rt]):
+        for n in range(6):
+            await js.publish(SME_REGISTERED.subject(region), encode(registered(region, f"s{n}")))
+        published.set()
+        await eventually(
+            lambda: js.consumer_info(
+                f"{region.upper()}_REGISTRY", "matching__registry_sme_registered"
+            ),
+            until=lambda i: i.num_ack_pending == 0 and i.num_pending == 0,
+            timeout_s=20,
+        )
+        log = mongo.database(mongo.client(settings.mongo_url or ""), region, "matching")
+        again = [doc.get("seen_again", 0) async for doc in log["processed_events"].find()]
+    assert sorted(seen) == [f"s{n}" for n in range(6)]
+    assert again == [0] * 6

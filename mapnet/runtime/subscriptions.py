@@ -25,6 +25,9 @@ from .routing import Routes, address, described, service_inbox
 In = TypeVar("In", bound=BaseModel)
 
 PROCESSED = "processed_events"
+# How long the server waits for a delivered message's acknowledgement before delivering it
+# again; a consumer keeps the messages it is still working on in progress meanwhile.
+ACK_WAIT_S = 30.0
 
 
 @dataclass(frozen=True)
@@ -104,6 +107,7 @@ class EventRoutes(Routes):
                 service=self.service,
                 max_deliveries=self.settings.max_deliveries,
                 js=lambda: self.js,
+                ack_wait_s=ACK_WAIT_S,
             )
 
             async def subscriber(body: Any, message: Any = message_context()) -> None:
@@ -129,7 +133,7 @@ class EventRoutes(Routes):
                     batch=True,
                 ),
                 config=ConsumerConfig(
-                    ack_wait=30, max_deliver=-1, deliver_policy=DeliverPolicy.ALL
+                    ack_wait=ACK_WAIT_S, max_deliver=-1, deliver_policy=DeliverPolicy.ALL
                 ),
                 ack_policy=AckPolicy.MANUAL,
                 # Deliveries on the service's own inbox: its NATS user may hear no other.
