@@ -19,7 +19,7 @@ import asyncio
 from collections import Counter, OrderedDict
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from pymongo import ASCENDING, UpdateOne
 from pymongo.errors import BulkWriteError, DuplicateKeyError, OperationFailure
@@ -36,6 +36,9 @@ from ..domain.model import Sme, name_key
 from ..domain.nace import ancestors
 from ..domain.terms import search_terms
 from ..service_layer.ports import FirstAnswer, NameTaken, NewSme, Registration
+
+if TYPE_CHECKING:
+    from .search import SmeSearch
 
 COLLECTION = "smes"
 # How many of the region's SMEs are in each cluster: a document per cluster ({_id: its name,
@@ -95,8 +98,12 @@ def _state(sme: Sme) -> dict[str, Any]:
 class SmeRepository:
     name = COLLECTION
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, search: SmeSearch | None = None) -> None:
+        """``search``: the process's search index, told of every write before it returns (so
+        that the command's answer comes after the search finds it, here and, through the
+        change feed, in the other registry instances)."""
         self.smes = db[COLLECTION]
+        self.search = search
         # Registrations that arrive together are inserted together (see group_insert).
         self._inserts = GroupInsert(self.smes)
         # The indicators' view of every SME, kept up to date from the SMEs changed since the
@@ -217,6 +224,8 @@ class SmeRepository:
                 doc.get("description") or "",
             )
             await self.smes.update_one({"_id": doc["_id"]}, {"$set": {"search_terms": terms}})
+            if self.search is not None:
+                await self.search.changed([doc["_id"]])
 
     async def get(self, sme_id: str) -> Sme | None:
         doc = await self.smes.find_one({"_id": sme_id, "erased": {"$ne": True}})
@@ -292,6 +301,7 @@ class SmeRepository:
             if claim_name and _names(exc, NAME_CLAIM):
                 raise NameTaken(state["name_key"]) from exc
             raise await self._duplicate(sme) from exc
+        await self._written([record])
         await self._count([], sme.data.clusters)
 
     async def add_many(
@@ -338,6 +348,7 @@ class SmeRepository:
                 outcomes.append(_registered_before(item.sme.sme_id))
             else:
                 outcomes.append(await self._duplicate(item.sme))
+        await self._written([r for r, e in zip(records, outcomes, strict=True) if e is None])
         await self._counts.add(counted)
         return outcomes
 
@@ -374,6 +385,7 @@ class SmeRepository:
                 expected_version=expected_version,
                 current_version=current["version"] if current else None,
             )
+        await self._written([{"_id": sme.sme_id, **state}])
         await self._count(before.clusters, sme.data.clusters)
         # Renamed: it claims its new name if nobody does (see above); its claim on the old
         # one, if it had it, goes on to another SME of that name.
@@ -395,9 +407,20 @@ class SmeRepository:
         before = await self._stored_at(sme_id, None)
         record = outbox.new_record({"_id": sme_id, "erased": True, "version": -1}, events)
         await self.smes.replace_one({"_id": sme_id}, record)
+        if self.search is not None:
+            self.search.erased(sme_id)
+            await self.search.changed([sme_id])
         await self._count(before.clusters, [])
         if before.name_claim:
             await self._hand_on(before.name_claim)
+
+    async def _written(self, records: list[dict[str, Any]]) -> None:
+        """Records just written: into this process's search index, and the feed."""
+        if self.search is None or not records:
+            return
+        for record in records:
+            self.search.written(record)
+        await self.search.changed([record["_id"] for record in records])
 
     async def _duplicate(self, sme: Sme) -> Refused:
         if await self.smes.find_one({"_id": sme.sme_id}):

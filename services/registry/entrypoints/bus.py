@@ -7,9 +7,10 @@ from contracts import registry as c
 from contracts.envelope import Envelope
 from mapnet.runtime.service import Runtime
 
-from ..adapters import search
 from ..adapters.facts import CalendarRepository, FactRepository
+from ..adapters.repository import COLLECTION as SMES
 from ..adapters.repository import SmeRepository
+from ..adapters.search import SmeSearch
 from ..adapters.stories import COLLECTION as STORIES
 from ..adapters.stories import StoryRepository
 from ..domain.access import check_home_staff, seen_in_search
@@ -20,7 +21,10 @@ from ..settings import RegistrySettings
 
 
 def build(rt: Runtime) -> None:
-    repo = SmeRepository(rt.db)
+    # search_smes answers from an index in memory, which every write of this process
+    # updates at once and those of the other instances through a change feed (search.py).
+    search = SmeSearch(rt.db, SMES)
+    repo = SmeRepository(rt.db, search)
     uow = rt.unit_of_work()
     fact_store = FactRepository(rt.db)
     facts = Facts(rt.region, repo, fact_store, CalendarRepository(rt.db), uow.now)
@@ -31,7 +35,10 @@ def build(rt: Runtime) -> None:
         profile_review=settings.profile_review,
     )  # fmt: skip
     rt.outbox_collections += [repo.name, STORIES]
-    rt.startup += [repo.create_indexes, fact_store.create_indexes]
+    # The index is read after the records' terms are complete (create_indexes adds any
+    # missing), in the background.
+    rt.startup += [repo.create_indexes, fact_store.create_indexes, search.start]
+    rt.shutdown.append(search.stop)
 
     # The SME id derives from the command id: a repeated register_sme finds its SME and
     # answers with it, so its replies need no cache.
@@ -54,7 +61,7 @@ def build(rt: Runtime) -> None:
     @rt.handles(c.SEARCH_SMES)
     async def search_smes(query: Envelope[c.SearchSmes]) -> c.SmePage:
         check_home_staff(query.actor, rt.region)
-        return await search.search(repo.smes, query.data, own=seen_in_search(query.actor))
+        return await search.search(query.data, own=seen_in_search(query.actor))
 
     @rt.consumes(events_contract.TRAINING_COMPLETED)
     async def on_training_completed(event: Envelope[events_contract.TrainingCompleted]) -> None:
