@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from pymongo import ASCENDING, ReturnDocument
+from pymongo.errors import DuplicateKeyError
 
 from contracts.common import SmeRef
 from mapnet.runtime.catch_up import CATCH_UP_S, once_there
@@ -140,13 +141,35 @@ class ReadModel:
 
     async def put_sme(self, sme: dict[str, Any], *, with_profiles: bool = True) -> None:
         sme_key = _key_of(sme)
-        if await self._stale(sme_key, sme["version"]):
+        if await self._buried(sme_key, sme["version"]) or not await self._put_newer_sme(
+            sme_key, sme
+        ):
             return  # an older copy arriving late, or one of an SME since erased
-        # The id goes into the replacement too: nx-27017 does not take it from the filter.
-        await self.smes.replace_one({"_id": sme_key}, {**sme, "_id": sme_key}, upsert=True)
         if with_profiles:
-            await self.profiles.update_many({"sme_key": sme_key}, {"$set": {"sme": sme}})
-            await self._changed(sme_key=sme_key)
+            held = await self.profiles.update_many({"sme_key": sme_key}, {"$set": {"sme": sme}})
+            if held.matched_count:  # an SME without profiles is nothing to the search index
+                await self._changed(sme_key=sme_key)
+
+    async def _buried(self, sme_key: str, version: int) -> bool:
+        """Erased, or unshared at this version or a later one."""
+        gone = await self.gone.find_one({"_id": sme_key})
+        return bool(gone and (gone.get("erased") or gone["version"] >= version))
+
+    async def _put_newer_sme(self, sme_key: str, sme: dict[str, Any]) -> bool:
+        """Store this copy of the SME unless a later version is held; whether it was stored.
+        An SME new here (most copies) costs one insert, a newer version one failed insert and
+        a replacement conditional on the version: no read before either."""
+        # The id goes into the record too: nx-27017 does not take it from the filter.
+        record = {**sme, "_id": sme_key}
+        try:
+            await self.smes.insert_one(record)
+            return True
+        except DuplicateKeyError:
+            pass
+        newer = await self.smes.replace_one(
+            {"_id": sme_key, "version": {"$lte": sme["version"]}}, record
+        )
+        return newer.matched_count > 0
 
     async def sme(self, ref: SmeRef) -> dict[str, Any] | None:
         return await self.smes.find_one({"_id": key(ref)})
@@ -171,13 +194,25 @@ class ReadModel:
     async def put_shared(self, sme: dict[str, Any], profiles: list[dict[str, Any]]) -> None:
         """Another region's SME as it now shares itself: its data and exactly these profiles."""
         sme_key = _key_of(sme)
+        if not profiles:
+            # Shared without profiles (most SMEs): the SME stored unless a later version is
+            # held, then whatever profiles an earlier version showed dropped; the search index
+            # is told only if there were some. Three operations, no read of the SME first.
+            if await self._buried(sme_key, sme["version"]) or not await self._put_newer_sme(
+                sme_key, sme
+            ):
+                return
+            dropped = await self.profiles.delete_many({"sme_key": sme_key})
+            if dropped.deleted_count:
+                await self._changed(sme_key=sme_key)
+            return
         if await self._stale(sme_key, sme["version"]):
             return
         ids = [p["profile_id"] for p in profiles]
         await self.profiles.delete_many({"sme_key": sme_key, "_id": {"$nin": ids}})
         for profile in profiles:
             await self._store_profile(sme, profile)
-        await self.put_sme(sme, with_profiles=False)
+        await self._put_newer_sme(sme_key, sme)
         await self._changed(sme_key=sme_key)
 
     async def unshare_sme(self, ref: SmeRef, version: int) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from pymongo import monitoring
+
 from contracts.common import SmeRef
 from mapnet.runtime import mongo
 from services.matching.adapters.read_model import ReadModel
@@ -70,3 +72,48 @@ async def test_a_brokerage_event_is_kept_at_its_newest_version(servers: Servers)
         await model.put_event(version(n))
     event = await model.event("e1")
     assert event is not None and event.setup["tables"] == 2
+
+
+class Commands(monitoring.CommandListener):
+    """The commands a client sends, by name and collection."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, str]] = []
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        self.sent.append((event.command_name, str(event.command.get(event.command_name))))
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
+
+
+async def test_an_sme_shared_without_profiles_costs_three_operations(servers: Servers) -> None:
+    """Another region's SME without profiles (most of them): the tombstone looked up, the SME
+    inserted, its earlier profiles dropped, and nothing for the search index (it indexes
+    profiles). It cost eight, and three more in each instance's index following a change."""
+    commands = Commands()
+    db = mongo.database(mongo.client(servers.mongo_url, [commands]), unique_region(), "matching")
+    model = ReadModel(db)
+    await model.put_shared(*shared(2))
+    assert commands.sent == [("find", "gone_smes"), ("insert", "smes"), ("delete", "profiles")]
+    assert await held(model) == ("v2", [])
+    assert await model.version() == 0  # no change for the index to follow
+    commands.sent.clear()
+    await model.put_shared(*shared(1))  # late, older: kept out by the conditional replacement
+    await model.put_shared(*shared(3))
+    assert await held(model) == ("v3", [])
+    assert await model.version() == 0
+
+
+async def test_profiles_dropped_by_a_share_without_profiles_reach_the_index(
+    servers: Servers,
+) -> None:
+    model = ReadModel(mongo.database(mongo.client(servers.mongo_url), unique_region(), "matching"))
+    await model.put_shared(*shared(2, "a"))
+    told = await model.version()
+    await model.put_shared(*shared(3))
+    assert await held(model) == ("v3", [])
+    assert await model.version() == told + 1
