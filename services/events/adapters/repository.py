@@ -241,6 +241,18 @@ class EntryRepository:
             return
         # When the copy arrived: the replication lag an operator (or bench/federation.py) reads.
         state = _entry_state(Entry.from_view(entry)) | {"copied_at": datetime.now(UTC)}
+        if entry.version == 1:
+            # A first version is new here but for a repeat: one insert (put_if_newer's update
+            # would find nothing first). Its clusters, if it has none, count nothing: no mark
+            # to compare a later version with (one counts from none, as a missing mark says).
+            try:
+                await self.entries.insert_one({"_id": entry.event_id, **state})
+            except DuplicateKeyError:
+                pass  # a repeat, or another region's entry of that id: as below
+            else:
+                if state.get("status") != "cancelled" and state.get("clusters"):
+                    await self._mark_clusters({"_id": entry.event_id, **state})
+                return
         await put_if_newer(
             self.entries,
             entry.event_id,
