@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
+from pymongo import monitoring
 
 from contracts import events as c
 from contracts.errors import Refused
@@ -47,3 +48,34 @@ async def test_copies_take_only_newer_versions_and_stay_dropped(servers: Servers
         await repo.require(E1, copy_will_do=True)
     await repo.put_copy(helsinki_entry(4, "shared again"))
     assert (await repo.require(E1, copy_will_do=True)).data.title == "shared again"
+
+
+class Commands(monitoring.CommandListener):
+    """The commands a client sends, by name and collection."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, str]] = []
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        self.sent.append((event.command_name, str(event.command.get(event.command_name))))
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
+
+
+async def test_a_first_version_copied_costs_two_operations(servers: Servers) -> None:
+    """The tombstone looked up and the copy inserted: a first version is new here (the update
+    before the insert, and a cluster mark of no clusters, made five)."""
+    region, commands = unique_region(), Commands()
+    db = mongo.database(mongo.client(servers.mongo_url, [commands]), region, "events")
+    repo = EntryRepository(db, region)
+    await repo.put_copy(helsinki_entry(1, "first"))
+    assert commands.sent == [("find", "gone_entries"), ("insert", "entries")]
+    await repo.put_copy(helsinki_entry(1, "first, told again"))  # a repeat changes nothing
+    await repo.put_copy(helsinki_entry(2, "second"))
+    assert (await repo.require(E1, copy_will_do=True)).data.title == "second"
+    await repo.put_copy(helsinki_entry(1, "first, late"))
+    assert (await repo.require(E1, copy_will_do=True)).data.title == "second"
