@@ -216,6 +216,7 @@ class SmeRepository:
             {"search_terms": {"$exists": False}, "legal_name": {"$exists": True}},
             {"legal_name": 1, "keywords": 1, "clusters": 1, "description": 1},
         )
+        added: list[str] = []
         async for doc in older:
             terms = search_terms(
                 doc["legal_name"],
@@ -224,8 +225,9 @@ class SmeRepository:
                 doc.get("description") or "",
             )
             await self.smes.update_one({"_id": doc["_id"]}, {"$set": {"search_terms": terms}})
-            if self.search is not None:
-                await self.search.changed([doc["_id"]])
+            added.append(doc["_id"])
+        if self.search is not None:
+            await self.search.changed(added)
 
     async def get(self, sme_id: str) -> Sme | None:
         doc = await self.smes.find_one({"_id": sme_id, "erased": {"$ne": True}})

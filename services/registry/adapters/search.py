@@ -83,6 +83,7 @@ class SmeSearch:
 
     def _own_entry(self, number: int) -> None:
         self.applied.add(number)
+        self._missing_since.pop(number, None)  # a search may have looked before it was written
         self._advance()
 
     # --- start ---------------------------------------------------------------------------------

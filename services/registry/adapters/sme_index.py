@@ -287,7 +287,9 @@ class SmeIndex:
             keys = order.islice(start)
         budget = count * total // len(found) * 4 + _WALK_SLACK
         taken: list[Row] = []
+        stepped = 0
         for key in islice(keys, budget):
+            stepped += 1
             row = self.row_of[key[1]]
             if row in found:
                 data = self.rows[row]
@@ -295,8 +297,8 @@ class SmeIndex:
                 taken.append(data)
                 if len(taken) == count:
                     return taken
-        # The order ran out (all taken), or the budget did (sort the match instead).
-        return taken if len(order) <= budget else None
+        # The order ran out (all taken), or the budget did: the match is sorted instead.
+        return taken if stepped < budget else None
 
     def _sorted(
         self, found: BitMap, field: str, descending: bool, after: tuple[str, str] | None,

@@ -5,6 +5,7 @@ at once, and pages that neither skip nor double a row while SMEs are added betwe
 
 from __future__ import annotations
 
+import asyncio
 import random
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -17,7 +18,9 @@ from contracts import registry as c
 from mapnet.runtime import mongo
 from mapnet.runtime.bus import BusClient
 from mapnet.runtime.mongo import Database
-from services.registry.adapters.repository import COLLECTION, SmeRepository
+from services.registry.adapters import search as search_module
+from services.registry.adapters import sme_index
+from services.registry.adapters.repository import COLLECTION, SmeRepository, _state
 from services.registry.adapters.search import SmeSearch, search_database
 from services.registry.domain.model import Sme
 from services.registry.domain.terms import query_terms
@@ -246,3 +249,59 @@ async def test_paging_while_smes_are_added_skips_and_doubles_nothing(
             c.SEARCH_SMES, c.SearchSmes(limit=4, sort=sort, cursor=kept_cursor), region
         )
         assert again.items and not {i.sme_id for i in again.items} & set(seen[:4])
+
+
+def test_a_walk_that_finds_its_rows_bunched_at_the_far_end_sorts_them_instead(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Rows matching a broad filter all at the end of the order: the walk gives up within its
+    budget and the match is sorted, with the same page."""
+    monkeypatch.setattr(sme_index, "_WALK_SLACK", 0)
+    index = sme_index.SmeIndex()
+    docs = []
+    for i in range(400):
+        given = sme_input(i, random.Random(i), f"{'Zed' if i % 2 else 'Abe'} {i:03d} OÜ")
+        sme = Sme.register(str(uuid.UUID(int=i)), "idx", given, actor="t", now=START)
+        docs.append({"_id": sme.sme_id, **_state(sme)})
+        index.put(docs[-1])
+    q = c.SearchSmes(text="zed", limit=5)
+    walked: list[Any] = []
+    sort_match = index._sorted
+
+    def sorted_instead(*given: Any) -> list[Any]:
+        walked.append(given)
+        return sort_match(*given)
+
+    monkeypatch.setattr(index, "_sorted", sorted_instead)
+    pages: list[list[str]] = []
+    cursor = None
+    while True:
+        items, cursor = index.page(q.model_copy(update={"cursor": cursor}))
+        pages.append([item.sme_id for item in items])
+        if cursor is None:
+            break
+    assert walked, "the walk did not give up"
+    assert pages == by_hand(docs, q, None)
+
+
+async def test_a_feed_number_without_its_entry_is_waited_for_then_passed(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A writer that took a number and died before writing its entry holds the index back for
+    GAP_WAIT_S only; entries after the gap are read meanwhile."""
+    monkeypatch.setattr(search_module, "GAP_WAIT_S", 0.3)
+    writer = SmeSearch(db, COLLECTION)
+    repo = SmeRepository(db, writer)
+    await repo.create_indexes()
+    reader = SmeSearch(db, COLLECTION)
+    await reader.start()
+    await reader.loaded()
+    await writer.feed._next_number()  # taken, never written
+    sme = await registered(repo, 1, random.Random(1), START)
+    found = await reader.search(c.SearchSmes())
+    assert [s.sme_id for s in found.items] == [sme.sme_id]
+    assert reader.upto == 0 and reader.applied == {2}
+    await asyncio.sleep(0.4)
+    await reader.search(c.SearchSmes())  # the gap seen again after the wait
+    await reader.search(c.SearchSmes())
+    assert reader.upto == 2 and not reader.applied
