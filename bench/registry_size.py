@@ -2,7 +2,10 @@
 rows, as a user runs it (its progress bar on its stderr), against a registry whose every
 database command is counted; the file's first --reimport-rows rows imported again (each
 answered with its SME, nothing doubled); then
-`search_smes` with filters and text over the whole registry; then, for the ratio, plain motor
+`search_smes` with filters and text over the whole registry (answered from the registry's
+in-memory index, whose size is ``index_mb``; the index is also read once more from the
+database, as a registry starting on this registry does, and that time printed); then, for the
+ratio, plain motor
 ``insert_one`` of the same SMEs on a fresh nx-27017 with as many in flight as the import keeps.
 
 The registry runs in this process (the routes, relay and audit of ``mapnet serve registry``)
@@ -17,7 +20,7 @@ with another registration number: each of those must come back with its near dup
 
 Last line: smes=… import_s=… search_p95_ms=… db_ops_per_sme=… db_writes_per_sme=…
 imported_per_s=… raw_insert_per_s=… ratio=… reimported_per_s=… search_p50_ms=…
-near_duplicates_missed=… lost=… doubled=…"""
+near_duplicates_missed=… lost=… doubled=… index_mb=…"""
 
 from __future__ import annotations
 
@@ -47,6 +50,8 @@ from mapnet.runtime.bus import BusClient
 from mapnet.runtime.declaration import declaration
 from mapnet.runtime.service import Runtime
 from mapnet.runtime.settings import Settings
+from services.registry.adapters.repository import COLLECTION as SMES
+from services.registry.adapters.search import SmeSearch
 
 COLUMNS = ["legal_name", "registration_number", "country", "nace_codes", "clusters",
            "keywords", "description", "founded_on", "figure_year", "staff_headcount",
@@ -189,6 +194,29 @@ def queries(count: int) -> list[c.SearchSmes]:
     return made
 
 
+def sme_search(rt: Runtime) -> SmeSearch:
+    """The registry's search index, as its routes built it (its stop is a shutdown hook)."""
+    owners = [getattr(hook, "__self__", None) for hook in rt.shutdown]
+    return next(owner for owner in owners if isinstance(owner, SmeSearch))
+
+
+def rss_mb() -> float:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+async def index_read_again(rt: Runtime) -> None:
+    """The index read from the database as a registry starting on it reads it."""
+    before = rss_mb()
+    started = time.perf_counter()
+    fresh = SmeSearch(rt.db, SMES)
+    await fresh.start()
+    await fresh.loaded()
+    print(f"the search index read again in {time.perf_counter() - started:.1f} s: "
+          f"{len(fresh.index)} SMEs, {fresh.index.memory_bytes() / 2**20:.1f} MB by its "
+          f"count, the process grew {rss_mb() - before:.0f} MB", flush=True)  # fmt: skip
+
+
 async def search_times(nats_url: str, count: int) -> list[float]:
     client = await BusClient.connect(nats_url, source="mapnet/bench-size", role="map_staff",
                                      timeout_s=60)  # fmt: skip
@@ -251,7 +279,11 @@ async def main(smes: int, query_count: int, reimport_rows: int) -> None:
                 again_commands, _ = listener.since(before)
                 print(f"the first {again} imported again in {reimport_s:.1f} s, "
                       f"{per_sme(again_commands, again)} commands each", flush=True)  # fmt: skip
+                search = sme_search(rt)
+                await search.loaded()
                 took = await search_times(nats_url, query_count)
+                index_mb = search.index.memory_bytes() / 2**20
+                await index_read_again(rt)
                 stored = await rt.db.smes.count_documents({})
                 flagged = len(
                     [d async for d in rt.db.smes.find({}, {"near_duplicates": 1})
@@ -276,6 +308,7 @@ async def main(smes: int, query_count: int, reimport_rows: int) -> None:
             near_duplicates_missed=smes // NEAR_EVERY - flagged,
             lost=max(0, smes - rejected - stored) + abs(again - min(reimport_rows, smes)),
             doubled=max(0, stored - (smes - rejected)),
+            index_mb=round(index_mb, 1),
         )
     )
 
