@@ -11,6 +11,7 @@ import nats
 import pytest
 from faststream.nats import JStream, NatsBroker, PullSub
 from nats.js.errors import NotFoundError
+from pymongo import monitoring
 
 from contracts.envelope import Envelope
 from contracts.registry import SME_REGISTERED, SmeRegistered
@@ -268,3 +269,47 @@ async def test_a_batch_worked_through_past_the_ack_wait_is_not_delivered_again(
         again = [doc.get("seen_again", 0) async for doc in log["processed_events"].find()]
     assert sorted(seen) == [f"s{n}" for n in range(6)]
     assert again == [0] * 6
+
+
+async def test_an_idempotent_handler_skips_the_look_up_and_its_repeats_are_still_counted(
+    settings: Settings, region: str, js: Any
+) -> None:
+    """A consumer whose handler is idempotent by its own write (a read copy at its newest
+    version) does not read the log of handled events before each batch; a copy met again is
+    handled again (changing nothing) and counted on the log as before."""
+    commands = CommandNames()
+    seen: list[str] = []
+    rt = Runtime(region, "matching", settings, mongo.client(settings.mongo_url or "", [commands]))
+
+    @rt.consumes(SME_REGISTERED, idempotent=True)
+    async def on_registered(env: Envelope[SmeRegistered]) -> None:
+        seen.append(env.data.sme_id)
+
+    async with Assembly(settings, [], [region], runtimes=[rt]):
+        env = registered(region)
+        await js.publish(SME_REGISTERED.subject(region), encode(env), headers={"Nats-Msg-Id": "a"})
+        await eventually(lambda: _value(seen), until=lambda s: len(s) >= 1)
+        await js.publish(SME_REGISTERED.subject(region), encode(env), headers={"Nats-Msg-Id": "b"})
+        await eventually(lambda: _value(seen), until=lambda s: len(s) >= 2)
+        log = mongo.database(mongo.client(settings.mongo_url or ""), region, "matching")
+        entries = await eventually(
+            lambda: log["processed_events"].find().to_list(None),
+            until=lambda docs: [d.get("seen_again", 0) for d in docs] == [1],
+        )
+    assert [d["_id"].split(":", 1)[1] for d in entries] == [env.id]
+    assert ("find", "processed_events") not in commands.sent
+    assert ("insert", "processed_events") in commands.sent
+
+
+class CommandNames(monitoring.CommandListener):
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, str]] = []
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        self.sent.append((event.command_name, str(event.command.get(event.command_name))))
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass

@@ -78,6 +78,7 @@ class EventConsumer(Generic[In]):
         js: Callable[[], JetStreamContext | None],
         batch_handler: BatchHandler[In] | None = None,
         ack_wait_s: float = 30.0,
+        idempotent: bool = False,
     ) -> None:
         self.batch_handler = batch_handler
         self.op = op
@@ -89,6 +90,7 @@ class EventConsumer(Generic[In]):
         self.max_deliveries = max_deliveries
         self._js = js
         self.ack_wait_s = ack_wait_s
+        self.idempotent = idempotent
         self.log = logs.get(region=region, service=service, consumer=durable)
 
     async def deliver(self, batch: list[Msg]) -> None:
@@ -126,7 +128,11 @@ class EventConsumer(Generic[In]):
                 continue
             decoded.append((msg, env))
         keys = [self._key(env) for _, env in decoded]
-        done = {doc["_id"] async for doc in self.processed.find({"_id": {"$in": keys}})}
+        # An idempotent handler is not kept from a second handling (which changes nothing):
+        # the log's insert below still tells the events it had handled before.
+        done: set[str] = set()
+        if keys and not self.idempotent:
+            done = {doc["_id"] async for doc in self.processed.find({"_id": {"$in": keys}})}
         handled: dict[str, Msg] = {}
         todo: list[tuple[Msg, Envelope[In]]] = []
         again: list[str] = []

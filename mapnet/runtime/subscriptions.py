@@ -56,18 +56,26 @@ class Consumed:
 
 
 class EventRoutes(Routes):
-    def consumes(self, op: Operation[In, Any]) -> Callable[[EventHandler[In]], EventHandler[In]]:
+    def consumes(
+        self, op: Operation[In, Any], *, idempotent: bool = False
+    ) -> Callable[[EventHandler[In]], EventHandler[In]]:
         """Register an idempotent, durable consumer of an event of this region. A message that
-        cannot be decoded, or whose handler keeps failing, goes to the region's dead letters."""
-        return self._consumer(op, None)
+        cannot be decoded, or whose handler keeps failing, goes to the region's dead letters.
+        ``idempotent``: as for ``consumes_network``."""
+        return self._consumer(op, None, idempotent=idempotent)
 
     def consumes_network(
-        self, op: Operation[In, Any]
+        self, op: Operation[In, Any], *, idempotent: bool = False
     ) -> Callable[[EventHandler[In]], EventHandler[In]]:
         """As ``consumes``, for a shared event of the other regions, read from this region's copy
-        of what they share (its network stream), so it works while the hub is out of reach."""
+        of what they share (its network stream), so it works while the hub is out of reach.
+
+        ``idempotent``: the handler's own write makes a second handling change nothing (a read
+        copy kept at its newest version). Its consumer does not look the batch up in the log of
+        handled events first (a database read per batch, a quarter of a copy's operations);
+        the log is still written, and tells the copies met again as before."""
         self.reads_network = True
-        return self._consumer(op, None, network=True)
+        return self._consumer(op, None, network=True, idempotent=idempotent)
 
     def consumes_batches(
         self, op: Operation[In, Any]
@@ -90,6 +98,7 @@ class EventRoutes(Routes):
         batch_handler: BatchHandler[In] | None,
         *,
         network: bool = False,
+        idempotent: bool = False,
     ) -> Callable[[EventHandler[In]], EventHandler[In]]:
         consumed = Consumed(self.service, op, network)
         self.consumed.append(consumed)
@@ -108,6 +117,7 @@ class EventRoutes(Routes):
                 max_deliveries=self.settings.max_deliveries,
                 js=lambda: self.js,
                 ack_wait_s=ACK_WAIT_S,
+                idempotent=idempotent,
             )
 
             async def subscriber(body: Any, message: Any = message_context()) -> None:

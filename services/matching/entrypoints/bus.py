@@ -68,7 +68,8 @@ def build(rt: Runtime) -> None:
         rt.consumes(op)(handle)
     # ... and what the other regions share.
     for op, handle in _network_routes(read_model, erased).items():
-        rt.consumes_network(op)(handle)
+        # A shared SME's copy is kept at its newest version: handling it twice changes nothing.
+        rt.consumes_network(op, idempotent=op is reg.SME_SHARED)(handle)
     # An erased contact's requests here stay, but no longer say who sent them.
     for route in (rt.consumes, rt.consumes_network):
         route(reg.CONTACT_ERASED)(_contact_erased(rt.audit))
