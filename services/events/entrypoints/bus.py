@@ -100,7 +100,8 @@ def _erasures(rt: Runtime, calendar: Calendar) -> None:
 def _network_copies(rt: Runtime, entries: EntryRepository) -> None:
     """The other regions' network entries, kept beside this region's own."""
 
-    @rt.consumes_network(c.ENTRY_SHARED)
+    # A copy is kept at its newest version: handling it twice changes nothing.
+    @rt.consumes_network(c.ENTRY_SHARED, idempotent=True)
     async def on_network_entry(event: Envelope[c.CalendarEntry]) -> None:
         await entries.put_copy(event.data)
 
