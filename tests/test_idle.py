@@ -19,11 +19,18 @@ from pymongo.monitoring import (
     CommandSucceededEvent,
 )
 
+from mapnet.dev.mailbox import MailStore
 from mapnet.federation.links import LinkKeeper
 from mapnet.runtime import logs, mongo
+from mapnet.runtime.codec import make_envelope
 from mapnet.runtime.http import QuietServer
+from mapnet.runtime.mongo import Database
 from mapnet.runtime.service import Runtime
 from mapnet.runtime.settings import Settings
+from services.notify.adapters.mail import SmtpPool
+from services.notify.adapters.repository import NotifyStore
+from services.notify.adapters.webhooks import WebhookPoster
+from services.notify.service_layer.dispatcher import Dispatcher
 from tests.fixtures import Servers
 from tests.helpers import eventually
 
@@ -128,3 +135,49 @@ async def test_an_idle_http_server_ticks_once_a_second_and_stops_when_asked() ->
     server.should_exit = True
     await asyncio.wait_for(task, 5)
     assert time.monotonic() - asked < 0.5
+
+
+class CountedStore(NotifyStore):
+    def __init__(self, db: Database) -> None:
+        super().__init__(db)
+        self.claims: list[float] = []
+
+    async def claim(self, owner: str, lease_s: float, most: int) -> list[dict[str, Any]]:
+        self.claims.append(time.monotonic())
+        return await super().claim(owner, lease_s, most)
+
+
+async def test_an_idle_notify_reads_its_delivery_log_when_something_falls_due(
+    db: Database, mailbox: tuple[MailStore, int]
+) -> None:
+    """Notify's scanner reads the log when a delivery it saw there falls due (here another
+    sender's, which crashed, its lease running out in 2 s), and otherwise a lease after its
+    last look: not every second (two reads of the log a second in every idle region)."""
+    received, port = mailbox
+    store = CountedStore(db)
+    message = "Message-ID: <idle-1@mapnet.eu>\r\nSubject: idle\r\n\r\nHello\r\n"
+    await store.enqueue_many(
+        [{"_id": "d1", "event_id": "e1", "channel": "email", "kind": "weekly_digest",
+          "recipient": "p1@example.ee", "message": message, "correlationid": "e1"}],
+        "a crashed instance", lease_s=2,
+    )  # fmt: skip
+    dispatcher = Dispatcher(
+        store, SmtpPool(f"smtp://127.0.0.1:{port}", 1), WebhookPoster(1.0),
+        region="idle", sender="noreply@mapnet.eu", workers=2, give_up_s=60, retry_base_s=0.1,
+        attempt_timeout_s=1.0, log=logs.get(), written=lambda *args: None,
+        envelope=lambda op, data, **kw: make_envelope(op, data, region="idle",
+                                                      source="mapnet/idle/notify", **kw),
+    )  # fmt: skip
+    started = time.monotonic()
+    dispatcher.start()
+    try:
+        # Taken once its lease has run out (nx-27017 compares the times to the second).
+        await eventually(lambda: _count(received.received), until=bool, timeout_s=8)
+        assert time.monotonic() - started < 6
+        looked = len(store.claims)
+        await asyncio.sleep(3)
+        idle_claims = len(store.claims) - looked
+    finally:
+        await dispatcher.stop()
+    assert idle_claims <= 1, store.claims  # every second: 3
+    assert looked <= 4, store.claims  # the first look, then at the lease's end (and a second)

@@ -62,6 +62,9 @@ class NotifyStore:
         self.replies = db[REPLY_CACHE]
         # Deliveries waiting for a retry not yet due, as the last claim counted them (/metrics).
         self.retries_waiting = 0
+        # When the first delivery the last claim left falls due (a retry's time, a lease that
+        # runs out), as a utc_key; None when it left none.
+        self.next_due: str | None = None
 
     async def installation_secret(self) -> str:
         """The secret that signs this region's unsubscribe links, made once on first start and
@@ -134,21 +137,23 @@ class NotifyStore:
         now = utc_key(datetime.now(UTC))
         due: list[tuple[str, dict[str, Any]]] = []
         fields = {"_id": 1, "next_at": 1, "lease_until": 1}
-        later = 0
+        later: list[str] = []  # when each delivery not due now falls due
         async for d in self.deliveries.find({"status": "pending"}, fields):
             if d.get("next_at", "") <= now:
                 due.append((d["next_at"], {"_id": d["_id"], "status": "pending",
                                            "next_at": {"$lte": now}}))  # fmt: skip
             else:
-                later += 1
-        self.retries_waiting = later
+                later.append(d["next_at"])
+        self.retries_waiting = len(later)
         async for d in self.deliveries.find({"status": "sending"}, fields):
             if d.get("lease_until", "") < now:
                 due.append((d["lease_until"], {"_id": d["_id"], "status": "sending",
                                                "lease_until": {"$lt": now}}))  # fmt: skip
+            else:
+                later.append(d.get("lease_until", ""))
         lease_until = utc_key(datetime.now(UTC) + timedelta(seconds=lease_s))
         taken = []
-        for _, condition in sorted(due, key=lambda item: item[0])[:most]:
+        for since, condition in sorted(due, key=lambda item: item[0])[:most]:
             doc = await self.deliveries.find_one_and_update(
                 condition,
                 {"$set": {"status": "sending", "owner": owner, "lease_until": lease_until}},
@@ -156,6 +161,9 @@ class NotifyStore:
             )
             if doc is not None:
                 taken.append(doc)
+            else:  # due only just now (nx-27017 compares to the second), or another took it
+                later.append(since)
+        self.next_due = min(later, default=None)
         return taken
 
     async def finish_many(self, outcomes: list[tuple[dict[str, Any], dict[str, Any], Any]]) -> None:

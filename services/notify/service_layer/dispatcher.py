@@ -43,6 +43,8 @@ RECORD_SLACK_S = 2.0
 # A sender that crashed leaves its deliveries leased: another takes them once the lease runs
 # out. Short enough to resume soon, long enough that a queued delivery is rarely renewed.
 MIN_LEASE_S = 10.0
+# The scanner looks again no sooner than this after a look that took less than a full load.
+SCAN_MIN_S = 1.0
 
 Outcome = tuple[dict[str, Any], dict[str, Any], Envelope[Any] | None]
 
@@ -95,6 +97,8 @@ class Dispatcher:
         self._backlog = 4 * workers
         self._room = asyncio.Event()
         self._room.set()
+        # Set when a sender here schedules a retry: the scanner looks again (for its time).
+        self._retry_scheduled = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._pending: list[tuple[Outcome, asyncio.Future[None]]] = []
         self._flushing = False
@@ -160,8 +164,12 @@ class Dispatcher:
             self._ready.put_nowait(doc)
 
     async def _scan(self) -> None:
-        """Takes due deliveries from the log whenever the senders run out of work: once a
-        second, or at once after a full take (a backlog of retries after an outage)."""
+        """Takes due deliveries from the log whenever the senders run out of work: at once
+        after a full take (a backlog of retries after an outage), else when the first delivery
+        the log holds falls due (a retry's time, a lease that runs out), when a sender here
+        schedules a retry, and at the latest a lease after the last scan (another instance's
+        deliveries queued since, whose sender crashed). It used to look every second: two reads
+        of the log a second in every idle region (issue 33)."""
         while True:
             docs: list[dict[str, Any]] = []
             if self._ready.empty():
@@ -169,9 +177,24 @@ class Dispatcher:
                     docs = await self.store.claim(self.owner, self.lease_s, most=self.workers)
                 except Exception as exc:  # the database is away: wait, do not spin
                     self.log.warning("delivery_claim_failed", error=str(exc))
-                for doc in docs:
-                    self._hand(doc)
-            await asyncio.sleep(0.05 if len(docs) == self.workers else 1.0)
+            self._retry_scheduled.clear()  # the claim saw it (or the next one will)
+            for doc in docs:
+                self._hand(doc)
+            if len(docs) == self.workers:
+                await asyncio.sleep(0.05)
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._retry_scheduled.wait(), self._until_next_scan())
+
+    def _until_next_scan(self) -> float:
+        """Until the first delivery the last scan left falls due, a lease at most; a second at
+        least (nx-27017 compares the times to the second: one just due may not yet be taken,
+        and the scanner would spin on it)."""
+        wait_s = self.lease_s
+        if self.store.next_due:
+            due = datetime.fromisoformat(self.store.next_due) - datetime.now(UTC)
+            wait_s = min(wait_s, due.total_seconds())
+        return max(SCAN_MIN_S, wait_s)
 
     async def _send(self) -> None:
         while True:
@@ -217,9 +240,11 @@ class Dispatcher:
                     for _, done in batch:
                         done.set_exception(exc)
                     continue
-                for (doc, _, event), done in batch:
+                for (doc, fields, event), done in batch:
                     if event is not None:
                         self._written(DELIVERIES, doc["_id"], [event])
+                    if fields["status"] == "pending":  # a retry, now in the log with its time
+                        self._retry_scheduled.set()
                     done.set_result(None)
         finally:
             self._flushing = False
