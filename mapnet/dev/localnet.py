@@ -93,6 +93,7 @@ class LocalRegion:
     mailbox: Controller
     home: Path
     http_port: int = 0  # the portal's: its own, free when the region started
+    monitor_port: int | None = None  # its NATS server's monitoring (/varz, /jsz, /leafz)
     assembly: Assembly | None = None
     process: Managed | None = None
     clients: list[BusClient] = field(default_factory=list)
@@ -111,11 +112,14 @@ class LocalNetwork:
         services: Sequence[str] | None = None,
         log_level: str = "WARNING",
         in_process: bool = True,
+        monitored: bool = False,
     ) -> None:
         """``services``: which of the installed services each region runs (all by default).
         ``in_process``: they run in this process (tests); otherwise each region's in a process
-        of its own, as `mapnet up` runs them (benchmarks)."""
+        of its own, as `mapnet up` runs them (benchmarks). ``monitored``: each region's NATS
+        server serves its monitoring endpoints on a free port (``monitor_port``)."""
         self.in_process = in_process
+        self.monitored = monitored
         self.home = home
         self.ids = regions
         self.services = list(services) if services is not None else service_names()
@@ -160,15 +164,16 @@ class LocalNetwork:
             relay = LinkRelay(self.leaf_port)
             await relay.start()
             nats_port, mongo_port = free_port(), free_port()
+            monitor_port = free_port() if self.monitored else None
             hub = HubLogin(region, self.passwords[region], "127.0.0.1", relay.port)
-            nats = nats_server(region, nats_port, self.home, hub=hub)
+            nats = nats_server(region, nats_port, self.home, hub=hub, monitor_port=monitor_port)
             mongo = mongo_server(region, mongo_port, self.home)
             start_and_wait(nats, nats_port)
             start_and_wait(mongo, mongo_port)
             mailbox = mailbox_server(free_port(), None)
             self.regions[region] = LocalRegion(
                 region, nats, nats_port, mongo, f"mongodb://127.0.0.1:{mongo_port}", relay,
-                mailbox, self.home, free_port(),
+                mailbox, self.home, free_port(), monitor_port,
             )  # fmt: skip
         await self.wait_linked(self.ids)
         if self.in_process:
