@@ -19,7 +19,7 @@ regions' network consumers met again after taking them (their log of handled eve
 them).
 
     python -m bench.network [--regions 10] [--load-s 120] [--rate 20] [--cut-s 60] [--idle-s 60]
-        [--settle-s 30] [--services a,b]
+        [--settle-s 30] [--services a,b] [--idle-only]
 
 Last line: regions=… events=… lag_p50_ms=… lag_p99_ms=… lost=… duplicated=… catchup_s=…
 idle_cpu_pct=… rss_mb=…
@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import statistics
 import sys
 import tempfile
@@ -198,6 +199,9 @@ def idle_figures(net: LocalNetwork, idle_s: float) -> tuple[float, float]:
     cpu = sum(load.cpu_percent for load in loads.values())
     rss_mb = sum(load.rss_mb for load in loads.values())
     print(f"idle: {cpu:.1f} % of one core, {rss_mb:.0f} MB resident ({len(loads)} processes)")
+    # The machine's load as the figures were read: other work on it does not change the CPU
+    # time a process used, but says how much the figures may be off.
+    print("load average (1, 5, 15 min): " + " ".join(f"{n:.2f}" for n in os.getloadavg()))
     return cpu, rss_mb
 
 
@@ -209,6 +213,7 @@ async def main(
     cut_s: float,
     idle_s: float,
     settle_s: float,
+    idle_only: bool = False,
 ) -> None:
     logs.configure("WARNING")
     with tempfile.TemporaryDirectory(prefix="mapnet-network-") as tmp:
@@ -220,6 +225,10 @@ async def main(
             # starts copying, the keepers find nothing more to do and look less often.
             await asyncio.sleep(settle_s)
             idle_cpu, rss_mb = await asyncio.to_thread(idle_figures, net, idle_s)
+            if idle_only:
+                print(figures(regions=len(regions), idle_cpu_pct=round(idle_cpu, 1),
+                              rss_mb=round(rss_mb)))  # fmt: skip
+                return
 
             clients = {r: await net.client(r, timeout_s=30) for r in regions}
             load = Load(clients, regions)
@@ -285,7 +294,16 @@ if __name__ == "__main__":
     parser.add_argument(
         "--services", help="comma-separated: each region runs only these (default: all)"
     )
+    parser.add_argument(
+        "--idle-only", action="store_true", help="the idle figures only, no load (last line: "
+        "regions=… idle_cpu_pct=… rss_mb=…)"
+    )  # fmt: skip
     args = parser.parse_args()
     ids = [r.id for r in load_regions()][: args.regions]
     services = args.services.split(",") if args.services else None
-    asyncio.run(main(ids, services, args.load_s, args.rate, args.cut_s, args.idle_s, args.settle_s))
+    asyncio.run(
+        main(
+            ids, services, args.load_s, args.rate, args.cut_s, args.idle_s, args.settle_s,
+            args.idle_only,
+        )
+    )  # fmt: skip
