@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from pymongo import ASCENDING, UpdateOne
 from pymongo.errors import DuplicateKeyError
@@ -347,6 +347,14 @@ def registration_from_doc(doc: dict[str, Any]) -> tuple[Registration, int]:
     return reg, int(doc["version"])
 
 
+class FirstAnswer(NamedTuple):
+    """The command that made a registration: its content's digest (None for a registration
+    stored before digests were kept) and its answer (None until kept, or once erased)."""
+
+    digest: str | None
+    reply: bytes | None
+
+
 class RegistrationRepository:
     def __init__(self, db: Database) -> None:
         self.registrations = db[REGISTRATIONS]
@@ -377,40 +385,74 @@ class RegistrationRepository:
             raise not_found("registration", registration_id)
         return found
 
-    async def add_pending(self, reg: Registration) -> bool:
+    async def add_pending(self, reg: Registration, digest: str | None = None) -> bool:
         """The registration before its seat is claimed, so that a crash in between can be
         resumed, and a second registration of the same person is refused up front. False if
-        it was there already (the same command again: it resumes it)."""
+        it was there already (the same command again: it resumes it). ``digest``: the
+        command's content, kept to tell a repeat from an id used again for other content."""
         try:
             await self.registrations.insert_one(
-                {"_id": reg.registration_id, **_registration_state(reg, 1)}
-            )
+                {"_id": reg.registration_id, **_registration_state(reg, 1),
+                 "command_digest": digest}
+            )  # fmt: skip
             return True
         except DuplicateKeyError as exc:
+            if await self.registrations.find_one({"_id": reg.registration_id}, {"_id": 1}):
+                return False  # the same registration again: a retried command resumes it
             existing = await self.registrations.find_one(
-                {"seat_key": _registration_state(reg, 1)["seat_key"]}
+                {"seat_key": _registration_state(reg, 1)["seat_key"]}, {"_id": 1}
             )
-            if existing and existing["_id"] != reg.registration_id:
-                raise Refused(
-                    "duplicate",
-                    f"{reg.data.email} is already registered for this event",
-                    field="data.email",
-                    existing_registration_id=existing["_id"],
-                ) from exc
-            # The same registration again: a retried command resumes it.
-            return False
+            raise Refused(
+                "duplicate",
+                f"{reg.data.email} is already registered for this event",
+                field="data.email",
+                existing_registration_id=existing["_id"] if existing else None,
+            ) from exc
+
+    async def withdraw_pending(self, registration_id: str) -> None:
+        """A pending registration refused before any seat was claimed for it goes."""
+        await self.registrations.delete_one({"_id": registration_id, "status": PENDING})
 
     async def save(
-        self, reg: Registration, expected_version: int, events: Sequence[Envelope[Any]]
+        self,
+        reg: Registration,
+        expected_version: int,
+        events: Sequence[Envelope[Any]],
+        reply: bytes | None = None,
     ) -> bool:
-        """False when someone else changed the registration since it was read."""
+        """False when someone else changed the registration since it was read. ``reply``:
+        the answer to the command that registered it, kept for its repeats (same write)."""
+        state = _registration_state(reg, expected_version + 1)
+        if reply is not None:
+            state["reply"] = reply.decode()
         result = await self.registrations.update_one(
             {"_id": reg.registration_id, "version": expected_version},
-            outbox.change(
-                _registration_state(reg, expected_version + 1), events, seq=expected_version * 100
-            ),
+            outbox.change(state, events, seq=expected_version * 100),
         )
         return result.matched_count == 1
+
+    async def first_answer(self, registration_id: str) -> FirstAnswer | None:
+        """What the command that registered it sent (its digest) and was answered, if kept;
+        None if there is no such registration."""
+        doc = await self.registrations.find_one(
+            {"_id": registration_id}, {"command_digest": 1, "reply": 1}
+        )
+        if doc is None:
+            return None
+        reply = doc.get("reply")
+        return FirstAnswer(doc.get("command_digest"), reply.encode() if reply else None)
+
+    async def keep_answer(self, registration_id: str, reply: bytes) -> bytes | None:
+        """Keep this answer for repeats unless one is kept already: None if kept, else the
+        one kept before (another run of the same command answered first)."""
+        kept = await self.registrations.update_one(
+            {"_id": registration_id, "reply": {"$exists": False}},
+            {"$set": {"reply": reply.decode()}},
+        )
+        if kept.matched_count:
+            return None
+        first = await self.first_answer(registration_id)
+        return first.reply if first is not None else None
 
     async def erase_people_of(self, sme: SmeRef, email_sha256: str | None = None) -> list[str]:
         """The people registered for an erased SME (or only the one whose address has this
@@ -432,7 +474,10 @@ class RegistrationRepository:
             await self.registrations.update_one(
                 {"_id": doc["_id"]},
                 {"$set": {"data.person_name": "(erased)", "data.email": email,
-                          "email_key": email, "seat_key": seat, "erased": True}},
+                          "email_key": email, "seat_key": seat, "erased": True},
+                 # The first answer, kept for repeats, quoted the person: a repeat now gets
+                 # the registration as it is.
+                 "$unset": {"reply": ""}},
             )  # fmt: skip
         return [doc["_id"] for doc in docs]
 

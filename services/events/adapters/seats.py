@@ -41,6 +41,9 @@ RELEASED = "released"  # given back; the registration is still to hear it
 # Notes of stored registrations removed with one change of the book, at most.
 _STORED_PER_WRITE = 64
 
+# Marks counts this process knows rather than a book just read (SeatBook._known).
+_HINT = "known"
+
 _EMPTY_BOOK: dict[str, Any] = {
     "confirmed": 0,
     "waiting": 0,
@@ -51,6 +54,11 @@ _EMPTY_BOOK: dict[str, Any] = {
     "releases": 0,
     "claims": {},
 }
+
+
+class EntryChanged(Exception):
+    """The book was stamped with another version of the event's entry than the registration
+    was checked against (SeatBook.open): check it against the entry as it is now."""
 
 
 @dataclass(frozen=True)
@@ -180,14 +188,40 @@ class SeatBook:
         self._stored: dict[str, dict[str, str]] = {}
         self._recheck: dict[str, dict[str, str]] = {}
         self._queues: dict[str, _Queue] = {}
+        # Per event, the book's counts as this process last knew them (read, or changed by a
+        # guarded update of its own): a registration tries its change on them at once,
+        # without reading the book first. Every change is guarded on what it assumes, so
+        # counts gone stale (another instance's change) cost a failed try and a read, never
+        # a seat too many.
+        self._known: dict[str, dict[str, Any]] = {}
+        # The entry version each registration asking for a number was checked against.
+        self._checked_against: dict[str, int] = {}
 
-    async def open(self, event_id: str, capacity: int | None) -> None:
+    async def open(
+        self, event_id: str, capacity: int | None, entry_version: int | None = None
+    ) -> None:
         """Create the book or set a new capacity. Seats already confirmed stay confirmed even
-        if the capacity drops below them; nobody new gets one until enough cancel."""
+        if the capacity drops below them; nobody new gets one until enough cancel. With the
+        entry's version: the book is stamped with it, unless with a later one already, so
+        that a registration checked against an older entry (one cached) is told
+        (``EntryChanged``) instead of taking a seat."""
+        self._unknown(event_id)
+        if entry_version is None:
+            await self.books.update_one(
+                {"_id": event_id},
+                {"$set": {"capacity": capacity}, "$setOnInsert": _EMPTY_BOOK},
+                upsert=True,
+            )
+            return
+        stamp = {"capacity": capacity, "entry_version": entry_version}
+        for older in ({"$lt": entry_version}, {"$exists": False}):
+            done = await self.books.update_one(
+                {"_id": event_id, "entry_version": older}, {"$set": stamp}
+            )
+            if done.matched_count:
+                return
         await self.books.update_one(
-            {"_id": event_id},
-            {"$set": {"capacity": capacity}, "$setOnInsert": _EMPTY_BOOK},
-            upsert=True,
+            {"_id": event_id}, {"$setOnInsert": {**_EMPTY_BOOK, **stamp}}, upsert=True
         )
 
     async def book(self, event_id: str) -> dict[str, Any]:
@@ -196,7 +230,19 @@ class SeatBook:
             await self.open(event_id, None)
             book = await self.books.find_one({"_id": event_id})
         assert book is not None
-        return {**_EMPTY_BOOK, **book}
+        book = {**_EMPTY_BOOK, **book}
+        self._knew(event_id, book)
+        return book
+
+    def _knew(self, event_id: str, book: dict[str, Any], **changed: Any) -> None:
+        """The counts as read, or after a change of this process's own went through. Not the
+        notes: whether the book still holds one only a read says (a change guarded on one it
+        no longer holds would fail for nothing)."""
+        self._known[event_id] = {**book, **changed, "claims": {}, _HINT: True}
+
+    def _unknown(self, event_id: str) -> None:
+        """A change other than a claim (a cancellation, a promotion): read before the next."""
+        self._known.pop(event_id, None)
 
     def stored(self, event_id: str, rid: str, note: Note) -> None:
         """The registration is stored with what the note says: the note goes with this
@@ -212,10 +258,11 @@ class SeatBook:
         if the book read next still holds it (another's since: not this process's to
         remove; a note left behind is harmless)."""
         stored = self._stored.get(event_id, {})
-        notes = book.get("claims") or {}
-        for rid, value in self._recheck.pop(event_id, {}).items():
-            if notes.get(rid) == value:
-                stored[rid] = value
+        if not book.get(_HINT):  # (whether the book still holds them: a read says)
+            notes = book.get("claims") or {}
+            for rid, value in self._recheck.pop(event_id, {}).items():
+                if notes.get(rid) == value:
+                    stored[rid] = value
         taken = dict(list(stored.items())[:_STORED_PER_WRITE])
         for rid, value in taken.items():
             del stored[rid]
@@ -227,18 +274,34 @@ class SeatBook:
         if taken:
             self._recheck.setdefault(event_id, {}).update(taken)
 
-    async def claim(self, event_id: str, rid: str) -> Claim:
+    async def claim(self, event_id: str, rid: str, entry_version: int | None = None) -> Claim:
         """A seat if one is free and nobody waits, else the next number in the waiting order.
-        A registration the book noted something for already is answered that."""
+        A registration the book noted something for already is answered that. Tried first on
+        the counts this process knows (one write, no read); the book is read when that fails.
+        ``entry_version``: the entry the registration was checked against, which the book
+        must be stamped with (else ``EntryChanged``)."""
+        book = self._known.get(event_id)
         while True:
-            book = await self.book(event_id)
+            if book is None:
+                book = await self.book(event_id)
             noted = note_of(book, rid)
             if noted is not None:  # (released: it was cancelled meanwhile; the caller reads it)
                 return Claim(noted, place(book, noted.what))
+            if entry_version is not None and book.get("entry_version") != entry_version:
+                if book.get(_HINT):
+                    book = None  # (as known: read it to be sure)
+                    continue
+                raise EntryChanged(event_id)
             if not (book["waiting"] == 0 and has_free_seat(book)):
-                claim = await self._number(event_id, rid, book)
+                if entry_version is not None:
+                    self._checked_against[rid] = entry_version
+                try:
+                    claim = await self._number(event_id, rid, book)
+                finally:
+                    self._checked_against.pop(rid, None)
                 if claim is not None:
                     return claim
+                book = None
                 continue  # a seat came free meanwhile
             note = Note(f"{SEAT}/{_token()}")
             guard: dict[str, Any] = {
@@ -246,6 +309,7 @@ class SeatBook:
                 f"claims.{rid}": {"$exists": False},
                 "waiting": 0,
                 **_capacity_guard(book),
+                **({"entry_version": entry_version} if entry_version is not None else {}),
             }
             update: dict[str, Any] = {
                 "$inc": {"confirmed": 1},
@@ -253,8 +317,12 @@ class SeatBook:
             }
             taken = self._with_stored(event_id, book, guard, update)
             if (await self.books.update_one(guard, update)).matched_count:
+                # (At least one more held: others' seats since show when a guard fails.)
+                known = self._known.get(event_id, book)
+                self._knew(event_id, known, confirmed=known["confirmed"] + 1)
                 return Claim(note)
             self._not_removed(event_id, taken)  # lost to a concurrent change: read again
+            book = None
 
     async def _number(self, event_id: str, rid: str, book: dict[str, Any]) -> Claim | None:
         """The next number of the waiting order, claimed together with those of this
@@ -268,7 +336,7 @@ class SeatBook:
                 while queue.asking:
                     batch, queue.asking = queue.asking, []
                     await self._numbers(event_id, batch, book)
-                    book = await self.book(event_id) if queue.asking else book
+                    book = self._known.get(event_id) or await self.book(event_id)
             except BaseException as exc:
                 _fail(queue.asking, exc)  # each asks again, or its caller hears why not
                 queue.asking = []
@@ -290,6 +358,11 @@ class SeatBook:
                 for rid, asked in [(r, a) for r, a in batch if r in notes]:
                     asked.set_result(Claim(Note(notes[rid]), place(book, Note(notes[rid]).what)))
                 batch = [(r, a) for r, a in batch if r not in notes]
+                stamped = book.get("entry_version")
+                for rid, asked in batch:
+                    if self._checked_against.get(rid, stamped) != stamped:
+                        asked.set_exception(EntryChanged(event_id))
+                batch = [(r, a) for r, a in batch if not a.done()]
                 if book["waiting"] == 0 and has_free_seat(book):
                     for _, asked in batch:
                         asked.set_result(None)  # a seat for each instead
@@ -303,6 +376,8 @@ class SeatBook:
                     name: book[name] for name in ("next_seq", "head", "cancels", "confirmed")
                 }
                 guard |= {"_id": event_id, "capacity": book["capacity"]}
+                if stamped is not None:
+                    guard["entry_version"] = stamped
                 first = book["next_seq"] + 1
                 last = first + len(batch) - 1
                 update: dict[str, Any] = {
@@ -317,6 +392,9 @@ class SeatBook:
                     claims.append((asked, Claim(note, place({**book, "next_seq": last}, number))))
                 taken = self._with_stored(event_id, book, guard, update)
                 if (await self.books.update_one(guard, update)).matched_count:
+                    # Every count it changed was guarded: they are known exactly.
+                    self._knew(event_id, book, next_seq=last,
+                               waiting=book["waiting"] + len(batch))  # fmt: skip
                     for asked, claim in claims:
                         asked.set_result(claim)
                     return
@@ -355,6 +433,7 @@ class SeatBook:
             update["$set"]["left"] = sorted([*book["left"], held])
         # else: a number no longer counted (it was promoted, and the seat given back): only
         # the note, so that the registration hears there is nothing left to give back.
+        self._unknown(book["_id"])
         done = await self.books.update_one(guard, update)
         return bool(done.matched_count)
 
@@ -370,6 +449,7 @@ class SeatBook:
             guard |= {"head": book["head"], "cancels": book["cancels"]}
             update["$inc"] = {"waiting": -1, "cancels": 1}
             update["$set"] = {"left": sorted([*book["left"], what])}
+        self._unknown(book["_id"])
         done = await self.books.update_one(guard, update)
         return bool(done.matched_count)
 
@@ -394,6 +474,7 @@ class SeatBook:
                 f"claims.{rid}": note.value,
             },
         }
+        self._unknown(book["_id"])
         done = await self.books.update_one(guard, update)
         return note if done.matched_count else None
 

@@ -48,8 +48,9 @@ def build(rt: Runtime) -> None:
     rt.handles(c.PUBLISH_EVENT, rules=entry_rules)(calendar.publish_event)
     rt.handles(c.CANCEL_EVENT)(calendar.cancel_event)
     # A registration's id derives from the caller and command id: a repeat after a crash
-    # resumes it; the reply cache answers repeats and refuses an id reused for other content.
-    rt.handles(c.REGISTER_PARTICIPANT)(calendar.register_participant)
+    # resumes it. Its first answer is kept in the registration (the handler answers repeats
+    # and refuses an id reused for other content), not in the reply cache: two writes less.
+    rt.handles(c.REGISTER_PARTICIPANT, remember_replies=False)(calendar.register_participant)
     rt.handles(c.CANCEL_REGISTRATION)(calendar.cancel_registration)
     rt.handles(c.RECORD_ATTENDANCE)(calendar.record_attendance)
     rt.handles(c.GET_EVENT)(calendar.get_event)

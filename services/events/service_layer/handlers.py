@@ -12,10 +12,10 @@ from functools import partial
 from contracts import events as c
 from contracts.common import SmeRef
 from contracts.envelope import Envelope
-from contracts.errors import Refused
+from contracts.errors import Refused, not_found
 from contracts.publishers import check_partner_acts_as_itself
-from mapnet.runtime.access import command_key
-from mapnet.runtime.unit_of_work import UnitOfWork
+from mapnet.runtime.access import command_key, id_reused, payload_digest
+from mapnet.runtime.unit_of_work import Replied, UnitOfWork
 
 from ..adapters import ical, views
 from ..adapters.away import AwayRegistrations
@@ -27,6 +27,7 @@ from ..adapters.repository import (
 )
 from ..adapters.seats import (
     RELEASED,
+    EntryChanged,
     Note,
     SeatBook,
     has_free_seat,
@@ -85,6 +86,8 @@ class Calendar:
         self.registrations = registrations
         self.seats = seats
         self.away = away
+        # The entries of events registered for, as last read (see _open_entry).
+        self._registering: dict[str, Entry] = {}
 
     def now(self) -> datetime:
         return self.uow.now()
@@ -116,7 +119,8 @@ class Calendar:
                 if refused.code == "conflict":
                     continue  # the publisher sent two versions at once: apply the later one again
                 raise
-            await self.seats.open(event_id, entry.capacity)
+            self._registering.pop(event_id, None)
+            await self.seats.open(event_id, entry.capacity, entry.version)
             await self._promote(event_id, cmd.correlationid)
             await self._tell_guests_their_places(event_id, cmd.correlationid)
             return entry.view()
@@ -134,6 +138,9 @@ class Calendar:
                 entry, cmd, collection=ENTRIES, key=entry.event_id,
                 write=lambda events: self.entries.save(entry, read_version, events),
             )  # fmt: skip
+            # Registrations checked against the entry before take no seat now (SeatBook.claim).
+            self._registering.pop(entry.event_id, None)
+            await self.seats.open(entry.event_id, entry.capacity, entry.version)
         return entry.view()
 
     async def get_event(self, query: Envelope[c.GetEvent]) -> c.EventDetails:
@@ -141,41 +148,113 @@ class Calendar:
 
     # --- registrations -------------------------------------------------------------------------
 
-    async def register_participant(self, cmd: Envelope[c.RegisterParticipant]) -> c.Registration:
+    async def register_participant(self, cmd: Envelope[c.RegisterParticipant]) -> Replied:
+        """Its first answer is kept in the registration, in the write that settles it (not in
+        the reply cache: two writes less each): a repeat of the command gets that answer byte
+        for byte, however the registration changed since; the same id with other content is
+        ``id_reused``, as the reply cache would say."""
         check_registrant(cmd.actor, cmd.data, self.region)
         rid = str(uuid.uuid5(_NAMESPACE, f"registration:{self.region}:{command_key(cmd)}"))
-        entry = await self.entries.require(cmd.data.event_id)
+        digest = payload_digest(cmd)
         try:
-            entry.check_open_for_registration(cmd.data.participation, self.now())
-        except Refused:
-            if await self.registrations.get(rid) is None:
+            entry = await self._open_entry(cmd.data)
+        except Refused as refused:
+            if refused.code in ("not_found", "not_home"):
                 raise
-            return await self._settle(rid, cmd.correlationid)  # a repeat: it resumes
+            if await self.registrations.first_answer(rid) is None:
+                raise
+            return await self._repeated(cmd, rid, digest)  # a repeat: it resumes
         reg = Registration(rid, entry.event_id, self.region, cmd.data, self.now())
         # Stored pending first (a repeat of the command finds it there and resumes it).
-        found = (reg, 1) if await self.registrations.add_pending(reg) else None
-        return await self._settle(rid, cmd.correlationid, found)
+        if not await self.registrations.add_pending(reg, digest):
+            return await self._repeated(cmd, rid, digest)
+        found: tuple[Registration, int] | None = (reg, 1)
+        for _ in range(_MAX_RETRIES):
+            try:
+                settled = await self._settle(rid, cmd.correlationid, found, cmd, entry.version)
+                return await self._answered(cmd, rid, settled)
+            except EntryChanged:
+                # The entry changed since it was checked (another instance's change, or this
+                # one's cached entry): checked again as it is now, before any seat is taken.
+                found = None
+                try:
+                    entry = await self._open_entry(cmd.data, fresh=True)
+                except Refused:
+                    await self.registrations.withdraw_pending(rid)
+                    raise
+        raise Refused("conflict", f"event {cmd.data.event_id} keeps changing; try again")
+
+    async def _open_entry(self, data: c.RegisterParticipant, *, fresh: bool = False) -> Entry:
+        """The event's entry, open for this registration. Kept from the last registration for
+        it (a read less each): the seat book is stamped with the version each change of the
+        entry saves (publish_event, cancel_event), and a seat is claimed only on the version
+        checked here (``SeatBook.claim``). A refusal is checked on the entry read again."""
+        entry = None if fresh else self._registering.get(data.event_id)
+        if entry is not None:
+            try:
+                entry.check_open_for_registration(data.participation, self.now())
+                return entry
+            except Refused:
+                pass  # perhaps no longer so: read it
+        entry = await self.entries.require(data.event_id)
+        if fresh:
+            # (A book of a version that kept no stamp, or one stamped late: as saved now.)
+            await self.seats.open(entry.event_id, entry.capacity, entry.version)
+        self._registering[entry.event_id] = entry
+        entry.check_open_for_registration(data.participation, self.now())
+        return entry
+
+    async def _repeated(
+        self, cmd: Envelope[c.RegisterParticipant], rid: str, digest: str
+    ) -> Replied:
+        """The same registration again: its first answer, or (still pending after a crash, or
+        its answer erased with its person) what it is now, kept as the answer from now on."""
+        first = await self.registrations.first_answer(rid)
+        if first is None:
+            raise not_found("registration", rid)
+        if first.digest is not None and first.digest != digest:
+            raise id_reused(cmd)
+        if first.reply is not None:
+            return Replied(first.reply, rid)
+        return await self._answered(cmd, rid, await self._settle(rid, cmd.correlationid, cmd=cmd))
+
+    async def _answered(
+        self, cmd: Envelope[c.RegisterParticipant], rid: str, settled: c.Registration | bytes
+    ) -> Replied:
+        """The answer to a registration command: the one its settling stored, else this one,
+        kept unless another run of the same command kept one first (then that one)."""
+        if isinstance(settled, bytes):
+            return Replied(settled, rid)
+        answer = self.uow.answer(c.REGISTER_PARTICIPANT, cmd, settled, rid)
+        first = await self.registrations.keep_answer(rid, answer.envelope)
+        return Replied(first, rid) if first is not None else answer
 
     async def _settle(
-        self, rid: str, correlationid: str, found: tuple[Registration, int] | None = None
-    ) -> c.Registration:
+        self, rid: str, correlationid: str, found: tuple[Registration, int] | None = None,
+        cmd: Envelope[c.RegisterParticipant] | None = None, entry_version: int | None = None,
+    ) -> c.Registration | bytes:  # fmt: skip
         """Claim a seat or a waitlist place for a pending registration and store the outcome;
-        resumable at any point."""
+        resumable at any point. With the command (``cmd``): its answer is stored with the
+        outcome, and answered (bytes) as stored. ``entry_version``: the entry it was checked
+        against (see ``_open_entry``)."""
         reg, version = found or await self.registrations.require(rid)
         if reg.status != PENDING:
             return reg.view()
-        claim = await self.seats.claim(reg.event_id, rid)
+        claim = await self.seats.claim(reg.event_id, rid, entry_version)
         for _ in range(_MAX_RETRIES):
             if reg.status == PENDING and not claim.note.released:
                 if claim.held == SEAT:
                     reg.confirm(claim.note.token)
                 elif isinstance(claim.held, int):
                     reg.waitlist(claim.held, claim.position or 0, claim.note.token)
-                if await self._store(reg, version, correlationid):
+                answer = None
+                if cmd is not None:
+                    answer = self.uow.answer(c.REGISTER_PARTICIPANT, cmd, reg.view(), rid)
+                if await self._store(reg, version, correlationid, answer):
                     # (Promoted meanwhile, the note is the promotion's: its promoter stores
                     # that, and this process leaves the note alone.)
                     self.seats.stored(reg.event_id, rid, claim.note)
-                    return reg.view()
+                    return answer.envelope if answer is not None else reg.view()
             # Promoted, cancelled or settled by a repeat meanwhile: what is stored now is the
             # answer, and what the book did for this one is given back if nothing holds it.
             await self._square(reg.event_id, rid, correlationid)
@@ -184,13 +263,16 @@ class Calendar:
                 if reg.status == "cancelled":
                     await self._promote(reg.event_id, correlationid)
                 return reg.view()
-            claim = await self.seats.claim(reg.event_id, rid)
+            claim = await self.seats.claim(reg.event_id, rid, entry_version)
         raise Refused("conflict", f"registration {rid} keeps changing; try again")
 
-    async def _store(self, reg: Registration, version: int, correlationid: str) -> bool:
+    async def _store(
+        self, reg: Registration, version: int, correlationid: str, answer: Replied | None = None
+    ) -> bool:
         reg.tell_home(version + 1)  # an SME of another region: its home hears, same write
         events = self.uow.events_of(reg, correlationid, subject=reg.registration_id)
-        if not await self.registrations.save(reg, version, events):
+        reply = answer.envelope if answer is not None else None
+        if not await self.registrations.save(reg, version, events, reply):
             return False
         self.uow.written(REGISTRATIONS, reg.registration_id, events)
         return True

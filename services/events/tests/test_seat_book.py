@@ -5,6 +5,7 @@ the registration's write is played by calling the book's steps by hand, then the
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from pymongo import monitoring
@@ -51,7 +52,8 @@ async def opened(db: Database, seats: int) -> tuple[Calendar, str]:
 
 
 async def register(cal: Calendar, event_id: str, n: int) -> c.Registration:
-    return await cal.register_participant(cmd(c.REGISTER_PARTICIPANT, person(event_id, n)))
+    replied = await cal.register_participant(cmd(c.REGISTER_PARTICIPANT, person(event_id, n)))
+    return c.Registration.model_validate(json.loads(replied.envelope)["data"])
 
 
 async def cancel(cal: Calendar, rid: str) -> c.Registration:
