@@ -12,27 +12,126 @@ confirmed, a wait-listed one neither wait-listed nor confirmed), and a seat left
 someone waits. ``start_per_s`` and ``end_per_s``: the rate of the first and of the last tenth
 of the registrations (by when their answers came), the end with the cancellations among it.
 
+``db_ops_per_registration``: the database commands (round trips; nx-27017 serves one at a
+time) the events service sent from the first registration until the last answer and what it
+writes after (its audit outcomes, the outbox's marks of events sent), cancellations and
+promotions included, per registration. Counted in the service's own process by a
+``pymongo.monitoring.CommandListener`` (the service runs as ``mapnet serve events`` does, in a
+process of its own, started through this module: ``--serve-counting``); each kind of command
+is listed before the last line.
+
 Last line: registrations=… per_s=… confirmed=… waitlisted=… oversold=… lost=… start_per_s=…
-end_per_s=…
+end_per_s=… db_ops_per_registration=…
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
+import sys
 import tempfile
+import threading
 import time
+from collections import Counter
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from bench.common import REGION, each, embedded_servers, figures, serving
+from pymongo import monitoring
+
+from bench.common import REGION, each, embedded_servers, figures, service_process
 from contracts import events as ev
 from contracts.errors import Refused
+from mapnet.ops.status import wait_until_up
 from mapnet.runtime import mongo
 from mapnet.runtime.bus import BusClient
 
 STARTS = (datetime.now(UTC) + timedelta(days=60)).replace(hour=8, minute=0, microsecond=0)
+
+
+class Counted(monitoring.CommandListener):
+    """Every command the driver sends, by kind ("update seats"), written to ``path`` twice a
+    second (the service process is stopped with a signal: nothing is left to write then)."""
+
+    IGNORED = frozenset({"ping", "hello", "ismaster", "isMaster", "endSessions"})
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.commands: Counter[str] = Counter()
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        if event.command_name in self.IGNORED:
+            return
+        collection = event.command.get(event.command_name)
+        kind = f"{event.command_name} {collection}" if isinstance(collection, str) else None
+        self.commands[kind or event.command_name] += 1
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass
+
+    def keep_writing(self) -> None:
+        def write() -> None:
+            while True:
+                temporary = self.path.with_suffix(".tmp")
+                temporary.write_text(json.dumps(dict(self.commands)))
+                temporary.replace(self.path)
+                time.sleep(0.5)
+
+        threading.Thread(target=write, daemon=True, name="counted").start()
+
+
+def serve_counting(path: Path) -> None:
+    """``mapnet serve events``, its database commands counted into ``path``."""
+    counted = Counted(path)
+    monitoring.register(counted)  # every client made from now on: the service's
+    counted.keep_writing()
+    from mapnet.ops.cli import app
+
+    sys.argv = ["mapnet", "serve", "events"]
+    app()
+
+
+def commands_sent(path: Path) -> Counter[str]:
+    try:
+        return Counter(json.loads(path.read_text()))
+    except (OSError, ValueError):
+        return Counter()
+
+
+async def all_written(path: Path, quiet_s: float = 1.5, timeout_s: float = 60) -> Counter[str]:
+    """The commands sent, once no more have come for ``quiet_s`` (the audit's outcomes and
+    the outbox's marks follow the answers)."""
+    deadline = time.monotonic() + timeout_s
+    last = commands_sent(path)
+    while time.monotonic() < deadline:
+        await asyncio.sleep(quiet_s)
+        now = commands_sent(path)
+        if now == last:
+            return now
+        last = now
+    return last
+
+
+@asynccontextmanager
+async def events_counted(
+    nats_url: str, mongo_url: str, logs: Path, counts: Path
+) -> AsyncIterator[None]:
+    """The events service in a process of its own, as ``serving`` starts it, but through
+    this module so that its database commands are counted."""
+    process = service_process("events", nats_url, mongo_url, logs)
+    process.argv = [sys.executable, "-m", "bench.registrations", "--serve-counting", str(counts)]
+    process.start()
+    try:
+        await wait_until_up(REGION, nats_url, ["events"])
+        yield
+    finally:
+        process.stop()
 
 
 def conference(seats: int) -> ev.PublishEvent:
@@ -135,19 +234,24 @@ def count_lost(run: Run, statuses: dict[str, str], expected_confirmed: int) -> i
 
 async def main(seats: int, count: int, clients: int, cancel_every: int) -> None:
     with embedded_servers() as (nats_url, mongo_url), tempfile.TemporaryDirectory() as tmp:
-        async with serving("events", nats_url, mongo_url, Path(tmp)):
+        counts = Path(tmp) / "commands.json"
+        async with events_counted(nats_url, mongo_url, Path(tmp), counts):
             client = await BusClient.connect(
                 nats_url, source="mapnet/bench", timeout_s=60, role="map_staff"
             )
             event = await client.call(ev.PUBLISH_EVENT, conference(seats), REGION)
             run = Run(event.event_id, seats, cancel_every)
             items = run.work(count)
+            before = await all_written(counts)
             print(f"{count} registrations for {seats} seats from {clients} clients …", flush=True)
             started = time.perf_counter()
             await each(items, lambda item: run.act(client, item), clients)
             elapsed = time.perf_counter() - started
             await client.close()
+            commands = await all_written(counts) - before
             statuses, book = await stored(mongo_url, event.event_id)
+    for kind, n in commands.most_common():
+        print(f"  {kind}: {n} ({n / count:.2f} a registration)")
     for line in run.refused[:10]:
         print("refused:", line)
     answered = len(run.answered)
@@ -175,6 +279,7 @@ async def main(seats: int, count: int, clients: int, cancel_every: int) -> None:
             lost=lost,
             start_per_s=round(start_rate),
             end_per_s=round(end_rate),
+            db_ops_per_registration=round(sum(commands.values()) / count, 2),
         )
     )
 
@@ -185,5 +290,9 @@ if __name__ == "__main__":
     parser.add_argument("--registrations", type=int, default=12_000)
     parser.add_argument("--clients", type=int, default=32)
     parser.add_argument("--cancel-every", type=int, default=20)
+    parser.add_argument("--serve-counting", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    asyncio.run(main(args.seats, args.registrations, args.clients, args.cancel_every))
+    if args.serve_counting is not None:
+        serve_counting(args.serve_counting)
+    else:
+        asyncio.run(main(args.seats, args.registrations, args.clients, args.cancel_every))
