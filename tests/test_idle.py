@@ -10,6 +10,7 @@ from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
+import nats
 import pytest
 import uvicorn
 from pymongo.monitoring import (
@@ -19,6 +20,7 @@ from pymongo.monitoring import (
     CommandSucceededEvent,
 )
 
+from mapnet.dev.localnet import LocalNetwork
 from mapnet.dev.mailbox import MailStore
 from mapnet.federation.links import LinkKeeper
 from mapnet.runtime import logs, mongo
@@ -33,6 +35,7 @@ from services.notify.adapters.webhooks import WebhookPoster
 from services.notify.service_layer.dispatcher import Dispatcher
 from tests.fixtures import Servers
 from tests.helpers import eventually
+from tests.three_regions import T
 
 
 async def _count(items: list[Any]) -> int:
@@ -76,31 +79,73 @@ async def test_a_link_keeper_with_nothing_to_do_looks_less_and_less_often(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """While every copy is complete the keeper looks twice as late each time, up to
-    STEADY_MAX_S; anything to do brings it back to its interval."""
+    STEADY_MAX_S, and only at its own server's word on the sources (no request across the
+    hub); a look there that finds a source not heard from is followed at once by asking the
+    origins, and anything to do brings the keeper back to its interval."""
     monkeypatch.setattr("mapnet.federation.links.STEADY_MAX_S", 0.4)
-    looked: list[float] = []
-    unsettled_at = 6  # the sixth look finds something to do
+    looked: list[tuple[str, float]] = []
+    unheard_at = 6  # the sixth look finds a source not heard from
+    stalled_at = unheard_at + 1  # ... and the origins asked then, a source to restart
 
     class Watched(LinkKeeper):
+        async def sources_heard_from(self) -> bool:
+            looked.append(("local", time.monotonic()))
+            return len(looked) != unheard_at
+
         async def add_answering_sources(self) -> list[str]:
-            looked.append(time.monotonic())
+            looked.append(("origins", time.monotonic()))
             return []
 
         async def restart_stalled_sources(self) -> list[str]:
-            self.steady = len(looked) != unsettled_at
+            self.steady = len(looked) != stalled_at
             return []
 
     nc: Any = None
     keeper = Watched(nc, "tallinn", ["tallinn", "riga"], logs.get(), interval_s=0.05)
     keeper.start()
     try:
-        await eventually(lambda: _count(looked), until=lambda n: n >= unsettled_at + 2)
+        await eventually(lambda: _count(looked), until=lambda n: n >= stalled_at + 2)
     finally:
         await keeper.stop()
-    gaps = [round(b - a, 2) for a, b in itertools.pairwise(looked)]
-    # 0.1, 0.2, 0.4, 0.4, 0.4, then 0.05 after the unsettled look (a loaded machine adds a bit)
-    expected = [0.1, 0.2, 0.4, 0.4, 0.4, 0.05]
+    kinds = [kind for kind, _ in looked][: stalled_at + 2]
+    assert kinds == ["origins", *["local"] * 5, "origins", "origins", "local"], kinds
+    gaps = [round(b - a, 2) for (_, a), (_, b) in itertools.pairwise(looked)]
+    # 0.1, 0.2, 0.4, 0.4, 0.4, then the origins at once, 0.05 after the look that found a
+    # source to restart (a loaded machine adds a bit)
+    expected = [0.1, 0.2, 0.4, 0.4, 0.4, 0.0, 0.05, 0.1]
     assert all(e <= g < e + 0.1 for g, e in zip(gaps, expected, strict=False)), gaps
+
+
+async def test_a_steady_link_keeper_still_asks_the_origins_now_and_then(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """What its server's word could miss: the origins are asked every ORIGINS_EVERY_S."""
+    monkeypatch.setattr("mapnet.federation.links.STEADY_MAX_S", 0.1)
+    monkeypatch.setattr("mapnet.federation.links.ORIGINS_EVERY_S", 0.5)
+    looked: list[str] = []
+
+    class Watched(LinkKeeper):
+        async def sources_heard_from(self) -> bool:
+            looked.append("local")
+            return True
+
+        async def add_answering_sources(self) -> list[str]:
+            looked.append("origins")
+            return []
+
+        async def restart_stalled_sources(self) -> list[str]:
+            self.steady = True
+            return []
+
+    nc: Any = None
+    keeper = Watched(nc, "tallinn", ["tallinn", "riga"], logs.get(), interval_s=0.05)
+    keeper.start()
+    try:
+        await eventually(lambda: _count(looked), until=lambda n: looked.count("origins") >= 3)
+    finally:
+        await keeper.stop()
+    between = "".join("o" if kind == "origins" else "l" for kind in looked).split("o")[1:-1]
+    assert all(3 <= len(locals_) <= 6 for locals_ in between), looked  # some 0.5 s apart
 
 
 async def test_an_idle_http_server_ticks_once_a_second_and_stops_when_asked() -> None:
@@ -181,3 +226,20 @@ async def test_an_idle_notify_reads_its_delivery_log_when_something_falls_due(
         await dispatcher.stop()
     assert idle_claims <= 1, store.claims  # every second: 3
     assert looked <= 4, store.claims  # the first look, then at the lease's end (and a second)
+
+
+async def test_a_region_server_hears_from_every_source_while_linked(net: LocalNetwork) -> None:
+    """What a steady keeper's local look reads: its server hears from every source (their
+    heartbeats) while linked, and not from any once the region is cut from the hub."""
+    nc = await nats.connect(net.regions[T].nats_url)
+    keeper = LinkKeeper(nc, T, net.ids, logs.get())
+    try:
+        await eventually(keeper.sources_heard_from, until=bool, timeout_s=60)
+        await net.cut(T)
+        try:
+            await eventually(keeper.sources_heard_from, until=lambda heard: not heard)
+        finally:
+            await net.heal(T)
+        await eventually(keeper.sources_heard_from, until=bool, timeout_s=60)
+    finally:
+        await nc.close()

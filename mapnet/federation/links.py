@@ -37,6 +37,12 @@ RESTART_EVERY_S = 30.0
 # every second kept their servers and the hub busy for nothing (issue 33). Anything to do (a
 # source missing, an origin silent, a copy behind or moving) brings it back to every second.
 STEADY_MAX_S = 8.0
+# While steady, a look is the region's own server's word on each source (one local request):
+# NATS hears from every source's consumer at least once a second (its heartbeat), so a source
+# heard from within STALL_S, with nothing left to copy (lag 0) and no error, needs nothing
+# from the keeper. Asking every origin across the hub (nine requests a look in a network of
+# ten) is then done at least this often, for what the local word could miss.
+ORIGINS_EVERY_S = 60.0
 
 
 def source_of(origin: str, region: str) -> StreamSource:
@@ -117,6 +123,8 @@ class LinkKeeper:
         # Whether the last look found every source in, every origin answering, every copy
         # complete and nothing moving: the next look may then wait longer.
         self.steady = False
+        # When the keeper last asked the origins (monotonic).
+        self.origins_asked = -ORIGINS_EVERY_S
 
     def start(self) -> None:
         if self.others:
@@ -132,9 +140,15 @@ class LinkKeeper:
         wait_s = self.interval_s
         while True:
             try:
-                missing = await self.add_answering_sources()
-                restarted = await self.restart_stalled_sources()
-                self.steady = self.steady and not missing and not restarted
+                if self.steady and time.monotonic() - self.origins_asked < ORIGINS_EVERY_S:
+                    self.steady = await self.sources_heard_from()
+                else:
+                    self.steady = False
+                if not self.steady:  # ask the origins across the hub
+                    self.origins_asked = time.monotonic()
+                    missing = await self.add_answering_sources()
+                    restarted = await self.restart_stalled_sources()
+                    self.steady = self.steady and not missing and not restarted
             except (TimeoutError, nats.errors.Error) as exc:
                 # The local server restarting, or the hub away: try again.
                 self.log.warning("link_keeper_failed", error=f"{type(exc).__name__}: {exc}")
@@ -150,6 +164,20 @@ class LinkKeeper:
 
     async def _network(self) -> Any:
         return await ensure_network_stream(self.nc.jetstream(), self.region)
+
+    async def sources_heard_from(self) -> bool:
+        """Whether this region's server has every other region's source, each heard from
+        within STALL_S, with nothing left to copy and no error: the local word, no request
+        across the hub."""
+        info = await self._network()
+        heard = {s.name: s for s in info.sources or []}
+        for origin in self.others:
+            source = heard.get(shared_stream(origin))
+            if source is None or source.error or source.lag or source.active is None:
+                return False
+            if source.active > STALL_S * 1e9:  # nanoseconds since NATS last heard from it
+                return False
+        return True
 
     async def add_answering_sources(self) -> list[str]:
         """Add the sources that answer now; answer the regions still missing."""
