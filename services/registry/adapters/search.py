@@ -36,7 +36,9 @@ from .sme_index import PROJECTION, SmeIndex
 # How long a feed number whose entry is missing (its writer between the counter and the entry,
 # or died there) is waited for before the index goes past it.
 GAP_WAIT_S = 5.0
-LOAD_BATCH = 2_000
+# SMEs read at start per request: nx-27017 serves one request at a time, and the others (the
+# registry's writes) go between two batches (the batch's size changes the whole read little).
+LOAD_BATCH = 500
 
 log = logs.get(component="sme_search")
 
