@@ -16,6 +16,11 @@ records were written, so an entry read means its records are there; a number who
 not there yet (its writer between the two writes, or died there) is waited for a while and
 then passed (search.py).
 
+A write whose entry fails (the database away, the driver cancelling) is answered all the same
+and its SMEs go into the next entry, tried again until one is written; only a process that
+dies between a write and its entry leaves the others without it, until their next start or
+the SME's next change.
+
 Writes that arrive together share one entry (two database operations, the counter and the
 entry, for all of them: a batch of 50 registrations costs 0.04 operations per SME)."""
 
@@ -37,6 +42,8 @@ _COUNTER_ID = "smes"
 FEED_KEPT = 20_000
 TRIM_EVERY = 1_000
 READ_CHUNK = 500
+RETRY_S = 0.5
+RETRY_MAX_S = 5.0
 
 
 class ChangeFeed:
@@ -50,9 +57,9 @@ class ChangeFeed:
         self._writer: asyncio.Task[None] | None = None
 
     async def record(self, sme_ids: Iterable[str]) -> None:
-        """These SMEs were just written: returns once their entry is in the feed (or raises
-        why it could not be written: the write stands, and the other instances find it at
-        their next start or the SME's next change)."""
+        """These SMEs were just written: returns once their entry is in the feed, or raises why
+        it could not be written yet (the write stands; its SMEs go into a later entry, tried
+        again until one is written)."""
         ids = set(sme_ids)
         if not ids:
             return
@@ -64,7 +71,8 @@ class ChangeFeed:
         await done
 
     async def _write(self) -> None:
-        while self._waiting:
+        failures = 0
+        while self._waiting or self._ids:
             ids, self._ids = self._ids, set()
             waiting, self._waiting = self._waiting, []
             error: Exception | None = None
@@ -76,8 +84,13 @@ class ChangeFeed:
                 if number % TRIM_EVERY == 0 and number > FEED_KEPT:
                     old = range(number - FEED_KEPT - TRIM_EVERY, number - FEED_KEPT)
                     await self.entries.delete_many({"_id": {"$in": list(old)}})
+                failures = 0
             except Exception as exc:  # each caller hears why its entry was not written
                 error = exc
+                # Its SMEs go into the next entry, written after a pause (the database may be
+                # away: up to RETRY_MAX_S between tries while it is).
+                self._ids |= ids
+                failures += 1
             for done in waiting:
                 if done.done():  # its caller gave up: nobody left to tell
                     continue
@@ -85,6 +98,8 @@ class ChangeFeed:
                     done.set_result(None)
                 else:
                     done.set_exception(error)
+            if error is not None:
+                await asyncio.sleep(min(RETRY_S * 2 ** (failures - 1), RETRY_MAX_S))
 
     async def _next_number(self) -> int:
         counter = await self.counter.find_one_and_update(

@@ -75,8 +75,8 @@ class SmeSearch:
 
     async def changed(self, sme_ids: list[str]) -> None:
         """Tells the other instances, through the feed, that these SMEs were written. A
-        failure is logged, not raised: the write stands, and the others find it at their
-        next start or the SME's next change."""
+        failure is logged, not raised: the write stands, and the feed writes its SMEs into a
+        later entry (changes.py)."""
         try:
             await self.feed.record(sme_ids)
         except Exception as exc:

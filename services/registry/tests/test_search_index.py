@@ -18,8 +18,8 @@ from contracts import registry as c
 from mapnet.runtime import mongo
 from mapnet.runtime.bus import BusClient
 from mapnet.runtime.mongo import Database
+from services.registry.adapters import changes, sme_index
 from services.registry.adapters import search as search_module
-from services.registry.adapters import sme_index
 from services.registry.adapters.repository import COLLECTION, SmeRepository, _state
 from services.registry.adapters.search import SmeSearch, search_database
 from services.registry.domain.model import Sme
@@ -303,3 +303,31 @@ async def test_a_feed_number_without_its_entry_is_waited_for_then_passed(
     await reader.search(c.SearchSmes())  # the gap seen again after the wait
     await reader.search(c.SearchSmes())
     assert reader.upto == 2 and not reader.applied
+
+
+async def test_smes_whose_feed_entry_failed_go_into_a_later_one(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The feed's write fails once (the database away a moment): the registration stands and
+    its SME reaches the other instances' indexes through the entry written after the pause."""
+    monkeypatch.setattr(changes, "RETRY_S", 0.1)
+    writer = SmeSearch(db, COLLECTION)
+    repo = SmeRepository(db, writer)
+    await repo.create_indexes()
+    reader = SmeSearch(db, COLLECTION)
+    await reader.start()
+    await reader.loaded()
+    take_number = writer.feed._next_number
+    failed: list[int] = []
+
+    async def away_once() -> int:
+        if not failed:
+            failed.append(1)
+            raise ConnectionError("the database is away")
+        return await take_number()
+
+    monkeypatch.setattr(writer.feed, "_next_number", away_once)
+    sme = await registered(repo, 1, random.Random(1), START)
+    assert failed and (await reader.search(c.SearchSmes())).items == []
+    await asyncio.sleep(0.3)
+    assert [s.sme_id for s in (await reader.search(c.SearchSmes())).items] == [sme.sme_id]
