@@ -92,6 +92,23 @@ class EventRoutes(Routes):
 
         return register
 
+    def consumes_network_batches(
+        self, op: Operation[In, Any], *, idempotent: bool = False
+    ) -> Callable[[BatchHandler[In]], BatchHandler[In]]:
+        """As ``consumes_batches``, for a shared event of the other regions (as
+        ``consumes_network``). Copies that pile up under load are then written a batch in a few
+        bulk operations, not a few round trips each, one after the other."""
+        self.reads_network = True
+
+        def register(batch_handler: BatchHandler[In]) -> BatchHandler[In]:
+            async def one(event: Envelope[In]) -> None:
+                await batch_handler([event])
+
+            self._consumer(op, batch_handler, network=True, idempotent=idempotent)(one)
+            return batch_handler
+
+        return register
+
     def _consumer(
         self,
         op: Operation[In, Any],

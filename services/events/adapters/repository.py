@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 from pymongo import ASCENDING, UpdateOne
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from contracts import events as c
 from contracts import registry as rg
@@ -230,38 +230,54 @@ class EntryRepository:
         Refused (the consumer dead-letters it) if its id is not its region's id for its
         publisher and their id (entry_id): that is a region squatting another's id, whose copy
         would otherwise be kept first and send the portals' requests about that event to it."""
-        if entry.event_id != entry_id(entry.region, entry.partner_id, entry.external_id):
-            raise Refused(
-                "forbidden",
-                f"entry {entry.event_id} is not {entry.region}'s id for "
-                f"{entry.partner_id}/{entry.external_id}",
-            )
-        gone = await self.gone.find_one({"_id": entry.event_id})
-        if gone and gone["version"] >= entry.version:
-            return
+        await self.put_copies([entry])
+
+    async def put_copies(self, entries: list[c.CalendarEntry]) -> None:
+        """``put_copy`` of each of these entries, in order (refused as a whole if one is, for
+        its consumer to take them one by one). Their tombstones are read in one query and the
+        first versions inserted in one bulk write: a batch of new entries without clusters
+        costs two operations (put_if_newer's update would find nothing first, and a cluster
+        mark of no clusters, read and written, counts nothing: a later version counts from
+        none, as a missing mark says)."""
+        for entry in entries:
+            if entry.event_id != entry_id(entry.region, entry.partner_id, entry.external_id):
+                raise Refused(
+                    "forbidden",
+                    f"entry {entry.event_id} is not {entry.region}'s id for "
+                    f"{entry.partner_id}/{entry.external_id}",
+                )
+        ids = sorted({entry.event_id for entry in entries})
+        gone = {d["_id"]: int(d["version"]) async for d in self.gone.find({"_id": {"$in": ids}})}
+        live = [entry for entry in entries if gone.get(entry.event_id, 0) < entry.version]
         # When the copy arrived: the replication lag an operator (or bench/federation.py) reads.
-        state = _entry_state(Entry.from_view(entry)) | {"copied_at": datetime.now(UTC)}
-        if entry.version == 1:
-            # A first version is new here but for a repeat: one insert (put_if_newer's update
-            # would find nothing first). Its clusters, if it has none, count nothing: no mark
-            # to compare a later version with (one counts from none, as a missing mark says).
+        copied_at = datetime.now(UTC)
+        states = [_entry_state(Entry.from_view(entry)) | {"copied_at": copied_at} for entry in live]
+        # A first version is new here but for a repeat (or another region's entry of that id).
+        firsts = [n for n, entry in enumerate(live) if entry.version == 1]
+        new_here = set(firsts)
+        if firsts:
+            docs = [{"_id": live[n].event_id, **states[n]} for n in firsts]
             try:
-                await self.entries.insert_one({"_id": entry.event_id, **state})
-            except DuplicateKeyError:
-                pass  # a repeat, or another region's entry of that id: as below
-            else:
+                await self.entries.insert_many(docs, ordered=False)
+            except BulkWriteError as exc:
+                errors = exc.details.get("writeErrors", [])
+                if any(err.get("code") != 11000 for err in errors):
+                    raise
+                new_here -= {firsts[err["index"]] for err in errors}
+        for n, (entry, state) in enumerate(zip(live, states, strict=True)):
+            if n in new_here:
                 if state.get("status") != "cancelled" and state.get("clusters"):
                     await self._mark_clusters({"_id": entry.event_id, **state})
-                return
-        await put_if_newer(
-            self.entries,
-            entry.event_id,
-            state,
-            version_field="version",
-            version=entry.version,
-            guard={"region": entry.region},
-        )
-        await self._mark_clusters({"_id": entry.event_id, **state})  # an older one: no-op
+                continue
+            await put_if_newer(
+                self.entries,
+                entry.event_id,
+                state,
+                version_field="version",
+                version=entry.version,
+                guard={"region": entry.region},
+            )
+            await self._mark_clusters({"_id": entry.event_id, **state})  # an older one: no-op
 
     async def drop_copy(self, unshared: c.EntryUnshared) -> None:
         if unshared.region == self.region:

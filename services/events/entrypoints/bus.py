@@ -101,10 +101,11 @@ def _erasures(rt: Runtime, calendar: Calendar) -> None:
 def _network_copies(rt: Runtime, entries: EntryRepository) -> None:
     """The other regions' network entries, kept beside this region's own."""
 
-    # A copy is kept at its newest version: handling it twice changes nothing.
-    @rt.consumes_network(c.ENTRY_SHARED, idempotent=True)
-    async def on_network_entry(event: Envelope[c.CalendarEntry]) -> None:
-        await entries.put_copy(event.data)
+    # A copy is kept at its newest version: handling it twice changes nothing. Copies piling
+    # up under load are written a batch at a time.
+    @rt.consumes_network_batches(c.ENTRY_SHARED, idempotent=True)
+    async def on_network_entries(events: list[Envelope[c.CalendarEntry]]) -> None:
+        await entries.put_copies([event.data for event in events])
 
     @rt.consumes_network(c.ENTRY_UNSHARED)
     async def on_network_entry_unshared(event: Envelope[c.EntryUnshared]) -> None:

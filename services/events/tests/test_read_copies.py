@@ -66,14 +66,26 @@ class Commands(monitoring.CommandListener):
         pass
 
 
-async def test_a_first_version_copied_costs_two_operations(servers: Servers) -> None:
-    """The tombstone looked up and the copy inserted: a first version is new here (the update
-    before the insert, and a cluster mark of no clusters, made five)."""
+def other_entry(external_id: str) -> c.CalendarEntry:
+    entry = helsinki_entry(1, f"entry {external_id}")
+    return entry.model_copy(
+        update={"event_id": entry_id("helsinki", "p", external_id), "external_id": external_id}
+    )
+
+
+async def test_first_versions_copied_cost_two_operations_a_batch(servers: Servers) -> None:
+    """The tombstones looked up and the copies inserted, one operation each for the whole
+    batch: a first version is new here (one copy cost five: the update before the insert,
+    and a cluster mark of no clusters, read and written)."""
     region, commands = unique_region(), Commands()
     db = mongo.database(mongo.client(servers.mongo_url, [commands]), region, "events")
     repo = EntryRepository(db, region)
-    await repo.put_copy(helsinki_entry(1, "first"))
+    await repo.put_copies([helsinki_entry(1, "first"), *(other_entry(f"y{n}") for n in range(4))])
     assert commands.sent == [("find", "gone_entries"), ("insert", "entries")]
+    for n in range(4):
+        assert await repo.require(entry_id("helsinki", "p", f"y{n}"), copy_will_do=True)
+    await repo.put_copies([helsinki_entry(2, "second"), helsinki_entry(1, "first, again")])
+    assert (await repo.require(E1, copy_will_do=True)).data.title == "second"
     await repo.put_copy(helsinki_entry(1, "first, told again"))  # a repeat changes nothing
     await repo.put_copy(helsinki_entry(2, "second"))
     assert (await repo.require(E1, copy_will_do=True)).data.title == "second"

@@ -18,7 +18,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from pymongo import ASCENDING, ReturnDocument
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 
 from contracts.common import SmeRef
 from mapnet.runtime.catch_up import CATCH_UP_S, once_there
@@ -155,17 +155,21 @@ class ReadModel:
         gone = await self.gone.find_one({"_id": sme_key})
         return bool(gone and (gone.get("erased") or gone["version"] >= version))
 
-    async def _put_newer_sme(self, sme_key: str, sme: dict[str, Any]) -> bool:
+    async def _put_newer_sme(
+        self, sme_key: str, sme: dict[str, Any], *, insert_first: bool = True
+    ) -> bool:
         """Store this copy of the SME unless a later version is held; whether it was stored.
         An SME new here (most copies) costs one insert, a newer version one failed insert and
-        a replacement conditional on the version: no read before either."""
+        a replacement conditional on the version: no read before either. ``insert_first``
+        False: it is known to be held (its insert failed), only the replacement is tried."""
         # The id goes into the record too: nx-27017 does not take it from the filter.
         record = {**sme, "_id": sme_key}
-        try:
-            await self.smes.insert_one(record)
-            return True
-        except DuplicateKeyError:
-            pass
+        if insert_first:
+            try:
+                await self.smes.insert_one(record)
+                return True
+            except DuplicateKeyError:
+                pass
         newer = await self.smes.replace_one(
             {"_id": sme_key, "version": {"$lte": sme["version"]}}, record
         )
@@ -193,27 +197,58 @@ class ReadModel:
 
     async def put_shared(self, sme: dict[str, Any], profiles: list[dict[str, Any]]) -> None:
         """Another region's SME as it now shares itself: its data and exactly these profiles."""
-        sme_key = _key_of(sme)
-        if not profiles:
-            # Shared without profiles (most SMEs): the SME stored unless a later version is
-            # held, then whatever profiles an earlier version showed dropped; the search index
-            # is told only if there were some. Three operations, no read of the SME first.
-            if await self._buried(sme_key, sme["version"]) or not await self._put_newer_sme(
-                sme_key, sme
-            ):
-                return
-            dropped = await self.profiles.delete_many({"sme_key": sme_key})
-            if dropped.deleted_count:
-                await self._changed(sme_key=sme_key)
+        await self.put_shared_many([(sme, profiles)])
+
+    async def put_shared_many(
+        self, shared: list[tuple[dict[str, Any], list[dict[str, Any]]]]
+    ) -> None:
+        """Other regions' SMEs as they now share themselves (``put_shared`` of each, in order).
+        Their tombstones are read in one query and the SMEs new here inserted in one bulk
+        write: a batch of SMEs without profiles (most of them) costs two operations.
+
+        The SME record is written before its profiles (and erased after them), so an SME new
+        here has no profiles here yet: none to drop, and the search index is told only of the
+        profiles shown."""
+        keys = [_key_of(sme) for sme, _ in shared]
+        buried = {
+            doc["_id"]: (bool(doc.get("erased")), int(doc["version"]))
+            async for doc in self.gone.find({"_id": {"$in": sorted(set(keys))}})
+        }
+        live = [
+            (sme_key, sme, profiles)
+            for sme_key, (sme, profiles) in zip(keys, shared, strict=True)
+            if not (b := buried.get(sme_key)) or not (b[0] or b[1] >= sme["version"])
+        ]
+        if not live:
             return
-        if await self._stale(sme_key, sme["version"]):
-            return
-        ids = [p["profile_id"] for p in profiles]
-        await self.profiles.delete_many({"sme_key": sme_key, "_id": {"$nin": ids}})
+        records = [{**sme, "_id": sme_key} for sme_key, sme, _ in live]
+        new_here = set(range(len(records)))
+        try:
+            await self.smes.insert_many(records, ordered=False)
+        except BulkWriteError as exc:
+            errors = exc.details.get("writeErrors", [])
+            if any(err.get("code") != 11000 for err in errors):
+                raise
+            new_here -= {err["index"] for err in errors}  # held already: a newer version?
+        for n, (sme_key, sme, profiles) in enumerate(live):
+            held = n not in new_here
+            if held and not await self._put_newer_sme(sme_key, sme, insert_first=False):
+                continue  # an older copy arriving late
+            await self._show_profiles(sme_key, sme, profiles, new_here=n in new_here)
+
+    async def _show_profiles(
+        self, sme_key: str, sme: dict[str, Any], profiles: list[dict[str, Any]], *, new_here: bool
+    ) -> None:
+        """Exactly these profiles of a shared SME whose record was just stored."""
+        dropped = 0
+        if not new_here:
+            ids = [p["profile_id"] for p in profiles]
+            gone = await self.profiles.delete_many({"sme_key": sme_key, "_id": {"$nin": ids}})
+            dropped = gone.deleted_count
         for profile in profiles:
             await self._store_profile(sme, profile)
-        await self._put_newer_sme(sme_key, sme)
-        await self._changed(sme_key=sme_key)
+        if profiles or dropped:  # an SME without profiles is nothing to the search index
+            await self._changed(sme_key=sme_key)
 
     async def unshare_sme(self, ref: SmeRef, version: int) -> None:
         if await self._stale(key(ref), version):

@@ -68,8 +68,15 @@ def build(rt: Runtime) -> None:
         rt.consumes(op)(handle)
     # ... and what the other regions share.
     for op, handle in _network_routes(read_model, erased).items():
-        # A shared SME's copy is kept at its newest version: handling it twice changes nothing.
-        rt.consumes_network(op, idempotent=op is reg.SME_SHARED)(handle)
+        rt.consumes_network(op)(handle)
+
+    # A shared SME's copy is kept at its newest version: handling it twice changes nothing.
+    # Copies piling up under load are written a batch at a time.
+    @rt.consumes_network_batches(reg.SME_SHARED, idempotent=True)
+    async def on_smes_shared(events: list[Envelope[reg.SmeShared]]) -> None:
+        shared = [event.data.model_dump(mode="json") for event in events]
+        await read_model.put_shared_many([(d["sme"], d["profiles"]) for d in shared])
+
     # An erased contact's requests here stay, but no longer say who sent them.
     for route in (rt.consumes, rt.consumes_network):
         route(reg.CONTACT_ERASED)(_contact_erased(rt.audit))
@@ -129,10 +136,6 @@ def _read_model_routes(read_model: ReadModel, erased: Handler) -> dict[Any, Hand
 
 
 def _network_routes(read_model: ReadModel, erased: Handler) -> dict[Any, Handler]:
-    async def on_sme_shared(event: Envelope[reg.SmeShared]) -> None:
-        d = event.data.model_dump(mode="json")
-        await read_model.put_shared(d["sme"], d["profiles"])
-
     async def on_sme_unshared(event: Envelope[reg.SmeUnshared]) -> None:
         ref = SmeRef(sme_id=event.data.sme_id, region=event.data.region)
         await read_model.unshare_sme(ref, event.data.version)
@@ -141,7 +144,6 @@ def _network_routes(read_model: ReadModel, erased: Handler) -> dict[Any, Handler
         await read_model.put_schedule_copy(event.data.model_dump(mode="json"))
 
     return {
-        reg.SME_SHARED: on_sme_shared,
         reg.SME_UNSHARED: on_sme_unshared,
         reg.SME_ERASED: erased,
         c.SCHEDULE_PUBLISHED: on_schedule,

@@ -90,15 +90,22 @@ class Commands(monitoring.CommandListener):
         pass
 
 
-async def test_an_sme_shared_without_profiles_costs_three_operations(servers: Servers) -> None:
-    """Another region's SME without profiles (most of them): the tombstone looked up, the SME
-    inserted, its earlier profiles dropped, and nothing for the search index (it indexes
-    profiles). It cost eight, and three more in each instance's index following a change."""
+async def test_smes_shared_without_profiles_cost_two_operations_a_batch(
+    servers: Servers,
+) -> None:
+    """Other regions' SMEs without profiles (most of them), new here: their tombstones looked
+    up and the SMEs inserted, one operation each for the whole batch, and nothing for the
+    search index (it indexes profiles). One SME cost eight, and three more in each instance's
+    index following a change."""
     commands = Commands()
     db = mongo.database(mongo.client(servers.mongo_url, [commands]), unique_region(), "matching")
     model = ReadModel(db)
-    await model.put_shared(*shared(2))
-    assert commands.sent == [("find", "gone_smes"), ("insert", "smes"), ("delete", "profiles")]
+    others: list[tuple[dict[str, Any], list[dict[str, Any]]]] = [
+        ({**shared(1)[0], "sme_id": f"o{n}", "legal_name": f"o{n}"}, []) for n in range(5)
+    ]
+    await model.put_shared_many([shared(2), *others])
+    assert commands.sent == [("find", "gone_smes"), ("insert", "smes")]
+    assert len(await model.clusters_of([f"berlin:o{n}" for n in range(5)])) == 5
     assert await held(model) == ("v2", [])
     assert await model.version() == 0  # no change for the index to follow
     commands.sent.clear()
@@ -117,3 +124,11 @@ async def test_profiles_dropped_by_a_share_without_profiles_reach_the_index(
     await model.put_shared(*shared(3))
     assert await held(model) == ("v3", [])
     assert await model.version() == told + 1
+
+
+async def test_a_batch_keeps_the_newest_version_of_an_sme_told_twice(servers: Servers) -> None:
+    model = ReadModel(mongo.database(mongo.client(servers.mongo_url), unique_region(), "matching"))
+    await model.put_shared_many([shared(3, "b"), shared(2, "a"), shared(4)])
+    assert await held(model) == ("v4", [])
+    await model.put_shared_many([shared(5, "c"), shared(6, "c", "d")])
+    assert await held(model) == ("v6", ["c", "d"])
