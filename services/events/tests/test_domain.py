@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from contracts import events as c
+from contracts.common import SmeRef
 from contracts.errors import Refused
 from services.events.domain.calendar import Entry
 from services.events.domain.registration import Registration
@@ -167,3 +168,23 @@ def test_a_break_follows_the_slot_it_names_and_lasts_break_minutes() -> None:
     assert starts[6] == "05 09:00" and len(starts) == 12
     longer = setup.model_copy(update={"break_minutes": 60})
     assert longer.slot_time(4)[0].strftime("%H:%M") == "12:00"
+
+
+def test_a_registrations_fact_is_its_view_without_the_person() -> None:
+    """fact() is made from the fields, not from view(): the same, in every state."""
+    sme = SmeRef(region="helsinki", sme_id="s-1")
+    data = c.RegisterParticipant(event_id="e1", person_name="Mari", email="mari@x.ee", sme=sme)
+    reg = Registration("r1", "e1", "tallinn", data, NOW)
+
+    def from_view() -> c.RegistrationFact:
+        person = {"person_name", "email", "language"}
+        return c.RegistrationFact.model_validate(reg.view().model_dump(exclude=person))
+
+    assert reg.fact() == from_view()  # pending: told as waitlisted, as the view says
+    reg.waitlist(3, 2, "t1")
+    assert reg.fact() == from_view()
+    reg.confirm("t2")
+    reg.attended_sessions, reg.completed = [0, 1], True
+    assert reg.fact() == from_view()
+    reg.cancel()
+    assert reg.fact() == from_view()
