@@ -36,10 +36,12 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from pymongo import monitoring
+from pymongo.errors import AutoReconnect
 from stdnum.ee.registrikood import calc_check_digit
 
 from bench.common import REGION, each, embedded_servers, figures
@@ -53,6 +55,7 @@ from mapnet.runtime.settings import Settings
 from services.registry.adapters.repository import COLLECTION as SMES
 from services.registry.adapters.search import SmeSearch
 
+Found = TypeVar("Found")
 COLUMNS = ["legal_name", "registration_number", "country", "nace_codes", "clusters",
            "keywords", "description", "founded_on", "figure_year", "staff_headcount",
            "turnover_eur", "share_with_network"]  # fmt: skip
@@ -241,6 +244,27 @@ async def raw_inserts(mongo_url: str, count: int) -> float:
     return count / (time.perf_counter() - started)
 
 
+async def stored_and_flagged(rt: Runtime) -> tuple[int, int]:
+    """The SMEs stored, and those stored with a near duplicate."""
+    stored = await rt.db.smes.count_documents({})
+    found = rt.db.smes.find({}, {"near_duplicates": 1})
+    return stored, len([d async for d in found if d.get("near_duplicates")])
+
+
+async def again_if_cancelled(read: Callable[[], Awaitable[Found]]) -> Found:
+    """A read of the whole registry, again if the driver cancelled it: on a loaded machine its
+    check of nx-27017 (busy with one request at a time) times out now and then, and it then
+    cancels what is in flight."""
+    for attempt in range(3):
+        try:
+            return await read()
+        except AutoReconnect:
+            if attempt == 2:
+                raise
+            await asyncio.sleep(5)
+    raise AssertionError("unreachable")
+
+
 def per_sme(counts: Counter[str], smes: int) -> float:
     return round(sum(counts.values()) / max(smes, 1), 2)
 
@@ -283,12 +307,10 @@ async def main(smes: int, query_count: int, reimport_rows: int) -> None:
                 await search.loaded()
                 took = await search_times(nats_url, query_count)
                 index_mb = search.index.memory_bytes() / 2**20
+                print(f"{len(took)} searches: p50 {statistics.median(took):.1f} ms, p95 "
+                      f"{sorted(took)[int(len(took) * 0.95) - 1]:.1f} ms", flush=True)  # fmt: skip
                 await index_read_again(rt)
-                stored = await rt.db.smes.count_documents({})
-                flagged = len(
-                    [d async for d in rt.db.smes.find({}, {"near_duplicates": 1})
-                     if d.get("near_duplicates")]
-                )  # fmt: skip
+                stored, flagged = await again_if_cancelled(lambda: stored_and_flagged(rt))
         with embedded_servers() as (_, fresh_mongo_url):
             raw = await raw_inserts(fresh_mongo_url, smes)
     imported_per_s = loaded / import_s
