@@ -243,3 +243,32 @@ async def test_a_region_server_hears_from_every_source_while_linked(net: LocalNe
         await eventually(keeper.sources_heard_from, until=bool, timeout_s=60)
     finally:
         await nc.close()
+
+
+async def test_the_services_on_one_database_client_keep_one_ping_timer(
+    servers: Servers, settings: Settings, region: str
+) -> None:
+    """One task pings for all the services of a process (one client), not a timer each that
+    wakes to share the ping; it ends with the last of them."""
+    pings = Pings()
+    client = mongo.client(servers.mongo_url, event_listeners=[pings])
+
+    def timers() -> set[asyncio.Task[Any]]:
+        return {t for t in asyncio.all_tasks() if "database_ping" in t.get_name()}
+
+    others = timers()  # other tests' services, running in this loop
+    runtimes = [Runtime(region, s, settings, client) for s in ("registry", "events", "matching")]
+    for rt in runtimes:
+        for start in rt.startup:
+            await start()
+    try:
+        await eventually(lambda: _value(pings.sent), until=bool)
+        assert len(timers() - others) == 1, timers() - others
+        assert pings.sent == 1  # one for the three, the next 2 s later
+        assert all([(await rt.health_status()).mongo.ok for rt in runtimes])
+    finally:
+        for rt in runtimes:
+            for stop in rt.shutdown:
+                await stop()
+    assert not timers() - others
+    client.close()

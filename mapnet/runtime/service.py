@@ -53,6 +53,26 @@ _PINGS: weakref.WeakKeyDictionary[Client, tuple[float, asyncio.Future[tuple[bool
 
 
 @dataclass
+class _Pinger:
+    """One task per client pings for every running service on it: seven timers a process,
+    each waking every 2 s to share one ping, were as many wake-ups for nothing (issue 33)."""
+
+    task: asyncio.Task[None] | None = None
+    services: dict[int, Runtime] = field(default_factory=dict)  # by id: a Runtime is unhashable
+
+    async def run(self) -> None:
+        while True:
+            await asyncio.gather(
+                *(rt._check_database() for rt in list(self.services.values())),
+                return_exceptions=True,  # a ping's failure is its answer, never raised
+            )
+            await asyncio.sleep(_PING_EVERY_S)
+
+
+_PINGERS: weakref.WeakKeyDictionary[Client, _Pinger] = weakref.WeakKeyDictionary()
+
+
+@dataclass
 class Runtime(RequestRoutes, EventRoutes):
     region: str
     service: str
@@ -116,6 +136,26 @@ class Runtime(RequestRoutes, EventRoutes):
         ok, detail = await asyncio.shield(sent[1])  # another service's wait may end first
         self._last_ping = {"ok": ok, "detail": detail, "at": time.monotonic()}
 
+    async def _join_pinger(self) -> None:
+        pinger = _PINGERS.setdefault(self.mongo, _Pinger())
+        pinger.services[id(self)] = self
+        if (
+            pinger.task is None
+            or pinger.task.done()
+            or pinger.task.get_loop() is not asyncio.get_running_loop()  # a test's earlier loop
+        ):
+            pinger.task = asyncio.create_task(pinger.run(), name="database_ping")
+
+    async def _leave_pinger(self) -> None:
+        pinger = _PINGERS.get(self.mongo)
+        if pinger is None or pinger.services.pop(id(self), None) is None or pinger.services:
+            return
+        if pinger.task is not None:  # the last service on the client: its pings end
+            pinger.task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await pinger.task
+            pinger.task = None
+
     async def health_status(self) -> HealthStatus:
         """The service's health as its health query and the process's /readyz give it: the
         database from the last background ping (never queued behind a long read of the
@@ -140,7 +180,8 @@ class Runtime(RequestRoutes, EventRoutes):
 
     def _health(self) -> None:
         op = health_query(self.service)
-        self.every(_PING_EVERY_S, self._check_database, "database_ping")
+        self.startup.append(self._join_pinger)
+        self.shutdown.insert(0, self._leave_pinger)
 
         async def health(msg: Any = None) -> bytes:
             status = await self.health_status()
