@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import uuid
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,7 @@ from mapnet.ops.servers import free_port, logged_in_url, nats_server, start_and_
 from mapnet.runner import Assembly
 from mapnet.runtime import compat, mongo
 from mapnet.runtime.codec import encode
+from mapnet.runtime.compat import LONG_POLL_ALONE_S, LONG_POLL_S, long_poll_s
 from mapnet.runtime.service import Runtime
 from mapnet.runtime.settings import Settings
 from tests.fixtures import Servers
@@ -169,11 +171,11 @@ async def test_a_batch_is_handed_on_without_waiting_for_it_to_fill(servers: Serv
 async def test_a_waiting_consumer_asks_again_once_its_restarted_server_is_back(
     servers: Servers, region: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """An idle consumer's pull request waits on the server (compat.LONG_POLL_S, 60 s here, to
-    tell); a server that restarts has forgotten it. Once reconnected the consumer asks again at
-    once (the broker's reconnected_cb), and an event published then is handled in seconds,
-    not after the rest of the wait."""
-    monkeypatch.setattr("mapnet.runtime.subscriptions.LONG_POLL_S", 60.0)
+    """An idle consumer's pull request waits on the server (compat.LONG_POLL_ALONE_S on a
+    server alone, 60 s here, to tell); a server that restarts has forgotten it. Once
+    reconnected the consumer asks again at once (the broker's reconnected_cb), and an event
+    published then is handled in seconds, not after the rest of the wait."""
+    monkeypatch.setattr("mapnet.runtime.compat.LONG_POLL_ALONE_S", 60.0)
     port = free_port()
     server = nats_server(region, port, tmp_path, any_region=True)
     start_and_wait(server, port)
@@ -212,7 +214,9 @@ async def test_an_idle_consumer_waits_on_the_server_instead_of_polling(
 ) -> None:
     """While nothing happens, a consumer's pull request waits on the server (compat.py): over
     3 s the consumer asks at most once or twice (it asked every 0.2 s, fifteen times, and so
-    did each of a region's 35 consumers: most of an idle region's CPU)."""
+    did each of a region's 35 consumers: most of an idle region's CPU). On a server alone (the
+    suite's) the request waits the long time, LONG_POLL_ALONE_S: no leader can move away from
+    it while the connection stays."""
     rt = Runtime(region, "matching", settings, mongo.client(settings.mongo_url or ""))
 
     @rt.consumes(SME_REGISTERED)
@@ -222,9 +226,11 @@ async def test_an_idle_consumer_waits_on_the_server_instead_of_polling(
     (consumed,) = rt.consumed
     watcher = await nats.connect(servers.nats_url)
     asked: list[bytes] = []
+    every: list[bytes] = []
 
     async def pulled(msg: Any) -> None:
         asked.append(msg.data)
+        every.append(msg.data)
 
     try:
         await watcher.subscribe(f"$JS.API.CONSUMER.MSG.NEXT.*.{consumed.durable}", cb=pulled)
@@ -235,6 +241,13 @@ async def test_an_idle_consumer_waits_on_the_server_instead_of_polling(
     finally:
         await watcher.close()
     assert len(asked) <= 2, asked
+    waits = [json.loads(request)["expires"] / 1e9 for request in every]
+    assert waits and all(LONG_POLL_S < wait <= LONG_POLL_ALONE_S for wait in waits)
+
+
+def test_only_a_server_of_a_cluster_gets_the_short_wait() -> None:
+    assert long_poll_s({"server_id": "x", "cluster": "tallinn"}) == LONG_POLL_S
+    assert long_poll_s({"server_id": "x"}) == long_poll_s({"cluster": ""}) == LONG_POLL_ALONE_S
 
 
 async def test_a_batch_worked_through_past_the_ack_wait_is_not_delivered_again(

@@ -153,7 +153,8 @@ class EventRoutes(Routes):
                 decoder=undecoded,
                 # A batch handler writes a whole batch in a few bulk operations: the bigger
                 # the batch, the fewer round trips per event. An idle consumer waits on the
-                # server (compat.py), answered by the first message that comes.
+                # server (compat.py, which sets the wait per server: this one is not used),
+                # answered by the first message that comes.
                 pull_sub=PullSub(
                     batch_size=64 if batch_handler is None else 256,
                     timeout=LONG_POLL_S,
