@@ -11,7 +11,10 @@ for --cut-s seconds.
 
 Lag of an entry: from its commit in the origin region (updated_at) to the moment its copy was
 written into the read model of the farthest other region (copied_at), over the entries
-published before the cut (after it, they queue behind the catch-up). A copy (an entry in the
+published before the cut (after it, they queue behind the catch-up), and not in its last
+CUT_MARGIN_S: one still on its way to the region about to be cut waits out the cut, which is
+what catchup_s measures (ten regions with a steady lag of 2.8 s: p99 73 s, the cut's 60 s
+and its catch-up, measured on the entries of the last seconds before it). A copy (an entry in the
 events service's calendar, an SME in matching's read model) still missing 300 s after healing
 fails the run. catchup_s: from healing
 until every region holds a copy of everything the others published. ``duplicated``: copies the
@@ -52,6 +55,8 @@ from mapnet.runtime import logs, mongo
 from mapnet.runtime.bus import BusClient
 from mapnet.runtime.subscriptions import PROCESSED
 
+# Entries published this long before the cut are left out of the lag (see the docstring).
+CUT_MARGIN_S = 5.0
 NUMBERS = iter(range(16000000, 16999999, 7))
 
 
@@ -216,7 +221,8 @@ async def main(
     idle_only: bool = False,
 ) -> None:
     logs.configure("WARNING")
-    with tempfile.TemporaryDirectory(prefix="mapnet-network-") as tmp:
+    # A NATS store may still be written while the directory goes: not worth the run's figures.
+    with tempfile.TemporaryDirectory(prefix="mapnet-network-", ignore_cleanup_errors=True) as tmp:
         started = time.perf_counter()
         async with LocalNetwork(Path(tmp), regions, services, in_process=False) as net:
             print(f"{len(regions)} regions up in {time.perf_counter() - started:.0f} s; "
@@ -239,7 +245,9 @@ async def main(
             )
 
             async def fault() -> float:
-                await asyncio.sleep(cut_after)
+                await asyncio.sleep(max(0.0, cut_after - CUT_MARGIN_S))
+                load.phase = "just before"
+                await asyncio.sleep(min(cut_after, CUT_MARGIN_S))
                 await net.cut(regions[0])
                 load.phase = "during"
                 await asyncio.sleep(cut_s)
