@@ -19,14 +19,16 @@ over what it holds), so a long wait costs no latency. The 0.2 s fetches before c
 35 consumers some 350 requests and answers a second while nothing happened: most of an idle
 region's CPU (issue 33). A pull request waiting on a server the connection has lost is gone
 with it: ``fetch_again`` (the broker's ``reconnected_cb``) ends the waiting fetches at once, so
-that consumers do not sit out the rest of their wait after a server restart. On a server of a
-cluster a waiting pull request can also be lost while the connection stays (the consumer's
-leader moves to another server): there the wait is ``LONG_POLL_S``, so that such a consumer sits
-out 5 s at most. On a server alone nothing but the connection can lose it, so the wait is
-``LONG_POLL_ALONE_S``: a region's 35 idle consumers asked seven times a second at 5 s, half an
-idle region's CPU in its services and a tenth of its NATS server's (issue 33, ten regions idle:
-services 15.9 % of one core at 5 s, 7.3 % at 30 s). The server says which it is in its INFO
-(``cluster``, a cluster's name), read at each fetch, as a reconnect may reach another server.
+that consumers do not sit out the rest of their wait after a server restart. In a region whose
+streams are kept on several servers (``MAPNET_STREAM_REPLICAS`` above 1: a cluster), a waiting
+pull request can also be lost while the connection stays (the consumer's leader moves to
+another server): there the wait is ``LONG_POLL_S``, so that such a consumer sits out 5 s at
+most. With one replica the consumer's leader cannot move, and nothing but the connection can
+lose the request, so the wait is ``LONG_POLL_ALONE_S``: a region's 35 idle consumers asked
+seven times a second at 5 s, half an idle region's CPU in its services and a tenth of its NATS
+server's (issue 33, ten regions idle: services 15.9 % of one core at 5 s, 7.3 % at 30 s). (The
+server's INFO cannot tell: a server alone that links to the hub as a leaf node names a cluster
+too, and a cluster's servers do not advertise each other to clients here.)
 
 fast-depends 3.0 runs a custom field's ``use`` in a worker thread when it is not a coroutine
 function, and FastStream's ``Context`` has a plain ``use``: every message a handler takes
@@ -44,11 +46,13 @@ from faststream.nats.subscriber.usecases.stream_pull_subscriber import BatchPull
 from nats.errors import ConnectionClosedError
 from nats.js.errors import ServiceUnavailableError
 
+from mapnet.runtime.bus import stream_replicas
+
 _consume_pull = BatchPullStreamSubscriber._consume_pull
 
 
-# How long an idle consumer's pull request waits on the server for a first message: on a server
-# of a cluster, and on a server alone (see the module's docstring).
+# How long an idle consumer's pull request waits on the server for a first message: with its
+# stream kept on several servers, and on one (see the module's docstring).
 LONG_POLL_S = 5.0
 LONG_POLL_ALONE_S = 30.0
 # After the connection was closed or JetStream did not answer: a pause before fetching again.
@@ -64,15 +68,15 @@ async def fetch_again() -> None:
         fetch.cancel()
 
 
-def long_poll_s(server_info: dict[str, Any]) -> float:
-    """How long a pull request may wait on the server this INFO describes."""
-    return LONG_POLL_S if server_info.get("cluster") else LONG_POLL_ALONE_S
+def long_poll_s(replicas: int) -> float:
+    """How long a pull request may wait on the server for a consumer kept on ``replicas``."""
+    return LONG_POLL_S if replicas > 1 else LONG_POLL_ALONE_S
 
 
 async def _take_what_is_there(self: Any) -> None:
     assert self.subscription, "the subscription is made before its loop starts"
+    wait_s = long_poll_s(stream_replicas())  # consumers keep as many as their stream
     while self.running:
-        wait_s = long_poll_s(self.subscription._nc._server_info)
         fetch = asyncio.ensure_future(
             self.subscription.fetch(batch=self.pull_sub.batch_size, timeout=wait_s)
         )
