@@ -122,6 +122,27 @@ async def test_a_repeat_gets_its_first_answer_and_other_content_is_id_reused(
     assert list(await statuses(db, event_id)) == ["Person 0"]
 
 
+async def test_a_repeat_of_a_refused_registration_is_decided_again(db: Database) -> None:
+    """What the README says: a refusal stores nothing, so its repeat is decided on the state as
+    it is then (here: the person's earlier registration, which made it a duplicate, was
+    cancelled meanwhile, and the repeat registers)."""
+    cal, event_id = await opened(db, seats=2)
+    first = await cal.register_participant(
+        make_envelope(c.REGISTER_PARTICIPANT, person(event_id, 0), region=REGION, source="test")
+    )
+    again = make_envelope(c.REGISTER_PARTICIPANT, person(event_id, 0), region=REGION,
+                          source="test", id="again")  # fmt: skip
+    with pytest.raises(Refused) as refused:
+        await cal.register_participant(again)
+    assert refused.value.code == "duplicate"
+    rid = json.loads(first.envelope)["data"]["registration_id"]
+    await cal.cancel_registration(
+        cmd(c.CANCEL_REGISTRATION, c.CancelRegistration(registration_id=rid))
+    )
+    repeated = json.loads((await cal.register_participant(again)).envelope)
+    assert repeated["data"]["registration_id"] != rid
+
+
 @pytest.mark.usefixtures("region_app")
 async def test_on_the_bus_a_registration_is_answered_again_without_the_reply_cache(
     client: BusClient, region: str, servers: Servers
