@@ -121,6 +121,9 @@ class InMemorySmes:
         self.erased.add(sme_id)
         self.outbox.setdefault(sme_id, []).extend(events)
 
+    async def told_again(self, sme_ids: list[str]) -> None:
+        """No search index to tell here."""
+
     def _store(self, sme: Sme, events: Sequence[Envelope[Any]]) -> None:
         self.records[sme.sme_id] = copy.deepcopy(sme)
         self.outbox.setdefault(sme.sme_id, []).extend(events)

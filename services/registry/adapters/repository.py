@@ -36,6 +36,7 @@ from ..domain.model import Sme, name_key
 from ..domain.nace import ancestors
 from ..domain.terms import search_terms
 from ..service_layer.ports import FirstAnswer, NameTaken, NewSme, Registration
+from .sme_index import PROJECTION
 
 if TYPE_CHECKING:
     from .search import SmeSearch
@@ -302,7 +303,10 @@ class SmeRepository:
         except DuplicateKeyError as exc:
             if claim_name and _names(exc, NAME_CLAIM):
                 raise NameTaken(state["name_key"]) from exc
-            raise await self._duplicate(sme) from exc
+            refused = await self._duplicate(sme)
+            if refused.details.get("existing_sme_id") == sme.sme_id:
+                await self.told_again([sme.sme_id])
+            raise refused from exc
         await self._written([record])
         await self._count([], sme.data.clusters)
 
@@ -351,8 +355,23 @@ class SmeRepository:
             else:
                 outcomes.append(await self._duplicate(item.sme))
         await self._written([r for r, e in zip(records, outcomes, strict=True) if e is None])
+        await self.told_again([
+            item.sme.sme_id for item, e in zip(new, outcomes, strict=True)
+            if isinstance(e, Refused) and e.details.get("existing_sme_id") == item.sme.sme_id
+        ])  # fmt: skip
         await self._counts.add(counted)
         return outcomes
+
+    async def told_again(self, sme_ids: list[str]) -> None:
+        """SMEs a repeated command met again (a registration answered from its first answer,
+        an erasure of a tombstone): as they are now, into this process's index and the feed
+        once more, for a writer that died between its write and its feed entry."""
+        if self.search is None or not sme_ids:
+            return
+        found = [doc async for doc in self.smes.find({"_id": {"$in": sme_ids}}, PROJECTION)]
+        for doc in found:
+            self.search.written(doc)  # (a tombstone: out of the index)
+        await self.search.changed([doc["_id"] for doc in found])
 
     async def registrations(self, sme_ids: Sequence[str]) -> dict[str, Registration]:
         """What the commands that registered these SMEs sent (their digests), and the near

@@ -36,6 +36,9 @@ from .sme_index import PROJECTION, SmeIndex
 # How long a feed number whose entry is missing (its writer between the counter and the entry,
 # or died there) is waited for before the index goes past it.
 GAP_WAIT_S = 5.0
+# A number passed after GAP_WAIT_S is still looked for this long (its writer may only be slow:
+# nx-27017 serves one request at a time), so that its entry is read when it comes.
+LATE_KEEP_S = 600.0
 # SMEs read at start per request: nx-27017 serves one request at a time, and the others (the
 # registry's writes) go between two batches (the batch's size changes the whole read little).
 LOAD_BATCH = 500
@@ -56,6 +59,8 @@ class SmeSearch:
         self.upto = 0
         self.applied: set[int] = set()
         self._missing_since: dict[int, float] = {}
+        # Numbers passed without their entry, and when: still looked for (LATE_KEEP_S).
+        self._late: dict[int, float] = {}
         self._asked = self._followed = 0
         self._following = asyncio.Lock()
         self._loading: asyncio.Task[None] | None = None
@@ -154,7 +159,9 @@ class SmeSearch:
 
     async def _follow(self) -> None:
         last = await self.feed.last()
-        if last <= self.upto:
+        now = time.monotonic()
+        self._late = {n: at for n, at in self._late.items() if now - at < LATE_KEEP_S}
+        if last <= self.upto and not self._late:
             return
         if last - self.upto > FEED_KEPT:
             # Too far behind for the feed: everything again (rare: a long-stopped instance).
@@ -163,21 +170,25 @@ class SmeSearch:
             await self.loaded()
             return
         numbers = [n for n in range(self.upto + 1, last + 1) if n not in self.applied]
-        entries = await self.feed.read(numbers)
+        entries = await self.feed.read(numbers + sorted(self._late))
         ids = sorted({sme_id for entry in entries for sme_id in entry.get("ids", [])})
         for start in range(0, len(ids), READ_CHUNK):
             chunk = ids[start : start + READ_CHUNK]
             async for doc in self.smes.find({"_id": {"$in": chunk}}, PROJECTION):
                 self.index.put(doc)
         found = {int(entry["_id"]) for entry in entries}
-        now = time.monotonic()
+        for number in found & self._late.keys():
+            del self._late[number]  # came late: read now
         for number in numbers:
             if number in found:
                 self.applied.add(number)
                 self._missing_since.pop(number, None)
             elif now - self._missing_since.setdefault(number, now) > GAP_WAIT_S:
-                self.applied.add(number)  # its writer died between the counter and the entry
+                # Its writer died between the counter and the entry, or is slow: passed, and
+                # still looked for a while.
+                self.applied.add(number)
                 self._missing_since.pop(number, None)
+                self._late[number] = now
         self._advance()
 
     def _advance(self) -> None:

@@ -293,7 +293,12 @@ class Registry:
 
     async def erase_sme(self, cmd: Envelope[c.EraseSme]) -> c.Accepted:
         check_may_change(cmd.actor, cmd.data.sme_id, self.region)
-        sme = await self.repo.require(cmd.data.sme_id)
+        try:
+            sme = await self.repo.require(cmd.data.sme_id)
+        except Refused as refused:
+            if refused.code == "not_found":  # erased before? told again (a lost feed entry)
+                await self.repo.told_again([cmd.data.sme_id])
+            raise
         sme.erase(self.now())
         await self.uow.save(
             sme, cmd, collection=self.repo.name, key=sme.sme_id,

@@ -96,6 +96,9 @@ class SmeStore(Protocol):
 
     async def erase(self, sme_id: str, events: Sequence[Envelope[Any]]) -> None: ...
 
+    async def told_again(self, sme_ids: list[str]) -> None:
+        """SMEs a repeated command met again: told to the search indexes once more."""
+
 
 class StoryStore(Protocol):
     name: str
