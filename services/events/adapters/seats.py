@@ -224,6 +224,14 @@ class SeatBook:
             {"_id": event_id}, {"$setOnInsert": {**_EMPTY_BOOK, **stamp}}, upsert=True
         )
 
+    async def stamp_if_behind(
+        self, event_id: str, capacity: int | None, entry_version: int
+    ) -> None:
+        """``open`` unless the book is stamped with this entry version already (one read)."""
+        found = await self.books.find_one({"_id": event_id}, {"entry_version": 1})
+        if found is None or found.get("entry_version") != entry_version:
+            await self.open(event_id, capacity, entry_version)
+
     async def book(self, event_id: str) -> dict[str, Any]:
         book = await self.books.find_one({"_id": event_id})
         if book is None:  # an entry published by a version that kept no book

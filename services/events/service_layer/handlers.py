@@ -108,6 +108,9 @@ class Calendar:
             previous = await self.entries.get(event_id)
             entry = Entry.publish(event_id, self.region, d, previous, self.now())
             if entry is previous:
+                # (A repeat after a failure between the entry's write and the book's stamp:
+                # the stamp is what stops the other instances' cached entries.)
+                await self.seats.stamp_if_behind(event_id, entry.capacity, entry.version)
                 return entry.view()
             expected = previous.version if previous else None
             try:
@@ -141,6 +144,8 @@ class Calendar:
             # Registrations checked against the entry before take no seat now (SeatBook.claim).
             self._registering.pop(entry.event_id, None)
             await self.seats.open(entry.event_id, entry.capacity, entry.version)
+        else:  # cancelled before: a repeat after a failure before the stamp stamps it now
+            await self.seats.stamp_if_behind(entry.event_id, entry.capacity, entry.version)
         return entry.view()
 
     async def get_event(self, query: Envelope[c.GetEvent]) -> c.EventDetails:
