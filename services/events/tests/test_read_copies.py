@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from pymongo import monitoring
@@ -73,15 +74,17 @@ def other_entry(external_id: str) -> c.CalendarEntry:
     )
 
 
-async def test_first_versions_copied_cost_two_operations_a_batch(servers: Servers) -> None:
-    """The tombstones looked up and the copies inserted, one operation each for the whole
-    batch: a first version is new here (one copy cost five: the update before the insert,
-    and a cluster mark of no clusters, read and written)."""
+async def test_first_versions_copied_cost_three_operations_a_batch(servers: Servers) -> None:
+    """The tombstones looked up, the copies inserted and the tombstones looked up again (an
+    unsharing handled meanwhile), one operation each for the whole batch: a first version is
+    new here (one copy cost five: the update before the insert, and a cluster mark of no
+    clusters, read and written)."""
     region, commands = unique_region(), Commands()
     db = mongo.database(mongo.client(servers.mongo_url, [commands]), region, "events")
     repo = EntryRepository(db, region)
     await repo.put_copies([helsinki_entry(1, "first"), *(other_entry(f"y{n}") for n in range(4))])
-    assert commands.sent == [("find", "gone_entries"), ("insert", "entries")]
+    assert commands.sent == [("find", "gone_entries"), ("insert", "entries"),
+                             ("find", "gone_entries")]  # fmt: skip
     for n in range(4):
         assert await repo.require(entry_id("helsinki", "p", f"y{n}"), copy_will_do=True)
     await repo.put_copies([helsinki_entry(2, "second"), helsinki_entry(1, "first, again")])
@@ -91,3 +94,30 @@ async def test_first_versions_copied_cost_two_operations_a_batch(servers: Server
     assert (await repo.require(E1, copy_will_do=True)).data.title == "second"
     await repo.put_copy(helsinki_entry(1, "first, late"))
     assert (await repo.require(E1, copy_will_do=True)).data.title == "second"
+
+
+async def test_an_unsharing_handled_while_a_batch_of_copies_is_written_is_not_undone(
+    servers: Servers,
+) -> None:
+    """The batch reads the tombstones once, then writes; the unsharing's own consumer drops
+    the entry after that read: the batch's look at the tombstones after its writes takes the
+    copy out again (without it, the region-only entry stayed in this region's calendar)."""
+    repo = EntryRepository(
+        mongo.database(mongo.client(servers.mongo_url), unique_region(), "events"), "here"
+    )
+    real = repo.entries
+
+    class UnsharedMeanwhile:
+        def __getattr__(self, name: str) -> Any:
+            return getattr(real, name)
+
+        async def insert_many(self, docs: Any, **kwargs: Any) -> Any:
+            await repo.drop_copy(c.EntryUnshared(event_id=E1, region="helsinki", version=1))
+            return await real.insert_many(docs, **kwargs)
+
+    repo.entries = UnsharedMeanwhile()  # type: ignore[assignment]
+    await repo.put_copies([helsinki_entry(1, "first"), other_entry("y0")])
+    repo.entries = real
+    with pytest.raises(Refused):
+        await repo.require(E1, copy_will_do=True)
+    assert await repo.require(entry_id("helsinki", "p", "y0"), copy_will_do=True)

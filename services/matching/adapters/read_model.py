@@ -235,6 +235,15 @@ class ReadModel:
             if held and not await self._put_newer_sme(sme_key, sme, insert_first=False):
                 continue  # an older copy arriving late
             await self._show_profiles(sme_key, sme, profiles, new_here=n in new_here)
+        # An erasure or an unsharing handled meanwhile by its own consumer may have come
+        # between the tombstones' read and these writes: what a tombstone read now covers is
+        # taken out again (its own deletes, if later, take out the rest).
+        async for doc in self.gone.find({"_id": {"$in": sorted({k for k, _, _ in live})}}):
+            versions = [sme["version"] for k, sme, _ in live if k == doc["_id"]]
+            if doc.get("erased") or doc["version"] >= max(versions):
+                await self.profiles.delete_many({"sme_key": doc["_id"]})
+                await self.smes.delete_one({"_id": doc["_id"], "version": {"$lte": max(versions)}})
+                await self._changed(sme_key=doc["_id"])
 
     async def _show_profiles(
         self, sme_key: str, sme: dict[str, Any], profiles: list[dict[str, Any]], *, new_here: bool

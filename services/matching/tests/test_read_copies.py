@@ -104,7 +104,8 @@ async def test_smes_shared_without_profiles_cost_two_operations_a_batch(
         ({**shared(1)[0], "sme_id": f"o{n}", "legal_name": f"o{n}"}, []) for n in range(5)
     ]
     await model.put_shared_many([shared(2), *others])
-    assert commands.sent == [("find", "gone_smes"), ("insert", "smes")]
+    # (and the tombstones looked up again: an erasure handled meanwhile is not undone)
+    assert commands.sent == [("find", "gone_smes"), ("insert", "smes"), ("find", "gone_smes")]
     assert len(await model.clusters_of([f"berlin:o{n}" for n in range(5)])) == 5
     assert await held(model) == ("v2", [])
     assert await model.version() == 0  # no change for the index to follow
