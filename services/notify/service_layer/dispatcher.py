@@ -172,12 +172,14 @@ class Dispatcher:
         of the log a second in every idle region (issue 33)."""
         while True:
             docs: list[dict[str, Any]] = []
+            # Cleared before the claim, not after: a retry scheduled while the claim reads the
+            # log may be too late for it, and must bring the next scan at once.
+            self._retry_scheduled.clear()
             if self._ready.empty():
                 try:
                     docs = await self.store.claim(self.owner, self.lease_s, most=self.workers)
                 except Exception as exc:  # the database is away: wait, do not spin
                     self.log.warning("delivery_claim_failed", error=str(exc))
-            self._retry_scheduled.clear()  # the claim saw it (or the next one will)
             for doc in docs:
                 self._hand(doc)
             if len(docs) == self.workers:
