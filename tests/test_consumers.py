@@ -248,6 +248,7 @@ async def test_an_idle_consumer_waits_on_the_server_instead_of_polling(
 def test_only_a_consumer_whose_leader_may_move_gets_the_short_wait() -> None:
     assert long_poll_s(3) == long_poll_s(2) == LONG_POLL_S
     assert long_poll_s(1) == LONG_POLL_ALONE_S
+    assert long_poll_s(1, servers=3) == LONG_POLL_S  # a cluster left on one replica
 
 
 async def test_a_batch_worked_through_past_the_ack_wait_is_not_delivered_again(

@@ -68,14 +68,18 @@ async def fetch_again() -> None:
         fetch.cancel()
 
 
-def long_poll_s(replicas: int) -> float:
-    """How long a pull request may wait on the server for a consumer kept on ``replicas``."""
-    return LONG_POLL_S if replicas > 1 else LONG_POLL_ALONE_S
+def long_poll_s(replicas: int, servers: int = 1) -> float:
+    """How long a pull request may wait on the server for a consumer kept on ``replicas``,
+    over a connection given ``servers``: a cluster run with its streams on one replica
+    (``MAPNET_STREAM_REPLICAS`` left unset) still has servers that restart under a connection
+    kept to another, so several servers get the short wait too."""
+    return LONG_POLL_S if replicas > 1 or servers > 1 else LONG_POLL_ALONE_S
 
 
 async def _take_what_is_there(self: Any) -> None:
     assert self.subscription, "the subscription is made before its loop starts"
-    wait_s = long_poll_s(stream_replicas())  # consumers keep as many as their stream
+    # Consumers keep as many replicas as their stream.
+    wait_s = long_poll_s(stream_replicas(), len(self.subscription._nc.servers))
     while self.running:
         fetch = asyncio.ensure_future(
             self.subscription.fetch(batch=self.pull_sub.batch_size, timeout=wait_s)
