@@ -57,7 +57,7 @@ browser:
 TEST_PROCESSES_BY_CORES := import os; cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1; print(min(cores + 2, 4))
 TEST_PROCESSES ?= $(shell $(BIN)/python -c '$(TEST_PROCESSES_BY_CORES)' 2>/dev/null || echo 2)
 pytest: $(STAMP) browser
-	$(BIN)/pytest -q -n $(TEST_PROCESSES) --dist loadfile --durations=15 -m "not slow"
+	$(BIN)/pytest -q -n $(TEST_PROCESSES) --dist loadfile --durations=15
 
 # What `make test` leaves out for time: the whole network of ten regions on this machine.
 # CI runs it after `make test`.
