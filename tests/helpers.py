@@ -7,6 +7,8 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
+from pymongo import monitoring
+
 T = TypeVar("T")
 
 
@@ -99,3 +101,20 @@ async def connect_when_let_in(url: str, **options: Any) -> Any:
                 pass
         await nc.close()
     raise AssertionError("the server never let the new partner in")
+
+
+class CommandsSent(monitoring.CommandListener):
+    """The commands a database client sends, as (name, collection): for counting what an
+    operation costs the one-request-at-a-time database."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, str]] = []
+
+    def started(self, event: monitoring.CommandStartedEvent) -> None:
+        self.sent.append((event.command_name, str(event.command.get(event.command_name))))
+
+    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
+        pass
+
+    def failed(self, event: monitoring.CommandFailedEvent) -> None:
+        pass

@@ -12,7 +12,6 @@ import nats
 import pytest
 from faststream.nats import JStream, NatsBroker, PullSub
 from nats.js.errors import NotFoundError
-from pymongo import monitoring
 
 from contracts.envelope import Envelope
 from contracts.registry import SME_REGISTERED, SmeRegistered
@@ -25,7 +24,7 @@ from mapnet.runtime.compat import LONG_POLL_ALONE_S, LONG_POLL_S, long_poll_s
 from mapnet.runtime.service import Runtime
 from mapnet.runtime.settings import Settings
 from tests.fixtures import Servers
-from tests.helpers import eventually, sme_registered
+from tests.helpers import CommandsSent, eventually, sme_registered
 
 
 def registered(region: str, sme_id: str = "s1") -> Envelope[SmeRegistered]:
@@ -291,7 +290,7 @@ async def test_an_idempotent_handler_skips_the_look_up_and_its_repeats_are_still
     """A consumer whose handler is idempotent by its own write (a read copy at its newest
     version) does not read the log of handled events before each batch; a copy met again is
     handled again (changing nothing) and counted on the log as before."""
-    commands = CommandNames()
+    commands = CommandsSent()
     seen: list[str] = []
     rt = Runtime(region, "matching", settings, mongo.client(settings.mongo_url or "", [commands]))
 
@@ -313,17 +312,3 @@ async def test_an_idempotent_handler_skips_the_look_up_and_its_repeats_are_still
     assert [d["_id"].split(":", 1)[1] for d in entries] == [env.id]
     assert ("find", "processed_events") not in commands.sent
     assert ("insert", "processed_events") in commands.sent
-
-
-class CommandNames(monitoring.CommandListener):
-    def __init__(self) -> None:
-        self.sent: list[tuple[str, str]] = []
-
-    def started(self, event: monitoring.CommandStartedEvent) -> None:
-        self.sent.append((event.command_name, str(event.command.get(event.command_name))))
-
-    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
-        pass
-
-    def failed(self, event: monitoring.CommandFailedEvent) -> None:
-        pass

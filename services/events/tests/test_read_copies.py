@@ -6,7 +6,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from pymongo import monitoring
 
 from contracts import events as c
 from contracts.errors import Refused
@@ -14,6 +13,7 @@ from mapnet.runtime import mongo
 from services.events.adapters.repository import EntryRepository
 from services.events.domain.calendar import Entry, entry_id
 from tests.fixtures import Servers, unique_region
+from tests.helpers import CommandsSent
 
 NOW = datetime(2026, 11, 25, 12, 0, tzinfo=UTC)
 E1 = entry_id("helsinki", "p", "x")  # the only id Helsinki's copy of this entry can have
@@ -51,22 +51,6 @@ async def test_copies_take_only_newer_versions_and_stay_dropped(servers: Servers
     assert (await repo.require(E1, copy_will_do=True)).data.title == "shared again"
 
 
-class Commands(monitoring.CommandListener):
-    """The commands a client sends, by name and collection."""
-
-    def __init__(self) -> None:
-        self.sent: list[tuple[str, str]] = []
-
-    def started(self, event: monitoring.CommandStartedEvent) -> None:
-        self.sent.append((event.command_name, str(event.command.get(event.command_name))))
-
-    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
-        pass
-
-    def failed(self, event: monitoring.CommandFailedEvent) -> None:
-        pass
-
-
 def other_entry(external_id: str) -> c.CalendarEntry:
     entry = helsinki_entry(1, f"entry {external_id}")
     return entry.model_copy(
@@ -79,7 +63,7 @@ async def test_first_versions_copied_cost_three_operations_a_batch(servers: Serv
     unsharing handled meanwhile), one operation each for the whole batch: a first version is
     new here (one copy cost five: the update before the insert, and a cluster mark of no
     clusters, read and written)."""
-    region, commands = unique_region(), Commands()
+    region, commands = unique_region(), CommandsSent()
     db = mongo.database(mongo.client(servers.mongo_url, [commands]), region, "events")
     repo = EntryRepository(db, region)
     await repo.put_copies([helsinki_entry(1, "first"), *(other_entry(f"y{n}") for n in range(4))])

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from pymongo import monitoring
-
 from contracts.common import SmeRef
 from mapnet.runtime import mongo
 from services.matching.adapters.read_model import ReadModel
 from tests.fixtures import Servers, unique_region
+from tests.helpers import CommandsSent
 
 REF = SmeRef(sme_id="s1", region="berlin")
 
@@ -74,22 +73,6 @@ async def test_a_brokerage_event_is_kept_at_its_newest_version(servers: Servers)
     assert event is not None and event.setup["tables"] == 2
 
 
-class Commands(monitoring.CommandListener):
-    """The commands a client sends, by name and collection."""
-
-    def __init__(self) -> None:
-        self.sent: list[tuple[str, str]] = []
-
-    def started(self, event: monitoring.CommandStartedEvent) -> None:
-        self.sent.append((event.command_name, str(event.command.get(event.command_name))))
-
-    def succeeded(self, event: monitoring.CommandSucceededEvent) -> None:
-        pass
-
-    def failed(self, event: monitoring.CommandFailedEvent) -> None:
-        pass
-
-
 async def test_smes_shared_without_profiles_cost_two_operations_a_batch(
     servers: Servers,
 ) -> None:
@@ -97,7 +80,7 @@ async def test_smes_shared_without_profiles_cost_two_operations_a_batch(
     up and the SMEs inserted, one operation each for the whole batch, and nothing for the
     search index (it indexes profiles). One SME cost eight, and three more in each instance's
     index following a change."""
-    commands = Commands()
+    commands = CommandsSent()
     db = mongo.database(mongo.client(servers.mongo_url, [commands]), unique_region(), "matching")
     model = ReadModel(db)
     others: list[tuple[dict[str, Any], list[dict[str, Any]]]] = [
