@@ -46,15 +46,15 @@ class GroupInsert:
                 refused = {e["index"]: e for e in exc.details.get("writeErrors", [])}
                 for index, (_, stored) in enumerate(batch):
                     if error := refused.get(index):
-                        _settle(stored, _error_of(error))
+                        settle(stored, _error_of(error))
                     else:
-                        _settle(stored, None)
+                        settle(stored, None)
             except Exception as exc:  # the batch as a whole failed: every caller hears why
                 for _, stored in batch:
-                    _settle(stored, exc)
+                    settle(stored, exc)
             else:
                 for _, stored in batch:
-                    _settle(stored, None)
+                    settle(stored, None)
 
 
 def _error_of(error: dict[str, Any]) -> Exception:
@@ -62,8 +62,9 @@ def _error_of(error: dict[str, Any]) -> Exception:
     return kind(error.get("errmsg", "write refused"), error.get("code"), error)
 
 
-def _settle(stored: asyncio.Future[None], error: Exception | None) -> None:
-    # A caller that gave up (its request was cancelled) has nobody left to tell.
+def settle(stored: asyncio.Future[None], error: Exception | None) -> None:
+    """Tell a caller waiting on a group's write how it went (a caller that gave up, its
+    request cancelled, has nobody left to tell)."""
     if stored.done():
         return
     if error is None:
@@ -100,10 +101,10 @@ class GroupWrite:
                 refused = {e["index"]: e for e in exc.details.get("writeErrors", [])}
                 for index, (_, done) in enumerate(batch):
                     error = refused.get(index)
-                    _settle(done, _error_of(error) if error else None)
+                    settle(done, _error_of(error) if error else None)
             except Exception as exc:
                 for _, done in batch:
-                    _settle(done, exc)
+                    settle(done, exc)
             else:
                 for _, done in batch:
-                    _settle(done, None)
+                    settle(done, None)

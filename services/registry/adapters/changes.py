@@ -32,6 +32,7 @@ from typing import Any
 
 from pymongo import ReturnDocument
 
+from mapnet.runtime.group_insert import settle
 from mapnet.runtime.mongo import Database
 
 CHANGES = "sme_changes"
@@ -92,12 +93,7 @@ class ChangeFeed:
                 self._ids |= ids
                 failures += 1
             for done in waiting:
-                if done.done():  # its caller gave up: nobody left to tell
-                    continue
-                if error is None:
-                    done.set_result(None)
-                else:
-                    done.set_exception(error)
+                settle(done, error)
             if error is not None:
                 await asyncio.sleep(min(RETRY_S * 2 ** (failures - 1), RETRY_MAX_S))
 

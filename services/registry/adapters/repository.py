@@ -28,7 +28,7 @@ from contracts import registry as c
 from contracts.envelope import Envelope
 from contracts.errors import Refused, conflict
 from mapnet.runtime import outbox
-from mapnet.runtime.group_insert import GroupInsert
+from mapnet.runtime.group_insert import GroupInsert, settle
 from mapnet.runtime.mongo import Collection, Database, storable
 
 from ..domain.kpis import Journey
@@ -516,12 +516,7 @@ class _GroupCount:
             except Exception as exc:  # each caller hears why its count was not written
                 error = exc
             for done in waiting:
-                if done.done():  # its caller gave up: nobody left to tell
-                    continue
-                if error is None:
-                    done.set_result(None)
-                else:
-                    done.set_exception(error)
+                settle(done, error)
 
 
 def _aware(at: datetime | str) -> datetime:

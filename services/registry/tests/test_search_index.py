@@ -282,18 +282,25 @@ def test_a_walk_that_finds_its_rows_bunched_at_the_far_end_sorts_them_instead(
     assert pages == by_hand(docs, q, None)
 
 
-async def test_a_feed_number_without_its_entry_is_waited_for_then_passed(
-    db: Database, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A writer that took a number and died before writing its entry holds the index back for
-    GAP_WAIT_S only; entries after the gap are read meanwhile."""
-    monkeypatch.setattr(search_module, "GAP_WAIT_S", 0.3)
+async def writer_and_reader(db: Database) -> tuple[SmeSearch, SmeRepository, SmeSearch]:
+    """Two registry instances on one database: one writes (its index, its repository), the
+    other's index follows the first's through the change feed."""
     writer = SmeSearch(db, COLLECTION)
     repo = SmeRepository(db, writer)
     await repo.create_indexes()
     reader = SmeSearch(db, COLLECTION)
     await reader.start()
     await reader.loaded()
+    return writer, repo, reader
+
+
+async def test_a_feed_number_without_its_entry_is_waited_for_then_passed(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A writer that took a number and died before writing its entry holds the index back for
+    GAP_WAIT_S only; entries after the gap are read meanwhile."""
+    monkeypatch.setattr(search_module, "GAP_WAIT_S", 0.3)
+    writer, repo, reader = await writer_and_reader(db)
     await writer.feed._next_number()  # taken, never written
     sme = await registered(repo, 1, random.Random(1), START)
     found = await reader.search(c.SearchSmes())
@@ -311,12 +318,7 @@ async def test_smes_whose_feed_entry_failed_go_into_a_later_one(
     """The feed's write fails once (the database away a moment): the registration stands and
     its SME reaches the other instances' indexes through the entry written after the pause."""
     monkeypatch.setattr(changes, "RETRY_S", 0.1)
-    writer = SmeSearch(db, COLLECTION)
-    repo = SmeRepository(db, writer)
-    await repo.create_indexes()
-    reader = SmeSearch(db, COLLECTION)
-    await reader.start()
-    await reader.loaded()
+    writer, repo, reader = await writer_and_reader(db)
     take_number = writer.feed._next_number
     failed: list[int] = []
 

@@ -15,9 +15,13 @@ from mapnet.runtime import mongo
 from mapnet.runtime.bus import BusClient
 from mapnet.runtime.mongo import Database
 from services.registry.adapters import search as search_module
-from services.registry.adapters.repository import COLLECTION, SmeRepository
-from services.registry.adapters.search import SmeSearch
-from services.registry.tests.test_search_index import START, registered, sme_input
+from services.registry.adapters.repository import SmeRepository
+from services.registry.tests.test_search_index import (
+    START,
+    registered,
+    sme_input,
+    writer_and_reader,
+)
 from tests.fixtures import Servers
 from tests.helpers import eventually
 
@@ -69,12 +73,7 @@ async def test_a_feed_entry_written_after_the_gap_wait_still_reaches_the_other_i
     request at a time under an import): the reader passes the number, and the entry written
     afterwards is never read. Here the write is an erasure."""
     monkeypatch.setattr(search_module, "GAP_WAIT_S", 0.2)
-    writer = SmeSearch(db, COLLECTION)
-    repo = SmeRepository(db, writer)
-    await repo.create_indexes()
-    reader = SmeSearch(db, COLLECTION)
-    await reader.start()
-    await reader.loaded()
+    writer, repo, reader = await writer_and_reader(db)
     sme = await registered(repo, 1, random.Random(1), START)
     assert [s.sme_id for s in (await reader.search(c.SearchSmes())).items] == [sme.sme_id]
     writer.feed.entries = SlowEntries(writer.feed.entries, 0.8)  # type: ignore[assignment]
