@@ -3,6 +3,7 @@ screenshots of its pages under test-artifacts/portal/ (kept by CI as artefacts).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from collections.abc import AsyncIterator
@@ -36,20 +37,30 @@ pytestmark = [
 ]
 
 
-@pytest.fixture
-async def browser() -> AsyncIterator[Any]:
-    """Debian's Chromium, for tests that open pages in contexts of their own (one per person)."""
+@contextlib.asynccontextmanager
+async def chromium() -> AsyncIterator[Any]:
+    """Debian's Chromium, launched for one test."""
     from playwright.async_api import async_playwright
 
     async with async_playwright() as playwright:
         launched = await playwright.chromium.launch(executable_path=str(CHROMIUM), args=FLAGS)
-        yield launched
-        await launched.close()
+        try:
+            yield launched
+        finally:
+            await launched.close()
 
 
 @pytest.fixture
-async def browser_page(browser: Any) -> Any:
-    return await browser.new_page()
+async def browser() -> AsyncIterator[Any]:
+    """For tests that open pages in contexts of their own (one per person)."""
+    async with chromium() as launched:
+        yield launched
+
+
+@pytest.fixture
+async def browser_page() -> AsyncIterator[Any]:
+    async with chromium() as launched:
+        yield await launched.new_page()
 
 
 AXE = Path(__file__).resolve().parent / "vendor" / "axe-4.14.1.min.js"  # npm axe-core, MPL-2.0

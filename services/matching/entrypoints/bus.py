@@ -41,24 +41,8 @@ def build(rt: Runtime) -> None:
     rt.startup.append(index.start)
     rt.shutdown.insert(0, index.stop)
 
-    # A meeting's id derives from the caller and command id: a repeat after a crash finds it.
-    rt.handles(c.REQUEST_MEETING)(matching.request_meeting)
-    rt.handles(c.RESPOND_MEETING)(matching.respond_meeting)
-    rt.handles(c.CANCEL_MEETING)(matching.cancel_meeting)
-    rt.handles(c.LOCK_MEETING)(matching.lock_meeting)
-    rt.handles(c.SET_AVAILABILITY)(matching.set_availability)
-    rt.handles(c.SCHEDULE_EVENT)(matching.schedule_event)
-    rt.handles(c.RECORD_MEETING_OUTCOME)(matching.record_meeting_outcome)
-    rt.handles(c.REPORT_MEETING_OUTCOME)(matching.report_meeting_outcome)
-    rt.handles(c.GET_SCHEDULE)(matching.get_schedule)
-    rt.handles(c.GET_UNPLACED)(matching.get_unplaced)
-    rt.handles(c.PLACE_MEETING)(matching.place_meeting)
-    rt.handles(c.GET_MEETING_KPIS)(matching.get_meeting_kpis)
-    rt.handles(c.LIST_MEETINGS)(matching.list_meetings)
-    rt.handles(c.LIST_PARTICIPANTS)(matching.list_participants)
-    rt.handles(c.GET_MEETING)(matching.get_meeting)
-    rt.handles(c.GET_AVAILABILITY)(matching.get_availability)
-    rt.handles(c.FIND_PARTNERS)(matching.find_partners)
+    for op, handler in _requests(matching).items():
+        rt.handles(op)(handler)
     # A cancelled meeting leaves the published schedule (matching hears its own event).
     rt.consumes(c.MEETING_CANCELLED)(matching.unschedule_cancelled)
 
@@ -72,10 +56,7 @@ def build(rt: Runtime) -> None:
 
     # A shared SME's copy is kept at its newest version: handling it twice changes nothing.
     # Copies piling up under load are written a batch at a time.
-    @rt.consumes_network_batches(reg.SME_SHARED, idempotent=True)
-    async def on_smes_shared(events: list[Envelope[reg.SmeShared]]) -> None:
-        shared = [event.data.model_dump(mode="json") for event in events]
-        await read_model.put_shared_many([(d["sme"], d["profiles"]) for d in shared])
+    rt.consumes_network_batches(reg.SME_SHARED, idempotent=True)(_smes_shared(read_model))
 
     # An erased contact's requests here stay, but no longer say who sent them.
     for route in (rt.consumes, rt.consumes_network):
@@ -92,6 +73,38 @@ def build(rt: Runtime) -> None:
         c.MEETING_OUTCOME_RECORDED,
         c.MEETING_HELD,
     )
+
+
+def _requests(matching: Matching) -> dict[Any, Any]:
+    """The commands and queries (a meeting's id derives from the caller and command id: a
+    repeat after a crash finds it)."""
+    return {
+        c.REQUEST_MEETING: matching.request_meeting,
+        c.RESPOND_MEETING: matching.respond_meeting,
+        c.CANCEL_MEETING: matching.cancel_meeting,
+        c.LOCK_MEETING: matching.lock_meeting,
+        c.SET_AVAILABILITY: matching.set_availability,
+        c.SCHEDULE_EVENT: matching.schedule_event,
+        c.RECORD_MEETING_OUTCOME: matching.record_meeting_outcome,
+        c.REPORT_MEETING_OUTCOME: matching.report_meeting_outcome,
+        c.GET_SCHEDULE: matching.get_schedule,
+        c.GET_UNPLACED: matching.get_unplaced,
+        c.PLACE_MEETING: matching.place_meeting,
+        c.GET_MEETING_KPIS: matching.get_meeting_kpis,
+        c.LIST_MEETINGS: matching.list_meetings,
+        c.LIST_PARTICIPANTS: matching.list_participants,
+        c.GET_MEETING: matching.get_meeting,
+        c.GET_AVAILABILITY: matching.get_availability,
+        c.FIND_PARTNERS: matching.find_partners,
+    }
+
+
+def _smes_shared(read_model: ReadModel) -> Callable[[list[Envelope[reg.SmeShared]]], Any]:
+    async def on_smes_shared(events: list[Envelope[reg.SmeShared]]) -> None:
+        shared = [event.data.model_dump(mode="json") for event in events]
+        await read_model.put_shared_many([(d["sme"], d["profiles"]) for d in shared])
+
+    return on_smes_shared
 
 
 def _read_model_routes(read_model: ReadModel, erased: Handler) -> dict[Any, Handler]:

@@ -19,6 +19,20 @@ from ..service_layer.facts import Facts
 from ..service_layer.handlers import Registry
 from ..settings import RegistrySettings
 
+# The registry's events.
+PUBLISHED = (
+    c.SME_REGISTERED,
+    c.SME_UPDATED,
+    c.SME_STAGE_CHANGED,
+    c.PROFILE_PUBLISHED,
+    c.PROFILE_WITHDRAWN,
+    c.SUCCESS_STORY_PUBLISHED,
+    c.SME_ERASED,
+    c.CONTACT_ERASED,
+    c.SME_SHARED,
+    c.SME_UNSHARED,
+)
+
 
 def build(rt: Runtime) -> None:
     # search_smes answers from an index in memory, which every write of this process
@@ -73,18 +87,7 @@ def build(rt: Runtime) -> None:
     rt.handles(c.GET_KPIS)(registry.get_kpis)
 
     facts_routes(rt, facts)
-    rt.publishes(
-        c.SME_REGISTERED,
-        c.SME_UPDATED,
-        c.SME_STAGE_CHANGED,
-        c.PROFILE_PUBLISHED,
-        c.PROFILE_WITHDRAWN,
-        c.SUCCESS_STORY_PUBLISHED,
-        c.SME_ERASED,
-        c.CONTACT_ERASED,
-        c.SME_SHARED,
-        c.SME_UNSHARED,
-    )
+    rt.publishes(*PUBLISHED)
 
 
 def facts_routes(rt: Runtime, facts: Facts) -> None:
