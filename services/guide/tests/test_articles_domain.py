@@ -174,6 +174,7 @@ HOSTILE = [
     '[x](https://ok.example "title" onmouseover="alert(1)")',
     "<style>body{display:none}</style>",
     "`<script>` in code is text",
+    "[text]([click](javascript:alert(1)))",  # a relative target holding a scheme (Hypothesis)
 ]
 
 
