@@ -23,14 +23,13 @@ from typing import Any, Generic, TypeVar
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from pydantic import BaseModel, ValidationError
-from pymongo.errors import BulkWriteError
 
 from contracts.envelope import Envelope, utcnow
 from contracts.operations import Operation
 from contracts.subjects import dlq_subject
 from mapnet.runtime import logs, tracing
 from mapnet.runtime.codec import decode, explain_invalid
-from mapnet.runtime.mongo import Collection
+from mapnet.runtime.mongo import Collection, insert_new
 
 In = TypeVar("In", bound=BaseModel)
 # The subject a dead letter first came on: a replay is checked against it.
@@ -238,15 +237,9 @@ class EventConsumer(Generic[In]):
     async def _remember(self, keys: list[str]) -> list[str]:
         """Log these events as handled; those another copy of this consumer had handled too."""
         now = utcnow()
-        try:
-            await self.processed.insert_many([{"_id": k, "at": now} for k in keys], ordered=False)
-        except BulkWriteError as exc:
-            # Another copy of this consumer handled some of them too: already remembered.
-            errors = exc.details.get("writeErrors", [])
-            if any(err.get("code") != 11000 for err in errors):
-                raise
-            return [keys[err["index"]] for err in errors]
-        return []
+        new = await insert_new(self.processed, [{"_id": k, "at": now} for k in keys])
+        # The others another copy of this consumer handled too: already remembered.
+        return [key for n, key in enumerate(keys) if n not in new]
 
     async def _count_again(self, keys: list[str]) -> None:
         """Count, on each event's entry in the log (``seen_again``), the copies of an event

@@ -56,7 +56,7 @@ from typing import Any, TypeAlias
 from urllib.parse import parse_qs, urlsplit
 
 from motor.motor_asyncio import AsyncIOMotorClient, AsyncIOMotorCollection, AsyncIOMotorDatabase
-from pymongo.errors import DuplicateKeyError
+from pymongo.errors import BulkWriteError, DuplicateKeyError
 from pymongo.write_concern import WriteConcern
 
 # The driver's types, for every other module to use.
@@ -173,6 +173,23 @@ async def put_if_newer(
     if newer.matched_count == 0:
         with contextlib.suppress(DuplicateKeyError):
             await coll.insert_one({"_id": record_id, **fields})
+
+
+async def insert_new(coll: Collection, docs: list[dict[str, Any]]) -> set[int]:
+    """Insert each of ``docs`` that is not held already (by its ``_id`` or another unique key),
+    in one bulk write: the positions of those that were new. Any refusal but a duplicate key is
+    raised."""
+    try:
+        await coll.insert_many(docs, ordered=False)
+    except BulkWriteError as exc:
+        errors = exc.details.get("writeErrors", [])
+        if any(err.get("code") != _DUPLICATE_KEY for err in errors):
+            raise
+        return set(range(len(docs))) - {err["index"] for err in errors}
+    return set(range(len(docs)))
+
+
+_DUPLICATE_KEY = 11000
 
 
 async def replace_by_id(coll: Collection, record_id: Any, doc: dict[str, Any]) -> None:

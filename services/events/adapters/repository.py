@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 from pymongo import ASCENDING, UpdateOne
-from pymongo.errors import BulkWriteError, DuplicateKeyError
+from pymongo.errors import DuplicateKeyError
 
 from contracts import events as c
 from contracts import registry as rg
@@ -16,7 +16,7 @@ from contracts.common import SmeRef
 from contracts.envelope import Envelope
 from contracts.errors import Refused, not_found
 from mapnet.runtime import outbox
-from mapnet.runtime.mongo import Database, put_if_newer, storable
+from mapnet.runtime.mongo import Database, insert_new, put_if_newer, storable
 
 from ..domain.calendar import Entry, entry_id
 from ..domain.registration import PENDING, Held, Registration
@@ -254,16 +254,10 @@ class EntryRepository:
         states = [_entry_state(Entry.from_view(entry)) | {"copied_at": copied_at} for entry in live]
         # A first version is new here but for a repeat (or another region's entry of that id).
         firsts = [n for n, entry in enumerate(live) if entry.version == 1]
-        new_here = set(firsts)
+        new_here: set[int] = set()
         if firsts:
             docs = [{"_id": live[n].event_id, **states[n]} for n in firsts]
-            try:
-                await self.entries.insert_many(docs, ordered=False)
-            except BulkWriteError as exc:
-                errors = exc.details.get("writeErrors", [])
-                if any(err.get("code") != 11000 for err in errors):
-                    raise
-                new_here -= {firsts[err["index"]] for err in errors}
+            new_here = {firsts[i] for i in await insert_new(self.entries, docs)}
         for n, (entry, state) in enumerate(zip(live, states, strict=True)):
             if n in new_here:
                 if state.get("status") != "cancelled" and state.get("clusters"):

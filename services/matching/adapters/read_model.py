@@ -18,11 +18,11 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from pymongo import ASCENDING, ReturnDocument
-from pymongo.errors import BulkWriteError, DuplicateKeyError
+from pymongo.errors import DuplicateKeyError
 
 from contracts.common import SmeRef
 from mapnet.runtime.catch_up import CATCH_UP_S, once_there
-from mapnet.runtime.mongo import Database, put_if_newer
+from mapnet.runtime.mongo import Database, insert_new, put_if_newer
 
 from ..domain.meetings import Brokerage, key
 
@@ -222,14 +222,7 @@ class ReadModel:
         if not live:
             return
         records = [{**sme, "_id": sme_key} for sme_key, sme, _ in live]
-        new_here = set(range(len(records)))
-        try:
-            await self.smes.insert_many(records, ordered=False)
-        except BulkWriteError as exc:
-            errors = exc.details.get("writeErrors", [])
-            if any(err.get("code") != 11000 for err in errors):
-                raise
-            new_here -= {err["index"] for err in errors}  # held already: a newer version?
+        new_here = await insert_new(self.smes, records)  # the others held: a newer version?
         for n, (sme_key, sme, profiles) in enumerate(live):
             held = n not in new_here
             if held and not await self._put_newer_sme(sme_key, sme, insert_first=False):

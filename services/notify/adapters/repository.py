@@ -12,12 +12,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pymongo import ASCENDING, ReplaceOne, ReturnDocument, UpdateOne
-from pymongo.errors import BulkWriteError, DuplicateKeyError
+from pymongo.errors import DuplicateKeyError
 
 from contracts import notify as c
 from mapnet.runtime import outbox
 from mapnet.runtime.catch_up import once_there
-from mapnet.runtime.mongo import Database
+from mapnet.runtime.mongo import Database, insert_new
 from mapnet.runtime.paging import keyset_page
 from mapnet.runtime.requests import REPLY_CACHE
 
@@ -107,15 +107,8 @@ class NotifyStore:
              "attempts": 0, "next_at": stamp, "created_at": stamp, "updated_at": stamp}
             for doc in docs
         ]  # fmt: skip
-        try:
-            await self.deliveries.insert_many(fresh, ordered=False)
-        except BulkWriteError as exc:
-            errors = exc.details.get("writeErrors", [])
-            if any(err.get("code") != 11000 for err in errors):
-                raise
-            known = {fresh[err["index"]]["_id"] for err in errors}
-            return [doc for doc in fresh if doc["_id"] not in known]
-        return fresh
+        new = await insert_new(self.deliveries, fresh)
+        return [doc for n, doc in enumerate(fresh) if n in new]
 
     async def renew(self, doc: dict[str, Any], lease_s: float) -> bool:
         """Extend a lease its owner still holds; False if it ran out and another sender took
