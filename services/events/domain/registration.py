@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from contracts import events as c
 from contracts.errors import Refused
@@ -132,17 +133,20 @@ class Registration:
         """What its events say: everything but the person. Made from the fields themselves,
         not from ``view`` (which checks the person's address again: a fifth of what an event
         of a registration cost to make)."""
-        return c.RegistrationFact(
-            registration_id=self.registration_id,
-            event_id=self.event_id,
-            sme=self.data.sme,
-            participation=self.data.participation,
-            status="waitlisted" if self.status == PENDING else self.status,
-            position=self.position,
-            attended_sessions=self.attended_sessions,
-            completed=self.completed,
-            registered_at=self.registered_at,
-        )
+        return c.RegistrationFact(**self._but_the_person())
+
+    def _but_the_person(self) -> dict[str, Any]:
+        return {
+            "registration_id": self.registration_id,
+            "event_id": self.event_id,
+            "sme": self.data.sme,
+            "participation": self.data.participation,
+            "status": "waitlisted" if self.status == PENDING else self.status,
+            "position": self.position,
+            "attended_sessions": self.attended_sessions,
+            "completed": self.completed,
+            "registered_at": self.registered_at,
+        }
 
     def listed(self) -> c.SmeRegistration:
         """As the SME's "my events" list it: the fact, and the region that holds it."""
@@ -150,16 +154,8 @@ class Registration:
 
     def view(self) -> c.Registration:
         return c.Registration(
-            registration_id=self.registration_id,
-            event_id=self.event_id,
+            **self._but_the_person(),
             person_name=self.data.person_name,
             email=self.data.email,
             language=self.data.language,
-            sme=self.data.sme,
-            participation=self.data.participation,
-            status="waitlisted" if self.status == PENDING else self.status,
-            position=self.position,
-            attended_sessions=self.attended_sessions,
-            completed=self.completed,
-            registered_at=self.registered_at,
         )

@@ -115,16 +115,22 @@ def by_hand(stored: list[dict[str, Any]], q: c.SearchSmes, own: str | None) -> l
     return [ids[i : i + q.limit] for i in range(0, len(ids), q.limit)] or [[]]
 
 
-async def test_the_index_answers_as_the_database_does(db: Database) -> None:
-    """Every query of every filter, the text, each sort and the contact's view, paged through:
-    the same rows in the same pages, after registrations (ties on updated_at), changes of
-    stage and name, and erasures. Tests every structure the index keeps against the query
-    it replaces."""
+async def searching(db: Database) -> tuple[SmeSearch, SmeRepository]:
+    """A registry instance's search index, read, and the repository that writes through it."""
     search = SmeSearch(db, COLLECTION)
     repo = SmeRepository(db, search)
     await repo.create_indexes()
     await search.start()
     await search.loaded()
+    return search, repo
+
+
+async def test_the_index_answers_as_the_database_does(db: Database) -> None:
+    """Every query of every filter, the text, each sort and the contact's view, paged through:
+    the same rows in the same pages, after registrations (ties on updated_at), changes of
+    stage and name, and erasures. Tests every structure the index keeps against the query
+    it replaces."""
+    search, repo = await searching(db)
     rng = random.Random(5)
     smes = [await registered(repo, i, rng, START + timedelta(seconds=i // 3)) for i in range(90)]
     for sme in smes[::7]:
@@ -156,11 +162,7 @@ async def test_the_index_answers_as_the_database_does(db: Database) -> None:
 async def test_writes_are_found_by_the_next_search_and_an_erasure_is_gone_at_once(
     db: Database,
 ) -> None:
-    search = SmeSearch(db, COLLECTION)
-    repo = SmeRepository(db, search)
-    await repo.create_indexes()
-    await search.start()
-    await search.loaded()
+    search, repo = await searching(db)
     rng = random.Random(1)
     sme = await registered(repo, 1, rng, START)
     found = await search.search(c.SearchSmes(text=sme.data.legal_name.split()[0]))
