@@ -82,15 +82,7 @@ class EventRoutes(Routes):
     ) -> Callable[[BatchHandler[In]], BatchHandler[In]]:
         """As ``consumes``, for a handler that takes a whole pulled batch at once (to write its
         outcome in a few bulk operations instead of a few per message)."""
-
-        def register(batch_handler: BatchHandler[In]) -> BatchHandler[In]:
-            async def one(event: Envelope[In]) -> None:
-                await batch_handler([event])
-
-            self._consumer(op, batch_handler)(one)
-            return batch_handler
-
-        return register
+        return self._batch_consumer(op, network=False, idempotent=False)
 
     def consumes_network_batches(
         self, op: Operation[In, Any], *, idempotent: bool = False
@@ -99,12 +91,17 @@ class EventRoutes(Routes):
         ``consumes_network``). Copies that pile up under load are then written a batch in a few
         bulk operations, not a few round trips each, one after the other."""
         self.reads_network = True
+        return self._batch_consumer(op, network=True, idempotent=idempotent)
 
+    def _batch_consumer(
+        self, op: Operation[In, Any], *, network: bool, idempotent: bool
+    ) -> Callable[[BatchHandler[In]], BatchHandler[In]]:
         def register(batch_handler: BatchHandler[In]) -> BatchHandler[In]:
+            # One message alone (a batch handled again message by message) as a batch of one.
             async def one(event: Envelope[In]) -> None:
                 await batch_handler([event])
 
-            self._consumer(op, batch_handler, network=True, idempotent=idempotent)(one)
+            self._consumer(op, batch_handler, network=network, idempotent=idempotent)(one)
             return batch_handler
 
         return register

@@ -122,8 +122,7 @@ class Calendar:
                 if refused.code == "conflict":
                     continue  # the publisher sent two versions at once: apply the later one again
                 raise
-            self._registering.pop(event_id, None)
-            await self.seats.open(event_id, entry.capacity, entry.version)
+            await self._entry_saved(entry)
             await self._promote(event_id, cmd.correlationid)
             await self._tell_guests_their_places(event_id, cmd.correlationid)
             return entry.view()
@@ -141,12 +140,17 @@ class Calendar:
                 entry, cmd, collection=ENTRIES, key=entry.event_id,
                 write=lambda events: self.entries.save(entry, read_version, events),
             )  # fmt: skip
-            # Registrations checked against the entry before take no seat now (SeatBook.claim).
-            self._registering.pop(entry.event_id, None)
-            await self.seats.open(entry.event_id, entry.capacity, entry.version)
+            await self._entry_saved(entry)
         else:  # cancelled before: a repeat after a failure before the stamp stamps it now
             await self.seats.stamp_if_behind(entry.event_id, entry.capacity, entry.version)
         return entry.view()
+
+    async def _entry_saved(self, entry: Entry) -> None:
+        """After a change of the entry: this process's copy of it goes, and the seat book is
+        stamped with the version saved, so that registrations checked against an earlier one
+        (in any instance) take no seat now (SeatBook.claim)."""
+        self._registering.pop(entry.event_id, None)
+        await self.seats.open(entry.event_id, entry.capacity, entry.version)
 
     async def get_event(self, query: Envelope[c.GetEvent]) -> c.EventDetails:
         return (await self.entries.require(query.data.event_id, copy_will_do=True)).details()

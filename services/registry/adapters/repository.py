@@ -368,10 +368,10 @@ class SmeRepository:
         once more, for a writer that died between its write and its feed entry."""
         if self.search is None or not sme_ids:
             return
-        found = [doc async for doc in self.smes.find({"_id": {"$in": sme_ids}}, PROJECTION)]
-        for doc in found:
-            self.search.written(doc)  # (a tombstone: out of the index)
-        await self.search.changed([doc["_id"] for doc in found])
+        # (A tombstone leaves the index as it is written.)
+        await self._written(
+            [doc async for doc in self.smes.find({"_id": {"$in": sme_ids}}, PROJECTION)]
+        )
 
     async def registrations(self, sme_ids: Sequence[str]) -> dict[str, Registration]:
         """What the commands that registered these SMEs sent (their digests), and the near

@@ -118,10 +118,7 @@ class SmeSearch:
             # passed it before it changed).
             while self._written_meanwhile:
                 ids, self._written_meanwhile = sorted(self._written_meanwhile), set()
-                for start in range(0, len(ids), READ_CHUNK):
-                    chunk = ids[start : start + READ_CHUNK]
-                    async for doc in self.smes.find({"_id": {"$in": chunk}}, PROJECTION):
-                        fresh.put(doc)
+                await self._read_into(fresh, ids)
             for sme_id in self.index.gone:
                 fresh.remove(sme_id)
             self.index = fresh
@@ -172,10 +169,7 @@ class SmeSearch:
         numbers = [n for n in range(self.upto + 1, last + 1) if n not in self.applied]
         entries = await self.feed.read(numbers + sorted(self._late))
         ids = sorted({sme_id for entry in entries for sme_id in entry.get("ids", [])})
-        for start in range(0, len(ids), READ_CHUNK):
-            chunk = ids[start : start + READ_CHUNK]
-            async for doc in self.smes.find({"_id": {"$in": chunk}}, PROJECTION):
-                self.index.put(doc)
+        await self._read_into(self.index, ids)
         found = {int(entry["_id"]) for entry in entries}
         for number in found & self._late.keys():
             del self._late[number]  # came late: read now
@@ -190,6 +184,13 @@ class SmeSearch:
                 self._missing_since.pop(number, None)
                 self._late[number] = now
         self._advance()
+
+    async def _read_into(self, index: SmeIndex, ids: list[str]) -> None:
+        """These SMEs as stored now, into ``index`` (by ``_id``, READ_CHUNK a request)."""
+        for start in range(0, len(ids), READ_CHUNK):
+            chunk = ids[start : start + READ_CHUNK]
+            async for doc in self.smes.find({"_id": {"$in": chunk}}, PROJECTION):
+                index.put(doc)
 
     def _advance(self) -> None:
         while self.upto + 1 in self.applied:
