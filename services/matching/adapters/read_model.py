@@ -152,8 +152,7 @@ class ReadModel:
 
     async def _buried(self, sme_key: str, version: int) -> bool:
         """Erased, or unshared at this version or a later one."""
-        gone = await self.gone.find_one({"_id": sme_key})
-        return bool(gone and (gone.get("erased") or gone["version"] >= version))
+        return _covers(await self.gone.find_one({"_id": sme_key}), version)
 
     async def _put_newer_sme(
         self, sme_key: str, sme: dict[str, Any], *, insert_first: bool = True
@@ -211,13 +210,12 @@ class ReadModel:
         profiles shown."""
         keys = [_key_of(sme) for sme, _ in shared]
         buried = {
-            doc["_id"]: (bool(doc.get("erased")), int(doc["version"]))
-            async for doc in self.gone.find({"_id": {"$in": sorted(set(keys))}})
+            doc["_id"]: doc async for doc in self.gone.find({"_id": {"$in": sorted(set(keys))}})
         }
         live = [
             (sme_key, sme, profiles)
             for sme_key, (sme, profiles) in zip(keys, shared, strict=True)
-            if not (b := buried.get(sme_key)) or not (b[0] or b[1] >= sme["version"])
+            if not _covers(buried.get(sme_key), sme["version"])
         ]
         if not live:
             return
@@ -231,11 +229,15 @@ class ReadModel:
         # An erasure or an unsharing handled meanwhile by its own consumer may have come
         # between the tombstones' read and these writes: what a tombstone read now covers is
         # taken out again (its own deletes, if later, take out the rest).
-        async for doc in self.gone.find({"_id": {"$in": sorted({k for k, _, _ in live})}}):
-            versions = [sme["version"] for k, sme, _ in live if k == doc["_id"]]
-            if doc.get("erased") or doc["version"] >= max(versions):
+        written: dict[str, int] = {}
+        for sme_key, sme, _ in live:
+            written[sme_key] = max(written.get(sme_key, 0), sme["version"])
+        async for doc in self.gone.find({"_id": {"$in": sorted(written)}}):
+            if _covers(doc, written[doc["_id"]]):
                 await self.profiles.delete_many({"sme_key": doc["_id"]})
-                await self.smes.delete_one({"_id": doc["_id"], "version": {"$lte": max(versions)}})
+                await self.smes.delete_one(
+                    {"_id": doc["_id"], "version": {"$lte": written[doc["_id"]]}}
+                )
                 await self._changed(sme_key=doc["_id"])
 
     async def _show_profiles(
@@ -358,3 +360,9 @@ class ReadModel:
 def _key_of(sme: dict[str, Any]) -> str:
     """``key`` of an SME as events carry it (a dict with its region and id)."""
     return f"{sme['region']}:{sme['sme_id']}"
+
+
+def _covers(gone: dict[str, Any] | None, version: int) -> bool:
+    """Whether a tombstone (an erasure, or an unsharing at this version or a later one) keeps
+    this version of a shared SME out."""
+    return bool(gone and (gone.get("erased") or gone["version"] >= version))
