@@ -5,6 +5,7 @@ browser as code. Pure: no I/O."""
 from __future__ import annotations
 
 import html
+import re
 
 import nh3
 from markdown_it import MarkdownIt
@@ -20,6 +21,8 @@ ALLOWED_TAGS = {
 }  # fmt: skip
 ALLOWED_ATTRIBUTES = {"a": {"href", "title"}, "th": {"align"}, "td": {"align"}}
 URL_SCHEMES = {"http", "https", "mailto"}
+# Where the path, query or fragment of a link target starts: a colon after it names no scheme.
+_PATH_START = re.compile(r"[/?#]")
 
 
 def to_html(markdown: str) -> str:
@@ -36,14 +39,18 @@ def to_html(markdown: str) -> str:
 
 
 def _plain_link(tag: str, attribute: str, value: str) -> str | None:
-    """A link whose target holds a colon names one of URL_SCHEMES before it, or is dropped.
-    nh3 lets through a relative target with a colon further on: `[t]([c](javascript:x))`
-    became href="%5Bc%5D(javascript:x)", a path to a browser, but a reader of the page, a
-    mail client or a later tool need not read it so (found by the property test)."""
-    if attribute != "href" or ":" not in value:
+    """A link target that names a scheme names one of URL_SCHEMES, or is dropped. A scheme is
+    what comes before a colon that precedes the first "/", "?" or "#" (RFC 3986, 4.2), so
+    relative targets with a colon further on stay ("/wiki/Category:Tax", "#step:2"). nh3 let
+    through `[t]([c](javascript:x))` as href="%5Bc%5D(javascript:x)": a path to a browser,
+    but a target naming no scheme we allow, which a mail client or a later tool need not read
+    so (found by the property test)."""
+    if attribute != "href":
         return value
-    scheme = value.strip().split(":", 1)[0].lower()
-    return value if scheme in URL_SCHEMES else None
+    before_path = _PATH_START.split(value.strip(), maxsplit=1)[0]
+    if ":" not in before_path:
+        return value
+    return value if before_path.split(":", 1)[0].lower() in URL_SCHEMES else None
 
 
 def to_text(markdown: str) -> str:
