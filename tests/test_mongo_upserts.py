@@ -8,9 +8,11 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 from pymongo import ReplaceOne, UpdateOne
+from pymongo.errors import BulkWriteError
 
 from contracts.common import Accepted
 from contracts.envelope import Envelope
@@ -92,3 +94,24 @@ async def test_a_commands_answer_is_kept_by_its_key_when_its_claim_went_meanwhil
         repeat = await client.call(ERASE_SME, command, region, id=command_id, timeout_s=5)
     assert first == repeat == Accepted(id="s1", version=1)
     assert runs == [command_id]
+
+
+async def test_insert_new_tells_which_documents_were_new(coll: mongo.Collection) -> None:
+    await coll.insert_one({"_id": "held"})
+    new = await mongo.insert_new(coll, [{"_id": "a"}, {"_id": "held"}, {"_id": "b"}])
+    assert new == {0, 2}
+    assert await coll.count_documents({}) == 3
+
+
+async def test_insert_new_raises_a_write_the_write_concern_did_not_see_through() -> None:
+    """w=majority timed out (wTimeoutMS): the inserts may be rolled back, so none is told as
+    stored. nx-27017 has no replicas to time out on: the driver's error is raised by hand."""
+
+    class MajorityTimedOut:
+        async def insert_many(self, docs: Any, ordered: bool) -> None:
+            raise BulkWriteError(
+                {"writeErrors": [], "writeConcernErrors": [{"code": 64, "errmsg": "timeout"}]}
+            )
+
+    with pytest.raises(BulkWriteError):
+        await mongo.insert_new(MajorityTimedOut(), [{"_id": "a"}])  # type: ignore[arg-type]

@@ -175,21 +175,25 @@ async def put_if_newer(
             await coll.insert_one({"_id": record_id, **fields})
 
 
+# The server's code for a write refused by a unique index.
+_DUPLICATE_KEY = 11000
+
+
 async def insert_new(coll: Collection, docs: list[dict[str, Any]]) -> set[int]:
     """Insert each of ``docs`` that is not held already (by its ``_id`` or another unique key),
     in one bulk write: the positions of those that were new. Any refusal but a duplicate key is
-    raised."""
+    raised, and so is a write the write concern did not see through (``w=majority`` timed out:
+    the inserts may yet be rolled back, so none is told as stored)."""
     try:
         await coll.insert_many(docs, ordered=False)
     except BulkWriteError as exc:
         errors = exc.details.get("writeErrors", [])
-        if any(err.get("code") != _DUPLICATE_KEY for err in errors):
+        if exc.details.get("writeConcernErrors") or any(
+            err.get("code") != _DUPLICATE_KEY for err in errors
+        ):
             raise
         return set(range(len(docs))) - {err["index"] for err in errors}
     return set(range(len(docs)))
-
-
-_DUPLICATE_KEY = 11000
 
 
 async def replace_by_id(coll: Collection, record_id: Any, doc: dict[str, Any]) -> None:
