@@ -133,8 +133,7 @@ class ReadModel:
     # --- SMEs and their profiles -----------------------------------------------------------
 
     async def _stale(self, sme_key: str, version: int) -> bool:
-        gone = await self.gone.find_one({"_id": sme_key})
-        if gone and (gone.get("erased") or gone["version"] >= version):
+        if await self._buried(sme_key, version):
             return True
         current = await self.smes.find_one({"_id": sme_key}, {"version": 1})
         return bool(current and current.get("version", 0) > version)
